@@ -1,0 +1,88 @@
+use diesel::sql_types::Text;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::FutureExt;
+
+use crate::{DbConfig, DbError};
+
+/// A pooled connection as the runtime role.
+pub(crate) type PooledConn = Object<AsyncPgConnection>;
+
+/// The connection pool. Cheap to clone (an `Arc` inside).
+///
+/// Connections are opened lazily; each new one runs the per-connection setup
+/// (`application_name`, `statement_timeout`) before it is handed out.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("Db")
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Builds the pool. Does not connect yet: the first query does, so a gateway can start (and
+    /// report not-ready) while the database is still coming up.
+    ///
+    /// # Errors
+    /// [`DbError::Pool`] when the pool cannot be built from `config`.
+    pub fn new(config: &DbConfig) -> Result<Self, DbError> {
+        let application_name = config.application_name.clone();
+        let statement_timeout_ms = config.statement_timeout.as_millis().to_string();
+        let mut manager_config = ManagerConfig::default();
+        manager_config.custom_setup = Box::new(move |url| {
+            let application_name = application_name.clone();
+            let statement_timeout_ms = statement_timeout_ms.clone();
+            let url = url.to_owned();
+            async move {
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                diesel::sql_query(
+                    "SELECT set_config('application_name', $1, false), \
+                            set_config('statement_timeout', $2, false)",
+                )
+                .bind::<Text, _>(application_name)
+                .bind::<Text, _>(statement_timeout_ms)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| diesel::ConnectionError::CouldntSetupConfiguration(e))?;
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager =
+            AsyncDieselConnectionManager::new_with_config(config.url.clone(), manager_config);
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_max_size)
+            .wait_timeout(Some(config.pool_wait_timeout))
+            .create_timeout(Some(config.pool_wait_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<PooledConn, DbError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// Round-trips `SELECT 1`: whether the database answers right now.
+    ///
+    /// # Errors
+    /// [`DbError`] when no connection can be had or the query fails.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut *conn).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! The two ways into the database: as one tenant, or as a named system operation.
+
+use std::fmt;
+
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ConnFuture, Db, DbError};
+
+/// An organization's id: the tenant key carried by every tenant row as `org_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrgId(pub Uuid);
+
+impl OrgId {
+    /// A fresh random (v4) id, for provisioning a new organization.
+    #[must_use]
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<Uuid> for OrgId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+/// The operations allowed to run without a tenant, one variant each, so that every cross-tenant
+/// path is listed here and easy to audit. A system transaction sets no tenant: row-level security
+/// still hides every tenant row, and what such an operation may read across tenants is only what a
+/// `SECURITY DEFINER` function in `migrations/` returns for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SystemOp {
+    /// `/readyz`: reads the applied migration versions (no tenant data).
+    ReadinessProbe,
+}
+
+impl SystemOp {
+    /// The stable name logged and set as `app.system_op` for the transaction.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ReadinessProbe => "readiness_probe",
+        }
+    }
+}
+
+/// Error type inside the diesel transaction: the caller's error, or a database error raised by
+/// diesel itself (BEGIN, COMMIT, setting the scope).
+enum TxError<E> {
+    Db(diesel::result::Error),
+    Caller(E),
+}
+
+impl<E> From<diesel::result::Error> for TxError<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl Db {
+    /// Runs `f` in a transaction scoped to one organization: before `f` runs,
+    /// `set_config('app.current_org_id', <org_id>, true)` makes every row-level-security policy
+    /// admit that organization's rows only, until the transaction ends. Commits when `f` returns
+    /// `Ok`, rolls back otherwise. Code inside still filters by `org_id` (defence in depth).
+    ///
+    /// The `org_id` must come from the authenticated principal (user session, app key, resolved
+    /// webhook), never from a request parameter.
+    ///
+    /// # Errors
+    /// `f`'s error, or [`DbError`] (converted into `E`) when no connection is available or the
+    /// transaction itself fails.
+    pub async fn tenant<R, E, F>(&self, org_id: OrgId, f: F) -> Result<R, E>
+    where
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> ConnFuture<'c, Result<R, E>> + Send,
+        E: From<DbError> + Send,
+        R: Send,
+    {
+        self.scoped(org_id.0.to_string(), "", f).await
+    }
+
+    /// Runs `f` in a transaction with **no** tenant, for one named [`SystemOp`]. The operation's
+    /// name is logged and set as `app.system_op` (visible to triggers and in the database's logs).
+    ///
+    /// # Errors
+    /// As [`Db::tenant`].
+    pub async fn system<R, E, F>(&self, op: SystemOp, f: F) -> Result<R, E>
+    where
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> ConnFuture<'c, Result<R, E>> + Send,
+        E: From<DbError> + Send,
+        R: Send,
+    {
+        tracing::debug!(target: "db::system", op = op.name(), "system transaction");
+        self.scoped(String::new(), op.name(), f).await
+    }
+
+    /// One transaction whose first statement sets the scope: `app.current_org_id` (empty: no
+    /// tenant) and `app.system_op` (empty: tenant work).
+    async fn scoped<R, E, F>(&self, org_id: String, system_op: &'static str, f: F) -> Result<R, E>
+    where
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> ConnFuture<'c, Result<R, E>> + Send,
+        E: From<DbError> + Send,
+        R: Send,
+    {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        conn.transaction(async move |c| {
+            diesel::sql_query(
+                "SELECT set_config('app.current_org_id', $1, true), \
+                        set_config('app.system_op', $2, true)",
+            )
+            .bind::<Text, _>(org_id)
+            .bind::<Text, _>(system_op)
+            .execute(c)
+            .await?;
+            f(c).await.map_err(TxError::Caller)
+        })
+        .await
+        .map_err(|e| match e {
+            TxError::Db(e) => E::from(DbError::Query(e)),
+            TxError::Caller(e) => e,
+        })
+    }
+}
