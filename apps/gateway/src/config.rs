@@ -1,0 +1,292 @@
+//! Typed configuration from the environment. Start-up stops with a [`ConfigError`] naming the
+//! variable that is missing or malformed. The variables are listed in the README.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A configuration variable that is missing or cannot be parsed. The message names the variable
+/// and never repeats its value (it may be a secret).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("configuration: {var} is not set{why}")]
+    Missing {
+        /// The variable's name.
+        var: &'static str,
+        /// Why it is required, when that depends on another variable (starts with a separator).
+        why: &'static str,
+    },
+    /// A variable is set but malformed.
+    #[error("configuration: {var} is invalid: {reason}")]
+    Invalid {
+        /// The variable's name.
+        var: &'static str,
+        /// What is expected.
+        reason: String,
+    },
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (production).
+    Json,
+    /// Human-readable lines (local development).
+    Text,
+}
+
+/// The gateway's configuration. `Debug` redacts the database URLs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `BIND_ADDR`: address to listen on. Default `127.0.0.1:8080`.
+    pub bind_addr: SocketAddr,
+    /// `DATABASE_URL` (required): PostgreSQL URL as the runtime role (no `BYPASSRLS`).
+    pub database_url: String,
+    /// `DATABASE_OWNER_URL`: PostgreSQL URL as the owner role, used only to run migrations.
+    /// Required while `migrate_on_startup` is true.
+    pub database_owner_url: Option<String>,
+    /// `MIGRATE_ON_STARTUP` (`true`/`false`): apply pending migrations before serving, behind an
+    /// advisory lock. Default `true`.
+    pub migrate_on_startup: bool,
+    /// `DB_POOL_SIZE`: maximum pooled connections per instance. Default 16.
+    pub db_pool_size: usize,
+    /// `DB_STATEMENT_TIMEOUT_MS`: per-statement limit in milliseconds. Default 5000.
+    pub db_statement_timeout: Duration,
+    /// `HTTP_JSON_LIMIT_BYTES`: largest JSON body accepted, in bytes. Default 262144 (256 KiB).
+    pub json_limit_bytes: usize,
+    /// `HTTP_BODY_LIMIT_BYTES`: largest non-JSON body accepted, in bytes. Default 10485760 (10 MiB).
+    pub body_limit_bytes: usize,
+    /// `HTTP_WORKERS`: worker threads. Default: one per CPU.
+    pub http_workers: Option<usize>,
+    /// `SHUTDOWN_TIMEOUT_SECS`: how long in-flight requests may finish after SIGTERM/SIGINT, in
+    /// seconds. Default 30.
+    pub shutdown_timeout: Duration,
+    /// `LOG_FORMAT`: `json` (default) or `text`. Levels come from `RUST_LOG` (default `info`).
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind_addr", &self.bind_addr)
+            .field("database_url", &"[redacted]")
+            .field(
+                "database_owner_url",
+                &self.database_owner_url.as_ref().map(|_| "[redacted]"),
+            )
+            .field("migrate_on_startup", &self.migrate_on_startup)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("db_statement_timeout", &self.db_statement_timeout)
+            .field("json_limit_bytes", &self.json_limit_bytes)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("http_workers", &self.http_workers)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+struct Vars<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn get(&self, var: &'static str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn required(&self, var: &'static str, why: &'static str) -> Result<String, ConfigError> {
+        self.get(var).ok_or(ConfigError::Missing { var, why })
+    }
+
+    fn parsed<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        default: T,
+        expected: &str,
+        valid: impl Fn(&T) -> bool,
+    ) -> Result<T, ConfigError> {
+        match self.get(var) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse::<T>()
+                .ok()
+                .filter(|v| valid(v))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var,
+                    reason: format!("expected {expected}"),
+                }),
+        }
+    }
+
+    fn postgres_url(&self, var: &'static str, raw: String) -> Result<String, ConfigError> {
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(raw)
+        } else {
+            Err(ConfigError::Invalid {
+                var,
+                reason: "expected a postgres:// or postgresql:// URL".into(),
+            })
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(lookup);
+        let database_url = vars.postgres_url("DATABASE_URL", vars.required("DATABASE_URL", "")?)?;
+        let migrate_on_startup = match vars.get("MIGRATE_ON_STARTUP").as_deref().map(str::trim) {
+            None | Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "MIGRATE_ON_STARTUP",
+                    reason: "expected true or false".into(),
+                });
+            }
+        };
+        let database_owner_url = match vars.get("DATABASE_OWNER_URL") {
+            Some(url) => Some(vars.postgres_url("DATABASE_OWNER_URL", url)?),
+            None if migrate_on_startup => {
+                return Err(ConfigError::Missing {
+                    var: "DATABASE_OWNER_URL",
+                    why: " (needed to run migrations while MIGRATE_ON_STARTUP is true)",
+                });
+            }
+            None => None,
+        };
+        let log_format = match vars.get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "LOG_FORMAT",
+                    reason: "expected json or text".into(),
+                });
+            }
+        };
+        let positive = |v: &usize| *v > 0;
+        Ok(Self {
+            bind_addr: vars.parsed(
+                "BIND_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8080)),
+                "host:port, for example 0.0.0.0:8080",
+                |_| true,
+            )?,
+            database_url,
+            database_owner_url,
+            migrate_on_startup,
+            db_pool_size: vars.parsed("DB_POOL_SIZE", 16, "a whole number from 1 to 1000", |v| {
+                (1..=1000).contains(v)
+            })?,
+            db_statement_timeout: Duration::from_millis(vars.parsed(
+                "DB_STATEMENT_TIMEOUT_MS",
+                5_000,
+                "milliseconds from 100 to 600000",
+                |v: &u64| (100..=600_000).contains(v),
+            )?),
+            json_limit_bytes: vars.parsed(
+                "HTTP_JSON_LIMIT_BYTES",
+                256 * 1024,
+                "a positive number of bytes",
+                positive,
+            )?,
+            body_limit_bytes: vars.parsed(
+                "HTTP_BODY_LIMIT_BYTES",
+                10 * 1024 * 1024,
+                "a positive number of bytes",
+                positive,
+            )?,
+            http_workers: match vars.get("HTTP_WORKERS") {
+                None => None,
+                Some(_) => Some(vars.parsed("HTTP_WORKERS", 1, "a whole number from 1 to 256", |v| {
+                    (1..=256).contains(v)
+                })?),
+            },
+            shutdown_timeout: Duration::from_secs(vars.parsed(
+                "SHUTDOWN_TIMEOUT_SECS",
+                30,
+                "seconds from 0 to 600",
+                |v: &u64| *v <= 600,
+            )?),
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const RUNTIME: (&str, &str) = ("DATABASE_URL", "postgres://rt:secret@db/app");
+    const OWNER: (&str, &str) = ("DATABASE_OWNER_URL", "postgres://own:secret@db/app");
+
+    #[test]
+    fn defaults_apply_when_only_the_urls_are_set() {
+        let c = load(&[RUNTIME, OWNER]).expect("config");
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert!(c.migrate_on_startup);
+        assert_eq!(c.db_pool_size, 16);
+        assert_eq!(c.db_statement_timeout, Duration::from_secs(5));
+        assert_eq!(c.json_limit_bytes, 262_144);
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named() {
+        let err = load(&[OWNER]).unwrap_err();
+        assert_eq!(err.to_string(), "configuration: DATABASE_URL is not set");
+    }
+
+    #[test]
+    fn the_owner_url_is_required_only_for_migrating() {
+        let err = load(&[RUNTIME]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_OWNER_URL is not set"), "{err}");
+        let c = load(&[RUNTIME, ("MIGRATE_ON_STARTUP", "false")]).expect("config");
+        assert!(c.database_owner_url.is_none());
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable_without_echoing_it() {
+        for (var, value) in [
+            ("BIND_ADDR", "nowhere"),
+            ("DB_POOL_SIZE", "9999"),
+            ("DB_STATEMENT_TIMEOUT_MS", "fast"),
+            ("MIGRATE_ON_STARTUP", "maybe"),
+            ("LOG_FORMAT", "xml"),
+            ("HTTP_WORKERS", "-1"),
+        ] {
+            let err = load(&[RUNTIME, OWNER, (var, value)]).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(var) && !text.contains(value), "{text}");
+        }
+        let err = load(&[("DATABASE_URL", "mysql://user:hunter2@db/app"), OWNER]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL") && !err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn debug_output_redacts_the_urls() {
+        let c = load(&[RUNTIME, OWNER]).expect("config");
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+}

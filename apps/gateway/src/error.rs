@@ -1,0 +1,161 @@
+//! The one error type of every handler, and its JSON shape:
+//! `{"success": false, "error": "<message>", "code": "<code>"}`.
+//!
+//! Codes are stable, lower snake case, and part of the API contract. Internal errors are logged
+//! (inside the request's span, so the log line carries the request id) and answered with a fixed
+//! opaque message: no database text, stack trace, secret or other tenant's data ever reaches a
+//! response.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    /// A human-readable message, safe to show.
+    pub error: String,
+    /// A stable machine-readable code, for example `not_found` or `payload_too_large`.
+    pub code: String,
+}
+
+/// An error a handler returns. Build it with the constructors; `From` impls map domain errors.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// Logged, never sent.
+    internal: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a status, stable code and message shown to the caller as is.
+    #[must_use]
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            internal: None,
+        }
+    }
+
+    /// 400 with a caller-facing message.
+    #[must_use]
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 `not_found`. Also the answer for another organization's resources (never 403).
+    #[must_use]
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    /// 503 `not_ready` with the reason (no internals).
+    #[must_use]
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message)
+    }
+
+    /// 500 `internal_error`: `cause` is logged with the request id, the caller sees only
+    /// "Internal server error".
+    #[must_use]
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal_error",
+            message: "Internal server error".into(),
+            internal: Some(cause.to_string()),
+        }
+    }
+
+    /// Attaches a cause that is logged with the request id and never sent.
+    #[must_use]
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.internal = Some(cause.to_string());
+        self
+    }
+
+    /// The stable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.internal {
+            tracing::error!(code = self.code, cause = %cause, "request failed");
+        }
+        HttpResponse::build(self.status).json(ErrorBody {
+            success: false,
+            error: self.message.clone(),
+            code: self.code.to_owned(),
+        })
+    }
+}
+
+impl From<db::DbError> for ApiError {
+    fn from(e: db::DbError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<tenancy::TenancyError> for ApiError {
+    fn from(e: tenancy::TenancyError) -> Self {
+        use tenancy::TenancyError as E;
+        match e {
+            E::Invalid(message) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message),
+            E::SlugTaken => Self::new(StatusCode::CONFLICT, "slug_taken", e.to_string()),
+            E::EmailTaken => Self::new(StatusCode::CONFLICT, "email_taken", e.to_string()),
+            E::PasswordHash | E::Db(_) => Self::internal(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body(e: &ApiError) -> serde_json::Value {
+        let bytes = e.error_response().into_body().try_into_bytes().unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    }
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let e = ApiError::internal("relation \"users\" does not exist; password=hunter2");
+        assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        let json = body(&e);
+        assert_eq!(
+            json,
+            serde_json::json!({"success": false, "error": "Internal server error", "code": "internal_error"})
+        );
+    }
+
+    #[test]
+    fn domain_errors_keep_their_code_and_message() {
+        let e = ApiError::from(tenancy::TenancyError::EmailTaken);
+        assert_eq!(e.status_code(), StatusCode::CONFLICT);
+        assert_eq!(body(&e)["code"], "email_taken");
+        let e = ApiError::from(db::DbError::Pool("connection refused to 10.0.0.5".into()));
+        assert_eq!(body(&e)["error"], "Internal server error");
+    }
+}

@@ -1,0 +1,10 @@
+//! The gateway: the one deployed service. Routing, extractors, error mapping and composition only;
+//! business rules live in the domain crates (`docs/architecture.md`).
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod telemetry;

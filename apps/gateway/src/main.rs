@@ -1,0 +1,98 @@
+//! `gateway [serve|migrate|check-rls|seed-demo|openapi]`, configured from the environment
+//! (README, "Configuration").
+//!
+//! - `serve` (default): run the HTTP service.
+//! - `migrate`: apply pending migrations with `DATABASE_OWNER_URL`.
+//! - `check-rls`: audit tenancy rules on the database at `DATABASE_OWNER_URL` (or `DATABASE_URL`);
+//!   exits 1 listing every violation.
+//! - `seed-demo`: create the demo organization and admin with `DATABASE_URL`; prints JSON.
+//! - `openapi`: print the OpenAPI document (no database needed).
+
+use std::process::ExitCode;
+
+use gateway::config::{Config, ConfigError, LogFormat};
+use gateway::{app, server, telemetry};
+
+const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|openapi]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let result = match command.as_str() {
+        "serve" => serve().await,
+        "migrate" => migrate().await,
+        "check-rls" => check_rls().await,
+        "seed-demo" => seed_demo().await,
+        "openapi" => print_json(&app::openapi()),
+        "-h" | "--help" | "help" => {
+            eprintln!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gateway {command}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    telemetry::init(config.log_format);
+    server::run(config).await.map_err(|e| e.to_string())
+}
+
+fn env_url(var: &'static str) -> Result<String, String> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ConfigError::Missing { var, why: "" }.to_string())
+}
+
+async fn migrate() -> Result<(), String> {
+    telemetry::init(LogFormat::Text);
+    let applied = db::migrations::run_pending(&env_url("DATABASE_OWNER_URL")?)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("applied {} migration(s)", applied.len());
+    Ok(())
+}
+
+async fn check_rls() -> Result<(), String> {
+    use diesel_async::AsyncConnection as _;
+    let url = env_url("DATABASE_OWNER_URL").or_else(|_| env_url("DATABASE_URL"))?;
+    let mut conn = db::AsyncPgConnection::establish(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let violations = db::rls::audit(&mut conn).await.map_err(|e| e.to_string())?;
+    if violations.is_empty() {
+        eprintln!("check-rls: every tenant table has forced row-level security and a tenant policy; the runtime role is safe");
+        Ok(())
+    } else {
+        for v in &violations {
+            eprintln!("  {v}");
+        }
+        Err(format!("{} tenancy violation(s)", violations.len()))
+    }
+}
+
+async fn seed_demo() -> Result<(), String> {
+    let config = Config::from_lookup(|k| match k {
+        "MIGRATE_ON_STARTUP" => Some("false".into()),
+        k => std::env::var(k).ok(),
+    })
+    .map_err(|e| e.to_string())?;
+    let db = server::pool(&config).map_err(|e| e.to_string())?;
+    let login = tenancy::demo::seed(&db).await.map_err(|e| e.to_string())?;
+    print_json(&login)
+}
+
+#[allow(clippy::print_stdout)]
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Start-up and serving: migrate (optionally), refuse an RLS-bypassing role, serve until
+//! SIGTERM/SIGINT, then drain in-flight requests for up to the shutdown timeout.
+
+use actix_web::HttpServer;
+
+use crate::app::{self, BodyLimits};
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Migrations failed.
+    #[error("migrations failed: {0}")]
+    Migrate(db::DbError),
+    /// The database is unusable for serving (for example an RLS-bypassing role).
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// Binding or running the HTTP server failed.
+    #[error("HTTP server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Name every pooled connection shows in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "gateway";
+
+/// Builds the pool as the runtime role.
+///
+/// # Errors
+/// [`db::DbError::Pool`] when the pool cannot be built.
+pub fn pool(config: &Config) -> Result<db::Db, db::DbError> {
+    let mut db_config = db::DbConfig::new(config.database_url.clone(), APPLICATION_NAME);
+    db_config.pool_max_size = config.db_pool_size;
+    db_config.statement_timeout = config.db_statement_timeout;
+    db::Db::new(&db_config)
+}
+
+/// Runs the gateway until a shutdown signal.
+///
+/// # Errors
+/// [`ServeError`] naming the failing step.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    if config.migrate_on_startup
+        && let Some(owner_url) = &config.database_owner_url
+    {
+        db::migrations::run_pending(owner_url)
+            .await
+            .map_err(ServeError::Migrate)?;
+    }
+    let db = pool(&config)?;
+    match db::rls::check_serving_role(&db).await {
+        Err(e @ db::DbError::UnsafeServingRole { .. }) => return Err(e.into()),
+        // Unreachable now: serve anyway and let /readyz say so until it comes back.
+        Err(e) => tracing::warn!(error = %e, "database not reachable at start-up"),
+        Ok(()) => {}
+    }
+
+    let state = AppState { db };
+    let limits = BodyLimits {
+        json: config.json_limit_bytes,
+        other: config.body_limit_bytes,
+    };
+    let mut server = HttpServer::new(move || app::build(state.clone(), limits))
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .bind(config.bind_addr)?;
+    if let Some(workers) = config.http_workers {
+        server = server.workers(workers);
+    }
+    tracing::info!(addr = %config.bind_addr, "gateway listening");
+    // actix-web stops accepting on SIGTERM/SIGINT and waits for in-flight requests.
+    server.run().await?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}

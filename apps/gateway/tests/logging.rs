@@ -1,0 +1,55 @@
+//! Log lines carry the request id, and internal causes are logged but never answered.
+//! (Its own test binary: it installs the process-wide subscriber.)
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use actix_web::test;
+use gateway::app::{self, BodyLimits};
+use gateway::config::LogFormat;
+use gateway::state::AppState;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[actix_web::test]
+async fn an_error_is_logged_as_json_with_the_request_id_and_answered_opaquely() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    gateway::telemetry::init_with_writer(LogFormat::Json, move || writer.clone());
+
+    // Port 1: nothing listens; the cause (connection refused) must reach the log only.
+    let db = db::Db::new(&db::DbConfig::new("postgres://nobody:s3cret-pw@127.0.0.1:1/none", "t")).unwrap();
+    let limits = BodyLimits { json: 1024, other: 1024 };
+    let app = test::init_service(app::build(AppState { db }, limits)).await;
+    let res = test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+    let request_id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let body = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    assert!(!body.contains("refused") && !body.contains("127.0.0.1"), "{body}");
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let error_line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["level"] == "ERROR" && l["message"] == "request failed")
+        .unwrap_or_else(|| panic!("no error line in {logs}"));
+    assert_eq!(error_line["code"], "not_ready");
+    assert!(error_line["cause"].as_str().unwrap().contains("database"), "{error_line}");
+    let spans = error_line["spans"].as_array().unwrap();
+    assert!(
+        spans.iter().any(|s| s["request_id"] == request_id.as_str()),
+        "request id {request_id} not on the line: {error_line}"
+    );
+    assert!(!logs.contains("s3cret-pw"), "a password reached the logs");
+}

@@ -1,0 +1,74 @@
+//! Password hashing with argon2id at the OWASP Password Storage Cheat Sheet's first recommended
+//! parameter set: 19 MiB of memory (m = 19456 KiB), 2 iterations, 1 lane. Hashes are PHC strings
+//! (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) with a random 16-byte salt, so the parameters
+//! travel with each hash and can be raised later without invalidating old ones.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::TenancyError;
+
+/// Shortest password accepted, in characters (NIST SP 800-63B §5.1.1.2: at least 8).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted, in characters: bounds hashing cost per request.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+fn argon2() -> Argon2<'static> {
+    // 19456 KiB, t = 2, p = 1 are valid argon2 parameters; `Params::new` cannot fail on them.
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Checks length rules and hashes `password` into a PHC string.
+///
+/// # Errors
+/// [`TenancyError::Invalid`] for a password outside
+/// [`MIN_PASSWORD_CHARS`]..=[`MAX_PASSWORD_CHARS`]; [`TenancyError::PasswordHash`] if hashing fails.
+pub fn hash(password: &str) -> Result<String, TenancyError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(TenancyError::Invalid(format!(
+            "password must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(TenancyError::Invalid(format!(
+            "password must be at most {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| TenancyError::PasswordHash)
+}
+
+/// Whether `password` matches the PHC string `stored` (constant-time comparison inside argon2).
+/// A malformed `stored` value never matches.
+#[must_use]
+pub fn verify(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_carry_their_parameters() {
+        let h = hash("correct horse battery").expect("hash");
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(!h.contains("correct horse"));
+        assert!(verify("correct horse battery", &h));
+        assert!(!verify("correct horse battery!", &h));
+        assert!(!verify("anything", "not a phc string"));
+    }
+
+    #[test]
+    fn length_rules_are_enforced() {
+        assert!(matches!(hash("short"), Err(TenancyError::Invalid(m)) if m.contains("at least 8")));
+        assert!(matches!(hash(&"x".repeat(129)), Err(TenancyError::Invalid(m)) if m.contains("at most 128")));
+    }
+}
