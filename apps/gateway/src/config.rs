@@ -187,9 +187,12 @@ impl Config {
             database_url,
             database_owner_url,
             migrate_on_startup,
-            db_pool_size: vars.parsed("DB_POOL_SIZE", 16, "a whole number from 1 to 1000", |v| {
-                (1..=1000).contains(v)
-            })?,
+            db_pool_size: vars.parsed(
+                "DB_POOL_SIZE",
+                16,
+                "a whole number from 1 to 1000",
+                |v| (1..=1000).contains(v),
+            )?,
             db_statement_timeout: Duration::from_millis(vars.parsed(
                 "DB_STATEMENT_TIMEOUT_MS",
                 5_000,
@@ -210,9 +213,12 @@ impl Config {
             )?,
             http_workers: match vars.get("HTTP_WORKERS") {
                 None => None,
-                Some(_) => Some(vars.parsed("HTTP_WORKERS", 1, "a whole number from 1 to 256", |v| {
-                    (1..=256).contains(v)
-                })?),
+                Some(_) => Some(vars.parsed(
+                    "HTTP_WORKERS",
+                    1,
+                    "a whole number from 1 to 256",
+                    |v| (1..=256).contains(v),
+                )?),
             },
             shutdown_timeout: Duration::from_secs(vars.parsed(
                 "SHUTDOWN_TIMEOUT_SECS",
@@ -261,7 +267,10 @@ mod tests {
     #[test]
     fn the_owner_url_is_required_only_for_migrating() {
         let err = load(&[RUNTIME]).unwrap_err();
-        assert!(err.to_string().contains("DATABASE_OWNER_URL is not set"), "{err}");
+        assert!(
+            err.to_string().contains("DATABASE_OWNER_URL is not set"),
+            "{err}"
+        );
         let c = load(&[RUNTIME, ("MIGRATE_ON_STARTUP", "false")]).expect("config");
         assert!(c.database_owner_url.is_none());
     }

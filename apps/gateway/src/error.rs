@@ -53,7 +53,11 @@ impl ApiError {
     /// 404 `not_found`. Also the answer for another organization's resources (never 403).
     #[must_use]
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     /// 503 `not_ready` with the reason (no internals).
@@ -90,7 +94,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -121,7 +131,11 @@ impl From<tenancy::TenancyError> for ApiError {
     fn from(e: tenancy::TenancyError) -> Self {
         use tenancy::TenancyError as E;
         match e {
-            E::Invalid(message) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message),
+            E::Invalid(message) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
             E::SlugTaken => Self::new(StatusCode::CONFLICT, "slug_taken", e.to_string()),
             E::EmailTaken => Self::new(StatusCode::CONFLICT, "email_taken", e.to_string()),
             E::PasswordHash | E::Db(_) => Self::internal(e),
@@ -135,7 +149,11 @@ mod tests {
     use actix_web::body::MessageBody;
 
     fn body(e: &ApiError) -> serde_json::Value {
-        let bytes = e.error_response().into_body().try_into_bytes().unwrap_or_default();
+        let bytes = e
+            .error_response()
+            .into_body()
+            .try_into_bytes()
+            .unwrap_or_default();
         serde_json::from_slice(&bytes).unwrap_or_default()
     }
 

@@ -69,7 +69,9 @@ async fn check_rls() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let violations = db::rls::audit(&mut conn).await.map_err(|e| e.to_string())?;
     if violations.is_empty() {
-        eprintln!("check-rls: every tenant table has forced row-level security and a tenant policy; the runtime role is safe");
+        eprintln!(
+            "check-rls: every tenant table has forced row-level security and a tenant policy; the runtime role is safe"
+        );
         Ok(())
     } else {
         for v in &violations {

@@ -14,14 +14,15 @@ const LIMITS: BodyLimits = BodyLimits {
     other: 4096,
 };
 
-async fn call(
-    db: db::Db,
-    req: test::TestRequest,
-) -> (StatusCode, Option<String>, Value) {
+async fn call(db: db::Db, req: test::TestRequest) -> (StatusCode, Option<String>, Value) {
     let app = test::init_service(
         app::build(AppState { db }, LIMITS)
             // A route that takes JSON, to exercise the app-wide JSON configuration.
-            .route("/test/echo", web::post().to(|body: web::Json<Value>| async move { web::Json(body.into_inner()) })),
+            .route(
+                "/test/echo",
+                web::post()
+                    .to(|body: web::Json<Value>| async move { web::Json(body.into_inner()) }),
+            ),
     )
     .await;
     let res = test::call_service(&app, req.to_request()).await;
@@ -37,12 +38,17 @@ async fn call(
 
 /// A pool that cannot connect (nothing listens on port 1).
 fn unreachable_db() -> db::Db {
-    db::Db::new(&db::DbConfig::new("postgres://nobody:pw@127.0.0.1:1/none", "test")).unwrap()
+    db::Db::new(&db::DbConfig::new(
+        "postgres://nobody:pw@127.0.0.1:1/none",
+        "test",
+    ))
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn healthz_answers_without_the_database() {
-    let (status, request_id, body) = call(unreachable_db(), test::TestRequest::get().uri("/healthz")).await;
+    let (status, request_id, body) =
+        call(unreachable_db(), test::TestRequest::get().uri("/healthz")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "ok"}));
     let id = request_id.expect("x-request-id header");
@@ -54,7 +60,10 @@ async fn readyz_is_ready_on_a_migrated_database() {
     let test_db = TestDatabase::new().await;
     let (status, _, body) = call(test_db.db(), test::TestRequest::get().uri("/readyz")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"status": "ready", "database": "ok", "migrations": "current"}));
+    assert_eq!(
+        body,
+        json!({"status": "ready", "database": "ok", "migrations": "current"})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -69,7 +78,10 @@ async fn readyz_reports_pending_migrations() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["code"], "not_ready");
     assert_eq!(body["success"], false);
-    assert!(body["error"].as_str().unwrap().contains("pending"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("pending"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,7 +106,9 @@ async fn unknown_routes_get_the_error_shape() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_bodies_are_limited_and_validated() {
-    let ok = test::TestRequest::post().uri("/test/echo").set_json(json!({"a": 1}));
+    let ok = test::TestRequest::post()
+        .uri("/test/echo")
+        .set_json(json!({"a": 1}));
     let (status, _, body) = call(unreachable_db(), ok).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"a": 1})));
 
@@ -124,7 +138,11 @@ async fn json_bodies_are_limited_and_validated() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_openapi_document_lists_the_routes() {
-    let (status, _, body) = call(unreachable_db(), test::TestRequest::get().uri("/api/openapi.json")).await;
+    let (status, _, body) = call(
+        unreachable_db(),
+        test::TestRequest::get().uri("/api/openapi.json"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(body["openapi"].as_str().unwrap().starts_with("3."));
     for path in ["/healthz", "/readyz"] {

@@ -30,13 +30,29 @@ async fn an_error_is_logged_as_json_with_the_request_id_and_answered_opaquely() 
     gateway::telemetry::init_with_writer(LogFormat::Json, move || writer.clone());
 
     // Port 1: nothing listens; the cause (connection refused) must reach the log only.
-    let db = db::Db::new(&db::DbConfig::new("postgres://nobody:s3cret-pw@127.0.0.1:1/none", "t")).unwrap();
-    let limits = BodyLimits { json: 1024, other: 1024 };
+    let db = db::Db::new(&db::DbConfig::new(
+        "postgres://nobody:s3cret-pw@127.0.0.1:1/none",
+        "t",
+    ))
+    .unwrap();
+    let limits = BodyLimits {
+        json: 1024,
+        other: 1024,
+    };
     let app = test::init_service(app::build(AppState { db }, limits)).await;
     let res = test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
-    let request_id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let request_id = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
-    assert!(!body.contains("refused") && !body.contains("127.0.0.1"), "{body}");
+    assert!(
+        !body.contains("refused") && !body.contains("127.0.0.1"),
+        "{body}"
+    );
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let error_line = logs
@@ -45,7 +61,10 @@ async fn an_error_is_logged_as_json_with_the_request_id_and_answered_opaquely() 
         .find(|l| l["level"] == "ERROR" && l["message"] == "request failed")
         .unwrap_or_else(|| panic!("no error line in {logs}"));
     assert_eq!(error_line["code"], "not_ready");
-    assert!(error_line["cause"].as_str().unwrap().contains("database"), "{error_line}");
+    assert!(
+        error_line["cause"].as_str().unwrap().contains("database"),
+        "{error_line}"
+    );
     let spans = error_line["spans"].as_array().unwrap();
     assert!(
         spans.iter().any(|s| s["request_id"] == request_id.as_str()),

@@ -45,11 +45,18 @@ async fn serving_as_the_owner_role_is_refused() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("can bypass row-level security"), "{stderr}");
-    assert!(!stderr.contains(&test_db.owner_url()), "URL with password in the output");
+    assert!(
+        !stderr.contains(&test_db.owner_url()),
+        "URL with password in the output"
+    );
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn get(port: u16, path: &str) -> Option<u16> {
@@ -63,7 +70,9 @@ async fn get(port: u16, path: &str) -> Option<u16> {
 async fn migrates_serves_and_stops_cleanly_on_sigterm() {
     let test_db = TestDatabase::new().await;
     // Start from an unmigrated database to exercise migrate-on-start-up.
-    test_db.psql_superuser("DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION platform_owner;");
+    test_db.psql_superuser(
+        "DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION platform_owner;",
+    );
     let port = free_port();
     let mut child = gateway()
         .env("DATABASE_URL", test_db.runtime_url())
@@ -82,7 +91,10 @@ async fn migrates_serves_and_stops_cleanly_on_sigterm() {
     }
     assert_eq!(get(port, "/readyz").await, Some(200));
 
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
@@ -93,5 +105,9 @@ async fn migrates_serves_and_stops_cleanly_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");
-    assert_eq!(get(port, "/healthz").await, None, "still serving after shutdown");
+    assert_eq!(
+        get(port, "/healthz").await,
+        None,
+        "still serving after shutdown"
+    );
 }

@@ -12,7 +12,9 @@ pub enum DbError {
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
     /// The pool connects as a role that can skip row-level security.
-    #[error("the database role {role} can bypass row-level security (superuser or BYPASSRLS); connect as the runtime role")]
+    #[error(
+        "the database role {role} can bypass row-level security (superuser or BYPASSRLS); connect as the runtime role"
+    )]
     UnsafeServingRole {
         /// The role's name.
         role: String,

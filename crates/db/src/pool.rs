@@ -52,7 +52,7 @@ impl Db {
                 .bind::<Text, _>(statement_timeout_ms)
                 .execute(&mut conn)
                 .await
-                .map_err(|e| diesel::ConnectionError::CouldntSetupConfiguration(e))?;
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(conn)
             }
             .boxed()

@@ -102,10 +102,15 @@ pub async fn audit(conn: &mut AsyncPgConnection) -> Result<Vec<RlsViolation>, Db
             });
         };
         if !t.rls_enabled {
-            problem("row-level security is not enabled (ALTER TABLE … ENABLE ROW LEVEL SECURITY)".into());
+            problem(
+                "row-level security is not enabled (ALTER TABLE … ENABLE ROW LEVEL SECURITY)"
+                    .into(),
+            );
         }
         if !t.rls_forced {
-            problem("row-level security is not forced (ALTER TABLE … FORCE ROW LEVEL SECURITY)".into());
+            problem(
+                "row-level security is not forced (ALTER TABLE … FORCE ROW LEVEL SECURITY)".into(),
+            );
         }
         if !t.has_policy {
             problem("no policy: add one keyed on current_org_id()".into());
@@ -138,10 +143,15 @@ pub async fn audit(conn: &mut AsyncPgConnection) -> Result<Vec<RlsViolation>, Db
         role_problem("has BYPASSRLS".into());
     }
     if facts.member_of_owner {
-        role_problem(format!("is a member of {OWNER_ROLE} and so acts as the table owner"));
+        role_problem(format!(
+            "is a member of {OWNER_ROLE} and so acts as the table owner"
+        ));
     }
     if !facts.owned_tables.is_empty() {
-        role_problem(format!("owns relations {:?}; the runtime role must own nothing", facts.owned_tables));
+        role_problem(format!(
+            "owns relations {:?}; the runtime role must own nothing",
+            facts.owned_tables
+        ));
     }
     Ok(violations)
 }

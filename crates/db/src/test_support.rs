@@ -72,12 +72,11 @@ async fn template() -> &'static Template {
     TEMPLATE
         .get_or_init(|| async {
             let dir = test_cluster_dir();
-            let cluster = tokio::task::spawn_blocking(move || {
-                Cluster::ensure_running(&dir, Profile::Test)
-            })
-            .await
-            .expect("cluster start task panicked")
-            .unwrap_or_else(|e| panic!("test PostgreSQL cluster: {e}"));
+            let cluster =
+                tokio::task::spawn_blocking(move || Cluster::ensure_running(&dir, Profile::Test))
+                    .await
+                    .expect("cluster start task panicked")
+                    .unwrap_or_else(|e| panic!("test PostgreSQL cluster: {e}"));
             let name = template_name();
             build_template(&cluster, &name).await;
             Template { cluster, name }
@@ -235,10 +234,9 @@ pub async fn create_org(db: &Db, name: &str) -> OrgId {
 }
 
 /// Inserts one row of a tenant table owned by the given org and returns the row's `id`.
-pub type InsertRow =
-    dyn for<'c> Fn(&'c mut AsyncPgConnection, OrgId) -> ConnFuture<'c, Result<Uuid, DbError>>
-        + Send
-        + Sync;
+pub type InsertRow = dyn for<'c> Fn(&'c mut AsyncPgConnection, OrgId) -> ConnFuture<'c, Result<Uuid, DbError>>
+    + Send
+    + Sync;
 
 /// What [`assert_tenant_isolation`] needs to know of a table.
 pub struct IsolationProbe<'a> {
@@ -313,15 +311,29 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
     // 1. Invisible by id and by tenant column.
     let by_id = format!("SELECT count(*) AS n FROM {table} WHERE id = $1");
     let by_tenant = format!("SELECT count(*) AS n FROM {table} WHERE {col} = $1");
-    assert_eq!(count(Some(org_a), by_id.clone(), row_b).await, 0, "{table}: org A sees org B's row by id");
-    assert_eq!(count(Some(org_a), by_tenant.clone(), org_b.0).await, 0, "{table}: org A sees org B's rows by {col}");
-    assert_eq!(count(Some(org_a), by_id.clone(), row_a).await, 1, "{table}: org A does not see its own row");
+    assert_eq!(
+        count(Some(org_a), by_id.clone(), row_b).await,
+        0,
+        "{table}: org A sees org B's row by id"
+    );
+    assert_eq!(
+        count(Some(org_a), by_tenant.clone(), org_b.0).await,
+        0,
+        "{table}: org A sees org B's rows by {col}"
+    );
+    assert_eq!(
+        count(Some(org_a), by_id.clone(), row_a).await,
+        1,
+        "{table}: org A does not see its own row"
+    );
 
     // 2. Insert with another org's id.
     let cross_insert = db.tenant(org_a, |c| (probe.insert)(c, org_b)).await;
     match cross_insert {
         Err(e) if is_rls_refusal(&e) => {}
-        other => panic!("{table}: org A inserting a row for org B was not refused by RLS: {other:?}"),
+        other => {
+            panic!("{table}: org A inserting a row for org B was not refused by RLS: {other:?}")
+        }
     }
 
     // 3. Move own row to another org; touch another org's row.
@@ -337,23 +349,48 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
             })
         })
     };
-    match update(org_a, format!("UPDATE {table} SET {col} = $2 WHERE id = $1"), row_a, org_b.0).await {
+    match update(
+        org_a,
+        format!("UPDATE {table} SET {col} = $2 WHERE id = $1"),
+        row_a,
+        org_b.0,
+    )
+    .await
+    {
         Err(e) if is_rls_refusal(&e) => {}
         other => panic!("{table}: org A moving its row to org B was not refused by RLS: {other:?}"),
     }
-    let touched = update(org_a, format!("UPDATE {table} SET {col} = {col} WHERE id = $1 OR id = $2"), row_b, row_b)
-        .await
-        .unwrap_or_else(|e| panic!("{table}: update failed: {e}"));
+    let touched = update(
+        org_a,
+        format!("UPDATE {table} SET {col} = {col} WHERE id = $1 OR id = $2"),
+        row_b,
+        row_b,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{table}: update failed: {e}"));
     assert_eq!(touched, 0, "{table}: org A updated org B's row");
-    let deleted = update(org_a, format!("DELETE FROM {table} WHERE id = $1 OR id = $2"), row_b, row_b)
-        .await
-        .unwrap_or_else(|e| panic!("{table}: delete failed: {e}"));
+    let deleted = update(
+        org_a,
+        format!("DELETE FROM {table} WHERE id = $1 OR id = $2"),
+        row_b,
+        row_b,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{table}: delete failed: {e}"));
     assert_eq!(deleted, 0, "{table}: org A deleted org B's row");
 
     // 4. No tenant: nothing visible.
     let any = format!("SELECT count(*) AS n FROM {table} WHERE id <> $1");
-    assert_eq!(count(None, any, Uuid::nil()).await, 0, "{table}: rows visible without a tenant");
+    assert_eq!(
+        count(None, any, Uuid::nil()).await,
+        0,
+        "{table}: rows visible without a tenant"
+    );
 
     // 5. Org B's row is intact.
-    assert_eq!(count(Some(org_b), by_id, row_b).await, 1, "{table}: org B lost its row");
+    assert_eq!(
+        count(Some(org_b), by_id, row_b).await,
+        1,
+        "{table}: org B lost its row"
+    );
 }

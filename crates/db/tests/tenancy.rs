@@ -21,10 +21,7 @@ struct Setting {
     value: String,
 }
 
-fn insert_user(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-) -> db::ConnFuture<'_, Result<Uuid, DbError>> {
+fn insert_user(c: &mut AsyncPgConnection, org: OrgId) -> db::ConnFuture<'_, Result<Uuid, DbError>> {
     Box::pin(async move {
         let id = Uuid::new_v4();
         diesel::insert_into(users::table)
@@ -42,10 +39,7 @@ fn insert_user(
     })
 }
 
-fn insert_org(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-) -> db::ConnFuture<'_, Result<Uuid, DbError>> {
+fn insert_org(c: &mut AsyncPgConnection, org: OrgId) -> db::ConnFuture<'_, Result<Uuid, DbError>> {
     Box::pin(async move {
         diesel::sql_query("INSERT INTO organizations (id, name, slug) VALUES ($1, 'Probe', $2)")
             .bind::<diesel::sql_types::Uuid, _>(org.0)
@@ -91,7 +85,10 @@ async fn organizations_are_isolated_from_each_other() {
     assert_eq!(seen.n, 0);
     // Org A cannot create an organization other than itself.
     let other = OrgId::new_random();
-    let err = db.tenant(org_a, |c| insert_org(c, other)).await.unwrap_err();
+    let err = db
+        .tenant(org_a, |c| insert_org(c, other))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
 }
 

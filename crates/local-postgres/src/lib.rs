@@ -150,8 +150,10 @@ impl Cluster {
         let parent = dir.parent().unwrap_or_else(|| Path::new("."));
         fs::create_dir_all(parent).map_err(io_err(format!("creating {}", parent.display())))?;
         let lock_path = dir.with_extension("lock");
-        let lock = File::create(&lock_path)
-            .map_err(io_err(format!("creating lock file {}", lock_path.display())))?;
+        let lock = File::create(&lock_path).map_err(io_err(format!(
+            "creating lock file {}",
+            lock_path.display()
+        )))?;
         lock.lock()
             .map_err(io_err(format!("locking {}", lock_path.display())))?;
 
@@ -512,7 +514,12 @@ fn free_port() -> Result<u16, ClusterError> {
 /// `initdb` into `<dir>/data`, then writes the server settings and `<dir>/cluster.env`.
 fn init(dir: &Path, bin_dir: &Path, profile: Profile) -> Result<(), ClusterError> {
     let root = is_root();
-    if root && !Command::new("id").arg("postgres").output().is_ok_and(|o| o.status.success()) {
+    if root
+        && !Command::new("id")
+            .arg("postgres")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
         return Err(ClusterError::NoPostgresUser);
     }
     if dir.exists() {

@@ -3,8 +3,8 @@
 use db::{Db, OrgId};
 use uuid::Uuid;
 
-use crate::organizations::{self, NewOrganization};
 use crate::TenancyError;
+use crate::organizations::{self, NewOrganization};
 
 /// Id of the demo organization (fixed, so that seeding is idempotent).
 pub const DEMO_ORG_ID: OrgId = OrgId(Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_d3c0));

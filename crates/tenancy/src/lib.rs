@@ -5,8 +5,8 @@
 //! demo data `cargo xtask dev` seeds. Sign-in, sessions, user management and app API keys build on
 //! it.
 
-mod error;
 pub mod demo;
+mod error;
 pub mod organizations;
 pub mod password;
 pub mod users;

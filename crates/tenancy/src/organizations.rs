@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use db::schema::{organizations, users};
 use db::{Db, OrgId};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, Queryable, SelectableHelper, Selectable};
+use diesel::{
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
+};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -57,12 +59,15 @@ impl std::fmt::Debug for NewOrganization<'_> {
 fn validate_slug(slug: &str) -> Result<(), TenancyError> {
     let ok = (2..=63).contains(&slug.len())
         && slug.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok {
         Ok(())
     } else {
         Err(TenancyError::Invalid(
-            "slug must be 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit".into(),
+            "slug must be 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit"
+                .into(),
         ))
     }
 }
@@ -70,7 +75,9 @@ fn validate_slug(slug: &str) -> Result<(), TenancyError> {
 fn validate_name(what: &str, name: &str) -> Result<String, TenancyError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(TenancyError::Invalid(format!("{what} must be 1-200 characters")));
+        return Err(TenancyError::Invalid(format!(
+            "{what} must be 1-200 characters"
+        )));
     }
     Ok(name.to_owned())
 }
@@ -157,9 +164,10 @@ pub async fn get(db: &Db, org_id: OrgId) -> Result<Option<Organization>, Tenancy
 
 fn unique_as(e: diesel::result::Error, conflict: TenancyError) -> TenancyError {
     match e {
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-            conflict
-        }
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => conflict,
         other => other.into(),
     }
 }

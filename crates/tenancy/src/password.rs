@@ -48,8 +48,11 @@ pub fn hash(password: &str) -> Result<String, TenancyError> {
 /// A malformed `stored` value never matches.
 #[must_use]
 pub fn verify(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -69,6 +72,8 @@ mod tests {
     #[test]
     fn length_rules_are_enforced() {
         assert!(matches!(hash("short"), Err(TenancyError::Invalid(m)) if m.contains("at least 8")));
-        assert!(matches!(hash(&"x".repeat(129)), Err(TenancyError::Invalid(m)) if m.contains("at most 128")));
+        assert!(
+            matches!(hash(&"x".repeat(129)), Err(TenancyError::Invalid(m)) if m.contains("at most 128"))
+        );
     }
 }

@@ -25,14 +25,23 @@ async fn provisioning_creates_the_org_and_its_admin_together() {
     assert_eq!(admin.org_id, org.id);
     assert_eq!(admin.role, "admin");
     assert_eq!(admin.email, "ada@riverside.example");
-    assert_eq!(organizations::get(&db, admin.org()).await.unwrap().unwrap().slug, "riverside");
+    assert_eq!(
+        organizations::get(&db, admin.org())
+            .await
+            .unwrap()
+            .unwrap()
+            .slug,
+        "riverside"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_step_leaves_nothing_behind() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
-    organizations::provision(&db, &clinic("first", "ada@clinic.example")).await.unwrap();
+    organizations::provision(&db, &clinic("first", "ada@clinic.example"))
+        .await
+        .unwrap();
     // Same admin email: the second org must not survive without its admin.
     let err = organizations::provision(&db, &clinic("second", "ada@clinic.example"))
         .await
@@ -41,7 +50,10 @@ async fn a_failed_step_leaves_nothing_behind() {
     let err = organizations::provision(&db, &clinic("second", "bob@clinic.example"))
         .await
         .map(|_| ());
-    assert!(err.is_ok(), "slug 'second' was left taken by the failed attempt: {err:?}");
+    assert!(
+        err.is_ok(),
+        "slug 'second' was left taken by the failed attempt: {err:?}"
+    );
     let err = organizations::provision(&db, &clinic("first", "cy@clinic.example"))
         .await
         .unwrap_err();
@@ -57,7 +69,10 @@ async fn bad_input_is_refused_before_any_write() {
         ("ok-slug", "not-an-email", "long enough pw"),
         ("ok-slug", "a@b.example", "short"),
     ] {
-        let new = NewOrganization { admin_password: password, ..clinic(slug, email) };
+        let new = NewOrganization {
+            admin_password: password,
+            ..clinic(slug, email)
+        };
         let err = organizations::provision(&db, &new).await.unwrap_err();
         assert!(matches!(err, TenancyError::Invalid(_)), "{err:?}");
     }

@@ -1,0 +1,520 @@
+//! `cargo xtask <command>`: the project's automation, runnable on a fresh machine with only Rust
+//! and PostgreSQL server binaries installed.
+//!
+//! | command | does |
+//! |---|---|
+//! | `dev` | private PostgreSQL under `target/postgres/dev` (or `DATABASE_URL`), migrate, seed the demo org, run the gateway on 127.0.0.1:8080 |
+//! | `db start\|stop\|reset\|status\|url [--owner]\|psql [args]` | manage the development cluster |
+//! | `migrate` | apply pending migrations to the development database (or `DATABASE_OWNER_URL`) |
+//! | `schema [--check]` | regenerate `crates/db/src/schema.rs` from the migrations (`--check`: fail on drift) |
+//! | `check-rls` | migrate a scratch database and audit tenancy rules (forced RLS, policies, runtime role) |
+//! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
+//! | `test` | fmt, clippy, drift checks, check-rls, every test, the contract suite |
+//! | `contract` | the provider-fixture contract suite in `tests/` |
+//!
+//! This binary uses only the standard library and `local-postgres`, so it builds in seconds; the
+//! database work itself is done by the gateway binary's admin commands.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use local_postgres::{APP_DATABASE, Cluster, Profile, roles};
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+/// The diesel CLI release matching the workspace's diesel; installed under `target/tools` when
+/// not on `PATH`.
+const DIESEL_CLI_VERSION: &str = "2.3.14";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["dev"] => dev(),
+        ["db", rest @ ..] => db(rest),
+        ["migrate"] => migrate(),
+        ["schema"] => schema(false),
+        ["schema", "--check"] => schema(true),
+        ["check-rls"] => check_rls(),
+        ["openapi"] => openapi(false),
+        ["openapi", "--check"] => openapi(true),
+        ["test"] => test(),
+        ["contract"] => contract(),
+        _ => Err(usage()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage() -> String {
+    "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | \
+     schema [--check] | check-rls | openapi [--check] | test | contract>"
+        .into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and processes
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+fn dev_cluster_dir() -> PathBuf {
+    target_dir().join("postgres/dev")
+}
+
+fn test_cluster_dir() -> PathBuf {
+    std::env::var_os("TEST_PG_DIR")
+        .map_or_else(|| target_dir().join("postgres/test"), PathBuf::from)
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(what: &str, cmd: &mut Command) -> Result {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+fn output(what: &str, cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if out.status.success() {
+        String::from_utf8(out.stdout).map_err(|e| format!("{what}: output is not UTF-8: {e}"))
+    } else {
+        Err(format!("{what} failed ({})", out.status))
+    }
+}
+
+/// Builds the gateway (debug) and returns its binary.
+fn gateway_bin() -> Result<PathBuf> {
+    run(
+        "building the gateway",
+        cargo().args([
+            "build",
+            "--quiet",
+            "--package",
+            "gateway",
+            "--bin",
+            "gateway",
+        ]),
+    )?;
+    Ok(target_dir().join("debug/gateway"))
+}
+
+fn gateway(bin: &Path, command: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg(command).current_dir(root());
+    cmd
+}
+
+/// Runtime and owner URLs of the development database: `DATABASE_URL`/`DATABASE_OWNER_URL` when
+/// set, else the private cluster (started on demand).
+fn dev_database() -> Result<(String, Option<String>)> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        eprintln!("xtask: using DATABASE_URL (not starting the private cluster)");
+        return Ok((url, std::env::var("DATABASE_OWNER_URL").ok()));
+    }
+    let cluster =
+        Cluster::ensure_running(&dev_cluster_dir(), Profile::Dev).map_err(|e| e.to_string())?;
+    Ok((
+        cluster.url(roles::RUNTIME, APP_DATABASE),
+        Some(cluster.url(roles::OWNER, APP_DATABASE)),
+    ))
+}
+
+fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    eprintln!("xtask: ── {name}");
+    let started = Instant::now();
+    let result = f();
+    let secs = started.elapsed().as_secs_f64();
+    match &result {
+        Ok(_) => eprintln!("xtask: ── {name}: ok ({secs:.1} s)"),
+        Err(e) => eprintln!("xtask: ── {name}: FAILED ({secs:.1} s): {e}"),
+    }
+    result
+}
+
+// ---------------------------------------------------------------------------------------------
+// dev, db, migrate
+
+fn dev() -> Result {
+    let (runtime_url, owner_url) = dev_database()?;
+    let bin = gateway_bin()?;
+    let owner_url = owner_url
+        .ok_or("DATABASE_URL is set but DATABASE_OWNER_URL is not: both are needed to migrate")?;
+    run(
+        "migrating",
+        gateway(&bin, "migrate").env("DATABASE_OWNER_URL", &owner_url),
+    )?;
+    let seeded = output(
+        "seeding the demo organization",
+        gateway(&bin, "seed-demo").env("DATABASE_URL", &runtime_url),
+    )?;
+    let login: serde_json::Value =
+        serde_json::from_str(&seeded).map_err(|e| format!("seed-demo printed no JSON: {e}"))?;
+    let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    eprintln!(
+        "\n  Gateway:    http://{bind}\n  Health:     http://{bind}/healthz  ·  http://{bind}/readyz\n  \
+         OpenAPI:    http://{bind}/api/openapi.json\n  Demo login: {} / {}  (organization {})\n  \
+         Database:   cargo xtask db url   ·   cargo xtask db psql\n  Stop:       Ctrl-C\n",
+        login["email"].as_str().unwrap_or_default(),
+        login["password"].as_str().unwrap_or_default(),
+        login["org_id"].as_str().unwrap_or_default(),
+    );
+    let mut serve = gateway(&bin, "serve");
+    serve
+        .env("DATABASE_URL", &runtime_url)
+        .env("DATABASE_OWNER_URL", &owner_url)
+        .env("BIND_ADDR", &bind);
+    if std::env::var_os("LOG_FORMAT").is_none() {
+        serve.env("LOG_FORMAT", "text");
+    }
+    run("the gateway", &mut serve)
+}
+
+fn db(args: &[&str]) -> Result {
+    let dir = dev_cluster_dir();
+    let ensure = || Cluster::ensure_running(&dir, Profile::Dev).map_err(|e| e.to_string());
+    match args {
+        ["start"] => {
+            let cluster = ensure()?;
+            println_out(&format!(
+                "PostgreSQL running on 127.0.0.1:{} ({})",
+                cluster.port(),
+                dir.display()
+            ));
+            Ok(())
+        }
+        ["stop"] => match Cluster::open(&dir) {
+            Ok(cluster) => cluster.stop().map_err(|e| e.to_string()),
+            Err(_) => Ok(()),
+        },
+        ["reset"] => {
+            Cluster::destroy(&dir).map_err(|e| e.to_string())?;
+            ensure().map(|_| ())
+        }
+        ["status"] => {
+            let running = Cluster::open(&dir).is_ok_and(|c| c.is_running());
+            println_out(if running { "running" } else { "stopped" });
+            Ok(())
+        }
+        ["url"] => {
+            println_out(&ensure()?.url(roles::RUNTIME, APP_DATABASE));
+            Ok(())
+        }
+        ["url", "--owner"] => {
+            println_out(&ensure()?.url(roles::OWNER, APP_DATABASE));
+            Ok(())
+        }
+        ["psql", rest @ ..] => {
+            let cluster = ensure()?;
+            run(
+                "psql",
+                Command::new(cluster.bin("psql"))
+                    .arg(cluster.url(roles::OWNER, APP_DATABASE))
+                    .args(rest),
+            )
+        }
+        _ => Err(usage()),
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn println_out(text: &str) {
+    println!("{text}");
+}
+
+fn migrate() -> Result {
+    let (_, owner_url) = dev_database()?;
+    let owner_url = owner_url.ok_or("DATABASE_OWNER_URL is not set")?;
+    let bin = gateway_bin()?;
+    run(
+        "migrating",
+        gateway(&bin, "migrate").env("DATABASE_OWNER_URL", owner_url),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift checks and the RLS audit on a scratch database
+
+/// Creates a scratch database in the test cluster, migrates it with the gateway binary, runs `f`
+/// with its owner URL, and drops it.
+fn with_scratch_db<T>(bin: &Path, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+    let cluster =
+        Cluster::ensure_running(&test_cluster_dir(), Profile::Test).map_err(|e| e.to_string())?;
+    let name = format!("scratch_{}", std::process::id());
+    let drop_sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    cluster
+        .psql("postgres", &drop_sql)
+        .map_err(|e| e.to_string())?;
+    cluster
+        .psql(
+            "postgres",
+            &format!("CREATE DATABASE {name} OWNER {}", roles::OWNER),
+        )
+        .map_err(|e| e.to_string())?;
+    let owner_url = cluster.url(roles::OWNER, &name);
+    let result = run(
+        "migrating the scratch database",
+        gateway(bin, "migrate")
+            .env("DATABASE_OWNER_URL", &owner_url)
+            .stderr(Stdio::null()),
+    )
+    .and_then(|()| f(&owner_url));
+    let _ = cluster.psql("postgres", &drop_sql);
+    result
+}
+
+fn check_rls() -> Result {
+    let bin = gateway_bin()?;
+    with_scratch_db(&bin, |owner_url| {
+        run(
+            "check-rls",
+            gateway(&bin, "check-rls").env("DATABASE_OWNER_URL", owner_url),
+        )
+    })
+}
+
+/// The diesel CLI: on `PATH`, or installed once under `target/tools`.
+fn diesel_cli() -> Result<PathBuf> {
+    let on_path = Command::new("diesel")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if on_path {
+        return Ok(PathBuf::from("diesel"));
+    }
+    let tools = target_dir().join("tools");
+    let bin = tools.join("bin/diesel");
+    if !bin.is_file() {
+        eprintln!(
+            "xtask: installing diesel_cli {DIESEL_CLI_VERSION} into {} (once, ~2 min)",
+            tools.display()
+        );
+        run(
+            "cargo install diesel_cli",
+            cargo()
+                .args([
+                    "install",
+                    "diesel_cli",
+                    "--locked",
+                    "--no-default-features",
+                    "--features",
+                    "postgres",
+                ])
+                .args(["--version", DIESEL_CLI_VERSION, "--root"])
+                .arg(&tools),
+        )?;
+    }
+    Ok(bin)
+}
+
+fn rustfmt(source: &str) -> Result<String> {
+    use std::io::Write as _;
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("rustfmt: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("rustfmt: no stdin")?
+        .write_all(source.as_bytes())
+        .map_err(|e| format!("rustfmt: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("rustfmt: {e}"))?;
+    if !out.status.success() {
+        return Err("rustfmt failed on the generated schema".into());
+    }
+    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+}
+
+fn compare_or_write(path: &Path, generated: &str, check: bool, regenerate: &str) -> Result {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    if current == generated {
+        eprintln!("xtask: {} is up to date", path.display());
+        return Ok(());
+    }
+    if check {
+        return Err(format!(
+            "{} is out of date with the code; run `{regenerate}` and commit the result",
+            path.display()
+        ));
+    }
+    std::fs::write(path, generated).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
+}
+
+fn schema(check: bool) -> Result {
+    let bin = gateway_bin()?;
+    let diesel = diesel_cli()?;
+    let generated = with_scratch_db(&bin, |owner_url| {
+        output(
+            "diesel print-schema",
+            Command::new(&diesel)
+                .args(["print-schema", "--database-url", owner_url])
+                .current_dir(root()),
+        )
+    })?;
+    let generated = rustfmt(&generated)?;
+    compare_or_write(
+        &root().join("crates/db/src/schema.rs"),
+        &generated,
+        check,
+        "cargo xtask schema",
+    )
+}
+
+fn openapi(check: bool) -> Result {
+    let bin = gateway_bin()?;
+    let generated = output("gateway openapi", &mut gateway(&bin, "openapi"))?;
+    compare_or_write(
+        &root().join("docs/openapi.json"),
+        &generated,
+        check,
+        "cargo xtask openapi",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test command
+
+fn cargo_step(name: &str, args: &[&str]) -> Result {
+    step(name, || run(name, cargo().args(args)))
+}
+
+/// Totals of `cargo test` result lines.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+/// Runs `cargo test` with `args`, echoing its output, and adds up its `test result:` lines.
+fn cargo_test(what: &str, args: &[&str]) -> Result<Tally> {
+    use std::io::BufRead as _;
+    let mut child = cargo()
+        .arg("test")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let mut tally = Tally::default();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("{what}: reading output: {e}"))?;
+        println_out(&line);
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |label: &str| {
+                rest.split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .strip_suffix(label)?
+                            .trim()
+                            .rsplit(' ')
+                            .next()?
+                            .parse::<u64>()
+                            .ok()
+                    })
+                    .unwrap_or(0)
+            };
+            tally.passed += count("passed");
+            tally.failed += count("failed");
+        }
+    }
+    let status = child.wait().map_err(|e| format!("{what}: {e}"))?;
+    if status.success() {
+        Ok(tally)
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+fn contract() -> Result {
+    contract_tally().map(|_| ())
+}
+
+fn contract_tally() -> Result<Tally> {
+    cargo_test(
+        "contract suite",
+        &["--locked", "--package", "contract-tests"],
+    )
+}
+
+fn test() -> Result {
+    let started = Instant::now();
+    cargo_step("rustfmt --check", &["fmt", "--all", "--check"])?;
+    cargo_step(
+        "clippy -D warnings",
+        &[
+            "clippy",
+            "--locked",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    // One fresh cluster for this run; every test then clones its own database from a template.
+    step("fresh test cluster", || {
+        let dir = test_cluster_dir();
+        Cluster::destroy(&dir).map_err(|e| e.to_string())?;
+        Cluster::ensure_running(&dir, Profile::Test)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
+    step("schema drift", || schema(true))?;
+    step("OpenAPI drift", || openapi(true))?;
+    step("check-rls", check_rls)?;
+    let unit = step("tests", || {
+        cargo_test(
+            "tests",
+            &["--locked", "--workspace", "--exclude", "contract-tests"],
+        )
+    })?;
+    let contract = step("contract suite", contract_tally)?;
+    let _ = Cluster::open(&test_cluster_dir()).map(|c| c.stop());
+    eprintln!(
+        "xtask: all checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    // The closing line CI reads.
+    println_out(&format!(
+        "tests: {} passed, {} failed",
+        unit.passed + contract.passed,
+        unit.failed + contract.failed
+    ));
+    Ok(())
+}
