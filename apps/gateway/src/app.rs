@@ -79,7 +79,7 @@ pub fn build(
         .route("/api/openapi.json", web::get().to(openapi_json))
         .default_service(web::to(not_found))
         .wrap(from_fn(telemetry::request_id_header))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<telemetry::AccessSpan>::new())
 }
 
 async fn openapi_json(api: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {

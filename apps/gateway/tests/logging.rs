@@ -54,7 +54,30 @@ async fn an_error_is_logged_as_json_with_the_request_id_and_answered_opaquely() 
         "{body}"
     );
 
+    // Query strings may carry credentials: the access log keeps the path only.
+    let res = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/healthz?api_key=app_0123456789abcdef")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // The root span closes (and the access line is written) once the body has been sent.
+    test::read_body(res).await;
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        !logs.contains("app_0123456789abcdef"),
+        "a query-string credential reached the logs"
+    );
+    let access_line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["span"]["http.route"] == "/healthz")
+        .unwrap_or_else(|| panic!("no access-log line in {logs}"));
+    assert_eq!(access_line["span"]["http.target"], "/healthz");
+    assert_eq!(access_line["span"]["http.status_code"], 200);
     let error_line = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
