@@ -111,3 +111,35 @@ async fn migrates_serves_and_stops_cleanly_on_sigterm() {
         "still serving after shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_rls_fails_for_a_tenant_table_without_forced_rls() {
+    let test_db = TestDatabase::new().await;
+    let check = || {
+        gateway()
+            .arg("check-rls")
+            .env("DATABASE_OWNER_URL", test_db.owner_url())
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    test_db.psql_superuser(
+        "SET ROLE platform_owner; \
+         CREATE TABLE call_notes (id uuid PRIMARY KEY, org_id uuid NOT NULL); \
+         ALTER TABLE call_notes ENABLE ROW LEVEL SECURITY; \
+         CREATE POLICY tenant_isolation ON call_notes USING (org_id = current_org_id());",
+    );
+    let out = check();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("call_notes: row-level security is not forced"),
+        "{stderr}"
+    );
+}
