@@ -20,58 +20,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use actix_web::HttpServer;
-use actix_web::dev::ServerHandle;
-use db::test_support::TestDatabase;
-use gateway::app::{self, BodyLimits};
-use gateway::state::AppState;
+pub use gateway::test_support::TestGateway;
 use serde::Deserialize;
 use serde_json::Value;
-
-/// A gateway serving on `127.0.0.1:<random port>` with its own migrated database; stopped on
-/// drop.
-pub struct TestGateway {
-    /// `http://127.0.0.1:<port>`.
-    pub base_url: String,
-    /// The gateway's database (for arranging data and asserting effects).
-    pub database: TestDatabase,
-    handle: ServerHandle,
-}
-
-impl TestGateway {
-    /// Starts the gateway with the production limits (256 KiB JSON, 10 MiB other bodies).
-    ///
-    /// # Panics
-    /// When the database or the listener cannot be had.
-    pub async fn start() -> Self {
-        let database = TestDatabase::new().await;
-        let state = AppState { db: database.db() };
-        let limits = BodyLimits {
-            json: 256 * 1024,
-            other: 10 * 1024 * 1024,
-        };
-        let server = HttpServer::new(move || app::build(state.clone(), limits))
-            .workers(1)
-            .disable_signals()
-            .bind(("127.0.0.1", 0))
-            .expect("binding a loopback port");
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Self {
-            base_url: format!("http://127.0.0.1:{port}"),
-            database,
-            handle,
-        }
-    }
-}
-
-impl Drop for TestGateway {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-    }
-}
 
 /// One recorded exchange (see the crate docs for the format).
 #[derive(Debug, Deserialize)]

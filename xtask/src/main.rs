@@ -261,9 +261,12 @@ fn migrate() -> Result {
 // ---------------------------------------------------------------------------------------------
 // Drift checks and the RLS audit on a scratch database
 
-/// Creates a scratch database in the test cluster, migrates it with the gateway binary, runs `f`
-/// with its owner URL, and drops it.
-fn with_scratch_db<T>(bin: &Path, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+/// Creates a scratch database in the test cluster, migrates it with `migrate` (given the owner
+/// URL), runs `f` with its owner URL, and drops it.
+fn with_scratch_db<T>(
+    migrate: impl FnOnce(&str) -> Result,
+    f: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
     let cluster =
         Cluster::ensure_running(&test_cluster_dir(), Profile::Test).map_err(|e| e.to_string())?;
     let name = format!("scratch_{}", std::process::id());
@@ -278,20 +281,26 @@ fn with_scratch_db<T>(bin: &Path, f: impl FnOnce(&str) -> Result<T>) -> Result<T
         )
         .map_err(|e| e.to_string())?;
     let owner_url = cluster.url(roles::OWNER, &name);
-    let result = run(
-        "migrating the scratch database",
-        gateway(bin, "migrate")
-            .env("DATABASE_OWNER_URL", &owner_url)
-            .stderr(Stdio::null()),
-    )
-    .and_then(|()| f(&owner_url));
+    let result = migrate(&owner_url).and_then(|()| f(&owner_url));
     let _ = cluster.psql("postgres", &drop_sql);
     result
 }
 
+/// Migrates with the gateway binary's embedded migrations (what production runs).
+fn migrate_with_gateway(bin: &Path) -> impl FnOnce(&str) -> Result + '_ {
+    move |owner_url| {
+        run(
+            "migrating the scratch database",
+            gateway(bin, "migrate")
+                .env("DATABASE_OWNER_URL", owner_url)
+                .stdout(Stdio::null()),
+        )
+    }
+}
+
 fn check_rls() -> Result {
     let bin = gateway_bin()?;
-    with_scratch_db(&bin, |owner_url| {
+    with_scratch_db(migrate_with_gateway(&bin), |owner_url| {
         run(
             "check-rls",
             gateway(&bin, "check-rls").env("DATABASE_OWNER_URL", owner_url),
@@ -376,10 +385,20 @@ fn compare_or_write(path: &Path, generated: &str, check: bool, regenerate: &str)
     Ok(())
 }
 
+/// Regenerates `schema.rs` with the diesel CLI alone (`migration run`, `print-schema`), so that
+/// it works while the code does not compile yet against a new migration.
 fn schema(check: bool) -> Result {
-    let bin = gateway_bin()?;
     let diesel = diesel_cli()?;
-    let generated = with_scratch_db(&bin, |owner_url| {
+    let migrate = |owner_url: &str| {
+        run(
+            "diesel migration run",
+            Command::new(&diesel)
+                .args(["migration", "run", "--database-url", owner_url])
+                .current_dir(root())
+                .stdout(Stdio::null()),
+        )
+    };
+    let generated = with_scratch_db(migrate, |owner_url| {
         output(
             "diesel print-schema",
             Command::new(&diesel)

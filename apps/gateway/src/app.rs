@@ -32,9 +32,37 @@ pub struct BodyLimits {
         title = "Voice agent and CTI platform API",
         description = "Multi-tenant backend for AI voice agents (Vapi) and computer-telephony integration (Dialpad)."
     ),
-    components(schemas(crate::error::ErrorBody))
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&SecuritySchemes)
 )]
 struct ApiDoc;
+
+/// The two ways to authenticate: a user's bearer JWT, an app's API key.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "app_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(
+                crate::auth::API_KEY_HEADER,
+            ))),
+        );
+    }
+}
 
 /// The OpenAPI document of every route, as served at `/api/openapi.json` and committed as
 /// `docs/openapi.json`.

@@ -63,6 +63,11 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `LOG_FORMAT`: `json` (default) or `text`. Levels come from `RUST_LOG` (default `info`).
     pub log_format: LogFormat,
+    /// `JWT_SECRET` (required): HS256 key for user tokens, at least 32 bytes.
+    pub jwt_secret: Vec<u8>,
+    /// `API_KEY_PEPPER` (required): HMAC key for stored API-key hashes, at least 32 bytes.
+    /// Changing it invalidates every issued API key.
+    pub api_key_pepper: Vec<u8>,
 }
 
 impl std::fmt::Debug for Config {
@@ -82,6 +87,8 @@ impl std::fmt::Debug for Config {
             .field("http_workers", &self.http_workers)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("log_format", &self.log_format)
+            .field("jwt_secret", &"[redacted]")
+            .field("api_key_pepper", &"[redacted]")
             .finish()
     }
 }
@@ -116,6 +123,18 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                     reason: format!("expected {expected}"),
                 }),
         }
+    }
+
+    fn secret(&self, var: &'static str) -> Result<Vec<u8>, ConfigError> {
+        let value = self.required(var, "")?;
+        if value.len() < 32 {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: "expected at least 32 bytes of secret (for example `openssl rand -hex 32`)"
+                    .into(),
+            });
+        }
+        Ok(value.into_bytes())
     }
 
     fn postgres_url(&self, var: &'static str, raw: String) -> Result<String, ConfigError> {
@@ -227,6 +246,8 @@ impl Config {
                 |v: &u64| *v <= 600,
             )?),
             log_format,
+            jwt_secret: vars.secret("JWT_SECRET")?,
+            api_key_pepper: vars.secret("API_KEY_PEPPER")?,
         })
     }
 }
@@ -246,10 +267,12 @@ mod tests {
 
     const RUNTIME: (&str, &str) = ("DATABASE_URL", "postgres://rt:secret@db/app");
     const OWNER: (&str, &str) = ("DATABASE_OWNER_URL", "postgres://own:secret@db/app");
+    const JWT: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+    const PEPPER: (&str, &str) = ("API_KEY_PEPPER", "fedcba9876543210fedcba9876543210");
 
     #[test]
     fn defaults_apply_when_only_the_urls_are_set() {
-        let c = load(&[RUNTIME, OWNER]).expect("config");
+        let c = load(&[RUNTIME, OWNER, JWT, PEPPER]).expect("config");
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
         assert!(c.migrate_on_startup);
         assert_eq!(c.db_pool_size, 16);
@@ -260,18 +283,18 @@ mod tests {
 
     #[test]
     fn a_missing_database_url_is_named() {
-        let err = load(&[OWNER]).unwrap_err();
+        let err = load(&[OWNER, JWT, PEPPER]).unwrap_err();
         assert_eq!(err.to_string(), "configuration: DATABASE_URL is not set");
     }
 
     #[test]
     fn the_owner_url_is_required_only_for_migrating() {
-        let err = load(&[RUNTIME]).unwrap_err();
+        let err = load(&[RUNTIME, JWT, PEPPER]).unwrap_err();
         assert!(
             err.to_string().contains("DATABASE_OWNER_URL is not set"),
             "{err}"
         );
-        let c = load(&[RUNTIME, ("MIGRATE_ON_STARTUP", "false")]).expect("config");
+        let c = load(&[RUNTIME, JWT, PEPPER, ("MIGRATE_ON_STARTUP", "false")]).expect("config");
         assert!(c.database_owner_url.is_none());
     }
 
@@ -285,17 +308,35 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("HTTP_WORKERS", "-1"),
         ] {
-            let err = load(&[RUNTIME, OWNER, (var, value)]).unwrap_err();
+            let err = load(&[RUNTIME, OWNER, JWT, PEPPER, (var, value)]).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(var) && !text.contains(value), "{text}");
         }
-        let err = load(&[("DATABASE_URL", "mysql://user:hunter2@db/app"), OWNER]).unwrap_err();
+        let err = load(&[
+            ("DATABASE_URL", "mysql://user:hunter2@db/app"),
+            OWNER,
+            JWT,
+            PEPPER,
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL") && !err.to_string().contains("hunter2"));
     }
 
     #[test]
-    fn debug_output_redacts_the_urls() {
-        let c = load(&[RUNTIME, OWNER]).expect("config");
-        assert!(!format!("{c:?}").contains("secret"));
+    fn debug_output_redacts_the_urls_and_secrets() {
+        let c = load(&[RUNTIME, OWNER, JWT, PEPPER]).expect("config");
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains(":secret@") && !debug.contains("0123456789abcdef"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let err = load(&[RUNTIME, OWNER, PEPPER, ("JWT_SECRET", "too-short")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET is invalid"), "{err}");
+        let err = load(&[RUNTIME, OWNER, JWT]).unwrap_err();
+        assert_eq!(err.to_string(), "configuration: API_KEY_PEPPER is not set");
     }
 }

@@ -30,6 +30,8 @@ pub struct ApiError {
     message: String,
     /// Logged, never sent.
     internal: Option<String>,
+    /// One extra response header (`Retry-After`, `WWW-Authenticate`).
+    header: Option<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -41,7 +43,15 @@ impl ApiError {
             code,
             message: message.into(),
             internal: None,
+            header: None,
         }
+    }
+
+    /// Adds a response header.
+    #[must_use]
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.header = Some((name, value.into()));
+        self
     }
 
     /// 400 with a caller-facing message.
@@ -75,6 +85,7 @@ impl ApiError {
             code: "internal_error",
             message: "Internal server error".into(),
             internal: Some(cause.to_string()),
+            header: None,
         }
     }
 
@@ -113,7 +124,11 @@ impl ResponseError for ApiError {
         if let Some(cause) = &self.internal {
             tracing::error!(code = self.code, cause = %cause, "request failed");
         }
-        HttpResponse::build(self.status).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status);
+        if let Some((name, value)) = &self.header {
+            response.insert_header((*name, value.as_str()));
+        }
+        response.json(ErrorBody {
             success: false,
             error: self.message.clone(),
             code: self.code.to_owned(),
@@ -130,15 +145,28 @@ impl From<db::DbError> for ApiError {
 impl From<tenancy::TenancyError> for ApiError {
     fn from(e: tenancy::TenancyError) -> Self {
         use tenancy::TenancyError as E;
+        let message = e.to_string();
         match e {
             E::Invalid(message) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
                 message,
             ),
-            E::SlugTaken => Self::new(StatusCode::CONFLICT, "slug_taken", e.to_string()),
-            E::EmailTaken => Self::new(StatusCode::CONFLICT, "email_taken", e.to_string()),
-            E::PasswordHash | E::Db(_) => Self::internal(e),
+            E::SlugTaken => Self::new(StatusCode::CONFLICT, "slug_taken", message),
+            E::EmailTaken => Self::new(StatusCode::CONFLICT, "email_taken", message),
+            E::ExtensionTaken => Self::new(StatusCode::CONFLICT, "extension_taken", message),
+            E::InvalidCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
+            }
+            E::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+                .with_header("www-authenticate", "Bearer"),
+            E::TooManyAttempts { retry_after_secs } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)
+                    .with_header("retry-after", retry_after_secs.to_string())
+            }
+            E::Forbidden(message) => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
+            E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            E::PasswordHash | E::Crypto(_) | E::Db(_) => Self::internal(e),
         }
     }
 }

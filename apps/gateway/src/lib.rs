@@ -2,9 +2,12 @@
 //! business rules live in the domain crates (`docs/architecture.md`).
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod routes;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod test_support;

@@ -5,7 +5,7 @@ use actix_web::HttpServer;
 
 use crate::app::{self, BodyLimits};
 use crate::config::Config;
-use crate::state::AppState;
+use crate::state::{AppState, AuthKeys};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +16,9 @@ pub enum ServeError {
     /// The database is unusable for serving (for example an RLS-bypassing role).
     #[error(transparent)]
     Db(#[from] db::DbError),
+    /// A configured secret is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
     /// Binding or running the HTTP server failed.
     #[error("HTTP server: {0}")]
     Io(#[from] std::io::Error),
@@ -55,7 +58,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Ok(()) => {}
     }
 
-    let state = AppState { db };
+    let auth = AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
+        .map_err(|e| ServeError::Config(e.to_string()))?;
+    let state = AppState {
+        db,
+        auth: std::sync::Arc::new(auth),
+    };
     let limits = BodyLimits {
         json: config.json_limit_bytes,
         other: config.body_limit_bytes,

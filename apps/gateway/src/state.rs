@@ -1,8 +1,37 @@
 //! What handlers share.
 
+use std::sync::Arc;
+
+use tenancy::api_keys::ApiKeyPepper;
+use tenancy::sessions::JwtKeys;
+
 /// Application state, one per worker (cheap clones).
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// Pool as the runtime role.
     pub db: db::Db,
+    /// Keys that authenticate principals.
+    pub auth: Arc<AuthKeys>,
+}
+
+/// Keys that authenticate principals. `Debug` shows nothing secret.
+#[derive(Debug)]
+pub struct AuthKeys {
+    /// Signs and verifies user tokens (`JWT_SECRET`).
+    pub jwt: JwtKeys,
+    /// Keys the stored hash of every API key (`API_KEY_PEPPER`).
+    pub api_key_pepper: ApiKeyPepper,
+}
+
+impl AuthKeys {
+    /// Keys from the configured secrets (each at least 32 bytes).
+    ///
+    /// # Errors
+    /// [`tenancy::TenancyError::Invalid`] for a short secret.
+    pub fn new(jwt_secret: &[u8], api_key_pepper: &[u8]) -> Result<Self, tenancy::TenancyError> {
+        Ok(Self {
+            jwt: JwtKeys::new(jwt_secret)?,
+            api_key_pepper: ApiKeyPepper::new(api_key_pepper)?,
+        })
+    }
 }

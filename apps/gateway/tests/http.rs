@@ -6,7 +6,7 @@ use actix_web::{test, web};
 use db::test_support::TestDatabase;
 use diesel_async::RunQueryDsl;
 use gateway::app::{self, BodyLimits};
-use gateway::state::AppState;
+use gateway::test_support::test_state;
 use serde_json::{Value, json};
 
 const LIMITS: BodyLimits = BodyLimits {
@@ -16,7 +16,7 @@ const LIMITS: BodyLimits = BodyLimits {
 
 async fn call(db: db::Db, req: test::TestRequest) -> (StatusCode, Option<String>, Value) {
     let app = test::init_service(
-        app::build(AppState { db }, LIMITS)
+        app::build(test_state(db), LIMITS)
             // A route that takes JSON, to exercise the app-wide JSON configuration.
             .route(
                 "/test/echo",

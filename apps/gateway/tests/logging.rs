@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::test;
 use gateway::app::{self, BodyLimits};
 use gateway::config::LogFormat;
-use gateway::state::AppState;
+use gateway::test_support::test_state;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -39,7 +39,7 @@ async fn an_error_is_logged_as_json_with_the_request_id_and_answered_opaquely() 
         json: 1024,
         other: 1024,
     };
-    let app = test::init_service(app::build(AppState { db }, limits)).await;
+    let app = test::init_service(app::build(test_state(db), limits)).await;
     let res = test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
     let request_id = res
         .headers()

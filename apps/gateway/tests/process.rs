@@ -11,6 +11,8 @@ fn gateway() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gateway"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("JWT_SECRET", "process-test-jwt-secret-0123456789")
+        .env("API_KEY_PEPPER", "process-test-api-key-pepper-012345")
         .stdin(Stdio::null());
     cmd
 }

@@ -1,6 +1,42 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    api_key_audit_log (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        app_id -> Uuid,
+        action -> Text,
+        old_key_hint -> Nullable<Text>,
+        new_key_hint -> Nullable<Text>,
+        performed_by -> Nullable<Uuid>,
+        performed_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    apps (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        name -> Text,
+        is_active -> Bool,
+        api_key_hash -> Nullable<Bytea>,
+        api_key_hint -> Nullable<Text>,
+        api_key_rotated_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Bytea,
+        window_start -> Timestamptz,
+        failures -> Int4,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Uuid,
         name -> Text,
@@ -8,6 +44,20 @@ diesel::table! {
         time_zone -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_sessions (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Bytea,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -22,9 +72,23 @@ diesel::table! {
         is_active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        extension -> Nullable<Text>,
+        last_login_at -> Nullable<Timestamptz>,
     }
 }
 
+diesel::joinable!(api_key_audit_log -> apps (app_id));
+diesel::joinable!(api_key_audit_log -> organizations (org_id));
+diesel::joinable!(apps -> organizations (org_id));
+diesel::joinable!(user_sessions -> organizations (org_id));
+diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(users -> organizations (org_id));
 
-diesel::allow_tables_to_appear_in_same_query!(organizations, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    api_key_audit_log,
+    apps,
+    login_throttle,
+    organizations,
+    user_sessions,
+    users,
+);

@@ -43,6 +43,13 @@ impl From<Uuid> for OrgId {
 pub enum SystemOp {
     /// `/readyz`: reads the applied migration versions (no tenant data).
     ReadinessProbe,
+    /// Sign-in: finds the one user with an email through `auth_login_candidate` (the tenant is
+    /// not known before the password is checked).
+    LoginLookup,
+    /// Sign-in throttling: the `login_throttle` counters (hashed keys, no tenant data).
+    LoginThrottle,
+    /// App authentication: finds the app of a keyed API-key hash through `auth_app_by_key_hash`.
+    ApiKeyLookup,
 }
 
 impl SystemOp {
@@ -51,6 +58,9 @@ impl SystemOp {
     pub fn name(self) -> &'static str {
         match self {
             Self::ReadinessProbe => "readiness_probe",
+            Self::LoginLookup => "login_lookup",
+            Self::LoginThrottle => "login_throttle",
+            Self::ApiKeyLookup => "api_key_lookup",
         }
     }
 }

@@ -1,14 +1,24 @@
 //! Organizations (the tenants), their users and roles (`../shared/SPEC.md` §1, "Tenancy model";
 //! seed 002 "Users").
 //!
-//! This crate owns provisioning an organization with its first admin, password hashing, and the
-//! demo data `cargo xtask dev` seeds. Sign-in, sessions, user management and app API keys build on
-//! it.
+//! - [`organizations`]: sign-up and provisioning of an organization with its first admin;
+//! - [`sessions`]: sign-in, JWTs backed by database sessions, sign-out, revocation;
+//! - [`users`]: user management under the admin / manager / user role matrix;
+//! - [`apps`] and [`api_keys`]: API clients of an organization and their keys (seed 000);
+//! - [`password`]: argon2id hashing and strength rules; [`demo`]: the demo data.
+//!
+//! The gateway's extractors call [`sessions::authenticate`] and [`api_keys::authenticate`] and
+//! then open every tenant transaction from the principal they return.
 
+pub mod api_keys;
+pub mod apps;
 pub mod demo;
 mod error;
 pub mod organizations;
 pub mod password;
+mod secrets;
+pub mod sessions;
+mod throttle;
 pub mod users;
 
 pub use error::TenancyError;

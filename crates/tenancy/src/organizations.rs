@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use db::schema::{organizations, users};
-use db::{Db, OrgId};
+use db::{AsyncPgConnection, Db, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use crate::sessions::{self, ClientInfo, JwtKeys, SignedIn};
 use crate::users::{Role, UserRow, normalize_email};
 use crate::{TenancyError, password};
 
@@ -105,42 +106,104 @@ pub async fn provision_with_id(
     org_id: OrgId,
     new: &NewOrganization<'_>,
 ) -> Result<(Organization, UserRow), TenancyError> {
-    validate_slug(new.slug)?;
-    let org_name = validate_name("organization name", new.name)?;
-    let admin_name = validate_name("name", new.admin_name)?;
-    let email = normalize_email(new.admin_email)?;
-    let password_hash = password::hash(new.admin_password)?;
-    let slug = new.slug.to_owned();
-
+    let rows = Validated::new(new)?;
     db.tenant(org_id, move |c| {
-        Box::pin(async move {
-            let org: Organization = diesel::insert_into(organizations::table)
-                .values((
-                    organizations::id.eq(org_id.0),
-                    organizations::name.eq(org_name),
-                    organizations::slug.eq(slug),
-                ))
-                .returning(Organization::as_returning())
-                .get_result(c)
-                .await
-                .map_err(|e| unique_as(e, TenancyError::SlugTaken))?;
-            let admin: UserRow = diesel::insert_into(users::table)
-                .values((
-                    users::id.eq(Uuid::new_v4()),
-                    users::org_id.eq(org_id.0),
-                    users::email.eq(email),
-                    users::name.eq(admin_name),
-                    users::role.eq(Role::Admin.as_str()),
-                    users::password_hash.eq(password_hash),
-                ))
-                .returning(UserRow::as_returning())
-                .get_result(c)
-                .await
-                .map_err(|e| unique_as(e, TenancyError::EmailTaken))?;
-            Ok((org, admin))
-        })
+        Box::pin(async move { rows.insert(c, org_id).await })
     })
     .await
+}
+
+/// Sign-up (`POST /api/auth/signup`): checks the password's strength against the account's own
+/// details, provisions the organization and its first admin, and signs the admin in, all in one
+/// transaction.
+///
+/// # Errors
+/// As [`provision`], plus [`TenancyError::Invalid`] for a weak or reused password.
+pub async fn signup(
+    db: &Db,
+    keys: &JwtKeys,
+    new: &NewOrganization<'_>,
+    client: &ClientInfo,
+) -> Result<(Organization, SignedIn), TenancyError> {
+    password::check_strength(
+        new.admin_password,
+        &[new.admin_email, new.admin_name, new.name, new.slug],
+    )?;
+    let rows = Validated::new(new)?;
+    let org_id = OrgId::new_random();
+    let user_agent = client.user_agent.clone();
+    let (org, user, session) = db
+        .tenant(org_id, move |c| {
+            Box::pin(async move {
+                let (org, user) = rows.insert(c, org_id).await?;
+                let session =
+                    sessions::create_session(c, org_id, user.id, Role::Admin, user_agent).await?;
+                Ok::<_, TenancyError>((org, user, session))
+            })
+        })
+        .await?;
+    let (token, expires_at) = session.sign(keys)?;
+    Ok((
+        org,
+        SignedIn {
+            token,
+            expires_at,
+            user,
+        },
+    ))
+}
+
+/// Checked, normalised provisioning input with the password already hashed.
+struct Validated {
+    name: String,
+    slug: String,
+    admin_name: String,
+    email: String,
+    password_hash: String,
+}
+
+impl Validated {
+    fn new(new: &NewOrganization<'_>) -> Result<Self, TenancyError> {
+        validate_slug(new.slug)?;
+        Ok(Self {
+            name: validate_name("organization name", new.name)?,
+            slug: new.slug.to_owned(),
+            admin_name: validate_name("name", new.admin_name)?,
+            email: normalize_email(new.admin_email)?,
+            password_hash: password::hash(new.admin_password)?,
+        })
+    }
+
+    async fn insert(
+        self,
+        c: &mut AsyncPgConnection,
+        org_id: OrgId,
+    ) -> Result<(Organization, UserRow), TenancyError> {
+        let org: Organization = diesel::insert_into(organizations::table)
+            .values((
+                organizations::id.eq(org_id.0),
+                organizations::name.eq(self.name),
+                organizations::slug.eq(self.slug),
+            ))
+            .returning(Organization::as_returning())
+            .get_result(c)
+            .await
+            .map_err(|e| unique_as(e, TenancyError::SlugTaken))?;
+        let admin: UserRow = diesel::insert_into(users::table)
+            .values((
+                users::id.eq(Uuid::new_v4()),
+                users::org_id.eq(org_id.0),
+                users::email.eq(self.email),
+                users::name.eq(self.admin_name),
+                users::role.eq(Role::Admin.as_str()),
+                users::password_hash.eq(self.password_hash),
+            ))
+            .returning(UserRow::as_returning())
+            .get_result(c)
+            .await
+            .map_err(|e| unique_as(e, TenancyError::EmailTaken))?;
+        Ok((org, admin))
+    }
 }
 
 /// Reads the organization itself, within its own tenant scope.

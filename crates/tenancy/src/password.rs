@@ -14,6 +14,76 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest password accepted, in characters: bounds hashing cost per request.
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
+/// Passwords refused outright: the most common ones in breach corpora (a short excerpt; length
+/// rules catch most of the rest).
+const COMMON: &[&str] = &[
+    "password",
+    "password1",
+    "password123",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwerty123",
+    "qwertyuiop",
+    "iloveyou",
+    "11111111",
+    "00000000",
+    "abc12345",
+    "letmein1",
+    "welcome1",
+    "admin123",
+    "changeme",
+    "passw0rd",
+    "sunshine",
+    "football",
+    "baseball",
+    "superman",
+    "trustno1",
+    "1q2w3e4r",
+    "zaq12wsx",
+    "asdfghjk",
+    "princess",
+    "dragon12",
+    "monkey12",
+];
+
+/// Refuses weak or reused passwords with a message that says why: outside the length limits,
+/// one repeated character, a common password, or containing the account's own email local part,
+/// name or organization (`context`, compared case-insensitively, parts of 4+ characters).
+///
+/// # Errors
+/// [`TenancyError::Invalid`] naming the rule.
+pub fn check_strength(password: &str, context: &[&str]) -> Result<(), TenancyError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(TenancyError::Invalid(format!(
+            "password must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(TenancyError::Invalid(format!(
+            "password must be at most {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    let lower = password.to_lowercase();
+    let first = lower.chars().next();
+    if lower.chars().all(|c| Some(c) == first) || COMMON.contains(&lower.as_str()) {
+        return Err(TenancyError::Invalid(
+            "password is too common; choose a less predictable one".into(),
+        ));
+    }
+    for item in context {
+        let item = item.to_lowercase();
+        let local = item.split('@').next().unwrap_or_default().trim();
+        if local.chars().count() >= 4 && lower.contains(local) {
+            return Err(TenancyError::Invalid(
+                "password must not contain your email, name or organization".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn argon2() -> Argon2<'static> {
     // 19456 KiB, t = 2, p = 1 are valid argon2 parameters; `Params::new` cannot fail on them.
     let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
@@ -67,6 +137,24 @@ mod tests {
         assert!(verify("correct horse battery", &h));
         assert!(!verify("correct horse battery!", &h));
         assert!(!verify("anything", "not a phc string"));
+    }
+
+    #[test]
+    fn weak_and_reused_passwords_are_refused_with_the_reason() {
+        let ctx = ["ada@riverside.example", "Ada Lovelace", "Riverside Clinic"];
+        assert!(check_strength("a sound passphrase", &ctx).is_ok());
+        for (pw, why) in [
+            ("short", "at least 8"),
+            ("aaaaaaaaaa", "too common"),
+            ("Password123", "too common"),
+            ("ada@riverside.example!", "must not contain"),
+            ("my riverside clinic pw", "must not contain"),
+        ] {
+            match check_strength(pw, &ctx) {
+                Err(TenancyError::Invalid(m)) => assert!(m.contains(why), "{pw}: {m}"),
+                other => panic!("{pw} accepted: {other:?}"),
+            }
+        }
     }
 
     #[test]

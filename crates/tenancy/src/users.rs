@@ -1,13 +1,17 @@
 //! Users of an organization and their roles (seed 002 "Users": admin, manager, user).
 
 use chrono::{DateTime, Utc};
-use db::OrgId;
 use db::schema::users;
-use diesel::{Queryable, Selectable};
+use db::{AsyncPgConnection, Db, OrgId};
+use diesel::{
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::TenancyError;
+use crate::sessions::{self, UserPrincipal};
+use crate::{TenancyError, password};
 
 /// A user's role within their organization, highest first. Stored as its lower-case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -62,8 +66,12 @@ pub struct UserRow {
     pub name: String,
     /// `admin`, `manager` or `user` (see [`Role`]).
     pub role: String,
-    /// Deactivated users cannot sign in.
+    /// Deactivated users cannot sign in and their sessions end.
     pub is_active: bool,
+    /// Phone extension (2–8 digits, unique in the organization); the softphone identity.
+    pub extension: Option<String>,
+    /// Last successful sign-in (UTC).
+    pub last_login_at: Option<DateTime<Utc>>,
     /// Creation time (UTC).
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).
@@ -95,6 +103,355 @@ pub fn normalize_email(raw: &str) -> Result<String, TenancyError> {
     } else {
         Err(TenancyError::Invalid("email address is not valid".into()))
     }
+}
+
+/// Checks an extension: 2–8 digits.
+///
+/// # Errors
+/// [`TenancyError::Invalid`].
+pub fn validate_extension(raw: &str) -> Result<String, TenancyError> {
+    let ext = raw.trim();
+    if (2..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(ext.to_owned())
+    } else {
+        Err(TenancyError::Invalid("extension must be 2-8 digits".into()))
+    }
+}
+
+fn validate_name(name: &str) -> Result<String, TenancyError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(TenancyError::Invalid(
+            "name must be 1-200 characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// The role matrix (`../shared/SPEC.md` §1; seed 002 "User Management"):
+/// - admin: manages everyone in the organization;
+/// - manager: manages users whose role is `user`, and may only give the role `user`;
+/// - user: reads and edits only themself.
+///
+/// Everyone may edit their own name, email, extension and password, but not their own role or
+/// active flag, and nobody deletes themself (an organization never loses its last admin that way).
+#[must_use]
+pub fn may_manage(actor: &UserPrincipal, target_id: Uuid, target_role: Role) -> bool {
+    actor.user_id != target_id
+        && match actor.role {
+            Role::Admin => true,
+            Role::Manager => target_role == Role::User,
+            Role::User => false,
+        }
+}
+
+/// Whether `actor` may see `target` at all (list and get).
+#[must_use]
+pub fn may_read(actor: &UserPrincipal, target_id: Uuid) -> bool {
+    actor.role >= Role::Manager || actor.user_id == target_id
+}
+
+fn forbid(message: &str) -> TenancyError {
+    TenancyError::Forbidden(message.into())
+}
+
+/// Users the actor may see: everyone in the organization for admins and managers, only
+/// themself for users. Ordered by name.
+///
+/// # Errors
+/// [`TenancyError::Db`].
+pub async fn list(db: &Db, actor: &UserPrincipal) -> Result<Vec<UserRow>, TenancyError> {
+    let actor = *actor;
+    db.tenant(actor.org_id, move |c| {
+        Box::pin(async move {
+            let mut query = users::table
+                .filter(users::org_id.eq(actor.org_id.0))
+                .select(UserRow::as_select())
+                .order((users::name.asc(), users::id.asc()))
+                .into_boxed();
+            if actor.role < Role::Manager {
+                query = query.filter(users::id.eq(actor.user_id));
+            }
+            query.load(c).await.map_err(TenancyError::from)
+        })
+    })
+    .await
+}
+
+async fn find(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<UserRow, TenancyError> {
+    users::table
+        .filter(users::id.eq(id))
+        .filter(users::org_id.eq(org.0))
+        .select(UserRow::as_select())
+        .first(c)
+        .await
+        .optional()?
+        .ok_or(TenancyError::NotFound("user"))
+}
+
+/// One user of the actor's organization.
+///
+/// # Errors
+/// [`TenancyError::NotFound`] (not in the organization), [`TenancyError::Forbidden`] (a user
+/// reading someone else), [`TenancyError::Db`].
+pub async fn get(db: &Db, actor: &UserPrincipal, id: Uuid) -> Result<UserRow, TenancyError> {
+    let actor = *actor;
+    db.tenant(actor.org_id, move |c| {
+        Box::pin(async move {
+            let user = find(c, actor.org_id, id).await?;
+            if may_read(&actor, id) {
+                Ok(user)
+            } else {
+                Err(forbid("you can only view your own profile"))
+            }
+        })
+    })
+    .await
+}
+
+/// A user to create. The password is plain text here and only ever stored as an argon2id hash.
+pub struct NewUser {
+    /// Display name.
+    pub name: String,
+    /// Email (unique across the platform).
+    pub email: String,
+    /// Initial password.
+    pub password: String,
+    /// Role.
+    pub role: Role,
+    /// Extension, if any.
+    pub extension: Option<String>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_unique(e: diesel::result::Error) -> TenancyError {
+    match &e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        ) => {
+            if info.constraint_name() == Some("users_org_extension_key") {
+                TenancyError::ExtensionTaken
+            } else {
+                TenancyError::EmailTaken
+            }
+        }
+        _ => e.into(),
+    }
+}
+
+/// Creates a user in the actor's organization (admins: any role; managers: role `user` only).
+///
+/// # Errors
+/// [`TenancyError::Forbidden`], [`TenancyError::Invalid`], [`TenancyError::EmailTaken`],
+/// [`TenancyError::ExtensionTaken`], [`TenancyError::Db`].
+pub async fn create(db: &Db, actor: &UserPrincipal, new: NewUser) -> Result<UserRow, TenancyError> {
+    let allowed = match actor.role {
+        Role::Admin => true,
+        Role::Manager => new.role == Role::User,
+        Role::User => false,
+    };
+    if !allowed {
+        return Err(forbid("your role cannot create a user with this role"));
+    }
+    let name = validate_name(&new.name)?;
+    let email = normalize_email(&new.email)?;
+    let extension = new
+        .extension
+        .as_deref()
+        .map(validate_extension)
+        .transpose()?;
+    password::check_strength(&new.password, &[&email, &name])?;
+    let hash = password::hash(&new.password)?;
+    let org = actor.org_id;
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            diesel::insert_into(users::table)
+                .values((
+                    users::id.eq(Uuid::new_v4()),
+                    users::org_id.eq(org.0),
+                    users::email.eq(email),
+                    users::name.eq(name),
+                    users::role.eq(new.role.as_str()),
+                    users::password_hash.eq(hash),
+                    users::extension.eq(extension),
+                ))
+                .returning(UserRow::as_returning())
+                .get_result(c)
+                .await
+                .map_err(map_unique)
+        })
+    })
+    .await
+}
+
+/// Changes to a user; `None` leaves a field as it is. `extension: Some(None)` clears it.
+#[derive(Default)]
+pub struct UserPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// New email.
+    pub email: Option<String>,
+    /// New extension, or `Some(None)` to clear it.
+    pub extension: Option<Option<String>>,
+    /// New role.
+    pub role: Option<Role>,
+    /// Activate or deactivate.
+    pub active: Option<bool>,
+    /// New password.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for UserPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPatch")
+            .field("role", &self.role)
+            .field("active", &self.active)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Updates a user under the role matrix ([`may_manage`]). Deactivating a user or setting
+/// someone's password ends that user's sessions (the actor's own current session survives a
+/// change of their own password).
+///
+/// # Errors
+/// [`TenancyError::NotFound`], [`TenancyError::Forbidden`], [`TenancyError::Invalid`],
+/// [`TenancyError::EmailTaken`], [`TenancyError::ExtensionTaken`], [`TenancyError::Db`].
+pub async fn update(
+    db: &Db,
+    actor: &UserPrincipal,
+    id: Uuid,
+    patch: UserPatch,
+) -> Result<UserRow, TenancyError> {
+    let actor = *actor;
+    let name = patch.name.as_deref().map(validate_name).transpose()?;
+    let email = patch.email.as_deref().map(normalize_email).transpose()?;
+    let extension = match patch.extension {
+        Some(Some(ext)) => Some(Some(validate_extension(&ext)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let new_password = patch.password;
+    let (role, active) = (patch.role, patch.active);
+    db.tenant(actor.org_id, move |c| {
+        Box::pin(async move {
+            let target = find(c, actor.org_id, id).await?;
+            let target_role: Role = target.role.parse()?;
+            let is_self = actor.user_id == id;
+            if !is_self && !may_manage(&actor, id, target_role) {
+                return Err(if may_read(&actor, id) {
+                    forbid("your role cannot change this user")
+                } else {
+                    forbid("you can only change your own profile")
+                });
+            }
+            if is_self && (role.is_some_and(|r| r != target_role) || active == Some(false)) {
+                return Err(forbid(
+                    "you cannot change your own role or deactivate yourself",
+                ));
+            }
+            if let Some(new_role) = role
+                && actor.role == Role::Manager
+                && new_role != Role::User
+            {
+                return Err(forbid("managers can only assign the role user"));
+            }
+            let password_hash = match &new_password {
+                Some(p) => {
+                    let context_email = email.as_deref().unwrap_or(&target.email);
+                    let context_name = name.as_deref().unwrap_or(&target.name);
+                    password::check_strength(p, &[context_email, context_name])?;
+                    Some(password::hash(p)?)
+                }
+                None => None,
+            };
+            let row = users::table
+                .filter(users::id.eq(id))
+                .filter(users::org_id.eq(actor.org_id.0));
+            let updated: UserRow = diesel::update(row)
+                .set((
+                    users::name.eq(name.unwrap_or(target.name)),
+                    users::email.eq(email.unwrap_or(target.email)),
+                    users::extension.eq(extension.unwrap_or(target.extension)),
+                    users::role.eq(role.unwrap_or(target_role).as_str()),
+                    users::is_active.eq(active.unwrap_or(target.is_active)),
+                ))
+                .returning(UserRow::as_returning())
+                .get_result(c)
+                .await
+                .map_err(map_unique)?;
+            if let Some(hash) = password_hash {
+                diesel::update(row)
+                    .set(users::password_hash.eq(hash))
+                    .execute(c)
+                    .await?;
+            }
+            if active == Some(false) || new_password.is_some() {
+                let keep = is_self.then_some(actor.session_id);
+                sessions::revoke_all(c, actor.org_id, id, keep).await?;
+            }
+            Ok(updated)
+        })
+    })
+    .await
+}
+
+/// Deletes a user under the role matrix; their sessions go with them.
+///
+/// # Errors
+/// [`TenancyError::NotFound`], [`TenancyError::Forbidden`], [`TenancyError::Db`].
+pub async fn delete(db: &Db, actor: &UserPrincipal, id: Uuid) -> Result<(), TenancyError> {
+    let actor = *actor;
+    db.tenant(actor.org_id, move |c| {
+        Box::pin(async move {
+            let target = find(c, actor.org_id, id).await?;
+            if !may_manage(&actor, id, target.role.parse()?) {
+                return Err(forbid("your role cannot delete this user"));
+            }
+            diesel::delete(
+                users::table
+                    .filter(users::id.eq(id))
+                    .filter(users::org_id.eq(actor.org_id.0)),
+            )
+            .execute(c)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Ends every session of a user (admin revocation), under the role matrix; anyone may end
+/// their own. Returns how many sessions were open.
+///
+/// # Errors
+/// [`TenancyError::NotFound`], [`TenancyError::Forbidden`], [`TenancyError::Db`].
+pub async fn revoke_sessions(
+    db: &Db,
+    actor: &UserPrincipal,
+    id: Uuid,
+) -> Result<usize, TenancyError> {
+    let actor = *actor;
+    db.tenant(actor.org_id, move |c| {
+        Box::pin(async move {
+            let target = find(c, actor.org_id, id).await?;
+            if actor.user_id != id && !may_manage(&actor, id, target.role.parse()?) {
+                return Err(forbid("your role cannot end this user's sessions"));
+            }
+            sessions::revoke_all(c, actor.org_id, id, None).await
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -1,0 +1,143 @@
+//! Extractors that carry the authenticated principal into handlers. A handler that takes one of
+//! them cannot run unauthenticated, and opens every tenant transaction from the principal's
+//! `org_id`, never from a request parameter.
+//!
+//! - [`AuthUser`]: `Authorization: Bearer <JWT>`, checked against its database session on every
+//!   request (sign-out and revocation take effect at once).
+//! - [`RoleAtLeast`] (`ManagerUser`, `AdminUser`): the same, plus a minimum role; a lower role
+//!   is answered 403 `forbidden`.
+//! - [`AuthApp`]: an app's API key in the `x-app-api-key` header or the `api_key` query
+//!   parameter (seed 000), verified in constant time.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use tenancy::api_keys::{self, AppPrincipal};
+use tenancy::sessions::{self, ClientInfo, UserPrincipal};
+use tenancy::users::Role;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Header carrying an app's API key (seed 000).
+pub const API_KEY_HEADER: &str = "x-app-api-key";
+/// Query parameter carrying an app's API key (seed 000, for WebSocket clients).
+pub const API_KEY_QUERY: &str = "api_key";
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("AppState is not registered"))
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// What sign-in records about the client: user agent and the peer address (not
+/// `X-Forwarded-For`, which a client can forge).
+#[must_use]
+pub fn client_info(req: &HttpRequest) -> ClientInfo {
+    ClientInfo {
+        user_agent: req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        address: req.peer_addr().map(|a| a.ip()),
+    }
+}
+
+/// An authenticated user (any role).
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser(pub UserPrincipal);
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state?;
+            let token = token.ok_or(tenancy::TenancyError::Unauthenticated)?;
+            let principal = sessions::authenticate(&state.db, &state.auth.jwt, &token).await?;
+            Ok(Self(principal))
+        })
+    }
+}
+
+/// Role levels for [`RoleAtLeast`]: 0 user, 1 manager, 2 admin.
+const fn role_level(role: Role) -> u8 {
+    match role {
+        Role::User => 0,
+        Role::Manager => 1,
+        Role::Admin => 2,
+    }
+}
+
+/// An authenticated user whose role is at least `MIN` (0 user, 1 manager, 2 admin).
+#[derive(Debug, Clone, Copy)]
+pub struct RoleAtLeast<const MIN: u8>(pub UserPrincipal);
+
+/// An authenticated manager or admin.
+pub type ManagerUser = RoleAtLeast<{ role_level(Role::Manager) }>;
+/// An authenticated admin.
+pub type AdminUser = RoleAtLeast<{ role_level(Role::Admin) }>;
+
+impl<const MIN: u8> FromRequest for RoleAtLeast<MIN> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let AuthUser(principal) = user.await?;
+            if role_level(principal.role) < MIN {
+                return Err(tenancy::TenancyError::Forbidden(
+                    "your role does not allow this".into(),
+                )
+                .into());
+            }
+            Ok(Self(principal))
+        })
+    }
+}
+
+/// An authenticated app.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthApp(pub AppPrincipal);
+
+fn presented_api_key(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req.headers().get(API_KEY_HEADER) {
+        return value.to_str().ok().map(|v| v.trim().to_owned());
+    }
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get(API_KEY_QUERY).cloned())
+}
+
+impl FromRequest for AuthApp {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let key = presented_api_key(req);
+        Box::pin(async move {
+            let state = state?;
+            let key = key.ok_or(tenancy::TenancyError::Unauthenticated)?;
+            let principal =
+                api_keys::authenticate(&state.db, &state.auth.api_key_pepper, &key).await?;
+            Ok(Self(principal))
+        })
+    }
+}

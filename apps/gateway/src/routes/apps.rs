@@ -1,0 +1,180 @@
+//! `/api/apps`: an organization's API clients (seed 000), managed by admins; `/api/app/me` for an
+//! app to check its own key.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use tenancy::apps::{self, App};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{AdminUser, AuthApp, RoleAtLeast};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::iso;
+use crate::state::AppState;
+
+/// An app as the API shows it (never its key or key hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppBody {
+    /// App id.
+    pub id: Uuid,
+    /// The app's organization.
+    pub org_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// An inactive app cannot authenticate.
+    pub is_active: bool,
+    /// Whether a key is set.
+    pub has_api_key: bool,
+    /// `first 8...last 4` of the current key.
+    pub key_hint: Option<String>,
+    /// When the current key was issued, RFC 3339 UTC with milliseconds.
+    pub last_rotated: Option<String>,
+    /// Creation time, RFC 3339 UTC with milliseconds.
+    pub created_at: String,
+}
+
+impl From<App> for AppBody {
+    fn from(a: App) -> Self {
+        Self {
+            id: a.id,
+            org_id: a.org_id,
+            name: a.name,
+            is_active: a.is_active,
+            has_api_key: a.api_key_hint.is_some(),
+            key_hint: a.api_key_hint,
+            last_rotated: a.api_key_rotated_at.map(iso),
+            created_at: iso(a.created_at),
+        }
+    }
+}
+
+/// `{ "success": true, "app": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The app.
+    pub app: AppBody,
+}
+
+/// `{ "success": true, "apps": [...] }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppListResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The organization's apps.
+    pub apps: Vec<AppBody>,
+}
+
+/// Body of `POST /api/apps`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAppRequest {
+    /// Display name, 1–200 characters.
+    pub name: String,
+}
+
+/// Body of `PATCH /api/apps/{id}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAppRequest {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Activate or deactivate (a deactivated app's key stops working at once).
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// The organization's apps (admin).
+#[utoipa::path(tag = "apps", security(("bearer" = [])), responses((status = 200, body = AppListResponse), (status = 403, body = ErrorBody)))]
+#[get("/api/apps")]
+async fn list_apps(
+    state: web::Data<AppState>,
+    RoleAtLeast(admin): AdminUser,
+) -> Result<HttpResponse, ApiError> {
+    let apps = apps::list(&state.db, admin.org_id).await?;
+    Ok(HttpResponse::Ok().json(AppListResponse {
+        success: true,
+        apps: apps.into_iter().map(AppBody::from).collect(),
+    }))
+}
+
+/// Creates an app without a key (admin); issue its key with `POST /internal/apps/{id}/api-key`.
+#[utoipa::path(tag = "apps", security(("bearer" = [])), request_body = CreateAppRequest,
+    responses((status = 201, body = AppResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/apps")]
+async fn create_app(
+    state: web::Data<AppState>,
+    RoleAtLeast(admin): AdminUser,
+    body: web::Json<CreateAppRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let app = apps::create(&state.db, admin.org_id, &body.name).await?;
+    Ok(HttpResponse::Created().json(AppResponse {
+        success: true,
+        app: app.into(),
+    }))
+}
+
+/// One app of the organization (admin).
+#[utoipa::path(tag = "apps", security(("bearer" = [])), params(("id" = Uuid, Path, description = "App id")),
+    responses((status = 200, body = AppResponse), (status = 404, body = ErrorBody)))]
+#[get("/api/apps/{id}")]
+async fn get_app(
+    state: web::Data<AppState>,
+    RoleAtLeast(admin): AdminUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let app = apps::get(&state.db, admin.org_id, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(AppResponse {
+        success: true,
+        app: app.into(),
+    }))
+}
+
+/// Renames, activates or deactivates an app (admin).
+#[utoipa::path(tag = "apps", security(("bearer" = [])), params(("id" = Uuid, Path, description = "App id")),
+    request_body = UpdateAppRequest, responses((status = 200, body = AppResponse), (status = 404, body = ErrorBody)))]
+#[patch("/api/apps/{id}")]
+async fn update_app(
+    state: web::Data<AppState>,
+    RoleAtLeast(admin): AdminUser,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateAppRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let app = apps::update(
+        &state.db,
+        admin.org_id,
+        id.into_inner(),
+        body.name.as_deref(),
+        body.is_active,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(AppResponse {
+        success: true,
+        app: app.into(),
+    }))
+}
+
+/// The app the presented API key belongs to (`x-app-api-key` header or `api_key` query).
+#[utoipa::path(tag = "apps", security(("app_key" = [])), responses((status = 200, body = AppResponse), (status = 401, body = ErrorBody)))]
+#[get("/api/app/me")]
+async fn current_app(
+    state: web::Data<AppState>,
+    AuthApp(app): AuthApp,
+) -> Result<HttpResponse, ApiError> {
+    let app = apps::get(&state.db, app.org_id, app.app_id).await?;
+    Ok(HttpResponse::Ok().json(AppResponse {
+        success: true,
+        app: app.into(),
+    }))
+}
+
+/// Registers the app routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(list_apps)
+        .service(create_app)
+        .service(get_app)
+        .service(update_app)
+        .service(current_app);
+}

@@ -1,0 +1,223 @@
+//! `/api/auth`: sign-up, sign-in, sign-out, the current user (seed 002 "Authentication Flow";
+//! seed 001 §2A onboarding).
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use tenancy::organizations::{self, NewOrganization, Organization};
+use tenancy::sessions::{self, SignedIn};
+use tenancy::users;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, client_info};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::iso;
+use crate::routes::users::UserBody;
+use crate::state::AppState;
+
+/// An organization as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationBody {
+    /// Org id (the tenant).
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// URL-safe handle.
+    pub slug: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// Creation time, RFC 3339 UTC with milliseconds.
+    pub created_at: String,
+}
+
+impl From<Organization> for OrganizationBody {
+    fn from(o: Organization) -> Self {
+        Self {
+            id: o.id,
+            name: o.name,
+            slug: o.slug,
+            time_zone: o.time_zone,
+            created_at: iso(o.created_at),
+        }
+    }
+}
+
+/// Body of `POST /api/auth/signup`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// Organization display name.
+    pub organization_name: String,
+    /// Organization handle: 2–63 of a-z, 0-9, '-'.
+    pub organization_slug: String,
+    /// First admin's name.
+    pub name: String,
+    /// First admin's email.
+    pub email: String,
+    /// First admin's password (8–128 characters, not common, not containing the email, name or
+    /// organization).
+    pub password: String,
+}
+
+/// Body of `POST /api/auth/login`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A signed-in session: `{ "success": true, "token", "expires_at", "user" }` (plus
+/// `organization` after sign-up).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Bearer token (HS256 JWT, 7 days) for `Authorization: Bearer …`. Its claims carry `sub`,
+    /// `role`, `sid` and `app_metadata.org_id`.
+    pub token: String,
+    /// When the token expires, RFC 3339 UTC with milliseconds.
+    pub expires_at: String,
+    /// The signed-in user.
+    pub user: UserBody,
+    /// The organization (sign-up only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationBody>,
+}
+
+fn session_response(signed_in: SignedIn, organization: Option<Organization>) -> SessionResponse {
+    SessionResponse {
+        success: true,
+        token: signed_in.token,
+        expires_at: iso(signed_in.expires_at),
+        user: signed_in.user.into(),
+        organization: organization.map(Into::into),
+    }
+}
+
+/// `{ "success": true, "user", "organization" }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The signed-in user.
+    pub user: UserBody,
+    /// Their organization.
+    pub organization: OrganizationBody,
+}
+
+/// `{ "success": true, "message" }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+}
+
+/// Creates an organization and its first admin, and signs the admin in.
+#[utoipa::path(
+    tag = "auth",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, body = SessionResponse),
+        (status = 409, description = "slug or email taken", body = ErrorBody),
+        (status = 422, description = "invalid input or weak password", body = ErrorBody)
+    )
+)]
+#[post("/api/auth/signup")]
+async fn signup(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let new = NewOrganization {
+        name: &body.organization_name,
+        slug: &body.organization_slug,
+        admin_email: &body.email,
+        admin_name: &body.name,
+        admin_password: &body.password,
+    };
+    let (org, signed_in) =
+        organizations::signup(&state.db, &state.auth.jwt, &new, &client_info(&req)).await?;
+    Ok(HttpResponse::Created().json(session_response(signed_in, Some(org))))
+}
+
+/// Signs in. Failures are uniform (`invalid_credentials`) whether the email is unknown, the
+/// password wrong or the user deactivated; repeated failures are throttled per account and per
+/// address (429 `too_many_attempts` with `Retry-After`).
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody)
+    )
+)]
+#[post("/api/auth/login")]
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let signed_in = sessions::login(
+        &state.db,
+        &state.auth.jwt,
+        &body.email,
+        &body.password,
+        &client_info(&req),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(session_response(signed_in, None)))
+}
+
+/// Ends the current session; the token is refused from the next request on.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = MessageResponse), (status = 401, body = ErrorBody))
+)]
+#[post("/api/auth/logout")]
+async fn logout(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    sessions::logout(&state.db, &user).await?;
+    Ok(HttpResponse::Ok().json(MessageResponse {
+        success: true,
+        message: "Signed out.".into(),
+    }))
+}
+
+/// The signed-in user and their organization.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody))
+)]
+#[get("/api/auth/me")]
+async fn me(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let me = users::get(&state.db, &user, user.user_id).await?;
+    let org = organizations::get(&state.db, user.org_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the session's organization is missing"))?;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        success: true,
+        user: me.into(),
+        organization: org.into(),
+    }))
+}
+
+/// Registers the auth routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(signup)
+        .service(login)
+        .service(logout)
+        .service(me);
+}

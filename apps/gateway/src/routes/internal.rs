@@ -1,0 +1,273 @@
+//! `/internal/apps/{app_id}/api-key…`: API-key issuance, rotation, revocation, status and audit
+//! (seed 000 "API Key Management", response bodies as documented there). The seed left these
+//! routes open; here they require an admin of the app's organization, and an app of another
+//! organization is a 404.
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use tenancy::api_keys::{self, AuditEntry};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{AdminUser, RoleAtLeast};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::iso;
+use crate::state::AppState;
+
+/// Seed 000 `POST /internal/apps/:app_id/api-key` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedKeyResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened, and that the key is shown once.
+    pub message: String,
+    /// The key: `app_` + 64 hex characters. Shown only in this response.
+    pub api_key: String,
+    /// The app.
+    pub app_id: Uuid,
+    /// The app's name.
+    pub app_name: String,
+    /// When the key was issued, RFC 3339 UTC with milliseconds.
+    pub rotated_at: String,
+    /// Storage advice.
+    pub note: String,
+}
+
+/// Seed 000 `POST …/api-key/revoke` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedKeyResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+    /// The app.
+    pub app_id: Uuid,
+    /// The app's name.
+    pub app_name: String,
+    /// When, RFC 3339 UTC with milliseconds.
+    pub revoked_at: String,
+}
+
+/// Seed 000 `GET …/api-key/status` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyStatusResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The app.
+    pub app_id: Uuid,
+    /// The app's name.
+    pub app_name: String,
+    /// Whether the app can authenticate now (a key is set and the app is active).
+    pub has_active_key: bool,
+    /// `first 8...last 4` of the current key.
+    pub key_hint: Option<String>,
+    /// When the current key was issued, RFC 3339 UTC with milliseconds.
+    pub last_rotated: Option<String>,
+    /// `generate_key`, `rotate_key` (older than 90 days), `app_inactive`, or `null`.
+    pub action_needed: Option<String>,
+}
+
+/// One seed-000 audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryBody {
+    /// Entry id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// `created`, `rotated` or `revoked`.
+    pub action: String,
+    /// Hint of the key replaced or revoked.
+    pub old_key_hint: Option<String>,
+    /// Hint of the key issued.
+    pub new_key_hint: Option<String>,
+    /// The admin who acted.
+    pub performed_by: Option<Uuid>,
+    /// When, RFC 3339 UTC with milliseconds.
+    pub performed_at: String,
+    /// When recorded, RFC 3339 UTC with milliseconds.
+    pub created_at: String,
+}
+
+impl From<AuditEntry> for AuditEntryBody {
+    fn from(e: AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            app_id: e.app_id,
+            action: e.action,
+            old_key_hint: e.old_key_hint,
+            new_key_hint: e.new_key_hint,
+            performed_by: e.performed_by,
+            performed_at: iso(e.performed_at),
+            created_at: iso(e.created_at),
+        }
+    }
+}
+
+/// Seed 000 `GET …/api-key/audit` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditLogResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The app.
+    pub app_id: Uuid,
+    /// Entries, newest first.
+    pub audit_log: Vec<AuditEntryBody>,
+    /// Entries in all.
+    pub total: i64,
+    /// Page size used.
+    pub limit: i64,
+    /// Offset used.
+    pub offset: i64,
+}
+
+/// Paging of the audit log (seed 000: `limit` default 50, `offset` default 0).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Page size, 1–500. Default 50.
+    pub limit: Option<i64>,
+    /// Entries to skip, ≥ 0. Default 0.
+    pub offset: Option<i64>,
+}
+
+/// Issues a key, or rotates the current one (the old key stops working at once).
+#[utoipa::path(
+    tag = "api keys",
+    security(("bearer" = [])),
+    params(("app_id" = Uuid, Path, description = "App id")),
+    responses(
+        (status = 200, body = IssuedKeyResponse),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    )
+)]
+#[post("/internal/apps/{app_id}/api-key")]
+async fn issue_key(
+    state: web::Data<AppState>,
+    RoleAtLeast(admin): AdminUser,
+    app_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let issued = api_keys::issue(
+        &state.db,
+        &state.auth.api_key_pepper,
+        admin.org_id,
+        app_id.into_inner(),
+        admin.user_id,
+    )
+    .await?;
+    let verb = if issued.action == "created" {
+        "created"
+    } else {
+        "rotated"
+    };
+    Ok(HttpResponse::Ok().json(IssuedKeyResponse {
+        success: true,
+        message: format!(
+            "API key {verb} successfully. Store this securely - it cannot be retrieved again."
+        ),
+        api_key: issued.key.expose().to_owned(),
+        app_id: issued.app.id,
+        app_name: issued.app.name,
+        rotated_at: iso(issued.rotated_at),
+        note: "Store this key in your .env file. It will never be shown again.".into(),
+    }))
+}
+
+/// Revokes the current key; the app cannot authenticate until a new key is issued.
+#[utoipa::path(
+    tag = "api keys",
+    security(("bearer" = [])),
+    params(("app_id" = Uuid, Path, description = "App id")),
+    responses(
+        (status = 200, body = RevokedKeyResponse),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "the app has no key", body = ErrorBody)
+    )
+)]
+#[post("/internal/apps/{app_id}/api-key/revoke")]
+async fn revoke_key(
+    state: web::Data<AppState>,
+    RoleAtLeast(admin): AdminUser,
+    app_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (app, revoked_at) =
+        api_keys::revoke(&state.db, admin.org_id, app_id.into_inner(), admin.user_id).await?;
+    Ok(HttpResponse::Ok().json(RevokedKeyResponse {
+        success: true,
+        message: "API key revoked. App cannot authenticate until new key is generated.".into(),
+        app_id: app.id,
+        app_name: app.name,
+        revoked_at: iso(revoked_at),
+    }))
+}
+
+/// Key status without the key.
+#[utoipa::path(
+    tag = "api keys",
+    security(("bearer" = [])),
+    params(("app_id" = Uuid, Path, description = "App id")),
+    responses((status = 200, body = KeyStatusResponse), (status = 404, body = ErrorBody))
+)]
+#[get("/internal/apps/{app_id}/api-key/status")]
+async fn key_status(
+    state: web::Data<AppState>,
+    RoleAtLeast(admin): AdminUser,
+    app_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let status = api_keys::status(&state.db, admin.org_id, app_id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(KeyStatusResponse {
+        success: true,
+        app_id: status.app.id,
+        app_name: status.app.name,
+        has_active_key: status.has_active_key,
+        key_hint: status.key_hint,
+        last_rotated: status.last_rotated.map(iso),
+        action_needed: status.action_needed.map(str::to_owned),
+    }))
+}
+
+/// The append-only audit log of the app's key operations, newest first.
+#[utoipa::path(
+    tag = "api keys",
+    security(("bearer" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), AuditQuery),
+    responses(
+        (status = 200, body = AuditLogResponse),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    )
+)]
+#[get("/internal/apps/{app_id}/api-key/audit")]
+async fn key_audit(
+    state: web::Data<AppState>,
+    RoleAtLeast(admin): AdminUser,
+    app_id: web::Path<Uuid>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    let offset = query.offset.unwrap_or(0);
+    if !(1..=500).contains(&limit) || offset < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be 1-500 and offset at least 0",
+        ));
+    }
+    let app_id = app_id.into_inner();
+    let (entries, total) =
+        api_keys::audit_log(&state.db, admin.org_id, app_id, limit, offset).await?;
+    Ok(HttpResponse::Ok().json(AuditLogResponse {
+        success: true,
+        app_id,
+        audit_log: entries.into_iter().map(Into::into).collect(),
+        total,
+        limit,
+        offset,
+    }))
+}
+
+/// Registers the internal API-key routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(issue_key)
+        .service(revoke_key)
+        .service(key_status)
+        .service(key_audit);
+}

@@ -1,0 +1,309 @@
+//! `/api/users`: user management under the role matrix (seed 002 "User Management";
+//! `tenancy::users::may_manage`).
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use tenancy::users::{self, NewUser, Role, UserPatch, UserRow};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::iso;
+use crate::state::AppState;
+
+/// A user as the API shows it (seed 002 fields; never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBody {
+    /// User id.
+    pub id: Uuid,
+    /// The user's organization.
+    pub org_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Email, lower case.
+    pub email: String,
+    /// Phone extension (2–8 digits).
+    pub extension: Option<String>,
+    /// `admin`, `manager` or `user`.
+    pub role: String,
+    /// Whether the user may sign in.
+    pub active: bool,
+    /// Last sign-in, RFC 3339 UTC with milliseconds.
+    pub last_login_at: Option<String>,
+    /// Creation time, RFC 3339 UTC with milliseconds.
+    pub created_at: String,
+    /// Last change, RFC 3339 UTC with milliseconds.
+    pub updated_at: String,
+}
+
+impl From<UserRow> for UserBody {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.id,
+            org_id: u.org_id,
+            name: u.name,
+            email: u.email,
+            extension: u.extension,
+            role: u.role,
+            active: u.is_active,
+            last_login_at: u.last_login_at.map(iso),
+            created_at: iso(u.created_at),
+            updated_at: iso(u.updated_at),
+        }
+    }
+}
+
+/// `{ "success": true, "user": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The user.
+    pub user: UserBody,
+}
+
+/// `{ "success": true, "users": [...] }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserListResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Users visible to the caller.
+    pub users: Vec<UserBody>,
+}
+
+/// Body of `POST /api/users`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// Display name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Initial password (8–128 characters, not common, not containing the email or name).
+    pub password: String,
+    /// `admin`, `manager` or `user` (managers may only create `user`). Default `user`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub role: Option<Role>,
+    /// Extension (2–8 digits).
+    #[serde(default)]
+    pub extension: Option<String>,
+}
+
+/// Body of `PATCH /api/users/{id}`: only the fields present change; `"extension": null` clears it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// New display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// New extension, or `null` to clear it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub extension: Option<Option<String>>,
+    /// New role (not your own).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub role: Option<Role>,
+    /// Activate or deactivate (not yourself); deactivation ends the user's sessions.
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// New password; ends the user's other sessions.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `{ "success": true, "revoked_sessions": n }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// How many open sessions were ended.
+    pub revoked_sessions: usize,
+}
+
+/// Lists users: admins and managers see the whole organization, users only themselves.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserListResponse),
+        (status = 401, body = ErrorBody)
+    )
+)]
+#[get("/api/users")]
+async fn list_users(
+    state: web::Data<AppState>,
+    AuthUser(actor): AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let users = users::list(&state.db, &actor).await?;
+    Ok(HttpResponse::Ok().json(UserListResponse {
+        success: true,
+        users: users.into_iter().map(UserBody::from).collect(),
+    }))
+}
+
+/// Creates a user in the caller's organization (admin: any role; manager: role `user`).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, body = UserResponse),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "email or extension taken", body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    )
+)]
+#[post("/api/users")]
+async fn create_user(
+    state: web::Data<AppState>,
+    RoleAtLeast(actor): ManagerUser,
+    body: web::Json<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let user = users::create(
+        &state.db,
+        &actor,
+        NewUser {
+            name: body.name,
+            email: body.email,
+            password: body.password,
+            role: body.role.unwrap_or(Role::User),
+            extension: body.extension,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(UserResponse {
+        success: true,
+        user: user.into(),
+    }))
+}
+
+/// One user (users may read only themselves; another organization's user is a 404).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    )
+)]
+#[get("/api/users/{id}")]
+async fn get_user(
+    state: web::Data<AppState>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let user = users::get(&state.db, &actor, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(UserResponse {
+        success: true,
+        user: user.into(),
+    }))
+}
+
+/// Updates a user under the role matrix.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    )
+)]
+#[patch("/api/users/{id}")]
+async fn update_user(
+    state: web::Data<AppState>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let patch = UserPatch {
+        name: body.name,
+        email: body.email,
+        extension: body.extension,
+        role: body.role,
+        active: body.active,
+        password: body.password,
+    };
+    let user = users::update(&state.db, &actor, id.into_inner(), patch).await?;
+    Ok(HttpResponse::Ok().json(UserResponse {
+        success: true,
+        user: user.into(),
+    }))
+}
+
+/// Deletes a user (admin: anyone else; manager: users with role `user`).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    )
+)]
+#[delete("/api/users/{id}")]
+async fn delete_user(
+    state: web::Data<AppState>,
+    RoleAtLeast(actor): ManagerUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    users::delete(&state.db, &actor, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of a user at once (admin revocation; managers for users with role
+/// `user`; anyone for themselves).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, body = RevokedResponse),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    )
+)]
+#[post("/api/users/{id}/revoke-sessions")]
+async fn revoke_user_sessions(
+    state: web::Data<AppState>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let revoked_sessions = users::revoke_sessions(&state.db, &actor, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(RevokedResponse {
+        success: true,
+        revoked_sessions,
+    }))
+}
+
+/// Registers the user routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(list_users)
+        .service(create_user)
+        .service(get_user)
+        .service(update_user)
+        .service(delete_user)
+        .service(revoke_user_sessions);
+}

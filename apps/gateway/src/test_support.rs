@@ -1,0 +1,257 @@
+//! A real gateway for tests (feature `test-support`): the production app on a random loopback
+//! port, with its own freshly migrated database, and a small JSON client for it. Used by the
+//! gateway's own tests and by the workspace contract suite.
+
+use std::sync::Arc;
+
+use actix_web::HttpServer;
+use actix_web::dev::ServerHandle;
+use db::test_support::TestDatabase;
+use serde_json::{Value, json};
+
+use crate::app::{self, BodyLimits};
+use crate::state::{AppState, AuthKeys};
+
+/// The JWT secret test gateways sign with (32 bytes).
+pub const TEST_JWT_SECRET: &[u8] = b"test-jwt-secret-0123456789abcdef";
+/// The API-key pepper test gateways hash with (32 bytes).
+pub const TEST_API_KEY_PEPPER: &[u8] = b"test-api-key-pepper-0123456789ab";
+
+/// State for a test app on `db`, with the test secrets.
+///
+/// # Panics
+/// Never with the constants above.
+#[must_use]
+pub fn test_state(db: db::Db) -> AppState {
+    AppState {
+        db,
+        auth: Arc::new(
+            AuthKeys::new(TEST_JWT_SECRET, TEST_API_KEY_PEPPER)
+                .expect("test secrets are long enough"),
+        ),
+    }
+}
+
+/// A gateway serving on `127.0.0.1:<random port>` with its own migrated database; stopped on
+/// drop.
+pub struct TestGateway {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// The gateway's database (for arranging data and asserting effects).
+    pub database: TestDatabase,
+    client: reqwest::Client,
+    handle: ServerHandle,
+}
+
+/// A response: status and JSON body (`Value::Null` for an empty body, a string for non-JSON).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers (lower-case names).
+    pub headers: reqwest::header::HeaderMap,
+    /// Parsed body.
+    pub body: Value,
+}
+
+impl TestGateway {
+    /// Starts the gateway with the production limits (256 KiB JSON, 10 MiB other bodies).
+    ///
+    /// # Panics
+    /// When the database or the listener cannot be had.
+    pub async fn start() -> Self {
+        let database = TestDatabase::new().await;
+        let state = test_state(database.db());
+        let limits = BodyLimits {
+            json: 256 * 1024,
+            other: 10 * 1024 * 1024,
+        };
+        let server = HttpServer::new(move || app::build(state.clone(), limits))
+            .workers(1)
+            .disable_signals()
+            .bind(("127.0.0.1", 0))
+            .expect("binding a loopback port");
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            database,
+            client: reqwest::Client::new(),
+            handle,
+        }
+    }
+
+    /// Sends a request. `token` goes into `Authorization: Bearer`, `headers` as given, `body` as
+    /// JSON.
+    ///
+    /// # Panics
+    /// When the request cannot be sent at all.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let res = req
+            .send()
+            .await
+            .expect("sending a request to the test gateway");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `GET` with an optional bearer token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send("GET", path, token, &[], None).await
+    }
+
+    /// `POST` a JSON body with an optional bearer token.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send("POST", path, token, &[], Some(body)).await
+    }
+
+    /// Signs up an organization with slug `slug` and admin `admin@<slug>.example` (password
+    /// `"correct horse battery staple"`); returns the admin's session.
+    ///
+    /// # Panics
+    /// When sign-up fails.
+    pub async fn signup(&self, slug: &str) -> Session {
+        let email = format!("admin@{slug}.example");
+        let reply = self
+            .post(
+                "/api/auth/signup",
+                None,
+                &json!({
+                    "organization_name": format!("Clinic {slug}"),
+                    "organization_slug": slug,
+                    "name": "Org Admin",
+                    "email": email,
+                    "password": TEST_PASSWORD,
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "sign-up failed: {:?}", reply.body);
+        Session::from_reply(&reply)
+    }
+
+    /// Creates a user through the API as `creator` and signs them in.
+    ///
+    /// # Panics
+    /// When creation or sign-in fails.
+    pub async fn add_user(&self, creator: &Session, email: &str, role: &str) -> Session {
+        let reply = self
+            .post(
+                "/api/users",
+                Some(&creator.token),
+                &json!({"name": format!("Member {role}"), "email": email, "password": TEST_PASSWORD, "role": role}),
+            )
+            .await;
+        assert_eq!(
+            reply.status, 201,
+            "creating {email} failed: {:?}",
+            reply.body
+        );
+        self.login(email).await
+    }
+
+    /// Signs in with [`TEST_PASSWORD`].
+    ///
+    /// # Panics
+    /// When sign-in fails.
+    pub async fn login(&self, email: &str) -> Session {
+        let reply = self
+            .post(
+                "/api/auth/login",
+                None,
+                &json!({"email": email, "password": TEST_PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            reply.status, 200,
+            "login of {email} failed: {:?}",
+            reply.body
+        );
+        Session::from_reply(&reply)
+    }
+
+    /// Creates an app as `admin` and issues its key; returns `(app_id, api_key)`.
+    ///
+    /// # Panics
+    /// When either step fails.
+    pub async fn app_with_key(&self, admin: &Session, name: &str) -> (String, String) {
+        let reply = self
+            .post("/api/apps", Some(&admin.token), &json!({"name": name}))
+            .await;
+        assert_eq!(reply.status, 201, "creating app failed: {:?}", reply.body);
+        let app_id = reply.body["app"]["id"].as_str().expect("app id").to_owned();
+        let reply = self
+            .post(
+                &format!("/internal/apps/{app_id}/api-key"),
+                Some(&admin.token),
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "issuing key failed: {:?}", reply.body);
+        let key = reply.body["api_key"].as_str().expect("api key").to_owned();
+        (app_id, key)
+    }
+}
+
+/// The password every test user gets.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Bearer token.
+    pub token: String,
+    /// User id.
+    pub user_id: String,
+    /// Organization id.
+    pub org_id: String,
+}
+
+impl Session {
+    fn from_reply(reply: &Reply) -> Self {
+        let text = |v: &Value| v.as_str().expect("string field").to_owned();
+        Self {
+            token: text(&reply.body["token"]),
+            user_id: text(&reply.body["user"]["id"]),
+            org_id: text(&reply.body["user"]["org_id"]),
+        }
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}

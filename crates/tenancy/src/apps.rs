@@ -1,0 +1,160 @@
+//! Apps: API clients of an organization, such as a CRM integration (seed 000). An app acts for its
+//! organization with an API key (see [`crate::api_keys`]).
+
+use chrono::{DateTime, Utc};
+use db::schema::apps;
+use db::{AsyncPgConnection, Db, OrgId};
+use diesel::{
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::TenancyError;
+
+/// An app row, without its key hash.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = apps, check_for_backend(diesel::pg::Pg))]
+pub struct App {
+    /// App id.
+    pub id: Uuid,
+    /// The app's organization.
+    pub org_id: Uuid,
+    /// Display name (seed 000 `app_name`), 1–200 characters.
+    pub name: String,
+    /// An inactive app cannot authenticate, whatever its key.
+    pub is_active: bool,
+    /// `first 8...last 4` of the current key; `None` without a key.
+    pub api_key_hint: Option<String>,
+    /// When the current key was issued (UTC).
+    pub api_key_rotated_at: Option<DateTime<Utc>>,
+    /// Creation time (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last change (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+fn validate_name(name: &str) -> Result<String, TenancyError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(TenancyError::Invalid(
+            "app name must be 1-200 characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Creates an active app without a key.
+///
+/// # Errors
+/// [`TenancyError::Invalid`] for a bad name; [`TenancyError::Db`].
+pub async fn create(db: &Db, org: OrgId, name: &str) -> Result<App, TenancyError> {
+    let name = validate_name(name)?;
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            diesel::insert_into(apps::table)
+                .values((
+                    apps::id.eq(Uuid::new_v4()),
+                    apps::org_id.eq(org.0),
+                    apps::name.eq(name),
+                ))
+                .returning(App::as_returning())
+                .get_result(c)
+                .await
+                .map_err(TenancyError::from)
+        })
+    })
+    .await
+}
+
+/// The organization's apps, oldest first.
+///
+/// # Errors
+/// [`TenancyError::Db`].
+pub async fn list(db: &Db, org: OrgId) -> Result<Vec<App>, TenancyError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            apps::table
+                .filter(apps::org_id.eq(org.0))
+                .order((apps::created_at.asc(), apps::id.asc()))
+                .select(App::as_select())
+                .load(c)
+                .await
+                .map_err(TenancyError::from)
+        })
+    })
+    .await
+}
+
+/// One app of the organization.
+///
+/// # Errors
+/// [`TenancyError::NotFound`] when it is not the organization's; [`TenancyError::Db`].
+pub async fn get(db: &Db, org: OrgId, app_id: Uuid) -> Result<App, TenancyError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            apps::table
+                .filter(apps::id.eq(app_id))
+                .filter(apps::org_id.eq(org.0))
+                .select(App::as_select())
+                .first(c)
+                .await
+                .optional()?
+                .ok_or(TenancyError::NotFound("app"))
+        })
+    })
+    .await
+}
+
+/// Activates or deactivates an app. A deactivated app's key stops working at once; the key is
+/// kept so that reactivation restores access.
+///
+/// # Errors
+/// [`TenancyError::NotFound`]; [`TenancyError::Db`].
+pub async fn update(
+    db: &Db,
+    org: OrgId,
+    app_id: Uuid,
+    name: Option<&str>,
+    is_active: Option<bool>,
+) -> Result<App, TenancyError> {
+    let name = name.map(validate_name).transpose()?;
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let current = lock(c, org, app_id).await?;
+            diesel::update(
+                apps::table
+                    .filter(apps::id.eq(app_id))
+                    .filter(apps::org_id.eq(org.0)),
+            )
+            .set((
+                apps::name.eq(name.unwrap_or(current.name)),
+                apps::is_active.eq(is_active.unwrap_or(current.is_active)),
+            ))
+            .returning(App::as_returning())
+            .get_result(c)
+            .await
+            .map_err(TenancyError::from)
+        })
+    })
+    .await
+}
+
+/// Reads an app of the organization and locks its row until the transaction ends (serialises
+/// concurrent key rotations).
+pub(crate) async fn lock(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app_id: Uuid,
+) -> Result<App, TenancyError> {
+    apps::table
+        .filter(apps::id.eq(app_id))
+        .filter(apps::org_id.eq(org.0))
+        .select(App::as_select())
+        .for_update()
+        .first(c)
+        .await
+        .optional()?
+        .ok_or(TenancyError::NotFound("app"))
+}

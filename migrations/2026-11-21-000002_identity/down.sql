@@ -1,0 +1,10 @@
+DROP FUNCTION auth_app_by_key_hash(bytea);
+DROP FUNCTION auth_login_candidate(text);
+DROP TABLE login_throttle;
+DROP TABLE api_key_audit_log;
+DROP FUNCTION refuse_change();
+DROP TABLE apps;
+DROP TABLE user_sessions;
+DROP INDEX users_org_extension_key;
+ALTER TABLE users DROP COLUMN last_login_at;
+ALTER TABLE users DROP COLUMN extension;
