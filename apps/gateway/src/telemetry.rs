@@ -23,16 +23,18 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Installs the global subscriber writing to stdout. Levels come from `RUST_LOG` (default `info`).
 pub fn init(format: LogFormat) {
-    init_with_writer(format, std::io::stdout);
+    init_with_writer(format, "info", std::io::stdout);
 }
 
-/// Installs the global subscriber writing to `writer` (tests capture logs this way). Does
-/// nothing if a global subscriber is already installed.
-pub fn init_with_writer<W>(format: LogFormat, writer: W)
+/// Installs the global subscriber writing to `writer` (tests capture logs this way), with
+/// `RUST_LOG` or else `default_filter` as the filter. Does nothing if a global subscriber is
+/// already installed.
+pub fn init_with_writer<W>(format: LogFormat, default_filter: &str, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     // A line when each span closes: the request's root span gives one access-log line per
     // request (method, route, status, request id, time busy/idle).
     let builder = tracing_subscriber::fmt()

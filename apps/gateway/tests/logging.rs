@@ -27,7 +27,7 @@ impl Write for Captured {
 async fn an_error_is_logged_as_json_with_the_request_id_and_answered_opaquely() {
     let captured = Captured::default();
     let writer = captured.clone();
-    gateway::telemetry::init_with_writer(LogFormat::Json, move || writer.clone());
+    gateway::telemetry::init_with_writer(LogFormat::Json, "info", move || writer.clone());
 
     // Port 1: nothing listens; the cause (connection refused) must reach the log only.
     let db = db::Db::new(&db::DbConfig::new(

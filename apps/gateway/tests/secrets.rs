@@ -1,0 +1,169 @@
+//! After issuance, plain-text API keys, passwords and tokens appear nowhere: not in any table,
+//! not in any log line (at debug level), not in any response other than the one that issued them.
+//! (Its own test binary: it installs the process-wide log subscriber.)
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use gateway::config::LogFormat;
+use gateway::test_support::{Reply, TEST_PASSWORD, TestGateway};
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_are_nowhere_after_issuance() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    gateway::telemetry::init_with_writer(LogFormat::Json, "debug", move || writer.clone());
+
+    let gw = TestGateway::start().await;
+    let mut replies: Vec<Reply> = Vec::new();
+    let admin = gw.signup("clinic").await;
+    let second_password = "another long passphrase 42";
+    let wrong_password = "a wrong guess at the password";
+    replies.push(
+        gw.post(
+            "/api/users",
+            Some(&admin.token),
+            &json!({"name": "Nurse", "email": "nurse@clinic.example", "password": second_password}),
+        )
+        .await,
+    );
+    replies.push(
+        gw.post(
+            "/api/auth/login",
+            None,
+            &json!({"email": "nurse@clinic.example", "password": wrong_password}),
+        )
+        .await,
+    );
+    let nurse = gw
+        .post(
+            "/api/auth/login",
+            None,
+            &json!({"email": "nurse@clinic.example", "password": second_password}),
+        )
+        .await;
+    let nurse_token = nurse.body["token"].as_str().unwrap().to_owned();
+    replies.push(
+        gw.send(
+            "PATCH",
+            &format!("/api/users/{}", admin.user_id),
+            Some(&admin.token),
+            &[],
+            Some(&json!({"password": "a brand new passphrase 7"})),
+        )
+        .await,
+    );
+
+    let (app_id, first_key) = gw.app_with_key(&admin, "CRM").await;
+    let rotated = gw
+        .post(
+            &format!("/internal/apps/{app_id}/api-key"),
+            Some(&admin.token),
+            &Value::Null,
+        )
+        .await;
+    let second_key = rotated.body["api_key"].as_str().unwrap().to_owned();
+    for key in [&first_key, &second_key] {
+        replies.push(
+            gw.send("GET", "/api/app/me", None, &[("x-app-api-key", key)], None)
+                .await,
+        );
+        replies.push(gw.get(&format!("/api/app/me?api_key={key}"), None).await);
+    }
+    for path in ["api-key/status", "api-key/audit"] {
+        replies.push(
+            gw.get(
+                &format!("/internal/apps/{app_id}/{path}"),
+                Some(&admin.token),
+            )
+            .await,
+        );
+    }
+    replies.push(
+        gw.post(
+            &format!("/internal/apps/{app_id}/api-key/revoke"),
+            Some(&admin.token),
+            &Value::Null,
+        )
+        .await,
+    );
+    replies.push(gw.get("/api/users", Some(&admin.token)).await);
+    replies.push(gw.get("/api/auth/me", Some(&nurse_token)).await);
+
+    let secrets = [
+        TEST_PASSWORD,
+        second_password,
+        wrong_password,
+        "a brand new passphrase 7",
+        first_key.as_str(),
+        second_key.as_str(),
+        // The hex part alone, in case a key were stored or logged without its prefix.
+        &first_key[4..],
+        &second_key[4..],
+        nurse_token.as_str(),
+        admin.token.as_str(),
+    ];
+
+    // Every table, every row, as the superuser (RLS does not hide anything from it).
+    let tables = gw.database.psql_superuser(
+        "SELECT string_agg(tablename, ' ') FROM pg_tables WHERE schemaname = 'public'",
+    );
+    let mut dump = String::new();
+    for table in tables.split_whitespace() {
+        dump.push_str(
+            &gw.database
+                .psql_superuser(&format!("SELECT row_to_json(t)::text FROM {table} t")),
+        );
+        dump.push('\n');
+    }
+    assert!(
+        dump.contains("nurse@clinic.example"),
+        "the dump missed the users table"
+    );
+    assert!(
+        dump.contains(&format!("{}...", &second_key[..8])),
+        "the dump missed the key hints"
+    );
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("API key issued"),
+        "the log capture missed the gateway's lines"
+    );
+    let bodies: Vec<String> = replies.iter().map(|r| r.body.to_string()).collect();
+
+    for secret in secrets {
+        assert!(
+            !dump.contains(secret),
+            "a secret is stored in the database: {}…",
+            &secret[..6]
+        );
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {}…",
+            &secret[..6]
+        );
+        for body in &bodies {
+            assert!(
+                !body.contains(secret),
+                "a secret came back in a response: {}…",
+                &secret[..6]
+            );
+        }
+    }
+}
