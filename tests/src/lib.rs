@@ -122,7 +122,7 @@ fn shape_matches(matcher: &str, actual: &Value) -> Option<bool> {
     };
     Some(match matcher {
         "{{any}}" => true,
-        "{{uuid}}" => text.is_some_and(|t| uuid_shape(t)),
+        "{{uuid}}" => text.is_some_and(uuid_shape),
         "{{timestamp}}" => text.is_some_and(|t| {
             t.len() == 24
                 && t.ends_with('Z')

@@ -11,6 +11,7 @@
 //! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
 //! | `test` | fmt, clippy, drift checks, check-rls, every test, the contract suite |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
+//! | `bench` | benchmarks (release build): per-request authentication cost |
 //!
 //! This binary uses only the standard library and `local-postgres`, so it builds in seconds; the
 //! database work itself is done by the gateway binary's admin commands.
@@ -41,6 +42,17 @@ fn main() -> ExitCode {
         ["openapi", "--check"] => openapi(true),
         ["test"] => test(),
         ["contract"] => contract(),
+        ["bench"] => run(
+            "benchmarks",
+            cargo().args([
+                "bench",
+                "--locked",
+                "--package",
+                "tenancy",
+                "--bench",
+                "auth",
+            ]),
+        ),
         _ => Err(usage()),
     };
     match result {
@@ -54,7 +66,7 @@ fn main() -> ExitCode {
 
 fn usage() -> String {
     "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | \
-     schema [--check] | check-rls | openapi [--check] | test | contract>"
+     schema [--check] | check-rls | openapi [--check] | test | contract | bench>"
         .into()
 }
 
@@ -161,8 +173,49 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 // ---------------------------------------------------------------------------------------------
 // dev, db, migrate
 
+/// `JWT_SECRET` and `API_KEY_PEPPER` for development: from the environment when set, else
+/// generated once into `target/dev-secrets.env` (so tokens and keys survive restarts).
+fn dev_secrets() -> Result<Vec<(String, String)>> {
+    const NAMES: [&str; 2] = ["JWT_SECRET", "API_KEY_PEPPER"];
+    let path = target_dir().join("dev-secrets.env");
+    let mut stored: Vec<(String, String)> = std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let missing = NAMES.iter().any(|n| !stored.iter().any(|(k, _)| k == n));
+    if missing {
+        stored = NAMES
+            .iter()
+            .map(|n| Ok(((*n).to_owned(), random_hex()?)))
+            .collect::<Result<_>>()?;
+        let text: String = stored.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        std::fs::create_dir_all(target_dir()).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(stored
+        .into_iter()
+        .map(|(k, v)| {
+            let value = std::env::var(&k).unwrap_or(v);
+            (k, value)
+        })
+        .collect())
+}
+
+/// 64 hex characters from the operating system's CSPRNG.
+fn random_hex() -> Result<String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn dev() -> Result {
     let (runtime_url, owner_url) = dev_database()?;
+    let secrets = dev_secrets()?;
     let bin = gateway_bin()?;
     let owner_url = owner_url
         .ok_or("DATABASE_URL is set but DATABASE_OWNER_URL is not: both are needed to migrate")?;
@@ -172,7 +225,9 @@ fn dev() -> Result {
     )?;
     let seeded = output(
         "seeding the demo organization",
-        gateway(&bin, "seed-demo").env("DATABASE_URL", &runtime_url),
+        gateway(&bin, "seed-demo")
+            .env("DATABASE_URL", &runtime_url)
+            .envs(secrets.iter().map(|(k, v)| (k, v))),
     )?;
     let login: serde_json::Value =
         serde_json::from_str(&seeded).map_err(|e| format!("seed-demo printed no JSON: {e}"))?;
@@ -180,16 +235,21 @@ fn dev() -> Result {
     eprintln!(
         "\n  Gateway:    http://{bind}\n  Health:     http://{bind}/healthz  ·  http://{bind}/readyz\n  \
          OpenAPI:    http://{bind}/api/openapi.json\n  Demo login: {} / {}  (organization {})\n  \
+         Sign in:    curl -s http://{bind}/api/auth/login -H 'content-type: application/json' \
+         -d '{{\"email\":\"{}\",\"password\":\"{}\"}}'\n  \
          Database:   cargo xtask db url   ·   cargo xtask db psql\n  Stop:       Ctrl-C\n",
         login["email"].as_str().unwrap_or_default(),
         login["password"].as_str().unwrap_or_default(),
         login["org_id"].as_str().unwrap_or_default(),
+        login["email"].as_str().unwrap_or_default(),
+        login["password"].as_str().unwrap_or_default(),
     );
     let mut serve = gateway(&bin, "serve");
     serve
         .env("DATABASE_URL", &runtime_url)
         .env("DATABASE_OWNER_URL", &owner_url)
-        .env("BIND_ADDR", &bind);
+        .env("BIND_ADDR", &bind)
+        .envs(secrets.iter().map(|(k, v)| (k, v)));
     if std::env::var_os("LOG_FORMAT").is_none() {
         serve.env("LOG_FORMAT", "text");
     }

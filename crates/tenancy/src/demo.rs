@@ -13,7 +13,7 @@ pub const DEMO_SLUG: &str = "demo-clinic";
 /// Email of the demo admin.
 pub const DEMO_ADMIN_EMAIL: &str = "admin@demo-clinic.example";
 /// Password of the demo admin (a development database only; printed by `cargo xtask dev`).
-pub const DEMO_ADMIN_PASSWORD: &str = "demo-clinic-2026";
+pub const DEMO_ADMIN_PASSWORD: &str = "sunrise-harbor-2026";
 
 /// What `seed` reports: the organization and how to sign in.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -48,8 +48,8 @@ const COMMON: &[&str] = &[
 ];
 
 /// Refuses weak or reused passwords with a message that says why: outside the length limits,
-/// one repeated character, a common password, or containing the account's own email local part,
-/// name or organization (`context`, compared case-insensitively, parts of 4+ characters).
+/// one repeated character, a common password, or containing the account's own email (whole, or
+/// its local part), name or organization (`context`, case-insensitive, parts of 4+ characters).
 ///
 /// # Errors
 /// [`TenancyError::Invalid`] naming the rule.
@@ -73,9 +73,12 @@ pub fn check_strength(password: &str, context: &[&str]) -> Result<(), TenancyErr
         ));
     }
     for item in context {
-        let item = item.to_lowercase();
-        let local = item.split('@').next().unwrap_or_default().trim();
-        if local.chars().count() >= 4 && lower.contains(local) {
+        let item = item.trim().to_lowercase();
+        let local = item.split('@').next().unwrap_or_default();
+        let reused = [item.as_str(), local]
+            .iter()
+            .any(|part| part.chars().count() >= 4 && lower.contains(part));
+        if reused {
             return Err(TenancyError::Invalid(
                 "password must not contain your email, name or organization".into(),
             ));

@@ -1,0 +1,106 @@
+//! Per-request authentication cost, on a real PostgreSQL (the test cluster): API-key
+//! authentication (`api_keys::authenticate`) and JWT + session check (`sessions::authenticate`),
+//! each called sequentially N times after a warm-up; prints p50/p99/p99.9/max and throughput.
+//! Run: `cargo bench -p tenancy --bench auth` (or `cargo xtask bench`). Not a test: nothing here
+//! fails on a number.
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use db::test_support::TestDatabase;
+use tenancy::api_keys::{self, ApiKeyPepper};
+use tenancy::organizations::{self, NewOrganization};
+use tenancy::sessions::{self, ClientInfo, JwtKeys};
+use tenancy::{apps, demo};
+
+const WARMUP: usize = 200;
+const ITERATIONS: usize = 5_000;
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).min(samples.len()) - 1];
+    let total: Duration = samples.iter().sum();
+    println!(
+        "{name:<28} n={:<6} p50={:>7.1} µs  p99={:>7.1} µs  p99.9={:>7.1} µs  max={:>7.1} µs  {:>6.0} req/s (one connection)",
+        samples.len(),
+        pct(0.50).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6,
+        pct(0.999).as_secs_f64() * 1e6,
+        samples.last().unwrap().as_secs_f64() * 1e6,
+        samples.len() as f64 / total.as_secs_f64(),
+    );
+}
+
+async fn measure<F, Fut>(name: &str, mut call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..WARMUP {
+        call().await;
+    }
+    let mut samples = Vec::with_capacity(ITERATIONS);
+    for _ in 0..ITERATIONS {
+        let started = Instant::now();
+        call().await;
+        samples.push(started.elapsed());
+    }
+    report(name, samples);
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let test_db = TestDatabase::new().await;
+        let db = test_db.db();
+        let jwt = JwtKeys::new(&[7u8; 32]).unwrap();
+        let pepper = ApiKeyPepper::new(&[9u8; 32]).unwrap();
+
+        // A second organization with data, so that look-ups are not on an empty table.
+        demo::seed(&db).await.unwrap();
+        let (org, admin) = organizations::provision(
+            &db,
+            &NewOrganization {
+                name: "Bench Clinic",
+                slug: "bench-clinic",
+                admin_email: "admin@bench.example",
+                admin_name: "Bench Admin",
+                admin_password: "bench password 2026",
+            },
+        )
+        .await
+        .unwrap();
+        let org_id = db::OrgId(org.id);
+        let mut key = String::new();
+        for i in 0..50 {
+            let app = apps::create(&db, org_id, &format!("App {i}")).await.unwrap();
+            key = api_keys::issue(&db, &pepper, org_id, app.id, admin.id)
+                .await
+                .unwrap()
+                .key
+                .expose()
+                .to_owned();
+        }
+        let signed_in = sessions::login(&db, &jwt, "admin@bench.example", "bench password 2026", &ClientInfo::default())
+            .await
+            .unwrap();
+
+        println!("auth benchmark: {ITERATIONS} sequential calls after {WARMUP} warm-up, release build, local PostgreSQL");
+        measure("api key authenticate", || async {
+            api_keys::authenticate(&db, &pepper, &key).await.unwrap();
+        })
+        .await;
+        measure("jwt + session authenticate", || async {
+            sessions::authenticate(&db, &jwt, &signed_in.token).await.unwrap();
+        })
+        .await;
+        measure("unknown api key (refused)", || async {
+            let unknown = format!("app_{}", "0".repeat(64));
+            api_keys::authenticate(&db, &pepper, &unknown).await.unwrap_err();
+        })
+        .await;
+    });
+}
