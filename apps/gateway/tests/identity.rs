@@ -216,6 +216,31 @@ async fn login_failures_are_uniform_and_throttled() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn one_address_guessing_many_accounts_is_throttled() {
+    let gw = TestGateway::start().await;
+    gw.signup("clinic").await;
+    // 20 failures from this address, each on a different (unknown) account.
+    for i in 0..20 {
+        let r = gw
+            .post("/api/auth/login", None, &json!({"email": format!("guess{i}@clinic.example"), "password": "wrong-password-1"}))
+            .await;
+        assert_eq!(r.status, 401, "attempt {i}: {:?}", r.body);
+    }
+    // The address is now locked, even for a real account with the right password.
+    let r = gw
+        .post(
+            "/api/auth/login",
+            None,
+            &json!({"email": "admin@clinic.example", "password": TEST_PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (429, Some("too_many_attempts"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_tokens_are_refused() {
     let gw = TestGateway::start().await;
     let admin = gw.signup("clinic").await;

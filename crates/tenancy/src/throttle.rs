@@ -82,11 +82,15 @@ pub(crate) async fn check(db: &Db, subjects: &Subjects) -> Result<(), TenancyErr
     }
 }
 
-/// Counts one failure against every subject (a new window starts when the old one is over).
+/// Counts one failure against every subject (a new window starts when the old one is over), and
+/// prunes counters whose window ended more than a day ago so the table stays small.
 pub(crate) async fn record_failure(db: &Db, subjects: &Subjects) -> Result<(), TenancyError> {
     let keys: Vec<Vec<u8>> = subjects.keys.iter().map(|(k, _)| k.clone()).collect();
     db.system(SystemOp::LoginThrottle, move |c| {
         Box::pin(async move {
+            diesel::sql_query("DELETE FROM login_throttle WHERE window_start < now() - interval '1 day'")
+                .execute(c)
+                .await?;
             diesel::sql_query(
                 "INSERT INTO login_throttle AS t (key, window_start, failures) \
                  SELECT k, now(), 1 FROM unnest($1::bytea[]) AS k \
