@@ -2,7 +2,8 @@
 //! port, with its own freshly migrated database, and a small JSON client for it. Used by the
 //! gateway's own tests and by the workspace contract suite.
 
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use actix_web::HttpServer;
 use actix_web::dev::ServerHandle;
@@ -10,7 +11,48 @@ use db::test_support::TestDatabase;
 use serde_json::{Value, json};
 
 use crate::app::{self, BodyLimits};
+use crate::config::LogFormat;
 use crate::state::{AppState, AuthKeys};
+use crate::telemetry;
+
+/// Log output captured in memory: install it once per test binary (it becomes the process-wide
+/// subscriber), then read what was logged.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Installs a JSON subscriber at `filter` (for example `"debug"`) writing here.
+    #[must_use]
+    pub fn install(filter: &str) -> Self {
+        let captured = Self::default();
+        let writer = captured.clone();
+        telemetry::init_with_writer(LogFormat::Json, filter, move || writer.clone());
+        captured
+    }
+
+    /// Everything logged so far.
+    ///
+    /// # Panics
+    /// If a writer panicked while holding the buffer.
+    #[must_use]
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("log buffer poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// The JWT secret test gateways sign with (32 bytes).
 pub const TEST_JWT_SECRET: &[u8] = b"test-jwt-secret-0123456789abcdef";

@@ -404,115 +404,45 @@ async fn the_role_matrix_holds() {
         200
     );
 
-    // Creating.
-    let new_user = |email: &str, role: &str| json!({"name": "New", "email": email, "password": TEST_PASSWORD, "role": role});
-    assert_eq!(
-        gw.post(
-            "/api/users",
-            Some(&w.user_a.token),
-            &new_user("u1@clinic-a.example", "user")
-        )
-        .await
-        .status,
-        403
-    );
-    assert_eq!(
-        gw.post(
-            "/api/users",
-            Some(&w.manager_a.token),
-            &new_user("m1@clinic-a.example", "manager")
-        )
-        .await
-        .status,
-        403
-    );
-    assert_eq!(
-        gw.post(
-            "/api/users",
-            Some(&w.manager_a.token),
-            &new_user("u2@clinic-a.example", "user")
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        gw.post(
-            "/api/users",
-            Some(&w.admin_a.token),
-            &new_user("a1@clinic-a.example", "admin")
-        )
-        .await
-        .status,
-        201
-    );
+    // Creating: (actor, new user's email and role, expected status).
+    for (actor, email, role, want) in [
+        (&w.user_a, "u1@clinic-a.example", "user", 403),
+        (&w.manager_a, "m1@clinic-a.example", "manager", 403),
+        (&w.manager_a, "u2@clinic-a.example", "user", 201),
+        (&w.admin_a, "a1@clinic-a.example", "admin", 201),
+    ] {
+        let body = json!({"name": "New", "email": email, "password": TEST_PASSWORD, "role": role});
+        let got = gw
+            .post("/api/users", Some(&actor.token), &body)
+            .await
+            .status;
+        assert_eq!(got, want, "create {role} by {}", actor.user_id);
+    }
 
-    // Updating.
+    // Updating: (target, actor, change, expected status).
+    let (admin, manager, user) = (&w.admin_a, &w.manager_a, &w.user_a);
+    for (target, actor, change, want) in [
+        (&w.user_a, user, json!({"name": "Me"}), 200),
+        (&w.user_a, user, json!({"role": "admin"}), 403),
+        (&w.user_a, user, json!({"active": false}), 403),
+        (&w.user_a2, user, json!({"name": "Them"}), 403),
+        (&w.user_a2, manager, json!({"extension": "204"}), 200),
+        (&w.user_a2, manager, json!({"role": "manager"}), 403),
+        (&w.admin_a, manager, json!({"name": "Boss"}), 403),
+        (&w.admin_a, admin, json!({"role": "user"}), 403),
+        (&w.manager_a, admin, json!({"extension": "205"}), 200),
+    ] {
+        let got = patch(user_path(target), actor.token.clone(), change.clone()).await;
+        assert_eq!(
+            got, want,
+            "PATCH {change} on {} by {}",
+            target.user_id, actor.user_id
+        );
+    }
     let (admin, manager, user) = (
-        w.admin_a.token.clone(),
-        w.manager_a.token.clone(),
-        w.user_a.token.clone(),
-    );
-    assert_eq!(
-        patch(user_path(&w.user_a), user.clone(), json!({"name": "Me"})).await,
-        200
-    );
-    assert_eq!(
-        patch(user_path(&w.user_a), user.clone(), json!({"role": "admin"})).await,
-        403
-    );
-    assert_eq!(
-        patch(user_path(&w.user_a), user.clone(), json!({"active": false})).await,
-        403
-    );
-    assert_eq!(
-        patch(user_path(&w.user_a2), user.clone(), json!({"name": "Them"})).await,
-        403
-    );
-    assert_eq!(
-        patch(
-            user_path(&w.user_a2),
-            manager.clone(),
-            json!({"extension": "204"})
-        )
-        .await,
-        200
-    );
-    assert_eq!(
-        patch(
-            user_path(&w.user_a2),
-            manager.clone(),
-            json!({"role": "manager"})
-        )
-        .await,
-        403
-    );
-    assert_eq!(
-        patch(
-            user_path(&w.admin_a),
-            manager.clone(),
-            json!({"name": "Boss"})
-        )
-        .await,
-        403
-    );
-    assert_eq!(
-        patch(
-            user_path(&w.admin_a),
-            admin.clone(),
-            json!({"role": "user"})
-        )
-        .await,
-        403
-    );
-    assert_eq!(
-        patch(
-            user_path(&w.manager_a),
-            admin.clone(),
-            json!({"extension": "205"})
-        )
-        .await,
-        200
+        admin.token.clone(),
+        manager.token.clone(),
+        user.token.clone(),
     );
     // Extensions are unique within the organization.
     let r = gw

@@ -2,32 +2,13 @@
 //! (Its own test binary: it installs the process-wide subscriber.)
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use actix_web::test;
 use gateway::app::{self, BodyLimits};
-use gateway::config::LogFormat;
-use gateway::test_support::test_state;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use gateway::test_support::{CapturedLogs, test_state};
 
 #[actix_web::test]
 async fn an_error_is_logged_as_json_with_the_request_id_and_answered_opaquely() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    gateway::telemetry::init_with_writer(LogFormat::Json, "info", move || writer.clone());
+    let captured = CapturedLogs::install("info");
 
     // Port 1: nothing listens; the cause (connection refused) must reach the log only.
     let db = db::Db::new(&db::DbConfig::new(
@@ -66,7 +47,7 @@ async fn an_error_is_logged_as_json_with_the_request_id_and_answered_opaquely() 
     // The root span closes (and the access line is written) once the body has been sent.
     test::read_body(res).await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         !logs.contains("app_0123456789abcdef"),
         "a query-string credential reached the logs"

@@ -3,31 +3,12 @@
 //! (Its own test binary: it installs the process-wide log subscriber.)
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use gateway::config::LogFormat;
-use gateway::test_support::{Reply, TEST_PASSWORD, TestGateway};
+use gateway::test_support::{CapturedLogs, Reply, TEST_PASSWORD, TestGateway};
 use serde_json::{Value, json};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_are_nowhere_after_issuance() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    gateway::telemetry::init_with_writer(LogFormat::Json, "debug", move || writer.clone());
+    let captured = CapturedLogs::install("debug");
 
     let gw = TestGateway::start().await;
     let mut replies: Vec<Reply> = Vec::new();
@@ -140,7 +121,7 @@ async fn secrets_are_nowhere_after_issuance() {
         "the dump missed the key hints"
     );
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("API key issued"),
         "the log capture missed the gateway's lines"

@@ -47,13 +47,8 @@ const COMMON: &[&str] = &[
     "monkey12",
 ];
 
-/// Refuses weak or reused passwords with a message that says why: outside the length limits,
-/// one repeated character, a common password, or containing the account's own email (whole, or
-/// its local part), name or organization (`context`, case-insensitive, parts of 4+ characters).
-///
-/// # Errors
-/// [`TenancyError::Invalid`] naming the rule.
-pub fn check_strength(password: &str, context: &[&str]) -> Result<(), TenancyError> {
+/// The length rule, applied to every password that is set.
+fn check_length(password: &str) -> Result<(), TenancyError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(TenancyError::Invalid(format!(
@@ -65,6 +60,17 @@ pub fn check_strength(password: &str, context: &[&str]) -> Result<(), TenancyErr
             "password must be at most {MAX_PASSWORD_CHARS} characters"
         )));
     }
+    Ok(())
+}
+
+/// Refuses weak or reused passwords with a message that says why: outside the length limits,
+/// one repeated character, a common password, or containing the account's own email (whole, or
+/// its local part), name or organization (`context`, case-insensitive, parts of 4+ characters).
+///
+/// # Errors
+/// [`TenancyError::Invalid`] naming the rule.
+pub fn check_strength(password: &str, context: &[&str]) -> Result<(), TenancyError> {
+    check_length(password)?;
     let lower = password.to_lowercase();
     let first = lower.chars().next();
     if lower.chars().all(|c| Some(c) == first) || COMMON.contains(&lower.as_str()) {
@@ -99,17 +105,7 @@ fn argon2() -> Argon2<'static> {
 /// [`TenancyError::Invalid`] for a password outside
 /// [`MIN_PASSWORD_CHARS`]..=[`MAX_PASSWORD_CHARS`]; [`TenancyError::PasswordHash`] if hashing fails.
 pub fn hash(password: &str) -> Result<String, TenancyError> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        return Err(TenancyError::Invalid(format!(
-            "password must be at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    if chars > MAX_PASSWORD_CHARS {
-        return Err(TenancyError::Invalid(format!(
-            "password must be at most {MAX_PASSWORD_CHARS} characters"
-        )));
-    }
+    check_length(password)?;
     let salt = SaltString::generate(&mut OsRng);
     argon2()
         .hash_password(password.as_bytes(), &salt)
