@@ -106,7 +106,7 @@ pub async fn provision_with_id(
     org_id: OrgId,
     new: &NewOrganization<'_>,
 ) -> Result<(Organization, UserRow), TenancyError> {
-    let rows = Validated::new(new)?;
+    let rows = Validated::new(new).await?;
     db.tenant(org_id, move |c| {
         Box::pin(async move { rows.insert(c, org_id).await })
     })
@@ -129,7 +129,7 @@ pub async fn signup(
         new.admin_password,
         &[new.admin_email, new.admin_name, new.name, new.slug],
     )?;
-    let rows = Validated::new(new)?;
+    let rows = Validated::new(new).await?;
     let org_id = OrgId::new_random();
     let user_agent = client.user_agent.clone();
     let (org, user, session) = db
@@ -163,14 +163,14 @@ struct Validated {
 }
 
 impl Validated {
-    fn new(new: &NewOrganization<'_>) -> Result<Self, TenancyError> {
+    async fn new(new: &NewOrganization<'_>) -> Result<Self, TenancyError> {
         validate_slug(new.slug)?;
         Ok(Self {
             name: validate_name("organization name", new.name)?,
             slug: new.slug.to_owned(),
             admin_name: validate_name("name", new.admin_name)?,
             email: normalize_email(new.admin_email)?,
-            password_hash: password::hash(new.admin_password)?,
+            password_hash: password::hash_off_thread(new.admin_password).await?,
         })
     }
 

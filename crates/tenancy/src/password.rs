@@ -124,6 +124,29 @@ pub fn verify(password: &str, stored: &str) -> bool {
     })
 }
 
+/// [`hash`] on tokio's blocking pool: argon2 takes tens of milliseconds of CPU, which must not
+/// stall the async workers serving other requests.
+///
+/// # Errors
+/// As [`hash`].
+pub async fn hash_off_thread(password: &str) -> Result<String, TenancyError> {
+    let password = password.to_owned();
+    off_thread(move || hash(&password)).await
+}
+
+/// [`verify`] on tokio's blocking pool.
+pub async fn verify_off_thread(password: &str, stored: String) -> bool {
+    let password = password.to_owned();
+    off_thread(move || verify(&password, &stored)).await
+}
+
+async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,12 +181,10 @@ pub async fn login(
             })
         })
         .await?;
-    let attempt = password_attempt.to_owned();
     let stored = candidate
         .as_ref()
         .map_or_else(|| dummy_hash().to_owned(), |c| c.password_hash.clone());
-    // argon2 takes tens of milliseconds: keep it off the async workers.
-    let matches = tokio_block(move || password::verify(&attempt, &stored)).await;
+    let matches = password::verify_off_thread(password_attempt, stored).await;
     let Some(candidate) = candidate.filter(|c| matches && c.is_active) else {
         throttle::record_failure(db, &subjects).await?;
         tracing::info!("sign-in refused");
@@ -224,13 +222,6 @@ pub async fn login(
     };
     tracing::info!(org_id = %org, user_id = %signed_in.user.id, "signed in");
     Ok(signed_in)
-}
-
-async fn tokio_block<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
 }
 
 /// A session row just inserted; [`NewSession::sign`] turns it into the bearer token.

@@ -270,7 +270,7 @@ pub async fn create(db: &Db, actor: &UserPrincipal, new: NewUser) -> Result<User
         .map(validate_extension)
         .transpose()?;
     password::check_strength(&new.password, &[&email, &name])?;
-    let hash = password::hash(&new.password)?;
+    let hash = password::hash_off_thread(&new.password).await?;
     let org = actor.org_id;
     db.tenant(org, move |c| {
         Box::pin(async move {
@@ -371,7 +371,7 @@ pub async fn update(
                     let context_email = email.as_deref().unwrap_or(&target.email);
                     let context_name = name.as_deref().unwrap_or(&target.name);
                     password::check_strength(p, &[context_email, context_name])?;
-                    Some(password::hash(p)?)
+                    Some(password::hash_off_thread(p).await?)
                 }
                 None => None,
             };
