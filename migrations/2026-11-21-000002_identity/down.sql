@@ -1,3 +1,4 @@
+DROP FUNCTION auth_session_check(uuid, uuid, uuid, double precision);
 DROP FUNCTION auth_app_by_key_hash(bytea);
 DROP FUNCTION auth_login_candidate(text);
 DROP TABLE login_throttle;

@@ -101,8 +101,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO platform_runtime;
 
 -- Narrow cross-tenant look-ups (docs/architecture.md, "Tenancy"). Each returns only what its
 -- caller needs, runs as the owner (which bypasses RLS), and is the only way the runtime role can
--- see a row before it knows the tenant. Callers: tenancy::auth, as SystemOp::LoginLookup and
--- SystemOp::ApiKeyLookup.
+-- see a row before it knows the tenant. Callers: tenancy::sessions and tenancy::api_keys, as
+-- SystemOp::LoginLookup, SystemOp::ApiKeyLookup and SystemOp::SessionCheck (one round trip each,
+-- outside a transaction: these run on every authenticated request).
 CREATE FUNCTION auth_login_candidate(p_email text)
     RETURNS TABLE (user_id uuid, org_id uuid, password_hash text, is_active boolean)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
@@ -116,3 +117,19 @@ CREATE FUNCTION auth_app_by_key_hash(p_hash bytea)
     AS $$ SELECT a.id, a.org_id, a.api_key_hash FROM apps a WHERE a.api_key_hash = p_hash AND a.is_active $$;
 REVOKE ALL ON FUNCTION auth_app_by_key_hash(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION auth_app_by_key_hash(bytea) TO platform_runtime;
+
+-- The session a signed token names, if it is open and its user active, in exactly the org, user
+-- and session the token claims. Returns the stored token hash (compared by the caller in
+-- constant time), the user's current role, and whether last_seen_at is older than p_stale_secs.
+CREATE FUNCTION auth_session_check(p_session uuid, p_org uuid, p_user uuid, p_stale_secs double precision)
+    RETURNS TABLE (token_hash bytea, role text, stale boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$
+        SELECT s.token_hash, u.role, s.last_seen_at < now() - make_interval(secs => p_stale_secs)
+          FROM user_sessions s
+          JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id
+         WHERE s.id = p_session AND s.org_id = p_org AND s.user_id = p_user
+           AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active
+    $$;
+REVOKE ALL ON FUNCTION auth_session_check(uuid, uuid, uuid, double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth_session_check(uuid, uuid, uuid, double precision) TO platform_runtime;

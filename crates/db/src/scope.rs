@@ -50,6 +50,9 @@ pub enum SystemOp {
     LoginThrottle,
     /// App authentication: finds the app of a keyed API-key hash through `auth_app_by_key_hash`.
     ApiKeyLookup,
+    /// User authentication on every request: reads the session named by a signed token through
+    /// `auth_session_check`.
+    SessionCheck,
 }
 
 impl SystemOp {
@@ -61,6 +64,7 @@ impl SystemOp {
             Self::LoginLookup => "login_lookup",
             Self::LoginThrottle => "login_throttle",
             Self::ApiKeyLookup => "api_key_lookup",
+            Self::SessionCheck => "session_check",
         }
     }
 }
@@ -112,6 +116,25 @@ impl Db {
     {
         tracing::debug!(target: "db::system", op = op.name(), "system transaction");
         self.scoped(String::new(), op.name(), f).await
+    }
+
+    /// Runs `f` for one named [`SystemOp`] on a pooled connection **outside** any explicit
+    /// transaction: each statement commits on its own, with no tenant set (every tenant setting
+    /// in this crate is transaction-local). One round trip instead of the four of a transaction,
+    /// for the read-only look-ups on the hot path of every request (credential checks through
+    /// `SECURITY DEFINER` functions). Do not write through this path.
+    ///
+    /// # Errors
+    /// `f`'s error, or [`DbError`] when no connection is available.
+    pub async fn system_read<R, E, F>(&self, op: SystemOp, f: F) -> Result<R, E>
+    where
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> ConnFuture<'c, Result<R, E>> + Send,
+        E: From<DbError> + Send,
+        R: Send,
+    {
+        tracing::trace!(target: "db::system", op = op.name(), "system read");
+        let mut conn = self.conn().await?;
+        f(&mut conn).await
     }
 
     /// One transaction whose first statement sets the scope: `app.current_org_id` (empty: no

@@ -143,6 +143,19 @@ async fn a_pooled_connection_reused_after_a_tenant_transaction_has_no_tenant() {
         .await
         .unwrap();
     assert_eq!(seen.n, 0);
+    // Likewise outside any transaction (the one-round-trip read path).
+    let seen: Count = db
+        .system_read(db::SystemOp::SessionCheck, |c| {
+            Box::pin(async move {
+                diesel::sql_query("SELECT count(*) AS n FROM users")
+                    .get_result(c)
+                    .await
+                    .map_err(DbError::from)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.n, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -155,7 +155,7 @@ pub async fn authenticate(
     }
     let hash = pepper.hash(presented);
     let found: Option<KeyMatch> = db
-        .system(SystemOp::ApiKeyLookup, move |c| {
+        .system_read(SystemOp::ApiKeyLookup, move |c| {
             Box::pin(async move {
                 diesel::sql_query(
                     "SELECT app_id, org_id, api_key_hash FROM auth_app_by_key_hash($1)",

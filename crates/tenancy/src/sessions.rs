@@ -170,7 +170,7 @@ pub async fn login(
 
     let lookup_email = email.clone();
     let candidate: Option<Candidate> = db
-        .system(SystemOp::LoginLookup, move |c| {
+        .system_read(SystemOp::LoginLookup, move |c| {
             Box::pin(async move {
                 diesel::sql_query("SELECT user_id, org_id, password_hash, is_active FROM auth_login_candidate($1)")
                     .bind::<Text, _>(lookup_email)
@@ -288,10 +288,11 @@ struct SessionCheck {
     stale: bool,
 }
 
-/// Checks a bearer token on a request: signature and expiry (HS256 only), then, in the token's
-/// organization, that the session exists, is neither revoked nor expired, belongs to the token
-/// (constant-time hash comparison) and that its user is active. Refreshes `last_seen_at` at most
-/// once a minute.
+/// Checks a bearer token on a request: signature and expiry (HS256 only), then, through the
+/// narrow `auth_session_check` function (one round trip), that the session the token names
+/// exists in the token's organization for the token's user, is neither revoked nor expired,
+/// belongs to the token (constant-time hash comparison) and that its user is active. Refreshes
+/// `last_seen_at` at most once a minute.
 ///
 /// # Errors
 /// [`TenancyError::Unauthenticated`] for any failure of the token or session;
@@ -307,15 +308,11 @@ pub async fn authenticate(
     let org = OrgId(claims.app_metadata.org_id);
     let presented = sha256(claims.jti.as_bytes());
     let (sid, user_id) = (claims.sid, claims.sub);
-    let role = db
-        .tenant(org, move |c| {
+    let found: Option<SessionCheck> = db
+        .system_read(SystemOp::SessionCheck, move |c| {
             Box::pin(async move {
-                let found: Option<SessionCheck> = diesel::sql_query(
-                    "SELECT s.token_hash, u.role, \
-                            s.last_seen_at < now() - make_interval(secs => $4) AS stale \
-                       FROM user_sessions s JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
-                      WHERE s.id = $1 AND s.org_id = $2 AND s.user_id = $3 \
-                        AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active",
+                diesel::sql_query(
+                    "SELECT token_hash, role, stale FROM auth_session_check($1, $2, $3, $4)",
                 )
                 .bind::<SqlUuid, _>(sid)
                 .bind::<SqlUuid, _>(org.0)
@@ -323,23 +320,33 @@ pub async fn authenticate(
                 .bind::<diesel::sql_types::Double, _>(LAST_SEEN_RESOLUTION_SECS as f64)
                 .get_result(c)
                 .await
-                .optional()?;
-                let Some(found) = found else {
-                    return Err(TenancyError::Unauthenticated);
-                };
-                if !bool::from(found.token_hash.ct_eq(&presented)) {
-                    return Err(TenancyError::Unauthenticated);
-                }
-                if found.stale {
-                    diesel::update(user_sessions::table.filter(user_sessions::id.eq(sid)).filter(user_sessions::org_id.eq(org.0)))
-                        .set(user_sessions::last_seen_at.eq(Utc::now()))
-                        .execute(c)
-                        .await?;
-                }
-                found.role.parse::<Role>()
+                .optional()
+                .map_err(DbError::from)
             })
         })
         .await?;
+    let found = found.ok_or(TenancyError::Unauthenticated)?;
+    if !bool::from(found.token_hash.ct_eq(&presented)) {
+        return Err(TenancyError::Unauthenticated);
+    }
+    let role: Role = found.role.parse()?;
+    if found.stale {
+        // At most once a minute per session: record activity in the session's own tenant.
+        db.tenant(org, move |c| {
+            Box::pin(async move {
+                diesel::update(
+                    user_sessions::table
+                        .filter(user_sessions::id.eq(sid))
+                        .filter(user_sessions::org_id.eq(org.0)),
+                )
+                .set(user_sessions::last_seen_at.eq(Utc::now()))
+                .execute(c)
+                .await?;
+                Ok::<_, TenancyError>(())
+            })
+        })
+        .await?;
+    }
     Ok(UserPrincipal {
         user_id,
         org_id: org,

@@ -50,7 +50,7 @@ struct Locked {
 pub(crate) async fn check(db: &Db, subjects: &Subjects) -> Result<(), TenancyError> {
     let (keys, limits): (Vec<Vec<u8>>, Vec<i32>) = subjects.keys.iter().cloned().unzip();
     let locked: Option<Locked> = db
-        .system(SystemOp::LoginThrottle, move |c| {
+        .system_read(SystemOp::LoginThrottle, move |c| {
             Box::pin(async move {
                 diesel::sql_query(
                     "SELECT max(ceil(extract(epoch FROM t.window_start + make_interval(secs => $3) - now())))::bigint \
