@@ -29,10 +29,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    credential_audit_log (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        provider -> Text,
+        action -> Text,
+        detail -> Nullable<Text>,
+        actor -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_throttle (key) {
         key -> Bytea,
         window_start -> Timestamptz,
         failures -> Int4,
+    }
+}
+
+diesel::table! {
+    org_credentials (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        provider -> Text,
+        key_id -> Text,
+        nonce -> Bytea,
+        ciphertext -> Bytea,
+        metadata -> Jsonb,
+        is_active -> Bool,
+        last_verified_at -> Nullable<Timestamptz>,
+        verification_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -80,6 +110,8 @@ diesel::table! {
 diesel::joinable!(api_key_audit_log -> apps (app_id));
 diesel::joinable!(api_key_audit_log -> organizations (org_id));
 diesel::joinable!(apps -> organizations (org_id));
+diesel::joinable!(credential_audit_log -> organizations (org_id));
+diesel::joinable!(org_credentials -> organizations (org_id));
 diesel::joinable!(user_sessions -> organizations (org_id));
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(users -> organizations (org_id));
@@ -87,7 +119,9 @@ diesel::joinable!(users -> organizations (org_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_key_audit_log,
     apps,
+    credential_audit_log,
     login_throttle,
+    org_credentials,
     organizations,
     user_sessions,
     users,

@@ -1,0 +1,2 @@
+DROP TABLE credential_audit_log;
+DROP TABLE org_credentials;
