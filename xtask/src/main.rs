@@ -6,12 +6,13 @@
 //! | `dev` | private PostgreSQL under `target/postgres/dev` (or `DATABASE_URL`), migrate, seed the demo org, run the gateway on 127.0.0.1:8080 |
 //! | `db start\|stop\|reset\|status\|url [--owner]\|psql [args]` | manage the development cluster |
 //! | `migrate` | apply pending migrations to the development database (or `DATABASE_OWNER_URL`) |
+//! | `rotate-credentials` | re-seal every stored credential under the active key |
 //! | `schema [--check]` | regenerate `crates/db/src/schema.rs` from the migrations (`--check`: fail on drift) |
 //! | `check-rls` | migrate a scratch database and audit tenancy rules (forced RLS, policies, runtime role) |
 //! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
 //! | `test` | fmt, clippy, drift checks, check-rls, every test, the contract suite |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
-//! | `bench` | benchmarks (release build): per-request authentication cost |
+//! | `bench` | benchmarks (release build): per-request authentication, credential vault |
 //!
 //! This binary uses only the standard library and `local-postgres`, so it builds in seconds; the
 //! database work itself is done by the gateway binary's admin commands.
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         ["dev"] => dev(),
         ["db", rest @ ..] => db(rest),
         ["migrate"] => migrate(),
+        ["rotate-credentials"] => rotate_credentials(),
         ["schema"] => schema(false),
         ["schema", "--check"] => schema(true),
         ["check-rls"] => check_rls(),
@@ -49,8 +51,9 @@ fn main() -> ExitCode {
                 "--locked",
                 "--package",
                 "tenancy",
-                "--bench",
-                "auth",
+                "--package",
+                "credentials",
+                "--benches",
             ]),
         ),
         _ => Err(usage()),
@@ -65,7 +68,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | \
+    "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | \
      schema [--check] | check-rls | openapi [--check] | test | contract | bench>"
         .into()
 }
@@ -173,10 +176,18 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 // ---------------------------------------------------------------------------------------------
 // dev, db, migrate
 
-/// `JWT_SECRET` and `API_KEY_PEPPER` for development: from the environment when set, else
-/// generated once into `target/dev-secrets.env` (so tokens and keys survive restarts).
+/// The secrets the gateway needs, for development: from the environment when set, else
+/// generated once into `target/dev-secrets.env` (so tokens, keys and sealed credentials survive
+/// restarts): `JWT_SECRET`, `API_KEY_PEPPER`, `CREDENTIALS_KEYS` (one key `dev1`) and
+/// `CREDENTIALS_ACTIVE_KEY`.
 fn dev_secrets() -> Result<Vec<(String, String)>> {
-    const NAMES: [&str; 2] = ["JWT_SECRET", "API_KEY_PEPPER"];
+    use base64::Engine as _;
+    const NAMES: [&str; 4] = [
+        "JWT_SECRET",
+        "API_KEY_PEPPER",
+        "CREDENTIALS_KEYS",
+        "CREDENTIALS_ACTIVE_KEY",
+    ];
     let path = target_dir().join("dev-secrets.env");
     let mut stored: Vec<(String, String)> = std::fs::read_to_string(&path)
         .unwrap_or_default()
@@ -186,10 +197,13 @@ fn dev_secrets() -> Result<Vec<(String, String)>> {
         .collect();
     let missing = NAMES.iter().any(|n| !stored.iter().any(|(k, _)| k == n));
     if missing {
-        stored = NAMES
-            .iter()
-            .map(|n| Ok(((*n).to_owned(), random_hex()?)))
-            .collect::<Result<_>>()?;
+        let key = base64::engine::general_purpose::STANDARD.encode(random_bytes()?);
+        stored = vec![
+            ("JWT_SECRET".into(), hex(&random_bytes()?)),
+            ("API_KEY_PEPPER".into(), hex(&random_bytes()?)),
+            ("CREDENTIALS_KEYS".into(), format!("dev1:{key}")),
+            ("CREDENTIALS_ACTIVE_KEY".into(), "dev1".into()),
+        ];
         let text: String = stored.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::create_dir_all(target_dir()).map_err(|e| e.to_string())?;
         std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -203,14 +217,18 @@ fn dev_secrets() -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// 64 hex characters from the operating system's CSPRNG.
-fn random_hex() -> Result<String> {
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 32 bytes from the operating system's CSPRNG.
+fn random_bytes() -> Result<[u8; 32]> {
     use std::io::Read as _;
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .map_err(|e| format!("reading /dev/urandom: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(bytes)
 }
 
 fn dev() -> Result {
@@ -306,6 +324,21 @@ fn db(args: &[&str]) -> Result {
 #[allow(clippy::print_stdout)]
 fn println_out(text: &str) {
     println!("{text}");
+}
+
+/// Re-seals every stored credential of the development database (or `DATABASE_OWNER_URL`) under
+/// the active key (`CREDENTIALS_ACTIVE_KEY`, else the dev secrets).
+fn rotate_credentials() -> Result {
+    let (_, owner_url) = dev_database()?;
+    let owner_url = owner_url.ok_or("DATABASE_OWNER_URL is not set")?;
+    let secrets = dev_secrets()?;
+    let bin = gateway_bin()?;
+    run(
+        "rotating credentials",
+        gateway(&bin, "rotate-credentials")
+            .env("DATABASE_OWNER_URL", owner_url)
+            .envs(secrets.iter().map(|(k, v)| (k, v))),
+    )
 }
 
 fn migrate() -> Result {

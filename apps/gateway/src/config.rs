@@ -68,6 +68,11 @@ pub struct Config {
     /// `API_KEY_PEPPER` (required): HMAC key for stored API-key hashes, at least 32 bytes.
     /// Changing it invalidates every issued API key.
     pub api_key_pepper: Vec<u8>,
+    /// `CREDENTIALS_KEYS` (required): the keys sealing customer credentials, as
+    /// `id:<base64 of 32 bytes>` separated by commas (several during a rotation).
+    pub credentials_keys: String,
+    /// `CREDENTIALS_ACTIVE_KEY` (required): the id of the key new credentials are sealed with.
+    pub credentials_active_key: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -89,6 +94,8 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("jwt_secret", &"[redacted]")
             .field("api_key_pepper", &"[redacted]")
+            .field("credentials_keys", &"[redacted]")
+            .field("credentials_active_key", &self.credentials_active_key)
             .finish()
     }
 }
@@ -248,6 +255,8 @@ impl Config {
             log_format,
             jwt_secret: vars.secret("JWT_SECRET")?,
             api_key_pepper: vars.secret("API_KEY_PEPPER")?,
+            credentials_keys: vars.required("CREDENTIALS_KEYS", "")?,
+            credentials_active_key: vars.required("CREDENTIALS_ACTIVE_KEY", "")?,
         })
     }
 }
@@ -269,10 +278,15 @@ mod tests {
     const OWNER: (&str, &str) = ("DATABASE_OWNER_URL", "postgres://own:secret@db/app");
     const JWT: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
     const PEPPER: (&str, &str) = ("API_KEY_PEPPER", "fedcba9876543210fedcba9876543210");
+    const KEYS: (&str, &str) = (
+        "CREDENTIALS_KEYS",
+        "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    );
+    const ACTIVE: (&str, &str) = ("CREDENTIALS_ACTIVE_KEY", "k1");
 
     #[test]
     fn defaults_apply_when_only_the_urls_are_set() {
-        let c = load(&[RUNTIME, OWNER, JWT, PEPPER]).expect("config");
+        let c = load(&[RUNTIME, OWNER, JWT, PEPPER, KEYS, ACTIVE]).expect("config");
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
         assert!(c.migrate_on_startup);
         assert_eq!(c.db_pool_size, 16);
@@ -283,18 +297,26 @@ mod tests {
 
     #[test]
     fn a_missing_database_url_is_named() {
-        let err = load(&[OWNER, JWT, PEPPER]).unwrap_err();
+        let err = load(&[OWNER, JWT, PEPPER, KEYS, ACTIVE]).unwrap_err();
         assert_eq!(err.to_string(), "configuration: DATABASE_URL is not set");
     }
 
     #[test]
     fn the_owner_url_is_required_only_for_migrating() {
-        let err = load(&[RUNTIME, JWT, PEPPER]).unwrap_err();
+        let err = load(&[RUNTIME, JWT, PEPPER, KEYS, ACTIVE]).unwrap_err();
         assert!(
             err.to_string().contains("DATABASE_OWNER_URL is not set"),
             "{err}"
         );
-        let c = load(&[RUNTIME, JWT, PEPPER, ("MIGRATE_ON_STARTUP", "false")]).expect("config");
+        let c = load(&[
+            RUNTIME,
+            JWT,
+            PEPPER,
+            KEYS,
+            ACTIVE,
+            ("MIGRATE_ON_STARTUP", "false"),
+        ])
+        .expect("config");
         assert!(c.database_owner_url.is_none());
     }
 
@@ -308,7 +330,7 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("HTTP_WORKERS", "-1"),
         ] {
-            let err = load(&[RUNTIME, OWNER, JWT, PEPPER, (var, value)]).unwrap_err();
+            let err = load(&[RUNTIME, OWNER, JWT, PEPPER, KEYS, ACTIVE, (var, value)]).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(var) && !text.contains(value), "{text}");
         }
@@ -324,7 +346,7 @@ mod tests {
 
     #[test]
     fn debug_output_redacts_the_urls_and_secrets() {
-        let c = load(&[RUNTIME, OWNER, JWT, PEPPER]).expect("config");
+        let c = load(&[RUNTIME, OWNER, JWT, PEPPER, KEYS, ACTIVE]).expect("config");
         let debug = format!("{c:?}");
         assert!(
             !debug.contains(":secret@") && !debug.contains("0123456789abcdef"),
@@ -334,9 +356,17 @@ mod tests {
 
     #[test]
     fn short_secrets_are_refused() {
-        let err = load(&[RUNTIME, OWNER, PEPPER, ("JWT_SECRET", "too-short")]).unwrap_err();
+        let err = load(&[
+            RUNTIME,
+            OWNER,
+            PEPPER,
+            KEYS,
+            ACTIVE,
+            ("JWT_SECRET", "too-short"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("JWT_SECRET is invalid"), "{err}");
-        let err = load(&[RUNTIME, OWNER, JWT]).unwrap_err();
+        let err = load(&[RUNTIME, OWNER, JWT, KEYS, ACTIVE]).unwrap_err();
         assert_eq!(err.to_string(), "configuration: API_KEY_PEPPER is not set");
     }
 }

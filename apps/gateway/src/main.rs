@@ -6,6 +6,8 @@
 //! - `check-rls`: audit tenancy rules on the database at `DATABASE_OWNER_URL` (or `DATABASE_URL`);
 //!   exits 1 listing every violation.
 //! - `seed-demo`: create the demo organization and admin with `DATABASE_URL`; prints JSON.
+//! - `rotate-credentials`: re-seal every stored credential under `CREDENTIALS_ACTIVE_KEY`, as the
+//!   owner role (`DATABASE_OWNER_URL`); afterwards keys no longer active can be removed.
 //! - `openapi`: print the OpenAPI document (no database needed).
 
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 use gateway::config::{Config, ConfigError, LogFormat};
 use gateway::{app, server, telemetry};
 
-const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|openapi]";
+const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|openapi]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,6 +25,7 @@ async fn main() -> ExitCode {
         "migrate" => migrate().await,
         "check-rls" => check_rls().await,
         "seed-demo" => seed_demo().await,
+        "rotate-credentials" => rotate_credentials().await,
         "openapi" => print_json(&app::openapi()),
         "-h" | "--help" | "help" => {
             eprintln!("{USAGE}");
@@ -45,6 +48,7 @@ async fn serve() -> Result<(), String> {
     server::run(config).await.map_err(|e| e.to_string())
 }
 
+/// A required variable (a URL or a secret) from the environment.
 fn env_url(var: &'static str) -> Result<String, String> {
     std::env::var(var)
         .ok()
@@ -79,6 +83,25 @@ async fn check_rls() -> Result<(), String> {
         }
         Err(format!("{} tenancy violation(s)", violations.len()))
     }
+}
+
+async fn rotate_credentials() -> Result<(), String> {
+    use diesel_async::AsyncConnection as _;
+    telemetry::init(LogFormat::Text);
+    let keys = env_url("CREDENTIALS_KEYS")?;
+    let active = env_url("CREDENTIALS_ACTIVE_KEY")?;
+    let keyring = credentials::Keyring::from_config(&keys, &active).map_err(|e| e.to_string())?;
+    let mut conn = db::AsyncPgConnection::establish(&env_url("DATABASE_OWNER_URL")?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let report = credentials::rotation::reseal_all(&mut conn, &keyring)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "rotate-credentials: re-sealed {} credential(s) under key {active}; {} changed meanwhile (run again)",
+        report.resealed, report.skipped_concurrent
+    );
+    Ok(())
 }
 
 async fn seed_demo() -> Result<(), String> {

@@ -1,6 +1,8 @@
 //! Start-up and serving: migrate (optionally), refuse an RLS-bypassing role, serve until
 //! SIGTERM/SIGINT, then drain in-flight requests for up to the shutdown timeout.
 
+use std::sync::Arc;
+
 use actix_web::HttpServer;
 
 use crate::app::{self, BodyLimits};
@@ -38,6 +40,14 @@ pub fn pool(config: &Config) -> Result<db::Db, db::DbError> {
     db::Db::new(&db_config)
 }
 
+/// The credentials keyring from `CREDENTIALS_KEYS` and `CREDENTIALS_ACTIVE_KEY`.
+///
+/// # Errors
+/// [`credentials::CredentialError::Config`] naming the problem (never a key).
+pub fn keyring(config: &Config) -> Result<credentials::Keyring, credentials::CredentialError> {
+    credentials::Keyring::from_config(&config.credentials_keys, &config.credentials_active_key)
+}
+
 /// Runs the gateway until a shutdown signal.
 ///
 /// # Errors
@@ -60,9 +70,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let auth = AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
         .map_err(|e| ServeError::Config(e.to_string()))?;
+    let keyring = keyring(&config).map_err(|e| ServeError::Config(e.to_string()))?;
     let state = AppState {
+        credentials: Arc::new(credentials::CredentialService::new(
+            db.clone(),
+            Arc::new(keyring),
+        )),
         db,
-        auth: std::sync::Arc::new(auth),
+        auth: Arc::new(auth),
     };
     let limits = BodyLimits {
         json: config.json_limit_bytes,

@@ -12,6 +12,8 @@ pub struct AppState {
     pub db: db::Db,
     /// Keys that authenticate principals.
     pub auth: Arc<AuthKeys>,
+    /// The credentials vault (customer-provided provider credentials).
+    pub credentials: Arc<credentials::CredentialService>,
 }
 
 /// Keys that authenticate principals. `Debug` shows nothing secret.

@@ -59,13 +59,22 @@ pub const TEST_JWT_SECRET: &[u8] = b"test-jwt-secret-0123456789abcdef";
 /// The API-key pepper test gateways hash with (32 bytes).
 pub const TEST_API_KEY_PEPPER: &[u8] = b"test-api-key-pepper-0123456789ab";
 
+/// The credentials keyring test gateways seal with: one key `test`, 32 zero bytes.
+pub const TEST_CREDENTIALS_KEYS: &str = "test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
 /// State for a test app on `db`, with the test secrets.
 ///
 /// # Panics
 /// Never with the constants above.
 #[must_use]
 pub fn test_state(db: db::Db) -> AppState {
+    let keyring =
+        credentials::Keyring::from_config(TEST_CREDENTIALS_KEYS, "test").expect("test keyring");
     AppState {
+        credentials: Arc::new(credentials::CredentialService::new(
+            db.clone(),
+            Arc::new(keyring),
+        )),
         db,
         auth: Arc::new(
             AuthKeys::new(TEST_JWT_SECRET, TEST_API_KEY_PEPPER)

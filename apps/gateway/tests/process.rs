@@ -13,6 +13,11 @@ fn gateway() -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("JWT_SECRET", "process-test-jwt-secret-0123456789")
         .env("API_KEY_PEPPER", "process-test-api-key-pepper-012345")
+        .env(
+            "CREDENTIALS_KEYS",
+            gateway::test_support::TEST_CREDENTIALS_KEYS,
+        )
+        .env("CREDENTIALS_ACTIVE_KEY", "test")
         .stdin(Stdio::null());
     cmd
 }

@@ -20,6 +20,9 @@ use crate::{CredentialError, Provider};
 /// Rows re-sealed per batch.
 const BATCH: i64 = 500;
 
+/// A stored row as rotation reads it: id, org id, provider, key id, nonce, ciphertext.
+type SealedRow = (Uuid, Uuid, String, String, Vec<u8>, Vec<u8>);
+
 /// What a rotation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RotationReport {
@@ -44,7 +47,7 @@ pub async fn reseal_all(
     let mut report = RotationReport::default();
     let mut after = Uuid::nil();
     loop {
-        let rows: Vec<(Uuid, Uuid, String, String, Vec<u8>, Vec<u8>)> = org_credentials::table
+        let rows: Vec<SealedRow> = org_credentials::table
             .filter(org_credentials::key_id.ne(&active))
             .filter(org_credentials::id.gt(after))
             .order(org_credentials::id.asc())
