@@ -247,7 +247,7 @@ async fn send(
     request: &FixtureRequest,
     vars: &Vars,
 ) -> (u16, reqwest::header::HeaderMap, String) {
-    let client = reqwest::Client::new();
+    let client = gateway::test_support::http_client();
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .unwrap_or_else(|_| panic!("bad method {}", request.method));
     let path = substitute(&request.path, vars);

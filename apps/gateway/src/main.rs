@@ -19,6 +19,8 @@ const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-cr
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // HTTP clients to providers use rustls on ring (../shared/STACK.md): install it once.
+    twilio_client::ensure_tls_provider();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     let result = match command.as_str() {
         "serve" => serve().await,

@@ -83,6 +83,13 @@ pub fn test_state(db: db::Db) -> AppState {
     }
 }
 
+/// An HTTP client for tests (installs the TLS crypto provider reqwest needs first).
+#[must_use]
+pub fn http_client() -> reqwest::Client {
+    twilio_client::ensure_tls_provider();
+    reqwest::Client::new()
+}
+
 /// A gateway serving on `127.0.0.1:<random port>` with its own migrated database; stopped on
 /// drop.
 pub struct TestGateway {
@@ -129,7 +136,7 @@ impl TestGateway {
         Self {
             base_url: format!("http://127.0.0.1:{port}"),
             database,
-            client: reqwest::Client::new(),
+            client: http_client(),
             handle,
         }
     }

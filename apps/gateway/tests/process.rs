@@ -67,7 +67,9 @@ fn free_port() -> u16 {
 }
 
 async fn get(port: u16, path: &str) -> Option<u16> {
-    reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+    gateway::test_support::http_client()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
         .await
         .ok()
         .map(|r| r.status().as_u16())
