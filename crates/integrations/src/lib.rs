@@ -1,0 +1,378 @@
+//! Connecting an organization's own providers (BYOC; `../shared/SPEC.md` §2, seed 004
+//! "integrations" endpoints): validate the input, test the credentials against the provider,
+//! and only then store them through the credentials vault ("test & save"); report the status of
+//! every provider; re-verify on demand; disconnect.
+//!
+//! Vapi is listed in the status as managed by the platform: organizations never hold Vapi
+//! credentials (seed 001 overrides seed 004).
+
+pub mod checks;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use credentials::{
+    Credential, CredentialError, CredentialRecord, CredentialService, ElevenLabsCredentials,
+    Provider, ResendCredentials, TwilioAuth, TwilioCredentials,
+};
+use db::OrgId;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+pub use checks::{CheckOutcome, ProviderEndpoints};
+
+/// Errors of the integrations flows. Messages are safe to show: they never contain a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    /// The input breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// The provider refused the credentials; nothing was saved.
+    #[error("{}: {message}", .provider.display_name())]
+    Rejected {
+        /// The provider.
+        provider: Provider,
+        /// Why.
+        message: String,
+    },
+    /// The provider could not be reached; nothing was saved or concluded.
+    #[error("{} could not be reached to check the credentials; try again shortly", .provider.display_name())]
+    Unavailable {
+        /// The provider.
+        provider: Provider,
+        /// What happened (for the log).
+        detail: String,
+    },
+    /// The provider cannot be connected through this endpoint.
+    #[error("{} is connected through its own sign-in flow", .0.display_name())]
+    NotDirect(Provider),
+    /// A vault error.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+}
+
+/// A provider's integration state, without secrets.
+#[derive(Debug, Clone)]
+pub struct IntegrationStatus {
+    /// The provider.
+    pub provider: Provider,
+    /// `connected`, `not_configured` or `error` (the last check failed).
+    pub status: &'static str,
+    /// Last successful check (UTC).
+    pub last_verified_at: Option<DateTime<Utc>>,
+    /// The last check's error, if it failed.
+    pub last_error: Option<String>,
+    /// Non-secret details (Twilio account and number, connected email, sender).
+    pub details: serde_json::Value,
+    /// When the current credentials were saved (UTC).
+    pub connected_at: Option<DateTime<Utc>>,
+}
+
+impl IntegrationStatus {
+    fn from_record(provider: Provider, record: Option<CredentialRecord>) -> Self {
+        match record {
+            None => Self {
+                provider,
+                status: "not_configured",
+                last_verified_at: None,
+                last_error: None,
+                details: serde_json::json!({}),
+                connected_at: None,
+            },
+            Some(r) => Self {
+                provider,
+                status: if r.verification_error.is_some() {
+                    "error"
+                } else {
+                    "connected"
+                },
+                last_verified_at: r.last_verified_at,
+                last_error: r.verification_error,
+                details: r.metadata,
+                connected_at: Some(r.created_at),
+            },
+        }
+    }
+}
+
+/// What `connect_twilio` needs. Either `auth_token` or both API-key fields.
+pub struct TwilioInput {
+    /// `AC` + 32 hex.
+    pub account_sid: String,
+    /// The account auth token.
+    pub auth_token: Option<SecretString>,
+    /// `SK` + 32 hex (preferred over the auth token: revocable, least privilege).
+    pub api_key_sid: Option<String>,
+    /// The API key's secret.
+    pub api_key_secret: Option<SecretString>,
+    /// The organization's Twilio number, E.164.
+    pub phone_number: String,
+}
+
+/// Whether `number` is E.164: `+`, a non-zero digit, 6 to 14 more digits (ITU-T E.164).
+#[must_use]
+pub fn is_e164(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or("");
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+fn is_sid(sid: &str, prefix: &str) -> bool {
+    sid.len() == 34 && sid.starts_with(prefix) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn non_empty(secret: Option<SecretString>, what: &str) -> Result<SecretString, IntegrationError> {
+    use secrecy::ExposeSecret;
+    secret
+        .filter(|s| !s.expose_secret().trim().is_empty())
+        .ok_or_else(|| IntegrationError::Invalid(format!("{what} is required")))
+}
+
+/// The integrations service: one per process, shared behind an `Arc`.
+#[derive(Debug)]
+pub struct Integrations {
+    credentials: Arc<CredentialService>,
+    endpoints: ProviderEndpoints,
+}
+
+impl Integrations {
+    /// A service storing through `credentials` and checking against `endpoints`.
+    #[must_use]
+    pub fn new(credentials: Arc<CredentialService>, endpoints: ProviderEndpoints) -> Self {
+        Self {
+            credentials,
+            endpoints,
+        }
+    }
+
+    async fn check(&self, credential: &Credential) -> CheckOutcome {
+        match credential {
+            Credential::Twilio(t) => checks::twilio(&self.endpoints, t).await,
+            Credential::Resend(r) => checks::resend(&self.endpoints, &r.api_key).await,
+            Credential::ElevenLabs(e) => checks::elevenlabs(&self.endpoints, &e.api_key).await,
+            Credential::GoogleCalendar(_) | Credential::Outlook(_) => {
+                CheckOutcome::Rejected("this provider is checked through its sign-in flow".into())
+            }
+        }
+    }
+
+    /// Tests a credential and stores it only if the provider accepts it.
+    async fn test_and_save(
+        &self,
+        org: OrgId,
+        credential: Credential,
+        actor: Uuid,
+    ) -> Result<IntegrationStatus, IntegrationError> {
+        let provider = credential.provider();
+        match self.check(&credential).await {
+            CheckOutcome::Accepted => {
+                let record = self
+                    .credentials
+                    .store(org, &credential, true, Some(actor))
+                    .await?;
+                Ok(IntegrationStatus::from_record(provider, Some(record)))
+            }
+            CheckOutcome::Rejected(message) => {
+                Err(IntegrationError::Rejected { provider, message })
+            }
+            CheckOutcome::Unavailable(detail) => {
+                Err(IntegrationError::Unavailable { provider, detail })
+            }
+        }
+    }
+
+    /// Connects Twilio (account SID, auth token or API key, the number in E.164).
+    ///
+    /// # Errors
+    /// [`IntegrationError::Invalid`], [`IntegrationError::Rejected`],
+    /// [`IntegrationError::Unavailable`], [`IntegrationError::Credential`].
+    pub async fn connect_twilio(
+        &self,
+        org: OrgId,
+        input: TwilioInput,
+        actor: Uuid,
+    ) -> Result<IntegrationStatus, IntegrationError> {
+        let account_sid = input.account_sid.trim().to_owned();
+        if !is_sid(&account_sid, "AC") {
+            return Err(IntegrationError::Invalid(
+                "account_sid must be AC followed by 32 hex characters".into(),
+            ));
+        }
+        let phone_number = input.phone_number.trim().to_owned();
+        if !is_e164(&phone_number) {
+            return Err(IntegrationError::Invalid(
+                "phone_number must be in E.164 form, for example +15551234567".into(),
+            ));
+        }
+        let auth = match (input.api_key_sid, input.auth_token) {
+            (Some(sid), None) => {
+                let sid = sid.trim().to_owned();
+                if !is_sid(&sid, "SK") {
+                    return Err(IntegrationError::Invalid(
+                        "api_key_sid must be SK followed by 32 hex characters".into(),
+                    ));
+                }
+                TwilioAuth::ApiKey {
+                    sid,
+                    secret: non_empty(input.api_key_secret, "api_key_secret")?,
+                }
+            }
+            (None, token @ Some(_)) => TwilioAuth::AuthToken(non_empty(token, "auth_token")?),
+            _ => {
+                return Err(IntegrationError::Invalid(
+                    "give either auth_token, or api_key_sid with api_key_secret (preferred)".into(),
+                ));
+            }
+        };
+        let credential = Credential::Twilio(TwilioCredentials {
+            account_sid,
+            auth,
+            phone_number,
+        });
+        self.test_and_save(org, credential, actor).await
+    }
+
+    /// Connects Resend (API key, optional sender address).
+    ///
+    /// # Errors
+    /// As [`Integrations::connect_twilio`].
+    pub async fn connect_resend(
+        &self,
+        org: OrgId,
+        api_key: Option<SecretString>,
+        from_email: Option<String>,
+        actor: Uuid,
+    ) -> Result<IntegrationStatus, IntegrationError> {
+        let from_email = from_email
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty());
+        if from_email.as_deref().is_some_and(|e| !e.contains('@')) {
+            return Err(IntegrationError::Invalid(
+                "from_email must be an email address".into(),
+            ));
+        }
+        let credential = Credential::Resend(ResendCredentials {
+            api_key: non_empty(api_key, "api_key")?,
+            from_email,
+        });
+        self.test_and_save(org, credential, actor).await
+    }
+
+    /// Connects ElevenLabs (API key).
+    ///
+    /// # Errors
+    /// As [`Integrations::connect_twilio`].
+    pub async fn connect_elevenlabs(
+        &self,
+        org: OrgId,
+        api_key: Option<SecretString>,
+        actor: Uuid,
+    ) -> Result<IntegrationStatus, IntegrationError> {
+        let credential = Credential::ElevenLabs(ElevenLabsCredentials {
+            api_key: non_empty(api_key, "api_key")?,
+        });
+        self.test_and_save(org, credential, actor).await
+    }
+
+    /// Every provider's state, in [`Provider::ALL`] order (Vapi is reported by the caller as
+    /// platform-managed).
+    ///
+    /// # Errors
+    /// [`IntegrationError::Credential`].
+    pub async fn status(&self, org: OrgId) -> Result<Vec<IntegrationStatus>, IntegrationError> {
+        let mut records = self.credentials.list(org).await?;
+        Ok(Provider::ALL
+            .into_iter()
+            .map(|provider| {
+                let record = records
+                    .iter()
+                    .position(|r| r.provider == provider.as_str())
+                    .map(|i| records.swap_remove(i));
+                IntegrationStatus::from_record(provider, record)
+            })
+            .collect())
+    }
+
+    /// Re-checks the stored credential against its provider and records the result. A provider
+    /// outage records nothing.
+    ///
+    /// # Errors
+    /// [`CredentialError::NotConnected`] (as [`IntegrationError::Credential`]),
+    /// [`IntegrationError::NotDirect`], [`IntegrationError::Unavailable`].
+    pub async fn verify(
+        &self,
+        org: OrgId,
+        provider: Provider,
+        actor: Uuid,
+    ) -> Result<IntegrationStatus, IntegrationError> {
+        let outcome = match provider {
+            Provider::Twilio => {
+                let cred = self.credentials.get::<TwilioCredentials>(org).await?;
+                checks::twilio(&self.endpoints, &cred).await
+            }
+            Provider::Resend => {
+                let cred = self.credentials.get::<ResendCredentials>(org).await?;
+                checks::resend(&self.endpoints, &cred.api_key).await
+            }
+            Provider::ElevenLabs => {
+                let cred = self.credentials.get::<ElevenLabsCredentials>(org).await?;
+                checks::elevenlabs(&self.endpoints, &cred.api_key).await
+            }
+            Provider::GoogleCalendar | Provider::Outlook => {
+                return Err(IntegrationError::NotDirect(provider));
+            }
+        };
+        let result = match outcome {
+            CheckOutcome::Accepted => Ok(()),
+            CheckOutcome::Rejected(message) => Err(message),
+            CheckOutcome::Unavailable(detail) => {
+                return Err(IntegrationError::Unavailable { provider, detail });
+            }
+        };
+        let record = self
+            .credentials
+            .record_verification(org, provider, result, Some(actor))
+            .await?;
+        Ok(IntegrationStatus::from_record(provider, Some(record)))
+    }
+
+    /// Disconnects a provider (its credentials are kept as history, unreadable by the API).
+    /// Returns whether it was connected.
+    ///
+    /// # Errors
+    /// [`IntegrationError::Credential`].
+    pub async fn disconnect(
+        &self,
+        org: OrgId,
+        provider: Provider,
+        actor: Uuid,
+    ) -> Result<bool, IntegrationError> {
+        Ok(self
+            .credentials
+            .disconnect(org, provider, Some(actor))
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_e164;
+
+    #[test]
+    fn e164_numbers() {
+        for ok in ["+15551234567", "+442071838750", "+1234567"] {
+            assert!(is_e164(ok), "{ok}");
+        }
+        for bad in [
+            "15551234567",
+            "+0551234567",
+            "+1 555 123 4567",
+            "+123456",
+            "+1234567890123456",
+            "",
+        ] {
+            assert!(!is_e164(bad), "{bad}");
+        }
+    }
+}
