@@ -73,6 +73,9 @@ pub struct Config {
     pub credentials_keys: String,
     /// `CREDENTIALS_ACTIVE_KEY` (required): the id of the key new credentials are sealed with.
     pub credentials_active_key: String,
+    /// `TWILIO_API_BASE_URL`, `RESEND_API_BASE_URL`, `ELEVENLABS_API_BASE_URL`: provider API
+    /// base URLs (defaults: the providers' public APIs).
+    pub provider_endpoints: integrations::ProviderEndpoints,
 }
 
 impl std::fmt::Debug for Config {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("api_key_pepper", &"[redacted]")
             .field("credentials_keys", &"[redacted]")
             .field("credentials_active_key", &self.credentials_active_key)
+            .field("provider_endpoints", &self.provider_endpoints)
             .finish()
     }
 }
@@ -142,6 +146,19 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             });
         }
         Ok(value.into_bytes())
+    }
+
+    fn http_url(&self, var: &'static str, default: String) -> Result<String, ConfigError> {
+        match self.get(var) {
+            None => Ok(default),
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Ok(url.trim_end_matches('/').to_owned())
+            }
+            Some(_) => Err(ConfigError::Invalid {
+                var,
+                reason: "expected an http:// or https:// URL".into(),
+            }),
+        }
     }
 
     fn postgres_url(&self, var: &'static str, raw: String) -> Result<String, ConfigError> {
@@ -257,6 +274,14 @@ impl Config {
             api_key_pepper: vars.secret("API_KEY_PEPPER")?,
             credentials_keys: vars.required("CREDENTIALS_KEYS", "")?,
             credentials_active_key: vars.required("CREDENTIALS_ACTIVE_KEY", "")?,
+            provider_endpoints: {
+                let defaults = integrations::ProviderEndpoints::default();
+                integrations::ProviderEndpoints {
+                    twilio: vars.http_url("TWILIO_API_BASE_URL", defaults.twilio)?,
+                    resend: vars.http_url("RESEND_API_BASE_URL", defaults.resend)?,
+                    elevenlabs: vars.http_url("ELEVENLABS_API_BASE_URL", defaults.elevenlabs)?,
+                }
+            },
         })
     }
 }
@@ -329,6 +354,7 @@ mod tests {
             ("MIGRATE_ON_STARTUP", "maybe"),
             ("LOG_FORMAT", "xml"),
             ("HTTP_WORKERS", "-1"),
+            ("TWILIO_API_BASE_URL", "ftp://twilio"),
         ] {
             let err = load(&[RUNTIME, OWNER, JWT, PEPPER, KEYS, ACTIVE, (var, value)]).unwrap_err();
             let text = err.to_string();

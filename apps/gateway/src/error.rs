@@ -171,6 +171,58 @@ impl From<tenancy::TenancyError> for ApiError {
     }
 }
 
+impl From<credentials::CredentialError> for ApiError {
+    fn from(e: credentials::CredentialError) -> Self {
+        use credentials::CredentialError as E;
+        match e {
+            E::NotConnected(_) => Self::new(StatusCode::NOT_FOUND, "not_connected", e.to_string()),
+            // Logged as an error where it happened; the message is safe and actionable.
+            E::Undecryptable(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "credentials_unreadable",
+                e.to_string(),
+            ),
+            E::Invalid(message) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            E::Config(_) | E::UnknownKey(_) | E::Crypto(_) | E::Db(_) | E::SharedDb(_) => {
+                Self::internal(e)
+            }
+        }
+    }
+}
+
+impl From<integrations::IntegrationError> for ApiError {
+    fn from(e: integrations::IntegrationError) -> Self {
+        use integrations::IntegrationError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(message) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            E::Rejected { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "credentials_rejected",
+                message,
+            ),
+            E::Unavailable { detail, .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "provider_unavailable", message)
+                    .with_cause(detail)
+            }
+            E::NotDirect(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "connect_via_sign_in",
+                message,
+            ),
+            E::Credential(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,6 @@
 //! Start-up and serving: migrate (optionally), refuse an RLS-bypassing role, serve until
 //! SIGTERM/SIGINT, then drain in-flight requests for up to the shutdown timeout.
 
-use std::sync::Arc;
-
 use actix_web::HttpServer;
 
 use crate::app::{self, BodyLimits};
@@ -71,14 +69,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let auth = AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
         .map_err(|e| ServeError::Config(e.to_string()))?;
     let keyring = keyring(&config).map_err(|e| ServeError::Config(e.to_string()))?;
-    let state = AppState {
-        credentials: Arc::new(credentials::CredentialService::new(
-            db.clone(),
-            Arc::new(keyring),
-        )),
-        db,
-        auth: Arc::new(auth),
-    };
+    let state = AppState::new(db, auth, keyring, config.provider_endpoints.clone());
     let limits = BodyLimits {
         json: config.json_limit_bytes,
         other: config.body_limit_bytes,

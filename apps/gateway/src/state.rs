@@ -14,6 +14,34 @@ pub struct AppState {
     pub auth: Arc<AuthKeys>,
     /// The credentials vault (customer-provided provider credentials).
     pub credentials: Arc<credentials::CredentialService>,
+    /// Connecting, checking and disconnecting the organization's providers.
+    pub integrations: Arc<integrations::Integrations>,
+}
+
+impl AppState {
+    /// Assembles the state: the vault over `db` sealing with `keyring`, and the integrations
+    /// service checking providers at `endpoints`.
+    #[must_use]
+    pub fn new(
+        db: db::Db,
+        auth: AuthKeys,
+        keyring: credentials::Keyring,
+        endpoints: integrations::ProviderEndpoints,
+    ) -> Self {
+        let credentials = Arc::new(credentials::CredentialService::new(
+            db.clone(),
+            Arc::new(keyring),
+        ));
+        Self {
+            integrations: Arc::new(integrations::Integrations::new(
+                credentials.clone(),
+                endpoints,
+            )),
+            credentials,
+            db,
+            auth: Arc::new(auth),
+        }
+    }
 }
 
 /// Keys that authenticate principals. `Debug` shows nothing secret.

@@ -62,25 +62,27 @@ pub const TEST_API_KEY_PEPPER: &[u8] = b"test-api-key-pepper-0123456789ab";
 /// The credentials keyring test gateways seal with: one key `test`, 32 zero bytes.
 pub const TEST_CREDENTIALS_KEYS: &str = "test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-/// State for a test app on `db`, with the test secrets.
+/// State for a test app on `db`, with the test secrets and the providers' public endpoints.
 ///
 /// # Panics
 /// Never with the constants above.
 #[must_use]
 pub fn test_state(db: db::Db) -> AppState {
-    let keyring =
-        credentials::Keyring::from_config(TEST_CREDENTIALS_KEYS, "test").expect("test keyring");
-    AppState {
-        credentials: Arc::new(credentials::CredentialService::new(
-            db.clone(),
-            Arc::new(keyring),
-        )),
+    test_state_with(db, integrations::ProviderEndpoints::default())
+}
+
+/// [`test_state`] with provider endpoints of the test's choosing (mock servers).
+///
+/// # Panics
+/// Never with the constants above.
+#[must_use]
+pub fn test_state_with(db: db::Db, endpoints: integrations::ProviderEndpoints) -> AppState {
+    AppState::new(
         db,
-        auth: Arc::new(
-            AuthKeys::new(TEST_JWT_SECRET, TEST_API_KEY_PEPPER)
-                .expect("test secrets are long enough"),
-        ),
-    }
+        AuthKeys::new(TEST_JWT_SECRET, TEST_API_KEY_PEPPER).expect("test secrets are long enough"),
+        credentials::Keyring::from_config(TEST_CREDENTIALS_KEYS, "test").expect("test keyring"),
+        endpoints,
+    )
 }
 
 /// An HTTP client for tests (installs the TLS crypto provider reqwest needs first).
@@ -118,8 +120,16 @@ impl TestGateway {
     /// # Panics
     /// When the database or the listener cannot be had.
     pub async fn start() -> Self {
+        Self::start_with(integrations::ProviderEndpoints::default()).await
+    }
+
+    /// [`TestGateway::start`] with provider endpoints of the test's choosing (mock servers).
+    ///
+    /// # Panics
+    /// As [`TestGateway::start`].
+    pub async fn start_with(endpoints: integrations::ProviderEndpoints) -> Self {
         let database = TestDatabase::new().await;
-        let state = test_state(database.db());
+        let state = test_state_with(database.db(), endpoints);
         let limits = BodyLimits {
             json: 256 * 1024,
             other: 10 * 1024 * 1024,
@@ -311,5 +321,38 @@ impl Session {
 impl Drop for TestGateway {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
+    }
+}
+
+/// Mounts a Twilio account `account_sid` that is active and owns `number` on a mock server
+/// (FetchAccount and ListIncomingPhoneNumber, `../shared/contracts/telephony.md` B.2).
+pub async fn mock_twilio_account(server: &wiremock::MockServer, account_sid: &str, number: &str) {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+    Mock::given(method("GET"))
+        .and(path(format!("/2010-04-01/Accounts/{account_sid}.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "sid": account_sid, "friendly_name": "Clinic", "status": "active", "type": "Full"
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json")))
+        .and(query_param("PhoneNumber", number))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "incoming_phone_numbers": [{"sid": "PN0123456789abcdef0123456789abcdef", "phone_number": number}],
+            "next_page_uri": null
+        })))
+        .mount(server)
+        .await;
+}
+
+/// Provider endpoints that all point at one mock server.
+#[must_use]
+pub fn mock_endpoints(server: &wiremock::MockServer) -> integrations::ProviderEndpoints {
+    integrations::ProviderEndpoints {
+        twilio: server.uri(),
+        resend: server.uri(),
+        elevenlabs: server.uri(),
     }
 }

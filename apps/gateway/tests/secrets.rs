@@ -3,14 +3,19 @@
 //! (Its own test binary: it installs the process-wide log subscriber.)
 #![allow(clippy::unwrap_used)]
 
-use gateway::test_support::{CapturedLogs, Reply, TEST_PASSWORD, TestGateway};
+use gateway::test_support::{
+    CapturedLogs, Reply, TEST_PASSWORD, TestGateway, mock_endpoints, mock_twilio_account,
+};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_are_nowhere_after_issuance() {
     let captured = CapturedLogs::install("debug");
 
-    let gw = TestGateway::start().await;
+    let providers = wiremock::MockServer::start().await;
+    let twilio_account = "AC0123456789abcdef0123456789abcdef";
+    mock_twilio_account(&providers, twilio_account, "+15559990000").await;
+    let gw = TestGateway::start_with(mock_endpoints(&providers)).await;
     let mut replies: Vec<Reply> = Vec::new();
     let admin = gw.signup("clinic").await;
     let second_password = "another long passphrase 42";
@@ -84,6 +89,30 @@ async fn secrets_are_nowhere_after_issuance() {
         .await,
     );
     replies.push(gw.get("/api/users", Some(&admin.token)).await);
+    let twilio_token = "twilio-auth-token-kept-sealed";
+    replies.push(
+        gw.post(
+            "/api/integrations/twilio",
+            Some(&admin.token),
+            &json!({"account_sid": twilio_account, "auth_token": twilio_token, "phone_number": "+15559990000"}),
+        )
+        .await,
+    );
+    assert_eq!(
+        replies.last().unwrap().status,
+        200,
+        "{:?}",
+        replies.last().unwrap().body
+    );
+    replies.push(
+        gw.post(
+            "/api/integrations/twilio/verify",
+            Some(&admin.token),
+            &Value::Null,
+        )
+        .await,
+    );
+    replies.push(gw.get("/api/integrations/status", Some(&admin.token)).await);
     replies.push(gw.get("/api/auth/me", Some(&nurse_token)).await);
 
     let secrets = [
@@ -97,6 +126,7 @@ async fn secrets_are_nowhere_after_issuance() {
         &first_key[4..],
         &second_key[4..],
         nurse_token.as_str(),
+        twilio_token,
         admin.token.as_str(),
     ];
 

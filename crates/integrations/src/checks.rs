@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use twilio_client::{Auth, TwilioClient, TwilioError};
 
 /// Base URLs of the providers (production defaults; tests point them at mock servers).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderEndpoints {
     /// Twilio REST, default `https://api.twilio.com`.
     pub twilio: String,

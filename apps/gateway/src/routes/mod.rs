@@ -4,6 +4,7 @@
 pub mod apps;
 pub mod auth;
 pub mod health;
+pub mod integrations;
 pub mod internal;
 pub mod users;
 
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     users::configure(cfg);
     apps::configure(cfg);
     internal::configure(cfg);
+    integrations::configure(cfg);
 }
 
 /// Timestamps as the seeds' clients receive them: RFC 3339 in UTC with milliseconds,
