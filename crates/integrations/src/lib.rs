@@ -7,6 +7,7 @@
 //! credentials (seed 001 overrides seed 004).
 
 pub mod checks;
+pub mod google;
 
 use std::sync::Arc;
 
@@ -46,6 +47,9 @@ pub enum IntegrationError {
     /// The provider cannot be connected through this endpoint.
     #[error("{} is connected through its own sign-in flow", .0.display_name())]
     NotDirect(Provider),
+    /// The platform has no OAuth client for this provider configured.
+    #[error("{} sign-in is not set up on this platform", .0.display_name())]
+    NotConfigured(Provider),
     /// A vault error.
     #[error(transparent)]
     Credential(#[from] CredentialError),
@@ -69,7 +73,7 @@ pub struct IntegrationStatus {
 }
 
 impl IntegrationStatus {
-    fn from_record(provider: Provider, record: Option<CredentialRecord>) -> Self {
+    pub(crate) fn from_record(provider: Provider, record: Option<CredentialRecord>) -> Self {
         match record {
             None => Self {
                 provider,
@@ -134,6 +138,7 @@ fn non_empty(secret: Option<SecretString>, what: &str) -> Result<SecretString, I
 pub struct Integrations {
     credentials: Arc<CredentialService>,
     endpoints: ProviderEndpoints,
+    google: Option<google::GoogleOAuth>,
 }
 
 impl Integrations {
@@ -143,7 +148,55 @@ impl Integrations {
         Self {
             credentials,
             endpoints,
+            google: None,
         }
+    }
+
+    /// Enables the Google Calendar Forever-Link with the platform's OAuth client.
+    #[must_use]
+    pub fn with_google(mut self, google: google::GoogleOAuth) -> Self {
+        self.google = Some(google);
+        self
+    }
+
+    fn google(&self) -> Result<&google::GoogleOAuth, IntegrationError> {
+        self.google
+            .as_ref()
+            .ok_or(IntegrationError::NotConfigured(Provider::GoogleCalendar))
+    }
+
+    /// The Google consent URL for a user of an organization (see [`google`]).
+    ///
+    /// # Errors
+    /// [`IntegrationError::NotConfigured`] without a Google OAuth client.
+    pub fn google_consent_url(&self, org: OrgId, user: Uuid) -> Result<String, IntegrationError> {
+        self.google()?.consent_url(org, user)
+    }
+
+    /// Completes the Google consent (the callback): see [`google::GoogleOAuth::complete`].
+    ///
+    /// # Errors
+    /// As [`google::GoogleOAuth::complete`], or [`IntegrationError::NotConfigured`].
+    pub async fn google_complete(
+        &self,
+        state: &str,
+        code: &str,
+    ) -> Result<IntegrationStatus, IntegrationError> {
+        self.google()?
+            .complete(&self.credentials, state, code)
+            .await
+    }
+
+    /// A fresh Google access token for the organization (see
+    /// [`google::GoogleOAuth::access_token`]).
+    ///
+    /// # Errors
+    /// As [`google::GoogleOAuth::access_token`], or [`IntegrationError::NotConfigured`].
+    pub async fn google_access_token(
+        &self,
+        org: OrgId,
+    ) -> Result<google::AccessToken, IntegrationError> {
+        self.google()?.access_token(&self.credentials, org).await
     }
 
     async fn check(&self, credential: &Credential) -> CheckOutcome {
@@ -319,9 +372,16 @@ impl Integrations {
                 let cred = self.credentials.get::<ElevenLabsCredentials>(org).await?;
                 checks::elevenlabs(&self.endpoints, &cred.api_key).await
             }
-            Provider::GoogleCalendar | Provider::Outlook => {
-                return Err(IntegrationError::NotDirect(provider));
-            }
+            Provider::GoogleCalendar => match self.google_access_token(org).await {
+                Ok(_) => CheckOutcome::Accepted,
+                Err(IntegrationError::Rejected { .. }) => {
+                    // The refresh helper has recorded the refusal: report the new state.
+                    let record = self.credentials.record(org, provider).await?;
+                    return Ok(IntegrationStatus::from_record(provider, record));
+                }
+                Err(other) => return Err(other),
+            },
+            Provider::Outlook => return Err(IntegrationError::NotDirect(provider)),
         };
         let result = match outcome {
             CheckOutcome::Accepted => Ok(()),
