@@ -36,7 +36,7 @@ pub enum LogFormat {
 }
 
 /// The gateway's configuration. `Debug` redacts the database URLs.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Config {
     /// `BIND_ADDR`: address to listen on. Default `127.0.0.1:8080`.
     pub bind_addr: SocketAddr,
@@ -76,6 +76,10 @@ pub struct Config {
     /// `TWILIO_API_BASE_URL`, `RESEND_API_BASE_URL`, `ELEVENLABS_API_BASE_URL`: provider API
     /// base URLs (defaults: the providers' public APIs).
     pub provider_endpoints: integrations::ProviderEndpoints,
+    /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI` (all three or none):
+    /// the platform's Google OAuth client for the Calendar Forever-Link; endpoints overridable
+    /// with `GOOGLE_OAUTH_AUTH_URL`, `GOOGLE_OAUTH_TOKEN_URL`, `GOOGLE_USERINFO_URL`.
+    pub google: Option<integrations::google::GoogleOAuthConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -100,6 +104,7 @@ impl std::fmt::Debug for Config {
             .field("credentials_keys", &"[redacted]")
             .field("credentials_active_key", &self.credentials_active_key)
             .field("provider_endpoints", &self.provider_endpoints)
+            .field("google", &self.google)
             .finish()
     }
 }
@@ -159,6 +164,38 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                 reason: "expected an http:// or https:// URL".into(),
             }),
         }
+    }
+
+    fn google(&self) -> Result<Option<integrations::google::GoogleOAuthConfig>, ConfigError> {
+        let id = self.get("GOOGLE_CLIENT_ID");
+        let secret = self.get("GOOGLE_CLIENT_SECRET");
+        let redirect = self.get("GOOGLE_REDIRECT_URI");
+        let (id, secret, redirect) = match (id, secret, redirect) {
+            (None, None, None) => return Ok(None),
+            (Some(id), Some(secret), Some(redirect)) => (id, secret, redirect),
+            (id, secret, _) => {
+                let var = if id.is_none() {
+                    "GOOGLE_CLIENT_ID"
+                } else if secret.is_none() {
+                    "GOOGLE_CLIENT_SECRET"
+                } else {
+                    "GOOGLE_REDIRECT_URI"
+                };
+                return Err(ConfigError::Missing {
+                    var,
+                    why: " (the Google OAuth client needs GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REDIRECT_URI together)",
+                });
+            }
+        };
+        let mut config = integrations::google::GoogleOAuthConfig::with_google_endpoints(
+            id,
+            secrecy::SecretString::from(secret),
+            self.http_url("GOOGLE_REDIRECT_URI", redirect)?,
+        );
+        config.auth_url = self.http_url("GOOGLE_OAUTH_AUTH_URL", config.auth_url)?;
+        config.token_url = self.http_url("GOOGLE_OAUTH_TOKEN_URL", config.token_url)?;
+        config.userinfo_url = self.http_url("GOOGLE_USERINFO_URL", config.userinfo_url)?;
+        Ok(Some(config))
     }
 
     fn postgres_url(&self, var: &'static str, raw: String) -> Result<String, ConfigError> {
@@ -282,6 +319,7 @@ impl Config {
                     elevenlabs: vars.http_url("ELEVENLABS_API_BASE_URL", defaults.elevenlabs)?,
                 }
             },
+            google: vars.google()?,
         })
     }
 }
@@ -378,6 +416,50 @@ mod tests {
             !debug.contains(":secret@") && !debug.contains("0123456789abcdef"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn the_google_client_is_all_or_nothing() {
+        assert!(
+            load(&[RUNTIME, OWNER, JWT, PEPPER, KEYS, ACTIVE])
+                .unwrap()
+                .google
+                .is_none()
+        );
+        let partial = [
+            RUNTIME,
+            OWNER,
+            JWT,
+            PEPPER,
+            KEYS,
+            ACTIVE,
+            ("GOOGLE_CLIENT_ID", "id"),
+        ];
+        let err = load(&partial).unwrap_err();
+        assert!(
+            err.to_string().contains("GOOGLE_CLIENT_SECRET is not set"),
+            "{err}"
+        );
+        let c = load(&[
+            RUNTIME,
+            OWNER,
+            JWT,
+            PEPPER,
+            KEYS,
+            ACTIVE,
+            ("GOOGLE_CLIENT_ID", "id"),
+            ("GOOGLE_CLIENT_SECRET", "google-secret"),
+            (
+                "GOOGLE_REDIRECT_URI",
+                "https://platform.example/api/integrations/google/oauth/callback",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.google.as_ref().unwrap().token_url,
+            "https://oauth2.googleapis.com/token"
+        );
+        assert!(!format!("{c:?}").contains("google-secret"));
     }
 
     #[test]

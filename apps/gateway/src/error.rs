@@ -218,6 +218,9 @@ impl From<integrations::IntegrationError> for ApiError {
                 "connect_via_sign_in",
                 message,
             ),
+            E::NotConfigured(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", message)
+            }
             E::Credential(e) => e.into(),
         }
     }

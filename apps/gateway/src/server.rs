@@ -69,7 +69,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let auth = AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
         .map_err(|e| ServeError::Config(e.to_string()))?;
     let keyring = keyring(&config).map_err(|e| ServeError::Config(e.to_string()))?;
-    let state = AppState::new(db, auth, keyring, config.provider_endpoints.clone());
+    let state = AppState::new(
+        db,
+        auth,
+        keyring,
+        config.provider_endpoints.clone(),
+        config.google.clone(),
+    );
     let limits = BodyLimits {
         json: config.json_limit_bytes,
         other: config.body_limit_bytes,

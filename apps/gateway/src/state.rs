@@ -27,16 +27,19 @@ impl AppState {
         auth: AuthKeys,
         keyring: credentials::Keyring,
         endpoints: integrations::ProviderEndpoints,
+        google: Option<integrations::google::GoogleOAuthConfig>,
     ) -> Self {
         let credentials = Arc::new(credentials::CredentialService::new(
             db.clone(),
             Arc::new(keyring),
         ));
+        let mut integrations = integrations::Integrations::new(credentials.clone(), endpoints);
+        if let Some(google) = google {
+            let oauth = integrations::google::GoogleOAuth::new(google, auth.oauth_state_key());
+            integrations = integrations.with_google(oauth);
+        }
         Self {
-            integrations: Arc::new(integrations::Integrations::new(
-                credentials.clone(),
-                endpoints,
-            )),
+            integrations: Arc::new(integrations),
             credentials,
             db,
             auth: Arc::new(auth),
@@ -51,6 +54,9 @@ pub struct AuthKeys {
     pub jwt: JwtKeys,
     /// Keys the stored hash of every API key (`API_KEY_PEPPER`).
     pub api_key_pepper: ApiKeyPepper,
+    /// Signs OAuth `state` values: HMAC-SHA-256(`JWT_SECRET`, "oauth-state"), hex, so that a
+    /// state can never pass for a session token or the reverse.
+    oauth_state_key: secrecy::SecretString,
 }
 
 impl AuthKeys {
@@ -59,9 +65,20 @@ impl AuthKeys {
     /// # Errors
     /// [`tenancy::TenancyError::Invalid`] for a short secret.
     pub fn new(jwt_secret: &[u8], api_key_pepper: &[u8]) -> Result<Self, tenancy::TenancyError> {
+        let derived = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, jwt_secret),
+            b"oauth-state",
+        );
         Ok(Self {
             jwt: JwtKeys::new(jwt_secret)?,
             api_key_pepper: ApiKeyPepper::new(api_key_pepper)?,
+            oauth_state_key: secrecy::SecretString::from(hex::encode(derived.as_ref())),
         })
+    }
+
+    /// The key OAuth states are signed with.
+    #[must_use]
+    pub fn oauth_state_key(&self) -> secrecy::SecretString {
+        self.oauth_state_key.clone()
     }
 }

@@ -77,11 +77,25 @@ pub fn test_state(db: db::Db) -> AppState {
 /// Never with the constants above.
 #[must_use]
 pub fn test_state_with(db: db::Db, endpoints: integrations::ProviderEndpoints) -> AppState {
+    test_state_full(db, endpoints, None)
+}
+
+/// [`test_state_with`] plus a Google OAuth client (pointing at a mock Google).
+///
+/// # Panics
+/// Never with the constants above.
+#[must_use]
+pub fn test_state_full(
+    db: db::Db,
+    endpoints: integrations::ProviderEndpoints,
+    google: Option<integrations::google::GoogleOAuthConfig>,
+) -> AppState {
     AppState::new(
         db,
         AuthKeys::new(TEST_JWT_SECRET, TEST_API_KEY_PEPPER).expect("test secrets are long enough"),
         credentials::Keyring::from_config(TEST_CREDENTIALS_KEYS, "test").expect("test keyring"),
         endpoints,
+        google,
     )
 }
 
@@ -128,8 +142,19 @@ impl TestGateway {
     /// # Panics
     /// As [`TestGateway::start`].
     pub async fn start_with(endpoints: integrations::ProviderEndpoints) -> Self {
+        Self::start_full(endpoints, None).await
+    }
+
+    /// [`TestGateway::start_with`] plus a Google OAuth client (pointing at a mock Google).
+    ///
+    /// # Panics
+    /// As [`TestGateway::start`].
+    pub async fn start_full(
+        endpoints: integrations::ProviderEndpoints,
+        google: Option<integrations::google::GoogleOAuthConfig>,
+    ) -> Self {
         let database = TestDatabase::new().await;
-        let state = test_state_with(database.db(), endpoints);
+        let state = test_state_full(database.db(), endpoints, google);
         let limits = BodyLimits {
             json: 256 * 1024,
             other: 10 * 1024 * 1024,

@@ -299,3 +299,118 @@ async fn refusals_outages_and_bad_input_are_clear_and_save_nothing() {
             .all(|(p, s)| p == "vapi" || s == "not_configured")
     );
 }
+
+fn google_config(server: &MockServer) -> integrations::google::GoogleOAuthConfig {
+    integrations::google::GoogleOAuthConfig {
+        client_id: "client-123.apps.googleusercontent.com".into(),
+        client_secret: secrecy::SecretString::from("google-client-secret".to_owned()),
+        redirect_uri: "https://platform.example/api/integrations/google/oauth/callback".into(),
+        auth_url: format!("{}/o/oauth2/v2/auth", server.uri()),
+        token_url: format!("{}/token", server.uri()),
+        userinfo_url: format!("{}/v1/userinfo", server.uri()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_forever_link_through_the_api() {
+    let google = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.access", "expires_in": 3599, "refresh_token": "1//refresh-kept-sealed"
+        })))
+        .mount(&google)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/userinfo"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"email": "frontdesk@clinic-a.example"})),
+        )
+        .mount(&google)
+        .await;
+    let gw = TestGateway::start_full(mock_endpoints(&google), Some(google_config(&google))).await;
+    let admin_a = gw.signup("clinic-a").await;
+    let admin_b = gw.signup("clinic-b").await;
+
+    let start = gw
+        .get("/api/integrations/google/oauth/start", Some(&admin_a.token))
+        .await;
+    assert_eq!(start.status, 200, "{:?}", start.body);
+    let url = reqwest::Url::parse(start.body["url"].as_str().unwrap()).unwrap();
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        url.query_pairs()
+            .any(|(k, v)| k == "access_type" && v == "offline")
+    );
+
+    // The callback needs no bearer token: the signed state names org A and its admin.
+    let callback = |query: String| {
+        let gw = &gw;
+        async move {
+            gw.get(
+                &format!("/api/integrations/google/oauth/callback?{query}"),
+                None,
+            )
+            .await
+        }
+    };
+    let declined = callback("error=access_denied".into()).await;
+    assert_eq!(
+        (declined.status, declined.body["code"].as_str()),
+        (422, Some("consent_declined"))
+    );
+    let forged = callback(format!("code=auth-code&state={}x", state)).await;
+    assert_eq!(
+        (forged.status, forged.body["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+    let done = callback(format!("code=auth-code&state={state}")).await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    assert_eq!(
+        done.body["integration"]["details"]["email"],
+        "frontdesk@clinic-a.example"
+    );
+    assert!(!done.body.to_string().contains("refresh-kept-sealed"));
+
+    let a = gw
+        .get("/api/integrations/status", Some(&admin_a.token))
+        .await;
+    assert_eq!(a.body["integrations"][2]["status"], "connected");
+    assert_eq!(
+        a.body["integrations"][2]["details"]["email"],
+        "frontdesk@clinic-a.example"
+    );
+    let b = gw
+        .get("/api/integrations/status", Some(&admin_b.token))
+        .await;
+    assert_eq!(b.body["integrations"][2]["status"], "not_configured");
+    assert!(!a.body.to_string().contains("refresh-kept-sealed"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_without_an_oauth_client_is_not_configured() {
+    let w = world().await;
+    let r =
+        w.gw.get(
+            "/api/integrations/google/oauth/start",
+            Some(&w.admin_a.token),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (503, Some("not_configured"))
+    );
+    let r =
+        w.gw.get(
+            "/api/integrations/google/oauth/start",
+            Some(&w.user_a.token),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}

@@ -327,9 +327,91 @@ async fn disconnect_integration(
     }))
 }
 
+/// `{ "success": true, "url" }`: where to send the user's browser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentUrlResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Google's consent page, with offline access, `prompt=consent` and a signed state valid
+    /// for 10 minutes.
+    pub url: String,
+}
+
+/// Starts the Google Calendar "Forever-Link": the consent URL to open in the browser.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ConsentUrlResponse),
+        (status = 403, body = ErrorBody),
+        (status = 503, description = "no Google OAuth client is configured", body = ErrorBody)
+    )
+)]
+#[get("/api/integrations/google/oauth/start")]
+async fn google_oauth_start(
+    state: web::Data<AppState>,
+    RoleAtLeast(user): ManagerUser,
+) -> Result<HttpResponse, ApiError> {
+    let url = state
+        .integrations
+        .google_consent_url(user.org_id, user.user_id)?;
+    Ok(HttpResponse::Ok().json(ConsentUrlResponse { success: true, url }))
+}
+
+/// What Google appends to the callback URL.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct GoogleCallbackQuery {
+    /// The authorization code (absent when the user declined).
+    pub code: Option<String>,
+    /// The state issued by `oauth/start`.
+    pub state: Option<String>,
+    /// Set by Google when the user declined or the request failed (`access_denied`, …).
+    pub error: Option<String>,
+}
+
+/// Google's redirect after consent. The signed `state` identifies the organization and user
+/// (the browser carries no bearer token here); the code is exchanged, a refresh token is
+/// required, and it is stored sealed with the connected account's email.
+#[utoipa::path(
+    tag = "integrations",
+    params(GoogleCallbackQuery),
+    responses(
+        (status = 200, body = IntegrationResponse),
+        (status = 422, description = "declined, invalid or expired state, no refresh token", body = ErrorBody),
+        (status = 502, body = ErrorBody)
+    )
+)]
+#[get("/api/integrations/google/oauth/callback")]
+async fn google_oauth_callback(
+    state: web::Data<AppState>,
+    query: web::Query<GoogleCallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    if let Some(error) = query.error {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "consent_declined",
+            format!("Google sign-in did not complete ({error}); nothing was connected"),
+        ));
+    }
+    let (Some(code), Some(oauth_state)) = (query.code, query.state) else {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "code and state are required",
+        ));
+    };
+    let status = state
+        .integrations
+        .google_complete(&oauth_state, &code)
+        .await?;
+    Ok(connected(status))
+}
+
 /// Registers the integrations routes (`status` before `{provider}` patterns).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(integrations_status)
+        .service(google_oauth_start)
+        .service(google_oauth_callback)
         .service(connect_twilio)
         .service(connect_resend)
         .service(connect_elevenlabs)
