@@ -248,3 +248,31 @@ async fn without_an_oauth_client_google_is_not_configured() {
         Err(IntegrationError::NotConfigured(Provider::GoogleCalendar))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_google_outage_stores_nothing_and_marks_nothing() {
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&s.google)
+        .await;
+    let state = state_from(
+        &s.integrations
+            .google_consent_url(s.org, Uuid::new_v4())
+            .unwrap(),
+    );
+    assert!(matches!(
+        s.integrations.google_complete(&state, "auth-code").await,
+        Err(IntegrationError::Unavailable {
+            provider: Provider::GoogleCalendar,
+            ..
+        })
+    ));
+    assert!(
+        !s.credentials
+            .exists(s.org, Provider::GoogleCalendar)
+            .await
+            .unwrap()
+    );
+}

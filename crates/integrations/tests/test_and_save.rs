@@ -340,3 +340,36 @@ async fn verification_records_the_outcome_and_status_lists_every_provider() {
         "not_configured"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_resend_key_saves_nothing() {
+    let s = setup().await;
+    Mock::given(method("GET"))
+        .and(path("/domains"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "statusCode": 401, "message": "API key is invalid", "name": "validation_error"
+        })))
+        .mount(&s.server)
+        .await;
+    let err = s
+        .service
+        .connect_resend(
+            s.org,
+            Some(SecretString::from("re_revoked".to_owned())),
+            None,
+            Uuid::new_v4(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IntegrationError::Rejected {
+                provider: Provider::Resend,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!s.credentials.exists(s.org, Provider::Resend).await.unwrap());
+}
