@@ -7,6 +7,7 @@
 //! | `db start\|stop\|reset\|status\|url [--owner]\|psql [args]` | manage the development cluster |
 //! | `migrate` | apply pending migrations to the development database (or `DATABASE_OWNER_URL`) |
 //! | `rotate-credentials` | re-seal every stored credential under the active key |
+//! | `telephony-cleanup` | expire and delete stale caller-ID verifications now (the gateway also runs it daily) |
 //! | `schema [--check]` | regenerate `crates/db/src/schema.rs` from the migrations (`--check`: fail on drift) |
 //! | `check-rls` | migrate a scratch database and audit tenancy rules (forced RLS, policies, runtime role) |
 //! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         ["db", rest @ ..] => db(rest),
         ["migrate"] => migrate(),
         ["rotate-credentials"] => rotate_credentials(),
+        ["telephony-cleanup"] => telephony_cleanup(),
         ["schema"] => schema(false),
         ["schema", "--check"] => schema(true),
         ["check-rls"] => check_rls(),
@@ -70,7 +72,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | \
+    "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | telephony-cleanup | \
      schema [--check] | check-rls | openapi [--check] | test | contract | bench>"
         .into()
 }
@@ -340,6 +342,16 @@ fn rotate_credentials() -> Result {
         gateway(&bin, "rotate-credentials")
             .env("DATABASE_OWNER_URL", owner_url)
             .envs(secrets.iter().map(|(k, v)| (k, v))),
+    )
+}
+
+/// Runs the hybrid-telephony cleanup on the development database (or `DATABASE_URL`).
+fn telephony_cleanup() -> Result {
+    let (runtime_url, _) = dev_database()?;
+    let bin = gateway_bin()?;
+    run(
+        "telephony cleanup",
+        gateway(&bin, "telephony-cleanup").env("DATABASE_URL", runtime_url),
     )
 }
 

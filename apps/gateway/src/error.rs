@@ -226,6 +226,39 @@ impl From<integrations::IntegrationError> for ApiError {
     }
 }
 
+impl From<telephony::TelephonyError> for ApiError {
+    fn from(e: telephony::TelephonyError) -> Self {
+        use telephony::TelephonyError as E;
+        let message = e.to_string();
+        let (status, code) = match &e {
+            E::InvalidPhone(_) => (StatusCode::BAD_REQUEST, "invalid_phone_number"),
+            E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            E::AlreadyVerified => (StatusCode::CONFLICT, "already_verified"),
+            E::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            E::WrongCode { .. } => (StatusCode::BAD_REQUEST, "invalid_code"),
+            E::Expired => (StatusCode::GONE, "code_expired"),
+            E::Locked => (StatusCode::TOO_MANY_REQUESTS, "verification_locked"),
+            E::NotConfirmedByTwilio => (StatusCode::CONFLICT, "not_confirmed_by_twilio"),
+            E::NotVerified => (StatusCode::CONFLICT, "not_verified"),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            E::TwilioRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "twilio_rejected"),
+            E::TwilioUnavailable(detail) => {
+                return Self::new(StatusCode::BAD_GATEWAY, "provider_unavailable", message)
+                    .with_cause(detail);
+            }
+            E::Plan(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_forwarding"),
+            E::Credential(_) => {
+                let E::Credential(inner) = e else {
+                    return Self::internal("unreachable");
+                };
+                return inner.into();
+            }
+            E::Hash | E::Db(_) => return Self::internal(e),
+        };
+        Self::new(status, code, message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

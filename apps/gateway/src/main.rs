@@ -6,6 +6,8 @@
 //! - `check-rls`: audit tenancy rules on the database at `DATABASE_OWNER_URL` (or `DATABASE_URL`);
 //!   exits 1 listing every violation.
 //! - `seed-demo`: create the demo organization and admin with `DATABASE_URL`; prints JSON.
+//! - `telephony-cleanup`: expire and delete stale caller-ID verifications (`DATABASE_URL`);
+//!   the server also runs it daily.
 //! - `rotate-credentials`: re-seal every stored credential under `CREDENTIALS_ACTIVE_KEY`, as the
 //!   owner role (`DATABASE_OWNER_URL`); afterwards keys no longer active can be removed.
 //! - `openapi`: print the OpenAPI document (no database needed).
@@ -15,7 +17,7 @@ use std::process::ExitCode;
 use gateway::config::{Config, ConfigError, LogFormat};
 use gateway::{app, server, telemetry};
 
-const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|openapi]";
+const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|telephony-cleanup|openapi]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +30,7 @@ async fn main() -> ExitCode {
         "check-rls" => check_rls().await,
         "seed-demo" => seed_demo().await,
         "rotate-credentials" => rotate_credentials().await,
+        "telephony-cleanup" => telephony_cleanup().await,
         "openapi" => print_json(&app::openapi()),
         "-h" | "--help" | "help" => {
             eprintln!("{USAGE}");
@@ -102,6 +105,17 @@ async fn rotate_credentials() -> Result<(), String> {
     eprintln!(
         "rotate-credentials: re-sealed {} credential(s) under key {active}; {} changed meanwhile (run again)",
         report.resealed, report.skipped_concurrent
+    );
+    Ok(())
+}
+
+async fn telephony_cleanup() -> Result<(), String> {
+    let config = db::DbConfig::new(env_url("DATABASE_URL")?, server::APPLICATION_NAME);
+    let db = db::Db::new(&config).map_err(|e| e.to_string())?;
+    let report = telephony::cleanup(&db).await.map_err(|e| e.to_string())?;
+    eprintln!(
+        "telephony-cleanup: {} expired, {} deleted, {} initiation records pruned",
+        report.expired, report.deleted, report.pruned
     );
     Ok(())
 }

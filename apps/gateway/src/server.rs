@@ -46,6 +46,24 @@ pub fn keyring(config: &Config) -> Result<credentials::Keyring, credentials::Cre
     credentials::Keyring::from_config(&config.credentials_keys, &config.credentials_active_key)
 }
 
+/// How often the hybrid-telephony cleanup runs (SPEC §6: daily). Idempotent, so several
+/// instances running it is harmless.
+pub const CLEANUP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Runs [`telephony::cleanup`] a minute after start-up and then every [`CLEANUP_INTERVAL`].
+fn spawn_daily_cleanup(db: db::Db) {
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut ticks = tokio::time::interval_at(start, CLEANUP_INTERVAL);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = telephony::cleanup(&db).await {
+                tracing::error!(error = %e, "telephony cleanup failed");
+            }
+        }
+    });
+}
+
 /// Runs the gateway until a shutdown signal.
 ///
 /// # Errors
@@ -76,6 +94,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         config.provider_endpoints.clone(),
         config.google.clone(),
     );
+    spawn_daily_cleanup(state.db.clone());
     let limits = BodyLimits {
         json: config.json_limit_bytes,
         other: config.body_limit_bytes,

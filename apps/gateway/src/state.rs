@@ -16,6 +16,8 @@ pub struct AppState {
     pub credentials: Arc<credentials::CredentialService>,
     /// Connecting, checking and disconnecting the organization's providers.
     pub integrations: Arc<integrations::Integrations>,
+    /// Hybrid telephony: caller-ID verification and forwarding configurations.
+    pub telephony: Arc<telephony::Telephony>,
 }
 
 impl AppState {
@@ -33,6 +35,11 @@ impl AppState {
             db.clone(),
             Arc::new(keyring),
         ));
+        let telephony = Arc::new(telephony::Telephony::new(
+            db.clone(),
+            credentials.clone(),
+            endpoints.clone(),
+        ));
         let mut integrations = integrations::Integrations::new(credentials.clone(), endpoints);
         if let Some(google) = google {
             let oauth = integrations::google::GoogleOAuth::new(google, auth.oauth_state_key());
@@ -40,6 +47,7 @@ impl AppState {
         }
         Self {
             integrations: Arc::new(integrations),
+            telephony,
             credentials,
             db,
             auth: Arc::new(auth),

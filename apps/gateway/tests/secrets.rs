@@ -113,6 +113,33 @@ async fn secrets_are_nowhere_after_issuance() {
         .await,
     );
     replies.push(gw.get("/api/integrations/status", Some(&admin.token)).await);
+    // A caller-ID verification: its 6-digit code is shown once and stored only hashed.
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(format!(
+            "/2010-04-01/Accounts/{twilio_account}/OutgoingCallerIds.json"
+        )))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "account_sid": twilio_account, "call_sid": "CA0123456789abcdef0123456789abcdef",
+            "phone_number": "+15551230000", "validation_code": "407153"
+        })))
+        .mount(&providers)
+        .await;
+    let started = gw
+        .post(
+            "/api/telephony/verify-caller-id/initiate",
+            Some(&admin.token),
+            &json!({"phoneNumber": "+15551230000"}),
+        )
+        .await;
+    assert_eq!(
+        started.body["verificationCode"], "407153",
+        "{:?}",
+        started.body
+    );
+    replies.push(
+        gw.get("/api/telephony/verified-numbers", Some(&admin.token))
+            .await,
+    );
     replies.push(gw.get("/api/auth/me", Some(&nurse_token)).await);
 
     let secrets = [
@@ -157,6 +184,21 @@ async fn secrets_are_nowhere_after_issuance() {
         "the log capture missed the gateway's lines"
     );
     let bodies: Vec<String> = replies.iter().map(|r| r.body.to_string()).collect();
+
+    // Six digits can occur inside timestamps, so look for the code as a value on its own.
+    let verification = gw.database.psql_superuser(
+        "SELECT row_to_json(v)::text FROM (SELECT phone_number, status, twilio_call_sid, \
+         verification_code_hash FROM verified_caller_ids) v",
+    );
+    assert!(verification.contains("$argon2id$"), "{verification}");
+    assert!(
+        !verification.contains("407153"),
+        "the verification code is stored in clear"
+    );
+    assert!(
+        !logs.contains("\"407153\"") && !logs.contains("=407153"),
+        "the verification code reached the logs"
+    );
 
     for secret in secrets {
         assert!(

@@ -29,6 +29,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    caller_id_verification_requests (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        phone_number -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     credential_audit_log (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -37,6 +46,28 @@ diesel::table! {
         detail -> Nullable<Text>,
         actor -> Nullable<Uuid>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    hybrid_forwarding_configs (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        verified_caller_id -> Uuid,
+        sim_phone_number -> Text,
+        forwarding_type -> Text,
+        carrier -> Text,
+        carrier_country_code -> Text,
+        twilio_forwarding_number -> Text,
+        ring_time_seconds -> Nullable<Int4>,
+        generated_activation_codes -> Array<Nullable<Text>>,
+        generated_deactivation_code -> Text,
+        check_codes -> Array<Nullable<Text>>,
+        status -> Text,
+        user_confirmed_setup -> Bool,
+        confirmed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -107,22 +138,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    verified_caller_ids (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        phone_number -> Text,
+        friendly_name -> Nullable<Text>,
+        twilio_caller_id_sid -> Nullable<Text>,
+        twilio_call_sid -> Nullable<Text>,
+        status -> Text,
+        verification_code_hash -> Nullable<Text>,
+        verification_code_expires_at -> Nullable<Timestamptz>,
+        verification_attempts -> Int4,
+        verified_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_key_audit_log -> apps (app_id));
 diesel::joinable!(api_key_audit_log -> organizations (org_id));
 diesel::joinable!(apps -> organizations (org_id));
+diesel::joinable!(caller_id_verification_requests -> organizations (org_id));
 diesel::joinable!(credential_audit_log -> organizations (org_id));
+diesel::joinable!(hybrid_forwarding_configs -> organizations (org_id));
+diesel::joinable!(hybrid_forwarding_configs -> verified_caller_ids (verified_caller_id));
 diesel::joinable!(org_credentials -> organizations (org_id));
 diesel::joinable!(user_sessions -> organizations (org_id));
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(users -> organizations (org_id));
+diesel::joinable!(verified_caller_ids -> organizations (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_key_audit_log,
     apps,
+    caller_id_verification_requests,
     credential_audit_log,
+    hybrid_forwarding_configs,
     login_throttle,
     org_credentials,
     organizations,
     user_sessions,
     users,
+    verified_caller_ids,
 );

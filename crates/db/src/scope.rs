@@ -53,6 +53,8 @@ pub enum SystemOp {
     /// User authentication on every request: reads the session named by a signed token through
     /// `auth_session_check`.
     SessionCheck,
+    /// The daily hybrid-telephony cleanup through `telephony_cleanup()` (stale verifications).
+    TelephonyCleanup,
 }
 
 impl SystemOp {
@@ -65,6 +67,7 @@ impl SystemOp {
             Self::LoginThrottle => "login_throttle",
             Self::ApiKeyLookup => "api_key_lookup",
             Self::SessionCheck => "session_check",
+            Self::TelephonyCleanup => "telephony_cleanup",
         }
     }
 }

@@ -48,6 +48,21 @@ pub enum CheckOutcome {
     Unavailable(String),
 }
 
+/// A Twilio client for an organization's stored credentials, against `endpoints`.
+///
+/// # Errors
+/// [`TwilioError::Invalid`] for malformed stored sids.
+pub fn twilio_client(
+    endpoints: &ProviderEndpoints,
+    credential: &credentials::TwilioCredentials,
+) -> Result<TwilioClient, TwilioError> {
+    TwilioClient::with_base_url(
+        &endpoints.twilio,
+        &credential.account_sid,
+        twilio_auth(&credential.auth),
+    )
+}
+
 fn twilio_auth(auth: &credentials::TwilioAuth) -> Auth {
     match auth {
         credentials::TwilioAuth::AuthToken(token) => Auth::AuthToken(token.clone()),
@@ -73,11 +88,7 @@ pub async fn twilio(
     endpoints: &ProviderEndpoints,
     credential: &credentials::TwilioCredentials,
 ) -> CheckOutcome {
-    let client = match TwilioClient::with_base_url(
-        &endpoints.twilio,
-        &credential.account_sid,
-        twilio_auth(&credential.auth),
-    ) {
+    let client = match twilio_client(endpoints, credential) {
         Ok(client) => client,
         Err(e) => return CheckOutcome::Rejected(e.to_string()),
     };

@@ -106,11 +106,30 @@ fn argon2() -> Argon2<'static> {
 /// [`MIN_PASSWORD_CHARS`]..=[`MAX_PASSWORD_CHARS`]; [`TenancyError::PasswordHash`] if hashing fails.
 pub fn hash(password: &str) -> Result<String, TenancyError> {
     check_length(password)?;
+    hash_secret(password)
+}
+
+/// Hashes any secret with the same argon2id parameters, without the password rules: for
+/// short one-time codes (for example caller-ID verification codes) whose guessing is bounded
+/// by attempt limits rather than length.
+///
+/// # Errors
+/// [`TenancyError::PasswordHash`] if hashing fails.
+pub fn hash_secret(secret: &str) -> Result<String, TenancyError> {
     let salt = SaltString::generate(&mut OsRng);
     argon2()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(secret.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|_| TenancyError::PasswordHash)
+}
+
+/// [`hash_secret`] on tokio's blocking pool.
+///
+/// # Errors
+/// As [`hash_secret`].
+pub async fn hash_secret_off_thread(secret: &str) -> Result<String, TenancyError> {
+    let secret = secret.to_owned();
+    off_thread(move || hash_secret(&secret)).await
 }
 
 /// Whether `password` matches the PHC string `stored` (constant-time comparison inside argon2).

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod integrations;
 pub mod internal;
+pub mod telephony;
 pub mod users;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     apps::configure(cfg);
     internal::configure(cfg);
     integrations::configure(cfg);
+    telephony::configure(cfg);
 }
 
 /// Timestamps as the seeds' clients receive them: RFC 3339 in UTC with milliseconds,

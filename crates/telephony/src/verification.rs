@@ -1,0 +1,380 @@
+//! Caller-ID verification through the organization's Twilio (seed 001 §17.4 endpoints 1–3, 8).
+
+use chrono::{DateTime, Duration, Utc};
+use db::OrgId;
+use db::schema::{
+    caller_id_verification_requests as requests, hybrid_forwarding_configs as configs,
+    verified_caller_ids as numbers,
+};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
+    SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
+use telephony_gsm::E164;
+use uuid::Uuid;
+
+use crate::{CODE_TTL_MINUTES, MAX_ATTEMPTS, MAX_INITIATIONS_PER_HOUR, Telephony, TelephonyError};
+
+/// A number of the organization and its verification state.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = numbers, check_for_backend(diesel::pg::Pg))]
+pub struct VerifiedNumber {
+    /// Row id (the `verificationId` of the seed).
+    pub id: Uuid,
+    /// E.164.
+    pub phone_number: String,
+    /// Name given.
+    pub friendly_name: Option<String>,
+    /// `pending`, `verified`, `failed` or `expired`.
+    pub status: String,
+    /// Twilio's `PN…` once verified.
+    pub twilio_caller_id_sid: Option<String>,
+    /// When verified (UTC).
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// A verification call started: show `code` to the person, who keys it in during Twilio's call.
+#[derive(Debug)]
+pub struct Initiated {
+    /// The verification (the seed's `verificationId`).
+    pub verification_id: Uuid,
+    /// Twilio's call (`CA…`; the seed's `validationId`).
+    pub call_sid: String,
+    /// The 6-digit code, shown once; only its hash is stored.
+    pub code: String,
+}
+
+#[derive(Queryable)]
+struct CodeState {
+    phone_number: String,
+    status: String,
+    hash: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    attempts: i32,
+}
+
+impl Telephony {
+    /// Starts a verification call to `phone_number` (E.164; separators are tolerated).
+    ///
+    /// # Errors
+    /// [`TelephonyError::InvalidPhone`] (400), [`TelephonyError::AlreadyVerified`] (409),
+    /// [`TelephonyError::RateLimited`] (429), Twilio not connected (404), Twilio errors.
+    pub async fn initiate(
+        &self,
+        org: OrgId,
+        phone_number: &str,
+        friendly_name: Option<&str>,
+    ) -> Result<Initiated, TelephonyError> {
+        let number = E164::normalize(phone_number, None).map_err(TelephonyError::InvalidPhone)?;
+        let friendly_name = friendly_name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        if friendly_name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 64)
+        {
+            return Err(TelephonyError::Invalid(
+                "friendlyName must be at most 64 characters".into(),
+            ));
+        }
+        let phone = number.as_str().to_owned();
+        // Check and count in one transaction, so concurrent calls cannot exceed the limit.
+        let p = phone.clone();
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                        .bind::<diesel::sql_types::Text, _>(format!("{}:{p}", org.0))
+                        .execute(c)
+                        .await?;
+                    let verified = numbers::table
+                        .filter(numbers::org_id.eq(org.0).and(numbers::phone_number.eq(&p)))
+                        .filter(numbers::status.eq("verified"))
+                        .count()
+                        .get_result::<i64>(c)
+                        .await?;
+                    if verified > 0 {
+                        return Err(TelephonyError::AlreadyVerified);
+                    }
+                    let recent = requests::table
+                        .filter(
+                            requests::org_id
+                                .eq(org.0)
+                                .and(requests::phone_number.eq(&p)),
+                        )
+                        .filter(requests::created_at.gt(Utc::now() - Duration::hours(1)))
+                        .count()
+                        .get_result::<i64>(c)
+                        .await?;
+                    if recent >= MAX_INITIATIONS_PER_HOUR {
+                        return Err(TelephonyError::RateLimited);
+                    }
+                    diesel::insert_into(requests::table)
+                        .values((
+                            requests::id.eq(Uuid::new_v4()),
+                            requests::org_id.eq(org.0),
+                            requests::phone_number.eq(&p),
+                        ))
+                        .execute(c)
+                        .await?;
+                    Ok::<_, TelephonyError>(())
+                })
+            })
+            .await?;
+
+        let (twilio, _) = self.twilio(org).await?;
+        let request = twilio
+            .request_caller_id_validation(&phone, friendly_name.as_deref(), None)
+            .await?;
+        let code = request.validation_code.clone();
+        let hash = tenancy::password::hash_secret_off_thread(&code)
+            .await
+            .map_err(|_| TelephonyError::Hash)?;
+        let call_sid = request.call_sid.clone();
+        let expires = Utc::now() + Duration::minutes(CODE_TTL_MINUTES);
+        let id = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::insert_into(numbers::table)
+                        .values((
+                            numbers::id.eq(Uuid::new_v4()),
+                            numbers::org_id.eq(org.0),
+                            numbers::phone_number.eq(&phone),
+                            numbers::friendly_name.eq(&friendly_name),
+                            numbers::twilio_call_sid.eq(&call_sid),
+                            numbers::status.eq("pending"),
+                            numbers::verification_code_hash.eq(&hash),
+                            numbers::verification_code_expires_at.eq(expires),
+                            numbers::verification_attempts.eq(0),
+                        ))
+                        .on_conflict((numbers::org_id, numbers::phone_number))
+                        .do_update()
+                        .set((
+                            numbers::friendly_name.eq(&friendly_name),
+                            numbers::twilio_call_sid.eq(&call_sid),
+                            numbers::status.eq("pending"),
+                            numbers::verification_code_hash.eq(&hash),
+                            numbers::verification_code_expires_at.eq(expires),
+                            numbers::verification_attempts.eq(0),
+                        ))
+                        .returning(numbers::id)
+                        .get_result::<Uuid>(c)
+                        .await
+                        .map_err(TelephonyError::from)
+                })
+            })
+            .await?;
+        tracing::info!(org_id = %org, verification_id = %id, "caller-ID verification call started");
+        Ok(Initiated {
+            verification_id: id,
+            call_sid: request.call_sid,
+            code,
+        })
+    }
+
+    /// Confirms a verification with the code the person was shown, then asks Twilio whether the
+    /// number is now a caller ID of the account. Returns the caller ID's `PN…` sid.
+    ///
+    /// # Errors
+    /// [`TelephonyError::NotFound`] (404), [`TelephonyError::AlreadyVerified`] (409),
+    /// [`TelephonyError::Expired`] (410), [`TelephonyError::WrongCode`] (400),
+    /// [`TelephonyError::Locked`] (429), [`TelephonyError::NotConfirmedByTwilio`] (409).
+    pub async fn confirm(
+        &self,
+        org: OrgId,
+        verification_id: Uuid,
+        code: &str,
+    ) -> Result<String, TelephonyError> {
+        let state: CodeState = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    numbers::table
+                        .filter(
+                            numbers::id
+                                .eq(verification_id)
+                                .and(numbers::org_id.eq(org.0)),
+                        )
+                        .select((
+                            numbers::phone_number,
+                            numbers::status,
+                            numbers::verification_code_hash,
+                            numbers::verification_code_expires_at,
+                            numbers::verification_attempts,
+                        ))
+                        .first(c)
+                        .await
+                        .optional()?
+                        .ok_or(TelephonyError::NotFound("verification"))
+                })
+            })
+            .await?;
+        match state.status.as_str() {
+            "verified" => return Err(TelephonyError::AlreadyVerified),
+            "expired" => return Err(TelephonyError::Expired),
+            _ => {}
+        }
+        if state.attempts >= MAX_ATTEMPTS || state.status == "failed" {
+            return Err(TelephonyError::Locked);
+        }
+        let Some(hash) = state.hash else {
+            return Err(TelephonyError::Expired);
+        };
+        if state.expires_at.is_none_or(|t| t < Utc::now()) {
+            self.set_status(org, verification_id, "expired").await?;
+            return Err(TelephonyError::Expired);
+        }
+        let code = code.trim();
+        let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+        let matches = well_formed && tenancy::password::verify_off_thread(code, hash).await;
+        if !matches {
+            let attempts = self.count_attempt(org, verification_id).await?;
+            let remaining = MAX_ATTEMPTS - attempts;
+            if remaining <= 0 {
+                self.set_status(org, verification_id, "failed").await?;
+                return Err(TelephonyError::Locked);
+            }
+            return Err(TelephonyError::WrongCode { remaining });
+        }
+
+        let (twilio, _) = self.twilio(org).await?;
+        let listed = twilio
+            .list_outgoing_caller_ids(Some(&state.phone_number))
+            .await?;
+        let Some(caller_id) = listed
+            .into_iter()
+            .find(|c| c.phone_number == state.phone_number)
+        else {
+            return Err(TelephonyError::NotConfirmedByTwilio);
+        };
+        let sid = caller_id.sid.clone();
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::update(
+                        numbers::table.filter(
+                            numbers::id
+                                .eq(verification_id)
+                                .and(numbers::org_id.eq(org.0)),
+                        ),
+                    )
+                    .set((
+                        numbers::status.eq("verified"),
+                        numbers::twilio_caller_id_sid.eq(Some(&sid)),
+                        numbers::verified_at.eq(Some(Utc::now())),
+                        numbers::verification_code_hash.eq(None::<String>),
+                        numbers::verification_code_expires_at.eq(None::<DateTime<Utc>>),
+                    ))
+                    .execute(c)
+                    .await
+                    .map_err(TelephonyError::from)
+                })
+            })
+            .await?;
+        tracing::info!(org_id = %org, verification_id = %verification_id, "caller ID verified");
+        Ok(caller_id.sid)
+    }
+
+    async fn count_attempt(&self, org: OrgId, id: Uuid) -> Result<i32, TelephonyError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::update(
+                        numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                    )
+                    .set(numbers::verification_attempts.eq(numbers::verification_attempts + 1))
+                    .returning(numbers::verification_attempts)
+                    .get_result::<i32>(c)
+                    .await
+                    .map_err(TelephonyError::from)
+                })
+            })
+            .await
+    }
+
+    async fn set_status(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        status: &'static str,
+    ) -> Result<(), TelephonyError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::update(
+                        numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                    )
+                    .set((
+                        numbers::status.eq(status),
+                        numbers::verification_code_hash.eq(None::<String>),
+                    ))
+                    .execute(c)
+                    .await
+                    .map_err(TelephonyError::from)
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The organization's numbers with whether each has a forwarding configuration.
+    ///
+    /// # Errors
+    /// [`TelephonyError::Db`].
+    pub async fn list_numbers(
+        &self,
+        org: OrgId,
+    ) -> Result<Vec<(VerifiedNumber, bool)>, TelephonyError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let rows: Vec<VerifiedNumber> = numbers::table
+                        .filter(numbers::org_id.eq(org.0))
+                        .order(numbers::created_at.asc())
+                        .select(VerifiedNumber::as_select())
+                        .load(c)
+                        .await?;
+                    let with_config: Vec<Uuid> = configs::table
+                        .filter(configs::org_id.eq(org.0))
+                        .select(configs::verified_caller_id)
+                        .load(c)
+                        .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|n| {
+                            let has = with_config.contains(&n.id);
+                            (n, has)
+                        })
+                        .collect())
+                })
+            })
+            .await
+    }
+
+    /// Removes a number and (by cascade) its forwarding configuration.
+    ///
+    /// # Errors
+    /// [`TelephonyError::NotFound`] (404), [`TelephonyError::Db`].
+    pub async fn remove_number(&self, org: OrgId, id: Uuid) -> Result<(), TelephonyError> {
+        let deleted = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::delete(
+                        numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                    )
+                    .execute(c)
+                    .await
+                    .map_err(TelephonyError::from)
+                })
+            })
+            .await?;
+        if deleted == 0 {
+            return Err(TelephonyError::NotFound("verified number"));
+        }
+        Ok(())
+    }
+}
