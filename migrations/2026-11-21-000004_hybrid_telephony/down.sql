@@ -1,3 +1,4 @@
+DROP FUNCTION telephony_verification_org(uuid);
 DROP FUNCTION telephony_cleanup();
 DROP TABLE hybrid_forwarding_configs;
 DROP TABLE caller_id_verification_requests;

@@ -100,3 +100,12 @@ CREATE FUNCTION telephony_cleanup(OUT expired integer, OUT deleted integer, OUT 
     END $$;
 REVOKE ALL ON FUNCTION telephony_cleanup() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION telephony_cleanup() TO platform_runtime;
+
+-- Twilio's caller-ID status callback names a verification; this finds its organization so the
+-- callback's signature can be checked with that organization's auth token
+-- (SystemOp::TwilioCallbackLookup).
+CREATE FUNCTION telephony_verification_org(p_verification uuid) RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$ SELECT org_id FROM verified_caller_ids WHERE id = p_verification $$;
+REVOKE ALL ON FUNCTION telephony_verification_org(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION telephony_verification_org(uuid) TO platform_runtime;

@@ -80,6 +80,9 @@ pub struct Config {
     /// the platform's Google OAuth client for the Calendar Forever-Link; endpoints overridable
     /// with `GOOGLE_OAUTH_AUTH_URL`, `GOOGLE_OAUTH_TOKEN_URL`, `GOOGLE_USERINFO_URL`.
     pub google: Option<integrations::google::GoogleOAuthConfig>,
+    /// `PUBLIC_BASE_URL`: this platform's public URL (for example `https://api.clinic.example`),
+    /// for provider callbacks; unset: Twilio is asked for no status callbacks.
+    pub public_base_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -105,6 +108,7 @@ impl std::fmt::Debug for Config {
             .field("credentials_active_key", &self.credentials_active_key)
             .field("provider_endpoints", &self.provider_endpoints)
             .field("google", &self.google)
+            .field("public_base_url", &self.public_base_url)
             .finish()
     }
 }
@@ -320,6 +324,10 @@ impl Config {
                 }
             },
             google: vars.google()?,
+            public_base_url: match vars.get("PUBLIC_BASE_URL") {
+                None => None,
+                Some(url) => Some(vars.http_url("PUBLIC_BASE_URL", url)?),
+            },
         })
     }
 }

@@ -241,6 +241,7 @@ impl From<telephony::TelephonyError> for ApiError {
             E::NotConfirmedByTwilio => (StatusCode::CONFLICT, "not_confirmed_by_twilio"),
             E::NotVerified => (StatusCode::CONFLICT, "not_verified"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            E::BadSignature => (StatusCode::FORBIDDEN, "invalid_signature"),
             E::TwilioRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "twilio_rejected"),
             E::TwilioUnavailable(detail) => {
                 return Self::new(StatusCode::BAD_GATEWAY, "provider_unavailable", message)

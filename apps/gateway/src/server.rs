@@ -93,6 +93,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         keyring,
         config.provider_endpoints.clone(),
         config.google.clone(),
+        config.public_base_url.clone(),
     );
     spawn_daily_cleanup(state.db.clone());
     let limits = BodyLimits {

@@ -30,16 +30,16 @@ impl AppState {
         keyring: credentials::Keyring,
         endpoints: integrations::ProviderEndpoints,
         google: Option<integrations::google::GoogleOAuthConfig>,
+        public_base_url: Option<String>,
     ) -> Self {
         let credentials = Arc::new(credentials::CredentialService::new(
             db.clone(),
             Arc::new(keyring),
         ));
-        let telephony = Arc::new(telephony::Telephony::new(
-            db.clone(),
-            credentials.clone(),
-            endpoints.clone(),
-        ));
+        let telephony = Arc::new(
+            telephony::Telephony::new(db.clone(), credentials.clone(), endpoints.clone())
+                .with_public_base_url(public_base_url),
+        );
         let mut integrations = integrations::Integrations::new(credentials.clone(), endpoints);
         if let Some(google) = google {
             let oauth = integrations::google::GoogleOAuth::new(google, auth.oauth_state_key());

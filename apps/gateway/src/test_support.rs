@@ -96,6 +96,7 @@ pub fn test_state_full(
         credentials::Keyring::from_config(TEST_CREDENTIALS_KEYS, "test").expect("test keyring"),
         endpoints,
         google,
+        None,
     )
 }
 

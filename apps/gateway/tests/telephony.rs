@@ -419,3 +419,60 @@ async fn another_org_cannot_reach_anything() {
         "B changed A's configuration"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twilios_signed_status_callback_updates_the_verification() {
+    let w = world().await;
+    let (_, body) = w.initiate(MOBILE).await;
+    let id = body["verificationId"].as_str().unwrap().to_owned();
+    let path = format!("/webhooks/twilio/caller-id/{id}");
+    let url = format!("{}{path}", w.gw.base_url);
+    let params = [
+        ("AccountSid", ACCOUNT),
+        ("OutgoingCallerIdSid", "PNfedcba9876543210fedcba9876543210"),
+        ("VerificationStatus", "success"),
+    ];
+    let form: String = params.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+    let post = |signature: String| {
+        let (w, path, form) = (&w, path.clone(), form.clone());
+
+        async move {
+            // A raw form body: post it with a plain client.
+            gateway::test_support::http_client()
+                .post(format!("{}{path}", w.gw.base_url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-twilio-signature", signature)
+                .body(form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The organization connected Twilio with the auth token "token" (see `world`).
+    assert_eq!(post("bm90LWEtc2lnbmF0dXJl".into()).await, 403);
+    let numbers =
+        w.gw.get("/api/telephony/verified-numbers", Some(&w.admin.token))
+            .await;
+    assert_eq!(numbers.body["numbers"][0]["status"], "pending");
+
+    let signature = twilio_client::signature::compute("token", &url, &params);
+    assert_eq!(post(signature).await, 204);
+    let numbers =
+        w.gw.get("/api/telephony/verified-numbers", Some(&w.admin.token))
+            .await;
+    assert_eq!(numbers.body["numbers"][0]["status"], "verified");
+    // An unknown verification is a 404 before any signature work.
+    let unknown = gateway::test_support::http_client()
+        .post(format!(
+            "{}/webhooks/twilio/caller-id/{}",
+            w.gw.base_url,
+            uuid::Uuid::new_v4()
+        ))
+        .body("VerificationStatus=success")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+}

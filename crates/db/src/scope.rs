@@ -55,6 +55,9 @@ pub enum SystemOp {
     SessionCheck,
     /// The daily hybrid-telephony cleanup through `telephony_cleanup()` (stale verifications).
     TelephonyCleanup,
+    /// Twilio's caller-ID status callback: the organization of a verification through
+    /// `telephony_verification_org`, to check the callback's signature with its auth token.
+    TwilioCallbackLookup,
 }
 
 impl SystemOp {
@@ -68,6 +71,7 @@ impl SystemOp {
             Self::ApiKeyLookup => "api_key_lookup",
             Self::SessionCheck => "session_check",
             Self::TelephonyCleanup => "telephony_cleanup",
+            Self::TwilioCallbackLookup => "twilio_callback_lookup",
         }
     }
 }

@@ -67,6 +67,9 @@ pub enum TelephonyError {
     /// The number is not verified yet (409).
     #[error("This number is not verified yet")]
     NotVerified,
+    /// The callback's `X-Twilio-Signature` does not match (403).
+    #[error("invalid Twilio signature")]
+    BadSignature,
     /// Not found in the organization (404).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -111,6 +114,8 @@ pub struct Telephony {
     db: Db,
     credentials: std::sync::Arc<CredentialService>,
     endpoints: ProviderEndpoints,
+    /// This platform's public base URL, for Twilio's status callbacks (none: no callback).
+    public_base_url: Option<String>,
 }
 
 impl std::fmt::Debug for Telephony {
@@ -134,7 +139,30 @@ impl Telephony {
             db,
             credentials,
             endpoints,
+            public_base_url: None,
         }
+    }
+
+    /// Asks Twilio to report each verification's outcome to
+    /// `<public_base_url>/webhooks/twilio/caller-id/<verification id>`.
+    #[must_use]
+    pub fn with_public_base_url(mut self, public_base_url: Option<String>) -> Self {
+        self.public_base_url = public_base_url.map(|u| u.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The configured public base URL, without a trailing `/`.
+    #[must_use]
+    pub fn public_base_url(&self) -> Option<&str> {
+        self.public_base_url.as_deref()
+    }
+
+    /// The status callback URL of a verification, when a public base URL is configured.
+    #[must_use]
+    pub fn status_callback_url(&self, verification_id: uuid::Uuid) -> Option<String> {
+        self.public_base_url
+            .as_ref()
+            .map(|base| format!("{base}/webhooks/twilio/caller-id/{verification_id}"))
     }
 
     async fn twilio(

@@ -88,6 +88,17 @@ fn main() {
             .await
             .unwrap();
 
+        // What confirming a caller-ID code costs: one argon2id verification (m = 19456 KiB,
+        // t = 2, p = 1), the same parameters as passwords.
+        let stored = tenancy::password::hash_secret("407153").unwrap();
+        let mut argon = Vec::with_capacity(50);
+        for _ in 0..50 {
+            let started = Instant::now();
+            assert!(tenancy::password::verify("407153", &stored));
+            argon.push(started.elapsed());
+        }
+        report("argon2id verify (m=19456,t=2,p=1)", argon);
+
         println!("auth benchmark: {ITERATIONS} sequential calls after {WARMUP} warm-up, release build, local PostgreSQL");
         measure("api key authenticate", || async {
             api_keys::authenticate(&db, &pepper, &key).await.unwrap();

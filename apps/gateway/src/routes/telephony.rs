@@ -395,6 +395,43 @@ async fn disable(
     }))
 }
 
+/// Twilio's caller-ID verification status callback (form-encoded, `X-Twilio-Signature` checked
+/// with the organization's auth token against `PUBLIC_BASE_URL` + path, or the request's own
+/// URL when unset). Answers 204 on success.
+#[utoipa::path(tag = "telephony", params(("id" = Uuid, Path, description = "Verification id")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's callback parameters"),
+    responses((status = 204, description = "Recorded"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[post("/webhooks/twilio/caller-id/{id}")]
+async fn caller_id_status(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let base = match state.telephony.public_base_url() {
+        Some(base) => base.to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let url = format!(
+        "{base}{}",
+        req.uri().path_and_query().map_or("", |p| p.as_str())
+    );
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let signature = req
+        .headers()
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    state
+        .telephony
+        .status_callback(id.into_inner(), &url, &params, signature)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Registers the telephony routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(initiate)
@@ -404,5 +441,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(get_config)
         .service(create_config)
         .service(confirm_setup)
-        .service(disable);
+        .service(disable)
+        .service(caller_id_status);
 }
