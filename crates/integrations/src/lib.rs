@@ -113,15 +113,6 @@ pub struct TwilioInput {
     pub phone_number: String,
 }
 
-/// Whether `number` is E.164: `+`, a non-zero digit, 6 to 14 more digits (ITU-T E.164).
-#[must_use]
-pub fn is_e164(number: &str) -> bool {
-    let digits = number.strip_prefix('+').unwrap_or("");
-    (7..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-}
-
 fn is_sid(sid: &str, prefix: &str) -> bool {
     sid.len() == 34 && sid.starts_with(prefix) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -253,7 +244,7 @@ impl Integrations {
             ));
         }
         let phone_number = input.phone_number.trim().to_owned();
-        if !is_e164(&phone_number) {
+        if telephony_gsm::E164::parse(&phone_number).is_err() {
             return Err(IntegrationError::Invalid(
                 "phone_number must be in E.164 form, for example +15551234567".into(),
             ));
@@ -412,27 +403,5 @@ impl Integrations {
             .credentials
             .disconnect(org, provider, Some(actor))
             .await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_e164;
-
-    #[test]
-    fn e164_numbers() {
-        for ok in ["+15551234567", "+442071838750", "+1234567"] {
-            assert!(is_e164(ok), "{ok}");
-        }
-        for bad in [
-            "15551234567",
-            "+0551234567",
-            "+1 555 123 4567",
-            "+123456",
-            "+1234567890123456",
-            "",
-        ] {
-            assert!(!is_e164(bad), "{bad}");
-        }
     }
 }
