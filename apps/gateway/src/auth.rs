@@ -141,3 +141,56 @@ impl FromRequest for AuthApp {
         })
     }
 }
+
+/// Access to the app named by the `{app_id}` path segment: an admin of the app's organization
+/// (bearer JWT), or the app itself (its API key). Any other app, or an app of another
+/// organization, is answered 404.
+#[derive(Debug, Clone, Copy)]
+pub struct AppAccess {
+    /// The app's organization (the tenant).
+    pub org_id: db::OrgId,
+    /// The app.
+    pub app_id: uuid::Uuid,
+    /// The admin acting, when not the app itself.
+    pub user_id: Option<uuid::Uuid>,
+}
+
+impl FromRequest for AppAccess {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let app_id = req
+            .match_info()
+            .get("app_id")
+            .and_then(|raw| raw.parse::<uuid::Uuid>().ok());
+        let by_key = presented_api_key(req).is_some();
+        let app = by_key.then(|| AuthApp::from_request(req, payload));
+        let admin = (!by_key).then(|| AdminUser::from_request(req, payload));
+        let state = state(req);
+        Box::pin(async move {
+            let app_id = app_id
+                .ok_or_else(|| ApiError::bad_request("invalid_path", "app_id must be a UUID"))?;
+            if let Some(app) = app {
+                let AuthApp(principal) = app.await?;
+                if principal.app_id != app_id {
+                    return Err(ApiError::not_found("app"));
+                }
+                return Ok(Self {
+                    org_id: principal.org_id,
+                    app_id,
+                    user_id: None,
+                });
+            }
+            let RoleAtLeast(admin) = admin
+                .ok_or_else(|| ApiError::internal("no credential path"))?
+                .await?;
+            tenancy::apps::get(&state?.db, admin.org_id, app_id).await?;
+            Ok(Self {
+                org_id: admin.org_id,
+                app_id,
+                user_id: Some(admin.user_id),
+            })
+        })
+    }
+}

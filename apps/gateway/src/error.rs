@@ -226,6 +226,36 @@ impl From<integrations::IntegrationError> for ApiError {
     }
 }
 
+impl From<user_mapping::MappingError> for ApiError {
+    fn from(e: user_mapping::MappingError) -> Self {
+        use user_mapping::MappingError as E;
+        match e {
+            E::Invalid(message) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            E::NotFound => Self::not_found("user mapping"),
+            E::Db(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<voicemail::VoicemailError> for ApiError {
+    fn from(e: voicemail::VoicemailError) -> Self {
+        use voicemail::VoicemailError as E;
+        match e {
+            E::Invalid(message) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            E::NotFound => Self::not_found("voicemail"),
+            E::Db(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<telephony::TelephonyError> for ApiError {
     fn from(e: telephony::TelephonyError) -> Self {
         use telephony::TelephonyError as E;

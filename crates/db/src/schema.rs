@@ -50,6 +50,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    dialpad_user_mappings (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        app_id -> Uuid,
+        dialpad_user_id -> Int8,
+        crm_user_id -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     hybrid_forwarding_configs (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -109,6 +121,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_mapping_audit_log (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        app_id -> Uuid,
+        action -> Text,
+        dialpad_user_id -> Int8,
+        old_crm_user_id -> Nullable<Text>,
+        new_crm_user_id -> Nullable<Text>,
+        actor_user_id -> Nullable<Uuid>,
+        actor_app_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_sessions (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -156,29 +183,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    voicemails (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        app_id -> Uuid,
+        dialpad_call_id -> Nullable<Int8>,
+        dialpad_user_id -> Int8,
+        from_number -> Nullable<Text>,
+        to_number -> Nullable<Text>,
+        recording_url -> Nullable<Text>,
+        transcript -> Nullable<Text>,
+        duration_seconds -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_key_audit_log -> apps (app_id));
 diesel::joinable!(api_key_audit_log -> organizations (org_id));
 diesel::joinable!(apps -> organizations (org_id));
 diesel::joinable!(caller_id_verification_requests -> organizations (org_id));
 diesel::joinable!(credential_audit_log -> organizations (org_id));
+diesel::joinable!(dialpad_user_mappings -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> verified_caller_ids (verified_caller_id));
 diesel::joinable!(org_credentials -> organizations (org_id));
+diesel::joinable!(user_mapping_audit_log -> organizations (org_id));
 diesel::joinable!(user_sessions -> organizations (org_id));
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(verified_caller_ids -> organizations (org_id));
+diesel::joinable!(voicemails -> organizations (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_key_audit_log,
     apps,
     caller_id_verification_requests,
     credential_audit_log,
+    dialpad_user_mappings,
     hybrid_forwarding_configs,
     login_throttle,
     org_credentials,
     organizations,
+    user_mapping_audit_log,
     user_sessions,
     users,
     verified_caller_ids,
+    voicemails,
 );

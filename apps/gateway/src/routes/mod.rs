@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod auth;
+pub mod cti;
 pub mod health;
 pub mod integrations;
 pub mod internal;
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     users::configure(cfg);
     apps::configure(cfg);
     internal::configure(cfg);
+    cti::configure(cfg);
     integrations::configure(cfg);
     telephony::configure(cfg);
 }

@@ -1,0 +1,490 @@
+//! Seed-000 CTI records of an app: voicemails and Dialpad → CRM user mappings
+//! (`/internal/apps/{app_id}/voicemails…`, `/internal/apps/{app_id}/users/…`), with the seed's
+//! response shapes (`{success, data, pagination}`). Reached by an admin of the app's
+//! organization or by the app itself with its API key ([`AppAccess`]).
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use serde::{Deserialize, Deserializer, Serialize};
+use user_mapping::{Actor, Mapping, MappingKey};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use voicemail::Voicemail;
+
+use crate::auth::AppAccess;
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::iso;
+use crate::state::AppState;
+
+/// The seed's pagination block.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pagination {
+    /// Page size used.
+    pub limit: i64,
+    /// Offset used.
+    pub offset: i64,
+    /// Items in all.
+    pub total: i64,
+    /// Whether more items follow this page.
+    pub has_more: bool,
+}
+
+impl Pagination {
+    fn new(limit: i64, offset: i64, total: i64) -> Self {
+        Self {
+            limit,
+            offset,
+            total,
+            has_more: offset + limit < total,
+        }
+    }
+}
+
+/// `limit` (1–500) and `offset` (≥ 0) with a default page size.
+fn page(limit: Option<i64>, offset: Option<i64>, default: i64) -> Result<(i64, i64), ApiError> {
+    let (limit, offset) = (limit.unwrap_or(default), offset.unwrap_or(0));
+    if !(1..=500).contains(&limit) || offset < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be 1-500 and offset at least 0",
+        ));
+    }
+    Ok((limit, offset))
+}
+
+/// Dialpad ids arrive as JSON numbers or numeric strings.
+fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Number(i64),
+        Text(String),
+    }
+    match Id::deserialize(d)? {
+        Id::Number(n) => Ok(n),
+        Id::Text(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Voicemails
+
+/// A voicemail (seed 000 shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoicemailBody {
+    /// Id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// The Dialpad call, if any.
+    pub dialpad_call_id: Option<i64>,
+    /// The recipient.
+    pub dialpad_user_id: i64,
+    /// Caller.
+    pub from_number: Option<String>,
+    /// Number called.
+    pub to_number: Option<String>,
+    /// Audio URL.
+    pub recording_url: Option<String>,
+    /// Transcript.
+    pub transcript: Option<String>,
+    /// Length in seconds.
+    pub duration_seconds: Option<i32>,
+    /// Created, RFC 3339 UTC with milliseconds.
+    pub created_at: String,
+    /// Last changed, RFC 3339 UTC with milliseconds.
+    pub updated_at: String,
+}
+
+impl From<Voicemail> for VoicemailBody {
+    fn from(v: Voicemail) -> Self {
+        Self {
+            id: v.id,
+            app_id: v.app_id,
+            dialpad_call_id: v.dialpad_call_id,
+            dialpad_user_id: v.dialpad_user_id,
+            from_number: v.from_number,
+            to_number: v.to_number,
+            recording_url: v.recording_url,
+            transcript: v.transcript,
+            duration_seconds: v.duration_seconds,
+            created_at: iso(v.created_at),
+            updated_at: iso(v.updated_at),
+        }
+    }
+}
+
+/// `{ "success": true, "data": [...], "pagination": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoicemailListResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Newest first.
+    pub data: Vec<VoicemailBody>,
+    /// Paging.
+    pub pagination: Pagination,
+}
+
+/// `{ "success": true, "data": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoicemailResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The voicemail.
+    pub data: VoicemailBody,
+}
+
+/// `{ "success": true, "message" }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageBody {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+}
+
+/// Paging and filter of the voicemail list (seed 000: `limit` 50, `offset` 0).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VoicemailQuery {
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<i64>,
+    /// Items to skip (default 0).
+    pub offset: Option<i64>,
+    /// Only this recipient's voicemails.
+    pub dialpad_user_id: Option<i64>,
+}
+
+/// The app's voicemails, newest first.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), VoicemailQuery),
+    responses((status = 200, body = VoicemailListResponse), (status = 404, body = ErrorBody)))]
+#[get("/internal/apps/{app_id}/voicemails")]
+async fn list_voicemails(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    query: web::Query<VoicemailQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(query.limit, query.offset, 50)?;
+    let (items, total) = voicemail::list(
+        &state.db,
+        access.org_id,
+        access.app_id,
+        query.dialpad_user_id,
+        limit,
+        offset,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(VoicemailListResponse {
+        success: true,
+        data: items.into_iter().map(Into::into).collect(),
+        pagination: Pagination::new(limit, offset, total),
+    }))
+}
+
+/// One voicemail of the app.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), ("voicemail_id" = Uuid, Path, description = "Voicemail id")),
+    responses((status = 200, body = VoicemailResponse), (status = 404, body = ErrorBody)))]
+#[get("/internal/apps/{app_id}/voicemails/{voicemail_id}")]
+async fn get_voicemail(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let vm = voicemail::get(&state.db, access.org_id, access.app_id, path.1).await?;
+    Ok(HttpResponse::Ok().json(VoicemailResponse {
+        success: true,
+        data: vm.into(),
+    }))
+}
+
+/// Deletes a voicemail of the app.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), ("voicemail_id" = Uuid, Path, description = "Voicemail id")),
+    responses((status = 200, body = MessageBody), (status = 404, body = ErrorBody)))]
+#[delete("/internal/apps/{app_id}/voicemails/{voicemail_id}")]
+async fn delete_voicemail(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    voicemail::delete(&state.db, access.org_id, access.app_id, path.1).await?;
+    Ok(HttpResponse::Ok().json(MessageBody {
+        success: true,
+        message: "Voicemail deleted".into(),
+    }))
+}
+
+// ------------------------------------------------------------------------------------------
+// User mappings
+
+/// A mapping (seed 000 shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingBody {
+    /// Id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// Dialpad user id.
+    pub dialpad_user_id: i64,
+    /// CRM user id.
+    pub crm_user_id: String,
+    /// Created, RFC 3339 UTC with milliseconds.
+    pub created_at: String,
+    /// Last changed, RFC 3339 UTC with milliseconds.
+    pub updated_at: String,
+}
+
+impl From<Mapping> for MappingBody {
+    fn from(m: Mapping) -> Self {
+        Self {
+            id: m.id,
+            app_id: m.app_id,
+            dialpad_user_id: m.dialpad_user_id,
+            crm_user_id: m.crm_user_id,
+            created_at: iso(m.created_at),
+            updated_at: iso(m.updated_at),
+        }
+    }
+}
+
+/// `{ "success": true, "data": …, "message"? }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The mapping.
+    pub data: MappingBody,
+    /// What happened (on writes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `{ "success": true, "data": [...], "pagination": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingListResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Oldest first.
+    pub data: Vec<MappingBody>,
+    /// Paging.
+    pub pagination: Pagination,
+}
+
+/// Body of `POST …/users/map`; ids as numbers or numeric strings.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MapRequest {
+    /// Dialpad user id.
+    #[serde(deserialize_with = "lenient_id")]
+    #[schema(value_type = i64)]
+    pub dialpad_user_id: i64,
+    /// CRM user id (1–200 characters).
+    pub crm_user_id: String,
+}
+
+/// Body of `POST …/users/batch-map`: 1–1000 mappings, written all or none.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchMapRequest {
+    /// The mappings.
+    pub mappings: Vec<MapRequest>,
+}
+
+/// `{ "success": true, "message": "Batch mapped N users", "count": N }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchMapResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+    /// Mappings written.
+    pub count: usize,
+}
+
+/// Paging of the mapping list (seed 000: `limit` 100, `offset` 0).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MappingQuery {
+    /// Page size, 1–500 (default 100).
+    pub limit: Option<i64>,
+    /// Items to skip (default 0).
+    pub offset: Option<i64>,
+}
+
+fn actor(access: &AppAccess) -> Actor {
+    Actor {
+        user_id: access.user_id,
+        app_id: access.user_id.is_none().then_some(access.app_id),
+    }
+}
+
+/// Creates or updates a mapping.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])), params(("app_id" = Uuid, Path, description = "App id")),
+    request_body = MapRequest, responses((status = 200, body = MappingResponse), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[post("/internal/apps/{app_id}/users/map")]
+async fn map_user(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    body: web::Json<MapRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let m = user_mapping::upsert(
+        &state.db,
+        access.org_id,
+        access.app_id,
+        body.dialpad_user_id,
+        &body.crm_user_id,
+        actor(&access),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(MappingResponse {
+        success: true,
+        data: m.into(),
+        message: Some("User mapping created/updated".into()),
+    }))
+}
+
+/// Creates or updates many mappings in one transaction (all or none).
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])), params(("app_id" = Uuid, Path, description = "App id")),
+    request_body = BatchMapRequest, responses((status = 200, body = BatchMapResponse), (status = 422, body = ErrorBody)))]
+#[post("/internal/apps/{app_id}/users/batch-map")]
+async fn batch_map(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    body: web::Json<BatchMapRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let entries: Vec<(i64, String)> = body
+        .into_inner()
+        .mappings
+        .into_iter()
+        .map(|m| (m.dialpad_user_id, m.crm_user_id))
+        .collect();
+    let count = user_mapping::batch_upsert(
+        &state.db,
+        access.org_id,
+        access.app_id,
+        &entries,
+        actor(&access),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(BatchMapResponse {
+        success: true,
+        message: format!("Batch mapped {count} users"),
+        count,
+    }))
+}
+
+/// The app's mappings.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])), params(("app_id" = Uuid, Path, description = "App id"), MappingQuery),
+    responses((status = 200, body = MappingListResponse)))]
+#[get("/internal/apps/{app_id}/users/mappings")]
+async fn list_mappings(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    query: web::Query<MappingQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(query.limit, query.offset, 100)?;
+    let (items, total) =
+        user_mapping::list(&state.db, access.org_id, access.app_id, limit, offset).await?;
+    Ok(HttpResponse::Ok().json(MappingListResponse {
+        success: true,
+        data: items.into_iter().map(Into::into).collect(),
+        pagination: Pagination::new(limit, offset, total),
+    }))
+}
+
+/// The mapping of a Dialpad user.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), ("dialpad_user_id" = i64, Path, description = "Dialpad user id")),
+    responses((status = 200, body = MappingResponse), (status = 404, body = ErrorBody)))]
+#[get("/internal/apps/{app_id}/users/mappings/dialpad/{dialpad_user_id}")]
+async fn mapping_by_dialpad(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    path: web::Path<(Uuid, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let m = user_mapping::by_dialpad_user(&state.db, access.org_id, access.app_id, path.1).await?;
+    Ok(HttpResponse::Ok().json(MappingResponse {
+        success: true,
+        data: m.into(),
+        message: None,
+    }))
+}
+
+/// The mapping of a CRM user.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), ("crm_user_id" = String, Path, description = "CRM user id")),
+    responses((status = 200, body = MappingResponse), (status = 404, body = ErrorBody)))]
+#[get("/internal/apps/{app_id}/users/mappings/crm/{crm_user_id}")]
+async fn mapping_by_crm(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let m = user_mapping::by_crm_user(&state.db, access.org_id, access.app_id, &path.1).await?;
+    Ok(HttpResponse::Ok().json(MappingResponse {
+        success: true,
+        data: m.into(),
+        message: None,
+    }))
+}
+
+/// Deletes a mapping by its id.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), ("mapping_id" = Uuid, Path, description = "Mapping id")),
+    responses((status = 200, body = MessageBody), (status = 404, body = ErrorBody)))]
+#[delete("/internal/apps/{app_id}/users/mappings/{mapping_id}")]
+async fn delete_mapping(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    user_mapping::delete(
+        &state.db,
+        access.org_id,
+        access.app_id,
+        MappingKey::Id(path.1),
+        actor(&access),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(MessageBody {
+        success: true,
+        message: "User mapping deleted".into(),
+    }))
+}
+
+/// Deletes the mapping of a Dialpad user.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), ("dialpad_user_id" = i64, Path, description = "Dialpad user id")),
+    responses((status = 200, body = MessageBody), (status = 404, body = ErrorBody)))]
+#[delete("/internal/apps/{app_id}/users/mappings/dialpad/{dialpad_user_id}")]
+async fn delete_mapping_by_dialpad(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    path: web::Path<(Uuid, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    user_mapping::delete(
+        &state.db,
+        access.org_id,
+        access.app_id,
+        MappingKey::DialpadUser(path.1),
+        actor(&access),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(MessageBody {
+        success: true,
+        message: "User mapping deleted".into(),
+    }))
+}
+
+/// Registers the CTI record routes (specific paths before `{mapping_id}`).
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(list_voicemails)
+        .service(get_voicemail)
+        .service(delete_voicemail)
+        .service(map_user)
+        .service(batch_map)
+        .service(list_mappings)
+        .service(mapping_by_dialpad)
+        .service(mapping_by_crm)
+        .service(delete_mapping_by_dialpad)
+        .service(delete_mapping);
+}

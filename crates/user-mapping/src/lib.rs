@@ -1,0 +1,359 @@
+//! Dialpad user → CRM user mappings per app (seed 000 "User Mapping"): one CRM user per Dialpad
+//! user and app (`UNIQUE(app_id, dialpad_user_id)`), forward and reverse look-ups, batch sync in
+//! one transaction, and every change in the append-only `user_mapping_audit_log`.
+//!
+//! Callers pass an app the caller's organization owns; the database enforces it too (composite
+//! foreign key on `(org_id, app_id)`).
+
+use chrono::{DateTime, Utc};
+use db::schema::{dialpad_user_mappings as mappings, user_mapping_audit_log as audit};
+use db::{AsyncPgConnection, Db, DbError, OrgId};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
+    SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+/// Largest batch accepted by [`batch_upsert`].
+pub const MAX_BATCH: usize = 1_000;
+
+/// Errors of the mapping operations.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    /// Input breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such mapping for this app.
+    #[error("user mapping not found")]
+    NotFound,
+    /// A database failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for MappingError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+/// A mapping (seed 000 response shape).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = mappings, check_for_backend(diesel::pg::Pg))]
+pub struct Mapping {
+    /// Id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// Dialpad's user id (a large integer).
+    pub dialpad_user_id: i64,
+    /// The CRM's user id (1–200 characters).
+    pub crm_user_id: String,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Who changed a mapping (recorded in the audit log).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Actor {
+    /// A signed-in user.
+    pub user_id: Option<Uuid>,
+    /// An app acting with its API key.
+    pub app_id: Option<Uuid>,
+}
+
+fn validate(dialpad_user_id: i64, crm_user_id: &str) -> Result<String, MappingError> {
+    if dialpad_user_id <= 0 {
+        return Err(MappingError::Invalid(
+            "dialpad_user_id must be a positive integer".into(),
+        ));
+    }
+    let crm = crm_user_id.trim();
+    if crm.is_empty() || crm.chars().count() > 200 {
+        return Err(MappingError::Invalid(
+            "crm_user_id must be 1-200 characters".into(),
+        ));
+    }
+    Ok(crm.to_owned())
+}
+
+async fn upsert_one(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    dialpad_user_id: i64,
+    crm_user_id: &str,
+    actor: Actor,
+) -> Result<Mapping, MappingError> {
+    let previous: Option<String> = mappings::table
+        .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+        .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
+        .select(mappings::crm_user_id)
+        .for_update()
+        .first(c)
+        .await
+        .optional()?;
+    let mapping: Mapping = diesel::insert_into(mappings::table)
+        .values((
+            mappings::id.eq(Uuid::new_v4()),
+            mappings::org_id.eq(org.0),
+            mappings::app_id.eq(app),
+            mappings::dialpad_user_id.eq(dialpad_user_id),
+            mappings::crm_user_id.eq(crm_user_id),
+        ))
+        .on_conflict((mappings::app_id, mappings::dialpad_user_id))
+        .do_update()
+        .set(mappings::crm_user_id.eq(crm_user_id))
+        .returning(Mapping::as_returning())
+        .get_result(c)
+        .await?;
+    if previous.as_deref() != Some(crm_user_id) {
+        let action = if previous.is_some() {
+            "remapped"
+        } else {
+            "mapped"
+        };
+        record(
+            c,
+            org,
+            app,
+            action,
+            dialpad_user_id,
+            previous,
+            Some(crm_user_id.to_owned()),
+            actor,
+        )
+        .await?;
+    }
+    Ok(mapping)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    action: &'static str,
+    dialpad_user_id: i64,
+    old: Option<String>,
+    new: Option<String>,
+    actor: Actor,
+) -> Result<(), MappingError> {
+    diesel::insert_into(audit::table)
+        .values((
+            audit::id.eq(Uuid::new_v4()),
+            audit::org_id.eq(org.0),
+            audit::app_id.eq(app),
+            audit::action.eq(action),
+            audit::dialpad_user_id.eq(dialpad_user_id),
+            audit::old_crm_user_id.eq(old),
+            audit::new_crm_user_id.eq(new),
+            audit::actor_user_id.eq(actor.user_id),
+            audit::actor_app_id.eq(actor.app_id),
+        ))
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Creates or updates the mapping of a Dialpad user (seed 000 `POST …/users/map`).
+///
+/// # Errors
+/// [`MappingError::Invalid`], [`MappingError::Db`].
+pub async fn upsert(
+    db: &Db,
+    org: OrgId,
+    app: Uuid,
+    dialpad_user_id: i64,
+    crm_user_id: &str,
+    actor: Actor,
+) -> Result<Mapping, MappingError> {
+    let crm = validate(dialpad_user_id, crm_user_id)?;
+    db.tenant(org, move |c| {
+        Box::pin(async move { upsert_one(c, org, app, dialpad_user_id, &crm, actor).await })
+    })
+    .await
+}
+
+/// Creates or updates many mappings in one transaction: all or none (seed 000
+/// `POST …/users/batch-map`). Every entry is validated first; a Dialpad user may appear once.
+/// Returns how many were written.
+///
+/// # Errors
+/// [`MappingError::Invalid`] naming the first bad entry (nothing written), [`MappingError::Db`].
+pub async fn batch_upsert(
+    db: &Db,
+    org: OrgId,
+    app: Uuid,
+    entries: &[(i64, String)],
+    actor: Actor,
+) -> Result<usize, MappingError> {
+    if entries.is_empty() || entries.len() > MAX_BATCH {
+        return Err(MappingError::Invalid(format!(
+            "mappings must hold 1 to {MAX_BATCH} entries"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut valid = Vec::with_capacity(entries.len());
+    for (i, (dialpad_user_id, crm_user_id)) in entries.iter().enumerate() {
+        let crm = validate(*dialpad_user_id, crm_user_id)
+            .map_err(|e| MappingError::Invalid(format!("mappings[{i}]: {e}")))?;
+        if !seen.insert(*dialpad_user_id) {
+            return Err(MappingError::Invalid(format!(
+                "mappings[{i}]: dialpad_user_id {dialpad_user_id} appears more than once"
+            )));
+        }
+        valid.push((*dialpad_user_id, crm));
+    }
+    let count = valid.len();
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            for (dialpad_user_id, crm) in &valid {
+                upsert_one(c, org, app, *dialpad_user_id, crm, actor).await?;
+            }
+            Ok::<_, MappingError>(())
+        })
+    })
+    .await?;
+    Ok(count)
+}
+
+/// A page of the app's mappings, oldest first, and the total.
+///
+/// # Errors
+/// [`MappingError::Db`].
+pub async fn list(
+    db: &Db,
+    org: OrgId,
+    app: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Mapping>, i64), MappingError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let scoped =
+                || mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
+            let page = scoped()
+                .order((mappings::created_at.asc(), mappings::id.asc()))
+                .limit(limit)
+                .offset(offset)
+                .select(Mapping::as_select())
+                .load(c)
+                .await?;
+            let total = scoped().count().get_result(c).await?;
+            Ok((page, total))
+        })
+    })
+    .await
+}
+
+/// The mapping of a Dialpad user.
+///
+/// # Errors
+/// [`MappingError::NotFound`], [`MappingError::Db`].
+pub async fn by_dialpad_user(
+    db: &Db,
+    org: OrgId,
+    app: Uuid,
+    dialpad_user_id: i64,
+) -> Result<Mapping, MappingError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            mappings::table
+                .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+                .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
+                .select(Mapping::as_select())
+                .first(c)
+                .await
+                .optional()?
+                .ok_or(MappingError::NotFound)
+        })
+    })
+    .await
+}
+
+/// The mapping of a CRM user (the most recently changed, should a CRM user map several
+/// Dialpad users).
+///
+/// # Errors
+/// [`MappingError::NotFound`], [`MappingError::Db`].
+pub async fn by_crm_user(
+    db: &Db,
+    org: OrgId,
+    app: Uuid,
+    crm_user_id: &str,
+) -> Result<Mapping, MappingError> {
+    let crm = crm_user_id.to_owned();
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            mappings::table
+                .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+                .filter(mappings::crm_user_id.eq(&crm))
+                .order(mappings::updated_at.desc())
+                .select(Mapping::as_select())
+                .first(c)
+                .await
+                .optional()?
+                .ok_or(MappingError::NotFound)
+        })
+    })
+    .await
+}
+
+/// Deletes a mapping by its id or by its Dialpad user.
+///
+/// # Errors
+/// [`MappingError::NotFound`], [`MappingError::Db`].
+pub async fn delete(
+    db: &Db,
+    org: OrgId,
+    app: Uuid,
+    key: MappingKey,
+    actor: Actor,
+) -> Result<(), MappingError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let scoped =
+                mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
+            let deleted: Option<(i64, String)> = match key {
+                MappingKey::Id(id) => diesel::delete(scoped.filter(mappings::id.eq(id)))
+                    .returning((mappings::dialpad_user_id, mappings::crm_user_id))
+                    .get_result(c)
+                    .await
+                    .optional()?,
+                MappingKey::DialpadUser(user) => {
+                    diesel::delete(scoped.filter(mappings::dialpad_user_id.eq(user)))
+                        .returning((mappings::dialpad_user_id, mappings::crm_user_id))
+                        .get_result(c)
+                        .await
+                        .optional()?
+                }
+            };
+            let (dialpad_user_id, crm) = deleted.ok_or(MappingError::NotFound)?;
+            record(
+                c,
+                org,
+                app,
+                "deleted",
+                dialpad_user_id,
+                Some(crm),
+                None,
+                actor,
+            )
+            .await
+        })
+    })
+    .await
+}
+
+/// How [`delete`] finds a mapping.
+#[derive(Debug, Clone, Copy)]
+pub enum MappingKey {
+    /// By mapping id.
+    Id(Uuid),
+    /// By Dialpad user id.
+    DialpadUser(i64),
+}

@@ -1,0 +1,157 @@
+//! User mappings on a real database: upsert and remap with audit, atomic batches, look-ups,
+//! tenant isolation.
+#![allow(clippy::unwrap_used)]
+
+use db::test_support::{IsolationProbe, TestDatabase, assert_tenant_isolation, create_org};
+use db::{AsyncPgConnection, ConnFuture, DbError, OrgId};
+use diesel::sql_types::Uuid as SqlUuid;
+use diesel_async::RunQueryDsl;
+use user_mapping::{Actor, MappingError, MappingKey};
+use uuid::Uuid;
+
+async fn app(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, DbError> {
+    let id = Uuid::new_v4();
+    diesel::sql_query("INSERT INTO apps (id, org_id, name) VALUES ($1, $2, 'CRM')")
+        .bind::<SqlUuid, _>(id)
+        .bind::<SqlUuid, _>(org.0)
+        .execute(c)
+        .await?;
+    Ok(id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mapping_remapping_batching_and_audit() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let org = create_org(&db, "Clinic").await;
+    let app_id = db.tenant(org, |c| Box::pin(app(c, org))).await.unwrap();
+    let actor = Actor {
+        user_id: Some(Uuid::new_v4()),
+        app_id: None,
+    };
+
+    let m = user_mapping::upsert(&db, org, app_id, 987_654, "user_abc123", actor)
+        .await
+        .unwrap();
+    let same = user_mapping::upsert(&db, org, app_id, 987_654, "user_abc123", actor)
+        .await
+        .unwrap();
+    let moved = user_mapping::upsert(&db, org, app_id, 987_654, "user_xyz", actor)
+        .await
+        .unwrap();
+    assert_eq!((m.id, same.id, moved.id), (m.id, m.id, m.id));
+    assert_eq!(
+        user_mapping::by_crm_user(&db, org, app_id, "user_xyz")
+            .await
+            .unwrap()
+            .dialpad_user_id,
+        987_654
+    );
+    assert!(matches!(
+        user_mapping::by_crm_user(&db, org, app_id, "user_abc123").await,
+        Err(MappingError::NotFound)
+    ));
+
+    // A batch with one bad entry writes nothing.
+    let bad = vec![(1, "a".to_owned()), (2, String::new())];
+    assert!(
+        matches!(user_mapping::batch_upsert(&db, org, app_id, &bad, actor).await, Err(MappingError::Invalid(m)) if m.starts_with("mappings[1]"))
+    );
+    let dup = vec![(1, "a".to_owned()), (1, "b".to_owned())];
+    assert!(
+        user_mapping::batch_upsert(&db, org, app_id, &dup, actor)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        user_mapping::list(&db, org, app_id, 100, 0)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    let good: Vec<(i64, String)> = (1..=3).map(|i| (i, format!("crm_{i}"))).collect();
+    assert_eq!(
+        user_mapping::batch_upsert(&db, org, app_id, &good, actor)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        user_mapping::list(&db, org, app_id, 2, 0)
+            .await
+            .unwrap()
+            .0
+            .len(),
+        2
+    );
+
+    user_mapping::delete(&db, org, app_id, MappingKey::DialpadUser(2), actor)
+        .await
+        .unwrap();
+    user_mapping::delete(&db, org, app_id, MappingKey::Id(m.id), actor)
+        .await
+        .unwrap();
+    assert!(matches!(
+        user_mapping::delete(&db, org, app_id, MappingKey::Id(m.id), actor).await,
+        Err(MappingError::NotFound)
+    ));
+
+    let audit = test_db.psql_superuser(
+        "SELECT string_agg(action, ',' ORDER BY created_at, action) FROM user_mapping_audit_log",
+    );
+    assert_eq!(
+        audit,
+        "mapped,remapped,mapped,mapped,mapped,deleted,deleted"
+    );
+}
+
+fn insert_mapping(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
+    Box::pin(async move {
+        let app_id = app(c, org).await?;
+        let id = Uuid::new_v4();
+        diesel::sql_query("INSERT INTO dialpad_user_mappings (id, org_id, app_id, dialpad_user_id, crm_user_id) VALUES ($1, $2, $3, 7, 'u')")
+            .bind::<SqlUuid, _>(id)
+            .bind::<SqlUuid, _>(org.0)
+            .bind::<SqlUuid, _>(app_id)
+            .execute(c)
+            .await?;
+        Ok(id)
+    })
+}
+
+fn insert_audit(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
+    Box::pin(async move {
+        let id = Uuid::new_v4();
+        diesel::sql_query("INSERT INTO user_mapping_audit_log (id, org_id, app_id, action, dialpad_user_id) VALUES ($1, $2, $3, 'mapped', 7)")
+            .bind::<SqlUuid, _>(id)
+            .bind::<SqlUuid, _>(org.0)
+            .bind::<SqlUuid, _>(Uuid::new_v4())
+            .execute(c)
+            .await?;
+        Ok(id)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mapping_tables_are_isolated() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    for (table, insert) in [
+        (
+            "dialpad_user_mappings",
+            &insert_mapping as &db::test_support::InsertRow,
+        ),
+        ("user_mapping_audit_log", &insert_audit),
+    ] {
+        assert_tenant_isolation(
+            &db,
+            &IsolationProbe {
+                table,
+                tenant_column: "org_id",
+                insert,
+            },
+        )
+        .await;
+    }
+}
