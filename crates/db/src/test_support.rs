@@ -233,6 +233,35 @@ pub async fn create_org(db: &Db, name: &str) -> OrgId {
     org
 }
 
+/// Inserts an app named "CRM" for `org` inside the caller's tenant transaction and returns its
+/// id (for arranging app-scoped rows).
+///
+/// # Errors
+/// [`DbError`] (row-level security refuses it outside `org`'s transaction).
+pub async fn insert_app(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, DbError> {
+    use diesel::ExpressionMethods;
+    let id = Uuid::new_v4();
+    diesel::insert_into(schema::apps::table)
+        .values((
+            schema::apps::id.eq(id),
+            schema::apps::org_id.eq(org.0),
+            schema::apps::name.eq("CRM"),
+        ))
+        .execute(c)
+        .await?;
+    Ok(id)
+}
+
+/// Creates an app for `org` through its own tenant transaction and returns its id.
+///
+/// # Panics
+/// When the insert fails.
+pub async fn create_app(db: &Db, org: OrgId) -> Uuid {
+    db.tenant(org, |c| Box::pin(insert_app(c, org)))
+        .await
+        .expect("creating an app")
+}
+
 /// Inserts one row of a tenant table owned by the given org and returns the row's `id`.
 pub type InsertRow = dyn for<'c> Fn(&'c mut AsyncPgConnection, OrgId) -> ConnFuture<'c, Result<Uuid, DbError>>
     + Send

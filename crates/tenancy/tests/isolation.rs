@@ -2,7 +2,7 @@
 //! a real database as the runtime role.
 #![allow(clippy::unwrap_used)]
 
-use db::test_support::{IsolationProbe, TestDatabase, assert_tenant_isolation};
+use db::test_support::{IsolationProbe, TestDatabase, assert_tenant_isolation, insert_app};
 use db::{AsyncPgConnection, ConnFuture, DbError, OrgId};
 use diesel::sql_types::{Bytea, Text, Uuid as SqlUuid};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
@@ -19,17 +19,6 @@ async fn user(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, DbError> {
     .bind::<Text, _>(format!("{}@example.test", id.simple()))
     .execute(c)
     .await?;
-    Ok(id)
-}
-
-/// Inserts an app of `org` and returns its id.
-async fn app(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, DbError> {
-    let id = Uuid::new_v4();
-    diesel::sql_query("INSERT INTO apps (id, org_id, name) VALUES ($1, $2, 'CRM')")
-        .bind::<SqlUuid, _>(id)
-        .bind::<SqlUuid, _>(org.0)
-        .execute(c)
-        .await?;
     Ok(id)
 }
 
@@ -53,13 +42,13 @@ fn insert_session(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Resul
     })
 }
 
-fn insert_app(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
-    Box::pin(app(c, org))
+fn probe_app(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
+    Box::pin(insert_app(c, org))
 }
 
 fn insert_audit(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
     Box::pin(async move {
-        let app_id = app(c, org).await?;
+        let app_id = insert_app(c, org).await?;
         let id = Uuid::new_v4();
         diesel::sql_query(
             "INSERT INTO api_key_audit_log (id, org_id, app_id, action, new_key_hint) \
@@ -83,7 +72,7 @@ async fn sessions_apps_and_the_audit_log_are_isolated() {
             "user_sessions",
             &insert_session as &db::test_support::InsertRow,
         ),
-        ("apps", &insert_app),
+        ("apps", &probe_app),
         ("api_key_audit_log", &insert_audit),
     ] {
         let probe = IsolationProbe {

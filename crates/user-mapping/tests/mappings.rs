@@ -2,29 +2,21 @@
 //! tenant isolation.
 #![allow(clippy::unwrap_used)]
 
-use db::test_support::{IsolationProbe, TestDatabase, assert_tenant_isolation, create_org};
+use db::test_support::{
+    IsolationProbe, TestDatabase, assert_tenant_isolation, create_app, create_org, insert_app,
+};
 use db::{AsyncPgConnection, ConnFuture, DbError, OrgId};
 use diesel::sql_types::Uuid as SqlUuid;
 use diesel_async::RunQueryDsl;
 use user_mapping::{Actor, MappingError, MappingKey};
 use uuid::Uuid;
 
-async fn app(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, DbError> {
-    let id = Uuid::new_v4();
-    diesel::sql_query("INSERT INTO apps (id, org_id, name) VALUES ($1, $2, 'CRM')")
-        .bind::<SqlUuid, _>(id)
-        .bind::<SqlUuid, _>(org.0)
-        .execute(c)
-        .await?;
-    Ok(id)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn mapping_remapping_batching_and_audit() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
-    let app_id = db.tenant(org, |c| Box::pin(app(c, org))).await.unwrap();
+    let app_id = create_app(&db, org).await;
     let actor = Actor {
         user_id: Some(Uuid::new_v4()),
         app_id: None,
@@ -108,7 +100,7 @@ async fn mapping_remapping_batching_and_audit() {
 
 fn insert_mapping(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
     Box::pin(async move {
-        let app_id = app(c, org).await?;
+        let app_id = insert_app(c, org).await?;
         let id = Uuid::new_v4();
         diesel::sql_query("INSERT INTO dialpad_user_mappings (id, org_id, app_id, dialpad_user_id, crm_user_id) VALUES ($1, $2, $3, 7, 'u')")
             .bind::<SqlUuid, _>(id)

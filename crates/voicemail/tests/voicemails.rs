@@ -1,26 +1,14 @@
 //! Voicemails on a real database: idempotent upsert, filters, linking, tenant isolation.
 #![allow(clippy::unwrap_used)]
 
-use db::test_support::{IsolationProbe, TestDatabase, assert_tenant_isolation, create_org};
+use db::test_support::{
+    IsolationProbe, TestDatabase, assert_tenant_isolation, create_app, create_org, insert_app,
+};
 use db::{AsyncPgConnection, ConnFuture, DbError, OrgId};
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 use voicemail::{NewVoicemail, VoicemailError};
-
-async fn app(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, DbError> {
-    let id = Uuid::new_v4();
-    diesel::sql_query("INSERT INTO apps (id, org_id, name) VALUES ($1, $2, 'CRM')")
-        .bind::<SqlUuid, _>(id)
-        .bind::<SqlUuid, _>(org.0)
-        .execute(c)
-        .await?;
-    Ok(id)
-}
-
-async fn new_app(db: &db::Db, org: OrgId) -> Uuid {
-    db.tenant(org, |c| Box::pin(app(c, org))).await.unwrap()
-}
 
 fn vm(call: Option<i64>, recording: &str) -> NewVoicemail {
     NewVoicemail {
@@ -39,7 +27,7 @@ async fn redeliveries_update_the_same_voicemail() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
-    let app = new_app(&db, org).await;
+    let app = create_app(&db, org).await;
     let first = voicemail::upsert(
         &db,
         org,
@@ -102,7 +90,7 @@ fn insert_voicemail(
     org: OrgId,
 ) -> ConnFuture<'_, Result<Uuid, DbError>> {
     Box::pin(async move {
-        let app_id = app(c, org).await?;
+        let app_id = insert_app(c, org).await?;
         let id = Uuid::new_v4();
         diesel::sql_query("INSERT INTO voicemails (id, org_id, app_id, dialpad_user_id, recording_url) VALUES ($1, $2, $3, 1, $4)")
             .bind::<SqlUuid, _>(id)
@@ -128,7 +116,7 @@ async fn voicemails_are_isolated_and_bound_to_their_orgs_apps() {
 
     // Even bypassing RLS, a voicemail of org A cannot point at org B's app.
     let (a, b) = (create_org(&db, "A").await, create_org(&db, "B").await);
-    let app_b = new_app(&db, b).await;
+    let app_b = create_app(&db, b).await;
     let out = std::panic::catch_unwind(|| {
         test_db.psql_superuser(&format!(
             "INSERT INTO voicemails (id, org_id, app_id, dialpad_user_id, recording_url) VALUES ('{}', '{}', '{app_b}', 1, 'x')",
