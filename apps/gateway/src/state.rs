@@ -36,17 +36,18 @@ impl AppState {
             db.clone(),
             Arc::new(keyring),
         ));
-        let telephony = Arc::new(
-            telephony::Telephony::new(db.clone(), credentials.clone(), endpoints.clone())
-                .with_public_base_url(public_base_url),
-        );
         let mut integrations = integrations::Integrations::new(credentials.clone(), endpoints);
         if let Some(google) = google {
             let oauth = integrations::google::GoogleOAuth::new(google, auth.oauth_state_key());
             integrations = integrations.with_google(oauth);
         }
+        let integrations = Arc::new(integrations);
+        let telephony = Arc::new(
+            telephony::Telephony::new(db.clone(), credentials.clone(), integrations.clone())
+                .with_public_base_url(public_base_url),
+        );
         Self {
-            integrations: Arc::new(integrations),
+            integrations,
             telephony,
             credentials,
             db,

@@ -11,8 +11,6 @@
 //! The Resend and ElevenLabs endpoints are not in `contracts/`; they follow the providers'
 //! public API references (List Domains; Get User).
 
-use std::time::Duration;
-
 use secrecy::{ExposeSecret, SecretString};
 use twilio_client::{Auth, TwilioClient, TwilioError};
 
@@ -48,15 +46,18 @@ pub enum CheckOutcome {
     Unavailable(String),
 }
 
-/// A Twilio client for an organization's stored credentials, against `endpoints`.
+/// A Twilio client for an organization's stored credentials, against `endpoints`, sending
+/// through the shared `http` client.
 ///
 /// # Errors
 /// [`TwilioError::Invalid`] for malformed stored sids.
 pub fn twilio_client(
+    http: &reqwest::Client,
     endpoints: &ProviderEndpoints,
     credential: &credentials::TwilioCredentials,
 ) -> Result<TwilioClient, TwilioError> {
-    TwilioClient::with_base_url(
+    TwilioClient::with_http(
+        http.clone(),
         &endpoints.twilio,
         &credential.account_sid,
         twilio_auth(&credential.auth),
@@ -85,10 +86,11 @@ fn from_twilio(error: &TwilioError) -> CheckOutcome {
 
 /// Checks Twilio credentials and that `phone_number` belongs to the account.
 pub async fn twilio(
+    http: &reqwest::Client,
     endpoints: &ProviderEndpoints,
     credential: &credentials::TwilioCredentials,
 ) -> CheckOutcome {
-    let client = match twilio_client(endpoints, credential) {
+    let client = match twilio_client(http, endpoints, credential) {
         Ok(client) => client,
         Err(e) => return CheckOutcome::Rejected(e.to_string()),
     };
@@ -118,14 +120,6 @@ pub async fn twilio(
     }
 }
 
-fn http() -> reqwest::Client {
-    twilio_client::ensure_tls_provider();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
-}
-
 async fn probe(
     request: reqwest::RequestBuilder,
     provider: &str,
@@ -144,14 +138,13 @@ async fn probe(
 }
 
 /// Checks a Resend API key.
-pub async fn resend(endpoints: &ProviderEndpoints, api_key: &SecretString) -> CheckOutcome {
+pub async fn resend(
+    http: &reqwest::Client,
+    endpoints: &ProviderEndpoints,
+    api_key: &SecretString,
+) -> CheckOutcome {
     let url = format!("{}/domains", endpoints.resend.trim_end_matches('/'));
-    match probe(
-        http().get(url).bearer_auth(api_key.expose_secret()),
-        "Resend",
-    )
-    .await
-    {
+    match probe(http.get(url).bearer_auth(api_key.expose_secret()), "Resend").await {
         Err(outcome) => outcome,
         Ok((200..=299, _)) => CheckOutcome::Accepted,
         Ok((401, body))
@@ -167,12 +160,14 @@ pub async fn resend(endpoints: &ProviderEndpoints, api_key: &SecretString) -> Ch
 }
 
 /// Checks an ElevenLabs API key.
-pub async fn elevenlabs(endpoints: &ProviderEndpoints, api_key: &SecretString) -> CheckOutcome {
+pub async fn elevenlabs(
+    http: &reqwest::Client,
+    endpoints: &ProviderEndpoints,
+    api_key: &SecretString,
+) -> CheckOutcome {
     let url = format!("{}/v1/user", endpoints.elevenlabs.trim_end_matches('/'));
     match probe(
-        http()
-            .get(url)
-            .header("xi-api-key", api_key.expose_secret()),
+        http.get(url).header("xi-api-key", api_key.expose_secret()),
         "ElevenLabs",
     )
     .await

@@ -113,10 +113,6 @@ pub struct TwilioInput {
     pub phone_number: String,
 }
 
-fn is_sid(sid: &str, prefix: &str) -> bool {
-    sid.len() == 34 && sid.starts_with(prefix) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 fn non_empty(secret: Option<SecretString>, what: &str) -> Result<SecretString, IntegrationError> {
     use secrecy::ExposeSecret;
     secret
@@ -129,6 +125,8 @@ fn non_empty(secret: Option<SecretString>, what: &str) -> Result<SecretString, I
 pub struct Integrations {
     credentials: Arc<CredentialService>,
     endpoints: ProviderEndpoints,
+    /// One HTTP client for every provider call ([`twilio_client::provider_http_client`]).
+    http: reqwest::Client,
     google: Option<google::GoogleOAuth>,
 }
 
@@ -139,8 +137,20 @@ impl Integrations {
         Self {
             credentials,
             endpoints,
+            http: twilio_client::provider_http_client().unwrap_or_else(|_| reqwest::Client::new()),
             google: None,
         }
+    }
+
+    /// A Twilio client for an organization's stored credentials, on the shared HTTP client.
+    ///
+    /// # Errors
+    /// [`twilio_client::TwilioError::Invalid`] for malformed stored sids.
+    pub fn twilio_client(
+        &self,
+        credential: &TwilioCredentials,
+    ) -> Result<twilio_client::TwilioClient, twilio_client::TwilioError> {
+        checks::twilio_client(&self.http, &self.endpoints, credential)
     }
 
     /// Enables the Google Calendar Forever-Link with the platform's OAuth client.
@@ -192,9 +202,11 @@ impl Integrations {
 
     async fn check(&self, credential: &Credential) -> CheckOutcome {
         match credential {
-            Credential::Twilio(t) => checks::twilio(&self.endpoints, t).await,
-            Credential::Resend(r) => checks::resend(&self.endpoints, &r.api_key).await,
-            Credential::ElevenLabs(e) => checks::elevenlabs(&self.endpoints, &e.api_key).await,
+            Credential::Twilio(t) => checks::twilio(&self.http, &self.endpoints, t).await,
+            Credential::Resend(r) => checks::resend(&self.http, &self.endpoints, &r.api_key).await,
+            Credential::ElevenLabs(e) => {
+                checks::elevenlabs(&self.http, &self.endpoints, &e.api_key).await
+            }
             Credential::GoogleCalendar(_) | Credential::Outlook(_) => {
                 CheckOutcome::Rejected("this provider is checked through its sign-in flow".into())
             }
@@ -238,7 +250,7 @@ impl Integrations {
         actor: Uuid,
     ) -> Result<IntegrationStatus, IntegrationError> {
         let account_sid = input.account_sid.trim().to_owned();
-        if !is_sid(&account_sid, "AC") {
+        if !twilio_client::is_sid(&account_sid, "AC") {
             return Err(IntegrationError::Invalid(
                 "account_sid must be AC followed by 32 hex characters".into(),
             ));
@@ -252,7 +264,7 @@ impl Integrations {
         let auth = match (input.api_key_sid, input.auth_token) {
             (Some(sid), None) => {
                 let sid = sid.trim().to_owned();
-                if !is_sid(&sid, "SK") {
+                if !twilio_client::is_sid(&sid, "SK") {
                     return Err(IntegrationError::Invalid(
                         "api_key_sid must be SK followed by 32 hex characters".into(),
                     ));
@@ -353,15 +365,15 @@ impl Integrations {
         let outcome = match provider {
             Provider::Twilio => {
                 let cred = self.credentials.get::<TwilioCredentials>(org).await?;
-                checks::twilio(&self.endpoints, &cred).await
+                checks::twilio(&self.http, &self.endpoints, &cred).await
             }
             Provider::Resend => {
                 let cred = self.credentials.get::<ResendCredentials>(org).await?;
-                checks::resend(&self.endpoints, &cred.api_key).await
+                checks::resend(&self.http, &self.endpoints, &cred.api_key).await
             }
             Provider::ElevenLabs => {
                 let cred = self.credentials.get::<ElevenLabsCredentials>(org).await?;
-                checks::elevenlabs(&self.endpoints, &cred.api_key).await
+                checks::elevenlabs(&self.http, &self.endpoints, &cred.api_key).await
             }
             Provider::GoogleCalendar => match self.google_access_token(org).await {
                 Ok(_) => CheckOutcome::Accepted,

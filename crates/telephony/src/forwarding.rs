@@ -120,13 +120,7 @@ impl Telephony {
     ) -> Result<(ForwardingConfig, Vec<String>, Vec<String>), TelephonyError> {
         let carrier: Carrier = request.carrier.parse()?;
         let mode: ForwardingMode = request.forwarding_type.parse()?;
-        let number = self
-            .list_numbers(org)
-            .await?
-            .into_iter()
-            .map(|(n, _)| n)
-            .find(|n| n.id == request.verified_caller_id)
-            .ok_or(TelephonyError::NotFound("verified number"))?;
+        let number = self.number(org, request.verified_caller_id).await?;
         if number.status != "verified" {
             return Err(TelephonyError::NotVerified);
         }

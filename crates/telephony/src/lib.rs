@@ -20,7 +20,7 @@ use db::{Db, DbError, OrgId, SystemOp};
 use diesel::QueryableByName;
 use diesel::sql_types::Integer;
 use diesel_async::RunQueryDsl;
-use integrations::ProviderEndpoints;
+use integrations::Integrations;
 
 pub use forwarding::{ForwardingConfig, NewForwarding};
 pub use verification::{Initiated, VerifiedNumber};
@@ -113,7 +113,8 @@ impl From<twilio_client::TwilioError> for TelephonyError {
 pub struct Telephony {
     db: Db,
     credentials: std::sync::Arc<CredentialService>,
-    endpoints: ProviderEndpoints,
+    /// Builds the organization's Twilio clients (shared HTTP client and endpoints).
+    integrations: std::sync::Arc<Integrations>,
     /// This platform's public base URL, for Twilio's status callbacks (none: no callback).
     public_base_url: Option<String>,
 }
@@ -121,24 +122,24 @@ pub struct Telephony {
 impl std::fmt::Debug for Telephony {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Telephony")
-            .field("endpoints", &self.endpoints)
+            .field("public_base_url", &self.public_base_url)
             .finish_non_exhaustive()
     }
 }
 
 impl Telephony {
-    /// A service over `db`, reaching the organization's Twilio through `credentials` at
-    /// `endpoints`.
+    /// A service over `db`, reading the organization's Twilio credentials from `credentials`
+    /// and reaching Twilio through the clients `integrations` builds.
     #[must_use]
     pub fn new(
         db: Db,
         credentials: std::sync::Arc<CredentialService>,
-        endpoints: ProviderEndpoints,
+        integrations: std::sync::Arc<Integrations>,
     ) -> Self {
         Self {
             db,
             credentials,
-            endpoints,
+            integrations,
             public_base_url: None,
         }
     }
@@ -170,7 +171,7 @@ impl Telephony {
         org: OrgId,
     ) -> Result<(twilio_client::TwilioClient, String), TelephonyError> {
         let cred = self.credentials.get::<TwilioCredentials>(org).await?;
-        let client = integrations::checks::twilio_client(&self.endpoints, &cred)?;
+        let client = self.integrations.twilio_client(&cred)?;
         Ok((client, cred.phone_number.clone()))
     }
 }

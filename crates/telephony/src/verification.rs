@@ -390,7 +390,7 @@ impl Telephony {
         match param("VerificationStatus") {
             Some("success") => {
                 let sid = param("OutgoingCallerIdSid")
-                    .filter(|s| s.len() == 34 && s.starts_with("PN"))
+                    .filter(|s| twilio_client::is_sid(s, "PN"))
                     .map(str::to_owned);
                 self.db
                     .tenant(org, move |c| {
@@ -420,6 +420,26 @@ impl Telephony {
         }
         tracing::info!(org_id = %org, verification_id = %verification_id, status = ?param("VerificationStatus"), "caller-ID status callback");
         Ok(())
+    }
+
+    /// One number of the organization.
+    ///
+    /// # Errors
+    /// [`TelephonyError::NotFound`] (404), [`TelephonyError::Db`].
+    pub async fn number(&self, org: OrgId, id: Uuid) -> Result<VerifiedNumber, TelephonyError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    numbers::table
+                        .filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0)))
+                        .select(VerifiedNumber::as_select())
+                        .first(c)
+                        .await
+                        .optional()?
+                        .ok_or(TelephonyError::NotFound("verified number"))
+                })
+            })
+            .await
     }
 
     /// The organization's numbers with whether each has a forwarding configuration.

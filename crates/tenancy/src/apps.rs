@@ -35,22 +35,12 @@ pub struct App {
     pub updated_at: DateTime<Utc>,
 }
 
-fn validate_name(name: &str) -> Result<String, TenancyError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(TenancyError::Invalid(
-            "app name must be 1-200 characters".into(),
-        ));
-    }
-    Ok(name.to_owned())
-}
-
 /// Creates an active app without a key.
 ///
 /// # Errors
 /// [`TenancyError::Invalid`] for a bad name; [`TenancyError::Db`].
 pub async fn create(db: &Db, org: OrgId, name: &str) -> Result<App, TenancyError> {
-    let name = validate_name(name)?;
+    let name = crate::validate_display_name("app name", name)?;
     db.tenant(org, move |c| {
         Box::pin(async move {
             diesel::insert_into(apps::table)
@@ -119,7 +109,9 @@ pub async fn update(
     name: Option<&str>,
     is_active: Option<bool>,
 ) -> Result<App, TenancyError> {
-    let name = name.map(validate_name).transpose()?;
+    let name = name
+        .map(|n| crate::validate_display_name("app name", n))
+        .transpose()?;
     db.tenant(org, move |c| {
         Box::pin(async move {
             let current = lock(c, org, app_id).await?;

@@ -22,3 +22,15 @@ mod throttle;
 pub mod users;
 
 pub use error::TenancyError;
+
+/// Checks a display name (organization, person, app): trimmed, 1–200 characters. The error
+/// names `what`, for example "app name must be 1-200 characters".
+pub(crate) fn validate_display_name(what: &str, name: &str) -> Result<String, TenancyError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(TenancyError::Invalid(format!(
+            "{what} must be 1-200 characters"
+        )));
+    }
+    Ok(name.to_owned())
+}

@@ -73,16 +73,6 @@ fn validate_slug(slug: &str) -> Result<(), TenancyError> {
     }
 }
 
-fn validate_name(what: &str, name: &str) -> Result<String, TenancyError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(TenancyError::Invalid(format!(
-            "{what} must be 1-200 characters"
-        )));
-    }
-    Ok(name.to_owned())
-}
-
 /// Creates an organization and its first admin in one tenant transaction (the new org's id is
 /// the tenant, so row-level security admits exactly these rows). Nothing is written when any
 /// step fails.
@@ -166,9 +156,9 @@ impl Validated {
     async fn new(new: &NewOrganization<'_>) -> Result<Self, TenancyError> {
         validate_slug(new.slug)?;
         Ok(Self {
-            name: validate_name("organization name", new.name)?,
+            name: crate::validate_display_name("organization name", new.name)?,
             slug: new.slug.to_owned(),
-            admin_name: validate_name("name", new.admin_name)?,
+            admin_name: crate::validate_display_name("name", new.admin_name)?,
             email: normalize_email(new.admin_email)?,
             password_hash: password::hash_off_thread(new.admin_password).await?,
         })

@@ -118,16 +118,6 @@ pub fn validate_extension(raw: &str) -> Result<String, TenancyError> {
     }
 }
 
-fn validate_name(name: &str) -> Result<String, TenancyError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(TenancyError::Invalid(
-            "name must be 1-200 characters".into(),
-        ));
-    }
-    Ok(name.to_owned())
-}
-
 /// The role matrix (`../shared/SPEC.md` §1; seed 002 "User Management"):
 /// - admin: manages everyone in the organization;
 /// - manager: manages users whose role is `user`, and may only give the role `user`;
@@ -262,7 +252,7 @@ pub async fn create(db: &Db, actor: &UserPrincipal, new: NewUser) -> Result<User
     if !allowed {
         return Err(forbid("your role cannot create a user with this role"));
     }
-    let name = validate_name(&new.name)?;
+    let name = crate::validate_display_name("name", &new.name)?;
     let email = normalize_email(&new.email)?;
     let extension = new
         .extension
@@ -334,7 +324,11 @@ pub async fn update(
     patch: UserPatch,
 ) -> Result<UserRow, TenancyError> {
     let actor = *actor;
-    let name = patch.name.as_deref().map(validate_name).transpose()?;
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| crate::validate_display_name("name", n))
+        .transpose()?;
     let email = patch.email.as_deref().map(normalize_email).transpose()?;
     let extension = match patch.extension {
         Some(Some(ext)) => Some(Some(validate_extension(&ext)?)),

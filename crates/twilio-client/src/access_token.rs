@@ -13,6 +13,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
+use crate::rest::is_sid;
+
 /// Longest lifetime Twilio accepts for an access token: 24 hours, in seconds.
 pub const MAX_TTL_SECS: i64 = 24 * 3600;
 /// Default lifetime, in seconds (the helper libraries' 3600).
@@ -92,10 +94,6 @@ struct Claims<'a> {
     grants: Grants<'a>,
 }
 
-fn has_sid_shape(sid: &str, prefix: &str) -> bool {
-    sid.len() == 34 && sid.starts_with(prefix) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// Mints a Voice access token issued at `issued_at` (Unix seconds).
 ///
 /// # Errors
@@ -105,12 +103,12 @@ pub fn voice_token(
     request: &VoiceTokenRequest<'_>,
     issued_at: i64,
 ) -> Result<String, AccessTokenError> {
-    if !has_sid_shape(request.account_sid, "AC") {
+    if !is_sid(request.account_sid, "AC") {
         return Err(AccessTokenError::Invalid(
             "account sid must be AC followed by 32 hex characters".into(),
         ));
     }
-    if !has_sid_shape(request.api_key_sid, "SK") {
+    if !is_sid(request.api_key_sid, "SK") {
         return Err(AccessTokenError::Invalid(
             "API key sid must be SK followed by 32 hex characters".into(),
         ));
@@ -126,7 +124,7 @@ pub fn voice_token(
         )));
     }
     if let Some(app) = &request.voice.outgoing_application_sid
-        && !has_sid_shape(app, "AP")
+        && !is_sid(app, "AP")
     {
         return Err(AccessTokenError::Invalid(
             "application sid must be AP followed by 32 hex characters".into(),

@@ -11,4 +11,6 @@ pub mod access_token;
 pub mod rest;
 pub mod signature;
 
-pub use rest::{Auth, TwilioClient, TwilioError, ensure_tls_provider};
+pub use rest::{
+    Auth, TwilioClient, TwilioError, ensure_tls_provider, is_sid, provider_http_client,
+};

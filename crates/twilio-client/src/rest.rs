@@ -258,8 +258,30 @@ impl std::fmt::Debug for TwilioClient {
     }
 }
 
-fn is_sid(sid: &str, prefix: &str) -> bool {
+/// Whether `sid` is a Twilio sid of the given two-letter kind: the prefix (`AC`, `SK`, `PN`,
+/// `AP`, …) followed by 32 hexadecimal characters.
+#[must_use]
+pub fn is_sid(sid: &str, prefix: &str) -> bool {
     sid.len() == 34 && sid.starts_with(prefix) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The HTTP client for provider calls: rustls on ring, [`REQUEST_TIMEOUT`], a 5 s connect
+/// timeout. Build it once per process and share it (it is an `Arc` inside): it pools
+/// connections and TLS sessions, and building one sets up TLS afresh.
+///
+/// # Errors
+/// [`TwilioError::Transport`] if the client cannot be built.
+pub fn provider_http_client() -> Result<reqwest::Client, TwilioError> {
+    ensure_tls_provider();
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!(
+            "voice-platform-twilio-client/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()
+        .map_err(|e| TwilioError::Transport(e.to_string()))
 }
 
 impl TwilioClient {
@@ -281,6 +303,20 @@ impl TwilioClient {
         account_sid: &str,
         auth: Auth,
     ) -> Result<Self, TwilioError> {
+        Self::with_http(provider_http_client()?, base_url, account_sid, auth)
+    }
+
+    /// A client that sends through `http` (a shared [`provider_http_client`]), for services that
+    /// talk to many accounts.
+    ///
+    /// # Errors
+    /// [`TwilioError::Invalid`] for a malformed account or API-key sid.
+    pub fn with_http(
+        http: reqwest::Client,
+        base_url: &str,
+        account_sid: &str,
+        auth: Auth,
+    ) -> Result<Self, TwilioError> {
         if !is_sid(account_sid, "AC") {
             return Err(TwilioError::Invalid(
                 "the account SID must be AC followed by 32 hex characters".into(),
@@ -293,16 +329,6 @@ impl TwilioClient {
                 "the API key SID must be SK followed by 32 hex characters".into(),
             ));
         }
-        ensure_tls_provider();
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!(
-                "voice-platform-twilio-client/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .map_err(|e| TwilioError::Transport(e.to_string()))?;
         Ok(Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),

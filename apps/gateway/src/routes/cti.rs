@@ -12,7 +12,7 @@ use voicemail::Voicemail;
 
 use crate::auth::AppAccess;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::iso;
+use crate::routes::{iso, page};
 use crate::state::AppState;
 
 /// The seed's pagination block.
@@ -37,18 +37,6 @@ impl Pagination {
             has_more: offset + limit < total,
         }
     }
-}
-
-/// `limit` (1–500) and `offset` (≥ 0) with a default page size.
-fn page(limit: Option<i64>, offset: Option<i64>, default: i64) -> Result<(i64, i64), ApiError> {
-    let (limit, offset) = (limit.unwrap_or(default), offset.unwrap_or(0));
-    if !(1..=500).contains(&limit) || offset < 0 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1-500 and offset at least 0",
-        ));
-    }
-    Ok((limit, offset))
 }
 
 /// Dialpad ids arrive as JSON numbers or numeric strings.

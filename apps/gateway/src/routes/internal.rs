@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::{AdminUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::iso;
+use crate::routes::{iso, page};
 use crate::state::AppState;
 
 /// Seed 000 `POST /internal/apps/:app_id/api-key` response.
@@ -243,14 +243,7 @@ async fn key_audit(
     app_id: web::Path<Uuid>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    let offset = query.offset.unwrap_or(0);
-    if !(1..=500).contains(&limit) || offset < 0 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1-500 and offset at least 0",
-        ));
-    }
+    let (limit, offset) = page(query.limit, query.offset, 50)?;
     let app_id = app_id.into_inner();
     let (entries, total) =
         api_keys::audit_log(&state.db, admin.org_id, app_id, limit, offset).await?;

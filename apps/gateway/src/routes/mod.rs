@@ -24,6 +24,25 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     telephony::configure(cfg);
 }
 
+/// `limit` (1–500, default `default`) and `offset` (≥ 0, default 0) of a paged list.
+///
+/// # Errors
+/// 400 `invalid_query` outside those bounds.
+pub fn page(
+    limit: Option<i64>,
+    offset: Option<i64>,
+    default: i64,
+) -> Result<(i64, i64), crate::error::ApiError> {
+    let (limit, offset) = (limit.unwrap_or(default), offset.unwrap_or(0));
+    if !(1..=500).contains(&limit) || offset < 0 {
+        return Err(crate::error::ApiError::bad_request(
+            "invalid_query",
+            "limit must be 1-500 and offset at least 0",
+        ));
+    }
+    Ok((limit, offset))
+}
+
 /// Timestamps as the seeds' clients receive them: RFC 3339 in UTC with milliseconds,
 /// `2026-01-28T10:30:00.000Z` (JavaScript's `toISOString`).
 #[must_use]
