@@ -13,6 +13,7 @@
 
 mod config;
 mod error;
+mod listener;
 pub mod migrations;
 mod pool;
 pub mod rls;
@@ -26,6 +27,7 @@ pub mod test_support;
 pub use config::DbConfig;
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
+pub use listener::{Listener, Notification};
 pub use pool::Db;
 pub use scope::{OrgId, SystemOp};
 

@@ -16,6 +16,9 @@ pub(crate) type PooledConn = Object<AsyncPgConnection>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<AsyncPgConnection>,
+    /// Where [`Db::listen`] opens its dedicated connections (holds the password: never logged).
+    url: std::sync::Arc<str>,
+    application_name: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Db {
@@ -66,7 +69,22 @@ impl Db {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| DbError::Pool(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            url: config.url.as_str().into(),
+            application_name: config.application_name.as_str().into(),
+        })
+    }
+
+    /// Opens a dedicated connection (outside the pool) that `LISTEN`s on `channels`, for waking
+    /// workers and fanning events out (PostgreSQL `LISTEN/NOTIFY`). Channel names are fixed
+    /// identifiers from code (`[a-z_]+`), never user input.
+    ///
+    /// # Errors
+    /// [`DbError::Connect`] when the connection cannot be opened, [`DbError::Query`] when `LISTEN`
+    /// fails.
+    pub async fn listen(&self, channels: &[&'static str]) -> Result<crate::Listener, DbError> {
+        crate::listener::Listener::open(&self.url, &self.application_name, channels).await
     }
 
     pub(crate) async fn conn(&self) -> Result<PooledConn, DbError> {

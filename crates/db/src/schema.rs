@@ -15,6 +15,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    app_webhook_secrets (app_id) {
+        app_id -> Uuid,
+        org_id -> Uuid,
+        key_id -> Text,
+        nonce -> Bytea,
+        ciphertext -> Bytea,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     apps (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -34,6 +46,28 @@ diesel::table! {
         org_id -> Uuid,
         phone_number -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    calls (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        app_id -> Uuid,
+        dialpad_call_id -> Int8,
+        dialpad_user_id -> Nullable<Int8>,
+        direction -> Nullable<Text>,
+        from_number -> Nullable<Text>,
+        to_number -> Nullable<Text>,
+        status -> Text,
+        rang_at -> Nullable<Timestamptz>,
+        started_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+        duration_seconds -> Nullable<Int4>,
+        recording_url -> Nullable<Text>,
+        last_event_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -121,6 +155,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    realtime_events (seq) {
+        seq -> Int8,
+        org_id -> Uuid,
+        audience -> Text,
+        app_id -> Nullable<Uuid>,
+        min_role -> Nullable<Text>,
+        target_crm_user -> Nullable<Text>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_mapping_audit_log (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -200,35 +247,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_events (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        app_id -> Uuid,
+        source -> Text,
+        idempotency_key -> Text,
+        event_type -> Text,
+        payload -> Jsonb,
+        received_at -> Timestamptz,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(api_key_audit_log -> apps (app_id));
 diesel::joinable!(api_key_audit_log -> organizations (org_id));
+diesel::joinable!(app_webhook_secrets -> organizations (org_id));
 diesel::joinable!(apps -> organizations (org_id));
 diesel::joinable!(caller_id_verification_requests -> organizations (org_id));
+diesel::joinable!(calls -> organizations (org_id));
 diesel::joinable!(credential_audit_log -> organizations (org_id));
 diesel::joinable!(dialpad_user_mappings -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> verified_caller_ids (verified_caller_id));
 diesel::joinable!(org_credentials -> organizations (org_id));
+diesel::joinable!(realtime_events -> organizations (org_id));
 diesel::joinable!(user_mapping_audit_log -> organizations (org_id));
 diesel::joinable!(user_sessions -> organizations (org_id));
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(verified_caller_ids -> organizations (org_id));
 diesel::joinable!(voicemails -> organizations (org_id));
+diesel::joinable!(webhook_events -> organizations (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_key_audit_log,
+    app_webhook_secrets,
     apps,
     caller_id_verification_requests,
+    calls,
     credential_audit_log,
     dialpad_user_mappings,
     hybrid_forwarding_configs,
     login_throttle,
     org_credentials,
     organizations,
+    realtime_events,
     user_mapping_audit_log,
     user_sessions,
     users,
     verified_caller_ids,
     voicemails,
+    webhook_events,
 );

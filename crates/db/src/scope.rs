@@ -58,6 +58,18 @@ pub enum SystemOp {
     /// Twilio's caller-ID status callback: the organization of a verification through
     /// `telephony_verification_org`, to check the callback's signature with its auth token.
     TwilioCallbackLookup,
+    /// A Dialpad webhook: the organization, state and sealed secret of the app its URL names,
+    /// through `dialpad_webhook_app`.
+    DialpadWebhookLookup,
+    /// Event workers claiming due webhook events of every organization through
+    /// `webhook_events_claim` (each event is then processed in its organization's transaction).
+    EventClaim,
+    /// The realtime fan-out reading outbox rows of every organization through
+    /// `realtime_events_fetch` / `realtime_events_after`, to deliver each to the connections of
+    /// its own organization only.
+    RealtimeFanOut,
+    /// The daily prune of realtime outbox rows older than a day through `realtime_events_prune`.
+    RealtimeCleanup,
 }
 
 impl SystemOp {
@@ -72,6 +84,10 @@ impl SystemOp {
             Self::SessionCheck => "session_check",
             Self::TelephonyCleanup => "telephony_cleanup",
             Self::TwilioCallbackLookup => "twilio_callback_lookup",
+            Self::DialpadWebhookLookup => "dialpad_webhook_lookup",
+            Self::EventClaim => "event_claim",
+            Self::RealtimeFanOut => "realtime_fan_out",
+            Self::RealtimeCleanup => "realtime_cleanup",
         }
     }
 }

@@ -262,17 +262,32 @@ pub async fn by_dialpad_user(
 ) -> Result<Mapping, MappingError> {
     db.tenant(org, move |c| {
         Box::pin(async move {
-            mappings::table
-                .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
-                .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
-                .select(Mapping::as_select())
-                .first(c)
-                .await
-                .optional()?
+            find_by_dialpad_user(c, org, app, dialpad_user_id)
+                .await?
                 .ok_or(MappingError::NotFound)
         })
     })
     .await
+}
+
+/// The mapping of a Dialpad user, on a connection already in `org`'s tenant transaction (for
+/// event handlers that enrich a broadcast with `target_crm_user` in their own transaction).
+///
+/// # Errors
+/// The database error.
+pub async fn find_by_dialpad_user(
+    conn: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    dialpad_user_id: i64,
+) -> Result<Option<Mapping>, diesel::result::Error> {
+    mappings::table
+        .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+        .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
+        .select(Mapping::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// The mapping of a CRM user (the most recently changed, should a CRM user map several

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use db::schema::voicemails;
-use db::{Db, DbError, OrgId};
+use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
@@ -118,6 +118,44 @@ pub async fn upsert(
     app: Uuid,
     new: NewVoicemail,
 ) -> Result<Voicemail, VoicemailError> {
+    db.tenant(org, move |c| Box::pin(upsert_on(c, org, app, new)))
+        .await
+}
+
+/// [`upsert`] on a connection already in `org`'s tenant transaction (for the event processor,
+/// which records the voicemail and marks its event done in one transaction).
+///
+/// # Errors
+/// As [`upsert`].
+pub async fn upsert_on(
+    conn: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    new: NewVoicemail,
+) -> Result<Voicemail, VoicemailError> {
+    validate(&new)?;
+    let sql = if new.dialpad_call_id.is_some() {
+        UPSERT_BY_CALL
+    } else {
+        UPSERT_BY_RECORDING
+    };
+    diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(Uuid::new_v4())
+        .bind::<SqlUuid, _>(org.0)
+        .bind::<SqlUuid, _>(app)
+        .bind::<Nullable<BigInt>, _>(new.dialpad_call_id)
+        .bind::<BigInt, _>(new.dialpad_user_id)
+        .bind::<Nullable<Text>, _>(new.from_number)
+        .bind::<Nullable<Text>, _>(new.to_number)
+        .bind::<Nullable<Text>, _>(new.recording_url)
+        .bind::<Nullable<Text>, _>(new.transcript)
+        .bind::<Nullable<Integer>, _>(new.duration_seconds)
+        .get_result(conn)
+        .await
+        .map_err(VoicemailError::from)
+}
+
+fn validate(new: &NewVoicemail) -> Result<(), VoicemailError> {
     if new.dialpad_user_id <= 0 {
         return Err(VoicemailError::Invalid(
             "dialpad_user_id is required".into(),
@@ -133,30 +171,7 @@ pub async fn upsert(
             "duration_seconds must not be negative".into(),
         ));
     }
-    let sql = if new.dialpad_call_id.is_some() {
-        UPSERT_BY_CALL
-    } else {
-        UPSERT_BY_RECORDING
-    };
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::sql_query(sql)
-                .bind::<SqlUuid, _>(Uuid::new_v4())
-                .bind::<SqlUuid, _>(org.0)
-                .bind::<SqlUuid, _>(app)
-                .bind::<Nullable<BigInt>, _>(new.dialpad_call_id)
-                .bind::<BigInt, _>(new.dialpad_user_id)
-                .bind::<Nullable<Text>, _>(new.from_number)
-                .bind::<Nullable<Text>, _>(new.to_number)
-                .bind::<Nullable<Text>, _>(new.recording_url)
-                .bind::<Nullable<Text>, _>(new.transcript)
-                .bind::<Nullable<Integer>, _>(new.duration_seconds)
-                .get_result(c)
-                .await
-                .map_err(VoicemailError::from)
-        })
-    })
-    .await
+    Ok(())
 }
 
 /// One voicemail of the app.

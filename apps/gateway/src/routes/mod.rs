@@ -10,7 +10,7 @@ pub mod internal;
 pub mod telephony;
 pub mod users;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+pub use realtime::iso;
 
 /// Registers every route.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -41,11 +41,4 @@ pub fn page(
         ));
     }
     Ok((limit, offset))
-}
-
-/// Timestamps as the seeds' clients receive them: RFC 3339 in UTC with milliseconds,
-/// `2026-01-28T10:30:00.000Z` (JavaScript's `toISOString`).
-#[must_use]
-pub fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

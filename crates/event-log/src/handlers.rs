@@ -1,0 +1,219 @@
+//! What a Dialpad event does, inside its organization's transaction (seed 000
+//! `callEventHandlers`): calls upserted per app with a status that only moves forward
+//! (`ringing < active < ended`), voicemails recorded, and seed-000 payloads published to the
+//! app's WebSocket room, enriched with `target_crm_user` when the Dialpad user is mapped.
+//!
+//! Out-of-order arrival: every event fills the fields it knows (first timestamps kept, later
+//! duration and recording kept), and only an event that moves the call forward is broadcast, so
+//! a `ringing` arriving after `hangup` never pops up a ringing call.
+
+use db::{AsyncPgConnection, OrgId};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::{OptionalExtension, QueryableByName};
+use diesel_async::RunQueryDsl;
+use realtime::{Audience, RealtimeEvent, iso};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::EventLogError;
+use crate::dialpad::{CallEvent, EventKind};
+
+#[derive(QueryableByName)]
+struct Status {
+    #[diesel(sql_type = Text)]
+    status: String,
+}
+
+fn rank(status: &str) -> u8 {
+    match status {
+        "ringing" => 1,
+        "active" => 2,
+        "ended" => 3,
+        _ => 0,
+    }
+}
+
+const UPSERT_CALL: &str = "
+INSERT INTO calls (id, org_id, app_id, dialpad_call_id, dialpad_user_id, direction, from_number,
+                   to_number, status, rang_at, started_at, ended_at, duration_seconds,
+                   recording_url, last_event_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (app_id, dialpad_call_id) DO UPDATE SET
+    dialpad_user_id = coalesce(calls.dialpad_user_id, EXCLUDED.dialpad_user_id),
+    direction = coalesce(calls.direction, EXCLUDED.direction),
+    from_number = coalesce(calls.from_number, EXCLUDED.from_number),
+    to_number = coalesce(calls.to_number, EXCLUDED.to_number),
+    status = CASE WHEN call_status_rank(EXCLUDED.status) > call_status_rank(calls.status)
+                  THEN EXCLUDED.status ELSE calls.status END,
+    rang_at = coalesce(calls.rang_at, EXCLUDED.rang_at),
+    started_at = coalesce(calls.started_at, EXCLUDED.started_at),
+    ended_at = coalesce(calls.ended_at, EXCLUDED.ended_at),
+    duration_seconds = coalesce(EXCLUDED.duration_seconds, calls.duration_seconds),
+    recording_url = coalesce(EXCLUDED.recording_url, calls.recording_url),
+    last_event_at = greatest(calls.last_event_at, EXCLUDED.last_event_at)";
+
+/// Applies one stored event. Returns our event type (`call.ring`, …, `ignored`).
+pub(crate) async fn apply(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    payload: &Value,
+) -> Result<&'static str, EventLogError> {
+    let event = CallEvent::parse(payload)?;
+    let kind = EventKind::of_state(&event.state);
+    match kind {
+        EventKind::Ring => call_update(c, org, app, &event, "ringing", kind).await?,
+        EventKind::Started => call_update(c, org, app, &event, "active", kind).await?,
+        EventKind::Ended => call_update(c, org, app, &event, "ended", kind).await?,
+        // Dialpad reports a recording once the call is over.
+        EventKind::RecordingCompleted => call_update(c, org, app, &event, "ended", kind).await?,
+        EventKind::Voicemail => voicemail_received(c, org, app, &event).await?,
+        EventKind::Other => {}
+    }
+    Ok(kind.event_type())
+}
+
+fn duration_seconds(event: &CallEvent) -> Option<i32> {
+    let ms = event.duration_ms.or_else(|| {
+        let (start, end) = (
+            event.date_connected.or(event.date_started)?,
+            event.date_ended?,
+        );
+        Some((end - start).num_milliseconds().max(0) as f64)
+    })?;
+    i32::try_from((ms / 1000.0).round() as i64).ok()
+}
+
+async fn call_update(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    event: &CallEvent,
+    status: &'static str,
+    kind: EventKind,
+) -> Result<(), EventLogError> {
+    let prior: Option<Status> = diesel::sql_query(
+        "SELECT status FROM calls WHERE app_id = $1 AND org_id = $2 AND dialpad_call_id = $3 FOR UPDATE",
+    )
+    .bind::<SqlUuid, _>(app)
+    .bind::<SqlUuid, _>(org.0)
+    .bind::<BigInt, _>(event.call_id)
+    .get_result(c)
+    .await
+    .optional()?;
+    let (from, to) = event.from_to();
+    let duration = (kind == EventKind::Ended)
+        .then(|| duration_seconds(event))
+        .flatten();
+    let ended_at = match kind {
+        EventKind::Ended => Some(event.date_ended.unwrap_or_else(|| event.happened_at())),
+        _ => event.date_ended,
+    };
+    let started_at = match kind {
+        EventKind::Started => Some(event.date_connected.unwrap_or_else(|| event.happened_at())),
+        _ => event.date_connected,
+    };
+    let rang_at = match kind {
+        EventKind::Ring => Some(event.date_rang.unwrap_or_else(|| event.happened_at())),
+        _ => event.date_rang,
+    };
+    diesel::sql_query(UPSERT_CALL)
+        .bind::<SqlUuid, _>(Uuid::new_v4())
+        .bind::<SqlUuid, _>(org.0)
+        .bind::<SqlUuid, _>(app)
+        .bind::<BigInt, _>(event.call_id)
+        .bind::<Nullable<BigInt>, _>(event.dialpad_user_id())
+        .bind::<Nullable<Text>, _>(event.direction.clone())
+        .bind::<Nullable<Text>, _>(from.clone())
+        .bind::<Nullable<Text>, _>(to.clone())
+        .bind::<Text, _>(status)
+        .bind::<Nullable<Timestamptz>, _>(rang_at)
+        .bind::<Nullable<Timestamptz>, _>(started_at)
+        .bind::<Nullable<Timestamptz>, _>(ended_at)
+        .bind::<Nullable<Integer>, _>(duration)
+        .bind::<Nullable<Text>, _>(<[String]>::first(&event.recording_urls).cloned())
+        .bind::<Nullable<Timestamptz>, _>(Some(event.happened_at()))
+        .execute(c)
+        .await?;
+    let advanced = prior.is_none_or(|p| rank(status) > rank(&p.status));
+    if !advanced || kind == EventKind::RecordingCompleted {
+        return Ok(());
+    }
+    let mut payload = json!({
+        "event": kind.event_type(),
+        "call_id": event.call_id,
+        "direction": event.direction,
+        "from_number": from,
+        "to_number": to,
+        "status": status,
+        "user_id": event.dialpad_user_id(),
+        "timestamp": iso(event.happened_at()),
+    });
+    if kind == EventKind::Ended {
+        payload["duration_seconds"] = json!(duration);
+    }
+    publish(c, org, app, event, payload).await
+}
+
+async fn voicemail_received(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    event: &CallEvent,
+) -> Result<(), EventLogError> {
+    let (from, to) = event.from_to();
+    let duration = event
+        .voicemail_duration_ms
+        .and_then(|ms| i32::try_from((ms / 1000.0).round() as i64).ok());
+    let voicemail = voicemail::upsert_on(
+        c,
+        org,
+        app,
+        voicemail::NewVoicemail {
+            dialpad_call_id: Some(event.call_id),
+            dialpad_user_id: event.dialpad_user_id().unwrap_or(0),
+            from_number: from.clone(),
+            to_number: to.clone(),
+            recording_url: event.voicemail_url.clone(),
+            transcript: event.transcription.clone(),
+            duration_seconds: duration,
+        },
+    )
+    .await?;
+    let payload = json!({
+        "event": "voicemail.received",
+        "voicemail_id": voicemail.id,
+        "call_id": event.call_id,
+        "from_number": voicemail.from_number,
+        "to_number": voicemail.to_number,
+        "duration_seconds": voicemail.duration_seconds,
+        "timestamp": iso(event.happened_at()),
+    });
+    publish(c, org, app, event, payload).await
+}
+
+async fn publish(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    event: &CallEvent,
+    payload: Value,
+) -> Result<(), EventLogError> {
+    let target_crm_user = match event.dialpad_user_id() {
+        Some(user) => user_mapping::find_by_dialpad_user(c, org, app, user)
+            .await?
+            .map(|m| m.crm_user_id),
+        None => None,
+    };
+    realtime::outbox::publish(
+        c,
+        org,
+        RealtimeEvent {
+            audience: Audience::App(app),
+            target_crm_user,
+            payload,
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,539 @@
+//! The event log on a real database: ingestion (signed and unsigned, duplicates), processing out
+//! of order, crash recovery, dead letters, and tenant isolation of every new table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use credentials::Keyring;
+use db::test_support::{
+    IsolationProbe, TestDatabase, assert_tenant_isolation, create_app, create_org, insert_app,
+};
+use db::{AsyncPgConnection, ConnFuture, Db, DbError, OrgId};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use event_log::dialpad::PayloadError;
+use event_log::{EventLogError, Processor, ProcessorConfig, ingest};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn keyring() -> Keyring {
+    Keyring::from_config("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "k1").unwrap()
+}
+
+fn signed(claims: &Value, secret: &[u8]) -> String {
+    let h = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string());
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let sig = ring::hmac::sign(&key, format!("{h}.{c}").as_bytes());
+    format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+/// A call event as contracts/telephony.md A.3 describes it.
+fn call_event(call_id: i64, state: &str, ts: i64) -> Value {
+    json!({
+        "call_id": call_id, "state": state, "direction": "inbound",
+        "external_number": "+15551234567", "internal_number": "+15559876543",
+        "date_started": 1_769_596_200_000_i64, "date_connected": 1_769_596_260_000_i64,
+        "date_ended": if state == "hangup" { json!(1_769_596_380_000_i64) } else { Value::Null },
+        "duration": if state == "hangup" { json!(120_000.0) } else { Value::Null },
+        "event_timestamp": ts,
+        "target": {"id": 987_654, "type": "user", "name": "Ana Front Desk"},
+        "contact": {"id": "5", "type": "contact", "phone": "+15551234567"},
+        "is_transferred": "FALSE"
+    })
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(db: &Db, org: OrgId, sql: &'static str) -> i64 {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let row: Count = diesel::sql_query(sql).get_result(c).await?;
+            Ok::<_, DbError>(row.n)
+        })
+    })
+    .await
+    .unwrap()
+}
+
+#[derive(QueryableByName)]
+struct Payload {
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    payload: Value,
+}
+
+async fn published(db: &Db, org: OrgId) -> Vec<Value> {
+    db.tenant(org, |c| {
+        Box::pin(async move {
+            let rows: Vec<Payload> =
+                diesel::sql_query("SELECT payload FROM realtime_events ORDER BY seq")
+                    .load(c)
+                    .await?;
+            Ok::<_, DbError>(rows.into_iter().map(|r| r.payload).collect())
+        })
+    })
+    .await
+    .unwrap()
+}
+
+fn fast_config() -> ProcessorConfig {
+    ProcessorConfig {
+        lease: Duration::from_secs(1),
+        idle_poll: Duration::from_millis(100),
+        base_backoff: Duration::from_millis(10),
+        ..ProcessorConfig::default()
+    }
+}
+
+async fn drain(processor: &Processor) {
+    while processor.run_batch("test/0").await.unwrap() > 0 {}
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let keys = keyring();
+    let org = create_org(&db, "Clinic").await;
+    let app = create_app(&db, org).await;
+    user_mapping::upsert(
+        &db,
+        org,
+        app,
+        987_654,
+        "crm_ana",
+        user_mapping::Actor::default(),
+    )
+    .await
+    .unwrap();
+
+    // hangup first, then connected, then ringing; each delivered three times.
+    let events = [
+        call_event(42, "hangup", 1_769_596_380_500),
+        call_event(42, "connected", 1_769_596_260_500),
+        call_event(42, "ringing", 1_769_596_200_500),
+    ];
+    let mut first_ids = Vec::new();
+    for event in &events {
+        let body = event.to_string();
+        let first = ingest::dialpad(&db, &keys, app, body.as_bytes())
+            .await
+            .unwrap();
+        assert!(!first.duplicate);
+        for _ in 0..2 {
+            let again = ingest::dialpad(&db, &keys, app, body.as_bytes())
+                .await
+                .unwrap();
+            assert!(again.duplicate);
+            assert_eq!(again.event_id, first.event_id);
+        }
+        first_ids.push(first.event_id);
+    }
+    assert_eq!(
+        count(&db, org, "SELECT count(*) AS n FROM webhook_events").await,
+        3
+    );
+
+    let processor = Processor::new(db.clone(), fast_config(), "test");
+    drain(&processor).await;
+    assert_eq!(
+        count(
+            &db,
+            org,
+            "SELECT count(*) AS n FROM webhook_events WHERE status = 'done'"
+        )
+        .await,
+        3
+    );
+    let (calls, total) = event_log::calls::list(&db, org, app, None, 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+    let call = &calls[0];
+    assert_eq!(call.status, "ended");
+    assert_eq!(call.duration_seconds, Some(120));
+    assert_eq!(call.crm_user_id.as_deref(), Some("crm_ana"));
+    assert!(call.rang_at.is_some() && call.started_at.is_some() && call.ended_at.is_some());
+
+    // Only the event that moved the call forward was broadcast: the late ones are history.
+    let sent = published(&db, org).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0],
+        json!({
+            "event": "call.ended", "call_id": 42, "direction": "inbound",
+            "from_number": "+15551234567", "to_number": "+15559876543", "status": "ended",
+            "duration_seconds": 120, "user_id": 987_654,
+            "timestamp": "2026-01-28T10:33:00.500Z", "target_crm_user": "crm_ana"
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let keys = keyring();
+    let org = create_org(&db, "Clinic").await;
+    let app = create_app(&db, org).await;
+    for (state, ts) in [("ringing", 1), ("connected", 2), ("hangup", 3)] {
+        let body = call_event(7, state, 1_769_596_200_000 + ts).to_string();
+        ingest::dialpad(&db, &keys, app, body.as_bytes())
+            .await
+            .unwrap();
+    }
+    let voicemail = json!({
+        "call_id": "8", "state": "voicemail_uploaded", "direction": "inbound",
+        "external_number": "+15551234567", "internal_number": "+15559876543",
+        "event_timestamp": 1_769_596_410_000_i64, "target": {"id": "987654", "type": "user"},
+        "voicemail_link": "https://dialpad.com/v/8.mp3",
+        "recording_details": [{"recording_type": "voicemail", "url": "https://dialpad.com/v/8.mp3", "duration": 45_000}],
+        "transcription_text": "Hi, it's Mary about my appointment"
+    });
+    let ingested = ingest::dialpad(&db, &keys, app, voicemail.to_string().as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(ingested.event_type, "voicemail.received");
+    drain(&Processor::new(db.clone(), fast_config(), "test")).await;
+
+    let sent = published(&db, org).await;
+    let kinds: Vec<&str> = sent.iter().map(|p| p["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "call.ring",
+            "call.started",
+            "call.ended",
+            "voicemail.received"
+        ]
+    );
+    assert_eq!(sent[0]["status"], "ringing");
+    assert_eq!(sent[1]["status"], "active");
+    assert!(
+        sent[0].get("target_crm_user").is_none(),
+        "unmapped user: no target"
+    );
+    let (voicemails, _) = voicemail::list(&db, org, app, Some(987_654), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(voicemails.len(), 1);
+    assert_eq!(voicemails[0].duration_seconds, Some(45));
+    assert_eq!(sent[3]["voicemail_id"], json!(voicemails[0].id));
+    assert_eq!(sent[3]["duration_seconds"], 45);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_apps_accept_only_their_signature() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let keys = keyring();
+    let org = create_org(&db, "Clinic").await;
+    let app = create_app(&db, org).await;
+    let secret = "whsec-dialpad-0123456789abcdef";
+    event_log::secrets::set(&db, &keys, org, app, secret)
+        .await
+        .unwrap();
+    assert!(
+        event_log::secrets::is_configured(&db, org, app)
+            .await
+            .unwrap()
+    );
+    let event = call_event(1, "ringing", 1);
+
+    let ok = ingest::dialpad(
+        &db,
+        &keys,
+        app,
+        signed(&event, secret.as_bytes()).as_bytes(),
+    )
+    .await;
+    assert!(!ok.unwrap().duplicate);
+    let refusals = [
+        (signed(&event, b"not-the-secret-at-all"), "bad"),
+        (event.to_string(), "plain"),
+    ];
+    for (body, what) in refusals {
+        let err = ingest::dialpad(&db, &keys, app, body.as_bytes())
+            .await
+            .unwrap_err();
+        match (what, err) {
+            ("bad", EventLogError::Payload(PayloadError::BadSignature))
+            | ("plain", EventLogError::Payload(PayloadError::SignatureRequired)) => {}
+            (what, other) => panic!("{what}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        count(&db, org, "SELECT count(*) AS n FROM webhook_events").await,
+        1
+    );
+
+    // Secrets are bound to their app: another org cannot set or see this app's.
+    let other = create_org(&db, "Other").await;
+    assert!(matches!(
+        event_log::secrets::set(&db, &keys, other, app, secret).await,
+        Err(EventLogError::NotFound("app"))
+    ));
+    // Unknown apps and missing fields are refused, storing nothing.
+    assert!(matches!(
+        ingest::dialpad(&db, &keys, Uuid::new_v4(), b"{}").await,
+        Err(EventLogError::NotFound("app"))
+    ));
+    assert!(event_log::secrets::remove(&db, org, app).await.unwrap());
+    assert!(matches!(
+        ingest::dialpad(&db, &keys, app, br#"{"state":"ringing"}"#).await,
+        Err(EventLogError::Payload(PayloadError::Missing("call_id")))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_processor_killed_mid_batch_loses_nothing_and_repeats_nothing() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let keys = keyring();
+    let org = create_org(&db, "Clinic").await;
+    let app = create_app(&db, org).await;
+    const N: i64 = 300;
+    for call in 0..N {
+        let body = call_event(1_000 + call, "ringing", 1_769_596_200_000).to_string();
+        ingest::dialpad(&db, &keys, app, body.as_bytes())
+            .await
+            .unwrap();
+    }
+    let config = ProcessorConfig {
+        workers: 2,
+        batch: 50,
+        ..fast_config()
+    };
+    let first = Processor::new(db.clone(), config, "first").spawn();
+    let started = Instant::now();
+    loop {
+        let done = count(
+            &db,
+            org,
+            "SELECT count(*) AS n FROM webhook_events WHERE status = 'done'",
+        )
+        .await;
+        if done >= 20 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "processor made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.shutdown().await; // killed: claims in flight stay 'processing' until their lease ends
+    let done = count(
+        &db,
+        org,
+        "SELECT count(*) AS n FROM webhook_events WHERE status = 'done'",
+    )
+    .await;
+    let leased = count(
+        &db,
+        org,
+        "SELECT count(*) AS n FROM webhook_events WHERE status = 'processing'",
+    )
+    .await;
+    assert!(done < N, "killed too late to be mid-batch");
+    assert!(
+        leased > 0,
+        "nothing was in flight when killed (done {done})"
+    );
+
+    let second = Processor::new(db.clone(), config, "second").spawn();
+    let started = Instant::now();
+    while count(
+        &db,
+        org,
+        "SELECT count(*) AS n FROM webhook_events WHERE status = 'done'",
+    )
+    .await
+        < N
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "events were lost"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    second.shutdown().await;
+    // Exactly once in effect: one call and one broadcast per event.
+    assert_eq!(count(&db, org, "SELECT count(*) AS n FROM calls").await, N);
+    assert_eq!(
+        count(&db, org, "SELECT count(*) AS n FROM realtime_events").await,
+        N
+    );
+    assert_eq!(
+        count(
+            &db,
+            org,
+            "SELECT count(DISTINCT payload->>'call_id') AS n FROM realtime_events"
+        )
+        .await,
+        N
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unusable_events_are_dead_lettered_with_their_error() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let keys = keyring();
+    let org = create_org(&db, "Clinic").await;
+    let app = create_app(&db, org).await;
+    // A voicemail without a Dialpad user cannot be stored (seed 000: the recipient is required).
+    let body = json!({"call_id": 9, "state": "voicemail", "event_timestamp": 5,
+                      "target": {"id": 3, "type": "office"}, "voicemail_link": "https://dialpad.com/v/9"});
+    ingest::dialpad(&db, &keys, app, body.to_string().as_bytes())
+        .await
+        .unwrap();
+    drain(&Processor::new(db.clone(), fast_config(), "test")).await;
+    assert_eq!(
+        count(&db, org, "SELECT count(*) AS n FROM webhook_events WHERE status = 'dead' AND attempts = 1 AND last_error LIKE '%dialpad_user_id%'").await,
+        1
+    );
+    assert!(published(&db, org).await.is_empty());
+    let config = ProcessorConfig::default();
+    assert_eq!(config.backoff(1), Duration::from_secs(1));
+    assert_eq!(config.backoff(4), Duration::from_secs(8));
+    assert_eq!(config.backoff(30), Duration::from_secs(300));
+}
+
+fn insert_webhook_event(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+) -> ConnFuture<'_, Result<Uuid, DbError>> {
+    Box::pin(async move {
+        let app = insert_app(c, org).await?;
+        let id = Uuid::new_v4();
+        diesel::sql_query(
+            "INSERT INTO webhook_events (id, org_id, app_id, source, idempotency_key, event_type, payload)
+             VALUES ($1, $2, $3, 'dialpad', $4, 'call.ring', '{}')",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<SqlUuid, _>(org.0)
+        .bind::<SqlUuid, _>(app)
+        .bind::<Text, _>(id.to_string())
+        .execute(c)
+        .await?;
+        Ok(id)
+    })
+}
+
+fn insert_call(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
+    Box::pin(async move {
+        let app = insert_app(c, org).await?;
+        let id = Uuid::new_v4();
+        diesel::sql_query(
+            "INSERT INTO calls (id, org_id, app_id, dialpad_call_id, status) VALUES ($1, $2, $3, 1, 'ringing')",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<SqlUuid, _>(org.0)
+        .bind::<SqlUuid, _>(app)
+        .execute(c)
+        .await?;
+        Ok(id)
+    })
+}
+
+fn insert_secret(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
+    Box::pin(async move {
+        let app = insert_app(c, org).await?;
+        diesel::sql_query(
+            "INSERT INTO app_webhook_secrets (app_id, org_id, key_id, nonce, ciphertext)
+             VALUES ($1, $2, 'k1', '\\x000000000000000000000000', '\\x00')",
+        )
+        .bind::<SqlUuid, _>(app)
+        .bind::<SqlUuid, _>(org.0)
+        .execute(c)
+        .await?;
+        Ok(app)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn new_tables_isolate_tenants() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    for probe in [
+        IsolationProbe {
+            table: "webhook_events",
+            tenant_column: "org_id",
+            insert: &insert_webhook_event,
+        },
+        IsolationProbe {
+            table: "calls",
+            tenant_column: "org_id",
+            insert: &insert_call,
+        },
+    ] {
+        assert_tenant_isolation(&db, &probe).await;
+    }
+    // app_webhook_secrets is keyed by app_id: check by hand.
+    let (a, b) = (create_org(&db, "A").await, create_org(&db, "B").await);
+    let app_b = db.tenant(b, |c| insert_secret(c, b)).await.unwrap();
+    let seen_by_a = db
+        .tenant(a, move |c| {
+            Box::pin(async move {
+                let row: Count = diesel::sql_query(
+                    "SELECT count(*) AS n FROM app_webhook_secrets WHERE app_id = $1",
+                )
+                .bind::<SqlUuid, _>(app_b)
+                .get_result(c)
+                .await?;
+                Ok::<_, DbError>(row.n)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen_by_a, 0);
+    assert!(db.tenant(a, |c| insert_secret(c, b)).await.is_err());
+
+    // realtime_events (keyed by seq): org A neither sees nor writes org B's events.
+    let app_a = create_app(&db, a).await;
+    db.tenant(b, move |c| {
+        Box::pin(async move {
+            realtime::outbox::publish(
+                c,
+                b,
+                realtime::RealtimeEvent {
+                    audience: realtime::Audience::App(app_b),
+                    target_crm_user: None,
+                    payload: json!({"event": "call.ring"}),
+                },
+            )
+            .await
+            .map_err(DbError::from)
+        })
+    })
+    .await
+    .unwrap();
+    assert!(published(&db, a).await.is_empty());
+    assert_eq!(published(&db, b).await.len(), 1);
+    let forged = db
+        .tenant(a, move |c| {
+            Box::pin(async move {
+                realtime::outbox::publish(
+                    c,
+                    b,
+                    realtime::RealtimeEvent {
+                        audience: realtime::Audience::App(app_a),
+                        target_crm_user: None,
+                        payload: json!({}),
+                    },
+                )
+                .await
+                .map_err(DbError::from)
+            })
+        })
+        .await;
+    assert!(forged.is_err(), "RLS must refuse an event for another org");
+}

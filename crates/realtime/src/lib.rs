@@ -1,0 +1,57 @@
+//! Realtime events for WebSocket clients (SPEC §5; seed 000 "WebSocket Server", seed 002
+//! "Real-time Features").
+//!
+//! The path of an event:
+//! 1. [`outbox::publish`] writes it to `realtime_events` **inside the transaction that caused
+//!    it** (an event handler, a user change) and queues `NOTIFY realtime_events, '<seq>'`, which
+//!    PostgreSQL sends at commit: an event exists exactly when its cause committed.
+//! 2. On every gateway instance, a [`FanOut`] ([`PgFanOut`]) listens, fetches the notified rows
+//!    by seq (payloads of any size) and hands each to the local [`Hub`]; after a lost listener
+//!    connection it catches up from the table, so no committed event is skipped.
+//! 3. The [`Hub`] delivers to the connections of the event's room only: an app's connections
+//!    (`audience = app`), or the organization's signed-in dashboard users with a minimum role
+//!    (`audience = users`). Each connection has a bounded queue; a client too slow to drain it is
+//!    disconnected rather than slowing anyone else.
+//!
+//! Limits and the path beyond them: docs/architecture.md, "Realtime".
+
+mod fanout;
+mod hub;
+pub mod outbox;
+
+pub use fanout::{FanOut, PgFanOut, PgFanOutConfig};
+pub use hub::{DeliveryReport, Hub, HubStats, Member, Subscription};
+pub use outbox::{Audience, OutboxEvent, RealtimeEvent};
+
+/// Errors of the realtime outbox.
+#[derive(Debug, thiserror::Error)]
+pub enum RealtimeError {
+    /// A database failure.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+}
+
+impl From<diesel::result::Error> for RealtimeError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(db::DbError::Query(e))
+    }
+}
+
+/// Rank of a dashboard role for [`Audience::Users`]: `user` 1, `manager` 2, `admin` 3; unknown
+/// roles 0 (they receive nothing role-restricted). The roles are seed 002's three tiers.
+#[must_use]
+pub fn role_rank(role: &str) -> u8 {
+    match role {
+        "admin" => 3,
+        "manager" => 2,
+        "user" => 1,
+        _ => 0,
+    }
+}
+
+/// Timestamps as the seeds' clients receive them: RFC 3339 in UTC with milliseconds,
+/// `2026-01-28T10:30:00.000Z` (JavaScript's `toISOString`).
+#[must_use]
+pub fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,185 @@
+//! The realtime outbox table, `realtime_events`: written by the transaction that causes an event,
+//! read by every instance's fan-out.
+
+use chrono::{DateTime, Utc};
+use db::schema::realtime_events;
+use db::{AsyncPgConnection, Db, OrgId, SystemOp};
+use diesel::sql_types::{Array, BigInt, Integer};
+use diesel::{ExpressionMethods, QueryableByName};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::RealtimeError;
+
+/// The NOTIFY channel; its payload is the event's `seq` in decimal.
+pub const CHANNEL: &str = "realtime_events";
+
+/// Who receives an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every connection of this app (seed 000 `broadcastToApp`; with a target CRM user,
+    /// `broadcastToUser`).
+    App(Uuid),
+    /// The organization's signed-in dashboard users whose role is at least `min_role`
+    /// (`"user"`, `"manager"` or `"admin"`; seed 002 "role-based broadcasting").
+    Users {
+        /// The lowest role that receives it.
+        min_role: &'static str,
+    },
+}
+
+/// An event to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealtimeEvent {
+    /// Who receives it.
+    pub audience: Audience,
+    /// For app events about one Dialpad user mapped to a CRM user: that CRM user. It is added to
+    /// the payload as `target_crm_user` (seed 000 "Broadcasting Logic"), and connections that
+    /// named a CRM user receive only untargeted events and their own.
+    pub target_crm_user: Option<String>,
+    /// The JSON object sent to clients, exactly as the seeds document it.
+    pub payload: serde_json::Value,
+}
+
+/// An event as stored and fanned out.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+#[diesel(table_name = realtime_events, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxEvent {
+    /// Position in the outbox (increasing in allocation order, not necessarily commit order).
+    pub seq: i64,
+    /// The organization.
+    pub org_id: Uuid,
+    /// `app` or `users`.
+    pub audience: String,
+    /// The app, for `audience = app`.
+    pub app_id: Option<Uuid>,
+    /// The lowest role, for `audience = users`.
+    pub min_role: Option<String>,
+    /// The targeted CRM user, if any (already inside `payload` too).
+    pub target_crm_user: Option<String>,
+    /// The payload sent to clients.
+    pub payload: serde_json::Value,
+    /// When it was published (UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+/// Writes `event` for organization `org` and queues its notification. Run it on a connection
+/// inside the caller's tenant transaction ([`db::Db::tenant`] for `org`): the event is delivered
+/// if and only if that transaction commits. Returns the event's seq.
+///
+/// # Errors
+/// The database error; the caller's transaction then rolls back.
+pub async fn publish(
+    conn: &mut AsyncPgConnection,
+    org: OrgId,
+    event: RealtimeEvent,
+) -> Result<i64, diesel::result::Error> {
+    let mut payload = event.payload;
+    if let (Some(target), Some(object)) = (&event.target_crm_user, payload.as_object_mut()) {
+        object.insert(
+            "target_crm_user".into(),
+            serde_json::Value::String(target.clone()),
+        );
+    }
+    let (audience, app_id, min_role) = match event.audience {
+        Audience::App(app) => ("app", Some(app), None),
+        Audience::Users { min_role } => ("users", None, Some(min_role)),
+    };
+    let seq: i64 = diesel::insert_into(realtime_events::table)
+        .values((
+            realtime_events::org_id.eq(org.0),
+            realtime_events::audience.eq(audience),
+            realtime_events::app_id.eq(app_id),
+            realtime_events::min_role.eq(min_role),
+            realtime_events::target_crm_user.eq(event.target_crm_user),
+            realtime_events::payload.eq(payload),
+        ))
+        .returning(realtime_events::seq)
+        .get_result(conn)
+        .await?;
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+        .bind::<diesel::sql_types::Text, _>(seq.to_string())
+        .execute(conn)
+        .await?;
+    Ok(seq)
+}
+
+#[derive(QueryableByName)]
+struct Head {
+    #[diesel(sql_type = BigInt)]
+    head: i64,
+}
+
+/// The newest seq in the outbox (0 when empty), where a starting fan-out begins.
+///
+/// # Errors
+/// [`RealtimeError::Db`].
+pub async fn head(db: &Db) -> Result<i64, RealtimeError> {
+    db.system_read(SystemOp::RealtimeFanOut, |c| {
+        Box::pin(async move {
+            let row: Head = diesel::sql_query("SELECT realtime_events_head() AS head")
+                .get_result(c)
+                .await?;
+            Ok(row.head)
+        })
+    })
+    .await
+}
+
+/// The outbox rows with these seqs, in seq order (rows pruned meanwhile are absent).
+///
+/// # Errors
+/// [`RealtimeError::Db`].
+pub async fn fetch(db: &Db, seqs: Vec<i64>) -> Result<Vec<OutboxEvent>, RealtimeError> {
+    db.system_read(SystemOp::RealtimeFanOut, move |c| {
+        Box::pin(async move {
+            Ok(diesel::sql_query("SELECT * FROM realtime_events_fetch($1)")
+                .bind::<Array<BigInt>, _>(seqs)
+                .load(c)
+                .await?)
+        })
+    })
+    .await
+}
+
+/// Up to `limit` outbox rows after `seq`, in seq order.
+///
+/// # Errors
+/// [`RealtimeError::Db`].
+pub async fn after(db: &Db, seq: i64, limit: i32) -> Result<Vec<OutboxEvent>, RealtimeError> {
+    db.system_read(SystemOp::RealtimeFanOut, move |c| {
+        Box::pin(async move {
+            Ok(
+                diesel::sql_query("SELECT * FROM realtime_events_after($1, $2)")
+                    .bind::<BigInt, _>(seq)
+                    .bind::<Integer, _>(limit)
+                    .load(c)
+                    .await?,
+            )
+        })
+    })
+    .await
+}
+
+#[derive(QueryableByName)]
+struct Pruned {
+    #[diesel(sql_type = BigInt)]
+    pruned: i64,
+}
+
+/// Deletes outbox rows older than a day (run daily); returns how many.
+///
+/// # Errors
+/// [`RealtimeError::Db`].
+pub async fn prune(db: &Db) -> Result<i64, RealtimeError> {
+    db.system(SystemOp::RealtimeCleanup, |c| {
+        Box::pin(async move {
+            let row: Pruned = diesel::sql_query("SELECT realtime_events_prune() AS pruned")
+                .get_result(c)
+                .await?;
+            Ok(row.pruned)
+        })
+    })
+    .await
+}

@@ -1,0 +1,12 @@
+DROP FUNCTION realtime_events_head();
+DROP FUNCTION realtime_events_prune();
+DROP FUNCTION realtime_events_after(bigint, integer);
+DROP FUNCTION realtime_events_fetch(bigint[]);
+DROP TABLE realtime_events;
+DROP TABLE calls;
+DROP FUNCTION call_status_rank(text);
+DROP FUNCTION webhook_events_claim(text, integer, double precision);
+DROP TABLE webhook_events;
+DROP FUNCTION webhook_events_immutable();
+DROP FUNCTION dialpad_webhook_app(uuid);
+DROP TABLE app_webhook_secrets;
