@@ -32,7 +32,7 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::internal("AppState is not registered"))
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -116,7 +116,7 @@ impl<const MIN: u8> FromRequest for RoleAtLeast<MIN> {
 #[derive(Debug, Clone, Copy)]
 pub struct AuthApp(pub AppPrincipal);
 
-fn presented_api_key(req: &HttpRequest) -> Option<String> {
+pub(crate) fn presented_api_key(req: &HttpRequest) -> Option<String> {
     if let Some(value) = req.headers().get(API_KEY_HEADER) {
         return value.to_str().ok().map(|v| v.trim().to_owned());
     }

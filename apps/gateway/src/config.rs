@@ -83,6 +83,15 @@ pub struct Config {
     /// `PUBLIC_BASE_URL`: this platform's public URL (for example `https://api.clinic.example`),
     /// for provider callbacks; unset: Twilio is asked for no status callbacks.
     pub public_base_url: Option<String>,
+    /// `WS_HEARTBEAT_SECS`: seconds between WebSocket pings (seed 000: 30); a connection silent
+    /// for two intervals is dropped. Default 30.
+    pub ws_heartbeat: Duration,
+    /// `WS_SEND_QUEUE`: messages queued per WebSocket connection before a client too slow to
+    /// read them is disconnected. Default 256.
+    pub ws_send_queue: usize,
+    /// `EVENT_WORKERS`: webhook event workers per instance (0 turns processing off on this
+    /// instance). Default 2.
+    pub event_workers: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -109,6 +118,9 @@ impl std::fmt::Debug for Config {
             .field("provider_endpoints", &self.provider_endpoints)
             .field("google", &self.google)
             .field("public_base_url", &self.public_base_url)
+            .field("ws_heartbeat", &self.ws_heartbeat)
+            .field("ws_send_queue", &self.ws_send_queue)
+            .field("event_workers", &self.event_workers)
             .finish()
     }
 }
@@ -328,6 +340,21 @@ impl Config {
                 None => None,
                 Some(url) => Some(vars.http_url("PUBLIC_BASE_URL", url)?),
             },
+            ws_heartbeat: Duration::from_secs(vars.parsed(
+                "WS_HEARTBEAT_SECS",
+                30,
+                "seconds from 1 to 3600",
+                |v: &u64| (1..=3600).contains(v),
+            )?),
+            ws_send_queue: vars.parsed(
+                "WS_SEND_QUEUE",
+                256,
+                "a whole number from 1 to 65536",
+                |v| (1..=65_536).contains(v),
+            )?,
+            event_workers: vars.parsed("EVENT_WORKERS", 2, "a whole number from 0 to 64", |v| {
+                *v <= 64
+            })?,
         })
     }
 }

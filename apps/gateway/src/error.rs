@@ -256,6 +256,34 @@ impl From<voicemail::VoicemailError> for ApiError {
     }
 }
 
+impl From<event_log::EventLogError> for ApiError {
+    fn from(e: event_log::EventLogError) -> Self {
+        use event_log::EventLogError as E;
+        use event_log::dialpad::PayloadError as P;
+        let message = e.to_string();
+        match e {
+            E::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            E::NotFound(what) => Self::not_found(what),
+            E::AppInactive => Self::new(StatusCode::FORBIDDEN, "app_inactive", message),
+            E::Payload(P::BadSignature) => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", message)
+            }
+            E::Payload(P::SignatureRequired) => {
+                Self::new(StatusCode::UNAUTHORIZED, "signature_required", message)
+            }
+            E::Payload(P::NotJson) => Self::bad_request("invalid_payload", message),
+            E::Payload(P::Missing(_)) => Self::bad_request("invalid_event", message),
+            E::Voicemail(e) => e.into(),
+            E::Crypto(_) | E::LeaseLost => Self::internal(message),
+            E::Db(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<telephony::TelephonyError> for ApiError {
     fn from(e: telephony::TelephonyError) -> Self {
         use telephony::TelephonyError as E;

@@ -102,8 +102,11 @@ async fn rotate_credentials() -> Result<(), String> {
     let report = credentials::rotation::reseal_all(&mut conn, &keyring)
         .await
         .map_err(|e| e.to_string())?;
+    let webhook_secrets = event_log::secrets::reseal_all(&mut conn, &keyring)
+        .await
+        .map_err(|e| e.to_string())?;
     eprintln!(
-        "rotate-credentials: re-sealed {} credential(s) under key {active}; {} changed meanwhile (run again)",
+        "rotate-credentials: re-sealed {} credential(s) and {webhook_secrets} app webhook secret(s) under key {active}; {} changed meanwhile (run again)",
         report.resealed, report.skipped_concurrent
     );
     Ok(())

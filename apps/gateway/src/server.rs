@@ -50,7 +50,7 @@ pub fn keyring(config: &Config) -> Result<credentials::Keyring, credentials::Cre
 /// instances running it is harmless.
 pub const CLEANUP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Runs [`telephony::cleanup`] a minute after start-up and then every [`CLEANUP_INTERVAL`].
+/// Runs [`telephony::cleanup`] and the realtime outbox prune a minute after start-up and then every [`CLEANUP_INTERVAL`].
 fn spawn_daily_cleanup(db: db::Db) {
     tokio::spawn(async move {
         let start = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -60,8 +60,18 @@ fn spawn_daily_cleanup(db: db::Db) {
             if let Err(e) = telephony::cleanup(&db).await {
                 tracing::error!(error = %e, "telephony cleanup failed");
             }
+            match realtime::outbox::prune(&db).await {
+                Ok(pruned) => tracing::info!(pruned, "realtime outbox pruned"),
+                Err(e) => tracing::error!(error = %e, "realtime outbox prune failed"),
+            }
         }
     });
+}
+
+/// This instance's name in event claims and logs: `HOSTNAME` (or `gateway`) and the process id.
+fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// Runs the gateway until a shutdown signal.
@@ -94,8 +104,17 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         config.provider_endpoints.clone(),
         config.google.clone(),
         config.public_base_url.clone(),
-    );
+    )
+    .with_realtime(config.ws_send_queue, config.ws_heartbeat);
     spawn_daily_cleanup(state.db.clone());
+    let background = crate::background::Background::start(
+        &state,
+        event_log::ProcessorConfig {
+            workers: config.event_workers,
+            ..event_log::ProcessorConfig::default()
+        },
+        &instance_name(),
+    );
     let limits = BodyLimits {
         json: config.json_limit_bytes,
         other: config.body_limit_bytes,
@@ -109,6 +128,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tracing::info!(addr = %config.bind_addr, "gateway listening");
     // actix-web stops accepting on SIGTERM/SIGINT and waits for in-flight requests.
     server.run().await?;
+    background.shutdown().await;
     tracing::info!("gateway stopped");
     Ok(())
 }

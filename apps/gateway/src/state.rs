@@ -5,6 +5,9 @@ use std::sync::Arc;
 use tenancy::api_keys::ApiKeyPepper;
 use tenancy::sessions::JwtKeys;
 
+/// Messages queued per WebSocket connection unless configured (`WS_SEND_QUEUE`).
+pub const DEFAULT_WS_SEND_QUEUE: usize = 256;
+
 /// Application state, one per worker (cheap clones).
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -18,6 +21,12 @@ pub struct AppState {
     pub integrations: Arc<integrations::Integrations>,
     /// Hybrid telephony: caller-ID verification and forwarding configurations.
     pub telephony: Arc<telephony::Telephony>,
+    /// The keyring sealing customer secrets (also app webhook secrets).
+    pub keyring: Arc<credentials::Keyring>,
+    /// This instance's WebSocket connections.
+    pub hub: Arc<realtime::Hub>,
+    /// Interval between WebSocket pings; two silent intervals drop a connection.
+    pub ws_heartbeat: std::time::Duration,
 }
 
 impl AppState {
@@ -32,9 +41,10 @@ impl AppState {
         google: Option<integrations::google::GoogleOAuthConfig>,
         public_base_url: Option<String>,
     ) -> Self {
+        let keyring = Arc::new(keyring);
         let credentials = Arc::new(credentials::CredentialService::new(
             db.clone(),
-            Arc::new(keyring),
+            keyring.clone(),
         ));
         let mut integrations = integrations::Integrations::new(credentials.clone(), endpoints);
         if let Some(google) = google {
@@ -50,9 +60,21 @@ impl AppState {
             integrations,
             telephony,
             credentials,
+            keyring,
+            hub: Arc::new(realtime::Hub::new(DEFAULT_WS_SEND_QUEUE)),
+            ws_heartbeat: std::time::Duration::from_secs(30),
             db,
             auth: Arc::new(auth),
         }
+    }
+
+    /// The same state with a WebSocket hub queueing `send_queue` messages per connection and
+    /// pinging every `heartbeat`.
+    #[must_use]
+    pub fn with_realtime(mut self, send_queue: usize, heartbeat: std::time::Duration) -> Self {
+        self.hub = Arc::new(realtime::Hub::new(send_queue));
+        self.ws_heartbeat = heartbeat;
+        self
     }
 }
 

@@ -116,6 +116,21 @@ pub struct TestGateway {
     pub database: TestDatabase,
     client: reqwest::Client,
     handle: ServerHandle,
+    /// This instance's event workers and realtime fan-out (stopped with it).
+    _background: crate::background::Background,
+    /// The state it serves (its hub shows this instance's WebSocket connections).
+    pub state: AppState,
+}
+
+/// Event processing for tests: a short lease and idle poll, so recovery tests finish quickly.
+#[must_use]
+pub fn test_processor_config() -> event_log::ProcessorConfig {
+    event_log::ProcessorConfig {
+        lease: std::time::Duration::from_secs(2),
+        idle_poll: std::time::Duration::from_millis(200),
+        base_backoff: std::time::Duration::from_millis(50),
+        ..event_log::ProcessorConfig::default()
+    }
 }
 
 /// A response: status and JSON body (`Value::Null` for an empty body, a string for non-JSON).
@@ -156,11 +171,35 @@ impl TestGateway {
     ) -> Self {
         let database = TestDatabase::new().await;
         let state = test_state_full(database.db(), endpoints, google);
+        Self::serve_with(database, state, test_processor_config().workers)
+    }
+
+    /// Another gateway instance on the **same** database (its own pool, hub, `event_workers`
+    /// event workers and fan-out), as a second replica behind a load balancer would be.
+    ///
+    /// # Panics
+    /// As [`TestGateway::start`].
+    pub async fn second_instance(&self, event_workers: usize) -> Self {
+        let database = self.database.share();
+        let state = test_state(database.db());
+        Self::serve_with(database, state, event_workers)
+    }
+
+    fn serve_with(database: TestDatabase, state: AppState, event_workers: usize) -> Self {
         let limits = BodyLimits {
             json: 256 * 1024,
             other: 10 * 1024 * 1024,
         };
-        let server = HttpServer::new(move || app::build(state.clone(), limits))
+        let background = crate::background::Background::start(
+            &state,
+            event_log::ProcessorConfig {
+                workers: event_workers,
+                ..test_processor_config()
+            },
+            &format!("test-{}", uuid::Uuid::new_v4()),
+        );
+        let served = state.clone();
+        let server = HttpServer::new(move || app::build(served.clone(), limits))
             .workers(1)
             .disable_signals()
             .bind(("127.0.0.1", 0))
@@ -174,6 +213,8 @@ impl TestGateway {
             database,
             client: http_client(),
             handle,
+            _background: background,
+            state,
         }
     }
 

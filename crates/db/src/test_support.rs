@@ -126,6 +126,8 @@ async fn build_template(cluster: &Cluster, name: &str) {
 pub struct TestDatabase {
     cluster: Cluster,
     name: String,
+    /// Whether dropping this handle drops the database (false for [`TestDatabase::share`]).
+    owned: bool,
 }
 
 impl TestDatabase {
@@ -148,6 +150,18 @@ impl TestDatabase {
         Self {
             cluster: template.cluster.clone(),
             name,
+            owned: true,
+        }
+    }
+
+    /// Another handle on the same database that does not drop it (for a second gateway
+    /// instance); the database lives as long as the original handle.
+    #[must_use]
+    pub fn share(&self) -> Self {
+        Self {
+            cluster: self.cluster.clone(),
+            name: self.name.clone(),
+            owned: false,
         }
     }
 
@@ -198,6 +212,9 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let _ = self.cluster.psql(
             "postgres",
             &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),

@@ -261,10 +261,10 @@ pub async fn create(db: &Db, actor: &UserPrincipal, new: NewUser) -> Result<User
         .transpose()?;
     password::check_strength(&new.password, &[&email, &name])?;
     let hash = password::hash_off_thread(&new.password).await?;
-    let org = actor.org_id;
+    let (org, by) = (actor.org_id, actor.user_id);
     db.tenant(org, move |c| {
         Box::pin(async move {
-            diesel::insert_into(users::table)
+            let created: UserRow = diesel::insert_into(users::table)
                 .values((
                     users::id.eq(Uuid::new_v4()),
                     users::org_id.eq(org.0),
@@ -277,7 +277,9 @@ pub async fn create(db: &Db, actor: &UserPrincipal, new: NewUser) -> Result<User
                 .returning(UserRow::as_returning())
                 .get_result(c)
                 .await
-                .map_err(map_unique)
+                .map_err(map_unique)?;
+            publish_change(c, org, "user_created", &created, by).await?;
+            Ok(created)
         })
     })
     .await
@@ -394,6 +396,7 @@ pub async fn update(
                 let keep = is_self.then_some(actor.session_id);
                 sessions::revoke_all(c, actor.org_id, id, keep).await?;
             }
+            publish_change(c, actor.org_id, "user_updated", &updated, actor.user_id).await?;
             Ok(updated)
         })
     })
@@ -419,10 +422,66 @@ pub async fn delete(db: &Db, actor: &UserPrincipal, id: Uuid) -> Result<(), Tena
             )
             .execute(c)
             .await?;
+            realtime::outbox::publish(
+                c,
+                actor.org_id,
+                realtime::RealtimeEvent {
+                    audience: USER_EVENTS_AUDIENCE,
+                    target_crm_user: None,
+                    payload: serde_json::json!({
+                        "type": "user_deleted",
+                        "user_id": id,
+                        "by": actor.user_id,
+                        "timestamp": realtime::iso(Utc::now()),
+                    }),
+                },
+            )
+            .await?;
             Ok(())
         })
     })
     .await
+}
+
+/// Who receives user changes in realtime: the organization's admins and managers (seed 002
+/// "Role-based Broadcasting").
+const USER_EVENTS_AUDIENCE: realtime::Audience = realtime::Audience::Users {
+    min_role: "manager",
+};
+
+/// Publishes `user_created` / `user_updated` (seed 002 WebSocket API events) in the change's own
+/// transaction: `{"type", "user": {id, name, email, role, extension, is_active}, "by",
+/// "timestamp"}`. Never includes the password hash.
+async fn publish_change(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    kind: &'static str,
+    user: &UserRow,
+    by: Uuid,
+) -> Result<(), TenancyError> {
+    realtime::outbox::publish(
+        c,
+        org,
+        realtime::RealtimeEvent {
+            audience: USER_EVENTS_AUDIENCE,
+            target_crm_user: None,
+            payload: serde_json::json!({
+                "type": kind,
+                "user": {
+                    "id": user.id,
+                    "name": user.name,
+                    "email": user.email,
+                    "role": user.role,
+                    "extension": user.extension,
+                    "is_active": user.is_active,
+                },
+                "by": by,
+                "timestamp": realtime::iso(Utc::now()),
+            }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Ends every session of a user (admin revocation), under the role matrix; anyone may end

@@ -130,14 +130,14 @@ pub struct MessageBody {
     pub message: String,
 }
 
-/// Paging and filter of the voicemail list (seed 000: `limit` 50, `offset` 0).
+/// Paging and filter of the voicemail and call lists (seed 000: `limit` 50, `offset` 0).
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct VoicemailQuery {
     /// Page size, 1–500 (default 50).
     pub limit: Option<i64>,
     /// Items to skip (default 0).
     pub offset: Option<i64>,
-    /// Only this recipient's voicemails.
+    /// Only this Dialpad user's items.
     pub dialpad_user_id: Option<i64>,
 }
 
@@ -474,5 +474,136 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(mapping_by_dialpad)
         .service(mapping_by_crm)
         .service(delete_mapping_by_dialpad)
-        .service(delete_mapping);
+        .service(delete_mapping)
+        .service(list_calls)
+        .service(connections);
+}
+
+// ------------------------------------------------------------------------------------------
+// Calls and connections
+
+/// A Dialpad call with its CRM user (seed 000 "Call Attribution").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallBody {
+    /// Our id.
+    pub id: Uuid,
+    /// The app.
+    pub app_id: Uuid,
+    /// Dialpad's call id.
+    pub dialpad_call_id: i64,
+    /// The Dialpad user on our side.
+    pub dialpad_user_id: Option<i64>,
+    /// The CRM user mapped to that Dialpad user.
+    pub crm_user_id: Option<String>,
+    /// `inbound` / `outbound`.
+    pub direction: Option<String>,
+    /// Caller.
+    pub from_number: Option<String>,
+    /// Called.
+    pub to_number: Option<String>,
+    /// `ringing`, `active` or `ended` (never moves backwards).
+    pub status: String,
+    /// First rang, RFC 3339 UTC with milliseconds.
+    pub rang_at: Option<String>,
+    /// Answered.
+    pub started_at: Option<String>,
+    /// Ended.
+    pub ended_at: Option<String>,
+    /// Talk time in seconds.
+    pub duration_seconds: Option<i32>,
+    /// Recording URL.
+    pub recording_url: Option<String>,
+    /// First seen.
+    pub created_at: String,
+}
+
+impl From<event_log::calls::CallWithUser> for CallBody {
+    fn from(c: event_log::calls::CallWithUser) -> Self {
+        Self {
+            id: c.id,
+            app_id: c.app_id,
+            dialpad_call_id: c.dialpad_call_id,
+            dialpad_user_id: c.dialpad_user_id,
+            crm_user_id: c.crm_user_id,
+            direction: c.direction,
+            from_number: c.from_number,
+            to_number: c.to_number,
+            status: c.status,
+            rang_at: c.rang_at.map(iso),
+            started_at: c.started_at.map(iso),
+            ended_at: c.ended_at.map(iso),
+            duration_seconds: c.duration_seconds,
+            recording_url: c.recording_url,
+            created_at: iso(c.created_at),
+        }
+    }
+}
+
+/// `{ "success": true, "data": [...], "pagination": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallListResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Newest first.
+    pub data: Vec<CallBody>,
+    /// Paging.
+    pub pagination: Pagination,
+}
+
+/// The app's Dialpad calls, newest first, with their CRM user.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id"), VoicemailQuery),
+    responses((status = 200, body = CallListResponse), (status = 404, body = ErrorBody)))]
+#[get("/internal/apps/{app_id}/calls")]
+async fn list_calls(
+    state: web::Data<AppState>,
+    access: AppAccess,
+    query: web::Query<VoicemailQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(query.limit, query.offset, 50)?;
+    let (items, total) = event_log::calls::list(
+        &state.db,
+        access.org_id,
+        access.app_id,
+        query.dialpad_user_id,
+        limit,
+        offset,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(CallListResponse {
+        success: true,
+        data: items.into_iter().map(Into::into).collect(),
+        pagination: Pagination::new(limit, offset, total),
+    }))
+}
+
+/// WebSocket connection counts on the instance that answers (seed 000 "Monitoring").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionsResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The app.
+    pub app_id: Uuid,
+    /// The app's open connections on this instance.
+    pub connections: usize,
+    /// Every open connection on this instance (apps and dashboard users).
+    pub total_connections: usize,
+}
+
+/// The app's WebSocket connection count on this instance.
+#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+    params(("app_id" = Uuid, Path, description = "App id")),
+    responses((status = 200, body = ConnectionsResponse), (status = 404, body = ErrorBody)))]
+#[get("/internal/apps/{app_id}/connections")]
+async fn connections(
+    state: web::Data<AppState>,
+    access: AppAccess,
+) -> Result<HttpResponse, ApiError> {
+    let stats = state.hub.stats();
+    Ok(HttpResponse::Ok().json(ConnectionsResponse {
+        success: true,
+        app_id: access.app_id,
+        connections: state.hub.app_connection_count(access.app_id),
+        total_connections: stats.app_connections + stats.user_connections,
+    }))
 }

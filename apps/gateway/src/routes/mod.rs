@@ -9,6 +9,8 @@ pub mod integrations;
 pub mod internal;
 pub mod telephony;
 pub mod users;
+pub mod webhooks;
+pub mod ws;
 
 pub use realtime::iso;
 
@@ -22,6 +24,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     cti::configure(cfg);
     integrations::configure(cfg);
     telephony::configure(cfg);
+    webhooks::configure(cfg);
+    ws::configure(cfg);
 }
 
 /// `limit` (1–500, default `default`) and `offset` (≥ 0, default 0) of a paged list.

@@ -1,0 +1,226 @@
+//! `GET /ws`: the realtime WebSocket (seed 000 "WebSocket Server", seed 002 "Real-time
+//! Features").
+//!
+//! Authentication, checked before the upgrade when the request carries it:
+//! - an app: its API key in `x-app-api-key` or `?api_key=` (seed 000) → the app's room; with
+//!   `?crm_user_id=` only untargeted events and those for that CRM user;
+//! - a dashboard user: `Authorization: Bearer <JWT>` or `?token=<JWT>` → the organization's
+//!   user room (`user_created`, `user_updated`, `user_deleted`, `call_answered`, …);
+//! - neither: the first message must be `{"type":"auth","token":"<JWT>"}` within 10 s.
+//!
+//! A presented but invalid credential is refused with 401 before the upgrade; a bad `auth`
+//! message is answered `{"type":"auth_error","message":…}` and the socket closed. On success
+//! the server sends `{"type":"auth_success", …}`, then every event of the room as a JSON text
+//! frame, exactly as the seeds document it. The server pings every `WS_HEARTBEAT_SECS` (30);
+//! a client silent for two intervals is dropped; a client too slow to read its queue
+//! (`WS_SEND_QUEUE` messages) is closed with code 1008 (policy) and may reconnect. Clients may
+//! also send `{"type":"ping"}` and get `{"type":"pong"}`.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use realtime::{Member, Subscription};
+use serde::Deserialize;
+use serde_json::json;
+use tenancy::sessions::{self, UserPrincipal};
+use utoipa::IntoParams;
+
+use crate::auth::{self, AuthApp};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// How long an unauthenticated socket may wait before its `auth` message.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest frame accepted from a client (they only send `auth` and `ping`).
+const MAX_CLIENT_FRAME: usize = 16 * 1024;
+
+/// Query parameters of `/ws`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WsQuery {
+    /// An app's API key (instead of the `x-app-api-key` header).
+    pub api_key: Option<String>,
+    /// A dashboard user's JWT (browsers cannot set headers on a WebSocket).
+    pub token: Option<String>,
+    /// For apps: receive only untargeted events and those whose `target_crm_user` is this.
+    pub crm_user_id: Option<String>,
+}
+
+pub(crate) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(websocket);
+}
+
+/// Opens the realtime WebSocket (see the module documentation for the protocol).
+#[utoipa::path(tag = "realtime", security((), ("bearer" = []), ("app_key" = [])),
+    params(WsQuery),
+    responses((status = 101, description = "Switching protocols"), (status = 401, body = ErrorBody)))]
+#[get("/ws")]
+async fn websocket(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<WsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let member = if auth::presented_api_key(&req).is_some() {
+        let AuthApp(app) = AuthApp::extract(&req).await?;
+        Some(Member::App {
+            org_id: app.org_id.0,
+            app_id: app.app_id,
+            crm_user_id: query.crm_user_id.filter(|c| !c.is_empty()),
+        })
+    } else if let Some(token) = auth::bearer(&req).or(query.token) {
+        Some(user_member(
+            sessions::authenticate(&state.db, &state.auth.jwt, &token).await?,
+        ))
+    } else {
+        None
+    };
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request("not_websocket", e.to_string()))?;
+    let stream = stream
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_CLIENT_FRAME);
+    actix_web::rt::spawn(serve(state.into_inner(), session, stream, member));
+    Ok(response)
+}
+
+fn user_member(user: UserPrincipal) -> Member {
+    Member::User {
+        org_id: user.org_id.0,
+        user_id: user.user_id,
+        role: user.role.as_str().to_owned(),
+    }
+}
+
+fn auth_success(member: &Member) -> String {
+    match member {
+        Member::App {
+            org_id,
+            app_id,
+            crm_user_id,
+        } => json!({"type": "auth_success", "org_id": org_id, "app_id": app_id, "crm_user_id": crm_user_id}),
+        Member::User {
+            org_id,
+            user_id,
+            role,
+        } => json!({"type": "auth_success", "org_id": org_id, "user_id": user_id, "role": role}),
+    }
+    .to_string()
+}
+
+/// Waits for `{"type":"auth","token":…}`; answers `auth_error` and gives up otherwise.
+async fn first_message_auth(
+    state: &AppState,
+    session: &mut actix_ws::Session,
+    stream: &mut actix_ws::AggregatedMessageStream,
+) -> Option<Member> {
+    #[derive(Deserialize)]
+    struct AuthMessage {
+        #[serde(rename = "type")]
+        kind: String,
+        token: String,
+    }
+    let message = match tokio::time::timeout(AUTH_TIMEOUT, stream.recv()).await {
+        Ok(Some(Ok(AggregatedMessage::Text(text)))) => serde_json::from_str::<AuthMessage>(&text)
+            .ok()
+            .filter(|m| m.kind == "auth"),
+        _ => None,
+    };
+    let outcome = match message {
+        None => Err("send {\"type\":\"auth\",\"token\":\"<JWT>\"} first".to_owned()),
+        Some(m) => sessions::authenticate(&state.db, &state.auth.jwt, &m.token)
+            .await
+            .map(user_member)
+            .map_err(|_| "invalid or expired token".to_owned()),
+    };
+    match outcome {
+        Ok(member) => Some(member),
+        Err(message) => {
+            let _ = session
+                .text(json!({"type": "auth_error", "message": message}).to_string())
+                .await;
+            None
+        }
+    }
+}
+
+async fn serve(
+    state: std::sync::Arc<AppState>,
+    mut session: actix_ws::Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+    member: Option<Member>,
+) {
+    let member = match member {
+        Some(member) => member,
+        None => match first_message_auth(&state, &mut session, &mut stream).await {
+            Some(member) => member,
+            None => {
+                let _ = session.close(Some(CloseCode::Policy.into())).await;
+                return;
+            }
+        },
+    };
+    let hello = auth_success(&member);
+    let mut subscription = state.hub.subscribe(member);
+    if session.text(hello).await.is_err() {
+        return;
+    }
+    let reason = pump(&state, &mut session, &mut stream, &mut subscription).await;
+    drop(subscription);
+    let _ = session.close(reason).await;
+}
+
+/// Moves events to the client and answers its frames until one side ends; returns the close
+/// reason to send.
+async fn pump(
+    state: &AppState,
+    session: &mut actix_ws::Session,
+    stream: &mut actix_ws::AggregatedMessageStream,
+    subscription: &mut Subscription,
+) -> Option<CloseReason> {
+    let heartbeat = state.ws_heartbeat;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if last_heard.elapsed() > heartbeat * 2 {
+                    return Some(CloseReason { code: CloseCode::Away, description: Some("heartbeat timeout".into()) });
+                }
+                if session.ping(b"").await.is_err() {
+                    return None;
+                }
+            }
+            event = subscription.recv() => match event {
+                Some(frame) => {
+                    if session.text(&*frame).await.is_err() {
+                        return None;
+                    }
+                }
+                None => {
+                    return Some(CloseReason { code: CloseCode::Policy, description: Some("client too slow: send queue full".into()) });
+                }
+            },
+            incoming = stream.recv() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            return None;
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        if text.contains("\"ping\"") && session.text(r#"{"type":"pong"}"#).await.is_err() {
+                            return None;
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Close(_))) | None => return None,
+                    Some(Err(_)) => return Some(CloseCode::Protocol.into()),
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+    }
+}

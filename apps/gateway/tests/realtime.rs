@@ -1,0 +1,452 @@
+//! The CTI path end to end over HTTP and WebSocket: Dialpad webhooks (signed and unsigned,
+//! duplicated, out of order) → event log → processor → realtime outbox → fan-out → `/ws`
+//! clients, on one and on two gateway instances; rooms isolated per app and per organization.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::{SinkExt, StreamExt};
+use gateway::test_support::{Session, TestGateway};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn ws_url(gw: &TestGateway, query: &str) -> String {
+    format!("{}/ws{query}", gw.base_url.replacen("http://", "ws://", 1))
+}
+
+/// Connects and returns the socket after its `auth_success`.
+async fn connect(gw: &TestGateway, query: &str, headers: &[(&str, &str)]) -> Ws {
+    let mut request = ws_url(gw, query).into_client_request().unwrap();
+    for (name, value) in headers {
+        let name =
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = next_json(&mut ws).await.expect("auth_success");
+    assert_eq!(hello["type"], "auth_success", "{hello}");
+    ws
+}
+
+/// The next JSON text frame within 5 s (`None` on timeout or close).
+async fn next_json(ws: &mut Ws) -> Option<Value> {
+    next_json_within(ws, Duration::from_secs(5)).await
+}
+
+async fn next_json_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        match frame {
+            Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Asserts nothing arrives for a moment.
+async fn assert_quiet(ws: &mut Ws, who: &str) {
+    if let Some(v) = next_json_within(ws, Duration::from_millis(700)).await {
+        panic!("{who} received an event not meant for it: {v}");
+    }
+}
+
+fn call_event(call_id: i64, state: &str, ts: i64, dialpad_user: i64) -> Value {
+    json!({
+        "call_id": call_id, "state": state, "direction": "inbound",
+        "external_number": "+15551234567", "internal_number": "+15559876543",
+        "event_timestamp": ts, "duration": if state == "hangup" { json!("95000") } else { Value::Null },
+        "target": {"id": dialpad_user, "type": "user", "name": "Front desk"},
+        "contact": {"id": "77", "type": "contact"}
+    })
+}
+
+fn signed(claims: &Value, secret: &[u8]) -> String {
+    let h = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string());
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let sig = ring::hmac::sign(&key, format!("{h}.{c}").as_bytes());
+    format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+async fn post_raw(gw: &TestGateway, path: &str, body: String, content_type: &str) -> (u16, Value) {
+    let reply = gateway::test_support::http_client()
+        .post(format!("{}{path}", gw.base_url))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+async fn deliver(gw: &TestGateway, app_id: &str, event: &Value) -> Value {
+    let (status, body) = post_raw(
+        gw,
+        &format!("/webhooks/dialpad/{app_id}"),
+        event.to_string(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+struct Tenant {
+    admin: Session,
+    app_id: String,
+    key: String,
+}
+
+async fn tenant(gw: &TestGateway, slug: &str) -> Tenant {
+    let admin = gw.signup(slug).await;
+    let (app_id, key) = gw.app_with_key(&admin, "CRM").await;
+    Tenant { admin, app_id, key }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dialpad_events_reach_the_apps_clients_once_in_order_of_progress() {
+    let gw = TestGateway::start().await;
+    let a = tenant(&gw, "clinic-a").await;
+    let mapped = gw
+        .post(
+            &format!("/internal/apps/{}/users/map", a.app_id),
+            Some(&a.admin.token),
+            &json!({"dialpad_user_id": 987_654, "crm_user_id": "crm_ana"}),
+        )
+        .await;
+    assert_eq!(mapped.status, 200, "{:?}", mapped.body);
+    let mut by_header = connect(&gw, "", &[("x-app-api-key", &a.key)]).await;
+    let mut by_query = connect(&gw, &format!("?api_key={}", a.key), &[]).await;
+    let mut only_bob = connect(&gw, &format!("?api_key={}&crm_user_id=crm_bob", a.key), &[]).await;
+
+    let ring = call_event(5001, "ringing", 1_769_596_200_000, 987_654);
+    let first = deliver(&gw, &a.app_id, &ring).await;
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(first["event_type"], "call.ring");
+    // Dialpad retries: the same event twice more.
+    for _ in 0..2 {
+        let again = deliver(&gw, &a.app_id, &ring).await;
+        assert_eq!(again["duplicate"], true);
+        assert_eq!(again["event_id"], first["event_id"]);
+    }
+    for ws in [&mut by_header, &mut by_query] {
+        let event = next_json(ws).await.expect("call.ring");
+        assert_eq!(
+            event,
+            json!({
+                "event": "call.ring", "call_id": 5001, "direction": "inbound",
+                "from_number": "+15551234567", "to_number": "+15559876543", "status": "ringing",
+                "user_id": 987_654, "timestamp": "2026-01-28T10:30:00.000Z",
+                "target_crm_user": "crm_ana"
+            })
+        );
+    }
+    // Out of order: hangup before connected; connected then changes nothing visible.
+    deliver(
+        &gw,
+        &a.app_id,
+        &call_event(5001, "hangup", 1_769_596_300_000, 987_654),
+    )
+    .await;
+    deliver(
+        &gw,
+        &a.app_id,
+        &call_event(5001, "connected", 1_769_596_210_000, 987_654),
+    )
+    .await;
+    let ended = next_json(&mut by_header).await.expect("call.ended");
+    assert_eq!(ended["event"], "call.ended");
+    assert_eq!(ended["duration_seconds"], 95);
+    assert_quiet(&mut by_header, "a client after the call ended").await;
+    // The retry of ringing was never broadcast twice, and crm_bob's filter excluded crm_ana's calls.
+    let next = next_json(&mut by_query).await.unwrap();
+    assert_eq!(next["event"], "call.ended");
+    assert_quiet(&mut only_bob, "a client filtered to another CRM user").await;
+
+    let calls = gw
+        .send(
+            "GET",
+            &format!("/internal/apps/{}/calls", a.app_id),
+            None,
+            &[("x-app-api-key", &a.key)],
+            None,
+        )
+        .await;
+    assert_eq!(calls.status, 200);
+    assert_eq!(calls.body["pagination"]["total"], 1);
+    let call = &calls.body["data"][0];
+    assert_eq!(call["status"], "ended");
+    assert_eq!(call["crm_user_id"], "crm_ana");
+    assert_eq!(call["duration_seconds"], 95);
+    let counts = gw
+        .send(
+            "GET",
+            &format!("/internal/apps/{}/connections", a.app_id),
+            None,
+            &[("x-app-api-key", &a.key)],
+            None,
+        )
+        .await;
+    assert_eq!(counts.body["connections"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_never_leak_between_apps_or_organizations() {
+    let gw = TestGateway::start().await;
+    let a = tenant(&gw, "clinic-a").await;
+    let b = tenant(&gw, "clinic-b").await;
+    let (a2_id, a2_key) = gw.app_with_key(&a.admin, "Second CRM").await;
+    let mut client_a = connect(&gw, "", &[("x-app-api-key", &a.key)]).await;
+    let mut client_a2 = connect(&gw, "", &[("x-app-api-key", &a2_key)]).await;
+    let mut client_b = connect(&gw, "", &[("x-app-api-key", &b.key)]).await;
+    // B's admin and manager are dashboard users; A's events must not reach them either.
+    let mut admin_b = connect(&gw, &format!("?token={}", b.admin.token), &[]).await;
+
+    deliver(&gw, &a.app_id, &call_event(1, "ringing", 10, 5)).await;
+    deliver(&gw, &b.app_id, &call_event(2, "ringing", 11, 6)).await;
+    deliver(&gw, &a2_id, &call_event(3, "ringing", 12, 7)).await;
+    assert_eq!(next_json(&mut client_a).await.unwrap()["call_id"], 1);
+    assert_eq!(next_json(&mut client_b).await.unwrap()["call_id"], 2);
+    assert_eq!(next_json(&mut client_a2).await.unwrap()["call_id"], 3);
+    assert_quiet(&mut client_a, "app A").await;
+    assert_quiet(&mut client_b, "app B").await;
+    assert_quiet(&mut client_a2, "app A2").await;
+    assert_quiet(&mut admin_b, "org B's admin").await;
+
+    // The calls and connection routes are per app: another org's admin or key gets 404.
+    for (path, token, key) in [
+        (
+            format!("/internal/apps/{}/calls", a.app_id),
+            Some(b.admin.token.as_str()),
+            None,
+        ),
+        (
+            format!("/internal/apps/{}/calls", a.app_id),
+            None,
+            Some(b.key.as_str()),
+        ),
+        (
+            format!("/internal/apps/{}/connections", a.app_id),
+            None,
+            Some(a2_key.as_str()),
+        ),
+        (
+            format!("/internal/apps/{}/dialpad-webhook-secret", a.app_id),
+            Some(b.admin.token.as_str()),
+            None,
+        ),
+    ] {
+        let headers: Vec<(&str, &str)> =
+            key.map(|k| vec![("x-app-api-key", k)]).unwrap_or_default();
+        let reply = gw.send("GET", &path, token, &headers, None).await;
+        assert_eq!(reply.status, 404, "{path}: {:?}", reply.body);
+    }
+    let put = gw
+        .send(
+            "PUT",
+            &format!("/internal/apps/{}/dialpad-webhook-secret", a.app_id),
+            Some(&b.admin.token),
+            &[],
+            Some(&json!({"secret": "0123456789abcdef0123"})),
+        )
+        .await;
+    assert_eq!(put.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_users_get_user_events_by_role() {
+    let gw = TestGateway::start().await;
+    let a = tenant(&gw, "clinic-a").await;
+    let b = tenant(&gw, "clinic-b").await;
+    let manager = gw
+        .add_user(&a.admin, "manager@clinic-a.example", "manager")
+        .await;
+    let plain = gw.add_user(&a.admin, "user@clinic-a.example", "user").await;
+    let mut admin_ws = connect(
+        &gw,
+        "",
+        &[("authorization", &format!("Bearer {}", a.admin.token))],
+    )
+    .await;
+    let mut plain_ws = connect(&gw, &format!("?token={}", plain.token), &[]).await;
+    let mut admin_b_ws = connect(&gw, &format!("?token={}", b.admin.token), &[]).await;
+    // First-message authentication (browsers cannot set headers).
+    let (mut manager_ws, _) = tokio_tungstenite::connect_async(ws_url(&gw, ""))
+        .await
+        .unwrap();
+    manager_ws
+        .send(Message::text(
+            json!({"type": "auth", "token": manager.token}).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_json(&mut manager_ws).await.unwrap()["type"],
+        "auth_success"
+    );
+
+    let created = gw.add_user(&a.admin, "new@clinic-a.example", "user").await;
+    for ws in [&mut admin_ws, &mut manager_ws] {
+        let event = next_json(ws).await.expect("user_created");
+        assert_eq!(event["type"], "user_created");
+        assert_eq!(event["user"]["id"], created.user_id.as_str());
+        assert_eq!(event["user"]["email"], "new@clinic-a.example");
+        assert!(event["user"].get("password_hash").is_none());
+    }
+    let deleted = gw
+        .send(
+            "DELETE",
+            &format!("/api/users/{}", created.user_id),
+            Some(&a.admin.token),
+            &[],
+            None,
+        )
+        .await;
+    assert!(deleted.status < 300, "{:?}", deleted.body);
+    assert_eq!(
+        next_json(&mut manager_ws).await.unwrap()["type"],
+        "user_deleted"
+    );
+    assert_quiet(&mut plain_ws, "a plain user").await;
+    assert_quiet(&mut admin_b_ws, "another org's admin").await;
+
+    // Bad credentials: refused before the upgrade, or answered auth_error.
+    let refused = tokio_tungstenite::connect_async(ws_url(&gw, "?api_key=app_nope")).await;
+    assert!(refused.is_err(), "an invalid key must not upgrade");
+    let (mut bad, _) = tokio_tungstenite::connect_async(ws_url(&gw, ""))
+        .await
+        .unwrap();
+    bad.send(Message::text(r#"{"type":"auth","token":"forged"}"#))
+        .await
+        .unwrap();
+    let answer = next_json(&mut bad).await.unwrap();
+    assert_eq!(answer["type"], "auth_error");
+    assert!(
+        next_json(&mut bad).await.is_none(),
+        "the socket closes after auth_error"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_arriving_on_instance_a_reaches_a_client_on_instance_b() {
+    let gw_a = TestGateway::start().await;
+    // B runs no event workers: whatever B's clients receive was processed on A.
+    let gw_b = gw_a.second_instance(0).await;
+    let a = tenant(&gw_a, "clinic-a").await;
+    let mut on_b = connect(&gw_b, "", &[("x-app-api-key", &a.key)]).await;
+    let mut on_a = connect(&gw_a, "", &[("x-app-api-key", &a.key)]).await;
+    deliver(&gw_a, &a.app_id, &call_event(77, "ringing", 1, 5)).await;
+    assert_eq!(
+        next_json(&mut on_b).await.expect("event on instance B")["call_id"],
+        77
+    );
+    assert_eq!(
+        next_json(&mut on_a).await.expect("event on instance A")["call_id"],
+        77
+    );
+    // And the other way round.
+    deliver(&gw_b, &a.app_id, &call_event(78, "ringing", 2, 5)).await;
+    assert_eq!(next_json(&mut on_a).await.unwrap()["call_id"], 78);
+    assert_eq!(next_json(&mut on_b).await.unwrap()["call_id"], 78);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_webhooks_over_http() {
+    let gw = TestGateway::start().await;
+    let a = tenant(&gw, "clinic-a").await;
+    let path = format!("/internal/apps/{}/dialpad-webhook-secret", a.app_id);
+    let status = gw.get(&path, Some(&a.admin.token)).await;
+    assert_eq!(status.body["configured"], false);
+    let secret = "dialpad-shared-secret-2026";
+    let set = gw
+        .send(
+            "PUT",
+            &path,
+            Some(&a.admin.token),
+            &[],
+            Some(&json!({"secret": secret})),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert!(
+        !set.body.to_string().contains(secret),
+        "secrets are never returned"
+    );
+    let short = gw
+        .send(
+            "PUT",
+            &path,
+            Some(&a.admin.token),
+            &[],
+            Some(&json!({"secret": "short"})),
+        )
+        .await;
+    assert_eq!(
+        (short.status, short.body["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+
+    let hook = format!("/webhooks/dialpad/{}", a.app_id);
+    let event = call_event(9, "ringing", 1, 5);
+    let (ok, body) = post_raw(
+        &gw,
+        &hook,
+        signed(&event, secret.as_bytes()),
+        "application/jwt",
+    )
+    .await;
+    assert_eq!(ok, 200, "{body}");
+    for (body, content_type, status, code) in [
+        (
+            signed(&event, b"wrong-secret-wrong-secret"),
+            "application/jwt",
+            401,
+            "invalid_signature",
+        ),
+        (
+            event.to_string(),
+            "application/json",
+            401,
+            "signature_required",
+        ),
+    ] {
+        let (got, reply) = post_raw(&gw, &hook, body, content_type).await;
+        assert_eq!(
+            (got, reply["code"].as_str()),
+            (status, Some(code)),
+            "{reply}"
+        );
+        assert_eq!(reply["success"], false);
+    }
+    let removed = gw
+        .send("DELETE", &path, Some(&a.admin.token), &[], None)
+        .await;
+    assert_eq!(removed.body["configured"], false);
+    for (body, code) in [
+        ("not json", "invalid_payload"),
+        (r#"{"state":"ringing"}"#, "invalid_event"),
+    ] {
+        let (got, reply) = post_raw(&gw, &hook, body.into(), "application/json").await;
+        assert_eq!((got, reply["code"].as_str()), (400, Some(code)));
+    }
+    let (got, _) = post_raw(
+        &gw,
+        &format!("/webhooks/dialpad/{}", uuid::Uuid::new_v4()),
+        "{}".into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(got, 404);
+}
