@@ -1,0 +1,7 @@
+//! Contract cases for Dialpad call-event webhooks (`tests/fixtures/dialpad/`): payloads written
+//! from `shared/contracts/telephony.md` A.3, signed (A.2) and unsigned.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dialpad_fixtures() {
+    contract_tests::replay_all("dialpad").await;
+}
