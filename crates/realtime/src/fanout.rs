@@ -101,13 +101,17 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn deliver(&mut self, events: &[OutboxEvent]) {
+    /// Delivers the events not delivered before; returns how many that was.
+    fn deliver(&mut self, events: &[OutboxEvent]) -> usize {
+        let mut delivered = 0;
         for event in events {
             if self.seen.insert(event.seq) {
                 self.hub.deliver(event);
                 self.high = self.high.max(event.seq);
+                delivered += 1;
             }
         }
+        delivered
     }
 }
 
@@ -163,7 +167,9 @@ impl FanOut for PgFanOut {
                         continue;
                     }
                     match outbox::fetch(&self.db, seqs).await {
-                        Ok(events) => cursor.deliver(&events),
+                        Ok(events) => {
+                            cursor.deliver(&events);
+                        }
                         Err(e) => {
                             // Not dropped: the reconnect's catch-up re-reads these rows.
                             tracing::warn!(error = %e, "realtime fan-out cannot fetch notified events; reconnecting to catch up");
@@ -179,21 +185,19 @@ impl FanOut for PgFanOut {
 impl PgFanOut {
     async fn catch_up(&self, cursor: &mut Cursor) -> Result<(), crate::RealtimeError> {
         let mut after = (cursor.high - CATCH_UP_MARGIN).max(0);
-        let mut redelivered = 0usize;
+        let mut missed = 0usize;
         loop {
             let page = outbox::after(&self.db, after, CATCH_UP_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
-            let before = cursor.high;
-            cursor.deliver(&page);
-            redelivered += usize::from(cursor.high != before);
+            missed += cursor.deliver(&page);
             if page.len() < CATCH_UP_PAGE as usize {
                 break;
             }
         }
         tracing::info!(
             high = cursor.high,
-            pages_with_new = redelivered,
+            missed,
             "realtime fan-out caught up after reconnecting"
         );
         Ok(())
