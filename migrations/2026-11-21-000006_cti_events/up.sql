@@ -89,6 +89,14 @@ CREATE TRIGGER webhook_events_no_truncate BEFORE TRUNCATE ON webhook_events
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
 GRANT SELECT, INSERT, UPDATE ON webhook_events TO platform_runtime;
 
+-- Every stored event wakes the workers at commit (NOTIFY is transactional, and repeated
+-- identical notifications in one transaction are sent once).
+CREATE FUNCTION webhook_events_notify() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM pg_notify('webhook_events', ''); RETURN NULL; END $$;
+CREATE TRIGGER webhook_events_wake AFTER INSERT ON webhook_events
+    FOR EACH ROW EXECUTE FUNCTION webhook_events_notify();
+
 -- Workers claim events of every organization (SystemOp::EventClaim): pending ones that are due,
 -- and processing ones whose lease expired (their worker died). SKIP LOCKED lets any number of
 -- workers on any number of instances claim without waiting on each other.
@@ -152,7 +160,7 @@ CREATE TRIGGER calls_updated_at BEFORE UPDATE ON calls
 GRANT SELECT, INSERT, UPDATE, DELETE ON calls TO platform_runtime;
 
 -- The realtime outbox: one row per event for WebSocket clients, written in the transaction that
--- caused it; its seq is sent with NOTIFY realtime_events at commit, and every instance fetches
+-- caused it; its seq is sent with NOTIFY realtime_events at commit (trigger below), and every instance fetches
 -- the rows it is told about (payloads of any size) and catches up after a lost connection.
 --   audience 'app'   the app's connections (app_id set); target_crm_user is added to the payload
 --   audience 'users' the organization's signed-in dashboard users with at least min_role
@@ -174,6 +182,14 @@ CREATE POLICY tenant_isolation ON realtime_events
     USING (org_id = current_org_id())
     WITH CHECK (org_id = current_org_id());
 GRANT SELECT, INSERT ON realtime_events TO platform_runtime;
+
+-- Every outbox row announces its seq at commit, so an event is notified exactly when its cause
+-- committed, whoever inserts it.
+CREATE FUNCTION realtime_events_notify() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM pg_notify('realtime_events', NEW.seq::text); RETURN NULL; END $$;
+CREATE TRIGGER realtime_events_announce AFTER INSERT ON realtime_events
+    FOR EACH ROW EXECUTE FUNCTION realtime_events_notify();
 
 -- The fan-out reads events of every organization to deliver them to this instance's clients
 -- (SystemOp::RealtimeFanOut): by seq when notified, and every event after a seq when it

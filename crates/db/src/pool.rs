@@ -87,6 +87,26 @@ impl Db {
         crate::listener::Listener::open(&self.url, &self.application_name, channels).await
     }
 
+    /// [`Db::listen`], retried until it succeeds: waits 100 ms after the first failure, doubling
+    /// up to 5 s, and logs each failure under `who` (the task that listens).
+    pub async fn listen_retrying(
+        &self,
+        channels: &[&'static str],
+        who: &'static str,
+    ) -> crate::Listener {
+        let mut delay = std::time::Duration::from_millis(100);
+        loop {
+            match self.listen(channels).await {
+                Ok(listener) => return listener,
+                Err(e) => {
+                    tracing::warn!(listener = who, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot listen; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
     pub(crate) async fn conn(&self) -> Result<PooledConn, DbError> {
         self.pool
             .get()

@@ -7,6 +7,7 @@
 //! duration and recording kept), and only an event that moves the call forward is broadcast, so
 //! a `ringing` arriving after `hangup` never pops up a ringing call.
 
+use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, OrgId};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
@@ -105,18 +106,13 @@ async fn call_update(
     let duration = (kind == EventKind::Ended)
         .then(|| duration_seconds(event))
         .flatten();
-    let ended_at = match kind {
-        EventKind::Ended => Some(event.date_ended.unwrap_or_else(|| event.happened_at())),
-        _ => event.date_ended,
+    // The event's own moment falls back to when it happened; other moments only as sent.
+    let moment = |own: EventKind, sent: Option<DateTime<Utc>>| {
+        sent.or_else(|| (kind == own).then(|| event.happened_at()))
     };
-    let started_at = match kind {
-        EventKind::Started => Some(event.date_connected.unwrap_or_else(|| event.happened_at())),
-        _ => event.date_connected,
-    };
-    let rang_at = match kind {
-        EventKind::Ring => Some(event.date_rang.unwrap_or_else(|| event.happened_at())),
-        _ => event.date_rang,
-    };
+    let rang_at = moment(EventKind::Ring, event.date_rang);
+    let started_at = moment(EventKind::Started, event.date_connected);
+    let ended_at = moment(EventKind::Ended, event.date_ended);
     diesel::sql_query(UPSERT_CALL)
         .bind::<SqlUuid, _>(Uuid::new_v4())
         .bind::<SqlUuid, _>(org.0)

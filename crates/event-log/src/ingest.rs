@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::dialpad::{self, CallEvent, EventKind};
 use crate::{EventLogError, secrets};
 
-/// The NOTIFY channel that wakes the processor.
+/// The NOTIFY channel that wakes the processor (sent at commit by the `webhook_events_wake`
+/// trigger).
 pub const CHANNEL: &str = "webhook_events";
 
 /// A stored delivery.
@@ -28,10 +29,10 @@ pub struct Ingested {
 
 #[derive(QueryableByName)]
 struct WebhookApp {
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    org_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Bool>)]
-    is_active: Option<bool>,
+    #[diesel(sql_type = SqlUuid)]
+    org_id: Uuid,
+    #[diesel(sql_type = Bool)]
+    is_active: bool,
     #[diesel(sql_type = Nullable<Text>)]
     key_id: Option<String>,
     #[diesel(sql_type = Nullable<Bytea>)]
@@ -40,8 +41,8 @@ struct WebhookApp {
     ciphertext: Option<Vec<u8>>,
 }
 
-/// Verifies a Dialpad delivery for `app`, stores it under its idempotency key and queues the
-/// processor's wake-up, all before returning: once this returns `Ok`, the event is durable and
+/// Verifies a Dialpad delivery for `app` and stores it under its idempotency key (the insert
+/// queues the processor's wake-up), all before returning: once this returns `Ok`, the event is durable and
 /// will be processed (once in effect) even if this process dies at once.
 ///
 /// # Errors
@@ -67,8 +68,8 @@ pub async fn dialpad(
         })
         .await?;
     let found = found.ok_or(EventLogError::NotFound("app"))?;
-    let org = OrgId(found.org_id.ok_or(EventLogError::NotFound("app"))?);
-    if found.is_active != Some(true) {
+    let org = OrgId(found.org_id);
+    if !found.is_active {
         return Err(EventLogError::AppInactive);
     }
     let secret = match (found.key_id, found.nonce, found.ciphertext) {
@@ -100,10 +101,6 @@ pub async fn dialpad(
                     .await
                     .optional()?;
                 if let Some(id) = inserted {
-                    diesel::sql_query("SELECT pg_notify($1, '')")
-                        .bind::<Text, _>(CHANNEL)
-                        .execute(c)
-                        .await?;
                     return Ok::<_, EventLogError>((id, false));
                 }
                 let existing: Uuid = webhook_events::table

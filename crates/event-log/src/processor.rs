@@ -279,18 +279,10 @@ impl Processor {
 /// Wakes the workers on every `NOTIFY webhook_events`; reconnects after a lost connection (the
 /// workers' idle poll covers the gap).
 async fn listen(db: Db, wake: Arc<Notify>, health_check: Duration) {
-    let mut delay = Duration::from_millis(100);
     loop {
-        let mut listener = match db.listen(&[ingest::CHANNEL]).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::warn!(error = %e, "event processor cannot listen; workers poll meanwhile");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        delay = Duration::from_millis(100);
+        let mut listener = db
+            .listen_retrying(&[ingest::CHANNEL], "event processor")
+            .await;
         wake.notify_waiters();
         loop {
             match listener

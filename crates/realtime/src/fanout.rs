@@ -23,17 +23,14 @@ pub trait FanOut: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy)]
 pub struct PgFanOutConfig {
     /// How long the listener waits before checking its connection (a lost connection is noticed
-    /// within about this long).
+    /// within about this long); also the pause before retrying a failed catch-up.
     pub health_check: Duration,
-    /// The longest wait between reconnection attempts (backoff doubles from 100 ms).
-    pub max_reconnect_delay: Duration,
 }
 
 impl Default for PgFanOutConfig {
     fn default() -> Self {
         Self {
             health_check: Duration::from_secs(5),
-            max_reconnect_delay: Duration::from_secs(5),
         }
     }
 }
@@ -96,8 +93,8 @@ impl Seen {
 struct Cursor {
     hub: Arc<Hub>,
     seen: Seen,
-    /// The highest seq delivered (or the head at start).
-    high: i64,
+    /// The highest seq delivered (the outbox head at start); `None` before the first start.
+    high: Option<i64>,
 }
 
 impl Cursor {
@@ -107,7 +104,7 @@ impl Cursor {
         for event in events {
             if self.seen.insert(event.seq) {
                 self.hub.deliver(event);
-                self.high = self.high.max(event.seq);
+                self.high = Some(self.high.map_or(event.seq, |h| h.max(event.seq)));
                 delivered += 1;
             }
         }
@@ -118,39 +115,23 @@ impl Cursor {
 impl FanOut for PgFanOut {
     fn run(self: Arc<Self>, hub: Arc<Hub>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            let mut cursor: Option<Cursor> = None;
-            let mut delay = Duration::from_millis(100);
+            let mut cursor = Cursor {
+                hub,
+                seen: Seen::new(),
+                high: None,
+            };
             loop {
-                let mut listener = match self.db.listen(&[outbox::CHANNEL]).await {
-                    Ok(listener) => listener,
-                    Err(e) => {
-                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "realtime fan-out cannot listen");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(self.config.max_reconnect_delay);
-                        continue;
-                    }
-                };
+                let mut listener = self
+                    .db
+                    .listen_retrying(&[outbox::CHANNEL], "realtime fan-out")
+                    .await;
                 // Listening now: anything committed from here on is notified. Deliver what was
                 // committed while not listening.
-                let caught_up = match cursor.as_mut() {
-                    None => outbox::head(&self.db).await.map(|head| {
-                        cursor = Some(Cursor {
-                            hub: Arc::clone(&hub),
-                            seen: Seen::new(),
-                            high: head,
-                        });
-                    }),
-                    Some(cursor) => self.catch_up(cursor).await,
-                };
-                if let Err(e) = caught_up {
+                if let Err(e) = self.catch_up(&mut cursor).await {
                     tracing::warn!(error = %e, "realtime fan-out cannot catch up; reconnecting");
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep(self.config.health_check).await;
                     continue;
                 }
-                delay = Duration::from_millis(100);
-                let Some(cursor) = cursor.as_mut() else {
-                    continue;
-                };
                 loop {
                     let notes = match listener.wait(self.config.health_check).await {
                         Ok(notes) => notes,
@@ -183,8 +164,15 @@ impl FanOut for PgFanOut {
 }
 
 impl PgFanOut {
+    /// At the first start: begins after the outbox head (clients connected now want new events
+    /// only). After a reconnect: delivers every row after the last delivered seq minus
+    /// [`CATCH_UP_MARGIN`] that was not delivered yet.
     async fn catch_up(&self, cursor: &mut Cursor) -> Result<(), crate::RealtimeError> {
-        let mut after = (cursor.high - CATCH_UP_MARGIN).max(0);
+        let Some(high) = cursor.high else {
+            cursor.high = Some(outbox::head(&self.db).await?);
+            return Ok(());
+        };
+        let mut after = (high - CATCH_UP_MARGIN).max(0);
         let mut missed = 0usize;
         loop {
             let page = outbox::after(&self.db, after, CATCH_UP_PAGE).await?;

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::RealtimeError;
 
-/// The NOTIFY channel; its payload is the event's `seq` in decimal.
+/// The NOTIFY channel; its payload is the event's `seq` in decimal, sent at commit by the
+/// `realtime_events_announce` trigger.
 pub const CHANNEL: &str = "realtime_events";
 
 /// Who receives an event.
@@ -63,7 +64,7 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// Writes `event` for organization `org` and queues its notification. Run it on a connection
+/// Writes `event` for organization `org` (its insert trigger queues the notification). Run it on a connection
 /// inside the caller's tenant transaction ([`db::Db::tenant`] for `org`): the event is delivered
 /// if and only if that transaction commits. Returns the event's seq.
 ///
@@ -85,7 +86,7 @@ pub async fn publish(
         Audience::App(app) => ("app", Some(app), None),
         Audience::Users { min_role } => ("users", None, Some(min_role)),
     };
-    let seq: i64 = diesel::insert_into(realtime_events::table)
+    let seq = diesel::insert_into(realtime_events::table)
         .values((
             realtime_events::org_id.eq(org.0),
             realtime_events::audience.eq(audience),
@@ -96,11 +97,6 @@ pub async fn publish(
         ))
         .returning(realtime_events::seq)
         .get_result(conn)
-        .await?;
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<diesel::sql_types::Text, _>(CHANNEL)
-        .bind::<diesel::sql_types::Text, _>(seq.to_string())
-        .execute(conn)
         .await?;
     Ok(seq)
 }
