@@ -8,6 +8,10 @@
 //!   is answered 403 `forbidden`.
 //! - [`AuthApp`]: an app's API key in the `x-app-api-key` header or the `api_key` query
 //!   parameter (seed 000), verified in constant time.
+//!
+//! Twilio's webhooks are not principals: [`twilio_request`] collects what their
+//! `X-Twilio-Signature` is checked against, and the domain crate checks it with the
+//! organization's auth token before reading anything else.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -192,5 +196,42 @@ impl FromRequest for AppAccess {
                 user_id: Some(admin.user_id),
             })
         })
+    }
+}
+
+/// The public origin Twilio reaches this service at: `PUBLIC_BASE_URL`, else this request's own
+/// scheme and host. Twilio's signatures are computed over URLs under it, and callback URLs
+/// given to Twilio start with it.
+pub(crate) fn public_origin(state: &AppState, req: &HttpRequest) -> String {
+    match &state.public_base_url {
+        Some(base) => base.to_string(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// A Twilio webhook as its signature covers it (contracts/telephony.md B.1): the URL as
+/// configured ([`public_origin`], path and query), the form parameters and
+/// `X-Twilio-Signature` (empty when absent).
+pub(crate) fn twilio_request(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> softphone::TwilioRequest {
+    softphone::TwilioRequest {
+        url: format!(
+            "{}{}",
+            public_origin(state, req),
+            req.uri().path_and_query().map_or("", |p| p.as_str())
+        ),
+        params: url::form_urlencoded::parse(body).into_owned().collect(),
+        signature: req
+            .headers()
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
     }
 }

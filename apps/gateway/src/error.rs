@@ -318,6 +318,23 @@ impl From<telephony::TelephonyError> for ApiError {
     }
 }
 
+impl From<softphone::SoftphoneError> for ApiError {
+    fn from(e: softphone::SoftphoneError) -> Self {
+        use softphone::SoftphoneError as E;
+        let message = e.to_string();
+        let (status, code) = match e {
+            E::NoExtension => (StatusCode::CONFLICT, "no_extension"),
+            E::ApiKeyRequired => (StatusCode::CONFLICT, "twilio_api_key_required"),
+            E::BadSignature => (StatusCode::FORBIDDEN, "invalid_signature"),
+            E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            E::UserNotFound => (StatusCode::NOT_FOUND, "not_found"),
+            E::Credential(inner) => return inner.into(),
+            E::Token(_) | E::Render(_) | E::Db(_) => return Self::internal(e),
+        };
+        Self::new(status, code, message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

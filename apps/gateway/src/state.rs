@@ -21,6 +21,11 @@ pub struct AppState {
     pub integrations: Arc<integrations::Integrations>,
     /// Hybrid telephony: caller-ID verification and forwarding configurations.
     pub telephony: Arc<telephony::Telephony>,
+    /// The browser softphone: access tokens, TwiML routing, answered-call events.
+    pub softphone: Arc<softphone::Softphone>,
+    /// `PUBLIC_BASE_URL` (no trailing slash): the origin Twilio is given, against which its
+    /// signatures are checked; `None` uses the request's own scheme and host.
+    pub public_base_url: Option<Arc<str>>,
     /// The keyring sealing customer secrets (also app webhook secrets).
     pub keyring: Arc<credentials::Keyring>,
     /// This instance's WebSocket connections.
@@ -54,11 +59,14 @@ impl AppState {
         let integrations = Arc::new(integrations);
         let telephony = Arc::new(
             telephony::Telephony::new(db.clone(), credentials.clone(), integrations.clone())
-                .with_public_base_url(public_base_url),
+                .with_public_base_url(public_base_url.clone()),
         );
+        let softphone = Arc::new(softphone::Softphone::new(db.clone(), credentials.clone()));
         Self {
             integrations,
             telephony,
+            softphone,
+            public_base_url: public_base_url.map(|u| Arc::from(u.trim_end_matches('/'))),
             credentials,
             keyring,
             hub: Arc::new(realtime::Hub::new(DEFAULT_WS_SEND_QUEUE)),

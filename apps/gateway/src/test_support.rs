@@ -10,6 +10,8 @@ use actix_web::dev::ServerHandle;
 use db::test_support::TestDatabase;
 use serde_json::{Value, json};
 
+pub mod ws;
+
 use crate::app::{self, BodyLimits};
 use crate::config::LogFormat;
 use crate::state::{AppState, AuthKeys};
@@ -244,10 +246,42 @@ impl TestGateway {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let res = req
-            .send()
-            .await
-            .expect("sending a request to the test gateway");
+        Self::reply(
+            req.send()
+                .await
+                .expect("sending a request to the test gateway"),
+        )
+        .await
+    }
+
+    /// `POST` a raw body of `content_type` with extra headers (webhooks: JWTs, forms).
+    ///
+    /// # Panics
+    /// When the request cannot be sent at all.
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", content_type)
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        Self::reply(
+            req.send()
+                .await
+                .expect("sending a request to the test gateway"),
+        )
+        .await
+    }
+
+    async fn reply(res: reqwest::Response) -> Reply {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();

@@ -3,63 +3,13 @@
 //! clients, on one and on two gateway instances; rooms isolated per app and per organization.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
+use gateway::test_support::ws::{assert_quiet, connect, next_json, ws_url};
 use gateway::test_support::{Session, TestGateway};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn ws_url(gw: &TestGateway, query: &str) -> String {
-    format!("{}/ws{query}", gw.base_url.replacen("http://", "ws://", 1))
-}
-
-/// Connects and returns the socket after its `auth_success`.
-async fn connect(gw: &TestGateway, query: &str, headers: &[(&str, &str)]) -> Ws {
-    let mut request = ws_url(gw, query).into_client_request().unwrap();
-    for (name, value) in headers {
-        let name =
-            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
-        request.headers_mut().insert(name, value.parse().unwrap());
-    }
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let hello = next_json(&mut ws).await.expect("auth_success");
-    assert_eq!(hello["type"], "auth_success", "{hello}");
-    ws
-}
-
-/// The next JSON text frame within 5 s (`None` on timeout or close).
-async fn next_json(ws: &mut Ws) -> Option<Value> {
-    next_json_within(ws, Duration::from_secs(5)).await
-}
-
-async fn next_json_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let frame = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .ok()??
-            .ok()?;
-        match frame {
-            Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
-            Message::Close(_) => return None,
-            _ => {}
-        }
-    }
-}
-
-/// Asserts nothing arrives for a moment.
-async fn assert_quiet(ws: &mut Ws, who: &str) {
-    if let Some(v) = next_json_within(ws, Duration::from_millis(700)).await {
-        panic!("{who} received an event not meant for it: {v}");
-    }
-}
 
 fn call_event(call_id: i64, state: &str, ts: i64, dialpad_user: i64) -> Value {
     json!({
@@ -80,15 +30,8 @@ fn signed(claims: &Value, secret: &[u8]) -> String {
 }
 
 async fn post_raw(gw: &TestGateway, path: &str, body: String, content_type: &str) -> (u16, Value) {
-    let reply = gateway::test_support::http_client()
-        .post(format!("{}{path}", gw.base_url))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = reply.status().as_u16();
-    (status, reply.json().await.unwrap_or(Value::Null))
+    let reply = gw.post_body(path, content_type, body, &[]).await;
+    (reply.status, reply.body)
 }
 
 async fn deliver(gw: &TestGateway, app_id: &str, event: &Value) -> Value {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use credentials::{
-    Credential, CredentialService, Keyring, Provider, TwilioAuth, TwilioCredentials,
+    Credential, CredentialService, Keyring, Provider, TwilioApiKey, TwilioCredentials,
     associated_data,
 };
 use db::OrgId;
@@ -34,11 +34,13 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 fn twilio() -> Credential {
     Credential::Twilio(TwilioCredentials {
         account_sid: format!("AC{}", "0".repeat(32)),
-        auth: TwilioAuth::ApiKey {
+        auth_token: None,
+        api_key: Some(TwilioApiKey {
             sid: format!("SK{}", "1".repeat(32)),
             secret: SecretString::from("x".repeat(32)),
-        },
+        }),
         phone_number: "+15551234567".into(),
+        voice_application_sid: None,
     })
 }
 

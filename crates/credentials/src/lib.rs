@@ -17,7 +17,7 @@ pub use cipher::Keyring;
 pub use error::CredentialError;
 pub use provider::{
     Credential, ElevenLabsCredentials, GoogleCalendarCredentials, OutlookCredentials, Provider,
-    ProviderCredential, ResendCredentials, TwilioAuth, TwilioCredentials,
+    ProviderCredential, ResendCredentials, TwilioApiKey, TwilioAuth, TwilioCredentials,
 };
 pub use service::{
     CACHE_CAPACITY, CACHE_TTL, Cred, CredentialRecord, CredentialService, associated_data,

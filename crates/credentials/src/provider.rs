@@ -78,29 +78,53 @@ impl std::str::FromStr for Provider {
     }
 }
 
-/// How the platform authenticates to an organization's Twilio account. An API key (`SK…` and
-/// its secret) is preferred: it can be revoked on its own and does not carry account-owner
-/// rights (least privilege); the account's auth token also works.
-pub enum TwilioAuth {
-    /// The account auth token.
-    AuthToken(SecretString),
-    /// A standard API key: its sid (`SK` + 32 hex) and secret.
-    ApiKey {
-        /// `SK…`.
-        sid: String,
-        /// The key's secret.
-        secret: SecretString,
-    },
+/// A Twilio standard API key: its sid (`SK` + 32 hex) and secret. Preferred for REST calls: it
+/// can be revoked on its own and does not carry account-owner rights (least privilege), and it
+/// is what signs softphone access tokens (`../shared/contracts/telephony.md` B.3).
+pub struct TwilioApiKey {
+    /// `SK…`.
+    pub sid: String,
+    /// The key's secret.
+    pub secret: SecretString,
 }
 
-/// An organization's Twilio account.
+/// How the platform authenticates one REST call to an organization's Twilio account, borrowed
+/// from [`TwilioCredentials::rest_auth`].
+#[derive(Clone, Copy)]
+pub enum TwilioAuth<'a> {
+    /// The account auth token.
+    AuthToken(&'a SecretString),
+    /// A standard API key.
+    ApiKey(&'a TwilioApiKey),
+}
+
+/// An organization's Twilio account. At least one of `auth_token` and `api_key` is present
+/// (sealing refuses a credential with neither).
 pub struct TwilioCredentials {
     /// `AC` + 32 hex.
     pub account_sid: String,
-    /// Auth token or API key.
-    pub auth: TwilioAuth,
+    /// The account auth token. Twilio signs its webhooks (`X-Twilio-Signature`,
+    /// contracts B.1) with it, so callbacks and TwiML requests can only be checked when it is
+    /// stored.
+    pub auth_token: Option<SecretString>,
+    /// A standard API key: REST calls prefer it, and softphone tokens need it.
+    pub api_key: Option<TwilioApiKey>,
     /// The organization's Twilio number, E.164.
     pub phone_number: String,
+    /// The TwiML application (`AP` + 32 hex) that softphone outgoing calls use, if set.
+    pub voice_application_sid: Option<String>,
+}
+
+impl TwilioCredentials {
+    /// The auth for REST calls: the API key when there is one, else the auth token; `None` only
+    /// for a credential built by hand with neither.
+    #[must_use]
+    pub fn rest_auth(&self) -> Option<TwilioAuth<'_>> {
+        self.api_key
+            .as_ref()
+            .map(TwilioAuth::ApiKey)
+            .or_else(|| self.auth_token.as_ref().map(TwilioAuth::AuthToken))
+    }
 }
 
 /// A Google Calendar connection ("Forever-Link", seed 001): offline refresh token and the
@@ -165,6 +189,7 @@ enum Wire {
         api_key_sid: Option<String>,
         api_key_secret: Option<String>,
         phone_number: String,
+        voice_application_sid: Option<String>,
     },
     GoogleCalendar {
         refresh_token: String,
@@ -207,10 +232,9 @@ impl Credential {
             Self::Twilio(t) => serde_json::json!({
                 "account_sid": t.account_sid,
                 "phone_number": t.phone_number,
-                "auth": match &t.auth {
-                    TwilioAuth::AuthToken(_) => serde_json::json!({"type": "auth_token"}),
-                    TwilioAuth::ApiKey { sid, .. } => serde_json::json!({"type": "api_key", "api_key_sid": sid}),
-                },
+                "auth_token": t.auth_token.is_some(),
+                "api_key_sid": t.api_key.as_ref().map(|k| &k.sid),
+                "voice_application_sid": t.voice_application_sid,
             }),
             Self::GoogleCalendar(g) => serde_json::json!({ "email": g.email }),
             Self::Outlook(o) => serde_json::json!({ "email": o.email }),
@@ -226,22 +250,21 @@ impl Credential {
     pub fn to_sealable(&self) -> Result<Zeroizing<Vec<u8>>, CredentialError> {
         let wire = match self {
             Self::Twilio(t) => {
-                let (auth_token, api_key_sid, api_key_secret) = match &t.auth {
-                    TwilioAuth::AuthToken(token) => {
-                        (Some(token.expose_secret().to_owned()), None, None)
-                    }
-                    TwilioAuth::ApiKey { sid, secret } => (
-                        None,
-                        Some(sid.clone()),
-                        Some(secret.expose_secret().to_owned()),
-                    ),
-                };
+                if t.rest_auth().is_none() {
+                    return Err(CredentialError::Invalid(
+                        "a Twilio credential needs an auth token or an API key".into(),
+                    ));
+                }
                 Wire::Twilio {
                     account_sid: t.account_sid.clone(),
-                    auth_token,
-                    api_key_sid,
-                    api_key_secret,
+                    auth_token: t.auth_token.as_ref().map(|s| s.expose_secret().to_owned()),
+                    api_key_sid: t.api_key.as_ref().map(|k| k.sid.clone()),
+                    api_key_secret: t
+                        .api_key
+                        .as_ref()
+                        .map(|k| k.secret.expose_secret().to_owned()),
                     phone_number: t.phone_number.clone(),
+                    voice_application_sid: t.voice_application_sid.clone(),
                 }
             }
             Self::GoogleCalendar(g) => Wire::GoogleCalendar {
@@ -279,23 +302,26 @@ impl Credential {
                 api_key_sid,
                 api_key_secret,
                 phone_number,
+                voice_application_sid,
             } => {
-                let auth = match (auth_token, api_key_sid, api_key_secret) {
-                    (_, Some(sid), Some(secret_value)) => TwilioAuth::ApiKey {
+                let api_key = match (api_key_sid, api_key_secret) {
+                    (Some(sid), Some(secret_value)) => Some(TwilioApiKey {
                         sid: sid.clone(),
                         secret: secret(secret_value),
-                    },
-                    (Some(token), _, _) => TwilioAuth::AuthToken(secret(token)),
-                    _ => {
-                        return Err(CredentialError::Crypto(
-                            "decrypted Twilio credential has no secret",
-                        ));
-                    }
+                    }),
+                    _ => None,
                 };
+                if api_key.is_none() && auth_token.is_none() {
+                    return Err(CredentialError::Crypto(
+                        "decrypted Twilio credential has no secret",
+                    ));
+                }
                 Self::Twilio(TwilioCredentials {
                     account_sid: account_sid.clone(),
-                    auth,
+                    auth_token: auth_token.as_deref().map(secret),
+                    api_key,
                     phone_number: phone_number.clone(),
+                    voice_application_sid: voice_application_sid.clone(),
                 })
             }
             Wire::GoogleCalendar {
@@ -374,18 +400,21 @@ mod tests {
     fn credentials_survive_the_sealable_form_and_never_print() {
         let cred = Credential::Twilio(TwilioCredentials {
             account_sid: format!("AC{}", "a".repeat(32)),
-            auth: TwilioAuth::ApiKey {
+            auth_token: None,
+            api_key: Some(TwilioApiKey {
                 sid: format!("SK{}", "b".repeat(32)),
                 secret: SecretString::from("s3cr3t-value".to_owned()),
-            },
+            }),
             phone_number: "+15551234567".into(),
+            voice_application_sid: None,
         });
         assert!(!format!("{cred:?}").contains("s3cr3t"));
         assert!(!cred.metadata().to_string().contains("s3cr3t"));
         let back = Credential::from_sealable(&cred.to_sealable().unwrap()).unwrap();
         match back {
             Credential::Twilio(TwilioCredentials {
-                auth: TwilioAuth::ApiKey { secret, .. },
+                api_key: Some(TwilioApiKey { secret, .. }),
+                auth_token: None,
                 ..
             }) => {
                 assert_eq!(secret.expose_secret(), "s3cr3t-value");

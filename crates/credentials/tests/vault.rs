@@ -34,8 +34,10 @@ fn keyring(keys: &[(&str, u8)], active: &str) -> Arc<Keyring> {
 fn twilio(phone: &str) -> Credential {
     Credential::Twilio(TwilioCredentials {
         account_sid: format!("AC{}", "a".repeat(32)),
-        auth: TwilioAuth::AuthToken(SecretString::from(TOKEN.to_owned())),
+        auth_token: Some(SecretString::from(TOKEN.to_owned())),
+        api_key: None,
         phone_number: phone.to_owned(),
+        voice_application_sid: None,
     })
 }
 
@@ -80,14 +82,15 @@ async fn stores_and_reads_typed_credentials_with_actionable_errors() {
         .unwrap();
     assert!(record.last_verified_at.is_some());
     assert_eq!(record.metadata["phone_number"], "+15550001111");
-    assert_eq!(record.metadata["auth"]["type"], "auth_token");
+    assert_eq!(record.metadata["auth_token"], true);
+    assert!(record.metadata["api_key_sid"].is_null());
     assert!(!record.metadata.to_string().contains(TOKEN));
 
     let cred = service.get::<TwilioCredentials>(org).await.unwrap();
     assert_eq!(cred.phone_number, "+15550001111");
-    match &cred.auth {
-        TwilioAuth::AuthToken(token) => assert_eq!(token.expose_secret(), TOKEN),
-        TwilioAuth::ApiKey { .. } => panic!("wrong auth kind"),
+    match cred.rest_auth() {
+        Some(TwilioAuth::AuthToken(token)) => assert_eq!(token.expose_secret(), TOKEN),
+        _ => panic!("wrong auth kind"),
     }
     assert!(!format!("{cred:?}").contains(TOKEN));
     assert!(service.exists(org, Provider::Twilio).await.unwrap());

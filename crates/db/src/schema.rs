@@ -168,6 +168,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    softphone_calls (org_id, leg_sid) {
+        org_id -> Uuid,
+        leg_sid -> Text,
+        parent_call_sid -> Nullable<Text>,
+        user_id -> Nullable<Uuid>,
+        extension -> Text,
+        from_number -> Nullable<Text>,
+        status -> Text,
+        answered_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+        duration_seconds -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_mapping_audit_log (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -279,6 +296,8 @@ diesel::joinable!(hybrid_forwarding_configs -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> verified_caller_ids (verified_caller_id));
 diesel::joinable!(org_credentials -> organizations (org_id));
 diesel::joinable!(realtime_events -> organizations (org_id));
+diesel::joinable!(softphone_calls -> organizations (org_id));
+diesel::joinable!(softphone_calls -> users (user_id));
 diesel::joinable!(user_mapping_audit_log -> organizations (org_id));
 diesel::joinable!(user_sessions -> organizations (org_id));
 diesel::joinable!(user_sessions -> users (user_id));
@@ -300,6 +319,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     org_credentials,
     organizations,
     realtime_events,
+    softphone_calls,
     user_mapping_audit_log,
     user_sessions,
     users,

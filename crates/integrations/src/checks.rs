@@ -56,22 +56,26 @@ pub fn twilio_client(
     endpoints: &ProviderEndpoints,
     credential: &credentials::TwilioCredentials,
 ) -> Result<TwilioClient, TwilioError> {
-    TwilioClient::with_http(
-        http.clone(),
-        &endpoints.twilio,
-        &credential.account_sid,
-        twilio_auth(&credential.auth),
-    )
+    let auth = credential
+        .rest_auth()
+        .ok_or_else(|| TwilioError::Invalid("the Twilio credential has no secret".into()))?;
+    client_with(http, endpoints, &credential.account_sid, auth)
 }
 
-fn twilio_auth(auth: &credentials::TwilioAuth) -> Auth {
-    match auth {
+fn client_with(
+    http: &reqwest::Client,
+    endpoints: &ProviderEndpoints,
+    account_sid: &str,
+    auth: credentials::TwilioAuth<'_>,
+) -> Result<TwilioClient, TwilioError> {
+    let auth = match auth {
         credentials::TwilioAuth::AuthToken(token) => Auth::AuthToken(token.clone()),
-        credentials::TwilioAuth::ApiKey { sid, secret } => Auth::ApiKey {
-            sid: sid.clone(),
-            secret: secret.clone(),
+        credentials::TwilioAuth::ApiKey(key) => Auth::ApiKey {
+            sid: key.sid.clone(),
+            secret: key.secret.clone(),
         },
-    }
+    };
+    TwilioClient::with_http(http.clone(), &endpoints.twilio, account_sid, auth)
 }
 
 fn from_twilio(error: &TwilioError) -> CheckOutcome {
@@ -84,7 +88,9 @@ fn from_twilio(error: &TwilioError) -> CheckOutcome {
     }
 }
 
-/// Checks Twilio credentials and that `phone_number` belongs to the account.
+/// Checks Twilio credentials and that `phone_number` belongs to the account. When both an API
+/// key and the auth token are given, each must be accepted (the auth token is what checks
+/// Twilio's webhook signatures, so a wrong one would silently refuse every callback).
 pub async fn twilio(
     http: &reqwest::Client,
     endpoints: &ProviderEndpoints,
@@ -100,6 +106,20 @@ pub async fn twilio(
     };
     if account.status != "active" {
         return CheckOutcome::Rejected(format!("the Twilio account is {}", account.status));
+    }
+    if let (Some(_), Some(token)) = (&credential.api_key, &credential.auth_token) {
+        let by_token = match client_with(
+            http,
+            endpoints,
+            &credential.account_sid,
+            credentials::TwilioAuth::AuthToken(token),
+        ) {
+            Ok(client) => client,
+            Err(e) => return CheckOutcome::Rejected(e.to_string()),
+        };
+        if let Err(e) = by_token.fetch_account().await {
+            return from_twilio(&e);
+        }
     }
     match client
         .list_incoming_numbers(Some(&credential.phone_number))

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use credentials::{
     Credential, CredentialError, CredentialRecord, CredentialService, ElevenLabsCredentials,
-    Provider, ResendCredentials, TwilioAuth, TwilioCredentials,
+    Provider, ResendCredentials, TwilioApiKey, TwilioCredentials,
 };
 use db::OrgId;
 use secrecy::SecretString;
@@ -111,6 +111,8 @@ pub struct TwilioInput {
     pub api_key_secret: Option<SecretString>,
     /// The organization's Twilio number, E.164.
     pub phone_number: String,
+    /// The TwiML application (`AP` + 32 hex) for softphone outgoing calls, optional.
+    pub voice_application_sid: Option<String>,
 }
 
 fn non_empty(secret: Option<SecretString>, what: &str) -> Result<SecretString, IntegrationError> {
@@ -238,7 +240,8 @@ impl Integrations {
         }
     }
 
-    /// Connects Twilio (account SID, auth token or API key, the number in E.164).
+    /// Connects Twilio (account SID, auth token and/or API key, the number in E.164, optional
+    /// TwiML application for softphone outgoing calls).
     ///
     /// # Errors
     /// [`IntegrationError::Invalid`], [`IntegrationError::Rejected`],
@@ -261,30 +264,53 @@ impl Integrations {
                 "phone_number must be in E.164 form, for example +15551234567".into(),
             ));
         }
-        let auth = match (input.api_key_sid, input.auth_token) {
-            (Some(sid), None) => {
+        let api_key = match (input.api_key_sid, input.api_key_secret) {
+            (None, None) => None,
+            (Some(sid), secret) => {
                 let sid = sid.trim().to_owned();
                 if !twilio_client::is_sid(&sid, "SK") {
                     return Err(IntegrationError::Invalid(
                         "api_key_sid must be SK followed by 32 hex characters".into(),
                     ));
                 }
-                TwilioAuth::ApiKey {
+                Some(TwilioApiKey {
                     sid,
-                    secret: non_empty(input.api_key_secret, "api_key_secret")?,
-                }
+                    secret: non_empty(secret, "api_key_secret")?,
+                })
             }
-            (None, token @ Some(_)) => TwilioAuth::AuthToken(non_empty(token, "auth_token")?),
-            _ => {
+            (None, Some(_)) => {
                 return Err(IntegrationError::Invalid(
-                    "give either auth_token, or api_key_sid with api_key_secret (preferred)".into(),
+                    "api_key_secret was given without api_key_sid".into(),
                 ));
+            }
+        };
+        let auth_token = match input.auth_token {
+            None => None,
+            token @ Some(_) => Some(non_empty(token, "auth_token")?),
+        };
+        if api_key.is_none() && auth_token.is_none() {
+            return Err(IntegrationError::Invalid(
+                "give auth_token, or api_key_sid with api_key_secret, or both (the auth token checks Twilio's callbacks; the API key signs softphone tokens)".into(),
+            ));
+        }
+        let voice_application_sid = match input.voice_application_sid {
+            None => None,
+            Some(sid) => {
+                let sid = sid.trim().to_owned();
+                if !twilio_client::is_sid(&sid, "AP") {
+                    return Err(IntegrationError::Invalid(
+                        "voice_application_sid must be AP followed by 32 hex characters".into(),
+                    ));
+                }
+                Some(sid)
             }
         };
         let credential = Credential::Twilio(TwilioCredentials {
             account_sid,
-            auth,
+            auth_token,
+            api_key,
             phone_number,
+            voice_application_sid,
         });
         self.test_and_save(org, credential, actor).await
     }

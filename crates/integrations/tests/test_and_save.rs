@@ -53,6 +53,7 @@ fn twilio_input(token: &str) -> TwilioInput {
         api_key_sid: None,
         api_key_secret: None,
         phone_number: NUMBER.into(),
+        voice_application_sid: None,
     }
 }
 
@@ -197,11 +198,24 @@ async fn input_is_validated_before_any_call() {
     let s = setup().await;
     let mut bad_number = twilio_input("t");
     bad_number.phone_number = "555-1234".into();
-    let mut both = twilio_input("t");
-    both.api_key_sid = Some("SK0123456789abcdef0123456789abcdef".into());
+    let mut key_without_secret = twilio_input("t");
+    key_without_secret.api_key_sid = Some("SK0123456789abcdef0123456789abcdef".into());
+    let mut secret_without_key = twilio_input("t");
+    secret_without_key.api_key_secret = Some(SecretString::from("s".to_owned()));
+    let mut no_secret = twilio_input("t");
+    no_secret.auth_token = None;
+    let mut bad_app = twilio_input("t");
+    bad_app.voice_application_sid = Some("AP12".into());
     let mut bad_sid = twilio_input("t");
     bad_sid.account_sid = "AC12".into();
-    for input in [bad_number, both, bad_sid] {
+    for input in [
+        bad_number,
+        key_without_secret,
+        secret_without_key,
+        no_secret,
+        bad_app,
+        bad_sid,
+    ] {
         assert!(matches!(
             s.service.connect_twilio(s.org, input, Uuid::new_v4()).await,
             Err(IntegrationError::Invalid(_))
@@ -372,4 +386,74 @@ async fn a_refused_resend_key_saves_nothing() {
         "{err:?}"
     );
     assert!(!s.credentials.exists(s.org, Provider::Resend).await.unwrap());
+}
+
+const API_KEY: &str = "SK0123456789abcdef0123456789abcdef";
+const APP: &str = "AP0123456789abcdef0123456789abcdef";
+
+/// Basic auth as Twilio's REST API receives it.
+fn basic(user: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+    )
+}
+
+fn key_and_token(token: &str) -> TwilioInput {
+    let mut input = twilio_input(token);
+    input.api_key_sid = Some(API_KEY.into());
+    input.api_key_secret = Some(SecretString::from("key-secret".to_owned()));
+    input.voice_application_sid = Some(APP.into());
+    input
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_key_and_the_auth_token_are_each_checked_and_both_kept() {
+    let s = setup().await;
+    let account = format!("/2010-04-01/Accounts/{ACCOUNT}.json");
+    let active =
+        json!({"sid": ACCOUNT, "friendly_name": "Clinic", "status": "active", "type": "Full"});
+    for (user, secret) in [(API_KEY, "key-secret"), (ACCOUNT, "good-token")] {
+        Mock::given(method("GET"))
+            .and(path(account.clone()))
+            .and(header("authorization", basic(user, secret).as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(active.clone()))
+            .mount(&s.server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(account))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"code": 20003, "message": "Authenticate", "status": 401})),
+        )
+        .mount(&s.server)
+        .await;
+    mock_twilio_numbers(&s.server, &[NUMBER]).await;
+
+    let err = s
+        .service
+        .connect_twilio(s.org, key_and_token("wrong-token"), Uuid::new_v4())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, IntegrationError::Rejected { .. }),
+        "a wrong auth token beside a good API key is refused: {err:?}"
+    );
+    assert!(s.credentials.list(s.org).await.unwrap().is_empty());
+
+    let status = s
+        .service
+        .connect_twilio(s.org, key_and_token("good-token"), Uuid::new_v4())
+        .await
+        .unwrap();
+    assert_eq!(status.details["auth_token"], true);
+    assert_eq!(status.details["api_key_sid"], API_KEY);
+    assert_eq!(status.details["voice_application_sid"], APP);
+    assert!(!status.details.to_string().contains("key-secret"));
+    let stored = s.credentials.get::<TwilioCredentials>(s.org).await.unwrap();
+    assert!(stored.auth_token.is_some());
+    assert_eq!(stored.api_key.as_ref().unwrap().sid, API_KEY);
+    assert_eq!(stored.voice_application_sid.as_deref(), Some(APP));
 }

@@ -371,7 +371,8 @@ impl Telephony {
             .credentials
             .get::<credentials::TwilioCredentials>(org)
             .await?;
-        let credentials::TwilioAuth::AuthToken(token) = &credential.auth else {
+        let Some(token) = &credential.auth_token else {
+            tracing::warn!(%org, "Twilio callback refused: the org's Twilio credential has no auth token to check signatures with");
             return Err(TelephonyError::BadSignature);
         };
         let pairs: Vec<(&str, &str)> = params

@@ -93,7 +93,8 @@ pub struct TwilioRequest {
     /// `AC` + 32 hex.
     #[serde(alias = "accountSid")]
     pub account_sid: String,
-    /// The account auth token (or use an API key).
+    /// The account auth token. Give it (alone or beside an API key) to have Twilio's callbacks
+    /// and softphone TwiML requests checked; an API key alone cannot check them.
     #[serde(default, alias = "authToken")]
     #[schema(value_type = Option<String>)]
     pub auth_token: Option<SecretString>,
@@ -107,6 +108,10 @@ pub struct TwilioRequest {
     /// The organization's Twilio number, E.164 (for example `+15551234567`).
     #[serde(alias = "phoneNumber")]
     pub phone_number: String,
+    /// TwiML application (`AP` + 32 hex) that softphone outgoing calls use; optional. Point its
+    /// Voice URL at `{PUBLIC_BASE_URL}/webhooks/twilio/voice/{org_id}`.
+    #[serde(default, alias = "voiceApplicationSid")]
+    pub voice_application_sid: Option<String>,
 }
 
 /// Body of `POST /api/integrations/resend`.
@@ -166,6 +171,7 @@ async fn connect_twilio(
         api_key_sid: body.api_key_sid,
         api_key_secret: body.api_key_secret,
         phone_number: body.phone_number,
+        voice_application_sid: body.voice_application_sid,
     };
     let status = state
         .integrations

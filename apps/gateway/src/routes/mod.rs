@@ -7,6 +7,7 @@ pub mod cti;
 pub mod health;
 pub mod integrations;
 pub mod internal;
+pub mod softphone;
 pub mod telephony;
 pub mod users;
 pub mod webhooks;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     cti::configure(cfg);
     integrations::configure(cfg);
     telephony::configure(cfg);
+    softphone::configure(cfg);
     webhooks::configure(cfg);
     ws::configure(cfg);
 }

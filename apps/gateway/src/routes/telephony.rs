@@ -408,26 +408,15 @@ async fn caller_id_status(
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let base = match state.telephony.public_base_url() {
-        Some(base) => base.to_owned(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    };
-    let url = format!(
-        "{base}{}",
-        req.uri().path_and_query().map_or("", |p| p.as_str())
-    );
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let signature = req
-        .headers()
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let signed = crate::auth::twilio_request(&state, &req, &body);
     state
         .telephony
-        .status_callback(id.into_inner(), &url, &params, signature)
+        .status_callback(
+            id.into_inner(),
+            &signed.url,
+            &signed.params,
+            &signed.signature,
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
