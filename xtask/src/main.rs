@@ -13,7 +13,7 @@
 //! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
 //! | `test` | fmt, clippy, drift checks, check-rls, every test, the contract suite |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
-//! | `bench` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, CTI load (webhooks, WebSocket delivery, broadcast, idle connections) |
+//! | `bench` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), CTI load (webhooks, WebSocket delivery, broadcast, idle connections) |
 //!
 //! This binary uses only the standard library and `local-postgres`, so it builds in seconds; the
 //! database work itself is done by the gateway binary's admin commands.
@@ -57,6 +57,8 @@ fn main() -> ExitCode {
                 "credentials",
                 "--package",
                 "telephony-gsm",
+                "--package",
+                "scheduling",
                 "--package",
                 "gateway",
                 "--benches",

@@ -1,5 +1,6 @@
-//! The work an instance does besides answering requests: the webhook event processor and the
-//! realtime fan-out that feeds this instance's WebSocket clients.
+//! The work an instance does besides answering requests: the webhook event processor, the
+//! realtime fan-out that feeds this instance's WebSocket clients, and (with event workers) the
+//! Google Calendar outbox worker.
 
 use std::sync::Arc;
 
@@ -14,7 +15,11 @@ use crate::state::AppState;
 pub struct Background {
     processor: Option<ProcessorHandle>,
     fan_out: tokio::task::JoinHandle<()>,
+    calendar: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// Pause between passes of the calendar outbox worker.
+const CALENDAR_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Background {
     /// Starts `event_workers` event workers (none when 0) named after `instance`, and the
@@ -25,7 +30,26 @@ impl Background {
             .then(|| Processor::new(state.db.clone(), processor, instance).spawn());
         let fan_out = Arc::new(PgFanOut::new(state.db.clone(), PgFanOutConfig::default()));
         let fan_out = tokio::spawn(fan_out.run(state.hub.clone()));
-        Self { processor, fan_out }
+        let calendar = processor.is_some().then(|| {
+            let scheduler = state.scheduler.clone();
+            tokio::spawn(async move {
+                loop {
+                    match scheduler.sync_calendar(20).await {
+                        Ok(report) if report.done + report.retried + report.dead > 0 => {
+                            tracing::info!(?report, "calendar outbox pass");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "calendar outbox pass failed"),
+                    }
+                    tokio::time::sleep(CALENDAR_POLL).await;
+                }
+            })
+        });
+        Self {
+            processor,
+            fan_out,
+            calendar,
+        }
     }
 
     /// Stops every task and waits until they are gone.
@@ -35,6 +59,10 @@ impl Background {
         }
         self.fan_out.abort();
         let _ = (&mut self.fan_out).await;
+        if let Some(calendar) = self.calendar.take() {
+            calendar.abort();
+            let _ = calendar.await;
+        }
     }
 }
 
@@ -42,5 +70,8 @@ impl Drop for Background {
     /// Dropped without [`Background::shutdown`]: the tasks are aborted (not awaited).
     fn drop(&mut self) {
         self.fan_out.abort();
+        if let Some(calendar) = &self.calendar {
+            calendar.abort();
+        }
     }
 }

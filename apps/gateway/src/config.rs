@@ -73,8 +73,9 @@ pub struct Config {
     pub credentials_keys: String,
     /// `CREDENTIALS_ACTIVE_KEY` (required): the id of the key new credentials are sealed with.
     pub credentials_active_key: String,
-    /// `TWILIO_API_BASE_URL`, `RESEND_API_BASE_URL`, `ELEVENLABS_API_BASE_URL`: provider API
-    /// base URLs (defaults: the providers' public APIs).
+    /// `TWILIO_API_BASE_URL`, `RESEND_API_BASE_URL`, `ELEVENLABS_API_BASE_URL`,
+    /// `GOOGLE_CALENDAR_API_BASE_URL`: provider API base URLs (defaults: the providers' public
+    /// APIs).
     pub provider_endpoints: integrations::ProviderEndpoints,
     /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI` (all three or none):
     /// the platform's Google OAuth client for the Calendar Forever-Link; endpoints overridable
@@ -333,6 +334,8 @@ impl Config {
                     twilio: vars.http_url("TWILIO_API_BASE_URL", defaults.twilio)?,
                     resend: vars.http_url("RESEND_API_BASE_URL", defaults.resend)?,
                     elevenlabs: vars.http_url("ELEVENLABS_API_BASE_URL", defaults.elevenlabs)?,
+                    google_calendar: vars
+                        .http_url("GOOGLE_CALENDAR_API_BASE_URL", defaults.google_calendar)?,
                 }
             },
             google: vars.google()?,

@@ -20,6 +20,9 @@ pub struct ErrorBody {
     pub error: String,
     /// A stable machine-readable code, for example `not_found` or `payload_too_large`.
     pub code: String,
+    /// For `slot_taken` only: the next free start times, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternatives: Option<Vec<String>>,
 }
 
 /// An error a handler returns. Build it with the constructors; `From` impls map domain errors.
@@ -30,8 +33,10 @@ pub struct ApiError {
     message: String,
     /// Logged, never sent.
     internal: Option<String>,
-    /// One extra response header (`Retry-After`, `WWW-Authenticate`).
-    header: Option<(&'static str, String)>,
+    /// One extra response header (`Retry-After`, `WWW-Authenticate`), boxed: errors stay small.
+    header: Option<Box<(&'static str, String)>>,
+    /// Alternative times offered with `slot_taken`.
+    alternatives: Option<Vec<String>>,
 }
 
 impl ApiError {
@@ -44,13 +49,14 @@ impl ApiError {
             message: message.into(),
             internal: None,
             header: None,
+            alternatives: None,
         }
     }
 
     /// Adds a response header.
     #[must_use]
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.header = Some((name, value.into()));
+        self.header = Some(Box::new((name, value.into())));
         self
     }
 
@@ -86,6 +92,7 @@ impl ApiError {
             message: "Internal server error".into(),
             internal: Some(cause.to_string()),
             header: None,
+            alternatives: None,
         }
     }
 
@@ -125,13 +132,14 @@ impl ResponseError for ApiError {
             tracing::error!(code = self.code, cause = %cause, "request failed");
         }
         let mut response = HttpResponse::build(self.status);
-        if let Some((name, value)) = &self.header {
+        if let Some((name, value)) = self.header.as_deref() {
             response.insert_header((*name, value.as_str()));
         }
         response.json(ErrorBody {
             success: false,
             error: self.message.clone(),
             code: self.code.to_owned(),
+            alternatives: self.alternatives.clone(),
         })
     }
 }
@@ -332,6 +340,89 @@ impl From<softphone::SoftphoneError> for ApiError {
             E::Token(_) | E::Render(_) | E::Db(_) => return Self::internal(e),
         };
         Self::new(status, code, message)
+    }
+}
+
+impl From<crm::CrmError> for ApiError {
+    fn from(e: crm::CrmError) -> Self {
+        use crm::CrmError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            E::PhoneTaken => Self::new(StatusCode::CONFLICT, "phone_taken", message),
+            E::NameTaken => Self::new(StatusCode::CONFLICT, "name_taken", message),
+            E::InvalidTransition { .. } => {
+                Self::new(StatusCode::CONFLICT, "invalid_transition", message)
+            }
+            E::Db(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<scheduling::SchedulingError> for ApiError {
+    fn from(e: scheduling::SchedulingError) -> Self {
+        use scheduling::SchedulingError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            E::SlotTaken { alternatives } => {
+                let mut error = Self::new(StatusCode::CONFLICT, "slot_taken", message);
+                error.alternatives =
+                    Some(alternatives.into_iter().map(crate::routes::iso).collect());
+                error
+            }
+            E::Unavailable(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "slot_unavailable",
+                message,
+            ),
+            E::InvalidTransition { .. } => {
+                Self::new(StatusCode::CONFLICT, "invalid_transition", message)
+            }
+            E::Calendar(_) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_unavailable",
+                "Google Calendar could not be reached",
+            )
+            .with_cause(e),
+            E::Crm(inner) => inner.into(),
+            E::Credential(inner) => inner.into(),
+            E::Db(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<messaging::MessagingError> for ApiError {
+    fn from(e: messaging::MessagingError) -> Self {
+        use messaging::MessagingError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            E::NotConnected(_) => Self::new(StatusCode::CONFLICT, "not_connected", message),
+            E::RateLimited => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
+            // The provider's own error is logged where it happened; the caller gets this only.
+            E::ProviderFailed(_) => Self::new(StatusCode::BAD_GATEWAY, "provider_failed", message),
+            E::LinkExpired => Self::new(StatusCode::GONE, "link_expired", message),
+            E::Crm(inner) => inner.into(),
+            E::Scheduling(inner) => inner.into(),
+            E::Credential(inner) => inner.into(),
+            E::Db(_) => Self::internal(e),
+        }
     }
 }
 

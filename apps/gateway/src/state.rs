@@ -21,6 +21,10 @@ pub struct AppState {
     pub integrations: Arc<integrations::Integrations>,
     /// Hybrid telephony: caller-ID verification and forwarding configurations.
     pub telephony: Arc<telephony::Telephony>,
+    /// Availability, atomic booking, appointments and the Google Calendar outbox.
+    pub scheduler: Arc<scheduling::Scheduler>,
+    /// Audited SMS and email, share links, transcript export, reminders.
+    pub messenger: Arc<messaging::Messenger>,
     /// The browser softphone: access tokens, TwiML routing, answered-call events.
     pub softphone: Arc<softphone::Softphone>,
     /// `PUBLIC_BASE_URL` (no trailing slash): the origin Twilio is given, against which its
@@ -62,7 +66,26 @@ impl AppState {
                 .with_public_base_url(public_base_url.clone()),
         );
         let softphone = Arc::new(softphone::Softphone::new(db.clone(), credentials.clone()));
+        let scheduler = Arc::new(scheduling::Scheduler::new(
+            db.clone(),
+            credentials.clone(),
+            integrations.clone(),
+            scheduling::GoogleCalendar::new(
+                integrations.http().clone(),
+                &integrations.endpoints().google_calendar,
+            ),
+        ));
+        let messenger = Arc::new(messaging::Messenger::new(
+            db.clone(),
+            credentials.clone(),
+            integrations.clone(),
+            integrations.http().clone(),
+            &integrations.endpoints().resend,
+            scheduler.clone(),
+        ));
         Self {
+            scheduler,
+            messenger,
             integrations,
             telephony,
             softphone,

@@ -455,5 +455,6 @@ pub fn mock_endpoints(server: &wiremock::MockServer) -> integrations::ProviderEn
         twilio: server.uri(),
         resend: server.uri(),
         elevenlabs: server.uri(),
+        google_calendar: server.uri(),
     }
 }

@@ -27,6 +27,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    appointments (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        contact_id -> Nullable<Uuid>,
+        service_id -> Nullable<Uuid>,
+        service_name -> Nullable<Text>,
+        customer_name -> Text,
+        customer_phone -> Nullable<Text>,
+        customer_email -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        scheduled_time -> Timestamptz,
+        ends_at -> Timestamptz,
+        blocked_until -> Timestamptz,
+        status -> Text,
+        confirmation_sent -> Bool,
+        source -> Text,
+        google_event_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     apps (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -35,6 +58,58 @@ diesel::table! {
         api_key_hash -> Nullable<Bytea>,
         api_key_hint -> Nullable<Text>,
         api_key_rotated_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    calendar_sync_jobs (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        appointment_id -> Uuid,
+        action -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    call_logs (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        vapi_call_id -> Nullable<Text>,
+        call_sid -> Text,
+        contact_id -> Nullable<Uuid>,
+        phone_number -> Nullable<Text>,
+        from_number -> Nullable<Text>,
+        caller_name -> Nullable<Text>,
+        call_type -> Text,
+        status -> Text,
+        outcome -> Nullable<Text>,
+        outcome_summary -> Nullable<Text>,
+        transcript -> Nullable<Text>,
+        recording_url -> Nullable<Text>,
+        recording_status -> Nullable<Text>,
+        duration_seconds -> Nullable<Int4>,
+        total_cost -> Nullable<Float8>,
+        sentiment -> Nullable<Text>,
+        sentiment_label -> Nullable<Text>,
+        sentiment_score -> Nullable<Float8>,
+        sentiment_summary -> Nullable<Text>,
+        sentiment_urgency -> Nullable<Text>,
+        transfer_to -> Nullable<Text>,
+        transfer_time -> Nullable<Timestamptz>,
+        transfer_reason -> Nullable<Text>,
+        booking_confirmed -> Bool,
+        financial_value_minor -> Int8,
+        started_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+        metadata -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -66,6 +141,24 @@ diesel::table! {
         duration_seconds -> Nullable<Int4>,
         recording_url -> Nullable<Text>,
         last_event_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        name -> Text,
+        phone -> Text,
+        email -> Nullable<Text>,
+        lead_status -> Text,
+        lead_temperature -> Text,
+        lead_score -> Int4,
+        service_interests -> Array<Nullable<Text>>,
+        notes -> Nullable<Text>,
+        last_contacted_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -126,6 +219,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        contact_id -> Nullable<Uuid>,
+        call_id -> Nullable<Uuid>,
+        appointment_id -> Nullable<Uuid>,
+        direction -> Text,
+        method -> Text,
+        recipient -> Text,
+        content -> Text,
+        status -> Text,
+        service_provider -> Nullable<Text>,
+        external_message_id -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        automatic -> Bool,
+        created_by -> Nullable<Uuid>,
+        sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     org_credentials (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -163,6 +279,50 @@ diesel::table! {
         min_role -> Nullable<Text>,
         target_crm_user -> Nullable<Text>,
         payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    scheduling_settings (org_id) {
+        org_id -> Uuid,
+        time_zone -> Text,
+        business_hours -> Jsonb,
+        closures -> Array<Nullable<Date>>,
+        buffer_minutes -> Int4,
+        slot_step_minutes -> Int4,
+        require_approval -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        name -> Text,
+        price_minor -> Int8,
+        currency -> Text,
+        duration_minutes -> Int4,
+        keywords -> Array<Nullable<Text>>,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    share_links (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        call_id -> Uuid,
+        token_hash -> Bytea,
+        recipient -> Text,
+        created_by -> Nullable<Uuid>,
+        expires_at -> Timestamptz,
+        use_count -> Int4,
+        last_used_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
     }
 }
@@ -287,15 +447,31 @@ diesel::table! {
 diesel::joinable!(api_key_audit_log -> apps (app_id));
 diesel::joinable!(api_key_audit_log -> organizations (org_id));
 diesel::joinable!(app_webhook_secrets -> organizations (org_id));
+diesel::joinable!(appointments -> contacts (contact_id));
+diesel::joinable!(appointments -> organizations (org_id));
+diesel::joinable!(appointments -> services (service_id));
 diesel::joinable!(apps -> organizations (org_id));
+diesel::joinable!(calendar_sync_jobs -> appointments (appointment_id));
+diesel::joinable!(calendar_sync_jobs -> organizations (org_id));
+diesel::joinable!(call_logs -> contacts (contact_id));
+diesel::joinable!(call_logs -> organizations (org_id));
 diesel::joinable!(caller_id_verification_requests -> organizations (org_id));
 diesel::joinable!(calls -> organizations (org_id));
+diesel::joinable!(contacts -> organizations (org_id));
 diesel::joinable!(credential_audit_log -> organizations (org_id));
 diesel::joinable!(dialpad_user_mappings -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> verified_caller_ids (verified_caller_id));
+diesel::joinable!(messages -> appointments (appointment_id));
+diesel::joinable!(messages -> call_logs (call_id));
+diesel::joinable!(messages -> contacts (contact_id));
+diesel::joinable!(messages -> organizations (org_id));
 diesel::joinable!(org_credentials -> organizations (org_id));
 diesel::joinable!(realtime_events -> organizations (org_id));
+diesel::joinable!(scheduling_settings -> organizations (org_id));
+diesel::joinable!(services -> organizations (org_id));
+diesel::joinable!(share_links -> call_logs (call_id));
+diesel::joinable!(share_links -> organizations (org_id));
 diesel::joinable!(softphone_calls -> organizations (org_id));
 diesel::joinable!(softphone_calls -> users (user_id));
 diesel::joinable!(user_mapping_audit_log -> organizations (org_id));
@@ -309,16 +485,24 @@ diesel::joinable!(webhook_events -> organizations (org_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_key_audit_log,
     app_webhook_secrets,
+    appointments,
     apps,
+    calendar_sync_jobs,
+    call_logs,
     caller_id_verification_requests,
     calls,
+    contacts,
     credential_audit_log,
     dialpad_user_mappings,
     hybrid_forwarding_configs,
     login_throttle,
+    messages,
     org_credentials,
     organizations,
     realtime_events,
+    scheduling_settings,
+    services,
+    share_links,
     softphone_calls,
     user_mapping_audit_log,
     user_sessions,

@@ -70,6 +70,12 @@ pub enum SystemOp {
     RealtimeFanOut,
     /// The daily prune of realtime outbox rows older than a day through `realtime_events_prune`.
     RealtimeCleanup,
+    /// The calendar worker claiming due Google Calendar jobs of every organization through
+    /// `calendar_sync_claim` (each job is then worked in its organization's transaction).
+    CalendarSync,
+    /// A recording share link opened by whoever holds it: the organization and link of a token
+    /// hash through `share_link_resolve`.
+    ShareLinkResolve,
 }
 
 impl SystemOp {
@@ -88,6 +94,8 @@ impl SystemOp {
             Self::EventClaim => "event_claim",
             Self::RealtimeFanOut => "realtime_fan_out",
             Self::RealtimeCleanup => "realtime_cleanup",
+            Self::CalendarSync => "calendar_sync",
+            Self::ShareLinkResolve => "share_link_resolve",
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct ProviderEndpoints {
     pub resend: String,
     /// ElevenLabs REST, default `https://api.elevenlabs.io`.
     pub elevenlabs: String,
+    /// Google Calendar API v3, default `https://www.googleapis.com/calendar/v3`.
+    pub google_calendar: String,
 }
 
 impl Default for ProviderEndpoints {
@@ -31,6 +33,7 @@ impl Default for ProviderEndpoints {
             twilio: twilio_client::rest::DEFAULT_BASE_URL.into(),
             resend: "https://api.resend.com".into(),
             elevenlabs: "https://api.elevenlabs.io".into(),
+            google_calendar: "https://www.googleapis.com/calendar/v3".into(),
         }
     }
 }

@@ -144,6 +144,18 @@ impl Integrations {
         }
     }
 
+    /// The shared HTTP client for provider calls (rustls, timeouts).
+    #[must_use]
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The providers' base URLs.
+    #[must_use]
+    pub fn endpoints(&self) -> &ProviderEndpoints {
+        &self.endpoints
+    }
+
     /// A Twilio client for an organization's stored credentials, on the shared HTTP client.
     ///
     /// # Errors

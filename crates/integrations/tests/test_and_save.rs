@@ -36,6 +36,7 @@ async fn setup() -> Setup {
         twilio: server.uri(),
         resend: server.uri(),
         elevenlabs: server.uri(),
+        google_calendar: server.uri(),
     };
     Setup {
         _db: test_db,

@@ -12,32 +12,8 @@ use voicemail::Voicemail;
 
 use crate::auth::AppAccess;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{iso, page};
+use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
-
-/// The seed's pagination block.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Pagination {
-    /// Page size used.
-    pub limit: i64,
-    /// Offset used.
-    pub offset: i64,
-    /// Items in all.
-    pub total: i64,
-    /// Whether more items follow this page.
-    pub has_more: bool,
-}
-
-impl Pagination {
-    fn new(limit: i64, offset: i64, total: i64) -> Self {
-        Self {
-            limit,
-            offset,
-            total,
-            has_more: offset + limit < total,
-        }
-    }
-}
 
 /// Dialpad ids arrive as JSON numbers or numeric strings.
 fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {

@@ -3,10 +3,13 @@
 
 pub mod apps;
 pub mod auth;
+pub mod calls_dashboard;
+pub mod crm;
 pub mod cti;
 pub mod health;
 pub mod integrations;
 pub mod internal;
+pub mod scheduling;
 pub mod softphone;
 pub mod telephony;
 pub mod users;
@@ -14,6 +17,34 @@ pub mod webhooks;
 pub mod ws;
 
 pub use realtime::iso;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The seed's pagination block.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pagination {
+    /// Page size used.
+    pub limit: i64,
+    /// Offset used.
+    pub offset: i64,
+    /// Items in all.
+    pub total: i64,
+    /// Whether more items follow this page.
+    pub has_more: bool,
+}
+
+impl Pagination {
+    /// The block for a page of `limit` from `offset` out of `total`.
+    #[must_use]
+    pub fn new(limit: i64, offset: i64, total: i64) -> Self {
+        Self {
+            limit,
+            offset,
+            total,
+            has_more: offset + limit < total,
+        }
+    }
+}
 
 /// Registers every route.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -23,6 +54,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     apps::configure(cfg);
     internal::configure(cfg);
     cti::configure(cfg);
+    crm::configure(cfg);
+    scheduling::configure(cfg);
+    calls_dashboard::configure(cfg);
     integrations::configure(cfg);
     telephony::configure(cfg);
     softphone::configure(cfg);

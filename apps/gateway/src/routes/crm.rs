@@ -1,0 +1,534 @@
+//! `/api/contacts` and `/api/services` (seed 001 §16, "DASHBOARD API FIXES"). Contacts carry the
+//! seed's field names (`contact_name`, `phone_number`, `services_interested`) and the old ones
+//! (`name`, `phone`) for existing clients. Any signed-in user manages contacts; services are
+//! changed by managers and admins.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use crm::contacts::{Contact, ContactPatch, ContactQuery, NewContact};
+use crm::services::{NewService, Service, ServicePatch};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::{Pagination, iso, page};
+use crate::state::AppState;
+
+/// A contact as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactBody {
+    /// Id.
+    pub id: Uuid,
+    /// Name (seed field).
+    pub contact_name: String,
+    /// Name (old field, same value).
+    pub name: String,
+    /// E.164 (seed field).
+    pub phone_number: String,
+    /// E.164 (old field, same value).
+    pub phone: String,
+    /// Email.
+    pub email: Option<String>,
+    /// `new`, `contacted`, `booked` or `lost`.
+    pub lead_status: String,
+    /// `hot`, `warm` or `cold`.
+    pub lead_temperature: String,
+    /// 0–100.
+    pub lead_score: i32,
+    /// Services asked about.
+    pub services_interested: Vec<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// RFC 3339 UTC.
+    pub last_contacted_at: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+impl From<Contact> for ContactBody {
+    fn from(c: Contact) -> Self {
+        Self {
+            id: c.id,
+            contact_name: c.name.clone(),
+            name: c.name,
+            phone_number: c.phone.clone(),
+            phone: c.phone,
+            email: c.email,
+            lead_status: c.lead_status,
+            lead_temperature: c.lead_temperature,
+            lead_score: c.lead_score,
+            services_interested: c.service_interests,
+            notes: c.notes,
+            last_contacted_at: c.last_contacted_at.map(iso),
+            created_at: iso(c.created_at),
+            updated_at: iso(c.updated_at),
+        }
+    }
+}
+
+/// `{ "success": true, "contact": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The contact.
+    pub contact: ContactBody,
+}
+
+/// `{ "success": true, "contacts": [...], "pagination": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactList {
+    /// Always `true`.
+    pub success: bool,
+    /// Newest first.
+    pub contacts: Vec<ContactBody>,
+    /// Page.
+    pub pagination: Pagination,
+}
+
+/// Body of `POST /api/contacts`. Accepts the seed's and the old field names.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRequest {
+    /// Name.
+    #[serde(alias = "contact_name")]
+    pub name: String,
+    /// Phone in any common form; stored as E.164 (default country +1).
+    #[serde(alias = "phone_number")]
+    pub phone: String,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Initial status (default `new`).
+    #[serde(default)]
+    pub lead_status: Option<String>,
+    /// Temperature (default `warm`).
+    #[serde(default)]
+    pub lead_temperature: Option<String>,
+    /// Score 0–100.
+    #[serde(default)]
+    pub lead_score: Option<i32>,
+    /// Services asked about.
+    #[serde(default, alias = "services_interested")]
+    pub service_interests: Vec<String>,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Body of `PATCH /api/contacts/{id}`: fields to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatchRequest {
+    /// Name.
+    #[serde(default, alias = "contact_name")]
+    pub name: Option<String>,
+    /// Phone.
+    #[serde(default, alias = "phone_number")]
+    pub phone: Option<String>,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Status (forward only: `new → contacted → booked | lost`).
+    #[serde(default)]
+    pub lead_status: Option<String>,
+    /// Temperature.
+    #[serde(default)]
+    pub lead_temperature: Option<String>,
+    /// Score.
+    #[serde(default)]
+    pub lead_score: Option<i32>,
+    /// Services asked about.
+    #[serde(default, alias = "services_interested")]
+    pub service_interests: Option<Vec<String>>,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Query of the contact list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ContactListQuery {
+    /// Substring of name, phone or email.
+    pub search: Option<String>,
+    /// Status filter.
+    pub lead_status: Option<String>,
+    /// Temperature filter.
+    pub lead_temperature: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    /// Default 0.
+    pub offset: Option<i64>,
+}
+
+/// `GET /api/contacts/stats` (seed names plus the old ones).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactStatsResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// All contacts.
+    pub total_leads: i64,
+    /// Hot.
+    pub hot_leads: i64,
+    /// Warm.
+    pub warm_leads: i64,
+    /// Cold.
+    pub cold_leads: i64,
+    /// Old name of `total_leads`.
+    pub total: i64,
+    /// Old name of `hot_leads`.
+    pub hot: i64,
+    /// Old name of `warm_leads`.
+    pub warm: i64,
+    /// Old name of `cold_leads`.
+    pub cold: i64,
+}
+
+/// Lists contacts.
+#[utoipa::path(tag = "crm", security(("bearer" = [])), params(ContactListQuery),
+    responses((status = 200, body = ContactList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[get("/api/contacts")]
+async fn list_contacts(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+    query: web::Query<ContactListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let (limit, offset) = page(q.limit, q.offset, 50)?;
+    let (rows, total) = crm::contacts::list(
+        &state.db,
+        user.org_id,
+        ContactQuery {
+            search: q.search,
+            lead_status: q.lead_status,
+            lead_temperature: q.lead_temperature,
+        },
+        crm::Page { limit, offset },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ContactList {
+        success: true,
+        contacts: rows.into_iter().map(Into::into).collect(),
+        pagination: Pagination::new(limit, offset, total),
+    }))
+}
+
+/// Counts contacts by temperature.
+#[utoipa::path(tag = "crm", security(("bearer" = [])), responses((status = 200, body = ContactStatsResponse)))]
+#[get("/api/contacts/stats")]
+async fn contact_stats(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let s = crm::contacts::stats(&state.db, user.org_id).await?;
+    Ok(HttpResponse::Ok().json(ContactStatsResponse {
+        success: true,
+        total_leads: s.total,
+        hot_leads: s.hot,
+        warm_leads: s.warm,
+        cold_leads: s.cold,
+        total: s.total,
+        hot: s.hot,
+        warm: s.warm,
+        cold: s.cold,
+    }))
+}
+
+/// Creates a contact (409 `phone_taken` when the number exists).
+#[utoipa::path(tag = "crm", security(("bearer" = [])), request_body = ContactRequest,
+    responses((status = 201, body = ContactResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/contacts")]
+async fn create_contact(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+    body: web::Json<ContactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let contact = crm::contacts::create(
+        &state.db,
+        user.org_id,
+        NewContact {
+            name: b.name,
+            phone: b.phone,
+            email: b.email,
+            lead_status: b.lead_status,
+            lead_temperature: b.lead_temperature,
+            lead_score: b.lead_score,
+            service_interests: b.service_interests,
+            notes: b.notes,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ContactResponse {
+        success: true,
+        contact: contact.into(),
+    }))
+}
+
+/// One contact.
+#[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = ContactResponse), (status = 404, body = ErrorBody)))]
+#[get("/api/contacts/{id}")]
+async fn get_contact(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let contact = crm::contacts::get(&state.db, user.org_id, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(ContactResponse {
+        success: true,
+        contact: contact.into(),
+    }))
+}
+
+/// Changes a contact.
+#[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ContactPatchRequest,
+    responses((status = 200, body = ContactResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[patch("/api/contacts/{id}")]
+async fn update_contact(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ContactPatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let contact = crm::contacts::update(
+        &state.db,
+        user.org_id,
+        id.into_inner(),
+        ContactPatch {
+            name: b.name,
+            phone: b.phone,
+            email: b.email.map(Some),
+            lead_status: b.lead_status,
+            lead_temperature: b.lead_temperature,
+            lead_score: b.lead_score,
+            service_interests: b.service_interests,
+            notes: b.notes.map(Some),
+            last_contacted_at: None,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ContactResponse {
+        success: true,
+        contact: contact.into(),
+    }))
+}
+
+/// Deletes a contact. Answers 204.
+#[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+#[delete("/api/contacts/{id}")]
+async fn delete_contact(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    crm::contacts::delete(&state.db, user.org_id, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A service as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceBody {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Price in minor units (cents for USD).
+    pub price_minor: i64,
+    /// Price in major units (dollars for USD), for display.
+    pub price: f64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Visit length, minutes.
+    pub duration_minutes: i32,
+    /// Transcript keywords.
+    pub keywords: Vec<String>,
+    /// Offered.
+    pub is_active: bool,
+}
+
+/// Major units of an amount in minor units (two decimals, as for USD).
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn major_units(minor: i64) -> f64 {
+    minor as f64 / 100.0
+}
+
+impl From<Service> for ServiceBody {
+    fn from(s: Service) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            price_minor: s.price_minor,
+            price: major_units(s.price_minor),
+            currency: s.currency,
+            duration_minutes: s.duration_minutes,
+            keywords: s.keywords,
+            is_active: s.is_active,
+        }
+    }
+}
+
+/// `{ "success": true, "service": … }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The service.
+    pub service: ServiceBody,
+}
+
+/// `{ "success": true, "services": [...] }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceList {
+    /// Always `true`.
+    pub success: bool,
+    /// By name.
+    pub services: Vec<ServiceBody>,
+}
+
+/// Body of `POST /api/services` and `PATCH /api/services/{id}` (all optional on PATCH).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRequest {
+    /// Name.
+    pub name: Option<String>,
+    /// Price in minor units (cents).
+    pub price_minor: Option<i64>,
+    /// ISO 4217 (default USD).
+    pub currency: Option<String>,
+    /// Minutes (default 30).
+    pub duration_minutes: Option<i32>,
+    /// Keywords.
+    pub keywords: Option<Vec<String>>,
+    /// Offered (PATCH only).
+    pub is_active: Option<bool>,
+}
+
+/// Lists services.
+#[utoipa::path(tag = "crm", security(("bearer" = [])), responses((status = 200, body = ServiceList)))]
+#[get("/api/services")]
+async fn list_services(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let rows = crm::services::list(&state.db, user.org_id).await?;
+    Ok(HttpResponse::Ok().json(ServiceList {
+        success: true,
+        services: rows.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Creates a service (managers and admins).
+#[utoipa::path(tag = "crm", security(("bearer" = [])), request_body = ServiceRequest,
+    responses((status = 201, body = ServiceResponse), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/services")]
+async fn create_service(
+    state: web::Data<AppState>,
+    RoleAtLeast(user): ManagerUser,
+    body: web::Json<ServiceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let (Some(name), Some(price_minor)) = (b.name, b.price_minor) else {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "name and price_minor are required",
+        ));
+    };
+    let service = crm::services::create(
+        &state.db,
+        user.org_id,
+        NewService {
+            name,
+            price_minor,
+            currency: b.currency,
+            duration_minutes: b.duration_minutes,
+            keywords: b.keywords.unwrap_or_default(),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ServiceResponse {
+        success: true,
+        service: service.into(),
+    }))
+}
+
+/// One service.
+#[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = ServiceResponse), (status = 404, body = ErrorBody)))]
+#[get("/api/services/{id}")]
+async fn get_service(
+    state: web::Data<AppState>,
+    AuthUser(user): AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let service = crm::services::get(&state.db, user.org_id, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(ServiceResponse {
+        success: true,
+        service: service.into(),
+    }))
+}
+
+/// Changes a service (managers and admins).
+#[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ServiceRequest,
+    responses((status = 200, body = ServiceResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[patch("/api/services/{id}")]
+async fn update_service(
+    state: web::Data<AppState>,
+    RoleAtLeast(user): ManagerUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ServiceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let service = crm::services::update(
+        &state.db,
+        user.org_id,
+        id.into_inner(),
+        ServicePatch {
+            name: b.name,
+            price_minor: b.price_minor,
+            currency: b.currency,
+            duration_minutes: b.duration_minutes,
+            keywords: b.keywords,
+            is_active: b.is_active,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ServiceResponse {
+        success: true,
+        service: service.into(),
+    }))
+}
+
+/// Deletes a service (managers and admins). Answers 204.
+#[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[delete("/api/services/{id}")]
+async fn delete_service(
+    state: web::Data<AppState>,
+    RoleAtLeast(user): ManagerUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    crm::services::delete(&state.db, user.org_id, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers the routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(list_contacts)
+        .service(contact_stats)
+        .service(create_contact)
+        .service(get_contact)
+        .service(update_contact)
+        .service(delete_contact)
+        .service(list_services)
+        .service(create_service)
+        .service(get_service)
+        .service(update_service)
+        .service(delete_service);
+}

@@ -1,0 +1,367 @@
+//! Call logs and the calls dashboard (seed 001 "Critical Database Column Mappings", §16
+//! "Dashboard Aggregates"): the list with filters and pagination, one call, and the
+//! aggregates (pipeline value = sum of financial value; success rate = bookings / inbound × 100;
+//! average duration; the last 10 calls as recent activity).
+//!
+//! The Vapi webhook writes these rows (idempotently on `vapi_call_id`, with `call_sid =
+//! "vapi-<id>"`); [`record`] is the plain insert the demo data and tests use.
+
+use chrono::{DateTime, Utc};
+use db::schema::call_logs;
+use db::{AsyncPgConnection, Db, OrgId};
+use diesel::dsl::{count_star, sql};
+use diesel::sql_types::{BigInt, Double, Nullable};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgTextExpressionMethods, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{CrmError, Page};
+
+/// A call as stored (seed 001 column names).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = call_logs, check_for_backend(diesel::pg::Pg))]
+pub struct CallLog {
+    /// Id.
+    pub id: Uuid,
+    /// The organization.
+    pub org_id: Uuid,
+    /// Vapi's call id (unique).
+    pub vapi_call_id: Option<String>,
+    /// Telephony call sid (`vapi-<id>` for Vapi calls).
+    pub call_sid: String,
+    /// The lead.
+    pub contact_id: Option<Uuid>,
+    /// Caller's number (Vapi `call.customer.number`).
+    pub phone_number: Option<String>,
+    /// The same number (seed: both are populated).
+    pub from_number: Option<String>,
+    /// Caller's name.
+    pub caller_name: Option<String>,
+    /// `inbound` or `outbound`.
+    pub call_type: String,
+    /// `queued`, `ringing`, `in-progress`, `completed` or `failed`.
+    pub status: String,
+    /// Outcome label.
+    pub outcome: Option<String>,
+    /// Outcome in a sentence.
+    pub outcome_summary: Option<String>,
+    /// Transcript (redacted before storage).
+    pub transcript: Option<String>,
+    /// Recording URL.
+    pub recording_url: Option<String>,
+    /// `pending`, `processing`, `completed` or `failed`.
+    pub recording_status: Option<String>,
+    /// Length in seconds.
+    pub duration_seconds: Option<i32>,
+    /// Vapi's cost in US dollars.
+    pub total_cost: Option<f64>,
+    /// Sentiment.
+    pub sentiment: Option<String>,
+    /// Sentiment label.
+    pub sentiment_label: Option<String>,
+    /// Sentiment score, 0–1.
+    pub sentiment_score: Option<f64>,
+    /// Sentiment summary.
+    pub sentiment_summary: Option<String>,
+    /// Urgency.
+    pub sentiment_urgency: Option<String>,
+    /// Where the call was transferred.
+    pub transfer_to: Option<String>,
+    /// When (UTC).
+    pub transfer_time: Option<DateTime<Utc>>,
+    /// Why.
+    pub transfer_reason: Option<String>,
+    /// Whether the call booked an appointment.
+    pub booking_confirmed: bool,
+    /// Estimated value, minor units (cents).
+    pub financial_value_minor: i64,
+    /// Start (UTC).
+    pub started_at: Option<DateTime<Utc>>,
+    /// End (UTC).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Anything else Vapi sent that is kept.
+    pub metadata: serde_json::Value,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A call to record (demo data, tests; the Vapi webhook has its own upsert).
+#[derive(Debug, Clone, Default)]
+pub struct NewCallLog {
+    /// Vapi's call id.
+    pub vapi_call_id: Option<String>,
+    /// Call sid; default `vapi-<vapi_call_id>`, else a random `manual-<uuid>`.
+    pub call_sid: Option<String>,
+    /// The lead.
+    pub contact_id: Option<Uuid>,
+    /// Caller's number, E.164 (stored in `phone_number` and `from_number`).
+    pub phone_number: Option<String>,
+    /// Caller's name.
+    pub caller_name: Option<String>,
+    /// `inbound` (default) or `outbound`.
+    pub call_type: Option<String>,
+    /// Status (default `completed`).
+    pub status: Option<String>,
+    /// Outcome.
+    pub outcome: Option<String>,
+    /// Transcript.
+    pub transcript: Option<String>,
+    /// Recording URL.
+    pub recording_url: Option<String>,
+    /// Length in seconds.
+    pub duration_seconds: Option<i32>,
+    /// Booked?
+    pub booking_confirmed: bool,
+    /// Value, minor units.
+    pub financial_value_minor: i64,
+    /// Start (UTC).
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// Records a call.
+///
+/// # Errors
+/// [`CrmError::Db`] (including a repeated `vapi_call_id`).
+pub async fn record_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    new: NewCallLog,
+) -> Result<CallLog, CrmError> {
+    let call_sid = new.call_sid.clone().unwrap_or_else(|| {
+        new.vapi_call_id.as_ref().map_or_else(
+            || format!("manual-{}", Uuid::new_v4()),
+            |v| format!("vapi-{v}"),
+        )
+    });
+    let ended_at = new
+        .started_at
+        .zip(new.duration_seconds)
+        .map(|(s, d)| s + chrono::Duration::seconds(i64::from(d)));
+    Ok(diesel::insert_into(call_logs::table)
+        .values((
+            call_logs::id.eq(Uuid::new_v4()),
+            call_logs::org_id.eq(org.0),
+            call_logs::vapi_call_id.eq(new.vapi_call_id),
+            call_logs::call_sid.eq(call_sid),
+            call_logs::contact_id.eq(new.contact_id),
+            call_logs::phone_number.eq(new.phone_number.clone()),
+            call_logs::from_number.eq(new.phone_number),
+            call_logs::caller_name.eq(new.caller_name),
+            call_logs::call_type.eq(new.call_type.unwrap_or_else(|| "inbound".into())),
+            call_logs::status.eq(new.status.unwrap_or_else(|| "completed".into())),
+            call_logs::outcome.eq(new.outcome),
+            call_logs::transcript.eq(new.transcript),
+            call_logs::recording_url.eq(new.recording_url),
+            call_logs::duration_seconds.eq(new.duration_seconds),
+            call_logs::booking_confirmed.eq(new.booking_confirmed),
+            call_logs::financial_value_minor.eq(new.financial_value_minor),
+            call_logs::started_at.eq(new.started_at),
+            call_logs::ended_at.eq(ended_at),
+        ))
+        .returning(CallLog::as_returning())
+        .get_result(c)
+        .await?)
+}
+
+/// [`record_on`] in its own tenant transaction.
+///
+/// # Errors
+/// As [`record_on`].
+pub async fn record(db: &Db, org: OrgId, new: NewCallLog) -> Result<CallLog, CrmError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move { record_on(c, org, new).await })
+    })
+    .await
+}
+
+/// Filters of the dashboard list.
+#[derive(Debug, Clone, Default)]
+pub struct CallQuery {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only `inbound` or `outbound`.
+    pub call_type: Option<String>,
+    /// Only booked (or only not booked) calls.
+    pub booking_confirmed: Option<bool>,
+    /// Created at or after (UTC).
+    pub from: Option<DateTime<Utc>>,
+    /// Created before (UTC).
+    pub to: Option<DateTime<Utc>>,
+    /// Case-insensitive substring of the caller's name or number.
+    pub search: Option<String>,
+}
+
+fn filtered(org: OrgId, q: &CallQuery) -> call_logs::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = call_logs::table
+        .filter(call_logs::org_id.eq(org.0))
+        .into_boxed();
+    if let Some(s) = &q.status {
+        query = query.filter(call_logs::status.eq(s.clone()));
+    }
+    if let Some(t) = &q.call_type {
+        query = query.filter(call_logs::call_type.eq(t.clone()));
+    }
+    if let Some(b) = q.booking_confirmed {
+        query = query.filter(call_logs::booking_confirmed.eq(b));
+    }
+    if let Some(from) = q.from {
+        query = query.filter(call_logs::created_at.ge(from));
+    }
+    if let Some(to) = q.to {
+        query = query.filter(call_logs::created_at.lt(to));
+    }
+    if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let escaped = search
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            call_logs::caller_name
+                .ilike(pattern.clone())
+                .or(call_logs::phone_number.ilike(pattern)),
+        );
+    }
+    query
+}
+
+/// A page of calls, newest first, and the total matching.
+///
+/// # Errors
+/// [`CrmError::Invalid`] for an unknown `call_type`, [`CrmError::Db`].
+pub async fn list(
+    db: &Db,
+    org: OrgId,
+    query: CallQuery,
+    page: Page,
+) -> Result<(Vec<CallLog>, i64), CrmError> {
+    if let Some(t) = &query.call_type
+        && t != "inbound"
+        && t != "outbound"
+    {
+        return Err(CrmError::Invalid(
+            "call_type must be inbound or outbound".into(),
+        ));
+    }
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
+            let rows = filtered(org, &query)
+                .order((call_logs::created_at.desc(), call_logs::id.desc()))
+                .limit(page.limit)
+                .offset(page.offset)
+                .select(CallLog::as_select())
+                .load(c)
+                .await?;
+            Ok((rows, total))
+        })
+    })
+    .await
+}
+
+/// One call.
+///
+/// # Errors
+/// [`CrmError::NotFound`], [`CrmError::Db`].
+pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<CallLog, CrmError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move { get_on(c, org, id).await })
+    })
+    .await
+}
+
+/// [`get`] inside the caller's tenant transaction.
+///
+/// # Errors
+/// As [`get`].
+pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<CallLog, CrmError> {
+    call_logs::table
+        .filter(call_logs::org_id.eq(org.0))
+        .filter(call_logs::id.eq(id))
+        .select(CallLog::as_select())
+        .first(c)
+        .await
+        .optional()?
+        .ok_or(CrmError::NotFound("call"))
+}
+
+/// The dashboard aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallStats {
+    /// All calls.
+    pub total_calls: i64,
+    /// Inbound calls.
+    pub inbound_calls: i64,
+    /// Calls that booked.
+    pub bookings: i64,
+    /// Sum of financial value, minor units.
+    pub pipeline_value_minor: i64,
+    /// `bookings / inbound_calls × 100`, one decimal; 0 without inbound calls.
+    pub success_rate: f64,
+    /// Mean duration of calls with a duration, seconds (rounded); 0 when none.
+    pub average_duration_seconds: i64,
+    /// The 10 most recent calls.
+    pub recent: Vec<CallLog>,
+}
+
+/// Computes [`CallStats`] over the calls created in `[from, to)` (all time when unset), in one
+/// aggregate query plus the recent list.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn stats(
+    db: &Db,
+    org: OrgId,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<CallStats, CrmError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let window = CallQuery {
+                from,
+                to,
+                ..CallQuery::default()
+            };
+            let (total, inbound, bookings, pipeline, average): (i64, i64, i64, i64, Option<f64>) =
+                filtered(org, &window)
+                    .select((
+                        count_star(),
+                        sql::<BigInt>("count(*) FILTER (WHERE call_type = 'inbound')"),
+                        sql::<BigInt>("count(*) FILTER (WHERE booking_confirmed)"),
+                        sql::<BigInt>("coalesce(sum(financial_value_minor), 0)::bigint"),
+                        sql::<Nullable<Double>>("avg(duration_seconds)::float8"),
+                    ))
+                    .first(c)
+                    .await?;
+            let recent = filtered(org, &window)
+                .order((call_logs::created_at.desc(), call_logs::id.desc()))
+                .limit(10)
+                .select(CallLog::as_select())
+                .load(c)
+                .await?;
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            let success_rate = if inbound == 0 {
+                0.0
+            } else {
+                (bookings as f64 * 1000.0 / inbound as f64).round() / 10.0
+            };
+            #[allow(clippy::cast_possible_truncation)]
+            let average_duration_seconds = average.map_or(0, |a| a.round() as i64);
+            Ok(CallStats {
+                total_calls: total,
+                inbound_calls: inbound,
+                bookings,
+                pipeline_value_minor: pipeline,
+                success_rate,
+                average_duration_seconds,
+                recent,
+            })
+        })
+    })
+    .await
+}

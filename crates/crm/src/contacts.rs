@@ -1,0 +1,504 @@
+//! Contacts (leads): CRUD, search and pagination, stats (seed 001 §16 Phase 2, "DASHBOARD API
+//! FIXES"). Phones are stored in E.164 and are unique per organization.
+
+use chrono::{DateTime, Utc};
+use db::schema::contacts;
+use db::{AsyncPgConnection, Db, OrgId};
+use diesel::dsl::count_star;
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgTextExpressionMethods, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{CrmError, DEFAULT_COUNTRY_CODE, Page, normalize_phone, unique_as};
+
+/// Pipeline statuses, in order: `new → contacted → booked | lost`.
+pub const LEAD_STATUSES: [&str; 4] = ["new", "contacted", "booked", "lost"];
+/// Lead temperatures.
+pub const TEMPERATURES: [&str; 3] = ["hot", "warm", "cold"];
+
+/// A contact as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
+pub struct Contact {
+    /// Id.
+    pub id: Uuid,
+    /// The organization.
+    pub org_id: Uuid,
+    /// Display name (`contact_name` in responses).
+    pub name: String,
+    /// E.164 (`phone_number` in responses).
+    pub phone: String,
+    /// Email, if known.
+    pub email: Option<String>,
+    /// `new`, `contacted`, `booked` or `lost`.
+    pub lead_status: String,
+    /// `hot`, `warm` or `cold`.
+    pub lead_temperature: String,
+    /// 0–100.
+    pub lead_score: i32,
+    /// Services asked about (`services_interested` in responses).
+    #[diesel(deserialize_as = crate::TextList)]
+    pub service_interests: Vec<String>,
+    /// Free notes.
+    pub notes: Option<String>,
+    /// Last call or message (UTC).
+    pub last_contacted_at: Option<DateTime<Utc>>,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A contact to create. The phone may be typed in any common form.
+#[derive(Debug, Clone, Default)]
+pub struct NewContact {
+    /// Display name, 1–200 characters.
+    pub name: String,
+    /// Phone, normalised to E.164 (default country +1).
+    pub phone: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Initial status (default `new`).
+    pub lead_status: Option<String>,
+    /// Temperature (default `warm`).
+    pub lead_temperature: Option<String>,
+    /// Score 0–100 (default 0).
+    pub lead_score: Option<i32>,
+    /// Services asked about.
+    pub service_interests: Vec<String>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+/// Changes to a contact; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New phone (normalised).
+    pub phone: Option<String>,
+    /// New email; `Some(None)` clears it.
+    pub email: Option<Option<String>>,
+    /// New pipeline status (see [`check_transition`]).
+    pub lead_status: Option<String>,
+    /// New temperature.
+    pub lead_temperature: Option<String>,
+    /// New score.
+    pub lead_score: Option<i32>,
+    /// New interests.
+    pub service_interests: Option<Vec<String>>,
+    /// New notes; `Some(None)` clears them.
+    pub notes: Option<Option<String>>,
+    /// When last contacted.
+    pub last_contacted_at: Option<DateTime<Utc>>,
+}
+
+/// Filters of the contact list.
+#[derive(Debug, Clone, Default)]
+pub struct ContactQuery {
+    /// Case-insensitive substring of name, phone or email.
+    pub search: Option<String>,
+    /// Only this pipeline status.
+    pub lead_status: Option<String>,
+    /// Only this temperature.
+    pub lead_temperature: Option<String>,
+}
+
+/// `GET /api/contacts/stats` (seed names `total_leads`, `hot_leads`, `warm_leads`, `cold_leads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactStats {
+    /// All contacts.
+    pub total: i64,
+    /// Hot.
+    pub hot: i64,
+    /// Warm.
+    pub warm: i64,
+    /// Cold.
+    pub cold: i64,
+}
+
+fn one_of(value: &str, allowed: &[&str], what: &str) -> Result<(), CrmError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(CrmError::Invalid(format!(
+            "{what} must be one of {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+fn rank(status: &str) -> u8 {
+    match status {
+        "new" => 0,
+        "contacted" => 1,
+        _ => 2,
+    }
+}
+
+/// The pipeline rule: a lead moves forward only (`new` < `contacted` < `booked` | `lost`);
+/// `booked` and `lost` may replace each other (a lost lead books later, a booking is cancelled).
+///
+/// # Errors
+/// [`CrmError::Invalid`] for an unknown status, [`CrmError::InvalidTransition`] for a move back.
+pub fn check_transition(from: &str, to: &str) -> Result<(), CrmError> {
+    one_of(to, &LEAD_STATUSES, "lead_status")?;
+    if rank(to) < rank(from) {
+        return Err(CrmError::InvalidTransition {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn clean_name(name: &str) -> Result<String, CrmError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(CrmError::Invalid("name must be 1-200 characters".into()));
+    }
+    Ok(name.to_owned())
+}
+
+fn clean_email(email: Option<String>) -> Result<Option<String>, CrmError> {
+    match email
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+    {
+        Some(e) if e.find('@').is_some_and(|at| at > 0 && at < e.len() - 1) => Ok(Some(e)),
+        Some(_) => Err(CrmError::Invalid("email is not an email address".into())),
+        None => Ok(None),
+    }
+}
+
+fn check_score(score: i32) -> Result<i32, CrmError> {
+    if (0..=100).contains(&score) {
+        Ok(score)
+    } else {
+        Err(CrmError::Invalid("lead_score must be 0-100".into()))
+    }
+}
+
+/// Creates a contact.
+///
+/// # Errors
+/// [`CrmError::Invalid`], [`CrmError::PhoneTaken`], [`CrmError::Db`].
+pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, CrmError> {
+    let name = clean_name(&new.name)?;
+    let phone = normalize_phone(&new.phone, DEFAULT_COUNTRY_CODE)?;
+    let email = clean_email(new.email)?;
+    let status = new.lead_status.unwrap_or_else(|| "new".into());
+    one_of(&status, &LEAD_STATUSES, "lead_status")?;
+    let temperature = new.lead_temperature.unwrap_or_else(|| "warm".into());
+    one_of(&temperature, &TEMPERATURES, "lead_temperature")?;
+    let score = check_score(new.lead_score.unwrap_or(0))?;
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            diesel::insert_into(contacts::table)
+                .values((
+                    contacts::id.eq(Uuid::new_v4()),
+                    contacts::org_id.eq(org.0),
+                    contacts::name.eq(name),
+                    contacts::phone.eq(phone),
+                    contacts::email.eq(email),
+                    contacts::lead_status.eq(status),
+                    contacts::lead_temperature.eq(temperature),
+                    contacts::lead_score.eq(score),
+                    contacts::service_interests.eq(new.service_interests),
+                    contacts::notes.eq(new.notes),
+                ))
+                .returning(Contact::as_returning())
+                .get_result(c)
+                .await
+                .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))
+        })
+    })
+    .await
+}
+
+/// One contact.
+///
+/// # Errors
+/// [`CrmError::NotFound`], [`CrmError::Db`].
+pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Contact, CrmError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move { get_on(c, org, id).await })
+    })
+    .await
+}
+
+/// [`get`] inside the caller's tenant transaction.
+///
+/// # Errors
+/// As [`get`].
+pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<Contact, CrmError> {
+    contacts::table
+        .filter(contacts::org_id.eq(org.0))
+        .filter(contacts::id.eq(id))
+        .select(Contact::as_select())
+        .first(c)
+        .await
+        .optional()?
+        .ok_or(CrmError::NotFound("contact"))
+}
+
+/// The contact with this E.164 phone, if any, inside the caller's tenant transaction.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn find_by_phone(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    phone: &str,
+) -> Result<Option<Contact>, CrmError> {
+    Ok(contacts::table
+        .filter(contacts::org_id.eq(org.0))
+        .filter(contacts::phone.eq(phone))
+        .select(Contact::as_select())
+        .first(c)
+        .await
+        .optional()?)
+}
+
+/// The contact with this phone, created (status `new`, temperature `warm`) when there is none:
+/// how bookings and calls attach to a lead. Safe under concurrency (the phone is unique).
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn find_or_create_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    name: &str,
+    phone: &str,
+    email: Option<&str>,
+) -> Result<Contact, CrmError> {
+    diesel::insert_into(contacts::table)
+        .values((
+            contacts::id.eq(Uuid::new_v4()),
+            contacts::org_id.eq(org.0),
+            contacts::name.eq(name),
+            contacts::phone.eq(phone),
+            contacts::email.eq(email),
+        ))
+        .on_conflict((contacts::org_id, contacts::phone))
+        .do_nothing()
+        .execute(c)
+        .await?;
+    find_by_phone(c, org, phone)
+        .await?
+        .ok_or(CrmError::NotFound("contact"))
+}
+
+fn filtered(org: OrgId, query: &ContactQuery) -> contacts::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut q = contacts::table
+        .filter(contacts::org_id.eq(org.0))
+        .into_boxed();
+    if let Some(search) = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let escaped = search
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        q = q.filter(
+            contacts::name
+                .ilike(pattern.clone())
+                .or(contacts::phone.ilike(pattern.clone()))
+                .or(contacts::email.ilike(pattern)),
+        );
+    }
+    if let Some(status) = &query.lead_status {
+        q = q.filter(contacts::lead_status.eq(status.clone()));
+    }
+    if let Some(temperature) = &query.lead_temperature {
+        q = q.filter(contacts::lead_temperature.eq(temperature.clone()));
+    }
+    q
+}
+
+/// A page of contacts, newest first, and the total matching.
+///
+/// # Errors
+/// [`CrmError::Invalid`] for an unknown status or temperature filter, [`CrmError::Db`].
+pub async fn list(
+    db: &Db,
+    org: OrgId,
+    query: ContactQuery,
+    page: Page,
+) -> Result<(Vec<Contact>, i64), CrmError> {
+    if let Some(s) = &query.lead_status {
+        one_of(s, &LEAD_STATUSES, "lead_status")?;
+    }
+    if let Some(t) = &query.lead_temperature {
+        one_of(t, &TEMPERATURES, "lead_temperature")?;
+    }
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
+            let rows = filtered(org, &query)
+                .order((contacts::created_at.desc(), contacts::id.desc()))
+                .limit(page.limit)
+                .offset(page.offset)
+                .select(Contact::as_select())
+                .load(c)
+                .await?;
+            Ok((rows, total))
+        })
+    })
+    .await
+}
+
+/// Applies a patch.
+///
+/// # Errors
+/// [`CrmError::NotFound`], [`CrmError::Invalid`], [`CrmError::InvalidTransition`],
+/// [`CrmError::PhoneTaken`], [`CrmError::Db`].
+pub async fn update(
+    db: &Db,
+    org: OrgId,
+    id: Uuid,
+    patch: ContactPatch,
+) -> Result<Contact, CrmError> {
+    let name = patch.name.as_deref().map(clean_name).transpose()?;
+    let phone = patch
+        .phone
+        .as_deref()
+        .map(|p| normalize_phone(p, DEFAULT_COUNTRY_CODE))
+        .transpose()?;
+    let email = patch.email.map(clean_email).transpose()?;
+    if let Some(t) = &patch.lead_temperature {
+        one_of(t, &TEMPERATURES, "lead_temperature")?;
+    }
+    let score = patch.lead_score.map(check_score).transpose()?;
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let current = contacts::table
+                .filter(contacts::org_id.eq(org.0))
+                .filter(contacts::id.eq(id))
+                .select(Contact::as_select())
+                .for_update()
+                .first(c)
+                .await
+                .optional()?
+                .ok_or(CrmError::NotFound("contact"))?;
+            if let Some(to) = &patch.lead_status {
+                check_transition(&current.lead_status, to)?;
+            }
+            let target = contacts::table
+                .filter(contacts::org_id.eq(org.0))
+                .filter(contacts::id.eq(id));
+            diesel::update(target)
+                .set((
+                    contacts::name.eq(name.unwrap_or(current.name)),
+                    contacts::phone.eq(phone.unwrap_or(current.phone)),
+                    contacts::email.eq(email.unwrap_or(current.email)),
+                    contacts::lead_status.eq(patch.lead_status.unwrap_or(current.lead_status)),
+                    contacts::lead_temperature
+                        .eq(patch.lead_temperature.unwrap_or(current.lead_temperature)),
+                    contacts::lead_score.eq(score.unwrap_or(current.lead_score)),
+                    contacts::service_interests
+                        .eq(patch.service_interests.unwrap_or(current.service_interests)),
+                    contacts::notes.eq(patch.notes.unwrap_or(current.notes)),
+                    contacts::last_contacted_at
+                        .eq(patch.last_contacted_at.or(current.last_contacted_at)),
+                ))
+                .returning(Contact::as_returning())
+                .get_result(c)
+                .await
+                .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))
+        })
+    })
+    .await
+}
+
+/// Deletes a contact (its calls, appointments and messages keep their rows, unlinked).
+///
+/// # Errors
+/// [`CrmError::NotFound`], [`CrmError::Db`].
+pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let n = diesel::delete(
+                contacts::table
+                    .filter(contacts::org_id.eq(org.0))
+                    .filter(contacts::id.eq(id)),
+            )
+            .execute(c)
+            .await?;
+            if n == 0 {
+                Err(CrmError::NotFound("contact"))
+            } else {
+                Ok(())
+            }
+        })
+    })
+    .await
+}
+
+/// Counts by temperature.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn stats(db: &Db, org: OrgId) -> Result<ContactStats, CrmError> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            let rows: Vec<(String, i64)> = contacts::table
+                .filter(contacts::org_id.eq(org.0))
+                .group_by(contacts::lead_temperature)
+                .select((contacts::lead_temperature, count_star()))
+                .load(c)
+                .await?;
+            let of = |t: &str| rows.iter().find(|(k, _)| k == t).map_or(0, |(_, n)| *n);
+            Ok(ContactStats {
+                total: rows.iter().map(|(_, n)| n).sum(),
+                hot: of("hot"),
+                warm: of("warm"),
+                cold: of("cold"),
+            })
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pipeline_only_moves_forward() {
+        for (from, to) in [
+            ("new", "contacted"),
+            ("new", "booked"),
+            ("contacted", "lost"),
+            ("lost", "booked"),
+            ("booked", "lost"),
+            ("booked", "booked"),
+        ] {
+            assert!(check_transition(from, to).is_ok(), "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("contacted", "new"),
+            ("booked", "contacted"),
+            ("lost", "new"),
+        ] {
+            assert!(
+                matches!(
+                    check_transition(from, to),
+                    Err(CrmError::InvalidTransition { .. })
+                ),
+                "{from} -> {to}"
+            );
+        }
+        assert!(matches!(
+            check_transition("new", "won"),
+            Err(CrmError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,215 @@
+//! Appointments as stored, and the status rules:
+//! `pending → confirmed | cancelled`, `confirmed → completed | cancelled`; `cancelled` and
+//! `completed` are final. Only `pending` and `confirmed` appointments hold their time (the
+//! exclusion constraint `appointments_no_overlap`).
+
+use chrono::{DateTime, Utc};
+use db::schema::appointments;
+use db::{AsyncPgConnection, OrgId};
+use diesel::{
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::SchedulingError;
+
+/// Statuses.
+pub const STATUSES: [&str; 4] = ["pending", "confirmed", "cancelled", "completed"];
+
+/// An appointment.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = appointments, check_for_backend(diesel::pg::Pg))]
+pub struct Appointment {
+    /// Id.
+    pub id: Uuid,
+    /// The organization.
+    pub org_id: Uuid,
+    /// The lead.
+    pub contact_id: Option<Uuid>,
+    /// The service.
+    pub service_id: Option<Uuid>,
+    /// The service's name when booked.
+    pub service_name: Option<String>,
+    /// Who comes.
+    pub customer_name: String,
+    /// Their phone, E.164.
+    pub customer_phone: Option<String>,
+    /// Their email.
+    pub customer_email: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Start (UTC; `scheduled_time`, formerly `scheduled_at`).
+    pub scheduled_time: DateTime<Utc>,
+    /// End of the visit (UTC).
+    pub ends_at: DateTime<Utc>,
+    /// End of the visit plus the buffer (UTC).
+    pub blocked_until: DateTime<Utc>,
+    /// `pending`, `confirmed`, `cancelled` or `completed`.
+    pub status: String,
+    /// Whether a reminder or confirmation went out.
+    pub confirmation_sent: bool,
+    /// `dashboard` or `voice_agent`.
+    pub source: String,
+    /// The Google event mirroring it, once synced.
+    pub google_event_id: Option<String>,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Appointment {
+    /// Length of the visit in minutes.
+    #[must_use]
+    pub fn duration_minutes(&self) -> i64 {
+        (self.ends_at - self.scheduled_time).num_minutes()
+    }
+}
+
+/// Whether `from → to` is allowed.
+///
+/// # Errors
+/// [`SchedulingError::Invalid`] for an unknown status, [`SchedulingError::InvalidTransition`].
+pub fn check_transition(from: &str, to: &str) -> Result<(), SchedulingError> {
+    if !STATUSES.contains(&to) {
+        return Err(SchedulingError::Invalid(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    let allowed = from == to
+        || matches!(
+            (from, to),
+            ("pending", "confirmed" | "cancelled") | ("confirmed", "completed" | "cancelled")
+        );
+    if allowed {
+        Ok(())
+    } else {
+        Err(SchedulingError::InvalidTransition {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        })
+    }
+}
+
+/// One appointment, optionally locked for update.
+///
+/// # Errors
+/// [`SchedulingError::NotFound`], [`SchedulingError::Db`].
+pub async fn get_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    lock: bool,
+) -> Result<Appointment, SchedulingError> {
+    let q = appointments::table
+        .filter(appointments::org_id.eq(org.0))
+        .filter(appointments::id.eq(id))
+        .select(Appointment::as_select());
+    let found = if lock {
+        q.for_update().first(c).await.optional()?
+    } else {
+        q.first(c).await.optional()?
+    };
+    found.ok_or(SchedulingError::NotFound("appointment"))
+}
+
+/// Filters of the list.
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentQuery {
+    /// Starting at or after (UTC).
+    pub from: Option<DateTime<Utc>>,
+    /// Starting before (UTC).
+    pub to: Option<DateTime<Utc>>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this contact's.
+    pub contact_id: Option<Uuid>,
+}
+
+/// A page of appointments by start time, and the total matching.
+///
+/// # Errors
+/// [`SchedulingError::Db`].
+pub async fn list_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    query: &AppointmentQuery,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Appointment>, i64), SchedulingError> {
+    let filtered = || {
+        let mut q = appointments::table
+            .filter(appointments::org_id.eq(org.0))
+            .into_boxed();
+        if let Some(from) = query.from {
+            q = q.filter(appointments::scheduled_time.ge(from));
+        }
+        if let Some(to) = query.to {
+            q = q.filter(appointments::scheduled_time.lt(to));
+        }
+        if let Some(status) = &query.status {
+            q = q.filter(appointments::status.eq(status.clone()));
+        }
+        if let Some(contact) = query.contact_id {
+            q = q.filter(appointments::contact_id.eq(contact));
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(c).await?;
+    let rows = filtered()
+        .order((appointments::scheduled_time.asc(), appointments::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(Appointment::as_select())
+        .load(c)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Marks that a confirmation or reminder went out.
+///
+/// # Errors
+/// [`SchedulingError::Db`].
+pub async fn mark_confirmation_sent_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+) -> Result<(), SchedulingError> {
+    diesel::update(
+        appointments::table
+            .filter(appointments::org_id.eq(org.0))
+            .filter(appointments::id.eq(id)),
+    )
+    .set(appointments::confirmation_sent.eq(true))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_lifecycle() {
+        for (from, to) in [
+            ("pending", "confirmed"),
+            ("pending", "cancelled"),
+            ("confirmed", "completed"),
+            ("confirmed", "cancelled"),
+            ("confirmed", "confirmed"),
+        ] {
+            assert!(check_transition(from, to).is_ok(), "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("cancelled", "confirmed"),
+            ("completed", "pending"),
+            ("pending", "completed"),
+            ("confirmed", "pending"),
+        ] {
+            assert!(check_transition(from, to).is_err(), "{from} -> {to}");
+        }
+    }
+}

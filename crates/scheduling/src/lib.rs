@@ -1,0 +1,697 @@
+//! Scheduling for the clinic (SPEC §4; seed 001 §3 "Calendar & Integration Engine", §9 "Atomic
+//! Calendar Logic"; seed 003 §6 "Concurrency", §7 "Draft appointments"):
+//!
+//! - [`settings`]: time zone, business hours, closures, buffer, slot grid, approval mode;
+//! - [`availability`]: the slots of a day in the clinic's zone (pure, DST-correct);
+//! - [`Scheduler::book`]: **atomic booking**. PostgreSQL refuses overlapping live appointments
+//!   of one organization, buffers included (exclusion constraint `appointments_no_overlap`), so
+//!   no interleaving of concurrent requests can double-book; the loser gets
+//!   [`SchedulingError::SlotTaken`] with the next free slots;
+//! - reschedule, cancel, status changes, and [`calendar`]: Google busy times and the outbox that
+//!   mirrors confirmed appointments to Google Calendar.
+
+pub mod appointments;
+pub mod availability;
+pub mod calendar;
+pub mod settings;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use credentials::{CredentialService, Provider};
+use db::schema::appointments as appt;
+use db::{AsyncPgConnection, Db, DbError, OrgId};
+use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+pub use appointments::{Appointment, AppointmentQuery};
+pub use availability::Busy;
+pub use calendar::GoogleCalendar;
+pub use settings::{BusinessHours, Settings};
+
+/// How many alternatives a refused booking offers.
+pub const ALTERNATIVES: usize = 3;
+/// How many days ahead alternatives are looked for.
+pub const ALTERNATIVE_DAYS: i64 = 14;
+
+/// Errors of scheduling.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulingError {
+    /// Input breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such record in this organization.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The time is taken (by another appointment with its buffer, or a Google Calendar event);
+    /// the next free starts are offered (UTC).
+    #[error("that time is no longer available")]
+    SlotTaken {
+        /// Up to [`ALTERNATIVES`] free starts, soonest first.
+        alternatives: Vec<DateTime<Utc>>,
+    },
+    /// The time is outside business hours, on a closure, or in the past.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A status change the lifecycle refuses.
+    #[error("an appointment cannot move from {from} to {to}")]
+    InvalidTransition {
+        /// Current status.
+        from: String,
+        /// Requested status.
+        to: String,
+    },
+    /// Google Calendar could not be asked.
+    #[error("Google Calendar: {0}")]
+    Calendar(String),
+    /// A CRM failure (contact or service).
+    #[error(transparent)]
+    Crm(#[from] crm::CrmError),
+    /// A vault failure.
+    #[error(transparent)]
+    Credential(#[from] credentials::CredentialError),
+    /// A database failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for SchedulingError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+fn is_overlap(e: &SchedulingError) -> bool {
+    matches!(
+        e,
+        SchedulingError::Db(DbError::Query(diesel::result::Error::DatabaseError(_, info)))
+            if info.constraint_name() == Some("appointments_no_overlap")
+    )
+}
+
+/// The slots of one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayAvailability {
+    /// The local date.
+    pub date: NaiveDate,
+    /// The clinic's zone.
+    pub time_zone: chrono_tz::Tz,
+    /// Visit length used, minutes.
+    pub duration_minutes: i32,
+    /// Free starts (UTC), in order.
+    pub slots: Vec<DateTime<Utc>>,
+    /// Whether Google Calendar busy times were included (false when not connected or Google
+    /// failed; the failure is logged).
+    pub calendar_checked: bool,
+}
+
+/// A booking request. The phone may be typed in any common form.
+#[derive(Debug, Clone, Default)]
+pub struct BookingRequest {
+    /// Who comes.
+    pub customer_name: String,
+    /// Their phone (normalised to E.164; links or creates the contact).
+    pub customer_phone: String,
+    /// Their email.
+    pub customer_email: Option<String>,
+    /// The service by id …
+    pub service_id: Option<Uuid>,
+    /// … or by name or keyword (case-insensitive), as a caller says it.
+    pub service_name: Option<String>,
+    /// Start (UTC).
+    pub scheduled_time: DateTime<Utc>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// `dashboard` or `voice_agent`.
+    pub source: &'static str,
+}
+
+/// Changes to an appointment other than its time (see [`Scheduler::reschedule`]).
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentPatch {
+    /// New status (lifecycle rules apply).
+    pub status: Option<String>,
+    /// New notes.
+    pub notes: Option<String>,
+    /// New customer name.
+    pub customer_name: Option<String>,
+    /// New customer email.
+    pub customer_email: Option<String>,
+}
+
+/// The scheduling service: one per process, shared behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    db: Db,
+    credentials: Arc<CredentialService>,
+    integrations: Arc<integrations::Integrations>,
+    calendar: GoogleCalendar,
+}
+
+impl Scheduler {
+    /// A scheduler reading Google Calendar at `calendar` for organizations that connected it.
+    #[must_use]
+    pub fn new(
+        db: Db,
+        credentials: Arc<CredentialService>,
+        integrations: Arc<integrations::Integrations>,
+        calendar: GoogleCalendar,
+    ) -> Self {
+        Self {
+            db,
+            credentials,
+            integrations,
+            calendar,
+        }
+    }
+
+    /// The organization's settings.
+    ///
+    /// # Errors
+    /// [`SchedulingError::Db`].
+    pub async fn settings(&self, org: OrgId) -> Result<Settings, SchedulingError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move { settings::get_on(c, org).await })
+            })
+            .await
+    }
+
+    /// Replaces the organization's settings.
+    ///
+    /// # Errors
+    /// [`SchedulingError::Invalid`], [`SchedulingError::Db`].
+    pub async fn put_settings(
+        &self,
+        org: OrgId,
+        new: Settings,
+    ) -> Result<Settings, SchedulingError> {
+        new.validate()?;
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    settings::put_on(c, org, &new).await?;
+                    settings::get_on(c, org).await
+                })
+            })
+            .await
+    }
+
+    async fn google_busy(
+        &self,
+        org: OrgId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<Vec<Busy>>, SchedulingError> {
+        if !self
+            .credentials
+            .exists(org, Provider::GoogleCalendar)
+            .await?
+        {
+            return Ok(None);
+        }
+        let token = self
+            .integrations
+            .google_access_token(org)
+            .await
+            .map_err(|e| SchedulingError::Calendar(e.to_string()))?;
+        self.calendar.busy(&token.token, from, to).await.map(Some)
+    }
+
+    /// Google busy times, or none (logged) when Google cannot be asked: availability is still
+    /// offered from the clinic's own appointments.
+    async fn google_busy_lenient(
+        &self,
+        org: OrgId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> (Vec<Busy>, bool) {
+        match self.google_busy(org, from, to).await {
+            Ok(Some(busy)) => (busy, true),
+            Ok(None) => (Vec::new(), false),
+            Err(e) => {
+                tracing::warn!(%org, error = %e, "Google busy times unavailable; offering slots from appointments only");
+                (Vec::new(), false)
+            }
+        }
+    }
+
+    /// Resolves the visit length: the service's duration (by id, else by name or keyword), else
+    /// 30 minutes. Returns `(service id, service name, minutes)`.
+    async fn service_for(
+        c: &mut AsyncPgConnection,
+        org: OrgId,
+        id: Option<Uuid>,
+        name: Option<&str>,
+    ) -> Result<(Option<Uuid>, Option<String>, i32), SchedulingError> {
+        if let Some(id) = id {
+            let s = crm::services::get_on(c, org, id).await?;
+            return Ok((Some(s.id), Some(s.name), s.duration_minutes));
+        }
+        if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
+            let all = crm::services::list_on(c, org).await?;
+            let wanted = name.to_lowercase();
+            let found = all
+                .iter()
+                .find(|s| s.is_active && s.name.to_lowercase() == wanted)
+                .or_else(|| {
+                    crm::services::match_transcript(&all, name)
+                        .into_iter()
+                        .next()
+                });
+            return Ok(match found {
+                Some(s) => (Some(s.id), Some(s.name.clone()), s.duration_minutes),
+                None => (None, Some(name.to_owned()), 30),
+            });
+        }
+        Ok((None, None, 30))
+    }
+
+    async fn appointment_busy(
+        c: &mut AsyncPgConnection,
+        org: OrgId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Busy>, SchedulingError> {
+        let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = appt::table
+            .filter(appt::org_id.eq(org.0))
+            .filter(appt::status.eq_any(["pending", "confirmed"]))
+            .filter(appt::scheduled_time.lt(to))
+            .filter(appt::blocked_until.gt(from))
+            .select((appt::scheduled_time, appt::blocked_until))
+            .load(c)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(start, end)| Busy { start, end })
+            .collect())
+    }
+
+    /// The free slots of `date` (`YYYY-MM-DD`, `today` or `tomorrow` in the clinic's zone) for a
+    /// service (by id or name; 30 minutes without one).
+    ///
+    /// # Errors
+    /// [`SchedulingError::Invalid`] for a bad date, [`SchedulingError::Crm`] for an unknown
+    /// service id, [`SchedulingError::Db`].
+    pub async fn availability(
+        &self,
+        org: OrgId,
+        date: &str,
+        service_id: Option<Uuid>,
+        service_name: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<DayAvailability, SchedulingError> {
+        let date = date.to_owned();
+        let (settings, day, duration, own_busy) = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let settings = settings::get_on(c, org).await?;
+                    let day = availability::resolve_date(&date, settings.time_zone, now)
+                        .map_err(SchedulingError::Invalid)?;
+                    let (_, _, duration) =
+                        Self::service_for(c, org, service_id, service_name.as_deref()).await?;
+                    let (from, to) = availability::day_bounds(settings.time_zone, day);
+                    let busy = Self::appointment_busy(c, org, from - Duration::days(1), to).await?;
+                    Ok::<_, SchedulingError>((settings, day, duration, busy))
+                })
+            })
+            .await?;
+        let (from, to) = availability::day_bounds(settings.time_zone, day);
+        let (mut busy, calendar_checked) = self.google_busy_lenient(org, from, to).await;
+        busy.extend(own_busy);
+        Ok(DayAvailability {
+            date: day,
+            time_zone: settings.time_zone,
+            duration_minutes: duration,
+            slots: availability::day_slots(&settings, day, duration, &busy, now),
+            calendar_checked,
+        })
+    }
+
+    /// Up to [`ALTERNATIVES`] free starts at or after `after`, over the next
+    /// [`ALTERNATIVE_DAYS`] days.
+    async fn alternatives(
+        &self,
+        org: OrgId,
+        after: DateTime<Utc>,
+        duration: i32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, SchedulingError> {
+        let settings = self.settings(org).await?;
+        let first_day = after.with_timezone(&settings.time_zone).date_naive();
+        let (from, _) = availability::day_bounds(settings.time_zone, first_day);
+        let (_, to) = availability::day_bounds(
+            settings.time_zone,
+            first_day + Duration::days(ALTERNATIVE_DAYS),
+        );
+        let mut busy = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move { Self::appointment_busy(c, org, from, to).await })
+            })
+            .await?;
+        busy.extend(self.google_busy_lenient(org, from, to).await.0);
+        let mut found = Vec::new();
+        for offset in 0..=ALTERNATIVE_DAYS {
+            let day = first_day + Duration::days(offset);
+            found.extend(
+                availability::day_slots(&settings, day, duration, &busy, now)
+                    .into_iter()
+                    .filter(|s| *s >= after),
+            );
+            if found.len() >= ALTERNATIVES {
+                break;
+            }
+        }
+        found.truncate(ALTERNATIVES);
+        Ok(found)
+    }
+
+    /// Books atomically. The time must be in the future and inside business hours; Google
+    /// busy times (when connected) are checked first; then one transaction links or creates the
+    /// contact (status `booked`), inserts the appointment (`confirmed`, or `pending` when the
+    /// organization requires approval) and queues its Google Calendar event, and PostgreSQL's
+    /// exclusion constraint refuses it if any live appointment's time (buffer included)
+    /// overlaps.
+    ///
+    /// # Errors
+    /// [`SchedulingError::Invalid`], [`SchedulingError::Unavailable`],
+    /// [`SchedulingError::SlotTaken`] (with alternatives), [`SchedulingError::Crm`],
+    /// [`SchedulingError::Db`].
+    pub async fn book(
+        &self,
+        org: OrgId,
+        request: BookingRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Appointment, SchedulingError> {
+        let name = request.customer_name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(SchedulingError::Invalid(
+                "customer name must be 1-200 characters".into(),
+            ));
+        }
+        let phone = crm::normalize_phone(&request.customer_phone, crm::DEFAULT_COUNTRY_CODE)?;
+        let settings = self.settings(org).await?;
+        let start = request.scheduled_time;
+        if start <= now {
+            return Err(SchedulingError::Unavailable(
+                "that time is in the past".into(),
+            ));
+        }
+        let (service_id, service_name, duration) = {
+            let (id, name) = (request.service_id, request.service_name.clone());
+            self.db
+                .tenant(org, move |c| {
+                    Box::pin(async move { Self::service_for(c, org, id, name.as_deref()).await })
+                })
+                .await?
+        };
+        if !availability::within_hours(&settings, start, duration) {
+            return Err(SchedulingError::Unavailable(
+                "that time is outside the clinic's business hours".into(),
+            ));
+        }
+        let ends_at = start + Duration::minutes(i64::from(duration));
+        let blocked_until = ends_at + Duration::minutes(i64::from(settings.buffer_minutes));
+        if let Ok(Some(busy)) = self.google_busy(org, start, blocked_until).await
+            && busy
+                .iter()
+                .any(|b| start < b.end && b.start < blocked_until)
+        {
+            return Err(SchedulingError::SlotTaken {
+                alternatives: self.alternatives(org, start, duration, now).await?,
+            });
+        }
+        let status = if settings.require_approval {
+            "pending"
+        } else {
+            "confirmed"
+        };
+        let google = self
+            .credentials
+            .exists(org, Provider::GoogleCalendar)
+            .await?;
+        let email = request.customer_email.clone();
+        let notes = request.notes.clone();
+        let source = request.source;
+        let booked = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let contact =
+                        crm::contacts::find_or_create_on(c, org, &name, &phone, email.as_deref())
+                            .await?;
+                    let appointment: Appointment = diesel::insert_into(appt::table)
+                        .values((
+                            appt::id.eq(Uuid::new_v4()),
+                            appt::org_id.eq(org.0),
+                            appt::contact_id.eq(contact.id),
+                            appt::service_id.eq(service_id),
+                            appt::service_name.eq(service_name),
+                            appt::customer_name.eq(&name),
+                            appt::customer_phone.eq(&phone),
+                            appt::customer_email.eq(email),
+                            appt::notes.eq(notes),
+                            appt::scheduled_time.eq(start),
+                            appt::ends_at.eq(ends_at),
+                            appt::blocked_until.eq(blocked_until),
+                            appt::status.eq(status),
+                            appt::source.eq(source),
+                        ))
+                        .returning(Appointment::as_returning())
+                        .get_result(c)
+                        .await?;
+                    if crm::contacts::check_transition(&contact.lead_status, "booked").is_ok() {
+                        diesel::update(
+                            db::schema::contacts::table
+                                .filter(db::schema::contacts::org_id.eq(org.0))
+                                .filter(db::schema::contacts::id.eq(contact.id)),
+                        )
+                        .set((
+                            db::schema::contacts::lead_status.eq("booked"),
+                            db::schema::contacts::last_contacted_at.eq(now),
+                        ))
+                        .execute(c)
+                        .await?;
+                    }
+                    if google && status == "confirmed" {
+                        calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
+                    }
+                    Ok(appointment)
+                })
+            })
+            .await;
+        match booked {
+            Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
+                alternatives: self.alternatives(org, start, duration, now).await?,
+            }),
+            other => other,
+        }
+    }
+
+    /// Moves a live appointment to `new_start`, keeping its length (same checks as booking).
+    ///
+    /// # Errors
+    /// As [`Scheduler::book`], plus [`SchedulingError::NotFound`] and
+    /// [`SchedulingError::InvalidTransition`] for a cancelled or completed appointment.
+    pub async fn reschedule(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        new_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Appointment, SchedulingError> {
+        if new_start <= now {
+            return Err(SchedulingError::Unavailable(
+                "that time is in the past".into(),
+            ));
+        }
+        let settings = self.settings(org).await?;
+        let current = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move { appointments::get_on(c, org, id, false).await })
+            })
+            .await?;
+        if !matches!(current.status.as_str(), "pending" | "confirmed") {
+            return Err(SchedulingError::InvalidTransition {
+                from: current.status,
+                to: "rescheduled".into(),
+            });
+        }
+        let duration = i32::try_from(current.duration_minutes()).unwrap_or(30);
+        if !availability::within_hours(&settings, new_start, duration) {
+            return Err(SchedulingError::Unavailable(
+                "that time is outside the clinic's business hours".into(),
+            ));
+        }
+        let ends_at = new_start + Duration::minutes(i64::from(duration));
+        let blocked_until = ends_at + Duration::minutes(i64::from(settings.buffer_minutes));
+        let google = self
+            .credentials
+            .exists(org, Provider::GoogleCalendar)
+            .await?;
+        let moved = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let locked = appointments::get_on(c, org, id, true).await?;
+                    if !matches!(locked.status.as_str(), "pending" | "confirmed") {
+                        return Err(SchedulingError::InvalidTransition {
+                            from: locked.status,
+                            to: "rescheduled".into(),
+                        });
+                    }
+                    let updated: Appointment = diesel::update(
+                        appt::table
+                            .filter(appt::org_id.eq(org.0))
+                            .filter(appt::id.eq(id)),
+                    )
+                    .set((
+                        appt::scheduled_time.eq(new_start),
+                        appt::ends_at.eq(ends_at),
+                        appt::blocked_until.eq(blocked_until),
+                        appt::confirmation_sent.eq(false),
+                    ))
+                    .returning(Appointment::as_returning())
+                    .get_result(c)
+                    .await?;
+                    if google && updated.status == "confirmed" {
+                        calendar::enqueue_on(c, org, id, "upsert").await?;
+                    }
+                    Ok(updated)
+                })
+            })
+            .await;
+        match moved {
+            Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
+                alternatives: self.alternatives(org, new_start, duration, now).await?,
+            }),
+            other => other,
+        }
+    }
+
+    /// Changes status, notes or customer details. Confirming queues the Google event;
+    /// cancelling frees the time and queues the event's removal.
+    ///
+    /// # Errors
+    /// [`SchedulingError::NotFound`], [`SchedulingError::Invalid`],
+    /// [`SchedulingError::InvalidTransition`], [`SchedulingError::Db`].
+    pub async fn update(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        patch: AppointmentPatch,
+    ) -> Result<Appointment, SchedulingError> {
+        if let Some(name) = &patch.customer_name
+            && (name.trim().is_empty() || name.chars().count() > 200)
+        {
+            return Err(SchedulingError::Invalid(
+                "customer name must be 1-200 characters".into(),
+            ));
+        }
+        let google = self
+            .credentials
+            .exists(org, Provider::GoogleCalendar)
+            .await?;
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let current = appointments::get_on(c, org, id, true).await?;
+                    let status = patch.status.clone().unwrap_or(current.status.clone());
+                    appointments::check_transition(&current.status, &status)?;
+                    let updated: Appointment = diesel::update(
+                        appt::table
+                            .filter(appt::org_id.eq(org.0))
+                            .filter(appt::id.eq(id)),
+                    )
+                    .set((
+                        appt::status.eq(&status),
+                        appt::notes.eq(patch.notes.or(current.notes)),
+                        appt::customer_name.eq(patch
+                            .customer_name
+                            .map_or(current.customer_name, |n| n.trim().to_owned())),
+                        appt::customer_email.eq(patch.customer_email.or(current.customer_email)),
+                    ))
+                    .returning(Appointment::as_returning())
+                    .get_result(c)
+                    .await?;
+                    if google && status != current.status {
+                        match status.as_str() {
+                            "confirmed" => calendar::enqueue_on(c, org, id, "upsert").await?,
+                            "cancelled" if current.status == "confirmed" => {
+                                calendar::enqueue_on(c, org, id, "delete").await?;
+                            }
+                            _ => {}
+                        }
+                    }
+                    Ok(updated)
+                })
+            })
+            .await
+    }
+
+    /// Cancels (frees the time).
+    ///
+    /// # Errors
+    /// As [`Scheduler::update`].
+    pub async fn cancel(&self, org: OrgId, id: Uuid) -> Result<Appointment, SchedulingError> {
+        self.update(
+            org,
+            id,
+            AppointmentPatch {
+                status: Some("cancelled".into()),
+                ..AppointmentPatch::default()
+            },
+        )
+        .await
+    }
+
+    /// One appointment.
+    ///
+    /// # Errors
+    /// [`SchedulingError::NotFound`], [`SchedulingError::Db`].
+    pub async fn get(&self, org: OrgId, id: Uuid) -> Result<Appointment, SchedulingError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move { appointments::get_on(c, org, id, false).await })
+            })
+            .await
+    }
+
+    /// A page of appointments and the total matching.
+    ///
+    /// # Errors
+    /// [`SchedulingError::Invalid`] for an unknown status, [`SchedulingError::Db`].
+    pub async fn list(
+        &self,
+        org: OrgId,
+        query: AppointmentQuery,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Appointment>, i64), SchedulingError> {
+        if let Some(s) = &query.status
+            && !appointments::STATUSES.contains(&s.as_str())
+        {
+            return Err(SchedulingError::Invalid(format!(
+                "status must be one of {}",
+                appointments::STATUSES.join(", ")
+            )));
+        }
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move { appointments::list_on(c, org, &query, limit, offset).await })
+            })
+            .await
+    }
+
+    /// One pass of the Google Calendar outbox (see [`calendar`]).
+    ///
+    /// # Errors
+    /// [`SchedulingError::Db`].
+    pub async fn sync_calendar(&self, limit: i32) -> Result<calendar::SyncReport, SchedulingError> {
+        calendar::sync_once(&self.db, &self.integrations, &self.calendar, limit).await
+    }
+}

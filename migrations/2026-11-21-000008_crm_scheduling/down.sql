@@ -1,0 +1,13 @@
+DROP FUNCTION share_link_resolve(bytea);
+DROP TABLE share_links;
+DROP TABLE messages;
+DROP FUNCTION calendar_sync_claim(integer, double precision);
+DROP TABLE calendar_sync_jobs;
+DROP TABLE appointments;
+DROP TABLE scheduling_settings;
+DROP TABLE call_logs;
+DROP TRIGGER organizations_seed_services ON organizations;
+DROP FUNCTION organizations_seed_services();
+DROP FUNCTION seed_default_services(uuid);
+DROP TABLE services;
+DROP TABLE contacts;
