@@ -310,16 +310,23 @@ async fn contacts_and_services_have_the_seed_shapes_and_stay_in_their_org() {
         w.gw.get(&format!("/api/services/{peel}"), Some(&w.b.token))
             .await;
     assert_eq!(r.status, 404);
-    let r =
-        w.gw.send(
-            "DELETE",
-            &format!("/api/services/{peel}"),
-            Some(&w.b.token),
-            &[],
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 404);
+    for (verb, body) in [("DELETE", None), ("PATCH", Some(json!({"price_minor": 1})))] {
+        let r =
+            w.gw.send(
+                verb,
+                &format!("/api/services/{peel}"),
+                Some(&w.b.token),
+                &[],
+                body.as_ref(),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{verb}");
+    }
+    let b_list = w.gw.get("/api/contacts", Some(&w.b.token)).await;
+    assert_eq!(b_list.body["pagination"]["total"], 1);
+    assert_eq!(b_list.body["contacts"][0]["contact_name"], "Other");
+    let b_stats = w.gw.get("/api/contacts/stats", Some(&w.b.token)).await;
+    assert_eq!(b_stats.body["hot_leads"], 0);
     assert_eq!(
         w.gw.get("/api/services", Some(&w.b.token)).await.body["services"]
             .as_array()
@@ -377,16 +384,38 @@ async fn booking_over_http_refuses_a_taken_slot_with_alternatives() {
 
     let list = w.gw.get("/api/appointments", Some(&w.a.token)).await;
     assert_eq!(list.body["pagination"]["total"], 1);
-    for (verb, route) in [
-        ("GET", format!("/api/appointments/{id}")),
-        ("POST", format!("/api/appointments/{id}/cancel")),
-        ("PATCH", format!("/api/appointments/{id}")),
+    assert_eq!(
+        w.gw.get("/api/appointments", Some(&w.b.token)).await.body["pagination"]["total"],
+        1
+    );
+    let later = json!({"scheduled_time": (at + Duration::hours(3)).to_rfc3339()});
+    for (verb, route, body) in [
+        ("GET", format!("/api/appointments/{id}"), json!({})),
+        ("POST", format!("/api/appointments/{id}/cancel"), json!({})),
+        (
+            "PATCH",
+            format!("/api/appointments/{id}"),
+            json!({"notes": "x"}),
+        ),
+        (
+            "POST",
+            format!("/api/appointments/{id}/reschedule"),
+            later.clone(),
+        ),
     ] {
         let r =
-            w.gw.send(verb, &route, Some(&w.b.token), &[], Some(&json!({})))
+            w.gw.send(verb, &route, Some(&w.b.token), &[], Some(&body))
                 .await;
         assert_eq!(r.status, 404, "{verb} {route}");
     }
+    let moved =
+        w.gw.post(
+            &format!("/api/appointments/{id}/reschedule"),
+            Some(&w.a.token),
+            &later,
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
     let settings =
         w.gw.send(
             "PUT",
@@ -410,6 +439,28 @@ async fn booking_over_http_refuses_a_taken_slot_with_alternatives() {
         book(&w.a, "+15551230002").await.status,
         201,
         "a cancelled booking frees its time"
+    );
+    let chicago =
+        w.gw.send(
+            "PUT",
+            "/api/scheduling/settings",
+            Some(&w.a.token),
+            &[],
+            Some(&json!({
+            "time_zone": "America/Chicago", "buffer_minutes": 15,
+            "business_hours": [{"weekday": 3, "opens": "08:00", "closes": "18:00"}]})),
+        )
+        .await;
+    assert_eq!(chicago.status, 200, "{:?}", chicago.body);
+    assert_eq!(chicago.body["settings"]["time_zone"], "America/Chicago");
+    let b_settings = w.gw.get("/api/scheduling/settings", Some(&w.b.token)).await;
+    assert_eq!(b_settings.body["settings"]["time_zone"], "UTC");
+    assert_eq!(
+        b_settings.body["settings"]["business_hours"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
     );
 }
 
