@@ -66,6 +66,16 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// 422 `validation_failed` with a caller-facing message.
+    #[must_use]
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
+    }
+
     /// 404 `not_found`. Also the answer for another organization's resources (never 403).
     #[must_use]
     pub fn not_found(what: &str) -> Self {

@@ -216,11 +216,7 @@ fn filtered(org: OrgId, q: &CallQuery) -> call_logs::BoxedQuery<'static, diesel:
         query = query.filter(call_logs::created_at.lt(to));
     }
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let escaped = search
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
+        let pattern = crate::contains_pattern(search);
         query = query.filter(
             call_logs::caller_name
                 .ilike(pattern.clone())

@@ -302,11 +302,7 @@ fn filtered(org: OrgId, query: &ContactQuery) -> contacts::BoxedQuery<'static, d
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let escaped = search
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
+        let pattern = crate::contains_pattern(search);
         q = q.filter(
             contacts::name
                 .ilike(pattern.clone())

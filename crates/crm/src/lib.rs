@@ -106,5 +106,26 @@ impl From<TextList> for Vec<String> {
     }
 }
 
+/// An `ILIKE` pattern matching `search` anywhere, with `%`, `_` and `\\` in it taken literally.
+#[must_use]
+pub fn contains_pattern(search: &str) -> String {
+    let escaped = search
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// The default country code for numbers typed without one: `1` (NANP), the seeds' market.
 pub const DEFAULT_COUNTRY_CODE: &str = "1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_wildcards_are_taken_literally() {
+        assert_eq!(contains_pattern("roe"), "%roe%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

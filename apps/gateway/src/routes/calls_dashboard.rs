@@ -409,11 +409,7 @@ async fn export_transcript(
     body: web::Json<ExportRequest>,
 ) -> Result<HttpResponse, ApiError> {
     if body.format != "txt" {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "format must be txt",
-        ));
+        return Err(ApiError::validation("format must be txt"));
     }
     let file = state
         .messenger

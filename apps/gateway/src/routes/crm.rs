@@ -434,11 +434,7 @@ async fn create_service(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let (Some(name), Some(price_minor)) = (b.name, b.price_minor) else {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "name and price_minor are required",
-        ));
+        return Err(ApiError::validation("name and price_minor are required"));
     };
     let service = crm::services::create(
         &state.db,

@@ -17,14 +17,6 @@ use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        message,
-    )
-}
-
 /// One opening window.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HoursBody {
@@ -89,7 +81,7 @@ impl TryFrom<SettingsBody> for Settings {
     fn try_from(b: SettingsBody) -> Result<Self, ApiError> {
         let time = |t: &str| {
             chrono::NaiveTime::parse_from_str(t, "%H:%M")
-                .map_err(|_| invalid(format!("{t:?} is not HH:MM")))
+                .map_err(|_| ApiError::validation(format!("{t:?} is not HH:MM")))
         };
         Ok(Self {
             time_zone: scheduling::settings::parse_time_zone(&b.time_zone)?,
@@ -109,7 +101,7 @@ impl TryFrom<SettingsBody> for Settings {
                 .iter()
                 .map(|d| {
                     NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                        .map_err(|_| invalid(format!("{d:?} is not YYYY-MM-DD")))
+                        .map_err(|_| ApiError::validation(format!("{d:?} is not YYYY-MM-DD")))
                 })
                 .collect::<Result<_, ApiError>>()?,
             buffer_minutes: b.buffer_minutes,
