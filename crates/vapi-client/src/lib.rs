@@ -1,0 +1,19 @@
+//! Vapi's wire contract (`../shared/contracts/vapi.md`), independent of any web framework:
+//!
+//! - [`messages`]: server messages parsed leniently (every documented variant of tool calls,
+//!   arguments, timestamps, durations and legacy fields);
+//! - [`responses`]: the bodies Vapi expects back (tool results, assistant-request,
+//!   transfer-destination-request, legacy function-call);
+//! - [`auth`]: authenticating Vapi's requests (shared secret, bearer, HMAC with rotation and a
+//!   replay window).
+//!
+//! The REST client (tools, assistants, credentials, phone numbers, calls) is the next part of
+//! this crate (issue 6).
+
+pub mod auth;
+pub mod messages;
+pub mod responses;
+
+pub use auth::{AuthError, HmacPlan, Scheme};
+pub use messages::{CallInfo, EndOfCallReport, MessageKind, ServerMessage, ToolCall, parse};
+pub use responses::{Destination, ToolResult};
