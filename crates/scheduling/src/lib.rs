@@ -82,6 +82,32 @@ impl From<diesel::result::Error> for SchedulingError {
     }
 }
 
+/// Retries of a booking transaction that lost a deadlock or serialization race.
+const CONTENTION_RETRIES: u32 = 5;
+
+/// A short, jittered pause before retrying a transaction that lost a race (2–4 ms, doubling).
+async fn contention_pause(attempt: u32) {
+    let base = 2u64 << attempt.min(6);
+    let jitter = u64::try_from(Uuid::new_v4().as_u128() % u128::from(base)).unwrap_or(0);
+    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+}
+
+/// Whether the transaction lost a race PostgreSQL resolves by aborting one side: a deadlock
+/// (`40P01`; two inserts into an exclusion constraint can each wait for the other, which is
+/// documented PostgreSQL behaviour) or a serialization failure. Retrying then gives the
+/// definitive answer: the slot is free, or `appointments_no_overlap` refuses it.
+fn is_contention(e: &SchedulingError) -> bool {
+    match e {
+        SchedulingError::Db(DbError::Query(diesel::result::Error::DatabaseError(kind, info))) => {
+            matches!(
+                kind,
+                diesel::result::DatabaseErrorKind::SerializationFailure
+            ) || info.message().contains("deadlock detected")
+        }
+        _ => false,
+    }
+}
+
 fn is_overlap(e: &SchedulingError) -> bool {
     matches!(
         e,
@@ -436,53 +462,75 @@ impl Scheduler {
         let email = request.customer_email.clone();
         let notes = request.notes.clone();
         let source = request.source;
-        let booked = self
-            .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let contact =
-                        crm::contacts::find_or_create_on(c, org, &name, &phone, email.as_deref())
-                            .await?;
-                    let appointment: Appointment = diesel::insert_into(appt::table)
-                        .values((
-                            appt::id.eq(Uuid::new_v4()),
-                            appt::org_id.eq(org.0),
-                            appt::contact_id.eq(contact.id),
-                            appt::service_id.eq(service_id),
-                            appt::service_name.eq(service_name),
-                            appt::customer_name.eq(&name),
-                            appt::customer_phone.eq(&phone),
-                            appt::customer_email.eq(email),
-                            appt::notes.eq(notes),
-                            appt::scheduled_time.eq(start),
-                            appt::ends_at.eq(ends_at),
-                            appt::blocked_until.eq(blocked_until),
-                            appt::status.eq(status),
-                            appt::source.eq(source),
-                        ))
-                        .returning(Appointment::as_returning())
-                        .get_result(c)
-                        .await?;
-                    if crm::contacts::check_transition(&contact.lead_status, "booked").is_ok() {
-                        diesel::update(
-                            db::schema::contacts::table
-                                .filter(db::schema::contacts::org_id.eq(org.0))
-                                .filter(db::schema::contacts::id.eq(contact.id)),
+        let mut attempt = 0;
+        let booked = loop {
+            let (name, phone, email, notes, service_name) = (
+                name.clone(),
+                phone.clone(),
+                email.clone(),
+                notes.clone(),
+                service_name.clone(),
+            );
+            let result = self
+                .db
+                .tenant(org, move |c| {
+                    Box::pin(async move {
+                        let contact = crm::contacts::find_or_create_on(
+                            c,
+                            org,
+                            &name,
+                            &phone,
+                            email.as_deref(),
                         )
-                        .set((
-                            db::schema::contacts::lead_status.eq("booked"),
-                            db::schema::contacts::last_contacted_at.eq(now),
-                        ))
-                        .execute(c)
                         .await?;
-                    }
-                    if google && status == "confirmed" {
-                        calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
-                    }
-                    Ok(appointment)
+                        let appointment: Appointment = diesel::insert_into(appt::table)
+                            .values((
+                                appt::id.eq(Uuid::new_v4()),
+                                appt::org_id.eq(org.0),
+                                appt::contact_id.eq(contact.id),
+                                appt::service_id.eq(service_id),
+                                appt::service_name.eq(service_name),
+                                appt::customer_name.eq(&name),
+                                appt::customer_phone.eq(&phone),
+                                appt::customer_email.eq(email),
+                                appt::notes.eq(notes),
+                                appt::scheduled_time.eq(start),
+                                appt::ends_at.eq(ends_at),
+                                appt::blocked_until.eq(blocked_until),
+                                appt::status.eq(status),
+                                appt::source.eq(source),
+                            ))
+                            .returning(Appointment::as_returning())
+                            .get_result(c)
+                            .await?;
+                        if crm::contacts::check_transition(&contact.lead_status, "booked").is_ok() {
+                            diesel::update(
+                                db::schema::contacts::table
+                                    .filter(db::schema::contacts::org_id.eq(org.0))
+                                    .filter(db::schema::contacts::id.eq(contact.id)),
+                            )
+                            .set((
+                                db::schema::contacts::lead_status.eq("booked"),
+                                db::schema::contacts::last_contacted_at.eq(now),
+                            ))
+                            .execute(c)
+                            .await?;
+                        }
+                        if google && status == "confirmed" {
+                            calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
+                        }
+                        Ok(appointment)
+                    })
                 })
-            })
-            .await;
+                .await;
+            match result {
+                Err(e) if is_contention(&e) && attempt < CONTENTION_RETRIES => {
+                    attempt += 1;
+                    contention_pause(attempt).await;
+                }
+                other => break other,
+            }
+        };
         match booked {
             Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
                 alternatives: self.alternatives(org, start, duration, now).await?,
@@ -533,38 +581,48 @@ impl Scheduler {
             .credentials
             .exists(org, Provider::GoogleCalendar)
             .await?;
-        let moved = self
-            .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let locked = appointments::get_on(c, org, id, true).await?;
-                    if !matches!(locked.status.as_str(), "pending" | "confirmed") {
-                        return Err(SchedulingError::InvalidTransition {
-                            from: locked.status,
-                            to: "rescheduled".into(),
-                        });
-                    }
-                    let updated: Appointment = diesel::update(
-                        appt::table
-                            .filter(appt::org_id.eq(org.0))
-                            .filter(appt::id.eq(id)),
-                    )
-                    .set((
-                        appt::scheduled_time.eq(new_start),
-                        appt::ends_at.eq(ends_at),
-                        appt::blocked_until.eq(blocked_until),
-                        appt::confirmation_sent.eq(false),
-                    ))
-                    .returning(Appointment::as_returning())
-                    .get_result(c)
-                    .await?;
-                    if google && updated.status == "confirmed" {
-                        calendar::enqueue_on(c, org, id, "upsert").await?;
-                    }
-                    Ok(updated)
+        let mut attempt = 0;
+        let moved = loop {
+            let result = self
+                .db
+                .tenant(org, move |c| {
+                    Box::pin(async move {
+                        let locked = appointments::get_on(c, org, id, true).await?;
+                        if !matches!(locked.status.as_str(), "pending" | "confirmed") {
+                            return Err(SchedulingError::InvalidTransition {
+                                from: locked.status,
+                                to: "rescheduled".into(),
+                            });
+                        }
+                        let updated: Appointment = diesel::update(
+                            appt::table
+                                .filter(appt::org_id.eq(org.0))
+                                .filter(appt::id.eq(id)),
+                        )
+                        .set((
+                            appt::scheduled_time.eq(new_start),
+                            appt::ends_at.eq(ends_at),
+                            appt::blocked_until.eq(blocked_until),
+                            appt::confirmation_sent.eq(false),
+                        ))
+                        .returning(Appointment::as_returning())
+                        .get_result(c)
+                        .await?;
+                        if google && updated.status == "confirmed" {
+                            calendar::enqueue_on(c, org, id, "upsert").await?;
+                        }
+                        Ok(updated)
+                    })
                 })
-            })
-            .await;
+                .await;
+            match result {
+                Err(e) if is_contention(&e) && attempt < CONTENTION_RETRIES => {
+                    attempt += 1;
+                    contention_pause(attempt).await;
+                }
+                other => break other,
+            }
+        };
         match moved {
             Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
                 alternatives: self.alternatives(org, new_start, duration, now).await?,

@@ -31,7 +31,11 @@ struct World {
 async fn world(tz: &str, buffer: i32) -> World {
     twilio_client::ensure_tls_provider();
     let test_db = TestDatabase::new().await;
-    let db = test_db.db();
+    // The production pool size (16), not the small test pool: 50 concurrent bookings queue for
+    // connections as they would in the gateway.
+    let mut config = db::DbConfig::new(test_db.runtime_url(), "booking-test");
+    config.pool_max_size = 16;
+    let db = db::Db::new(&config).unwrap();
     let a = create_org(&db, "Clinic A").await;
     let b = create_org(&db, "Clinic B").await;
     let keyring = Keyring::new([("k1".to_owned(), Zeroizing::new(vec![7u8; 32]))], "k1").unwrap();
@@ -91,6 +95,7 @@ async fn storm(
     w: &World,
     org: OrgId,
     times: Vec<DateTime<Utc>>,
+    first_caller: usize,
     now: DateTime<Utc>,
 ) -> (usize, Vec<Vec<DateTime<Utc>>>) {
     let barrier = Arc::new(tokio::sync::Barrier::new(times.len()));
@@ -101,7 +106,9 @@ async fn storm(
             let (scheduler, barrier) = (w.scheduler.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                scheduler.book(org, request(i, at), now).await
+                scheduler
+                    .book(org, request(first_caller + i, at), now)
+                    .await
             })
         })
         .collect();
@@ -147,7 +154,7 @@ async fn fifty_concurrent_bookings_of_one_slot_book_exactly_once() {
     let now = utc("2026-03-01T12:00:00Z");
     // Monday 2026-03-09, 10:00 EDT (the day after the DST change).
     let slot = utc("2026-03-09T14:00:00Z");
-    let (ok, refused) = storm(&w, w.a, vec![slot; 50], now).await;
+    let (ok, refused) = storm(&w, w.a, vec![slot; 50], 0, now).await;
     assert_eq!(ok, 1, "exactly one booking wins");
     assert_eq!(refused.len(), 49);
     for alternatives in &refused {
@@ -159,7 +166,7 @@ async fn fifty_concurrent_bookings_of_one_slot_book_exactly_once() {
     }
 
     // Another organization books the very same time, unaffected.
-    let (ok_b, _) = storm(&w, w.b, vec![slot; 5], now).await;
+    let (ok_b, _) = storm(&w, w.b, vec![slot; 5], 0, now).await;
     assert_eq!(ok_b, 1);
 
     // 50 requests at different minutes, pairwise within the buffer of each other
@@ -168,7 +175,7 @@ async fn fifty_concurrent_bookings_of_one_slot_book_exactly_once() {
     let times = (0..50)
         .map(|k| base + chrono::Duration::minutes(4 * (k % 10)))
         .collect();
-    let (ok, refused) = storm(&w, w.a, times, now).await;
+    let (ok, refused) = storm(&w, w.a, times, 100, now).await;
     assert_eq!((ok, refused.len()), (1, 49));
     assert_eq!(overlapping_live_pairs(&w, w.a).await, 0);
     assert_eq!(overlapping_live_pairs(&w, w.b).await, 0);
