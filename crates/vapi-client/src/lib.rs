@@ -6,14 +6,15 @@
 //!   transfer-destination-request, legacy function-call);
 //! - [`auth`]: authenticating Vapi's requests (shared secret, bearer, HMAC with rotation and a
 //!   replay window).
-//!
-//! The REST client (tools, assistants, credentials, phone numbers, calls) is the next part of
-//! this crate (issue 6).
+//! - [`rest`]: the REST API with the platform's private key (tools, assistants with
+//!   fetch-merge-patch, credentials, phone numbers, calls), retrying idempotent calls only.
 
 pub mod auth;
 pub mod messages;
 pub mod responses;
+pub mod rest;
 
 pub use auth::{AuthError, HmacPlan, Scheme};
 pub use messages::{CallInfo, EndOfCallReport, MessageKind, ServerMessage, ToolCall, parse};
 pub use responses::{Destination, ToolResult};
+pub use rest::{VapiClient, VapiError};
