@@ -219,8 +219,8 @@ pub(crate) fn twilio_request(
     state: &AppState,
     req: &HttpRequest,
     body: &[u8],
-) -> softphone::TwilioRequest {
-    softphone::TwilioRequest {
+) -> twilio_client::signature::SignedForm {
+    twilio_client::signature::SignedForm {
         url: format!(
             "{}{}",
             public_origin(state, req),

@@ -165,11 +165,7 @@ impl From<tenancy::TenancyError> for ApiError {
         use tenancy::TenancyError as E;
         let message = e.to_string();
         match e {
-            E::Invalid(message) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(message) => Self::validation(message),
             E::SlugTaken => Self::new(StatusCode::CONFLICT, "slug_taken", message),
             E::EmailTaken => Self::new(StatusCode::CONFLICT, "email_taken", message),
             E::ExtensionTaken => Self::new(StatusCode::CONFLICT, "extension_taken", message),
@@ -200,11 +196,7 @@ impl From<credentials::CredentialError> for ApiError {
                 "credentials_unreadable",
                 e.to_string(),
             ),
-            E::Invalid(message) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(message) => Self::validation(message),
             E::Config(_) | E::UnknownKey(_) | E::Crypto(_) | E::Db(_) | E::SharedDb(_) => {
                 Self::internal(e)
             }
@@ -217,11 +209,7 @@ impl From<integrations::IntegrationError> for ApiError {
         use integrations::IntegrationError as E;
         let message = e.to_string();
         match e {
-            E::Invalid(message) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(message) => Self::validation(message),
             E::Rejected { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "credentials_rejected",
@@ -248,11 +236,7 @@ impl From<user_mapping::MappingError> for ApiError {
     fn from(e: user_mapping::MappingError) -> Self {
         use user_mapping::MappingError as E;
         match e {
-            E::Invalid(message) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(message) => Self::validation(message),
             E::NotFound => Self::not_found("user mapping"),
             E::Db(e) => Self::internal(e),
         }
@@ -263,11 +247,7 @@ impl From<voicemail::VoicemailError> for ApiError {
     fn from(e: voicemail::VoicemailError) -> Self {
         use voicemail::VoicemailError as E;
         match e {
-            E::Invalid(message) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(message) => Self::validation(message),
             E::NotFound => Self::not_found("voicemail"),
             E::Db(e) => Self::internal(e),
         }
@@ -280,11 +260,7 @@ impl From<event_log::EventLogError> for ApiError {
         use event_log::dialpad::PayloadError as P;
         let message = e.to_string();
         match e {
-            E::Invalid(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(_) => Self::validation(message),
             E::NotFound(what) => Self::not_found(what),
             E::AppInactive => Self::new(StatusCode::FORBIDDEN, "app_inactive", message),
             E::Payload(P::BadSignature) => {
@@ -358,11 +334,7 @@ impl From<crm::CrmError> for ApiError {
         use crm::CrmError as E;
         let message = e.to_string();
         match e {
-            E::Invalid(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(_) => Self::validation(message),
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
             E::PhoneTaken => Self::new(StatusCode::CONFLICT, "phone_taken", message),
             E::NameTaken => Self::new(StatusCode::CONFLICT, "name_taken", message),
@@ -379,11 +351,7 @@ impl From<scheduling::SchedulingError> for ApiError {
         use scheduling::SchedulingError as E;
         let message = e.to_string();
         match e {
-            E::Invalid(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(_) => Self::validation(message),
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
             E::SlotTaken { alternatives } => {
                 let mut error = Self::new(StatusCode::CONFLICT, "slot_taken", message);
@@ -417,11 +385,7 @@ impl From<messaging::MessagingError> for ApiError {
         use messaging::MessagingError as E;
         let message = e.to_string();
         match e {
-            E::Invalid(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message,
-            ),
+            E::Invalid(_) => Self::validation(message),
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
             E::NotConnected(_) => Self::new(StatusCode::CONFLICT, "not_connected", message),
             E::RateLimited => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),

@@ -70,17 +70,11 @@ impl AppState {
             db.clone(),
             credentials.clone(),
             integrations.clone(),
-            scheduling::GoogleCalendar::new(
-                integrations.http().clone(),
-                &integrations.endpoints().google_calendar,
-            ),
         ));
         let messenger = Arc::new(messaging::Messenger::new(
             db.clone(),
             credentials.clone(),
             integrations.clone(),
-            integrations.http().clone(),
-            &integrations.endpoints().resend,
             scheduler.clone(),
         ));
         Self {

@@ -129,29 +129,24 @@ pub struct Messenger {
     db: Db,
     credentials: Arc<CredentialService>,
     integrations: Arc<integrations::Integrations>,
-    http: reqwest::Client,
-    resend_base: String,
     scheduler: Arc<scheduling::Scheduler>,
 }
 
 impl Messenger {
     /// A messenger sending SMS through each organization's Twilio (clients from
-    /// `integrations`) and email through its Resend at `resend_base`.
+    /// `integrations`) and email through its Resend (the integrations' `resend` endpoint and
+    /// HTTP client).
     #[must_use]
     pub fn new(
         db: Db,
         credentials: Arc<CredentialService>,
         integrations: Arc<integrations::Integrations>,
-        http: reqwest::Client,
-        resend_base: &str,
         scheduler: Arc<scheduling::Scheduler>,
     ) -> Self {
         Self {
             db,
             credentials,
             integrations,
-            http,
-            resend_base: resend_base.trim_end_matches('/').to_owned(),
             scheduler,
         }
     }
@@ -414,8 +409,8 @@ impl Messenger {
             text,
         };
         match resend::send(
-            &self.http,
-            &self.resend_base,
+            self.integrations.http(),
+            &self.integrations.endpoints().resend,
             &credential.api_key,
             &outgoing,
         )

@@ -28,7 +28,7 @@ pub(crate) async fn send(
     email: &Email<'_>,
 ) -> Result<Option<String>, SendError> {
     let response = http
-        .post(format!("{base}/emails"))
+        .post(format!("{}/emails", base.trim_end_matches('/')))
         .bearer_auth(api_key.expose_secret())
         .json(email)
         .timeout(std::time::Duration::from_secs(10))

@@ -22,7 +22,7 @@ use db::OrgId;
 use db::test_support::{TestDatabase, create_org};
 use diesel_async::RunQueryDsl;
 use integrations::{Integrations, ProviderEndpoints};
-use scheduling::{BookingRequest, BusinessHours, GoogleCalendar, Scheduler, Settings};
+use scheduling::{BookingRequest, BusinessHours, Scheduler, Settings};
 use zeroize::Zeroizing;
 
 fn report(name: &str, mut samples: Vec<Duration>) {
@@ -81,12 +81,7 @@ fn main() {
             credentials.clone(),
             ProviderEndpoints::default(),
         ));
-        let scheduler = Scheduler::new(
-            db.clone(),
-            credentials,
-            integrations,
-            GoogleCalendar::new(reqwest::Client::new(), "http://127.0.0.1:9"),
-        );
+        let scheduler = Scheduler::new(db.clone(), credentials, integrations);
         scheduler
             .put_settings(
                 org,

@@ -176,14 +176,18 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler reading Google Calendar at `calendar` for organizations that connected it.
+    /// A scheduler reading Google Calendar (at the integrations' `google_calendar` endpoint,
+    /// through their HTTP client) for organizations that connected it.
     #[must_use]
     pub fn new(
         db: Db,
         credentials: Arc<CredentialService>,
         integrations: Arc<integrations::Integrations>,
-        calendar: GoogleCalendar,
     ) -> Self {
+        let calendar = GoogleCalendar::new(
+            integrations.http().clone(),
+            &integrations.endpoints().google_calendar,
+        );
         Self {
             db,
             credentials,
@@ -224,17 +228,23 @@ impl Scheduler {
             .await
     }
 
+    /// Whether the organization connected Google Calendar (one vault read per operation).
+    async fn google_connected(&self, org: OrgId) -> Result<bool, SchedulingError> {
+        Ok(self
+            .credentials
+            .exists(org, Provider::GoogleCalendar)
+            .await?)
+    }
+
+    /// Google busy times in `[from, to)`, `None` when not `connected`.
     async fn google_busy(
         &self,
         org: OrgId,
+        connected: bool,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Option<Vec<Busy>>, SchedulingError> {
-        if !self
-            .credentials
-            .exists(org, Provider::GoogleCalendar)
-            .await?
-        {
+        if !connected {
             return Ok(None);
         }
         let token = self
@@ -250,10 +260,11 @@ impl Scheduler {
     async fn google_busy_lenient(
         &self,
         org: OrgId,
+        connected: bool,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> (Vec<Busy>, bool) {
-        match self.google_busy(org, from, to).await {
+        match self.google_busy(org, connected, from, to).await {
             Ok(Some(busy)) => (busy, true),
             Ok(None) => (Vec::new(), false),
             Err(e) => {
@@ -345,7 +356,8 @@ impl Scheduler {
             })
             .await?;
         let (from, to) = availability::day_bounds(settings.time_zone, day);
-        let (mut busy, calendar_checked) = self.google_busy_lenient(org, from, to).await;
+        let connected = self.google_connected(org).await?;
+        let (mut busy, calendar_checked) = self.google_busy_lenient(org, connected, from, to).await;
         busy.extend(own_busy);
         Ok(DayAvailability {
             date: day,
@@ -361,11 +373,12 @@ impl Scheduler {
     async fn alternatives(
         &self,
         org: OrgId,
+        settings: &Settings,
+        google: bool,
         after: DateTime<Utc>,
         duration: i32,
         now: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, SchedulingError> {
-        let settings = self.settings(org).await?;
         let first_day = after.with_timezone(&settings.time_zone).date_naive();
         let (from, _) = availability::day_bounds(settings.time_zone, first_day);
         let (_, to) = availability::day_bounds(
@@ -378,12 +391,12 @@ impl Scheduler {
                 Box::pin(async move { Self::appointment_busy(c, org, from, to).await })
             })
             .await?;
-        busy.extend(self.google_busy_lenient(org, from, to).await.0);
+        busy.extend(self.google_busy_lenient(org, google, from, to).await.0);
         let mut found = Vec::new();
         for offset in 0..=ALTERNATIVE_DAYS {
             let day = first_day + Duration::days(offset);
             found.extend(
-                availability::day_slots(&settings, day, duration, &busy, now)
+                availability::day_slots(settings, day, duration, &busy, now)
                     .into_iter()
                     .filter(|s| *s >= after),
             );
@@ -419,18 +432,21 @@ impl Scheduler {
             ));
         }
         let phone = crm::normalize_phone(&request.customer_phone, crm::DEFAULT_COUNTRY_CODE)?;
-        let settings = self.settings(org).await?;
         let start = request.scheduled_time;
         if start <= now {
             return Err(SchedulingError::Unavailable(
                 "that time is in the past".into(),
             ));
         }
-        let (service_id, service_name, duration) = {
+        let (settings, (service_id, service_name, duration)) = {
             let (id, name) = (request.service_id, request.service_name.clone());
             self.db
                 .tenant(org, move |c| {
-                    Box::pin(async move { Self::service_for(c, org, id, name.as_deref()).await })
+                    Box::pin(async move {
+                        let settings = settings::get_on(c, org).await?;
+                        let service = Self::service_for(c, org, id, name.as_deref()).await?;
+                        Ok::<_, SchedulingError>((settings, service))
+                    })
                 })
                 .await?
         };
@@ -439,15 +455,18 @@ impl Scheduler {
                 "that time is outside the clinic's business hours".into(),
             ));
         }
+        let google = self.google_connected(org).await?;
         let ends_at = start + Duration::minutes(i64::from(duration));
         let blocked_until = ends_at + Duration::minutes(i64::from(settings.buffer_minutes));
-        if let Ok(Some(busy)) = self.google_busy(org, start, blocked_until).await
+        if let Ok(Some(busy)) = self.google_busy(org, google, start, blocked_until).await
             && busy
                 .iter()
                 .any(|b| start < b.end && b.start < blocked_until)
         {
             return Err(SchedulingError::SlotTaken {
-                alternatives: self.alternatives(org, start, duration, now).await?,
+                alternatives: self
+                    .alternatives(org, &settings, google, start, duration, now)
+                    .await?,
             });
         }
         let status = if settings.require_approval {
@@ -455,10 +474,6 @@ impl Scheduler {
         } else {
             "confirmed"
         };
-        let google = self
-            .credentials
-            .exists(org, Provider::GoogleCalendar)
-            .await?;
         let email = request.customer_email.clone();
         let notes = request.notes.clone();
         let source = request.source;
@@ -533,7 +548,9 @@ impl Scheduler {
         };
         match booked {
             Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
-                alternatives: self.alternatives(org, start, duration, now).await?,
+                alternatives: self
+                    .alternatives(org, &settings, google, start, duration, now)
+                    .await?,
             }),
             other => other,
         }
@@ -556,11 +573,14 @@ impl Scheduler {
                 "that time is in the past".into(),
             ));
         }
-        let settings = self.settings(org).await?;
-        let current = self
+        let (settings, current) = self
             .db
             .tenant(org, move |c| {
-                Box::pin(async move { appointments::get_on(c, org, id, false).await })
+                Box::pin(async move {
+                    let settings = settings::get_on(c, org).await?;
+                    let current = appointments::get_on(c, org, id, false).await?;
+                    Ok::<_, SchedulingError>((settings, current))
+                })
             })
             .await?;
         if !matches!(current.status.as_str(), "pending" | "confirmed") {
@@ -577,10 +597,7 @@ impl Scheduler {
         }
         let ends_at = new_start + Duration::minutes(i64::from(duration));
         let blocked_until = ends_at + Duration::minutes(i64::from(settings.buffer_minutes));
-        let google = self
-            .credentials
-            .exists(org, Provider::GoogleCalendar)
-            .await?;
+        let google = self.google_connected(org).await?;
         let mut attempt = 0;
         let moved = loop {
             let result = self
@@ -625,7 +642,9 @@ impl Scheduler {
         };
         match moved {
             Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
-                alternatives: self.alternatives(org, new_start, duration, now).await?,
+                alternatives: self
+                    .alternatives(org, &settings, google, new_start, duration, now)
+                    .await?,
             }),
             other => other,
         }
@@ -650,10 +669,7 @@ impl Scheduler {
                 "customer name must be 1-200 characters".into(),
             ));
         }
-        let google = self
-            .credentials
-            .exists(org, Provider::GoogleCalendar)
-            .await?;
+        let google = self.google_connected(org).await?;
         self.db
             .tenant(org, move |c| {
                 Box::pin(async move {

@@ -11,9 +11,7 @@ use credentials::{CredentialService, Keyring};
 use db::OrgId;
 use db::test_support::{TestDatabase, create_org};
 use integrations::{Integrations, ProviderEndpoints};
-use scheduling::{
-    BookingRequest, BusinessHours, GoogleCalendar, Scheduler, SchedulingError, Settings,
-};
+use scheduling::{BookingRequest, BusinessHours, Scheduler, SchedulingError, Settings};
 use zeroize::Zeroizing;
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -44,12 +42,7 @@ async fn world(tz: &str, buffer: i32) -> World {
         credentials.clone(),
         ProviderEndpoints::default(),
     ));
-    let scheduler = Arc::new(Scheduler::new(
-        db.clone(),
-        credentials,
-        integrations,
-        GoogleCalendar::new(reqwest::Client::new(), "http://127.0.0.1:9"),
-    ));
+    let scheduler = Arc::new(Scheduler::new(db.clone(), credentials, integrations));
     for org in [a, b] {
         scheduler
             .put_settings(

@@ -27,7 +27,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::routing::{CLIENT_PREFIX, Member};
-use crate::{SoftphoneError, TwilioRequest};
+use crate::{SignedForm, SoftphoneError};
 
 /// Who receives softphone events: every signed-in user of the organization.
 const AUDIENCE: realtime::Audience = realtime::Audience::Users { min_role: "user" };
@@ -104,7 +104,7 @@ impl LegUpdate {
     /// [`SoftphoneError::Invalid`] when `CallSid` is not a call sid, `CallStatus` is unknown,
     /// `To` is not a `client:<2-8 digits>` identity, or `ParentCallSid` / `CallDuration` is
     /// malformed.
-    pub fn from_request(request: &TwilioRequest) -> Result<Self, SoftphoneError> {
+    pub fn from_request(request: &SignedForm) -> Result<Self, SoftphoneError> {
         let invalid = |m: &str| SoftphoneError::Invalid(m.to_owned());
         let leg_sid = request
             .param("CallSid")
@@ -300,8 +300,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn request(pairs: &[(&str, &str)]) -> TwilioRequest {
-        TwilioRequest {
+    fn request(pairs: &[(&str, &str)]) -> SignedForm {
+        SignedForm {
             url: String::new(),
             params: pairs
                 .iter()

@@ -97,27 +97,8 @@ pub struct VoiceToken {
     pub outgoing: bool,
 }
 
-/// A form-encoded request from Twilio, with what its signature is checked against.
-#[derive(Debug, Clone)]
-pub struct TwilioRequest {
-    /// The full URL Twilio requested, as configured (scheme, host, path, query).
-    pub url: String,
-    /// The form parameters, in any order.
-    pub params: Vec<(String, String)>,
-    /// The `X-Twilio-Signature` header, empty when absent.
-    pub signature: String,
-}
-
-impl TwilioRequest {
-    /// The first value of a parameter.
-    #[must_use]
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
+/// A form-encoded request from Twilio with what its signature covers.
+pub use twilio_client::signature::SignedForm;
 
 /// The softphone service: one per process, shared behind an `Arc`.
 #[derive(Debug)]
@@ -200,7 +181,7 @@ impl Softphone {
     pub async fn voice(
         &self,
         org: OrgId,
-        request: &TwilioRequest,
+        request: &SignedForm,
         urls: &CallbackUrls,
     ) -> Result<String, SoftphoneError> {
         let credential = self.verify(org, request).await?;
@@ -226,7 +207,7 @@ impl Softphone {
     pub async fn client_status(
         &self,
         org: OrgId,
-        request: &TwilioRequest,
+        request: &SignedForm,
     ) -> Result<LegStatus, SoftphoneError> {
         self.verify(org, request).await?;
         let update = LegUpdate::from_request(request)?;
@@ -254,7 +235,7 @@ impl Softphone {
     async fn verify(
         &self,
         org: OrgId,
-        request: &TwilioRequest,
+        request: &SignedForm,
     ) -> Result<Cred<TwilioCredentials>, SoftphoneError> {
         let credential = match self.credentials.get::<TwilioCredentials>(org).await {
             Ok(credential) => credential,
@@ -265,17 +246,7 @@ impl Softphone {
             tracing::warn!(%org, "Twilio voice request refused: the org's Twilio credential has no auth token to check signatures with");
             return Err(SoftphoneError::BadSignature);
         };
-        let pairs: Vec<(&str, &str)> = request
-            .params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        if !twilio_client::signature::validate_form(
-            token.expose_secret(),
-            &request.url,
-            &pairs,
-            &request.signature,
-        ) {
+        if !request.is_signed_by(token.expose_secret()) {
             return Err(SoftphoneError::BadSignature);
         }
         if request

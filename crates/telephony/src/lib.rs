@@ -152,12 +152,6 @@ impl Telephony {
         self
     }
 
-    /// The configured public base URL, without a trailing `/`.
-    #[must_use]
-    pub fn public_base_url(&self) -> Option<&str> {
-        self.public_base_url.as_deref()
-    }
-
     /// The status callback URL of a verification, when a public base URL is configured.
     #[must_use]
     pub fn status_callback_url(&self, verification_id: uuid::Uuid) -> Option<String> {

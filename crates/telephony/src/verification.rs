@@ -349,9 +349,7 @@ impl Telephony {
     pub async fn status_callback(
         &self,
         verification_id: Uuid,
-        url: &str,
-        params: &[(String, String)],
-        signature: &str,
+        request: &twilio_client::signature::SignedForm,
     ) -> Result<(), TelephonyError> {
         use secrecy::ExposeSecret;
         let org: OrgLookup = self
@@ -375,22 +373,13 @@ impl Telephony {
             tracing::warn!(%org, "Twilio callback refused: the org's Twilio credential has no auth token to check signatures with");
             return Err(TelephonyError::BadSignature);
         };
-        let pairs: Vec<(&str, &str)> = params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        if !twilio_client::signature::validate_form(token.expose_secret(), url, &pairs, signature) {
+        if !request.is_signed_by(token.expose_secret()) {
             return Err(TelephonyError::BadSignature);
         }
-        let param = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        match param("VerificationStatus") {
+        match request.param("VerificationStatus") {
             Some("success") => {
-                let sid = param("OutgoingCallerIdSid")
+                let sid = request
+                    .param("OutgoingCallerIdSid")
                     .filter(|s| twilio_client::is_sid(s, "PN"))
                     .map(str::to_owned);
                 self.db
@@ -419,7 +408,7 @@ impl Telephony {
             Some("failed") => self.set_status(org, verification_id, "failed").await?,
             _ => {}
         }
-        tracing::info!(org_id = %org, verification_id = %verification_id, status = ?param("VerificationStatus"), "caller-ID status callback");
+        tracing::info!(org_id = %org, verification_id = %verification_id, status = ?request.param("VerificationStatus"), "caller-ID status callback");
         Ok(())
     }
 

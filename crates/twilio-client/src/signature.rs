@@ -105,6 +105,40 @@ pub fn validate_form(
     no_port | default_port
 }
 
+/// A form-encoded Twilio webhook as its signature covers it: the URL Twilio requested (as
+/// configured), every POST parameter, and the `X-Twilio-Signature` header (empty when absent).
+#[derive(Debug, Clone, Default)]
+pub struct SignedForm {
+    /// The full URL (scheme, host, path, query).
+    pub url: String,
+    /// The form parameters, in any order.
+    pub params: Vec<(String, String)>,
+    /// `X-Twilio-Signature`.
+    pub signature: String,
+}
+
+impl SignedForm {
+    /// The first value of a parameter.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the signature is Twilio's with `auth_token` ([`validate_form`]).
+    #[must_use]
+    pub fn is_signed_by(&self, auth_token: &str) -> bool {
+        let pairs: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        validate_form(auth_token, &self.url, &pairs, &self.signature)
+    }
+}
+
 /// Whether `signature` is Twilio's for a request with a JSON `body` to `url`, whose query must
 /// carry `bodySHA256` equal to the hex SHA-256 of the body.
 #[must_use]

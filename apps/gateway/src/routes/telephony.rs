@@ -411,12 +411,7 @@ async fn caller_id_status(
     let signed = crate::auth::twilio_request(&state, &req, &body);
     state
         .telephony
-        .status_callback(
-            id.into_inner(),
-            &signed.url,
-            &signed.params,
-            &signed.signature,
-        )
+        .status_callback(id.into_inner(), &signed)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
