@@ -8,6 +8,7 @@
 //! | `migrate` | apply pending migrations to the development database (or `DATABASE_OWNER_URL`) |
 //! | `rotate-credentials` | re-seal every stored credential under the active key |
 //! | `telephony-cleanup` | expire and delete stale caller-ID verifications now (the gateway also runs it daily) |
+//! | `sync-tools` | register changed Vapi tools and link them to every organization's assistants; prints what changed (needs `VAPI_PRIVATE_KEY`, `PUBLIC_BASE_URL`) |
 //! | `schema [--check]` | regenerate `crates/db/src/schema.rs` from the migrations (`--check`: fail on drift) |
 //! | `check-rls` | migrate a scratch database and audit tenancy rules (forced RLS, policies, runtime role) |
 //! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         ["migrate"] => migrate(),
         ["rotate-credentials"] => rotate_credentials(),
         ["telephony-cleanup"] => telephony_cleanup(),
+        ["sync-tools"] => sync_tools(),
         ["schema"] => schema(false),
         ["schema", "--check"] => schema(true),
         ["check-rls"] => check_rls(),
@@ -76,7 +78,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | telephony-cleanup | \
+    "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | telephony-cleanup | sync-tools | \
      schema [--check] | check-rls | openapi [--check] | test | contract | bench>"
         .into()
 }
@@ -357,6 +359,20 @@ fn telephony_cleanup() -> Result {
         "telephony cleanup",
         gateway(&bin, "telephony-cleanup").env("DATABASE_URL", runtime_url),
     )
+}
+
+/// Registers changed Vapi tools and links them to every organization's assistants, against the
+/// development database with the development secrets; `VAPI_PRIVATE_KEY`, `PUBLIC_BASE_URL` and
+/// the `VAPI_WEBHOOK_*` settings come from the environment.
+fn sync_tools() -> Result {
+    let (runtime_url, _) = dev_database()?;
+    let bin = gateway_bin()?;
+    let mut cmd = gateway(&bin, "sync-tools");
+    cmd.env("DATABASE_URL", runtime_url);
+    for (k, v) in dev_secrets()? {
+        cmd.env(k, v);
+    }
+    run("tool sync", &mut cmd)
 }
 
 fn migrate() -> Result {

@@ -1,6 +1,7 @@
 //! The work an instance does besides answering requests: the webhook event processor, the
 //! realtime fan-out that feeds this instance's WebSocket clients, and (with event workers) the
-//! Google Calendar outbox worker.
+//! Google Calendar outbox worker and the voice worker (tool-link retries, Twilio dual-sync,
+//! hot-lead alerts).
 
 use std::sync::Arc;
 
@@ -16,10 +17,14 @@ pub struct Background {
     processor: Option<ProcessorHandle>,
     fan_out: tokio::task::JoinHandle<()>,
     calendar: Option<tokio::task::JoinHandle<()>>,
+    voice: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Pause between passes of the calendar outbox worker.
 const CALENDAR_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Pause between passes of the voice worker.
+const VOICE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Background {
     /// Starts `event_workers` event workers (none when 0) named after `instance`, and the
@@ -45,10 +50,14 @@ impl Background {
                 }
             })
         });
+        let voice = processor
+            .is_some()
+            .then(|| state.voice.spawn_worker(VOICE_POLL));
         Self {
             processor,
             fan_out,
             calendar,
+            voice,
         }
     }
 
@@ -63,6 +72,10 @@ impl Background {
             calendar.abort();
             let _ = calendar.await;
         }
+        if let Some(voice) = self.voice.take() {
+            voice.abort();
+            let _ = voice.await;
+        }
     }
 }
 
@@ -72,6 +85,9 @@ impl Drop for Background {
         self.fan_out.abort();
         if let Some(calendar) = &self.calendar {
             calendar.abort();
+        }
+        if let Some(voice) = &self.voice {
+            voice.abort();
         }
     }
 }

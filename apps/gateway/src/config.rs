@@ -93,7 +93,55 @@ pub struct Config {
     /// `EVENT_WORKERS`: webhook event workers per instance (0 turns processing off on this
     /// instance). Default 2.
     pub event_workers: usize,
+    /// The platform's Vapi account and how Vapi authenticates to us (see [`VapiConfig`]).
+    pub vapi: VapiConfig,
 }
+
+/// The platform's Vapi account (seed 001 "Critical architecture rule": one key for every
+/// organization) and how Vapi's requests to us are authenticated (contracts/vapi.md §3).
+///
+/// - `VAPI_PRIVATE_KEY`: the platform's private API key; unset, agent saves, call-backs and
+///   dual-sync answer 503 `vapi_not_configured`.
+/// - `VAPI_API_BASE_URL`: default `https://api.vapi.ai`.
+/// - `VAPI_WEBHOOK_SECRET` (and `VAPI_WEBHOOK_SECRET_PREVIOUS` during a rotation): the secret
+///   Vapi's requests must carry; unset, every webhook and tool request is refused.
+/// - `VAPI_WEBHOOK_AUTH`: `secret` (default: the header `VAPI_WEBHOOK_HEADER`, default
+///   `x-vapi-secret`, carries the secret), `bearer` (`Authorization: Bearer <secret>`) or `hmac`
+///   (a signature over the raw body, with `VAPI_WEBHOOK_SIGNATURE_HEADER` default `x-signature`,
+///   `VAPI_WEBHOOK_TIMESTAMP_HEADER` default `x-timestamp` (`none` for no timestamp),
+///   `VAPI_WEBHOOK_PAYLOAD_FORMAT` default `{timestamp}.{body}`, `VAPI_WEBHOOK_ALGORITHM`
+///   `sha256|sha512|sha1`, `VAPI_WEBHOOK_ENCODING` `hex|base64`, `VAPI_WEBHOOK_SIGNATURE_PREFIX`).
+/// - `VAPI_WEBHOOK_CREDENTIAL_ID`: a Vapi custom credential to name in `server.credentialId`
+///   instead of sending the secret as a static header; required for `hmac` (Vapi signs only
+///   through a credential).
+#[derive(Clone, Default)]
+pub struct VapiConfig {
+    /// `VAPI_PRIVATE_KEY`.
+    pub private_key: Option<secrecy::SecretString>,
+    /// `VAPI_API_BASE_URL`.
+    pub base_url: String,
+    /// How requests are checked; `None` refuses all.
+    pub webhook: Option<vapi_client::Scheme>,
+    /// What is written into the `server` objects given to Vapi.
+    pub server_auth: Option<voice_agent::ServerAuth>,
+}
+
+impl std::fmt::Debug for VapiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VapiConfig")
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("base_url", &self.base_url)
+            .field("webhook", &self.webhook.as_ref().map(|_| "[configured]"))
+            .field("server_auth", &self.server_auth)
+            .finish()
+    }
+}
+
+/// Vapi's public API.
+pub const VAPI_DEFAULT_BASE_URL: &str = "https://api.vapi.ai";
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,6 +170,7 @@ impl std::fmt::Debug for Config {
             .field("ws_heartbeat", &self.ws_heartbeat)
             .field("ws_send_queue", &self.ws_send_queue)
             .field("event_workers", &self.event_workers)
+            .field("vapi", &self.vapi)
             .finish()
     }
 }
@@ -213,6 +262,123 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         config.token_url = self.http_url("GOOGLE_OAUTH_TOKEN_URL", config.token_url)?;
         config.userinfo_url = self.http_url("GOOGLE_USERINFO_URL", config.userinfo_url)?;
         Ok(Some(config))
+    }
+
+    fn vapi(&self) -> Result<VapiConfig, ConfigError> {
+        use secrecy::SecretString;
+        use vapi_client::auth::{Algorithm, Encoding};
+        let base_url = self.http_url("VAPI_API_BASE_URL", VAPI_DEFAULT_BASE_URL.into())?;
+        let private_key = self.get("VAPI_PRIVATE_KEY").map(SecretString::from);
+        let credential = self.get("VAPI_WEBHOOK_CREDENTIAL_ID");
+        let Some(secret) = self.get("VAPI_WEBHOOK_SECRET") else {
+            return Ok(VapiConfig {
+                private_key,
+                base_url,
+                webhook: None,
+                server_auth: None,
+            });
+        };
+        let secrets: Vec<SecretString> = std::iter::once(secret.clone())
+            .chain(self.get("VAPI_WEBHOOK_SECRET_PREVIOUS"))
+            .map(SecretString::from)
+            .collect();
+        let invalid = |var, reason: &str| ConfigError::Invalid {
+            var,
+            reason: reason.into(),
+        };
+        let mode = self
+            .get("VAPI_WEBHOOK_AUTH")
+            .unwrap_or_else(|| "secret".into());
+        let (webhook, header) = match mode.trim() {
+            "secret" => {
+                let header = self
+                    .get("VAPI_WEBHOOK_HEADER")
+                    .unwrap_or_else(|| "x-vapi-secret".into())
+                    .to_ascii_lowercase();
+                (
+                    vapi_client::Scheme::Secret {
+                        header: header.clone(),
+                        secrets,
+                    },
+                    Some((header, secret)),
+                )
+            }
+            "bearer" => {
+                let header = self
+                    .get("VAPI_WEBHOOK_HEADER")
+                    .unwrap_or_else(|| "authorization".into())
+                    .to_ascii_lowercase();
+                (
+                    vapi_client::Scheme::Bearer {
+                        header: header.clone(),
+                        prefix: true,
+                        tokens: secrets,
+                    },
+                    Some((header, format!("Bearer {secret}"))),
+                )
+            }
+            "hmac" => {
+                if credential.is_none() {
+                    return Err(ConfigError::Missing {
+                        var: "VAPI_WEBHOOK_CREDENTIAL_ID",
+                        why: " (Vapi signs requests only through a credential: create an HMAC credential with this secret and name it here)",
+                    });
+                }
+                let mut plan = vapi_client::HmacPlan::with_defaults(secrets[0].clone());
+                plan.secrets = secrets;
+                if let Some(h) = self.get("VAPI_WEBHOOK_SIGNATURE_HEADER") {
+                    plan.signature_header = h.to_ascii_lowercase();
+                }
+                match self.get("VAPI_WEBHOOK_TIMESTAMP_HEADER").as_deref() {
+                    Some("none") => plan.timestamp_header = None,
+                    Some(h) => plan.timestamp_header = Some(h.to_ascii_lowercase()),
+                    None => {}
+                }
+                if let Some(f) = self.get("VAPI_WEBHOOK_PAYLOAD_FORMAT") {
+                    plan.payload_format = f;
+                }
+                plan.signature_prefix = self.get("VAPI_WEBHOOK_SIGNATURE_PREFIX");
+                plan.algorithm = match self.get("VAPI_WEBHOOK_ALGORITHM").as_deref() {
+                    None | Some("sha256") => Algorithm::Sha256,
+                    Some("sha512") => Algorithm::Sha512,
+                    Some("sha1") => Algorithm::Sha1,
+                    Some(_) => {
+                        return Err(invalid(
+                            "VAPI_WEBHOOK_ALGORITHM",
+                            "expected sha256, sha512 or sha1",
+                        ));
+                    }
+                };
+                plan.encoding = match self.get("VAPI_WEBHOOK_ENCODING").as_deref() {
+                    None | Some("hex") => Encoding::Hex,
+                    Some("base64") => Encoding::Base64,
+                    Some(_) => {
+                        return Err(invalid("VAPI_WEBHOOK_ENCODING", "expected hex or base64"));
+                    }
+                };
+                (vapi_client::Scheme::Hmac(plan), None)
+            }
+            _ => {
+                return Err(invalid(
+                    "VAPI_WEBHOOK_AUTH",
+                    "expected secret, bearer or hmac",
+                ));
+            }
+        };
+        let server_auth = match (credential, header) {
+            (Some(id), _) => voice_agent::ServerAuth::Credential(id),
+            (None, Some((name, value))) => voice_agent::ServerAuth::Header {
+                name,
+                value: SecretString::from(value),
+            },
+            (None, None) => voice_agent::ServerAuth::None,
+        };
+        Ok(VapiConfig {
+            private_key,
+            base_url,
+            webhook: Some(webhook),
+            server_auth: Some(server_auth),
+        })
     }
 
     fn postgres_url(&self, var: &'static str, raw: String) -> Result<String, ConfigError> {
@@ -358,6 +524,7 @@ impl Config {
             event_workers: vars.parsed("EVENT_WORKERS", 2, "a whole number from 0 to 64", |v| {
                 *v <= 64
             })?,
+            vapi: vars.vapi()?,
         })
     }
 }

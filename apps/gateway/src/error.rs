@@ -400,6 +400,29 @@ impl From<messaging::MessagingError> for ApiError {
     }
 }
 
+impl From<voice_agent::VoiceError> for ApiError {
+    fn from(e: voice_agent::VoiceError) -> Self {
+        use voice_agent::VoiceError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(_) => Self::validation(message),
+            E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            E::NotReady { code, .. } => Self::new(StatusCode::CONFLICT, code, message),
+            E::NotConfigured(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "vapi_not_configured",
+                message,
+            ),
+            // Vapi's own error is logged where it happened; the caller gets this only.
+            E::Vapi(_) => Self::new(StatusCode::BAD_GATEWAY, "vapi_unavailable", message),
+            E::Crm(inner) => inner.into(),
+            E::Scheduling(inner) => inner.into(),
+            E::Credential(inner) => inner.into(),
+            E::Db(_) => Self::internal(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,9 @@
 //!   the server also runs it daily.
 //! - `rotate-credentials`: re-seal every stored credential under `CREDENTIALS_ACTIVE_KEY`, as the
 //!   owner role (`DATABASE_OWNER_URL`); afterwards keys no longer active can be removed.
+//! - `sync-tools`: register the platform's Vapi tools where their definitions changed and link
+//!   them to every organization's assistants (needs the serving configuration, including
+//!   `VAPI_PRIVATE_KEY` and `PUBLIC_BASE_URL`); prints what changed per organization.
 //! - `openapi`: print the OpenAPI document (no database needed).
 
 use std::process::ExitCode;
@@ -17,7 +20,7 @@ use std::process::ExitCode;
 use gateway::config::{Config, ConfigError, LogFormat};
 use gateway::{app, server, telemetry};
 
-const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|telephony-cleanup|openapi]";
+const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|telephony-cleanup|sync-tools|openapi]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,6 +34,7 @@ async fn main() -> ExitCode {
         "seed-demo" => seed_demo().await,
         "rotate-credentials" => rotate_credentials().await,
         "telephony-cleanup" => telephony_cleanup().await,
+        "sync-tools" => sync_tools().await,
         "openapi" => print_json(&app::openapi()),
         "-h" | "--help" | "help" => {
             eprintln!("{USAGE}");
@@ -120,6 +124,49 @@ async fn telephony_cleanup() -> Result<(), String> {
         "telephony-cleanup: {} expired, {} deleted, {} initiation records pruned",
         report.expired, report.deleted, report.pruned
     );
+    Ok(())
+}
+
+async fn sync_tools() -> Result<(), String> {
+    let config = Config::from_lookup(|k| match k {
+        "MIGRATE_ON_STARTUP" => Some("false".into()),
+        k => std::env::var(k).ok(),
+    })
+    .map_err(|e| e.to_string())?;
+    let db = server::pool(&config).map_err(|e| e.to_string())?;
+    let state = gateway::state::AppState::new(
+        db,
+        gateway::state::AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
+            .map_err(|e| e.to_string())?,
+        server::keyring(&config).map_err(|e| e.to_string())?,
+        config.provider_endpoints.clone(),
+        None,
+        config.public_base_url.clone(),
+    )
+    .with_vapi(&config.vapi, voice_agent::VoiceConfig::default());
+    let outcomes = state
+        .voice
+        .sync_all_tools()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut failed = 0;
+    let report: Vec<serde_json::Value> = outcomes
+        .into_iter()
+        .map(|(org, outcome)| match outcome {
+            Ok(r) => serde_json::json!({
+                "org_id": org, "changed": r.changed(), "registered": r.registered,
+                "reused": r.reused, "linked": r.linked, "failed_links": r.failed_links,
+            }),
+            Err(e) => {
+                failed += 1;
+                serde_json::json!({"org_id": org, "error": e.to_string()})
+            }
+        })
+        .collect();
+    print_json(&report)?;
+    if failed > 0 {
+        return Err(format!("{failed} organization(s) failed"));
+    }
     Ok(())
 }
 

@@ -105,7 +105,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         config.google.clone(),
         config.public_base_url.clone(),
     )
-    .with_realtime(config.ws_send_queue, config.ws_heartbeat);
+    .with_realtime(config.ws_send_queue, config.ws_heartbeat)
+    .with_vapi(&config.vapi, voice_agent::VoiceConfig::default());
     spawn_daily_cleanup(state.db.clone());
     let background = crate::background::Background::start(
         &state,

@@ -36,6 +36,10 @@ pub struct AppState {
     pub hub: Arc<realtime::Hub>,
     /// Interval between WebSocket pings; two silent intervals drop a connection.
     pub ws_heartbeat: std::time::Duration,
+    /// The voice agent on Vapi.
+    pub voice: Arc<voice_agent::VoiceAgent>,
+    /// How Vapi's webhook and tool requests are authenticated; `None` refuses them all.
+    pub vapi_auth: Option<Arc<vapi_client::Scheme>>,
 }
 
 impl AppState {
@@ -77,7 +81,20 @@ impl AppState {
             integrations.clone(),
             scheduler.clone(),
         ));
+        let voice = Arc::new(voice_agent::VoiceAgent::new(
+            db.clone(),
+            None,
+            voice_agent::VoiceConfig {
+                public_base_url: public_base_url.clone(),
+                ..voice_agent::VoiceConfig::default()
+            },
+            credentials.clone(),
+            scheduler.clone(),
+            messenger.clone(),
+        ));
         Self {
+            voice,
+            vapi_auth: None,
             scheduler,
             messenger,
             integrations,
@@ -91,6 +108,45 @@ impl AppState {
             db,
             auth: Arc::new(auth),
         }
+    }
+
+    /// The same state with the platform's Vapi account (`config.private_key` at
+    /// `config.base_url`), webhook authentication and `voice_config` (its `server_auth` is
+    /// taken from `config`).
+    #[must_use]
+    pub fn with_vapi(
+        mut self,
+        config: &crate::config::VapiConfig,
+        voice_config: voice_agent::VoiceConfig,
+    ) -> Self {
+        let first = voice_config
+            .retry_delays
+            .first()
+            .copied()
+            .unwrap_or(std::time::Duration::from_secs(2));
+        let times = voice_config.retry_delays.len();
+        let client = config.private_key.clone().map(|key| {
+            vapi_client::VapiClient::new(self.integrations.http().clone(), &config.base_url, key)
+                .with_retry_delays(first, times)
+        });
+        let voice_config = voice_agent::VoiceConfig {
+            public_base_url: self.public_base_url.as_deref().map(str::to_owned),
+            server_auth: config
+                .server_auth
+                .clone()
+                .unwrap_or(voice_agent::ServerAuth::None),
+            ..voice_config
+        };
+        self.voice = Arc::new(voice_agent::VoiceAgent::new(
+            self.db.clone(),
+            client,
+            voice_config,
+            self.credentials.clone(),
+            self.scheduler.clone(),
+            self.messenger.clone(),
+        ));
+        self.vapi_auth = config.webhook.clone().map(Arc::new);
+        self
     }
 
     /// The same state with a WebSocket hub queueing `send_queue` messages per connection and

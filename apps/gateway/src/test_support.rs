@@ -64,6 +64,45 @@ pub const TEST_API_KEY_PEPPER: &[u8] = b"test-api-key-pepper-0123456789ab";
 /// The credentials keyring test gateways seal with: one key `test`, 32 zero bytes.
 pub const TEST_CREDENTIALS_KEYS: &str = "test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
+/// The Vapi webhook secret test gateways accept (`x-vapi-secret`).
+pub const TEST_VAPI_SECRET: &str = "test-vapi-webhook-secret-0123456789";
+
+/// The public URL of voice test gateways (what Vapi is given).
+pub const TEST_PUBLIC_BASE_URL: &str = "https://gw.clinic.test";
+
+/// The platform's Vapi account for tests: key `test-vapi-private-key` at `base_url`, webhook
+/// secret [`TEST_VAPI_SECRET`] sent as `x-vapi-secret`.
+#[must_use]
+pub fn test_vapi_config(base_url: &str) -> crate::config::VapiConfig {
+    crate::config::VapiConfig {
+        private_key: Some(secrecy::SecretString::from("test-vapi-private-key")),
+        base_url: base_url.to_owned(),
+        webhook: Some(vapi_client::Scheme::Secret {
+            header: "x-vapi-secret".into(),
+            secrets: vec![secrecy::SecretString::from(TEST_VAPI_SECRET)],
+        }),
+        server_auth: Some(voice_agent::ServerAuth::Header {
+            name: "x-vapi-secret".into(),
+            value: secrecy::SecretString::from(TEST_VAPI_SECRET),
+        }),
+    }
+}
+
+/// Voice settings for tests: retry pauses of 10, 20 and 40 ms, failed links retried after
+/// 200 ms.
+#[must_use]
+pub fn test_voice_config() -> voice_agent::VoiceConfig {
+    voice_agent::VoiceConfig {
+        retry_delays: vec![
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_millis(40),
+        ],
+        link_retry_after: std::time::Duration::from_millis(200),
+        ..voice_agent::VoiceConfig::default()
+    }
+}
+
 /// State for a test app on `db`, with the test secrets and the providers' public endpoints.
 ///
 /// # Panics
@@ -173,6 +212,31 @@ impl TestGateway {
     ) -> Self {
         let database = TestDatabase::new().await;
         let state = test_state_full(database.db(), endpoints, google);
+        Self::serve_with(database, state, test_processor_config().workers)
+    }
+
+    /// A gateway with the platform's Vapi account at `vapi_base_url` (a mock), the webhook
+    /// secret [`TEST_VAPI_SECRET`] in `x-vapi-secret`, public URL [`TEST_PUBLIC_BASE_URL`], other
+    /// providers at `endpoints`, and short retry pauses (10, 20, 40 ms).
+    ///
+    /// # Panics
+    /// As [`TestGateway::start`].
+    pub async fn start_voice(
+        endpoints: integrations::ProviderEndpoints,
+        vapi_base_url: &str,
+    ) -> Self {
+        let database = TestDatabase::new().await;
+        let config = test_vapi_config(vapi_base_url);
+        let state = AppState::new(
+            database.db(),
+            AuthKeys::new(TEST_JWT_SECRET, TEST_API_KEY_PEPPER)
+                .expect("test secrets are long enough"),
+            credentials::Keyring::from_config(TEST_CREDENTIALS_KEYS, "test").expect("test keyring"),
+            endpoints,
+            None,
+            Some(TEST_PUBLIC_BASE_URL.into()),
+        )
+        .with_vapi(&config, test_voice_config());
         Self::serve_with(database, state, test_processor_config().workers)
     }
 

@@ -64,6 +64,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    assistant_org_mapping (vapi_assistant_id) {
+        vapi_assistant_id -> Text,
+        org_id -> Uuid,
+        direction -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     calendar_sync_jobs (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -260,6 +269,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    org_tools (org_id, tool_name) {
+        org_id -> Uuid,
+        tool_name -> Text,
+        vapi_tool_id -> Text,
+        definition_hash -> Text,
+        link_status -> Text,
+        link_attempts -> Int4,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        linked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Uuid,
         name -> Text,
@@ -390,6 +415,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    vapi_tools (tool_name) {
+        tool_name -> Text,
+        vapi_tool_id -> Text,
+        definition_hash -> Text,
+        registered_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    vapi_twilio_sync (org_id) {
+        org_id -> Uuid,
+        state -> Text,
+        phone_number -> Text,
+        vapi_credential_id -> Nullable<Text>,
+        vapi_phone_number_id -> Nullable<Text>,
+        linked_assistant_id -> Nullable<Text>,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     verified_caller_ids (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -402,6 +452,50 @@ diesel::table! {
         verification_code_expires_at -> Nullable<Timestamptz>,
         verification_attempts -> Int4,
         verified_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    voice_agents (org_id, direction) {
+        org_id -> Uuid,
+        direction -> Text,
+        name -> Text,
+        system_prompt -> Text,
+        first_message -> Text,
+        voice_provider -> Text,
+        voice_id -> Text,
+        model_provider -> Text,
+        model -> Text,
+        vapi_assistant_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    voice_alerts (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        call_log_id -> Uuid,
+        contact_id -> Nullable<Uuid>,
+        body -> Text,
+        status -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    voice_settings (org_id) {
+        org_id -> Uuid,
+        transfer_default -> Nullable<Text>,
+        transfer_departments -> Jsonb,
+        hot_lead_alert_phone -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -451,6 +545,7 @@ diesel::joinable!(appointments -> contacts (contact_id));
 diesel::joinable!(appointments -> organizations (org_id));
 diesel::joinable!(appointments -> services (service_id));
 diesel::joinable!(apps -> organizations (org_id));
+diesel::joinable!(assistant_org_mapping -> organizations (org_id));
 diesel::joinable!(calendar_sync_jobs -> appointments (appointment_id));
 diesel::joinable!(calendar_sync_jobs -> organizations (org_id));
 diesel::joinable!(call_logs -> contacts (contact_id));
@@ -467,6 +562,7 @@ diesel::joinable!(messages -> call_logs (call_id));
 diesel::joinable!(messages -> contacts (contact_id));
 diesel::joinable!(messages -> organizations (org_id));
 diesel::joinable!(org_credentials -> organizations (org_id));
+diesel::joinable!(org_tools -> organizations (org_id));
 diesel::joinable!(realtime_events -> organizations (org_id));
 diesel::joinable!(scheduling_settings -> organizations (org_id));
 diesel::joinable!(services -> organizations (org_id));
@@ -478,7 +574,13 @@ diesel::joinable!(user_mapping_audit_log -> organizations (org_id));
 diesel::joinable!(user_sessions -> organizations (org_id));
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(users -> organizations (org_id));
+diesel::joinable!(vapi_twilio_sync -> organizations (org_id));
 diesel::joinable!(verified_caller_ids -> organizations (org_id));
+diesel::joinable!(voice_agents -> organizations (org_id));
+diesel::joinable!(voice_alerts -> call_logs (call_log_id));
+diesel::joinable!(voice_alerts -> contacts (contact_id));
+diesel::joinable!(voice_alerts -> organizations (org_id));
+diesel::joinable!(voice_settings -> organizations (org_id));
 diesel::joinable!(voicemails -> organizations (org_id));
 diesel::joinable!(webhook_events -> organizations (org_id));
 
@@ -487,6 +589,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     app_webhook_secrets,
     appointments,
     apps,
+    assistant_org_mapping,
     calendar_sync_jobs,
     call_logs,
     caller_id_verification_requests,
@@ -498,6 +601,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     messages,
     org_credentials,
+    org_tools,
     organizations,
     realtime_events,
     scheduling_settings,
@@ -507,7 +611,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_mapping_audit_log,
     user_sessions,
     users,
+    vapi_tools,
+    vapi_twilio_sync,
     verified_caller_ids,
+    voice_agents,
+    voice_alerts,
+    voice_settings,
     voicemails,
     webhook_events,
 );

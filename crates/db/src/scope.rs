@@ -76,6 +76,16 @@ pub enum SystemOp {
     /// A recording share link opened by whoever holds it: the organization and link of a token
     /// hash through `share_link_resolve`.
     ShareLinkResolve,
+    /// A Vapi webhook or tool call: the organization of the assistant or imported phone number
+    /// it names, through `vapi_assistant_org` / `vapi_phone_number_org`.
+    VapiRouting,
+    /// The platform's global Vapi tool registry (`vapi_tools`, no tenant data), read and updated
+    /// under an advisory lock so that a tool is registered once across instances.
+    VapiToolRegistry,
+    /// Voice workers finding organizations with due work (failed tool links, unfinished Twilio
+    /// dual-syncs, hot-lead alerts) through `voice_due_orgs`, and `cargo xtask sync-tools`
+    /// listing organizations with assistants through `voice_orgs_with_assistants`.
+    VoiceWork,
 }
 
 impl SystemOp {
@@ -96,6 +106,9 @@ impl SystemOp {
             Self::RealtimeCleanup => "realtime_cleanup",
             Self::CalendarSync => "calendar_sync",
             Self::ShareLinkResolve => "share_link_resolve",
+            Self::VapiRouting => "vapi_routing",
+            Self::VapiToolRegistry => "vapi_tool_registry",
+            Self::VoiceWork => "voice_work",
         }
     }
 }

@@ -89,6 +89,18 @@ pub struct EndOfCallReport {
     pub success_evaluation: Option<String>,
     /// `artifact.messages` (or the legacy top-level `messages`).
     pub messages: Vec<Value>,
+    /// `analysis.sentiment` (a label such as `positive`).
+    pub sentiment: Option<String>,
+    /// `analysis.sentimentScore`, 0-1.
+    pub sentiment_score: Option<f64>,
+    /// `analysis.sentimentSummary`.
+    pub sentiment_summary: Option<String>,
+    /// `analysis.sentimentUrgency`.
+    pub sentiment_urgency: Option<String>,
+    /// Started (UTC): the message's `startedAt`, else the call's.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Ended (UTC): the message's `endedAt`, else the call's.
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// The type-specific part of a message.
@@ -295,6 +307,12 @@ fn end_of_call_report(m: &Value, call: &CallInfo) -> EndOfCallReport {
             .or_else(|| m["messages"].as_array())
             .cloned()
             .unwrap_or_default(),
+        sentiment: text(&analysis["sentiment"]),
+        sentiment_score: number(&analysis["sentimentScore"]),
+        sentiment_summary: text(&analysis["sentimentSummary"]),
+        sentiment_urgency: text(&analysis["sentimentUrgency"]),
+        started_at: started,
+        ended_at: ended,
     }
 }
 

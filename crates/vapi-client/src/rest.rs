@@ -116,6 +116,19 @@ impl VapiClient {
         }
     }
 
+    /// The same client retrying idempotent calls `times` times, the first pause `first`,
+    /// doubling (seed 001 §4: 2 s, 4 s, 8 s), without jitter.
+    #[must_use]
+    pub fn with_retry_delays(self, first: Duration, times: usize) -> Self {
+        self.with_backoff(
+            ExponentialBuilder::default()
+                .with_min_delay(first)
+                .with_factor(2.0)
+                .with_max_delay(first * 8)
+                .with_max_times(times),
+        )
+    }
+
     /// The same client with another retry policy (tests use a fast one).
     #[must_use]
     pub fn with_backoff(mut self, backoff: ExponentialBuilder) -> Self {
@@ -316,6 +329,23 @@ impl VapiClient {
             .await
     }
 
+    /// `GET /credential`: every credential of the platform account (secrets are never
+    /// returned), to adopt one created by an attempt that crashed before recording its id.
+    ///
+    /// # Errors
+    /// [`VapiError`]; retried.
+    pub async fn list_credentials(&self) -> Result<Vec<Value>, VapiError> {
+        match self
+            .idempotent(reqwest::Method::GET, "/credential", None)
+            .await?
+        {
+            Value::Array(credentials) => Ok(credentials),
+            other => Err(VapiError::Decode(format!(
+                "expected a list of credentials, got {other}"
+            ))),
+        }
+    }
+
     /// `DELETE /credential/{id}`.
     ///
     /// # Errors
@@ -385,6 +415,56 @@ impl VapiClient {
     pub async fn create_call(&self, call: &Value) -> Result<Value, VapiError> {
         self.send_once(reqwest::Method::POST, "/call", Some(call))
             .await
+    }
+
+    /// `GET /call?assistantId=&createdAtGt=`: calls of an assistant created after a time (to
+    /// find a call an interrupted attempt placed, by our metadata).
+    ///
+    /// # Errors
+    /// [`VapiError`].
+    pub async fn list_calls(
+        &self,
+        assistant_id: &str,
+        created_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Value>, VapiError> {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("assistantId", assistant_id)
+            .append_pair(
+                "createdAtGt",
+                &created_after.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
+            .append_pair("limit", "100")
+            .finish();
+        let path = format!("/call?{query}");
+        match self.idempotent(reqwest::Method::GET, &path, None).await? {
+            Value::Array(calls) => Ok(calls),
+            other => Err(VapiError::Decode(format!(
+                "expected a list of calls, got {other}"
+            ))),
+        }
+    }
+
+    /// Live Call Control: `POST {call.monitor.controlUrl}` with a control message such as
+    /// `{"type":"transfer","destination":{…},"content":"…"}` (contracts/vapi.md §2.3). The URL is
+    /// a per-call capability; no key is sent. Not retried.
+    ///
+    /// # Errors
+    /// [`VapiError`].
+    pub async fn call_control(&self, control_url: &str, message: &Value) -> Result<(), VapiError> {
+        let response = self
+            .http
+            .post(control_url)
+            .json(message)
+            .send()
+            .await
+            .map_err(|e| VapiError::Transport(e.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            let text = response.text().await.unwrap_or_default();
+            Err(api_error(status, &text))
+        }
     }
 
     /// `GET /call/{id}`.

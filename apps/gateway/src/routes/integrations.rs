@@ -177,6 +177,15 @@ async fn connect_twilio(
         .integrations
         .connect_twilio(user.org_id, input, user.user_id)
         .await?;
+    if state.voice.has_vapi() {
+        // Dual-sync (seed 001 §3.4) runs after the answer; its progress shows in the status.
+        let (voice, org) = (state.voice.clone(), user.org_id);
+        tokio::spawn(async move {
+            if let Err(e) = voice.start_twilio_sync(org).await {
+                tracing::warn!(org_id = %org, error = %e, "Twilio dual-sync did not start");
+            }
+        });
+    }
     Ok(connected(status))
 }
 
@@ -233,7 +242,24 @@ async fn integrations_status(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
 ) -> Result<HttpResponse, ApiError> {
-    let statuses = state.integrations.status(user.org_id).await?;
+    let mut statuses = state.integrations.status(user.org_id).await?;
+    if let Some(sync) = state.voice.twilio_sync_state(user.org_id).await?
+        && let Some(twilio) = statuses
+            .iter_mut()
+            .find(|s| s.provider == credentials::Provider::Twilio)
+        && let Some(details) = twilio.details.as_object_mut()
+    {
+        details.insert(
+            "vapi_sync".into(),
+            serde_json::json!({
+                "state": sync.state,
+                "vapi_phone_number_id": sync.vapi_phone_number_id,
+                "linked_assistant_id": sync.linked_assistant_id,
+                "attempts": sync.attempts,
+                "last_error": sync.last_error,
+            }),
+        );
+    }
     let integrations = std::iter::once(vapi())
         .chain(statuses.into_iter().map(IntegrationBody::from))
         .collect();
@@ -325,6 +351,15 @@ async fn disconnect_integration(
         .await?
     {
         return Err(credentials::CredentialError::NotConnected(provider).into());
+    }
+    if provider == credentials::Provider::Twilio {
+        // Undo the dual-sync; a Vapi failure leaves it `disconnecting` for the voice worker.
+        let (voice, org) = (state.voice.clone(), user.org_id);
+        tokio::spawn(async move {
+            if let Err(e) = voice.disconnect_twilio_sync(org).await {
+                tracing::warn!(org_id = %org, error = %e, "Twilio dual-sync undo failed");
+            }
+        });
     }
     Ok(HttpResponse::Ok().json(DisconnectedResponse {
         success: true,

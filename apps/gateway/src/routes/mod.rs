@@ -1,6 +1,7 @@
 //! HTTP routes, one module per area. Each module's `configure` registers its handlers with the
 //! OpenAPI-collecting service config, so the document always matches the routes.
 
+pub mod agents;
 pub mod apps;
 pub mod auth;
 pub mod calls_dashboard;
@@ -13,6 +14,7 @@ pub mod scheduling;
 pub mod softphone;
 pub mod telephony;
 pub mod users;
+pub mod vapi;
 pub mod webhooks;
 pub mod ws;
 
@@ -60,6 +62,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     integrations::configure(cfg);
     telephony::configure(cfg);
     softphone::configure(cfg);
+    agents::configure(cfg);
+    vapi::configure(cfg);
     webhooks::configure(cfg);
     ws::configure(cfg);
 }

@@ -1,0 +1,1090 @@
+//! The voice agent on Vapi over HTTP (SPEC §3; seed 001 "Webhook architecture", §§11-12, 16,
+//! 18; contracts/vapi.md), with Vapi's REST API and Twilio faked at the HTTP level:
+//!
+//! - contract fixtures: every server-message variant of contracts/vapi.md §1-2, replayed against
+//!   the webhook with the exact response bodies checked;
+//! - authentication: missing, wrong and tampered credentials refused, nothing stored;
+//! - agent save: create, then fetch-merge-patch with the whole `model`; tools registered once for
+//!   the platform across organizations, linked by merging `toolIds`, native calendar tools gone;
+//! - call records: one correct row from repeated and out-of-order messages, post-call analysis;
+//! - caller identity, tools, transfer, call-back (one call for retries), Twilio dual-sync;
+//! - two-organization isolation for every route.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use gateway::test_support::{
+    Reply, Session, TEST_PUBLIC_BASE_URL, TEST_VAPI_SECRET, TestGateway, mock_endpoints,
+    mock_twilio_account,
+};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const NUMBER: &str = "+15559990000";
+const CALLER: &str = "+14155550123";
+
+/// Answers creates with fresh ids `<prefix>-<n>`, echoing the body.
+struct Creates {
+    prefix: &'static str,
+    n: AtomicUsize,
+}
+
+impl Respond for Creates {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n = self.n.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+        let name = body["function"]["name"].as_str().unwrap_or("x").to_owned();
+        body["id"] = json!(if self.prefix == "tool" {
+            format!("tool-{name}-{n}")
+        } else {
+            format!("{}-{n}", self.prefix)
+        });
+        ResponseTemplate::new(201).set_body_json(body)
+    }
+}
+
+/// `GET /assistant/{id}`: an assistant edited in Vapi's dashboard (a custom tool, a native
+/// calendar tool, an extra message).
+struct Assistant;
+
+impl Respond for Assistant {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let id = req
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "id": id, "name": "old",
+            "model": {
+                "provider": "openai", "model": "gpt-4o", "temperature": 0.4,
+                "messages": [{"role": "system", "content": "old prompt"}, {"role": "assistant", "content": "kept"}],
+                "toolIds": ["custom-1"],
+                "tools": [{"type": "google.calendar.event.create"}, {"type": "endCall"}]
+            }
+        }))
+    }
+}
+
+async fn vapi_and_twilio() -> MockServer {
+    let mock = MockServer::start().await;
+    let creates = |prefix| Creates {
+        prefix,
+        n: AtomicUsize::new(0),
+    };
+    Mock::given(method("POST"))
+        .and(path("/assistant"))
+        .respond_with(creates("asst"))
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/assistant/[^/]+$"))
+        .respond_with(Assistant)
+        .mount(&mock)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path_regex("^/assistant/[^/]+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/tool"))
+        .respond_with(creates("tool"))
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/credential"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/credential"))
+        .respond_with(creates("cred"))
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/phone-number"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/phone-number"))
+        .respond_with(creates("pn"))
+        .mount(&mock)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path_regex("^/(phone-number|credential)/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/call"))
+        .respond_with(creates("vcall"))
+        .mount(&mock)
+        .await;
+    mock_twilio_account(&mock, ACCOUNT, NUMBER).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued", "to": "+15550001111", "from": NUMBER})))
+        .mount(&mock)
+        .await;
+    mock
+}
+
+async fn start() -> (TestGateway, MockServer) {
+    let mock = vapi_and_twilio().await;
+    let gw = TestGateway::start_voice(mock_endpoints(&mock), &mock.uri()).await;
+    (gw, mock)
+}
+
+async fn vapi_post(gw: &TestGateway, route: &str, body: &Value) -> Reply {
+    gw.post_body(
+        route,
+        "application/json",
+        body.to_string(),
+        &[("x-vapi-secret", TEST_VAPI_SECRET)],
+    )
+    .await
+}
+
+async fn requests(mock: &MockServer, verb: &str, route: &str) -> Vec<Value> {
+    mock.received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.method.as_str() == verb && r.url.path() == route)
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// Signs up an organization and saves its inbound agent; returns the session and assistant id.
+async fn org_with_agent(gw: &TestGateway, slug: &str) -> (Session, String) {
+    let s = gw.signup(slug).await;
+    let saved = gw
+        .send(
+            "PUT",
+            "/api/agents/inbound",
+            Some(&s.token),
+            &[],
+            Some(&json!({
+                "name": format!("{slug} desk"), "system_prompt": format!("You answer for {slug}."),
+                "first_message": "Hello, how can I help?"
+            })),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    assert_eq!(saved.body["message"], "Agent saved. Tools syncing...");
+    let id = saved.body["agent"]["vapi_assistant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (s, id)
+}
+
+async fn wait_linked(gw: &TestGateway, s: &Session) -> Value {
+    for _ in 0..100 {
+        let agents = gw.get("/api/agents", Some(&s.token)).await;
+        let tools = agents.body["tools"].as_array().cloned().unwrap_or_default();
+        if tools.len() == 6 && tools.iter().all(|t| t["link_status"] == "linked") {
+            return agents.body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("tools never linked");
+}
+
+async fn count(gw: &TestGateway, sql: &str) -> i64 {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut c = gw.database.owner_conn().await;
+    diesel::sql_query(sql)
+        .get_result::<N>(&mut c)
+        .await
+        .unwrap()
+        .n
+}
+
+async fn row(gw: &TestGateway, sql: &str) -> Value {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct J {
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        j: Value,
+    }
+    let mut c = gw.database.owner_conn().await;
+    diesel::sql_query(format!("SELECT to_jsonb(t) AS j FROM ({sql}) t"))
+        .get_result::<J>(&mut c)
+        .await
+        .unwrap()
+        .j
+}
+
+fn call(assistant: &str, id: &str) -> Value {
+    json!({"id": id, "orgId": "vapi-org", "assistantId": assistant, "type": "inboundPhoneCall",
+           "customer": {"number": CALLER, "name": "Jane Doe"},
+           "createdAt": "2026-11-20T14:00:00.000Z", "updatedAt": "2026-11-20T14:00:00.000Z"})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthenticated_and_tampered_vapi_requests_are_refused_and_change_nothing() {
+    let (gw, _mock) = start().await;
+    let (_a, asst) = org_with_agent(&gw, "auth-a").await;
+    let report = json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "call": call(&asst, "call-auth"), "analysis": {}, "artifact": {}}});
+    for route in ["/api/vapi/webhook", "/api/vapi/tools/lookupCaller"] {
+        for headers in [
+            vec![],
+            vec![("x-vapi-secret", "wrong")],
+            vec![("authorization", TEST_VAPI_SECRET)],
+        ] {
+            let reply = gw
+                .post_body(route, "application/json", report.to_string(), &headers)
+                .await;
+            assert_eq!(reply.status, 401, "{route} {headers:?}");
+            assert_eq!(reply.body["code"], "invalid_vapi_credential");
+            assert!(!reply.body.to_string().contains(TEST_VAPI_SECRET));
+        }
+    }
+    assert_eq!(count(&gw, "SELECT count(*) AS n FROM call_logs").await, 0);
+    // Authenticated but not a server message: 400, nothing stored.
+    let bad = gw
+        .post_body(
+            "/api/vapi/webhook",
+            "application/json",
+            "{\"message\": {}}".into(),
+            &[("x-vapi-secret", TEST_VAPI_SECRET)],
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["code"].as_str()),
+        (400, Some("invalid_payload"))
+    );
+    assert_eq!(count(&gw, "SELECT count(*) AS n FROM call_logs").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizations() {
+    let (gw, mock) = start().await;
+    let (a, asst_a) = org_with_agent(&gw, "save-a").await;
+    let created = requests(&mock, "POST", "/assistant").await;
+    assert_eq!(created.len(), 1);
+    let body = &created[0];
+    assert_eq!(
+        body["server"]["url"],
+        format!("{TEST_PUBLIC_BASE_URL}/api/vapi/webhook")
+    );
+    assert_eq!(body["server"]["headers"]["x-vapi-secret"], TEST_VAPI_SECRET);
+    assert!(
+        body["serverMessages"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("transcript"))
+    );
+    assert_eq!(body["metadata"]["org_id"], a.org_id);
+    let prompt = body["model"]["messages"][0]["content"].as_str().unwrap();
+    assert!(prompt.starts_with("You answer for save-a."));
+    assert!(
+        prompt.contains("[MANDATORY TOOL RULES]") && prompt.contains("[KNOWLEDGE BASE CONTEXT]")
+    );
+    assert!(prompt.contains("{{ today | default: \""));
+    let linked = wait_linked(&gw, &a).await;
+    assert_eq!(linked["agents"][0]["vapi_assistant_id"], asst_a);
+
+    // Six tools registered once, each pointing at its own tool URL with our secret.
+    let tools = requests(&mock, "POST", "/tool").await;
+    assert_eq!(tools.len(), 6);
+    for t in &tools {
+        let name = t["function"]["name"].as_str().unwrap();
+        assert_eq!(
+            t["server"]["url"],
+            format!("{TEST_PUBLIC_BASE_URL}/api/vapi/tools/{name}")
+        );
+        assert_eq!(t["type"], "function");
+    }
+    // The link sent the whole model: toolIds merged, native calendar tool removed.
+    let patches = requests(&mock, "PATCH", &format!("/assistant/{asst_a}")).await;
+    let model = &patches.last().unwrap()["model"];
+    assert_eq!(model["provider"], "openai");
+    assert_eq!(model["messages"][1]["content"], "kept");
+    assert_eq!(model["tools"], json!([{"type": "endCall"}]));
+    let ids = model["toolIds"].as_array().unwrap();
+    assert_eq!(ids.len(), 7);
+    assert_eq!(ids[0], "custom-1");
+
+    // A second organization reuses the platform's tools.
+    let (b, asst_b) = org_with_agent(&gw, "save-b").await;
+    wait_linked(&gw, &b).await;
+    assert_eq!(
+        requests(&mock, "POST", "/tool").await.len(),
+        6,
+        "no duplicate registration"
+    );
+    let b_patch = requests(&mock, "PATCH", &format!("/assistant/{asst_b}")).await;
+    let b_ids = b_patch.last().unwrap()["model"]["toolIds"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for id in &ids[1..] {
+        assert!(b_ids.contains(id));
+    }
+
+    // Saving again patches (fetch-merge-patch) instead of creating, with the whole model.
+    let again = gw
+        .send(
+            "PUT",
+            "/api/agents/inbound",
+            Some(&a.token),
+            &[],
+            Some(&json!({"name": "Front desk", "model": "gpt-4o-mini"})),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["agent"]["vapi_assistant_id"], asst_a);
+    assert_eq!(
+        requests(&mock, "POST", "/assistant").await.len(),
+        2,
+        "one create per organization"
+    );
+    let save_patch = requests(&mock, "PATCH", &format!("/assistant/{asst_a}"))
+        .await
+        .into_iter()
+        .find(|p| p["name"] == "Front desk")
+        .unwrap();
+    assert_eq!(save_patch["model"]["model"], "gpt-4o-mini");
+    assert_eq!(save_patch["model"]["toolIds"], json!(["custom-1"]));
+    assert_eq!(save_patch["model"]["temperature"], 0.4);
+    assert!(
+        save_patch["model"]["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("[MANDATORY TOOL RULES]")
+    );
+
+    // Validation and isolation.
+    let bad = gw
+        .send(
+            "PUT",
+            "/api/agents/inbound",
+            Some(&a.token),
+            &[],
+            Some(&json!({"name": ""})),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let unknown = gw
+        .send(
+            "PUT",
+            "/api/agents/sideways",
+            Some(&a.token),
+            &[],
+            Some(&json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    let b_view = gw.get("/api/agents", Some(&b.token)).await;
+    assert_eq!(b_view.body["agents"].as_array().unwrap().len(), 1);
+    assert_eq!(b_view.body["agents"][0]["vapi_assistant_id"], asst_b);
+}
+
+/// Every server-message variant of contracts/vapi.md, with the exact response body.
+#[tokio::test(flavor = "multi_thread")]
+async fn contract_fixtures_replay_with_exact_responses() {
+    let (gw, _mock) = start().await;
+    let (_a, asst) = org_with_agent(&gw, "contract").await;
+    let c = call(&asst, "call-contract");
+    let slots = json!([
+        "09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "12:00", "12:30", "13:00", "13:30",
+        "14:00", "14:30", "15:00", "15:30", "16:00", "16:30"
+    ]);
+    let speech = "On Monday 7 January I have 09:00, 09:30, 10:00, 10:30, 11:00 and 11:30.";
+    let availability = json!({"success": true, "date": "2030-01-07", "timeZone": "UTC", "durationMinutes": 30,
+        "available": true, "slots": slots, "message": speech});
+    let result = |id: &str| json!({"results": [{"name": "checkAvailability", "toolCallId": id, "result": availability.to_string()}]});
+
+    // §1.3: toolCallList with object arguments (docs prose).
+    let modern = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": {"type": "tool-calls", "timestamp": 1728393715369_i64, "call": c,
+        "toolCallList": [{"id": "call_obj", "type": "function", "function": {"name": "checkAvailability", "arguments": {"date": "2030-01-07"}}}],
+        "toolWithToolCallList": []}})).await;
+    assert_eq!((modern.status, &modern.body), (200, &result("call_obj")));
+    // §1.3: arguments as a JSON string ([OAS] from 2025-05), ISO timestamp.
+    let string_args = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": {"type": "tool-calls", "timestamp": "2026-11-20T14:00:00Z", "call": c,
+        "toolCallList": [{"id": "call_str", "type": "function", "function": {"name": "checkAvailability", "arguments": "{\"date\":\"2030-01-07\"}"}}]}})).await;
+    assert_eq!(string_args.body, result("call_str"));
+    // §1.3: the legacy `toolCalls` duplicate, and `toolWithToolCallList` only.
+    let legacy = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": {"type": "tool-calls", "call": c,
+        "toolCalls": [{"id": "call_legacy", "type": "function", "function": {"name": "checkAvailability", "arguments": {"date": "2030-01-07"}}}]}})).await;
+    assert_eq!(legacy.body, result("call_legacy"));
+    let nested = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": {"type": "tool-calls", "call": c, "toolCallList": [],
+        "toolWithToolCallList": [{"type": "function", "function": {"name": "checkAvailability"}, "toolCall": {"id": "call_nested", "type": "function", "function": {"name": "checkAvailability", "arguments": {"date": "2030-01-07"}}}}]}})).await;
+    assert_eq!(nested.body, result("call_nested"));
+    // Parallel calls: one entry each, in order; unreadable arguments are a per-call error.
+    let parallel = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": {"type": "tool-calls", "call": c, "toolCallList": [
+        {"id": "call_1", "type": "function", "function": {"name": "lookupCaller", "arguments": {"searchKey": "+14155550999", "searchType": "phone"}}},
+        {"id": "call_2", "type": "function", "function": {"name": "checkAvailability", "arguments": "not json"}}]}})).await;
+    assert_eq!(
+        parallel.body,
+        json!({"results": [
+        {"name": "lookupCaller", "toolCallId": "call_1", "result": json!({"found": false, "message": "No matching contact found. Would you like to create a new account?"}).to_string()},
+        {"name": "checkAvailability", "toolCallId": "call_2", "error": "I couldn't read the details for that request. Could you say them again?"}]})
+    );
+    // Bad arguments: a spoken, actionable error, HTTP 200.
+    let bad_date = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": {"type": "tool-calls", "call": c,
+        "toolCallList": [{"id": "call_bad", "function": {"name": "bookClinicAppointment", "arguments": {"customerName": "Jane", "customerPhone": CALLER, "appointmentDate": "next week", "appointmentTime": "10:00"}}}]}})).await;
+    assert_eq!(
+        bad_date.body,
+        json!({"results": [{"name": "bookClinicAppointment", "toolCallId": "call_bad",
+        "error": "I need the date as year, month and day, like 2026-11-24."}]})
+    );
+    // §2.4: legacy function-call with string parameters.
+    let function = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": {"type": "function-call", "call": c,
+        "functionCall": {"name": "checkAvailability", "parameters": "{\"date\": \"2030-01-07\"}"}}})).await;
+    assert_eq!(function.body, json!({"result": availability.to_string()}));
+    // §2.3: transfer-destination-request without a configured destination, then with one.
+    let none = vapi_post(
+        &gw,
+        "/api/vapi/webhook",
+        &json!({"message": {"type": "transfer-destination-request", "call": c}}),
+    )
+    .await;
+    assert_eq!(
+        none.body,
+        json!({"error": "No transfer destination is configured."})
+    );
+    let (s, _) = (gw.login("admin@contract.example").await, ());
+    let put = gw
+        .send(
+            "PUT",
+            "/api/voice-settings",
+            Some(&s.token),
+            &[],
+            Some(&json!({"transfer_default": "+1 (415) 555-0100"})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let dest = vapi_post(
+        &gw,
+        "/api/vapi/webhook",
+        &json!({"message": {"type": "transfer-destination-request", "call": c}}),
+    )
+    .await;
+    assert_eq!(
+        dest.body,
+        json!({"destination": {"type": "number", "number": "+14155550100"},
+        "message": {"type": "request-start", "content": "Transferring you now."}})
+    );
+    // §1.2, §1.1, transcript and types we only acknowledge (unwrapped, HTTP 200).
+    for message in [
+        json!({"type": "status-update", "status": "in-progress", "call": c}),
+        json!({"type": "transcript", "role": "user", "transcriptType": "final", "transcript": "Hi there", "call": c}),
+        json!({"type": "transcript", "role": "user", "transcriptType": "partial", "transcript": "Hi", "call": c}),
+        json!({"type": "speech-update", "status": "started", "role": "user", "call": c}),
+        json!({"type": "hang", "call": c}),
+        json!({"type": "conversation-update", "messages": [], "call": c}),
+        json!({"type": "some-future-type", "call": c, "novel": {"x": 1}}),
+        json!({"type": "end-of-call-report", "endedReason": "customer-ended-call", "call": c,
+               "durationSeconds": 7.734, "summary": "Legacy summary", "transcript": "AI: hi", "recordingUrl": "https://storage.vapi.ai/legacy.wav"}),
+    ] {
+        let reply = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": message})).await;
+        assert_eq!(
+            (reply.status, &reply.body),
+            (200, &json!({"success": true})),
+            "{message}"
+        );
+    }
+    // The legacy end-of-call fields were mapped (top-level duration, summary, recording).
+    let stored = row(&gw, "SELECT status, duration_seconds, outcome_summary, recording_url, call_sid, transfer_to FROM call_logs").await;
+    assert_eq!(
+        stored,
+        json!({"status": "completed", "duration_seconds": 8, "outcome_summary": "Legacy summary",
+        "recording_url": "https://storage.vapi.ai/legacy.wav", "call_sid": "vapi-call-contract", "transfer_to": "+14155550100"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn end_of_call_reports_twice_and_out_of_order_give_one_correct_row() {
+    let (gw, _mock) = start().await;
+    let (a, asst) = org_with_agent(&gw, "eocr").await;
+    let twilio = gw
+        .post(
+            "/api/integrations/twilio",
+            Some(&a.token),
+            &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
+        )
+        .await;
+    assert_eq!(twilio.status, 200, "{:?}", twilio.body);
+    gw.send(
+        "PUT",
+        "/api/voice-settings",
+        Some(&a.token),
+        &[],
+        Some(&json!({"hot_lead_alert_phone": "+15550001111"})),
+    )
+    .await;
+    let c = call(&asst, "call-eocr");
+    // A booking during the call (the tool marks the call as booked).
+    let booked = vapi_post(&gw, "/api/vapi/tools/bookClinicAppointment", &json!({"message": {"type": "tool-calls", "call": c,
+        "toolCallList": [{"id": "call_book", "function": {"name": "bookClinicAppointment", "arguments": {
+            "customerName": "Jane Doe", "customerPhone": CALLER, "appointmentDate": "2030-01-07", "appointmentTime": "10:00", "serviceType": "Botox"}}}]}})).await;
+    assert_eq!(booked.status, 200);
+    let result: Value =
+        serde_json::from_str(booked.body["results"][0]["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["success"], true, "{:?}", booked.body);
+    assert_eq!(
+        booked.body["speech"],
+        "You're booked for Botox for Monday 7 January at 10:00."
+    );
+    assert_eq!(booked.body["toolResult"]["type"], "text");
+
+    let report = json!({"message": {"type": "end-of-call-report", "timestamp": 1728393715369_i64, "endedReason": "customer-ended-call",
+        "cost": 0.1661, "startedAt": "2026-11-20T14:00:00.000Z", "endedAt": "2026-11-20T14:02:05.500Z",
+        "analysis": {"summary": "Jane booked Botox; card 4242 4242 4242 4242.", "successEvaluation": "true",
+                     "sentiment": "positive", "sentimentScore": 0.9, "sentimentSummary": "Happy", "sentimentUrgency": "high"},
+        "artifact": {"transcript": "User: I want botox. My SSN is 123-45-6789 and I was born on 03/14/1985.",
+                     "recording": {"mono": {"combinedUrl": "https://storage.vapi.ai/rec.wav"}}, "messages": []},
+        "call": c}});
+    let in_progress =
+        json!({"message": {"type": "status-update", "status": "in-progress", "call": c}});
+    let ended = json!({"message": {"type": "status-update", "status": "ended", "endedReason": "customer-ended-call", "call": c}});
+    for message in [&report, &in_progress, &report, &ended, &in_progress] {
+        let reply = vapi_post(&gw, "/api/vapi/webhook", message).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    assert_eq!(count(&gw, "SELECT count(*) AS n FROM call_logs").await, 1);
+    let stored = row(&gw, "SELECT vapi_call_id, call_sid, phone_number, from_number, caller_name, call_type, status, outcome,
+        outcome_summary, transcript, recording_url, recording_status, duration_seconds, total_cost, sentiment, sentiment_label,
+        sentiment_score, sentiment_summary, sentiment_urgency, booking_confirmed, financial_value_minor,
+        metadata->>'lead_score' AS lead_score, contact_id IS NOT NULL AS has_contact FROM call_logs").await;
+    assert_eq!(
+        stored,
+        json!({
+        "vapi_call_id": "call-eocr", "call_sid": "vapi-call-eocr", "phone_number": CALLER, "from_number": CALLER,
+        "caller_name": "Jane Doe", "call_type": "inbound", "status": "completed", "outcome": "booked",
+        "outcome_summary": "Jane booked Botox; card [REDACTED CARD].",
+        "transcript": "User: I want botox. My SSN is [REDACTED SSN] and I was born on [REDACTED DOB].",
+        "recording_url": "https://storage.vapi.ai/rec.wav", "recording_status": "completed", "duration_seconds": 126,
+        "total_cost": 0.1661, "sentiment": "positive", "sentiment_label": "positive", "sentiment_score": 0.9,
+        "sentiment_summary": "Happy", "sentiment_urgency": "high", "booking_confirmed": true,
+        "financial_value_minor": 40000, "lead_score": "87", "has_contact": true})
+    );
+    let contact = row(
+        &gw,
+        "SELECT lead_status, lead_temperature, lead_score FROM contacts",
+    )
+    .await;
+    assert_eq!(
+        contact,
+        json!({"lead_status": "booked", "lead_temperature": "hot", "lead_score": 87})
+    );
+    // One hot-lead alert, sent once by the voice worker through the clinic's Twilio.
+    assert_eq!(
+        count(&gw, "SELECT count(*) AS n FROM voice_alerts").await,
+        1
+    );
+    for _ in 0..100 {
+        if count(
+            &gw,
+            "SELECT count(*) AS n FROM voice_alerts WHERE status = 'sent'",
+        )
+        .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alert = row(
+        &gw,
+        "SELECT status, attempts, last_error, body FROM voice_alerts",
+    )
+    .await;
+
+    assert_eq!(alert["status"], "sent", "{alert}");
+    let sms = row(
+        &gw,
+        "SELECT recipient, status, method, content FROM messages",
+    )
+    .await;
+    assert_eq!(
+        (sms["recipient"].as_str(), sms["status"].as_str()),
+        (Some("+15550001111"), Some("sent")),
+        "{sms}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn assistant_request_greets_known_callers_and_makes_unknown_ones_warm_leads() {
+    let (gw, mock) = start().await;
+    let (a, asst) = org_with_agent(&gw, "ident").await;
+    let twilio = gw
+        .post(
+            "/api/integrations/twilio",
+            Some(&a.token),
+            &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
+        )
+        .await;
+    assert_eq!(twilio.status, 200);
+    // Dual-sync imports the number, pointed at our webhook, with no assistant of its own.
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        state = gw
+            .get("/api/integrations/status", Some(&a.token))
+            .await
+            .body;
+        let twilio = state["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["provider"] == "twilio")
+            .cloned()
+            .unwrap();
+        if twilio["details"]["vapi_sync"]["state"] == "linked" {
+            state = twilio;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state["details"]["vapi_sync"]["state"], "linked", "{state}");
+    assert_eq!(state["details"]["vapi_sync"]["linked_assistant_id"], asst);
+    let number_id = state["details"]["vapi_sync"]["vapi_phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let imported = requests(&mock, "POST", "/phone-number").await;
+    assert_eq!(imported[0]["number"], NUMBER);
+    assert_eq!(
+        imported[0]["server"]["url"],
+        format!("{TEST_PUBLIC_BASE_URL}/api/vapi/webhook")
+    );
+    assert!(imported[0].get("assistantId").is_none());
+    let credential = requests(&mock, "POST", "/credential").await;
+    assert_eq!(
+        (
+            credential[0]["provider"].as_str(),
+            credential[0]["accountSid"].as_str()
+        ),
+        (Some("twilio"), Some(ACCOUNT))
+    );
+
+    let request = |caller: &str| {
+        json!({"message": {"type": "assistant-request", "timestamp": 1728393715369_i64,
+        "call": {"id": "call-ar", "type": "inboundPhoneCall", "phoneNumberId": number_id, "customer": {"number": caller}},
+        "phoneNumber": {"id": number_id, "number": NUMBER}, "customer": {"number": caller}}})
+    };
+    let unknown = vapi_post(&gw, "/api/vapi/webhook", &request("+14155550777")).await;
+    assert_eq!(unknown.status, 200);
+    let lead = row(&gw, "SELECT id::text, name, lead_status, lead_temperature, lead_score FROM contacts WHERE phone = '+14155550777'").await;
+    assert_eq!(
+        (
+            lead["name"].as_str(),
+            lead["lead_temperature"].as_str(),
+            lead["lead_score"].as_i64()
+        ),
+        (Some("Unknown Caller"), Some("warm"), Some(2))
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        unknown.body,
+        json!({"assistantId": asst, "assistantOverrides": {
+        "variableValues": {"today": today, "timeZone": "UTC", "customerName": ""},
+        "metadata": {"org_id": a.org_id, "contact_id": lead["id"], "caller_known": false}}})
+    );
+
+    gw.post(
+        "/api/contacts",
+        Some(&a.token),
+        &json!({"name": "John Smith", "phone": "+14155550888"}),
+    )
+    .await;
+    let known = vapi_post(&gw, "/api/vapi/webhook", &request("+14155550888")).await;
+    assert_eq!(
+        known.body["assistantOverrides"]["firstMessage"],
+        "Hi John, welcome back! How can I help you today?"
+    );
+    assert_eq!(
+        known.body["assistantOverrides"]["variableValues"]["customerName"],
+        "John Smith"
+    );
+    // A number we do not know is refused with a spoken error.
+    let mut stranger = request(CALLER);
+    stranger["message"]["call"]["phoneNumberId"] = json!("pn-unknown");
+    let refused = vapi_post(&gw, "/api/vapi/webhook", &stranger).await;
+    assert_eq!(
+        refused.body,
+        json!({"error": "Sorry, this number is not in service."})
+    );
+
+    // Disconnecting Twilio undoes the dual-sync on Vapi.
+    let gone = gw
+        .send(
+            "DELETE",
+            "/api/integrations/twilio",
+            Some(&a.token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 200);
+    for _ in 0..100 {
+        if count(&gw, "SELECT count(*) AS n FROM vapi_twilio_sync").await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        count(&gw, "SELECT count(*) AS n FROM vapi_twilio_sync").await,
+        0
+    );
+    let deleted: Vec<String> = mock
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert!(
+        deleted.contains(&format!("/phone-number/{number_id}")),
+        "{deleted:?}"
+    );
+    assert!(
+        deleted.iter().any(|p| p.starts_with("/credential/")),
+        "{deleted:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_back_places_one_call_however_often_it_is_retried() {
+    let (gw, mock) = start().await;
+    let (a, _) = org_with_agent(&gw, "cb-a").await;
+    let contact = gw
+        .post(
+            "/api/contacts",
+            Some(&a.token),
+            &json!({"name": "Pat Lee", "phone": "+14155550999"}),
+        )
+        .await;
+    let contact_id = contact.body["contact"]["id"]
+        .as_str()
+        .or(contact.body["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let route = format!("/api/contacts/{contact_id}/call-back");
+    let missing = gw.post(&route, Some(&a.token), &json!({})).await;
+    assert_eq!(
+        (missing.status, missing.body["code"].as_str()),
+        (409, Some("outbound_agent_missing"))
+    );
+    let out = gw
+        .send(
+            "PUT",
+            "/api/agents/outbound",
+            Some(&a.token),
+            &[],
+            Some(&json!({"name": "Call-backs"})),
+        )
+        .await;
+    assert_eq!(out.status, 200);
+    let outbound_asst = out.body["agent"]["vapi_assistant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let no_number = gw.post(&route, Some(&a.token), &json!({})).await;
+    assert_eq!(no_number.body["code"], "phone_number_missing");
+    gw.post(
+        "/api/integrations/twilio",
+        Some(&a.token),
+        &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
+    )
+    .await;
+    for _ in 0..100 {
+        if count(
+            &gw,
+            "SELECT count(*) AS n FROM vapi_twilio_sync WHERE state = 'linked'",
+        )
+        .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let headers = [("idempotency-key", "cb-1")];
+    let first = gw
+        .send("POST", &route, Some(&a.token), &headers, None)
+        .await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    assert_eq!(first.body["status"], "initiated");
+    assert_eq!(first.body["phone"], "+14155550999");
+    let again = gw
+        .send("POST", &route, Some(&a.token), &headers, None)
+        .await;
+    let unkeyed = gw.send("POST", &route, Some(&a.token), &[], None).await;
+    for retry in [&again, &unkeyed] {
+        assert_eq!(retry.status, 200);
+        assert_eq!(retry.body["callId"], first.body["callId"]);
+        assert_eq!(retry.body["vapiCallId"], first.body["vapiCallId"]);
+    }
+    let placed = requests(&mock, "POST", "/call").await;
+    assert_eq!(placed.len(), 1, "one call for three requests");
+    assert_eq!(placed[0]["assistantId"], outbound_asst);
+    assert_eq!(placed[0]["customer"]["number"], "+14155550999");
+    assert_eq!(
+        placed[0]["assistantOverrides"]["metadata"]["call_log_id"],
+        first.body["callId"]
+    );
+    // Vapi's status updates for the outbound call move the same row.
+    let vapi_id = first.body["vapiCallId"].as_str().unwrap();
+    let update = json!({"message": {"type": "status-update", "status": "ringing", "call": {"id": vapi_id, "assistantId": outbound_asst,
+        "type": "outboundPhoneCall", "customer": {"number": "+14155550999"}, "assistantOverrides": {"metadata": {"call_log_id": first.body["callId"]}}}}});
+    vapi_post(&gw, "/api/vapi/webhook", &update).await;
+    assert_eq!(count(&gw, "SELECT count(*) AS n FROM call_logs").await, 1);
+    let stored = row(&gw, "SELECT status, call_type, call_sid FROM call_logs").await;
+    assert_eq!(
+        stored,
+        json!({"status": "ringing", "call_type": "outbound", "call_sid": format!("vapi-{vapi_id}")})
+    );
+    // Another organization cannot call this contact back.
+    let b = gw.signup("cb-b").await;
+    let foreign = gw.post(&route, Some(&b.token), &json!({})).await;
+    assert_eq!(foreign.status, 404);
+}
+
+/// A tool call through org A's assistant never reads or books org B's data, whatever the
+/// arguments say.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_calls_stay_inside_the_assistants_organization() {
+    let (gw, _mock) = start().await;
+    let (a, asst_a) = org_with_agent(&gw, "iso-a").await;
+    let (b, _asst_b) = org_with_agent(&gw, "iso-b").await;
+    let b_contact = gw
+        .post(
+            "/api/contacts",
+            Some(&b.token),
+            &json!({"name": "Bea Other", "phone": "+14155550444", "email": "bea@b.example"}),
+        )
+        .await;
+    assert_eq!(b_contact.status, 201, "{:?}", b_contact.body);
+    let b_appt = gw
+        .post(
+            "/api/appointments",
+            Some(&b.token),
+            &json!({"customer_name": "Bea Other", "customer_phone": "+14155550444",
+        "scheduled_time": "2030-01-07T11:00:00Z"}),
+        )
+        .await;
+    assert_eq!(b_appt.status, 201, "{:?}", b_appt.body);
+    let b_appt_id = b_appt.body["appointment"]["id"]
+        .as_str()
+        .or(b_appt.body["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let c = call(&asst_a, "call-iso");
+    let tool = |name: &str, args: Value| {
+        json!({"message": {"type": "tool-calls", "call": c,
+        "toolCallList": [{"id": "call_x", "function": {"name": name, "arguments": args}}]}})
+    };
+    let result = |reply: &Reply| reply.body["results"][0].clone();
+
+    for (key, kind) in [
+        ("+14155550444", "phone"),
+        ("bea@b.example", "email"),
+        ("Bea", "name"),
+    ] {
+        let found = vapi_post(
+            &gw,
+            "/api/vapi/tools/lookupCaller",
+            &tool(
+                "lookupCaller",
+                json!({"searchKey": key, "searchType": kind, "tenantId": b.org_id}),
+            ),
+        )
+        .await;
+        let r: Value = serde_json::from_str(result(&found)["result"].as_str().unwrap()).unwrap();
+        assert_eq!(r["found"], false, "{kind}: {r}");
+    }
+    let cancel = vapi_post(&gw, "/api/vapi/webhook", &tool("cancelAppointment", json!({"appointmentId": b_appt_id, "customerPhone": "+14155550444", "tenantId": b.org_id}))).await;
+    assert!(
+        result(&cancel)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("I couldn't find an upcoming appointment")
+    );
+    let resched = vapi_post(&gw, "/api/vapi/webhook", &tool("rescheduleAppointment", json!({"currentDate": "2030-01-07", "customerPhone": "+14155550444", "newDate": "2030-01-08", "newTime": "09:00", "org_id": b.org_id}))).await;
+    assert!(result(&resched)["error"].is_string());
+    let book = vapi_post(
+        &gw,
+        "/api/vapi/webhook",
+        &tool(
+            "bookClinicAppointment",
+            json!({"customerName": "Al", "customerPhone": "+14155550555",
+        "appointmentDate": "2030-01-07", "appointmentTime": "11:00", "tenantId": b.org_id}),
+        ),
+    )
+    .await;
+    assert!(
+        result(&book)["result"]
+            .as_str()
+            .unwrap()
+            .contains("\"success\":true"),
+        "{:?}",
+        book.body
+    );
+    assert_eq!(
+        count(
+            &gw,
+            &format!(
+                "SELECT count(*) AS n FROM appointments WHERE org_id = '{}'",
+                a.org_id
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&gw, &format!("SELECT count(*) AS n FROM appointments WHERE org_id = '{}' AND status = 'confirmed'", b.org_id)).await, 1);
+    // A's availability is A's calendar: 11:00 is taken in A only by A's own booking.
+    let avail = vapi_post(
+        &gw,
+        "/api/vapi/webhook",
+        &tool("checkAvailability", json!({"date": "2030-01-07"})),
+    )
+    .await;
+    let slots: Value = serde_json::from_str(result(&avail)["result"].as_str().unwrap()).unwrap();
+    assert!(!slots["slots"].as_array().unwrap().contains(&json!("11:00")));
+    // B's settings do not route A's transfers; A's call is not logged in B.
+    gw.send(
+        "PUT",
+        "/api/voice-settings",
+        Some(&b.token),
+        &[],
+        Some(&json!({"transfer_default": "+14155550199"})),
+    )
+    .await;
+    let transfer = vapi_post(
+        &gw,
+        "/api/vapi/tools/transferCall",
+        &tool(
+            "transferCall",
+            json!({"summary": "Wants billing", "department": "billing"}),
+        ),
+    )
+    .await;
+    assert!(
+        result(&transfer)["error"]
+            .as_str()
+            .unwrap()
+            .contains("can't transfer")
+    );
+    gw.send(
+        "PUT",
+        "/api/voice-settings",
+        Some(&a.token),
+        &[],
+        Some(&json!({"transfer_default": "+14155550100",
+        "transfer_departments": {"billing": "sip:billing@clinic-a.example"}})),
+    )
+    .await;
+    let routed = vapi_post(
+        &gw,
+        "/api/vapi/tools/transferCall",
+        &tool(
+            "transferCall",
+            json!({"summary": "Wants billing", "department": "billing"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        routed.body["transfer"]["destination"],
+        json!({"type": "sip", "sipUri": "sip:billing@clinic-a.example",
+        "transferPlan": {"mode": "warm-transfer-say-message", "message": "Wants billing"}})
+    );
+    assert_eq!(
+        routed.body["speech"],
+        "Transferring you to our billing team now."
+    );
+    let logged = row(&gw, "SELECT org_id::text, transfer_to, transfer_reason FROM call_logs WHERE vapi_call_id = 'call-iso'").await;
+    assert_eq!(
+        logged,
+        json!({"org_id": a.org_id, "transfer_to": "sip:billing@clinic-a.example", "transfer_reason": "Wants billing"})
+    );
+    // The dashboard routes: each organization sees only its own.
+    let b_settings = gw.get("/api/voice-settings", Some(&b.token)).await;
+    assert_eq!(
+        b_settings.body["settings"]["transfer_default"],
+        "+14155550199"
+    );
+    // An assistant nobody registered is not anybody's.
+    let stranger = vapi_post(&gw, "/api/vapi/webhook", &json!({"message": {"type": "tool-calls", "call": call("asst-unknown", "call-s"),
+        "toolCallList": [{"id": "call_s", "function": {"name": "lookupCaller", "arguments": {"searchKey": "Bea", "searchType": "name"}}}]}})).await;
+    assert_eq!(
+        stranger.body,
+        json!({"results": [{"name": "lookupCaller", "toolCallId": "call_s", "error": "This call is not linked to a clinic on our platform."}]})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_tool_link_is_recorded_and_retried_without_failing_the_save() {
+    let mock = MockServer::start().await;
+    let creates = |prefix| Creates {
+        prefix,
+        n: AtomicUsize::new(0),
+    };
+    Mock::given(method("POST"))
+        .and(path("/assistant"))
+        .respond_with(creates("asst"))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/tool"))
+        .respond_with(creates("tool"))
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/assistant/"))
+        .respond_with(Assistant)
+        .mount(&mock)
+        .await;
+    // Vapi refuses the link once (a 400 is not retried at once), then accepts it.
+    Mock::given(method("PATCH"))
+        .and(path_regex("^/assistant/"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"message": "toolIds invalid"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path_regex("^/assistant/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&mock)
+        .await;
+    let gw = TestGateway::start_voice(mock_endpoints(&mock), &mock.uri()).await;
+    let (a, _) = org_with_agent(&gw, "retry").await;
+    let mut saw_failed = false;
+    for _ in 0..100 {
+        let tools = gw.get("/api/agents", Some(&a.token)).await.body["tools"].clone();
+        if tools[0]["link_status"] == "failed" {
+            saw_failed = true;
+            assert!(tools[0]["last_error"].as_str().unwrap().contains("400"));
+        }
+        if tools[0]["link_status"] == "linked" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(saw_failed, "the failure was recorded");
+    wait_linked(&gw, &a).await;
+    assert_eq!(requests(&mock, "POST", "/tool").await.len(), 6);
+}

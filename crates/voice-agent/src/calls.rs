@@ -1,0 +1,677 @@
+//! Call records from Vapi's `status-update` and `end-of-call-report`, and post-call analysis
+//! (seed 001 "Webhook architecture" column mapping, §16 Phases 1-4; contracts/vapi.md §1.1,
+//! §1.2, §5).
+//!
+//! One `call_logs` row per Vapi call, upserted on `vapi_call_id` inside the organization's
+//! transaction, before the webhook answers (nothing acknowledged is lost). Messages may arrive
+//! twice and in any order: the status only moves forward (`pending < initiated < queued <
+//! ringing < in-progress < completed = failed`), first-seen facts are kept, and a report's
+//! fields are the same however often it comes, so repeats converge on one correct row.
+//!
+//! After an end-of-call report, in the same transaction: the caller becomes or stays a contact;
+//! booking is detected (a booking tool call that succeeded during the call, or an appointment
+//! the agent booked for this caller during it); the contact's status becomes `booked` or `lost`;
+//! the call's value is the most expensive service the transcript mentions; the lead is scored
+//! and a hot lead (score ≥ 70) queues one SMS alert to the clinic; transcript and summary are
+//! stored redacted; the dashboard is told.
+
+use chrono::{DateTime, Utc};
+use db::OrgId;
+use db::schema::{appointments, call_logs, contacts, voice_alerts};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Double, Int4, Int8, Jsonb, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use realtime::{Audience, RealtimeEvent};
+use serde_json::{Value, json};
+use vapi_client::{CallInfo, EndOfCallReport};
+
+use crate::redaction::redact;
+use crate::{VoiceAgent, VoiceError};
+
+/// Name given to callers we know nothing about (seed 001 "Verified working code").
+pub const UNKNOWN_CALLER: &str = "Unknown Caller";
+
+/// Score from which a lead is hot and the clinic is texted (seed 001 §16 data flow).
+pub const HOT_LEAD_SCORE: i32 = 70;
+
+/// Our status for a Vapi call status; `None` for statuses we do not record (`not-found`,
+/// `deletion-failed`, unknown ones).
+#[must_use]
+pub fn our_status(vapi_status: &str, ended_reason: Option<&str>) -> Option<&'static str> {
+    Some(match vapi_status {
+        "scheduled" | "queued" => "queued",
+        "ringing" => "ringing",
+        "in-progress" | "forwarding" => "in-progress",
+        "ended" => terminal_status(ended_reason),
+        _ => return None,
+    })
+}
+
+/// `failed` when the ended reason says the call never properly happened, else `completed`.
+#[must_use]
+pub fn terminal_status(ended_reason: Option<&str>) -> &'static str {
+    let failed = ended_reason.is_some_and(|r| {
+        [
+            "error",
+            "failed",
+            "busy",
+            "did-not-answer",
+            "not-found",
+            "pipeline-",
+        ]
+        .iter()
+        .any(|m| r.contains(m))
+    });
+    if failed { "failed" } else { "completed" }
+}
+
+/// `inbound` or `outbound` from Vapi's call type (web and WebSocket calls count as inbound).
+#[must_use]
+pub fn call_type(vapi_type: Option<&str>) -> &'static str {
+    if vapi_type == Some("outboundPhoneCall") {
+        "outbound"
+    } else {
+        "inbound"
+    }
+}
+
+/// The caller's number as E.164, when it is one.
+fn e164(number: Option<&str>) -> Option<String> {
+    number.and_then(|n| crm::normalize_phone(n, crm::DEFAULT_COUNTRY_CODE).ok())
+}
+
+/// A lead score 0-100 (our rule; the seeds name the threshold, not the formula): sentiment
+/// (0-1) gives up to 30, a booking 40, the call's value up to 20 (≥ 100,000 minor units: 20;
+/// any: 10), an urgent sentiment 10.
+#[must_use]
+pub fn lead_score(
+    sentiment_score: Option<f64>,
+    booked: bool,
+    value_minor: i64,
+    urgency: Option<&str>,
+) -> i32 {
+    #[allow(clippy::cast_possible_truncation)]
+    let sentiment = (sentiment_score.unwrap_or(0.5).clamp(0.0, 1.0) * 30.0).round() as i32;
+    let value = match value_minor {
+        v if v >= 100_000 => 20,
+        v if v > 0 => 10,
+        _ => 0,
+    };
+    let urgent = urgency.is_some_and(|u| {
+        let u = u.to_lowercase();
+        u.contains("high") || u.contains("urgent") || u.contains("critical")
+    });
+    (sentiment + if booked { 40 } else { 0 } + value + if urgent { 10 } else { 0 }).min(100)
+}
+
+/// `hot`, `warm` or `cold` for a score.
+#[must_use]
+pub fn temperature(score: i32) -> &'static str {
+    match score {
+        s if s >= HOT_LEAD_SCORE => "hot",
+        s if s >= 40 => "warm",
+        _ => "cold",
+    }
+}
+
+/// Whether the report's messages show a booking tool call that succeeded.
+fn booked_by_tool(messages: &[Value]) -> bool {
+    messages.iter().any(|m| {
+        let role = m["role"].as_str().unwrap_or_default();
+        let name = m["name"].as_str().unwrap_or_default();
+        let result = match &m["result"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        (role == "tool_call_result" || role == "tool")
+            && name == "bookClinicAppointment"
+            && result.contains("\"success\":true")
+    })
+}
+
+#[derive(QueryableByName)]
+struct Upserted {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    contact_id: Option<uuid::Uuid>,
+    #[diesel(sql_type = Bool)]
+    booking_confirmed: bool,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    started_at: Option<DateTime<Utc>>,
+}
+
+/// The status rank as SQL (terminal statuses share the top rank).
+const RANK: &str = "CASE {} WHEN 'pending' THEN 0 WHEN 'initiated' THEN 1 WHEN 'queued' THEN 2 \
+                    WHEN 'ringing' THEN 3 WHEN 'in-progress' THEN 4 ELSE 5 END";
+
+fn rank(expr: &str) -> String {
+    RANK.replace("{}", expr)
+}
+
+/// What a message says about a call, ready to upsert.
+struct CallFacts<'a> {
+    call: &'a CallInfo,
+    status: &'a str,
+    contact_id: Option<uuid::Uuid>,
+    caller_name: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    metadata: Value,
+}
+
+/// Inserts or advances the call's row; returns it. Links a call-back row we created (named in
+/// our metadata as `call_log_id`) to its Vapi call id first, so both converge on one row.
+async fn upsert_call(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    vapi_call_id: &str,
+    facts: &CallFacts<'_>,
+) -> Result<Upserted, VoiceError> {
+    if let Some(ours) = facts
+        .call
+        .metadata
+        .get("call_log_id")
+        .and_then(Value::as_str)
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    {
+        diesel::update(
+            call_logs::table
+                .filter(call_logs::org_id.eq(org.0))
+                .filter(call_logs::id.eq(ours))
+                .filter(call_logs::vapi_call_id.is_null()),
+        )
+        .set((
+            call_logs::vapi_call_id.eq(vapi_call_id),
+            call_logs::call_sid.eq(format!("vapi-{vapi_call_id}")),
+        ))
+        .execute(c)
+        .await?;
+    }
+    let phone =
+        e164(facts.call.customer_number.as_deref()).or_else(|| facts.call.customer_number.clone());
+    let sql = format!(
+        "INSERT INTO call_logs (id, org_id, vapi_call_id, call_sid, contact_id, phone_number, \
+           from_number, caller_name, call_type, status, started_at, ended_at, metadata) \
+         VALUES ($1, $2, $3, 'vapi-' || $3, $4, $5, $5, COALESCE($6, '{UNKNOWN_CALLER}'), $7, $8, \
+           $9, $10, $11) \
+         ON CONFLICT (vapi_call_id) DO UPDATE SET \
+           status = CASE WHEN {new} > {old} THEN EXCLUDED.status ELSE call_logs.status END, \
+           contact_id = COALESCE(call_logs.contact_id, EXCLUDED.contact_id), \
+           phone_number = COALESCE(call_logs.phone_number, EXCLUDED.phone_number), \
+           from_number = COALESCE(call_logs.from_number, EXCLUDED.from_number), \
+           caller_name = CASE WHEN $6 IS NULL THEN call_logs.caller_name ELSE $6 END, \
+           started_at = COALESCE(call_logs.started_at, EXCLUDED.started_at), \
+           ended_at = COALESCE(EXCLUDED.ended_at, call_logs.ended_at), \
+           metadata = call_logs.metadata || EXCLUDED.metadata \
+         WHERE call_logs.org_id = EXCLUDED.org_id \
+         RETURNING id, status, contact_id, booking_confirmed, started_at",
+        new = rank("EXCLUDED.status"),
+        old = rank("call_logs.status"),
+    );
+    let row: Option<Upserted> = diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::new_v4())
+        .bind::<diesel::sql_types::Uuid, _>(org.0)
+        .bind::<Text, _>(vapi_call_id)
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(facts.contact_id)
+        .bind::<Nullable<Text>, _>(phone)
+        .bind::<Nullable<Text>, _>(facts.caller_name.clone())
+        .bind::<Text, _>(call_type(facts.call.call_type.as_deref()))
+        .bind::<Text, _>(facts.status)
+        .bind::<Nullable<Timestamptz>, _>(facts.started_at)
+        .bind::<Nullable<Timestamptz>, _>(facts.ended_at)
+        .bind::<Jsonb, _>(facts.metadata.clone())
+        .get_result(c)
+        .await
+        .optional()?;
+    row.ok_or(VoiceError::NotFound("call"))
+}
+
+/// The caller's contact (created as a warm lead when new), when the caller's number is E.164.
+async fn caller_contact(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    call: &CallInfo,
+) -> Result<Option<crm::contacts::Contact>, VoiceError> {
+    let Some(phone) = e164(call.customer_number.as_deref()) else {
+        return Ok(None);
+    };
+    let name = call
+        .customer_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && n.chars().count() <= 200)
+        .unwrap_or(UNKNOWN_CALLER);
+    Ok(Some(
+        crm::contacts::find_or_create_on(c, org, name, &phone, None).await?,
+    ))
+}
+
+fn known_name(call: &CallInfo, contact: Option<&crm::contacts::Contact>) -> Option<String> {
+    call.customer_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| {
+            contact
+                .map(|c| c.name.clone())
+                .filter(|n| n != UNKNOWN_CALLER)
+        })
+}
+
+fn publish_call(
+    row_id: uuid::Uuid,
+    vapi_call_id: &str,
+    status: &str,
+    extra: Value,
+) -> RealtimeEvent {
+    let mut payload = json!({
+        "type": "vapi_call_update",
+        "call_id": row_id,
+        "vapi_call_id": vapi_call_id,
+        "status": status,
+    });
+    if let (Some(p), Value::Object(e)) = (payload.as_object_mut(), extra) {
+        p.extend(e);
+    }
+    RealtimeEvent {
+        audience: Audience::Users { min_role: "user" },
+        target_crm_user: None,
+        payload,
+    }
+}
+
+impl VoiceAgent {
+    /// Records a `status-update`. Returns the row's id and its (possibly unchanged) status.
+    ///
+    /// # Errors
+    /// [`VoiceError::Invalid`] without a call id; [`VoiceError::Db`].
+    pub async fn record_status(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        status: &str,
+        ended_reason: Option<&str>,
+    ) -> Result<Option<(uuid::Uuid, String)>, VoiceError> {
+        let Some(ours) = our_status(status, ended_reason) else {
+            return Ok(None);
+        };
+        let vapi_call_id = call
+            .id
+            .clone()
+            .ok_or_else(|| VoiceError::Invalid("the message has no call id".into()))?;
+        let call = call.clone();
+        let ended_reason = ended_reason.map(str::to_owned);
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let contact = if call_type(call.call_type.as_deref()) == "inbound" {
+                        caller_contact(c, org, &call).await?
+                    } else {
+                        None
+                    };
+                    let mut metadata = json!({"source": "vapi-webhook-handler"});
+                    if let Some(reason) = &ended_reason {
+                        metadata["endedReason"] = json!(reason);
+                    }
+                    let facts = CallFacts {
+                        call: &call,
+                        status: ours,
+                        contact_id: contact.as_ref().map(|c| c.id),
+                        caller_name: known_name(&call, contact.as_ref()),
+                        started_at: call.started_at,
+                        ended_at: if ours == "completed" || ours == "failed" {
+                            call.ended_at
+                        } else {
+                            None
+                        },
+                        metadata,
+                    };
+                    let row = upsert_call(c, org, &vapi_call_id, &facts).await?;
+                    realtime::outbox::publish(
+                        c,
+                        org,
+                        publish_call(row.id, &vapi_call_id, &row.status, json!({})),
+                    )
+                    .await?;
+                    Ok(Some((row.id, row.status)))
+                })
+            })
+            .await
+    }
+
+    /// Records an `end-of-call-report` and runs the post-call analysis (module docs). Returns
+    /// the row's id.
+    ///
+    /// # Errors
+    /// [`VoiceError::Invalid`] without a call id; [`VoiceError::Db`].
+    pub async fn record_report(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        report: &EndOfCallReport,
+        now: DateTime<Utc>,
+    ) -> Result<uuid::Uuid, VoiceError> {
+        let vapi_call_id = call
+            .id
+            .clone()
+            .ok_or_else(|| VoiceError::Invalid("the message has no call id".into()))?;
+        let call = call.clone();
+        let report = report.clone();
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let contact = caller_contact(c, org, &call).await?;
+                    let status = terminal_status(report.ended_reason.as_deref());
+                    let metadata = json!({
+                        "source": "vapi-webhook-handler",
+                        "endedReason": report.ended_reason,
+                        "successEvaluation": report.success_evaluation,
+                        "sentimentAnalysis": {
+                            "label": report.sentiment,
+                            "score": report.sentiment_score,
+                            "summary": report.sentiment_summary,
+                            "urgency": report.sentiment_urgency,
+                        },
+                        "report_received_at": now,
+                    });
+                    let facts = CallFacts {
+                        call: &call,
+                        status,
+                        contact_id: contact.as_ref().map(|c| c.id),
+                        caller_name: known_name(&call, contact.as_ref()),
+                        started_at: report.started_at,
+                        ended_at: report.ended_at.or(Some(now)),
+                        metadata,
+                    };
+                    let row = upsert_call(c, org, &vapi_call_id, &facts).await?;
+                    let contact_id = row.contact_id.or(contact.as_ref().map(|c| c.id));
+
+                    // Booking detection: a successful booking tool call (recorded on the row
+                    // during the call, or in the report), or an appointment the agent booked for
+                    // this caller during the call.
+                    let window_start = row
+                        .started_at
+                        .or(report.started_at)
+                        .unwrap_or(now - chrono::Duration::hours(2))
+                        - chrono::Duration::minutes(1);
+                    let window_end = report.ended_at.unwrap_or(now) + chrono::Duration::minutes(2);
+                    let booked_in_window = match contact_id {
+                        Some(contact) => diesel::select(diesel::dsl::exists(
+                            appointments::table
+                                .filter(appointments::org_id.eq(org.0))
+                                .filter(appointments::contact_id.eq(contact))
+                                .filter(appointments::source.eq("voice_agent"))
+                                .filter(appointments::created_at.between(window_start, window_end)),
+                        ))
+                        .get_result::<bool>(c)
+                        .await?,
+                        None => false,
+                    };
+                    let booked =
+                        row.booking_confirmed || booked_by_tool(&report.messages) || booked_in_window;
+
+                    let services = crm::services::list_on(c, org).await?;
+                    let spoken = format!(
+                        "{} {}",
+                        report.transcript.as_deref().unwrap_or_default(),
+                        report.summary.as_deref().unwrap_or_default()
+                    );
+                    let value = crm::services::estimate_value(&services, &spoken);
+                    let score = lead_score(
+                        report.sentiment_score,
+                        booked,
+                        value,
+                        report.sentiment_urgency.as_deref(),
+                    );
+                    #[allow(clippy::cast_possible_truncation)]
+                    let duration = report
+                        .duration_seconds
+                        .map(|d| d.round().clamp(0.0, f64::from(i32::MAX)) as i32);
+                    let recording_status = if report.recording_url.is_some() {
+                        "completed"
+                    } else if status == "failed" {
+                        "failed"
+                    } else {
+                        "processing"
+                    };
+                    diesel::sql_query(
+                        "UPDATE call_logs SET outcome = $3, outcome_summary = $4, transcript = $5, \
+                           recording_url = COALESCE($6, recording_url), recording_status = $7, \
+                           duration_seconds = COALESCE($8, duration_seconds), total_cost = $9, \
+                           sentiment = $10, sentiment_label = $10, sentiment_score = $11, \
+                           sentiment_summary = $12, sentiment_urgency = $13, \
+                           booking_confirmed = booking_confirmed OR $14, financial_value_minor = $15, \
+                           contact_id = COALESCE(contact_id, $16), \
+                           metadata = metadata || jsonb_build_object('lead_score', $17) \
+                         WHERE org_id = $1 AND id = $2",
+                    )
+                    .bind::<diesel::sql_types::Uuid, _>(org.0)
+                    .bind::<diesel::sql_types::Uuid, _>(row.id)
+                    .bind::<Text, _>(if booked { "booked" } else { status })
+                    .bind::<Nullable<Text>, _>(report.summary.as_deref().map(redact))
+                    .bind::<Nullable<Text>, _>(report.transcript.as_deref().map(redact))
+                    .bind::<Nullable<Text>, _>(report.recording_url.clone())
+                    .bind::<Text, _>(recording_status)
+                    .bind::<Nullable<Int4>, _>(duration)
+                    .bind::<Double, _>(report.cost.unwrap_or(0.0).max(0.0))
+                    .bind::<Nullable<Text>, _>(report.sentiment.clone())
+                    .bind::<Nullable<Double>, _>(report.sentiment_score)
+                    .bind::<Nullable<Text>, _>(report.sentiment_summary.as_deref().map(redact))
+                    .bind::<Nullable<Text>, _>(report.sentiment_urgency.clone())
+                    .bind::<Bool, _>(booked)
+                    .bind::<Int8, _>(value)
+                    .bind::<Nullable<diesel::sql_types::Uuid>, _>(contact_id)
+                    .bind::<Int4, _>(score)
+                    .execute(c)
+                    .await?;
+
+                    if let Some(contact) = contact_id {
+                        let contacted_at = report.ended_at.unwrap_or(now);
+                        diesel::update(
+                            contacts::table
+                                .filter(contacts::org_id.eq(org.0))
+                                .filter(contacts::id.eq(contact)),
+                        )
+                        .set((
+                            contacts::lead_status.eq(diesel::dsl::sql::<Text>(if booked {
+                                "'booked'"
+                            } else {
+                                "CASE WHEN lead_status = 'booked' THEN 'booked' ELSE 'lost' END"
+                            })),
+                            contacts::lead_score.eq(score),
+                            contacts::lead_temperature.eq(temperature(score)),
+                            contacts::last_contacted_at.eq(contacted_at),
+                        ))
+                        .execute(c)
+                        .await?;
+                    }
+
+                    if score >= HOT_LEAD_SCORE {
+                        let settings = crate::agents::settings_on(c, org).await?;
+                        if settings.hot_lead_alert_phone.is_some() {
+                            let who = known_name(&call, contact.as_ref())
+                                .unwrap_or_else(|| UNKNOWN_CALLER.into());
+                            let number = call.customer_number.clone().unwrap_or_default();
+                            let body = format!(
+                                "Hot lead (score {score}): {who} {number}{}. Call them back soon.",
+                                if booked { ", booked" } else { "" }
+                            );
+                            diesel::insert_into(voice_alerts::table)
+                                .values((
+                                    voice_alerts::id.eq(uuid::Uuid::new_v4()),
+                                    voice_alerts::org_id.eq(org.0),
+                                    voice_alerts::call_log_id.eq(row.id),
+                                    voice_alerts::contact_id.eq(contact_id),
+                                    voice_alerts::body.eq(body),
+                                ))
+                                .on_conflict(voice_alerts::call_log_id)
+                                .do_nothing()
+                                .execute(c)
+                                .await?;
+                        }
+                    }
+                    realtime::outbox::publish(
+                        c,
+                        org,
+                        publish_call(
+                            row.id,
+                            &vapi_call_id,
+                            &row.status,
+                            json!({"booked": booked, "lead_score": score}),
+                        ),
+                    )
+                    .await?;
+                    Ok(row.id)
+                })
+            })
+            .await
+    }
+
+    /// Publishes a final transcript line to the organization's live call view (partial lines
+    /// are not stored: they are superseded within a second).
+    ///
+    /// # Errors
+    /// [`VoiceError::Db`].
+    pub async fn publish_transcript(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        role: &str,
+        text: &str,
+    ) -> Result<(), VoiceError> {
+        let payload = json!({
+            "type": "vapi_transcript",
+            "vapi_call_id": call.id,
+            "role": role,
+            "text": redact(text),
+        });
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    realtime::outbox::publish(
+                        c,
+                        org,
+                        RealtimeEvent {
+                            audience: Audience::Users { min_role: "user" },
+                            target_crm_user: None,
+                            payload,
+                        },
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Marks the call as having booked (the booking tool succeeded during it), creating its row
+    /// if no status update arrived yet.
+    pub(crate) async fn mark_booked_on(
+        c: &mut AsyncPgConnection,
+        org: OrgId,
+        call: &CallInfo,
+    ) -> Result<(), VoiceError> {
+        let Some(id) = &call.id else { return Ok(()) };
+        let facts = CallFacts {
+            call,
+            status: "in-progress",
+            contact_id: None,
+            caller_name: call.customer_name.clone(),
+            started_at: call.started_at,
+            ended_at: None,
+            metadata: json!({}),
+        };
+        let row = upsert_call(c, org, id, &facts).await?;
+        diesel::update(
+            call_logs::table
+                .filter(call_logs::org_id.eq(org.0))
+                .filter(call_logs::id.eq(row.id)),
+        )
+        .set(call_logs::booking_confirmed.eq(true))
+        .execute(c)
+        .await?;
+        Ok(())
+    }
+
+    /// Logs a transfer on the call (seed 001 §18.4.2: `transfer_to`, `transfer_time`,
+    /// `transfer_reason`).
+    pub(crate) async fn log_transfer_on(
+        c: &mut AsyncPgConnection,
+        org: OrgId,
+        call: &CallInfo,
+        to: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), VoiceError> {
+        let Some(id) = &call.id else { return Ok(()) };
+        let facts = CallFacts {
+            call,
+            status: "in-progress",
+            contact_id: None,
+            caller_name: call.customer_name.clone(),
+            started_at: call.started_at,
+            ended_at: None,
+            metadata: json!({}),
+        };
+        let row = upsert_call(c, org, id, &facts).await?;
+        diesel::update(
+            call_logs::table
+                .filter(call_logs::org_id.eq(org.0))
+                .filter(call_logs::id.eq(row.id)),
+        )
+        .set((
+            call_logs::transfer_to.eq(to),
+            call_logs::transfer_time.eq(at),
+            call_logs::transfer_reason.eq(redact(reason)),
+        ))
+        .execute(c)
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_and_failures_are_recognised() {
+        assert_eq!(our_status("queued", None), Some("queued"));
+        assert_eq!(our_status("forwarding", None), Some("in-progress"));
+        assert_eq!(
+            our_status("ended", Some("customer-ended-call")),
+            Some("completed")
+        );
+        assert_eq!(our_status("ended", Some("customer-busy")), Some("failed"));
+        assert_eq!(
+            our_status("ended", Some("pipeline-error-openai-llm-failed")),
+            Some("failed")
+        );
+        assert_eq!(our_status("not-found", None), None);
+        assert_eq!(call_type(Some("outboundPhoneCall")), "outbound");
+        assert_eq!(call_type(Some("webCall")), "inbound");
+    }
+
+    #[test]
+    fn lead_scores_and_temperatures() {
+        assert_eq!(lead_score(Some(1.0), true, 800_000, Some("high")), 100);
+        assert_eq!(lead_score(Some(0.9), true, 40_000, None), 77);
+        assert_eq!(lead_score(Some(0.2), false, 0, None), 6);
+        assert_eq!(lead_score(None, false, 0, None), 15);
+        assert_eq!(temperature(77), "hot");
+        assert_eq!(temperature(55), "warm");
+        assert_eq!(temperature(6), "cold");
+    }
+
+    #[test]
+    fn a_successful_booking_tool_result_in_the_messages_counts() {
+        let ok = json!({"role": "tool_call_result", "name": "bookClinicAppointment",
+                        "result": "{\"success\":true,\"appointmentId\":\"x\"}"});
+        let failed = json!({"role": "tool_call_result", "name": "bookClinicAppointment",
+                            "result": "{\"success\":false}"});
+        assert!(booked_by_tool(&[ok]));
+        assert!(!booked_by_tool(&[failed]));
+    }
+}

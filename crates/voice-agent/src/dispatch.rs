@@ -1,0 +1,784 @@
+//! The tools (SPEC §3; seed 001 §18.4-18.5), one dispatcher for `POST /api/vapi/tools/<name>`
+//! and for `tool-calls` on the webhook.
+//!
+//! Every tool runs for the organization the authenticated call resolved to; an organization or
+//! tenant id in the arguments is ignored. A result is a JSON object the model reads (sent as a
+//! single-line string, contracts/vapi.md §2.1); bad arguments, unknown appointments or a taken
+//! slot are answered as a spoken, actionable `error`, never as an HTTP failure.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use db::OrgId;
+use db::schema::{appointments, contacts};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use scheduling::{BookingRequest, SchedulingError, availability};
+use serde_json::{Map, Value, json};
+use vapi_client::{CallInfo, Destination, ToolCall};
+
+use crate::{VoiceAgent, VoiceError};
+
+mod sql {
+    diesel::define_sql_function! {
+        /// SQL `lower(text)`.
+        fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+    }
+}
+use sql::lower;
+
+/// Said when something on our side failed (details are logged).
+pub const SYSTEM_TROUBLE: &str = "Sorry, I couldn't reach our booking system just now. Would you like me to transfer you or have someone call you back?";
+
+/// What a tool call produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolReply {
+    /// `Ok`: the result object; `Err`: the spoken error.
+    pub outcome: Result<Value, String>,
+    /// The seed's `speech` field: what the agent may say.
+    pub speech: String,
+    /// For `transferCall`: where the call goes.
+    pub transfer: Option<Destination>,
+}
+
+impl ToolReply {
+    fn ok(data: Value, speech: impl Into<String>) -> Self {
+        Self {
+            outcome: Ok(data),
+            speech: speech.into(),
+            transfer: None,
+        }
+    }
+
+    fn err(spoken: impl Into<String>) -> Self {
+        let spoken = spoken.into();
+        Self {
+            outcome: Err(spoken.clone()),
+            speech: spoken,
+            transfer: None,
+        }
+    }
+
+    /// The single-line string Vapi receives as `result` or `error`.
+    pub fn text(&self) -> Result<String, String> {
+        match &self.outcome {
+            Ok(data) => Ok(data.to_string()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+fn arg<'a>(args: &'a Map<String, Value>, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|n| args.get(*n).and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Reads `HH:MM`, `H:MM`, `HHMM`-less forms like `9am`, `9:30 pm`, `14:00`.
+fn parse_time(input: &str) -> Option<NaiveTime> {
+    let s = input.trim().to_ascii_lowercase().replace('.', "");
+    let (body, pm, am) = if let Some(b) = s.strip_suffix("pm") {
+        (b.trim().to_owned(), true, false)
+    } else if let Some(b) = s.strip_suffix("am") {
+        (b.trim().to_owned(), false, true)
+    } else {
+        (s.clone(), false, false)
+    };
+    let (h, m) = match body.split_once(':') {
+        Some((h, m)) => (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?),
+        None => (body.parse::<u32>().ok()?, 0),
+    };
+    let h = match (am, pm) {
+        (_, true) if h < 12 => h + 12,
+        (true, _) if h == 12 => 0,
+        _ => h,
+    };
+    NaiveTime::from_hms_opt(h, m, 0)
+}
+
+fn local_label(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%H:%M").to_string()
+}
+
+fn day_label(date: NaiveDate) -> String {
+    date.format("%A %-d %B").to_string()
+}
+
+fn speak_times(times: &[String]) -> String {
+    match times {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The spoken form of a scheduling refusal, `None` for internal failures.
+fn spoken(e: &SchedulingError, tz: Tz) -> Option<String> {
+    Some(match e {
+        SchedulingError::Invalid(m) => format!("I couldn't use that: {m}."),
+        SchedulingError::NotFound(what) => format!("I couldn't find that {what}."),
+        SchedulingError::Unavailable(m) => format!("{m}. Could we try another time?"),
+        SchedulingError::SlotTaken { alternatives } if alternatives.is_empty() => {
+            "That time was just taken and nothing else is free nearby. Could we try another day?"
+                .into()
+        }
+        SchedulingError::SlotTaken { alternatives } => {
+            let times: Vec<String> = alternatives
+                .iter()
+                .map(|t| {
+                    let local = t.with_timezone(&tz);
+                    format!(
+                        "{} at {}",
+                        day_label(local.date_naive()),
+                        local.format("%H:%M")
+                    )
+                })
+                .collect();
+            format!(
+                "That time was just taken. The nearest free times are {}. Would one of those work?",
+                speak_times(&times)
+            )
+        }
+        SchedulingError::InvalidTransition { from, .. } => {
+            format!("That appointment is already {from}, so I can't change it.")
+        }
+        SchedulingError::Crm(crm::CrmError::Invalid(m)) => format!("I couldn't use that: {m}."),
+        SchedulingError::Crm(crm::CrmError::NotFound(what)) => {
+            format!("I couldn't find that {what}.")
+        }
+        _ => return None,
+    })
+}
+
+fn trouble(e: &dyn std::fmt::Display) -> ToolReply {
+    tracing::error!(error = %e, "tool call failed");
+    ToolReply::err(SYSTEM_TROUBLE)
+}
+
+impl VoiceAgent {
+    /// Runs the calls of one message in order (one reply each).
+    pub async fn run_tools(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        tools: &[ToolCall],
+        now: DateTime<Utc>,
+    ) -> Vec<ToolReply> {
+        let mut replies = Vec::with_capacity(tools.len());
+        for tool in tools {
+            replies.push(self.run_tool(org, call, tool, now).await);
+        }
+        replies
+    }
+
+    /// Runs one tool call for `org` (resolved from the authenticated call).
+    pub async fn run_tool(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        tool: &ToolCall,
+        now: DateTime<Utc>,
+    ) -> ToolReply {
+        let args = match &tool.arguments {
+            Ok(args) => args,
+            Err(_) => {
+                return ToolReply::err(
+                    "I couldn't read the details for that request. Could you say them again?",
+                );
+            }
+        };
+        let tz = match self.scheduler.settings(org).await {
+            Ok(s) => s.time_zone,
+            Err(e) => return trouble(&e),
+        };
+        match tool.name.as_str() {
+            "checkAvailability" => self.check_availability(org, args, tz, now).await,
+            "bookClinicAppointment" => self.book(org, call, args, tz, now).await,
+            "rescheduleAppointment" => self.reschedule(org, call, args, tz, now).await,
+            "cancelAppointment" => self.cancel(org, call, args, tz, now).await,
+            "lookupCaller" => self.lookup_caller(org, args).await,
+            "transferCall" => self.transfer(org, call, args, now).await,
+            other => {
+                tracing::warn!(tool = %other, "unknown tool called");
+                ToolReply::err("I can't do that on this line. Would you like me to transfer you?")
+            }
+        }
+    }
+
+    async fn check_availability(
+        &self,
+        org: OrgId,
+        args: &Map<String, Value>,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> ToolReply {
+        let Some(date) = arg(args, &["date", "appointmentDate"]) else {
+            return ToolReply::err(
+                "Which date would you like? Please give it as year, month and day.",
+            );
+        };
+        let service = arg(args, &["serviceType", "service"]).map(str::to_owned);
+        match self
+            .scheduler
+            .availability(org, date, None, service, now)
+            .await
+        {
+            Ok(day) => {
+                let slots: Vec<String> = day.slots.iter().map(|t| local_label(*t, tz)).collect();
+                let speech = if slots.is_empty() {
+                    format!(
+                        "There are no free times on {}. Would another day work?",
+                        day_label(day.date)
+                    )
+                } else {
+                    format!(
+                        "On {} I have {}.",
+                        day_label(day.date),
+                        speak_times(&slots[..slots.len().min(6)])
+                    )
+                };
+                ToolReply::ok(
+                    json!({
+                        "success": true,
+                        "date": day.date.format("%Y-%m-%d").to_string(),
+                        "timeZone": tz.name(),
+                        "durationMinutes": day.duration_minutes,
+                        "available": !slots.is_empty(),
+                        "slots": slots,
+                        "message": speech,
+                    }),
+                    speech,
+                )
+            }
+            Err(e) => spoken(&e, tz).map_or_else(|| trouble(&e), ToolReply::err),
+        }
+    }
+
+    fn start_time(
+        args: &Map<String, Value>,
+        dates: &[&str],
+        times: &[&str],
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, String> {
+        let date = arg(args, dates).ok_or("Which date would you like?")?;
+        let date = availability::resolve_date(date, tz, now)
+            .map_err(|_| "I need the date as year, month and day, like 2026-11-24.".to_owned())?;
+        let time = arg(args, times).ok_or("What time would you like?")?;
+        let time = parse_time(time)
+            .ok_or_else(|| "I need the time as hours and minutes, like 14:30.".to_owned())?;
+        availability::local_to_utc(tz, date.and_time(time))
+            .ok_or_else(|| "That time doesn't exist on that day because of the clock change. Could we pick another?".to_owned())
+    }
+
+    async fn book(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        args: &Map<String, Value>,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> ToolReply {
+        let start = match Self::start_time(
+            args,
+            &["appointmentDate", "date"],
+            &["appointmentTime", "time"],
+            tz,
+            now,
+        ) {
+            Ok(t) => t,
+            Err(spoken) => return ToolReply::err(spoken),
+        };
+        let Some(name) = arg(args, &["customerName", "name"]) else {
+            return ToolReply::err("May I have your full name for the booking?");
+        };
+        let Some(phone) = arg(args, &["customerPhone", "phone"])
+            .map(str::to_owned)
+            .or_else(|| call.customer_number.clone())
+        else {
+            return ToolReply::err("What's the best phone number for the booking?");
+        };
+        let request = BookingRequest {
+            customer_name: name.to_owned(),
+            customer_phone: phone,
+            customer_email: arg(args, &["customerEmail", "email"]).map(str::to_owned),
+            service_id: None,
+            service_name: arg(args, &["serviceType", "service"]).map(str::to_owned),
+            scheduled_time: start,
+            notes: arg(args, &["notes"]).map(str::to_owned),
+            source: "voice_agent",
+        };
+        match self.scheduler.book(org, request, now).await {
+            Ok(appt) => {
+                let call = call.clone();
+                let marked = self
+                    .db
+                    .tenant(org, move |c| {
+                        Box::pin(async move { Self::mark_booked_on(c, org, &call).await })
+                    })
+                    .await;
+                if let Err(e) = marked {
+                    tracing::warn!(error = %e, "booking not marked on the call");
+                }
+                let local = appt.scheduled_time.with_timezone(&tz);
+                let speech = format!(
+                    "You're booked{} for {} at {}.",
+                    appt.service_name
+                        .as_deref()
+                        .map(|s| format!(" for {s}"))
+                        .unwrap_or_default(),
+                    day_label(local.date_naive()),
+                    local.format("%H:%M")
+                );
+                ToolReply::ok(
+                    json!({
+                        "success": true,
+                        "appointmentId": appt.id,
+                        "status": appt.status,
+                        "date": local.format("%Y-%m-%d").to_string(),
+                        "time": local.format("%H:%M").to_string(),
+                        "service": appt.service_name,
+                        "message": speech,
+                    }),
+                    speech,
+                )
+            }
+            Err(e) => spoken(&e, tz).map_or_else(|| trouble(&e), ToolReply::err),
+        }
+    }
+
+    /// The caller's live appointment named by id, or by date (and time) under their phone.
+    async fn find_appointment(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        args: &Map<String, Value>,
+        (dates, times): (&[&str], &[&str]),
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<scheduling::appointments::Appointment, ToolReply> {
+        let phone = arg(args, &["customerPhone", "phone"])
+            .map(str::to_owned)
+            .or_else(|| call.customer_number.clone())
+            .and_then(|p| crm::normalize_phone(&p, crm::DEFAULT_COUNTRY_CODE).ok())
+            .ok_or_else(|| ToolReply::err("What phone number was the appointment booked under?"))?;
+        let id = arg(args, &["appointmentId", "id"]).and_then(|s| uuid::Uuid::parse_str(s).ok());
+        let (day, at) = match id {
+            Some(_) => (None, None),
+            None => {
+                let date = arg(args, dates).ok_or_else(|| {
+                    ToolReply::err("What date is the appointment you'd like to change?")
+                })?;
+                let date = availability::resolve_date(date, tz, now).map_err(|_| {
+                    ToolReply::err("I need the appointment's date as year, month and day.")
+                })?;
+                let at = arg(args, times)
+                    .and_then(parse_time)
+                    .and_then(|t| availability::local_to_utc(tz, date.and_time(t)));
+                (Some(availability::day_bounds(tz, date)), at)
+            }
+        };
+        let found = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let mut q = appointments::table
+                        .filter(appointments::org_id.eq(org.0))
+                        .filter(appointments::customer_phone.eq(&phone))
+                        .filter(appointments::status.eq_any(["pending", "confirmed"]))
+                        .into_boxed();
+                    if let Some(id) = id {
+                        q = q.filter(appointments::id.eq(id));
+                    }
+                    if let Some((from, to)) = day {
+                        q = q
+                            .filter(appointments::scheduled_time.ge(from))
+                            .filter(appointments::scheduled_time.lt(to));
+                    }
+                    if let Some(at) = at {
+                        q = q.filter(appointments::scheduled_time.eq(at));
+                    }
+                    q.order(appointments::scheduled_time)
+                        .limit(3)
+                        .select(scheduling::appointments::Appointment::as_select())
+                        .load(c)
+                        .await
+                        .map_err(VoiceError::from)
+                })
+            })
+            .await
+            .map_err(|e| trouble(&e))?;
+        match found.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(ToolReply::err(
+                "I couldn't find an upcoming appointment under that phone number on that day. Could you check the date?",
+            )),
+            _ => Err(ToolReply::err(
+                "You have more than one appointment that day. Which time is the one you mean?",
+            )),
+        }
+    }
+
+    async fn reschedule(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        args: &Map<String, Value>,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> ToolReply {
+        let new_start = match Self::start_time(args, &["newDate"], &["newTime"], tz, now) {
+            Ok(t) => t,
+            Err(spoken) => return ToolReply::err(spoken),
+        };
+        let appt = match self
+            .find_appointment(
+                org,
+                call,
+                args,
+                (
+                    &["currentDate", "appointmentDate", "date"],
+                    &["currentTime", "appointmentTime", "time"],
+                ),
+                tz,
+                now,
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(reply) => return reply,
+        };
+        match self
+            .scheduler
+            .reschedule(org, appt.id, new_start, now)
+            .await
+        {
+            Ok(moved) => {
+                let local = moved.scheduled_time.with_timezone(&tz);
+                let speech = format!(
+                    "Done. Your appointment is now {} at {}.",
+                    day_label(local.date_naive()),
+                    local.format("%H:%M")
+                );
+                ToolReply::ok(
+                    json!({
+                        "success": true,
+                        "appointmentId": moved.id,
+                        "date": local.format("%Y-%m-%d").to_string(),
+                        "time": local.format("%H:%M").to_string(),
+                        "message": speech,
+                    }),
+                    speech,
+                )
+            }
+            Err(e) => spoken(&e, tz).map_or_else(|| trouble(&e), ToolReply::err),
+        }
+    }
+
+    async fn cancel(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        args: &Map<String, Value>,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> ToolReply {
+        let appt = match self
+            .find_appointment(
+                org,
+                call,
+                args,
+                (
+                    &["appointmentDate", "currentDate", "date"],
+                    &["appointmentTime", "currentTime", "time"],
+                ),
+                tz,
+                now,
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(reply) => return reply,
+        };
+        match self.scheduler.cancel(org, appt.id).await {
+            Ok(cancelled) => {
+                let local = cancelled.scheduled_time.with_timezone(&tz);
+                let speech = format!(
+                    "Your appointment on {} at {} is cancelled.",
+                    day_label(local.date_naive()),
+                    local.format("%H:%M")
+                );
+                ToolReply::ok(
+                    json!({"success": true, "appointmentId": cancelled.id, "status": cancelled.status, "message": speech}),
+                    speech,
+                )
+            }
+            Err(e) => spoken(&e, tz).map_or_else(|| trouble(&e), ToolReply::err),
+        }
+    }
+
+    /// `lookupCaller`: the three response cases of seed 001 §18.4.3.
+    async fn lookup_caller(&self, org: OrgId, args: &Map<String, Value>) -> ToolReply {
+        let Some(key) = arg(args, &["searchKey", "query"]).map(str::to_owned) else {
+            return ToolReply::err("What name, phone number or email should I look up?");
+        };
+        let kind = arg(args, &["searchType", "type"])
+            .unwrap_or(if key.contains('@') { "email" } else { "name" })
+            .to_ascii_lowercase();
+        let phone = if kind == "phone" {
+            match crm::normalize_phone(&key, crm::DEFAULT_COUNTRY_CODE) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    return ToolReply::err(
+                        "That doesn't sound like a full phone number. Could you say it again with the area code?",
+                    );
+                }
+            }
+        } else {
+            None
+        };
+        if !["phone", "email", "name"].contains(&kind.as_str()) {
+            return ToolReply::err("I can look people up by phone, email or name.");
+        }
+        let found = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let mut q = contacts::table
+                        .filter(contacts::org_id.eq(org.0))
+                        .into_boxed();
+                    q = match (kind.as_str(), &phone) {
+                        (_, Some(p)) => q.filter(contacts::phone.eq(p.clone())),
+                        ("email", _) => q.filter(lower(contacts::email).eq(key.to_lowercase())),
+                        _ => q.filter(contacts::name.ilike(crm::contains_pattern(&key))),
+                    };
+                    q.order(contacts::last_contacted_at.desc().nulls_last())
+                        .limit(5)
+                        .select(crm::contacts::Contact::as_select())
+                        .load(c)
+                        .await
+                        .map_err(VoiceError::from)
+                })
+            })
+            .await;
+        let found = match found {
+            Ok(f) => f,
+            Err(e) => return trouble(&e),
+        };
+        match found.as_slice() {
+            [] => {
+                let message = "No matching contact found. Would you like to create a new account?";
+                ToolReply::ok(
+                    json!({"found": false, "message": message}),
+                    "I don't see you in our system yet.",
+                )
+            }
+            [c] => {
+                let first = c
+                    .name
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(&c.name)
+                    .to_owned();
+                let speech = format!("Found you, {first}!");
+                ToolReply::ok(
+                    json!({
+                        "found": true,
+                        "contact": {
+                            "id": c.id, "name": c.name, "email": c.email, "phone": c.phone,
+                            "lead_status": c.lead_status, "last_contacted_at": c.last_contacted_at,
+                        },
+                        "speech": speech,
+                    }),
+                    speech,
+                )
+            }
+            many => {
+                let speech = format!(
+                    "I found {} people named like that. Which email is yours?",
+                    many.len()
+                );
+                ToolReply::ok(
+                    json!({
+                        "found": false,
+                        "multipleMatches": true,
+                        "contacts": many.iter().map(|c| json!({"name": c.name, "email": c.email})).collect::<Vec<_>>(),
+                        "speech": speech,
+                    }),
+                    speech,
+                )
+            }
+        }
+    }
+
+    /// Where a transfer to `department` goes: that department's destination, else the
+    /// default (seed 001 §18.4.2).
+    ///
+    /// # Errors
+    /// [`VoiceError::Db`].
+    pub async fn transfer_destination(
+        &self,
+        org: OrgId,
+        department: Option<&str>,
+    ) -> Result<Option<Destination>, VoiceError> {
+        let settings = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move { crate::agents::settings_on(c, org).await })
+            })
+            .await?;
+        let by_department = department.map(|d| d.trim().to_lowercase()).and_then(|d| {
+            settings
+                .transfer_departments
+                .get(&d)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        Ok(by_department.or(settings.transfer_default).map(|d| {
+            if d.starts_with("sip") {
+                Destination::Sip(d)
+            } else {
+                Destination::Number(d)
+            }
+        }))
+    }
+
+    /// Logs a transfer on the call.
+    ///
+    /// # Errors
+    /// [`VoiceError::Db`].
+    pub async fn log_transfer(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        to: &Destination,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), VoiceError> {
+        let (call, reason) = (call.clone(), reason.to_owned());
+        let to = match to {
+            Destination::Number(n) | Destination::Sip(n) => n.clone(),
+        };
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(
+                    async move { Self::log_transfer_on(c, org, &call, &to, &reason, at).await },
+                )
+            })
+            .await
+    }
+
+    async fn transfer(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        args: &Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> ToolReply {
+        let department = arg(args, &["department"])
+            .unwrap_or("general")
+            .to_lowercase();
+        let summary = arg(args, &["summary", "reason"]).unwrap_or("Caller asked for a person.");
+        let destination = match self.transfer_destination(org, Some(&department)).await {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                return ToolReply::err(
+                    "I'm sorry, I can't transfer calls right now. Can I take a message and have someone call you back?",
+                );
+            }
+            Err(e) => return trouble(&e),
+        };
+        if let Err(e) = self
+            .log_transfer(org, call, &destination, summary, now)
+            .await
+        {
+            tracing::warn!(error = %e, "transfer not logged");
+        }
+        let speech = format!("Transferring you to our {department} team now.");
+        let vapi_destination = warm_destination(&destination, summary);
+        if let (Some(url), Some(vapi)) = (call.control_url.clone(), self.vapi.clone()) {
+            let message =
+                json!({"type": "transfer", "destination": vapi_destination, "content": speech});
+            tokio::spawn(async move {
+                if let Err(e) = vapi.call_control(&url, &message).await {
+                    crate::log_vapi("live call control transfer", &e);
+                }
+            });
+        }
+        let mut reply = ToolReply::ok(
+            json!({
+                "success": true,
+                "department": department,
+                "destination": vapi_destination,
+                "message": speech,
+            }),
+            speech,
+        );
+        reply.transfer = Some(destination);
+        reply
+    }
+}
+
+/// A Vapi transfer destination with a warm hand-off: the summary is said to the person who
+/// answers before the caller is connected (`transferPlan.mode = warm-transfer-say-message`).
+#[must_use]
+pub fn warm_destination(destination: &Destination, summary: &str) -> Value {
+    let plan = json!({"mode": "warm-transfer-say-message", "message": vapi_client::responses::single_line(summary)});
+    match destination {
+        Destination::Number(n) => json!({"type": "number", "number": n, "transferPlan": plan}),
+        Destination::Sip(uri) => json!({"type": "sip", "sipUri": uri, "transferPlan": plan}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_read_in_the_forms_callers_and_models_use() {
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0);
+        assert_eq!(parse_time("14:30"), t(14, 30));
+        assert_eq!(parse_time("9:05"), t(9, 5));
+        assert_eq!(parse_time("9am"), t(9, 0));
+        assert_eq!(parse_time("2:15 p.m."), t(14, 15));
+        assert_eq!(parse_time("12 am"), t(0, 0));
+        assert_eq!(parse_time("25:00"), None);
+        assert_eq!(parse_time("noonish"), None);
+    }
+
+    #[test]
+    fn times_are_listed_as_speech() {
+        assert_eq!(speak_times(&["09:00".into()]), "09:00");
+        assert_eq!(
+            speak_times(&["09:00".into(), "09:30".into(), "10:00".into()]),
+            "09:00, 09:30 and 10:00"
+        );
+    }
+
+    #[test]
+    fn a_taken_slot_offers_its_alternatives_in_local_time() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let alt = "2026-11-24T15:30:00Z".parse::<DateTime<Utc>>().unwrap();
+        let text = spoken(
+            &SchedulingError::SlotTaken {
+                alternatives: vec![alt],
+            },
+            tz,
+        )
+        .unwrap();
+        assert!(text.contains("Tuesday 24 November at 10:30"), "{text}");
+    }
+
+    #[test]
+    fn warm_destinations_carry_the_summary_on_one_line() {
+        let d = warm_destination(
+            &Destination::Number("+14155550100".into()),
+            "Jane\nwants billing",
+        );
+        assert_eq!(d["number"], "+14155550100");
+        assert_eq!(d["transferPlan"]["message"], "Jane wants billing");
+        let s = warm_destination(&Destination::Sip("sip:desk@clinic.example".into()), "x");
+        assert_eq!(s["sipUri"], "sip:desk@clinic.example");
+    }
+}

@@ -1,0 +1,278 @@
+//! The organization's AI phone agent on Vapi (SPEC §3; seed 001 "Critical architecture rule",
+//! "Webhook architecture", §§3-4, 11-12, 16, 18; `../shared/contracts/vapi.md`).
+//!
+//! The platform is the sole Vapi provider: one private key (`VAPI_PRIVATE_KEY`) for every
+//! organization, tools registered once and linked to every organization's assistants. An
+//! organization is never taken from anything the model says; it comes only from the
+//! authenticated call (its assistant, its phone number, or our own metadata on the call).
+//!
+//! - [`agents`]: agent configuration and the assistant save (fetch-merge-patch).
+//! - [`prompt`]: the one system-prompt builder for create and update.
+//! - [`tools`]: tool definitions, their canonical SHA-256 versions, and [`tool_sync`] linking them.
+//! - [`routing`]: which organization a Vapi request belongs to.
+//! - [`calls`]: call records from `status-update` / `end-of-call-report`, and post-call analysis.
+//! - [`redaction`]: PII/PHI removed from transcripts and summaries before storage.
+//! - [`dispatch`]: the tools themselves (availability, booking, lookup, transfer).
+//! - [`identity`]: per-call caller identity for `assistant-request`.
+//! - [`callback`]: outbound call-backs.
+//! - [`dual_sync`]: Twilio credentials and number synced to Vapi.
+//! - [`worker`]: retries of failed links, unfinished dual-syncs and hot-lead alerts.
+
+pub mod agents;
+pub mod callback;
+pub mod calls;
+pub mod dispatch;
+pub mod dual_sync;
+pub mod identity;
+pub mod prompt;
+pub mod redaction;
+pub mod routing;
+pub mod tool_sync;
+pub mod tools;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use db::{Db, DbError};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use vapi_client::{VapiClient, VapiError};
+
+/// Errors of the voice agent.
+#[derive(Debug, thiserror::Error)]
+pub enum VoiceError {
+    /// Input breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such record in this organization.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Something the request needs is not set up yet (the message says what); `code` is stable.
+    #[error("{message}")]
+    NotReady {
+        /// Stable machine code, e.g. `outbound_agent_missing`.
+        code: &'static str,
+        /// What to do.
+        message: String,
+    },
+    /// The platform has no Vapi key or no public URL configured.
+    #[error("the voice agent is not configured on this platform: {0}")]
+    NotConfigured(&'static str),
+    /// Vapi refused or failed; details are logged, never returned.
+    #[error("Vapi could not complete the request")]
+    Vapi(#[from] VapiError),
+    /// A CRM failure.
+    #[error(transparent)]
+    Crm(#[from] crm::CrmError),
+    /// A scheduling failure.
+    #[error(transparent)]
+    Scheduling(#[from] scheduling::SchedulingError),
+    /// A vault failure.
+    #[error(transparent)]
+    Credential(#[from] credentials::CredentialError),
+    /// A database failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for VoiceError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+/// How Vapi authenticates its requests to us, as written into every `server` object we give
+/// Vapi (assistants, tools, phone numbers; contracts/vapi.md §3).
+#[derive(Clone)]
+pub enum ServerAuth {
+    /// A static header Vapi sends as is (`server.headers`), e.g. `x-vapi-secret: <secret>`, or
+    /// `Authorization: Bearer <token>`.
+    Header {
+        /// Header name.
+        name: String,
+        /// Header value (a secret).
+        value: SecretString,
+    },
+    /// A Vapi custom credential (`server.credentialId`): bearer or HMAC, configured in Vapi.
+    Credential(String),
+    /// Nothing (tests of code paths that never reach Vapi).
+    None,
+}
+
+impl std::fmt::Debug for ServerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Header { name, .. } => write!(f, "Header({name}: [redacted])"),
+            Self::Credential(id) => write!(f, "Credential({id})"),
+            Self::None => write!(f, "None"),
+        }
+    }
+}
+
+/// Platform configuration of the voice agent.
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// Our public origin (`PUBLIC_BASE_URL`, no trailing slash): Vapi's server URLs are built on
+    /// it. Agent save and dual-sync need it.
+    pub public_base_url: Option<String>,
+    /// What Vapi is told to send so that we can authenticate it.
+    pub server_auth: ServerAuth,
+    /// Vapi `server.timeoutSeconds` for our webhook and tools (seconds; Vapi's default is 20).
+    pub server_timeout_secs: u32,
+    /// Pauses between attempts of a Vapi call (seed 001 §4: 2 s, 4 s, 8 s): tool registrations,
+    /// and the client's retries of idempotent calls.
+    pub retry_delays: Vec<Duration>,
+    /// How long a failed tool link waits before the worker retries it.
+    pub link_retry_after: Duration,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        Self {
+            public_base_url: None,
+            server_auth: ServerAuth::None,
+            server_timeout_secs: 20,
+            retry_delays: vec![
+                Duration::from_secs(2),
+                Duration::from_secs(4),
+                Duration::from_secs(8),
+            ],
+            link_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The voice-agent service: one per process, shared behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct VoiceAgent {
+    db: Db,
+    vapi: Option<VapiClient>,
+    config: VoiceConfig,
+    credentials: Arc<credentials::CredentialService>,
+    scheduler: Arc<scheduling::Scheduler>,
+    messenger: Arc<messaging::Messenger>,
+}
+
+impl VoiceAgent {
+    /// A voice agent calling Vapi through `vapi` (`None`: no `VAPI_PRIVATE_KEY`; saves,
+    /// call-backs and dual-sync then answer [`VoiceError::NotConfigured`], while the webhook and
+    /// tools keep working for assistants already set up).
+    #[must_use]
+    pub fn new(
+        db: Db,
+        vapi: Option<VapiClient>,
+        config: VoiceConfig,
+        credentials: Arc<credentials::CredentialService>,
+        scheduler: Arc<scheduling::Scheduler>,
+        messenger: Arc<messaging::Messenger>,
+    ) -> Self {
+        let config = VoiceConfig {
+            public_base_url: config
+                .public_base_url
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            ..config
+        };
+        Self {
+            db,
+            vapi,
+            config,
+            credentials,
+            scheduler,
+            messenger,
+        }
+    }
+
+    /// The database pool.
+    #[must_use]
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Whether the platform's Vapi key is configured.
+    #[must_use]
+    pub fn has_vapi(&self) -> bool {
+        self.vapi.is_some()
+    }
+
+    pub(crate) fn vapi(&self) -> Result<&VapiClient, VoiceError> {
+        self.vapi
+            .as_ref()
+            .ok_or(VoiceError::NotConfigured("VAPI_PRIVATE_KEY is not set"))
+    }
+
+    pub(crate) fn base_url(&self) -> Result<&str, VoiceError> {
+        self.config
+            .public_base_url
+            .as_deref()
+            .ok_or(VoiceError::NotConfigured("PUBLIC_BASE_URL is not set"))
+    }
+
+    /// A Vapi `server` object for `path` on our origin, with the configured authentication.
+    pub(crate) fn server(&self, path: &str) -> Result<Value, VoiceError> {
+        let mut server = json!({
+            "url": format!("{}{path}", self.base_url()?),
+            "timeoutSeconds": self.config.server_timeout_secs,
+        });
+        match &self.config.server_auth {
+            ServerAuth::Header { name, value } => {
+                server["headers"] = json!({ name: value.expose_secret() });
+            }
+            ServerAuth::Credential(id) => server["credentialId"] = json!(id),
+            ServerAuth::None => {}
+        }
+        Ok(server)
+    }
+
+    /// A fingerprint of the configured server authentication (HMAC-SHA-256 of the secret under
+    /// a fixed label, 16 hex characters): part of a tool's version, so rotating the secret
+    /// re-registers the tools, without the secret itself ever being stored.
+    pub(crate) fn auth_fingerprint(&self) -> String {
+        match &self.config.server_auth {
+            ServerAuth::Header { name, value } => {
+                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"vapi-server-auth");
+                let tag =
+                    ring::hmac::sign(&key, format!("{name}:{}", value.expose_secret()).as_bytes());
+                hex::encode(&tag.as_ref()[..8])
+            }
+            ServerAuth::Credential(id) => format!("credential:{id}"),
+            ServerAuth::None => "none".into(),
+        }
+    }
+
+    /// Sleeps for the `attempt`-th retry pause, `None` when attempts are exhausted.
+    pub(crate) async fn pause(&self, attempt: usize) -> Option<()> {
+        let delay = self.config.retry_delays.get(attempt)?;
+        tokio::time::sleep(*delay).await;
+        Some(())
+    }
+
+    /// Runs `f` up to 1 + `retry_delays.len()` times while it fails with a retryable Vapi
+    /// error, pausing 2 s, 4 s, 8 s in between (seed 001 §4). For creates, which the client
+    /// never retries itself (idempotent calls are retried by the client with the same pauses).
+    pub(crate) async fn with_retries<T, F, Fut>(&self, mut f: F) -> Result<T, VapiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, VapiError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match f().await {
+                Err(e) if e.is_retryable() && self.pause(attempt).await.is_some() => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Logs a Vapi failure with the raw body (Vapi's error bodies are not documented to echo
+/// secrets; we never send one in a body it could echo except credentials, whose errors are
+/// logged without the body).
+pub(crate) fn log_vapi(what: &str, e: &VapiError) {
+    match e {
+        VapiError::Api {
+            status, message, ..
+        } => tracing::warn!(what, status, message = %message, "Vapi refused"),
+        other => tracing::warn!(what, error = %other, "Vapi failed"),
+    }
+}
