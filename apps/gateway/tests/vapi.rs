@@ -396,6 +396,17 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
     let b_view = gw.get("/api/agents", Some(&b.token)).await;
     assert_eq!(b_view.body["agents"].as_array().unwrap().len(), 1);
     assert_eq!(b_view.body["agents"][0]["vapi_assistant_id"], asst_b);
+
+    // `sync-tools`: every organization with an assistant, nothing re-registered when unchanged.
+    let all = gw.state.voice.sync_all_tools().await.unwrap();
+    assert_eq!(all.len(), 2);
+    for (_, outcome) in &all {
+        let report = outcome.as_ref().unwrap();
+        assert!(report.registered.is_empty());
+        assert_eq!(report.reused.len(), 6);
+        assert_eq!(report.linked.len(), 1);
+    }
+    assert_eq!(requests(&mock, "POST", "/tool").await.len(), 6);
 }
 
 /// Every server-message variant of contracts/vapi.md, with the exact response body.
