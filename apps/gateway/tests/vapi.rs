@@ -293,6 +293,7 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
             .contains(&json!("transcript"))
     );
     assert_eq!(body["metadata"]["org_id"], a.org_id);
+    assert_eq!(body["monitorPlan"]["controlEnabled"], true);
     let prompt = body["model"]["messages"][0]["content"].as_str().unwrap();
     assert!(prompt.starts_with("You answer for save-a."));
     assert!(

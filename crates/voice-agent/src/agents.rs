@@ -427,6 +427,8 @@ impl VoiceAgent {
                         "server": server,
                         "serverMessages": SERVER_MESSAGES,
                         "metadata": {"org_id": org.0, "direction": direction.as_str()},
+                        // Live Call Control, which `transferCall` uses to hand the call over.
+                        "monitorPlan": {"controlEnabled": true},
                     });
                     let existing = current.as_ref().and_then(|a| a.vapi_assistant_id.clone());
                     let updated = match &existing {
