@@ -22,12 +22,28 @@ use serde_json::{Value, json};
 pub const DEFAULT_BASE_URL: &str = "https://api.vapi.ai";
 /// Per-request timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// Vapi's native calendar tools, never attached to our assistants (SPEC §3): our own
-/// `checkAvailability` / `bookClinicAppointment` are the only way to the calendar.
-pub const NATIVE_CALENDAR_TOOL_TYPES: [&str; 2] = [
-    "google.calendar.event.create",
-    "google.calendar.availability.check",
-];
+/// Type prefixes of Vapi's native Google tools (`google.calendar.event.create`,
+/// `google.calendar.availability.check`, `google.sheets.row.append`, …), never attached to our
+/// assistants (SPEC §3; seed 001 "Nuclear fix"): our own `checkAvailability` /
+/// `bookClinicAppointment` are the only way to the calendar.
+pub const NATIVE_CALENDAR_TOOL_PREFIXES: [&str; 2] = ["google.calendar.", "google.sheets."];
+
+/// Whether a `model.tools` entry is one of Vapi's native Google tools.
+#[must_use]
+pub fn is_native_calendar_tool(tool: &Value) -> bool {
+    tool["type"].as_str().is_some_and(|t| {
+        NATIVE_CALENDAR_TOOL_PREFIXES
+            .iter()
+            .any(|p| t.starts_with(p))
+    })
+}
+
+/// Removes Vapi's native Google tools from a `model` object.
+pub fn remove_native_calendar_tools(model: &mut serde_json::Map<String, Value>) {
+    if let Some(Value::Array(tools)) = model.get_mut("tools") {
+        tools.retain(|t| !is_native_calendar_tool(t));
+    }
+}
 
 /// Errors of the REST client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,9 +298,9 @@ impl VapiClient {
         self.update_assistant(id, &patch).await
     }
 
-    /// Links `tool_ids` to an assistant: `model.toolIds` becomes the union of what it had and
-    /// `tool_ids` (order kept, no duplicates), and Vapi's native calendar tools are removed from
-    /// `model.tools`. The whole `model` is sent (§4.2).
+    /// Links `tool_ids` to an assistant: `model.toolIds` becomes what it had, minus `stale_ids`
+    /// (replaced versions of our tools), plus `tool_ids` (order kept, no duplicates), and Vapi's
+    /// native calendar tools are removed from `model.tools`. The whole `model` is sent (§4.2).
     ///
     /// # Errors
     /// [`VapiError`].
@@ -292,6 +308,7 @@ impl VapiClient {
         &self,
         assistant_id: &str,
         tool_ids: &[String],
+        stale_ids: &[String],
     ) -> Result<Value, VapiError> {
         self.update_assistant_merged(
             assistant_id,
@@ -301,19 +318,14 @@ impl VapiClient {
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
+                ids.retain(|v| !v.as_str().is_some_and(|s| stale_ids.iter().any(|x| x == s)));
                 for id in tool_ids {
                     if !ids.iter().any(|v| v.as_str() == Some(id)) {
                         ids.push(json!(id));
                     }
                 }
                 model.insert("toolIds".into(), Value::Array(ids));
-                if let Some(Value::Array(tools)) = model.get_mut("tools") {
-                    tools.retain(|t| {
-                        !t["type"]
-                            .as_str()
-                            .is_some_and(|ty| NATIVE_CALENDAR_TOOL_TYPES.contains(&ty))
-                    });
-                }
+                remove_native_calendar_tools(model);
             },
             None,
         )

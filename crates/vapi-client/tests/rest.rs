@@ -85,7 +85,7 @@ async fn linking_tools_sends_the_whole_model_with_merged_ids() {
         .mount(&server)
         .await;
     let vapi = client(&server).await;
-    vapi.link_tools("a1", &["t-book".into(), "t-lookup".into()])
+    vapi.link_tools("a1", &["t-book".into(), "t-lookup".into()], &[])
         .await
         .unwrap();
     let requests = server.received_requests().await.unwrap();

@@ -28,9 +28,6 @@ pub const SERVER_MESSAGES: [&str; 7] = [
     "hang",
 ];
 
-/// Tool types of Vapi's native calendar integrations, never attached (seed 001 "Nuclear fix").
-pub const NATIVE_CALENDAR_TOOL_PREFIXES: [&str; 2] = ["google.calendar.", "google.sheets."];
-
 /// `inbound` or `outbound`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -268,14 +265,6 @@ pub async fn assistant_on(
         .optional()?)
 }
 
-fn is_native_calendar(tool: &Value) -> bool {
-    tool["type"].as_str().is_some_and(|t| {
-        NATIVE_CALENDAR_TOOL_PREFIXES
-            .iter()
-            .any(|p| t.starts_with(p))
-    })
-}
-
 /// Edits a fetched `model` for a save: provider, model and the system message replaced (other
 /// messages kept), `toolIds` kept, native calendar tools removed.
 pub(crate) fn merge_model(model: &mut Map<String, Value>, agent: &AgentInput, prompt: &str) {
@@ -293,9 +282,7 @@ pub(crate) fn merge_model(model: &mut Map<String, Value>, agent: &AgentInput, pr
         .unwrap_or_default();
     messages.insert(0, json!({"role": "system", "content": prompt}));
     model.insert("messages".into(), Value::Array(messages));
-    if let Some(Value::Array(tools)) = model.get_mut("tools") {
-        tools.retain(|t| !is_native_calendar(t));
-    }
+    vapi_client::rest::remove_native_calendar_tools(model);
 }
 
 impl VoiceAgent {

@@ -18,7 +18,6 @@ use db::schema::{org_tools, vapi_tools, voice_agents};
 use db::{OrgId, SystemOp};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::{Value, json};
 
 use crate::tools::{TOOL_NAMES, definition, definition_hash};
 use crate::{VoiceAgent, VoiceError, log_vapi};
@@ -237,37 +236,7 @@ impl VoiceAgent {
             .vapi()
             .map_err(|e| vapi_client::VapiError::Transport(e.to_string()))?;
         // The client retries this idempotent fetch-and-patch itself (2 s, 4 s, 8 s).
-        vapi.update_assistant_merged(
-            assistant,
-            |model| {
-                let mut merged: Vec<Value> = model
-                    .get("toolIds")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|v| !v.as_str().is_some_and(|s| stale.iter().any(|x| x == s)))
-                    .collect();
-                for id in ids {
-                    if !merged.iter().any(|v| v.as_str() == Some(id)) {
-                        merged.push(json!(id));
-                    }
-                }
-                model.insert("toolIds".into(), Value::Array(merged));
-                if let Some(Value::Array(tools)) = model.get_mut("tools") {
-                    tools.retain(|t| {
-                        !t["type"].as_str().is_some_and(|ty| {
-                            crate::agents::NATIVE_CALENDAR_TOOL_PREFIXES
-                                .iter()
-                                .any(|p| ty.starts_with(p))
-                        })
-                    });
-                }
-            },
-            None,
-        )
-        .await
-        .map(|_| ())
+        vapi.link_tools(assistant, ids, stale).await.map(|_| ())
     }
 
     async fn record_links(
