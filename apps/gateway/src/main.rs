@@ -134,16 +134,7 @@ async fn sync_tools() -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     let db = server::pool(&config).map_err(|e| e.to_string())?;
-    let state = gateway::state::AppState::new(
-        db,
-        gateway::state::AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
-            .map_err(|e| e.to_string())?,
-        server::keyring(&config).map_err(|e| e.to_string())?,
-        config.provider_endpoints.clone(),
-        None,
-        config.public_base_url.clone(),
-    )
-    .with_vapi(&config.vapi, voice_agent::VoiceConfig::default());
+    let state = server::app_state(&config, db).map_err(|e| e.to_string())?;
     let outcomes = state
         .voice
         .sync_all_tools()

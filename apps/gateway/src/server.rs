@@ -74,6 +74,27 @@ fn instance_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
+/// The serving state for `config` over `db`: keys, vault, providers, realtime limits and the
+/// platform's Vapi account (also what admin commands such as `sync-tools` work with).
+///
+/// # Errors
+/// [`ServeError::Config`] for a short secret or an unusable keyring.
+pub fn app_state(config: &Config, db: db::Db) -> Result<AppState, ServeError> {
+    let auth = AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
+        .map_err(|e| ServeError::Config(e.to_string()))?;
+    let keyring = keyring(config).map_err(|e| ServeError::Config(e.to_string()))?;
+    Ok(AppState::new(
+        db,
+        auth,
+        keyring,
+        config.provider_endpoints.clone(),
+        config.google.clone(),
+        config.public_base_url.clone(),
+    )
+    .with_realtime(config.ws_send_queue, config.ws_heartbeat)
+    .with_vapi(&config.vapi, voice_agent::VoiceConfig::default()))
+}
+
 /// Runs the gateway until a shutdown signal.
 ///
 /// # Errors
@@ -94,19 +115,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Ok(()) => {}
     }
 
-    let auth = AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
-        .map_err(|e| ServeError::Config(e.to_string()))?;
-    let keyring = keyring(&config).map_err(|e| ServeError::Config(e.to_string()))?;
-    let state = AppState::new(
-        db,
-        auth,
-        keyring,
-        config.provider_endpoints.clone(),
-        config.google.clone(),
-        config.public_base_url.clone(),
-    )
-    .with_realtime(config.ws_send_queue, config.ws_heartbeat)
-    .with_vapi(&config.vapi, voice_agent::VoiceConfig::default());
+    let state = app_state(&config, db)?;
     spawn_daily_cleanup(state.db.clone());
     let background = crate::background::Background::start(
         &state,

@@ -131,13 +131,23 @@ pub fn test_state_full(
     endpoints: integrations::ProviderEndpoints,
     google: Option<integrations::google::GoogleOAuthConfig>,
 ) -> AppState {
+    test_app_state(db, endpoints, google, None)
+}
+
+/// The test secrets, providers at `endpoints`, optional Google and public URL.
+fn test_app_state(
+    db: db::Db,
+    endpoints: integrations::ProviderEndpoints,
+    google: Option<integrations::google::GoogleOAuthConfig>,
+    public_base_url: Option<String>,
+) -> AppState {
     AppState::new(
         db,
         AuthKeys::new(TEST_JWT_SECRET, TEST_API_KEY_PEPPER).expect("test secrets are long enough"),
         credentials::Keyring::from_config(TEST_CREDENTIALS_KEYS, "test").expect("test keyring"),
         endpoints,
         google,
-        None,
+        public_base_url,
     )
 }
 
@@ -226,17 +236,13 @@ impl TestGateway {
         vapi_base_url: &str,
     ) -> Self {
         let database = TestDatabase::new().await;
-        let config = test_vapi_config(vapi_base_url);
-        let state = AppState::new(
+        let state = test_app_state(
             database.db(),
-            AuthKeys::new(TEST_JWT_SECRET, TEST_API_KEY_PEPPER)
-                .expect("test secrets are long enough"),
-            credentials::Keyring::from_config(TEST_CREDENTIALS_KEYS, "test").expect("test keyring"),
             endpoints,
             None,
             Some(TEST_PUBLIC_BASE_URL.into()),
         )
-        .with_vapi(&config, test_voice_config());
+        .with_vapi(&test_vapi_config(vapi_base_url), test_voice_config());
         Self::serve_with(database, state, test_processor_config().workers)
     }
 

@@ -73,6 +73,13 @@ impl Respond for Assistant {
 
 async fn vapi_and_twilio() -> MockServer {
     let mock = MockServer::start().await;
+    mount_vapi(&mock).await;
+    mount_twilio(&mock).await;
+    mock
+}
+
+/// Vapi's REST API: creates answer fresh ids, the assistant is [`Assistant`], the rest accept.
+async fn mount_vapi(mock: &MockServer) {
     let creates = |prefix| Creates {
         prefix,
         n: AtomicUsize::new(0),
@@ -80,61 +87,64 @@ async fn vapi_and_twilio() -> MockServer {
     Mock::given(method("POST"))
         .and(path("/assistant"))
         .respond_with(creates("asst"))
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("GET"))
         .and(path_regex("^/assistant/[^/]+$"))
         .respond_with(Assistant)
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("PATCH"))
         .and(path_regex("^/assistant/[^/]+$"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/tool"))
         .respond_with(creates("tool"))
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("GET"))
         .and(path("/credential"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/credential"))
         .respond_with(creates("cred"))
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("GET"))
         .and(path("/phone-number"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/phone-number"))
         .respond_with(creates("pn"))
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("DELETE"))
         .and(path_regex("^/(phone-number|credential)/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&mock)
+        .mount(mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/call"))
         .respond_with(creates("vcall"))
-        .mount(&mock)
+        .mount(mock)
         .await;
-    mock_twilio_account(&mock, ACCOUNT, NUMBER).await;
+}
+
+/// The clinic's Twilio: the account and number, and SMS accepted.
+async fn mount_twilio(mock: &MockServer) {
+    mock_twilio_account(mock, ACCOUNT, NUMBER).await;
     Mock::given(method("POST"))
         .and(path(format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({
             "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued", "to": "+15550001111", "from": NUMBER})))
-        .mount(&mock)
+        .mount(mock)
         .await;
-    mock
 }
 
 async fn start() -> (TestGateway, MockServer) {
@@ -1048,25 +1058,6 @@ async fn tool_calls_stay_inside_the_assistants_organization() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_tool_link_is_recorded_and_retried_without_failing_the_save() {
     let mock = MockServer::start().await;
-    let creates = |prefix| Creates {
-        prefix,
-        n: AtomicUsize::new(0),
-    };
-    Mock::given(method("POST"))
-        .and(path("/assistant"))
-        .respond_with(creates("asst"))
-        .mount(&mock)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/tool"))
-        .respond_with(creates("tool"))
-        .mount(&mock)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/assistant/"))
-        .respond_with(Assistant)
-        .mount(&mock)
-        .await;
     // Vapi refuses the link once (a 400 is not retried at once), then accepts it.
     Mock::given(method("PATCH"))
         .and(path_regex("^/assistant/"))
@@ -1077,11 +1068,7 @@ async fn a_failed_tool_link_is_recorded_and_retried_without_failing_the_save() {
         .with_priority(1)
         .mount(&mock)
         .await;
-    Mock::given(method("PATCH"))
-        .and(path_regex("^/assistant/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&mock)
-        .await;
+    mount_vapi(&mock).await;
     let gw = TestGateway::start_voice(mock_endpoints(&mock), &mock.uri()).await;
     let (a, _) = org_with_agent(&gw, "retry").await;
     let mut saw_failed = false;

@@ -33,10 +33,13 @@ async fn world(tz: &str, buffer: i32) -> World {
     // connections as they would in the gateway.
     let mut config = db::DbConfig::new(test_db.runtime_url(), "booking-test");
     config.pool_max_size = 16;
-    // 50 inserts into one slot wait on each other's locks; on a starved 2-core machine that queue
-    // has exceeded the production 5 s statement limit. This test is about exactly-once, not
-    // latency (the scheduling benchmark measures that), so it allows a minute.
+    // 50 inserts into one slot wait on each other's locks, and PostgreSQL takes
+    // `deadlock_timeout` (1 s) to break each deadlock between them; on a starved 2-core machine
+    // that queue has exceeded the production 5 s limits, per statement and for a pooled
+    // connection. This test is about exactly-once, not latency (the scheduling benchmark
+    // measures that), so it allows a minute for both.
     config.statement_timeout = std::time::Duration::from_secs(60);
+    config.pool_wait_timeout = std::time::Duration::from_secs(60);
     let db = db::Db::new(&config).unwrap();
     let a = create_org(&db, "Clinic A").await;
     let b = create_org(&db, "Clinic B").await;

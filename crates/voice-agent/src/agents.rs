@@ -298,6 +298,18 @@ impl VoiceAgent {
             .await
     }
 
+    /// The organization's voice settings.
+    ///
+    /// # Errors
+    /// [`VoiceError::Db`].
+    pub async fn voice_settings(&self, org: OrgId) -> Result<VoiceSettings, VoiceError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move { settings_on(c, org).await })
+            })
+            .await
+    }
+
     /// Saves the organization's voice settings.
     ///
     /// # Errors

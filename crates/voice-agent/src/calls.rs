@@ -566,14 +566,14 @@ impl VoiceAgent {
             .await
     }
 
-    /// Marks the call as having booked (the booking tool succeeded during it), creating its row
-    /// if no status update arrived yet.
-    pub(crate) async fn mark_booked_on(
+    /// The row of a call in progress (created if no status update arrived yet), `None` when the
+    /// message names no call.
+    async fn live_call_row_on(
         c: &mut AsyncPgConnection,
         org: OrgId,
         call: &CallInfo,
-    ) -> Result<(), VoiceError> {
-        let Some(id) = &call.id else { return Ok(()) };
+    ) -> Result<Option<uuid::Uuid>, VoiceError> {
+        let Some(id) = &call.id else { return Ok(None) };
         let facts = CallFacts {
             call,
             status: "in-progress",
@@ -583,11 +583,22 @@ impl VoiceAgent {
             ended_at: None,
             metadata: json!({}),
         };
-        let row = upsert_call(c, org, id, &facts).await?;
+        Ok(Some(upsert_call(c, org, id, &facts).await?.id))
+    }
+
+    /// Marks the call as having booked (the booking tool succeeded during it).
+    pub(crate) async fn mark_booked_on(
+        c: &mut AsyncPgConnection,
+        org: OrgId,
+        call: &CallInfo,
+    ) -> Result<(), VoiceError> {
+        let Some(row) = Self::live_call_row_on(c, org, call).await? else {
+            return Ok(());
+        };
         diesel::update(
             call_logs::table
                 .filter(call_logs::org_id.eq(org.0))
-                .filter(call_logs::id.eq(row.id)),
+                .filter(call_logs::id.eq(row)),
         )
         .set(call_logs::booking_confirmed.eq(true))
         .execute(c)
@@ -605,21 +616,13 @@ impl VoiceAgent {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<(), VoiceError> {
-        let Some(id) = &call.id else { return Ok(()) };
-        let facts = CallFacts {
-            call,
-            status: "in-progress",
-            contact_id: None,
-            caller_name: call.customer_name.clone(),
-            started_at: call.started_at,
-            ended_at: None,
-            metadata: json!({}),
+        let Some(row) = Self::live_call_row_on(c, org, call).await? else {
+            return Ok(());
         };
-        let row = upsert_call(c, org, id, &facts).await?;
         diesel::update(
             call_logs::table
                 .filter(call_logs::org_id.eq(org.0))
-                .filter(call_logs::id.eq(row.id)),
+                .filter(call_logs::id.eq(row)),
         )
         .set((
             call_logs::transfer_to.eq(to),

@@ -36,8 +36,9 @@ pub struct ToolReply {
     pub outcome: Result<Value, String>,
     /// The seed's `speech` field: what the agent may say.
     pub speech: String,
-    /// For `transferCall`: where the call goes.
-    pub transfer: Option<Destination>,
+    /// For `transferCall`: where the call goes, as a Vapi destination with the warm hand-off
+    /// ([`warm_destination`]).
+    pub transfer: Option<Value>,
 }
 
 impl ToolReply {
@@ -97,12 +98,27 @@ fn parse_time(input: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_opt(h, m, 0)
 }
 
-fn local_label(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%H:%M").to_string()
-}
-
 fn day_label(date: NaiveDate) -> String {
     date.format("%A %-d %B").to_string()
+}
+
+/// An instant in the clinic's zone, as the tools say and send it.
+struct Local {
+    /// `YYYY-MM-DD`.
+    date: String,
+    /// `HH:MM`.
+    time: String,
+    /// `Monday 7 January`.
+    day: String,
+}
+
+fn local(t: DateTime<Utc>, tz: Tz) -> Local {
+    let l = t.with_timezone(&tz);
+    Local {
+        date: l.format("%Y-%m-%d").to_string(),
+        time: l.format("%H:%M").to_string(),
+        day: day_label(l.date_naive()),
+    }
 }
 
 fn speak_times(times: &[String]) -> String {
@@ -127,12 +143,8 @@ fn spoken(e: &SchedulingError, tz: Tz) -> Option<String> {
             let times: Vec<String> = alternatives
                 .iter()
                 .map(|t| {
-                    let local = t.with_timezone(&tz);
-                    format!(
-                        "{} at {}",
-                        day_label(local.date_naive()),
-                        local.format("%H:%M")
-                    )
+                    let l = local(*t, tz);
+                    format!("{} at {}", l.day, l.time)
                 })
                 .collect();
             format!(
@@ -154,6 +166,11 @@ fn spoken(e: &SchedulingError, tz: Tz) -> Option<String> {
 fn trouble(e: &dyn std::fmt::Display) -> ToolReply {
     tracing::error!(error = %e, "tool call failed");
     ToolReply::err(SYSTEM_TROUBLE)
+}
+
+/// A scheduling failure as a reply: spoken when the caller can act on it, else logged.
+fn refused(e: &SchedulingError, tz: Tz) -> ToolReply {
+    spoken(e, tz).map_or_else(|| trouble(e), ToolReply::err)
 }
 
 impl VoiceAgent {
@@ -188,17 +205,22 @@ impl VoiceAgent {
                 );
             }
         };
-        let tz = match self.scheduler.settings(org).await {
-            Ok(s) => s.time_zone,
-            Err(e) => return trouble(&e),
-        };
         match tool.name.as_str() {
-            "checkAvailability" => self.check_availability(org, args, tz, now).await,
-            "bookClinicAppointment" => self.book(org, call, args, tz, now).await,
-            "rescheduleAppointment" => self.reschedule(org, call, args, tz, now).await,
-            "cancelAppointment" => self.cancel(org, call, args, tz, now).await,
+            "checkAvailability" => self.check_availability(org, args, now).await,
             "lookupCaller" => self.lookup_caller(org, args).await,
             "transferCall" => self.transfer(org, call, args, now).await,
+            // Only these read local dates and times from the caller before calling the scheduler.
+            name @ ("bookClinicAppointment" | "rescheduleAppointment" | "cancelAppointment") => {
+                let tz = match self.scheduler.settings(org).await {
+                    Ok(s) => s.time_zone,
+                    Err(e) => return trouble(&e),
+                };
+                match name {
+                    "bookClinicAppointment" => self.book(org, call, args, tz, now).await,
+                    "rescheduleAppointment" => self.reschedule(org, call, args, tz, now).await,
+                    _ => self.cancel(org, call, args, tz, now).await,
+                }
+            }
             other => {
                 tracing::warn!(tool = %other, "unknown tool called");
                 ToolReply::err("I can't do that on this line. Would you like me to transfer you?")
@@ -210,7 +232,6 @@ impl VoiceAgent {
         &self,
         org: OrgId,
         args: &Map<String, Value>,
-        tz: Tz,
         now: DateTime<Utc>,
     ) -> ToolReply {
         let Some(date) = arg(args, &["date", "appointmentDate"]) else {
@@ -225,7 +246,8 @@ impl VoiceAgent {
             .await
         {
             Ok(day) => {
-                let slots: Vec<String> = day.slots.iter().map(|t| local_label(*t, tz)).collect();
+                let tz = day.time_zone;
+                let slots: Vec<String> = day.slots.iter().map(|t| local(*t, tz).time).collect();
                 let speech = if slots.is_empty() {
                     format!(
                         "There are no free times on {}. Would another day work?",
@@ -251,7 +273,8 @@ impl VoiceAgent {
                     speech,
                 )
             }
-            Err(e) => spoken(&e, tz).map_or_else(|| trouble(&e), ToolReply::err),
+            // Availability never answers `SlotTaken`, the one refusal that names times.
+            Err(e) => refused(&e, chrono_tz::UTC),
         }
     }
 
@@ -321,30 +344,30 @@ impl VoiceAgent {
                 if let Err(e) = marked {
                     tracing::warn!(error = %e, "booking not marked on the call");
                 }
-                let local = appt.scheduled_time.with_timezone(&tz);
+                let at = local(appt.scheduled_time, tz);
                 let speech = format!(
                     "You're booked{} for {} at {}.",
                     appt.service_name
                         .as_deref()
                         .map(|s| format!(" for {s}"))
                         .unwrap_or_default(),
-                    day_label(local.date_naive()),
-                    local.format("%H:%M")
+                    at.day,
+                    at.time
                 );
                 ToolReply::ok(
                     json!({
                         "success": true,
                         "appointmentId": appt.id,
                         "status": appt.status,
-                        "date": local.format("%Y-%m-%d").to_string(),
-                        "time": local.format("%H:%M").to_string(),
+                        "date": at.date,
+                        "time": at.time,
                         "service": appt.service_name,
                         "message": speech,
                     }),
                     speech,
                 )
             }
-            Err(e) => spoken(&e, tz).map_or_else(|| trouble(&e), ToolReply::err),
+            Err(e) => refused(&e, tz),
         }
     }
 
@@ -455,24 +478,20 @@ impl VoiceAgent {
             .await
         {
             Ok(moved) => {
-                let local = moved.scheduled_time.with_timezone(&tz);
-                let speech = format!(
-                    "Done. Your appointment is now {} at {}.",
-                    day_label(local.date_naive()),
-                    local.format("%H:%M")
-                );
+                let at = local(moved.scheduled_time, tz);
+                let speech = format!("Done. Your appointment is now {} at {}.", at.day, at.time);
                 ToolReply::ok(
                     json!({
                         "success": true,
                         "appointmentId": moved.id,
-                        "date": local.format("%Y-%m-%d").to_string(),
-                        "time": local.format("%H:%M").to_string(),
+                        "date": at.date,
+                        "time": at.time,
                         "message": speech,
                     }),
                     speech,
                 )
             }
-            Err(e) => spoken(&e, tz).map_or_else(|| trouble(&e), ToolReply::err),
+            Err(e) => refused(&e, tz),
         }
     }
 
@@ -503,18 +522,17 @@ impl VoiceAgent {
         };
         match self.scheduler.cancel(org, appt.id).await {
             Ok(cancelled) => {
-                let local = cancelled.scheduled_time.with_timezone(&tz);
+                let at = local(cancelled.scheduled_time, tz);
                 let speech = format!(
                     "Your appointment on {} at {} is cancelled.",
-                    day_label(local.date_naive()),
-                    local.format("%H:%M")
+                    at.day, at.time
                 );
                 ToolReply::ok(
                     json!({"success": true, "appointmentId": cancelled.id, "status": cancelled.status, "message": speech}),
                     speech,
                 )
             }
-            Err(e) => spoken(&e, tz).map_or_else(|| trouble(&e), ToolReply::err),
+            Err(e) => refused(&e, tz),
         }
     }
 
@@ -622,12 +640,7 @@ impl VoiceAgent {
         org: OrgId,
         department: Option<&str>,
     ) -> Result<Option<Destination>, VoiceError> {
-        let settings = self
-            .db
-            .tenant(org, move |c| {
-                Box::pin(async move { crate::agents::settings_on(c, org).await })
-            })
-            .await?;
+        let settings = self.voice_settings(org).await?;
         let by_department = department.map(|d| d.trim().to_lowercase()).and_then(|d| {
             settings
                 .transfer_departments
@@ -715,7 +728,7 @@ impl VoiceAgent {
             }),
             speech,
         );
-        reply.transfer = Some(destination);
+        reply.transfer = Some(vapi_destination);
         reply
     }
 }

@@ -84,12 +84,13 @@ impl VoiceAgent {
     }
 
     /// Starts (or restarts, after new credentials) the dual-sync of the organization's Twilio,
-    /// then runs it as far as it goes. Returns the state reached.
+    /// then runs it as far as it goes. Returns the state reached (`None` if a disconnection
+    /// removed it meanwhile).
     ///
     /// # Errors
     /// [`VoiceError::Credential`] when Twilio is not connected; [`VoiceError::Db`]. Vapi failures
     /// are recorded in the state, not returned.
-    pub async fn start_twilio_sync(&self, org: OrgId) -> Result<SyncState, VoiceError> {
+    pub async fn start_twilio_sync(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
         let phone = self
             .credentials
             .get::<TwilioCredentials>(org)
@@ -154,25 +155,18 @@ impl VoiceAgent {
             .await
     }
 
-    async fn record_failure(
-        &self,
-        org: OrgId,
-        error: String,
-        wait: chrono::Duration,
-    ) -> Result<(), VoiceError> {
+    /// Counts a failed attempt; the next waits 30 s doubling per attempt, at most an hour.
+    async fn record_failure(&self, org: OrgId, error: String) -> Result<(), VoiceError> {
         self.db
             .tenant(org, move |c| {
                 Box::pin(async move {
                     diesel::sql_query(
                         "UPDATE vapi_twilio_sync SET attempts = attempts + 1, last_error = $2, \
-                           next_attempt_at = now() + LEAST(make_interval(secs => 30 * power(2, LEAST(attempts, 7))), $3::interval) \
+                           next_attempt_at = now() + LEAST(make_interval(secs => 30 * power(2, LEAST(attempts, 7))), interval '1 hour') \
                          WHERE org_id = $1",
                     )
                     .bind::<diesel::sql_types::Uuid, _>(org.0)
                     .bind::<diesel::sql_types::Text, _>(error)
-                    .bind::<diesel::sql_types::Interval, _>(
-                        diesel::data_types::PgInterval::from_microseconds(wait.num_microseconds().unwrap_or(0)),
-                    )
                     .execute(c)
                     .await?;
                     Ok::<_, VoiceError>(())
@@ -182,35 +176,27 @@ impl VoiceAgent {
     }
 
     /// Runs the organization's dual-sync from its current state as far as it goes (the worker
-    /// and agent saves call this). Returns the state reached.
+    /// and agent saves call this). Returns the state reached; `None` when there is none (never
+    /// started, or a finished disconnection deleted it).
     ///
     /// # Errors
-    /// [`VoiceError::NotFound`] when it never started; [`VoiceError::Db`].
-    pub async fn advance_twilio_sync(&self, org: OrgId) -> Result<SyncState, VoiceError> {
+    /// [`VoiceError::Db`]; Vapi failures are recorded in the state, not returned.
+    pub async fn advance_twilio_sync(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
         loop {
-            let state = self
-                .twilio_sync_state(org)
-                .await?
-                .ok_or(VoiceError::NotFound("Twilio dual-sync"))?;
+            let Some(state) = self.twilio_sync_state(org).await? else {
+                return Ok(None);
+            };
             let step = match state.state.as_str() {
-                "linked" => return Ok(state),
+                "linked" => return Ok(Some(state)),
                 "disconnecting" => {
                     self.finish_disconnect(org, &state).await?;
-                    return self
-                        .twilio_sync_state(org)
-                        .await?
-                        .ok_or(VoiceError::NotFound("Twilio dual-sync"));
+                    return self.twilio_sync_state(org).await;
                 }
                 _ => self.twilio_step(org, &state).await,
             };
             match step {
                 Ok(true) => {}
-                Ok(false) => {
-                    return self
-                        .twilio_sync_state(org)
-                        .await?
-                        .ok_or(VoiceError::NotFound("Twilio dual-sync"));
-                }
+                Ok(false) => return self.twilio_sync_state(org).await,
                 Err(e) => {
                     // Vapi's error text could echo the submitted secrets: only the status is kept.
                     let message = match &e {
@@ -224,12 +210,8 @@ impl VoiceAgent {
                         }
                         other => other.to_string(),
                     };
-                    self.record_failure(org, message, chrono::Duration::hours(1))
-                        .await?;
-                    return self
-                        .twilio_sync_state(org)
-                        .await?
-                        .ok_or(VoiceError::NotFound("Twilio dual-sync"));
+                    self.record_failure(org, message).await?;
+                    return self.twilio_sync_state(org).await;
                 }
             }
         }
@@ -435,10 +417,7 @@ impl VoiceAgent {
                     })
                     .await
             }
-            Err(e) => {
-                self.record_failure(org, e.to_string(), chrono::Duration::hours(1))
-                    .await
-            }
+            Err(e) => self.record_failure(org, e.to_string()).await,
         }
     }
 
@@ -464,19 +443,6 @@ impl VoiceAgent {
                 })
             })
             .await
-    }
-
-    /// Called after an inbound agent is saved: a dual-sync waiting for it moves on.
-    ///
-    /// # Errors
-    /// [`VoiceError::Db`].
-    pub async fn resume_twilio_sync(&self, org: OrgId) -> Result<(), VoiceError> {
-        if let Some(state) = self.twilio_sync_state(org).await?
-            && state.state != "linked"
-        {
-            self.advance_twilio_sync(org).await?;
-        }
-        Ok(())
     }
 }
 

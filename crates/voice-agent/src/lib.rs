@@ -240,13 +240,6 @@ impl VoiceAgent {
         }
     }
 
-    /// Sleeps for the `attempt`-th retry pause, `None` when attempts are exhausted.
-    pub(crate) async fn pause(&self, attempt: usize) -> Option<()> {
-        let delay = self.config.retry_delays.get(attempt)?;
-        tokio::time::sleep(*delay).await;
-        Some(())
-    }
-
     /// Runs `f` up to 1 + `retry_delays.len()` times while it fails with a retryable Vapi
     /// error, pausing 2 s, 4 s, 8 s in between (seed 001 §4). For creates, which the client
     /// never retries itself (idempotent calls are retried by the client with the same pauses).
@@ -255,10 +248,13 @@ impl VoiceAgent {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, VapiError>>,
     {
-        let mut attempt = 0;
+        let mut delays = self.config.retry_delays.iter();
         loop {
             match f().await {
-                Err(e) if e.is_retryable() && self.pause(attempt).await.is_some() => attempt += 1,
+                Err(e) if e.is_retryable() => match delays.next() {
+                    Some(delay) => tokio::time::sleep(*delay).await,
+                    None => return Err(e),
+                },
                 other => return other,
             }
         }

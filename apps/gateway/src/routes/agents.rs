@@ -229,8 +229,9 @@ async fn save_agent(
                 tracing::warn!(org_id = %org, error = %e, "tool sync after agent save failed")
             }
         }
+        // A dual-sync waiting for the inbound assistant moves on.
         if direction == Direction::Inbound
-            && let Err(e) = voice.resume_twilio_sync(org).await
+            && let Err(e) = voice.advance_twilio_sync(org).await
         {
             tracing::warn!(org_id = %org, error = %e, "dual-sync resume failed");
         }
@@ -259,7 +260,7 @@ async fn get_voice_settings(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, settings) = state.voice.agents(user.org_id).await?;
+    let settings = state.voice.voice_settings(user.org_id).await?;
     Ok(HttpResponse::Ok().json(VoiceSettingsResponse {
         success: true,
         settings: settings.into(),

@@ -401,18 +401,7 @@ async fn delete_mapping(
     access: AppAccess,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    user_mapping::delete(
-        &state.db,
-        access.org_id,
-        access.app_id,
-        MappingKey::Id(path.1),
-        actor(&access),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(MessageBody {
-        success: true,
-        message: "User mapping deleted".into(),
-    }))
+    delete_mapping_by(&state, &access, MappingKey::Id(path.1)).await
 }
 
 /// Deletes the mapping of a Dialpad user.
@@ -425,14 +414,15 @@ async fn delete_mapping_by_dialpad(
     access: AppAccess,
     path: web::Path<(Uuid, i64)>,
 ) -> Result<HttpResponse, ApiError> {
-    user_mapping::delete(
-        &state.db,
-        access.org_id,
-        access.app_id,
-        MappingKey::DialpadUser(path.1),
-        actor(&access),
-    )
-    .await?;
+    delete_mapping_by(&state, &access, MappingKey::DialpadUser(path.1)).await
+}
+
+async fn delete_mapping_by(
+    state: &AppState,
+    access: &AppAccess,
+    key: MappingKey,
+) -> Result<HttpResponse, ApiError> {
+    user_mapping::delete(&state.db, access.org_id, access.app_id, key, actor(access)).await?;
     Ok(HttpResponse::Ok().json(MessageBody {
         success: true,
         message: "User mapping deleted".into(),

@@ -10,10 +10,10 @@
 //! a retrying Vapi delivers again: nothing acknowledged is lost).
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use serde_json::{Value, json};
+use serde_json::json;
 use vapi_client::responses::{self, ToolResult};
 use vapi_client::{MessageKind, ServerMessage, ToolCall};
-use voice_agent::dispatch::{ToolReply, warm_destination};
+use voice_agent::dispatch::ToolReply;
 use voice_agent::identity::AssistantAnswer;
 
 use crate::auth::public_origin;
@@ -238,17 +238,8 @@ async fn tool(
                 .map_or_else(|| NOT_LINKED.to_owned(), |r| r.speech.clone())
         );
     }
-    if let (Some(reply), Some(call)) = (replies.first(), calls.first())
-        && let Some(destination) = &reply.transfer
-    {
-        let summary = call
-            .arguments
-            .as_ref()
-            .ok()
-            .and_then(|a| a.get("summary"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        body["transfer"] = json!({ "destination": warm_destination(destination, summary) });
+    if let Some(destination) = replies.first().and_then(|r| r.transfer.clone()) {
+        body["transfer"] = json!({ "destination": destination });
     }
     Ok(HttpResponse::Ok().json(body))
 }
