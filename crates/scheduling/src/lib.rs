@@ -82,10 +82,14 @@ impl From<diesel::result::Error> for SchedulingError {
     }
 }
 
-/// Retries of a booking transaction that lost a deadlock or serialization race.
-const CONTENTION_RETRIES: u32 = 5;
+/// Retries of a booking transaction that lost a deadlock or serialization race. In a storm of
+/// bookings for one slot the same transaction can lose several deadlocks in a row (each takes
+/// PostgreSQL's `deadlock_timeout` to detect); 10 retries with the pauses below (at most about
+/// 1.5 s in all) let it reach the definitive answer instead of failing with a 500.
+const CONTENTION_RETRIES: u32 = 10;
 
-/// A short, jittered pause before retrying a transaction that lost a race (2–4 ms, doubling).
+/// A short, jittered pause before retrying a transaction that lost a race (2–4 ms, doubling up
+/// to 128–256 ms).
 async fn contention_pause(attempt: u32) {
     let base = 2u64 << attempt.min(6);
     let jitter = u64::try_from(Uuid::new_v4().as_u128() % u128::from(base)).unwrap_or(0);
