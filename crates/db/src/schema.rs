@@ -220,6 +220,57 @@ diesel::table! {
 }
 
 diesel::table! {
+    kb_chunks (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        document_id -> Uuid,
+        ordinal -> Int4,
+        heading -> Text,
+        content -> Text,
+        embedding_model -> Text,
+        embedding_dims -> Int4,
+        embedding -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    kb_documents (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        title -> Text,
+        filename -> Text,
+        format -> Text,
+        size_bytes -> Int4,
+        page_count -> Nullable<Int4>,
+        body -> Text,
+        content_sha256 -> Text,
+        status -> Text,
+        error -> Nullable<Text>,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        claimed_at -> Nullable<Timestamptz>,
+        chunk_count -> Int4,
+        embedding_model -> Nullable<Text>,
+        uploaded_by -> Nullable<Uuid>,
+        indexed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    kb_settings (org_id) {
+        org_id -> Uuid,
+        similarity_threshold -> Nullable<Float4>,
+        max_chunks -> Nullable<Int4>,
+        max_context_chars -> Nullable<Int4>,
+        version -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_throttle (key) {
         key -> Bytea,
         window_start -> Timestamptz,
@@ -557,6 +608,10 @@ diesel::joinable!(credential_audit_log -> organizations (org_id));
 diesel::joinable!(dialpad_user_mappings -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> verified_caller_ids (verified_caller_id));
+diesel::joinable!(kb_chunks -> kb_documents (document_id));
+diesel::joinable!(kb_chunks -> organizations (org_id));
+diesel::joinable!(kb_documents -> organizations (org_id));
+diesel::joinable!(kb_settings -> organizations (org_id));
 diesel::joinable!(messages -> appointments (appointment_id));
 diesel::joinable!(messages -> call_logs (call_id));
 diesel::joinable!(messages -> contacts (contact_id));
@@ -598,6 +653,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     credential_audit_log,
     dialpad_user_mappings,
     hybrid_forwarding_configs,
+    kb_chunks,
+    kb_documents,
+    kb_settings,
     login_throttle,
     messages,
     org_credentials,

@@ -86,6 +86,11 @@ pub enum SystemOp {
     /// dual-syncs, hot-lead alerts) through `voice_due_orgs`, and `cargo xtask sync-tools`
     /// listing organizations with assistants through `voice_orgs_with_assistants`.
     VoiceWork,
+    /// Knowledge-base workers finding organizations with documents to index through
+    /// `kb_due_orgs`, and `cargo xtask reembed` queueing documents embedded by another model
+    /// through `kb_queue_reembed` (each document is then indexed in its organization's
+    /// transactions).
+    KnowledgeBaseWork,
 }
 
 impl SystemOp {
@@ -109,6 +114,7 @@ impl SystemOp {
             Self::VapiRouting => "vapi_routing",
             Self::VapiToolRegistry => "vapi_tool_registry",
             Self::VoiceWork => "voice_work",
+            Self::KnowledgeBaseWork => "knowledge_base_work",
         }
     }
 }

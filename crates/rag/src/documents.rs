@@ -1,0 +1,335 @@
+//! Documents: upload (text extracted at once, so that a bad file is refused with a clear error
+//! and nothing stored), list, get, delete, re-index, and the organization's retrieval settings.
+//! Indexing itself is the document's durable job, worked by [`crate::worker`].
+
+use chrono::{DateTime, Utc};
+use db::OrgId;
+use db::schema::{kb_chunks, kb_documents};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::extract::{DocumentFormat, ExtractError, extract};
+use crate::retrieve::{bump_version, read_state};
+use crate::{KnowledgeBase, RagError, RetrievalConfig, RetrievalOverrides};
+
+/// A document without its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable)]
+#[diesel(table_name = kb_documents)]
+pub struct Document {
+    /// Id.
+    pub id: Uuid,
+    /// Title (the file name without its extension unless given).
+    pub title: String,
+    /// The uploaded file's name.
+    pub filename: String,
+    /// `pdf`, `text` or `markdown`.
+    pub format: String,
+    /// Upload size in bytes.
+    pub size_bytes: i32,
+    /// Pages (PDF only).
+    pub page_count: Option<i32>,
+    /// `pending`, `processing`, `ready` or `failed`.
+    pub status: String,
+    /// Why indexing failed (a sentence for the user).
+    pub error: Option<String>,
+    /// Chunks indexed.
+    pub chunk_count: i32,
+    /// The model the chunks were embedded with.
+    pub embedding_model: Option<String>,
+    /// When indexing last finished.
+    pub indexed_at: Option<DateTime<Utc>>,
+    /// Upload time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One chunk of a document, as shown to its owners.
+#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable)]
+#[diesel(table_name = kb_chunks)]
+pub struct ChunkView {
+    /// Id.
+    pub id: Uuid,
+    /// Position in the document.
+    pub ordinal: i32,
+    /// Section path.
+    pub heading: String,
+    /// Text.
+    pub content: String,
+}
+
+/// A new upload.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// The file's name as sent.
+    pub filename: String,
+    /// Declared content type, if any.
+    pub content_type: Option<String>,
+    /// Optional title.
+    pub title: Option<String>,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The uploading user.
+    pub uploaded_by: Option<Uuid>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl KnowledgeBase {
+    /// Stores an upload as a `pending` document; the worker indexes it in the background.
+    ///
+    /// # Errors
+    /// [`RagError::Extract`] (too large, unsupported, encrypted, scanned-only, empty),
+    /// [`RagError::Invalid`] for a bad title, [`RagError::Duplicate`] when the same file is
+    /// already there, [`RagError::Db`].
+    pub async fn upload(&self, org: OrgId, upload: Upload) -> Result<Document, RagError> {
+        let filename: String = upload.filename.trim().chars().take(255).collect();
+        let format =
+            DocumentFormat::detect(&upload.bytes, &filename, upload.content_type.as_deref())?;
+        let title = upload
+            .title
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| {
+                filename
+                    .rsplit_once('.')
+                    .map_or(filename.as_str(), |(stem, _)| stem)
+                    .trim()
+                    .to_owned()
+            });
+        let title = if title.is_empty() {
+            "Untitled".to_owned()
+        } else {
+            title
+        };
+        if title.chars().count() > 200 {
+            return Err(RagError::Invalid(
+                "the title is longer than 200 characters".into(),
+            ));
+        }
+        let size = i32::try_from(upload.bytes.len()).map_err(|_| ExtractError::TooLarge {
+            limit: crate::extract::MAX_UPLOAD_BYTES,
+        })?;
+        let sha = sha256_hex(&upload.bytes);
+        let bytes = upload.bytes;
+        let extracted = tokio::task::spawn_blocking(move || extract(&bytes, format))
+            .await
+            .map_err(|_| ExtractError::PdfUnreadable)??;
+        let id = Uuid::new_v4();
+        let uploaded_by = upload.uploaded_by;
+        let page_count = extracted.page_count.and_then(|p| i32::try_from(p).ok());
+        let doc = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let inserted = diesel::insert_into(kb_documents::table)
+                        .values((
+                            kb_documents::id.eq(id),
+                            kb_documents::org_id.eq(org.0),
+                            kb_documents::title.eq(&title),
+                            kb_documents::filename.eq(if filename.is_empty() {
+                                "upload"
+                            } else {
+                                filename.as_str()
+                            }),
+                            kb_documents::format.eq(format.as_str()),
+                            kb_documents::size_bytes.eq(size),
+                            kb_documents::page_count.eq(page_count),
+                            kb_documents::body.eq(&extracted.text),
+                            kb_documents::content_sha256.eq(&sha),
+                            kb_documents::uploaded_by.eq(uploaded_by),
+                        ))
+                        .on_conflict((kb_documents::org_id, kb_documents::content_sha256))
+                        .do_nothing()
+                        .returning(Document::as_returning())
+                        .get_result(c)
+                        .await
+                        .optional()?;
+                    match inserted {
+                        Some(doc) => Ok(doc),
+                        None => {
+                            let existing: Uuid = kb_documents::table
+                                .filter(kb_documents::org_id.eq(org.0))
+                                .filter(kb_documents::content_sha256.eq(&sha))
+                                .select(kb_documents::id)
+                                .get_result(c)
+                                .await?;
+                            Err(RagError::Duplicate { id: existing })
+                        }
+                    }
+                })
+            })
+            .await?;
+        self.wake.notify_one();
+        Ok(doc)
+    }
+
+    /// The organization's documents, newest first.
+    ///
+    /// # Errors
+    /// [`RagError::Db`].
+    pub async fn documents(&self, org: OrgId) -> Result<Vec<Document>, RagError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    kb_documents::table
+                        .filter(kb_documents::org_id.eq(org.0))
+                        .order(kb_documents::created_at.desc())
+                        .select(Document::as_select())
+                        .load(c)
+                        .await
+                        .map_err(RagError::from)
+                })
+            })
+            .await
+    }
+
+    /// One document and its chunks.
+    ///
+    /// # Errors
+    /// [`RagError::NotFound`], [`RagError::Db`].
+    pub async fn document(
+        &self,
+        org: OrgId,
+        id: Uuid,
+    ) -> Result<(Document, Vec<ChunkView>), RagError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let doc = kb_documents::table
+                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(kb_documents::id.eq(id))
+                        .select(Document::as_select())
+                        .get_result(c)
+                        .await
+                        .optional()?
+                        .ok_or(RagError::NotFound)?;
+                    let chunks = kb_chunks::table
+                        .filter(kb_chunks::org_id.eq(org.0))
+                        .filter(kb_chunks::document_id.eq(id))
+                        .order(kb_chunks::ordinal)
+                        .select(ChunkView::as_select())
+                        .load(c)
+                        .await?;
+                    Ok((doc, chunks))
+                })
+            })
+            .await
+    }
+
+    /// Deletes a document and its chunks; queries stop seeing them at once.
+    ///
+    /// # Errors
+    /// [`RagError::NotFound`], [`RagError::Db`].
+    pub async fn delete_document(&self, org: OrgId, id: Uuid) -> Result<(), RagError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let n = diesel::delete(
+                        kb_documents::table
+                            .filter(kb_documents::org_id.eq(org.0))
+                            .filter(kb_documents::id.eq(id)),
+                    )
+                    .execute(c)
+                    .await?;
+                    if n == 0 {
+                        return Err(RagError::NotFound);
+                    }
+                    bump_version(c, org).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Queues a document to be chunked and embedded again (after a failure, or to pick up a new
+    /// chunker or model). Its current chunks keep answering until the new ones replace them.
+    ///
+    /// # Errors
+    /// [`RagError::NotFound`], [`RagError::Db`].
+    pub async fn reindex(&self, org: OrgId, id: Uuid) -> Result<Document, RagError> {
+        let doc = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::update(
+                        kb_documents::table
+                            .filter(kb_documents::org_id.eq(org.0))
+                            .filter(kb_documents::id.eq(id)),
+                    )
+                    .set((
+                        kb_documents::status.eq("pending"),
+                        kb_documents::attempts.eq(0),
+                        kb_documents::error.eq(None::<String>),
+                        kb_documents::next_attempt_at.eq(diesel::dsl::now),
+                        kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
+                    ))
+                    .returning(Document::as_returning())
+                    .get_result(c)
+                    .await
+                    .optional()?
+                    .ok_or(RagError::NotFound)
+                })
+            })
+            .await?;
+        self.wake.notify_one();
+        Ok(doc)
+    }
+
+    /// The organization's overrides and the effective settings.
+    ///
+    /// # Errors
+    /// [`RagError::Db`].
+    pub async fn settings(
+        &self,
+        org: OrgId,
+    ) -> Result<(RetrievalOverrides, RetrievalConfig), RagError> {
+        let (_, overrides) = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move { read_state(c, org).await.map_err(RagError::from) })
+            })
+            .await?;
+        Ok((overrides, self.config.with(&overrides)))
+    }
+
+    /// Replaces the organization's overrides (`None` fields return to the platform default).
+    ///
+    /// # Errors
+    /// [`RagError::Invalid`] for a value out of range, [`RagError::Db`].
+    pub async fn set_settings(
+        &self,
+        org: OrgId,
+        overrides: RetrievalOverrides,
+    ) -> Result<RetrievalConfig, RagError> {
+        overrides.validate().map_err(RagError::Invalid)?;
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::sql_query(
+                        "INSERT INTO kb_settings (org_id, similarity_threshold, max_chunks, max_context_chars) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (org_id) DO UPDATE SET \
+                         similarity_threshold = EXCLUDED.similarity_threshold, \
+                         max_chunks = EXCLUDED.max_chunks, max_context_chars = EXCLUDED.max_context_chars",
+                    )
+                    .bind::<diesel::sql_types::Uuid, _>(org.0)
+                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Float>, _>(overrides.similarity_threshold)
+                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Integer>, _>(overrides.max_chunks)
+                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Integer>, _>(overrides.max_context_chars)
+                    .execute(c)
+                    .await
+                    .map_err(RagError::from)
+                })
+            })
+            .await?;
+        Ok(self.config.with(&overrides))
+    }
+}

@@ -1,0 +1,107 @@
+//! The per-organization in-memory copy of the chunk vectors of the configured model, searched
+//! exactly (a dot product per chunk: about 0.7 ms for 10k chunks of 384 dimensions on one core,
+//! STACK.md). Entries are keyed by organization and `kb_settings.version`, which every change to
+//! the organization's chunks bumps in the same transaction, so any instance sees a change on its
+//! next query; superseded entries age out (idle for 30 minutes) or are evicted by size.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+/// Default memory for cached indexes: 512 MiB (10k chunks of 1536 dimensions take ~61 MB).
+pub const DEFAULT_CACHE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// A chunk as held in memory.
+#[derive(Debug, Clone)]
+pub struct IndexedChunk {
+    /// Chunk id.
+    pub id: Uuid,
+    /// Its document.
+    pub document_id: Uuid,
+    /// Section path.
+    pub heading: String,
+    /// Text.
+    pub content: String,
+}
+
+/// One organization's chunks and their unit vectors, row-major.
+#[derive(Debug, Default)]
+pub struct OrgIndex {
+    /// Chunks, in the order of their vectors.
+    pub chunks: Vec<IndexedChunk>,
+    /// `chunks.len() * dims` floats.
+    pub vectors: Vec<f32>,
+    /// Vector length.
+    pub dims: usize,
+}
+
+impl OrgIndex {
+    /// Approximate memory in bytes (the cache's weight).
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.vectors.len() * 4
+            + self
+                .chunks
+                .iter()
+                .map(|c| c.heading.len() + c.content.len() + 64)
+                .sum::<usize>()
+    }
+
+    /// The cosine similarity of `query` (a unit vector) with every chunk, in chunk order.
+    #[must_use]
+    pub fn similarities(&self, query: &[f32]) -> Vec<f32> {
+        if self.dims == 0 || query.len() != self.dims {
+            return vec![0.0; self.chunks.len()];
+        }
+        self.vectors
+            .chunks_exact(self.dims)
+            .map(|v| crate::embed::dot(v, query))
+            .collect()
+    }
+
+    /// Position of chunk `id`.
+    #[must_use]
+    pub fn position(&self, id: Uuid) -> Option<usize> {
+        self.chunks.iter().position(|c| c.id == id)
+    }
+}
+
+/// Cached indexes by (organization, version).
+#[derive(Clone)]
+pub struct IndexCache {
+    inner: moka::future::Cache<(Uuid, i64), Arc<OrgIndex>>,
+}
+
+impl IndexCache {
+    /// A cache holding about `max_bytes` of indexes.
+    #[must_use]
+    pub fn new(max_bytes: u64) -> Self {
+        Self {
+            inner: moka::future::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_, v: &Arc<OrgIndex>| u32::try_from(v.bytes()).unwrap_or(u32::MAX))
+                .time_to_idle(Duration::from_secs(30 * 60))
+                .build(),
+        }
+    }
+
+    /// The index of `(org, version)`, loaded by `load` once even under concurrent queries.
+    ///
+    /// # Errors
+    /// `load`'s error.
+    pub async fn get_or_load<E, F>(
+        &self,
+        org: Uuid,
+        version: i64,
+        load: F,
+    ) -> Result<Arc<OrgIndex>, Arc<E>>
+    where
+        F: std::future::Future<Output = Result<OrgIndex, E>>,
+        E: Send + Sync + 'static,
+    {
+        self.inner
+            .try_get_with((org, version), async move { load.await.map(Arc::new) })
+            .await
+    }
+}

@@ -1,0 +1,118 @@
+//! The organization's knowledge base (SPEC §7; seed 001 §3.1, §6a, §7 "dynamic context
+//! injection").
+//!
+//! - [`extract`]: text out of an upload (PDF through `pdf-extract`, plain text, Markdown), with
+//!   clear refusals for encrypted, scanned-only and empty files.
+//! - [`chunk`]: structure-aware chunking (headings, paragraphs) with overlap.
+//! - [`embed`]: the [`embed::Embedder`] trait, an OpenAI-compatible HTTP provider and a local
+//!   all-MiniLM-L6-v2 run in Rust with candle.
+//! - [`documents`]: upload, list, get, delete, re-index; [`worker`]: indexing as a durable job.
+//! - [`retrieve`]: hybrid retrieval (PostgreSQL full-text search and exact vector similarity over
+//!   a per-organization in-memory copy, fused by reciprocal rank), with the seed's limits from
+//!   [`config`] and a keyword fallback.
+//!
+//! Every query runs in a tenant transaction and filters by `org_id`; vectors of another model
+//! than the configured one are never compared with a query.
+
+pub mod chunk;
+pub mod config;
+pub mod documents;
+pub mod embed;
+pub mod eval;
+pub mod extract;
+pub mod index;
+pub mod retrieve;
+pub mod worker;
+
+use std::sync::Arc;
+
+use db::{Db, DbError};
+
+pub use config::{RetrievalConfig, RetrievalOverrides};
+pub use embed::{EmbedError, Embedder, EmbeddingModel};
+pub use extract::{DocumentFormat, ExtractError};
+pub use retrieve::{Retrieval, RetrievalMode, RetrievedChunk};
+
+/// Errors of the knowledge base.
+#[derive(Debug, thiserror::Error)]
+pub enum RagError {
+    /// The upload could not be read; the error says why (stable codes via [`ExtractError::code`]).
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    /// Input breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such document in this organization.
+    #[error("document not found")]
+    NotFound,
+    /// The same file (same SHA-256) is already in this organization's knowledge base.
+    #[error("this file is already in the knowledge base")]
+    Duplicate {
+        /// The existing document.
+        id: uuid::Uuid,
+    },
+    /// The embedding provider failed (details are logged, never returned).
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// A database failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for RagError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+/// The knowledge-base service: one per process, shared behind an `Arc`.
+#[derive(Clone)]
+pub struct KnowledgeBase {
+    db: Db,
+    embedder: Arc<dyn Embedder>,
+    config: RetrievalConfig,
+    index: index::IndexCache,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for KnowledgeBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeBase")
+            .field("model", &self.embedder.model())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KnowledgeBase {
+    /// A knowledge base over `db` embedding with `embedder` and retrieving with `config`
+    /// (platform defaults; organizations may override them).
+    #[must_use]
+    pub fn new(db: Db, embedder: Arc<dyn Embedder>, config: RetrievalConfig) -> Self {
+        Self {
+            db,
+            embedder,
+            config,
+            index: index::IndexCache::new(index::DEFAULT_CACHE_BYTES),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// The model new chunks are embedded with and queries are compared against.
+    #[must_use]
+    pub fn model(&self) -> &EmbeddingModel {
+        self.embedder.model()
+    }
+
+    /// The embedder (benchmarks and the evaluation harness embed directly).
+    #[must_use]
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// The platform's retrieval defaults.
+    #[must_use]
+    pub fn config(&self) -> &RetrievalConfig {
+        &self.config
+    }
+}

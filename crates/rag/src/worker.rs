@@ -1,0 +1,311 @@
+//! Indexing as a durable job: a document's row is its job (`pending → processing → ready |
+//! failed`). Workers find organizations with due documents through `kb_due_orgs` (one
+//! [`db::SystemOp::KnowledgeBaseWork`] query returning organization ids), claim one document at a
+//! time with `FOR UPDATE SKIP LOCKED` in the organization's transaction, chunk and embed it
+//! outside any transaction, and replace its chunks in one transaction that also bumps the
+//! organization's index version. A claim older than [`STALE_CLAIM_SECS`] (a worker that died)
+//! is taken over; an embedding failure is retried with doubling pauses, then marked `failed`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use db::schema::{kb_chunks, kb_documents};
+use db::{OrgId, SystemOp};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::chunk::chunk;
+use crate::embed::to_bytes;
+use crate::retrieve::bump_version;
+use crate::{KnowledgeBase, RagError};
+
+/// A claim older than this (seconds) belongs to a dead worker and is taken over.
+pub const STALE_CLAIM_SECS: i32 = 300;
+/// Attempts before a document is marked `failed`.
+pub const MAX_ATTEMPTS: i32 = 5;
+
+#[derive(diesel::QueryableByName)]
+struct DueOrg {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    org_id: Uuid,
+}
+
+struct Claimed {
+    id: Uuid,
+    body: String,
+    format: String,
+    attempts: i32,
+    claimed_at: DateTime<Utc>,
+}
+
+impl KnowledgeBase {
+    /// Waits until an upload or re-index asks for work, or `max` passes (whichever is first).
+    pub async fn wait_for_work(&self, max: Duration) {
+        let _ = tokio::time::timeout(max, self.wake.notified()).await;
+    }
+
+    /// One pass: indexes every due document of up to `limit` organizations. Returns how many
+    /// documents were indexed.
+    ///
+    /// # Errors
+    /// [`RagError::Db`] when due work cannot be listed; a document's own failure is recorded on
+    /// it.
+    pub async fn work_once(&self, limit: i32) -> Result<usize, RagError> {
+        let due: Vec<DueOrg> = self
+            .db
+            .system(SystemOp::KnowledgeBaseWork, move |c| {
+                Box::pin(async move {
+                    diesel::sql_query("SELECT org_id FROM kb_due_orgs($1, $2)")
+                        .bind::<diesel::sql_types::Integer, _>(limit)
+                        .bind::<diesel::sql_types::Integer, _>(STALE_CLAIM_SECS)
+                        .load(c)
+                        .await
+                        .map_err(RagError::from)
+                })
+            })
+            .await?;
+        let mut done = 0;
+        for org in due {
+            let org = OrgId(org.org_id);
+            loop {
+                match self.index_next(org).await {
+                    Ok(Some(true)) => done += 1,
+                    Ok(Some(false)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(org_id = %org, error = %e, "knowledge-base indexing failed");
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Queues every document embedded by another model than the configured one (`cargo xtask
+    /// reembed`; also run at start-up). Returns how many were queued.
+    ///
+    /// # Errors
+    /// [`RagError::Db`].
+    pub async fn queue_reembed(&self) -> Result<i32, RagError> {
+        #[derive(diesel::QueryableByName)]
+        struct Queued {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            n: i32,
+        }
+        let model = self.embedder.model().id.clone();
+        let queued: Queued = self
+            .db
+            .system(SystemOp::KnowledgeBaseWork, move |c| {
+                Box::pin(async move {
+                    diesel::sql_query("SELECT kb_queue_reembed($1) AS n")
+                        .bind::<diesel::sql_types::Text, _>(&model)
+                        .get_result(c)
+                        .await
+                        .map_err(RagError::from)
+                })
+            })
+            .await?;
+        if queued.n > 0 {
+            self.wake.notify_one();
+        }
+        Ok(queued.n)
+    }
+
+    /// Claims and indexes the organization's next due document: `None` when there is none,
+    /// `Some(true)` when indexed, `Some(false)` when it failed (recorded on the document).
+    ///
+    /// # Errors
+    /// [`RagError::Db`].
+    pub async fn index_next(&self, org: OrgId) -> Result<Option<bool>, RagError> {
+        let Some(job) = self.claim(org).await? else {
+            return Ok(None);
+        };
+        let chunks = chunk(&job.body, job.format == "markdown");
+        let texts: Vec<String> = chunks
+            .iter()
+            .map(crate::chunk::Chunk::embedding_text)
+            .collect();
+        let model = self.embedder.model().clone();
+        let vectors = match self.embedder.embed(&texts).await {
+            Ok(v) if v.len() == chunks.len() && v.iter().all(|x| x.len() == model.dims) => v,
+            Ok(_) => {
+                self.record_failure(
+                    org,
+                    &job,
+                    "the embedding provider answered an unexpected shape",
+                )
+                .await?;
+                return Ok(Some(false));
+            }
+            Err(e) => {
+                tracing::warn!(org_id = %org, document_id = %job.id, error = %e, "embedding failed");
+                self.record_failure(org, &job, &e.to_string()).await?;
+                return Ok(Some(false));
+            }
+        };
+        let dims = i32::try_from(model.dims).unwrap_or(i32::MAX);
+        let claimed_at = job.claimed_at;
+        let id = job.id;
+        let stored = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    // Still ours? (A re-index or a takeover after a long pause resets the claim.)
+                    let still_ours: Option<Uuid> = kb_documents::table
+                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(kb_documents::id.eq(id))
+                        .filter(kb_documents::status.eq("processing"))
+                        .filter(kb_documents::claimed_at.eq(claimed_at))
+                        .select(kb_documents::id)
+                        .for_update()
+                        .get_result(c)
+                        .await
+                        .optional()?;
+                    if still_ours.is_none() {
+                        return Ok(false);
+                    }
+                    diesel::delete(
+                        kb_chunks::table
+                            .filter(kb_chunks::org_id.eq(org.0))
+                            .filter(kb_chunks::document_id.eq(id)),
+                    )
+                    .execute(c)
+                    .await?;
+                    let rows: Vec<_> = chunks
+                        .iter()
+                        .zip(&vectors)
+                        .map(|(ch, v)| {
+                            (
+                                kb_chunks::id.eq(Uuid::new_v4()),
+                                kb_chunks::org_id.eq(org.0),
+                                kb_chunks::document_id.eq(id),
+                                kb_chunks::ordinal
+                                    .eq(i32::try_from(ch.ordinal).unwrap_or(i32::MAX)),
+                                kb_chunks::heading.eq(ch.heading.clone()),
+                                kb_chunks::content.eq(ch.content.clone()),
+                                kb_chunks::embedding_model.eq(model.id.clone()),
+                                kb_chunks::embedding_dims.eq(dims),
+                                kb_chunks::embedding.eq(to_bytes(v)),
+                            )
+                        })
+                        .collect();
+                    // 9 parameters a row: stay far below PostgreSQL's 65,535.
+                    for batch in rows.chunks(1000) {
+                        diesel::insert_into(kb_chunks::table)
+                            .values(batch)
+                            .execute(c)
+                            .await?;
+                    }
+                    diesel::update(kb_documents::table.filter(kb_documents::id.eq(id)))
+                        .set((
+                            kb_documents::status.eq("ready"),
+                            kb_documents::error.eq(None::<String>),
+                            kb_documents::chunk_count
+                                .eq(i32::try_from(rows.len()).unwrap_or(i32::MAX)),
+                            kb_documents::embedding_model.eq(model.id.clone()),
+                            kb_documents::indexed_at.eq(diesel::dsl::now),
+                            kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
+                        ))
+                        .execute(c)
+                        .await?;
+                    bump_version(c, org).await?;
+                    Ok::<_, RagError>(true)
+                })
+            })
+            .await?;
+        Ok(Some(stored))
+    }
+
+    async fn claim(&self, org: OrgId) -> Result<Option<Claimed>, RagError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let stale = Utc::now() - chrono::Duration::seconds(i64::from(STALE_CLAIM_SECS));
+                    let row: Option<(Uuid, String, String, i32)> = kb_documents::table
+                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(
+                            kb_documents::status
+                                .eq("pending")
+                                .and(kb_documents::next_attempt_at.le(diesel::dsl::now))
+                                .or(kb_documents::status
+                                    .eq("processing")
+                                    .and(kb_documents::claimed_at.lt(stale))),
+                        )
+                        .order(kb_documents::created_at)
+                        .select((
+                            kb_documents::id,
+                            kb_documents::body,
+                            kb_documents::format,
+                            kb_documents::attempts,
+                        ))
+                        .for_update()
+                        .skip_locked()
+                        .first(c)
+                        .await
+                        .optional()?;
+                    let Some((id, body, format, attempts)) = row else {
+                        return Ok(None);
+                    };
+                    // Microsecond precision, as PostgreSQL stores it, so the claim compares equal.
+                    let now = DateTime::<Utc>::from_timestamp_micros(Utc::now().timestamp_micros())
+                        .unwrap_or_else(Utc::now);
+                    diesel::update(kb_documents::table.filter(kb_documents::id.eq(id)))
+                        .set((
+                            kb_documents::status.eq("processing"),
+                            kb_documents::claimed_at.eq(now),
+                            kb_documents::attempts.eq(attempts + 1),
+                        ))
+                        .execute(c)
+                        .await?;
+                    Ok(Some(Claimed {
+                        id,
+                        body,
+                        format,
+                        attempts: attempts + 1,
+                        claimed_at: now,
+                    }))
+                })
+            })
+            .await
+    }
+
+    async fn record_failure(&self, org: OrgId, job: &Claimed, error: &str) -> Result<(), RagError> {
+        let (status, message) = if job.attempts >= MAX_ATTEMPTS {
+            (
+                "failed",
+                format!("indexing failed after {MAX_ATTEMPTS} attempts: {error}"),
+            )
+        } else {
+            ("pending", format!("will retry: {error}"))
+        };
+        // 30 s, 60 s, 120 s, … after each failed attempt.
+        let pause = 30i64 << job.attempts.clamp(1, 10).saturating_sub(1);
+        let next = Utc::now() + chrono::Duration::seconds(pause);
+        let id = job.id;
+        let claimed_at = job.claimed_at;
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::update(
+                        kb_documents::table
+                            .filter(kb_documents::org_id.eq(org.0))
+                            .filter(kb_documents::id.eq(id))
+                            .filter(kb_documents::claimed_at.eq(claimed_at)),
+                    )
+                    .set((
+                        kb_documents::status.eq(status),
+                        kb_documents::error.eq(message),
+                        kb_documents::next_attempt_at.eq(next),
+                        kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
+                    ))
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+                    .map_err(RagError::from)
+                })
+            })
+            .await
+    }
+}
