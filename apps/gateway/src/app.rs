@@ -99,6 +99,13 @@ pub fn build(
                 .error_handler(|e, _| json_error(e).into()),
         )
         .app_data(web::PayloadConfig::new(limits.other))
+        // Knowledge-base uploads: the file field is capped by its own limit (11 MiB) and
+        // refused above 10 MiB with `document_too_large`.
+        .app_data(
+            actix_multipart::form::MultipartFormConfig::default()
+                .total_limit(12 * 1024 * 1024)
+                .memory_limit(12 * 1024 * 1024),
+        )
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(&e).into()))
         .app_data(web::PathConfig::default().error_handler(|e, _| path_error(&e).into()))
         .configure(routes::configure)

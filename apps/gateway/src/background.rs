@@ -1,7 +1,7 @@
 //! The work an instance does besides answering requests: the webhook event processor, the
 //! realtime fan-out that feeds this instance's WebSocket clients, and (with event workers) the
-//! Google Calendar outbox worker and the voice worker (tool-link retries, Twilio dual-sync,
-//! hot-lead alerts).
+//! Google Calendar outbox worker, the voice worker (tool-link retries, Twilio dual-sync,
+//! hot-lead alerts) and the knowledge-base indexing worker.
 
 use std::sync::Arc;
 
@@ -18,10 +18,14 @@ pub struct Background {
     fan_out: tokio::task::JoinHandle<()>,
     calendar: Option<tokio::task::JoinHandle<()>>,
     voice: Option<tokio::task::JoinHandle<()>>,
+    knowledge: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Pause between passes of the calendar outbox worker.
 const CALENDAR_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Longest pause between passes of the knowledge-base worker (uploads wake it at once).
+const KNOWLEDGE_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Pause between passes of the voice worker.
 const VOICE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -53,11 +57,15 @@ impl Background {
         let voice = processor
             .is_some()
             .then(|| state.voice.spawn_worker(VOICE_POLL));
+        let knowledge = processor
+            .is_some()
+            .then(|| state.knowledge.spawn_worker(KNOWLEDGE_POLL));
         Self {
             processor,
             fan_out,
             calendar,
             voice,
+            knowledge,
         }
     }
 
@@ -76,6 +84,10 @@ impl Background {
             voice.abort();
             let _ = voice.await;
         }
+        if let Some(knowledge) = self.knowledge.take() {
+            knowledge.abort();
+            let _ = knowledge.await;
+        }
     }
 }
 
@@ -88,6 +100,9 @@ impl Drop for Background {
         }
         if let Some(voice) = &self.voice {
             voice.abort();
+        }
+        if let Some(knowledge) = &self.knowledge {
+            knowledge.abort();
         }
     }
 }

@@ -95,6 +95,44 @@ pub struct Config {
     pub event_workers: usize,
     /// The platform's Vapi account and how Vapi authenticates to us (see [`VapiConfig`]).
     pub vapi: VapiConfig,
+    /// Where knowledge-base embeddings come from (see [`EmbeddingsConfig`]).
+    pub embeddings: EmbeddingsConfig,
+}
+
+/// Where knowledge-base embeddings come from (SPEC §7).
+///
+/// - `EMBEDDINGS_PROVIDER`: `openai` (any OpenAI-compatible API) or `local`; default `openai`
+///   when `EMBEDDINGS_API_KEY` (or `OPENAI_API_KEY`) is set, else `local`.
+/// - `EMBEDDINGS_API_KEY` / `OPENAI_API_KEY`, `EMBEDDINGS_BASE_URL` (default
+///   `https://api.openai.com/v1`), `EMBEDDINGS_MODEL` (default `text-embedding-3-small`),
+///   `EMBEDDINGS_DIMENSIONS` (default 1536; when set it is also sent as `dimensions`).
+/// - `EMBEDDING_MODEL_DIR`: the local all-MiniLM-L6-v2 (default `models/all-MiniLM-L6-v2` in
+///   the workspace, installed by `cargo xtask models`).
+///
+/// Changing the provider or model makes new chunks use it; `cargo xtask reembed` (also run at
+/// start-up) re-embeds the existing ones in the background.
+#[derive(Clone)]
+pub enum EmbeddingsConfig {
+    /// all-MiniLM-L6-v2 in-process.
+    Local {
+        /// Directory with `config.json`, `tokenizer.json`, `model.safetensors`.
+        model_dir: std::path::PathBuf,
+    },
+    /// An OpenAI-compatible API.
+    OpenAi(rag::embed::openai::OpenAiConfig),
+}
+
+impl std::fmt::Debug for EmbeddingsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local { model_dir } => write!(f, "Local({})", model_dir.display()),
+            Self::OpenAi(c) => write!(
+                f,
+                "OpenAi({} {} {}d, key [redacted])",
+                c.base_url, c.model, c.dims
+            ),
+        }
+    }
 }
 
 /// The platform's Vapi account (seed 001 "Critical architecture rule": one key for every
@@ -171,6 +209,7 @@ impl std::fmt::Debug for Config {
             .field("ws_send_queue", &self.ws_send_queue)
             .field("event_workers", &self.event_workers)
             .field("vapi", &self.vapi)
+            .field("embeddings", &self.embeddings)
             .finish()
     }
 }
@@ -262,6 +301,47 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         config.token_url = self.http_url("GOOGLE_OAUTH_TOKEN_URL", config.token_url)?;
         config.userinfo_url = self.http_url("GOOGLE_USERINFO_URL", config.userinfo_url)?;
         Ok(Some(config))
+    }
+
+    fn embeddings(&self) -> Result<EmbeddingsConfig, ConfigError> {
+        use rag::embed::openai::{DEFAULT_BASE_URL, DEFAULT_MODEL, OpenAiConfig};
+        let key = self
+            .get("EMBEDDINGS_API_KEY")
+            .or_else(|| self.get("OPENAI_API_KEY"));
+        let provider = self.get("EMBEDDINGS_PROVIDER");
+        match (provider.as_deref().map(str::trim), key) {
+            (Some("local"), _) | (None, None) => Ok(EmbeddingsConfig::Local {
+                model_dir: self.get("EMBEDDING_MODEL_DIR").map_or_else(
+                    rag::embed::local::default_model_dir,
+                    std::path::PathBuf::from,
+                ),
+            }),
+            (Some("openai") | None, Some(key)) => {
+                let mut config = OpenAiConfig::new(key.into());
+                config.base_url = self.http_url("EMBEDDINGS_BASE_URL", DEFAULT_BASE_URL.into())?;
+                config.model = self
+                    .get("EMBEDDINGS_MODEL")
+                    .unwrap_or_else(|| DEFAULT_MODEL.into());
+                if self.get("EMBEDDINGS_DIMENSIONS").is_some() {
+                    config.dims = self.parsed(
+                        "EMBEDDINGS_DIMENSIONS",
+                        rag::embed::openai::DEFAULT_DIMS,
+                        "a whole number from 1 to 8192",
+                        |v| (1..=8192).contains(v),
+                    )?;
+                    config.send_dimensions = true;
+                }
+                Ok(EmbeddingsConfig::OpenAi(config))
+            }
+            (Some("openai"), None) => Err(ConfigError::Missing {
+                var: "EMBEDDINGS_API_KEY",
+                why: " (EMBEDDINGS_PROVIDER is openai)",
+            }),
+            (Some(_), _) => Err(ConfigError::Invalid {
+                var: "EMBEDDINGS_PROVIDER",
+                reason: "expected openai or local".into(),
+            }),
+        }
     }
 
     fn vapi(&self) -> Result<VapiConfig, ConfigError> {
@@ -525,6 +605,7 @@ impl Config {
                 *v <= 64
             })?,
             vapi: vars.vapi()?,
+            embeddings: vars.embeddings()?,
         })
     }
 }

@@ -380,6 +380,38 @@ impl From<scheduling::SchedulingError> for ApiError {
     }
 }
 
+impl From<rag::RagError> for ApiError {
+    fn from(e: rag::RagError) -> Self {
+        use rag::RagError as E;
+        let message = e.to_string();
+        match e {
+            E::Extract(inner) => {
+                let status = match inner {
+                    rag::ExtractError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    rag::ExtractError::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                Self::new(status, inner.code(), message)
+            }
+            E::Invalid(_) => Self::validation(message),
+            E::NotFound => Self::not_found("document"),
+            E::Duplicate { id } => Self::new(
+                StatusCode::CONFLICT,
+                "document_exists",
+                format!("{message} (document {id})"),
+            ),
+            // The provider's answer is logged where it happened.
+            E::Embed(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "embeddings_unavailable",
+                "the embedding provider is unavailable; try again shortly",
+            )
+            .with_cause(e),
+            E::Db(_) => Self::internal(e),
+        }
+    }
+}
+
 impl From<messaging::MessagingError> for ApiError {
     fn from(e: messaging::MessagingError) -> Self {
         use messaging::MessagingError as E;
@@ -418,6 +450,7 @@ impl From<voice_agent::VoiceError> for ApiError {
             E::Crm(inner) => inner.into(),
             E::Scheduling(inner) => inner.into(),
             E::Credential(inner) => inner.into(),
+            E::Knowledge(inner) => inner.into(),
             E::Db(_) => Self::internal(e),
         }
     }

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use gateway::config::{Config, ConfigError, LogFormat};
 use gateway::{app, server, telemetry};
 
-const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|telephony-cleanup|sync-tools|openapi]";
+const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|telephony-cleanup|sync-tools|reembed|openapi]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
         "rotate-credentials" => rotate_credentials().await,
         "telephony-cleanup" => telephony_cleanup().await,
         "sync-tools" => sync_tools().await,
+        "reembed" => reembed().await,
         "openapi" => print_json(&app::openapi()),
         "-h" | "--help" | "help" => {
             eprintln!("{USAGE}");
@@ -125,6 +126,24 @@ async fn telephony_cleanup() -> Result<(), String> {
         report.expired, report.deleted, report.pruned
     );
     Ok(())
+}
+
+/// Queues every knowledge-base document embedded by another model than the configured one;
+/// the running gateways' workers re-embed them. Prints `{model, queued}`.
+async fn reembed() -> Result<(), String> {
+    let config = Config::from_lookup(|k| match k {
+        "MIGRATE_ON_STARTUP" => Some("false".into()),
+        k => std::env::var(k).ok(),
+    })
+    .map_err(|e| e.to_string())?;
+    let db = server::pool(&config).map_err(|e| e.to_string())?;
+    let state = server::app_state(&config, db).map_err(|e| e.to_string())?;
+    let queued = state
+        .knowledge
+        .queue_reembed()
+        .await
+        .map_err(|e| e.to_string())?;
+    print_json(&serde_json::json!({"model": state.knowledge.model().id, "queued": queued}))
 }
 
 async fn sync_tools() -> Result<(), String> {

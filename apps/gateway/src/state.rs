@@ -40,6 +40,8 @@ pub struct AppState {
     pub voice: Arc<voice_agent::VoiceAgent>,
     /// How Vapi's webhook and tool requests are authenticated; `None` refuses them all.
     pub vapi_auth: Option<Arc<vapi_client::Scheme>>,
+    /// The organizations' knowledge bases.
+    pub knowledge: Arc<rag::KnowledgeBase>,
 }
 
 impl AppState {
@@ -81,6 +83,14 @@ impl AppState {
             integrations.clone(),
             scheduler.clone(),
         ));
+        // The local model by default; it loads only when first used.
+        let knowledge = Arc::new(rag::KnowledgeBase::new(
+            db.clone(),
+            Arc::new(rag::embed::local::LocalEmbedder::new(
+                rag::embed::local::default_model_dir(),
+            )),
+            rag::RetrievalConfig::default(),
+        ));
         let voice = Arc::new(voice_agent::VoiceAgent::new(
             db.clone(),
             None,
@@ -91,9 +101,11 @@ impl AppState {
             credentials.clone(),
             scheduler.clone(),
             messenger.clone(),
+            knowledge.clone(),
         ));
         Self {
             voice,
+            knowledge,
             vapi_auth: None,
             scheduler,
             messenger,
@@ -144,8 +156,41 @@ impl AppState {
             self.credentials.clone(),
             self.scheduler.clone(),
             self.messenger.clone(),
+            self.knowledge.clone(),
         ));
         self.vapi_auth = config.webhook.clone().map(Arc::new);
+        self
+    }
+
+    /// The same state embedding knowledge-base text as `config` says (the local model or an
+    /// OpenAI-compatible API called through the shared HTTP client). Call before
+    /// [`AppState::with_vapi`], which hands the knowledge base to the voice agent.
+    #[must_use]
+    pub fn with_embeddings(self, config: &crate::config::EmbeddingsConfig) -> Self {
+        let embedder: Arc<dyn rag::Embedder> = match config {
+            crate::config::EmbeddingsConfig::Local { model_dir } => {
+                Arc::new(rag::embed::local::LocalEmbedder::new(model_dir.clone()))
+            }
+            crate::config::EmbeddingsConfig::OpenAi(openai) => {
+                Arc::new(rag::embed::openai::OpenAiEmbedder::new(
+                    self.integrations.http().clone(),
+                    openai.clone(),
+                ))
+            }
+        };
+        self.with_knowledge_base(embedder, rag::RetrievalConfig::default())
+    }
+
+    /// The same state with a knowledge base embedding through `embedder` (tests fake the
+    /// provider at the HTTP level through an [`rag::embed::openai::OpenAiEmbedder`]).
+    #[must_use]
+    pub fn with_knowledge_base(
+        mut self,
+        embedder: Arc<dyn rag::Embedder>,
+        config: rag::RetrievalConfig,
+    ) -> Self {
+        self.knowledge = Arc::new(rag::KnowledgeBase::new(self.db.clone(), embedder, config));
+        self.voice = Arc::new(self.voice.with_knowledge(self.knowledge.clone()));
         self
     }
 

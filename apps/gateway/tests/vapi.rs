@@ -19,6 +19,7 @@ use gateway::test_support::{
     mock_twilio_account,
 };
 use serde_json::{Value, json};
+use voice_agent::tools::TOOL_NAMES;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -201,7 +202,7 @@ async fn wait_linked(gw: &TestGateway, s: &Session) -> Value {
     for _ in 0..100 {
         let agents = gw.get("/api/agents", Some(&s.token)).await;
         let tools = agents.body["tools"].as_array().cloned().unwrap_or_default();
-        if tools.len() == 6 && tools.iter().all(|t| t["link_status"] == "linked") {
+        if tools.len() == TOOL_NAMES.len() && tools.iter().all(|t| t["link_status"] == "linked") {
             return agents.body;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -315,7 +316,7 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
 
     // Six tools registered once, each pointing at its own tool URL with our secret.
     let tools = requests(&mock, "POST", "/tool").await;
-    assert_eq!(tools.len(), 6);
+    assert_eq!(tools.len(), TOOL_NAMES.len());
     for t in &tools {
         let name = t["function"]["name"].as_str().unwrap();
         assert_eq!(
@@ -339,7 +340,7 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
     wait_linked(&gw, &b).await;
     assert_eq!(
         requests(&mock, "POST", "/tool").await.len(),
-        6,
+        TOOL_NAMES.len(),
         "no duplicate registration"
     );
     let b_patch = requests(&mock, "PATCH", &format!("/assistant/{asst_b}")).await;
@@ -414,10 +415,13 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
     for (_, outcome) in &all {
         let report = outcome.as_ref().unwrap();
         assert!(report.registered.is_empty());
-        assert_eq!(report.reused.len(), 6);
+        assert_eq!(report.reused.len(), TOOL_NAMES.len());
         assert_eq!(report.linked.len(), 1);
     }
-    assert_eq!(requests(&mock, "POST", "/tool").await.len(), 6);
+    assert_eq!(
+        requests(&mock, "POST", "/tool").await.len(),
+        TOOL_NAMES.len()
+    );
 }
 
 /// Every server-message variant of contracts/vapi.md, with the exact response body.
@@ -1085,5 +1089,8 @@ async fn a_failed_tool_link_is_recorded_and_retried_without_failing_the_save() {
     }
     assert!(saw_failed, "the failure was recorded");
     wait_linked(&gw, &a).await;
-    assert_eq!(requests(&mock, "POST", "/tool").await.len(), 6);
+    assert_eq!(
+        requests(&mock, "POST", "/tool").await.len(),
+        TOOL_NAMES.len()
+    );
 }

@@ -21,6 +21,8 @@ pub mod embed;
 pub mod eval;
 pub mod extract;
 pub mod index;
+#[cfg(any(test, feature = "test-support"))]
+pub mod pdf_fixture;
 pub mod retrieve;
 pub mod worker;
 

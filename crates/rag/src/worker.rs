@@ -40,6 +40,31 @@ struct Claimed {
 }
 
 impl KnowledgeBase {
+    /// Runs the indexing worker until aborted: first queues documents of another model
+    /// ([`KnowledgeBase::queue_reembed`]), then indexes due documents whenever an upload or
+    /// re-index asks, and at least every `every`.
+    #[must_use]
+    pub fn spawn_worker(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            match this.queue_reembed().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(documents = n, model = %this.model().id, "re-embedding queued")
+                }
+                Err(e) => tracing::warn!(error = %e, "re-embedding could not be queued"),
+            }
+            loop {
+                match this.work_once(20).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(documents = n, "knowledge-base documents indexed"),
+                    Err(e) => tracing::warn!(error = %e, "knowledge-base worker pass failed"),
+                }
+                this.wait_for_work(every).await;
+            }
+        })
+    }
+
     /// Waits until an upload or re-index asks for work, or `max` passes (whichever is first).
     pub async fn wait_for_work(&self, max: Duration) {
         let _ = tokio::time::timeout(max, self.wake.notified()).await;

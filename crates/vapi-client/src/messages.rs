@@ -114,6 +114,13 @@ pub enum MessageKind {
     FunctionCall(ToolCall),
     /// A `transferCall` without a destination: answer with one.
     TransferDestinationRequest,
+    /// A custom knowledge base is asked for documents (contracts/vapi.md §2.5): `query` is the
+    /// caller's last message (`messages[]` with role `user`, its `message` or `content`, else
+    /// the same in `messagesOpenAIFormatted`).
+    KnowledgeBaseRequest {
+        /// The caller's last words (empty when none was found).
+        query: String,
+    },
     /// Call status changed.
     StatusUpdate {
         /// `scheduled`, `queued`, `ringing`, `in-progress`, `forwarding`, `ended`, …
@@ -159,8 +166,39 @@ impl ServerMessage {
                 | MessageKind::ToolCalls(_)
                 | MessageKind::FunctionCall(_)
                 | MessageKind::TransferDestinationRequest
+                | MessageKind::KnowledgeBaseRequest { .. }
         )
     }
+}
+
+/// The last user message of `messages` (Vapi's form: `{role, message}`), else of
+/// `messagesOpenAIFormatted` (`{role, content}`); content given as parts keeps their text.
+fn last_user_message(m: &Value) -> String {
+    let content = |item: &Value| -> Option<String> {
+        for key in ["message", "content"] {
+            match &item[key] {
+                Value::String(s) if !s.trim().is_empty() => return Some(s.trim().to_owned()),
+                Value::Array(parts) => {
+                    let text: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+                    if !text.is_empty() {
+                        return Some(text.join(" "));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    };
+    ["messages", "messagesOpenAIFormatted"]
+        .iter()
+        .find_map(|key| {
+            m[*key].as_array()?.iter().rev().find_map(|item| {
+                (item["role"].as_str() == Some("user"))
+                    .then(|| content(item))
+                    .flatten()
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// Reads a time: epoch milliseconds (number or numeric string) or ISO-8601.
@@ -341,6 +379,9 @@ pub fn parse(body: &[u8]) -> Result<ServerMessage, ParseError> {
             })
         }
         "transfer-destination-request" => MessageKind::TransferDestinationRequest,
+        "knowledge-base-request" => MessageKind::KnowledgeBaseRequest {
+            query: last_user_message(m),
+        },
         "status-update" => MessageKind::StatusUpdate {
             status: text(&m["status"])
                 .or_else(|| call.status.clone())
@@ -375,6 +416,35 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_knowledge_base_request_reads_the_last_user_message_in_either_form() {
+        let m = parsed(
+            &json!({"message": {"type": "knowledge-base-request", "messages": [
+            {"role": "user", "message": "hi"}, {"role": "bot", "message": "Hello!"},
+            {"role": "user", "message": " Where are you located? "}],
+            "messagesOpenAIFormatted": [{"role": "user", "content": "ignored"}]}}),
+        );
+        assert!(m.expects_response());
+        assert_eq!(
+            m.kind,
+            MessageKind::KnowledgeBaseRequest {
+                query: "Where are you located?".into()
+            }
+        );
+        let m = parsed(
+            &json!({"message": {"type": "knowledge-base-request", "messages": [],
+            "messagesOpenAIFormatted": [
+                {"role": "user", "content": [{"type": "text", "text": "opening hours?"}]},
+                {"role": "assistant", "content": "..."}]}}),
+        );
+        assert_eq!(
+            m.kind,
+            MessageKind::KnowledgeBaseRequest {
+                query: "opening hours?".into()
+            }
+        );
+    }
 
     fn parsed(v: &Value) -> ServerMessage {
         parse(v.to_string().as_bytes()).unwrap()

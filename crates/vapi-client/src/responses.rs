@@ -83,6 +83,19 @@ pub fn transfer_destination(destination: &Destination, spoken: Option<&str>) -> 
     body
 }
 
+/// `{"documents": [{content, similarity, uuid}]}` for a `knowledge-base-request` (§2.5); an
+/// empty list lets the model answer without knowledge-base context. Each item is
+/// `(content, similarity 0..1, chunk id)`.
+#[must_use]
+pub fn knowledge_base_documents(documents: &[(String, f32, String)]) -> Value {
+    json!({
+        "documents": documents
+            .iter()
+            .map(|(content, similarity, uuid)| json!({"content": content, "similarity": similarity, "uuid": uuid}))
+            .collect::<Vec<_>>()
+    })
+}
+
 /// The body for informational messages (ignored by Vapi).
 #[must_use]
 pub fn acknowledged() -> Value {

@@ -416,7 +416,6 @@ impl VoiceAgent {
                         instructions: &input.system_prompt,
                         time_zone: tz.name(),
                         today: now.with_timezone(&tz).date_naive(),
-                        knowledge_context: None,
                     });
                     let top = json!({
                         "name": input.name,

@@ -217,6 +217,9 @@ impl VoiceAgent {
             None => {
                 let mut variables = date_variables(tz, now);
                 variables["customerName"] = json!(prepared.name);
+                self.call_context(org, Some(contact_id), None)
+                    .await
+                    .add_to(&mut variables);
                 vapi.create_call(&json!({
                     "assistantId": prepared.assistant_id,
                     "phoneNumberId": prepared.phone_number_id,

@@ -168,6 +168,29 @@ fn trouble(e: &dyn std::fmt::Display) -> ToolReply {
     ToolReply::err(SYSTEM_TROUBLE)
 }
 
+/// Said when the knowledge base has nothing on a question.
+pub const NOT_IN_KNOWLEDGE_BASE: &str =
+    "I don't have that information. Would you like me to transfer you to the team?";
+
+/// The `getKnowledgeBase` result (seed 001 §6a "Tool Call Flow"): `{success: true, found,
+/// chunkCount, context, message}`, where `context` holds at most 2000 characters of the
+/// organization's knowledge (empty when nothing was found).
+#[must_use]
+pub fn knowledge_result(found: &rag::Retrieval) -> Value {
+    let n = found.chunks.len();
+    json!({
+        "success": true,
+        "found": found.found(),
+        "chunkCount": n,
+        "context": found.context,
+        "message": match n {
+            0 => "No relevant entries in the knowledge base".to_owned(),
+            1 => "Found 1 relevant entry".to_owned(),
+            n => format!("Found {n} relevant entries"),
+        },
+    })
+}
+
 /// A scheduling failure as a reply: spoken when the caller can act on it, else logged.
 fn refused(e: &SchedulingError, tz: Tz) -> ToolReply {
     spoken(e, tz).map_or_else(|| trouble(e), ToolReply::err)
@@ -209,6 +232,7 @@ impl VoiceAgent {
             "checkAvailability" => self.check_availability(org, args, now).await,
             "lookupCaller" => self.lookup_caller(org, args).await,
             "transferCall" => self.transfer(org, call, args, now).await,
+            "getKnowledgeBase" => self.knowledge_base(org, args).await,
             // Only these read local dates and times from the caller before calling the scheduler.
             name @ ("bookClinicAppointment" | "rescheduleAppointment" | "cancelAppointment") => {
                 let tz = match self.scheduler.settings(org).await {
@@ -224,6 +248,57 @@ impl VoiceAgent {
             other => {
                 tracing::warn!(tool = %other, "unknown tool called");
                 ToolReply::err("I can't do that on this line. Would you like me to transfer you?")
+            }
+        }
+    }
+
+    /// Documents for Vapi's `knowledge-base-request` (contracts/vapi.md §2.5): the chunks
+    /// retrieval returns for the caller's last words, as `(content, similarity, chunk id)`. An
+    /// empty query or a failure (logged) gives none, so the call goes on without context.
+    pub async fn knowledge_documents(&self, org: OrgId, query: &str) -> Vec<(String, f32, String)> {
+        if query.trim().is_empty() {
+            return Vec::new();
+        }
+        match self.knowledge.retrieve(org, query).await {
+            Ok(found) => found
+                .chunks
+                .into_iter()
+                .map(|c| {
+                    let content = if c.heading.is_empty() {
+                        c.content
+                    } else {
+                        format!("{}: {}", c.heading, c.content)
+                    };
+                    (content, c.similarity, c.id.to_string())
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(org_id = %org, error = %e, "knowledge-base request failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `getKnowledgeBase {query}`: the organization's knowledge for the caller's question, in
+    /// the seed's shape ([`knowledge_result`]).
+    async fn knowledge_base(&self, org: OrgId, args: &Map<String, Value>) -> ToolReply {
+        let Some(query) = arg(args, &["query", "question", "q"]) else {
+            return ToolReply::err("What would you like to know? Could you ask that again?");
+        };
+        match self.knowledge.retrieve(org, query).await {
+            Ok(found) => {
+                let speech = if found.found() {
+                    found.context.chars().take(500).collect()
+                } else {
+                    NOT_IN_KNOWLEDGE_BASE.to_owned()
+                };
+                ToolReply::ok(knowledge_result(&found), speech)
+            }
+            Err(e) => {
+                tracing::warn!(org_id = %org, error = %e, "knowledge-base search failed");
+                ToolReply::err(
+                    "I can't look that up just now. Would you like me to transfer you to the team?",
+                )
             }
         }
     }

@@ -7,10 +7,14 @@
 //! deadline) and we answer with the organization's inbound assistant plus per-call
 //! `assistantOverrides`: the caller's name in `variableValues`, a personal `firstMessage`, and our
 //! metadata (organization, contact). An unknown caller becomes a warm lead (score 2).
+//!
+//! The overrides also carry the call's context (seed 001 §3.1 "the AI remembers previous calls
+//! from the same number"; SPEC §7): summaries of the caller's earlier calls with this
+//! organization and knowledge-base context, as `callerHistory` and `knowledgeBaseContext`.
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::contacts;
+use db::schema::{call_logs, contacts};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -37,6 +41,39 @@ pub enum AssistantAnswer {
     Unavailable(String),
 }
 
+/// Asked of the knowledge base at the start of a call when nothing is known of the caller's
+/// intent (seed 001 §3.1: "When a call starts, the backend queries the vector DB").
+pub const OVERVIEW_QUERY: &str = "Where is the clinic, when is it open, and what does it cost?";
+/// Earlier calls remembered per call.
+pub const HISTORY_CALLS: i64 = 3;
+/// Characters kept of each earlier call's summary.
+pub const HISTORY_SUMMARY_CHARS: usize = 300;
+
+/// What a call starts with besides the caller's name (seed 001 §3.1 "dynamic context
+/// injection"): the knowledge base's context and the caller's earlier calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// `knowledgeBaseContext`: at most 2000 characters (empty when the knowledge base is empty
+    /// or unavailable).
+    pub knowledge: String,
+    /// `callerHistory`: one line per earlier call with this organization, newest first:
+    /// `- 2026-11-20 (booked): <summary>` (empty for a first call).
+    pub history: String,
+}
+
+impl CallContext {
+    /// Adds the non-empty parts to `variableValues` (absent ones fall back to the prompt's
+    /// defaults).
+    pub fn add_to(&self, variables: &mut Value) {
+        if !self.knowledge.is_empty() {
+            variables["knowledgeBaseContext"] = json!(self.knowledge);
+        }
+        if !self.history.is_empty() {
+            variables["callerHistory"] = json!(self.history);
+        }
+    }
+}
+
 /// `variableValues` every call gets: today's date and the zone (see [`crate::prompt`]).
 #[must_use]
 pub fn date_variables(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Value {
@@ -47,6 +84,103 @@ pub fn date_variables(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Value {
 }
 
 impl VoiceAgent {
+    /// The context a call with `contact` starts with. The knowledge base is asked about the
+    /// caller's last call (their likely intent), else [`OVERVIEW_QUERY`]. Never fails: a call
+    /// must not be refused because the knowledge base is down (failures are logged and leave
+    /// that part empty).
+    pub async fn call_context(
+        &self,
+        org: OrgId,
+        contact: Option<uuid::Uuid>,
+        current_call: Option<&str>,
+    ) -> CallContext {
+        let history = match contact {
+            Some(contact) => self
+                .caller_history(org, contact, current_call.map(str::to_owned))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(org_id = %org, error = %e, "caller history unavailable");
+                    Vec::new()
+                }),
+            None => Vec::new(),
+        };
+        let mut knowledge = String::new();
+        let queries = <[_]>::first(&history)
+            .map(|(_, summary, _)| summary.as_str())
+            .into_iter()
+            .chain([OVERVIEW_QUERY]);
+        for query in queries {
+            match self.knowledge.retrieve(org, query).await {
+                Ok(found) if found.found() => {
+                    knowledge = found.context;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(org_id = %org, error = %e, "knowledge-base context unavailable");
+                    break;
+                }
+            }
+        }
+        let history = history
+            .iter()
+            .map(|(at, summary, booked)| {
+                let summary: String = summary.chars().take(HISTORY_SUMMARY_CHARS).collect();
+                format!(
+                    "- {}{}: {}",
+                    at.format("%Y-%m-%d"),
+                    if *booked { " (booked)" } else { "" },
+                    summary.trim()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        CallContext { knowledge, history }
+    }
+
+    /// The contact's latest calls with a summary, newest first: (when, summary, booked).
+    async fn caller_history(
+        &self,
+        org: OrgId,
+        contact: uuid::Uuid,
+        current_call: Option<String>,
+    ) -> Result<Vec<(DateTime<Utc>, String, bool)>, VoiceError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let mut query = call_logs::table
+                        .filter(call_logs::org_id.eq(org.0))
+                        .filter(call_logs::contact_id.eq(contact))
+                        .filter(call_logs::outcome_summary.is_not_null())
+                        .into_boxed();
+                    if let Some(current) = current_call {
+                        query = query.filter(
+                            call_logs::vapi_call_id
+                                .is_null()
+                                .or(call_logs::vapi_call_id.ne(current)),
+                        );
+                    }
+                    let rows: Vec<(DateTime<Utc>, Option<String>, bool)> = query
+                        .order(call_logs::created_at.desc())
+                        .limit(HISTORY_CALLS)
+                        .select((
+                            call_logs::created_at,
+                            call_logs::outcome_summary,
+                            call_logs::booking_confirmed,
+                        ))
+                        .load(c)
+                        .await?;
+                    Ok(rows
+                        .into_iter()
+                        .filter_map(|(at, s, booked)| {
+                            s.filter(|s| !s.trim().is_empty()).map(|s| (at, s, booked))
+                        })
+                        .collect())
+                })
+            })
+            .await
+    }
+
     /// Answers an `assistant-request` for `org`: the inbound assistant with the caller's
     /// identity.
     ///
@@ -113,8 +247,12 @@ impl VoiceAgent {
             .as_ref()
             .map(|c| c.name.clone())
             .filter(|n| n != UNKNOWN_CALLER);
+        let context = self
+            .call_context(org, contact.as_ref().map(|c| c.id), call.id.as_deref())
+            .await;
         let mut variables = date_variables(tz, now);
         variables["customerName"] = json!(known.clone().unwrap_or_default());
+        context.add_to(&mut variables);
         let mut overrides = json!({
             "variableValues": variables,
             "metadata": {

@@ -12,8 +12,10 @@
 //! - [`routing`]: which organization a Vapi request belongs to.
 //! - [`calls`]: call records from `status-update` / `end-of-call-report`, and post-call analysis.
 //! - [`redaction`]: PII/PHI removed from transcripts and summaries before storage.
-//! - [`dispatch`]: the tools themselves (availability, booking, lookup, transfer).
-//! - [`identity`]: per-call caller identity for `assistant-request`.
+//! - [`dispatch`]: the tools themselves (availability, booking, lookup, transfer, knowledge
+//!   base).
+//! - [`identity`]: per-call caller identity, caller memory and knowledge-base context for
+//!   `assistant-request` and call-backs.
 //! - [`callback`]: outbound call-backs.
 //! - [`dual_sync`]: Twilio credentials and number synced to Vapi.
 //! - [`worker`]: retries of failed links, unfinished dual-syncs and hot-lead alerts.
@@ -71,6 +73,9 @@ pub enum VoiceError {
     /// A vault failure.
     #[error(transparent)]
     Credential(#[from] credentials::CredentialError),
+    /// A knowledge-base failure.
+    #[error(transparent)]
+    Knowledge(#[from] rag::RagError),
     /// A database failure.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -152,6 +157,7 @@ pub struct VoiceAgent {
     credentials: Arc<credentials::CredentialService>,
     scheduler: Arc<scheduling::Scheduler>,
     messenger: Arc<messaging::Messenger>,
+    knowledge: Arc<rag::KnowledgeBase>,
 }
 
 impl VoiceAgent {
@@ -166,6 +172,7 @@ impl VoiceAgent {
         credentials: Arc<credentials::CredentialService>,
         scheduler: Arc<scheduling::Scheduler>,
         messenger: Arc<messaging::Messenger>,
+        knowledge: Arc<rag::KnowledgeBase>,
     ) -> Self {
         let config = VoiceConfig {
             public_base_url: config
@@ -180,7 +187,23 @@ impl VoiceAgent {
             credentials,
             scheduler,
             messenger,
+            knowledge,
         }
+    }
+
+    /// The same agent reading `knowledge`.
+    #[must_use]
+    pub fn with_knowledge(&self, knowledge: Arc<rag::KnowledgeBase>) -> Self {
+        Self {
+            knowledge,
+            ..self.clone()
+        }
+    }
+
+    /// The organization knowledge bases the `getKnowledgeBase` tool and per-call context read.
+    #[must_use]
+    pub fn knowledge(&self) -> &Arc<rag::KnowledgeBase> {
+        &self.knowledge
     }
 
     /// The database pool.

@@ -5,6 +5,11 @@
 //! (`{{ today | default: "2026-11-21" }}`): Vapi fills it per call from the `variableValues` we
 //! send with `assistant-request` answers and call-backs, so the date is right on every call, and
 //! still present for calls started elsewhere (the Vapi dashboard).
+//!
+//! The knowledge-base context and the caller's history are per-call `variableValues` too
+//! (`knowledgeBaseContext`, `callerHistory`; see [`crate::identity`]): the shared prompt is never
+//! edited per call (decision 24), and the context is current on every call, not as of the last
+//! save.
 
 use chrono::NaiveDate;
 
@@ -20,8 +25,6 @@ pub struct PromptInput<'a> {
     pub time_zone: &'a str,
     /// Today in that zone, at save time (the per-call value overrides it).
     pub today: NaiveDate,
-    /// Context from the knowledge base, if any.
-    pub knowledge_context: Option<&'a str>,
 }
 
 /// The full system prompt: the organization's instructions wrapped in the mandatory rules for
@@ -34,11 +37,6 @@ pub fn system_prompt(input: &PromptInput<'_>) -> String {
     } else {
         instructions
     };
-    let knowledge = input
-        .knowledge_context
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .unwrap_or("(No knowledge base entries yet. If you do not know an answer, say so and offer to transfer the caller.)");
     format!(
         "{instructions}
 
@@ -59,7 +57,12 @@ The caller's name, when we know it, is \"{{{{ customerName | default: \"\" }}}}\
 8. If a tool reports an error, tell the caller plainly and offer another way (another time, a transfer, or a call back).
 
 {KNOWLEDGE_BASE_HEADING}
-{knowledge}",
+{{{{ knowledgeBaseContext | default: \"(none for this call)\" }}}}
+For anything else about the clinic (location, hours, prices, team, policies, aftercare), call getKnowledgeBase with the caller's question and answer only from what it returns. If it finds nothing, say you don't know and offer to transfer the caller. Never invent prices, times or policies.
+
+[CALLER HISTORY]
+{{{{ callerHistory | default: \"No earlier calls from this number.\" }}}}
+Use it to greet a returning caller naturally and pick up where they left off; never read it out word for word.",
         today = input.today.format("%Y-%m-%d"),
         tz = input.time_zone,
     )
@@ -69,32 +72,31 @@ The caller's name, when we know it, is \"{{{{ customerName | default: \"\" }}}}\
 mod tests {
     use super::*;
 
-    fn input(instructions: &str, knowledge: Option<&'static str>) -> String {
+    fn input(instructions: &str) -> String {
         system_prompt(&PromptInput {
             instructions,
             time_zone: "Europe/London",
             today: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
-            knowledge_context: knowledge,
         })
     }
 
     #[test]
     fn the_prompt_carries_the_rules_the_date_the_zone_and_the_knowledge_slot() {
-        let p = input(
-            "You work for Serenity MedSpa.",
-            Some("We are at 1 High Street."),
-        );
+        let p = input("You work for Serenity MedSpa.");
         assert!(p.starts_with("You work for Serenity MedSpa."));
         assert!(p.contains(r#"{{ today | default: "2026-11-21" }}"#));
         assert!(p.contains(r#"{{ timeZone | default: "Europe/London" }}"#));
         assert!(p.contains("call checkAvailability"));
-        assert!(p.contains("[KNOWLEDGE BASE CONTEXT]\nWe are at 1 High Street."));
+        assert!(p.contains(
+            "[KNOWLEDGE BASE CONTEXT]\n{{ knowledgeBaseContext | default: \"(none for this call)\" }}"
+        ));
+        assert!(p.contains("call getKnowledgeBase"));
+        assert!(p.contains("{{ callerHistory | default:"));
     }
 
     #[test]
-    fn empty_instructions_and_knowledge_get_defaults() {
-        let p = input("  ", None);
+    fn empty_instructions_get_the_default_role() {
+        let p = input("  ");
         assert!(p.starts_with("You are the clinic's friendly receptionist."));
-        assert!(p.contains("No knowledge base entries yet"));
     }
 }

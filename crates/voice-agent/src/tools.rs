@@ -3,18 +3,19 @@
 //! `POST /api/vapi/tools/<name>` (contracts/vapi.md §4.1). A tool's version is the SHA-256 of
 //! its canonical JSON (keys sorted, no whitespace) plus our server-auth fingerprint.
 //!
-//! `getKnowledgeBase` belongs to the knowledge base (SPEC §7) and is not defined here yet.
+//! `getKnowledgeBase` searches the organization's knowledge base (SPEC §7; seed 001 §6a item 5).
 
 use serde_json::{Value, json};
 
 /// Tool names, in the order they are registered and linked.
-pub const TOOL_NAMES: [&str; 6] = [
+pub const TOOL_NAMES: [&str; 7] = [
     "checkAvailability",
     "bookClinicAppointment",
     "rescheduleAppointment",
     "cancelAppointment",
     "lookupCaller",
     "transferCall",
+    "getKnowledgeBase",
 ];
 
 /// Departments `transferCall` routes (seed 001 §18.4.2).
@@ -93,6 +94,13 @@ pub fn function(name: &str) -> Option<Value> {
             }),
             vec!["summary", "department"],
         ),
+        "getKnowledgeBase" => (
+            "Search the clinic's own information (location, parking, opening hours, prices, team, policies, aftercare) for the caller's question. Call it before answering any question about the clinic that is not in your instructions, and answer only from what it returns; if it finds nothing, say you don't know and offer a transfer.",
+            json!({
+                "query": string("The caller's question in their own words, e.g. 'Where are you located?'."),
+            }),
+            vec!["query"],
+        ),
         _ => return None,
     };
     Some(json!({
@@ -111,6 +119,7 @@ pub fn definition(name: &str, server: Value) -> Option<Value> {
         "bookClinicAppointment" => "One moment while I book that for you.",
         "rescheduleAppointment" | "cancelAppointment" => "One moment while I update that.",
         "lookupCaller" => "Let me look that up.",
+        "getKnowledgeBase" => "Let me check that for you.",
         _ => "One moment.",
     };
     Some(json!({

@@ -10,6 +10,7 @@ pub mod cti;
 pub mod health;
 pub mod integrations;
 pub mod internal;
+pub mod knowledge_base;
 pub mod scheduling;
 pub mod softphone;
 pub mod telephony;
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     telephony::configure(cfg);
     softphone::configure(cfg);
     agents::configure(cfg);
+    knowledge_base::configure(cfg);
     vapi::configure(cfg);
     webhooks::configure(cfg);
     ws::configure(cfg);

@@ -87,7 +87,7 @@ fn not_linked(calls: &[ToolCall]) -> Vec<ToolResult> {
 }
 
 /// Vapi's server messages: assistant-request, tool-calls, function-call,
-/// transfer-destination-request, status-update, end-of-call-report, transcript (others are
+/// transfer-destination-request, knowledge-base-request, status-update, end-of-call-report, transcript (others are
 /// acknowledged).
 #[utoipa::path(tag = "vapi",
     request_body(content = Object, description = "A Vapi server message `{\"message\": {\"type\", ...}}`"),
@@ -127,6 +127,12 @@ async fn webhook(
         (MessageKind::FunctionCall(call), Some(org)) => {
             let reply = voice.run_tool(org, &message.call, &call, now).await;
             responses::function_call(&reply.text().unwrap_or_else(|e| e))
+        }
+        (MessageKind::KnowledgeBaseRequest { .. }, None) => {
+            responses::knowledge_base_documents(&[])
+        }
+        (MessageKind::KnowledgeBaseRequest { query }, Some(org)) => {
+            responses::knowledge_base_documents(&voice.knowledge_documents(org, &query).await)
         }
         (MessageKind::TransferDestinationRequest, None) => json!({ "error": NOT_LINKED }),
         (MessageKind::TransferDestinationRequest, Some(org)) => {
@@ -190,7 +196,7 @@ async fn webhook(
 /// seed's fields for the first call: `toolResult {type, content}`, `speech` and, for
 /// `transferCall`, `transfer.destination`.
 #[utoipa::path(tag = "vapi",
-    params(("name" = String, Path, description = "checkAvailability, bookClinicAppointment, rescheduleAppointment, cancelAppointment, lookupCaller or transferCall")),
+    params(("name" = String, Path, description = "checkAvailability, bookClinicAppointment, rescheduleAppointment, cancelAppointment, lookupCaller, transferCall or getKnowledgeBase")),
     request_body(content = Object, description = "A Vapi `tool-calls` message"),
     responses((status = 200, body = Object, description = "`{results: [...], toolResult, speech, transfer?}`"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]

@@ -1,0 +1,423 @@
+//! The organization's knowledge base (SPEC §7; seed 001 §3.1, §6a):
+//!
+//! - `POST /api/knowledge-base/documents`: multipart upload (`file`: PDF, `.txt` or `.md`, at
+//!   most 10 MiB; `title` optional). The text is extracted at once (a bad file is refused with
+//!   its own code and nothing is stored); chunking and embedding run in the background, so the
+//!   answer is 202 with status `pending`.
+//! - `GET /api/knowledge-base/documents[/{id}]`, `DELETE …/{id}`, `POST …/{id}/reindex`.
+//! - `POST /api/knowledge-base/search`: what the agent would get for a question.
+//! - `GET/PUT /api/knowledge-base/settings`: the organization's retrieval overrides.
+//!
+//! Members read; managers and admins change.
+
+use actix_multipart::form::MultipartForm;
+use actix_multipart::form::bytes::Bytes;
+use actix_multipart::form::text::Text;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use rag::documents::{ChunkView, Document, Upload};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::iso;
+use crate::state::AppState;
+
+/// A document (without its text).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentBody {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Uploaded file name.
+    pub filename: String,
+    /// `pdf`, `text` or `markdown`.
+    pub format: String,
+    /// Upload size, bytes.
+    pub size_bytes: i32,
+    /// Pages (PDF only).
+    pub page_count: Option<i32>,
+    /// `pending`, `processing`, `ready` or `failed`.
+    pub status: String,
+    /// Why indexing failed or is being retried.
+    pub error: Option<String>,
+    /// Chunks indexed.
+    pub chunk_count: i32,
+    /// Model of the chunks' embeddings, e.g. `local:all-MiniLM-L6-v2`.
+    pub embedding_model: Option<String>,
+    /// Last indexed, RFC 3339 UTC.
+    pub indexed_at: Option<String>,
+    /// Uploaded, RFC 3339 UTC.
+    pub created_at: String,
+}
+
+impl From<Document> for DocumentBody {
+    fn from(d: Document) -> Self {
+        Self {
+            id: d.id,
+            title: d.title,
+            filename: d.filename,
+            format: d.format,
+            size_bytes: d.size_bytes,
+            page_count: d.page_count,
+            status: d.status,
+            error: d.error,
+            chunk_count: d.chunk_count,
+            embedding_model: d.embedding_model,
+            indexed_at: d.indexed_at.map(iso),
+            created_at: iso(d.created_at),
+        }
+    }
+}
+
+/// A chunk of a document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChunkBody {
+    /// Id.
+    pub id: Uuid,
+    /// Position in the document, from 0.
+    pub ordinal: i32,
+    /// Section path, e.g. `Prices > Injectables`.
+    pub heading: String,
+    /// Text.
+    pub content: String,
+}
+
+impl From<ChunkView> for ChunkBody {
+    fn from(c: ChunkView) -> Self {
+        Self {
+            id: c.id,
+            ordinal: c.ordinal,
+            heading: c.heading,
+            content: c.content,
+        }
+    }
+}
+
+/// The upload form.
+#[derive(Debug, MultipartForm, ToSchema)]
+pub struct UploadForm {
+    /// The file: PDF, plain text (`.txt`) or Markdown (`.md`), at most 10 MiB.
+    #[multipart(limit = "11MiB")]
+    #[schema(value_type = String, format = Binary)]
+    pub file: Bytes,
+    /// Title (default: the file name without its extension).
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Text<String>>,
+}
+
+/// `{ success, document }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The document.
+    pub document: DocumentBody,
+}
+
+/// Adds a document; it is indexed in the background (poll its `status`).
+#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 202, body = DocumentResponse),
+        (status = 400, body = ErrorBody, description = "`invalid_upload`: not a multipart form with a `file`"),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`document_exists`: the same file is already there"),
+        (status = 413, body = ErrorBody, description = "`document_too_large`"),
+        (status = 415, body = ErrorBody, description = "`unsupported_format`"),
+        (status = 422, body = ErrorBody, description = "`pdf_encrypted`, `pdf_no_text` (scanned), `pdf_unreadable`, `text_not_utf8`, `document_empty`")))]
+#[post("/api/knowledge-base/documents")]
+async fn upload(
+    state: web::Data<AppState>,
+    RoleAtLeast(user): ManagerUser,
+    form: Result<MultipartForm<UploadForm>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form
+        .map_err(|e| {
+            let message = e.to_string();
+            if message.contains("limit") {
+                ApiError::from(rag::RagError::Extract(rag::ExtractError::TooLarge {
+                    limit: rag::extract::MAX_UPLOAD_BYTES,
+                }))
+            } else {
+                ApiError::bad_request(
+                    "invalid_upload",
+                    "send multipart/form-data with the document in a `file` field",
+                )
+            }
+        })?
+        .into_inner();
+    let document = state
+        .knowledge
+        .upload(
+            user.org_id,
+            Upload {
+                filename: form.file.file_name.unwrap_or_default(),
+                content_type: form.file.content_type.map(|m| m.essence_str().to_owned()),
+                title: form.title.map(|t| t.into_inner()),
+                bytes: form.file.data.to_vec(),
+                uploaded_by: Some(user.user_id),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Accepted().json(DocumentResponse {
+        success: true,
+        document: document.into(),
+    }))
+}
+
+/// `{ success, documents }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentsResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Newest first.
+    pub documents: Vec<DocumentBody>,
+}
+
+/// The organization's documents with their indexing status.
+#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+    responses((status = 200, body = DocumentsResponse), (status = 401, body = ErrorBody)))]
+#[get("/api/knowledge-base/documents")]
+async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let documents = state.knowledge.documents(user.0.org_id).await?;
+    Ok(HttpResponse::Ok().json(DocumentsResponse {
+        success: true,
+        documents: documents.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `{ success, document, chunks }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentDetailResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The document.
+    pub document: DocumentBody,
+    /// Its chunks in order.
+    pub chunks: Vec<ChunkBody>,
+}
+
+/// One document and its chunks.
+#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses((status = 200, body = DocumentDetailResponse), (status = 404, body = ErrorBody)))]
+#[get("/api/knowledge-base/documents/{id}")]
+async fn get_document(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (document, chunks) = state.knowledge.document(user.0.org_id, *id).await?;
+    Ok(HttpResponse::Ok().json(DocumentDetailResponse {
+        success: true,
+        document: document.into(),
+        chunks: chunks.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `{ success }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedResponse {
+    /// Always `true`.
+    pub success: bool,
+}
+
+/// Deletes a document; the agent stops using it at once.
+#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses((status = 200, body = DeletedResponse), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+#[delete("/api/knowledge-base/documents/{id}")]
+async fn delete_document(
+    state: web::Data<AppState>,
+    RoleAtLeast(user): ManagerUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.knowledge.delete_document(user.org_id, *id).await?;
+    Ok(HttpResponse::Ok().json(DeletedResponse { success: true }))
+}
+
+/// Chunks and embeds a document again in the background (after a failure or a model change).
+#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses((status = 202, body = DocumentResponse), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+#[post("/api/knowledge-base/documents/{id}/reindex")]
+async fn reindex(
+    state: web::Data<AppState>,
+    RoleAtLeast(user): ManagerUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let document = state.knowledge.reindex(user.org_id, *id).await?;
+    Ok(HttpResponse::Accepted().json(DocumentResponse {
+        success: true,
+        document: document.into(),
+    }))
+}
+
+/// `POST /api/knowledge-base/search` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SearchRequest {
+    /// A question as a caller would ask it (1-1000 characters).
+    pub query: String,
+}
+
+/// A retrieved chunk.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetrievedChunkBody {
+    /// Chunk id.
+    pub id: Uuid,
+    /// Its document.
+    pub document_id: Uuid,
+    /// Section path.
+    pub heading: String,
+    /// Text.
+    pub content: String,
+    /// Cosine similarity with the question, -1..1.
+    pub similarity: f32,
+}
+
+/// The seed's knowledge-base answer plus the chunks and how they were found.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Whether anything relevant was found.
+    pub found: bool,
+    /// Chunks returned.
+    pub chunk_count: usize,
+    /// What the agent receives: at most `max_context_chars` characters.
+    pub context: String,
+    /// `hybrid` (vector matches fused with full-text ranks), `keyword` (fallback: every term
+    /// matched) or `none`.
+    pub mode: String,
+    /// The chunks, most relevant first.
+    pub chunks: Vec<RetrievedChunkBody>,
+}
+
+/// What the agent would receive for a question (seed 001 §6a).
+#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+    request_body = SearchRequest,
+    responses((status = 200, body = SearchResponse), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "`embeddings_unavailable`")))]
+#[post("/api/knowledge-base/search")]
+async fn search(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<SearchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let found = state.knowledge.retrieve(user.0.org_id, &body.query).await?;
+    Ok(HttpResponse::Ok().json(SearchResponse {
+        success: true,
+        found: found.found(),
+        chunk_count: found.chunks.len(),
+        mode: serde_json::to_value(found.mode)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        context: found.context,
+        chunks: found
+            .chunks
+            .into_iter()
+            .map(|c| RetrievedChunkBody {
+                id: c.id,
+                document_id: c.document_id,
+                heading: c.heading,
+                content: c.content,
+                similarity: c.similarity,
+            })
+            .collect(),
+    }))
+}
+
+/// Retrieval settings (seed 001 §6a defaults: 0.25, 5, 2000).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SettingsBody {
+    /// Minimum cosine similarity, 0..1 (`null`: platform default).
+    pub similarity_threshold: Option<f32>,
+    /// Chunks returned, 1..20 (`null`: platform default).
+    pub max_chunks: Option<i32>,
+    /// Characters of context, 200..8000 (`null`: platform default).
+    pub max_context_chars: Option<i32>,
+}
+
+/// `{ success, settings, effective, model }`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The organization's overrides.
+    pub settings: SettingsBody,
+    /// What retrieval uses.
+    pub effective: SettingsBody,
+    /// The embedding model queries use, e.g. `local:all-MiniLM-L6-v2`.
+    pub model: String,
+}
+
+fn settings_response(
+    state: &AppState,
+    overrides: rag::RetrievalOverrides,
+    effective: rag::RetrievalConfig,
+) -> SettingsResponse {
+    SettingsResponse {
+        success: true,
+        settings: SettingsBody {
+            similarity_threshold: overrides.similarity_threshold,
+            max_chunks: overrides.max_chunks,
+            max_context_chars: overrides.max_context_chars,
+        },
+        effective: SettingsBody {
+            similarity_threshold: Some(effective.similarity_threshold),
+            max_chunks: i32::try_from(effective.max_chunks).ok(),
+            max_context_chars: i32::try_from(effective.max_context_chars).ok(),
+        },
+        model: state.knowledge.model().id.clone(),
+    }
+}
+
+/// The organization's retrieval settings.
+#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+    responses((status = 200, body = SettingsResponse)))]
+#[get("/api/knowledge-base/settings")]
+async fn get_settings(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let (overrides, effective) = state.knowledge.settings(user.0.org_id).await?;
+    Ok(HttpResponse::Ok().json(settings_response(&state, overrides, effective)))
+}
+
+/// Replaces the organization's retrieval overrides (`null` returns a value to the default).
+#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+    request_body = SettingsBody,
+    responses((status = 200, body = SettingsResponse), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+#[put("/api/knowledge-base/settings")]
+async fn put_settings(
+    state: web::Data<AppState>,
+    RoleAtLeast(user): ManagerUser,
+    body: web::Json<SettingsBody>,
+) -> Result<HttpResponse, ApiError> {
+    let overrides = rag::RetrievalOverrides {
+        similarity_threshold: body.similarity_threshold,
+        max_chunks: body.max_chunks,
+        max_context_chars: body.max_context_chars,
+    };
+    let effective = state.knowledge.set_settings(user.org_id, overrides).await?;
+    Ok(HttpResponse::Ok().json(settings_response(&state, overrides, effective)))
+}
+
+/// Registers the routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(upload)
+        .service(list)
+        .service(get_document)
+        .service(delete_document)
+        .service(reindex)
+        .service(search)
+        .service(get_settings)
+        .service(put_settings);
+}

@@ -1,0 +1,159 @@
+//! PDFs for tests and benchmarks (feature `test-support`): text pages written with `lopdf`, a
+//! page with no text (as a scan has), and a file that needs a password.
+
+use lopdf::content::{Content, Operation};
+use lopdf::{Document, Object, Stream, dictionary};
+
+/// A PDF whose pages hold `pages[i]`'s paragraphs (a paragraph's lines are wrapped at about 80
+/// characters; paragraphs are separated by a blank line).
+///
+/// # Panics
+/// Never for valid input (encoding into memory cannot fail).
+#[must_use]
+pub fn text_pdf(pages: &[Vec<String>]) -> Vec<u8> {
+    build(pages, false)
+}
+
+/// A one-page PDF with no text layer (an image-only scan looks the same to a text extractor).
+#[must_use]
+pub fn image_only_pdf() -> Vec<u8> {
+    build(&[Vec::new()], false)
+}
+
+/// A PDF whose trailer names an encryption dictionary that no empty password opens.
+#[must_use]
+pub fn encrypted_pdf() -> Vec<u8> {
+    build(&[vec!["Confidential price list.".to_owned()]], true)
+}
+
+fn wrap(paragraph: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in paragraph.split_whitespace() {
+        if !line.is_empty() && line.len() + word.len() + 1 > 80 {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[allow(clippy::expect_used)]
+fn build(pages: &[Vec<String>], encrypted: bool) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+    let mut kids = Vec::new();
+    for paragraphs in pages {
+        let mut ops = vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 10.into()]),
+            Operation::new("TL", vec![14.into()]),
+            Operation::new("Td", vec![50.into(), 800.into()]),
+        ];
+        for paragraph in paragraphs {
+            for line in wrap(paragraph) {
+                ops.push(Operation::new("Tj", vec![Object::string_literal(line)]));
+                ops.push(Operation::new("T*", vec![]));
+            }
+            ops.push(Operation::new("T*", vec![]));
+        }
+        ops.push(Operation::new("ET", vec![]));
+        let content = Content { operations: ops };
+        let content_id = doc.add_object(Stream::new(
+            dictionary! {},
+            content.encode().expect("content encodes"),
+        ));
+        kids.push(Object::from(doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        })));
+    }
+    let count = i64::try_from(kids.len()).unwrap_or(i64::MAX);
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => kids, "Count" => count,
+            "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    if encrypted {
+        let encrypt_id = doc.add_object(dictionary! {
+            "Filter" => "Standard", "V" => 2, "R" => 3, "Length" => 128, "P" => -1,
+            "O" => Object::string_literal(vec![7u8; 32]),
+            "U" => Object::string_literal(vec![9u8; 32]),
+        });
+        doc.trailer.set("Encrypt", encrypt_id);
+        doc.trailer.set(
+            "ID",
+            vec![
+                Object::string_literal(vec![1u8; 16]),
+                Object::string_literal(vec![1u8; 16]),
+            ],
+        );
+    }
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("PDF writes to memory");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::{DocumentFormat, extract};
+
+    #[test]
+    fn text_pdfs_extract_with_their_paragraphs_and_bad_pdfs_are_refused_with_codes() {
+        let pdf = text_pdf(&[
+            vec![
+                "Opening Hours".into(),
+                "We are open Monday to Friday, 9am to 7pm.".into(),
+            ],
+            vec![
+                "Prices".into(),
+                "A consultation costs £50.".replace('£', "GBP "),
+            ],
+        ]);
+        let got = extract(&pdf, DocumentFormat::Pdf).unwrap();
+        assert_eq!(got.page_count, Some(2));
+        assert!(
+            got.text
+                .contains("We are open Monday to Friday, 9am to 7pm."),
+            "{}",
+            got.text
+        );
+        assert!(
+            got.text.contains("consultation costs GBP 50"),
+            "{}",
+            got.text
+        );
+        let chunks = crate::chunk::chunk(&got.text, false);
+        assert!(
+            chunks.iter().any(|c| c.heading == "Opening Hours"),
+            "{chunks:?}"
+        );
+        assert_eq!(
+            extract(&image_only_pdf(), DocumentFormat::Pdf)
+                .unwrap_err()
+                .code(),
+            "pdf_no_text"
+        );
+        assert_eq!(
+            extract(&encrypted_pdf(), DocumentFormat::Pdf)
+                .unwrap_err()
+                .code(),
+            "pdf_encrypted"
+        );
+    }
+}
