@@ -39,8 +39,8 @@ CREATE TRIGGER kb_documents_updated_at BEFORE UPDATE ON kb_documents
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 GRANT SELECT, INSERT, UPDATE, DELETE ON kb_documents TO platform_runtime;
 
--- Chunks: `heading` is the section path (`Pricing > Injectables`); the full-text index covers
--- heading and content in English.
+-- Chunks: `heading` is the section path (`Pricing > Injectables`); `tsv` (full-text, English)
+-- covers heading and content.
 CREATE TABLE kb_chunks (
     id              uuid        PRIMARY KEY,
     org_id          uuid        NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
@@ -51,12 +51,14 @@ CREATE TABLE kb_chunks (
     embedding_model text        NOT NULL,
     embedding_dims  integer     NOT NULL CHECK (embedding_dims > 0),
     embedding       bytea       NOT NULL CHECK (length(embedding) = 4 * embedding_dims),
+    -- Stored so that ranking reads it instead of re-parsing every matching chunk.
+    tsv             tsvector    GENERATED ALWAYS AS
+                                (to_tsvector('english'::regconfig, heading || ' ' || content)) STORED,
     created_at      timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT kb_chunks_document_ordinal_key UNIQUE (document_id, ordinal)
 );
 CREATE INDEX kb_chunks_org_model ON kb_chunks (org_id, embedding_model);
-CREATE INDEX kb_chunks_fts ON kb_chunks
-    USING gin (to_tsvector('english'::regconfig, heading || ' ' || content));
+CREATE INDEX kb_chunks_fts ON kb_chunks USING gin (tsv);
 ALTER TABLE kb_chunks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE kb_chunks FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON kb_chunks

@@ -1,5 +1,11 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
+}
+
 diesel::table! {
     api_key_audit_log (id) {
         id -> Uuid,
@@ -220,6 +226,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
     kb_chunks (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -230,6 +239,7 @@ diesel::table! {
         embedding_model -> Text,
         embedding_dims -> Int4,
         embedding -> Bytea,
+        tsv -> Nullable<Tsvector>,
         created_at -> Timestamptz,
     }
 }

@@ -188,12 +188,10 @@ impl KnowledgeBase {
                     let hits: Vec<KeywordHit> = diesel::sql_query(
                         "WITH q AS (SELECT plainto_tsquery('english', $2) AS q_all, \
                                 to_tsquery('english', NULLIF(replace(plainto_tsquery('english', $2)::text, ' & ', ' | '), '')) AS q_any) \
-                         SELECT c.id, \
-                                to_tsvector('english'::regconfig, c.heading || ' ' || c.content) @@ q.q_all AS all_terms \
+                         SELECT c.id, c.tsv @@ q.q_all AS all_terms \
                            FROM kb_chunks c, q \
-                          WHERE c.org_id = $1 AND c.embedding_model = $3 \
-                            AND to_tsvector('english'::regconfig, c.heading || ' ' || c.content) @@ q.q_any \
-                          ORDER BY ts_rank_cd(to_tsvector('english'::regconfig, c.heading || ' ' || c.content), q.q_any) DESC, c.id LIMIT $4",
+                          WHERE c.org_id = $1 AND c.embedding_model = $3 AND c.tsv @@ q.q_any \
+                          ORDER BY ts_rank_cd(c.tsv, q.q_any) DESC, c.id LIMIT $4",
                     )
                     .bind::<SqlUuid, _>(org.0)
                     .bind::<Text, _>(&query)
