@@ -314,7 +314,7 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
     let linked = wait_linked(&gw, &a).await;
     assert_eq!(linked["agents"][0]["vapi_assistant_id"], asst_a);
 
-    // Six tools registered once, each pointing at its own tool URL with our secret.
+    // Our tools registered once, each pointing at its own tool URL with our secret.
     let tools = requests(&mock, "POST", "/tool").await;
     assert_eq!(tools.len(), TOOL_NAMES.len());
     for t in &tools {
@@ -332,7 +332,7 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
     assert_eq!(model["messages"][1]["content"], "kept");
     assert_eq!(model["tools"], json!([{"type": "endCall"}]));
     let ids = model["toolIds"].as_array().unwrap();
-    assert_eq!(ids.len(), 7);
+    assert_eq!(ids.len(), 1 + TOOL_NAMES.len(), "the custom tool and ours");
     assert_eq!(ids[0], "custom-1");
 
     // A second organization reuses the platform's tools.
