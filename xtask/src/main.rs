@@ -17,7 +17,7 @@
 //! | `rag-eval` | knowledge-base quality: recall@5 and MRR of the labelled clinic set for each configured embedding provider |
 //! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, every test (the knowledge-base evaluation among them), the contract suite |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
-//! | `bench` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), CTI load (webhooks, WebSocket delivery, broadcast, idle connections) |
+//! | `bench` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), CTI load (webhooks, WebSocket delivery, broadcast, idle connections), voice agent |
 //!
 //! This binary uses only the standard library and `local-postgres`, so it builds in seconds; the
 //! database work itself is done by the gateway binary's admin commands.
@@ -67,6 +67,8 @@ fn main() -> ExitCode {
                 "telephony-gsm",
                 "--package",
                 "scheduling",
+                "--package",
+                "rag",
                 "--package",
                 "gateway",
                 "--benches",

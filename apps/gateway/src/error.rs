@@ -407,7 +407,7 @@ impl From<rag::RagError> for ApiError {
                 "the embedding provider is unavailable; try again shortly",
             )
             .with_cause(e),
-            E::Db(_) => Self::internal(e),
+            E::IndexLoad | E::Db(_) => Self::internal(e),
         }
     }
 }

@@ -56,6 +56,9 @@ pub enum RagError {
     /// The embedding provider failed (details are logged, never returned).
     #[error(transparent)]
     Embed(#[from] EmbedError),
+    /// The organization's index could not be loaded (a concurrent load failed; logged).
+    #[error("the knowledge base could not be loaded")]
+    IndexLoad,
     /// A database failure.
     #[error(transparent)]
     Db(#[from] DbError),

@@ -254,7 +254,10 @@ impl KnowledgeBase {
             .await
             .map_err(|e| match std::sync::Arc::try_unwrap(e) {
                 Ok(e) => e,
-                Err(shared) => RagError::Invalid(format!("the knowledge base could not be loaded: {shared}")),
+                Err(shared) => {
+                    tracing::warn!(org_id = %org, error = %shared, "knowledge-base index load failed");
+                    RagError::IndexLoad
+                }
             })
     }
 }
