@@ -76,11 +76,7 @@ pub struct Upload {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
 }
 
 impl KnowledgeBase {

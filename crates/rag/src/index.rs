@@ -59,12 +59,6 @@ impl OrgIndex {
             .map(|v| crate::embed::dot(v, query))
             .collect()
     }
-
-    /// Position of chunk `id`.
-    #[must_use]
-    pub fn position(&self, id: Uuid) -> Option<usize> {
-        self.chunks.iter().position(|c| c.id == id)
-    }
 }
 
 /// Cached indexes by (organization, version).
