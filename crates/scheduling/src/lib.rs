@@ -82,10 +82,11 @@ impl From<diesel::result::Error> for SchedulingError {
     }
 }
 
-/// Retries of a booking transaction that lost a deadlock or serialization race. In a storm of
-/// bookings for one slot the same transaction can lose several deadlocks in a row (each takes
-/// PostgreSQL's `deadlock_timeout` to detect); 10 retries with the pauses below (at most about
-/// 1.5 s in all) let it reach the definitive answer instead of failing with a 500.
+/// Retries of a booking transaction that lost a deadlock or serialization race. Booking writes
+/// of one organization are serialized ([`lock_bookings`]), so this is a safety net for races
+/// the lock does not cover (a contact created by another path at the same moment); 10 retries
+/// with the pauses below (at most about 1.5 s in all) reach the definitive answer instead of a
+/// 500.
 const CONTENTION_RETRIES: u32 = 10;
 
 /// A short, jittered pause before retrying a transaction that lost a race (2–4 ms, doubling up
@@ -110,6 +111,24 @@ fn is_contention(e: &SchedulingError) -> bool {
         }
         _ => false,
     }
+}
+
+/// Serializes the organization's booking writes for the rest of the transaction
+/// (`pg_advisory_xact_lock` on a key derived from the organization). Concurrent inserts into the
+/// `appointments_no_overlap` exclusion constraint can each wait for the other and deadlock;
+/// PostgreSQL breaks every such cycle only after `deadlock_timeout` (1 s), so a storm of bookings
+/// for one slot used to take minutes and could exhaust the retries. Under this lock conflicting
+/// bookings of one organization queue for a few milliseconds instead; other organizations are
+/// not affected (a hash collision only makes two organizations queue together). The exclusion
+/// constraint stays the guarantee.
+async fn lock_bookings(c: &mut AsyncPgConnection, org: OrgId) -> Result<(), SchedulingError> {
+    diesel::sql_query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('appointments:' || $1::text, 0))",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(org.0)
+    .execute(c)
+    .await?;
+    Ok(())
 }
 
 fn is_overlap(e: &SchedulingError) -> bool {
@@ -494,6 +513,7 @@ impl Scheduler {
                 .db
                 .tenant(org, move |c| {
                     Box::pin(async move {
+                        lock_bookings(c, org).await?;
                         let contact = crm::contacts::find_or_create_on(
                             c,
                             org,
@@ -608,6 +628,7 @@ impl Scheduler {
                 .db
                 .tenant(org, move |c| {
                     Box::pin(async move {
+                        lock_bookings(c, org).await?;
                         let locked = appointments::get_on(c, org, id, true).await?;
                         if !matches!(locked.status.as_str(), "pending" | "confirmed") {
                             return Err(SchedulingError::InvalidTransition {
