@@ -58,6 +58,24 @@ async fn serve() -> Result<(), String> {
     server::run(config).await.map_err(|e| e.to_string())
 }
 
+/// The configuration and pool of an admin command: the serving configuration from the
+/// environment, without migrating.
+fn admin_db() -> Result<(Config, db::Db), String> {
+    let config = Config::from_lookup(|k| match k {
+        "MIGRATE_ON_STARTUP" => Some("false".into()),
+        k => std::env::var(k).ok(),
+    })
+    .map_err(|e| e.to_string())?;
+    let db = server::pool(&config).map_err(|e| e.to_string())?;
+    Ok((config, db))
+}
+
+/// The serving state of an admin command ([`server::app_state`] over [`admin_db`]).
+fn admin_state() -> Result<gateway::state::AppState, String> {
+    let (config, db) = admin_db()?;
+    server::app_state(&config, db).map_err(|e| e.to_string())
+}
+
 /// A required variable (a URL or a secret) from the environment.
 fn env_url(var: &'static str) -> Result<String, String> {
     std::env::var(var)
@@ -131,13 +149,7 @@ async fn telephony_cleanup() -> Result<(), String> {
 /// Queues every knowledge-base document embedded by another model than the configured one;
 /// the running gateways' workers re-embed them. Prints `{model, queued}`.
 async fn reembed() -> Result<(), String> {
-    let config = Config::from_lookup(|k| match k {
-        "MIGRATE_ON_STARTUP" => Some("false".into()),
-        k => std::env::var(k).ok(),
-    })
-    .map_err(|e| e.to_string())?;
-    let db = server::pool(&config).map_err(|e| e.to_string())?;
-    let state = server::app_state(&config, db).map_err(|e| e.to_string())?;
+    let state = admin_state()?;
     let queued = state
         .knowledge
         .queue_reembed()
@@ -147,13 +159,7 @@ async fn reembed() -> Result<(), String> {
 }
 
 async fn sync_tools() -> Result<(), String> {
-    let config = Config::from_lookup(|k| match k {
-        "MIGRATE_ON_STARTUP" => Some("false".into()),
-        k => std::env::var(k).ok(),
-    })
-    .map_err(|e| e.to_string())?;
-    let db = server::pool(&config).map_err(|e| e.to_string())?;
-    let state = server::app_state(&config, db).map_err(|e| e.to_string())?;
+    let state = admin_state()?;
     let outcomes = state
         .voice
         .sync_all_tools()
@@ -181,12 +187,7 @@ async fn sync_tools() -> Result<(), String> {
 }
 
 async fn seed_demo() -> Result<(), String> {
-    let config = Config::from_lookup(|k| match k {
-        "MIGRATE_ON_STARTUP" => Some("false".into()),
-        k => std::env::var(k).ok(),
-    })
-    .map_err(|e| e.to_string())?;
-    let db = server::pool(&config).map_err(|e| e.to_string())?;
+    let (_, db) = admin_db()?;
     let login = tenancy::demo::seed(&db).await.map_err(|e| e.to_string())?;
     print_json(&login)
 }

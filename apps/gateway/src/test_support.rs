@@ -351,7 +351,9 @@ impl TestGateway {
         .await
     }
 
-    async fn reply(res: reqwest::Response) -> Reply {
+    /// Reads a response into a [`Reply`] (for requests the helpers here do not build, such as
+    /// multipart uploads).
+    pub async fn reply(res: reqwest::Response) -> Reply {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();

@@ -34,14 +34,7 @@ async fn send_form(gw: &TestGateway, s: &Session, form: reqwest::multipart::Form
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    TestGateway::reply(response).await
 }
 
 async fn wait_ready(gw: &TestGateway, s: &Session, id: &str) -> Value {
@@ -155,6 +148,14 @@ async fn documents_are_indexed_searched_and_kept_inside_their_organization() {
             "big.txt",
             "text/plain",
             vec![b'a'; 10 * 1024 * 1024 + 1],
+            413,
+            "document_too_large",
+        ),
+        // Over the multipart reader's own limit (11 MiB): refused before the body is kept.
+        (
+            "bigger.txt",
+            "text/plain",
+            vec![b'a'; 11 * 1024 * 1024 + 512 * 1024],
             413,
             "document_too_large",
         ),

@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{kb_chunks, kb_documents};
+use db::schema::{kb_chunks, kb_documents, kb_settings};
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use uuid::Uuid;
@@ -310,19 +311,25 @@ impl KnowledgeBase {
         self.db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    diesel::sql_query(
-                        "INSERT INTO kb_settings (org_id, similarity_threshold, max_chunks, max_context_chars) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (org_id) DO UPDATE SET \
-                         similarity_threshold = EXCLUDED.similarity_threshold, \
-                         max_chunks = EXCLUDED.max_chunks, max_context_chars = EXCLUDED.max_context_chars",
-                    )
-                    .bind::<diesel::sql_types::Uuid, _>(org.0)
-                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Float>, _>(overrides.similarity_threshold)
-                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Integer>, _>(overrides.max_chunks)
-                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Integer>, _>(overrides.max_context_chars)
-                    .execute(c)
-                    .await
-                    .map_err(RagError::from)
+                    diesel::insert_into(kb_settings::table)
+                        .values((
+                            kb_settings::org_id.eq(org.0),
+                            kb_settings::similarity_threshold.eq(overrides.similarity_threshold),
+                            kb_settings::max_chunks.eq(overrides.max_chunks),
+                            kb_settings::max_context_chars.eq(overrides.max_context_chars),
+                        ))
+                        .on_conflict(kb_settings::org_id)
+                        .do_update()
+                        .set((
+                            kb_settings::similarity_threshold
+                                .eq(excluded(kb_settings::similarity_threshold)),
+                            kb_settings::max_chunks.eq(excluded(kb_settings::max_chunks)),
+                            kb_settings::max_context_chars
+                                .eq(excluded(kb_settings::max_context_chars)),
+                        ))
+                        .execute(c)
+                        .await
+                        .map_err(RagError::from)
                 })
             })
             .await?;

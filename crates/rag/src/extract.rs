@@ -29,17 +29,6 @@ impl DocumentFormat {
         }
     }
 
-    /// Parses a stored name.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pdf" => Some(Self::Pdf),
-            "text" => Some(Self::Text),
-            "markdown" => Some(Self::Markdown),
-            _ => None,
-        }
-    }
-
     /// The format of an upload from its bytes (a `%PDF-` header wins), its file name's
     /// extension and its declared content type, in that order.
     ///

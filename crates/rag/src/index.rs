@@ -4,6 +4,7 @@
 //! the organization's chunks bumps in the same transaction, so any instance sees a change on its
 //! next query; superseded entries age out (idle for 30 minutes) or are evicted by size.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,9 +35,29 @@ pub struct OrgIndex {
     pub vectors: Vec<f32>,
     /// Vector length.
     pub dims: usize,
+    /// Chunk id → position, built once per loaded version (keyword hits are matched by id).
+    positions: HashMap<Uuid, usize>,
 }
 
 impl OrgIndex {
+    /// An index of `chunks` with their `vectors` (`chunks.len() * dims` floats, row-major).
+    #[must_use]
+    pub fn new(chunks: Vec<IndexedChunk>, vectors: Vec<f32>, dims: usize) -> Self {
+        let positions = chunks.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        Self {
+            chunks,
+            vectors,
+            dims,
+            positions,
+        }
+    }
+
+    /// Position of chunk `id`.
+    #[must_use]
+    pub fn position(&self, id: Uuid) -> Option<usize> {
+        self.positions.get(&id).copied()
+    }
+
     /// Approximate memory in bytes (the cache's weight).
     #[must_use]
     pub fn bytes(&self) -> usize {
@@ -44,7 +65,7 @@ impl OrgIndex {
             + self
                 .chunks
                 .iter()
-                .map(|c| c.heading.len() + c.content.len() + 64)
+                .map(|c| c.heading.len() + c.content.len() + 96)
                 .sum::<usize>()
     }
 

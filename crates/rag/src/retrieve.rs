@@ -1,8 +1,10 @@
 //! Hybrid retrieval (seed 001 §6a; SPEC §7).
 //!
-//! 1. The query is embedded while one tenant transaction reads the organization's settings and
-//!    index version and runs PostgreSQL full-text search (English stemming; any query term may
-//!    match, ranked by `ts_rank_cd`).
+//! 1. One tenant transaction reads the organization's settings and index version and runs
+//!    PostgreSQL full-text search (English stemming; any query term may match, ranked by
+//!    `ts_rank_cd`). The query is embedded only when the organization has chunks of the current
+//!    model (most calls of organizations without a knowledge base then cost one query, and the
+//!    local model is never loaded for them).
 //! 2. Vector search is exact over the organization's in-memory index ([`crate::index`]): chunks
 //!    at or above the similarity threshold (0.25) are the candidates. A weak match (less than
 //!    [`CORROBORATION_BAND`] above the threshold) must also share a query term with the caller's
@@ -17,9 +19,12 @@
 //! 5. At most `max_chunks` chunks and `max_context_chars` characters of context are returned.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use db::OrgId;
-use diesel::sql_types::{BigInt, Bool, Float, Integer, Nullable, Text, Uuid as SqlUuid};
+use db::schema::{kb_chunks, kb_settings};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use uuid::Uuid;
@@ -49,6 +54,28 @@ pub enum RetrievalMode {
     None,
 }
 
+impl RetrievalMode {
+    /// `hybrid`, `keyword` or `none`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hybrid => "hybrid",
+            Self::Keyword => "keyword",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A chunk as the model reads it: `Section path: text` (the text alone without a heading).
+#[must_use]
+pub fn chunk_text(heading: &str, content: &str) -> String {
+    if heading.is_empty() {
+        content.to_owned()
+    } else {
+        format!("{heading}: {content}")
+    }
+}
+
 /// One retrieved chunk.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetrievedChunk {
@@ -75,24 +102,29 @@ pub struct Retrieval {
     pub mode: RetrievalMode,
 }
 
+impl RetrievedChunk {
+    /// The chunk as the model reads it ([`chunk_text`]).
+    #[must_use]
+    pub fn text(&self) -> String {
+        chunk_text(&self.heading, &self.content)
+    }
+}
+
 impl Retrieval {
+    /// Nothing found.
+    fn nothing() -> Self {
+        Self {
+            chunks: Vec::new(),
+            context: String::new(),
+            mode: RetrievalMode::None,
+        }
+    }
+
     /// Whether anything was found.
     #[must_use]
     pub fn found(&self) -> bool {
         !self.chunks.is_empty()
     }
-}
-
-#[derive(diesel::QueryableByName)]
-struct State {
-    #[diesel(sql_type = BigInt)]
-    version: i64,
-    #[diesel(sql_type = Nullable<Float>)]
-    similarity_threshold: Option<f32>,
-    #[diesel(sql_type = Nullable<Integer>)]
-    max_chunks: Option<i32>,
-    #[diesel(sql_type = Nullable<Integer>)]
-    max_context_chars: Option<i32>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -103,44 +135,36 @@ struct KeywordHit {
     all_terms: bool,
 }
 
-#[derive(diesel::QueryableByName)]
-struct StoredChunk {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-    #[diesel(sql_type = SqlUuid)]
-    document_id: Uuid,
-    #[diesel(sql_type = Text)]
-    heading: String,
-    #[diesel(sql_type = Text)]
-    content: String,
-    #[diesel(sql_type = diesel::sql_types::Binary)]
-    embedding: Vec<u8>,
-}
-
 /// The organization's settings row (defaults when absent) and version.
 pub(crate) async fn read_state(
     c: &mut diesel_async::AsyncPgConnection,
     org: OrgId,
-) -> diesel::QueryResult<(i64, RetrievalOverrides)> {
-    let state: Option<State> = diesel::sql_query(
-        "SELECT version, similarity_threshold, max_chunks, max_context_chars \
-           FROM kb_settings WHERE org_id = $1",
-    )
-    .bind::<SqlUuid, _>(org.0)
-    .get_result(c)
-    .await
-    .map(Some)
-    .or_else(|e| match e {
-        diesel::result::Error::NotFound => Ok(None),
-        e => Err(e),
-    })?;
-    Ok(state.map_or((0, RetrievalOverrides::default()), |s| {
+) -> QueryResult<(i64, RetrievalOverrides)> {
+    #[derive(Queryable)]
+    struct Row {
+        version: i64,
+        similarity_threshold: Option<f32>,
+        max_chunks: Option<i32>,
+        max_context_chars: Option<i32>,
+    }
+    let row: Option<Row> = kb_settings::table
+        .filter(kb_settings::org_id.eq(org.0))
+        .select((
+            kb_settings::version,
+            kb_settings::similarity_threshold,
+            kb_settings::max_chunks,
+            kb_settings::max_context_chars,
+        ))
+        .first(c)
+        .await
+        .optional()?;
+    Ok(row.map_or((0, RetrievalOverrides::default()), |r| {
         (
-            s.version,
+            r.version,
             RetrievalOverrides {
-                similarity_threshold: s.similarity_threshold,
-                max_chunks: s.max_chunks,
-                max_context_chars: s.max_context_chars,
+                similarity_threshold: r.similarity_threshold,
+                max_chunks: r.max_chunks,
+                max_context_chars: r.max_context_chars,
             },
         )
     }))
@@ -150,15 +174,18 @@ pub(crate) async fn read_state(
 pub(crate) async fn bump_version(
     c: &mut diesel_async::AsyncPgConnection,
     org: OrgId,
-) -> diesel::QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO kb_settings (org_id, version) VALUES ($1, 1) \
-         ON CONFLICT (org_id) DO UPDATE SET version = kb_settings.version + 1",
-    )
-    .bind::<SqlUuid, _>(org.0)
-    .execute(c)
-    .await
-    .map(|_| ())
+) -> QueryResult<()> {
+    diesel::insert_into(kb_settings::table)
+        .values((
+            kb_settings::org_id.eq(org.0),
+            kb_settings::version.eq(1_i64),
+        ))
+        .on_conflict(kb_settings::org_id)
+        .do_update()
+        .set(kb_settings::version.eq(kb_settings::version + 1_i64))
+        .execute(c)
+        .await
+        .map(|_| ())
 }
 
 impl KnowledgeBase {
@@ -177,82 +204,94 @@ impl KnowledgeBase {
             return Err(RagError::Invalid("the query is empty".into()));
         }
         let model = self.embedder.model().id.clone();
-        let texts = [query.clone()];
-        let embed = self.embedder.embed(&texts);
-        let search = self.db.tenant(org, {
-            let query = query.clone();
-            let model = model.clone();
-            move |c| {
-                Box::pin(async move {
-                    let (version, overrides) = read_state(c, org).await?;
-                    let hits: Vec<KeywordHit> = diesel::sql_query(
-                        "WITH q AS (SELECT plainto_tsquery('english', $2) AS q_all, \
-                                to_tsquery('english', NULLIF(replace(plainto_tsquery('english', $2)::text, ' & ', ' | '), '')) AS q_any) \
-                         SELECT c.id, c.tsv @@ q.q_all AS all_terms \
-                           FROM kb_chunks c, q \
-                          WHERE c.org_id = $1 AND c.embedding_model = $3 AND c.tsv @@ q.q_any \
-                          ORDER BY ts_rank_cd(c.tsv, q.q_any) DESC, c.id LIMIT $4",
-                    )
-                    .bind::<SqlUuid, _>(org.0)
-                    .bind::<Text, _>(&query)
-                    .bind::<Text, _>(&model)
-                    .bind::<Integer, _>(CANDIDATES as i32)
-                    .load(c)
-                    .await?;
-                    Ok::<_, RagError>((version, overrides, hits))
-                })
-            }
-        });
-        let (vectors, searched) = tokio::join!(embed, search);
-        let (version, overrides, keyword) = searched?;
-        let query_vector = vectors?.pop().unwrap_or_default();
-        let config = self.config.with(&overrides);
+        let (version, overrides, keyword) = self
+            .db
+            .tenant(org, {
+                let query = query.clone();
+                move |c| {
+                    Box::pin(async move {
+                        let (version, overrides) = read_state(c, org).await?;
+                        let hits: Vec<KeywordHit> = diesel::sql_query(
+                            "WITH q AS (SELECT plainto_tsquery('english', $2) AS q_all, \
+                                    to_tsquery('english', NULLIF(replace(plainto_tsquery('english', $2)::text, ' & ', ' | '), '')) AS q_any) \
+                             SELECT c.id, c.tsv @@ q.q_all AS all_terms \
+                               FROM kb_chunks c, q \
+                              WHERE c.org_id = $1 AND c.embedding_model = $3 AND c.tsv @@ q.q_any \
+                              ORDER BY ts_rank_cd(c.tsv, q.q_any) DESC, c.id LIMIT $4",
+                        )
+                        .bind::<SqlUuid, _>(org.0)
+                        .bind::<Text, _>(&query)
+                        .bind::<Text, _>(&model)
+                        .bind::<Integer, _>(CANDIDATES as i32)
+                        .load(c)
+                        .await?;
+                        Ok::<_, RagError>((version, overrides, hits))
+                    })
+                }
+            })
+            .await?;
         let index = self.index(org, version).await?;
-        Ok(rank(&index, &query_vector, &keyword, &config))
+        if index.chunks.is_empty() {
+            return Ok(Retrieval::nothing());
+        }
+        let query_vector = self
+            .embedder
+            .embed(&[query])
+            .await?
+            .pop()
+            .unwrap_or_default();
+        Ok(rank(
+            &index,
+            &query_vector,
+            &keyword,
+            &self.config.with(&overrides),
+        ))
     }
 
     /// The organization's index at `version`, loaded once per version.
-    async fn index(&self, org: OrgId, version: i64) -> Result<std::sync::Arc<OrgIndex>, RagError> {
+    async fn index(&self, org: OrgId, version: i64) -> Result<Arc<OrgIndex>, RagError> {
         let db = self.db.clone();
         let model = self.embedder.model().clone();
         self.index
             .get_or_load(org.0, version, async move {
-                let rows: Vec<StoredChunk> = db
+                let dims = i32::try_from(model.dims).unwrap_or(i32::MAX);
+                let rows: Vec<(Uuid, Uuid, String, String, Vec<u8>)> = db
                     .tenant(org, move |c| {
                         Box::pin(async move {
-                            diesel::sql_query(
-                                "SELECT c.id, c.document_id, c.heading, c.content, c.embedding \
-                                   FROM kb_chunks c \
-                                  WHERE c.org_id = $1 AND c.embedding_model = $2 AND c.embedding_dims = $3 \
-                                  ORDER BY c.document_id, c.ordinal",
-                            )
-                            .bind::<SqlUuid, _>(org.0)
-                            .bind::<Text, _>(&model.id)
-                            .bind::<Integer, _>(i32::try_from(model.dims).unwrap_or(i32::MAX))
-                            .load(c)
-                            .await
-                            .map_err(RagError::from)
+                            kb_chunks::table
+                                .filter(kb_chunks::org_id.eq(org.0))
+                                .filter(kb_chunks::embedding_model.eq(&model.id))
+                                .filter(kb_chunks::embedding_dims.eq(dims))
+                                .order((kb_chunks::document_id, kb_chunks::ordinal))
+                                .select((
+                                    kb_chunks::id,
+                                    kb_chunks::document_id,
+                                    kb_chunks::heading,
+                                    kb_chunks::content,
+                                    kb_chunks::embedding,
+                                ))
+                                .load(c)
+                                .await
+                                .map_err(RagError::from)
                         })
                     })
                     .await?;
-                let mut index = OrgIndex {
-                    dims: model.dims,
-                    chunks: Vec::with_capacity(rows.len()),
-                    vectors: Vec::with_capacity(rows.len() * model.dims),
-                };
-                for row in rows {
-                    index.vectors.extend(crate::embed::from_bytes(&row.embedding));
-                    index.chunks.push(IndexedChunk {
-                        id: row.id,
-                        document_id: row.document_id,
-                        heading: row.heading,
-                        content: row.content,
+                let mut chunks = Vec::with_capacity(rows.len());
+                let mut vectors = Vec::with_capacity(rows.len() * model.dims);
+                for (id, document_id, heading, content, embedding) in rows {
+                    vectors.extend(crate::embed::from_bytes(&embedding));
+                    chunks.push(IndexedChunk {
+                        id,
+                        document_id,
+                        heading,
+                        content,
                     });
                 }
+                let index = OrgIndex::new(chunks, vectors, model.dims);
                 Ok::<_, RagError>(index)
             })
             .await
-            .map_err(|e| match std::sync::Arc::try_unwrap(e) {
+            .map_err(|e| match Arc::try_unwrap(e) {
                 Ok(e) => e,
                 Err(shared) => {
                     tracing::warn!(org_id = %org, error = %shared, "knowledge-base index load failed");
@@ -270,15 +309,9 @@ fn rank(
     config: &RetrievalConfig,
 ) -> Retrieval {
     let similarities = index.similarities(query);
-    let positions: HashMap<Uuid, usize> = index
-        .chunks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id, i))
-        .collect();
     let keyword_rank: HashMap<usize, usize> = keyword
         .iter()
-        .filter_map(|h| positions.get(&h.id).copied())
+        .filter_map(|h| index.position(h.id))
         .enumerate()
         .map(|(r, i)| (i, r))
         .collect();
@@ -297,7 +330,7 @@ fn rank(
         let all: Vec<usize> = keyword
             .iter()
             .filter(|h| h.all_terms)
-            .filter_map(|h| positions.get(&h.id).copied())
+            .filter_map(|h| index.position(h.id))
             .collect();
         let mode = if all.is_empty() {
             RetrievalMode::None
@@ -327,11 +360,7 @@ fn rank(
     let mut context = String::new();
     for i in picked.into_iter().take(config.max_chunks) {
         let chunk = &index.chunks[i];
-        let piece = if chunk.heading.is_empty() {
-            chunk.content.clone()
-        } else {
-            format!("{}: {}", chunk.heading, chunk.content)
-        };
+        let piece = chunk_text(&chunk.heading, &chunk.content);
         let separator = if context.is_empty() { 0 } else { 2 };
         let used = context.chars().count() + separator;
         let room = config.max_context_chars.saturating_sub(used);
@@ -380,10 +409,8 @@ mod tests {
     use super::*;
 
     fn index(vectors: &[[f32; 2]]) -> OrgIndex {
-        OrgIndex {
-            dims: 2,
-            vectors: vectors.iter().flatten().copied().collect(),
-            chunks: (0..vectors.len())
+        OrgIndex::new(
+            (0..vectors.len())
                 .map(|i| IndexedChunk {
                     id: Uuid::from_u128(i as u128 + 1),
                     document_id: Uuid::nil(),
@@ -391,7 +418,9 @@ mod tests {
                     content: "x ".repeat(300),
                 })
                 .collect(),
-        }
+            vectors.iter().flatten().copied().collect(),
+            2,
+        )
     }
 
     fn hit(i: u128, all_terms: bool) -> KeywordHit {

@@ -263,14 +263,7 @@ impl VoiceAgent {
             Ok(found) => found
                 .chunks
                 .into_iter()
-                .map(|c| {
-                    let content = if c.heading.is_empty() {
-                        c.content
-                    } else {
-                        format!("{}: {}", c.heading, c.content)
-                    };
-                    (content, c.similarity, c.id.to_string())
-                })
+                .map(|c| (c.text(), c.similarity, c.id.to_string()))
                 .collect(),
             Err(e) => {
                 tracing::warn!(org_id = %org, error = %e, "knowledge-base request failed");

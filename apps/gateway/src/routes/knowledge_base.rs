@@ -133,21 +133,7 @@ async fn upload(
     RoleAtLeast(user): ManagerUser,
     form: Result<MultipartForm<UploadForm>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let form = form
-        .map_err(|e| {
-            let message = e.to_string();
-            if message.contains("limit") {
-                ApiError::from(rag::RagError::Extract(rag::ExtractError::TooLarge {
-                    limit: rag::extract::MAX_UPLOAD_BYTES,
-                }))
-            } else {
-                ApiError::bad_request(
-                    "invalid_upload",
-                    "send multipart/form-data with the document in a `file` field",
-                )
-            }
-        })?
-        .into_inner();
+    let form = form.map_err(|e| upload_error(&e))?.into_inner();
     let document = state
         .knowledge
         .upload(
@@ -165,6 +151,30 @@ async fn upload(
         success: true,
         document: document.into(),
     }))
+}
+
+/// A form the multipart reader refused: over its size limits (`document_too_large`), or not a
+/// form with a `file` field (`invalid_upload`).
+fn upload_error(e: &actix_web::Error) -> ApiError {
+    use actix_multipart::MultipartError;
+    fn overflow(e: &actix_web::Error) -> bool {
+        match e.as_error::<MultipartError>() {
+            Some(MultipartError::Payload(actix_web::error::PayloadError::Overflow)) => true,
+            Some(MultipartError::Field { source, .. }) => overflow(source),
+            _ => false,
+        }
+    }
+    if overflow(e) {
+        rag::RagError::Extract(rag::ExtractError::TooLarge {
+            limit: rag::extract::MAX_UPLOAD_BYTES,
+        })
+        .into()
+    } else {
+        ApiError::bad_request(
+            "invalid_upload",
+            "send multipart/form-data with the document in a `file` field",
+        )
+    }
 }
 
 /// `{ success, documents }`
@@ -314,10 +324,7 @@ async fn search(
         success: true,
         found: found.found(),
         chunk_count: found.chunks.len(),
-        mode: serde_json::to_value(found.mode)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        mode: found.mode.as_str().to_owned(),
         context: found.context,
         chunks: found
             .chunks
