@@ -82,10 +82,12 @@ impl OrgIndex {
     }
 }
 
-/// Cached indexes by (organization, version).
+/// Cached indexes by (organization, version), and whether each organization's latest loaded
+/// index had chunks.
 #[derive(Clone)]
 pub struct IndexCache {
     inner: moka::future::Cache<(Uuid, i64), Arc<OrgIndex>>,
+    has_chunks: moka::future::Cache<Uuid, bool>,
 }
 
 impl IndexCache {
@@ -98,7 +100,16 @@ impl IndexCache {
                 .weigher(|_, v: &Arc<OrgIndex>| u32::try_from(v.bytes()).unwrap_or(u32::MAX))
                 .time_to_idle(Duration::from_secs(30 * 60))
                 .build(),
+            has_chunks: moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_idle(Duration::from_secs(30 * 60))
+                .build(),
         }
+    }
+
+    /// Whether the organization's latest loaded index had chunks (`None`: not loaded here yet).
+    pub async fn had_chunks(&self, org: Uuid) -> Option<bool> {
+        self.has_chunks.get(&org).await
     }
 
     /// The index of `(org, version)`, loaded by `load` once even under concurrent queries.
@@ -115,8 +126,11 @@ impl IndexCache {
         F: std::future::Future<Output = Result<OrgIndex, E>>,
         E: Send + Sync + 'static,
     {
-        self.inner
+        let index = self
+            .inner
             .try_get_with((org, version), async move { load.await.map(Arc::new) })
-            .await
+            .await?;
+        self.has_chunks.insert(org, !index.chunks.is_empty()).await;
+        Ok(index)
     }
 }

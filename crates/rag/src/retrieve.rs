@@ -3,8 +3,9 @@
 //! 1. One tenant transaction reads the organization's settings and index version and runs
 //!    PostgreSQL full-text search (English stemming; any query term may match, ranked by
 //!    `ts_rank_cd`). The query is embedded only when the organization has chunks of the current
-//!    model (most calls of organizations without a knowledge base then cost one query, and the
-//!    local model is never loaded for them).
+//!    model: at the same time as the transaction when its last loaded index had chunks, else
+//!    after it, and not at all when it has none (calls of organizations without a knowledge base
+//!    cost one query, and the local model is never loaded for them).
 //! 2. Vector search is exact over the organization's in-memory index ([`crate::index`]): chunks
 //!    at or above the similarity threshold (0.25) are the candidates. A weak match (less than
 //!    [`CORROBORATION_BAND`] above the threshold) must also share a query term with the caller's
@@ -204,9 +205,7 @@ impl KnowledgeBase {
             return Err(RagError::Invalid("the query is empty".into()));
         }
         let model = self.embedder.model().id.clone();
-        let (version, overrides, keyword) = self
-            .db
-            .tenant(org, {
+        let search = self.db.tenant(org, {
                 let query = query.clone();
                 move |c| {
                     Box::pin(async move {
@@ -228,18 +227,24 @@ impl KnowledgeBase {
                         Ok::<_, RagError>((version, overrides, hits))
                     })
                 }
-            })
-            .await?;
+            });
+        let texts = [query];
+        let (searched, early) = if self.index.had_chunks(org.0).await == Some(true) {
+            let (searched, vectors) = tokio::join!(search, self.embedder.embed(&texts));
+            (searched, Some(vectors))
+        } else {
+            (search.await, None)
+        };
+        let (version, overrides, keyword) = searched?;
         let index = self.index(org, version).await?;
         if index.chunks.is_empty() {
             return Ok(Retrieval::nothing());
         }
-        let query_vector = self
-            .embedder
-            .embed(&[query])
-            .await?
-            .pop()
-            .unwrap_or_default();
+        let vectors = match early {
+            Some(vectors) => vectors?,
+            None => self.embedder.embed(&texts).await?,
+        };
+        let query_vector = vectors.into_iter().next().unwrap_or_default();
         Ok(rank(
             &index,
             &query_vector,
