@@ -217,7 +217,8 @@ impl VoiceAgent {
             None => {
                 let mut variables = date_variables(tz, now);
                 variables["customerName"] = json!(prepared.name);
-                self.call_context(org, Some(contact_id), None)
+                let history = self.caller_history(org, contact_id).await;
+                self.call_context(org, &history)
                     .await
                     .add_to(&mut variables);
                 vapi.create_call(&json!({

@@ -83,30 +83,71 @@ pub fn date_variables(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Value {
     })
 }
 
+/// An earlier call of the caller with the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierCall {
+    /// When it was logged.
+    pub at: DateTime<Utc>,
+    /// Its (redacted) summary.
+    pub summary: String,
+    /// Whether it booked an appointment.
+    pub booked: bool,
+}
+
+/// The contact's latest [`HISTORY_CALLS`] calls with a summary, newest first, leaving out
+/// `current_call` (Vapi's id of the call being answered).
+async fn caller_history_on(
+    c: &mut db::AsyncPgConnection,
+    org: OrgId,
+    contact: uuid::Uuid,
+    current_call: Option<&str>,
+) -> diesel::QueryResult<Vec<EarlierCall>> {
+    let mut query = call_logs::table
+        .filter(call_logs::org_id.eq(org.0))
+        .filter(call_logs::contact_id.eq(contact))
+        .filter(call_logs::outcome_summary.is_not_null())
+        .into_boxed();
+    if let Some(current) = current_call {
+        query = query.filter(
+            call_logs::vapi_call_id
+                .is_null()
+                .or(call_logs::vapi_call_id.ne(current.to_owned())),
+        );
+    }
+    let rows: Vec<(DateTime<Utc>, Option<String>, bool)> = query
+        .order(call_logs::created_at.desc())
+        .limit(HISTORY_CALLS)
+        .select((
+            call_logs::created_at,
+            call_logs::outcome_summary,
+            call_logs::booking_confirmed,
+        ))
+        .load(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(at, summary, booked)| {
+            summary
+                .filter(|s| !s.trim().is_empty())
+                .map(|summary| EarlierCall {
+                    at,
+                    summary,
+                    booked,
+                })
+        })
+        .collect())
+}
+
 impl VoiceAgent {
-    /// The context a call with `contact` starts with. The knowledge base is asked about the
-    /// caller's last call (their likely intent), else [`OVERVIEW_QUERY`]. Never fails: a call
-    /// must not be refused because the knowledge base is down (failures are logged and leave
-    /// that part empty).
-    pub async fn call_context(
-        &self,
-        org: OrgId,
-        contact: Option<uuid::Uuid>,
-        current_call: Option<&str>,
-    ) -> CallContext {
-        let history = match contact {
-            Some(contact) => self
-                .caller_history(org, contact, current_call.map(str::to_owned))
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(org_id = %org, error = %e, "caller history unavailable");
-                    Vec::new()
-                }),
-            None => Vec::new(),
-        };
+    /// The context a call starts with, given the caller's `history`. The knowledge base is
+    /// asked about the caller's last call (their likely intent), else [`OVERVIEW_QUERY`]. Never
+    /// fails: a call must not be refused because the knowledge base is down (failures are
+    /// logged and leave that part empty).
+    pub async fn call_context(&self, org: OrgId, history: &[EarlierCall]) -> CallContext {
         let mut knowledge = String::new();
-        let queries = <[_]>::first(&history)
-            .map(|(_, summary, _)| summary.as_str())
+        let queries = history
+            .first()
+            .map(|call| call.summary.as_str())
             .into_iter()
             .chain([OVERVIEW_QUERY]);
         for query in queries {
@@ -124,12 +165,12 @@ impl VoiceAgent {
         }
         let history = history
             .iter()
-            .map(|(at, summary, booked)| {
-                let summary: String = summary.chars().take(HISTORY_SUMMARY_CHARS).collect();
+            .map(|call| {
+                let summary: String = call.summary.chars().take(HISTORY_SUMMARY_CHARS).collect();
                 format!(
                     "- {}{}: {}",
-                    at.format("%Y-%m-%d"),
-                    if *booked { " (booked)" } else { "" },
+                    call.at.format("%Y-%m-%d"),
+                    if call.booked { " (booked)" } else { "" },
                     summary.trim()
                 )
             })
@@ -138,47 +179,22 @@ impl VoiceAgent {
         CallContext { knowledge, history }
     }
 
-    /// The contact's latest calls with a summary, newest first: (when, summary, booked).
-    async fn caller_history(
-        &self,
-        org: OrgId,
-        contact: uuid::Uuid,
-        current_call: Option<String>,
-    ) -> Result<Vec<(DateTime<Utc>, String, bool)>, VoiceError> {
+    /// The contact's earlier calls in a transaction of their own (call-backs; `assistant-request`
+    /// reads them in its identity transaction). A failure is logged and gives none.
+    pub(crate) async fn caller_history(&self, org: OrgId, contact: uuid::Uuid) -> Vec<EarlierCall> {
         self.db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    let mut query = call_logs::table
-                        .filter(call_logs::org_id.eq(org.0))
-                        .filter(call_logs::contact_id.eq(contact))
-                        .filter(call_logs::outcome_summary.is_not_null())
-                        .into_boxed();
-                    if let Some(current) = current_call {
-                        query = query.filter(
-                            call_logs::vapi_call_id
-                                .is_null()
-                                .or(call_logs::vapi_call_id.ne(current)),
-                        );
-                    }
-                    let rows: Vec<(DateTime<Utc>, Option<String>, bool)> = query
-                        .order(call_logs::created_at.desc())
-                        .limit(HISTORY_CALLS)
-                        .select((
-                            call_logs::created_at,
-                            call_logs::outcome_summary,
-                            call_logs::booking_confirmed,
-                        ))
-                        .load(c)
-                        .await?;
-                    Ok(rows
-                        .into_iter()
-                        .filter_map(|(at, s, booked)| {
-                            s.filter(|s| !s.trim().is_empty()).map(|s| (at, s, booked))
-                        })
-                        .collect())
+                    caller_history_on(c, org, contact, None)
+                        .await
+                        .map_err(VoiceError::from)
                 })
             })
             .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(org_id = %org, error = %e, "caller history unavailable");
+                Vec::new()
+            })
     }
 
     /// Answers an `assistant-request` for `org`: the inbound assistant with the caller's
@@ -198,7 +214,8 @@ impl VoiceAgent {
             .as_deref()
             .and_then(|n| crm::normalize_phone(n, crm::DEFAULT_COUNTRY_CODE).ok());
         let vapi_name = call.customer_name.clone().filter(|n| !n.trim().is_empty());
-        let (agent, contact) = self
+        let current_call = call.id.clone();
+        let (agent, contact, history) = self
             .db
             .tenant(org, move |c| {
                 Box::pin(async move {
@@ -234,7 +251,13 @@ impl VoiceAgent {
                         }
                         _ => None,
                     };
-                    Ok::<_, VoiceError>((agent, contact))
+                    let history = match &contact {
+                        Some(contact) => {
+                            caller_history_on(c, org, contact.id, current_call.as_deref()).await?
+                        }
+                        None => Vec::new(),
+                    };
+                    Ok::<_, VoiceError>((agent, contact, history))
                 })
             })
             .await?;
@@ -247,9 +270,7 @@ impl VoiceAgent {
             .as_ref()
             .map(|c| c.name.clone())
             .filter(|n| n != UNKNOWN_CALLER);
-        let context = self
-            .call_context(org, contact.as_ref().map(|c| c.id), call.id.as_deref())
-            .await;
+        let context = self.call_context(org, &history).await;
         let mut variables = date_variables(tz, now);
         variables["customerName"] = json!(known.clone().unwrap_or_default());
         context.add_to(&mut variables);
