@@ -54,26 +54,9 @@ fn main() -> ExitCode {
         ["rag-eval"] => rag_eval(),
         ["test"] => test(),
         ["contract"] => contract(),
-        ["bench"] => run(
-            "benchmarks",
-            cargo().args([
-                "bench",
-                "--locked",
-                "--package",
-                "tenancy",
-                "--package",
-                "credentials",
-                "--package",
-                "telephony-gsm",
-                "--package",
-                "scheduling",
-                "--package",
-                "rag",
-                "--package",
-                "gateway",
-                "--benches",
-            ]),
-        ),
+        ["demo"] => demo(),
+        ["bench"] => bench(false),
+        ["bench", "load"] => bench(true),
         _ => Err(usage()),
     };
     match result {
@@ -543,6 +526,14 @@ fn with_scratch_db<T>(
     migrate: impl FnOnce(&str) -> Result,
     f: impl FnOnce(&str) -> Result<T>,
 ) -> Result<T> {
+    with_scratch_db_urls(migrate, |owner_url, _| f(owner_url))
+}
+
+/// [`with_scratch_db`], giving `f` the owner and the runtime URL.
+fn with_scratch_db_urls<T>(
+    migrate: impl FnOnce(&str) -> Result,
+    f: impl FnOnce(&str, &str) -> Result<T>,
+) -> Result<T> {
     let cluster =
         Cluster::ensure_running(&test_cluster_dir(), Profile::Test).map_err(|e| e.to_string())?;
     let name = format!("scratch_{}", std::process::id());
@@ -557,7 +548,8 @@ fn with_scratch_db<T>(
         )
         .map_err(|e| e.to_string())?;
     let owner_url = cluster.url(roles::OWNER, &name);
-    let result = migrate(&owner_url).and_then(|()| f(&owner_url));
+    let runtime_url = cluster.url(roles::RUNTIME, &name);
+    let result = migrate(&owner_url).and_then(|()| f(&owner_url, &runtime_url));
     let _ = cluster.psql("postgres", &drop_sql);
     result
 }
@@ -703,6 +695,108 @@ fn openapi(check: bool) -> Result {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The demo and the load benchmarks (apps/loadgen)
+
+/// Builds the load generator (`release` or debug) and returns its binary.
+fn loadgen_bin(release: bool) -> Result<PathBuf> {
+    let mut cmd = cargo();
+    cmd.args(["build", "--quiet", "--locked", "--package", "loadgen"]);
+    if release {
+        cmd.arg("--release");
+    }
+    run("building the load generator", &mut cmd)?;
+    Ok(target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join("loadgen"))
+}
+
+/// Runs `loadgen <args>` against `gateway_bin` on the database at `runtime_url`.
+fn run_loadgen(loadgen: &Path, gateway_bin: &Path, runtime_url: &str, args: &[&str]) -> Result {
+    run(
+        "loadgen",
+        Command::new(loadgen)
+            .args(args)
+            .current_dir(root())
+            .env("GATEWAY_BIN", gateway_bin)
+            .env("DATABASE_URL", runtime_url)
+            .env("EMBEDDING_MODEL_DIR", model_dir()),
+    )
+}
+
+/// The benchmarks, all on release builds: the domain crates' own (authentication, credential
+/// vault, forwarding codes, scheduling, knowledge base), then the load generator against the
+/// gateway binary on a fresh database, writing `target/bench/loadgen.json`.
+/// `load_only`: skip the crates' benchmarks (`cargo xtask bench load`).
+fn bench(load_only: bool) -> Result {
+    models()?;
+    if !load_only {
+        step("crate benchmarks", || {
+            run(
+                "crate benchmarks",
+                cargo().args([
+                    "bench",
+                    "--locked",
+                    "--package",
+                    "tenancy",
+                    "--package",
+                    "credentials",
+                    "--package",
+                    "telephony-gsm",
+                    "--package",
+                    "scheduling",
+                    "--package",
+                    "rag",
+                    "--benches",
+                ]),
+            )
+        })?;
+    }
+    step("load benchmarks", || {
+        run(
+            "building the release gateway",
+            cargo().args([
+                "build",
+                "--quiet",
+                "--locked",
+                "--release",
+                "--package",
+                "gateway",
+                "--bin",
+                "gateway",
+            ]),
+        )?;
+        let bin = target_dir().join("release/gateway");
+        let loadgen = loadgen_bin(true)?;
+        let out = target_dir().join("bench");
+        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let out = out.join("loadgen.json");
+        let out = out.to_str().ok_or("target path is not UTF-8")?.to_owned();
+        with_scratch_db_urls(migrate_with_gateway(&bin), |_, runtime_url| {
+            run_loadgen(&loadgen, &bin, runtime_url, &["bench", "--out", &out])
+        })
+    })
+}
+
+/// A clinic day replayed end to end (apps/loadgen `demo`): the gateway binary with its own
+/// fresh database in the test cluster, or the database of `DATABASE_URL` (migrated first with
+/// `DATABASE_OWNER_URL` when set).
+fn demo() -> Result {
+    models()?;
+    let bin = gateway_bin()?;
+    let loadgen = loadgen_bin(false)?;
+    if let Ok(runtime_url) = std::env::var("DATABASE_URL") {
+        eprintln!("xtask: demo on DATABASE_URL");
+        if let Ok(owner_url) = std::env::var("DATABASE_OWNER_URL") {
+            migrate_with_gateway(&bin)(&owner_url)?;
+        }
+        return run_loadgen(&loadgen, &bin, &runtime_url, &["demo"]);
+    }
+    with_scratch_db_urls(migrate_with_gateway(&bin), |_, runtime_url| {
+        run_loadgen(&loadgen, &bin, runtime_url, &["demo"])
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // The test command
 
 fn cargo_step(name: &str, args: &[&str]) -> Result {
@@ -802,6 +896,7 @@ fn test() -> Result {
         )
     })?;
     let contract = step("contract suite", contract_tally)?;
+    step("demo: a clinic day end to end", demo)?;
     let _ = Cluster::open(&test_cluster_dir()).map(|c| c.stop());
     eprintln!(
         "xtask: all checks passed in {:.0} s",
