@@ -55,7 +55,7 @@ impl Latencies {
         self.histogram.value_at_quantile(q) as f64 / 1000.0
     }
 
-    /// The scenario's row: `{name, mode, n, errors, seconds, throughput_per_s, p50_ms, p99_ms,
+    /// The scenario's row: `{name, mode, n, errors, seconds, throughput_per_s, p50_ms, p95_ms, p99_ms,
     /// p999_ms, max_ms, target, rss_kib, peak_rss_kib}`; printed as it is made.
     #[must_use]
     #[allow(
@@ -75,16 +75,17 @@ impl Latencies {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let throughput = self.count() as f64 / secs;
         println!(
-            "{name:<42} {mode:<22} n={:<6} err={errors:<3} {throughput:>8.0}/s  p50={:>7.2}  p99={:>7.2}  p99.9={:>7.2}  max={:>7.2} ms  rss={} MiB",
+            "{name:<42} {mode:<22} n={:<6} err={errors:<3} {throughput:>8.0}/s  p50={:>7.2}  p95={:>7.2}  p99={:>7.2}  p99.9={:>7.2}  max={:>7.2} ms  rss={} MiB",
             self.count(),
             self.ms(0.5),
+            self.ms(0.95),
             self.ms(0.99),
             self.ms(0.999),
             self.ms(1.0),
             memory.0 / 1024
         );
         json!({"name": name, "mode": mode, "n": self.count(), "errors": errors, "seconds": secs,
-               "throughput_per_s": throughput, "p50_ms": self.ms(0.5), "p99_ms": self.ms(0.99),
+               "throughput_per_s": throughput, "p50_ms": self.ms(0.5), "p95_ms": self.ms(0.95), "p99_ms": self.ms(0.99),
                "p999_ms": self.ms(0.999), "max_ms": self.ms(1.0), "target": target,
                "rss_kib": memory.0, "peak_rss_kib": memory.1})
     }
