@@ -784,6 +784,11 @@ fn bench(load_only: bool) -> Result {
 /// `DATABASE_OWNER_URL` when set).
 fn demo() -> Result {
     models()?;
+    demo_day()
+}
+
+/// [`demo`] once the embedding model is installed (`test` installs it in an earlier step).
+fn demo_day() -> Result {
     let bin = gateway_bin()?;
     let loadgen = loadgen_bin(false)?;
     if let Ok(runtime_url) = std::env::var("DATABASE_URL") {
@@ -898,7 +903,7 @@ fn test() -> Result {
         )
     })?;
     let contract = step("contract suite", contract_tally)?;
-    step("demo: a clinic day end to end", demo)?;
+    step("demo: a clinic day end to end", demo_day)?;
     let _ = Cluster::open(&test_cluster_dir()).map(|c| c.stop());
     eprintln!(
         "xtask: all checks passed in {:.0} s",

@@ -24,13 +24,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures_util::StreamExt as _;
+use latency_stats::Latencies;
 use serde_json::{Value, json};
 
 use crate::api::Api;
 use crate::clinic::{Clinic, ClinicSpec, expect};
 use crate::fakes::FakeProviders;
 use crate::gateway::GatewayProcess;
-use crate::stats::Latencies;
+use crate::stats::{self, Outcome};
 use crate::wire::{self, VapiCall};
 use crate::ws;
 
@@ -93,6 +94,43 @@ impl Target {
             .await
             .is_ok_and(|r| r.status == 200)
     }
+
+    /// A signed Dialpad `ringing` event of call `id` to the clinic's number, now.
+    async fn ring(&self, id: i64) -> bool {
+        self.dialpad(&wire::dialpad_event(
+            id,
+            "ringing",
+            "+15551234567",
+            self.clinic.number,
+            chrono::Utc::now().timestamp_millis(),
+            987_654,
+        ))
+        .await
+    }
+}
+
+/// What one run of a scenario measured.
+struct Run {
+    latencies: Latencies,
+    errors: u64,
+    elapsed: Duration,
+}
+
+impl Run {
+    /// The run's row of the table (printed), with the gateway's memory now.
+    fn row(&self, name: &str, mode: &str, target: &str, gateway: &GatewayProcess) -> Value {
+        stats::row(
+            &self.latencies,
+            &Outcome {
+                name,
+                mode,
+                errors: self.errors,
+                elapsed: self.elapsed,
+                target,
+                memory: gateway.memory_kib(),
+            },
+        )
+    }
 }
 
 fn contact_number(i: u64) -> String {
@@ -113,12 +151,7 @@ where
 }
 
 /// `rate` requests per second for `secs`, each sent on schedule whatever the previous ones do.
-async fn fixed_rate(
-    target: &Arc<Target>,
-    rate: u32,
-    secs: u32,
-    send: &Request,
-) -> (Latencies, u64, Duration) {
+async fn fixed_rate(target: &Arc<Target>, rate: u32, secs: u32, send: &Request) -> Run {
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
@@ -140,16 +173,15 @@ async fn fixed_rate(
             errors += u64::from(!ok);
         }
     }
-    (latencies, errors, started.elapsed())
+    Run {
+        latencies,
+        errors,
+        elapsed: started.elapsed(),
+    }
 }
 
 /// `workers` senders, each sending its next request as soon as the last is answered, for `secs`.
-async fn saturate(
-    target: &Arc<Target>,
-    workers: usize,
-    secs: u64,
-    send: &Request,
-) -> (Latencies, u64, Duration) {
+async fn saturate(target: &Arc<Target>, workers: usize, secs: u64, send: &Request) -> Run {
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
     let handles: Vec<_> = (0..workers)
@@ -177,7 +209,11 @@ async fn saturate(
             errors += e;
         }
     }
-    (all, errors, started.elapsed())
+    Run {
+        latencies: all,
+        errors,
+        elapsed: started.elapsed(),
+    }
 }
 
 struct Scenario {
@@ -261,16 +297,7 @@ fn scenarios() -> Vec<Scenario> {
             rate: 500,
             workers: 64,
             send: request(|t: Arc<Target>, i| async move {
-                let id = 900_000_000 + i64::try_from(i).unwrap_or(0);
-                t.dialpad(&wire::dialpad_event(
-                    id,
-                    "ringing",
-                    "+15551234567",
-                    t.clinic.number,
-                    chrono::Utc::now().timestamp_millis(),
-                    987_654,
-                ))
-                .await
+                t.ring(900_000_000 + i64::try_from(i).unwrap_or(0)).await
             }),
         },
         Scenario {
@@ -355,7 +382,7 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
         twilio_account: "ACb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
         number: "+15559990000",
         transfer_departments: json!({}),
-        knowledge_base: Box::leak(handbook().into_boxed_str()),
+        knowledge_base: handbook(),
         dialpad_users: &[(987_654, "crm_bench")],
     };
     let setup = Instant::now();
@@ -393,33 +420,21 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
         seq: AtomicU64::new(1),
     });
     let mut rows = Vec::new();
+    let scenarios = scenarios();
     // Warm-up: connections, caches and the embedding model.
-    for s in scenarios() {
+    for s in &scenarios {
         for _ in 0..10 {
             let i = target.next();
             (s.send)(target.clone(), i).await;
         }
     }
-    for s in scenarios() {
-        let (l, e, d) = fixed_rate(&target, s.rate, 5, &s.send).await;
-        rows.push(l.row(
-            s.name,
-            &format!("fixed {}/s", s.rate),
-            e,
-            d,
-            s.target,
-            gateway.memory_kib(),
-        ));
+    for s in &scenarios {
+        let run = fixed_rate(&target, s.rate, 5, &s.send).await;
+        rows.push(run.row(s.name, &format!("fixed {}/s", s.rate), s.target, &gateway));
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let (l, e, d) = saturate(&target, s.workers, 5, &s.send).await;
-        rows.push(l.row(
-            s.name,
-            &format!("saturation ({} conc.)", s.workers),
-            e,
-            d,
-            s.target,
-            gateway.memory_kib(),
-        ));
+        let run = saturate(&target, s.workers, 5, &s.send).await;
+        let mode = format!("saturation ({} conc.)", s.workers);
+        rows.push(run.row(s.name, &mode, s.target, &gateway));
         // Let background work (event processing, call post-processing) drain.
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -438,14 +453,12 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
         .await
     });
     target.seq.store(0, Ordering::Relaxed);
-    let (l, e, d) = fixed_rate(&target, 20, 5, &booking).await;
-    rows.push(l.row(
+    let run = fixed_rate(&target, 20, 5, &booking).await;
+    rows.push(run.row(
         "vapi tool call: bookClinicAppointment",
         "fixed 20/s",
-        e,
-        d,
         TOOL_TARGET,
-        gateway.memory_kib(),
+        &gateway,
     ));
     target.seq.store(1_000_000, Ordering::Relaxed);
 
@@ -499,15 +512,7 @@ async fn delivery(
                     if let Ok(mut s) = sent.lock() {
                         s.insert(id, Instant::now());
                     }
-                    t.dialpad(&wire::dialpad_event(
-                        id,
-                        "ringing",
-                        "+15551234567",
-                        t.clinic.number,
-                        chrono::Utc::now().timestamp_millis(),
-                        987_654,
-                    ))
-                    .await
+                    t.ring(id).await
                 }
             })
         };
@@ -529,21 +534,19 @@ async fn delivery(
             })
         };
         let started = Instant::now();
-        let (_, errors, _) = if workers == 0 {
+        let sending = if workers == 0 {
             fixed_rate(target, rate, 5, &send).await
         } else {
             saturate(target, workers, 5, &send).await
         };
         let (latencies, last) = receiver.await?;
         let lost = sent.lock().map(|s| s.len()).unwrap_or(0);
-        rows.push(latencies.row(
-            "event → websocket delivery",
-            mode,
-            errors + lost as u64,
-            last.duration_since(started),
-            DELIVERY_TARGET,
-            gateway.memory_kib(),
-        ));
+        let delivered = Run {
+            latencies,
+            errors: sending.errors + lost as u64,
+            elapsed: last.duration_since(started),
+        };
+        rows.push(delivered.row("event → websocket delivery", mode, DELIVERY_TARGET, gateway));
     }
     Ok(rows)
 }
@@ -556,13 +559,7 @@ async fn fan_out(
     gateway: &GatewayProcess,
 ) -> anyhow::Result<Vec<Value>> {
     let url = api.ws_url(&format!("?api_key={}", target.clinic.app_key));
-    let mut clients = Vec::with_capacity(1000);
-    for _ in 0..10 {
-        let batch = futures_util::future::join_all((0..100).map(|_| ws::connect(&url))).await;
-        for c in batch {
-            clients.push(c?);
-        }
-    }
+    let mut clients = ws::connect_many(&url, 1000).await?;
     let mut rows = Vec::new();
     for (mode, pause) in [
         ("fixed 5/s, 1,000 clients", Some(Duration::from_millis(200))),
@@ -575,16 +572,7 @@ async fn fan_out(
             let tick = Instant::now();
             let id = 960_000_000 + i64::try_from(target.next()).unwrap_or(0);
             let sent = Instant::now();
-            target
-                .dialpad(&wire::dialpad_event(
-                    id,
-                    "ringing",
-                    "+15551234567",
-                    target.clinic.number,
-                    chrono::Utc::now().timestamp_millis(),
-                    987_654,
-                ))
-                .await;
+            target.ring(id).await;
             let waits = clients.iter_mut().map(|c| async move {
                 while let Ok(Some(Ok(frame))) =
                     tokio::time::timeout(Duration::from_secs(10), c.next()).await
@@ -602,13 +590,16 @@ async fn fan_out(
                 tokio::time::sleep(pause.saturating_sub(tick.elapsed())).await;
             }
         }
-        rows.push(latencies.row(
+        let run = Run {
+            latencies,
+            errors: missed,
+            elapsed: started.elapsed(),
+        };
+        rows.push(run.row(
             "broadcast to 1,000 clients (last receipt)",
             mode,
-            missed,
-            started.elapsed(),
             DELIVERY_TARGET,
-            gateway.memory_kib(),
+            gateway,
         ));
     }
     Ok(rows)
@@ -625,12 +616,7 @@ async fn idle_connections(
     let (before, _) = gateway.memory_kib();
     let url = api.ws_url(&format!("?api_key={}", clinic.app_key));
     let started = Instant::now();
-    let mut idle = Vec::with_capacity(10_000);
-    for _ in 0..100 {
-        for c in futures_util::future::join_all((0..100).map(|_| ws::connect(&url))).await {
-            idle.push(c?);
-        }
-    }
+    let idle = ws::connect_many(&url, 10_000).await?;
     let opened = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (after, peak) = gateway.memory_kib();

@@ -24,7 +24,7 @@ pub struct ClinicSpec {
     /// Department → transfer destination (E.164 or `sip:` URI).
     pub transfer_departments: Value,
     /// Markdown of the clinic's knowledge-base document.
-    pub knowledge_base: &'static str,
+    pub knowledge_base: String,
     /// Dialpad user id → CRM user id of the clinic's front desk.
     pub dialpad_users: &'static [(i64, &'static str)],
 }
@@ -152,7 +152,7 @@ impl Clinic {
                 &token,
                 "clinic-faq.md",
                 "text/markdown",
-                spec.knowledge_base.into(),
+                spec.knowledge_base.clone().into_bytes(),
             )
             .await?,
             202,
@@ -222,6 +222,30 @@ impl Clinic {
             dialpad_secret,
             prices,
         })
+    }
+
+    /// `GET /internal/apps/{app_id}/{what}` with the app's own key (`voicemails`, `calls`):
+    /// the `data` of the seed-000 list `{success, data, pagination}`.
+    ///
+    /// # Errors
+    /// When the request is refused or the reply has no `data` list.
+    pub async fn app_list(&self, api: &Api, what: &str) -> anyhow::Result<Vec<Value>> {
+        let reply = api
+            .send(
+                "GET",
+                &format!("/internal/apps/{}/{what}", self.app_id),
+                None,
+                &[("x-app-api-key", &self.app_key)],
+                None,
+            )
+            .await?;
+        match expect(what, reply, 200)? {
+            Value::Object(mut body) => match body.remove("data") {
+                Some(Value::Array(items)) => Ok(items),
+                _ => bail!("{what}: no data list"),
+            },
+            other => bail!("{what}: not a list: {other}"),
+        }
     }
 
     /// The price of service `name`, in cents.

@@ -121,7 +121,7 @@ fn sunrise() -> ClinicSpec {
         twilio_account: "ACa1b2c3d4e5f60718a1b2c3d4e5f60718",
         number: "+14155550100",
         transfer_departments: json!({"billing": "sip:billing@sunrise-aesthetics.example", "medical": "+14155550109"}),
-        knowledge_base: SUNRISE_KB,
+        knowledge_base: SUNRISE_KB.into(),
         dialpad_users: &[(710_001, "crm_ana"), (710_002, "crm_ben")],
     }
 }
@@ -133,7 +133,7 @@ fn lakeside() -> ClinicSpec {
         twilio_account: "AC0f1e2d3c4b5a69780f1e2d3c4b5a6978",
         number: "+13125550200",
         transfer_departments: json!({"billing": "+13125550209"}),
-        knowledge_base: LAKESIDE_KB,
+        knowledge_base: LAKESIDE_KB.into(),
         dialpad_users: &[(820_001, "crm_cara")],
     }
 }
@@ -280,6 +280,35 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// An inbound call from `caller` begins: Vapi's `assistant-request`, answered. Returns the
+    /// answer and the call as Vapi then describes it (the clinic's inbound assistant, with the
+    /// metadata our answer gave it).
+    async fn answer(
+        &self,
+        clinic: &Clinic,
+        id: &str,
+        caller: &str,
+    ) -> anyhow::Result<(Value, VapiCall)> {
+        let answer = self
+            .message(&wire::assistant_request(
+                id,
+                &clinic.phone_number_id,
+                clinic.number,
+                caller,
+            ))
+            .await?;
+        let call = VapiCall {
+            id: id.to_owned(),
+            assistant_id: clinic.inbound_assistant.clone(),
+            phone_number_id: clinic.phone_number_id.clone(),
+            customer: caller.to_owned(),
+            customer_name: None,
+            kind: "inboundPhoneCall",
+            metadata: answer["assistantOverrides"]["metadata"].clone(),
+        };
+        Ok((answer, call))
+    }
+
     async fn message(&self, message: &Value) -> anyhow::Result<Value> {
         vapi(self.api, self.secret, "/api/vapi/webhook", message).await
     }
@@ -322,28 +351,12 @@ async fn inbound(
     plan: &InboundCall,
     report: &mut Report,
 ) -> anyhow::Result<CallResult> {
-    let answer = ctx
-        .message(&wire::assistant_request(
-            &id,
-            &clinic.phone_number_id,
-            clinic.number,
-            plan.caller,
-        ))
-        .await?;
+    let (answer, call) = ctx.answer(clinic, &id, plan.caller).await?;
     report.check(
         format!("{}: {id} routed to the clinic's assistant", clinic.name),
         answer["assistantId"] == clinic.inbound_assistant.as_str(),
         answer.to_string(),
     );
-    let call = VapiCall {
-        id: id.clone(),
-        assistant_id: clinic.inbound_assistant.clone(),
-        phone_number_id: clinic.phone_number_id.clone(),
-        customer: plan.caller.into(),
-        customer_name: None,
-        kind: "inboundPhoneCall",
-        metadata: answer["assistantOverrides"]["metadata"].clone(),
-    };
     ctx.message(&wire::status_update(&call, "ringing", None))
         .await?;
     ctx.message(&wire::status_update(&call, "in-progress", None))
@@ -555,23 +568,7 @@ async fn race(
         let date = date.clone();
         async move {
             let id = format!("sunrise-race-{i}");
-            let answer = ctx
-                .message(&wire::assistant_request(
-                    &id,
-                    &clinic.phone_number_id,
-                    clinic.number,
-                    caller,
-                ))
-                .await?;
-            let call = VapiCall {
-                id: id.clone(),
-                assistant_id: clinic.inbound_assistant.clone(),
-                phone_number_id: clinic.phone_number_id.clone(),
-                customer: (*caller).into(),
-                customer_name: None,
-                kind: "inboundPhoneCall",
-                metadata: answer["assistantOverrides"]["metadata"].clone(),
-            };
+            let (_, call) = ctx.answer(clinic, &id, caller).await?;
             ctx.message(&wire::status_update(&call, "in-progress", None))
                 .await?;
             let plan = InboundCall {
@@ -815,16 +812,21 @@ fn dialpad_calls(
     calls
 }
 
+/// What one app client received: its name, its CRM-user filter (Dialpad id, CRM id) and the
+/// events.
+type Seen<'a> = (&'a str, Option<(i64, &'a str)>, Vec<Value>);
+
 struct Clients {
     app: Listener,
-    app_filtered: Option<(String, Listener)>,
+    /// A client of the app filtered to one CRM user, with that user's Dialpad id.
+    app_filtered: Option<(i64, &'static str, Listener)>,
     staff: Listener,
 }
 
 async fn clients(
     api: &Api,
     clinic: &Clinic,
-    filtered_user: Option<&str>,
+    filtered_user: Option<(i64, &'static str)>,
 ) -> anyhow::Result<Clients> {
     let app = Listener::start(
         &format!("{} CRM app", clinic.name),
@@ -832,8 +834,9 @@ async fn clients(
     )
     .await?;
     let app_filtered = match filtered_user {
-        Some(user) => Some((
-            user.to_owned(),
+        Some((dialpad_user, user)) => Some((
+            dialpad_user,
+            user,
             Listener::start(
                 &format!("{} CRM app, {user} only", clinic.name),
                 &api.ws_url(&format!("?api_key={}&crm_user_id={user}", clinic.app_key)),
@@ -965,7 +968,7 @@ pub async fn run() -> anyhow::Result<bool> {
         a.name,
         b.name
     );
-    let a_clients = clients(&api, &a, Some("crm_ana")).await?;
+    let a_clients = clients(&api, &a, a_spec.dialpad_users.first().copied()).await?;
     let b_clients = clients(&api, &b, None).await?;
 
     // The morning's phone calls, both clinics at once.
@@ -1001,14 +1004,14 @@ pub async fn run() -> anyhow::Result<bool> {
         7_100_000,
         "+14155553001",
         a.number,
-        &[(710_001, "crm_ana"), (710_002, "crm_ben")],
+        a_spec.dialpad_users,
         true,
     );
     let b_dialpad = dialpad_calls(
         8_200_000,
         "+13125554001",
         b.number,
-        &[(820_001, "crm_cara")],
+        b_spec.dialpad_users,
         false,
     );
     let (na, nb) = tokio::try_join!(
@@ -1081,9 +1084,8 @@ pub async fn run() -> anyhow::Result<bool> {
             .app
             .wait_until(settle, |e| app_events(e).len() >= want)
             .await;
-        if let Some((user, listener)) = &clients.app_filtered {
-            let id = clinic_user_id(user);
-            let want = expected_app_events(dialpad, Some(id)).len();
+        if let Some((id, _, listener)) = &clients.app_filtered {
+            let want = expected_app_events(dialpad, Some(*id)).len();
             listener
                 .wait_until(settle, |e| app_events(e).len() >= want)
                 .await;
@@ -1195,43 +1197,16 @@ pub async fn run() -> anyhow::Result<bool> {
             stats["pipeline_value_minor"] == pipeline && stats["bookings"] == bookings,
             stats.to_string(),
         );
-        let voicemails = expect(
-            "voicemails",
-            api.send(
-                "GET",
-                &format!("/internal/apps/{}/voicemails", clinic.app_id),
-                None,
-                &[("x-app-api-key", &clinic.app_key)],
-                None,
-            )
-            .await?,
-            200,
-        )?;
-        let vm_count = voicemails["data"]
-            .as_array()
-            .or(voicemails["voicemails"].as_array())
-            .map_or(0, Vec::len);
+        let voicemails = clinic.app_list(&api, "voicemails").await?;
         report.check(
             format!("{}: 1 voicemail kept for the CRM", clinic.name),
-            vm_count == 1,
-            voicemails.to_string().chars().take(200).collect::<String>(),
+            voicemails.len() == 1,
+            format!("{voicemails:?}")
+                .chars()
+                .take(200)
+                .collect::<String>(),
         );
-        let app_calls = expect(
-            "app calls",
-            api.send(
-                "GET",
-                &format!("/internal/apps/{}/calls", clinic.app_id),
-                None,
-                &[("x-app-api-key", &clinic.app_key)],
-                None,
-            )
-            .await?,
-            200,
-        )?;
-        let app_call_count = app_calls["data"]
-            .as_array()
-            .or(app_calls["calls"].as_array())
-            .map_or(0, Vec::len);
+        let app_call_count = clinic.app_list(&api, "calls").await?.len();
         report.check(
             format!(
                 "{}: {} Dialpad calls stored from {delivered} deliveries",
@@ -1242,25 +1217,29 @@ pub async fn run() -> anyhow::Result<bool> {
             format!("{app_call_count} listed"),
         );
 
-        let got = app_events(&clients.app.events());
-        let want = expected_app_events(dialpad, None);
-        report.check(
-            format!(
-                "{}: CRM client got each call event exactly once",
-                clinic.name
-            ),
-            got == want,
-            format!("got {got:?}"),
-        );
-        if let Some((user, listener)) = &clients.app_filtered {
-            let id = clinic_user_id(user);
-            let got = app_events(&listener.events());
-            let want = expected_app_events(dialpad, Some(id));
-            report.check(
-                format!("{}: {user}'s client got only {user}'s calls", clinic.name),
-                got == want,
-                format!("got {got:?}"),
-            );
+        // What each client received, read once.
+        let seen: Vec<Seen<'_>> =
+            std::iter::once((clients.app.name.as_str(), None, clients.app.events()))
+                .chain(
+                    clients
+                        .app_filtered
+                        .iter()
+                        .map(|(id, user, l)| (l.name.as_str(), Some((*id, *user)), l.events())),
+                )
+                .collect();
+        for (_, filter, events) in &seen {
+            let got = app_events(events);
+            let want = expected_app_events(dialpad, filter.map(|(id, _)| id));
+            let name = match filter {
+                None => format!(
+                    "{}: CRM client got each call event exactly once",
+                    clinic.name
+                ),
+                Some((_, user)) => {
+                    format!("{}: {user}'s client got only {user}'s calls", clinic.name)
+                }
+            };
+            report.check(name, got == want, format!("got {got:?}"));
         }
         let staff = clients.staff.events();
         let updated: HashSet<&str> = staff
@@ -1287,12 +1266,12 @@ pub async fn run() -> anyhow::Result<bool> {
                 updated.len()
             ),
         );
-        let mut all = clients.app.events();
-        all.extend(staff.iter().cloned());
-        if let Some((_, l)) = &clients.app_filtered {
-            all.extend(l.events());
-        }
-        let leaks: Vec<&Value> = all.iter().filter(|e| crossed(e, own, other)).collect();
+        let all: Vec<&Value> = seen
+            .iter()
+            .flat_map(|(_, _, events)| events)
+            .chain(&staff)
+            .collect();
+        let leaks: Vec<&&Value> = all.iter().filter(|e| crossed(e, own, other)).collect();
         report.check(
             format!(
                 "{}: no event from the other clinic ({} events checked)",
@@ -1310,23 +1289,19 @@ pub async fn run() -> anyhow::Result<bool> {
             stats["pipeline_value_minor"].as_i64().unwrap_or(0) as f64 / 100.0,
             stats["success_rate"]
         ));
-        for (name, events, key) in [
-            (&clients.app.name, clients.app.events(), "event"),
-            (&clients.staff.name, staff.clone(), "type"),
-        ] {
+        let rows = seen
+            .iter()
+            .map(|(name, _, events)| (*name, events, "event"))
+            .chain(std::iter::once((
+                clients.staff.name.as_str(),
+                &staff,
+                "type",
+            )));
+        for (name, events, key) in rows {
             report.line(format!(
                 "  {name:<46} {:>3} events {:?}",
                 events.len(),
-                tally(&events, key)
-            ));
-        }
-        if let Some((_, l)) = &clients.app_filtered {
-            let events = l.events();
-            report.line(format!(
-                "  {:<46} {:>3} events {:?}",
-                l.name,
-                events.len(),
-                tally(&events, "event")
+                tally(events, key)
             ));
         }
     }
@@ -1349,12 +1324,4 @@ pub async fn run() -> anyhow::Result<bool> {
         started.elapsed().as_secs_f64()
     );
     Ok(failed == 0)
-}
-
-fn clinic_user_id(crm_user: &str) -> i64 {
-    match crm_user {
-        "crm_ana" => 710_001,
-        "crm_ben" => 710_002,
-        _ => 820_001,
-    }
 }

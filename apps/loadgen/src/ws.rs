@@ -43,6 +43,21 @@ pub async fn connect(url: &str) -> anyhow::Result<Socket> {
     }
 }
 
+/// `n` connections to `url`, opened 100 at a time.
+///
+/// # Errors
+/// As [`connect`], for the first one that fails.
+pub async fn connect_many(url: &str, n: usize) -> anyhow::Result<Vec<Socket>> {
+    let mut sockets = Vec::with_capacity(n);
+    while sockets.len() < n {
+        let batch = (n - sockets.len()).min(100);
+        for socket in futures_util::future::join_all((0..batch).map(|_| connect(url))).await {
+            sockets.push(socket?);
+        }
+    }
+    Ok(sockets)
+}
+
 /// The JSON of a text frame (`None` for pings, closes and non-JSON).
 #[must_use]
 pub fn json_of(frame: &Message) -> Option<Value> {

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use credentials::{
     Credential, CredentialService, Keyring, Provider, TwilioApiKey, TwilioCredentials,
@@ -17,19 +17,6 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 const ITERATIONS: usize = 5_000;
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).min(samples.len()) - 1];
-    println!(
-        "{name:<32} n={:<6} p50={:>8.2} µs  p99={:>8.2} µs  p99.9={:>8.2} µs  max={:>8.2} µs",
-        samples.len(),
-        pct(0.50).as_secs_f64() * 1e6,
-        pct(0.99).as_secs_f64() * 1e6,
-        pct(0.999).as_secs_f64() * 1e6,
-        samples.last().unwrap().as_secs_f64() * 1e6,
-    );
-}
 
 fn twilio() -> Credential {
     Credential::Twilio(TwilioCredentials {
@@ -65,8 +52,8 @@ fn main() {
         std::hint::black_box(keyring.open(&sealed, &aad).unwrap());
         open.push(t.elapsed());
     }
-    report("seal (AES-256-GCM)", seal);
-    report("open (AES-256-GCM)", open);
+    latency_stats::report("seal (AES-256-GCM)", &seal, "");
+    latency_stats::report("open (AES-256-GCM)", &open, "");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -89,7 +76,7 @@ fn main() {
             std::hint::black_box(service.get::<TwilioCredentials>(orgs[0]).await.unwrap());
             hits.push(t.elapsed());
         }
-        report("get, cached", hits);
+        latency_stats::report("get, cached", &hits, "");
 
         // A fresh service per round makes every get a miss (database + decryption).
         let mut misses = Vec::with_capacity(ITERATIONS / 5);
@@ -103,6 +90,6 @@ fn main() {
             );
             misses.push(t.elapsed());
         }
-        report("get, cache miss (db + decrypt)", misses);
+        latency_stats::report("get, cache miss (db + decrypt)", &misses, "");
     });
 }

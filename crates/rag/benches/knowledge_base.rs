@@ -23,7 +23,7 @@
 )]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use db::OrgId;
 use db::test_support::{TestDatabase, create_org};
@@ -71,19 +71,6 @@ fn section(i: usize) -> String {
     }
     text.push('\n');
     text
-}
-
-fn percentiles(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).min(samples.len()) - 1];
-    println!(
-        "{name:<44} n={:<5} p50={:>7.2} ms  p95={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
-        samples.len(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.95).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        samples.last().unwrap().as_secs_f64() * 1e3,
-    );
 }
 
 /// Stores `n` chunks for `org` directly (one document): chunk `i` holds [`section`]`(i)` and the
@@ -158,7 +145,11 @@ async fn query_latency(kb: &KnowledgeBase, org: OrgId, label: &str) {
         samples.push(started.elapsed());
         std::hint::black_box(found);
     }
-    percentiles(&format!("{label} retrieve (embedding included)"), samples);
+    latency_stats::report(
+        &format!("{label} retrieve (embedding included)"),
+        &samples,
+        "",
+    );
 }
 
 fn main() {
@@ -180,7 +171,7 @@ fn main() {
             local.embed(&text).await.unwrap();
             single.push(t.elapsed());
         }
-        percentiles("embed one question", single);
+        latency_stats::report("embed one question", &single, "");
         let texts: Vec<String> = (0..1024).map(section).collect();
         let t = Instant::now();
         let sample = local.embed(&texts).await.unwrap();

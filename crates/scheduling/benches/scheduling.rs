@@ -14,7 +14,7 @@
 )]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, NaiveTime, Utc};
 use credentials::{CredentialService, Keyring};
@@ -24,18 +24,6 @@ use diesel_async::RunQueryDsl;
 use integrations::{Integrations, ProviderEndpoints};
 use scheduling::{BookingRequest, BusinessHours, Scheduler, Settings};
 use zeroize::Zeroizing;
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).min(samples.len()) - 1];
-    println!(
-        "{name:<40} n={:<5} p50={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
-        samples.len(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        samples.last().unwrap().as_secs_f64() * 1e3,
-    );
-}
 
 async fn seed_calls(db: &db::Db, org: OrgId, n: i64) {
     db.tenant(org, move |c| {
@@ -122,7 +110,7 @@ fn main() {
                 booking.push(t.elapsed());
             }
         }
-        report("book (atomic, contact upsert)", booking);
+        latency_stats::report("book (atomic, contact upsert)", &booking, "");
 
         let mut availability = Vec::new();
         for i in 0..500 {
@@ -137,7 +125,7 @@ fn main() {
             availability.push(t.elapsed());
             std::hint::black_box(day);
         }
-        report("availability of a day (11 booked)", availability);
+        latency_stats::report("availability of a day (11 booked)", &availability, "");
 
         seed_calls(&db, org, 100_000).await;
         seed_calls(&db, other, 100_000).await;
@@ -148,6 +136,6 @@ fn main() {
             stats.push(t.elapsed());
             assert_eq!(s.total_calls, 100_000);
         }
-        report("calls-dashboard stats (100k calls)", stats);
+        latency_stats::report("calls-dashboard stats (100k calls)", &stats, "");
     });
 }

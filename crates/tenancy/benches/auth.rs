@@ -13,23 +13,19 @@ use tenancy::organizations::{self, NewOrganization};
 use tenancy::sessions::{self, ClientInfo, JwtKeys};
 use tenancy::{apps, demo};
 
-const WARMUP: usize = 200;
-const ITERATIONS: usize = 5_000;
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).min(samples.len()) - 1];
+/// Prints the percentiles of `samples` and the sequential throughput they add up to.
+fn report(name: &str, samples: &[Duration]) {
     let total: Duration = samples.iter().sum();
-    println!(
-        "{name:<28} n={:<6} p50={:>7.1} µs  p99={:>7.1} µs  p99.9={:>7.1} µs  max={:>7.1} µs  {:>6.0} req/s (one connection)",
-        samples.len(),
-        pct(0.50).as_secs_f64() * 1e6,
-        pct(0.99).as_secs_f64() * 1e6,
-        pct(0.999).as_secs_f64() * 1e6,
-        samples.last().unwrap().as_secs_f64() * 1e6,
-        samples.len() as f64 / total.as_secs_f64(),
+    let per_second = samples.len() as f64 / total.as_secs_f64();
+    latency_stats::report(
+        name,
+        samples,
+        &format!("{per_second:>6.0} req/s (one connection)"),
     );
 }
+
+const WARMUP: usize = 200;
+const ITERATIONS: usize = 5_000;
 
 async fn measure<F, Fut>(name: &str, mut call: F)
 where
@@ -45,7 +41,7 @@ where
         call().await;
         samples.push(started.elapsed());
     }
-    report(name, samples);
+    report(name, &samples);
 }
 
 fn main() {
@@ -97,7 +93,7 @@ fn main() {
             assert!(tenancy::password::verify("407153", &stored));
             argon.push(started.elapsed());
         }
-        report("argon2id verify (m=19456,t=2,p=1)", argon);
+        report("argon2id verify (m=19456,t=2,p=1)", &argon);
 
         println!("auth benchmark: {ITERATIONS} sequential calls after {WARMUP} warm-up, release build, local PostgreSQL");
         measure("api key authenticate", || async {
