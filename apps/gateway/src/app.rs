@@ -5,7 +5,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi as _;
@@ -99,13 +99,6 @@ pub fn build(
                 .error_handler(|e, _| json_error(e).into()),
         )
         .app_data(web::PayloadConfig::new(limits.other))
-        // Knowledge-base uploads: the file field is capped by its own limit (11 MiB) and
-        // refused above 10 MiB with `document_too_large`.
-        .app_data(
-            actix_multipart::form::MultipartFormConfig::default()
-                .total_limit(12 * 1024 * 1024)
-                .memory_limit(12 * 1024 * 1024),
-        )
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(&e).into()))
         .app_data(web::PathConfig::default().error_handler(|e, _| path_error(&e).into()))
         .configure(routes::configure)
@@ -113,6 +106,9 @@ pub fn build(
     app.app_data(web::Data::new(api))
         .route("/api/openapi.json", web::get().to(openapi_json))
         .default_service(web::to(not_found))
+        .wrap(from_fn(crate::auth::authenticate))
+        .wrap(ErrorHandlers::new().default_handler(error_shape))
+        .wrap(from_fn(crate::input::refuse_nul_in_url))
         .wrap(from_fn(telemetry::request_id_header))
         .wrap(TracingLogger::<telemetry::AccessSpan>::new())
 }
@@ -126,6 +122,48 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         StatusCode::NOT_FOUND,
         "not_found",
         format!("no route for {} {}", req.method(), req.path()),
+    ))
+}
+
+/// Gives every error response that is not already ours (a framework extractor's plain-text
+/// 413 or 400, a 405, a WebSocket handshake refusal) the one error shape
+/// `{success: false, error, code}`, with a code from its status.
+///
+/// # Errors
+/// Never; the signature is `ErrorHandlers`'.
+fn error_shape<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, message) = match status.as_u16() {
+        400 => ("invalid_request", "the request could not be read"),
+        401 => ("unauthenticated", "authentication is required"),
+        403 => ("forbidden", "this is not allowed"),
+        404 => ("not_found", "not found"),
+        405 => ("method_not_allowed", "this method is not allowed here"),
+        408 => ("request_timeout", "the request was not received in time"),
+        413 => ("payload_too_large", "request body is too large"),
+        415 => (
+            "unsupported_media_type",
+            "this content type is not accepted here",
+        ),
+        429 => ("too_many_requests", "too many requests; slow down"),
+        503 => (
+            "unavailable",
+            "the service is unavailable; try again shortly",
+        ),
+        400..=499 => ("invalid_request", "the request was refused"),
+        _ => ("internal_error", "Internal server error"),
+    };
+    let (req, _) = res.into_parts();
+    let response = actix_web::ResponseError::error_response(&ApiError::new(status, code, message));
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
     ))
 }
 

@@ -9,15 +9,23 @@
 //! - [`AuthApp`]: an app's API key in the `x-app-api-key` header or the `api_key` query
 //!   parameter (seed 000), verified in constant time.
 //!
+//! Authorization comes before validation: [`authenticate`], a middleware, resolves the
+//! presented credential before any extractor runs, so these extractors are ready at once and,
+//! placed first in a handler's arguments, refuse a request (401/403) before its path, query or
+//! body is looked at. (actix-web polls a handler's extractors together: an extractor that had to
+//! wait for the database would lose the race to a body that fails to parse.)
+//!
 //! Twilio's webhooks are not principals: [`twilio_request`] collects what their
 //! `X-Twilio-Signature` is checked against, and the domain crate checks it with the
 //! organization's auth token before reading anything else.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use tenancy::api_keys::{self, AppPrincipal};
 use tenancy::sessions::{self, ClientInfo, UserPrincipal};
 use tenancy::users::Role;
@@ -63,19 +71,70 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser(pub UserPrincipal);
 
+/// The user a request's bearer JWT authenticated, as [`authenticate`] found it.
+#[derive(Debug, Clone)]
+struct UserAuth(Result<UserPrincipal, ApiError>);
+
+/// The app a request's API key authenticated, as [`authenticate`] found it.
+#[derive(Debug, Clone)]
+struct AppAuth(Result<AppPrincipal, ApiError>);
+
+/// Whether [`authenticate`] resolves credentials for `path`: the REST API and the internal
+/// app routes. Vapi's, Twilio's and Dialpad's requests, `/ws` and share links authenticate
+/// their own way.
+fn principal_path(path: &str) -> bool {
+    (path.starts_with("/api/") && !path.starts_with("/api/vapi/")) || path.starts_with("/internal/")
+}
+
+/// Middleware: authenticates the bearer JWT (checked against its session) and the app API key
+/// a request presents, and keeps the outcome for [`AuthUser`], [`RoleAtLeast`], [`AuthApp`] and
+/// [`AppAccess`]. It refuses nothing itself: a route without a principal ignores the outcome.
+///
+/// # Errors
+/// Whatever the inner service returns.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if principal_path(req.path())
+        && let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
+    {
+        if let Some(token) = bearer(req.request()) {
+            let found = sessions::authenticate(&state.db, &state.auth.jwt, &token)
+                .await
+                .map_err(ApiError::from);
+            req.extensions_mut().insert(UserAuth(found));
+        }
+        if let Some(key) = presented_api_key(req.request()) {
+            let found = api_keys::authenticate(&state.db, &state.auth.api_key_pepper, &key)
+                .await
+                .map_err(ApiError::from);
+            req.extensions_mut().insert(AppAuth(found));
+        }
+    }
+    next.call(req).await
+}
+
+fn unauthenticated() -> ApiError {
+    tenancy::TenancyError::Unauthenticated.into()
+}
+
+impl AuthUser {
+    /// The user [`authenticate`] found for `req`.
+    fn found(req: &HttpRequest) -> Result<Self, ApiError> {
+        match req.extensions().get::<UserAuth>() {
+            Some(UserAuth(found)) => found.clone().map(Self),
+            None => Err(unauthenticated()),
+        }
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state(req);
-        let token = bearer(req);
-        Box::pin(async move {
-            let state = state?;
-            let token = token.ok_or(tenancy::TenancyError::Unauthenticated)?;
-            let principal = sessions::authenticate(&state.db, &state.auth.jwt, &token).await?;
-            Ok(Self(principal))
-        })
+        ready(Self::found(req))
     }
 }
 
@@ -97,22 +156,24 @@ pub type ManagerUser = RoleAtLeast<{ role_level(Role::Manager) }>;
 /// An authenticated admin.
 pub type AdminUser = RoleAtLeast<{ role_level(Role::Admin) }>;
 
+impl<const MIN: u8> RoleAtLeast<MIN> {
+    fn check(found: Result<AuthUser, ApiError>) -> Result<Self, ApiError> {
+        let AuthUser(principal) = found?;
+        if role_level(principal.role) < MIN {
+            return Err(
+                tenancy::TenancyError::Forbidden("your role does not allow this".into()).into(),
+            );
+        }
+        Ok(Self(principal))
+    }
+}
+
 impl<const MIN: u8> FromRequest for RoleAtLeast<MIN> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let user = AuthUser::from_request(req, payload);
-        Box::pin(async move {
-            let AuthUser(principal) = user.await?;
-            if role_level(principal.role) < MIN {
-                return Err(tenancy::TenancyError::Forbidden(
-                    "your role does not allow this".into(),
-                )
-                .into());
-            }
-            Ok(Self(principal))
-        })
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::check(AuthUser::found(req)))
     }
 }
 
@@ -131,17 +192,12 @@ pub(crate) fn presented_api_key(req: &HttpRequest) -> Option<String> {
 
 impl FromRequest for AuthApp {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state(req);
-        let key = presented_api_key(req);
-        Box::pin(async move {
-            let state = state?;
-            let key = key.ok_or(tenancy::TenancyError::Unauthenticated)?;
-            let principal =
-                api_keys::authenticate(&state.db, &state.auth.api_key_pepper, &key).await?;
-            Ok(Self(principal))
+        ready(match req.extensions().get::<AppAuth>() {
+            Some(AppAuth(found)) => found.clone().map(Self),
+            None => Err(unauthenticated()),
         })
     }
 }

@@ -26,7 +26,7 @@ pub struct ErrorBody {
 }
 
 /// An error a handler returns. Build it with the constructors; `From` impls map domain errors.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
@@ -270,7 +270,10 @@ impl From<event_log::EventLogError> for ApiError {
                 Self::new(StatusCode::UNAUTHORIZED, "signature_required", message)
             }
             E::Payload(P::NotJson) => Self::bad_request("invalid_payload", message),
-            E::Payload(P::Missing(_)) => Self::bad_request("invalid_event", message),
+            E::Payload(P::Missing(_) | P::OutOfRange(_)) => {
+                Self::bad_request("invalid_event", message)
+            }
+            E::Payload(P::UnreadableClaims) => Self::bad_request("invalid_payload", message),
             E::Voicemail(e) => e.into(),
             E::Crypto(_) | E::LeaseLost => Self::internal(message),
             E::Db(e) => Self::internal(e),

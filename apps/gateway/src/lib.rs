@@ -6,6 +6,7 @@ pub mod auth;
 pub mod background;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -52,10 +52,32 @@ where
     };
 }
 
+/// Path parameters that are credentials (a recording share link's token): logged as
+/// `[redacted]`.
+const CREDENTIAL_PARAMS: &[&str] = &["{token}"];
+
+/// `path` with every segment that `pattern` (the matched route template) names a credential
+/// replaced by `[redacted]`. Without a pattern (no route matched) the path is logged as is.
+#[must_use]
+pub fn redacted_path(path: &str, pattern: Option<&str>) -> String {
+    let Some(pattern) = pattern.filter(|p| CREDENTIAL_PARAMS.iter().any(|c| p.contains(c))) else {
+        return path.to_owned();
+    };
+    let mut template = pattern.split('/');
+    path.split('/')
+        .map(|segment| match template.next() {
+            Some(t) if CREDENTIAL_PARAMS.contains(&t) => "[redacted]",
+            _ => segment,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The root span of every request, opened by `TracingLogger<AccessSpan>`: method, route
 /// template, **path without the query string** (query strings may carry credentials such as the
-/// WebSocket `api_key`), client address, user agent, request id; status and error message are
-/// recorded when the response is ready. Closing it writes the access-log line.
+/// WebSocket `api_key` or `token`) and with credential segments redacted ([`redacted_path`]),
+/// client address, user agent, request id; status and error message are recorded when the
+/// response is ready. Closing it writes the access-log line.
 pub struct AccessSpan;
 
 impl RootSpanBuilder for AccessSpan {
@@ -65,7 +87,9 @@ impl RootSpanBuilder for AccessSpan {
             .get::<RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "default".into());
+        let pattern = request.match_pattern();
+        let target = redacted_path(request.path(), pattern.as_deref());
+        let route = pattern.unwrap_or_else(|| "default".into());
         let user_agent = request
             .headers()
             .get("user-agent")
@@ -76,7 +100,7 @@ impl RootSpanBuilder for AccessSpan {
             "HTTP request",
             http.method = %request.method(),
             http.route = %route,
-            http.target = %request.path(),
+            http.target = %target,
             http.client_ip = %request.connection_info().realip_remote_addr().unwrap_or(""),
             http.user_agent = %user_agent,
             http.status_code = tracing::field::Empty,
@@ -111,4 +135,25 @@ pub async fn request_id_header(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_path;
+
+    #[test]
+    fn credential_segments_are_redacted() {
+        assert_eq!(
+            redacted_path(
+                "/share/recordings/abc123",
+                Some("/share/recordings/{token}")
+            ),
+            "/share/recordings/[redacted]"
+        );
+        assert_eq!(
+            redacted_path("/api/contacts/42", Some("/api/contacts/{id}")),
+            "/api/contacts/42"
+        );
+        assert_eq!(redacted_path("/nowhere", None), "/nowhere");
+    }
 }

@@ -11,7 +11,7 @@ use gateway::test_support::{
     Reply, Session, TEST_VAPI_SECRET, TestGateway, http_client, mock_endpoints,
 };
 use rag::eval::CLINIC_KB;
-use rag::pdf_fixture::{encrypted_pdf, image_only_pdf, text_pdf};
+use rag::pdf_fixture::{bomb_pdf, encrypted_pdf, image_only_pdf, text_pdf};
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
@@ -149,6 +149,21 @@ async fn documents_are_indexed_searched_and_kept_inside_their_organization() {
             "text/plain",
             vec![b'a'; 10 * 1024 * 1024 + 1],
             413,
+            "document_too_large",
+        ),
+        // A decompression bomb: 256 MiB of page content in ~260 KiB, refused while measuring.
+        (
+            "bomb.pdf",
+            "application/pdf",
+            bomb_pdf(1, 256 << 20),
+            422,
+            "document_too_large",
+        ),
+        (
+            "many-words.md",
+            "text/markdown",
+            "word ".repeat(1_000_001).into_bytes(),
+            422,
             "document_too_large",
         ),
         // Over the multipart reader's own limit (11 MiB): refused before the body is kept.

@@ -141,6 +141,15 @@ async fn secrets_are_nowhere_after_issuance() {
             .await,
     );
     replies.push(gw.get("/api/auth/me", Some(&nurse_token)).await);
+    // Credentials in paths and queries: a recording share token, a JWT and an app key in the
+    // WebSocket query (a plain GET, refused, still reaches the access log).
+    let share_token = "5f1c0ffee0ddba11c0ffee0ddba11c0ffee0ddba11c0ffee0ddba11c0ffee0dd";
+    replies.push(
+        gw.get(&format!("/share/recordings/{share_token}"), None)
+            .await,
+    );
+    replies.push(gw.get(&format!("/ws?token={}", admin.token), None).await);
+    replies.push(gw.get(&format!("/ws?api_key={second_key}"), None).await);
 
     let secrets = [
         TEST_PASSWORD,
@@ -155,6 +164,7 @@ async fn secrets_are_nowhere_after_issuance() {
         nurse_token.as_str(),
         twilio_token,
         admin.token.as_str(),
+        share_token,
     ];
 
     // Every table, every row, as the superuser (RLS does not hide anything from it).

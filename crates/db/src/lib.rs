@@ -23,6 +23,7 @@ pub mod schema;
 mod scope;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod text;
 
 pub use config::DbConfig;
 pub use diesel_async::AsyncPgConnection;

@@ -26,6 +26,13 @@ pub enum PayloadError {
     /// The event lacks a field it cannot be processed without.
     #[error("the call event has no {0}")]
     Missing(&'static str),
+    /// A field is outside the contract's range (`call_id`: a positive int64).
+    #[error("the call event's {0} is not a positive 64-bit integer")]
+    OutOfRange(&'static str),
+    /// The signature is valid but the claims are not a JSON object this service can read
+    /// (nested deeper than 128 levels, for example).
+    #[error("the signed event's claims are not a readable JSON object")]
+    UnreadableClaims,
 }
 
 /// The event object of a body: with a secret, the verified claims of the HS256 JWT the body is
@@ -35,6 +42,14 @@ pub enum PayloadError {
 /// # Errors
 /// [`PayloadError::BadSignature`], [`PayloadError::SignatureRequired`], [`PayloadError::NotJson`].
 pub fn decode_body(body: &[u8], secret: Option<&[u8]>) -> Result<Value, PayloadError> {
+    let mut value = verified_object(body, secret)?;
+    // PostgreSQL text and jsonb cannot hold NUL: a provider's event is cleaned, not refused,
+    // so that it is stored and processed like any other (docs/security.md, "Hostile input").
+    db::text::strip_nul(&mut value);
+    Ok(value)
+}
+
+fn verified_object(body: &[u8], secret: Option<&[u8]>) -> Result<Value, PayloadError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| PayloadError::NotJson)?
         .trim();
@@ -49,9 +64,9 @@ pub fn decode_body(body: &[u8], secret: Option<&[u8]>) -> Result<Value, PayloadE
             validation.validate_aud = false;
             // `exp` is checked when present (whether Dialpad sets it is unconfirmed).
             validation.leeway = 60;
-            let token =
-                jsonwebtoken::decode::<Value>(text, &DecodingKey::from_secret(secret), &validation)
-                    .map_err(|_| PayloadError::BadSignature)?;
+            let key = DecodingKey::from_secret(secret);
+            let token = jsonwebtoken::decode::<Value>(text, &key, &validation)
+                .map_err(|e| claims_or_signature(&e, text, &key))?;
             match token.claims {
                 Value::Object(_) => Ok(token.claims),
                 _ => Err(PayloadError::BadSignature),
@@ -61,6 +76,30 @@ pub fn decode_body(body: &[u8], secret: Option<&[u8]>) -> Result<Value, PayloadE
             Ok(value @ Value::Object(_)) => Ok(value),
             _ => Err(PayloadError::NotJson),
         },
+    }
+}
+
+/// A refused JWT: [`PayloadError::UnreadableClaims`] when its HS256 signature is valid and only
+/// its claims could not be read (the integrator's bug, not a forgery), else
+/// [`PayloadError::BadSignature`].
+fn claims_or_signature(
+    e: &jsonwebtoken::errors::Error,
+    token: &str,
+    key: &DecodingKey,
+) -> PayloadError {
+    use jsonwebtoken::errors::ErrorKind;
+    let signed = || {
+        let Some((message, signature)) = token.rsplit_once('.') else {
+            return false;
+        };
+        jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::HS256)
+            .unwrap_or(false)
+    };
+    match e.kind() {
+        ErrorKind::Json(_) | ErrorKind::Utf8(_) | ErrorKind::Base64(_) if signed() => {
+            PayloadError::UnreadableClaims
+        }
+        _ => PayloadError::BadSignature,
     }
 }
 
@@ -169,7 +208,7 @@ impl CallEvent {
     /// # Errors
     /// [`PayloadError::Missing`] without a `call_id` or a `state`.
     pub fn parse(value: &Value) -> Result<Self, PayloadError> {
-        let call_id = int(value.get("call_id")).ok_or(PayloadError::Missing("call_id"))?;
+        let call_id = call_id(value.get("call_id"))?;
         let state = text(value.get("state"))
             .map(|s| s.to_ascii_lowercase())
             .ok_or(PayloadError::Missing("state"))?;
@@ -300,6 +339,21 @@ fn text(value: Option<&Value>) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// `call_id`: an int64 (contracts/telephony.md A.3), as a number or a numeric string, from 1
+/// to `i64::MAX`. Anything else is refused rather than clamped, so that two different calls can
+/// never merge into one.
+fn call_id(value: Option<&Value>) -> Result<i64, PayloadError> {
+    let value = value.ok_or(PayloadError::Missing("call_id"))?;
+    let exact = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    exact
+        .filter(|id| *id > 0)
+        .ok_or(PayloadError::OutOfRange("call_id"))
 }
 
 /// An integer from a number or a numeric string (`"123"`, `"123.0"`).

@@ -5,6 +5,56 @@ use serde::{Deserialize, Serialize};
 
 /// Largest upload accepted, in bytes (10 MiB: a clinic's price list or handbook is far smaller).
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// Most pages a PDF may have.
+pub const MAX_PAGES: usize = 1_000;
+/// Most characters of text, whitespace not counted, a document may yield (about 400 pages of
+/// prose), for every format.
+pub const MAX_DOCUMENT_CHARS: usize = 1_000_000;
+
+pub use crate::pdf_limits::{MAX_INFLATED_BYTES, MAX_STREAM_BYTES};
+
+/// Which extraction limit a document exceeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// One PDF stream decodes to more than [`MAX_STREAM_BYTES`] bytes.
+    StreamBytes,
+    /// The PDF's streams decode to more than [`MAX_INFLATED_BYTES`] bytes together.
+    InflatedBytes,
+    /// More than [`MAX_PAGES`] pages.
+    Pages,
+    /// More than [`MAX_DOCUMENT_CHARS`] characters of text.
+    Characters,
+}
+
+impl Limit {
+    /// The limit's value (bytes, pages or characters, as [`Limit::unit`] says).
+    #[must_use]
+    pub fn value(self) -> usize {
+        match self {
+            Self::StreamBytes => MAX_STREAM_BYTES,
+            Self::InflatedBytes => MAX_INFLATED_BYTES,
+            Self::Pages => MAX_PAGES,
+            Self::Characters => MAX_DOCUMENT_CHARS,
+        }
+    }
+
+    /// What the value counts, for messages.
+    #[must_use]
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::StreamBytes => "bytes in one decompressed PDF stream",
+            Self::InflatedBytes => "decompressed bytes",
+            Self::Pages => "pages",
+            Self::Characters => "characters of text",
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.value(), self.unit())
+    }
+}
 
 /// A document's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +121,13 @@ pub enum ExtractError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The file is within [`MAX_UPLOAD_BYTES`] but what it holds exceeds an extraction limit
+    /// (a decompression bomb, a huge page count, too much text); extraction stopped there.
+    #[error("the document is too large: it exceeds the limit of {limit}")]
+    ExceedsLimit {
+        /// The limit exceeded.
+        limit: Limit,
+    },
     /// Not PDF, plain text or Markdown.
     #[error("only PDF, plain text (.txt) and Markdown (.md) files can be added")]
     UnsupportedFormat,
@@ -101,7 +158,7 @@ impl ExtractError {
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
-            Self::TooLarge { .. } => "document_too_large",
+            Self::TooLarge { .. } | Self::ExceedsLimit { .. } => "document_too_large",
             Self::UnsupportedFormat => "unsupported_format",
             Self::PdfEncrypted => "pdf_encrypted",
             Self::PdfNoText { .. } => "pdf_no_text",
@@ -124,7 +181,10 @@ pub struct Extracted {
 }
 
 /// Extracts the text of `bytes` in `format`. CPU-bound (a 50-page PDF takes tens of
-/// milliseconds): call it from a blocking thread.
+/// milliseconds): call it from a blocking thread. Every stage is bounded: decompressed PDF
+/// streams ([`MAX_STREAM_BYTES`], [`MAX_INFLATED_BYTES`]), pages ([`MAX_PAGES`]) and text
+/// ([`MAX_DOCUMENT_CHARS`], counted as pages are read). NUL characters, which PostgreSQL text
+/// cannot hold, are removed.
 ///
 /// # Errors
 /// [`ExtractError`]; a PDF that makes the parser panic is [`ExtractError::PdfUnreadable`].
@@ -153,8 +213,16 @@ pub fn extract(bytes: &[u8], format: DocumentFormat) -> Result<Extracted, Extrac
         DocumentFormat::Text | DocumentFormat::Markdown => {
             let text = std::str::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+            if text.chars().filter(|c| !c.is_whitespace()).count() > MAX_DOCUMENT_CHARS {
+                return Err(over(Limit::Characters));
+            }
             (text.replace("\r\n", "\n").replace('\r', "\n"), None)
         }
+    };
+    let text = if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text
     };
     if text.trim().is_empty() {
         return Err(ExtractError::Empty);
@@ -166,24 +234,54 @@ pub fn extract(bytes: &[u8], format: DocumentFormat) -> Result<Extracted, Extrac
     })
 }
 
+fn over(limit: Limit) -> ExtractError {
+    ExtractError::ExceedsLimit { limit }
+}
+
+fn exceeded(e: crate::pdf_limits::Exceeded) -> ExtractError {
+    over(match e {
+        crate::pdf_limits::Exceeded::Stream => Limit::StreamBytes,
+        crate::pdf_limits::Exceeded::Total => Limit::InflatedBytes,
+    })
+}
+
 /// The text of each page. An encrypted file that opens with the empty user password (owner
-/// restrictions only) is read; one that needs a password is refused.
+/// restrictions only) is read; one that needs a password is refused, and so is an encrypted
+/// one with object streams (`lopdf` decrypts and inflates those while loading, before any
+/// size can be measured).
 fn pdf_pages(bytes: &[u8]) -> Result<Vec<String>, ExtractError> {
-    let mut doc = lopdf::Document::load_mem(bytes).map_err(|e| match e {
-        lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword => ExtractError::PdfEncrypted,
-        _ => ExtractError::PdfUnreadable,
-    })?;
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    if contains(b"/Encrypt") && contains(b"/ObjStm") {
+        return Err(ExtractError::PdfEncrypted);
+    }
+    let mut doc = crate::pdf_limits::guarded_load(bytes)
+        .map_err(|e| match e {
+            lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword => {
+                ExtractError::PdfEncrypted
+            }
+            _ => ExtractError::PdfUnreadable,
+        })?
+        .map_err(exceeded)?;
     if doc.is_encrypted() && doc.decrypt("").is_err() {
         return Err(ExtractError::PdfEncrypted);
     }
+    crate::pdf_limits::check_loaded(&doc).map_err(exceeded)?;
     let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    if pages.len() > MAX_PAGES {
+        return Err(over(Limit::Pages));
+    }
     let mut out = Vec::with_capacity(pages.len());
+    let mut chars = 0usize;
     for number in pages {
         let mut text = String::new();
         let mut output = pdf_extract::PlainTextOutput::new(&mut text);
         // A page whose content cannot be decoded counts as a page without text.
         if pdf_extract::output_doc_page(&doc, &mut output, number).is_err() {
             text.clear();
+        }
+        chars += text.chars().filter(|c| !c.is_whitespace()).count();
+        if chars > MAX_DOCUMENT_CHARS {
+            return Err(over(Limit::Characters));
         }
         out.push(text);
     }
@@ -257,6 +355,19 @@ mod tests {
             extract(&big, DocumentFormat::Text).unwrap_err().code(),
             "document_too_large"
         );
+    }
+
+    #[test]
+    fn text_limits_and_nul() {
+        let long = "a".repeat(MAX_DOCUMENT_CHARS + 1);
+        assert_eq!(
+            extract(long.as_bytes(), DocumentFormat::Markdown),
+            Err(ExtractError::ExceedsLimit {
+                limit: Limit::Characters
+            })
+        );
+        let text = extract(b"Hours\0: 9-5", DocumentFormat::Text).map(|e| e.text);
+        assert_eq!(text.as_deref(), Ok("Hours: 9-5"));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod extract;
 pub mod index;
 #[cfg(any(test, feature = "test-support"))]
 pub mod pdf_fixture;
+pub mod pdf_limits;
 pub mod retrieve;
 pub mod worker;
 

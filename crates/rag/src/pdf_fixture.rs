@@ -44,8 +44,67 @@ fn wrap(paragraph: &str) -> Vec<String> {
     lines
 }
 
+/// A decompression bomb: `pages` pages, each a `FlateDecode` content stream that inflates to
+/// `inflated_bytes` bytes of text-showing operators (`(A) Tj`), about 1,000 times its size.
+///
+/// # Panics
+/// Never (compression into memory cannot fail).
+#[must_use]
 #[allow(clippy::expect_used)]
+pub fn bomb_pdf(pages: usize, inflated_bytes: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let line = b"(A) Tj T* ".repeat(100_000);
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder
+        .write_all(b"BT /F1 10 Tf 14 TL 50 800 Td ")
+        .expect("compresses in memory");
+    let mut left = inflated_bytes;
+    while left > 0 {
+        let n = left.min(line.len());
+        encoder.write_all(&line[..n]).expect("compresses in memory");
+        left -= n;
+    }
+    encoder.write_all(b" ET").expect("compresses in memory");
+    let compressed = encoder.finish().expect("compresses in memory");
+    let contents = (0..pages)
+        .map(|_| {
+            let mut stream = Stream::new(
+                dictionary! { "Filter" => "FlateDecode" },
+                compressed.clone(),
+            );
+            stream.allows_compression = false;
+            stream
+        })
+        .collect();
+    save(contents, false)
+}
+
 fn build(pages: &[Vec<String>], encrypted: bool) -> Vec<u8> {
+    save(pages.iter().map(|p| text_stream(p)).collect(), encrypted)
+}
+
+#[allow(clippy::expect_used)]
+fn text_stream(paragraphs: &[String]) -> Stream {
+    let mut ops = vec![
+        Operation::new("BT", vec![]),
+        Operation::new("Tf", vec!["F1".into(), 10.into()]),
+        Operation::new("TL", vec![14.into()]),
+        Operation::new("Td", vec![50.into(), 800.into()]),
+    ];
+    for paragraph in paragraphs {
+        for line in wrap(paragraph) {
+            ops.push(Operation::new("Tj", vec![Object::string_literal(line)]));
+            ops.push(Operation::new("T*", vec![]));
+        }
+        ops.push(Operation::new("T*", vec![]));
+    }
+    ops.push(Operation::new("ET", vec![]));
+    let content = Content { operations: ops };
+    Stream::new(dictionary! {}, content.encode().expect("content encodes"))
+}
+
+#[allow(clippy::expect_used)]
+fn save(contents: Vec<Stream>, encrypted: bool) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let font_id = doc.add_object(dictionary! {
@@ -53,26 +112,8 @@ fn build(pages: &[Vec<String>], encrypted: bool) -> Vec<u8> {
     });
     let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
     let mut kids = Vec::new();
-    for paragraphs in pages {
-        let mut ops = vec![
-            Operation::new("BT", vec![]),
-            Operation::new("Tf", vec!["F1".into(), 10.into()]),
-            Operation::new("TL", vec![14.into()]),
-            Operation::new("Td", vec![50.into(), 800.into()]),
-        ];
-        for paragraph in paragraphs {
-            for line in wrap(paragraph) {
-                ops.push(Operation::new("Tj", vec![Object::string_literal(line)]));
-                ops.push(Operation::new("T*", vec![]));
-            }
-            ops.push(Operation::new("T*", vec![]));
-        }
-        ops.push(Operation::new("ET", vec![]));
-        let content = Content { operations: ops };
-        let content_id = doc.add_object(Stream::new(
-            dictionary! {},
-            content.encode().expect("content encodes"),
-        ));
+    for stream in contents {
+        let content_id = doc.add_object(stream);
         kids.push(Object::from(doc.add_object(dictionary! {
             "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
         })));
@@ -112,6 +153,29 @@ fn build(pages: &[Vec<String>], encrypted: bool) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::extract::{DocumentFormat, extract};
+
+    #[test]
+    fn decompression_bombs_are_refused_at_the_limits() {
+        use crate::extract::{ExtractError, Limit};
+        let started = std::time::Instant::now();
+        assert_eq!(
+            extract(&bomb_pdf(1, 64 << 20), DocumentFormat::Pdf),
+            Err(ExtractError::ExceedsLimit {
+                limit: Limit::StreamBytes
+            })
+        );
+        // Each stream under its limit, together over the document's.
+        assert_eq!(
+            extract(&bomb_pdf(12, 3 << 20), DocumentFormat::Pdf),
+            Err(ExtractError::ExceedsLimit {
+                limit: Limit::InflatedBytes
+            })
+        );
+        // Far below both: read as text (one line of 'A's per operator).
+        let fine = extract(&bomb_pdf(1, 10_000), DocumentFormat::Pdf);
+        assert!(fine.is_ok_and(|e| e.text.contains('A')));
+        eprintln!("bombs refused in {:?}", started.elapsed());
+    }
 
     #[test]
     fn text_pdfs_extract_with_their_paragraphs_and_bad_pdfs_are_refused_with_codes() {

@@ -24,11 +24,25 @@ use crate::{KnowledgeBase, RagError};
 pub const STALE_CLAIM_SECS: i32 = 300;
 /// Attempts before a document is marked `failed`.
 pub const MAX_ATTEMPTS: i32 = 5;
+/// Most chunks one document may have; a document with more is marked `failed` at once (its text
+/// is already bounded by [`crate::extract::MAX_DOCUMENT_CHARS`], so this only guards chunking).
+pub const MAX_CHUNKS: usize = 4_000;
+/// Texts embedded between two checks that the job is still wanted: a deleted or re-indexed
+/// document stops its running job within one slice (about a second with the local model).
+pub const EMBED_SLICE: usize = 64;
 
 #[derive(diesel::QueryableByName)]
 struct DueOrg {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     org_id: Uuid,
+}
+
+/// Why indexing a document failed.
+enum Failure<'a> {
+    /// Worth another attempt (the embedding provider failed).
+    Retry(&'a str),
+    /// Never worth another attempt (the document breaks a limit).
+    Permanent(&'a str),
 }
 
 struct Claimed {
@@ -148,25 +162,36 @@ impl KnowledgeBase {
             return Ok(None);
         };
         let chunks = chunk(&job.body, job.format == "markdown");
+        if chunks.len() > MAX_CHUNKS {
+            let error = format!("the document has more than {MAX_CHUNKS} chunks");
+            self.record_failure(org, &job, Failure::Permanent(&error))
+                .await?;
+            return Ok(Some(false));
+        }
         let texts: Vec<String> = chunks
             .iter()
             .map(crate::chunk::Chunk::embedding_text)
             .collect();
         let model = self.embedder.model().clone();
-        let vectors = match self.embedder.embed(&texts).await {
-            Ok(v) if v.len() == chunks.len() && v.iter().all(|x| x.len() == model.dims) => v,
-            Ok(_) => {
+        let vectors = match self.embed_while_claimed(org, &job, &texts).await {
+            Ok(None) => {
+                tracing::info!(org_id = %org, document_id = %job.id, "indexing stopped: the document was deleted or re-indexed");
+                return Ok(Some(false));
+            }
+            Ok(Some(v)) if v.len() == chunks.len() && v.iter().all(|x| x.len() == model.dims) => v,
+            Ok(Some(_)) => {
                 self.record_failure(
                     org,
                     &job,
-                    "the embedding provider answered an unexpected shape",
+                    Failure::Retry("the embedding provider answered an unexpected shape"),
                 )
                 .await?;
                 return Ok(Some(false));
             }
             Err(e) => {
                 tracing::warn!(org_id = %org, document_id = %job.id, error = %e, "embedding failed");
-                self.record_failure(org, &job, &e.to_string()).await?;
+                self.record_failure(org, &job, Failure::Retry(&e.to_string()))
+                    .await?;
                 return Ok(Some(false));
             }
         };
@@ -243,6 +268,47 @@ impl KnowledgeBase {
         Ok(Some(stored))
     }
 
+    /// Embeds `texts` [`EMBED_SLICE`] at a time, checking before each slice that `job` is
+    /// still claimed as it was: `Ok(None)` once it is not (deleted, re-indexed or taken over).
+    async fn embed_while_claimed(
+        &self,
+        org: OrgId,
+        job: &Claimed,
+        texts: &[String],
+    ) -> Result<Option<Vec<Vec<f32>>>, crate::EmbedError> {
+        let mut vectors = Vec::with_capacity(texts.len());
+        for slice in texts.chunks(EMBED_SLICE) {
+            match self.still_claimed(org, job).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                // Embedding goes on; the final store checks the claim again.
+                Err(e) => tracing::warn!(error = %e, "indexing claim check failed"),
+            }
+            vectors.extend(self.embedder.embed(slice).await?);
+        }
+        Ok(Some(vectors))
+    }
+
+    async fn still_claimed(&self, org: OrgId, job: &Claimed) -> Result<bool, RagError> {
+        let (id, claimed_at) = (job.id, job.claimed_at);
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let found: Option<Uuid> = kb_documents::table
+                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(kb_documents::id.eq(id))
+                        .filter(kb_documents::status.eq("processing"))
+                        .filter(kb_documents::claimed_at.eq(claimed_at))
+                        .select(kb_documents::id)
+                        .get_result(c)
+                        .await
+                        .optional()?;
+                    Ok::<_, RagError>(found.is_some())
+                })
+            })
+            .await
+    }
+
     async fn claim(&self, org: OrgId) -> Result<Option<Claimed>, RagError> {
         self.db
             .tenant(org, move |c| {
@@ -296,14 +362,19 @@ impl KnowledgeBase {
             .await
     }
 
-    async fn record_failure(&self, org: OrgId, job: &Claimed, error: &str) -> Result<(), RagError> {
-        let (status, message) = if job.attempts >= MAX_ATTEMPTS {
-            (
+    async fn record_failure(
+        &self,
+        org: OrgId,
+        job: &Claimed,
+        failure: Failure<'_>,
+    ) -> Result<(), RagError> {
+        let (status, message) = match failure {
+            Failure::Permanent(error) => ("failed", error.to_owned()),
+            Failure::Retry(error) if job.attempts >= MAX_ATTEMPTS => (
                 "failed",
                 format!("indexing failed after {MAX_ATTEMPTS} attempts: {error}"),
-            )
-        } else {
-            ("pending", format!("will retry: {error}"))
+            ),
+            Failure::Retry(error) => ("pending", format!("will retry: {error}")),
         };
         // 30 s, 60 s, 120 s, … after each failed attempt.
         let pause = 30i64 << job.attempts.clamp(1, 10).saturating_sub(1);

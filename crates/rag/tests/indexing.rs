@@ -269,3 +269,59 @@ async fn a_crashed_workers_claim_is_taken_over_and_a_failing_provider_is_retried
         failed.error
     );
 }
+
+/// Answers like [`FakeEmbeddings`], each after `delay`.
+struct SlowEmbeddings(FakeEmbeddings, Duration);
+
+impl Respond for SlowEmbeddings {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.respond(request).set_delay(self.1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_document_stops_its_running_indexing_job() {
+    let database = TestDatabase::new().await;
+    let db = database.db();
+    let org = create_org(&db, "Cancel Clinic").await;
+    let server = MockServer::start().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let fake = FakeEmbeddings {
+        calls: calls.clone(),
+        fail_first: 0,
+    };
+    Mock::given(method("POST"))
+        .respond_with(SlowEmbeddings(fake, Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    let kb = KnowledgeBase::new(
+        db.clone(),
+        Arc::new(openai(&server, rag::worker::EMBED_SLICE)),
+        RetrievalConfig::default(),
+    );
+    // About 600 chunks: ten slices, three seconds of embedding.
+    let text: String = (0..600)
+        .map(|i| format!("Section {i}\n\nParagraph number {i} of the handbook, long enough to stand alone as its own chunk of text. {}\n\n", "Filler words follow here. ".repeat(30)))
+        .collect();
+    let doc = kb.upload(org, upload("long.txt", &text)).await.unwrap();
+    let worker = tokio::spawn({
+        let kb = kb.clone();
+        async move { kb.index_next(org).await }
+    });
+    while calls.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    kb.delete_document(org, doc.id).await.unwrap();
+    assert_eq!(worker.await.unwrap().unwrap(), Some(false));
+    let made = calls.load(Ordering::SeqCst);
+    assert!(made <= 2, "{made} embedding requests after the delete");
+    let chunks: i64 = database
+        .psql_superuser(&format!(
+            "SELECT count(*) FROM kb_chunks WHERE document_id = '{}'",
+            doc.id
+        ))
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(chunks, 0);
+}

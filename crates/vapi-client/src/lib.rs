@@ -15,6 +15,8 @@ pub mod responses;
 pub mod rest;
 
 pub use auth::{AuthError, HmacPlan, Scheme};
-pub use messages::{CallInfo, EndOfCallReport, MessageKind, ServerMessage, ToolCall, parse};
+pub use messages::{
+    CallInfo, EndOfCallReport, MessageKind, ServerMessage, ToolCall, parse, parse_value,
+};
 pub use responses::{Destination, ToolResult};
 pub use rest::{VapiClient, VapiError};

@@ -360,6 +360,14 @@ fn end_of_call_report(m: &Value, call: &CallInfo) -> EndOfCallReport {
 /// [`ParseError`] when the body is not JSON or has no `message.type`.
 pub fn parse(body: &[u8]) -> Result<ServerMessage, ParseError> {
     let root: Value = serde_json::from_slice(body).map_err(|_| ParseError::NotJson)?;
+    parse_value(&root)
+}
+
+/// [`parse`] of a body already read as JSON (the gateway cleans it first).
+///
+/// # Errors
+/// [`ParseError::NoType`] when the message has no `type`.
+pub fn parse_value(root: &Value) -> Result<ServerMessage, ParseError> {
     let m = if root.get("message").is_some_and(Value::is_object) {
         &root["message"]
     } else {

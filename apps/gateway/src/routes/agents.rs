@@ -16,6 +16,7 @@ use voice_agent::agents::{Agent, AgentInput, Direction, VoiceSettings};
 
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -202,7 +203,7 @@ async fn save_agent(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
     direction: web::Path<String>,
-    body: web::Json<AgentRequest>,
+    body: Json<AgentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let direction = Direction::parse(&direction)?;
     let body = body.into_inner();
@@ -275,7 +276,7 @@ async fn get_voice_settings(
 async fn put_voice_settings(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<VoiceSettingsBody>,
+    body: Json<VoiceSettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let settings = state

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::{AdminUser, AuthApp, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -107,7 +108,7 @@ async fn list_apps(
 async fn create_app(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
-    body: web::Json<CreateAppRequest>,
+    body: Json<CreateAppRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let app = apps::create(&state.db, admin.org_id, &body.name).await?;
     Ok(HttpResponse::Created().json(AppResponse {
@@ -140,7 +141,7 @@ async fn update_app(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateAppRequest>,
+    body: Json<UpdateAppRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let app = apps::update(
         &state.db,

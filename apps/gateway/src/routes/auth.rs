@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, client_info};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::iso;
 use crate::routes::users::UserBody;
 use crate::state::AppState;
@@ -131,7 +132,7 @@ pub struct MessageResponse {
 async fn signup(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<SignupRequest>,
+    body: Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewOrganization {
         name: &body.organization_name,
@@ -161,7 +162,7 @@ async fn signup(
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let signed_in = sessions::login(
         &state.db,

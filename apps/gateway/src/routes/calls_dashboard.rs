@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, public_origin};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::crm::major_units;
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
@@ -324,7 +325,7 @@ async fn followup(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<FollowupRequest>,
+    body: Json<FollowupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let sent = state
         .messenger
@@ -364,7 +365,7 @@ async fn share(
     req: actix_web::HttpRequest,
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<ShareRequest>,
+    body: Json<ShareRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let origin = public_origin(&state, &req);
     state
@@ -406,7 +407,7 @@ async fn export_transcript(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<ExportRequest>,
+    body: Json<ExportRequest>,
 ) -> Result<HttpResponse, ApiError> {
     if body.format != "txt" {
         return Err(ApiError::validation("format must be txt"));

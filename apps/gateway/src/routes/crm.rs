@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
@@ -244,7 +245,7 @@ async fn contact_stats(
 async fn create_contact(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    body: web::Json<ContactRequest>,
+    body: Json<ContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let contact = crm::contacts::create(
@@ -292,7 +293,7 @@ async fn update_contact(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<ContactPatchRequest>,
+    body: Json<ContactPatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let contact = crm::contacts::update(
@@ -430,7 +431,7 @@ async fn list_services(
 async fn create_service(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<ServiceRequest>,
+    body: Json<ServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let (Some(name), Some(price_minor)) = (b.name, b.price_minor) else {
@@ -478,7 +479,7 @@ async fn update_service(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
     id: web::Path<Uuid>,
-    body: web::Json<ServiceRequest>,
+    body: Json<ServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let service = crm::services::update(

@@ -12,6 +12,7 @@ use voicemail::Voicemail;
 
 use crate::auth::AppAccess;
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
@@ -288,7 +289,7 @@ fn actor(access: &AppAccess) -> Actor {
 async fn map_user(
     state: web::Data<AppState>,
     access: AppAccess,
-    body: web::Json<MapRequest>,
+    body: Json<MapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let m = user_mapping::upsert(
         &state.db,
@@ -313,7 +314,7 @@ async fn map_user(
 async fn batch_map(
     state: web::Data<AppState>,
     access: AppAccess,
-    body: web::Json<BatchMapRequest>,
+    body: Json<BatchMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let entries: Vec<(i64, String)> = body
         .into_inner()

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -162,7 +163,7 @@ fn connected(status: IntegrationStatus) -> HttpResponse {
 async fn connect_twilio(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<TwilioRequest>,
+    body: Json<TwilioRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let input = TwilioInput {
@@ -200,7 +201,7 @@ async fn connect_twilio(
 async fn connect_resend(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<ResendRequest>,
+    body: Json<ResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let status = state
@@ -221,7 +222,7 @@ async fn connect_resend(
 async fn connect_elevenlabs(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<ElevenLabsRequest>,
+    body: Json<ElevenLabsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let status = state
         .integrations

@@ -10,10 +10,9 @@
 //!
 //! Members read; managers and admins change.
 
-use actix_multipart::form::MultipartForm;
-use actix_multipart::form::bytes::Bytes;
-use actix_multipart::form::text::Text;
+use actix_multipart::Multipart;
 use actix_web::{HttpResponse, delete, get, post, put, web};
+use futures_util::TryStreamExt as _;
 use rag::documents::{ChunkView, Document, Upload};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,6 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -96,16 +96,108 @@ impl From<ChunkView> for ChunkBody {
     }
 }
 
-/// The upload form.
-#[derive(Debug, MultipartForm, ToSchema)]
+/// The upload form (`multipart/form-data`), as read by [`read_upload`].
+#[derive(Debug, ToSchema)]
 pub struct UploadForm {
     /// The file: PDF, plain text (`.txt`) or Markdown (`.md`), at most 10 MiB.
-    #[multipart(limit = "11MiB")]
     #[schema(value_type = String, format = Binary)]
-    pub file: Bytes,
-    /// Title (default: the file name without its extension).
-    #[schema(value_type = Option<String>)]
-    pub title: Option<Text<String>>,
+    pub file: Vec<u8>,
+    /// Title (default: the file name without its extension), at most 4 KiB.
+    pub title: Option<String>,
+}
+
+/// Largest `title` part read, bytes.
+const TITLE_PART_LIMIT: usize = 4 * 1024;
+
+fn invalid_upload(message: &str) -> ApiError {
+    ApiError::bad_request("invalid_upload", message)
+}
+
+fn too_large() -> ApiError {
+    rag::RagError::Extract(rag::ExtractError::TooLarge {
+        limit: rag::extract::MAX_UPLOAD_BYTES,
+    })
+    .into()
+}
+
+/// Reads one part's bytes, refusing past `limit` (`too_big` answers) without reading on.
+async fn read_part(
+    field: &mut actix_multipart::Field,
+    limit: usize,
+    too_big: fn() -> ApiError,
+) -> Result<Vec<u8>, ApiError> {
+    let mut data = Vec::new();
+    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+        if data.len() + chunk.len() > limit {
+            return Err(too_big());
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
+fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
+    match e {
+        actix_multipart::MultipartError::Payload(actix_web::error::PayloadError::Overflow) => {
+            too_large()
+        }
+        _ => invalid_upload("the body is not a well-formed multipart/form-data form"),
+    }
+}
+
+/// The upload form's parts: a `file` (with its name and declared type) and an optional
+/// `title`. A nameless, repeated or unknown part is refused 400 `invalid_upload`, a NUL in the
+/// title or file name 400 `invalid_characters`, a file over 10 MiB 413 `document_too_large`
+/// as soon as the limit is passed.
+async fn read_upload(mut multipart: Multipart) -> Result<Upload, ApiError> {
+    let (mut file, mut title) = (None, None);
+    let (mut filename, mut content_type) = (String::new(), None);
+    while let Some(mut field) = multipart.try_next().await.map_err(multipart_error)? {
+        match field.name().unwrap_or_default() {
+            "file" if file.is_none() => {
+                filename = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .unwrap_or_default()
+                    .to_owned();
+                content_type = field.content_type().map(|m| m.essence_str().to_owned());
+                file =
+                    Some(read_part(&mut field, rag::extract::MAX_UPLOAD_BYTES, too_large).await?);
+            }
+            "title" if title.is_none() => {
+                let bytes = read_part(&mut field, TITLE_PART_LIMIT, || {
+                    invalid_upload("the title is longer than 4 KiB")
+                })
+                .await?;
+                title = Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| invalid_upload("the title is not UTF-8"))?,
+                );
+            }
+            "" => return Err(invalid_upload("every part of the form needs a name")),
+            "file" | "title" => return Err(invalid_upload("a part of the form is repeated")),
+            _ => return Err(invalid_upload("the form has only `file` and `title` parts")),
+        }
+    }
+    if [title.as_deref().unwrap_or_default(), &filename]
+        .iter()
+        .any(|t| db::text::has_nul(t))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_characters",
+            "the NUL character is not allowed in the title or file name",
+        ));
+    }
+    let bytes = file.ok_or_else(|| {
+        invalid_upload("send multipart/form-data with the document in a `file` field")
+    })?;
+    Ok(Upload {
+        filename,
+        content_type,
+        title,
+        bytes,
+        uploaded_by: None,
+    })
 }
 
 /// `{ success, document }`
@@ -121,60 +213,27 @@ pub struct DocumentResponse {
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 202, body = DocumentResponse),
-        (status = 400, body = ErrorBody, description = "`invalid_upload`: not a multipart form with a `file`"),
+        (status = 400, body = ErrorBody, description = "`invalid_upload`: not a multipart form with one `file` (and at most one `title`) part; `invalid_characters`: NUL in the title or file name"),
         (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`document_exists`: the same file is already there"),
         (status = 413, body = ErrorBody, description = "`document_too_large`"),
         (status = 415, body = ErrorBody, description = "`unsupported_format`"),
-        (status = 422, body = ErrorBody, description = "`pdf_encrypted`, `pdf_no_text` (scanned), `pdf_unreadable`, `text_not_utf8`, `document_empty`")))]
+        (status = 422, body = ErrorBody, description = "`document_too_large` (an extraction limit: decompressed size, pages, characters), `pdf_encrypted`, `pdf_no_text` (scanned), `pdf_unreadable`, `text_not_utf8`, `document_empty`")))]
 #[post("/api/knowledge-base/documents")]
 async fn upload(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    form: Result<MultipartForm<UploadForm>, actix_web::Error>,
+    multipart: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let form = form.map_err(|e| upload_error(&e))?.into_inner();
-    let document = state
-        .knowledge
-        .upload(
-            user.org_id,
-            Upload {
-                filename: form.file.file_name.unwrap_or_default(),
-                content_type: form.file.content_type.map(|m| m.essence_str().to_owned()),
-                title: form.title.map(|t| t.into_inner()),
-                bytes: form.file.data.to_vec(),
-                uploaded_by: Some(user.user_id),
-            },
-        )
-        .await?;
+    let upload = Upload {
+        uploaded_by: Some(user.user_id),
+        ..read_upload(multipart).await?
+    };
+    let document = state.knowledge.upload(user.org_id, upload).await?;
     Ok(HttpResponse::Accepted().json(DocumentResponse {
         success: true,
         document: document.into(),
     }))
-}
-
-/// A form the multipart reader refused: over its size limits (`document_too_large`), or not a
-/// form with a `file` field (`invalid_upload`).
-fn upload_error(e: &actix_web::Error) -> ApiError {
-    use actix_multipart::MultipartError;
-    fn overflow(e: &actix_web::Error) -> bool {
-        match e.as_error::<MultipartError>() {
-            Some(MultipartError::Payload(actix_web::error::PayloadError::Overflow)) => true,
-            Some(MultipartError::Field { source, .. }) => overflow(source),
-            _ => false,
-        }
-    }
-    if overflow(e) {
-        rag::RagError::Extract(rag::ExtractError::TooLarge {
-            limit: rag::extract::MAX_UPLOAD_BYTES,
-        })
-        .into()
-    } else {
-        ApiError::bad_request(
-            "invalid_upload",
-            "send multipart/form-data with the document in a `file` field",
-        )
-    }
 }
 
 /// `{ success, documents }`
@@ -317,7 +376,7 @@ pub struct SearchResponse {
 async fn search(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<SearchRequest>,
+    body: Json<SearchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let found = state.knowledge.retrieve(user.0.org_id, &body.query).await?;
     Ok(HttpResponse::Ok().json(SearchResponse {
@@ -406,7 +465,7 @@ async fn get_settings(
 async fn put_settings(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<SettingsBody>,
+    body: Json<SettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let overrides = rag::RetrievalOverrides {
         similarity_threshold: body.similarity_threshold,

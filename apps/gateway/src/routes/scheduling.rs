@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
@@ -141,7 +142,7 @@ async fn get_settings(
 async fn put_settings(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<SettingsBody>,
+    body: Json<SettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = Settings::try_from(body.into_inner())?;
     let stored = state.scheduler.put_settings(user.org_id, settings).await?;
@@ -377,7 +378,7 @@ async fn list_appointments(
 async fn book(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    body: web::Json<BookRequest>,
+    body: Json<BookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let appointment = state
@@ -446,7 +447,7 @@ async fn update_appointment(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<AppointmentPatchRequest>,
+    body: Json<AppointmentPatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, b) = (id.into_inner(), body.into_inner());
     if let Some(at) = b.scheduled_time {
@@ -491,7 +492,7 @@ async fn reschedule(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<RescheduleRequest>,
+    body: Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let appointment = state
         .scheduler
@@ -553,7 +554,7 @@ async fn send_reminder(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<ReminderRequest>,
+    body: Json<ReminderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let recipient = state
         .messenger

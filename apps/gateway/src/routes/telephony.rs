@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::{ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -213,7 +214,7 @@ pub struct StatusMessage {
 async fn initiate(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<InitiateRequest>,
+    body: Json<InitiateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let started = state
         .telephony
@@ -240,7 +241,7 @@ async fn initiate(
 async fn confirm(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<ConfirmRequest>,
+    body: Json<ConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let sid = state
         .telephony
@@ -326,7 +327,7 @@ async fn get_config(
 async fn create_config(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<CreateConfigRequest>,
+    body: Json<CreateConfigRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (config, instructions, notes) = state
@@ -357,7 +358,7 @@ async fn create_config(
 async fn confirm_setup(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: web::Json<ConfirmSetupRequest>,
+    body: Json<ConfirmSetupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let config = state
         .telephony

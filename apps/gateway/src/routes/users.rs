@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -170,7 +171,7 @@ async fn list_users(
 async fn create_user(
     state: web::Data<AppState>,
     RoleAtLeast(actor): ManagerUser,
-    body: web::Json<CreateUserRequest>,
+    body: Json<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let user = users::create(
@@ -234,7 +235,7 @@ async fn update_user(
     state: web::Data<AppState>,
     AuthUser(actor): AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateUserRequest>,
+    body: Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let patch = UserPatch {

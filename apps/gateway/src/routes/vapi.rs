@@ -59,8 +59,16 @@ fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(), 
         .map_err(|e| refused(&e.to_string()))
 }
 
+/// The server message of an authenticated body. NUL characters, which PostgreSQL text cannot
+/// hold, are removed from every string first, so the call is recorded like any other.
 fn parse(body: &[u8]) -> Result<ServerMessage, ApiError> {
-    vapi_client::parse(body).map_err(|e| ApiError::bad_request("invalid_payload", e.to_string()))
+    let invalid = |e: vapi_client::messages::ParseError| {
+        ApiError::bad_request("invalid_payload", e.to_string())
+    };
+    let mut root: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| invalid(vapi_client::messages::ParseError::NotJson))?;
+    db::text::strip_nul(&mut root);
+    vapi_client::parse_value(&root).map_err(invalid)
 }
 
 fn results(calls: &[ToolCall], replies: &[ToolReply]) -> Vec<ToolResult> {

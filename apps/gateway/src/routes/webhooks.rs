@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{AdminUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::input::Json;
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -89,7 +90,7 @@ async fn set_secret(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     path: web::Path<Uuid>,
-    body: web::Json<SecretRequest>,
+    body: Json<SecretRequest>,
 ) -> Result<HttpResponse, ApiError> {
     event_log::secrets::set(&state.db, &state.keyring, admin.org_id, *path, &body.secret).await?;
     Ok(HttpResponse::Ok().json(SecretStatus {
