@@ -154,9 +154,24 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Seconds a client is told to wait (`Retry-After`) while the database is unavailable.
+pub const DATABASE_RETRY_AFTER_SECS: u32 = 5;
+
 impl From<db::DbError> for ApiError {
+    /// 503 `database_unavailable` with `Retry-After` when the database is out of reach (API
+    /// clients and Dialpad retry), else an opaque 500.
     fn from(e: db::DbError) -> Self {
-        Self::internal(e)
+        if e.is_unavailable() {
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the service cannot reach its database; try again shortly",
+            )
+            .with_header("retry-after", DATABASE_RETRY_AFTER_SECS.to_string())
+            .with_cause(e)
+        } else {
+            Self::internal(e)
+        }
     }
 }
 
@@ -180,7 +195,8 @@ impl From<tenancy::TenancyError> for ApiError {
             }
             E::Forbidden(message) => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
-            E::PasswordHash | E::Crypto(_) | E::Db(_) => Self::internal(e),
+            E::Db(inner) => inner.into(),
+            E::PasswordHash | E::Crypto(_) => Self::internal(e),
         }
     }
 }
@@ -197,9 +213,8 @@ impl From<credentials::CredentialError> for ApiError {
                 e.to_string(),
             ),
             E::Invalid(message) => Self::validation(message),
-            E::Config(_) | E::UnknownKey(_) | E::Crypto(_) | E::Db(_) | E::SharedDb(_) => {
-                Self::internal(e)
-            }
+            E::Db(inner) => inner.into(),
+            E::Config(_) | E::UnknownKey(_) | E::Crypto(_) | E::SharedDb(_) => Self::internal(e),
         }
     }
 }
@@ -238,7 +253,7 @@ impl From<user_mapping::MappingError> for ApiError {
         match e {
             E::Invalid(message) => Self::validation(message),
             E::NotFound => Self::not_found("user mapping"),
-            E::Db(e) => Self::internal(e),
+            E::Db(e) => e.into(),
         }
     }
 }
@@ -249,7 +264,7 @@ impl From<voicemail::VoicemailError> for ApiError {
         match e {
             E::Invalid(message) => Self::validation(message),
             E::NotFound => Self::not_found("voicemail"),
-            E::Db(e) => Self::internal(e),
+            E::Db(e) => e.into(),
         }
     }
 }
@@ -276,7 +291,7 @@ impl From<event_log::EventLogError> for ApiError {
             E::Payload(P::UnreadableClaims) => Self::bad_request("invalid_payload", message),
             E::Voicemail(e) => e.into(),
             E::Crypto(_) | E::LeaseLost => Self::internal(message),
-            E::Db(e) => Self::internal(e),
+            E::Db(e) => e.into(),
         }
     }
 }
@@ -303,15 +318,21 @@ impl From<telephony::TelephonyError> for ApiError {
                     .with_cause(detail);
             }
             E::Plan(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_forwarding"),
-            E::Credential(_) => {
-                let E::Credential(inner) = e else {
-                    return Self::internal("unreachable");
-                };
-                return inner.into();
-            }
-            E::Hash | E::Db(_) => return Self::internal(e),
+            E::Credential(_) | E::Db(_) => return Self::from_owned_telephony(e),
+            E::Hash => return Self::internal(e),
         };
         Self::new(status, code, message)
+    }
+}
+
+impl ApiError {
+    /// The telephony errors that wrap another crate's error, by value.
+    fn from_owned_telephony(e: telephony::TelephonyError) -> Self {
+        match e {
+            telephony::TelephonyError::Credential(inner) => inner.into(),
+            telephony::TelephonyError::Db(inner) => inner.into(),
+            other => Self::internal(other),
+        }
     }
 }
 
@@ -326,7 +347,8 @@ impl From<softphone::SoftphoneError> for ApiError {
             E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             E::UserNotFound => (StatusCode::NOT_FOUND, "not_found"),
             E::Credential(inner) => return inner.into(),
-            E::Token(_) | E::Render(_) | E::Db(_) => return Self::internal(e),
+            E::Db(inner) => return inner.into(),
+            E::Token(_) | E::Render(_) => return Self::internal(e),
         };
         Self::new(status, code, message)
     }
@@ -344,7 +366,7 @@ impl From<crm::CrmError> for ApiError {
             E::InvalidTransition { .. } => {
                 Self::new(StatusCode::CONFLICT, "invalid_transition", message)
             }
-            E::Db(_) => Self::internal(e),
+            E::Db(inner) => inner.into(),
         }
     }
 }
@@ -378,7 +400,7 @@ impl From<scheduling::SchedulingError> for ApiError {
             .with_cause(e),
             E::Crm(inner) => inner.into(),
             E::Credential(inner) => inner.into(),
-            E::Db(_) => Self::internal(e),
+            E::Db(inner) => inner.into(),
         }
     }
 }
@@ -410,7 +432,8 @@ impl From<rag::RagError> for ApiError {
                 "the embedding provider is unavailable; try again shortly",
             )
             .with_cause(e),
-            E::IndexLoad | E::Db(_) => Self::internal(e),
+            E::Db(inner) => inner.into(),
+            E::IndexLoad => Self::internal(e),
         }
     }
 }
@@ -430,7 +453,7 @@ impl From<messaging::MessagingError> for ApiError {
             E::Crm(inner) => inner.into(),
             E::Scheduling(inner) => inner.into(),
             E::Credential(inner) => inner.into(),
-            E::Db(_) => Self::internal(e),
+            E::Db(inner) => inner.into(),
         }
     }
 }
@@ -454,7 +477,7 @@ impl From<voice_agent::VoiceError> for ApiError {
             E::Scheduling(inner) => inner.into(),
             E::Credential(inner) => inner.into(),
             E::Knowledge(inner) => inner.into(),
-            E::Db(_) => Self::internal(e),
+            E::Db(inner) => inner.into(),
         }
     }
 }

@@ -147,6 +147,7 @@ impl AppState {
                 .server_auth
                 .clone()
                 .unwrap_or(voice_agent::ServerAuth::None),
+            metadata_key: Some(self.auth.call_metadata_key()),
             ..voice_config
         };
         self.voice = Arc::new(voice_agent::VoiceAgent::new(
@@ -214,6 +215,9 @@ pub struct AuthKeys {
     /// Signs OAuth `state` values: HMAC-SHA-256(`JWT_SECRET`, "oauth-state"), hex, so that a
     /// state can never pass for a session token or the reverse.
     oauth_state_key: secrecy::SecretString,
+    /// Signs the organization we put into a Vapi call's metadata: HMAC-SHA-256(`JWT_SECRET`,
+    /// "vapi-call-metadata"), so every instance derives the same key.
+    call_metadata_key: ring::hmac::Key,
 }
 
 impl AuthKeys {
@@ -226,11 +230,22 @@ impl AuthKeys {
             &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, jwt_secret),
             b"oauth-state",
         );
+        let metadata = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, jwt_secret),
+            b"vapi-call-metadata",
+        );
         Ok(Self {
+            call_metadata_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, metadata.as_ref()),
             jwt: JwtKeys::new(jwt_secret)?,
             api_key_pepper: ApiKeyPepper::new(api_key_pepper)?,
             oauth_state_key: secrecy::SecretString::from(hex::encode(derived.as_ref())),
         })
+    }
+
+    /// The key a Vapi call's organization metadata is signed with.
+    #[must_use]
+    pub fn call_metadata_key(&self) -> ring::hmac::Key {
+        self.call_metadata_key.clone()
     }
 
     /// The key OAuth states are signed with.

@@ -297,6 +297,9 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
         format!("{TEST_PUBLIC_BASE_URL}/api/vapi/webhook")
     );
     assert_eq!(body["server"]["headers"]["x-vapi-secret"], TEST_VAPI_SECRET);
+    // Vapi retries what met an outage (a 503) only with a backoff plan.
+    assert_eq!(body["server"]["backoffPlan"]["type"], "exponential");
+    assert_eq!(body["server"]["backoffPlan"]["maxRetries"], 5);
     assert!(
         body["serverMessages"]
             .as_array()
@@ -720,12 +723,48 @@ async fn assistant_request_greets_known_callers_and_makes_unknown_ones_warm_lead
         (Some("Unknown Caller"), Some("warm"), Some(2))
     );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let org_sig = unknown.body["assistantOverrides"]["metadata"]["org_sig"].clone();
+    assert_eq!(
+        org_sig.as_str().map(str::len),
+        Some(64),
+        "{:?}",
+        unknown.body
+    );
     assert_eq!(
         unknown.body,
         json!({"assistantId": asst, "assistantOverrides": {
         "variableValues": {"today": today, "timeZone": "UTC", "customerName": ""},
-        "metadata": {"org_id": a.org_id, "contact_id": lead["id"], "caller_known": false}}})
+        "metadata": {"org_id": a.org_id, "org_sig": org_sig, "contact_id": lead["id"], "caller_known": false}}})
     );
+    // A message that names no assistant or number routes by our metadata only with its
+    // signature: an org_id alone, or with a forged signature, is not linked to anyone.
+    let lookup = |metadata: Value| {
+        json!({"message": {"type": "tool-calls", "call": {"id": "call-meta", "assistantOverrides": {"metadata": metadata}},
+            "toolCallList": [{"id": "tc-meta", "function": {"name": "lookupCaller", "arguments": {"searchKey": "+14155550777", "searchType": "phone"}}}]}})
+    };
+    let signed = vapi_post(
+        &gw,
+        "/api/vapi/webhook",
+        &lookup(json!({"org_id": a.org_id, "org_sig": org_sig})),
+    )
+    .await;
+    assert!(
+        signed.body["results"][0]["result"].is_string(),
+        "{:?}",
+        signed.body
+    );
+    for metadata in [
+        json!({"org_id": a.org_id}),
+        json!({"org_id": a.org_id, "org_sig": "00".repeat(32)}),
+    ] {
+        let unsigned = vapi_post(&gw, "/api/vapi/webhook", &lookup(metadata)).await;
+        assert_eq!(
+            unsigned.body["results"][0]["error"],
+            "This call is not linked to a clinic on our platform.",
+            "{:?}",
+            unsigned.body
+        );
+    }
 
     gw.post(
         "/api/contacts",
@@ -750,6 +789,73 @@ async fn assistant_request_greets_known_callers_and_makes_unknown_ones_warm_lead
         refused.body,
         json!({"error": "Sorry, this number is not in service."})
     );
+
+    // A database outage: every caller gets what lets it recover.
+    let (app_id, _) = gw.app_with_key(&a, "CRM").await;
+    gw.database.set_reachable(false);
+    let api = gw.get("/api/contacts", Some(&a.token)).await;
+    assert_eq!(
+        (api.status, api.body["code"].as_str()),
+        (503, Some("database_unavailable")),
+        "{:?}",
+        api.body
+    );
+    assert_eq!(
+        api.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let dialpad = gw
+        .post_body(
+            &format!("/webhooks/dialpad/{app_id}"),
+            "application/json",
+            json!({"call_id": 42, "state": "ringing"}).to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (dialpad.status, dialpad.body["code"].as_str()),
+        (503, Some("database_unavailable"))
+    );
+    assert_eq!(gw.get("/readyz", None).await.status, 503);
+    // The caller still reaches the clinic's assistant (remembered for the number).
+    let during = vapi_post(&gw, "/api/vapi/webhook", &request("+14155550999")).await;
+    assert_eq!(
+        (during.status, during.body["assistantId"].as_str()),
+        (200, Some(asst.as_str())),
+        "{:?}",
+        during.body
+    );
+    let tools = json!({"message": {"type": "tool-calls",
+        "call": {"id": "call-outage", "phoneNumberId": number_id, "customer": {"number": CALLER}},
+        "toolCallList": [{"id": "tc-outage", "function": {"name": "lookupCaller", "arguments": {}}}]}});
+    let spoken = vapi_post(&gw, "/api/vapi/webhook", &tools).await;
+    assert_eq!(spoken.status, 200);
+    assert_eq!(
+        spoken.body["results"][0]["error"],
+        voice_agent::dispatch::SYSTEM_TROUBLE,
+        "{:?}",
+        spoken.body
+    );
+    let report = json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "startedAt": "2026-11-20T14:00:00.000Z", "endedAt": "2026-11-20T14:01:00.000Z",
+        "call": {"id": "call-outage", "phoneNumberId": number_id, "customer": {"number": CALLER}}}});
+    let refused_report = vapi_post(&gw, "/api/vapi/webhook", &report).await;
+    assert_eq!(refused_report.status, 503, "{:?}", refused_report.body);
+    // Vapi's retry after the outage is recorded.
+    gw.database.set_reachable(true);
+    let mut stored = 0;
+    for _ in 0..50 {
+        if vapi_post(&gw, "/api/vapi/webhook", &report).await.status == 200 {
+            stored = count(
+                &gw,
+                "SELECT count(*) AS n FROM call_logs WHERE vapi_call_id = 'call-outage'",
+            )
+            .await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, 1);
 
     // Disconnecting Twilio undoes the dual-sync on Vapi.
     let gone = gw
@@ -919,7 +1025,7 @@ async fn tool_calls_stay_inside_the_assistants_organization() {
     let c = call(&asst_a, "call-iso");
     let tool = |name: &str, args: Value| {
         json!({"message": {"type": "tool-calls", "call": c,
-        "toolCallList": [{"id": "call_x", "function": {"name": name, "arguments": args}}]}})
+        "toolCallList": [{"id": format!("call_{}", uuid::Uuid::new_v4()), "function": {"name": name, "arguments": args}}]}})
     };
     let result = |reply: &Reply| reply.body["results"][0].clone();
 
@@ -1093,4 +1199,94 @@ async fn a_failed_tool_link_is_recorded_and_retried_without_failing_the_save() {
         requests(&mock, "POST", "/tool").await.len(),
         TOOL_NAMES.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_call_delivered_twice_books_once_and_answers_the_same_confirmation() {
+    let (gw, _mock) = start().await;
+    let (_a, asst) = org_with_agent(&gw, "redeliver").await;
+    let (_b, asst_b) = org_with_agent(&gw, "redeliver-b").await;
+    let book = |assistant: &str, call_id: &str, tool_call_id: &str, time: &str| {
+        json!({"message": {"type": "tool-calls", "call": call(assistant, call_id),
+            "toolCallList": [{"id": tool_call_id, "function": {"name": "bookClinicAppointment", "arguments": {
+                "customerName": "Jane Doe", "customerPhone": CALLER, "appointmentDate": "2030-01-07",
+                "appointmentTime": time, "serviceType": "Botox"}}}]}})
+    };
+    let result = |reply: &Reply| {
+        reply.body["results"][0]["result"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    // In sequence, on the tool URL then the webhook.
+    let first = vapi_post(
+        &gw,
+        "/api/vapi/tools/bookClinicAppointment",
+        &book(&asst, "c1", "tc_seq", "10:00"),
+    )
+    .await;
+    let again = vapi_post(
+        &gw,
+        "/api/vapi/webhook",
+        &book(&asst, "c1", "tc_seq", "10:00"),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    assert!(
+        result(&first).is_some_and(|r| r.contains("\"success\":true")),
+        "{:?}",
+        first.body
+    );
+    assert_eq!(result(&again), result(&first), "{:?}", again.body);
+    // Concurrently, on both URLs at once, for another slot.
+    let twice = book(&asst, "c2", "tc_race", "11:00");
+    let (x, y) = tokio::join!(
+        vapi_post(&gw, "/api/vapi/tools/bookClinicAppointment", &twice),
+        vapi_post(&gw, "/api/vapi/webhook", &twice),
+    );
+    assert!(
+        result(&x).is_some_and(|r| r.contains("\"success\":true")),
+        "{:?}",
+        x.body
+    );
+    assert_eq!(result(&x), result(&y), "{:?} / {:?}", x.body, y.body);
+    assert_eq!(
+        count(&gw, "SELECT count(*) AS n FROM appointments").await,
+        2
+    );
+    // The same tool call id in another organization is another tool call.
+    let other = vapi_post(
+        &gw,
+        "/api/vapi/webhook",
+        &book(&asst_b, "c3", "tc_seq", "10:00"),
+    )
+    .await;
+    assert!(
+        result(&other).is_some_and(|r| r.contains("\"success\":true")),
+        "{:?}",
+        other.body
+    );
+    assert_eq!(
+        count(&gw, "SELECT count(*) AS n FROM appointments").await,
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_end_of_call_report_with_nul_is_recorded_like_any_other() {
+    let (gw, _mock) = start().await;
+    let (_a, asst) = org_with_agent(&gw, "nul-report").await;
+    let report = json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "startedAt": "2026-11-20T14:00:00.000Z", "endedAt": "2026-11-20T14:01:00.000Z",
+        "analysis": {"summary": "Asked about\u{0} prices."},
+        "artifact": {"transcript": "User: hello\u{0} there", "messages": []},
+        "call": call(&asst, "call-nul")}});
+    let reply = vapi_post(&gw, "/api/vapi/webhook", &report).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let stored = row(
+        &gw,
+        "SELECT transcript, outcome_summary FROM call_logs WHERE vapi_call_id = 'call-nul'",
+    )
+    .await;
+    assert_eq!(stored["transcript"], "User: hello there", "{stored}");
+    assert_eq!(stored["outcome_summary"], "Asked about prices.", "{stored}");
 }

@@ -25,6 +25,32 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the database itself is out of reach (no pooled connection, a refused or lost
+    /// connection, the server shutting down or starting up), as opposed to a statement that
+    /// failed on a working database. Callers answer the first with "try again" (503).
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Pool(_) | Self::Connect(_) => true,
+            Self::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _))
+            | Self::Query(Error::BrokenTransactionManager) => true,
+            Self::Query(Error::DatabaseError(_, info)) => {
+                let message = info.message();
+                [
+                    "terminating connection",
+                    "the database system is",
+                    "connection closed",
+                    "server closed the connection",
+                    "connection reset",
+                ]
+                .iter()
+                .any(|m| message.contains(m))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether this is a unique-constraint violation (SQLSTATE 23505), which callers usually turn
     /// into a 409 with their own message.
     #[must_use]

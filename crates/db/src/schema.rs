@@ -476,6 +476,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    vapi_tool_results (org_id, tool_call_id) {
+        org_id -> Uuid,
+        tool_call_id -> Text,
+        tool_name -> Text,
+        reply -> Nullable<Jsonb>,
+        claimed_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     vapi_tools (tool_name) {
         tool_name -> Text,
         vapi_tool_id -> Text,
@@ -639,6 +650,7 @@ diesel::joinable!(user_mapping_audit_log -> organizations (org_id));
 diesel::joinable!(user_sessions -> organizations (org_id));
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(users -> organizations (org_id));
+diesel::joinable!(vapi_tool_results -> organizations (org_id));
 diesel::joinable!(vapi_twilio_sync -> organizations (org_id));
 diesel::joinable!(verified_caller_ids -> organizations (org_id));
 diesel::joinable!(voice_agents -> organizations (org_id));
@@ -679,6 +691,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_mapping_audit_log,
     user_sessions,
     users,
+    vapi_tool_results,
     vapi_tools,
     vapi_twilio_sync,
     verified_caller_ids,

@@ -210,6 +210,30 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Simulates a database outage for this database alone (`false`: new connections are
+    /// refused and every open one is terminated, as when PostgreSQL goes down) and its end
+    /// (`true`).
+    ///
+    /// # Panics
+    /// When the cluster cannot be reached as the superuser.
+    pub fn set_reachable(&self, reachable: bool) {
+        let mut sql = format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {reachable};",
+            self.name
+        );
+        if !reachable {
+            sql.push_str(&format!(
+                " SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}';",
+                self.name
+            ));
+        }
+        self.cluster
+            .psql("postgres", &sql)
+            .unwrap_or_else(|e| panic!("psql: {e}"));
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if !self.owned {

@@ -371,7 +371,7 @@ pub fn parse_value(root: &Value) -> Result<ServerMessage, ParseError> {
     let m = if root.get("message").is_some_and(Value::is_object) {
         &root["message"]
     } else {
-        &root
+        root
     };
     let message_type = text(&m["type"]).ok_or(ParseError::NoType)?;
     let call = call_info(m);

@@ -285,6 +285,19 @@ pub(crate) fn merge_model(model: &mut Map<String, Value>, agent: &AgentInput, pr
     vapi_client::rest::remove_native_calendar_tools(model);
 }
 
+/// The assistant server's `backoffPlan` (contracts/vapi.md §5: without one Vapi never retries):
+/// exponential from 1 s, 5 retries, so a status update, transcript or end-of-call report that
+/// met a database outage (503) arrives again. Refusals that a retry cannot change are excluded.
+#[must_use]
+pub fn server_backoff_plan() -> Value {
+    json!({
+        "type": "exponential",
+        "maxRetries": 5,
+        "baseDelaySeconds": 1,
+        "excludedStatusCodes": [400, 401, 403, 404, 413, 422],
+    })
+}
+
 impl VoiceAgent {
     /// The organization's agents and voice settings.
     ///
@@ -395,7 +408,12 @@ impl VoiceAgent {
         now: DateTime<Utc>,
     ) -> Result<Agent, VoiceError> {
         let vapi = self.vapi()?.clone();
-        let server = self.server("/api/vapi/webhook")?;
+        let mut server = self.server("/api/vapi/webhook")?;
+        server["backoffPlan"] = server_backoff_plan();
+        let metadata = crate::with_fields(
+            self.org_metadata(org),
+            &[("direction", json!(direction.as_str()))],
+        );
         let time_zone = self.scheduler.settings(org).await?.time_zone;
         let this = self.clone();
         self.db
@@ -424,7 +442,7 @@ impl VoiceAgent {
                         "voice": {"provider": input.voice_provider, "voiceId": input.voice_id},
                         "server": server,
                         "serverMessages": SERVER_MESSAGES,
-                        "metadata": {"org_id": org.0, "direction": direction.as_str()},
+                        "metadata": metadata,
                         // Live Call Control, which `transferCall` uses to hand the call over.
                         "monitorPlan": {"controlEnabled": true},
                     });

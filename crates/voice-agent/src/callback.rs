@@ -227,7 +227,7 @@ impl VoiceAgent {
                     "customer": {"number": prepared.phone, "name": prepared.name},
                     "assistantOverrides": {
                         "variableValues": variables,
-                        "metadata": {"org_id": org.0, "call_log_id": prepared.row, "contact_id": contact_id},
+                        "metadata": crate::with_fields(self.org_metadata(org), &[("call_log_id", json!(prepared.row)), ("contact_id", json!(contact_id))]),
                     },
                 }))
                 .await

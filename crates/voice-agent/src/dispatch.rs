@@ -50,7 +50,7 @@ impl ToolReply {
         }
     }
 
-    fn err(spoken: impl Into<String>) -> Self {
+    pub(crate) fn err(spoken: impl Into<String>) -> Self {
         let spoken = spoken.into();
         Self {
             outcome: Err(spoken.clone()),
@@ -212,8 +212,27 @@ impl VoiceAgent {
         replies
     }
 
-    /// Runs one tool call for `org` (resolved from the authenticated call).
+    /// Runs one tool call for `org` (resolved from the authenticated call). A tool with an
+    /// effect runs once per `toolCallId`; a repeated delivery gets the first reply
+    /// ([`crate::tool_results`]).
     pub async fn run_tool(
+        &self,
+        org: OrgId,
+        call: &CallInfo,
+        tool: &ToolCall,
+        now: DateTime<Utc>,
+    ) -> ToolReply {
+        let effectful = crate::tool_results::EFFECTFUL_TOOLS.contains(&tool.name.as_str());
+        if tool.id.is_empty() || !effectful {
+            return self.run_tool_now(org, call, tool, now).await;
+        }
+        self.once_per_tool_call(org, &tool.id, &tool.name, async || {
+            self.run_tool_now(org, call, tool, now).await
+        })
+        .await
+    }
+
+    async fn run_tool_now(
         &self,
         org: OrgId,
         call: &CallInfo,

@@ -276,11 +276,10 @@ impl VoiceAgent {
         context.add_to(&mut variables);
         let mut overrides = json!({
             "variableValues": variables,
-            "metadata": {
-                "org_id": org.0,
-                "contact_id": contact.as_ref().map(|c| c.id),
-                "caller_known": known.is_some(),
-            },
+            "metadata": crate::with_fields(self.org_metadata(org), &[
+                ("contact_id", json!(contact.as_ref().map(|c| c.id))),
+                ("caller_known", json!(known.is_some())),
+            ]),
         });
         if let Some(name) = known {
             let first = name.split_whitespace().next().unwrap_or(&name).to_owned();

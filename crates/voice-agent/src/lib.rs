@@ -13,7 +13,7 @@
 //! - [`calls`]: call records from `status-update` / `end-of-call-report`, and post-call analysis.
 //! - [`redaction`]: PII/PHI removed from transcripts and summaries before storage.
 //! - [`dispatch`]: the tools themselves (availability, booking, lookup, transfer, knowledge
-//!   base).
+//!   base); [`tool_results`]: tools with an effect run once per Vapi `toolCallId`.
 //! - [`identity`]: per-call caller identity, caller memory and knowledge-base context for
 //!   `assistant-request` and call-backs.
 //! - [`callback`]: outbound call-backs.
@@ -29,6 +29,7 @@ pub mod identity;
 pub mod prompt;
 pub mod redaction;
 pub mod routing;
+pub mod tool_results;
 pub mod tool_sync;
 pub mod tools;
 pub mod worker;
@@ -130,6 +131,10 @@ pub struct VoiceConfig {
     pub retry_delays: Vec<Duration>,
     /// How long a failed tool link waits before the worker retries it.
     pub link_retry_after: Duration,
+    /// Signs the `org_id` we put into a call's metadata (`org_sig`), so that a Vapi message
+    /// routed by its metadata ([`routing`]) names an organization we vouched for. `None`:
+    /// metadata never routes.
+    pub metadata_key: Option<ring::hmac::Key>,
 }
 
 impl Default for VoiceConfig {
@@ -144,6 +149,7 @@ impl Default for VoiceConfig {
                 Duration::from_secs(8),
             ],
             link_retry_after: Duration::from_secs(300),
+            metadata_key: None,
         }
     }
 }
@@ -158,6 +164,9 @@ pub struct VoiceAgent {
     scheduler: Arc<scheduling::Scheduler>,
     messenger: Arc<messaging::Messenger>,
     knowledge: Arc<rag::KnowledgeBase>,
+    /// The assistant last answered per Vapi phone-number id, for `assistant-request`s that
+    /// arrive while the database is unreachable ([`routing`]).
+    assistants: moka::future::Cache<String, String>,
 }
 
 impl VoiceAgent {
@@ -188,7 +197,22 @@ impl VoiceAgent {
             scheduler,
             messenger,
             knowledge,
+            assistants: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
         }
+    }
+
+    /// The metadata that names `org` on a call or assistant: `org_id` and its `org_sig`
+    /// (hex HMAC-SHA-256 under [`VoiceConfig::metadata_key`]), which [`routing`] verifies.
+    #[must_use]
+    pub fn org_metadata(&self, org: db::OrgId) -> Value {
+        let mut metadata = json!({ "org_id": org.0 });
+        if let Some(key) = &self.config.metadata_key {
+            metadata["org_sig"] = json!(routing::org_signature(key, org));
+        }
+        metadata
     }
 
     /// The same agent reading `knowledge`.
@@ -282,6 +306,14 @@ impl VoiceAgent {
             }
         }
     }
+}
+
+/// `object` with `fields` added.
+pub(crate) fn with_fields(mut object: Value, fields: &[(&str, Value)]) -> Value {
+    for (name, value) in fields {
+        object[*name] = value.clone();
+    }
+    object
 }
 
 /// Logs a Vapi failure with the raw body (Vapi's error bodies are not documented to echo

@@ -6,8 +6,14 @@
 //!
 //! Both are refused 401 unless Vapi's request authenticates (shared secret, bearer or HMAC over
 //! the raw body, per configuration). Authenticated requests are answered HTTP 200 with the body
-//! Vapi expects; a body that is not a server message is 400; a database failure is 500 (so that
-//! a retrying Vapi delivers again: nothing acknowledged is lost).
+//! Vapi expects; a body that is not a server message is 400.
+//!
+//! While the database is unreachable each message gets what lets the call go on: tool calls
+//! are answered 200 with an error the assistant can say, `assistant-request` with the number's
+//! assistant from this instance's routing cache (else Vapi's `error` form), a
+//! `knowledge-base-request` with no documents; messages that expect no answer
+//! (`status-update`, `end-of-call-report`, `transcript`) get 503, and the assistant's server
+//! `backoffPlan` makes Vapi deliver them again: nothing acknowledged is lost.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde_json::json;
@@ -22,6 +28,11 @@ use crate::state::AppState;
 
 /// Said to Vapi when a request names no organization we know.
 const NOT_LINKED: &str = "This call is not linked to a clinic on our platform.";
+
+/// Said to a caller whose call starts while the database is unreachable and no assistant is
+/// remembered for the number.
+const LINE_BUSY: &str =
+    "Sorry, we can't take your call right now. Please call back in a few minutes.";
 
 /// Checks Vapi's credential on the raw request.
 fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(), ApiError> {
@@ -83,15 +94,69 @@ fn results(calls: &[ToolCall], replies: &[ToolReply]) -> Vec<ToolResult> {
         .collect()
 }
 
-fn not_linked(calls: &[ToolCall]) -> Vec<ToolResult> {
+/// The same spoken error for every call.
+fn all_failed(calls: &[ToolCall], spoken: &str) -> Vec<ToolResult> {
     calls
         .iter()
         .map(|call| ToolResult {
             tool_call_id: call.id.clone(),
             name: call.name.clone(),
-            outcome: Err(NOT_LINKED.into()),
+            outcome: Err(spoken.into()),
         })
         .collect()
+}
+
+fn not_linked(calls: &[ToolCall]) -> Vec<ToolResult> {
+    all_failed(calls, NOT_LINKED)
+}
+
+/// The organization of the call, `Err` with the error logged when routing itself failed (the
+/// database is unreachable).
+async fn resolve(
+    state: &AppState,
+    call: &vapi_client::CallInfo,
+) -> Result<Option<db::OrgId>, ApiError> {
+    state.voice.resolve_org(call).await.map_err(ApiError::from)
+}
+
+/// `assistant-request`: the organization's assistant with the caller's context; while the
+/// database is unreachable, the assistant remembered for the number (no context) or Vapi's
+/// `error` form.
+async fn assistant_request(
+    state: &AppState,
+    org: Result<Option<db::OrgId>, ApiError>,
+    call: &vapi_client::CallInfo,
+    now: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    let voice = &state.voice;
+    let answer = match org {
+        Ok(None) => {
+            tracing::warn!(phone_number_id = ?call.phone_number_id, "assistant-request for an unknown number");
+            return responses::assistant_request_error("Sorry, this number is not in service.");
+        }
+        Ok(Some(org)) => voice
+            .assistant_for_call(org, call, now)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(AssistantAnswer::Assistant {
+            assistant_id,
+            overrides,
+        }) => {
+            voice.remember_assistant(call, &assistant_id).await;
+            responses::assistant_request(&assistant_id, Some(overrides))
+        }
+        Ok(AssistantAnswer::Unavailable(spoken)) => responses::assistant_request_error(&spoken),
+        Err(e) => {
+            tracing::error!(error = %e, "assistant-request failed; answering from the routing cache");
+            match voice.remembered_assistant(call).await {
+                Some(assistant_id) => responses::assistant_request(&assistant_id, None),
+                None => responses::assistant_request_error(LINE_BUSY),
+            }
+        }
+    }
 }
 
 /// Vapi's server messages: assistant-request, tool-calls, function-call,
@@ -111,21 +176,31 @@ async fn webhook(
     let message = parse(&body)?;
     let now = chrono::Utc::now();
     let voice = &state.voice;
-    let org = voice.resolve_org(&message.call).await?;
+    let org = resolve(&state, &message.call).await;
+    let org = match (&message.kind, org) {
+        (MessageKind::AssistantRequest, org) => {
+            return Ok(
+                HttpResponse::Ok().json(assistant_request(&state, org, &message.call, now).await)
+            );
+        }
+        (MessageKind::ToolCalls(calls), Err(e)) => {
+            tracing::error!(error = %e, "tool calls could not be routed");
+            let failed = all_failed(calls, voice_agent::dispatch::SYSTEM_TROUBLE);
+            return Ok(HttpResponse::Ok().json(responses::tool_calls(&failed)));
+        }
+        (MessageKind::FunctionCall(_), Err(e)) => {
+            tracing::error!(error = %e, "a function call could not be routed");
+            let reply = responses::function_call(voice_agent::dispatch::SYSTEM_TROUBLE);
+            return Ok(HttpResponse::Ok().json(reply));
+        }
+        (MessageKind::KnowledgeBaseRequest { .. }, Err(e)) => {
+            tracing::error!(error = %e, "a knowledge-base request could not be routed");
+            return Ok(HttpResponse::Ok().json(responses::knowledge_base_documents(&[])));
+        }
+        (_, org) => org?,
+    };
     let reply = match (message.kind, org) {
-        (MessageKind::AssistantRequest, None) => {
-            tracing::warn!(phone_number_id = ?message.call.phone_number_id, "assistant-request for an unknown number");
-            responses::assistant_request_error("Sorry, this number is not in service.")
-        }
-        (MessageKind::AssistantRequest, Some(org)) => {
-            match voice.assistant_for_call(org, &message.call, now).await? {
-                AssistantAnswer::Assistant {
-                    assistant_id,
-                    overrides,
-                } => responses::assistant_request(&assistant_id, Some(overrides)),
-                AssistantAnswer::Unavailable(spoken) => responses::assistant_request_error(&spoken),
-            }
-        }
+        (MessageKind::AssistantRequest, _) => responses::acknowledged(),
         (MessageKind::ToolCalls(calls), None) => responses::tool_calls(&not_linked(&calls)),
         (MessageKind::ToolCalls(calls), Some(org)) => {
             let replies = voice.run_tools(org, &message.call, &calls, now).await;
@@ -233,11 +308,16 @@ async fn tool(
         }
     }
     let now = chrono::Utc::now();
-    let (results, replies) = match state.voice.resolve_org(&message.call).await? {
-        None => (not_linked(&calls), Vec::new()),
-        Some(org) => {
+    let (results, replies) = match resolve(&state, &message.call).await {
+        Ok(None) => (not_linked(&calls), Vec::new()),
+        Ok(Some(org)) => {
             let replies = state.voice.run_tools(org, &message.call, &calls, now).await;
             (results(&calls, &replies), replies)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "tool calls could not be routed");
+            let failed = all_failed(&calls, voice_agent::dispatch::SYSTEM_TROUBLE);
+            (failed, Vec::new())
         }
     };
     let mut body = responses::tool_calls(&results);
@@ -249,7 +329,7 @@ async fn tool(
         body["speech"] = json!(
             replies
                 .first()
-                .map_or_else(|| NOT_LINKED.to_owned(), |r| r.speech.clone())
+                .map_or(content.clone(), |r| r.speech.clone())
         );
     }
     if let Some(destination) = replies.first().and_then(|r| r.transfer.clone()) {
