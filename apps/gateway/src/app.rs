@@ -76,6 +76,38 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .1
 }
 
+/// Component schemas that two route areas define differently under one name. OpenAPI
+/// components are keyed by name, so the document would silently describe one area's type with
+/// the other's; `gateway openapi` (and so `cargo xtask openapi --check`) refuses to write it.
+/// Each entry: `"Name: area_a, area_b"`.
+#[must_use]
+pub fn schema_name_collisions() -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<String, (&str, serde_json::Value)> =
+        std::collections::BTreeMap::new();
+    let mut collisions = Vec::new();
+    for (area, configure) in routes::AREAS {
+        let doc = App::new()
+            .into_utoipa_app()
+            .configure(*configure)
+            .split_for_parts()
+            .1;
+        let schemas = doc.components.map(|c| c.schemas).unwrap_or_default();
+        for (name, schema) in schemas {
+            let schema = serde_json::to_value(schema).unwrap_or_default();
+            match seen.get(&name) {
+                Some((first, known)) if *known != schema => {
+                    collisions.push(format!("{name}: {first}, {area}"));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(name, (area, schema));
+                }
+            }
+        }
+    }
+    collisions
+}
+
 /// Builds the application around `state`.
 pub fn build(
     state: AppState,
@@ -141,7 +173,6 @@ fn error_shape<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResp
     }
     let status = res.status();
     let (code, message) = match status.as_u16() {
-        400 => ("invalid_request", "the request could not be read"),
         401 => ("unauthenticated", "authentication is required"),
         403 => ("forbidden", "this is not allowed"),
         404 => ("not_found", "not found"),
@@ -157,7 +188,7 @@ fn error_shape<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResp
             "unavailable",
             "the service is unavailable; try again shortly",
         ),
-        400..=499 => ("invalid_request", "the request was refused"),
+        400..=499 => ("invalid_request", "the request could not be read"),
         _ => ("internal_error", "Internal server error"),
     };
     let (req, _) = res.into_parts();
@@ -199,4 +230,12 @@ fn query_error(e: &QueryPayloadError) -> ApiError {
 
 fn path_error(e: &PathError) -> ApiError {
     ApiError::bad_request("invalid_path", format!("invalid path parameter: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_two_areas_define_a_schema_name_differently() {
+        assert_eq!(super::schema_name_collisions(), Vec::<String>::new());
+    }
 }

@@ -512,7 +512,12 @@ mod tests {
         let e = ApiError::from(tenancy::TenancyError::EmailTaken);
         assert_eq!(e.status_code(), StatusCode::CONFLICT);
         assert_eq!(body(&e)["code"], "email_taken");
-        let e = ApiError::from(db::DbError::Pool("connection refused to 10.0.0.5".into()));
+        let e = ApiError::from(db::DbError::Query(diesel::result::Error::NotFound));
         assert_eq!(body(&e)["error"], "Internal server error");
+        // An unreachable database is "try again", and still says nothing of the database.
+        let e = ApiError::from(db::DbError::Pool("connection refused to 10.0.0.5".into()));
+        assert_eq!(e.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body(&e)["code"], "database_unavailable");
+        assert!(!body(&e).to_string().contains("10.0.0.5"));
     }
 }

@@ -36,7 +36,13 @@ async fn main() -> ExitCode {
         "telephony-cleanup" => telephony_cleanup().await,
         "sync-tools" => sync_tools().await,
         "reembed" => reembed().await,
-        "openapi" => print_json(&app::openapi()),
+        "openapi" => match app::schema_name_collisions() {
+            collisions if collisions.is_empty() => print_json(&app::openapi()),
+            collisions => Err(format!(
+                "schema names defined differently by two route areas (rename one): {}",
+                collisions.join("; ")
+            )),
+        },
         "-h" | "--help" | "help" => {
             eprintln!("{USAGE}");
             Ok(())

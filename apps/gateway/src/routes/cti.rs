@@ -451,7 +451,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 
 /// A Dialpad call with its CRM user (seed 000 "Call Attribution").
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CallBody {
+pub struct DialpadCallBody {
     /// Our id.
     pub id: Uuid,
     /// The app.
@@ -484,7 +484,7 @@ pub struct CallBody {
     pub created_at: String,
 }
 
-impl From<event_log::calls::CallWithUser> for CallBody {
+impl From<event_log::calls::CallWithUser> for DialpadCallBody {
     fn from(c: event_log::calls::CallWithUser) -> Self {
         Self {
             id: c.id,
@@ -512,7 +512,7 @@ pub struct CallListResponse {
     /// Always `true`.
     pub success: bool,
     /// Newest first.
-    pub data: Vec<CallBody>,
+    pub data: Vec<DialpadCallBody>,
     /// Paging.
     pub pagination: Pagination,
 }

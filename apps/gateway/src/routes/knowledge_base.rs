@@ -401,7 +401,7 @@ async fn search(
 
 /// Retrieval settings (seed 001 §6a defaults: 0.25, 5, 2000).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SettingsBody {
+pub struct KnowledgeBaseSettingsBody {
     /// Minimum cosine similarity, 0..1 (`null`: platform default).
     pub similarity_threshold: Option<f32>,
     /// Chunks returned, 1..20 (`null`: platform default).
@@ -412,13 +412,13 @@ pub struct SettingsBody {
 
 /// `{ success, settings, effective, model }`
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SettingsResponse {
+pub struct KnowledgeBaseSettingsResponse {
     /// Always `true`.
     pub success: bool,
     /// The organization's overrides.
-    pub settings: SettingsBody,
+    pub settings: KnowledgeBaseSettingsBody,
     /// What retrieval uses.
-    pub effective: SettingsBody,
+    pub effective: KnowledgeBaseSettingsBody,
     /// The embedding model queries use, e.g. `local:all-MiniLM-L6-v2`.
     pub model: String,
 }
@@ -427,15 +427,15 @@ fn settings_response(
     state: &AppState,
     overrides: rag::RetrievalOverrides,
     effective: rag::RetrievalConfig,
-) -> SettingsResponse {
-    SettingsResponse {
+) -> KnowledgeBaseSettingsResponse {
+    KnowledgeBaseSettingsResponse {
         success: true,
-        settings: SettingsBody {
+        settings: KnowledgeBaseSettingsBody {
             similarity_threshold: overrides.similarity_threshold,
             max_chunks: overrides.max_chunks,
             max_context_chars: overrides.max_context_chars,
         },
-        effective: SettingsBody {
+        effective: KnowledgeBaseSettingsBody {
             similarity_threshold: Some(effective.similarity_threshold),
             max_chunks: i32::try_from(effective.max_chunks).ok(),
             max_context_chars: i32::try_from(effective.max_context_chars).ok(),
@@ -446,7 +446,7 @@ fn settings_response(
 
 /// The organization's retrieval settings.
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
-    responses((status = 200, body = SettingsResponse)))]
+    responses((status = 200, body = KnowledgeBaseSettingsResponse)))]
 #[get("/api/knowledge-base/settings")]
 async fn get_settings(
     state: web::Data<AppState>,
@@ -458,14 +458,14 @@ async fn get_settings(
 
 /// Replaces the organization's retrieval overrides (`null` returns a value to the default).
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
-    request_body = SettingsBody,
-    responses((status = 200, body = SettingsResponse), (status = 403, body = ErrorBody),
+    request_body = KnowledgeBaseSettingsBody,
+    responses((status = 200, body = KnowledgeBaseSettingsResponse), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 #[put("/api/knowledge-base/settings")]
 async fn put_settings(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: Json<SettingsBody>,
+    body: Json<KnowledgeBaseSettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let overrides = rag::RetrievalOverrides {
         similarity_threshold: body.similarity_threshold,

@@ -49,25 +49,35 @@ impl Pagination {
     }
 }
 
+/// Registers one area's routes.
+pub type Configure = fn(&mut utoipa_actix_web::service_config::ServiceConfig<'_>);
+
+/// Every area, by module name, in registration order.
+pub const AREAS: &[(&str, Configure)] = &[
+    ("health", health::configure),
+    ("auth", auth::configure),
+    ("users", users::configure),
+    ("apps", apps::configure),
+    ("internal", internal::configure),
+    ("cti", cti::configure),
+    ("crm", crm::configure),
+    ("scheduling", scheduling::configure),
+    ("calls_dashboard", calls_dashboard::configure),
+    ("integrations", integrations::configure),
+    ("telephony", telephony::configure),
+    ("softphone", softphone::configure),
+    ("agents", agents::configure),
+    ("knowledge_base", knowledge_base::configure),
+    ("vapi", vapi::configure),
+    ("webhooks", webhooks::configure),
+    ("ws", ws::configure),
+];
+
 /// Registers every route.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    health::configure(cfg);
-    auth::configure(cfg);
-    users::configure(cfg);
-    apps::configure(cfg);
-    internal::configure(cfg);
-    cti::configure(cfg);
-    crm::configure(cfg);
-    scheduling::configure(cfg);
-    calls_dashboard::configure(cfg);
-    integrations::configure(cfg);
-    telephony::configure(cfg);
-    softphone::configure(cfg);
-    agents::configure(cfg);
-    knowledge_base::configure(cfg);
-    vapi::configure(cfg);
-    webhooks::configure(cfg);
-    ws::configure(cfg);
+    for (_, area) in AREAS {
+        area(cfg);
+    }
 }
 
 /// `limit` (1–500, default `default`) and `offset` (≥ 0, default 0) of a paged list.

@@ -32,7 +32,7 @@ pub struct HoursBody {
 /// The scheduling settings.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SettingsBody {
+pub struct SchedulingSettingsBody {
     /// IANA zone, for example `America/New_York`.
     pub time_zone: String,
     /// Opening windows.
@@ -55,7 +55,7 @@ fn default_step() -> i32 {
     30
 }
 
-impl From<Settings> for SettingsBody {
+impl From<Settings> for SchedulingSettingsBody {
     fn from(s: Settings) -> Self {
         Self {
             time_zone: s.time_zone.name().to_owned(),
@@ -76,10 +76,10 @@ impl From<Settings> for SettingsBody {
     }
 }
 
-impl TryFrom<SettingsBody> for Settings {
+impl TryFrom<SchedulingSettingsBody> for Settings {
     type Error = ApiError;
 
-    fn try_from(b: SettingsBody) -> Result<Self, ApiError> {
+    fn try_from(b: SchedulingSettingsBody) -> Result<Self, ApiError> {
         let time = |t: &str| {
             chrono::NaiveTime::parse_from_str(t, "%H:%M")
                 .map_err(|_| ApiError::validation(format!("{t:?} is not HH:MM")))
@@ -114,39 +114,39 @@ impl TryFrom<SettingsBody> for Settings {
 
 /// `{ "success": true, "settings": … }`
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SettingsResponse {
+pub struct SchedulingSettingsResponse {
     /// Always `true`.
     pub success: bool,
     /// The settings.
-    pub settings: SettingsBody,
+    pub settings: SchedulingSettingsBody,
 }
 
 /// The organization's scheduling settings (defaults when never set).
-#[utoipa::path(tag = "scheduling", security(("bearer" = [])), responses((status = 200, body = SettingsResponse)))]
+#[utoipa::path(tag = "scheduling", security(("bearer" = [])), responses((status = 200, body = SchedulingSettingsResponse)))]
 #[get("/api/scheduling/settings")]
 async fn get_settings(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.scheduler.settings(user.org_id).await?;
-    Ok(HttpResponse::Ok().json(SettingsResponse {
+    Ok(HttpResponse::Ok().json(SchedulingSettingsResponse {
         success: true,
         settings: settings.into(),
     }))
 }
 
 /// Replaces the scheduling settings (managers and admins).
-#[utoipa::path(tag = "scheduling", security(("bearer" = [])), request_body = SettingsBody,
-    responses((status = 200, body = SettingsResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(tag = "scheduling", security(("bearer" = [])), request_body = SchedulingSettingsBody,
+    responses((status = 200, body = SchedulingSettingsResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/api/scheduling/settings")]
 async fn put_settings(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
-    body: Json<SettingsBody>,
+    body: Json<SchedulingSettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = Settings::try_from(body.into_inner())?;
     let stored = state.scheduler.put_settings(user.org_id, settings).await?;
-    Ok(HttpResponse::Ok().json(SettingsResponse {
+    Ok(HttpResponse::Ok().json(SchedulingSettingsResponse {
         success: true,
         settings: stored.into(),
     }))
