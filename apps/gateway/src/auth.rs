@@ -79,11 +79,13 @@ struct UserAuth(Result<UserPrincipal, ApiError>);
 #[derive(Debug, Clone)]
 struct AppAuth(Result<AppPrincipal, ApiError>);
 
-/// Whether [`authenticate`] resolves credentials for `path`: the REST API and the internal
-/// app routes. Vapi's, Twilio's and Dialpad's requests, `/ws` and share links authenticate
-/// their own way.
+/// Whether [`authenticate`] resolves credentials for `path`: the REST API, the internal app
+/// routes and `/ws` (an app's key; a user's token there may also come later, in the first
+/// message). Vapi's, Twilio's and Dialpad's requests and share links authenticate their own way.
 fn principal_path(path: &str) -> bool {
-    (path.starts_with("/api/") && !path.starts_with("/api/vapi/")) || path.starts_with("/internal/")
+    (path.starts_with("/api/") && !path.starts_with("/api/vapi/"))
+        || path.starts_with("/internal/")
+        || path == "/ws"
 }
 
 /// Middleware: authenticates the bearer JWT (checked against its session) and the app API key
