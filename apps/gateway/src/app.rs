@@ -141,6 +141,7 @@ pub fn build(
         .wrap(from_fn(crate::auth::authenticate))
         .wrap(ErrorHandlers::new().default_handler(error_shape))
         .wrap(from_fn(crate::input::refuse_nul_in_url))
+        .wrap(from_fn(crate::edge::limit_clients))
         .wrap(from_fn(telemetry::request_id_header))
         .wrap(TracingLogger::<telemetry::AccessSpan>::new())
 }

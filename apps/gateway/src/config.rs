@@ -58,6 +58,12 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// `HTTP_WORKERS`: worker threads. Default: one per CPU.
     pub http_workers: Option<usize>,
+    /// `HTTP_REQUEST_HEAD_TIMEOUT_MS`: how long a client may take to send a request's head
+    /// (request line and headers), in milliseconds; the connection is then closed. Default 5000.
+    pub request_head_timeout: Duration,
+    /// `HTTP_BODY_TIMEOUT_SECS`, `HTTP_MAX_REQUESTS_PER_CLIENT`, `TRUSTED_PROXIES`: per-client
+    /// limits ([`crate::edge`]). Defaults 30 s, 256 requests in flight, no trusted proxy.
+    pub edge: crate::edge::EdgeConfig,
     /// `SHUTDOWN_TIMEOUT_SECS`: how long in-flight requests may finish after SIGTERM/SIGINT, in
     /// seconds. Default 30.
     pub shutdown_timeout: Duration,
@@ -196,6 +202,8 @@ impl std::fmt::Debug for Config {
             .field("json_limit_bytes", &self.json_limit_bytes)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("http_workers", &self.http_workers)
+            .field("request_head_timeout", &self.request_head_timeout)
+            .field("edge", &self.edge)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("log_format", &self.log_format)
             .field("jwt_secret", &"[redacted]")
@@ -562,6 +570,37 @@ impl Config {
                     "a whole number from 1 to 256",
                     |v| (1..=256).contains(v),
                 )?),
+            },
+            request_head_timeout: Duration::from_millis(vars.parsed(
+                "HTTP_REQUEST_HEAD_TIMEOUT_MS",
+                5_000,
+                "milliseconds from 100 to 600000",
+                |v: &u64| (100..=600_000).contains(v),
+            )?),
+            edge: crate::edge::EdgeConfig {
+                body_timeout: Duration::from_secs(vars.parsed(
+                    "HTTP_BODY_TIMEOUT_SECS",
+                    30,
+                    "seconds from 1 to 3600",
+                    |v: &u64| (1..=3600).contains(v),
+                )?),
+                max_requests_per_client: vars.parsed(
+                    "HTTP_MAX_REQUESTS_PER_CLIENT",
+                    256,
+                    "a whole number from 1 to 100000",
+                    |v: &usize| (1..=100_000).contains(v),
+                )?,
+                trusted_proxies: match vars.get("TRUSTED_PROXIES") {
+                    None => Vec::new(),
+                    Some(raw) => raw
+                        .split(',')
+                        .map(|a| a.trim().parse::<std::net::IpAddr>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| ConfigError::Invalid {
+                            var: "TRUSTED_PROXIES",
+                            reason: "comma-separated IP addresses".into(),
+                        })?,
+                },
             },
             shutdown_timeout: Duration::from_secs(vars.parsed(
                 "SHUTDOWN_TIMEOUT_SECS",

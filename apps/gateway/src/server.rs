@@ -93,7 +93,8 @@ pub fn app_state(config: &Config, db: db::Db) -> Result<AppState, ServeError> {
     )
     .with_realtime(config.ws_send_queue, config.ws_heartbeat)
     .with_embeddings(&config.embeddings)
-    .with_vapi(&config.vapi, voice_agent::VoiceConfig::default()))
+    .with_vapi(&config.vapi, voice_agent::VoiceConfig::default())
+    .with_edge(config.edge.clone()))
 }
 
 /// Runs the gateway until a shutdown signal.
@@ -132,6 +133,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     };
     let mut server = HttpServer::new(move || app::build(state.clone(), limits))
         .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .client_request_timeout(config.request_head_timeout)
         .bind(config.bind_addr)?;
     if let Some(workers) = config.http_workers {
         server = server.workers(workers);

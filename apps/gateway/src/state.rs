@@ -42,6 +42,8 @@ pub struct AppState {
     pub vapi_auth: Option<Arc<vapi_client::Scheme>>,
     /// The organizations' knowledge bases.
     pub knowledge: Arc<rag::KnowledgeBase>,
+    /// Requests in flight per client and the body read deadline ([`crate::edge`]).
+    pub edge: Arc<crate::edge::ClientLimits>,
 }
 
 impl AppState {
@@ -119,7 +121,15 @@ impl AppState {
             ws_heartbeat: std::time::Duration::from_secs(30),
             db,
             auth: Arc::new(auth),
+            edge: Arc::new(crate::edge::ClientLimits::default()),
         }
+    }
+
+    /// The same state with per-client limits from `config`.
+    #[must_use]
+    pub fn with_edge(mut self, config: crate::edge::EdgeConfig) -> Self {
+        self.edge = Arc::new(crate::edge::ClientLimits::new(config));
+        self
     }
 
     /// The same state with the platform's Vapi account (`config.private_key` at

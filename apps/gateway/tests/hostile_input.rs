@@ -343,3 +343,63 @@ async fn malformed_multipart_parts_are_400_in_every_build() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_bodies_time_out_and_a_client_keeps_only_so_many_requests_in_flight() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let gw = TestGateway::start_edge(gateway::edge::EdgeConfig {
+        body_timeout: std::time::Duration::from_secs(1),
+        max_requests_per_client: 3,
+        trusted_proxies: Vec::new(),
+    })
+    .await;
+    let addr = gw.base_url.trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"POST /api/auth/login HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"email\"")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A fourth request of the same client is refused at once.
+    let busy = gw.get("/healthz", None).await;
+    assert_refused(&busy, 429, "too_many_requests", "fourth request");
+    // Each trickling body is answered 408 once its deadline passes, and its connection closed.
+    for mut s in slow {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            s.read_to_end(&mut answer),
+        )
+        .await;
+        assert!(read.is_ok(), "the connection was not closed");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("request_timeout"), "{answer}");
+    }
+    assert_eq!(gw.get("/healthz", None).await.status, 200);
+    // A WebSocket outlives the body deadline: its messages are no request body.
+    let admin = gw.signup("edge-ws").await;
+    let (_, key) = gw.app_with_key(&admin, "CRM").await;
+    let mut ws = gateway::test_support::ws::connect(&gw, &format!("?api_key={key}"), &[]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::Ping(b"still there?".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Pong(data) = message {
+                return Some(data);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    assert_eq!(pong.as_deref(), Some(&b"still there?"[..]));
+}
