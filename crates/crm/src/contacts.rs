@@ -267,7 +267,7 @@ pub async fn find_by_phone(
 /// how bookings and calls attach to a lead. Safe under concurrency (the phone is unique).
 ///
 /// # Errors
-/// [`CrmError::Db`].
+/// [`CrmError::Invalid`] for an email that is not one, [`CrmError::Db`].
 pub async fn find_or_create_on(
     c: &mut AsyncPgConnection,
     org: OrgId,
@@ -275,6 +275,7 @@ pub async fn find_or_create_on(
     phone: &str,
     email: Option<&str>,
 ) -> Result<Contact, CrmError> {
+    let email = clean_email(email.map(str::to_owned))?;
     diesel::insert_into(contacts::table)
         .values((
             contacts::id.eq(Uuid::new_v4()),
