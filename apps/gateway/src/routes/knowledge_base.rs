@@ -149,7 +149,7 @@ fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
 /// `title`. A nameless, repeated or unknown part is refused 400 `invalid_upload`, a NUL in the
 /// title or file name 400 `invalid_characters`, a file over 10 MiB 413 `document_too_large`
 /// as soon as the limit is passed.
-async fn read_upload(mut multipart: Multipart) -> Result<Upload, ApiError> {
+pub async fn read_upload(mut multipart: Multipart) -> Result<Upload, ApiError> {
     let (mut file, mut title) = (None, None);
     let (mut filename, mut content_type) = (String::new(), None);
     while let Some(mut field) = multipart.try_next().await.map_err(multipart_error)? {
