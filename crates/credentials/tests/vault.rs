@@ -394,6 +394,7 @@ async fn credential_tables_are_isolated_between_organizations() {
             &IsolationProbe {
                 table,
                 tenant_column: "org_id",
+                id_column: "id",
                 insert,
             },
         )

@@ -314,6 +314,9 @@ pub struct IsolationProbe<'a> {
     pub table: &'static str,
     /// The column holding the tenant: `org_id`, or `id` for `organizations`.
     pub tenant_column: &'static str,
+    /// A `uuid` column (or expression, such as `key::uuid`) that identifies the inserted row,
+    /// usually `id`; `insert` returns its value.
+    pub id_column: &'static str,
     /// Inserts a valid row for an org; called inside that org's tenant transaction, and once in
     /// another org's transaction, where row-level security must refuse it.
     pub insert: &'a InsertRow,
@@ -387,7 +390,8 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
     };
 
     // 1. Invisible by id and by tenant column.
-    let by_id = format!("SELECT count(*) AS n FROM {table} WHERE id = $1");
+    let id = probe.id_column;
+    let by_id = format!("SELECT count(*) AS n FROM {table} WHERE {id} = $1");
     let by_tenant = format!("SELECT count(*) AS n FROM {table} WHERE {col} = $1");
     assert_eq!(
         count(Some(org_a), by_id.clone(), row_b).await,
@@ -429,7 +433,7 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
     };
     match update(
         org_a,
-        format!("UPDATE {table} SET {col} = $2 WHERE id = $1"),
+        format!("UPDATE {table} SET {col} = $2 WHERE {id} = $1"),
         row_a,
         org_b.0,
     )
@@ -439,8 +443,8 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
         other => panic!("{table}: org A moving its row to org B was not refused by RLS: {other:?}"),
     }
     for sql in [
-        format!("UPDATE {table} SET {col} = {col} WHERE id = $1 OR id = $2"),
-        format!("DELETE FROM {table} WHERE id = $1 OR id = $2"),
+        format!("UPDATE {table} SET {col} = {col} WHERE {id} = $1 OR {id} = $2"),
+        format!("DELETE FROM {table} WHERE {id} = $1 OR {id} = $2"),
     ] {
         match update(org_a, sql.clone(), row_b, row_b).await {
             Ok(0) => {}
@@ -450,7 +454,7 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
     }
 
     // 4. No tenant: nothing visible.
-    let any = format!("SELECT count(*) AS n FROM {table} WHERE id <> $1");
+    let any = format!("SELECT count(*) AS n FROM {table} WHERE {id} <> $1");
     assert_eq!(
         count(None, any, Uuid::nil()).await,
         0,

@@ -56,6 +56,7 @@ async fn users_are_isolated_between_organizations() {
     let probe = IsolationProbe {
         table: "users",
         tenant_column: "org_id",
+        id_column: "id",
         insert: &insert_user,
     };
     assert_tenant_isolation(&test_db.db(), &probe).await;

@@ -467,11 +467,13 @@ async fn new_tables_isolate_tenants() {
         IsolationProbe {
             table: "webhook_events",
             tenant_column: "org_id",
+            id_column: "id",
             insert: &insert_webhook_event,
         },
         IsolationProbe {
             table: "calls",
             tenant_column: "org_id",
+            id_column: "id",
             insert: &insert_call,
         },
     ] {

@@ -78,6 +78,7 @@ async fn sessions_apps_and_the_audit_log_are_isolated() {
         let probe = IsolationProbe {
             table,
             tenant_column: "org_id",
+            id_column: "id",
             insert,
         };
         assert_tenant_isolation(&db, &probe).await;

@@ -141,6 +141,7 @@ async fn mapping_tables_are_isolated() {
             &IsolationProbe {
                 table,
                 tenant_column: "org_id",
+                id_column: "id",
                 insert,
             },
         )

@@ -110,6 +110,7 @@ async fn voicemails_are_isolated_and_bound_to_their_orgs_apps() {
     let probe = IsolationProbe {
         table: "voicemails",
         tenant_column: "org_id",
+        id_column: "id",
         insert: &insert_voicemail,
     };
     assert_tenant_isolation(&db, &probe).await;
