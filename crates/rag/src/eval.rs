@@ -6,6 +6,10 @@
 //! Metrics are over what [`KnowledgeBase::retrieve`] returns to the agent (at most 5 chunks and
 //! 2000 characters): recall@5 is the share of questions whose expected chunk is returned; MRR is
 //! the mean of 1/rank of the first expected chunk (0 when missing).
+//!
+//! [`handbooks`] adds three handbooks written for the evaluation (`eval/handbooks/`), each with
+//! a tuning and a held-back question set labelled by the facts that answer them; scored by
+//! [`KnowledgeBase::evaluate_callers`] (recall@5, MRR, answer-in-context, false-context).
 
 use db::OrgId;
 use serde::Deserialize;
@@ -149,8 +153,192 @@ impl KnowledgeBase {
     }
 }
 
+/// A caller's question about one of the evaluation handbooks (`eval/handbooks/README.md`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallerQuestion {
+    /// As a caller would say it.
+    pub q: String,
+    /// Phrases of the handbook that answer it, all needed (empty when unanswerable).
+    #[serde(default)]
+    pub facts: Vec<String>,
+}
+
+impl CallerQuestion {
+    /// Whether the handbook answers it.
+    #[must_use]
+    pub fn answerable(&self) -> bool {
+        !self.facts.is_empty()
+    }
+
+    /// Whether `text` holds every fact (case does not matter).
+    #[must_use]
+    pub fn answered_by(&self, text: &str) -> bool {
+        let text = text.to_lowercase();
+        self.facts.iter().all(|f| text.contains(&f.to_lowercase()))
+    }
+}
+
+#[derive(Deserialize)]
+struct QuestionFile {
+    questions: Vec<CallerQuestion>,
+}
+
+/// One evaluation handbook with its tuning and held-back questions.
+#[derive(Debug, Clone)]
+pub struct Handbook {
+    /// File name, e.g. `harbourview-dental.md`.
+    pub name: &'static str,
+    /// The handbook (Markdown).
+    pub text: &'static str,
+    /// Questions tuning may look at.
+    pub tuning: Vec<CallerQuestion>,
+    /// Questions for measurement only.
+    pub heldback: Vec<CallerQuestion>,
+}
+
+macro_rules! handbook {
+    ($name:literal) => {
+        (
+            concat!($name, ".md"),
+            include_str!(concat!("../eval/handbooks/", $name, ".md")),
+            include_str!(concat!("../eval/handbooks/", $name, ".tuning.json")),
+            include_str!(concat!("../eval/handbooks/", $name, ".heldback.json")),
+        )
+    };
+}
+
+/// The three evaluation handbooks (prose, lists and tables, FAQ) and their questions.
+///
+/// # Panics
+/// Never for the files shipped in the crate (a unit test parses them).
+#[must_use]
+pub fn handbooks() -> Vec<Handbook> {
+    let parse = |json: &str| -> Vec<CallerQuestion> {
+        serde_json::from_str::<QuestionFile>(json)
+            .expect("eval/handbooks question files are valid")
+            .questions
+    };
+    [
+        handbook!("harbourview-dental"),
+        handbook!("northside-physio"),
+        handbook!("glow-skin-faq"),
+    ]
+    .into_iter()
+    .map(|(name, text, tuning, heldback)| Handbook {
+        name,
+        text,
+        tuning: parse(tuning),
+        heldback: parse(heldback),
+    })
+    .collect()
+}
+
+/// What one question set measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SetReport {
+    /// Answerable questions.
+    pub answerable: usize,
+    /// Unanswerable questions.
+    pub unanswerable: usize,
+    /// Share of answerable questions whose facts are all in the returned chunks (0..1).
+    pub recall_at_5: f64,
+    /// Mean of 1/rank of the first chunk holding the first fact (0..1).
+    pub mrr: f64,
+    /// Share of answerable questions whose facts are all in the context the agent receives,
+    /// after the 2,000-character cut (0..1).
+    pub answer_in_context: f64,
+    /// Share of unanswerable questions that got context anyway (0..1).
+    pub false_context: f64,
+    /// Answerable questions whose answer did not reach the context, with the first heading
+    /// returned.
+    pub misses: Vec<(String, String)>,
+    /// Unanswerable questions that got context, with the first heading returned.
+    pub false_finds: Vec<(String, String)>,
+}
+
+impl KnowledgeBase {
+    /// Asks `questions` for `org` (whose knowledge base holds their handbook) and scores what
+    /// the agent would receive ([`SetReport`]).
+    ///
+    /// # Errors
+    /// As [`KnowledgeBase::retrieve`].
+    pub async fn evaluate_callers(
+        &self,
+        org: OrgId,
+        questions: &[CallerQuestion],
+    ) -> Result<SetReport, RagError> {
+        let mut report = SetReport::default();
+        let (mut recalled, mut in_context, mut reciprocal, mut false_found) = (0, 0, 0f64, 0);
+        for question in questions {
+            let found = self.retrieve(org, &question.q).await?;
+            let first = found
+                .chunks
+                .first()
+                .map_or("(nothing)".to_owned(), |c| c.heading.clone());
+            if !question.answerable() {
+                report.unanswerable += 1;
+                if found.found() {
+                    false_found += 1;
+                    report.false_finds.push((question.q.clone(), first));
+                }
+                continue;
+            }
+            report.answerable += 1;
+            let texts: Vec<String> = found.chunks.iter().map(|c| c.text()).collect();
+            if question.answered_by(&texts.join("\n")) {
+                recalled += 1;
+            }
+            let first_fact = CallerQuestion {
+                q: String::new(),
+                facts: question.facts[..1].to_vec(),
+            };
+            if let Some(rank) = texts.iter().position(|t| first_fact.answered_by(t)) {
+                reciprocal += 1.0 / (rank as f64 + 1.0);
+            }
+            if question.answered_by(&found.context) {
+                in_context += 1;
+            } else {
+                report.misses.push((question.q.clone(), first));
+            }
+        }
+        let share = |n: usize, of: usize| n as f64 / of.max(1) as f64;
+        report.recall_at_5 = share(recalled, report.answerable);
+        report.mrr = reciprocal / report.answerable.max(1) as f64;
+        report.answer_in_context = share(in_context, report.answerable);
+        report.false_context = share(false_found, report.unanswerable);
+        Ok(report)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_handbook_fact_is_in_its_handbook() {
+        let books = super::handbooks();
+        assert_eq!(books.len(), 3);
+        let (mut all, mut unanswerable) = (0, 0);
+        for book in &books {
+            for q in book.tuning.iter().chain(&book.heldback) {
+                all += 1;
+                if !q.answerable() {
+                    unanswerable += 1;
+                }
+                for fact in &q.facts {
+                    assert!(
+                        book.text.to_lowercase().contains(&fact.to_lowercase()),
+                        "{}: {fact}",
+                        book.name
+                    );
+                }
+            }
+        }
+        assert!(all >= 200, "{all} questions");
+        assert!(
+            unanswerable * 100 >= all * 15,
+            "{unanswerable} of {all} unanswerable"
+        );
+    }
+
     #[test]
     fn the_clinic_set_parses_and_every_label_names_a_section_of_the_knowledge_base() {
         let set = super::clinic_set();
