@@ -10,7 +10,10 @@ use actix_web::dev::ServerHandle;
 use db::test_support::TestDatabase;
 use serde_json::{Value, json};
 
+mod vapi_mock;
 pub mod ws;
+
+pub use vapi_mock::mock_vapi;
 
 use crate::app::{self, BodyLimits};
 use crate::config::LogFormat;
@@ -245,11 +248,23 @@ impl TestGateway {
         endpoints: integrations::ProviderEndpoints,
         vapi_base_url: &str,
     ) -> Self {
+        Self::start_voice_full(endpoints, vapi_base_url, None).await
+    }
+
+    /// [`TestGateway::start_voice`] plus a Google OAuth client (pointing at a mock Google).
+    ///
+    /// # Panics
+    /// As [`TestGateway::start`].
+    pub async fn start_voice_full(
+        endpoints: integrations::ProviderEndpoints,
+        vapi_base_url: &str,
+        google: Option<integrations::google::GoogleOAuthConfig>,
+    ) -> Self {
         let database = TestDatabase::new().await;
         let state = test_app_state(
             database.db(),
             endpoints,
-            None,
+            google,
             Some(TEST_PUBLIC_BASE_URL.into()),
         )
         .with_vapi(&test_vapi_config(vapi_base_url), test_voice_config());
