@@ -1186,3 +1186,35 @@ async fn an_end_of_call_report_with_nul_is_recorded_like_any_other() {
     assert_eq!(stored["transcript"], "User: hello there", "{stored}");
     assert_eq!(stored["outcome_summary"], "Asked about prices.", "{stored}");
 }
+
+fn insert_result(
+    c: &mut db::AsyncPgConnection,
+    org: db::OrgId,
+) -> db::ConnFuture<'_, Result<uuid::Uuid, db::DbError>> {
+    let id = uuid::Uuid::new_v4();
+    Box::pin(async move {
+        use diesel_async::RunQueryDsl as _;
+        diesel::sql_query(
+            "INSERT INTO vapi_tool_results (org_id, tool_call_id, tool_name, reply) \
+             VALUES ($1, $2, 'bookClinicAppointment', '{\"speech\": \"Booked.\"}')",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org.0)
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .execute(c)
+        .await?;
+        Ok(id)
+    })
+}
+
+/// `vapi_tool_results` is confined to its organization by forced RLS, like every tenant table.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_call_results_are_isolated_between_organizations() {
+    let test_db = db::test_support::TestDatabase::new().await;
+    let probe = db::test_support::IsolationProbe {
+        table: "vapi_tool_results",
+        tenant_column: "org_id",
+        id_column: "tool_call_id::uuid",
+        insert: &insert_result,
+    };
+    db::test_support::assert_tenant_isolation(&test_db.db(), &probe).await;
+}

@@ -158,6 +158,7 @@ diesel::table! {
         last_event_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        outcome -> Nullable<Text>,
     }
 }
 

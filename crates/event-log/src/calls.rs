@@ -55,6 +55,9 @@ pub struct CallWithUser {
     /// Recording URL, if any.
     #[diesel(sql_type = Nullable<Text>)]
     pub recording_url: Option<String>,
+    /// Once ended: `completed` (it was answered) or `missed`.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub outcome: Option<String>,
     /// First seen (UTC).
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
@@ -82,7 +85,8 @@ pub async fn list(
             let calls = diesel::sql_query(
                 "SELECT c.id, c.app_id, c.dialpad_call_id, c.dialpad_user_id, m.crm_user_id,
                         c.direction, c.from_number, c.to_number, c.status, c.rang_at,
-                        c.started_at, c.ended_at, c.duration_seconds, c.recording_url, c.created_at
+                        c.started_at, c.ended_at, c.duration_seconds, c.recording_url, c.outcome,
+                        c.created_at
                    FROM calls c
                    LEFT JOIN dialpad_user_mappings m
                      ON m.app_id = c.app_id AND m.org_id = c.org_id

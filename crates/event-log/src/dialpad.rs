@@ -112,6 +112,8 @@ pub enum EventKind {
     Started,
     /// `hangup` → `call.ended`.
     Ended,
+    /// `missed` (the call ended unanswered) → `call.ended`, outcome `missed`.
+    Missed,
     /// `recording` → `call.recording.completed`.
     RecordingCompleted,
     /// `voicemail`, `voicemail_uploaded` → `voicemail.received`.
@@ -128,10 +130,17 @@ impl EventKind {
             "ringing" | "calling" => Self::Ring,
             "connected" => Self::Started,
             "hangup" => Self::Ended,
+            "missed" => Self::Missed,
             "recording" => Self::RecordingCompleted,
             "voicemail" | "voicemail_uploaded" => Self::Voicemail,
             _ => Self::Other,
         }
+    }
+
+    /// Whether the call is over after this event (`hangup`, `missed`).
+    #[must_use]
+    pub fn ends_call(self) -> bool {
+        matches!(self, Self::Ended | Self::Missed)
     }
 
     /// Our event name, stored as the event's `event_type` (`ignored` for [`EventKind::Other`]).
@@ -140,7 +149,7 @@ impl EventKind {
         match self {
             Self::Ring => "call.ring",
             Self::Started => "call.started",
-            Self::Ended => "call.ended",
+            Self::Ended | Self::Missed => "call.ended",
             Self::RecordingCompleted => "call.recording.completed",
             Self::Voicemail => "voicemail.received",
             Self::Other => "ignored",

@@ -5,7 +5,9 @@
 //!
 //! Out-of-order arrival: every event fills the fields it knows (first timestamps kept, later
 //! duration and recording kept), and only an event that moves the call forward is broadcast, so
-//! a `ringing` arriving after `hangup` never pops up a ringing call.
+//! a `ringing` arriving after `hangup` never pops up a ringing call. `missed` ends a call like
+//! `hangup`; whichever comes first publishes the one `call.ended`, with the call's `outcome`
+//! (`completed` when it was ever answered, else `missed`; a column derived from the row).
 
 use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, OrgId};
@@ -18,6 +20,13 @@ use uuid::Uuid;
 
 use crate::EventLogError;
 use crate::dialpad::{CallEvent, EventKind};
+
+/// How the call ended (`completed` or `missed`), once it has.
+#[derive(QueryableByName)]
+struct Outcome {
+    #[diesel(sql_type = Nullable<Text>)]
+    outcome: Option<String>,
+}
 
 #[derive(QueryableByName)]
 struct Status {
@@ -51,7 +60,8 @@ ON CONFLICT (app_id, dialpad_call_id) DO UPDATE SET
     ended_at = coalesce(calls.ended_at, EXCLUDED.ended_at),
     duration_seconds = coalesce(EXCLUDED.duration_seconds, calls.duration_seconds),
     recording_url = coalesce(EXCLUDED.recording_url, calls.recording_url),
-    last_event_at = greatest(calls.last_event_at, EXCLUDED.last_event_at)";
+    last_event_at = greatest(calls.last_event_at, EXCLUDED.last_event_at)
+RETURNING outcome";
 
 /// Applies one stored event. Returns our event type (`call.ring`, …, `ignored`).
 pub(crate) async fn apply(
@@ -65,7 +75,9 @@ pub(crate) async fn apply(
     match kind {
         EventKind::Ring => call_update(c, org, app, &event, "ringing", kind).await?,
         EventKind::Started => call_update(c, org, app, &event, "active", kind).await?,
-        EventKind::Ended => call_update(c, org, app, &event, "ended", kind).await?,
+        EventKind::Ended | EventKind::Missed => {
+            call_update(c, org, app, &event, "ended", kind).await?;
+        }
         // Dialpad reports a recording once the call is over.
         EventKind::RecordingCompleted => call_update(c, org, app, &event, "ended", kind).await?,
         EventKind::Voicemail => voicemail_received(c, org, app, &event).await?,
@@ -103,17 +115,14 @@ async fn call_update(
     .await
     .optional()?;
     let (from, to) = event.from_to();
-    let duration = (kind == EventKind::Ended)
-        .then(|| duration_seconds(event))
-        .flatten();
+    let duration = kind.ends_call().then(|| duration_seconds(event)).flatten();
     // The event's own moment falls back to when it happened; other moments only as sent.
-    let moment = |own: EventKind, sent: Option<DateTime<Utc>>| {
-        sent.or_else(|| (kind == own).then(|| event.happened_at()))
-    };
-    let rang_at = moment(EventKind::Ring, event.date_rang);
-    let started_at = moment(EventKind::Started, event.date_connected);
-    let ended_at = moment(EventKind::Ended, event.date_ended);
-    diesel::sql_query(UPSERT_CALL)
+    let moment =
+        |own: bool, sent: Option<DateTime<Utc>>| sent.or_else(|| own.then(|| event.happened_at()));
+    let rang_at = moment(kind == EventKind::Ring, event.date_rang);
+    let started_at = moment(kind == EventKind::Started, event.date_connected);
+    let ended_at = moment(kind.ends_call(), event.date_ended);
+    let upserted: Outcome = diesel::sql_query(UPSERT_CALL)
         .bind::<SqlUuid, _>(Uuid::new_v4())
         .bind::<SqlUuid, _>(org.0)
         .bind::<SqlUuid, _>(app)
@@ -129,7 +138,7 @@ async fn call_update(
         .bind::<Nullable<Integer>, _>(duration)
         .bind::<Nullable<Text>, _>(<[String]>::first(&event.recording_urls).cloned())
         .bind::<Nullable<Timestamptz>, _>(Some(event.happened_at()))
-        .execute(c)
+        .get_result(c)
         .await?;
     let advanced = prior.is_none_or(|p| rank(status) > rank(&p.status));
     if !advanced || kind == EventKind::RecordingCompleted {
@@ -145,8 +154,9 @@ async fn call_update(
         "user_id": event.dialpad_user_id(),
         "timestamp": iso(event.happened_at()),
     });
-    if kind == EventKind::Ended {
+    if kind.ends_call() {
         payload["duration_seconds"] = json!(duration);
+        payload["outcome"] = json!(upserted.outcome);
     }
     publish(c, org, app, event, payload).await
 }

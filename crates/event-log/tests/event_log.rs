@@ -170,10 +170,66 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
         json!({
             "event": "call.ended", "call_id": 42, "direction": "inbound",
             "from_number": "+15551234567", "to_number": "+15559876543", "status": "ended",
-            "duration_seconds": 120, "user_id": 987_654,
+            "duration_seconds": 120, "outcome": "completed", "user_id": 987_654,
             "timestamp": "2026-01-28T10:33:00.500Z", "target_crm_user": "crm_ana"
         })
     );
+}
+
+/// An inbound call nobody answered: no `date_connected`, no talk time.
+fn unanswered(call_id: i64, state: &str, ts: i64) -> Value {
+    let mut event = call_event(call_id, state, ts);
+    event["date_connected"] = Value::Null;
+    event["duration"] = Value::Null;
+    event
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let keys = keyring();
+    let org = create_org(&db, "Clinic").await;
+    let app = create_app(&db, org).await;
+    // 51: missed, no hangup. 52: missed then hangup. 53: hangup then missed.
+    let events = [
+        unanswered(51, "ringing", 1_769_596_200_000),
+        unanswered(51, "missed", 1_769_596_230_000),
+        unanswered(52, "ringing", 1_769_596_200_000),
+        unanswered(52, "missed", 1_769_596_230_000),
+        unanswered(52, "hangup", 1_769_596_231_000),
+        unanswered(53, "ringing", 1_769_596_200_000),
+        unanswered(53, "hangup", 1_769_596_231_000),
+        unanswered(53, "missed", 1_769_596_232_000),
+    ];
+    for event in &events {
+        let stored = ingest::dialpad(&db, &keys, app, event.to_string().as_bytes())
+            .await
+            .unwrap();
+        assert_ne!(stored.event_type, "ignored", "{event}");
+    }
+    drain(&Processor::new(db.clone(), fast_config(), "test")).await;
+    let (calls, total) = event_log::calls::list(&db, org, app, None, 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(total, 3);
+    for call in &calls {
+        assert_eq!(call.status, "ended", "{call:?}");
+        assert_eq!(call.outcome.as_deref(), Some("missed"), "{call:?}");
+        assert!(
+            call.ended_at.is_some() && call.started_at.is_none(),
+            "{call:?}"
+        );
+    }
+    let sent = published(&db, org).await;
+    for call_id in [51, 52, 53] {
+        let ended: Vec<&Value> = sent
+            .iter()
+            .filter(|e| e["call_id"] == call_id && e["event"] == "call.ended")
+            .collect();
+        assert_eq!(ended.len(), 1, "{call_id}: {sent:?}");
+        assert_eq!(ended[0]["outcome"], "missed", "{call_id}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

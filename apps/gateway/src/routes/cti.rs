@@ -480,6 +480,8 @@ pub struct DialpadCallBody {
     pub duration_seconds: Option<i32>,
     /// Recording URL.
     pub recording_url: Option<String>,
+    /// Once ended: `completed` (it was answered) or `missed` (it ended unanswered).
+    pub outcome: Option<String>,
     /// First seen.
     pub created_at: String,
 }
@@ -501,6 +503,7 @@ impl From<event_log::calls::CallWithUser> for DialpadCallBody {
             ended_at: c.ended_at.map(iso),
             duration_seconds: c.duration_seconds,
             recording_url: c.recording_url,
+            outcome: c.outcome,
             created_at: iso(c.created_at),
         }
     }
