@@ -80,8 +80,8 @@ struct UserAuth(Result<UserPrincipal, ApiError>);
 struct AppAuth(Result<AppPrincipal, ApiError>);
 
 /// Whether [`authenticate`] resolves credentials for `path`: the REST API, the internal app
-/// routes and `/ws` (an app's key; a user's token there may also come later, in the first
-/// message). Vapi's, Twilio's and Dialpad's requests and share links authenticate their own way.
+/// routes and `/ws` (only an app's key there). Vapi's, Twilio's and Dialpad's requests and share
+/// links authenticate their own way.
 fn principal_path(path: &str) -> bool {
     (path.starts_with("/api/") && !path.starts_with("/api/vapi/"))
         || path.starts_with("/internal/")
@@ -101,7 +101,8 @@ pub async fn authenticate(
     if principal_path(req.path())
         && let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
     {
-        if let Some(token) = bearer(req.request()) {
+        // `/ws` checks a user's token itself (it may also come later, in the first message).
+        if let Some(token) = bearer(req.request()).filter(|_| req.path() != "/ws") {
             let found = sessions::authenticate(&state.db, &state.auth.jwt, &token)
                 .await
                 .map_err(ApiError::from);

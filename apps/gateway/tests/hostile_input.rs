@@ -119,24 +119,12 @@ async fn a_dialpad_event_with_nul_is_stored_and_processed_cleaned() {
         "transcription_text": "call\u{0} me back", "event_timestamp": 1_700_000_000_000i64,
         "date_started": 1_700_000_000_000i64, "date_ended": 1_700_000_060_000i64,
     });
-    let ack = gw
-        .post_body(
-            &format!("/webhooks/dialpad/{app}"),
-            "application/json",
-            event.to_string(),
-            &[],
-        )
-        .await;
+    let (gateway, path, body) = (&gw, format!("/webhooks/dialpad/{app}"), event.to_string());
+    let deliver = || gateway.post_body(&path, "application/json", body.clone(), &[]);
+    let ack = deliver().await;
     assert_eq!(ack.status, 200, "{:?}", ack.body);
     assert_eq!(ack.body["duplicate"], false);
-    let again = gw
-        .post_body(
-            &format!("/webhooks/dialpad/{app}"),
-            "application/json",
-            event.to_string(),
-            &[],
-        )
-        .await;
+    let again = deliver().await;
     assert_eq!(again.body["duplicate"], true, "a retry is recognized");
     let mut calls = Value::Null;
     for _ in 0..100 {

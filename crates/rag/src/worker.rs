@@ -37,6 +37,18 @@ struct DueOrg {
     org_id: Uuid,
 }
 
+/// The id of document `id` while it is still claimed at `claimed_at` (a delete, a re-index or
+/// a takeover ends the claim).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn claimed_row(org: Uuid, id: Uuid, claimed_at: DateTime<Utc>) -> _ {
+    kb_documents::table
+        .filter(kb_documents::org_id.eq(org))
+        .filter(kb_documents::id.eq(id))
+        .filter(kb_documents::status.eq("processing"))
+        .filter(kb_documents::claimed_at.eq(claimed_at))
+        .select(kb_documents::id)
+}
+
 /// Why indexing a document failed.
 enum Failure<'a> {
     /// Worth another attempt (the embedding provider failed).
@@ -203,12 +215,7 @@ impl KnowledgeBase {
             .tenant(org, move |c| {
                 Box::pin(async move {
                     // Still ours? (A re-index or a takeover after a long pause resets the claim.)
-                    let still_ours: Option<Uuid> = kb_documents::table
-                        .filter(kb_documents::org_id.eq(org.0))
-                        .filter(kb_documents::id.eq(id))
-                        .filter(kb_documents::status.eq("processing"))
-                        .filter(kb_documents::claimed_at.eq(claimed_at))
-                        .select(kb_documents::id)
+                    let still_ours: Option<Uuid> = claimed_row(org.0, id, claimed_at)
                         .for_update()
                         .get_result(c)
                         .await
@@ -294,12 +301,7 @@ impl KnowledgeBase {
         self.db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    let found: Option<Uuid> = kb_documents::table
-                        .filter(kb_documents::org_id.eq(org.0))
-                        .filter(kb_documents::id.eq(id))
-                        .filter(kb_documents::status.eq("processing"))
-                        .filter(kb_documents::claimed_at.eq(claimed_at))
-                        .select(kb_documents::id)
+                    let found: Option<Uuid> = claimed_row(org.0, id, claimed_at)
                         .get_result(c)
                         .await
                         .optional()?;
