@@ -103,6 +103,40 @@ pub struct Config {
     pub vapi: VapiConfig,
     /// Where knowledge-base embeddings come from (see [`EmbeddingsConfig`]).
     pub embeddings: EmbeddingsConfig,
+    /// The platform's knowledge-base thresholds, when set (see [`RetrievalThresholds`]).
+    pub retrieval: RetrievalThresholds,
+}
+
+/// The platform's knowledge-base "no answer" thresholds (cosine similarity, 0..1), replacing
+/// the embedding model's defaults (`rag::RetrievalConfig::for_model`: calibrated for the local
+/// model, 0.25 and 0.5 for an OpenAI-compatible one); an organization's own similarity
+/// threshold (`PUT /api/knowledge-base/settings`) still wins.
+///
+/// - `KB_SIMILARITY_THRESHOLD`: what a chunk needs to be given to the agent.
+/// - `KB_UNGROUNDED_THRESHOLD`: what it needs when the question names something the knowledge
+///   base never mentions.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RetrievalThresholds {
+    /// `KB_SIMILARITY_THRESHOLD`.
+    pub similarity: Option<f32>,
+    /// `KB_UNGROUNDED_THRESHOLD`.
+    pub ungrounded: Option<f32>,
+}
+
+impl RetrievalThresholds {
+    /// `defaults` with these thresholds applied (the ungrounded one never below the other).
+    #[must_use]
+    pub fn apply(&self, defaults: rag::RetrievalConfig) -> rag::RetrievalConfig {
+        let similarity_threshold = self.similarity.unwrap_or(defaults.similarity_threshold);
+        rag::RetrievalConfig {
+            similarity_threshold,
+            ungrounded_threshold: self
+                .ungrounded
+                .unwrap_or(defaults.ungrounded_threshold)
+                .max(similarity_threshold),
+            ..defaults
+        }
+    }
 }
 
 /// Where knowledge-base embeddings come from (SPEC §7).
@@ -309,6 +343,22 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         config.token_url = self.http_url("GOOGLE_OAUTH_TOKEN_URL", config.token_url)?;
         config.userinfo_url = self.http_url("GOOGLE_USERINFO_URL", config.userinfo_url)?;
         Ok(Some(config))
+    }
+
+    fn retrieval(&self) -> Result<RetrievalThresholds, ConfigError> {
+        let threshold = |var: &'static str| -> Result<Option<f32>, ConfigError> {
+            if self.get(var).is_none() {
+                return Ok(None);
+            }
+            self.parsed(var, 0.0_f32, "a number from 0 to 1", |v| {
+                (0.0..=1.0).contains(v)
+            })
+            .map(Some)
+        };
+        Ok(RetrievalThresholds {
+            similarity: threshold("KB_SIMILARITY_THRESHOLD")?,
+            ungrounded: threshold("KB_UNGROUNDED_THRESHOLD")?,
+        })
     }
 
     fn embeddings(&self) -> Result<EmbeddingsConfig, ConfigError> {
@@ -645,6 +695,7 @@ impl Config {
             })?,
             vapi: vars.vapi()?,
             embeddings: vars.embeddings()?,
+            retrieval: vars.retrieval()?,
         })
     }
 }

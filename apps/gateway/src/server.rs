@@ -92,7 +92,7 @@ pub fn app_state(config: &Config, db: db::Db) -> Result<AppState, ServeError> {
         config.public_base_url.clone(),
     )
     .with_realtime(config.ws_send_queue, config.ws_heartbeat)
-    .with_embeddings(&config.embeddings)
+    .with_embeddings(&config.embeddings, &config.retrieval)
     .with_vapi(&config.vapi, voice_agent::VoiceConfig::default())
     .with_edge(config.edge.clone()))
 }

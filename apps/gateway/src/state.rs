@@ -86,13 +86,9 @@ impl AppState {
             scheduler.clone(),
         ));
         // The local model by default; it loads only when first used.
-        let knowledge = Arc::new(rag::KnowledgeBase::new(
-            db.clone(),
-            Arc::new(rag::embed::local::LocalEmbedder::new(
-                rag::embed::local::default_model_dir(),
-            )),
-            rag::RetrievalConfig::default(),
-        ));
+        let local = rag::embed::local::LocalEmbedder::new(rag::embed::local::default_model_dir());
+        let config = rag::RetrievalConfig::for_model(&rag::Embedder::model(&local).id);
+        let knowledge = Arc::new(rag::KnowledgeBase::new(db.clone(), Arc::new(local), config));
         let voice = Arc::new(voice_agent::VoiceAgent::new(
             db.clone(),
             None,
@@ -174,10 +170,15 @@ impl AppState {
     }
 
     /// The same state embedding knowledge-base text as `config` says (the local model or an
-    /// OpenAI-compatible API called through the shared HTTP client). Call before
-    /// [`AppState::with_vapi`], which hands the knowledge base to the voice agent.
+    /// OpenAI-compatible API called through the shared HTTP client), with the model's
+    /// thresholds or the platform's `thresholds`. Call before [`AppState::with_vapi`], which
+    /// hands the knowledge base to the voice agent.
     #[must_use]
-    pub fn with_embeddings(self, config: &crate::config::EmbeddingsConfig) -> Self {
+    pub fn with_embeddings(
+        self,
+        config: &crate::config::EmbeddingsConfig,
+        thresholds: &crate::config::RetrievalThresholds,
+    ) -> Self {
         let embedder: Arc<dyn rag::Embedder> = match config {
             crate::config::EmbeddingsConfig::Local { model_dir } => {
                 Arc::new(rag::embed::local::LocalEmbedder::new(model_dir.clone()))
@@ -189,7 +190,8 @@ impl AppState {
                 ))
             }
         };
-        self.with_knowledge_base(embedder, rag::RetrievalConfig::default())
+        let config = thresholds.apply(rag::RetrievalConfig::for_model(&embedder.model().id));
+        self.with_knowledge_base(embedder, config)
     }
 
     /// The same state with a knowledge base embedding through `embedder` (tests fake the

@@ -242,6 +242,7 @@ diesel::table! {
         embedding -> Bytea,
         tsv -> Nullable<Tsvector>,
         created_at -> Timestamptz,
+        passage_embeddings -> Bytea,
     }
 }
 

@@ -40,6 +40,103 @@ impl Chunk {
     }
 }
 
+/// A chunk has at most this many passages ([`passages`]).
+pub const MAX_PASSAGES: usize = 24;
+
+impl Chunk {
+    /// The texts of its passages as they are embedded: `Section path: passage`.
+    #[must_use]
+    pub fn passage_texts(&self) -> Vec<String> {
+        passages(&self.content)
+            .into_iter()
+            .map(|p| crate::retrieve::chunk_text(&self.heading, &p))
+            .collect()
+    }
+}
+
+/// The passages of a chunk's `content`, each scored on its own at query time (a caller's
+/// question usually matches one sentence, list item or table row, and a whole chunk's vector
+/// dilutes it): sentences of each paragraph (consecutive lines), each list item without its
+/// marker, and table rows as `Header: cell, Header: cell`. At most [`MAX_PASSAGES`].
+#[must_use]
+pub fn passages(content: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut header: Vec<String> = Vec::new();
+    // Consecutive plain lines are one paragraph (PDF text wraps sentences across lines).
+    let mut paragraph = String::new();
+    let flush = |paragraph: &mut String, out: &mut Vec<String>| {
+        out.extend(
+            sentences(paragraph)
+                .into_iter()
+                .filter(|s| s.chars().count() >= 3),
+        );
+        paragraph.clear();
+    };
+    let lines: Vec<&str> = content.lines().map(str::trim).collect();
+    for (i, line) in lines.iter().enumerate() {
+        let item = line.strip_prefix(['-', '*', '•']).map(str::trim_start);
+        if line.is_empty() || line.starts_with('|') || item.is_some() {
+            flush(&mut paragraph, &mut out);
+        }
+        if let Some(item) = item {
+            paragraph.push_str(item);
+            continue;
+        }
+        if line.starts_with('|') {
+            let cells = table_cells(line);
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':')))
+            {
+                continue;
+            }
+            let next_is_rule = lines
+                .get(i + 1)
+                .is_some_and(|n| n.starts_with('|') && n.contains("--"));
+            if next_is_rule {
+                header = cells;
+            } else {
+                out.push(table_row(&header, &cells));
+            }
+            continue;
+        }
+        if !paragraph.is_empty() {
+            paragraph.push(' ');
+        }
+        paragraph.push_str(line);
+    }
+    flush(&mut paragraph, &mut out);
+    out.truncate(MAX_PASSAGES);
+    out
+}
+
+fn table_cells(line: &str) -> Vec<String> {
+    line.trim_matches('|')
+        .split('|')
+        .map(|c| c.trim().replace("**", ""))
+        .collect()
+}
+
+/// `Day: Monday, Hours: 9am – 5pm` (the cells alone when the header does not fit).
+fn table_row(header: &[String], cells: &[String]) -> String {
+    if header.len() == cells.len() {
+        header
+            .iter()
+            .zip(cells)
+            .map(|(h, c)| {
+                if h.is_empty() {
+                    c.clone()
+                } else {
+                    format!("{h}: {c}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        cells.join(", ")
+    }
+}
+
 /// Splits `text` into chunks. `markdown` selects `#` headings; otherwise headings are guessed.
 #[must_use]
 pub fn chunk(text: &str, markdown: bool) -> Vec<Chunk> {
@@ -290,6 +387,27 @@ mod tests {
         );
         assert_eq!(chunks[3].ordinal, 3);
         assert_eq!(chunks[3].embedding_text(), "Prices\nBotox from £200.");
+    }
+
+    #[test]
+    fn passages_are_sentences_list_items_and_table_rows_with_their_header() {
+        let content = "Open late. Parking is\nfree.\n- Card or cash\n- No cheques\n\n| Day | Hours |\n|---|---|\n| Monday | 9am – 5pm |";
+        assert_eq!(
+            passages(content),
+            vec![
+                "Open late.",
+                "Parking is free.",
+                "Card or cash",
+                "No cheques",
+                "Day: Monday, Hours: 9am – 5pm"
+            ]
+        );
+        let chunk = Chunk {
+            ordinal: 0,
+            heading: "Hours".into(),
+            content: "Open late.".into(),
+        };
+        assert_eq!(chunk.passage_texts(), vec!["Hours: Open late."]);
     }
 
     #[test]

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 /// Cosine similarity a chunk needs to count as a vector match (seed 001 §6a item 4 and 7).
 pub const SIMILARITY_THRESHOLD: f32 = 0.25;
+/// Similarity a chunk needs when the question names something the knowledge base never
+/// mentions ([`crate::query`]), for a model without a calibration: the documented default for
+/// an OpenAI-compatible model, configurable (`EMBEDDINGS_UNGROUNDED_THRESHOLD`).
+pub const UNGROUNDED_THRESHOLD: f32 = 0.5;
 /// At most this many chunks are returned.
 pub const MAX_CHUNKS: usize = 5;
 /// At most this many characters of context (Unicode scalar values) are returned.
@@ -16,6 +20,9 @@ pub const MAX_CONTEXT_CHARS: usize = 2000;
 pub struct RetrievalConfig {
     /// Minimum cosine similarity, 0..1.
     pub similarity_threshold: f32,
+    /// Minimum cosine similarity when the question has a focus term the knowledge base never
+    /// uses, 0..1 (at least `similarity_threshold`).
+    pub ungrounded_threshold: f32,
     /// Maximum chunks returned, 1..20.
     pub max_chunks: usize,
     /// Maximum context length in characters.
@@ -26,6 +33,7 @@ impl Default for RetrievalConfig {
     fn default() -> Self {
         Self {
             similarity_threshold: SIMILARITY_THRESHOLD,
+            ungrounded_threshold: UNGROUNDED_THRESHOLD,
             max_chunks: MAX_CHUNKS,
             max_context_chars: MAX_CONTEXT_CHARS,
         }
@@ -43,14 +51,37 @@ pub struct RetrievalOverrides {
     pub max_context_chars: Option<i32>,
 }
 
+/// Thresholds fitted for a local model on the tuning questions of the evaluation handbooks
+/// (`eval/handbooks/`, never the held-back ones): `(model id, similarity, ungrounded)`.
+/// `similarity` sits just under the lowest score of an answerable tuning question,
+/// `ungrounded` just above the highest score of an unanswerable one (decision 33).
+pub const CALIBRATED: &[(&str, f32, f32)] = &[("local:all-MiniLM-L6-v2", 0.215, 0.488)];
+
 impl RetrievalConfig {
-    /// These defaults with `overrides` applied.
+    /// The defaults for embedding model `model_id` (e.g. `local:all-MiniLM-L6-v2`): its
+    /// calibrated thresholds ([`CALIBRATED`]), else the seed's 0.25 and [`UNGROUNDED_THRESHOLD`].
+    #[must_use]
+    pub fn for_model(model_id: &str) -> Self {
+        CALIBRATED
+            .iter()
+            .find(|(id, _, _)| *id == model_id)
+            .map_or_else(Self::default, |(_, similarity, ungrounded)| Self {
+                similarity_threshold: *similarity,
+                ungrounded_threshold: *ungrounded,
+                ..Self::default()
+            })
+    }
+
+    /// These defaults with `overrides` applied (an organization's similarity threshold above
+    /// the ungrounded threshold raises that too).
     #[must_use]
     pub fn with(self, overrides: &RetrievalOverrides) -> Self {
+        let similarity_threshold = overrides
+            .similarity_threshold
+            .unwrap_or(self.similarity_threshold);
         Self {
-            similarity_threshold: overrides
-                .similarity_threshold
-                .unwrap_or(self.similarity_threshold),
+            similarity_threshold,
+            ungrounded_threshold: self.ungrounded_threshold.max(similarity_threshold),
             max_chunks: overrides
                 .max_chunks
                 .and_then(|n| usize::try_from(n).ok())

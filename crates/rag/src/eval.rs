@@ -310,8 +310,124 @@ impl KnowledgeBase {
     }
 }
 
+/// One tuning question as calibration sees it: retrieved with both thresholds at 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibrationPoint {
+    /// The best chunk's score (-1 when the knowledge base is empty).
+    pub score: f32,
+    /// Whether the question has a focus term the knowledge base never uses.
+    pub ungrounded: bool,
+    /// `Some(true)`: answerable, and its answer reaches the context when a chunk is given;
+    /// `Some(false)`: unanswerable; `None`: answerable but missed at any threshold (left out).
+    pub wanted: Option<bool>,
+}
+
+/// Thresholds fitted on calibration points ([`fit_thresholds`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FittedThresholds {
+    /// For questions whose focus terms the knowledge base uses.
+    pub similarity: f32,
+    /// For questions with a focus term it never uses.
+    pub ungrounded: f32,
+}
+
+/// Margin kept under the lowest wanted score (or over the highest unwanted one) when one
+/// class is empty.
+const FIT_MARGIN: f32 = 0.01;
+
+/// The cut between `wanted` and `unwanted` scores that decides most questions right; among
+/// equally good cuts, the middle of the widest gap.
+#[must_use]
+pub fn fit_cut(wanted: &[f32], unwanted: &[f32]) -> f32 {
+    match (wanted.is_empty(), unwanted.is_empty()) {
+        (true, true) => 0.0,
+        (false, true) => wanted.iter().copied().fold(f32::MAX, f32::min) - FIT_MARGIN,
+        (true, false) => unwanted.iter().copied().fold(f32::MIN, f32::max) + FIT_MARGIN,
+        (false, false) => {
+            let mut all: Vec<f32> = wanted.iter().chain(unwanted).copied().collect();
+            all.sort_by(f32::total_cmp);
+            let right = |cut: f32| {
+                wanted.iter().filter(|s| **s >= cut).count()
+                    + unwanted.iter().filter(|s| **s < cut).count()
+            };
+            let mut best = (0usize, f32::MIN, 0.0f32);
+            for pair in all.windows(2) {
+                let (low, high) = (pair[0], pair[1]);
+                let cut = (low + high) / 2.0;
+                let candidate = (right(cut), high - low, cut);
+                if (candidate.0, candidate.1) > (best.0, best.1) {
+                    best = candidate;
+                }
+            }
+            best.2
+        }
+    }
+}
+
+/// Fits both thresholds on `points` (issue "Knowledge base that understands callers": fitted
+/// per local model on the tuning set).
+#[must_use]
+pub fn fit_thresholds(points: &[CalibrationPoint]) -> FittedThresholds {
+    let class = |ungrounded: bool, wanted: bool| -> Vec<f32> {
+        points
+            .iter()
+            .filter(|p| p.ungrounded == ungrounded && p.wanted == Some(wanted))
+            .map(|p| p.score)
+            .collect()
+    };
+    let similarity = fit_cut(&class(false, true), &class(false, false));
+    let ungrounded = fit_cut(&class(true, true), &class(true, false)).max(similarity);
+    FittedThresholds {
+        similarity,
+        ungrounded,
+    }
+}
+
+impl KnowledgeBase {
+    /// Calibration points of `questions` for `org`. Build this knowledge base with both
+    /// thresholds at 0 so that every question gets its best chunk.
+    ///
+    /// # Errors
+    /// As [`KnowledgeBase::retrieve`].
+    pub async fn calibration_points(
+        &self,
+        org: OrgId,
+        questions: &[CallerQuestion],
+    ) -> Result<Vec<CalibrationPoint>, RagError> {
+        let mut points = Vec::with_capacity(questions.len());
+        for question in questions {
+            let found = self.retrieve(org, &question.q).await?;
+            let wanted = if question.answerable() {
+                question.answered_by(&found.context).then_some(true)
+            } else {
+                Some(false)
+            };
+            points.push(CalibrationPoint {
+                score: found.chunks.first().map_or(-1.0, |c| c.similarity),
+                ungrounded: !found.ungrounded.is_empty(),
+                wanted,
+            });
+        }
+        Ok(points)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_fitted_cut_decides_most_right_in_the_middle_of_the_widest_gap() {
+        use super::fit_cut;
+        assert!((fit_cut(&[0.5, 0.6, 0.7], &[0.2, 0.3]) - 0.4).abs() < 1e-6);
+        // One unwanted score among the wanted: the cut that decides 4 of 5 right.
+        let cut = fit_cut(&[0.3, 0.5, 0.6, 0.7], &[0.4]);
+        assert!(
+            (0.3..0.4).contains(&cut) || (0.4..0.5).contains(&cut),
+            "{cut}"
+        );
+        assert!((fit_cut(&[0.3, 0.5], &[]) - 0.29).abs() < 1e-6);
+        assert!((fit_cut(&[], &[0.3]) - 0.31).abs() < 1e-6);
+    }
+
     #[test]
     fn every_handbook_fact_is_in_its_handbook() {
         let books = super::handbooks();

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::query::Vocabulary;
+
 /// Default memory for cached indexes: 512 MiB (10k chunks of 1536 dimensions take ~61 MB).
 pub const DEFAULT_CACHE_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -26,7 +28,8 @@ pub struct IndexedChunk {
     pub content: String,
 }
 
-/// One organization's chunks and their unit vectors, row-major.
+/// One organization's chunks and their unit vectors, row-major, with their passages' vectors
+/// and the knowledge base's vocabulary.
 #[derive(Debug, Default)]
 pub struct OrgIndex {
     /// Chunks, in the order of their vectors.
@@ -35,21 +38,63 @@ pub struct OrgIndex {
     pub vectors: Vec<f32>,
     /// Vector length.
     pub dims: usize,
+    /// Passage vectors of all chunks, row-major (`passage_owners.len() * dims` floats).
+    passages: Vec<f32>,
+    /// The chunk position of each passage vector.
+    passage_owners: Vec<u32>,
     /// Chunk id → position, built once per loaded version (keyword hits are matched by id).
     positions: HashMap<Uuid, usize>,
+    /// The stems and words of every chunk's heading and content.
+    vocabulary: Vocabulary,
 }
 
 impl OrgIndex {
-    /// An index of `chunks` with their `vectors` (`chunks.len() * dims` floats, row-major).
+    /// An index of `chunks` with their `vectors` (`chunks.len() * dims` floats, row-major) and
+    /// no passage vectors.
     #[must_use]
     pub fn new(chunks: Vec<IndexedChunk>, vectors: Vec<f32>, dims: usize) -> Self {
+        let none = vec![Vec::new(); chunks.len()];
+        Self::with_passages(chunks, vectors, &none, dims)
+    }
+
+    /// An index of `chunks` with their `vectors` and, per chunk, its passages' vectors
+    /// concatenated (`passages[i].len()` a multiple of `dims`; a ragged tail is ignored).
+    #[must_use]
+    pub fn with_passages(
+        chunks: Vec<IndexedChunk>,
+        vectors: Vec<f32>,
+        passages: &[Vec<f32>],
+        dims: usize,
+    ) -> Self {
         let positions = chunks.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let vocabulary = Vocabulary::new(
+            chunks
+                .iter()
+                .flat_map(|c| [c.heading.as_str(), c.content.as_str()]),
+        );
+        let mut flat = Vec::with_capacity(passages.iter().map(Vec::len).sum());
+        let mut passage_owners = Vec::new();
+        for (owner, vectors) in passages.iter().enumerate() {
+            for v in vectors.chunks_exact(dims.max(1)) {
+                flat.extend_from_slice(v);
+                passage_owners.push(u32::try_from(owner).unwrap_or(u32::MAX));
+            }
+        }
         Self {
             chunks,
             vectors,
             dims,
+            passages: flat,
+            passage_owners,
             positions,
+            vocabulary,
         }
+    }
+
+    /// The words and stems the knowledge base uses.
+    #[must_use]
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
     }
 
     /// Position of chunk `id`.
@@ -61,7 +106,8 @@ impl OrgIndex {
     /// Approximate memory in bytes (the cache's weight).
     #[must_use]
     pub fn bytes(&self) -> usize {
-        self.vectors.len() * 4
+        (self.vectors.len() + self.passages.len() + self.passage_owners.len()) * 4
+            + self.vocabulary.bytes()
             + self
                 .chunks
                 .iter()
@@ -79,6 +125,26 @@ impl OrgIndex {
             .chunks_exact(self.dims)
             .map(|v| crate::embed::dot(v, query))
             .collect()
+    }
+
+    /// Each chunk's score for `query` (a unit vector): the highest cosine similarity of the
+    /// chunk and its passages, in chunk order.
+    #[must_use]
+    pub fn scores(&self, query: &[f32]) -> Vec<f32> {
+        let mut scores = self.similarities(query);
+        if self.dims == 0 || query.len() != self.dims {
+            return scores;
+        }
+        for (v, owner) in self
+            .passages
+            .chunks_exact(self.dims)
+            .zip(&self.passage_owners)
+        {
+            if let Some(best) = scores.get_mut(*owner as usize) {
+                *best = best.max(crate::embed::dot(v, query));
+            }
+        }
+        scores
     }
 }
 

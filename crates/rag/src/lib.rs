@@ -24,6 +24,7 @@ pub mod index;
 #[cfg(any(test, feature = "test-support"))]
 pub mod pdf_fixture;
 pub mod pdf_limits;
+pub mod query;
 pub mod retrieve;
 pub mod worker;
 

@@ -180,17 +180,24 @@ impl KnowledgeBase {
                 .await?;
             return Ok(Some(false));
         }
-        let texts: Vec<String> = chunks
-            .iter()
-            .map(crate::chunk::Chunk::embedding_text)
-            .collect();
+        // Each chunk's text, then its passages' texts.
+        let mut texts = Vec::new();
+        let mut passage_counts = Vec::with_capacity(chunks.len());
+        for ch in &chunks {
+            let passages = ch.passage_texts();
+            passage_counts.push(passages.len());
+            texts.push(ch.embedding_text());
+            texts.extend(passages);
+        }
         let model = self.embedder.model().clone();
         let vectors = match self.embed_while_claimed(org, &job, &texts).await {
             Ok(None) => {
                 tracing::info!(org_id = %org, document_id = %job.id, "indexing stopped: the document was deleted or re-indexed");
                 return Ok(Some(false));
             }
-            Ok(Some(v)) if v.len() == chunks.len() && v.iter().all(|x| x.len() == model.dims) => v,
+            Ok(Some(v)) if v.len() == texts.len() && v.iter().all(|x| x.len() == model.dims) => {
+                per_chunk(v, &passage_counts)
+            }
             Ok(Some(_)) => {
                 self.record_failure(
                     org,
@@ -233,7 +240,7 @@ impl KnowledgeBase {
                     let rows: Vec<_> = chunks
                         .iter()
                         .zip(&vectors)
-                        .map(|(ch, v)| {
+                        .map(|(ch, (v, passages))| {
                             (
                                 kb_chunks::id.eq(Uuid::new_v4()),
                                 kb_chunks::org_id.eq(org.0),
@@ -245,10 +252,11 @@ impl KnowledgeBase {
                                 kb_chunks::embedding_model.eq(model.id.clone()),
                                 kb_chunks::embedding_dims.eq(dims),
                                 kb_chunks::embedding.eq(to_bytes(v)),
+                                kb_chunks::passage_embeddings.eq(to_bytes(passages)),
                             )
                         })
                         .collect();
-                    // 9 parameters a row: stay far below PostgreSQL's 65,535.
+                    // 10 parameters a row: stay far below PostgreSQL's 65,535.
                     for batch in rows.chunks(1000) {
                         diesel::insert_into(kb_chunks::table)
                             .values(batch)
@@ -274,7 +282,23 @@ impl KnowledgeBase {
             .await?;
         Ok(Some(stored))
     }
+}
 
+/// Splits the vectors of chunks and their passages (each chunk's vector, then its
+/// `passage_counts[i]` passage vectors) into `(chunk vector, concatenated passage vectors)`.
+fn per_chunk(vectors: Vec<Vec<f32>>, passage_counts: &[usize]) -> Vec<(Vec<f32>, Vec<f32>)> {
+    let mut vectors = vectors.into_iter();
+    passage_counts
+        .iter()
+        .map(|n| {
+            let chunk = vectors.next().unwrap_or_default();
+            let passages = vectors.by_ref().take(*n).flatten().collect();
+            (chunk, passages)
+        })
+        .collect()
+}
+
+impl KnowledgeBase {
     /// Embeds `texts` [`EMBED_SLICE`] at a time, checking before each slice that `job` is
     /// still claimed as it was: `Ok(None)` once it is not (deleted, re-indexed or taken over).
     async fn embed_while_claimed(

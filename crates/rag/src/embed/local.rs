@@ -184,14 +184,20 @@ impl Embedder for LocalEmbedder {
     ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
         Box::pin(async move {
             let model = self.loaded().await?;
-            let mut out = Vec::with_capacity(texts.len());
-            for batch in texts.chunks(BATCH) {
+            // Batches of similar length: a batch is padded to its longest text, so a short
+            // passage batched with long chunks would cost as much as a chunk.
+            let mut order: Vec<usize> = (0..texts.len()).collect();
+            order.sort_by_key(|i| texts[*i].len());
+            let mut out = vec![Vec::new(); texts.len()];
+            for positions in order.chunks(BATCH) {
                 let model = model.clone();
-                let batch = batch.to_vec();
+                let batch: Vec<String> = positions.iter().map(|i| texts[*i].clone()).collect();
                 let vectors = tokio::task::spawn_blocking(move || run(&model, &batch))
                     .await
                     .map_err(|e| EmbedError::Model(e.to_string()))??;
-                out.extend(vectors);
+                for (i, v) in positions.iter().zip(vectors) {
+                    out[*i] = v;
+                }
             }
             Ok(out)
         })
