@@ -180,13 +180,16 @@ impl KnowledgeBase {
                 .await?;
             return Ok(Some(false));
         }
-        // Each chunk's text, then its passages' texts.
-        let mut texts = Vec::new();
+        // Every chunk's text, then every passage's text: texts of similar length share the
+        // embedding batches (a batch is padded to its longest text).
+        let mut texts: Vec<String> = chunks
+            .iter()
+            .map(crate::chunk::Chunk::embedding_text)
+            .collect();
         let mut passage_counts = Vec::with_capacity(chunks.len());
         for ch in &chunks {
             let passages = ch.passage_texts();
             passage_counts.push(passages.len());
-            texts.push(ch.embedding_text());
             texts.extend(passages);
         }
         let model = self.embedder.model().clone();
@@ -284,17 +287,16 @@ impl KnowledgeBase {
     }
 }
 
-/// Splits the vectors of chunks and their passages (each chunk's vector, then its
-/// `passage_counts[i]` passage vectors) into `(chunk vector, concatenated passage vectors)`.
+/// Splits the vectors of chunks and their passages (every chunk's vector, then chunk `i`'s
+/// `passage_counts[i]` passage vectors in chunk order) into `(chunk vector, concatenated
+/// passage vectors)` per chunk.
 fn per_chunk(vectors: Vec<Vec<f32>>, passage_counts: &[usize]) -> Vec<(Vec<f32>, Vec<f32>)> {
     let mut vectors = vectors.into_iter();
-    passage_counts
-        .iter()
-        .map(|n| {
-            let chunk = vectors.next().unwrap_or_default();
-            let passages = vectors.by_ref().take(*n).flatten().collect();
-            (chunk, passages)
-        })
+    let chunk_vectors: Vec<Vec<f32>> = vectors.by_ref().take(passage_counts.len()).collect();
+    chunk_vectors
+        .into_iter()
+        .zip(passage_counts)
+        .map(|(chunk, n)| (chunk, vectors.by_ref().take(*n).flatten().collect()))
         .collect()
 }
 
@@ -429,5 +431,17 @@ impl KnowledgeBase {
                 })
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunk_and_passage_vectors_are_split_per_chunk() {
+        let vectors = vec![vec![1.0], vec![2.0], vec![1.1], vec![1.2], vec![2.1]];
+        assert_eq!(
+            super::per_chunk(vectors, &[2, 1]),
+            vec![(vec![1.0], vec![1.1, 1.2]), (vec![2.0], vec![2.1])]
+        );
     }
 }
