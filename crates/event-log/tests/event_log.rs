@@ -232,6 +232,49 @@ async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() 
     }
 }
 
+/// The payloads `worker` claims (up to `limit`), through the processor's own claim function.
+async fn claim(db: &Db, worker: &'static str, limit: i32) -> Vec<Value> {
+    db.system(db::SystemOp::EventClaim, move |c| {
+        Box::pin(async move {
+            let rows: Vec<Payload> =
+                diesel::sql_query("SELECT payload FROM webhook_events_claim($1, $2, 60)")
+                    .bind::<Text, _>(worker)
+                    .bind::<diesel::sql_types::Integer, _>(limit)
+                    .load(c)
+                    .await?;
+            Ok::<_, DbError>(rows.into_iter().map(|r| r.payload).collect())
+        })
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_calls_events_are_claimed_in_arrival_order_one_worker_at_a_time() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let keys = keyring();
+    let org = create_org(&db, "Clinic").await;
+    let app = create_app(&db, org).await;
+    for event in [
+        unanswered(61, "ringing", 1_769_596_200_000),
+        unanswered(61, "hangup", 1_769_596_230_000),
+        unanswered(62, "ringing", 1_769_596_201_000),
+    ] {
+        ingest::dialpad(&db, &keys, app, event.to_string().as_bytes())
+            .await
+            .unwrap();
+    }
+    // Worker a takes call 61's ring; worker b may take call 62's, never 61's hangup, which
+    // would otherwise be applied before the ring and hide it.
+    let a = claim(&db, "a", 1).await;
+    assert_eq!((a.len(), &a[0]["state"]), (1, &json!("ringing")));
+    assert_eq!(a[0]["call_id"], 61);
+    let b = claim(&db, "b", 10).await;
+    let got: Vec<(&Value, &Value)> = b.iter().map(|e| (&e["call_id"], &e["state"])).collect();
+    assert_eq!(got, vec![(&json!(62), &json!("ringing"))]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
     let test_db = TestDatabase::new().await;
