@@ -7,9 +7,11 @@
 //! - [`embed`]: the [`embed::Embedder`] trait, an OpenAI-compatible HTTP provider and a local
 //!   all-MiniLM-L6-v2 run in Rust with candle.
 //! - [`documents`]: upload, list, get, delete, re-index; [`worker`]: indexing as a durable job.
-//! - [`retrieve`]: hybrid retrieval (PostgreSQL full-text search and exact vector similarity over
-//!   a per-organization in-memory copy, fused by reciprocal rank), with the seed's limits from
-//!   [`config`] and a keyword fallback.
+//! - [`query`]: a caller's question rewritten (filler, spelled numbers, everyday synonyms) and
+//!   its focus terms.
+//! - [`retrieve`]: exact vector similarity of chunks and their passages over a per-organization
+//!   in-memory copy, a calibrated "no answer" decision ([`config`]), the seed's limits and a
+//!   full-text keyword fallback.
 //!
 //! Every query runs in a tenant transaction and filters by `org_id`; vectors of another model
 //! than the configured one are never compared with a query.

@@ -49,7 +49,7 @@ pub const MAX_QUERY_CHARS: usize = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RetrievalMode {
-    /// Vector matches above the threshold, fused with full-text ranks.
+    /// Vector matches (chunk or passage) above the threshold, best first.
     Hybrid,
     /// No vector match: chunks containing every query term.
     Keyword,
