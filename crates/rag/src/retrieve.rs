@@ -90,7 +90,8 @@ pub struct RetrievedChunk {
     pub heading: String,
     /// Text.
     pub content: String,
-    /// Cosine similarity with the query, -1..1.
+    /// The chunk's score: the highest cosine similarity of the query with the chunk or one of
+    /// its passages, -1..1.
     pub similarity: f32,
 }
 
