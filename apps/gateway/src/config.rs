@@ -105,6 +105,10 @@ pub struct Config {
     pub embeddings: EmbeddingsConfig,
     /// The platform's knowledge-base thresholds, when set (see [`RetrievalThresholds`]).
     pub retrieval: RetrievalThresholds,
+    /// `CONSOLE_DIR`: the built operator console (`apps/console/dist`, with `index.html`) to
+    /// serve on this origin; unset: not served. `CONSOLE_MEDIA_SOURCES`: comma-separated
+    /// origins recordings may play from (CSP `media-src`), default `https://storage.vapi.ai`.
+    pub console: crate::console::ConsoleConfig,
 }
 
 /// The platform's knowledge-base "no answer" thresholds (cosine similarity, 0..1), replacing
@@ -252,6 +256,8 @@ impl std::fmt::Debug for Config {
             .field("event_workers", &self.event_workers)
             .field("vapi", &self.vapi)
             .field("embeddings", &self.embeddings)
+            .field("retrieval", &self.retrieval)
+            .field("console", &self.console)
             .finish()
     }
 }
@@ -359,6 +365,43 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             similarity: threshold("KB_SIMILARITY_THRESHOLD")?,
             ungrounded: threshold("KB_UNGROUNDED_THRESHOLD")?,
         })
+    }
+
+    fn console(&self) -> Result<crate::console::ConsoleConfig, ConfigError> {
+        let dir = match self.get("CONSOLE_DIR") {
+            None => None,
+            Some(dir) => {
+                let dir = std::path::PathBuf::from(dir.trim());
+                if !dir.join("index.html").is_file() {
+                    return Err(ConfigError::Invalid {
+                        var: "CONSOLE_DIR",
+                        reason: "expected a built console (a directory with index.html)".into(),
+                    });
+                }
+                Some(dir)
+            }
+        };
+        let media_sources = match self.get("CONSOLE_MEDIA_SOURCES") {
+            None => vec![crate::console::DEFAULT_MEDIA_SOURCE.to_owned()],
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|origin| {
+                    let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                        && !origin.contains(|c: char| c.is_whitespace() || c == ';' || c == '\'');
+                    if valid {
+                        Ok(origin.trim_end_matches('/').to_owned())
+                    } else {
+                        Err(ConfigError::Invalid {
+                            var: "CONSOLE_MEDIA_SOURCES",
+                            reason: "expected comma-separated http:// or https:// origins".into(),
+                        })
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(crate::console::ConsoleConfig { dir, media_sources })
     }
 
     fn embeddings(&self) -> Result<EmbeddingsConfig, ConfigError> {
@@ -696,6 +739,7 @@ impl Config {
             vapi: vars.vapi()?,
             embeddings: vars.embeddings()?,
             retrieval: vars.retrieval()?,
+            console: vars.console()?,
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod background;
 pub mod config;
+pub mod console;
 pub mod edge;
 pub mod error;
 pub mod input;

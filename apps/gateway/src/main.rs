@@ -36,13 +36,7 @@ async fn main() -> ExitCode {
         "telephony-cleanup" => telephony_cleanup().await,
         "sync-tools" => sync_tools().await,
         "reembed" => reembed().await,
-        "openapi" => match app::schema_name_collisions() {
-            collisions if collisions.is_empty() => print_json(&app::openapi()),
-            collisions => Err(format!(
-                "schema names defined differently by two route areas (rename one): {}",
-                collisions.join("; ")
-            )),
-        },
+        "openapi" => openapi(),
         "-h" | "--help" | "help" => {
             eprintln!("{USAGE}");
             Ok(())
@@ -190,6 +184,26 @@ async fn sync_tools() -> Result<(), String> {
         return Err(format!("{failed} organization(s) failed"));
     }
     Ok(())
+}
+
+/// The OpenAPI document on stdout, refused when two areas define a schema name differently or
+/// two operations share an id.
+fn openapi() -> Result<(), String> {
+    let collisions = app::schema_name_collisions();
+    if !collisions.is_empty() {
+        return Err(format!(
+            "schema names defined differently by two route areas (rename one): {}",
+            collisions.join("; ")
+        ));
+    }
+    let duplicates = app::duplicate_operation_ids();
+    if !duplicates.is_empty() {
+        return Err(format!(
+            "operation ids used twice (set operation_id on one): {}",
+            duplicates.join("; ")
+        ));
+    }
+    print_json(&app::openapi())
 }
 
 async fn seed_demo() -> Result<(), String> {

@@ -94,7 +94,8 @@ pub fn app_state(config: &Config, db: db::Db) -> Result<AppState, ServeError> {
     .with_realtime(config.ws_send_queue, config.ws_heartbeat)
     .with_embeddings(&config.embeddings, &config.retrieval)
     .with_vapi(&config.vapi, voice_agent::VoiceConfig::default())
-    .with_edge(config.edge.clone()))
+    .with_edge(config.edge.clone())
+    .with_console(config.console.clone()))
 }
 
 /// Runs the gateway until a shutdown signal.

@@ -44,6 +44,8 @@ pub struct AppState {
     pub knowledge: Arc<rag::KnowledgeBase>,
     /// Requests in flight per client and the body read deadline ([`crate::edge`]).
     pub edge: Arc<crate::edge::ClientLimits>,
+    /// Where the built operator console is and its Content-Security-Policy ([`crate::console`]).
+    pub console: Arc<crate::console::ConsoleConfig>,
 }
 
 impl AppState {
@@ -118,7 +120,15 @@ impl AppState {
             db,
             auth: Arc::new(auth),
             edge: Arc::new(crate::edge::ClientLimits::default()),
+            console: Arc::new(crate::console::ConsoleConfig::default()),
         }
+    }
+
+    /// The same state serving the operator console described by `config`.
+    #[must_use]
+    pub fn with_console(mut self, config: crate::console::ConsoleConfig) -> Self {
+        self.console = Arc::new(config);
+        self
     }
 
     /// The same state with per-client limits from `config`.

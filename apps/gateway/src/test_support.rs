@@ -238,6 +238,16 @@ impl TestGateway {
         Self::serve_with(database, state, test_processor_config().workers)
     }
 
+    /// [`TestGateway::start`] serving the operator console described by `console`.
+    ///
+    /// # Panics
+    /// As [`TestGateway::start`].
+    pub async fn start_console(console: crate::console::ConsoleConfig) -> Self {
+        let database = TestDatabase::new().await;
+        let state = test_state(database.db()).with_console(console);
+        Self::serve_with(database, state, test_processor_config().workers)
+    }
+
     /// A gateway with the platform's Vapi account at `vapi_base_url` (a mock), the webhook
     /// secret [`TEST_VAPI_SECRET`] in `x-vapi-secret`, public URL [`TEST_PUBLIC_BASE_URL`], other
     /// providers at `endpoints`, and short retry pauses (10, 20, 40 ms).

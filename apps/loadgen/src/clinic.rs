@@ -29,10 +29,15 @@ pub struct ClinicSpec {
     pub dialpad_users: &'static [(i64, &'static str)],
 }
 
+/// The password of every demo clinic's manager (a demo login, never a real one).
+pub const MANAGER_PASSWORD: &str = "loadgen-sunrise-harbor-2026";
+
 /// A clinic ready to take calls.
 pub struct Clinic {
     /// Display name.
     pub name: &'static str,
+    /// The manager's sign-in e-mail (password [`MANAGER_PASSWORD`]).
+    pub email: String,
     /// The admin's bearer token.
     pub token: String,
     /// The organization id.
@@ -80,7 +85,7 @@ impl Clinic {
                 "/api/auth/signup",
                 None,
                 &json!({"organization_name": spec.name, "organization_slug": slug, "name": "Practice Manager",
-                        "email": format!("manager@{slug}.example"), "password": "loadgen-sunrise-harbor-2026"}),
+                        "email": format!("manager@{slug}.example"), "password": MANAGER_PASSWORD}),
             )
             .await?,
             201,
@@ -212,6 +217,7 @@ impl Clinic {
         wait_indexed(api, &token, &document).await?;
         Ok(Self {
             name: spec.name,
+            email: format!("manager@{slug}.example"),
             token,
             org_id,
             inbound_assistant,

@@ -1325,3 +1325,40 @@ pub async fn run() -> anyhow::Result<bool> {
     );
     Ok(failed == 0)
 }
+
+/// The two demo clinics set up, and the first one's day of calls replayed through the same
+/// Vapi messages as [`run`] (bookings, questions, transfers); for the console's browser suite.
+///
+/// # Errors
+/// When a clinic cannot be set up, a message is refused, or a replayed call's checks fail.
+pub async fn seeded_clinics(
+    api: &Api,
+    vapi_secret: &str,
+    run_id: &str,
+) -> anyhow::Result<(Clinic, Clinic)> {
+    let (a_spec, b_spec) = (sunrise(), lakeside());
+    let (a, b) = tokio::try_join!(
+        Clinic::open(api, &a_spec, run_id),
+        Clinic::open(api, &b_spec, run_id)
+    )?;
+    let ctx = Ctx {
+        api,
+        secret: vapi_secret,
+    };
+    let mut report = Report::default();
+    for (i, plan) in sunrise_day().iter().enumerate() {
+        inbound(&ctx, &a, format!("sunrise-call-{i:02}"), plan, &mut report).await?;
+    }
+    let failed: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
+    ensure!(
+        failed.is_empty(),
+        "replaying the day: {}",
+        failed.join("; ")
+    );
+    Ok((a, b))
+}

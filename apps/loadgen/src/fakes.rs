@@ -77,6 +77,30 @@ impl Respond for TwilioAccount {
     }
 }
 
+/// `POST …/Messages.json`: the message queued, as Twilio answers it (its `to` and `from`
+/// echoed from the form body).
+struct QueuedMessage;
+
+impl Respond for QueuedMessage {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        // A form body is encoded as a query string is.
+        let form = reqwest::Url::parse(&format!(
+            "http://form/?{}",
+            String::from_utf8_lossy(&req.body)
+        ))
+        .ok();
+        let field = |name: &str| {
+            form.as_ref()
+                .and_then(|f| f.query_pairs().find(|(k, _)| k == name))
+                .map(|(_, v)| v.into_owned())
+        };
+        ResponseTemplate::new(201).set_body_json(json!({
+            "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued",
+            "to": field("To"), "from": field("From"), "num_segments": "1"
+        }))
+    }
+}
+
 /// The fake providers' server.
 pub struct FakeProviders {
     server: MockServer,
@@ -132,8 +156,7 @@ impl FakeProviders {
             .await;
         Mock::given(method("POST"))
             .and(path_regex(r"^/2010-04-01/Accounts/[^/]+/Messages\.json$"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({
-                "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"})))
+            .respond_with(QueuedMessage)
             .mount(&server)
             .await;
         Self { server }

@@ -3,6 +3,8 @@
 //!
 //! - `loadgen demo`: replays a realistic day of two clinics and checks what a clinic owner
 //!   would check ([`demo`]); exits 1 when any check fails.
+//! - `loadgen console -- <command…>`: runs `command` (the console's browser suite) against a
+//!   gateway serving the console, with the demo clinics set up ([`console`]).
 //! - `loadgen bench [--out FILE]`: load scenarios at a fixed rate and at saturation, with
 //!   latency histograms and the gateway's memory ([`bench`]); writes JSON to `FILE`.
 //!
@@ -13,6 +15,7 @@
 mod api;
 mod bench;
 mod clinic;
+mod console;
 mod demo;
 mod fakes;
 mod gateway;
@@ -43,10 +46,14 @@ fn main() -> ExitCode {
             .as_slice()
         {
             ["demo"] => demo::run().await,
+            ["console", "--", command @ ..] => {
+                let command: Vec<String> = command.iter().map(|s| (*s).to_owned()).collect();
+                console::run(&command).await
+            }
             ["bench"] => bench::run(None).await,
             ["bench", "--out", file] => bench::run(Some(file)).await,
             _ => Err(anyhow::anyhow!(
-                "usage: loadgen demo | loadgen bench [--out FILE]"
+                "usage: loadgen demo | loadgen console -- <command…> | loadgen bench [--out FILE]"
             )),
         }
     });

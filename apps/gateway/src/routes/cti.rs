@@ -521,7 +521,7 @@ pub struct CallListResponse {
 }
 
 /// The app's Dialpad calls, newest first, with their CRM user.
-#[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
+#[utoipa::path(tag = "cti", operation_id = "list_app_calls", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), VoicemailQuery),
     responses((status = 200, body = CallListResponse), (status = 404, body = ErrorBody)))]
 #[get("/internal/apps/{app_id}/calls")]

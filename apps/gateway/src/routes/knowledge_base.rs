@@ -445,7 +445,7 @@ fn settings_response(
 }
 
 /// The organization's retrieval settings.
-#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+#[utoipa::path(tag = "knowledge-base", operation_id = "get_knowledge_base_settings", security(("bearer" = [])),
     responses((status = 200, body = KnowledgeBaseSettingsResponse)))]
 #[get("/api/knowledge-base/settings")]
 async fn get_settings(
@@ -457,7 +457,7 @@ async fn get_settings(
 }
 
 /// Replaces the organization's retrieval overrides (`null` returns a value to the default).
-#[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
+#[utoipa::path(tag = "knowledge-base", operation_id = "put_knowledge_base_settings", security(("bearer" = [])),
     request_body = KnowledgeBaseSettingsBody,
     responses((status = 200, body = KnowledgeBaseSettingsResponse), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]

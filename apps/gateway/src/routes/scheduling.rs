@@ -122,7 +122,7 @@ pub struct SchedulingSettingsResponse {
 }
 
 /// The organization's scheduling settings (defaults when never set).
-#[utoipa::path(tag = "scheduling", security(("bearer" = [])), responses((status = 200, body = SchedulingSettingsResponse)))]
+#[utoipa::path(tag = "scheduling", operation_id = "get_scheduling_settings", security(("bearer" = [])), responses((status = 200, body = SchedulingSettingsResponse)))]
 #[get("/api/scheduling/settings")]
 async fn get_settings(
     state: web::Data<AppState>,
@@ -136,7 +136,7 @@ async fn get_settings(
 }
 
 /// Replaces the scheduling settings (managers and admins).
-#[utoipa::path(tag = "scheduling", security(("bearer" = [])), request_body = SchedulingSettingsBody,
+#[utoipa::path(tag = "scheduling", operation_id = "put_scheduling_settings", security(("bearer" = [])), request_body = SchedulingSettingsBody,
     responses((status = 200, body = SchedulingSettingsResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/api/scheduling/settings")]
 async fn put_settings(

@@ -479,7 +479,7 @@ fn violation(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_documented_operation_answers_as_documented_for_two_organizations() {
-    let doc: Value = serde_json::from_str(include_str!("../../../docs/openapi.json")).unwrap();
+    let doc: Value = serde_json::from_str(include_str!("../../../../docs/openapi.json")).unwrap();
     let world = world().await;
     let mut generator = Generator {
         doc: &doc,
@@ -562,7 +562,7 @@ async fn every_documented_operation_answers_as_documented_for_two_organizations(
 
 #[test]
 fn the_checker_itself_catches_a_wrong_answer() {
-    let doc: Value = serde_json::from_str(include_str!("../../../docs/openapi.json")).unwrap();
+    let doc: Value = serde_json::from_str(include_str!("../../../../docs/openapi.json")).unwrap();
     let create = &doc["paths"]["/api/contacts"]["post"];
     let json = Some("application/json");
     assert!(

@@ -1,0 +1,93 @@
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "./schema";
+
+/** Component schemas of the gateway's OpenAPI document (`docs/openapi.json`). */
+export type Schemas = components["schemas"];
+
+/** The API's error body: `{ success: false, error, code }`. */
+export type ApiErrorBody = Schemas["ErrorBody"];
+
+const TOKEN_KEY = "console.session";
+
+/**
+ * The session token lives in `sessionStorage` (this tab, until it closes), never in a URL or
+ * a cookie the API would have to trust.
+ */
+export const tokenStore = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set: (token: string) => sessionStorage.setItem(TOKEN_KEY, token),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+/** Called when the API answers `unauthenticated` (expired or revoked session). */
+let onUnauthenticated: () => void = () => {};
+
+/** Registers what to do when the session ends (the app returns to sign-in). */
+export function setUnauthenticatedHandler(handler: () => void) {
+  onUnauthenticated = handler;
+}
+
+const auth: Middleware = {
+  onRequest({ request }) {
+    const token = tokenStore.get();
+    if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    return request;
+  },
+  onResponse({ response }) {
+    if (response.status === 401 && tokenStore.get()) {
+      tokenStore.clear();
+      onUnauthenticated();
+    }
+    return response;
+  },
+};
+
+/** The typed client of the public API, on this origin. */
+export const api = createClient<paths>({ baseUrl: window.location.origin });
+api.use(auth);
+
+/** An API refusal carried through TanStack Query: the message to show and the code to act on. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+function isErrorBody(value: unknown): value is ApiErrorBody {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "error" in value &&
+    typeof value.error === "string" &&
+    "code" in value &&
+    typeof value.code === "string"
+  );
+}
+
+/**
+ * The data of an openapi-fetch result, or an [`ApiError`] with the API's own message and code
+ * (a network failure or an unexpected body becomes `network_error`).
+ */
+export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
+  if (result.data !== undefined && result.response.ok) return result.data;
+  const body = result.error;
+  if (isErrorBody(body)) throw new ApiError(body.error, body.code, result.response.status, body);
+  throw new ApiError(
+    `The server answered ${result.response.status}.`,
+    "network_error",
+    result.response.status,
+    body,
+  );
+}
+
+/** The message to show for any error a query or mutation raised. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  return "The server could not be reached. Check the connection and try again.";
+}

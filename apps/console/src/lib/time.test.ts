@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import {
+  formatDateTime,
+  formatDuration,
+  formatTime,
+  localDate,
+  startOfLocalDay,
+  zoneOffsetMinutes,
+} from "./time";
+
+describe("clinic time zones", () => {
+  it("shows instants in the clinic's zone with the zone named", () => {
+    const at = "2026-07-01T18:30:00Z";
+    expect(formatDateTime(at, "America/New_York")).toBe("Jul 1, 2:30 PM EDT");
+    expect(formatDateTime(at, "Europe/London")).toBe("Jul 1, 7:30 PM GMT+1");
+    expect(formatTime(at, "America/Los_Angeles")).toBe("11:30 AM");
+  });
+
+  it("takes the offset at the instant, across DST", () => {
+    expect(zoneOffsetMinutes(new Date("2026-01-15T12:00:00Z"), "America/New_York")).toBe(-300);
+    expect(zoneOffsetMinutes(new Date("2026-07-15T12:00:00Z"), "America/New_York")).toBe(-240);
+    expect(zoneOffsetMinutes(new Date("2026-07-15T12:00:00Z"), "Asia/Kolkata")).toBe(330);
+  });
+
+  it("finds local midnight on the days clocks change", () => {
+    // US DST starts 2026-03-08 at 02:00 local; midnight is still EST (-5).
+    expect(startOfLocalDay("2026-03-08", "America/New_York").toISOString()).toBe(
+      "2026-03-08T05:00:00.000Z",
+    );
+    expect(startOfLocalDay("2026-03-09", "America/New_York").toISOString()).toBe(
+      "2026-03-09T04:00:00.000Z",
+    );
+    // DST ends 2026-11-01 at 02:00 local; midnight is still EDT (-4).
+    expect(startOfLocalDay("2026-11-01", "America/New_York").toISOString()).toBe(
+      "2026-11-01T04:00:00.000Z",
+    );
+    expect(startOfLocalDay("2026-11-02", "America/New_York").toISOString()).toBe(
+      "2026-11-02T05:00:00.000Z",
+    );
+  });
+
+  it("puts an instant on the clinic's calendar day, not the browser's", () => {
+    const lateEvening = new Date("2026-07-02T03:30:00Z");
+    expect(localDate(lateEvening, "America/Los_Angeles")).toBe("2026-07-01");
+    expect(localDate(lateEvening, "Europe/Berlin")).toBe("2026-07-02");
+  });
+
+  it("formats durations", () => {
+    expect(formatDuration(null)).toBe("—");
+    expect(formatDuration(5)).toBe("0:05");
+    expect(formatDuration(125)).toBe("2:05");
+    expect(formatDuration(3725)).toBe("1:02:05");
+  });
+});

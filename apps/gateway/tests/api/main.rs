@@ -1,0 +1,19 @@
+//! The gateway over HTTP against a real PostgreSQL: one test binary (one link, one copy of the
+//! dependencies on disk) with a module per area.
+
+mod console;
+mod crm;
+mod cti_records;
+mod hostile_input;
+mod http;
+mod identity;
+mod integrations;
+mod knowledge_base;
+mod logging;
+mod openapi_conformance;
+mod process;
+mod realtime;
+mod secrets;
+mod softphone;
+mod telephony;
+mod vapi;
