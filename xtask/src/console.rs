@@ -94,7 +94,8 @@ pub fn check() -> Result {
     run("vitest", npx("vitest").args(["run"]))
 }
 
-/// `vite build` into `dist/` when a source is newer than the last build (or `force`).
+/// `vite build` into `dist/` when a source is newer than the last build (or `force`), and a
+/// gzip copy of each asset beside it (the gateway sends those to browsers that accept gzip).
 pub fn build(force: bool) -> Result {
     install()?;
     let sources = [
@@ -104,6 +105,7 @@ pub fn build(force: bool) -> Result {
         "package-lock.json",
         "vite.config.ts",
         "tsconfig.json",
+        "scripts",
     ]
     .map(|p| dir().join(p));
     let built = modified(&dist().join("index.html"));
@@ -113,6 +115,12 @@ pub fn build(force: bool) -> Result {
     run(
         "vite build",
         npx("vite").args(["build", "--logLevel", "warn"]),
+    )?;
+    run(
+        "gzip the assets",
+        Command::new("node")
+            .arg("scripts/gzip-assets.mjs")
+            .current_dir(dir()),
     )
 }
 

@@ -3,7 +3,7 @@
 //!
 //! | command | does |
 //! |---|---|
-//! | `dev` | install the local embedding model if needed, private PostgreSQL under `target/postgres/dev` (or `DATABASE_URL`), migrate, seed the demo org, run the gateway on 127.0.0.1:8080 |
+//! | `dev` | install the local embedding model if needed, private PostgreSQL under `target/postgres/dev` (or `DATABASE_URL`), migrate, build the console, run the gateway on 127.0.0.1:8080 with the providers' local stand-ins and the demo clinics seeded on first run (`DEV_PROVIDERS=real`: real providers, empty demo org) |
 //! | `db start\|stop\|reset\|status\|url [--owner]\|psql [args]` | manage the development cluster |
 //! | `migrate` | apply pending migrations to the development database (or `DATABASE_OWNER_URL`) |
 //! | `rotate-credentials` | re-seal every stored credential under the active key |
@@ -252,18 +252,51 @@ fn dev() -> Result {
         "migrating",
         gateway(&bin, "migrate").env("DATABASE_OWNER_URL", &owner_url),
     )?;
+    step("building the console (when its sources changed)", || {
+        console::build(false)
+    })?;
+    let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    if std::env::var("DEV_PROVIDERS").as_deref() == Ok("real") {
+        return dev_with_real_providers(&bin, &runtime_url, &owner_url, &secrets, &bind);
+    }
+    // The demo clinics and their day, with every provider answered by a local stand-in.
+    let loadgen = loadgen_bin(false)?;
+    run(
+        "the gateway (loadgen dev)",
+        Command::new(loadgen)
+            .arg("dev")
+            .current_dir(root())
+            .env("GATEWAY_BIN", &bin)
+            .env("DATABASE_URL", &runtime_url)
+            .env("BIND_ADDR", &bind)
+            .env("CONSOLE_DIR", console::dist())
+            .env("EMBEDDING_MODEL_DIR", model_dir())
+            .env(
+                "GATEWAY_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .envs(secrets.iter().map(|(k, v)| (k, v))),
+    )
+}
+
+/// `DEV_PROVIDERS=real cargo xtask dev`: the gateway alone, talking to the real providers
+/// configured in the environment (`VAPI_PRIVATE_KEY`, the organization's own Twilio and Resend
+/// credentials connected in the API), with the empty demo organization of `gateway seed-demo`.
+fn dev_with_real_providers(
+    bin: &Path,
+    runtime_url: &str,
+    owner_url: &str,
+    secrets: &[(String, String)],
+    bind: &str,
+) -> Result {
     let seeded = output(
         "seeding the demo organization",
-        gateway(&bin, "seed-demo")
-            .env("DATABASE_URL", &runtime_url)
+        gateway(bin, "seed-demo")
+            .env("DATABASE_URL", runtime_url)
             .envs(secrets.iter().map(|(k, v)| (k, v))),
     )?;
     let login: serde_json::Value =
         serde_json::from_str(&seeded).map_err(|e| format!("seed-demo printed no JSON: {e}"))?;
-    let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    step("building the console (when its sources changed)", || {
-        console::build(false)
-    })?;
     eprintln!(
         "\n  Console:    http://{bind}/\n  Demo login: {} / {}  (organization {})\n  \
          API:        http://{bind}/api/openapi.json  ·  http://{bind}/healthz  ·  http://{bind}/readyz\n  \
@@ -272,11 +305,11 @@ fn dev() -> Result {
         login["password"].as_str().unwrap_or_default(),
         login["org_id"].as_str().unwrap_or_default(),
     );
-    let mut serve = gateway(&bin, "serve");
+    let mut serve = gateway(bin, "serve");
     serve
-        .env("DATABASE_URL", &runtime_url)
-        .env("DATABASE_OWNER_URL", &owner_url)
-        .env("BIND_ADDR", &bind)
+        .env("DATABASE_URL", runtime_url)
+        .env("DATABASE_OWNER_URL", owner_url)
+        .env("BIND_ADDR", bind)
         .env("CONSOLE_DIR", console::dist())
         .envs(secrets.iter().map(|(k, v)| (k, v)));
     if std::env::var_os("LOG_FORMAT").is_none() {

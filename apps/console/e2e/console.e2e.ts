@@ -103,6 +103,10 @@ describe("the demo clinic", () => {
     await page.getByTestId("call-row").first().waitFor();
     expect(await page.getByTestId("call-row").count()).toBeGreaterThan(3);
     await checkScreen(page, "calls");
+    await page.getByLabel("Outcome").selectOption("booked");
+    await expect.poll(() => page.getByTestId("call-row").count()).toBe(4);
+    expect(page.url()).toContain("outcome=booked");
+    await page.getByLabel("Outcome").selectOption("");
     await page.getByLabel("Search name or number").fill("5551001");
     await expect.poll(() => page.getByTestId("call-row").count()).toBe(1);
     expect(page.url()).toContain("q=5551001");

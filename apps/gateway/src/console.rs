@@ -102,6 +102,32 @@ fn resolve(dir: &Path, path: &str) -> Option<(PathBuf, Caching)> {
     Some((dir.join("index.html"), Caching::NoCache))
 }
 
+/// The build's gzip copy of a hashed asset (`<file>.gz`, written by the console's build) when
+/// the browser accepts gzip, typed as the original.
+async fn precompressed(
+    file: &Path,
+    caching: Caching,
+    req: &HttpRequest,
+) -> Option<actix_files::NamedFile> {
+    let accepts_gzip = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    if caching != Caching::Immutable || !accepts_gzip {
+        return None;
+    }
+    let extension = file.extension()?.to_str()?;
+    let mut gz = file.as_os_str().to_owned();
+    gz.push(".gz");
+    let named = actix_files::NamedFile::open_async(gz).await.ok()?;
+    Some(
+        named
+            .set_content_type(actix_files::file_extension_to_mime(extension))
+            .set_content_encoding(header::ContentEncoding::Gzip),
+    )
+}
+
 /// Answers a console request, or `None` when `path` is not the console's (a missing asset,
 /// or no console configured) so the caller answers its 404.
 pub async fn serve(config: &ConsoleConfig, req: &HttpRequest) -> Option<HttpResponse> {
@@ -110,9 +136,15 @@ pub async fn serve(config: &ConsoleConfig, req: &HttpRequest) -> Option<HttpResp
         return None;
     }
     let (file, caching) = resolve(dir, req.path())?;
-    let named = actix_files::NamedFile::open_async(&file).await.ok()?;
+    let named = match precompressed(&file, caching, req).await {
+        Some(gzipped) => gzipped,
+        None => actix_files::NamedFile::open_async(&file).await.ok()?,
+    };
     let mut response = named.into_response(req);
     let headers = response.headers_mut();
+    if caching == Caching::Immutable {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     let cache = match caching {
         Caching::Immutable => "public, max-age=31536000, immutable",
         Caching::NoCache => "no-cache",

@@ -56,3 +56,60 @@ fn describe(cmd: &mut std::process::Command, prefix: &str, clinic: &Clinic) {
         .env(format!("{prefix}_NUMBER"), clinic.number)
         .env(format!("{prefix}_PHONE_NUMBER_ID"), &clinic.phone_number_id);
 }
+
+/// The run suffix of the development database's demo clinics (`sunrise-aesthetics-dev`).
+const DEV_RUN: &str = "dev";
+
+/// Secrets `cargo xtask dev` keeps in `target/dev-secrets.env`, passed on so that sessions and
+/// sealed credentials survive restarts.
+const DEV_SECRETS: [&str; 4] = [
+    "JWT_SECRET",
+    "API_KEY_PEPPER",
+    "CREDENTIALS_KEYS",
+    "CREDENTIALS_ACTIVE_KEY",
+];
+
+/// `loadgen dev`: the product for a person at a browser. The gateway on `BIND_ADDR` (default
+/// `127.0.0.1:8080`) against the development database (`DATABASE_URL`), serving the console
+/// (`CONSOLE_DIR`), with Vapi, Twilio, Resend, ElevenLabs and Google Calendar answered by the
+/// local stand-ins (so follow-up SMS and shared recordings succeed and show as sent). On first
+/// run the demo clinics are set up and a day of calls replayed through the same Vapi messages
+/// as real traffic ([`crate::demo::seeded_clinics`]); later runs keep what is there. Runs until
+/// Ctrl-C.
+///
+/// # Errors
+/// When `CONSOLE_DIR` is unset, the gateway does not start, or seeding fails.
+pub async fn dev() -> anyhow::Result<bool> {
+    let console_dir =
+        std::env::var("CONSOLE_DIR").context("CONSOLE_DIR (the built console) is not set")?;
+    let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let fakes = FakeProviders::start().await;
+    let mut extra: Vec<(&str, String)> = vec![("CONSOLE_DIR", console_dir)];
+    for name in DEV_SECRETS {
+        if let Ok(value) = std::env::var(name) {
+            extra.push((name, value));
+        }
+    }
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = GatewayProcess::start_on(&bind, &fakes.uri(), &extra).await?;
+    let api = Api::new(&gateway.base)?;
+    let email = format!("manager@sunrise-aesthetics-{DEV_RUN}.example");
+    let login = serde_json::json!({"email": email, "password": MANAGER_PASSWORD});
+    let seeded = api.post("/api/auth/login", None, &login).await?.status == 200;
+    if !seeded {
+        eprintln!("dev: setting up the demo clinics and replaying their day (about a minute)…");
+        crate::demo::seeded_clinics(&api, &gateway.vapi_secret, DEV_RUN).await?;
+    }
+    eprintln!(
+        "\n  Console:    {base}/\n  Demo login: {email} / {MANAGER_PASSWORD}  (Sunrise Aesthetics; \
+         manager@lakeside-cosmetic-{DEV_RUN}.example is another organization)\n  \
+         API:        {base}/api/openapi.json  ·  {base}/readyz\n  \
+         Providers:  local stand-ins at {fakes}\n  Stop:       Ctrl-C\n",
+        base = gateway.base,
+        fakes = fakes.uri(),
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(true)
+}

@@ -33,15 +33,29 @@ impl GatewayProcess {
     /// When `GATEWAY_BIN` or `DATABASE_URL` is unset, the process cannot start, exits, or never
     /// becomes ready.
     pub async fn start(fakes_url: &str, extra: ExtraEnv<'_>) -> anyhow::Result<Self> {
-        let bin =
-            std::env::var("GATEWAY_BIN").context("GATEWAY_BIN (the gateway binary) is not set")?;
-        let database_url = std::env::var("DATABASE_URL")
-            .context("DATABASE_URL (a migrated database, runtime role) is not set")?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .context("finding a free loopback port")?
             .port();
-        let base = format!("http://127.0.0.1:{port}");
+        Self::start_on(&format!("127.0.0.1:{port}"), fakes_url, extra).await
+    }
+
+    /// [`GatewayProcess::start`] listening on `bind` (`host:port`); `extra` may also replace
+    /// the generated secrets (`JWT_SECRET`, `API_KEY_PEPPER`, `CREDENTIALS_KEYS`,
+    /// `CREDENTIALS_ACTIVE_KEY`) with ones that outlive the process.
+    ///
+    /// # Errors
+    /// As [`GatewayProcess::start`].
+    pub async fn start_on(
+        bind: &str,
+        fakes_url: &str,
+        extra: ExtraEnv<'_>,
+    ) -> anyhow::Result<Self> {
+        let bin =
+            std::env::var("GATEWAY_BIN").context("GATEWAY_BIN (the gateway binary) is not set")?;
+        let database_url = std::env::var("DATABASE_URL")
+            .context("DATABASE_URL (a migrated database, runtime role) is not set")?;
+        let base = format!("http://{bind}");
         let vapi_secret = hex(&random_bytes()?);
         let keyring = format!(
             "loadgen:{}",
@@ -51,7 +65,7 @@ impl GatewayProcess {
         cmd.arg("serve")
             .env("DATABASE_URL", &database_url)
             .env("MIGRATE_ON_STARTUP", "false")
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("BIND_ADDR", bind)
             .env("JWT_SECRET", hex(&random_bytes()?))
             .env("API_KEY_PEPPER", hex(&random_bytes()?))
             .env("CREDENTIALS_KEYS", keyring)

@@ -3,6 +3,8 @@
 //!
 //! - `loadgen demo`: replays a realistic day of two clinics and checks what a clinic owner
 //!   would check ([`demo`]); exits 1 when any check fails.
+//! - `loadgen dev`: the gateway for `cargo xtask dev`, with the providers' stand-ins and the
+//!   demo clinics seeded on first run ([`console::dev`]).
 //! - `loadgen console -- <command…>`: runs `command` (the console's browser suite) against a
 //!   gateway serving the console, with the demo clinics set up ([`console`]).
 //! - `loadgen bench [--out FILE]`: load scenarios at a fixed rate and at saturation, with
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
             .as_slice()
         {
             ["demo"] => demo::run().await,
+            ["dev"] => console::dev().await,
             ["console", "--", command @ ..] => {
                 let command: Vec<String> = command.iter().map(|s| (*s).to_owned()).collect();
                 console::run(&command).await
@@ -53,7 +56,7 @@ fn main() -> ExitCode {
             ["bench"] => bench::run(None).await,
             ["bench", "--out", file] => bench::run(Some(file)).await,
             _ => Err(anyhow::anyhow!(
-                "usage: loadgen demo | loadgen console -- <command…> | loadgen bench [--out FILE]"
+                "usage: loadgen demo | loadgen dev | loadgen console -- <command…> | loadgen bench [--out FILE]"
             )),
         }
     });

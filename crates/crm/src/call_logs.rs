@@ -194,6 +194,12 @@ pub struct CallQuery {
     pub to: Option<DateTime<Utc>>,
     /// Case-insensitive substring of the caller's name or number.
     pub search: Option<String>,
+    /// Only this outcome (as recorded from the end-of-call report, for example `booked`).
+    pub outcome: Option<String>,
+    /// Only this sentiment (`positive`, `neutral`, `negative`; case-insensitive).
+    pub sentiment: Option<String>,
+    /// Only calls linked to this contact.
+    pub contact_id: Option<uuid::Uuid>,
 }
 
 fn filtered(org: OrgId, q: &CallQuery) -> call_logs::BoxedQuery<'static, diesel::pg::Pg> {
@@ -208,6 +214,15 @@ fn filtered(org: OrgId, q: &CallQuery) -> call_logs::BoxedQuery<'static, diesel:
     }
     if let Some(b) = q.booking_confirmed {
         query = query.filter(call_logs::booking_confirmed.eq(b));
+    }
+    if let Some(outcome) = &q.outcome {
+        query = query.filter(call_logs::outcome.eq(outcome.clone()));
+    }
+    if let Some(sentiment) = &q.sentiment {
+        query = query.filter(call_logs::sentiment.ilike(crate::exact_pattern(sentiment)));
+    }
+    if let Some(contact) = q.contact_id {
+        query = query.filter(call_logs::contact_id.eq(contact));
     }
     if let Some(from) = q.from {
         query = query.filter(call_logs::created_at.ge(from));

@@ -109,11 +109,16 @@ impl From<TextList> for Vec<String> {
 /// An `ILIKE` pattern matching `search` anywhere, with `%`, `_` and `\\` in it taken literally.
 #[must_use]
 pub fn contains_pattern(search: &str) -> String {
-    let escaped = search
+    format!("%{}%", exact_pattern(search))
+}
+
+/// An `ILIKE` pattern matching exactly `value`, case-insensitively (its `\`, `%`, `_` escaped).
+#[must_use]
+pub fn exact_pattern(value: &str) -> String {
+    value
         .replace('\\', "\\\\")
         .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
+        .replace('_', "\\_")
 }
 
 /// The default country code for numbers typed without one: `1` (NANP), the seeds' market.

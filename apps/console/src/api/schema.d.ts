@@ -3888,6 +3888,15 @@ export interface operations {
                 to?: string | null;
                 /** @description Substring of caller name or number. */
                 search?: string | null;
+                /**
+                 * @description Only this outcome, as the end-of-call report recorded it (for example `booked`,
+                 *     `transferred`, `completed`).
+                 */
+                outcome?: string | null;
+                /** @description Only this sentiment: `positive`, `neutral` or `negative` (case-insensitive). */
+                sentiment?: string | null;
+                /** @description Only the calls of this contact. */
+                contact_id?: string | null;
                 /** @description 1–500, default 20. */
                 limit?: number | null;
                 /** @description Default 0. */

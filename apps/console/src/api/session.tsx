@@ -36,10 +36,11 @@ export function useSession(): SessionState {
 }
 
 /**
- * The clinic's time zone (IANA): the one its business hours and bookings use (`GET
- * /api/scheduling/settings`), else the organization's, UTC until either loads.
+ * The clinic's time zone (IANA) and whether it is known yet: the one its business hours and
+ * bookings use (`GET /api/scheduling/settings`), else the organization's, UTC until either loads.
+ * Queries keyed by local days wait for `known`, so they are not asked twice.
  */
-export function useTimeZone(): string {
+export function useClinicTimeZone(): { timeZone: string; known: boolean } {
   const { me, signedIn } = useSession();
   const settings = useQuery({
     queryKey: ["scheduling", "settings"],
@@ -47,7 +48,13 @@ export function useTimeZone(): string {
     queryFn: async () => unwrap(await api.GET("/api/scheduling/settings")),
     staleTime: 5 * 60_000,
   });
-  return settings.data?.settings.time_zone ?? me?.organization.time_zone ?? "UTC";
+  const timeZone = settings.data?.settings.time_zone ?? me?.organization.time_zone ?? "UTC";
+  return { timeZone, known: settings.data !== undefined || settings.isError };
+}
+
+/** The clinic's time zone ([`useClinicTimeZone`]). */
+export function useTimeZone(): string {
+  return useClinicTimeZone().timeZone;
 }
 
 /** Keeps the token, the current user, and returns to sign-in when the session ends. */

@@ -153,6 +153,13 @@ pub struct CallListQuery {
     pub to: Option<DateTime<Utc>>,
     /// Substring of caller name or number.
     pub search: Option<String>,
+    /// Only this outcome, as the end-of-call report recorded it (for example `booked`,
+    /// `transferred`, `completed`).
+    pub outcome: Option<String>,
+    /// Only this sentiment: `positive`, `neutral` or `negative` (case-insensitive).
+    pub sentiment: Option<String>,
+    /// Only the calls of this contact.
+    pub contact_id: Option<Uuid>,
     /// 1–500, default 20.
     pub limit: Option<i64>,
     /// Default 0.
@@ -180,6 +187,9 @@ async fn list_calls(
             from: q.from,
             to: q.to,
             search: q.search,
+            outcome: q.outcome,
+            sentiment: q.sentiment,
+            contact_id: q.contact_id,
         },
         crm::Page { limit, offset },
     )

@@ -14,6 +14,8 @@ fn built_console() -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("assets")).unwrap();
     std::fs::write(dir.join("index.html"), INDEX).unwrap();
     std::fs::write(dir.join("assets/index-abc123.js"), "console.log(1)").unwrap();
+    // The build's gzip copy (not real gzip here: the test reads the bytes, not a browser).
+    std::fs::write(dir.join("assets/index-abc123.js.gz"), "GZ").unwrap();
     std::fs::write(dir.join("favicon.svg"), "<svg/>").unwrap();
     dir
 }
@@ -82,6 +84,38 @@ async fn hashed_assets_are_immutable_and_missing_ones_are_404() {
         assert_eq!(reply.status, 404, "{missing}");
         assert_eq!(reply.body["code"], "not_found", "{missing}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn assets_go_precompressed_to_browsers_that_accept_gzip() {
+    let gw = gateway().await;
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let url = format!("{}/assets/index-abc123.js", gw.base_url);
+    let gzipped = raw
+        .get(&url)
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let content_type = gzipped.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.contains("javascript"), "{content_type}");
+    assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+    assert_eq!(gzipped.text().await.unwrap(), "GZ");
+    let plain = raw.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), "console.log(1)");
+    // index.html is never sent from a .gz copy.
+    let index = raw
+        .get(format!("{}/", gw.base_url))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(index.headers().get("content-encoding").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]

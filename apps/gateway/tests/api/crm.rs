@@ -775,6 +775,91 @@ async fn the_dashboard_aggregates_and_lists_calls_per_org() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_call_list_filters_by_outcome_sentiment_and_contact_per_org() {
+    let w = world().await;
+    let contact =
+        w.gw.post(
+            "/api/contacts",
+            Some(&w.a.token),
+            &json!({"name": "Ann Lee", "phone": "+15551230100"}),
+        )
+        .await;
+    assert_eq!(contact.status, 201, "{:?}", contact.body);
+    let contact_id: Uuid = contact.body["contact"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let record = |outcome: &'static str, contact: Option<Uuid>| {
+        let db = w.gw.state.db.clone();
+        let org = org(&w.a);
+        async move {
+            crm::call_logs::record(
+                &db,
+                org,
+                crm::call_logs::NewCallLog {
+                    phone_number: Some("+15551230100".into()),
+                    outcome: Some(outcome.into()),
+                    contact_id: contact,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .id
+        }
+    };
+    let booked = record("booked", Some(contact_id)).await;
+    let transferred = record("transferred", None).await;
+    w.gw.database.psql_superuser(&format!(
+        "UPDATE call_logs SET sentiment = 'Negative' WHERE id = '{transferred}'"
+    ));
+    let ids = |reply: &gateway::test_support::Reply| -> Vec<String> {
+        reply.body["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (query, want) in [
+        ("outcome=booked".to_owned(), vec![booked]),
+        ("sentiment=negative".to_owned(), vec![transferred]),
+        (format!("contact_id={contact_id}"), vec![booked]),
+        (
+            format!("contact_id={contact_id}&outcome=transferred"),
+            vec![],
+        ),
+    ] {
+        let reply =
+            w.gw.get(&format!("/api/calls-dashboard?{query}"), Some(&w.a.token))
+                .await;
+        assert_eq!(reply.status, 200, "{query}: {:?}", reply.body);
+        let want: Vec<String> = want.iter().map(ToString::to_string).collect();
+        assert_eq!(ids(&reply), want, "{query}");
+    }
+    // Another organization filtering by the same values, or by this contact, sees nothing.
+    for query in [
+        "outcome=booked".to_owned(),
+        "sentiment=negative".to_owned(),
+        format!("contact_id={contact_id}"),
+    ] {
+        let reply =
+            w.gw.get(&format!("/api/calls-dashboard?{query}"), Some(&w.b.token))
+                .await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body["pagination"]["total"], 0, "{query}");
+    }
+    let bad =
+        w.gw.get(
+            "/api/calls-dashboard?contact_id=not-a-uuid",
+            Some(&w.a.token),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn google_busy_times_hide_slots_and_confirmed_bookings_reach_the_calendar() {
     let w = world().await;
     w.gw.state

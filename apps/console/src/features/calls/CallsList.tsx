@@ -29,7 +29,9 @@ export function CallsList() {
   const query = {
     search: search.get("q") || undefined,
     call_type: search.get("direction") || undefined,
-    booking_confirmed: search.get("booked") ? search.get("booked") === "yes" : undefined,
+    outcome: search.get("outcome") || undefined,
+    sentiment: search.get("sentiment") || undefined,
+    contact_id: search.get("contact") || undefined,
     from: fromDay ? startOfLocalDay(fromDay, timeZone).toISOString() : undefined,
     to: toDay
       ? new Date(startOfLocalDay(toDay, timeZone).getTime() + 86_400_000).toISOString()
@@ -45,7 +47,7 @@ export function CallsList() {
   return (
     <>
       <PageHeader title="Calls" />
-      <search aria-label="Filter calls" className="mb-4 grid gap-3 sm:grid-cols-2 lg:grid-cols-5">
+      <search aria-label="Filter calls" className="mb-4 grid gap-3 sm:grid-cols-2 lg:grid-cols-6">
         <TextField
           label="Search name or number"
           defaultValue={search.get("q") ?? ""}
@@ -62,13 +64,26 @@ export function CallsList() {
           ]}
         />
         <SelectField
-          label="Booking"
-          value={search.get("booked") ?? ""}
-          onChange={(e) => setFilter("booked", e.target.value)}
+          label="Outcome"
+          value={search.get("outcome") ?? ""}
+          onChange={(e) => setFilter("outcome", e.target.value)}
           options={[
             { value: "", label: "All" },
-            { value: "yes", label: "Booked" },
-            { value: "no", label: "Not booked" },
+            { value: "booked", label: "Booked" },
+            { value: "completed", label: "Completed" },
+            { value: "transferred", label: "Transferred" },
+            { value: "failed", label: "Failed" },
+          ]}
+        />
+        <SelectField
+          label="Sentiment"
+          value={search.get("sentiment") ?? ""}
+          onChange={(e) => setFilter("sentiment", e.target.value)}
+          options={[
+            { value: "", label: "All" },
+            { value: "positive", label: "Positive" },
+            { value: "neutral", label: "Neutral" },
+            { value: "negative", label: "Negative" },
           ]}
         />
         <TextField

@@ -2,7 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link } from "wouter";
 import { api, errorMessage, unwrap } from "../../api/client";
 import { useClinicCurrency } from "../../api/clinic";
-import { useTimeZone } from "../../api/session";
+import { useClinicTimeZone, useTimeZone } from "../../api/session";
 import {
   Badge,
   Card,
@@ -139,7 +139,7 @@ function RecentActivity() {
 }
 
 function TodaysAppointments() {
-  const timeZone = useTimeZone();
+  const { timeZone, known } = useClinicTimeZone();
   const today = localDate(new Date(), timeZone);
   const from = startOfLocalDay(today, timeZone);
   const to = new Date(from.getTime() + 36 * 3600_000);
@@ -147,6 +147,7 @@ function TodaysAppointments() {
   const query = { from: from.toISOString(), to: tomorrow.toISOString() };
   const appointments = useQuery({
     queryKey: ["appointments", query],
+    enabled: known,
     queryFn: async () => unwrap(await api.GET("/api/appointments", { params: { query } })),
   });
   return (
