@@ -2,16 +2,17 @@ import { zodResolver } from "@hookform/resolvers/zod";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useForm } from "react-hook-form";
-import { useLocation, useSearch } from "wouter";
 import { ApiError, api, errorMessage, unwrap } from "../../api/client";
 import { useTimeZone } from "../../api/session";
 import { Button } from "../../components/Button";
 import { Dialog } from "../../components/Dialog";
 import { SelectField, TextAreaField, TextField } from "../../components/Field";
 import { Badge, EmptyState, ErrorState, LoadingRows, PageHeader } from "../../components/States";
+import { Pager, ScrollTable } from "../../components/Table";
 import { useToast } from "../../components/Toast";
 import { formatPhone, UNKNOWN_CALLER } from "../../lib/phone";
 import { formatDateTime } from "../../lib/time";
+import { useUrlFilters } from "../../lib/useUrlFilters";
 import {
   type ContactInput,
   type ContactOutput,
@@ -26,21 +27,13 @@ const all = (label: string) => [{ value: "", label }];
 /** Leads and contacts: search, pipeline stage, temperature, create. */
 export function Contacts() {
   const timeZone = useTimeZone();
-  const search = new URLSearchParams(useSearch());
-  const [, navigate] = useLocation();
+  const filters = useUrlFilters("/contacts");
+  const { page } = filters;
   const [creating, setCreating] = useState(false);
-  const setFilter = (key: string, value: string) => {
-    const next = new URLSearchParams(search);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    if (key !== "page") next.delete("page");
-    navigate(`/contacts?${next.toString()}`, { replace: true });
-  };
-  const page = Number(search.get("page") ?? "0") || 0;
   const query = {
-    search: search.get("q") || undefined,
-    lead_status: search.get("stage") || undefined,
-    lead_temperature: search.get("temperature") || undefined,
+    search: filters.get("q") || undefined,
+    lead_status: filters.get("stage") || undefined,
+    lead_temperature: filters.get("temperature") || undefined,
     limit: PAGE,
     offset: page * PAGE,
   };
@@ -58,19 +51,19 @@ export function Contacts() {
       <search aria-label="Filter contacts" className="mb-4 grid gap-3 sm:grid-cols-3">
         <TextField
           label="Search name or number"
-          defaultValue={search.get("q") ?? ""}
-          onChange={(e) => setFilter("q", e.target.value)}
+          defaultValue={filters.get("q")}
+          onChange={(e) => filters.set("q", e.target.value)}
         />
         <SelectField
           label="Pipeline stage"
-          value={search.get("stage") ?? ""}
-          onChange={(e) => setFilter("stage", e.target.value)}
+          value={filters.get("stage")}
+          onChange={(e) => filters.set("stage", e.target.value)}
           options={[...all("All stages"), ...LEAD_STATUSES.map((s) => ({ value: s, label: s }))]}
         />
         <SelectField
           label="Temperature"
-          value={search.get("temperature") ?? ""}
-          onChange={(e) => setFilter("temperature", e.target.value)}
+          value={filters.get("temperature")}
+          onChange={(e) => filters.set("temperature", e.target.value)}
           options={[...all("All"), ...LEAD_TEMPERATURES.map((t) => ({ value: t, label: t }))]}
         />
       </search>
@@ -79,104 +72,83 @@ export function Contacts() {
       ) : contacts.error ? (
         <ErrorState message={errorMessage(contacts.error)} onRetry={() => contacts.refetch()} />
       ) : contacts.data.contacts.length === 0 ? (
-        <EmptyState title={search.size > 0 ? "No contacts match" : "No contacts yet"}>
-          {search.size > 0
+        <EmptyState title={filters.any ? "No contacts match" : "No contacts yet"}>
+          {filters.any
             ? "Clear a filter to see more."
             : "Callers become contacts automatically; you can also add one with “New contact”."}
         </EmptyState>
       ) : (
         <>
-          <section
-            aria-label="Contacts table"
-            // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1)
-            tabIndex={0}
-            className="overflow-x-auto rounded-lg border border-slate-200 bg-white"
-          >
-            <table className="w-full text-left text-sm">
-              <caption className="sr-only">Contacts</caption>
-              <thead className="bg-slate-50 text-slate-700">
-                <tr>
-                  <th scope="col" className="px-3 py-2">
-                    Name
-                  </th>
-                  <th scope="col" className="px-3 py-2">
-                    Phone
-                  </th>
-                  <th scope="col" className="px-3 py-2">
-                    Stage
-                  </th>
-                  <th scope="col" className="px-3 py-2">
-                    Temperature
-                  </th>
-                  <th scope="col" className="px-3 py-2">
-                    Score
-                  </th>
-                  <th scope="col" className="px-3 py-2">
-                    Last contact
-                  </th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-slate-100">
-                {contacts.data.contacts.map((c) => (
-                  <tr key={c.id} data-testid="contact-row">
-                    <td className="px-3 py-2 font-medium">
-                      {c.name === UNKNOWN_CALLER ? "Unknown" : c.name}
-                    </td>
-                    <td className="px-3 py-2 whitespace-nowrap">{formatPhone(c.phone_number)}</td>
-                    <td className="px-3 py-2">
-                      <Badge
-                        tone={
-                          c.lead_status === "booked"
-                            ? "good"
-                            : c.lead_status === "lost"
-                              ? "bad"
-                              : "neutral"
-                        }
-                      >
-                        {c.lead_status}
-                      </Badge>
-                    </td>
-                    <td className="px-3 py-2">
-                      <Badge
-                        tone={
-                          c.lead_temperature === "hot"
+          <ScrollTable label="Contacts table" caption="Contacts">
+            <thead className="bg-slate-50 text-slate-700">
+              <tr>
+                <th scope="col" className="px-3 py-2">
+                  Name
+                </th>
+                <th scope="col" className="px-3 py-2">
+                  Phone
+                </th>
+                <th scope="col" className="px-3 py-2">
+                  Stage
+                </th>
+                <th scope="col" className="px-3 py-2">
+                  Temperature
+                </th>
+                <th scope="col" className="px-3 py-2">
+                  Score
+                </th>
+                <th scope="col" className="px-3 py-2">
+                  Last contact
+                </th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {contacts.data.contacts.map((c) => (
+                <tr key={c.id} data-testid="contact-row">
+                  <td className="px-3 py-2 font-medium">
+                    {c.name === UNKNOWN_CALLER ? "Unknown" : c.name}
+                  </td>
+                  <td className="px-3 py-2 whitespace-nowrap">{formatPhone(c.phone_number)}</td>
+                  <td className="px-3 py-2">
+                    <Badge
+                      tone={
+                        c.lead_status === "booked"
+                          ? "good"
+                          : c.lead_status === "lost"
                             ? "bad"
-                            : c.lead_temperature === "warm"
-                              ? "warn"
-                              : "info"
-                        }
-                      >
-                        {c.lead_temperature}
-                      </Badge>
-                    </td>
-                    <td className="px-3 py-2">{c.lead_score}</td>
-                    <td className="px-3 py-2 whitespace-nowrap">
-                      {c.last_contacted_at ? formatDateTime(c.last_contacted_at, timeZone) : "—"}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </section>
-          <nav aria-label="Pages" className="mt-3 flex items-center justify-between text-sm">
-            <span>{contacts.data.pagination.total} contacts</span>
-            <span className="flex gap-2">
-              <Button
-                variant="secondary"
-                disabled={page === 0}
-                onClick={() => setFilter("page", String(page - 1))}
-              >
-                Previous
-              </Button>
-              <Button
-                variant="secondary"
-                disabled={!contacts.data.pagination.has_more}
-                onClick={() => setFilter("page", String(page + 1))}
-              >
-                Next
-              </Button>
-            </span>
-          </nav>
+                            : "neutral"
+                      }
+                    >
+                      {c.lead_status}
+                    </Badge>
+                  </td>
+                  <td className="px-3 py-2">
+                    <Badge
+                      tone={
+                        c.lead_temperature === "hot"
+                          ? "bad"
+                          : c.lead_temperature === "warm"
+                            ? "warn"
+                            : "info"
+                      }
+                    >
+                      {c.lead_temperature}
+                    </Badge>
+                  </td>
+                  <td className="px-3 py-2">{c.lead_score}</td>
+                  <td className="px-3 py-2 whitespace-nowrap">
+                    {c.last_contacted_at ? formatDateTime(c.last_contacted_at, timeZone) : "—"}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </ScrollTable>
+          <Pager
+            summary={`${contacts.data.pagination.total} contacts`}
+            page={page}
+            hasMore={contacts.data.pagination.has_more}
+            onPage={filters.goTo}
+          />
         </>
       )}
       <NewContact open={creating} onOpenChange={setCreating} />
