@@ -78,7 +78,7 @@ export async function open(
   return { context, page, problems };
 }
 
-/** Signs in through the form and waits for the dashboard (or `landing`). */
+/** Signs in through the form and waits for the dashboard (or `landing`) to finish loading. */
 export async function signIn(
   page: Page,
   who: { email: string; password: string },
@@ -89,6 +89,9 @@ export async function signIn(
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { level: 1, name: landing }).waitFor();
+  // Let the landing page's requests finish, so a test's next step (a reload, a tampered
+  // session) does not race them.
+  await page.waitForLoadState("networkidle");
 }
 
 /** Runs axe-core on the page and fails on any serious or critical violation. */

@@ -60,15 +60,6 @@ fn describe(cmd: &mut std::process::Command, prefix: &str, clinic: &Clinic) {
 /// The run suffix of the development database's demo clinics (`sunrise-aesthetics-dev`).
 const DEV_RUN: &str = "dev";
 
-/// Secrets `cargo xtask dev` keeps in `target/dev-secrets.env`, passed on so that sessions and
-/// sealed credentials survive restarts.
-const DEV_SECRETS: [&str; 4] = [
-    "JWT_SECRET",
-    "API_KEY_PEPPER",
-    "CREDENTIALS_KEYS",
-    "CREDENTIALS_ACTIVE_KEY",
-];
-
 /// `loadgen dev`: the product for a person at a browser. The gateway on `BIND_ADDR` (default
 /// `127.0.0.1:8080`) against the development database (`DATABASE_URL`), serving the console
 /// (`CONSOLE_DIR`), with Vapi, Twilio, Resend, ElevenLabs and Google Calendar answered by the
@@ -84,14 +75,10 @@ pub async fn dev() -> anyhow::Result<bool> {
         std::env::var("CONSOLE_DIR").context("CONSOLE_DIR (the built console) is not set")?;
     let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let fakes = FakeProviders::start().await;
-    let mut extra: Vec<(&str, String)> = vec![("CONSOLE_DIR", console_dir)];
-    for name in DEV_SECRETS {
-        if let Ok(value) = std::env::var(name) {
-            extra.push((name, value));
-        }
-    }
-    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let gateway = GatewayProcess::start_on(&bind, &fakes.uri(), &extra).await?;
+    // The secrets `cargo xtask dev` keeps in `target/dev-secrets.env` come through this
+    // process's environment, so sessions and sealed credentials survive restarts.
+    let gateway =
+        GatewayProcess::start_on(&bind, &fakes.uri(), &[("CONSOLE_DIR", &console_dir)]).await?;
     let api = Api::new(&gateway.base)?;
     let email = format!("manager@sunrise-aesthetics-{DEV_RUN}.example");
     let login = serde_json::json!({"email": email, "password": MANAGER_PASSWORD});

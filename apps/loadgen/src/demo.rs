@@ -343,6 +343,21 @@ impl Ctx<'_> {
     }
 }
 
+/// A clinic's day of inbound calls, one after another (call ids `<prefix>-call-NN`).
+async fn replay(
+    ctx: &Ctx<'_>,
+    clinic: &Clinic,
+    prefix: &str,
+    day: &[InboundCall],
+    report: &mut Report,
+) -> anyhow::Result<Vec<CallResult>> {
+    let mut out = Vec::new();
+    for (i, plan) in day.iter().enumerate() {
+        out.push(inbound(ctx, clinic, format!("{prefix}-call-{i:02}"), plan, report).await?);
+    }
+    Ok(out)
+}
+
 /// One inbound call from ring to report.
 async fn inbound(
     ctx: &Ctx<'_>,
@@ -978,21 +993,12 @@ pub async fn run() -> anyhow::Result<bool> {
         let mut ra = Report::default();
         let mut rb = Report::default();
         let run_a = async {
-            let mut out = Vec::new();
-            for (i, plan) in a_day.iter().enumerate() {
-                out.push(inbound(&ctx, &a, format!("sunrise-call-{i:02}"), plan, &mut ra).await?);
-            }
+            let mut out = replay(&ctx, &a, "sunrise", &a_day, &mut ra).await?;
             out.extend(race(&ctx, &a, &mut ra).await?);
             out.push(call_back(&ctx, &fakes, &a, &mut ra).await?);
             anyhow::Ok(out)
         };
-        let run_b = async {
-            let mut out = Vec::new();
-            for (i, plan) in b_day.iter().enumerate() {
-                out.push(inbound(&ctx, &b, format!("lakeside-call-{i:02}"), plan, &mut rb).await?);
-            }
-            anyhow::Ok(out)
-        };
+        let run_b = async { replay(&ctx, &b, "lakeside", &b_day, &mut rb).await };
         let (x, y) = tokio::try_join!(run_a, run_b)?;
         report.checks.extend(ra.checks);
         report.checks.extend(rb.checks);
@@ -1346,9 +1352,7 @@ pub async fn seeded_clinics(
         secret: vapi_secret,
     };
     let mut report = Report::default();
-    for (i, plan) in sunrise_day().iter().enumerate() {
-        inbound(&ctx, &a, format!("sunrise-call-{i:02}"), plan, &mut report).await?;
-    }
+    replay(&ctx, &a, "sunrise", &sunrise_day(), &mut report).await?;
     let failed: Vec<String> = report
         .checks
         .iter()

@@ -1,7 +1,7 @@
 //! The gateway under test as its own process: the binary named by `GATEWAY_BIN`, on a free
 //! loopback port, against an already migrated database (`DATABASE_URL`, runtime role), with
 //! every provider pointed at the [`crate::fakes::FakeProviders`] server and secrets generated
-//! for this run.
+//! for this run (or taken from its own environment, see [`GatewayProcess::start_on`]).
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -40,9 +40,9 @@ impl GatewayProcess {
         Self::start_on(&format!("127.0.0.1:{port}"), fakes_url, extra).await
     }
 
-    /// [`GatewayProcess::start`] listening on `bind` (`host:port`); `extra` may also replace
-    /// the generated secrets (`JWT_SECRET`, `API_KEY_PEPPER`, `CREDENTIALS_KEYS`,
-    /// `CREDENTIALS_ACTIVE_KEY`) with ones that outlive the process.
+    /// [`GatewayProcess::start`] listening on `bind` (`host:port`). The secrets (`JWT_SECRET`,
+    /// `API_KEY_PEPPER`, `CREDENTIALS_KEYS` with `CREDENTIALS_ACTIVE_KEY`) are this process's
+    /// own when set (`cargo xtask dev` keeps them across restarts), else generated for the run.
     ///
     /// # Errors
     /// As [`GatewayProcess::start`].
@@ -57,19 +57,33 @@ impl GatewayProcess {
             .context("DATABASE_URL (a migrated database, runtime role) is not set")?;
         let base = format!("http://{bind}");
         let vapi_secret = hex(&random_bytes()?);
-        let keyring = format!(
-            "loadgen:{}",
-            base64::engine::general_purpose::STANDARD.encode(random_bytes()?)
-        );
+        let inherited = |name: &str| std::env::var(name).ok();
+        let (keyring, active_key) = match (
+            inherited("CREDENTIALS_KEYS"),
+            inherited("CREDENTIALS_ACTIVE_KEY"),
+        ) {
+            (Some(keys), Some(active)) => (keys, active),
+            _ => (
+                format!(
+                    "loadgen:{}",
+                    base64::engine::general_purpose::STANDARD.encode(random_bytes()?)
+                ),
+                "loadgen".to_owned(),
+            ),
+        };
+        let jwt_secret =
+            inherited("JWT_SECRET").map_or_else(|| random_bytes().map(|b| hex(&b)), Ok)?;
+        let pepper =
+            inherited("API_KEY_PEPPER").map_or_else(|| random_bytes().map(|b| hex(&b)), Ok)?;
         let mut cmd = Command::new(&bin);
         cmd.arg("serve")
             .env("DATABASE_URL", &database_url)
             .env("MIGRATE_ON_STARTUP", "false")
             .env("BIND_ADDR", bind)
-            .env("JWT_SECRET", hex(&random_bytes()?))
-            .env("API_KEY_PEPPER", hex(&random_bytes()?))
+            .env("JWT_SECRET", jwt_secret)
+            .env("API_KEY_PEPPER", pepper)
             .env("CREDENTIALS_KEYS", keyring)
-            .env("CREDENTIALS_ACTIVE_KEY", "loadgen")
+            .env("CREDENTIALS_ACTIVE_KEY", active_key)
             .env("PUBLIC_BASE_URL", &base)
             .env("VAPI_PRIVATE_KEY", VAPI_PRIVATE_KEY)
             .env("VAPI_API_BASE_URL", fakes_url)

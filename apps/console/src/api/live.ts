@@ -23,11 +23,16 @@ export function backoffMs(attempt: number): number {
   return base / 2 + Math.random() * (base / 2);
 }
 
+/** Re-fetches what call events change: the calls and the dashboard figures. */
+function refetchCalls(queryClient: QueryClient) {
+  void queryClient.invalidateQueries({ queryKey: ["calls"] });
+  void queryClient.invalidateQueries({ queryKey: ["stats"] });
+}
+
 /** What an event means for the cached server state. */
 function apply(queryClient: QueryClient, event: Record<string, unknown>) {
   if (event.type === "vapi_call_update") {
-    void queryClient.invalidateQueries({ queryKey: ["calls"] });
-    void queryClient.invalidateQueries({ queryKey: ["stats"] });
+    refetchCalls(queryClient);
   } else if (event.type === "vapi_transcript" && typeof event.vapi_call_id === "string") {
     const line = { role: String(event.role ?? ""), text: String(event.text ?? "") };
     for (const listener of transcriptListeners) listener(event.vapi_call_id, line);
@@ -65,8 +70,7 @@ export function useLiveConnection(enabled: boolean): LiveState {
         if (event.type === "auth_success") {
           attempt = 0;
           setState("live");
-          void queryClient.invalidateQueries({ queryKey: ["calls"] });
-          void queryClient.invalidateQueries({ queryKey: ["stats"] });
+          refetchCalls(queryClient);
         } else {
           apply(queryClient, event);
         }

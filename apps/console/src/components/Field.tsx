@@ -23,14 +23,7 @@ export function TextField({
   const id = useId();
   return (
     <FieldShell id={id} label={label} hint={hint} error={error} className={className}>
-      <input
-        id={id}
-        ref={ref}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(id, hint, error)}
-        className={control}
-        {...props}
-      />
+      <input ref={ref} {...controlProps(id, hint, error)} {...props} />
     </FieldShell>
   );
 }
@@ -52,14 +45,7 @@ export function TextAreaField({
   const id = useId();
   return (
     <FieldShell id={id} label={label} hint={hint} error={error} className={className}>
-      <textarea
-        id={id}
-        ref={ref}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(id, hint, error)}
-        className={control}
-        {...props}
-      />
+      <textarea ref={ref} {...controlProps(id, hint, error)} {...props} />
     </FieldShell>
   );
 }
@@ -88,9 +74,15 @@ export function SelectField({
   );
 }
 
-function describedBy(id: string, hint: unknown, error: unknown): string | undefined {
-  const ids = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean);
-  return ids.length ? ids.join(" ") : undefined;
+/** A control's id, look, and its ties to the hint and error [`FieldShell`] renders. */
+function controlProps(id: string, hint: unknown, error: unknown) {
+  const described = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean);
+  return {
+    id,
+    className: control,
+    "aria-invalid": error ? true : undefined,
+    "aria-describedby": described.length ? described.join(" ") : undefined,
+  };
 }
 
 function FieldShell({

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
+  addDays,
   formatDateTime,
   formatDuration,
   formatTime,
   localDate,
+  localDayRange,
   startOfLocalDay,
   zoneOffsetMinutes,
 } from "./time";
@@ -37,6 +39,17 @@ describe("clinic time zones", () => {
     expect(startOfLocalDay("2026-11-02", "America/New_York").toISOString()).toBe(
       "2026-11-02T05:00:00.000Z",
     );
+  });
+
+  it("gives a local day its real length on the days clocks change", () => {
+    const hours = (date: string) => {
+      const { from, to } = localDayRange(date, "America/New_York");
+      return (to.getTime() - from.getTime()) / 3_600_000;
+    };
+    expect(hours("2026-03-08")).toBe(23);
+    expect(hours("2026-11-01")).toBe(25);
+    expect(hours("2026-07-01")).toBe(24);
+    expect(addDays("2026-12-31", 1)).toBe("2027-01-01");
   });
 
   it("puts an instant on the clinic's calendar day, not the browser's", () => {

@@ -64,6 +64,23 @@ export function startOfLocalDay(date: string, timeZone: string): Date {
   return new Date(guess - zoneOffsetMinutes(new Date(first), timeZone) * 60_000);
 }
 
+/** The calendar date `days` after `date` (both `YYYY-MM-DD`). */
+export function addDays(date: string, days: number): string {
+  const [y = 1970, m = 1, d = 1] = date.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+}
+
+/**
+ * The local day `date` in `timeZone` as the instants `[from, to)` (23 or 25 hours long on the
+ * days clocks change).
+ */
+export function localDayRange(date: string, timeZone: string): { from: Date; to: Date } {
+  return {
+    from: startOfLocalDay(date, timeZone),
+    to: startOfLocalDay(addDays(date, 1), timeZone),
+  };
+}
+
 /** `seconds` as `m:ss` (or `h:mm:ss`); `—` when unknown. */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds == null || seconds < 0) return "—";

@@ -54,7 +54,12 @@ export function CallDetail({ id }: { id: string }) {
               </audio>
             </Card>
           ) : null}
-          <Transcript vapiCallId={c.vapi_call_id ?? null} stored={c.transcript ?? ""} />
+          {/* Keyed by the stored text: the end-of-call report's transcript supersedes the lines heard live. */}
+          <Transcript
+            key={c.transcript ?? ""}
+            vapiCallId={c.vapi_call_id ?? null}
+            stored={c.transcript ?? ""}
+          />
         </div>
         <div className="space-y-6">
           <Card title="Details">
@@ -100,9 +105,6 @@ function Fact({ label, children }: { label: string; children: React.ReactNode })
 /** The stored transcript plus lines arriving live (`vapi_transcript` events) for this call. */
 function Transcript({ vapiCallId, stored }: { vapiCallId: string | null; stored: string }) {
   const [live, setLive] = useState<TranscriptLine[]>([]);
-  // The stored transcript (the end-of-call report's) supersedes the lines heard live.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: reset whenever the stored text changes
-  useEffect(() => setLive([]), [stored]);
   useEffect(() => {
     if (!vapiCallId) return;
     return onTranscript((callId, line) => {

@@ -6,7 +6,7 @@ import { SelectField, TextField } from "../../components/Field";
 import { Badge, EmptyState, ErrorState, LoadingRows, PageHeader } from "../../components/States";
 import { Pager, ScrollTable } from "../../components/Table";
 import { callerLabel } from "../../lib/phone";
-import { formatDateTime, formatDuration, startOfLocalDay } from "../../lib/time";
+import { formatDateTime, formatDuration, localDayRange } from "../../lib/time";
 import { useUrlFilters } from "../../lib/useUrlFilters";
 import { sentimentTone } from "./sentiment";
 
@@ -24,11 +24,8 @@ export function CallsList() {
     call_type: filters.get("direction") || undefined,
     outcome: filters.get("outcome") || undefined,
     sentiment: filters.get("sentiment") || undefined,
-    contact_id: filters.get("contact") || undefined,
-    from: fromDay ? startOfLocalDay(fromDay, timeZone).toISOString() : undefined,
-    to: toDay
-      ? new Date(startOfLocalDay(toDay, timeZone).getTime() + 86_400_000).toISOString()
-      : undefined,
+    from: fromDay ? localDayRange(fromDay, timeZone).from.toISOString() : undefined,
+    to: toDay ? localDayRange(toDay, timeZone).to.toISOString() : undefined,
     limit: PAGE,
     offset: page * PAGE,
   };

@@ -19,7 +19,7 @@ import {
   formatDuration,
   formatTime,
   localDate,
-  startOfLocalDay,
+  localDayRange,
 } from "../../lib/time";
 
 /** Seed 001's dashboard: the cards, recent activity, today's appointments, hot leads. */
@@ -140,11 +140,8 @@ function RecentActivity() {
 
 function TodaysAppointments() {
   const { timeZone, known } = useClinicTimeZone();
-  const today = localDate(new Date(), timeZone);
-  const from = startOfLocalDay(today, timeZone);
-  const to = new Date(from.getTime() + 36 * 3600_000);
-  const tomorrow = startOfLocalDay(localDate(to, timeZone), timeZone);
-  const query = { from: from.toISOString(), to: tomorrow.toISOString() };
+  const { from, to } = localDayRange(localDate(new Date(), timeZone), timeZone);
+  const query = { from: from.toISOString(), to: to.toISOString() };
   const appointments = useQuery({
     queryKey: ["appointments", query],
     enabled: known,
