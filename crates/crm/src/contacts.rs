@@ -44,6 +44,8 @@ pub struct Contact {
     pub service_interests: Vec<String>,
     /// Free notes.
     pub notes: Option<String>,
+    /// Company the contact works for (seed 002), 1–200 characters.
+    pub company: Option<String>,
     /// Last call or message (UTC).
     pub last_contacted_at: Option<DateTime<Utc>>,
     /// Created (UTC).
@@ -71,6 +73,8 @@ pub struct NewContact {
     pub service_interests: Vec<String>,
     /// Notes.
     pub notes: Option<String>,
+    /// Company (blank means none).
+    pub company: Option<String>,
 }
 
 /// Changes to a contact; `None` leaves a field as it is.
@@ -92,6 +96,8 @@ pub struct ContactPatch {
     pub service_interests: Option<Vec<String>>,
     /// New notes; `Some(None)` clears them.
     pub notes: Option<Option<String>>,
+    /// New company; `Some(None)` or a blank one clears it.
+    pub company: Option<Option<String>>,
     /// When last contacted.
     pub last_contacted_at: Option<DateTime<Utc>>,
 }
@@ -174,6 +180,18 @@ fn clean_email(email: Option<String>) -> Result<Option<String>, CrmError> {
     }
 }
 
+fn clean_company(company: Option<String>) -> Result<Option<String>, CrmError> {
+    let company = company
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    if company.as_ref().is_some_and(|c| c.chars().count() > 200) {
+        return Err(CrmError::Invalid(
+            "company must be at most 200 characters".into(),
+        ));
+    }
+    Ok(company)
+}
+
 fn check_score(score: i32) -> Result<i32, CrmError> {
     if (0..=100).contains(&score) {
         Ok(score)
@@ -190,6 +208,7 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
     let name = clean_name(&new.name)?;
     let phone = normalize_phone(&new.phone, DEFAULT_COUNTRY_CODE)?;
     let email = clean_email(new.email)?;
+    let company = clean_company(new.company)?;
     let status = new.lead_status.unwrap_or_else(|| "new".into());
     one_of(&status, &LEAD_STATUSES, "lead_status")?;
     let temperature = new.lead_temperature.unwrap_or_else(|| "warm".into());
@@ -209,6 +228,7 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
                     contacts::lead_score.eq(score),
                     contacts::service_interests.eq(new.service_interests),
                     contacts::notes.eq(new.notes),
+                    contacts::company.eq(company),
                 ))
                 .returning(Contact::as_returning())
                 .get_result(c)
@@ -308,7 +328,8 @@ fn filtered(org: OrgId, query: &ContactQuery) -> contacts::BoxedQuery<'static, d
             contacts::name
                 .ilike(pattern.clone())
                 .or(contacts::phone.ilike(pattern.clone()))
-                .or(contacts::email.ilike(pattern)),
+                .or(contacts::email.ilike(pattern.clone()))
+                .or(contacts::company.ilike(pattern)),
         );
     }
     if let Some(status) = &query.lead_status {
@@ -370,6 +391,7 @@ pub async fn update(
         .map(|p| normalize_phone(p, DEFAULT_COUNTRY_CODE))
         .transpose()?;
     let email = patch.email.map(clean_email).transpose()?;
+    let company = patch.company.map(clean_company).transpose()?;
     if let Some(t) = &patch.lead_temperature {
         one_of(t, &TEMPERATURES, "lead_temperature")?;
     }
@@ -403,6 +425,7 @@ pub async fn update(
                     contacts::service_interests
                         .eq(patch.service_interests.unwrap_or(current.service_interests)),
                     contacts::notes.eq(patch.notes.unwrap_or(current.notes)),
+                    contacts::company.eq(company.unwrap_or(current.company)),
                     contacts::last_contacted_at
                         .eq(patch.last_contacted_at.or(current.last_contacted_at)),
                 ))

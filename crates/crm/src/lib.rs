@@ -4,6 +4,7 @@
 //!   `new → contacted → booked | lost`, temperature `hot | warm | cold`, lead score, stats;
 //! - [`services`]: the services pricing engine (prices in minor units, keywords, the seven
 //!   default services every organization starts with) and keyword matching of transcripts;
+//! - [`money`]: amounts in minor units of an ISO 4217 currency, entered and shown in major units;
 //! - [`call_logs`]: the calls the voice agent handled, the dashboard list, detail and aggregates.
 //!
 //! Every function takes the organization from an authenticated principal and runs in its tenant
@@ -11,6 +12,7 @@
 
 pub mod call_logs;
 pub mod contacts;
+pub mod money;
 pub mod services;
 
 use db::DbError;

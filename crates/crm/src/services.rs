@@ -12,6 +12,7 @@ use diesel::{
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use crate::money::{self, Price};
 use crate::{CrmError, unique_as};
 
 /// A service as stored.
@@ -46,8 +47,8 @@ pub struct Service {
 pub struct NewService {
     /// Name, 1–200 characters.
     pub name: String,
-    /// Price in minor units.
-    pub price_minor: i64,
+    /// Price in minor or major units of `currency` (one of them is required).
+    pub price: Price,
     /// ISO 4217 code (default `USD`).
     pub currency: Option<String>,
     /// Visit length in minutes (default 30).
@@ -61,8 +62,9 @@ pub struct NewService {
 pub struct ServicePatch {
     /// New name.
     pub name: Option<String>,
-    /// New price, minor units.
-    pub price_minor: Option<i64>,
+    /// New price in minor or major units of the (new or current) currency; neither field
+    /// leaves the price as it is.
+    pub price: Price,
     /// New currency.
     pub currency: Option<String>,
     /// New duration, minutes.
@@ -86,7 +88,6 @@ fn clean_keywords(keywords: Vec<String>) -> Vec<String> {
 
 fn check(
     name: Option<&str>,
-    price: Option<i64>,
     currency: Option<&str>,
     duration: Option<i32>,
 ) -> Result<(), CrmError> {
@@ -95,13 +96,8 @@ fn check(
     {
         return Err(CrmError::Invalid("name must be 1-200 characters".into()));
     }
-    if price.is_some_and(|p| p < 0) {
-        return Err(CrmError::Invalid(
-            "price_minor must be zero or more (minor units, for example cents)".into(),
-        ));
-    }
     if let Some(c) = currency
-        && !(c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        && !money::is_currency(c)
     {
         return Err(CrmError::Invalid(
             "currency must be an ISO 4217 code such as USD".into(),
@@ -168,12 +164,10 @@ pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<S
 pub async fn create(db: &Db, org: OrgId, new: NewService) -> Result<Service, CrmError> {
     let currency = new.currency.unwrap_or_else(|| "USD".into());
     let duration = new.duration_minutes.unwrap_or(30);
-    check(
-        Some(&new.name),
-        Some(new.price_minor),
-        Some(&currency),
-        Some(duration),
-    )?;
+    check(Some(&new.name), Some(&currency), Some(duration))?;
+    let price_minor = new.price.resolve(&currency)?.ok_or_else(|| {
+        CrmError::Invalid("price_minor (minor units) or price (major units) is required".into())
+    })?;
     let keywords = clean_keywords(new.keywords);
     db.tenant(org, move |c| {
         Box::pin(async move {
@@ -182,7 +176,7 @@ pub async fn create(db: &Db, org: OrgId, new: NewService) -> Result<Service, Crm
                     services::id.eq(Uuid::new_v4()),
                     services::org_id.eq(org.0),
                     services::name.eq(new.name.trim()),
-                    services::price_minor.eq(new.price_minor),
+                    services::price_minor.eq(price_minor),
                     services::currency.eq(currency),
                     services::duration_minutes.eq(duration),
                     services::keywords.eq(keywords),
@@ -208,13 +202,14 @@ pub async fn update(
 ) -> Result<Service, CrmError> {
     check(
         patch.name.as_deref(),
-        patch.price_minor,
         patch.currency.as_deref(),
         patch.duration_minutes,
     )?;
     db.tenant(org, move |c| {
         Box::pin(async move {
             let current = get_on(c, org, id).await?;
+            let currency = patch.currency.unwrap_or(current.currency);
+            let price_minor = patch.price.resolve(&currency)?;
             diesel::update(
                 services::table
                     .filter(services::org_id.eq(org.0))
@@ -222,8 +217,8 @@ pub async fn update(
             )
             .set((
                 services::name.eq(patch.name.map_or(current.name, |n| n.trim().to_owned())),
-                services::price_minor.eq(patch.price_minor.unwrap_or(current.price_minor)),
-                services::currency.eq(patch.currency.unwrap_or(current.currency)),
+                services::price_minor.eq(price_minor.unwrap_or(current.price_minor)),
+                services::currency.eq(currency),
                 services::duration_minutes
                     .eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
                 services::keywords.eq(patch.keywords.map_or(current.keywords, clean_keywords)),

@@ -177,6 +177,7 @@ diesel::table! {
         last_contacted_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        company -> Nullable<Text>,
     }
 }
 

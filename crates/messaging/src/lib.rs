@@ -11,9 +11,11 @@
 //! - provider errors are logged in full and answered with a generic message (seed 003 "don't
 //!   return raw Twilio errors").
 //!
-//! [`actions`] holds the four dashboard actions and recording share links.
+//! [`actions`] holds the four dashboard actions and recording share links; [`audit`] reads the
+//! audit back.
 
 pub mod actions;
+pub mod audit;
 mod resend;
 
 use std::sync::Arc;

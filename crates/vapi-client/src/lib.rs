@@ -9,11 +9,13 @@
 //! - [`rest`]: the REST API with the platform's private key (tools, assistants with
 //!   fetch-merge-patch, credentials, phone numbers, calls), retrying idempotent calls only.
 
+pub mod analysis;
 pub mod auth;
 pub mod messages;
 pub mod responses;
 pub mod rest;
 
+pub use analysis::analysis_plan;
 pub use auth::{AuthError, HmacPlan, Scheme};
 pub use messages::{
     CallInfo, EndOfCallReport, MessageKind, ServerMessage, ToolCall, parse, parse_value,

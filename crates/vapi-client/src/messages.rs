@@ -12,10 +12,13 @@
 //!   `endedAt − startedAt` (top level, then `call.*`); summary from `analysis.summary`, then the
 //!   top level; transcript from `artifact.transcript`, then the top level; recording from
 //!   `artifact.recordingUrl`, `artifact.recording.mono.combinedUrl`, `artifact.recording.stereoUrl`,
-//!   then the top-level legacy fields (§1.1).
+//!   then the top-level legacy fields (§1.1); sentiment from `analysis.sentiment*`, then the
+//!   `analysis.structuredData` that [`crate::analysis_plan`] asks Vapi for.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+
+use crate::analysis;
 
 /// Why a body is not a server message at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,13 +92,14 @@ pub struct EndOfCallReport {
     pub success_evaluation: Option<String>,
     /// `artifact.messages` (or the legacy top-level `messages`).
     pub messages: Vec<Value>,
-    /// `analysis.sentiment` (a label such as `positive`).
+    /// `analysis.sentiment`, else `analysis.structuredData.sentiment` (what our
+    /// [`crate::analysis_plan`] asks for): a label such as `positive`.
     pub sentiment: Option<String>,
-    /// `analysis.sentimentScore`, 0-1.
+    /// `analysis.sentimentScore`, else `analysis.structuredData.sentimentScore`; 0-1.
     pub sentiment_score: Option<f64>,
-    /// `analysis.sentimentSummary`.
+    /// `analysis.sentimentSummary`, else `analysis.structuredData.sentimentSummary`.
     pub sentiment_summary: Option<String>,
-    /// `analysis.sentimentUrgency`.
+    /// `analysis.sentimentUrgency`, else `analysis.structuredData.sentimentUrgency`.
     pub sentiment_urgency: Option<String>,
     /// Started (UTC): the message's `startedAt`, else the call's.
     pub started_at: Option<DateTime<Utc>>,
@@ -319,6 +323,8 @@ fn end_of_call_report(m: &Value, call: &CallInfo) -> EndOfCallReport {
                 .map(|(s, e)| (e - s).num_milliseconds().max(0) as f64 / 1000.0)
         });
     let analysis = &m["analysis"];
+    let structured = &analysis["structuredData"];
+    let sentiment_field = |key: &str| [&analysis[key], &structured[key]];
     EndOfCallReport {
         ended_reason: text(&m["endedReason"]),
         cost: number(&m["cost"]),
@@ -345,10 +351,12 @@ fn end_of_call_report(m: &Value, call: &CallInfo) -> EndOfCallReport {
             .or_else(|| m["messages"].as_array())
             .cloned()
             .unwrap_or_default(),
-        sentiment: text(&analysis["sentiment"]),
-        sentiment_score: number(&analysis["sentimentScore"]),
-        sentiment_summary: text(&analysis["sentimentSummary"]),
-        sentiment_urgency: text(&analysis["sentimentUrgency"]),
+        sentiment: first_text(&sentiment_field(analysis::SENTIMENT)),
+        sentiment_score: sentiment_field(analysis::SENTIMENT_SCORE)
+            .into_iter()
+            .find_map(number),
+        sentiment_summary: first_text(&sentiment_field(analysis::SENTIMENT_SUMMARY)),
+        sentiment_urgency: first_text(&sentiment_field(analysis::SENTIMENT_URGENCY)),
         started_at: started,
         ended_at: ended,
     }
@@ -518,6 +526,41 @@ mod tests {
         };
         assert_eq!(call.arguments.unwrap()["searchKey"], "a@b.c");
         assert!(m.message_type == "function-call");
+    }
+
+    #[test]
+    fn sentiment_comes_from_the_structured_data_our_analysis_plan_asks_for() {
+        let plan = crate::analysis_plan();
+        let asked = &plan["structuredDataPlan"]["schema"]["properties"];
+        let report = json!({"message": {"type": "end-of-call-report", "call": {"id": "c1"},
+            "analysis": {"summary": "Asked about prices.", "successEvaluation": "false",
+                "structuredData": {"sentiment": "negative", "sentimentScore": 0.2,
+                    "sentimentSummary": "Upset about the wait.", "sentimentUrgency": "high"}}}});
+        let MessageKind::EndOfCallReport(r) = parsed(&report).kind else {
+            panic!()
+        };
+        for key in [
+            "sentiment",
+            "sentimentScore",
+            "sentimentSummary",
+            "sentimentUrgency",
+        ] {
+            assert!(asked.get(key).is_some(), "the plan asks for {key}");
+        }
+        assert_eq!(r.sentiment.as_deref(), Some("negative"));
+        assert_eq!(r.sentiment_score, Some(0.2));
+        assert_eq!(
+            r.sentiment_summary.as_deref(),
+            Some("Upset about the wait.")
+        );
+        assert_eq!(r.sentiment_urgency.as_deref(), Some("high"));
+        assert_eq!(r.success_evaluation.as_deref(), Some("false"));
+        let top_level = json!({"message": {"type": "end-of-call-report", "call": {"id": "c1"},
+            "analysis": {"sentiment": "positive", "structuredData": {"sentiment": "negative"}}}});
+        let MessageKind::EndOfCallReport(r) = parsed(&top_level).kind else {
+            panic!()
+        };
+        assert_eq!(r.sentiment.as_deref(), Some("positive"));
     }
 
     #[test]

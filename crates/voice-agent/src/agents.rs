@@ -445,6 +445,8 @@ impl VoiceAgent {
                         "metadata": metadata,
                         // Live Call Control, which `transferCall` uses to hand the call over.
                         "monitorPlan": {"controlEnabled": true},
+                        // Summary, success evaluation and the sentiment the dashboard shows.
+                        "analysisPlan": vapi_client::analysis_plan(),
                     });
                     let existing = current.as_ref().and_then(|a| a.vapi_assistant_id.clone());
                     let updated = match &existing {

@@ -687,6 +687,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the messages audit, newest first. */
+        get: operations["list_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/scheduling/settings": {
         parameters: {
             query?: never;
@@ -1650,6 +1667,59 @@ export interface components {
              */
             total: number;
         };
+        /** @description One audited message. */
+        AuditedMessage: {
+            /**
+             * Format: uuid
+             * @description The appointment it concerns.
+             */
+            appointment_id?: string | null;
+            /** @description Sent by the system rather than a user. */
+            automatic: boolean;
+            /**
+             * Format: uuid
+             * @description The call it concerns.
+             */
+            call_id?: string | null;
+            /**
+             * Format: uuid
+             * @description The contact it concerns.
+             */
+            contact_id?: string | null;
+            /** @description What was sent (a share's row never holds the live link). */
+            content: string;
+            /** @description RFC 3339 UTC, when the attempt began. */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The user who asked for it.
+             */
+            created_by?: string | null;
+            /** @description `outbound`. */
+            direction: string;
+            /**
+             * @description Why it failed: Twilio's numeric code, `http_<status>`, `unreachable`, `not_connected`,
+             *     `credential_error` or `no_sender`.
+             */
+            error_code?: string | null;
+            /** @description The provider's id (`SM…` for Twilio). */
+            external_message_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Id (`messageId` of the action that sent it).
+             */
+            id: string;
+            /** @description `sms`, `email`, `share` (recording link by email) or `export` (transcript download). */
+            method: string;
+            /** @description E.164 phone, email address, or the exporting user. */
+            recipient: string;
+            /** @description RFC 3339 UTC, when the provider accepted it. */
+            sent_at?: string | null;
+            /** @description `twilio`, `resend`, or none. */
+            service_provider?: string | null;
+            /** @description `pending`, `sent` or `failed`. */
+            status: string;
+        };
         /** @description One day's free slots. */
         AvailabilityResponse: {
             /** @description Whether Google Calendar busy times were included. */
@@ -1993,6 +2063,8 @@ export interface components {
         };
         /** @description A contact as the API shows it. */
         ContactBody: {
+            /** @description Company (seed 002). */
+            company?: string | null;
             /** @description Name (seed field). */
             contact_name: string;
             /** @description RFC 3339 UTC. */
@@ -2039,6 +2111,8 @@ export interface components {
         };
         /** @description Body of `PATCH /api/contacts/{id}`: fields to change. */
         ContactPatchRequest: {
+            /** @description Company; an empty string clears it. */
+            company?: string | null;
             /** @description Email. */
             email?: string | null;
             /**
@@ -2061,6 +2135,8 @@ export interface components {
         };
         /** @description Body of `POST /api/contacts`. Accepts the seed's and the old field names. */
         ContactRequest: {
+            /** @description Company (seed 002), at most 200 characters. */
+            company?: string | null;
             /** @description Email. */
             email?: string | null;
             /**
@@ -2554,6 +2630,15 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        /** @description `{ "success": true, "messages": [...], "pagination": … }` */
+        MessageList: {
+            /** @description Newest first. */
+            messages: components["schemas"]["AuditedMessage"][];
+            /** @description Page. */
+            pagination: components["schemas"]["Pagination"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
         /** @description `{ "success": true, "message" }` */
         MessageResponse: {
             /** @description What happened. */
@@ -2824,7 +2909,7 @@ export interface components {
             name: string;
             /**
              * Format: double
-             * @description Price in major units (dollars for USD), for display.
+             * @description Price in major units of `currency` (dollars for USD, yen for JPY), for display.
              */
             price: number;
             /**
@@ -2856,8 +2941,15 @@ export interface components {
             /** @description Name. */
             name?: string | null;
             /**
+             * Format: double
+             * @description Price in major units of `currency` (the seed's field: 150.00 is $150), at most as many
+             *     decimals as the currency has minor units. When sent with `price_minor` both must agree.
+             */
+            price?: number | null;
+            /**
              * Format: int64
-             * @description Price in minor units (cents).
+             * @description Price in minor units of `currency` (cents for USD, yen for JPY). On POST this or
+             *     `price` is required.
              */
             price_minor?: number | null;
         };
@@ -4148,7 +4240,7 @@ export interface operations {
     list_contacts: {
         parameters: {
             query?: {
-                /** @description Substring of name, phone or email. */
+                /** @description Substring of name, phone, email or company. */
                 search?: string | null;
                 /** @description Status filter. */
                 lead_status?: string | null;
@@ -5014,6 +5106,56 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_messages: {
+        parameters: {
+            query?: {
+                /** @description About this call. */
+                call_id?: string | null;
+                /** @description About this contact. */
+                contact_id?: string | null;
+                /** @description About this appointment. */
+                appointment_id?: string | null;
+                /** @description `sms`, `email`, `share` or `export`. */
+                method?: string | null;
+                /** @description `pending`, `sent` or `failed`. */
+                status?: string | null;
+                /** @description 1–500, default 50. */
+                limit?: number | null;
+                /** @description Default 0. */
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageList"];
+                };
+            };
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

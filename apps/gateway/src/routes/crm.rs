@@ -5,6 +5,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use crm::contacts::{Contact, ContactPatch, ContactQuery, NewContact};
+use crm::money::Price;
 use crm::services::{NewService, Service, ServicePatch};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -41,6 +42,8 @@ pub struct ContactBody {
     pub services_interested: Vec<String>,
     /// Notes.
     pub notes: Option<String>,
+    /// Company (seed 002).
+    pub company: Option<String>,
     /// RFC 3339 UTC.
     pub last_contacted_at: Option<String>,
     /// RFC 3339 UTC.
@@ -63,6 +66,7 @@ impl From<Contact> for ContactBody {
             lead_score: c.lead_score,
             services_interested: c.service_interests,
             notes: c.notes,
+            company: c.company,
             last_contacted_at: c.last_contacted_at.map(iso),
             created_at: iso(c.created_at),
             updated_at: iso(c.updated_at),
@@ -118,6 +122,9 @@ pub struct ContactRequest {
     /// Notes.
     #[serde(default)]
     pub notes: Option<String>,
+    /// Company (seed 002), at most 200 characters.
+    #[serde(default)]
+    pub company: Option<String>,
 }
 
 /// Body of `PATCH /api/contacts/{id}`: fields to change.
@@ -148,12 +155,15 @@ pub struct ContactPatchRequest {
     /// Notes.
     #[serde(default)]
     pub notes: Option<String>,
+    /// Company; an empty string clears it.
+    #[serde(default)]
+    pub company: Option<String>,
 }
 
 /// Query of the contact list.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ContactListQuery {
-    /// Substring of name, phone or email.
+    /// Substring of name, phone, email or company.
     pub search: Option<String>,
     /// Status filter.
     pub lead_status: Option<String>,
@@ -260,6 +270,7 @@ async fn create_contact(
             lead_score: b.lead_score,
             service_interests: b.service_interests,
             notes: b.notes,
+            company: b.company,
         },
     )
     .await?;
@@ -309,6 +320,7 @@ async fn update_contact(
             lead_score: b.lead_score,
             service_interests: b.service_interests,
             notes: b.notes.map(Some),
+            company: b.company.map(Some),
             last_contacted_at: None,
         },
     )
@@ -341,7 +353,7 @@ pub struct ServiceBody {
     pub name: String,
     /// Price in minor units (cents for USD).
     pub price_minor: i64,
-    /// Price in major units (dollars for USD), for display.
+    /// Price in major units of `currency` (dollars for USD, yen for JPY), for display.
     pub price: f64,
     /// ISO 4217.
     pub currency: String,
@@ -365,7 +377,7 @@ impl From<Service> for ServiceBody {
             id: s.id,
             name: s.name,
             price_minor: s.price_minor,
-            price: major_units(s.price_minor),
+            price: crm::money::to_major(s.price_minor, &s.currency),
             currency: s.currency,
             duration_minutes: s.duration_minutes,
             keywords: s.keywords,
@@ -398,8 +410,12 @@ pub struct ServiceList {
 pub struct ServiceRequest {
     /// Name.
     pub name: Option<String>,
-    /// Price in minor units (cents).
+    /// Price in minor units of `currency` (cents for USD, yen for JPY). On POST this or
+    /// `price` is required.
     pub price_minor: Option<i64>,
+    /// Price in major units of `currency` (the seed's field: 150.00 is $150), at most as many
+    /// decimals as the currency has minor units. When sent with `price_minor` both must agree.
+    pub price: Option<f64>,
     /// ISO 4217 (default USD).
     pub currency: Option<String>,
     /// Minutes (default 30).
@@ -434,15 +450,18 @@ async fn create_service(
     body: Json<ServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let (Some(name), Some(price_minor)) = (b.name, b.price_minor) else {
-        return Err(ApiError::validation("name and price_minor are required"));
+    let Some(name) = b.name else {
+        return Err(ApiError::validation("name is required"));
     };
     let service = crm::services::create(
         &state.db,
         user.org_id,
         NewService {
             name,
-            price_minor,
+            price: Price {
+                minor: b.price_minor,
+                major: b.price,
+            },
             currency: b.currency,
             duration_minutes: b.duration_minutes,
             keywords: b.keywords.unwrap_or_default(),
@@ -488,7 +507,10 @@ async fn update_service(
         id.into_inner(),
         ServicePatch {
             name: b.name,
-            price_minor: b.price_minor,
+            price: Price {
+                minor: b.price_minor,
+                major: b.price,
+            },
             currency: b.currency,
             duration_minutes: b.duration_minutes,
             keywords: b.keywords,

@@ -11,6 +11,7 @@ pub mod health;
 pub mod integrations;
 pub mod internal;
 pub mod knowledge_base;
+pub mod messages;
 pub mod scheduling;
 pub mod softphone;
 pub mod telephony;
@@ -63,6 +64,7 @@ pub const AREAS: &[(&str, Configure)] = &[
     ("crm", crm::configure),
     ("scheduling", scheduling::configure),
     ("calls_dashboard", calls_dashboard::configure),
+    ("messages", messages::configure),
     ("integrations", integrations::configure),
     ("telephony", telephony::configure),
     ("softphone", softphone::configure),

@@ -298,6 +298,55 @@ async fn contacts_and_services_have_the_seed_shapes_and_stay_in_their_org() {
         .await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     let peel = created.body["service"]["id"].as_str().unwrap().to_owned();
+    // The seed's `price` in major units, after the currency's own minor-unit digits.
+    for (body, price_minor, price) in [
+        (json!({"name": "Facial", "price": 150.5}), 15_050, 150.5),
+        (
+            json!({"name": "Massage", "price": 9000, "currency": "JPY"}),
+            9000,
+            9000.0,
+        ),
+        (
+            json!({"name": "Wax", "price": 20, "price_minor": 2000}),
+            2000,
+            20.0,
+        ),
+    ] {
+        let r = w.gw.post("/api/services", Some(&w.a.token), &body).await;
+        assert_eq!(r.status, 201, "{body}: {:?}", r.body);
+        assert_eq!(
+            (
+                r.body["service"]["price_minor"].as_i64(),
+                r.body["service"]["price"].as_f64()
+            ),
+            (Some(price_minor), Some(price)),
+            "{body}"
+        );
+    }
+    for body in [
+        json!({"name": "No price"}),
+        json!({"name": "Fraction", "price": 10.005}),
+        json!({"name": "Yen cents", "price": 10.5, "currency": "JPY"}),
+        json!({"name": "Disagree", "price": 20, "price_minor": 20}),
+        json!({"name": "Not a currency", "price": 20, "currency": "XYZ"}),
+    ] {
+        let r = w.gw.post("/api/services", Some(&w.a.token), &body).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (422, Some("validation_failed")),
+            "{body}"
+        );
+    }
+    let repriced =
+        w.gw.send(
+            "PATCH",
+            &format!("/api/services/{peel}"),
+            Some(&w.a.token),
+            &[],
+            Some(&json!({"price": 99.99})),
+        )
+        .await;
+    assert_eq!(repriced.body["service"]["price_minor"], 9999);
     let forbidden =
         w.gw.post(
             "/api/services",
@@ -334,6 +383,55 @@ async fn contacts_and_services_have_the_seed_shapes_and_stay_in_their_org() {
             .len(),
         7
     );
+
+    // Seed 002's company: set, searched, cleared; never seen by B.
+    let path = format!("/api/contacts/{id}");
+    let with_company =
+        w.gw.send(
+            "PATCH",
+            &path,
+            Some(&w.a.token),
+            &[],
+            Some(&json!({"company": " Harbor Dental "})),
+        )
+        .await;
+    assert_eq!(with_company.body["contact"]["company"], "Harbor Dental");
+    let found =
+        w.gw.get("/api/contacts?search=harbor", Some(&w.a.token))
+            .await;
+    assert_eq!(found.body["contacts"][0]["id"], json!(id));
+    let not_b =
+        w.gw.get("/api/contacts?search=harbor", Some(&w.b.token))
+            .await;
+    assert_eq!(not_b.body["pagination"]["total"], 0);
+    let too_long =
+        w.gw.send(
+            "PATCH",
+            &path,
+            Some(&w.a.token),
+            &[],
+            Some(&json!({"company": "x".repeat(201)})),
+        )
+        .await;
+    assert_eq!(too_long.status, 422);
+    let cleared =
+        w.gw.send(
+            "PATCH",
+            &path,
+            Some(&w.a.token),
+            &[],
+            Some(&json!({"company": ""})),
+        )
+        .await;
+    assert_eq!(cleared.body["contact"]["company"], Value::Null);
+    let created_with =
+        w.gw.post(
+            "/api/contacts",
+            Some(&w.a.token),
+            &json!({"name": "Ann", "phone": "+15557654321", "company": "Acme"}),
+        )
+        .await;
+    assert_eq!(created_with.body["contact"]["company"], "Acme");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -714,6 +812,63 @@ async fn the_four_actions_audit_every_attempt_and_hide_provider_errors() {
         );
     }
     assert!(messages(&w, &w.b).await.is_empty());
+
+    // The same audit over the API, per call, appointment and status, newest first.
+    let listed = |query: String, who: &Session| {
+        let token = who.token.clone();
+        let gw = &w.gw;
+        async move {
+            let r = gw.get(&format!("/api/messages{query}"), Some(&token)).await;
+            assert_eq!(r.status, 200, "{query}: {:?}", r.body);
+            r.body
+        }
+    };
+    let of_call = listed(format!("?call_id={good}"), &w.a_user).await;
+    let methods: Vec<(&str, &str)> = of_call["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["method"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("export", "sent"),
+            ("share", "failed"),
+            ("share", "sent"),
+            ("sms", "sent")
+        ]
+    );
+    assert_eq!(
+        of_call["messages"][3]["external_message_id"],
+        "SM0123456789abcdef0123456789abcdef"
+    );
+    assert!(
+        !of_call.to_string().contains(&token),
+        "a share's audit never holds the live link"
+    );
+    let reminders = listed(format!("?appointment_id={appointment}"), &w.a).await;
+    assert_eq!(reminders["pagination"]["total"], 2);
+    let failed = listed("?status=failed&limit=2".into(), &w.a).await;
+    assert_eq!(
+        (
+            failed["pagination"]["total"].as_i64(),
+            failed["pagination"]["has_more"].as_bool()
+        ),
+        (Some(3), Some(true))
+    );
+    assert_eq!(failed["messages"][0]["error_code"], "21211");
+    let bad = w.gw.get("/api/messages?method=fax", Some(&w.a.token)).await;
+    assert_eq!(
+        (bad.status, bad.body["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+    assert_eq!(listed(String::new(), &w.b).await["pagination"]["total"], 0);
+    assert_eq!(
+        listed(format!("?call_id={good}"), &w.b).await["messages"],
+        json!([])
+    );
+    assert_eq!(w.gw.get("/api/messages", None).await.status, 401);
 }
 
 #[tokio::test(flavor = "multi_thread")]

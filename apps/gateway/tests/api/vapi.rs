@@ -204,6 +204,14 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
     );
     assert_eq!(body["metadata"]["org_id"], a.org_id);
     assert_eq!(body["monitorPlan"]["controlEnabled"], true);
+    // Real end-of-call reports carry a summary, a success evaluation and the sentiment.
+    let analysis = &body["analysisPlan"];
+    assert_eq!(analysis["summaryPlan"]["enabled"], true);
+    assert_eq!(analysis["successEvaluationPlan"]["rubric"], "PassFail");
+    assert_eq!(
+        analysis["structuredDataPlan"]["schema"]["properties"]["sentiment"]["enum"],
+        json!(["positive", "neutral", "negative"])
+    );
     let prompt = body["model"]["messages"][0]["content"].as_str().unwrap();
     assert!(prompt.starts_with("You answer for save-a."));
     assert!(
