@@ -44,8 +44,9 @@ afterEach(async ({ task }) => {
 });
 
 const A = clinic("A");
-/** The demo day's first caller (`apps/loadgen`'s Maria Lopez, who booked Botox), as shown. */
-const MARIA = "+1 415-555-1001";
+/** The demo day's first caller (`apps/loadgen`'s +1 415-555-1001, who booked Botox and gave her
+ * name while booking). */
+const MARIA = "Maria Lopez";
 const B = clinic("B");
 
 /** Checks and photographs the current screen at both widths. */
@@ -130,7 +131,7 @@ describe("the demo clinic", () => {
     await page.getByText("At most 160 characters (one SMS).").waitFor();
     await message.fill("Thanks for calling! Reply to this message if anything changes.");
     await page.getByRole("button", { name: "Send SMS" }).click();
-    await page.getByText("Follow-up sent").waitFor();
+    await page.getByText("Follow-up sent", { exact: true }).waitFor();
     await context.close();
   });
 
@@ -149,8 +150,8 @@ describe("the demo clinic", () => {
     await expectAccessible(page, "new contact dialog");
     await dialog.getByLabel("Phone").fill("(415) 555-0199");
     await dialog.getByRole("button", { name: "Add contact" }).click();
-    await page.getByText("Contact added").waitFor();
-    await page.getByLabel("Search name or number").fill("Whitfield");
+    await page.getByText("Contact added", { exact: true }).waitFor();
+    await page.getByLabel("Search name, number or company").fill("Whitfield");
     await expect.poll(() => page.getByTestId("contact-row").count()).toBe(1);
     await page.getByText("+1 415-555-0199").waitFor();
     expect(problems).toEqual([]);
@@ -177,6 +178,142 @@ describe("the demo clinic", () => {
       "Asked about Saturday hours.",
     );
     await page.getByText("Asked about Saturday hours.").waitFor({ timeout: 15_000 });
+    await context.close();
+  });
+});
+
+/** A day three days ahead (`YYYY-MM-DD`): in the future in the clinic's zone, and open. */
+const BOOKING_DAY = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+const OLIVIA = "Olivia Grant";
+
+/** Books through the API as `who`'s session in `page` (another front-desk user, say). */
+async function bookOverApi(page: Page, body: Record<string, string>) {
+  const token = await page.evaluate(() => sessionStorage.getItem("console.session"));
+  return fetch(`${BASE}/api/appointments`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+describe("appointments", () => {
+  it("books a free slot, and offers alternatives when another booking takes it first", async () => {
+    const { context, page, problems } = await open(browser);
+    await signIn(page, A);
+    await page.getByRole("link", { name: "Appointments" }).click();
+    await page.getByTestId("calendar-day").first().waitFor();
+    expect(await page.getByTestId("calendar-day").count()).toBe(7);
+    await checkScreen(page, "appointments-week");
+    await page.goto(`${BASE}/appointments?view=day&date=${BOOKING_DAY}`);
+    const slots = page.getByTestId("free-slots");
+    await slots.waitFor();
+    await checkScreen(page, "appointments-day");
+    await slots.getByRole("button").nth(4).click();
+    const dialog = page.getByRole("dialog", { name: "Book appointment" });
+    await dialog.getByLabel("Name").fill(OLIVIA);
+    await dialog.getByLabel("Phone").fill("(415) 555-0142");
+    const slot = await dialog.getByLabel("Time").inputValue();
+    expect(slot).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    // Meanwhile another front-desk session books the same start.
+    const first = await bookOverApi(page, {
+      customer_name: "Walk-in Caller",
+      customer_phone: "+14155550143",
+      scheduled_time: slot,
+    });
+    expect(first.status).toBe(201);
+    await dialog.getByRole("button", { name: "Book", exact: true }).click();
+    await dialog.getByText("That time was just taken.").waitFor();
+    const offered = dialog.getByTestId("alternatives").getByRole("button");
+    expect(await offered.count()).toBeGreaterThan(0);
+    await expectAccessible(page, "slot taken alternatives");
+    await screenshot(page, "appointments-slot-taken-desktop");
+    await offered.first().click();
+    await page.getByText("Appointment booked", { exact: true }).waitFor();
+    await page.getByTestId("appointment").filter({ hasText: OLIVIA }).waitFor();
+    const walkIn = page.getByTestId("appointment").filter({ hasText: "Walk-in Caller" });
+    await walkIn.getByRole("button", { name: "Remind by SMS" }).click();
+    await page.getByText("Reminder sent", { exact: true }).waitFor();
+    await walkIn.getByRole("button", { name: "Cancel" }).click();
+    await walkIn.getByRole("button", { name: "Yes, cancel it" }).click();
+    await page.getByText("Appointment cancelled", { exact: true }).waitFor();
+    await walkIn.getByText("cancelled", { exact: true }).waitFor();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
+
+describe("services and business hours", () => {
+  it("prices a service in the clinic's currency and refuses a price it cannot hold", async () => {
+    const { context, page, problems } = await open(browser);
+    await signIn(page, A);
+    await page.getByRole("link", { name: "Services & prices" }).click();
+    await page.getByTestId("service-row").first().waitFor();
+    await checkScreen(page, "services");
+    await page.getByRole("button", { name: "New service" }).click();
+    const dialog = page.getByRole("dialog", { name: "New service" });
+    await dialog.getByLabel("Name").fill("Chemical peel");
+    await dialog.getByLabel("Price").fill("125.555");
+    await dialog.getByLabel("Keywords").fill("peel, Chemical Peel");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await dialog.getByText("at most 2 decimals").waitFor();
+    await expectAccessible(page, "service dialog");
+    await dialog.getByLabel("Price").fill("125.5");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Service added", { exact: true }).waitFor();
+    const row = page.getByTestId("service-row").filter({ hasText: "Chemical peel" });
+    await row.getByText("$125.50").waitFor();
+    await row.getByText("chemical peel, peel").waitFor();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("keeps the hours' rules before saving, and saves a closure", async () => {
+    const { context, page, problems } = await open(browser);
+    await signIn(page, A);
+    await page.getByRole("link", { name: "Business hours" }).click();
+    await page.getByTestId("windows").waitFor();
+    expect(await page.getByLabel("Clinic time zone").inputValue()).toBe("America/New_York");
+    await checkScreen(page, "business-hours");
+    const step = page.getByLabel("Offer a start every (minutes)");
+    await step.fill("4");
+    await page.getByRole("button", { name: "Save business hours" }).click();
+    await page.getByText("5 to 240 minutes.").waitFor();
+    await step.fill("30");
+    await page.getByRole("button", { name: "Add closed date" }).click();
+    await page.getByLabel("Closure 1").fill("2027-12-25");
+    await page.getByRole("button", { name: "Save business hours" }).click();
+    await page.getByText("Business hours saved", { exact: true }).waitFor();
+    await page.reload();
+    await page.getByTestId("windows").waitFor();
+    expect(await page.getByLabel("Closure 1").inputValue()).toBe("2027-12-25");
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
+
+describe("a contact", () => {
+  it("shows the lead's calls, appointments and messages, saves edits and calls back once", async () => {
+    const { context, page, problems } = await open(browser);
+    await signIn(page, A);
+    await page.goto(`${BASE}/contacts?q=5551001`);
+    await page.getByTestId("contact-row").first().getByRole("link").click();
+    await page.getByTestId("contact-calls").waitFor();
+    await page.getByTestId("contact-appointments").waitFor();
+    await checkScreen(page, "contact-detail");
+    await page.getByLabel("Company").fill("Harbor Dental");
+    await page.getByLabel("Lead score (0–100)").fill("150");
+    await page.getByRole("button", { name: "Save contact" }).click();
+    await page.getByText("0 to 100.").waitFor();
+    await page.getByLabel("Lead score (0–100)").fill("90");
+    await page.getByRole("button", { name: "Save contact" }).click();
+    await page.getByText("Contact saved", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Call back" }).click();
+    await page.getByText("Calling back", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Call back" }).click();
+    await page.getByText("Already calling", { exact: true }).waitFor();
+    await page.goto(`${BASE}/contacts?q=harbor`);
+    await expect.poll(() => page.getByTestId("contact-row").count()).toBe(1);
+    expect(problems).toEqual([]);
     await context.close();
   });
 });
@@ -215,9 +352,13 @@ describe("tenancy in the browser", () => {
     const own = await open(browser);
     await signIn(own.page, A);
     await own.page.goto(`${BASE}/calls?q=5551001`);
-    await own.page.getByRole("link", { name: MARIA }).click();
+    await own.page.getByRole("link", { name: MARIA }).first().click();
     await own.page.getByRole("heading", { level: 1, name: `Call with ${MARIA}` }).waitFor();
     const callUrl = own.page.url();
+    await own.page.goto(`${BASE}/contacts?q=5551001`);
+    await own.page.getByTestId("contact-row").first().getByRole("link").click();
+    await own.page.getByTestId("contact-calls").waitFor();
+    const contactUrl = own.page.url();
     await own.context.close();
 
     const { context, page } = await open(browser);
@@ -231,6 +372,12 @@ describe("tenancy in the browser", () => {
     expect(await page.getByText(MARIA).count()).toBe(0);
     await page.goto(`${BASE}/contacts?q=Whitfield`);
     await page.getByText(/No contacts match/).waitFor();
+    await page.goto(`${BASE}/appointments?view=day&date=${BOOKING_DAY}`);
+    await page.getByTestId("free-slots").waitFor();
+    expect(await page.getByText(OLIVIA).count()).toBe(0);
+    await page.goto(contactUrl);
+    await page.getByRole("alert").waitFor();
+    expect(await page.getByText("Harbor Dental").count()).toBe(0);
     await context.close();
   });
 });

@@ -1332,8 +1332,82 @@ pub async fn run() -> anyhow::Result<bool> {
     Ok(failed == 0)
 }
 
+/// Front-desk bookings over the coming week and leads in every pipeline stage, made through the
+/// public API as the console would (the replayed day books one day only): what a clinic's
+/// calendar and pipeline look like in `cargo xtask dev` and the console's browser suite.
+async fn seed_week(api: &Api, clinic: &Clinic) -> anyhow::Result<()> {
+    let t = Some(clinic.token.as_str());
+    let bookings = [
+        ("Hannah Ito", "+14155551011", "Botox", 1, 1),
+        ("Oliver Reyes", "+14155551012", "Consultation", 1, 8),
+        ("Chloe Martin", "+14155551013", "Fillers", 2, 3),
+        ("Ethan Brooks", "+14155551014", "Consultation", 3, 10),
+        ("Mia Sullivan", "+14155551015", "Botox", 4, 5),
+        ("Daniel Cho", "+14155551016", "Fillers", 5, 2),
+        ("Zoe Patel", "+14155551017", "Facelift", 6, 6),
+    ];
+    for (name, phone, service, days_ahead, nth_slot) in bookings {
+        let date = (chrono::Utc::now() + chrono::Duration::days(days_ahead)).format("%Y-%m-%d");
+        let free = expect(
+            "free times",
+            api.get(
+                &format!("/api/availability?date={date}&service={service}"),
+                &clinic.token,
+            )
+            .await?,
+            200,
+        )?;
+        let slot = free["slots"]
+            .as_array()
+            .and_then(|s| s.get(nth_slot).or(s.first()))
+            .and_then(Value::as_str)
+            .with_context(|| format!("no free time on {date}"))?
+            .to_owned();
+        expect(
+            "a front-desk booking",
+            api.post(
+                "/api/appointments",
+                t,
+                &json!({"customer_name": name, "customer_phone": phone, "service": service, "scheduled_time": slot}),
+            )
+            .await?,
+            201,
+        )?;
+    }
+    for (name, phone, stage, temperature, notes) in [
+        (
+            "Lucas Meyer",
+            "+14155551018",
+            "contacted",
+            "warm",
+            "Asked for a quote on fillers; call back Friday.",
+        ),
+        (
+            "Ava Nguyen",
+            "+14155551019",
+            "lost",
+            "cold",
+            "Chose a clinic closer to work.",
+        ),
+    ] {
+        expect(
+            "a lead",
+            api.post(
+                "/api/contacts",
+                t,
+                &json!({"name": name, "phone": phone, "lead_status": stage, "lead_temperature": temperature, "notes": notes}),
+            )
+            .await?,
+            201,
+        )?;
+    }
+    Ok(())
+}
+
 /// The two demo clinics set up, and the first one's day of calls replayed through the same
-/// Vapi messages as [`run`] (bookings, questions, transfers); for the console's browser suite.
+/// Vapi messages as [`run`] (bookings, questions, transfers), then a week of front-desk
+/// bookings, leads in every stage and an outbound agent; for `cargo xtask dev` and the console's
+/// browser suite.
 ///
 /// # Errors
 /// When a clinic cannot be set up, a message is refused, or a replayed call's checks fail.
@@ -1353,6 +1427,20 @@ pub async fn seeded_clinics(
     };
     let mut report = Report::default();
     replay(&ctx, &a, "sunrise", &sunrise_day(), &mut report).await?;
+    seed_week(api, &a).await?;
+    // Call-backs from the console go out through an outbound agent.
+    expect(
+        "saving the outbound agent",
+        api.send(
+            "PUT",
+            "/api/agents/outbound",
+            Some(&a.token),
+            &[],
+            Some(&json!({"name": format!("{} call-backs", a.name)})),
+        )
+        .await?,
+        200,
+    )?;
     let failed: Vec<String> = report
         .checks
         .iter()

@@ -283,8 +283,13 @@ pub async fn find_by_phone(
         .optional()?)
 }
 
+/// Name of a contact created for a caller who gave none (seed 001 "Verified working code").
+pub const UNKNOWN_CALLER: &str = "Unknown Caller";
+
 /// The contact with this phone, created (status `new`, temperature `warm`) when there is none:
-/// how bookings and calls attach to a lead. Safe under concurrency (the phone is unique).
+/// how bookings and calls attach to a lead. Safe under concurrency (the phone is unique). A
+/// contact still named [`UNKNOWN_CALLER`] takes `name`, and one without an email takes `email`,
+/// so a caller who gives their name while booking is no longer anonymous.
 ///
 /// # Errors
 /// [`CrmError::Invalid`] for an email that is not one, [`CrmError::Db`].
@@ -302,15 +307,37 @@ pub async fn find_or_create_on(
             contacts::org_id.eq(org.0),
             contacts::name.eq(name),
             contacts::phone.eq(phone),
-            contacts::email.eq(email),
+            contacts::email.eq(&email),
         ))
         .on_conflict((contacts::org_id, contacts::phone))
         .do_nothing()
         .execute(c)
         .await?;
-    find_by_phone(c, org, phone)
+    let found = find_by_phone(c, org, phone)
         .await?
-        .ok_or(CrmError::NotFound("contact"))
+        .ok_or(CrmError::NotFound("contact"))?;
+    let learns_name =
+        found.name == UNKNOWN_CALLER && !name.trim().is_empty() && name != UNKNOWN_CALLER;
+    let learns_email = found.email.is_none() && email.is_some();
+    if !learns_name && !learns_email {
+        return Ok(found);
+    }
+    Ok(diesel::update(
+        contacts::table
+            .filter(contacts::org_id.eq(org.0))
+            .filter(contacts::id.eq(found.id)),
+    )
+    .set((
+        contacts::name.eq(if learns_name {
+            name.trim()
+        } else {
+            &found.name
+        }),
+        contacts::email.eq(found.email.clone().or(email)),
+    ))
+    .returning(Contact::as_returning())
+    .get_result(c)
+    .await?)
 }
 
 fn filtered(org: OrgId, query: &ContactQuery) -> contacts::BoxedQuery<'static, diesel::pg::Pg> {

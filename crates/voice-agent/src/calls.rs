@@ -29,7 +29,7 @@ use crate::redaction::redact;
 use crate::{VoiceAgent, VoiceError};
 
 /// Name given to callers we know nothing about (seed 001 "Verified working code").
-pub const UNKNOWN_CALLER: &str = "Unknown Caller";
+pub const UNKNOWN_CALLER: &str = crm::contacts::UNKNOWN_CALLER;
 
 /// Score from which a lead is hot and the clinic is texted (seed 001 §16 data flow).
 pub const HOT_LEAD_SCORE: i32 = 70;

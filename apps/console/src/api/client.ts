@@ -1,5 +1,8 @@
 import createClient, { type Middleware } from "openapi-fetch";
+import { ApiError } from "./errors";
 import type { components, paths } from "./schema";
+
+export { ApiError };
 
 /** Component schemas of the gateway's OpenAPI document (`docs/openapi.json`). */
 export type Schemas = components["schemas"];
@@ -46,19 +49,6 @@ const auth: Middleware = {
 export const api = createClient<paths>({ baseUrl: window.location.origin });
 api.use(auth);
 
-/** An API refusal carried through TanStack Query: the message to show and the code to act on. */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
-
 function isErrorBody(value: unknown): value is ApiErrorBody {
   return (
     typeof value === "object" &&
@@ -75,7 +65,9 @@ function isErrorBody(value: unknown): value is ApiErrorBody {
  * (a network failure or an unexpected body becomes `network_error`).
  */
 export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
-  if (result.data !== undefined && result.response.ok) return result.data;
+  // A 204 (No Content) has no data and is a success.
+  if (result.response.ok && (result.data !== undefined || result.response.status === 204))
+    return result.data as T;
   const body = result.error;
   if (isErrorBody(body)) throw new ApiError(body.error, body.code, result.response.status, body);
   throw new ApiError(

@@ -4,12 +4,16 @@ import { Redirect, Route, Switch, useLocation } from "wouter";
 import { ApiError } from "../api/client";
 import { SessionProvider, useSession } from "../api/session";
 import { ToastProvider } from "../components/Toast";
+import { Appointments } from "../features/appointments/Appointments";
 import { SignIn } from "../features/auth/SignIn";
 import { SignUp } from "../features/auth/SignUp";
 import { CallDetail } from "../features/calls/CallDetail";
 import { CallsList } from "../features/calls/CallsList";
+import { ContactDetail } from "../features/contacts/ContactDetail";
 import { Contacts } from "../features/contacts/Contacts";
 import { Dashboard } from "../features/dashboard/Dashboard";
+import { Services } from "../features/services/Services";
+import { BusinessHours } from "../features/settings/BusinessHours";
 import { safeNext } from "./next";
 import { Shell } from "./Shell";
 
@@ -66,6 +70,10 @@ function Routes() {
         <Route path="/calls" component={CallsList} />
         <Route path="/calls/:id">{(params) => <CallDetail id={params.id} />}</Route>
         <Route path="/contacts" component={Contacts} />
+        <Route path="/contacts/:id">{(params) => <ContactDetail id={params.id} />}</Route>
+        <Route path="/appointments" component={Appointments} />
+        <Route path="/services" component={Services} />
+        <Route path="/settings/hours" component={BusinessHours} />
         <Route>
           <NotFound />
         </Route>

@@ -12,6 +12,9 @@ const NAV: { href: string; label: string; roles: Role[] }[] = [
   { href: "/", label: "Dashboard", roles: ["admin", "manager", "user"] },
   { href: "/calls", label: "Calls", roles: ["admin", "manager", "user"] },
   { href: "/contacts", label: "Leads & contacts", roles: ["admin", "manager", "user"] },
+  { href: "/appointments", label: "Appointments", roles: ["admin", "manager", "user"] },
+  { href: "/services", label: "Services & prices", roles: ["admin", "manager", "user"] },
+  { href: "/settings/hours", label: "Business hours", roles: ["admin", "manager"] },
 ];
 
 /** The layout around every signed-in screen: sidebar, top bar, live indicator. */

@@ -119,3 +119,40 @@ function FieldShell({
     </div>
   );
 }
+
+/** A labelled checkbox (the label is clickable; the hint is tied by `aria-describedby`). */
+export function CheckboxField({
+  label,
+  hint,
+  ref,
+  className,
+  ...props
+}: InputHTMLAttributes<HTMLInputElement> & {
+  label: string;
+  hint?: string;
+  ref?: Ref<HTMLInputElement>;
+}) {
+  const id = useId();
+  return (
+    <div className={cn("flex items-start gap-2", className)}>
+      <input
+        ref={ref}
+        id={id}
+        type="checkbox"
+        className="mt-0.5 h-4 w-4 accent-teal-700"
+        aria-describedby={hint ? `${id}-hint` : undefined}
+        {...props}
+      />
+      <div>
+        <Label.Root htmlFor={id} className="text-sm font-medium text-slate-800">
+          {label}
+        </Label.Root>
+        {hint ? (
+          <p id={`${id}-hint`} className="text-xs text-slate-600">
+            {hint}
+          </p>
+        ) : null}
+      </div>
+    </div>
+  );
+}

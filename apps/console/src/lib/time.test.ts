@@ -2,10 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   addDays,
   formatDateTime,
+  formatDay,
   formatDuration,
   formatTime,
+  isDate,
+  isoWeekday,
   localDate,
   localDayRange,
+  mondayOf,
   startOfLocalDay,
   zoneOffsetMinutes,
 } from "./time";
@@ -63,5 +67,29 @@ describe("clinic time zones", () => {
     expect(formatDuration(5)).toBe("0:05");
     expect(formatDuration(125)).toBe("2:05");
     expect(formatDuration(3725)).toBe("1:02:05");
+  });
+});
+
+describe("calendar weeks", () => {
+  it("starts weeks on Monday, across month and year ends", () => {
+    expect(isoWeekday("2026-12-06")).toBe(7);
+    expect(isoWeekday("2026-12-07")).toBe(1);
+    expect(mondayOf("2026-12-06")).toBe("2026-11-30");
+    expect(mondayOf("2027-01-01")).toBe("2026-12-28");
+    expect(mondayOf("2026-12-07")).toBe("2026-12-07");
+  });
+
+  it("names a day the same whatever the browser's zone, and checks typed dates", () => {
+    expect(formatDay("2026-03-08")).toBe("Sun, Mar 8");
+    expect(isDate("2026-02-28")).toBe(true);
+    expect(isDate("2026-13-01")).toBe(false);
+    expect(isDate("next week")).toBe(false);
+  });
+
+  it("gives the week of the spring change 167 hours", () => {
+    const zone = "America/New_York";
+    const from = startOfLocalDay(mondayOf("2026-03-08"), zone);
+    const to = startOfLocalDay(addDays(mondayOf("2026-03-08"), 7), zone);
+    expect((to.getTime() - from.getTime()) / 3_600_000).toBe(167);
   });
 });

@@ -89,3 +89,30 @@ export function formatDuration(seconds: number | null | undefined): string {
   const s = String(Math.floor(seconds % 60)).padStart(2, "0");
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
+
+/** ISO weekday of `date` (`YYYY-MM-DD`): Monday 1 … Sunday 7 (the API's business-hours days). */
+export function isoWeekday(date: string): number {
+  const [y = 1970, m = 1, d = 1] = date.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d)).getUTCDay() || 7;
+}
+
+/** The Monday that starts the ISO week holding `date`. */
+export function mondayOf(date: string): string {
+  return addDays(date, 1 - isoWeekday(date));
+}
+
+/** A calendar date as people read it, whatever the zone: `"Mon, Dec 7"`. */
+export function formatDay(date: string, locale = "en-US"): string {
+  const [y = 1970, m = 1, d = 1] = date.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale, {
+    timeZone: "UTC",
+    weekday: "short",
+    month: "short",
+    day: "numeric",
+  }).format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+/** Whether `text` is a calendar date `YYYY-MM-DD`. */
+export function isDate(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`));
+}

@@ -7,23 +7,27 @@ import { useLocation, useSearch } from "wouter";
 export function useUrlFilters(path: string) {
   const search = new URLSearchParams(useSearch());
   const [, navigate] = useLocation();
-  const set = (key: string, value: string) => {
+  const update = (values: Record<string, string>) => {
     const next = new URLSearchParams(search);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    if (key !== "page") next.delete("page");
+    for (const [key, value] of Object.entries(values)) {
+      if (value) next.set(key, value);
+      else next.delete(key);
+    }
+    if (!("page" in values)) next.delete("page");
     navigate(`${path}?${next.toString()}`, { replace: true });
   };
   return {
     /** The value of `key`, `""` when unset. */
     get: (key: string) => search.get(key) ?? "",
     /** Sets (or with `""` removes) a filter. */
-    set,
+    set: (key: string, value: string) => update({ [key]: value }),
+    /** Sets several filters at once (`""` removes one). */
+    update,
     /** Whether any filter is set. */
     any: search.size > 0,
     /** The zero-based page. */
     page: Number(search.get("page") ?? "0") || 0,
     /** Goes to page `n`. */
-    goTo: (n: number) => set("page", String(n)),
+    goTo: (n: number) => update({ page: String(n) }),
   };
 }

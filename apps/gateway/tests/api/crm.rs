@@ -1222,3 +1222,47 @@ async fn one_automatic_sms_per_contact_per_hour_and_share_links_expire() {
     ));
     assert!(messenger.open_share(&token, Utc::now()).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_booking_names_an_anonymous_caller_but_never_renames_a_known_one() {
+    let w = world().await;
+    let anonymous = crm::contacts::create(
+        &w.gw.state.db,
+        org(&w.a),
+        crm::contacts::NewContact {
+            name: crm::contacts::UNKNOWN_CALLER.into(),
+            phone: "+15551230099".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let at = next_weekday_utc(10);
+    for (name, email, offset) in [
+        ("Jane Roe", Some("jane@example.com"), 0),
+        ("Someone Else", Some("other@example.com"), 2),
+    ] {
+        let r = w
+            .gw
+            .post(
+                "/api/appointments",
+                Some(&w.a.token),
+                &json!({"customer_name": name, "customer_phone": "+1 555 123 0099", "customer_email": email,
+                        "scheduled_time": (at + Duration::hours(offset)).to_rfc3339()}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let contact =
+        w.gw.get(&format!("/api/contacts/{}", anonymous.id), Some(&w.a.token))
+            .await;
+    assert_eq!(
+        (
+            contact.body["contact"]["name"].as_str(),
+            contact.body["contact"]["email"].as_str()
+        ),
+        (Some("Jane Roe"), Some("jane@example.com"))
+    );
+    let b = w.gw.get("/api/contacts?search=Roe", Some(&w.b.token)).await;
+    assert_eq!(b.body["pagination"]["total"], 0);
+}

@@ -15,6 +15,7 @@ import { useToast } from "../../components/Toast";
 import { formatMoney } from "../../lib/money";
 import { callerLabel, formatPhone, smsSegments } from "../../lib/phone";
 import { formatDateTime, formatDuration } from "../../lib/time";
+import { ActionLog, useRefreshActionLogs } from "../messages/ActionLog";
 import { sentimentTone } from "./sentiment";
 
 /** One call: transcript (growing live while the call is on), recording, analysis, actions. */
@@ -86,6 +87,7 @@ export function CallDetail({ id }: { id: string }) {
           <FollowUp callId={c.id} />
           <ShareRecording callId={c.id} hasRecording={Boolean(c.recording_url)} />
           <ExportTranscript callId={c.id} caller={caller} />
+          <ActionLog subject={{ call_id: c.id }} title="Sent about this call" />
         </div>
       </div>
     </>
@@ -149,12 +151,14 @@ const followUpSchema = z.object({
 /** Seed 001 action 1: a follow-up SMS to the caller. */
 function FollowUp({ callId }: { callId: string }) {
   const toast = useToast();
+  const refreshLog = useRefreshActionLogs();
   const form = useForm<z.infer<typeof followUpSchema>>({
     resolver: zodResolver(followUpSchema),
     defaultValues: { message: "" },
   });
   const message = form.watch("message");
   const send = useMutation({
+    onSettled: refreshLog,
     mutationFn: async (body: z.infer<typeof followUpSchema>) =>
       unwrap(
         await api.POST("/api/calls-dashboard/{callId}/followup", {
@@ -196,8 +200,10 @@ const shareSchema = z.object({ email: z.email("Enter a valid email address.") })
 /** Seed 001 action 2: a 24-hour recording link by email. */
 function ShareRecording({ callId, hasRecording }: { callId: string; hasRecording: boolean }) {
   const toast = useToast();
+  const refreshLog = useRefreshActionLogs();
   const form = useForm<z.infer<typeof shareSchema>>({ resolver: zodResolver(shareSchema) });
   const share = useMutation({
+    onSettled: refreshLog,
     mutationFn: async (body: z.infer<typeof shareSchema>) =>
       unwrap(
         await api.POST("/api/calls-dashboard/{callId}/share", {
@@ -238,7 +244,9 @@ function ShareRecording({ callId, hasRecording }: { callId: string; hasRecording
 /** Seed 001 action 3: the transcript as a `.txt` download. */
 function ExportTranscript({ callId, caller }: { callId: string; caller: string }) {
   const toast = useToast();
+  const refreshLog = useRefreshActionLogs();
   const exportTxt = useMutation({
+    onSettled: refreshLog,
     mutationFn: async () =>
       unwrap(
         await api.POST("/api/calls-dashboard/{callId}/transcript/export", {

@@ -2,6 +2,7 @@ import { zodResolver } from "@hookform/resolvers/zod";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useForm } from "react-hook-form";
+import { Link } from "wouter";
 import { ApiError, api, errorMessage, unwrap } from "../../api/client";
 import { useTimeZone } from "../../api/session";
 import { Button } from "../../components/Button";
@@ -50,7 +51,7 @@ export function Contacts() {
       />
       <search aria-label="Filter contacts" className="mb-4 grid gap-3 sm:grid-cols-3">
         <TextField
-          label="Search name or number"
+          label="Search name, number or company"
           defaultValue={filters.get("q")}
           onChange={(e) => filters.set("q", e.target.value)}
         />
@@ -105,8 +106,16 @@ export function Contacts() {
             <tbody className="divide-y divide-slate-100">
               {contacts.data.contacts.map((c) => (
                 <tr key={c.id} data-testid="contact-row">
-                  <td className="px-3 py-2 font-medium">
-                    {c.name === UNKNOWN_CALLER ? "Unknown" : c.name}
+                  <td className="px-3 py-2">
+                    <Link
+                      href={`/contacts/${c.id}`}
+                      className="font-medium text-teal-800 underline"
+                    >
+                      {c.name === UNKNOWN_CALLER ? "Unknown caller" : c.name}
+                    </Link>
+                    {c.company ? (
+                      <span className="block text-xs text-slate-600">{c.company}</span>
+                    ) : null}
                   </td>
                   <td className="px-3 py-2 whitespace-nowrap">{formatPhone(c.phone_number)}</td>
                   <td className="px-3 py-2">
@@ -167,7 +176,14 @@ function NewContact({
   const queryClient = useQueryClient();
   const form = useForm<ContactInput, unknown, ContactOutput>({
     resolver: zodResolver(contactSchema),
-    defaultValues: { name: "", phone: "", email: "", lead_temperature: "warm", notes: "" },
+    defaultValues: {
+      name: "",
+      phone: "",
+      email: "",
+      company: "",
+      lead_temperature: "warm",
+      notes: "",
+    },
   });
   const create = useMutation({
     mutationFn: async (body: ContactOutput) => unwrap(await api.POST("/api/contacts", { body })),
@@ -201,6 +217,11 @@ function NewContact({
           type="email"
           error={errors.email?.message}
           {...form.register("email")}
+        />
+        <TextField
+          label="Company (optional)"
+          error={errors.company?.message}
+          {...form.register("company")}
         />
         <SelectField
           label="Temperature"

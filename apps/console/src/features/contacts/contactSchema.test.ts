@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { contactSchema } from "./contactSchema";
+import { contactEditSchema, contactSchema, reachableStages } from "./contactSchema";
 
 const valid = {
   name: "Ann Lee",
   phone: "(555) 010-1234",
   email: "",
+  company: "",
   lead_temperature: "warm",
   notes: " ",
 };
@@ -26,5 +27,22 @@ describe("the new-contact form", () => {
   it("refuses a bad email and an empty name", () => {
     expect(contactSchema.safeParse({ ...valid, email: "ann@" }).success).toBe(false);
     expect(contactSchema.safeParse({ ...valid, name: "  " }).success).toBe(false);
+  });
+});
+
+describe("the contact edit form", () => {
+  it("keeps a blank company as the empty string that clears it, and checks the score", () => {
+    const edit = { ...valid, company: "  ", lead_status: "contacted", lead_score: "70" };
+    const parsed = contactEditSchema.parse(edit);
+    expect(parsed.company).toBe("");
+    expect(parsed.lead_score).toBe(70);
+    expect(contactEditSchema.safeParse({ ...edit, lead_score: "101" }).success).toBe(false);
+    expect(contactEditSchema.safeParse({ ...edit, lead_score: "7.5" }).success).toBe(false);
+  });
+
+  it("offers only forward pipeline moves", () => {
+    expect(reachableStages("new")).toEqual(["new", "contacted", "booked", "lost"]);
+    expect(reachableStages("contacted")).toEqual(["contacted", "booked", "lost"]);
+    expect(reachableStages("lost")).toEqual(["booked", "lost"]);
   });
 });

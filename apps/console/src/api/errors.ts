@@ -1,0 +1,14 @@
+// No browser globals here: unit tests import it.
+
+/** An API refusal carried through TanStack Query: the message to show and the code to act on. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
