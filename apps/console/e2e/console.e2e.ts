@@ -318,6 +318,46 @@ describe("a contact", () => {
   });
 });
 
+describe("roles", () => {
+  it("gives a front-desk user the daily screens but not the clinic's set-up", async () => {
+    const admin = await open(browser);
+    await signIn(admin.page, A);
+    const token = await admin.page.evaluate(() => sessionStorage.getItem("console.session"));
+    await admin.context.close();
+    const desk = {
+      email: `desk-${Date.now().toString(36)}@sunrise-e2e.example`,
+      password: "quiet-harbor-lantern-77",
+    };
+    const created = await fetch(`${BASE}/api/users`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "Front Desk", role: "user", ...desk }),
+    });
+    expect(created.status).toBe(201);
+
+    const { context, page, problems } = await open(browser);
+    await signIn(page, desk);
+    const nav = page.getByRole("navigation", { name: "Main" });
+    for (const screen of [
+      "Dashboard",
+      "Calls",
+      "Leads & contacts",
+      "Appointments",
+      "Services & prices",
+    ])
+      await nav.getByRole("link", { name: screen }).waitFor();
+    expect(await nav.getByRole("link", { name: "Business hours" }).count()).toBe(0);
+    await page.goto(`${BASE}/settings/hours`);
+    await page.getByText("Only managers and admins can change these.").waitFor();
+    expect(await page.getByRole("button", { name: "Save business hours" }).count()).toBe(0);
+    await page.goto(`${BASE}/services`);
+    await page.getByTestId("service-row").first().waitFor();
+    expect(await page.getByRole("button", { name: "New service" }).count()).toBe(0);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
+
 describe("the dashboard's first load", () => {
   it("is usable quickly and says what it asked the API (reported, not enforced)", async () => {
     const { context, page } = await open(browser);
