@@ -65,6 +65,7 @@ impl Target {
             customer_name: None,
             kind: "inboundPhoneCall",
             metadata: json!({}),
+            started_at: None,
         }
     }
 

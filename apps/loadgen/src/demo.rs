@@ -305,6 +305,7 @@ impl Ctx<'_> {
             customer_name: None,
             kind: "inboundPhoneCall",
             metadata: answer["assistantOverrides"]["metadata"].clone(),
+            started_at: None,
         };
         Ok((answer, call))
     }
@@ -717,6 +718,7 @@ async fn call_back(
         customer_name: Some("Helen Park".into()),
         kind: "outboundPhoneCall",
         metadata: json!({"call_log_id": first.body["callId"]}),
+        started_at: None,
     };
     for status in ["ringing", "in-progress"] {
         ctx.message(&wire::status_update(&call, status, None))
@@ -1332,6 +1334,187 @@ pub async fn run() -> anyhow::Result<bool> {
     Ok(failed == 0)
 }
 
+/// A call of the week before the demo day, replayed with its start in the past.
+struct PastCall {
+    caller: &'static str,
+    /// Days before today, and the hour (UTC; 14–21 is the clinic's day in New York).
+    days_ago: i64,
+    hour: u32,
+    seconds: i64,
+    ended_reason: &'static str,
+    transcript: &'static str,
+    summary: &'static str,
+    feeling: wire::Feeling,
+}
+
+const NEUTRAL: wire::Feeling = wire::Feeling {
+    label: "neutral",
+    score: 0.5,
+    summary: "Businesslike; wanted facts",
+    urgency: "low",
+};
+const UNHAPPY: wire::Feeling = wire::Feeling {
+    label: "negative",
+    score: 0.2,
+    summary: "Frustrated about waiting for a reply",
+    urgency: "high",
+};
+const KEEN: wire::Feeling = wire::Feeling {
+    label: "positive",
+    score: 0.9,
+    summary: "Excited and ready to book",
+    urgency: "medium",
+};
+
+fn sunrise_week_before() -> Vec<PastCall> {
+    let call = |caller, days_ago, hour, seconds, transcript, summary, feeling| PastCall {
+        caller,
+        days_ago,
+        hour,
+        seconds,
+        ended_reason: "customer-ended-call",
+        transcript,
+        summary,
+        feeling,
+    };
+    vec![
+        call(
+            "+14155551021",
+            6,
+            14,
+            95,
+            "User: How much is Botox?\nAI: Botox is 400 dollars a treatment.",
+            "Asked the price of Botox.",
+            NEUTRAL,
+        ),
+        call(
+            "+14155551022",
+            6,
+            17,
+            210,
+            "User: I'd love fillers before my wedding.\nAI: I can book you a consultation.",
+            "Wants fillers before a wedding; will call back to book.",
+            KEEN,
+        ),
+        call(
+            "+14155551023",
+            5,
+            15,
+            60,
+            "User: Are you open on Sunday?\nAI: Yes, from 8 to 6.",
+            "Asked about Sunday opening hours.",
+            NEUTRAL,
+        ),
+        call(
+            "+14155551024",
+            5,
+            19,
+            180,
+            "User: Nobody called me back about my results.\nAI: I'm sorry; I'll make sure the team calls you today.",
+            "Complained that nobody returned her call.",
+            UNHAPPY,
+        ),
+        call(
+            "+14155551025",
+            4,
+            16,
+            140,
+            "User: Do you do chemical peels?\nAI: Yes, peels take 45 minutes.",
+            "Asked about chemical peels.",
+            KEEN,
+        ),
+        call(
+            "+14155551026",
+            3,
+            14,
+            75,
+            "User: Where do I park?\nAI: Behind the clinic on Harbor Lane.",
+            "Asked where to park.",
+            wire::SATISFIED,
+        ),
+        call(
+            "+14155551027",
+            3,
+            18,
+            240,
+            "User: I'm thinking about a facelift.\nAI: A facelift starts at 8,000 dollars; shall I book a consultation?",
+            "Considering a facelift; asked about cost.",
+            KEEN,
+        ),
+        call(
+            "+14155551028",
+            2,
+            15,
+            45,
+            "User: Can I move my appointment?\nAI: I'll pass that to the front desk.",
+            "Wants to move an appointment.",
+            NEUTRAL,
+        ),
+        PastCall {
+            ended_reason: "customer-busy",
+            ..call(
+                "+14155551029",
+                2,
+                20,
+                0,
+                "",
+                "The caller's line was busy.",
+                NEUTRAL,
+            )
+        },
+        call(
+            "+14155551030",
+            1,
+            16,
+            120,
+            "User: My lips are still swollen after fillers.\nAI: Swelling can last two days; I'll ask a nurse to call you.",
+            "Swelling after fillers; nurse to call back.",
+            UNHAPPY,
+        ),
+        call(
+            "+14155551031",
+            1,
+            19,
+            90,
+            "User: Do you offer payment plans?\nAI: We take cards and bank transfers.",
+            "Asked about payment options.",
+            wire::SATISFIED,
+        ),
+    ]
+}
+
+/// The week before the demo day, as Vapi would have sent it: each call routed, in progress and
+/// reported, dated at its start (questions, a complaint, a busy line; nothing booked).
+async fn replay_week_before(
+    ctx: &Ctx<'_>,
+    clinic: &Clinic,
+    calls: &[PastCall],
+) -> anyhow::Result<()> {
+    let today = chrono::Utc::now().date_naive();
+    for (i, past) in calls.iter().enumerate() {
+        let started = (today - chrono::Duration::days(past.days_ago))
+            .and_hms_opt(past.hour, 5 * u32::try_from(i % 12)?, 0)
+            .context("a time of day")?
+            .and_utc();
+        let (_, mut call) = ctx
+            .answer(clinic, &format!("week-before-{i:02}"), past.caller)
+            .await?;
+        call.started_at = Some(started);
+        ctx.message(&wire::status_update(&call, "in-progress", None))
+            .await?;
+        ctx.message(&wire::end_of_call_report_felt(
+            &call,
+            past.transcript,
+            past.summary,
+            past.seconds,
+            past.ended_reason,
+            past.feeling,
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Front-desk bookings over the coming week and leads in every pipeline stage, made through the
 /// public API as the console would (the replayed day books one day only): what a clinic's
 /// calendar and pipeline look like in `cargo xtask dev` and the console's browser suite.
@@ -1405,8 +1588,8 @@ async fn seed_week(api: &Api, clinic: &Clinic) -> anyhow::Result<()> {
 }
 
 /// The two demo clinics set up, and the first one's day of calls replayed through the same
-/// Vapi messages as [`run`] (bookings, questions, transfers), then a week of front-desk
-/// bookings, leads in every stage and an outbound agent; for `cargo xtask dev` and the console's
+/// Vapi messages as [`run`] (bookings, questions, transfers) after the week of calls before it,
+/// then a week of front-desk bookings, leads in every stage and an outbound agent; for `cargo xtask dev` and the console's
 /// browser suite.
 ///
 /// # Errors
@@ -1427,6 +1610,7 @@ pub async fn seeded_clinics(
     };
     let mut report = Report::default();
     replay(&ctx, &a, "sunrise", &sunrise_day(), &mut report).await?;
+    replay_week_before(&ctx, &a, &sunrise_week_before()).await?;
     seed_week(api, &a).await?;
     // Call-backs from the console go out through an outbound agent.
     expect(

@@ -27,6 +27,8 @@ pub struct VapiCall {
     pub kind: &'static str,
     /// `assistantOverrides.metadata` (what our assistant-request or call-back put there).
     pub metadata: Value,
+    /// When it started (`startedAt`), for a call replayed from the past; `None` means now.
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl VapiCall {
@@ -37,14 +39,22 @@ impl VapiCall {
         if let Some(name) = &self.customer_name {
             customer["name"] = json!(name);
         }
-        json!({
+        let mut call = json!({
             "id": self.id, "orgId": "vapi-org-loadgen", "assistantId": self.assistant_id,
             "phoneNumberId": self.phone_number_id, "type": self.kind, "customer": customer,
             "phoneCallProvider": "twilio", "phoneCallTransport": "pstn",
             "assistantOverrides": {"metadata": self.metadata},
             "createdAt": "2026-11-20T14:00:00.000Z", "updatedAt": "2026-11-20T14:00:00.000Z"
-        })
+        });
+        if let Some(started) = self.started_at {
+            call["startedAt"] = json!(iso(started));
+        }
+        call
     }
+}
+
+fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 fn now_ms() -> i64 {
@@ -93,7 +103,30 @@ pub fn transcript(call: &VapiCall, role: &str, text: &str) -> Value {
         "role": role, "transcriptType": "final", "transcript": text}})
 }
 
-/// `end-of-call-report` of a call that lasted `seconds`, with its transcript and summary.
+/// How the caller felt, as our assistants' `analysisPlan` asks Vapi to report it
+/// (`analysis.structuredData`): label, score 0–1, one sentence, urgency.
+#[derive(Debug, Clone, Copy)]
+pub struct Feeling {
+    /// `positive`, `neutral` or `negative`.
+    pub label: &'static str,
+    /// 0 (very negative) to 1 (very positive).
+    pub score: f64,
+    /// One sentence on the caller's mood.
+    pub summary: &'static str,
+    /// `low`, `medium` or `high`.
+    pub urgency: &'static str,
+}
+
+/// A calm, satisfied caller.
+pub const SATISFIED: Feeling = Feeling {
+    label: "positive",
+    score: 0.7,
+    summary: "Calm and satisfied",
+    urgency: "low",
+};
+
+/// `end-of-call-report` of a call that lasted `seconds`, with its transcript and summary, from a
+/// [`SATISFIED`] caller.
 #[must_use]
 pub fn end_of_call_report(
     call: &VapiCall,
@@ -102,13 +135,32 @@ pub fn end_of_call_report(
     seconds: i64,
     reason: &str,
 ) -> Value {
-    let ended = chrono::Utc::now();
-    let started = ended - chrono::Duration::seconds(seconds);
-    let iso = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    end_of_call_report_felt(call, transcript, summary, seconds, reason, SATISFIED)
+}
+
+/// [`end_of_call_report`] with the caller's `feeling`. A call with a `started_at` ends `seconds`
+/// after it; otherwise it ends now.
+#[must_use]
+pub fn end_of_call_report_felt(
+    call: &VapiCall,
+    transcript: &str,
+    summary: &str,
+    seconds: i64,
+    reason: &str,
+    feeling: Feeling,
+) -> Value {
+    let (started, ended) = match call.started_at {
+        Some(started) => (started, started + chrono::Duration::seconds(seconds)),
+        None => {
+            let ended = chrono::Utc::now();
+            (ended - chrono::Duration::seconds(seconds), ended)
+        }
+    };
     json!({"message": {"type": "end-of-call-report", "timestamp": now_ms(), "endedReason": reason,
         "cost": 0.0125 * seconds as f64 / 10.0, "startedAt": iso(started), "endedAt": iso(ended),
-        "analysis": {"summary": summary, "successEvaluation": "true", "sentiment": "positive",
-                     "sentimentScore": 0.7, "sentimentSummary": "Calm and satisfied", "sentimentUrgency": "low"},
+        "analysis": {"summary": summary, "successEvaluation": "true",
+                     "structuredData": {"sentiment": feeling.label, "sentimentScore": feeling.score,
+                                        "sentimentSummary": feeling.summary, "sentimentUrgency": feeling.urgency}},
         "artifact": {"transcript": transcript, "messages": [],
                      "recording": {"mono": {"combinedUrl": format!("https://storage.vapi.ai/{}.wav", call.id)}}},
         "call": call.json()}})

@@ -164,6 +164,10 @@ struct CallFacts<'a> {
 
 /// Inserts or advances the call's row; returns it. Links a call-back row we created (named in
 /// our metadata as `call_log_id`) to its Vapi call id first, so both converge on one row.
+///
+/// A new row is dated (`created_at`, what the call list and the dashboard's days go by) when the
+/// call started, if the first message we get says so and that is not in the future: a call whose
+/// early messages were lost and whose report arrives late is still listed at its start.
 async fn upsert_call(
     c: &mut AsyncPgConnection,
     org: OrgId,
@@ -194,9 +198,9 @@ async fn upsert_call(
         e164(facts.call.customer_number.as_deref()).or_else(|| facts.call.customer_number.clone());
     let sql = format!(
         "INSERT INTO call_logs (id, org_id, vapi_call_id, call_sid, contact_id, phone_number, \
-           from_number, caller_name, call_type, status, started_at, ended_at, metadata) \
+           from_number, caller_name, call_type, status, started_at, ended_at, metadata, created_at) \
          VALUES ($1, $2, $3, 'vapi-' || $3, $4, $5, $5, COALESCE($6, '{UNKNOWN_CALLER}'), $7, $8, \
-           $9, $10, $11) \
+           $9, $10, $11, LEAST(now(), COALESCE($9, now()))) \
          ON CONFLICT (vapi_call_id) DO UPDATE SET \
            status = CASE WHEN {new} > {old} THEN EXCLUDED.status ELSE call_logs.status END, \
            contact_id = COALESCE(call_logs.contact_id, EXCLUDED.contact_id), \

@@ -1,8 +1,8 @@
 import createClient, { type Middleware } from "openapi-fetch";
-import { ApiError } from "./errors";
+import { ApiError, errorMessage } from "./errors";
 import type { components, paths } from "./schema";
 
-export { ApiError };
+export { ApiError, errorMessage };
 
 /** Component schemas of the gateway's OpenAPI document (`docs/openapi.json`). */
 export type Schemas = components["schemas"];
@@ -76,10 +76,4 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
     result.response.status,
     body,
   );
-}
-
-/** The message to show for any error a query or mutation raised. */
-export function errorMessage(error: unknown): string {
-  if (error instanceof ApiError) return error.message;
-  return "The server could not be reached. Check the connection and try again.";
 }

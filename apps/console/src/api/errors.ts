@@ -12,3 +12,9 @@ export class ApiError extends Error {
     this.name = "ApiError";
   }
 }
+
+/** The message to show for any error a query or mutation raised. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  return "The server could not be reached. Check the connection and try again.";
+}

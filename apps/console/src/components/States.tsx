@@ -1,4 +1,6 @@
+import type { UseQueryResult } from "@tanstack/react-query";
 import type { ReactNode } from "react";
+import { errorMessage } from "../api/errors";
 import { Button } from "./Button";
 import { cn } from "./cn";
 
@@ -94,4 +96,30 @@ export function PageHeader({ title, actions }: { title: string; actions?: ReactN
       {actions}
     </div>
   );
+}
+
+/**
+ * A query's three states in one place: skeleton rows while it loads, the error with a retry, the
+ * `empty` text when `isEmpty` says there is nothing, else `children` with the data.
+ */
+export function Loaded<T>({
+  query,
+  label,
+  rows = 2,
+  isEmpty,
+  empty,
+  children,
+}: {
+  query: UseQueryResult<T>;
+  label: string;
+  rows?: number;
+  isEmpty?: (data: T) => boolean;
+  empty?: ReactNode;
+  children: (data: T) => ReactNode;
+}) {
+  if (query.isPending) return <LoadingRows rows={rows} label={label} />;
+  if (query.isError)
+    return <ErrorState message={errorMessage(query.error)} onRetry={() => query.refetch()} />;
+  if (isEmpty?.(query.data)) return <p className="text-sm text-slate-600">{empty}</p>;
+  return <>{children(query.data)}</>;
 }

@@ -1226,3 +1226,35 @@ async fn tool_call_results_are_isolated_between_organizations() {
     };
     db::test_support::assert_tenant_isolation(&test_db.db(), &probe).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_is_dated_when_it_started_never_in_the_future() {
+    let (gw, _mock) = start().await;
+    let (_a, asst) = org_with_agent(&gw, "dated").await;
+    let iso = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let started = chrono::Utc::now() - chrono::Duration::hours(50);
+    let future = chrono::Utc::now() + chrono::Duration::hours(3);
+    for (id, at) in [("call-late-report", started), ("call-clock-ahead", future)] {
+        // The report is the first (and only) message we get about the call.
+        let report = json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+            "startedAt": iso(at), "endedAt": iso(at + chrono::Duration::minutes(2)),
+            "analysis": {"summary": "Asked about parking."}, "artifact": {"transcript": "User: parking?"},
+            "call": call(&asst, id)}});
+        assert_eq!(
+            vapi_post(&gw, "/api/vapi/webhook", &report).await.status,
+            200
+        );
+    }
+    let dated = row(
+        &gw,
+        "SELECT jsonb_object_agg(vapi_call_id, jsonb_build_object(
+            'at_start', created_at = started_at,
+            'not_ahead', created_at <= now())) AS by_call FROM call_logs",
+    )
+    .await;
+    assert_eq!(
+        dated["by_call"],
+        json!({"call-late-report": {"at_start": true, "not_ahead": true},
+               "call-clock-ahead": {"at_start": false, "not_ahead": true}})
+    );
+}

@@ -3,7 +3,14 @@ import { useState } from "react";
 import { api, errorMessage, unwrap } from "../../api/client";
 import { useClinicTimeZone } from "../../api/session";
 import { Button } from "../../components/Button";
-import { Card, EmptyState, ErrorState, LoadingRows, PageHeader } from "../../components/States";
+import {
+  Card,
+  EmptyState,
+  ErrorState,
+  Loaded,
+  LoadingRows,
+  PageHeader,
+} from "../../components/States";
 import {
   addDays,
   formatDay,
@@ -216,24 +223,25 @@ function FreeSlots({
   const slots = useAvailability(day, undefined);
   return (
     <Card title="Free times">
-      {slots.isPending ? (
-        <LoadingRows rows={2} label="Loading free times" />
-      ) : slots.error ? (
-        <ErrorState message={errorMessage(slots.error)} onRetry={() => slots.refetch()} />
-      ) : slots.data.slots.length === 0 ? (
-        <p className="text-sm text-slate-600">No free time this day (closed or fully booked).</p>
-      ) : (
-        <ul className="flex flex-wrap gap-2" data-testid="free-slots">
-          {slots.data.slots.map((slot) => (
-            <li key={slot}>
-              <Button variant="secondary" onClick={() => onBook(slot)}>
-                <span className="sr-only">Book at </span>
-                {formatTime(slot, timeZone)}
-              </Button>
-            </li>
-          ))}
-        </ul>
-      )}
+      <Loaded
+        query={slots}
+        label="Loading free times"
+        isEmpty={(d) => d.slots.length === 0}
+        empty="No free time this day (closed or fully booked)."
+      >
+        {(data) => (
+          <ul className="flex flex-wrap gap-2" data-testid="free-slots">
+            {data.slots.map((slot) => (
+              <li key={slot}>
+                <Button variant="secondary" onClick={() => onBook(slot)}>
+                  <span className="sr-only">Book at </span>
+                  {formatTime(slot, timeZone)}
+                </Button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Loaded>
     </Card>
   );
 }

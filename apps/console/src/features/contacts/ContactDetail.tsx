@@ -7,7 +7,7 @@ import { ApiError, api, errorMessage, type Schemas, unwrap } from "../../api/cli
 import { useTimeZone } from "../../api/session";
 import { Button } from "../../components/Button";
 import { SelectField, TextAreaField, TextField } from "../../components/Field";
-import { Badge, Card, ErrorState, LoadingRows, PageHeader } from "../../components/States";
+import { Badge, Card, ErrorState, Loaded, LoadingRows, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { formatPhone, UNKNOWN_CALLER } from "../../lib/phone";
 import { formatDateTime, formatDuration } from "../../lib/time";
@@ -201,30 +201,31 @@ function ContactCalls({ contactId }: { contactId: string }) {
   });
   return (
     <Card title="Calls">
-      {calls.isPending ? (
-        <LoadingRows rows={2} label="Loading calls" />
-      ) : calls.error ? (
-        <ErrorState message={errorMessage(calls.error)} onRetry={() => calls.refetch()} />
-      ) : calls.data.calls.length === 0 ? (
-        <p className="text-sm text-slate-600">No calls with this contact yet.</p>
-      ) : (
-        <ul className="divide-y divide-slate-100 text-sm" data-testid="contact-calls">
-          {calls.data.calls.map((call) => (
-            <li key={call.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 py-2">
-              <Link href={`/calls/${call.id}`} className="font-medium text-teal-800 underline">
-                {formatDateTime(call.created_at, timeZone)}
-              </Link>
-              <span className="text-slate-700">{call.call_type}</span>
-              <span className="text-slate-700">{formatDuration(call.duration_seconds)}</span>
-              {call.booking_confirmed ? (
-                <Badge tone="good">booked</Badge>
-              ) : (
-                <span>{call.outcome ?? call.status}</span>
-              )}
-            </li>
-          ))}
-        </ul>
-      )}
+      <Loaded
+        query={calls}
+        label="Loading calls"
+        isEmpty={(d) => d.calls.length === 0}
+        empty="No calls with this contact yet."
+      >
+        {(data) => (
+          <ul className="divide-y divide-slate-100 text-sm" data-testid="contact-calls">
+            {data.calls.map((call) => (
+              <li key={call.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 py-2">
+                <Link href={`/calls/${call.id}`} className="font-medium text-teal-800 underline">
+                  {formatDateTime(call.created_at, timeZone)}
+                </Link>
+                <span className="text-slate-700">{call.call_type}</span>
+                <span className="text-slate-700">{formatDuration(call.duration_seconds)}</span>
+                {call.booking_confirmed ? (
+                  <Badge tone="good">booked</Badge>
+                ) : (
+                  <span>{call.outcome ?? call.status}</span>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Loaded>
     </Card>
   );
 }
@@ -242,30 +243,28 @@ function ContactAppointments({ contactId }: { contactId: string }) {
   });
   return (
     <Card title="Appointments">
-      {appointments.isPending ? (
-        <LoadingRows rows={2} label="Loading appointments" />
-      ) : appointments.error ? (
-        <ErrorState
-          message={errorMessage(appointments.error)}
-          onRetry={() => appointments.refetch()}
-        />
-      ) : appointments.data.appointments.length === 0 ? (
-        <p className="text-sm text-slate-600">No appointments yet.</p>
-      ) : (
-        <ul className="divide-y divide-slate-100 text-sm" data-testid="contact-appointments">
-          {appointments.data.appointments.map((a) => (
-            <li key={a.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 py-2">
-              <span className="font-medium">{formatDateTime(a.scheduled_time, timeZone)}</span>
-              <span className="text-slate-700">{a.service_type ?? "General visit"}</span>
-              <Badge
-                tone={a.status === "cancelled" ? "bad" : a.status === "pending" ? "warn" : "good"}
-              >
-                {a.status}
-              </Badge>
-            </li>
-          ))}
-        </ul>
-      )}
+      <Loaded
+        query={appointments}
+        label="Loading appointments"
+        isEmpty={(d) => d.appointments.length === 0}
+        empty="No appointments yet."
+      >
+        {(data) => (
+          <ul className="divide-y divide-slate-100 text-sm" data-testid="contact-appointments">
+            {data.appointments.map((a) => (
+              <li key={a.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 py-2">
+                <span className="font-medium">{formatDateTime(a.scheduled_time, timeZone)}</span>
+                <span className="text-slate-700">{a.service_type ?? "General visit"}</span>
+                <Badge
+                  tone={a.status === "cancelled" ? "bad" : a.status === "pending" ? "warn" : "good"}
+                >
+                  {a.status}
+                </Badge>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Loaded>
     </Card>
   );
 }

@@ -1,7 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, errorMessage, unwrap } from "../../api/client";
+import { api, unwrap } from "../../api/client";
 import { useTimeZone } from "../../api/session";
-import { Badge, Card, ErrorState, LoadingRows } from "../../components/States";
+import { Badge, Card, Loaded } from "../../components/States";
 import { formatDateTime } from "../../lib/time";
 
 /** Which record's messages to show (`GET /api/messages` filters). */
@@ -42,30 +42,31 @@ export function ActionLog({
   });
   return (
     <Card title={title}>
-      {log.isPending ? (
-        <LoadingRows rows={2} label="Loading messages" />
-      ) : log.error ? (
-        <ErrorState message={errorMessage(log.error)} onRetry={() => log.refetch()} />
-      ) : log.data.messages.length === 0 ? (
-        <p className="text-sm text-slate-600">Nothing sent yet.</p>
-      ) : (
-        <ul className="space-y-2 text-sm" data-testid="action-log">
-          {log.data.messages.map((m) => (
-            <li key={m.id} className="flex flex-wrap items-center gap-x-2 gap-y-1">
-              <Badge tone={m.status === "sent" ? "good" : m.status === "failed" ? "bad" : "warn"}>
-                {m.status}
-              </Badge>
-              <span className="font-medium">{METHOD_LABEL[m.method] ?? m.method}</span>
-              {m.method === "export" ? null : (
-                <span className="text-slate-700">to {m.recipient}</span>
-              )}
-              <span className="text-slate-600">{formatDateTime(m.created_at, timeZone)}</span>
-              {m.error_code ? <span className="text-red-800">({m.error_code})</span> : null}
-              {m.automatic ? <span className="text-slate-600">automatic</span> : null}
-            </li>
-          ))}
-        </ul>
-      )}
+      <Loaded
+        query={log}
+        label="Loading messages"
+        isEmpty={(d) => d.messages.length === 0}
+        empty="Nothing sent yet."
+      >
+        {(data) => (
+          <ul className="space-y-2 text-sm" data-testid="action-log">
+            {data.messages.map((m) => (
+              <li key={m.id} className="flex flex-wrap items-center gap-x-2 gap-y-1">
+                <Badge tone={m.status === "sent" ? "good" : m.status === "failed" ? "bad" : "warn"}>
+                  {m.status}
+                </Badge>
+                <span className="font-medium">{METHOD_LABEL[m.method] ?? m.method}</span>
+                {m.method === "export" ? null : (
+                  <span className="text-slate-700">to {m.recipient}</span>
+                )}
+                <span className="text-slate-600">{formatDateTime(m.created_at, timeZone)}</span>
+                {m.error_code ? <span className="text-red-800">({m.error_code})</span> : null}
+                {m.automatic ? <span className="text-slate-600">automatic</span> : null}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Loaded>
     </Card>
   );
 }
