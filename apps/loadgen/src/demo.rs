@@ -1521,6 +1521,8 @@ async fn replay_week_before(
 async fn seed_week(api: &Api, clinic: &Clinic) -> anyhow::Result<()> {
     let t = Some(clinic.token.as_str());
     let bookings = [
+        // Today's, when the clinic still has a free time today.
+        ("Sophie Turner", "+14155551010", "Consultation", 0, 2),
         ("Hannah Ito", "+14155551011", "Botox", 1, 1),
         ("Oliver Reyes", "+14155551012", "Consultation", 1, 8),
         ("Chloe Martin", "+14155551013", "Fillers", 2, 3),
@@ -1543,9 +1545,11 @@ async fn seed_week(api: &Api, clinic: &Clinic) -> anyhow::Result<()> {
         let slot = free["slots"]
             .as_array()
             .and_then(|s| s.get(nth_slot).or(s.first()))
-            .and_then(Value::as_str)
-            .with_context(|| format!("no free time on {date}"))?
-            .to_owned();
+            .and_then(Value::as_str);
+        let Some(slot) = slot else {
+            ensure!(days_ahead == 0, "no free time on {date}");
+            continue;
+        };
         expect(
             "a front-desk booking",
             api.post(
@@ -1557,12 +1561,21 @@ async fn seed_week(api: &Api, clinic: &Clinic) -> anyhow::Result<()> {
             201,
         )?;
     }
-    for (name, phone, stage, temperature, notes) in [
+    for (name, phone, stage, temperature, score, notes) in [
+        (
+            "Isla Fraser",
+            "+14155551020",
+            "new",
+            "hot",
+            85,
+            "Web enquiry about lip fillers; prefers evenings.",
+        ),
         (
             "Lucas Meyer",
             "+14155551018",
             "contacted",
             "warm",
+            55,
             "Asked for a quote on fillers; call back Friday.",
         ),
         (
@@ -1570,6 +1583,7 @@ async fn seed_week(api: &Api, clinic: &Clinic) -> anyhow::Result<()> {
             "+14155551019",
             "lost",
             "cold",
+            10,
             "Chose a clinic closer to work.",
         ),
     ] {
@@ -1578,7 +1592,8 @@ async fn seed_week(api: &Api, clinic: &Clinic) -> anyhow::Result<()> {
             api.post(
                 "/api/contacts",
                 t,
-                &json!({"name": name, "phone": phone, "lead_status": stage, "lead_temperature": temperature, "notes": notes}),
+                &json!({"name": name, "phone": phone, "lead_status": stage, "lead_temperature": temperature,
+                        "lead_score": score, "notes": notes}),
             )
             .await?,
             201,
