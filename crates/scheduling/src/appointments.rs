@@ -188,6 +188,74 @@ pub async fn mark_confirmation_sent_on(
     Ok(())
 }
 
+/// Whether the voice agent booked an appointment for `contact` created between `from` and `to`
+/// (UTC, inclusive): how a call's report learns it ended in a booking.
+///
+/// # Errors
+/// [`SchedulingError::Db`].
+pub async fn agent_booked_between_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    contact: Uuid,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<bool, SchedulingError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        appointments::table
+            .filter(appointments::org_id.eq(org.0))
+            .filter(appointments::contact_id.eq(contact))
+            .filter(appointments::source.eq("voice_agent"))
+            .filter(appointments::created_at.between(from, to)),
+    ))
+    .get_result(c)
+    .await?)
+}
+
+/// What a caller said about an appointment they want to change: their E.164 phone, and the
+/// appointment's id, day (`[from, to)` UTC) or start when they gave one.
+#[derive(Debug, Clone)]
+pub struct CallerAppointment {
+    /// The phone it was booked under, E.164.
+    pub phone: String,
+    /// The appointment's id.
+    pub id: Option<Uuid>,
+    /// The local day it is on, as UTC bounds.
+    pub day: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Its start.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Up to three `pending` or `confirmed` appointments matching what the caller said, by start.
+///
+/// # Errors
+/// [`SchedulingError::Db`].
+pub async fn open_for_caller_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    said: &CallerAppointment,
+) -> Result<Vec<Appointment>, SchedulingError> {
+    let mut q = appointments::table
+        .filter(appointments::org_id.eq(org.0))
+        .filter(appointments::customer_phone.eq(said.phone.clone()))
+        .filter(appointments::status.eq_any(["pending", "confirmed"]))
+        .into_boxed();
+    if let Some(id) = said.id {
+        q = q.filter(appointments::id.eq(id));
+    }
+    if let Some((from, to)) = said.day {
+        q = q
+            .filter(appointments::scheduled_time.ge(from))
+            .filter(appointments::scheduled_time.lt(to));
+    }
+    if let Some(at) = said.at {
+        q = q.filter(appointments::scheduled_time.eq(at));
+    }
+    Ok(q.order(appointments::scheduled_time)
+        .limit(3)
+        .select(Appointment::as_select())
+        .load(c)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -542,19 +542,7 @@ impl Scheduler {
                             .returning(Appointment::as_returning())
                             .get_result(c)
                             .await?;
-                        if crm::contacts::check_transition(&contact.lead_status, "booked").is_ok() {
-                            diesel::update(
-                                db::schema::contacts::table
-                                    .filter(db::schema::contacts::org_id.eq(org.0))
-                                    .filter(db::schema::contacts::id.eq(contact.id)),
-                            )
-                            .set((
-                                db::schema::contacts::lead_status.eq("booked"),
-                                db::schema::contacts::last_contacted_at.eq(now),
-                            ))
-                            .execute(c)
-                            .await?;
-                        }
+                        crm::contacts::mark_booked_on(c, org, &contact, now).await?;
                         if google && status == "confirmed" {
                             calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
                         }

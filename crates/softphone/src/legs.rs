@@ -19,12 +19,11 @@
 //! incoming-call popup; `timestamp` is RFC 3339 UTC with milliseconds.
 
 use chrono::{DateTime, Utc};
-use db::schema::{softphone_calls, users};
+use db::schema::softphone_calls;
 use db::{AsyncPgConnection, OrgId};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::routing::{CLIENT_PREFIX, Member};
 use crate::{SignedForm, SoftphoneError};
@@ -159,22 +158,13 @@ pub async fn directory(
     c: &mut AsyncPgConnection,
     org: OrgId,
 ) -> Result<Vec<Member>, SoftphoneError> {
-    let rows: Vec<(Uuid, String, Option<String>)> = users::table
-        .filter(users::org_id.eq(org.0))
-        .filter(users::is_active.eq(true))
-        .filter(users::extension.is_not_null())
-        .order(users::extension.asc())
-        .select((users::id, users::name, users::extension))
-        .load(c)
-        .await?;
-    Ok(rows
+    Ok(tenancy::users::extension_directory_on(c, org)
+        .await?
         .into_iter()
-        .filter_map(|(user_id, name, extension)| {
-            extension.map(|extension| Member {
-                user_id,
-                name,
-                extension,
-            })
+        .map(|(user_id, name, extension)| Member {
+            user_id,
+            name,
+            extension,
         })
         .collect())
 }
@@ -189,13 +179,7 @@ pub async fn apply(
     org: OrgId,
     update: &LegUpdate,
 ) -> Result<LegStatus, SoftphoneError> {
-    let user: Option<(Uuid, String)> = users::table
-        .filter(users::org_id.eq(org.0))
-        .filter(users::extension.eq(&update.extension))
-        .select((users::id, users::name))
-        .first(c)
-        .await
-        .optional()?;
+    let user = tenancy::users::by_extension_on(c, org, &update.extension).await?;
     diesel::insert_into(softphone_calls::table)
         .values((
             softphone_calls::org_id.eq(org.0),

@@ -26,10 +26,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use credentials::{Cred, CredentialError, CredentialService, TwilioCredentials};
-use db::schema::users;
 use db::{Db, DbError, OrgId};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
-use diesel_async::RunQueryDsl;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -131,14 +128,8 @@ impl Softphone {
             .db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    users::table
-                        .filter(users::org_id.eq(org.0))
-                        .filter(users::id.eq(user_id))
-                        .filter(users::is_active.eq(true))
-                        .select(users::extension)
-                        .first::<Option<String>>(c)
+                    tenancy::users::active_extension_on(c, org, user_id)
                         .await
-                        .optional()
                         .map_err(SoftphoneError::from)
                 })
             })

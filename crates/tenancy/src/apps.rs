@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use db::schema::apps;
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -149,4 +149,23 @@ pub(crate) async fn lock(
         .await
         .optional()?
         .ok_or(TenancyError::NotFound("app"))
+}
+
+/// Whether `app_id` is one of the organization's apps, inside the caller's tenant transaction.
+///
+/// # Errors
+/// [`DbError::Query`].
+pub async fn exists_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app_id: Uuid,
+) -> Result<bool, DbError> {
+    diesel::select(diesel::dsl::exists(
+        apps::table
+            .filter(apps::id.eq(app_id))
+            .filter(apps::org_id.eq(org.0)),
+    ))
+    .get_result(c)
+    .await
+    .map_err(DbError::Query)
 }

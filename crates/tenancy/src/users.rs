@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use db::schema::users;
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -505,6 +505,69 @@ pub async fn revoke_sessions(
         })
     })
     .await
+}
+
+/// An active user's extension inside the caller's tenant transaction: `None` when there is no
+/// such active user, `Some(None)` when they have no extension.
+///
+/// # Errors
+/// [`DbError::Query`].
+pub async fn active_extension_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    user_id: Uuid,
+) -> Result<Option<Option<String>>, DbError> {
+    users::table
+        .filter(users::org_id.eq(org.0))
+        .filter(users::id.eq(user_id))
+        .filter(users::is_active.eq(true))
+        .select(users::extension)
+        .first::<Option<String>>(c)
+        .await
+        .optional()
+        .map_err(DbError::Query)
+}
+
+/// The organization's active users with an extension as `(id, name, extension)`, by extension.
+///
+/// # Errors
+/// [`DbError::Query`].
+pub async fn extension_directory_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+) -> Result<Vec<(Uuid, String, String)>, DbError> {
+    let rows: Vec<(Uuid, String, Option<String>)> = users::table
+        .filter(users::org_id.eq(org.0))
+        .filter(users::is_active.eq(true))
+        .filter(users::extension.is_not_null())
+        .order(users::extension.asc())
+        .select((users::id, users::name, users::extension))
+        .load(c)
+        .await
+        .map_err(DbError::Query)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, name, extension)| extension.map(|e| (id, name, e)))
+        .collect())
+}
+
+/// The user holding `extension` as `(id, name)`.
+///
+/// # Errors
+/// [`DbError::Query`].
+pub async fn by_extension_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    extension: &str,
+) -> Result<Option<(Uuid, String)>, DbError> {
+    users::table
+        .filter(users::org_id.eq(org.0))
+        .filter(users::extension.eq(extension))
+        .select((users::id, users::name))
+        .first(c)
+        .await
+        .optional()
+        .map_err(DbError::Query)
 }
 
 #[cfg(test)]

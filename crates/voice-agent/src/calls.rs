@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{appointments, call_logs, contacts, voice_alerts};
+use db::schema::{call_logs, contacts, voice_alerts};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double, Int4, Int8, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -402,15 +402,15 @@ impl VoiceAgent {
                         - chrono::Duration::minutes(1);
                     let window_end = report.ended_at.unwrap_or(now) + chrono::Duration::minutes(2);
                     let booked_in_window = match contact_id {
-                        Some(contact) => diesel::select(diesel::dsl::exists(
-                            appointments::table
-                                .filter(appointments::org_id.eq(org.0))
-                                .filter(appointments::contact_id.eq(contact))
-                                .filter(appointments::source.eq("voice_agent"))
-                                .filter(appointments::created_at.between(window_start, window_end)),
-                        ))
-                        .get_result::<bool>(c)
-                        .await?,
+                        Some(contact) => {
+                            scheduling::appointments::agent_booked_between_on(
+                                c,
+                                org,
+                                contact,
+                                (window_start, window_end),
+                            )
+                            .await?
+                        }
                         None => false,
                     };
                     let booked =

@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use db::OrgId;
-use db::schema::{appointments, contacts};
+use db::schema::contacts;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use scheduling::{BookingRequest, SchedulingError, availability};
@@ -489,30 +489,12 @@ impl VoiceAgent {
                 (Some(availability::day_bounds(tz, date)), at)
             }
         };
+        let said = scheduling::appointments::CallerAppointment { phone, id, day, at };
         let found = self
             .db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    let mut q = appointments::table
-                        .filter(appointments::org_id.eq(org.0))
-                        .filter(appointments::customer_phone.eq(&phone))
-                        .filter(appointments::status.eq_any(["pending", "confirmed"]))
-                        .into_boxed();
-                    if let Some(id) = id {
-                        q = q.filter(appointments::id.eq(id));
-                    }
-                    if let Some((from, to)) = day {
-                        q = q
-                            .filter(appointments::scheduled_time.ge(from))
-                            .filter(appointments::scheduled_time.lt(to));
-                    }
-                    if let Some(at) = at {
-                        q = q.filter(appointments::scheduled_time.eq(at));
-                    }
-                    q.order(appointments::scheduled_time)
-                        .limit(3)
-                        .select(scheduling::appointments::Appointment::as_select())
-                        .load(c)
+                    scheduling::appointments::open_for_caller_on(c, org, &said)
                         .await
                         .map_err(VoiceError::from)
                 })
