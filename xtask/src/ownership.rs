@@ -77,11 +77,6 @@ pub const PENDING: &[(&str, &str, &str)] = &[
         "the call record upsert and report update (calls.rs, callback.rs, dispatch.rs)",
     ),
     (
-        "voice-agent",
-        "contacts",
-        "the report's lead status, score and temperature; the call-back's contact lock",
-    ),
-    (
         "event-log",
         "dialpad_user_mappings",
         "the CRM call list joins the user mapping in one query",

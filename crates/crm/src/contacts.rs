@@ -6,8 +6,8 @@ use db::schema::contacts;
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::dsl::count_star;
 use diesel::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgTextExpressionMethods, QueryDsl,
-    Queryable, Selectable, SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgSortExpressionMethods,
+    PgTextExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -540,6 +540,176 @@ pub async fn stats(db: &Db, org: OrgId) -> Result<ContactStats, CrmError> {
         })
     })
     .await
+}
+
+// ── What calls do to their contact (the voice agent's calls and call-backs) ──────────────────
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`.
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// The caller of an inbound call, created as a warm lead scoring `new_score` when the number is
+/// new (a known caller keeps their score), and marked contacted at `at`.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn touch_caller_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    phone: &str,
+    name: &str,
+    new_score: i32,
+    at: DateTime<Utc>,
+) -> Result<Contact, CrmError> {
+    diesel::insert_into(contacts::table)
+        .values((
+            contacts::id.eq(Uuid::new_v4()),
+            contacts::org_id.eq(org.0),
+            contacts::name.eq(name),
+            contacts::phone.eq(phone),
+            contacts::lead_temperature.eq("warm"),
+            contacts::lead_score.eq(new_score),
+        ))
+        .on_conflict((contacts::org_id, contacts::phone))
+        .do_nothing()
+        .execute(c)
+        .await?;
+    Ok(diesel::update(
+        contacts::table
+            .filter(contacts::org_id.eq(org.0))
+            .filter(contacts::phone.eq(phone)),
+    )
+    .set(contacts::last_contacted_at.eq(at))
+    .returning(Contact::as_returning())
+    .get_result(c)
+    .await?)
+}
+
+/// How a caller is looked up by the agent's `lookupCaller` tool.
+#[derive(Debug, Clone)]
+pub enum CallerKey {
+    /// An E.164 phone (exact).
+    Phone(String),
+    /// An email (case-insensitive, exact).
+    Email(String),
+    /// Part of a name (case-insensitive).
+    Name(String),
+}
+
+/// Up to five contacts matching `key`, most recently contacted first.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn look_up_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    key: &CallerKey,
+) -> Result<Vec<Contact>, CrmError> {
+    let q = contacts::table
+        .filter(contacts::org_id.eq(org.0))
+        .into_boxed();
+    let q = match key {
+        CallerKey::Phone(p) => q.filter(contacts::phone.eq(p.clone())),
+        CallerKey::Email(e) => q.filter(lower(contacts::email).eq(e.to_lowercase())),
+        CallerKey::Name(n) => q.filter(contacts::name.ilike(crate::contains_pattern(n))),
+    };
+    Ok(q.order(contacts::last_contacted_at.desc().nulls_last())
+        .limit(5)
+        .select(Contact::as_select())
+        .load(c)
+        .await?)
+}
+
+/// Locks the contact's row until the caller's transaction ends (concurrent call-backs to one
+/// contact queue here).
+///
+/// # Errors
+/// [`CrmError::NotFound`], [`CrmError::Db`].
+pub async fn lock_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<(), CrmError> {
+    contacts::table
+        .filter(contacts::org_id.eq(org.0))
+        .filter(contacts::id.eq(id))
+        .select(contacts::id)
+        .for_update()
+        .first::<Uuid>(c)
+        .await
+        .optional()?
+        .map(|_| ())
+        .ok_or(CrmError::NotFound("contact"))
+}
+
+/// A call-back went out to the contact at `at`: a `new` lead becomes `contacted`.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn mark_called_back_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), CrmError> {
+    diesel::update(
+        contacts::table
+            .filter(contacts::org_id.eq(org.0))
+            .filter(contacts::id.eq(id)),
+    )
+    .set((
+        contacts::last_contacted_at.eq(at),
+        contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
+            "CASE WHEN lead_status = 'new' THEN 'contacted' ELSE lead_status END",
+        )),
+    ))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// What a finished call says about its lead (seed 001 §16 data flow: booked or lost, the score
+/// and the temperature it implies).
+#[derive(Debug, Clone, Copy)]
+pub struct CallVerdict<'a> {
+    /// The call ended in a booking.
+    pub booked: bool,
+    /// The lead score, 0–100.
+    pub score: i32,
+    /// `hot`, `warm` or `cold`.
+    pub temperature: &'a str,
+    /// When the call ended (UTC).
+    pub at: DateTime<Utc>,
+}
+
+/// Records a finished call on its lead: `booked` when it booked, else `lost` unless already
+/// booked; the score, temperature and last contact.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn record_call_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    verdict: CallVerdict<'_>,
+) -> Result<(), CrmError> {
+    diesel::update(
+        contacts::table
+            .filter(contacts::org_id.eq(org.0))
+            .filter(contacts::id.eq(id)),
+    )
+    .set((
+        contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
+            if verdict.booked {
+                "'booked'"
+            } else {
+                "CASE WHEN lead_status = 'booked' THEN 'booked' ELSE 'lost' END"
+            },
+        )),
+        contacts::lead_score.eq(verdict.score),
+        contacts::lead_temperature.eq(verdict.temperature),
+        contacts::last_contacted_at.eq(verdict.at),
+    ))
+    .execute(c)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{call_logs, contacts, vapi_twilio_sync};
+use db::schema::{call_logs, vapi_twilio_sync};
 use diesel::prelude::*;
 use diesel::sql_types::{Jsonb, Text};
 use diesel_async::RunQueryDsl;
@@ -98,13 +98,7 @@ impl VoiceAgent {
                             .into(),
                     })?;
                     // Lock the contact: concurrent call-backs to one contact queue here.
-                    contacts::table
-                        .filter(contacts::org_id.eq(org.0))
-                        .filter(contacts::id.eq(contact.id))
-                        .select(contacts::id)
-                        .for_update()
-                        .first::<uuid::Uuid>(c)
-                        .await?;
+                    crm::contacts::lock_on(c, org, contact.id).await?;
                     let mut existing = call_logs::table
                         .filter(call_logs::org_id.eq(org.0))
                         .filter(call_logs::call_type.eq("outbound"))
@@ -256,19 +250,7 @@ impl VoiceAgent {
                             .get_result::<StatusRow>(c)
                             .await?
                             .status;
-                            diesel::update(
-                                contacts::table
-                                    .filter(contacts::org_id.eq(org.0))
-                                    .filter(contacts::id.eq(contact_id)),
-                            )
-                            .set((
-                                contacts::last_contacted_at.eq(now),
-                                contacts::lead_status.eq(diesel::dsl::sql::<Text>(
-                                    "CASE WHEN lead_status = 'new' THEN 'contacted' ELSE lead_status END",
-                                )),
-                            ))
-                            .execute(c)
-                            .await?;
+                            crm::contacts::mark_called_back_on(c, org, contact_id, now).await?;
                             Ok::<_, VoiceError>(status)
                         })
                     })

@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{call_logs, contacts, voice_alerts};
+use db::schema::{call_logs, voice_alerts};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double, Int4, Int8, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -473,22 +473,17 @@ impl VoiceAgent {
 
                     if let Some(contact) = contact_id {
                         let contacted_at = report.ended_at.unwrap_or(now);
-                        diesel::update(
-                            contacts::table
-                                .filter(contacts::org_id.eq(org.0))
-                                .filter(contacts::id.eq(contact)),
+                        crm::contacts::record_call_on(
+                            c,
+                            org,
+                            contact,
+                            crm::contacts::CallVerdict {
+                                booked,
+                                score,
+                                temperature: temperature(score),
+                                at: contacted_at,
+                            },
                         )
-                        .set((
-                            contacts::lead_status.eq(diesel::dsl::sql::<Text>(if booked {
-                                "'booked'"
-                            } else {
-                                "CASE WHEN lead_status = 'booked' THEN 'booked' ELSE 'lost' END"
-                            })),
-                            contacts::lead_score.eq(score),
-                            contacts::lead_temperature.eq(temperature(score)),
-                            contacts::last_contacted_at.eq(contacted_at),
-                        ))
-                        .execute(c)
                         .await?;
                     }
 

@@ -9,22 +9,11 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use db::OrgId;
-use db::schema::contacts;
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use scheduling::{BookingRequest, SchedulingError, availability};
 use serde_json::{Map, Value, json};
 use vapi_client::{CallInfo, Destination, ToolCall};
 
 use crate::{VoiceAgent, VoiceError};
-
-mod sql {
-    diesel::define_sql_function! {
-        /// SQL `lower(text)`.
-        fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
-    }
-}
-use sql::lower;
 
 /// Said when something on our side failed (details are logged).
 pub const SYSTEM_TROUBLE: &str = "Sorry, I couldn't reach our booking system just now. Would you like me to transfer you or have someone call you back?";
@@ -632,18 +621,12 @@ impl VoiceAgent {
             .db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    let mut q = contacts::table
-                        .filter(contacts::org_id.eq(org.0))
-                        .into_boxed();
-                    q = match (kind.as_str(), &phone) {
-                        (_, Some(p)) => q.filter(contacts::phone.eq(p.clone())),
-                        ("email", _) => q.filter(lower(contacts::email).eq(key.to_lowercase())),
-                        _ => q.filter(contacts::name.ilike(crm::contains_pattern(&key))),
+                    let key = match (kind.as_str(), phone) {
+                        (_, Some(p)) => crm::contacts::CallerKey::Phone(p),
+                        ("email", _) => crm::contacts::CallerKey::Email(key),
+                        _ => crm::contacts::CallerKey::Name(key),
                     };
-                    q.order(contacts::last_contacted_at.desc().nulls_last())
-                        .limit(5)
-                        .select(crm::contacts::Contact::as_select())
-                        .load(c)
+                    crm::contacts::look_up_on(c, org, &key)
                         .await
                         .map_err(VoiceError::from)
                 })

@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{call_logs, contacts};
+use db::schema::call_logs;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -223,29 +223,15 @@ impl VoiceAgent {
                     let contact = match (&agent, phone) {
                         (Some(_), Some(phone)) => {
                             let name = vapi_name.as_deref().unwrap_or(UNKNOWN_CALLER);
-                            let id = uuid::Uuid::new_v4();
                             // A new caller is a warm lead with score 2; a known one keeps theirs.
-                            diesel::insert_into(contacts::table)
-                                .values((
-                                    contacts::id.eq(id),
-                                    contacts::org_id.eq(org.0),
-                                    contacts::name.eq(name),
-                                    contacts::phone.eq(&phone),
-                                    contacts::lead_temperature.eq("warm"),
-                                    contacts::lead_score.eq(NEW_CALLER_SCORE),
-                                ))
-                                .on_conflict((contacts::org_id, contacts::phone))
-                                .do_nothing()
-                                .execute(c)
-                                .await?;
-                            let contact: crm::contacts::Contact = diesel::update(
-                                contacts::table
-                                    .filter(contacts::org_id.eq(org.0))
-                                    .filter(contacts::phone.eq(&phone)),
+                            let contact = crm::contacts::touch_caller_on(
+                                c,
+                                org,
+                                &phone,
+                                name,
+                                NEW_CALLER_SCORE,
+                                now,
                             )
-                            .set(contacts::last_contacted_at.eq(now))
-                            .returning(crm::contacts::Contact::as_returning())
-                            .get_result(c)
                             .await?;
                             Some(contact)
                         }
