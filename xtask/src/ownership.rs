@@ -74,7 +74,7 @@ pub const PENDING: &[(&str, &str, &str)] = &[
     (
         "voice-agent",
         "call_logs",
-        "the call record upsert and report update (calls.rs, callback.rs, dispatch.rs)",
+        "the call record upsert, the report update and the call-back row (calls.rs, callback.rs)",
     ),
     (
         "event-log",

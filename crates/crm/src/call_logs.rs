@@ -376,3 +376,110 @@ pub async fn stats(
     })
     .await
 }
+
+/// An earlier call of a contact as the voice agent recalls it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSummary {
+    /// When it was logged.
+    pub at: DateTime<Utc>,
+    /// Its (redacted) summary.
+    pub summary: String,
+    /// Whether it booked an appointment.
+    pub booked: bool,
+}
+
+/// The contact's latest `limit` calls with a summary, newest first, leaving out the call Vapi
+/// knows as `except_vapi_call` (the one being answered).
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn recent_summaries_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    contact: Uuid,
+    except_vapi_call: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CallSummary>, CrmError> {
+    let mut query = call_logs::table
+        .filter(call_logs::org_id.eq(org.0))
+        .filter(call_logs::contact_id.eq(contact))
+        .filter(call_logs::outcome_summary.is_not_null())
+        .into_boxed();
+    if let Some(current) = except_vapi_call {
+        query = query.filter(
+            call_logs::vapi_call_id
+                .is_null()
+                .or(call_logs::vapi_call_id.ne(current.to_owned())),
+        );
+    }
+    let rows: Vec<(DateTime<Utc>, Option<String>, bool)> = query
+        .order(call_logs::created_at.desc())
+        .limit(limit)
+        .select((
+            call_logs::created_at,
+            call_logs::outcome_summary,
+            call_logs::booking_confirmed,
+        ))
+        .load(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(at, summary, booked)| {
+            summary
+                .filter(|s| !s.trim().is_empty())
+                .map(|summary| CallSummary {
+                    at,
+                    summary,
+                    booked,
+                })
+        })
+        .collect())
+}
+
+/// Marks the call as having booked (a booking tool succeeded during it).
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn mark_booked_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+) -> Result<(), CrmError> {
+    diesel::update(
+        call_logs::table
+            .filter(call_logs::org_id.eq(org.0))
+            .filter(call_logs::id.eq(id)),
+    )
+    .set(call_logs::booking_confirmed.eq(true))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Logs a transfer on the call (seed 001 §18.4.2: `transfer_to`, `transfer_time`,
+/// `transfer_reason`); `reason` must already be redacted.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn log_transfer_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    to: &str,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<(), CrmError> {
+    diesel::update(
+        call_logs::table
+            .filter(call_logs::org_id.eq(org.0))
+            .filter(call_logs::id.eq(id)),
+    )
+    .set((
+        call_logs::transfer_to.eq(to),
+        call_logs::transfer_time.eq(at),
+        call_logs::transfer_reason.eq(reason),
+    ))
+    .execute(c)
+    .await?;
+    Ok(())
+}

@@ -594,15 +594,7 @@ impl VoiceAgent {
         let Some(row) = Self::live_call_row_on(c, org, call).await? else {
             return Ok(());
         };
-        diesel::update(
-            call_logs::table
-                .filter(call_logs::org_id.eq(org.0))
-                .filter(call_logs::id.eq(row)),
-        )
-        .set(call_logs::booking_confirmed.eq(true))
-        .execute(c)
-        .await?;
-        Ok(())
+        Ok(crm::call_logs::mark_booked_on(c, org, row).await?)
     }
 
     /// Logs a transfer on the call (seed 001 §18.4.2: `transfer_to`, `transfer_time`,
@@ -618,19 +610,7 @@ impl VoiceAgent {
         let Some(row) = Self::live_call_row_on(c, org, call).await? else {
             return Ok(());
         };
-        diesel::update(
-            call_logs::table
-                .filter(call_logs::org_id.eq(org.0))
-                .filter(call_logs::id.eq(row)),
-        )
-        .set((
-            call_logs::transfer_to.eq(to),
-            call_logs::transfer_time.eq(at),
-            call_logs::transfer_reason.eq(redact(reason)),
-        ))
-        .execute(c)
-        .await?;
-        Ok(())
+        Ok(crm::call_logs::log_transfer_on(c, org, row, to, &redact(reason), at).await?)
     }
 }
 

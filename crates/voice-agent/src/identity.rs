@@ -14,9 +14,6 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::call_logs;
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 use vapi_client::CallInfo;
 
@@ -84,15 +81,7 @@ pub fn date_variables(tz: chrono_tz::Tz, now: DateTime<Utc>) -> Value {
 }
 
 /// An earlier call of the caller with the organization.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EarlierCall {
-    /// When it was logged.
-    pub at: DateTime<Utc>,
-    /// Its (redacted) summary.
-    pub summary: String,
-    /// Whether it booked an appointment.
-    pub booked: bool,
-}
+pub use crm::call_logs::CallSummary as EarlierCall;
 
 /// The contact's latest [`HISTORY_CALLS`] calls with a summary, newest first, leaving out
 /// `current_call` (Vapi's id of the call being answered).
@@ -101,41 +90,8 @@ async fn caller_history_on(
     org: OrgId,
     contact: uuid::Uuid,
     current_call: Option<&str>,
-) -> diesel::QueryResult<Vec<EarlierCall>> {
-    let mut query = call_logs::table
-        .filter(call_logs::org_id.eq(org.0))
-        .filter(call_logs::contact_id.eq(contact))
-        .filter(call_logs::outcome_summary.is_not_null())
-        .into_boxed();
-    if let Some(current) = current_call {
-        query = query.filter(
-            call_logs::vapi_call_id
-                .is_null()
-                .or(call_logs::vapi_call_id.ne(current.to_owned())),
-        );
-    }
-    let rows: Vec<(DateTime<Utc>, Option<String>, bool)> = query
-        .order(call_logs::created_at.desc())
-        .limit(HISTORY_CALLS)
-        .select((
-            call_logs::created_at,
-            call_logs::outcome_summary,
-            call_logs::booking_confirmed,
-        ))
-        .load(c)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(at, summary, booked)| {
-            summary
-                .filter(|s| !s.trim().is_empty())
-                .map(|summary| EarlierCall {
-                    at,
-                    summary,
-                    booked,
-                })
-        })
-        .collect())
+) -> Result<Vec<EarlierCall>, VoiceError> {
+    Ok(crm::call_logs::recent_summaries_on(c, org, contact, current_call, HISTORY_CALLS).await?)
 }
 
 impl VoiceAgent {
@@ -184,11 +140,7 @@ impl VoiceAgent {
     pub(crate) async fn caller_history(&self, org: OrgId, contact: uuid::Uuid) -> Vec<EarlierCall> {
         self.db
             .tenant(org, move |c| {
-                Box::pin(async move {
-                    caller_history_on(c, org, contact, None)
-                        .await
-                        .map_err(VoiceError::from)
-                })
+                Box::pin(async move { caller_history_on(c, org, contact, None).await })
             })
             .await
             .unwrap_or_else(|e| {
