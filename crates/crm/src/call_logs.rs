@@ -483,3 +483,386 @@ pub async fn log_transfer_on(
     .await?;
     Ok(())
 }
+
+/// A Vapi call as a message describes it, ready to insert or advance its row.
+#[derive(Debug, Clone)]
+pub struct VapiCallRow<'a> {
+    /// Vapi's call id (unique).
+    pub vapi_call_id: &'a str,
+    /// A call-back row we created before Vapi knew the call, to link to it first.
+    pub ours: Option<Uuid>,
+    /// The customer's number (E.164 when it is one).
+    pub phone: Option<String>,
+    /// The caller's name, when known.
+    pub caller_name: Option<String>,
+    /// `inbound` or `outbound`.
+    pub call_type: &'a str,
+    /// Our status (`queued` … `completed` / `failed`); a row never moves back.
+    pub status: &'a str,
+    /// The caller's contact.
+    pub contact_id: Option<Uuid>,
+    /// When it started (UTC).
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended (UTC).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Merged into the row's metadata.
+    pub metadata: serde_json::Value,
+}
+
+/// The row after [`upsert_vapi_on`].
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct UpsertedCall {
+    /// Our id.
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    /// Its status now.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub status: String,
+    /// Its contact.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    pub contact_id: Option<Uuid>,
+    /// Whether it booked.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub booking_confirmed: bool,
+    /// When it started.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// The status rank as SQL (terminal statuses share the top rank).
+const RANK: &str = "CASE {} WHEN 'pending' THEN 0 WHEN 'initiated' THEN 1 WHEN 'queued' THEN 2 \
+                    WHEN 'ringing' THEN 3 WHEN 'in-progress' THEN 4 ELSE 5 END";
+
+fn rank(expr: &str) -> String {
+    RANK.replace("{}", expr)
+}
+
+/// Inserts or advances a Vapi call's row; `None` when the id belongs to another organization.
+/// Links a call-back row we created (`ours`) to the Vapi id first, so both converge on one row.
+/// Messages may arrive in any order: the status only moves forward, known facts are kept.
+///
+/// A new row is dated (`created_at`, what the call list and the dashboard's days go by) when the
+/// call started, if the first message we get says so and that is not in the future: a call whose
+/// early messages were lost and whose report arrives late is still listed at its start.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn upsert_vapi_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    row: &VapiCallRow<'_>,
+) -> Result<Option<UpsertedCall>, CrmError> {
+    if let Some(ours) = row.ours {
+        diesel::update(
+            call_logs::table
+                .filter(call_logs::org_id.eq(org.0))
+                .filter(call_logs::id.eq(ours))
+                .filter(call_logs::vapi_call_id.is_null()),
+        )
+        .set((
+            call_logs::vapi_call_id.eq(row.vapi_call_id),
+            call_logs::call_sid.eq(format!("vapi-{}", row.vapi_call_id)),
+        ))
+        .execute(c)
+        .await?;
+    }
+    let sql = format!(
+        "INSERT INTO call_logs (id, org_id, vapi_call_id, call_sid, contact_id, phone_number, \
+           from_number, caller_name, call_type, status, started_at, ended_at, metadata, created_at) \
+         VALUES ($1, $2, $3, 'vapi-' || $3, $4, $5, $5, COALESCE($6, '{unknown}'), $7, $8, \
+           $9, $10, $11, LEAST(now(), COALESCE($9, now()))) \
+         ON CONFLICT (vapi_call_id) DO UPDATE SET \
+           status = CASE WHEN {new} > {old} THEN EXCLUDED.status ELSE call_logs.status END, \
+           contact_id = COALESCE(call_logs.contact_id, EXCLUDED.contact_id), \
+           phone_number = COALESCE(call_logs.phone_number, EXCLUDED.phone_number), \
+           from_number = COALESCE(call_logs.from_number, EXCLUDED.from_number), \
+           caller_name = CASE WHEN $6 IS NULL THEN call_logs.caller_name ELSE $6 END, \
+           started_at = COALESCE(call_logs.started_at, EXCLUDED.started_at), \
+           ended_at = COALESCE(EXCLUDED.ended_at, call_logs.ended_at), \
+           metadata = call_logs.metadata || EXCLUDED.metadata \
+         WHERE call_logs.org_id = EXCLUDED.org_id \
+         RETURNING id, status, contact_id, booking_confirmed, started_at",
+        unknown = crate::contacts::UNKNOWN_CALLER,
+        new = rank("EXCLUDED.status"),
+        old = rank("call_logs.status"),
+    );
+    Ok(diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Uuid, _>(Uuid::new_v4())
+        .bind::<diesel::sql_types::Uuid, _>(org.0)
+        .bind::<diesel::sql_types::Text, _>(row.vapi_call_id)
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(row.contact_id)
+        .bind::<Nullable<diesel::sql_types::Text>, _>(row.phone.clone())
+        .bind::<Nullable<diesel::sql_types::Text>, _>(row.caller_name.clone())
+        .bind::<diesel::sql_types::Text, _>(row.call_type)
+        .bind::<diesel::sql_types::Text, _>(row.status)
+        .bind::<Nullable<diesel::sql_types::Timestamptz>, _>(row.started_at)
+        .bind::<Nullable<diesel::sql_types::Timestamptz>, _>(row.ended_at)
+        .bind::<diesel::sql_types::Jsonb, _>(row.metadata.clone())
+        .get_result(c)
+        .await
+        .optional()?)
+}
+
+/// What an `end-of-call-report` says about a call, redacted by the caller.
+#[derive(Debug, Clone)]
+pub struct CallAnalysis<'a> {
+    /// `booked`, `completed` or `failed`.
+    pub outcome: &'a str,
+    /// The summary (redacted).
+    pub summary: Option<String>,
+    /// The transcript (redacted).
+    pub transcript: Option<String>,
+    /// The recording, when there is one.
+    pub recording_url: Option<String>,
+    /// `completed`, `processing` or `failed`.
+    pub recording_status: &'a str,
+    /// Seconds.
+    pub duration_seconds: Option<i32>,
+    /// Vapi's cost, US dollars.
+    pub cost_usd: f64,
+    /// Sentiment label.
+    pub sentiment: Option<String>,
+    /// Sentiment score, 0–1.
+    pub sentiment_score: Option<f64>,
+    /// One sentence on the caller's mood (redacted).
+    pub sentiment_summary: Option<String>,
+    /// `low`, `medium` or `high`.
+    pub sentiment_urgency: Option<String>,
+    /// The call booked (a row once booked stays booked).
+    pub booked: bool,
+    /// What the call is worth, minor units.
+    pub value_minor: i64,
+    /// The caller's contact, when the row has none yet.
+    pub contact_id: Option<Uuid>,
+    /// The lead score it gave, kept in the row's metadata.
+    pub lead_score: i32,
+}
+
+/// Records a call's end-of-call analysis on its row (seed 001 §16 data flow).
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn record_analysis_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    a: &CallAnalysis<'_>,
+) -> Result<(), CrmError> {
+    use diesel::sql_types::{Bool, Int4, Int8, Text};
+    diesel::sql_query(
+        "UPDATE call_logs SET outcome = $3, outcome_summary = $4, transcript = $5, \
+           recording_url = COALESCE($6, recording_url), recording_status = $7, \
+           duration_seconds = COALESCE($8, duration_seconds), total_cost = $9, \
+           sentiment = $10, sentiment_label = $10, sentiment_score = $11, \
+           sentiment_summary = $12, sentiment_urgency = $13, \
+           booking_confirmed = booking_confirmed OR $14, financial_value_minor = $15, \
+           contact_id = COALESCE(contact_id, $16), \
+           metadata = metadata || jsonb_build_object('lead_score', $17) \
+         WHERE org_id = $1 AND id = $2",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(org.0)
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<Text, _>(a.outcome)
+    .bind::<Nullable<Text>, _>(a.summary.clone())
+    .bind::<Nullable<Text>, _>(a.transcript.clone())
+    .bind::<Nullable<Text>, _>(a.recording_url.clone())
+    .bind::<Text, _>(a.recording_status)
+    .bind::<Nullable<Int4>, _>(a.duration_seconds)
+    .bind::<Double, _>(a.cost_usd)
+    .bind::<Nullable<Text>, _>(a.sentiment.clone())
+    .bind::<Nullable<Double>, _>(a.sentiment_score)
+    .bind::<Nullable<Text>, _>(a.sentiment_summary.clone())
+    .bind::<Nullable<Text>, _>(a.sentiment_urgency.clone())
+    .bind::<Bool, _>(a.booked)
+    .bind::<Int8, _>(a.value_minor)
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(a.contact_id)
+    .bind::<Int4, _>(a.lead_score)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+// ── Call-backs: outbound rows we open before Vapi knows the call ─────────────────────────────
+
+/// An outbound call-back row.
+#[derive(Debug, Clone)]
+pub struct CallBackRow {
+    /// Our id.
+    pub id: Uuid,
+    /// `pending` until placed, then Vapi's statuses.
+    pub status: String,
+    /// Vapi's call, once placed.
+    pub vapi_call_id: Option<String>,
+    /// Holds `idempotency_key`, `requested_by` and, while an attempt runs, `placing_since`.
+    pub metadata: serde_json::Value,
+}
+
+/// The call-back a repeated request means: the one with `idempotency_key`, else a live one to
+/// `contact` created after `since`. Newest first.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn find_call_back_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    idempotency_key: Option<&str>,
+    contact: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Option<CallBackRow>, CrmError> {
+    let mut existing = call_logs::table
+        .filter(call_logs::org_id.eq(org.0))
+        .filter(call_logs::call_type.eq("outbound"))
+        .into_boxed();
+    existing = match idempotency_key {
+        Some(key) => existing.filter(
+            sql::<diesel::sql_types::Text>("metadata ->> 'idempotency_key'").eq(key.to_owned()),
+        ),
+        None => existing
+            .filter(call_logs::contact_id.eq(contact))
+            .filter(call_logs::status.eq_any([
+                "pending",
+                "initiated",
+                "queued",
+                "ringing",
+                "in-progress",
+            ]))
+            .filter(call_logs::created_at.gt(since)),
+    };
+    let found: Option<(Uuid, String, Option<String>, serde_json::Value)> = existing
+        .order(call_logs::created_at.desc())
+        .select((
+            call_logs::id,
+            call_logs::status,
+            call_logs::vapi_call_id,
+            call_logs::metadata,
+        ))
+        .first(c)
+        .await
+        .optional()?;
+    Ok(
+        found.map(|(id, status, vapi_call_id, metadata)| CallBackRow {
+            id,
+            status,
+            vapi_call_id,
+            metadata,
+        }),
+    )
+}
+
+/// Opens a `pending` call-back row to `contact` with `metadata`; returns it.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn open_call_back_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    contact: &crate::contacts::Contact,
+    metadata: serde_json::Value,
+) -> Result<CallBackRow, CrmError> {
+    let id = Uuid::new_v4();
+    diesel::insert_into(call_logs::table)
+        .values((
+            call_logs::id.eq(id),
+            call_logs::org_id.eq(org.0),
+            call_logs::call_sid.eq(format!("callback-{id}")),
+            call_logs::contact_id.eq(contact.id),
+            call_logs::phone_number.eq(&contact.phone),
+            call_logs::caller_name.eq(&contact.name),
+            call_logs::call_type.eq("outbound"),
+            call_logs::status.eq("pending"),
+            call_logs::metadata.eq(&metadata),
+        ))
+        .execute(c)
+        .await?;
+    Ok(CallBackRow {
+        id,
+        status: "pending".into(),
+        vapi_call_id: None,
+        metadata,
+    })
+}
+
+/// Records that an attempt to place the call-back started at `at` (`placing_since`).
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn claim_call_back_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), CrmError> {
+    use diesel::sql_types::Jsonb;
+    diesel::update(
+        call_logs::table
+            .filter(call_logs::org_id.eq(org.0))
+            .filter(call_logs::id.eq(id)),
+    )
+    .set(call_logs::metadata.eq(
+        sql::<Jsonb>("metadata || ").bind::<Jsonb, _>(serde_json::json!({"placing_since": at})),
+    ))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct StatusRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+}
+
+/// The call-back went out (with Vapi's id when it gave one): `pending` becomes `initiated` and
+/// the attempt's claim is released. Returns the row's status.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn call_back_placed_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    vapi_call_id: Option<&str>,
+) -> Result<String, CrmError> {
+    Ok(diesel::sql_query(
+        "UPDATE call_logs SET \
+           status = CASE WHEN status = 'pending' THEN 'initiated' ELSE status END, \
+           vapi_call_id = COALESCE(vapi_call_id, $3), \
+           call_sid = CASE WHEN $3 IS NULL THEN call_sid ELSE 'vapi-' || $3 END, \
+           metadata = metadata - 'placing_since' \
+         WHERE org_id = $1 AND id = $2 RETURNING status",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(org.0)
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<Nullable<diesel::sql_types::Text>, _>(vapi_call_id)
+    .get_result::<StatusRow>(c)
+    .await?
+    .status)
+}
+
+/// Placing the call-back failed with `error`: a `pending` row becomes `failed` and the claim is
+/// released.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn call_back_failed_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    error: &str,
+) -> Result<(), CrmError> {
+    use diesel::sql_types::Jsonb;
+    diesel::update(
+        call_logs::table
+            .filter(call_logs::org_id.eq(org.0))
+            .filter(call_logs::id.eq(id))
+            .filter(call_logs::status.eq("pending")),
+    )
+    .set((
+        call_logs::status.eq("failed"),
+        call_logs::metadata.eq(sql::<Jsonb>("(metadata - 'placing_since') || ")
+            .bind::<Jsonb, _>(serde_json::json!({"error": error}))),
+    ))
+    .execute(c)
+    .await?;
+    Ok(())
+}

@@ -11,11 +11,10 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{call_logs, vapi_twilio_sync};
+use db::schema::vapi_twilio_sync;
 use diesel::prelude::*;
-use diesel::sql_types::{Jsonb, Text};
 use diesel_async::RunQueryDsl;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::agents::{Direction, assistant_on};
 use crate::identity::date_variables;
@@ -99,63 +98,31 @@ impl VoiceAgent {
                     })?;
                     // Lock the contact: concurrent call-backs to one contact queue here.
                     crm::contacts::lock_on(c, org, contact.id).await?;
-                    let mut existing = call_logs::table
-                        .filter(call_logs::org_id.eq(org.0))
-                        .filter(call_logs::call_type.eq("outbound"))
-                        .into_boxed();
-                    existing = match &idempotency_key {
-                        Some(key) => existing.filter(
-                            diesel::dsl::sql::<Text>("metadata ->> 'idempotency_key'")
-                                .eq(key.clone()),
-                        ),
-                        None => existing
-                            .filter(call_logs::contact_id.eq(contact.id))
-                            .filter(call_logs::status.eq_any([
-                                "pending",
-                                "initiated",
-                                "queued",
-                                "ringing",
-                                "in-progress",
-                            ]))
-                            .filter(call_logs::created_at.gt(now - chrono::Duration::minutes(15))),
-                    };
-                    let found: Option<(uuid::Uuid, String, Option<String>, Value)> = existing
-                        .order(call_logs::created_at.desc())
-                        .select((
-                            call_logs::id,
-                            call_logs::status,
-                            call_logs::vapi_call_id,
-                            call_logs::metadata,
-                        ))
-                        .first(c)
-                        .await
-                        .optional()?;
-                    let (row, status, vapi_call_id, metadata) = match found {
-                        Some(f) => f,
+                    let found = crm::call_logs::find_call_back_on(
+                        c,
+                        org,
+                        idempotency_key.as_deref(),
+                        contact.id,
+                        now - chrono::Duration::minutes(15),
+                    )
+                    .await?;
+                    let callback = match found {
+                        Some(row) => row,
                         None => {
-                            let id = uuid::Uuid::new_v4();
                             let mut metadata =
                                 json!({"source": "call-back", "requested_by": requested_by});
                             if let Some(key) = &idempotency_key {
                                 metadata["idempotency_key"] = json!(key);
                             }
-                            diesel::insert_into(call_logs::table)
-                                .values((
-                                    call_logs::id.eq(id),
-                                    call_logs::org_id.eq(org.0),
-                                    call_logs::call_sid.eq(format!("callback-{id}")),
-                                    call_logs::contact_id.eq(contact.id),
-                                    call_logs::phone_number.eq(&contact.phone),
-                                    call_logs::caller_name.eq(&contact.name),
-                                    call_logs::call_type.eq("outbound"),
-                                    call_logs::status.eq("pending"),
-                                    call_logs::metadata.eq(&metadata),
-                                ))
-                                .execute(c)
-                                .await?;
-                            (id, "pending".to_owned(), None, metadata)
+                            crm::call_logs::open_call_back_on(c, org, &contact, metadata).await?
                         }
                     };
+                    let crm::call_logs::CallBackRow {
+                        id: row,
+                        status,
+                        vapi_call_id,
+                        metadata,
+                    } = callback;
                     let placing_since = metadata["placing_since"]
                         .as_str()
                         .and_then(|s| s.parse::<DateTime<Utc>>().ok());
@@ -163,14 +130,7 @@ impl VoiceAgent {
                     let claimed =
                         status == "pending" && (placing_since.is_none() || stale.is_some());
                     if claimed {
-                        diesel::update(call_logs::table.filter(call_logs::id.eq(row)))
-                            .set(
-                                call_logs::metadata
-                                    .eq(diesel::dsl::sql::<Jsonb>("metadata || ")
-                                        .bind::<Jsonb, _>(json!({"placing_since": now}))),
-                            )
-                            .execute(c)
-                            .await?;
+                        crm::call_logs::claim_call_back_on(c, org, row, now).await?;
                     }
                     Ok::<_, VoiceError>(Prepared {
                         row,
@@ -236,20 +196,9 @@ impl VoiceAgent {
                     .db
                     .tenant(org, move |c| {
                         Box::pin(async move {
-                            let status = diesel::sql_query(
-                                "UPDATE call_logs SET \
-                                   status = CASE WHEN status = 'pending' THEN 'initiated' ELSE status END, \
-                                   vapi_call_id = COALESCE(vapi_call_id, $3), \
-                                   call_sid = CASE WHEN $3 IS NULL THEN call_sid ELSE 'vapi-' || $3 END, \
-                                   metadata = metadata - 'placing_since' \
-                                 WHERE org_id = $1 AND id = $2 RETURNING status",
-                            )
-                            .bind::<diesel::sql_types::Uuid, _>(org.0)
-                            .bind::<diesel::sql_types::Uuid, _>(row)
-                            .bind::<diesel::sql_types::Nullable<Text>, _>(id)
-                            .get_result::<StatusRow>(c)
-                            .await?
-                            .status;
+                            let status =
+                                crm::call_logs::call_back_placed_on(c, org, row, id.as_deref())
+                                    .await?;
                             crm::contacts::mark_called_back_on(c, org, contact_id, now).await?;
                             Ok::<_, VoiceError>(status)
                         })
@@ -269,21 +218,7 @@ impl VoiceAgent {
                 self.db
                     .tenant(org, move |c| {
                         Box::pin(async move {
-                            diesel::update(
-                                call_logs::table
-                                    .filter(call_logs::org_id.eq(org.0))
-                                    .filter(call_logs::id.eq(row))
-                                    .filter(call_logs::status.eq("pending")),
-                            )
-                            .set((
-                                call_logs::status.eq("failed"),
-                                call_logs::metadata.eq(diesel::dsl::sql::<Jsonb>(
-                                    "(metadata - 'placing_since') || ",
-                                )
-                                .bind::<Jsonb, _>(json!({"error": error}))),
-                            ))
-                            .execute(c)
-                            .await?;
+                            crm::call_logs::call_back_failed_on(c, org, row, &error).await?;
                             Ok::<_, VoiceError>(())
                         })
                     })
@@ -292,10 +227,4 @@ impl VoiceAgent {
             }
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct StatusRow {
-    #[diesel(sql_type = Text)]
-    status: String,
 }

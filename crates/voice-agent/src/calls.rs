@@ -17,9 +17,8 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{call_logs, voice_alerts};
+use db::schema::voice_alerts;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Int4, Int8, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use realtime::{Audience, RealtimeEvent};
 use serde_json::{Value, json};
@@ -129,28 +128,6 @@ fn booked_by_tool(messages: &[Value]) -> bool {
     })
 }
 
-#[derive(QueryableByName)]
-struct Upserted {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: uuid::Uuid,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
-    contact_id: Option<uuid::Uuid>,
-    #[diesel(sql_type = Bool)]
-    booking_confirmed: bool,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    started_at: Option<DateTime<Utc>>,
-}
-
-/// The status rank as SQL (terminal statuses share the top rank).
-const RANK: &str = "CASE {} WHEN 'pending' THEN 0 WHEN 'initiated' THEN 1 WHEN 'queued' THEN 2 \
-                    WHEN 'ringing' THEN 3 WHEN 'in-progress' THEN 4 ELSE 5 END";
-
-fn rank(expr: &str) -> String {
-    RANK.replace("{}", expr)
-}
-
 /// What a message says about a call, ready to upsert.
 struct CallFacts<'a> {
     call: &'a CallInfo,
@@ -162,75 +139,36 @@ struct CallFacts<'a> {
     metadata: Value,
 }
 
-/// Inserts or advances the call's row; returns it. Links a call-back row we created (named in
-/// our metadata as `call_log_id`) to its Vapi call id first, so both converge on one row.
-///
-/// A new row is dated (`created_at`, what the call list and the dashboard's days go by) when the
-/// call started, if the first message we get says so and that is not in the future: a call whose
-/// early messages were lost and whose report arrives late is still listed at its start.
+/// Inserts or advances the call's row through its owner ([`crm::call_logs::upsert_vapi_on`]).
 async fn upsert_call(
     c: &mut AsyncPgConnection,
     org: OrgId,
     vapi_call_id: &str,
     facts: &CallFacts<'_>,
-) -> Result<Upserted, VoiceError> {
-    if let Some(ours) = facts
+) -> Result<crm::call_logs::UpsertedCall, VoiceError> {
+    let ours = facts
         .call
         .metadata
         .get("call_log_id")
         .and_then(Value::as_str)
-        .and_then(|s| uuid::Uuid::parse_str(s).ok())
-    {
-        diesel::update(
-            call_logs::table
-                .filter(call_logs::org_id.eq(org.0))
-                .filter(call_logs::id.eq(ours))
-                .filter(call_logs::vapi_call_id.is_null()),
-        )
-        .set((
-            call_logs::vapi_call_id.eq(vapi_call_id),
-            call_logs::call_sid.eq(format!("vapi-{vapi_call_id}")),
-        ))
-        .execute(c)
-        .await?;
-    }
+        .and_then(|s| uuid::Uuid::parse_str(s).ok());
     let phone =
         e164(facts.call.customer_number.as_deref()).or_else(|| facts.call.customer_number.clone());
-    let sql = format!(
-        "INSERT INTO call_logs (id, org_id, vapi_call_id, call_sid, contact_id, phone_number, \
-           from_number, caller_name, call_type, status, started_at, ended_at, metadata, created_at) \
-         VALUES ($1, $2, $3, 'vapi-' || $3, $4, $5, $5, COALESCE($6, '{UNKNOWN_CALLER}'), $7, $8, \
-           $9, $10, $11, LEAST(now(), COALESCE($9, now()))) \
-         ON CONFLICT (vapi_call_id) DO UPDATE SET \
-           status = CASE WHEN {new} > {old} THEN EXCLUDED.status ELSE call_logs.status END, \
-           contact_id = COALESCE(call_logs.contact_id, EXCLUDED.contact_id), \
-           phone_number = COALESCE(call_logs.phone_number, EXCLUDED.phone_number), \
-           from_number = COALESCE(call_logs.from_number, EXCLUDED.from_number), \
-           caller_name = CASE WHEN $6 IS NULL THEN call_logs.caller_name ELSE $6 END, \
-           started_at = COALESCE(call_logs.started_at, EXCLUDED.started_at), \
-           ended_at = COALESCE(EXCLUDED.ended_at, call_logs.ended_at), \
-           metadata = call_logs.metadata || EXCLUDED.metadata \
-         WHERE call_logs.org_id = EXCLUDED.org_id \
-         RETURNING id, status, contact_id, booking_confirmed, started_at",
-        new = rank("EXCLUDED.status"),
-        old = rank("call_logs.status"),
-    );
-    let row: Option<Upserted> = diesel::sql_query(sql)
-        .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::new_v4())
-        .bind::<diesel::sql_types::Uuid, _>(org.0)
-        .bind::<Text, _>(vapi_call_id)
-        .bind::<Nullable<diesel::sql_types::Uuid>, _>(facts.contact_id)
-        .bind::<Nullable<Text>, _>(phone)
-        .bind::<Nullable<Text>, _>(facts.caller_name.clone())
-        .bind::<Text, _>(call_type(facts.call.call_type.as_deref()))
-        .bind::<Text, _>(facts.status)
-        .bind::<Nullable<Timestamptz>, _>(facts.started_at)
-        .bind::<Nullable<Timestamptz>, _>(facts.ended_at)
-        .bind::<Jsonb, _>(facts.metadata.clone())
-        .get_result(c)
-        .await
-        .optional()?;
-    row.ok_or(VoiceError::NotFound("call"))
+    let row = crm::call_logs::VapiCallRow {
+        vapi_call_id,
+        ours,
+        phone,
+        caller_name: facts.caller_name.clone(),
+        call_type: call_type(facts.call.call_type.as_deref()),
+        status: facts.status,
+        contact_id: facts.contact_id,
+        started_at: facts.started_at,
+        ended_at: facts.ended_at,
+        metadata: facts.metadata.clone(),
+    };
+    crm::call_logs::upsert_vapi_on(c, org, &row)
+        .await?
+        .ok_or(VoiceError::NotFound("call"))
 }
 
 /// The caller's contact (created as a warm lead when new), when the caller's number is E.164.
@@ -413,8 +351,9 @@ impl VoiceAgent {
                         }
                         None => false,
                     };
-                    let booked =
-                        row.booking_confirmed || booked_by_tool(&report.messages) || booked_in_window;
+                    let booked = row.booking_confirmed
+                        || booked_by_tool(&report.messages)
+                        || booked_in_window;
 
                     let services = crm::services::list_on(c, org).await?;
                     let spoken = format!(
@@ -440,36 +379,24 @@ impl VoiceAgent {
                     } else {
                         "processing"
                     };
-                    diesel::sql_query(
-                        "UPDATE call_logs SET outcome = $3, outcome_summary = $4, transcript = $5, \
-                           recording_url = COALESCE($6, recording_url), recording_status = $7, \
-                           duration_seconds = COALESCE($8, duration_seconds), total_cost = $9, \
-                           sentiment = $10, sentiment_label = $10, sentiment_score = $11, \
-                           sentiment_summary = $12, sentiment_urgency = $13, \
-                           booking_confirmed = booking_confirmed OR $14, financial_value_minor = $15, \
-                           contact_id = COALESCE(contact_id, $16), \
-                           metadata = metadata || jsonb_build_object('lead_score', $17) \
-                         WHERE org_id = $1 AND id = $2",
-                    )
-                    .bind::<diesel::sql_types::Uuid, _>(org.0)
-                    .bind::<diesel::sql_types::Uuid, _>(row.id)
-                    .bind::<Text, _>(if booked { "booked" } else { status })
-                    .bind::<Nullable<Text>, _>(report.summary.as_deref().map(redact))
-                    .bind::<Nullable<Text>, _>(report.transcript.as_deref().map(redact))
-                    .bind::<Nullable<Text>, _>(report.recording_url.clone())
-                    .bind::<Text, _>(recording_status)
-                    .bind::<Nullable<Int4>, _>(duration)
-                    .bind::<Double, _>(report.cost.unwrap_or(0.0).max(0.0))
-                    .bind::<Nullable<Text>, _>(report.sentiment.clone())
-                    .bind::<Nullable<Double>, _>(report.sentiment_score)
-                    .bind::<Nullable<Text>, _>(report.sentiment_summary.as_deref().map(redact))
-                    .bind::<Nullable<Text>, _>(report.sentiment_urgency.clone())
-                    .bind::<Bool, _>(booked)
-                    .bind::<Int8, _>(value)
-                    .bind::<Nullable<diesel::sql_types::Uuid>, _>(contact_id)
-                    .bind::<Int4, _>(score)
-                    .execute(c)
-                    .await?;
+                    let analysis = crm::call_logs::CallAnalysis {
+                        outcome: if booked { "booked" } else { status },
+                        summary: report.summary.as_deref().map(redact),
+                        transcript: report.transcript.as_deref().map(redact),
+                        recording_url: report.recording_url.clone(),
+                        recording_status,
+                        duration_seconds: duration,
+                        cost_usd: report.cost.unwrap_or(0.0).max(0.0),
+                        sentiment: report.sentiment.clone(),
+                        sentiment_score: report.sentiment_score,
+                        sentiment_summary: report.sentiment_summary.as_deref().map(redact),
+                        sentiment_urgency: report.sentiment_urgency.clone(),
+                        booked,
+                        value_minor: value,
+                        contact_id,
+                        lead_score: score,
+                    };
+                    crm::call_logs::record_analysis_on(c, org, row.id, &analysis).await?;
 
                     if let Some(contact) = contact_id {
                         let contacted_at = report.ended_at.unwrap_or(now);
