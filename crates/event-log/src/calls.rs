@@ -82,15 +82,13 @@ pub async fn list(
     }
     db.tenant(org, move |c| {
         Box::pin(async move {
-            let calls = diesel::sql_query(
-                "SELECT c.id, c.app_id, c.dialpad_call_id, c.dialpad_user_id, m.crm_user_id,
+            let mut calls: Vec<CallWithUser> = diesel::sql_query(
+                "SELECT c.id, c.app_id, c.dialpad_call_id, c.dialpad_user_id,
+                        NULL::text AS crm_user_id,
                         c.direction, c.from_number, c.to_number, c.status, c.rang_at,
                         c.started_at, c.ended_at, c.duration_seconds, c.recording_url, c.outcome,
                         c.created_at
                    FROM calls c
-                   LEFT JOIN dialpad_user_mappings m
-                     ON m.app_id = c.app_id AND m.org_id = c.org_id
-                    AND m.dialpad_user_id = c.dialpad_user_id
                   WHERE c.app_id = $1 AND c.org_id = $2
                     AND ($3::bigint IS NULL OR c.dialpad_user_id = $3)
                   ORDER BY c.created_at DESC, c.id
@@ -103,6 +101,14 @@ pub async fn list(
             .bind::<BigInt, _>(offset)
             .load(c)
             .await?;
+            // The CRM user of each call's Dialpad user, from its owner (user-mapping).
+            let mut users: Vec<i64> = calls.iter().filter_map(|c| c.dialpad_user_id).collect();
+            users.sort_unstable();
+            users.dedup();
+            let crm_users = user_mapping::crm_users_on(c, org, app, &users).await?;
+            for call in &mut calls {
+                call.crm_user_id = call.dialpad_user_id.and_then(|u| crm_users.get(&u).cloned());
+            }
             let total: Count = diesel::sql_query(
                 "SELECT count(*) AS n FROM calls
                   WHERE app_id = $1 AND org_id = $2 AND ($3::bigint IS NULL OR dialpad_user_id = $3)",

@@ -290,6 +290,29 @@ pub async fn find_by_dialpad_user(
         .optional()
 }
 
+/// The CRM users of several Dialpad users of an app, keyed by Dialpad user id (unmapped ones
+/// are absent), on a connection already in `org`'s tenant transaction.
+///
+/// # Errors
+/// The database error.
+pub async fn crm_users_on(
+    conn: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    dialpad_user_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, diesel::result::Error> {
+    if dialpad_user_ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<(i64, String)> = mappings::table
+        .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+        .filter(mappings::dialpad_user_id.eq_any(dialpad_user_ids))
+        .select((mappings::dialpad_user_id, mappings::crm_user_id))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The mapping of a CRM user (the most recently changed, should a CRM user map several
 /// Dialpad users).
 ///
