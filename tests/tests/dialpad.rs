@@ -1,5 +1,5 @@
 //! Contract cases for Dialpad call-event webhooks (`tests/fixtures/dialpad/`): payloads written
-//! from `shared/contracts/telephony.md` A.3, signed (A.2) and unsigned.
+//! from the telephony contract, A.3, signed (A.2) and unsigned.
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dialpad_fixtures() {

@@ -24,7 +24,7 @@ const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-cr
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // HTTP clients to providers use rustls on ring (../shared/STACK.md): install it once.
+    // HTTP clients to providers use rustls on ring (the stack notes, STACK): install it once.
     twilio_client::ensure_tls_provider();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     let result = match command.as_str() {

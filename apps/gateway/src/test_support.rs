@@ -533,7 +533,7 @@ impl Drop for TestGateway {
 }
 
 /// Mounts a Twilio account `account_sid` that is active and owns `number` on a mock server
-/// (FetchAccount and ListIncomingPhoneNumber, `../shared/contracts/telephony.md` B.2).
+/// (FetchAccount and ListIncomingPhoneNumber, the telephony contract, B.2).
 pub async fn mock_twilio_account(server: &wiremock::MockServer, account_sid: &str, number: &str) {
     use wiremock::matchers::{method, path, query_param};
     use wiremock::{Mock, ResponseTemplate};

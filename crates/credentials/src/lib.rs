@@ -1,4 +1,4 @@
-//! The credentials vault (`../shared/SPEC.md` §2; seed 004; seed 001 §5.7 "Fortress Protocol").
+//! The credentials vault (SPEC §2; seed 004; seed 001 §5.7 "Fortress Protocol").
 //!
 //! Organizations bring their own provider credentials (BYOC). They are sealed with AES-256-GCM
 //! ([`cipher`]) bound to `(org_id, provider)`, stored in `org_credentials` (one active row per

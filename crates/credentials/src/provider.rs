@@ -1,6 +1,6 @@
 //! The providers an organization brings its own credentials for, and their typed credentials.
 //!
-//! `../shared/SPEC.md` §2: `provider ∈ {twilio, google_calendar, resend, elevenlabs, outlook}`.
+//! SPEC §2: `provider ∈ {twilio, google_calendar, resend, elevenlabs, outlook}`.
 //! Vapi is not among them: the platform holds the one Vapi key (seed 001 overrides seed 004).
 
 use secrecy::{ExposeSecret, SecretString};
@@ -80,7 +80,7 @@ impl std::str::FromStr for Provider {
 
 /// A Twilio standard API key: its sid (`SK` + 32 hex) and secret. Preferred for REST calls: it
 /// can be revoked on its own and does not carry account-owner rights (least privilege), and it
-/// is what signs softphone access tokens (`../shared/contracts/telephony.md` B.3).
+/// is what signs softphone access tokens (the telephony contract, B.3).
 pub struct TwilioApiKey {
     /// `SK…`.
     pub sid: String,

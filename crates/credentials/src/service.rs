@@ -19,9 +19,9 @@ use crate::CredentialError;
 use crate::cipher::{Keyring, Sealed};
 use crate::provider::{Credential, Provider, ProviderCredential};
 
-/// How long a decrypted credential stays cached (`../shared/SPEC.md` §2: 5 minutes).
+/// How long a decrypted credential stays cached (SPEC §2: 5 minutes).
 pub const CACHE_TTL: Duration = Duration::from_secs(5 * 60);
-/// How many credentials the cache holds at most (`../shared/SPEC.md` §2: about 1000, LRU).
+/// How many credentials the cache holds at most (SPEC §2: about 1000, LRU).
 pub const CACHE_CAPACITY: u64 = 1_000;
 
 /// The associated data every ciphertext is bound to: `org_credentials:v1:<org id>:<provider>`.

@@ -1,4 +1,4 @@
-//! The tenancy audit behind `cargo xtask check-rls` (`../shared/SPEC.md`, "Tenancy model").
+//! The tenancy audit behind `cargo xtask check-rls` (SPEC, "Tenancy model").
 //!
 //! A table is a tenant table when it has an `org_id` column (and `organizations` itself, keyed by
 //! `id`). Each must have row-level security enabled **and forced**, at least one policy, and every

@@ -131,7 +131,7 @@ async fn a_pooled_connection_reused_after_a_tenant_transaction_has_no_tenant() {
     db.tenant(org, |c| insert_user(c, org)).await.unwrap();
 
     // The setting now reads back as '' on that connection; the policy must treat it as "no
-    // tenant", not fail with `invalid input syntax for type uuid: ""` (shared/STACK.md).
+    // tenant", not fail with `invalid input syntax for type uuid: ""` (the stack notes, STACK).
     let seen: Count = db
         .system(db::SystemOp::ReadinessProbe, |c| {
             Box::pin(async move {

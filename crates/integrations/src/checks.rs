@@ -3,7 +3,7 @@
 //! provider could not be reached (nothing is concluded about the credentials).
 //!
 //! - Twilio: `FetchAccount` with the given auth, then the number must be one of the account's
-//!   incoming numbers (`../shared/contracts/telephony.md` B.2).
+//!   incoming numbers (the telephony contract, B.2).
 //! - Resend: `GET /domains` with `Authorization: Bearer <key>`. A sending-only key answers 401
 //!   with `name: "restricted_api_key"`; it is a real key, and sending is all we need.
 //! - ElevenLabs: `GET /v1/user` with the `xi-api-key` header.

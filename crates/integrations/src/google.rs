@@ -1,4 +1,4 @@
-//! Google Calendar "Forever-Link" (seed 001; `../shared/SPEC.md` §2): OAuth 2.0 authorization
+//! Google Calendar "Forever-Link" (seed 001; SPEC §2): OAuth 2.0 authorization
 //! code flow for a web server application, asking for offline access so that the platform holds
 //! a refresh token and never needs the user again.
 //!

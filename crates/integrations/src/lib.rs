@@ -1,4 +1,4 @@
-//! Connecting an organization's own providers (BYOC; `../shared/SPEC.md` §2, seed 004
+//! Connecting an organization's own providers (BYOC; SPEC §2, seed 004
 //! "integrations" endpoints): validate the input, test the credentials against the provider,
 //! and only then store them through the credentials vault ("test & save"); report the status of
 //! every provider; re-verify on demand; disconnect.

@@ -8,7 +8,7 @@
 //!
 //! PostgreSQL refuses to run as root, so when this process is root the server binaries are run as
 //! the unprivileged `postgres` system user (`runuser -u postgres --`), on a data directory that user
-//! owns (`../shared/STACK.md`, "PostgreSQL refuses to run as root").
+//! owns (the stack notes, STACK, "PostgreSQL refuses to run as root").
 //!
 //! Every cluster gets the project's two roles (see [`roles`]): an owner that owns the tables and runs
 //! migrations, and a runtime role that owns nothing and cannot bypass row-level security.

@@ -1,5 +1,5 @@
 //! Carrier profiles: what a person dials to forward their mobile line to the AI (seed 001 §17.2
-//! RULE 2 and §17.5, corrected by 3GPP; `../shared/contracts/telephony.md` C.1–C.3).
+//! RULE 2 and §17.5, corrected by 3GPP; the telephony contract, C.1–C.3).
 //!
 //! Modes (the seed's vocabulary): `total_ai` forwards every call; `safety_net` forwards the calls
 //! the person does not take.

@@ -1,5 +1,5 @@
-//! Telephony rules with no I/O, reusable from scripts (`../shared/SPEC.md` §6; seed 001 §17,
-//! corrected by 3GPP as `../shared/contracts/telephony.md` part C records):
+//! Telephony rules with no I/O, reusable from scripts (SPEC §6; seed 001 §17,
+//! corrected by 3GPP as the telephony contract, part C records):
 //!
 //! - [`e164`]: E.164 numbers, strict parsing and normalisation of what people type.
 //! - [`mmi`]: call-forwarding MMI codes per 3GPP TS 22.030 (registration, activation,

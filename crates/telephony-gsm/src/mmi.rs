@@ -1,4 +1,4 @@
-//! Call-forwarding MMI codes per 3GPP TS 22.030 (`../shared/contracts/telephony.md` C.1).
+//! Call-forwarding MMI codes per 3GPP TS 22.030 (the telephony contract, C.1).
 //!
 //! - Procedures (§6.5.2): activation `*SC*SI#`, deactivation `#SC*SI#`, interrogation
 //!   `*#SC*SI#`, registration `**SC*SI#`, erasure `##SC*SI#`. For call forwarding `SI` is

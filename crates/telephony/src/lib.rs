@@ -1,5 +1,5 @@
 //! Hybrid telephony: forward a clinic's mobile line to its AI (seed 001 §17, corrected by 3GPP:
-//! `../shared/SPEC.md` §6).
+//! SPEC §6).
 //!
 //! 1. **Verify** the mobile number as a caller ID on the organization's own Twilio account:
 //!    Twilio calls the number and the person keys in the 6-digit code shown in the dashboard.

@@ -1,4 +1,4 @@
-//! Organizations (the tenants), their users and roles (`../shared/SPEC.md` §1, "Tenancy model";
+//! Organizations (the tenants), their users and roles (SPEC §1, "Tenancy model";
 //! seed 002 "Users").
 //!
 //! - [`organizations`]: sign-up and provisioning of an organization with its first admin;

@@ -1,5 +1,5 @@
 //! Sign-in, JWTs backed by database sessions, per-request session checks, sign-out and
-//! revocation (seed 002 "Authentication Flow"; `../shared/SPEC.md` §1).
+//! revocation (seed 002 "Authentication Flow"; SPEC §1).
 //!
 //! A token is an HS256 JWT valid for 7 days with the claims `sub` (user id), `role`, `sid`
 //! (session id), `jti` (32 random bytes, hex), `iat`, `exp` and `app_metadata.org_id` (where the
@@ -27,7 +27,7 @@ use crate::throttle::{self, Subjects};
 use crate::users::{Role, UserRow, normalize_email};
 use crate::{TenancyError, password};
 
-/// How long a token and its session live: 7 days (`../shared/SPEC.md` §1).
+/// How long a token and its session live: 7 days (SPEC §1).
 pub const SESSION_TTL_DAYS: i64 = 7;
 /// `last_seen_at` is refreshed at most this often per session, in seconds (saves a write per
 /// request).

@@ -118,7 +118,7 @@ pub fn validate_extension(raw: &str) -> Result<String, TenancyError> {
     }
 }
 
-/// The role matrix (`../shared/SPEC.md` §1; seed 002 "User Management"):
+/// The role matrix (SPEC §1; seed 002 "User Management"):
 /// - admin: manages everyone in the organization;
 /// - manager: manages users whose role is `user`, and may only give the role `user`;
 /// - user: reads and edits only themself.

@@ -1,4 +1,4 @@
-//! Voice access tokens for the browser softphone (`../shared/contracts/telephony.md` B.3;
+//! Voice access tokens for the browser softphone (the telephony contract, B.3;
 //! `twilio-python` `jwt/access_token`, `twilio-node` `AccessToken.ts`).
 //!
 //! Header `{"typ":"JWT","alg":"HS256","cty":"twilio-fpa;v=1"}`, signed with the **API key

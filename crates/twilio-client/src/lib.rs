@@ -1,4 +1,4 @@
-//! A typed client for an organization's own Twilio account (`../shared/contracts/telephony.md`
+//! A typed client for an organization's own Twilio account (the telephony contract
 //! part B), reusable from scripts.
 //!
 //! - [`signature`]: `X-Twilio-Signature` validation exactly as the official helper libraries do

@@ -1,4 +1,4 @@
-//! The REST client (`api.twilio.com`, API version 2010-04-01; `../shared/contracts/telephony.md`
+//! The REST client (`api.twilio.com`, API version 2010-04-01; the telephony contract
 //! B.2). Requests are form-encoded, responses JSON. HTTP Basic authentication with the account
 //! sid and auth token, or (preferred: revocable, least privilege) an API key sid and secret.
 //!
@@ -22,7 +22,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_PAGES: usize = 20;
 
 /// Installs ring as rustls' process-wide crypto provider if none is installed yet. reqwest is
-/// built without a default provider (to stay on ring, `../shared/STACK.md`); every binary that
+/// built without a default provider (to stay on ring, the stack notes, STACK); every binary that
 /// makes HTTP clients calls this first. Idempotent.
 pub fn ensure_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();

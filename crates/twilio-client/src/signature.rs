@@ -1,5 +1,5 @@
 //! `X-Twilio-Signature` validation, as the official helper libraries do it
-//! (`../shared/contracts/telephony.md` B.1; `twilio-python` `request_validator.py`, `twilio-node`
+//! (the telephony contract, B.1; `twilio-python` `request_validator.py`, `twilio-node`
 //! `webhooks.ts`).
 //!
 //! 1. Start from the full URL as Twilio requested it (scheme, host, path, query).

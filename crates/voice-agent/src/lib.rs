@@ -1,5 +1,5 @@
 //! The organization's AI phone agent on Vapi (SPEC §3; seed 001 "Critical architecture rule",
-//! "Webhook architecture", §§3-4, 11-12, 16, 18; `../shared/contracts/vapi.md`).
+//! "Webhook architecture", §§3-4, 11-12, 16, 18; the Vapi contract).
 //!
 //! The platform is the sole Vapi provider: one private key (`VAPI_PRIVATE_KEY`) for every
 //! organization, tools registered once and linked to every organization's assistants. An

@@ -1,5 +1,5 @@
 //! `/api/integrations`: connect (test & save), status, verify and disconnect the organization's
-//! own providers (seed 004; `../shared/SPEC.md` §2). Admins and managers only. Request bodies
+//! own providers (seed 004; SPEC §2). Admins and managers only. Request bodies
 //! accept snake_case and the seeds' camelCase field names. No response ever contains a secret.
 
 use actix_web::{HttpResponse, delete, get, post, web};
