@@ -1,4 +1,5 @@
-//! Vapi's wire contract, as the project's Vapi contract records it, independent of any web framework:
+//! Vapi's wire contract, as the project's Vapi contract records it, independent of any web
+//! framework:
 //!
 //! - [`messages`]: server messages parsed leniently (every documented variant of tool calls,
 //!   arguments, timestamps, durations and legacy fields);
