@@ -1,5 +1,6 @@
-//! `gateway [serve|migrate|check-rls|seed-demo|openapi]`, configured from the environment
-//! (README, "Configuration").
+//! `gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|telephony-cleanup|sync-tools|
+//! reembed|openapi]` (parsed by `clap`; `gateway --help` lists them), configured from the
+//! environment (README, "Configuration").
 //!
 //! - `serve` (default): run the HTTP service.
 //! - `migrate`: apply pending migrations with `DATABASE_OWNER_URL`.
@@ -13,40 +14,69 @@
 //! - `sync-tools`: register the platform's Vapi tools where their definitions changed and link
 //!   them to every organization's assistants (needs the serving configuration, including
 //!   `VAPI_PRIVATE_KEY` and `PUBLIC_BASE_URL`); prints what changed per organization.
+//! - `reembed`: queue every knowledge-base document embedded by another model than the
+//!   configured one; the serving gateway's worker re-embeds them.
 //! - `openapi`: print the OpenAPI document (no database needed).
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use gateway::config::{Config, ConfigError, LogFormat};
 use gateway::{app, server, telemetry};
 
-const USAGE: &str = "usage: gateway [serve|migrate|check-rls|seed-demo|rotate-credentials|telephony-cleanup|sync-tools|reembed|openapi]";
+/// The gateway: the HTTP service and its admin commands, configured from the environment.
+#[derive(Debug, Parser)]
+#[command(name = "gateway", version)]
+struct Cli {
+    /// What to do (default: `serve`).
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// The commands (module docs say what each needs from the environment).
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve,
+    /// Apply pending migrations with `DATABASE_OWNER_URL`.
+    Migrate,
+    /// Audit tenancy rules (forced RLS, policies, the runtime role); exits 1 on a violation.
+    CheckRls,
+    /// Create the demo organization and admin; prints JSON.
+    SeedDemo,
+    /// Re-seal every stored credential under `CREDENTIALS_ACTIVE_KEY`.
+    RotateCredentials,
+    /// Expire and delete stale caller-ID verifications now.
+    TelephonyCleanup,
+    /// Register changed Vapi tools and link them to every organization's assistants.
+    SyncTools,
+    /// Queue every knowledge-base document embedded by another model than the configured one.
+    Reembed,
+    /// Print the OpenAPI document (no database needed).
+    Openapi,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
     // HTTP clients to providers use rustls on ring (the stack notes, STACK): install it once.
     twilio_client::ensure_tls_provider();
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
-    let result = match command.as_str() {
-        "serve" => serve().await,
-        "migrate" => migrate().await,
-        "check-rls" => check_rls().await,
-        "seed-demo" => seed_demo().await,
-        "rotate-credentials" => rotate_credentials().await,
-        "telephony-cleanup" => telephony_cleanup().await,
-        "sync-tools" => sync_tools().await,
-        "reembed" => reembed().await,
-        "openapi" => openapi(),
-        "-h" | "--help" | "help" => {
-            eprintln!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command {other:?}\n{USAGE}")),
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
+    let name = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let result = match command {
+        Command::Serve => serve().await,
+        Command::Migrate => migrate().await,
+        Command::CheckRls => check_rls().await,
+        Command::SeedDemo => seed_demo().await,
+        Command::RotateCredentials => rotate_credentials().await,
+        Command::TelephonyCleanup => telephony_cleanup().await,
+        Command::SyncTools => sync_tools().await,
+        Command::Reembed => reembed().await,
+        Command::Openapi => openapi(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("gateway {command}: {message}");
+            eprintln!("gateway {name}: {message}");
             ExitCode::FAILURE
         }
     }
