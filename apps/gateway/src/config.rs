@@ -35,16 +35,17 @@ pub enum LogFormat {
     Text,
 }
 
-/// The gateway's configuration. `Debug` redacts the database URLs.
+/// The gateway's configuration. The database URLs carry passwords: they are held as secrets
+/// (`secrecy`), so `Debug` never prints them.
 #[derive(Clone)]
 pub struct Config {
     /// `BIND_ADDR`: address to listen on. Default `127.0.0.1:8080`.
     pub bind_addr: SocketAddr,
     /// `DATABASE_URL` (required): PostgreSQL URL as the runtime role (no `BYPASSRLS`).
-    pub database_url: String,
+    pub database_url: secrecy::SecretString,
     /// `DATABASE_OWNER_URL`: PostgreSQL URL as the owner role, used only to run migrations.
     /// Required while `migrate_on_startup` is true.
-    pub database_owner_url: Option<String>,
+    pub database_owner_url: Option<secrecy::SecretString>,
     /// `MIGRATE_ON_STARTUP` (`true`/`false`): apply pending migrations before serving, behind an
     /// advisory lock. Default `true`.
     pub migrate_on_startup: bool,
@@ -229,11 +230,8 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("bind_addr", &self.bind_addr)
-            .field("database_url", &"[redacted]")
-            .field(
-                "database_owner_url",
-                &self.database_owner_url.as_ref().map(|_| "[redacted]"),
-            )
+            .field("database_url", &self.database_url)
+            .field("database_owner_url", &self.database_owner_url)
             .field("migrate_on_startup", &self.migrate_on_startup)
             .field("db_pool_size", &self.db_pool_size)
             .field("db_statement_timeout", &self.db_statement_timeout)
@@ -589,7 +587,9 @@ impl Config {
     /// The first [`ConfigError`] found.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(lookup);
-        let database_url = vars.postgres_url("DATABASE_URL", vars.required("DATABASE_URL", "")?)?;
+        let database_url = secrecy::SecretString::from(
+            vars.postgres_url("DATABASE_URL", vars.required("DATABASE_URL", "")?)?,
+        );
         let migrate_on_startup = match vars.get("MIGRATE_ON_STARTUP").as_deref().map(str::trim) {
             None | Some("true" | "1") => true,
             Some("false" | "0") => false,
@@ -601,7 +601,9 @@ impl Config {
             }
         };
         let database_owner_url = match vars.get("DATABASE_OWNER_URL") {
-            Some(url) => Some(vars.postgres_url("DATABASE_OWNER_URL", url)?),
+            Some(url) => Some(secrecy::SecretString::from(
+                vars.postgres_url("DATABASE_OWNER_URL", url)?,
+            )),
             None if migrate_on_startup => {
                 return Err(ConfigError::Missing {
                     var: "DATABASE_OWNER_URL",
@@ -776,6 +778,21 @@ mod tests {
         assert_eq!(c.db_statement_timeout, Duration::from_secs(5));
         assert_eq!(c.json_limit_bytes, 262_144);
         assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_database_passwords() {
+        let c = load(&[RUNTIME, OWNER, JWT, PEPPER, KEYS, ACTIVE]).expect("config");
+        let shown = format!("{c:?}");
+        for (_, url) in [RUNTIME, OWNER] {
+            // `rt:secret`: the user and password part of the URL.
+            let credentials = url
+                .split("//")
+                .nth(1)
+                .and_then(|r| r.split('@').next())
+                .unwrap();
+            assert!(!shown.contains(credentials), "{shown}");
+        }
     }
 
     #[test]

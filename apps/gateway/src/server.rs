@@ -32,7 +32,10 @@ pub const APPLICATION_NAME: &str = "gateway";
 /// # Errors
 /// [`db::DbError::Pool`] when the pool cannot be built.
 pub fn pool(config: &Config) -> Result<db::Db, db::DbError> {
-    let mut db_config = db::DbConfig::new(config.database_url.clone(), APPLICATION_NAME);
+    let mut db_config = db::DbConfig::new(
+        secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned(),
+        APPLICATION_NAME,
+    );
     db_config.pool_max_size = config.db_pool_size;
     db_config.statement_timeout = config.db_statement_timeout;
     db::Db::new(&db_config)
@@ -106,7 +109,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     if config.migrate_on_startup
         && let Some(owner_url) = &config.database_owner_url
     {
-        db::migrations::run_pending(owner_url)
+        db::migrations::run_pending(secrecy::ExposeSecret::expose_secret(owner_url))
             .await
             .map_err(ServeError::Migrate)?;
     }
