@@ -20,6 +20,14 @@ use uuid::Uuid;
 
 use crate::{CrmError, Page};
 
+/// The organization's row `id` of `call_logs`, as a query to read, update or delete.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn one(org: Uuid, id: Uuid) -> _ {
+    call_logs::table
+        .filter(call_logs::org_id.eq(org))
+        .filter(call_logs::id.eq(id))
+}
+
 /// A call as stored (seed 001 column names).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = call_logs, check_for_backend(diesel::pg::Pg))]
@@ -291,9 +299,7 @@ pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<CallLog, CrmError> {
 /// # Errors
 /// As [`get`].
 pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<CallLog, CrmError> {
-    call_logs::table
-        .filter(call_logs::org_id.eq(org.0))
-        .filter(call_logs::id.eq(id))
+    one(org.0, id)
         .select(CallLog::as_select())
         .first(c)
         .await
@@ -445,14 +451,10 @@ pub async fn mark_booked_on(
     org: OrgId,
     id: Uuid,
 ) -> Result<(), CrmError> {
-    diesel::update(
-        call_logs::table
-            .filter(call_logs::org_id.eq(org.0))
-            .filter(call_logs::id.eq(id)),
-    )
-    .set(call_logs::booking_confirmed.eq(true))
-    .execute(c)
-    .await?;
+    diesel::update(one(org.0, id))
+        .set(call_logs::booking_confirmed.eq(true))
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -469,18 +471,14 @@ pub async fn log_transfer_on(
     reason: &str,
     at: DateTime<Utc>,
 ) -> Result<(), CrmError> {
-    diesel::update(
-        call_logs::table
-            .filter(call_logs::org_id.eq(org.0))
-            .filter(call_logs::id.eq(id)),
-    )
-    .set((
-        call_logs::transfer_to.eq(to),
-        call_logs::transfer_time.eq(at),
-        call_logs::transfer_reason.eq(reason),
-    ))
-    .execute(c)
-    .await?;
+    diesel::update(one(org.0, id))
+        .set((
+            call_logs::transfer_to.eq(to),
+            call_logs::transfer_time.eq(at),
+            call_logs::transfer_reason.eq(reason),
+        ))
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -553,18 +551,13 @@ pub async fn upsert_vapi_on(
     row: &VapiCallRow<'_>,
 ) -> Result<Option<UpsertedCall>, CrmError> {
     if let Some(ours) = row.ours {
-        diesel::update(
-            call_logs::table
-                .filter(call_logs::org_id.eq(org.0))
-                .filter(call_logs::id.eq(ours))
-                .filter(call_logs::vapi_call_id.is_null()),
-        )
-        .set((
-            call_logs::vapi_call_id.eq(row.vapi_call_id),
-            call_logs::call_sid.eq(format!("vapi-{}", row.vapi_call_id)),
-        ))
-        .execute(c)
-        .await?;
+        diesel::update(one(org.0, ours).filter(call_logs::vapi_call_id.is_null()))
+            .set((
+                call_logs::vapi_call_id.eq(row.vapi_call_id),
+                call_logs::call_sid.eq(format!("vapi-{}", row.vapi_call_id)),
+            ))
+            .execute(c)
+            .await?;
     }
     let sql = format!(
         "INSERT INTO call_logs (id, org_id, vapi_call_id, call_sid, contact_id, phone_number, \
@@ -793,16 +786,12 @@ pub async fn claim_call_back_on(
     at: DateTime<Utc>,
 ) -> Result<(), CrmError> {
     use diesel::sql_types::Jsonb;
-    diesel::update(
-        call_logs::table
-            .filter(call_logs::org_id.eq(org.0))
-            .filter(call_logs::id.eq(id)),
-    )
-    .set(call_logs::metadata.eq(
-        sql::<Jsonb>("metadata || ").bind::<Jsonb, _>(serde_json::json!({"placing_since": at})),
-    ))
-    .execute(c)
-    .await?;
+    diesel::update(one(org.0, id))
+        .set(call_logs::metadata.eq(
+            sql::<Jsonb>("metadata || ").bind::<Jsonb, _>(serde_json::json!({"placing_since": at})),
+        ))
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -851,18 +840,13 @@ pub async fn call_back_failed_on(
     error: &str,
 ) -> Result<(), CrmError> {
     use diesel::sql_types::Jsonb;
-    diesel::update(
-        call_logs::table
-            .filter(call_logs::org_id.eq(org.0))
-            .filter(call_logs::id.eq(id))
-            .filter(call_logs::status.eq("pending")),
-    )
-    .set((
-        call_logs::status.eq("failed"),
-        call_logs::metadata.eq(sql::<Jsonb>("(metadata - 'placing_since') || ")
-            .bind::<Jsonb, _>(serde_json::json!({"error": error}))),
-    ))
-    .execute(c)
-    .await?;
+    diesel::update(one(org.0, id).filter(call_logs::status.eq("pending")))
+        .set((
+            call_logs::status.eq("failed"),
+            call_logs::metadata.eq(sql::<Jsonb>("(metadata - 'placing_since') || ")
+                .bind::<Jsonb, _>(serde_json::json!({"error": error}))),
+        ))
+        .execute(c)
+        .await?;
     Ok(())
 }

@@ -14,6 +14,14 @@ use uuid::Uuid;
 
 use crate::{CrmError, DEFAULT_COUNTRY_CODE, Page, normalize_phone, unique_as};
 
+/// The organization's row `id` of `contacts`, as a query to read, update or delete.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn one(org: Uuid, id: Uuid) -> _ {
+    contacts::table
+        .filter(contacts::org_id.eq(org))
+        .filter(contacts::id.eq(id))
+}
+
 /// Pipeline statuses, in order: `new → contacted → booked | lost`.
 pub const LEAD_STATUSES: [&str; 4] = ["new", "contacted", "booked", "lost"];
 /// Lead temperatures.
@@ -255,9 +263,7 @@ pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Contact, CrmError> {
 /// # Errors
 /// As [`get`].
 pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<Contact, CrmError> {
-    contacts::table
-        .filter(contacts::org_id.eq(org.0))
-        .filter(contacts::id.eq(id))
+    one(org.0, id)
         .select(Contact::as_select())
         .first(c)
         .await
@@ -322,22 +328,18 @@ pub async fn find_or_create_on(
     if !learns_name && !learns_email {
         return Ok(found);
     }
-    Ok(diesel::update(
-        contacts::table
-            .filter(contacts::org_id.eq(org.0))
-            .filter(contacts::id.eq(found.id)),
-    )
-    .set((
-        contacts::name.eq(if learns_name {
-            name.trim()
-        } else {
-            &found.name
-        }),
-        contacts::email.eq(found.email.clone().or(email)),
-    ))
-    .returning(Contact::as_returning())
-    .get_result(c)
-    .await?)
+    Ok(diesel::update(one(org.0, found.id))
+        .set((
+            contacts::name.eq(if learns_name {
+                name.trim()
+            } else {
+                &found.name
+            }),
+            contacts::email.eq(found.email.clone().or(email)),
+        ))
+        .returning(Contact::as_returning())
+        .get_result(c)
+        .await?)
 }
 
 /// Marks a lead `booked` (when the pipeline allows it from its current stage) and contacted at
@@ -354,17 +356,13 @@ pub async fn mark_booked_on(
     if check_transition(&contact.lead_status, "booked").is_err() {
         return Ok(());
     }
-    diesel::update(
-        contacts::table
-            .filter(contacts::org_id.eq(org.0))
-            .filter(contacts::id.eq(contact.id)),
-    )
-    .set((
-        contacts::lead_status.eq("booked"),
-        contacts::last_contacted_at.eq(at),
-    ))
-    .execute(c)
-    .await?;
+    diesel::update(one(org.0, contact.id))
+        .set((
+            contacts::lead_status.eq("booked"),
+            contacts::last_contacted_at.eq(at),
+        ))
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -453,9 +451,7 @@ pub async fn update(
     let score = patch.lead_score.map(check_score).transpose()?;
     db.tenant(org, move |c| {
         Box::pin(async move {
-            let current = contacts::table
-                .filter(contacts::org_id.eq(org.0))
-                .filter(contacts::id.eq(id))
+            let current = one(org.0, id)
                 .select(Contact::as_select())
                 .for_update()
                 .first(c)
@@ -465,9 +461,7 @@ pub async fn update(
             if let Some(to) = &patch.lead_status {
                 check_transition(&current.lead_status, to)?;
             }
-            let target = contacts::table
-                .filter(contacts::org_id.eq(org.0))
-                .filter(contacts::id.eq(id));
+            let target = one(org.0, id);
             diesel::update(target)
                 .set((
                     contacts::name.eq(name.unwrap_or(current.name)),
@@ -500,13 +494,7 @@ pub async fn update(
 pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
     db.tenant(org, move |c| {
         Box::pin(async move {
-            let n = diesel::delete(
-                contacts::table
-                    .filter(contacts::org_id.eq(org.0))
-                    .filter(contacts::id.eq(id)),
-            )
-            .execute(c)
-            .await?;
+            let n = diesel::delete(one(org.0, id)).execute(c).await?;
             if n == 0 {
                 Err(CrmError::NotFound("contact"))
             } else {
@@ -627,9 +615,7 @@ pub async fn look_up_on(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn lock_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<(), CrmError> {
-    contacts::table
-        .filter(contacts::org_id.eq(org.0))
-        .filter(contacts::id.eq(id))
+    one(org.0, id)
         .select(contacts::id)
         .for_update()
         .first::<Uuid>(c)
@@ -649,19 +635,15 @@ pub async fn mark_called_back_on(
     id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<(), CrmError> {
-    diesel::update(
-        contacts::table
-            .filter(contacts::org_id.eq(org.0))
-            .filter(contacts::id.eq(id)),
-    )
-    .set((
-        contacts::last_contacted_at.eq(at),
-        contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
-            "CASE WHEN lead_status = 'new' THEN 'contacted' ELSE lead_status END",
-        )),
-    ))
-    .execute(c)
-    .await?;
+    diesel::update(one(org.0, id))
+        .set((
+            contacts::last_contacted_at.eq(at),
+            contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
+                "CASE WHEN lead_status = 'new' THEN 'contacted' ELSE lead_status END",
+            )),
+        ))
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -690,25 +672,21 @@ pub async fn record_call_on(
     id: Uuid,
     verdict: CallVerdict<'_>,
 ) -> Result<(), CrmError> {
-    diesel::update(
-        contacts::table
-            .filter(contacts::org_id.eq(org.0))
-            .filter(contacts::id.eq(id)),
-    )
-    .set((
-        contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
-            if verdict.booked {
-                "'booked'"
-            } else {
-                "CASE WHEN lead_status = 'booked' THEN 'booked' ELSE 'lost' END"
-            },
-        )),
-        contacts::lead_score.eq(verdict.score),
-        contacts::lead_temperature.eq(verdict.temperature),
-        contacts::last_contacted_at.eq(verdict.at),
-    ))
-    .execute(c)
-    .await?;
+    diesel::update(one(org.0, id))
+        .set((
+            contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
+                if verdict.booked {
+                    "'booked'"
+                } else {
+                    "CASE WHEN lead_status = 'booked' THEN 'booked' ELSE 'lost' END"
+                },
+            )),
+            contacts::lead_score.eq(verdict.score),
+            contacts::lead_temperature.eq(verdict.temperature),
+            contacts::last_contacted_at.eq(verdict.at),
+        ))
+        .execute(c)
+        .await?;
     Ok(())
 }
 

@@ -15,6 +15,14 @@ use uuid::Uuid;
 use crate::money::{self, Price};
 use crate::{CrmError, unique_as};
 
+/// The organization's row `id` of `services`, as a query to read, update or delete.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn one(org: Uuid, id: Uuid) -> _ {
+    services::table
+        .filter(services::org_id.eq(org))
+        .filter(services::id.eq(id))
+}
+
 /// A service as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = services, check_for_backend(diesel::pg::Pg))]
@@ -147,9 +155,7 @@ pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Service, CrmError> {
 /// # Errors
 /// As [`get`].
 pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<Service, CrmError> {
-    services::table
-        .filter(services::org_id.eq(org.0))
-        .filter(services::id.eq(id))
+    one(org.0, id)
         .select(Service::as_select())
         .first(c)
         .await
@@ -210,24 +216,20 @@ pub async fn update(
             let current = get_on(c, org, id).await?;
             let currency = patch.currency.unwrap_or(current.currency);
             let price_minor = patch.price.resolve(&currency)?;
-            diesel::update(
-                services::table
-                    .filter(services::org_id.eq(org.0))
-                    .filter(services::id.eq(id)),
-            )
-            .set((
-                services::name.eq(patch.name.map_or(current.name, |n| n.trim().to_owned())),
-                services::price_minor.eq(price_minor.unwrap_or(current.price_minor)),
-                services::currency.eq(currency),
-                services::duration_minutes
-                    .eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
-                services::keywords.eq(patch.keywords.map_or(current.keywords, clean_keywords)),
-                services::is_active.eq(patch.is_active.unwrap_or(current.is_active)),
-            ))
-            .returning(Service::as_returning())
-            .get_result(c)
-            .await
-            .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
+            diesel::update(one(org.0, id))
+                .set((
+                    services::name.eq(patch.name.map_or(current.name, |n| n.trim().to_owned())),
+                    services::price_minor.eq(price_minor.unwrap_or(current.price_minor)),
+                    services::currency.eq(currency),
+                    services::duration_minutes
+                        .eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
+                    services::keywords.eq(patch.keywords.map_or(current.keywords, clean_keywords)),
+                    services::is_active.eq(patch.is_active.unwrap_or(current.is_active)),
+                ))
+                .returning(Service::as_returning())
+                .get_result(c)
+                .await
+                .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
         })
     })
     .await
@@ -240,13 +242,7 @@ pub async fn update(
 pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
     db.tenant(org, move |c| {
         Box::pin(async move {
-            let n = diesel::delete(
-                services::table
-                    .filter(services::org_id.eq(org.0))
-                    .filter(services::id.eq(id)),
-            )
-            .execute(c)
-            .await?;
+            let n = diesel::delete(one(org.0, id)).execute(c).await?;
             if n == 0 {
                 Err(CrmError::NotFound("service"))
             } else {

@@ -174,24 +174,23 @@ function Actions({
       <Button variant="secondary" onClick={onReschedule}>
         Reschedule
       </Button>
-      {a.contact_phone ? (
-        <Button
-          variant="secondary"
-          onClick={() => remind.mutate("sms")}
-          disabled={remind.isPending}
-        >
-          Remind by SMS
-        </Button>
-      ) : null}
-      {a.contact_email ? (
-        <Button
-          variant="secondary"
-          onClick={() => remind.mutate("email")}
-          disabled={remind.isPending}
-        >
-          Remind by email
-        </Button>
-      ) : null}
+      {(
+        [
+          ["sms", a.contact_phone, "Remind by SMS"],
+          ["email", a.contact_email, "Remind by email"],
+        ] as const
+      ).map(([method, to, label]) =>
+        to ? (
+          <Button
+            key={method}
+            variant="secondary"
+            onClick={() => remind.mutate(method)}
+            disabled={remind.isPending}
+          >
+            {label}
+          </Button>
+        ) : null,
+      )}
       {confirmCancel ? (
         <fieldset className="flex flex-wrap items-center gap-2">
           <legend className="sr-only">Confirm cancellation</legend>
