@@ -66,6 +66,7 @@ pub const OWNERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("rag", &["kb_documents", "kb_chunks", "kb_settings"]),
+    ("jobs", &["jobs", "job_schedules"]),
 ];
 
 /// Touches of another crate's table still to move to the owner (crate, table, why it is still

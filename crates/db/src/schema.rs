@@ -228,6 +228,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_schedules (name) {
+        name -> Text,
+        next_run_at -> Timestamptz,
+        last_run_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        seq -> Int8,
+        kind -> Text,
+        order_key -> Nullable<Text>,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
@@ -632,6 +658,7 @@ diesel::joinable!(credential_audit_log -> organizations (org_id));
 diesel::joinable!(dialpad_user_mappings -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> organizations (org_id));
 diesel::joinable!(hybrid_forwarding_configs -> verified_caller_ids (verified_caller_id));
+diesel::joinable!(jobs -> organizations (org_id));
 diesel::joinable!(kb_chunks -> kb_documents (document_id));
 diesel::joinable!(kb_chunks -> organizations (org_id));
 diesel::joinable!(kb_documents -> organizations (org_id));
@@ -678,6 +705,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     credential_audit_log,
     dialpad_user_mappings,
     hybrid_forwarding_configs,
+    job_schedules,
+    jobs,
     kb_chunks,
     kb_documents,
     kb_settings,

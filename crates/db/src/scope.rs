@@ -91,6 +91,11 @@ pub enum SystemOp {
     /// through `kb_queue_reembed` (each document is then indexed in its organization's
     /// transactions).
     KnowledgeBaseWork,
+    /// The job runner claiming due jobs of every organization through `jobs_claim` (each job then
+    /// runs in its organization's transactions), and sending its coalesced wake-up `NOTIFY jobs`.
+    JobClaim,
+    /// The job runner taking a periodic task's slot through `job_schedule_claim` (no tenant data).
+    JobSchedule,
 }
 
 impl SystemOp {
@@ -115,6 +120,8 @@ impl SystemOp {
             Self::VapiToolRegistry => "vapi_tool_registry",
             Self::VoiceWork => "voice_work",
             Self::KnowledgeBaseWork => "knowledge_base_work",
+            Self::JobClaim => "job_claim",
+            Self::JobSchedule => "job_schedule",
         }
     }
 }

@@ -1,0 +1,70 @@
+//! Writing a job inside the caller's transaction.
+
+use chrono::{DateTime, Utc};
+use db::schema::jobs;
+use db::{AsyncPgConnection, OrgId};
+use diesel::ExpressionMethods;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::JobError;
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// The kind, naming the handler that runs it (`<crate>.<what>`, for example
+    /// `calendar.sync`); 1–100 characters.
+    pub kind: &'static str,
+    /// Jobs of one kind with the same key run one at a time, in enqueue order (for example
+    /// one Dialpad call's events); `None`: no ordering. 1–200 characters.
+    pub order_key: Option<String>,
+    /// What the handler needs (ids, not copies of rows that may change).
+    pub payload: serde_json::Value,
+    /// The earliest time it may run; `None`: now.
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+impl NewJob {
+    /// A job of `kind` with `payload`, due now, unordered.
+    #[must_use]
+    pub fn new(kind: &'static str, payload: serde_json::Value) -> Self {
+        Self {
+            kind,
+            order_key: None,
+            payload,
+            run_at: None,
+        }
+    }
+
+    /// The same job, ordered after earlier jobs of its kind with `key`.
+    #[must_use]
+    pub fn ordered_by(mut self, key: impl Into<String>) -> Self {
+        self.order_key = Some(key.into());
+        self
+    }
+}
+
+/// Writes `job` for organization `org` on `conn`, which must be inside that organization's
+/// tenant transaction (`Db::tenant`): the job commits or rolls back with the caller's change.
+/// Call [`crate::Waker::wake`] after the commit. Returns the job's id.
+///
+/// # Errors
+/// [`JobError::Db`] when the insert fails (row-level security refuses another organization).
+pub async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    org: OrgId,
+    job: NewJob,
+) -> Result<Uuid, JobError> {
+    let id = diesel::insert_into(jobs::table)
+        .values((
+            jobs::org_id.eq(org.0),
+            jobs::kind.eq(job.kind),
+            jobs::order_key.eq(job.order_key),
+            jobs::payload.eq(job.payload),
+            jobs::run_at.eq(job.run_at.unwrap_or_else(Utc::now)),
+        ))
+        .returning(jobs::id)
+        .get_result(conn)
+        .await?;
+    Ok(id)
+}

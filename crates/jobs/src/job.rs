@@ -1,0 +1,113 @@
+//! A claimed job as its handler sees it, and what the handler answers.
+
+use std::sync::Arc;
+
+use db::schema::jobs;
+use db::{AsyncPgConnection, OrgId};
+use diesel::{ExpressionMethods, QueryDsl};
+use diesel_async::RunQueryDsl;
+use futures_util::future::BoxFuture;
+use uuid::Uuid;
+
+use crate::JobError;
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job's id.
+    pub id: Uuid,
+    /// The organization it belongs to: the handler works in this tenant's transactions.
+    pub org: OrgId,
+    /// Its kind.
+    pub kind: String,
+    /// Its ordering key, if any.
+    pub order_key: Option<String>,
+    /// What it was enqueued with.
+    pub payload: serde_json::Value,
+    /// This run's number, 1 for the first.
+    pub attempt: i32,
+    /// The claiming worker (`<instance>/<n>`), whose lease the job is under.
+    pub(crate) worker: Arc<str>,
+}
+
+impl Job {
+    /// Deletes the job on `conn`, inside the handler's own transaction of [`Job::org`], so the
+    /// job's effect and its completion commit together (exactly-once effect); the handler then
+    /// answers [`Done::Recorded`].
+    ///
+    /// # Errors
+    /// [`JobError::LeaseLost`] when the lease expired and another worker claimed the job (the
+    /// handler returns the error so that its transaction rolls back); [`JobError::Db`].
+    pub async fn complete_on(&self, conn: &mut AsyncPgConnection) -> Result<(), JobError> {
+        if delete_claimed(conn, self.org, self.id, &self.worker).await? == 0 {
+            return Err(JobError::LeaseLost);
+        }
+        Ok(())
+    }
+}
+
+/// Deletes job `id` while it is claimed by `worker`; returns how many rows went (0 or 1).
+pub(crate) async fn delete_claimed(
+    conn: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    worker: &str,
+) -> Result<usize, JobError> {
+    Ok(diesel::delete(
+        jobs::table
+            .filter(jobs::id.eq(id))
+            .filter(jobs::org_id.eq(org.0))
+            .filter(jobs::status.eq("running"))
+            .filter(jobs::locked_by.eq(worker)),
+    )
+    .execute(conn)
+    .await?)
+}
+
+/// A handler's success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// The handler deleted the job itself with [`Job::complete_on`] in its own transaction.
+    Recorded,
+    /// The runner deletes the job now.
+    Finished,
+}
+
+/// A handler's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth another attempt (a provider or the database failed); retried per the kind's
+    /// [`crate::RetryPolicy`].
+    Retry(String),
+    /// Never worth another attempt (bad payload, a rule refuses it): dead-lettered at once.
+    Permanent(String),
+    /// The lease expired and another worker owns the job: nothing is recorded.
+    LeaseLost,
+}
+
+impl From<JobError> for Failure {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::LeaseLost => Self::LeaseLost,
+            JobError::Db(e) => Self::Retry(e.to_string()),
+        }
+    }
+}
+
+/// What a handler returns.
+pub type Outcome = Result<Done, Failure>;
+
+/// The runner's view of a handler: any `Fn(Job) -> impl Future<Output = Outcome>`.
+pub(crate) trait Handler: Send + Sync {
+    fn run(&self, job: Job) -> BoxFuture<'static, Outcome>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Job) -> Fut + Send + Sync,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    fn run(&self, job: Job) -> BoxFuture<'static, Outcome> {
+        Box::pin(self(job))
+    }
+}

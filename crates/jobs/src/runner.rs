@@ -1,0 +1,456 @@
+//! The workers: claim a batch, run each job through its kind's handler, record the outcome.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use db::schema::jobs;
+use db::{DbError, OrgId, SystemOp};
+use diesel::sql_types::{Array, Double, Integer, Text};
+use diesel::{ExpressionMethods, QueryDsl, QueryableByName};
+use diesel_async::RunQueryDsl;
+use futures_util::FutureExt;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use uuid::Uuid;
+
+use crate::job::{Handler, Outcome, delete_claimed};
+use crate::schedule::{Schedule, Task};
+use crate::{Done, Failure, Job, JobError, RetryPolicy, Waker};
+
+/// Settings of a [`Runner`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunnerConfig {
+    /// Concurrent workers on this instance. Jobs mostly wait on the database or a provider,
+    /// so the default is four per CPU core (at least 4): more commits in flight let PostgreSQL
+    /// flush them together.
+    pub workers: usize,
+    /// Jobs claimed per batch (one round trip claims them all).
+    pub batch: i32,
+    /// How long a claim lasts; a dead worker's jobs are claimed again when it expires. Longer
+    /// than any handler runs.
+    pub lease: Duration,
+    /// How often an idle worker looks anyway (for retries coming due and expired leases);
+    /// [`Waker::wake`] wakes it at once.
+    pub idle_poll: Duration,
+    /// How often periodic tasks are checked for a due slot.
+    pub schedule_poll: Duration,
+    /// How long [`RunnerHandle::shutdown`] lets running jobs finish before abandoning them to
+    /// their lease.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            workers: (cores * 4).max(4),
+            batch: 16,
+            lease: Duration::from_secs(60),
+            idle_poll: Duration::from_secs(1),
+            schedule_poll: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+struct Kind {
+    handler: Box<dyn Handler>,
+    policy: RetryPolicy,
+}
+
+/// The job runner of one instance: the handlers of the kinds it runs and its periodic tasks.
+/// Built with [`Runner::register`] and [`Runner::every`], then [`Runner::start`]ed.
+pub struct Runner {
+    waker: Waker,
+    config: RunnerConfig,
+    instance: String,
+    kinds: HashMap<&'static str, Kind>,
+    schedules: Vec<Schedule>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("instance", &self.instance)
+            .field("kinds", &self.kinds.keys().collect::<Vec<_>>())
+            .field("schedules", &self.schedules.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    org_id: Uuid,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    order_key: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    payload: serde_json::Value,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+}
+
+impl Runner {
+    /// A runner whose workers wait on `waker`; `instance` names this instance in claims
+    /// (`<instance>/<n>`, for operators).
+    #[must_use]
+    pub fn new(waker: Waker, config: RunnerConfig, instance: &str) -> Self {
+        Self {
+            waker,
+            config,
+            instance: instance.to_owned(),
+            kinds: HashMap::new(),
+            schedules: Vec::new(),
+        }
+    }
+
+    /// Runs jobs of `kind` with `handler`, retried per `policy`. Registering a kind again
+    /// replaces it.
+    #[must_use]
+    pub fn register<F, Fut>(mut self, kind: &'static str, policy: RetryPolicy, handler: F) -> Self
+    where
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let handler = Box::new(handler);
+        self.kinds.insert(kind, Kind { handler, policy });
+        self
+    }
+
+    /// Runs `task` once per `period` across every instance sharing the database (the first
+    /// instance to see a due slot runs it; a run interrupted by a crash waits for the next
+    /// slot, so the task must be idempotent). `name` identifies the schedule in the database.
+    #[must_use]
+    pub fn every<F, Fut>(mut self, name: &'static str, period: Duration, task: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let task: Box<dyn Task> = Box::new(task);
+        self.schedules.push(Schedule { name, period, task });
+        self
+    }
+
+    /// The waker the workers wait on.
+    #[must_use]
+    pub fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
+    /// Starts the workers, the periodic tasks and the `LISTEN jobs` task.
+    #[must_use]
+    pub fn start(self) -> RunnerHandle {
+        let (stop, stopped) = watch::channel(false);
+        let this = Arc::new(self);
+        let mut tasks = JoinSet::new();
+        for n in 0..this.config.workers.max(1) {
+            let worker: Arc<str> = format!("{}/{n}", this.instance).into();
+            tasks.spawn(Arc::clone(&this).work(worker, stopped.clone()));
+        }
+        if !this.schedules.is_empty() {
+            tasks.spawn(Arc::clone(&this).run_schedules(stopped));
+        }
+        let listener = tokio::spawn(crate::waker::listen(this.waker.clone()));
+        RunnerHandle {
+            stop,
+            tasks,
+            listener,
+            grace: this.config.shutdown_grace,
+        }
+    }
+
+    async fn work(self: Arc<Self>, worker: Arc<str>, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            // Registered before claiming, so a wake-up during the claim is not missed.
+            let notified = self.waker.local().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let pause = match self.run_once_as(&worker, &stop).await {
+                Ok(0) => self.config.idle_poll,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(%worker, error = %e, "job worker cannot claim; retrying");
+                    self.config.idle_poll
+                }
+            };
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Claims one batch as worker `worker` and runs it; returns how many jobs were claimed.
+    /// For tests and one-shot commands; started runners do this in a loop.
+    ///
+    /// # Errors
+    /// [`JobError::Db`] when the claim fails (a job's own failure is recorded on it).
+    pub async fn run_once(&self, worker: &str) -> Result<usize, JobError> {
+        let (_stop, stopped) = watch::channel(false);
+        self.run_once_as(&worker.into(), &stopped).await
+    }
+
+    async fn run_once_as(
+        &self,
+        worker: &Arc<str>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<usize, JobError> {
+        let claimed = self.claim(worker).await?;
+        let n = claimed.len();
+        // Keys whose earlier job in this batch did not finish: their later jobs wait.
+        let mut held: HashSet<(String, String)> = HashSet::new();
+        for job in claimed {
+            let key = job.order_key.clone().map(|k| (job.kind.clone(), k));
+            if *stop.borrow() || key.as_ref().is_some_and(|k| held.contains(k)) {
+                self.release(&Ticket::of(&job)).await;
+                continue;
+            }
+            if !self.run_job(job).await
+                && let Some(key) = key
+            {
+                held.insert(key);
+            }
+        }
+        Ok(n)
+    }
+
+    async fn claim(&self, worker: &Arc<str>) -> Result<Vec<Job>, JobError> {
+        let kinds: Vec<String> = self.kinds.keys().map(|k| (*k).to_owned()).collect();
+        let (batch, lease) = (self.config.batch, self.config.lease.as_secs_f64());
+        let owner = worker.to_string();
+        let rows: Vec<Claimed> = self
+            .waker
+            .db()
+            .system(SystemOp::JobClaim, move |c| {
+                Box::pin(async move {
+                    diesel::sql_query(
+                        "SELECT id, org_id, kind, order_key, payload, attempts \
+                           FROM jobs_claim($1, $2, $3, $4)",
+                    )
+                    .bind::<Text, _>(owner)
+                    .bind::<Array<Text>, _>(kinds)
+                    .bind::<Integer, _>(batch)
+                    .bind::<Double, _>(lease)
+                    .load(c)
+                    .await
+                    .map_err(JobError::from)
+                })
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Job {
+                id: r.id,
+                org: OrgId(r.org_id),
+                kind: r.kind,
+                order_key: r.order_key,
+                payload: r.payload,
+                attempt: r.attempts,
+                worker: Arc::clone(worker),
+            })
+            .collect())
+    }
+
+    /// Runs one job and records its outcome; whether it finished.
+    async fn run_job(&self, job: Job) -> bool {
+        let Some(kind) = self.kinds.get(job.kind.as_str()) else {
+            return false; // claimed only for registered kinds
+        };
+        let ticket = Ticket::of(&job);
+        let outcome = AssertUnwindSafe(kind.handler.run(job))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(Failure::Retry("the handler panicked".into())));
+        match outcome {
+            Ok(Done::Recorded) => true,
+            Ok(Done::Finished) => {
+                self.finish(&ticket).await;
+                true
+            }
+            Err(Failure::LeaseLost) => {
+                tracing::warn!(job_id = %ticket.id, kind = %ticket.kind, worker = %ticket.worker, "job lease expired before it was recorded; another worker owns it");
+                false
+            }
+            Err(Failure::Retry(error)) => {
+                let dead = kind.policy.exhausted(ticket.attempt);
+                let delay = kind.policy.delay(ticket.attempt);
+                self.record_failure(&ticket, dead, delay, &error).await;
+                false
+            }
+            Err(Failure::Permanent(error)) => {
+                self.record_failure(&ticket, true, Duration::ZERO, &error)
+                    .await;
+                false
+            }
+        }
+    }
+
+    async fn finish(&self, job: &Ticket) {
+        let (org, id, worker) = (job.org, job.id, job.worker.to_string());
+        let deleted = self
+            .waker
+            .db()
+            .tenant(org, move |c| {
+                Box::pin(async move { delete_claimed(c, org, id, &worker).await })
+            })
+            .await;
+        match deleted {
+            Ok(1) => {}
+            Ok(_) => {
+                tracing::warn!(job_id = %id, "job finished after its lease expired; it may run again")
+            }
+            // Its lease expires and the job runs again: handlers are idempotent.
+            Err(e) => tracing::warn!(job_id = %id, error = %e, "cannot delete a finished job"),
+        }
+    }
+
+    /// Puts a failed job back for a retry after `delay`, or dead-letters it.
+    async fn record_failure(&self, job: &Ticket, dead: bool, delay: Duration, error: &str) {
+        let message: String = error.chars().take(500).collect();
+        if dead {
+            tracing::error!(job_id = %job.id, kind = %job.kind, attempt = job.attempt, error = %message, "job dead-lettered");
+        } else {
+            tracing::warn!(job_id = %job.id, kind = %job.kind, attempt = job.attempt, retry_in_ms = delay.as_millis() as u64, error = %message, "job failed; will retry");
+        }
+        let (org, id, worker) = (job.org, job.id, job.worker.to_string());
+        let recorded = self
+            .waker
+            .db()
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::sql_query(
+                        "UPDATE jobs
+                            SET status = CASE WHEN $1 THEN 'dead' ELSE 'pending' END,
+                                run_at = now() + make_interval(secs => $2),
+                                last_error = $3, locked_by = NULL, locked_until = NULL
+                          WHERE id = $4 AND org_id = $5 AND status = 'running' AND locked_by = $6",
+                    )
+                    .bind::<diesel::sql_types::Bool, _>(dead)
+                    .bind::<Double, _>(delay.as_secs_f64())
+                    .bind::<Text, _>(message)
+                    .bind::<diesel::sql_types::Uuid, _>(id)
+                    .bind::<diesel::sql_types::Uuid, _>(org.0)
+                    .bind::<Text, _>(worker)
+                    .execute(c)
+                    .await
+                    .map_err(DbError::Query)
+                })
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(job_id = %id, error = %e, "cannot record a job failure; its lease will expire");
+        }
+    }
+
+    /// Gives a claimed job that did not start back to the queue, its attempt not counted.
+    async fn release(&self, job: &Ticket) {
+        let (org, id, worker) = (job.org, job.id, job.worker.to_string());
+        let released = self
+            .waker
+            .db()
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::update(
+                        jobs::table
+                            .filter(jobs::id.eq(id))
+                            .filter(jobs::org_id.eq(org.0))
+                            .filter(jobs::status.eq("running"))
+                            .filter(jobs::locked_by.eq(worker)),
+                    )
+                    .set((
+                        jobs::status.eq("pending"),
+                        jobs::attempts.eq(jobs::attempts - 1),
+                        jobs::locked_by.eq(None::<String>),
+                        jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
+                    ))
+                    .execute(c)
+                    .await
+                    .map_err(DbError::Query)
+                })
+            })
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(job_id = %id, error = %e, "cannot release a job; its lease will expire");
+        }
+    }
+
+    async fn run_schedules(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            for schedule in &self.schedules {
+                if *stop.borrow() {
+                    return;
+                }
+                schedule.run_if_due(self.waker.db()).await;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.config.schedule_poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// What the runner records a job's outcome by (the job without its payload).
+struct Ticket {
+    id: Uuid,
+    org: OrgId,
+    kind: String,
+    attempt: i32,
+    worker: Arc<str>,
+}
+
+impl Ticket {
+    fn of(job: &Job) -> Self {
+        Self {
+            id: job.id,
+            org: job.org,
+            kind: job.kind.clone(),
+            attempt: job.attempt,
+            worker: Arc::clone(&job.worker),
+        }
+    }
+}
+
+/// A started [`Runner`]. [`RunnerHandle::shutdown`] stops it gracefully; dropping it aborts its
+/// tasks (running jobs then wait for their lease).
+#[derive(Debug)]
+pub struct RunnerHandle {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    listener: JoinHandle<()>,
+    grace: Duration,
+}
+
+impl RunnerHandle {
+    /// Stops claiming; running jobs and periodic tasks finish (claimed jobs not yet started
+    /// are released at once) within the grace period, after which what still runs is aborted
+    /// and its jobs wait for their lease.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let drained = tokio::time::timeout(self.grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "job runner: jobs still running after the grace period were abandoned to their lease"
+            );
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+        self.listener.abort();
+    }
+}
+
+impl Drop for RunnerHandle {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
