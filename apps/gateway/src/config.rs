@@ -97,9 +97,10 @@ pub struct Config {
     /// `WS_SEND_QUEUE`: messages queued per WebSocket connection before a client too slow to
     /// read them is disconnected. Default 256.
     pub ws_send_queue: usize,
-    /// `EVENT_WORKERS`: webhook event workers per instance (0 turns processing off on this
-    /// instance). Default 2.
-    pub event_workers: usize,
+    /// `JOB_WORKERS`: job runner workers per instance (webhook events and every other background
+    /// queue). Default four per CPU core (at least 4); 0 turns background work off on this
+    /// instance (it then only serves requests and WebSockets).
+    pub job_workers: usize,
     /// The platform's Vapi account and how Vapi authenticates to us (see [`VapiConfig`]).
     pub vapi: VapiConfig,
     /// Where knowledge-base embeddings come from (see [`EmbeddingsConfig`]).
@@ -251,7 +252,7 @@ impl std::fmt::Debug for Config {
             .field("public_base_url", &self.public_base_url)
             .field("ws_heartbeat", &self.ws_heartbeat)
             .field("ws_send_queue", &self.ws_send_queue)
-            .field("event_workers", &self.event_workers)
+            .field("job_workers", &self.job_workers)
             .field("vapi", &self.vapi)
             .field("embeddings", &self.embeddings)
             .field("retrieval", &self.retrieval)
@@ -735,9 +736,12 @@ impl Config {
                 "a whole number from 1 to 65536",
                 |v| (1..=65_536).contains(v),
             )?,
-            event_workers: vars.parsed("EVENT_WORKERS", 2, "a whole number from 0 to 64", |v| {
-                *v <= 64
-            })?,
+            job_workers: vars.parsed(
+                "JOB_WORKERS",
+                jobs::RunnerConfig::default().workers,
+                "a whole number from 0 to 256",
+                |v| *v <= 256,
+            )?,
             vapi: vars.vapi()?,
             embeddings: vars.embeddings()?,
             retrieval: vars.retrieval()?,

@@ -49,28 +49,6 @@ pub fn keyring(config: &Config) -> Result<credentials::Keyring, credentials::Cre
     credentials::Keyring::from_config(&config.credentials_keys, &config.credentials_active_key)
 }
 
-/// How often the hybrid-telephony cleanup runs (SPEC §6: daily). Idempotent, so several
-/// instances running it is harmless.
-pub const CLEANUP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// Runs [`telephony::cleanup`] and the realtime outbox prune a minute after start-up and then every [`CLEANUP_INTERVAL`].
-fn spawn_daily_cleanup(db: db::Db) {
-    tokio::spawn(async move {
-        let start = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut ticks = tokio::time::interval_at(start, CLEANUP_INTERVAL);
-        loop {
-            ticks.tick().await;
-            if let Err(e) = telephony::cleanup(&db).await {
-                tracing::error!(error = %e, "telephony cleanup failed");
-            }
-            match realtime::outbox::prune(&db).await {
-                Ok(pruned) => tracing::info!(pruned, "realtime outbox pruned"),
-                Err(e) => tracing::error!(error = %e, "realtime outbox prune failed"),
-            }
-        }
-    });
-}
-
 /// This instance's name in event claims and logs: `HOSTNAME` (or `gateway`) and the process id.
 fn instance_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into());
@@ -122,12 +100,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     }
 
     let state = app_state(&config, db)?;
-    spawn_daily_cleanup(state.db.clone());
     let background = crate::background::Background::start(
         &state,
-        event_log::ProcessorConfig {
-            workers: config.event_workers,
-            ..event_log::ProcessorConfig::default()
+        jobs::RunnerConfig {
+            workers: config.job_workers,
+            ..jobs::RunnerConfig::default()
         },
         &instance_name(),
     );

@@ -46,7 +46,12 @@ pub struct AppState {
     pub edge: Arc<crate::edge::ClientLimits>,
     /// Where the built operator console is and its Content-Security-Policy ([`crate::console`]).
     pub console: Arc<crate::console::ConsoleConfig>,
+    /// Wakes the job workers (of every instance) after a commit that enqueued jobs.
+    pub jobs: jobs::Waker,
 }
+
+/// Wake-ups of the job workers within this window send one `NOTIFY` to other instances.
+pub const JOB_WAKE_COALESCE: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl AppState {
     /// Assembles the state: the vault over `db` sealing with `keyring`, and the integrations
@@ -76,10 +81,12 @@ impl AppState {
                 .with_public_base_url(public_base_url.clone()),
         );
         let softphone = Arc::new(softphone::Softphone::new(db.clone(), credentials.clone()));
+        let jobs = jobs::Waker::new(db.clone(), JOB_WAKE_COALESCE);
         let scheduler = Arc::new(scheduling::Scheduler::new(
             db.clone(),
             credentials.clone(),
             integrations.clone(),
+            jobs.clone(),
         ));
         let messenger = Arc::new(messaging::Messenger::new(
             db.clone(),
@@ -116,6 +123,7 @@ impl AppState {
             credentials,
             keyring,
             hub: Arc::new(realtime::Hub::new(DEFAULT_WS_SEND_QUEUE)),
+            jobs,
             ws_heartbeat: std::time::Duration::from_secs(30),
             db,
             auth: Arc::new(auth),

@@ -176,14 +176,16 @@ pub struct TestGateway {
     pub state: AppState,
 }
 
-/// Event processing for tests: a short lease and idle poll, so recovery tests finish quickly.
+/// The job runner for tests: two workers, a short lease and idle poll, so recovery tests
+/// finish quickly.
 #[must_use]
-pub fn test_processor_config() -> event_log::ProcessorConfig {
-    event_log::ProcessorConfig {
+pub fn test_runner_config() -> jobs::RunnerConfig {
+    jobs::RunnerConfig {
+        workers: 2,
         lease: std::time::Duration::from_secs(2),
         idle_poll: std::time::Duration::from_millis(200),
-        base_backoff: std::time::Duration::from_millis(50),
-        ..event_log::ProcessorConfig::default()
+        shutdown_grace: std::time::Duration::from_secs(2),
+        ..jobs::RunnerConfig::default()
     }
 }
 
@@ -225,7 +227,7 @@ impl TestGateway {
     ) -> Self {
         let database = TestDatabase::new().await;
         let state = test_state_full(database.db(), endpoints, google);
-        Self::serve_with(database, state, test_processor_config().workers)
+        Self::serve_with(database, state, test_runner_config().workers)
     }
 
     /// [`TestGateway::start`] with per-client limits of the test's choosing.
@@ -235,7 +237,7 @@ impl TestGateway {
     pub async fn start_edge(edge: crate::edge::EdgeConfig) -> Self {
         let database = TestDatabase::new().await;
         let state = test_state(database.db()).with_edge(edge);
-        Self::serve_with(database, state, test_processor_config().workers)
+        Self::serve_with(database, state, test_runner_config().workers)
     }
 
     /// [`TestGateway::start`] serving the operator console described by `console`.
@@ -245,7 +247,7 @@ impl TestGateway {
     pub async fn start_console(console: crate::console::ConsoleConfig) -> Self {
         let database = TestDatabase::new().await;
         let state = test_state(database.db()).with_console(console);
-        Self::serve_with(database, state, test_processor_config().workers)
+        Self::serve_with(database, state, test_runner_config().workers)
     }
 
     /// A gateway with the platform's Vapi account at `vapi_base_url` (a mock), the webhook
@@ -278,30 +280,30 @@ impl TestGateway {
             Some(TEST_PUBLIC_BASE_URL.into()),
         )
         .with_vapi(&test_vapi_config(vapi_base_url), test_voice_config());
-        Self::serve_with(database, state, test_processor_config().workers)
+        Self::serve_with(database, state, test_runner_config().workers)
     }
 
-    /// Another gateway instance on the **same** database (its own pool, hub, `event_workers`
-    /// event workers and fan-out), as a second replica behind a load balancer would be.
+    /// Another gateway instance on the **same** database (its own pool, hub, `job_workers`
+    /// job workers and fan-out), as a second replica behind a load balancer would be.
     ///
     /// # Panics
     /// As [`TestGateway::start`].
-    pub async fn second_instance(&self, event_workers: usize) -> Self {
+    pub async fn second_instance(&self, job_workers: usize) -> Self {
         let database = self.database.share();
         let state = test_state(database.db());
-        Self::serve_with(database, state, event_workers)
+        Self::serve_with(database, state, job_workers)
     }
 
-    fn serve_with(database: TestDatabase, state: AppState, event_workers: usize) -> Self {
+    fn serve_with(database: TestDatabase, state: AppState, job_workers: usize) -> Self {
         let limits = BodyLimits {
             json: 256 * 1024,
             other: 10 * 1024 * 1024,
         };
         let background = crate::background::Background::start(
             &state,
-            event_log::ProcessorConfig {
-                workers: event_workers,
-                ..test_processor_config()
+            jobs::RunnerConfig {
+                workers: job_workers,
+                ..test_runner_config()
             },
             &format!("test-{}", uuid::Uuid::new_v4()),
         );

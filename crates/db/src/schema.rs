@@ -79,21 +79,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    calendar_sync_jobs (id) {
-        id -> Uuid,
-        org_id -> Uuid,
-        appointment_id -> Uuid,
-        action -> Text,
-        status -> Text,
-        attempts -> Int4,
-        next_attempt_at -> Timestamptz,
-        last_error -> Nullable<Text>,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     call_logs (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -630,10 +615,6 @@ diesel::table! {
         payload -> Jsonb,
         received_at -> Timestamptz,
         status -> Text,
-        attempts -> Int4,
-        next_attempt_at -> Timestamptz,
-        locked_by -> Nullable<Text>,
-        locked_until -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
         processed_at -> Nullable<Timestamptz>,
     }
@@ -647,8 +628,6 @@ diesel::joinable!(appointments -> organizations (org_id));
 diesel::joinable!(appointments -> services (service_id));
 diesel::joinable!(apps -> organizations (org_id));
 diesel::joinable!(assistant_org_mapping -> organizations (org_id));
-diesel::joinable!(calendar_sync_jobs -> appointments (appointment_id));
-diesel::joinable!(calendar_sync_jobs -> organizations (org_id));
 diesel::joinable!(call_logs -> contacts (contact_id));
 diesel::joinable!(call_logs -> organizations (org_id));
 diesel::joinable!(caller_id_verification_requests -> organizations (org_id));
@@ -697,7 +676,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     apps,
     assistant_org_mapping,
-    calendar_sync_jobs,
     call_logs,
     caller_id_verification_requests,
     calls,

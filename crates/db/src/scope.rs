@@ -61,18 +61,12 @@ pub enum SystemOp {
     /// A Dialpad webhook: the organization, state and sealed secret of the app its URL names,
     /// through `dialpad_webhook_app`.
     DialpadWebhookLookup,
-    /// Event workers claiming due webhook events of every organization through
-    /// `webhook_events_claim` (each event is then processed in its organization's transaction).
-    EventClaim,
     /// The realtime fan-out reading outbox rows of every organization through
     /// `realtime_events_fetch` / `realtime_events_after`, to deliver each to the connections of
     /// its own organization only.
     RealtimeFanOut,
     /// The daily prune of realtime outbox rows older than a day through `realtime_events_prune`.
     RealtimeCleanup,
-    /// The calendar worker claiming due Google Calendar jobs of every organization through
-    /// `calendar_sync_claim` (each job is then worked in its organization's transaction).
-    CalendarSync,
     /// A recording share link opened by whoever holds it: the organization and link of a token
     /// hash through `share_link_resolve`.
     ShareLinkResolve,
@@ -111,10 +105,8 @@ impl SystemOp {
             Self::TelephonyCleanup => "telephony_cleanup",
             Self::TwilioCallbackLookup => "twilio_callback_lookup",
             Self::DialpadWebhookLookup => "dialpad_webhook_lookup",
-            Self::EventClaim => "event_claim",
             Self::RealtimeFanOut => "realtime_fan_out",
             Self::RealtimeCleanup => "realtime_cleanup",
-            Self::CalendarSync => "calendar_sync",
             Self::ShareLinkResolve => "share_link_resolve",
             Self::VapiRouting => "vapi_routing",
             Self::VapiToolRegistry => "vapi_tool_registry",

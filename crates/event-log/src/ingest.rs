@@ -9,11 +9,10 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::dialpad::{self, CallEvent, EventKind};
+use crate::processor::{JOB_KIND, order_key};
 use crate::{EventLogError, secrets};
-
-/// The NOTIFY channel that wakes the processor (sent at commit by the `webhook_events_wake`
-/// trigger).
-pub const CHANNEL: &str = "webhook_events";
+use jobs::NewJob;
+use serde_json::json;
 
 /// A stored delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +40,10 @@ struct WebhookApp {
     ciphertext: Option<Vec<u8>>,
 }
 
-/// Verifies a Dialpad delivery for `app` and stores it under its idempotency key (the insert
-/// queues the processor's wake-up), all before returning: once this returns `Ok`, the event is durable and
-/// will be processed (once in effect) even if this process dies at once.
+/// Verifies a Dialpad delivery for `app` and stores it under its idempotency key together with
+/// the `dialpad.event` job that applies it, all before returning, then wakes the job workers:
+/// once this returns `Ok`, the event is durable and will be processed (once in effect) even if
+/// this process dies at once.
 ///
 /// # Errors
 /// [`EventLogError::NotFound`] (unknown app), [`EventLogError::AppInactive`],
@@ -52,6 +52,7 @@ struct WebhookApp {
 pub async fn dialpad(
     db: &Db,
     keyring: &Keyring,
+    waker: &jobs::Waker,
     app: Uuid,
     body: &[u8],
 ) -> Result<Ingested, EventLogError> {
@@ -101,6 +102,9 @@ pub async fn dialpad(
                     .await
                     .optional()?;
                 if let Some(id) = inserted {
+                    let job = NewJob::new(JOB_KIND, json!({ "event_id": id }))
+                        .ordered_by(order_key(app, &value["call_id"]));
+                    jobs::enqueue(c, org, job).await?;
                     return Ok::<_, EventLogError>((id, false));
                 }
                 let existing: Uuid = webhook_events::table
@@ -115,6 +119,9 @@ pub async fn dialpad(
             })
         })
         .await?;
+    if !duplicate {
+        waker.wake();
+    }
     Ok(Ingested {
         event_id,
         duplicate,

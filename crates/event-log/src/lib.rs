@@ -3,14 +3,14 @@
 //!
 //! 1. [`ingest::dialpad`] verifies a Dialpad delivery for its app ([`dialpad::decode_body`]),
 //!    stores it in the append-only `webhook_events` table under an idempotency key (a Dialpad
-//!    retry of the same event is recognized and stored once), queues `NOTIFY webhook_events` and
-//!    only then lets the gateway answer 200.
-//! 2. [`Processor`] workers claim due events with `FOR UPDATE SKIP LOCKED` under a lease, woken
-//!    at once by the notification. Each event's effects (the call upsert, the voicemail, the
-//!    realtime event) and its `done` mark commit in **one** tenant transaction, so an event is
-//!    processed exactly once in effect: a worker that dies mid-batch commits nothing, its lease
-//!    expires and another worker takes the event again. Failures retry with exponential backoff
-//!    and end in the `dead` state after [`ProcessorConfig::max_attempts`].
+//!    retry of the same event is recognized and stored once) together with one `dialpad.event`
+//!    job, wakes the job workers after the commit, and only then lets the gateway answer 200.
+//! 2. The platform's job runner (`jobs`) claims the job; [`processor::apply`] commits the
+//!    event's effects (the call upsert, the voicemail, the realtime event), its `done` mark and
+//!    the job's completion in **one** tenant transaction, so an event is processed exactly once
+//!    in effect: a worker that dies mid-batch commits nothing, its lease expires and another
+//!    worker takes the job again. One call's events apply in arrival order (the job's order
+//!    key). Failures retry per [`processor::RETRY`]; an unusable payload is marked `dead`.
 //! 3. [`handlers`] turn Dialpad states into our events (`call.ring`, `call.started`,
 //!    `call.ended`, `call.recording.completed`, `voicemail.received`), keep each call's status
 //!    monotonic whatever the arrival order, and publish seed-000 payloads to the app's
@@ -20,10 +20,8 @@ pub mod calls;
 pub mod dialpad;
 mod handlers;
 pub mod ingest;
-mod processor;
+pub mod processor;
 pub mod secrets;
-
-pub use processor::{Processor, ProcessorConfig, ProcessorHandle};
 
 /// Errors of the event log.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,8 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use event_log::dialpad::PayloadError;
-use event_log::{EventLogError, Processor, ProcessorConfig, ingest};
+use event_log::{EventLogError, ingest, processor};
+use jobs::{Runner, RunnerConfig, Waker};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -83,17 +84,26 @@ async fn published(db: &Db, org: OrgId) -> Vec<Value> {
     .unwrap()
 }
 
-fn fast_config() -> ProcessorConfig {
-    ProcessorConfig {
+/// An instance's job runner with the event handler: `workers` workers claiming `batch` jobs
+/// under a 1 s lease.
+fn runner(db: &Db, name: &str, workers: usize, batch: i32) -> Runner {
+    let config = RunnerConfig {
+        workers,
+        batch,
         lease: Duration::from_secs(1),
         idle_poll: Duration::from_millis(100),
-        base_backoff: Duration::from_millis(10),
-        ..ProcessorConfig::default()
-    }
+        ..RunnerConfig::default()
+    };
+    processor::register(Runner::new(waker(db), config, name), db.clone())
 }
 
-async fn drain(processor: &Processor) {
-    while processor.run_batch("test/0").await.unwrap() > 0 {}
+fn waker(db: &Db) -> Waker {
+    Waker::new(db.clone(), Duration::ZERO)
+}
+
+async fn drain(db: &Db) {
+    let runner = runner(db, "test", 1, 32);
+    while runner.run_once("test/0").await.unwrap() > 0 {}
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -123,12 +133,12 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
     let mut first_ids = Vec::new();
     for event in &events {
         let body = event.to_string();
-        let first = ingest::dialpad(&db, &keys, app, body.as_bytes())
+        let first = ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
             .await
             .unwrap();
         assert!(!first.duplicate);
         for _ in 0..2 {
-            let again = ingest::dialpad(&db, &keys, app, body.as_bytes())
+            let again = ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
                 .await
                 .unwrap();
             assert!(again.duplicate);
@@ -141,8 +151,7 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
         3
     );
 
-    let processor = Processor::new(db.clone(), fast_config(), "test");
-    drain(&processor).await;
+    drain(&db).await;
     assert_eq!(
         count(
             &db,
@@ -203,12 +212,12 @@ async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() 
         unanswered(53, "missed", 1_769_596_232_000),
     ];
     for event in &events {
-        let stored = ingest::dialpad(&db, &keys, app, event.to_string().as_bytes())
+        let stored = ingest::dialpad(&db, &keys, &waker(&db), app, event.to_string().as_bytes())
             .await
             .unwrap();
         assert_ne!(stored.event_type, "ignored", "{event}");
     }
-    drain(&Processor::new(db.clone(), fast_config(), "test")).await;
+    drain(&db).await;
     let (calls, total) = event_log::calls::list(&db, org, app, None, 10, 0)
         .await
         .unwrap();
@@ -232,21 +241,42 @@ async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() 
     }
 }
 
-/// The payloads `worker` claims (up to `limit`), through the processor's own claim function.
-async fn claim(db: &Db, worker: &'static str, limit: i32) -> Vec<Value> {
-    db.system(db::SystemOp::EventClaim, move |c| {
-        Box::pin(async move {
-            let rows: Vec<Payload> =
-                diesel::sql_query("SELECT payload FROM webhook_events_claim($1, $2, 60)")
-                    .bind::<Text, _>(worker)
-                    .bind::<diesel::sql_types::Integer, _>(limit)
-                    .load(c)
-                    .await?;
-            Ok::<_, DbError>(rows.into_iter().map(|r| r.payload).collect())
+/// The event payloads `worker` claims (up to `limit`), through the job runner's own claim
+/// function.
+async fn claim(db: &Db, org: OrgId, worker: &'static str, limit: i32) -> Vec<Value> {
+    let jobs: Vec<Payload> = db
+        .system(db::SystemOp::JobClaim, move |c| {
+            Box::pin(async move {
+                diesel::sql_query(
+                    "SELECT payload FROM jobs_claim($1, ARRAY['dialpad.event'], $2, 60)",
+                )
+                .bind::<Text, _>(worker)
+                .bind::<diesel::sql_types::Integer, _>(limit)
+                .load(c)
+                .await
+                .map_err(DbError::Query)
+            })
         })
-    })
-    .await
-    .unwrap()
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    for job in jobs {
+        let id = Uuid::parse_str(job.payload["event_id"].as_str().unwrap()).unwrap();
+        let event: Payload = db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::sql_query("SELECT payload FROM webhook_events WHERE id = $1")
+                        .bind::<SqlUuid, _>(id)
+                        .get_result(c)
+                        .await
+                        .map_err(DbError::Query)
+                })
+            })
+            .await
+            .unwrap();
+        events.push(event.payload);
+    }
+    events
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -261,16 +291,16 @@ async fn a_calls_events_are_claimed_in_arrival_order_one_worker_at_a_time() {
         unanswered(61, "hangup", 1_769_596_230_000),
         unanswered(62, "ringing", 1_769_596_201_000),
     ] {
-        ingest::dialpad(&db, &keys, app, event.to_string().as_bytes())
+        ingest::dialpad(&db, &keys, &waker(&db), app, event.to_string().as_bytes())
             .await
             .unwrap();
     }
     // Worker a takes call 61's ring; worker b may take call 62's, never 61's hangup, which
     // would otherwise be applied before the ring and hide it.
-    let a = claim(&db, "a", 1).await;
+    let a = claim(&db, org, "a", 1).await;
     assert_eq!((a.len(), &a[0]["state"]), (1, &json!("ringing")));
     assert_eq!(a[0]["call_id"], 61);
-    let b = claim(&db, "b", 10).await;
+    let b = claim(&db, org, "b", 10).await;
     let got: Vec<(&Value, &Value)> = b.iter().map(|e| (&e["call_id"], &e["state"])).collect();
     assert_eq!(got, vec![(&json!(62), &json!("ringing"))]);
 }
@@ -284,7 +314,7 @@ async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
     let app = create_app(&db, org).await;
     for (state, ts) in [("ringing", 1), ("connected", 2), ("hangup", 3)] {
         let body = call_event(7, state, 1_769_596_200_000 + ts).to_string();
-        ingest::dialpad(&db, &keys, app, body.as_bytes())
+        ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
             .await
             .unwrap();
     }
@@ -296,11 +326,17 @@ async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
         "recording_details": [{"recording_type": "voicemail", "url": "https://dialpad.com/v/8.mp3", "duration": 45_000}],
         "transcription_text": "Hi, it's Mary about my appointment"
     });
-    let ingested = ingest::dialpad(&db, &keys, app, voicemail.to_string().as_bytes())
-        .await
-        .unwrap();
+    let ingested = ingest::dialpad(
+        &db,
+        &keys,
+        &waker(&db),
+        app,
+        voicemail.to_string().as_bytes(),
+    )
+    .await
+    .unwrap();
     assert_eq!(ingested.event_type, "voicemail.received");
-    drain(&Processor::new(db.clone(), fast_config(), "test")).await;
+    drain(&db).await;
 
     let sent = published(&db, org).await;
     let kinds: Vec<&str> = sent.iter().map(|p| p["event"].as_str().unwrap()).collect();
@@ -349,6 +385,7 @@ async fn signed_apps_accept_only_their_signature() {
     let ok = ingest::dialpad(
         &db,
         &keys,
+        &waker(&db),
         app,
         signed(&event, secret.as_bytes()).as_bytes(),
     )
@@ -359,7 +396,7 @@ async fn signed_apps_accept_only_their_signature() {
         (event.to_string(), "plain"),
     ];
     for (body, what) in refusals {
-        let err = ingest::dialpad(&db, &keys, app, body.as_bytes())
+        let err = ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
             .await
             .unwrap_err();
         match (what, err) {
@@ -381,12 +418,12 @@ async fn signed_apps_accept_only_their_signature() {
     ));
     // Unknown apps and missing fields are refused, storing nothing.
     assert!(matches!(
-        ingest::dialpad(&db, &keys, Uuid::new_v4(), b"{}").await,
+        ingest::dialpad(&db, &keys, &waker(&db), Uuid::new_v4(), b"{}").await,
         Err(EventLogError::NotFound("app"))
     ));
     assert!(event_log::secrets::remove(&db, org, app).await.unwrap());
     assert!(matches!(
-        ingest::dialpad(&db, &keys, app, br#"{"state":"ringing"}"#).await,
+        ingest::dialpad(&db, &keys, &waker(&db), app, br#"{"state":"ringing"}"#).await,
         Err(EventLogError::Payload(PayloadError::Missing("call_id")))
     ));
 }
@@ -401,16 +438,11 @@ async fn a_processor_killed_mid_batch_loses_nothing_and_repeats_nothing() {
     const N: i64 = 300;
     for call in 0..N {
         let body = call_event(1_000 + call, "ringing", 1_769_596_200_000).to_string();
-        ingest::dialpad(&db, &keys, app, body.as_bytes())
+        ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
             .await
             .unwrap();
     }
-    let config = ProcessorConfig {
-        workers: 2,
-        batch: 50,
-        ..fast_config()
-    };
-    let first = Processor::new(db.clone(), config, "first").spawn();
+    let first = runner(&db, "first", 2, 50).start();
     let started = Instant::now();
     loop {
         let done = count(
@@ -428,7 +460,7 @@ async fn a_processor_killed_mid_batch_loses_nothing_and_repeats_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    first.shutdown().await; // killed: claims in flight stay 'processing' until their lease ends
+    drop(first); // killed: claims in flight stay 'running' until their lease ends
     let done = count(
         &db,
         org,
@@ -438,7 +470,7 @@ async fn a_processor_killed_mid_batch_loses_nothing_and_repeats_nothing() {
     let leased = count(
         &db,
         org,
-        "SELECT count(*) AS n FROM webhook_events WHERE status = 'processing'",
+        "SELECT count(*) AS n FROM jobs WHERE status = 'running'",
     )
     .await;
     assert!(done < N, "killed too late to be mid-batch");
@@ -447,7 +479,7 @@ async fn a_processor_killed_mid_batch_loses_nothing_and_repeats_nothing() {
         "nothing was in flight when killed (done {done})"
     );
 
-    let second = Processor::new(db.clone(), config, "second").spawn();
+    let second = runner(&db, "second", 2, 50).start();
     let started = Instant::now();
     while count(
         &db,
@@ -491,19 +523,23 @@ async fn unusable_events_are_dead_lettered_with_their_error() {
     // A voicemail without a Dialpad user cannot be stored (seed 000: the recipient is required).
     let body = json!({"call_id": 9, "state": "voicemail", "event_timestamp": 5,
                       "target": {"id": 3, "type": "office"}, "voicemail_link": "https://dialpad.com/v/9"});
-    ingest::dialpad(&db, &keys, app, body.to_string().as_bytes())
+    ingest::dialpad(&db, &keys, &waker(&db), app, body.to_string().as_bytes())
         .await
         .unwrap();
-    drain(&Processor::new(db.clone(), fast_config(), "test")).await;
+    drain(&db).await;
     assert_eq!(
-        count(&db, org, "SELECT count(*) AS n FROM webhook_events WHERE status = 'dead' AND attempts = 1 AND last_error LIKE '%dialpad_user_id%'").await,
+        count(&db, org, "SELECT count(*) AS n FROM webhook_events WHERE status = 'dead' AND last_error LIKE '%dialpad_user_id%'").await,
         1
     );
+    assert_eq!(
+        count(&db, org, "SELECT count(*) AS n FROM jobs").await,
+        0,
+        "its job completed: no retry"
+    );
     assert!(published(&db, org).await.is_empty());
-    let config = ProcessorConfig::default();
-    assert_eq!(config.backoff(1), Duration::from_secs(1));
-    assert_eq!(config.backoff(4), Duration::from_secs(8));
-    assert_eq!(config.backoff(30), Duration::from_secs(300));
+    assert_eq!(processor::RETRY.delay(1), Duration::from_secs(1));
+    assert_eq!(processor::RETRY.delay(4), Duration::from_secs(8));
+    assert_eq!(processor::RETRY.delay(30), Duration::from_secs(300));
 }
 
 fn insert_webhook_event(

@@ -2,12 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use db::schema::jobs;
-use db::{AsyncPgConnection, OrgId};
+use db::{AsyncPgConnection, DbError, OrgId};
 use diesel::ExpressionMethods;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
-
-use crate::JobError;
 
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,12 +47,12 @@ impl NewJob {
 /// Call [`crate::Waker::wake`] after the commit. Returns the job's id.
 ///
 /// # Errors
-/// [`JobError::Db`] when the insert fails (row-level security refuses another organization).
+/// [`DbError::Query`] when the insert fails (row-level security refuses another organization).
 pub async fn enqueue(
     conn: &mut AsyncPgConnection,
     org: OrgId,
     job: NewJob,
-) -> Result<Uuid, JobError> {
+) -> Result<Uuid, DbError> {
     let id = diesel::insert_into(jobs::table)
         .values((
             jobs::org_id.eq(org.0),
@@ -65,6 +63,7 @@ pub async fn enqueue(
         ))
         .returning(jobs::id)
         .get_result(conn)
-        .await?;
+        .await
+        .map_err(DbError::Query)?;
     Ok(id)
 }

@@ -52,7 +52,7 @@ async fn enqueue_all(db: &Db, org: OrgId, jobs: Vec<NewJob>) -> Vec<Uuid> {
             for job in jobs {
                 ids.push(jobs::enqueue(c, org, job).await?);
             }
-            Ok::<_, jobs::JobError>(ids)
+            Ok::<_, DbError>(ids)
         })
     })
     .await
@@ -117,11 +117,11 @@ async fn a_job_exists_only_when_its_transaction_commits() {
     let tdb = TestDatabase::new().await;
     let db = tdb.db();
     let org = create_org(&db, "Clinic").await;
-    let rolled_back: Result<(), jobs::JobError> = db
+    let rolled_back: Result<(), DbError> = db
         .tenant(org, move |c| {
             Box::pin(async move {
                 jobs::enqueue(c, org, NewJob::new("test.noop", json!({}))).await?;
-                Err(jobs::JobError::LeaseLost) // any error rolls the transaction back
+                Err(DbError::Pool("any error rolls the transaction back".into()))
             })
         })
         .await;
@@ -178,7 +178,10 @@ async fn concurrent_workers_on_two_instances_run_each_job_once() {
     eventually("every job ran", async || runs.lock().unwrap().len() == 400).await;
     one.shutdown().await;
     two.shutdown().await;
-    assert!(runs.lock().unwrap().values().all(|&n| n == 1), "a job ran twice");
+    assert!(
+        runs.lock().unwrap().values().all(|&n| n == 1),
+        "a job ran twice"
+    );
     assert_eq!(open_jobs(&db, org_a).await + open_jobs(&db, org_b).await, 0);
 }
 
@@ -509,14 +512,7 @@ async fn a_periodic_task_runs_once_per_slot_across_instances() {
 }
 
 fn insert_job(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
-    Box::pin(async move {
-        jobs::enqueue(c, org, NewJob::new("test.isolation", json!({})))
-            .await
-            .map_err(|e| match e {
-                jobs::JobError::Db(e) => e,
-                jobs::JobError::LeaseLost => unreachable!(),
-            })
-    })
+    Box::pin(async move { jobs::enqueue(c, org, NewJob::new("test.isolation", json!({}))).await })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,7 +69,12 @@ fn main() {
             credentials.clone(),
             ProviderEndpoints::default(),
         ));
-        let scheduler = Scheduler::new(db.clone(), credentials, integrations);
+        let scheduler = Scheduler::new(
+            db.clone(),
+            credentials,
+            integrations,
+            jobs::Waker::new(db.clone(), std::time::Duration::ZERO),
+        );
         scheduler
             .put_settings(
                 org,

@@ -2,22 +2,22 @@
 //! account): busy times through `freeBusy`, and the outbox that mirrors confirmed appointments
 //! as events.
 //!
-//! The outbox (`calendar_sync_jobs`) is written in the appointment's own transaction. A worker
-//! claims due jobs of every organization (`calendar_sync_claim`, `SystemOp::CalendarSync`, a
-//! lease of [`LEASE_SECS`]) and works each in its organization's scope: `upsert` puts the event
-//! (`PUT events/{id}`, or `POST events` with that id when Google has none), `delete` removes it
-//! (a missing event counts as removed). The event id is the appointment id without dashes
-//! (base32hex-compatible), so a job retried after a crash updates the same event. Failures back
-//! off `2^attempts` seconds up to 10 minutes; after [`MAX_ATTEMPTS`] a job is `dead` and keeps
-//! its last error.
+//! The outbox is a `calendar.sync` job of the platform's job runner, written in the
+//! appointment's own transaction ([`enqueue_on`]) and ordered per appointment. Its handler
+//! ([`sync_job`]) works in the job's organization: `upsert` puts the event (`PUT events/{id}`, or
+//! `POST events` with that id when Google has none), `delete` removes it (a missing event counts
+//! as removed). The event id is the appointment id without dashes (base32hex-compatible), so a
+//! job retried after a crash updates the same event. Failures are retried per [`RETRY`]
+//! (2 s doubling up to 10 minutes, 8 attempts), then the job is dead with its last error.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use db::schema::{appointments, calendar_sync_jobs};
-use db::{Db, OrgId, SystemOp};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName};
+use db::schema::appointments;
+use db::{Db, OrgId};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
+use jobs::{Done, Failure, Job, NewJob, RetryPolicy};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use uuid::Uuid;
@@ -25,10 +25,15 @@ use uuid::Uuid;
 use crate::SchedulingError;
 use crate::availability::Busy;
 
-/// Seconds a claimed job is held before another worker may take it.
-pub const LEASE_SECS: f64 = 60.0;
-/// Attempts before a job is dead.
-pub const MAX_ATTEMPTS: i32 = 8;
+/// The job kind that mirrors one appointment change to Google Calendar.
+pub const JOB_KIND: &str = "calendar.sync";
+
+/// The calendar job's retry policy: 8 attempts, 2 s doubling up to 10 minutes.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 8,
+    base_delay: Duration::from_secs(2),
+    max_delay: Duration::from_secs(600),
+};
 
 /// Google Calendar API client of the platform (one per process).
 #[derive(Debug, Clone)]
@@ -168,7 +173,8 @@ pub fn event_id(appointment: Uuid) -> String {
     appointment.simple().to_string()
 }
 
-/// Queues a calendar job in the caller's tenant transaction.
+/// Queues a calendar job (`action`: `upsert` or `delete`) in the caller's tenant transaction;
+/// the caller wakes the job workers after its commit.
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
@@ -178,40 +184,17 @@ pub async fn enqueue_on(
     appointment: Uuid,
     action: &'static str,
 ) -> Result<(), SchedulingError> {
-    diesel::insert_into(calendar_sync_jobs::table)
-        .values((
-            calendar_sync_jobs::id.eq(Uuid::new_v4()),
-            calendar_sync_jobs::org_id.eq(org.0),
-            calendar_sync_jobs::appointment_id.eq(appointment),
-            calendar_sync_jobs::action.eq(action),
-        ))
-        .execute(c)
-        .await?;
+    let job = NewJob::new(
+        JOB_KIND,
+        json!({ "appointment_id": appointment, "action": action }),
+    )
+    .ordered_by(appointment.to_string());
+    jobs::enqueue(c, org, job).await?;
     Ok(())
 }
 
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    org_id: Uuid,
-}
-
-/// What one pass of the worker did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    /// Jobs completed.
-    pub done: usize,
-    /// Jobs that failed and will be retried.
-    pub retried: usize,
-    /// Jobs given up.
-    pub dead: usize,
-}
-
-type JobRow = (
-    String,
-    i32,
+/// What the event shows: service, times, notes, phone and customer of the appointment.
+type EventRow = (
     Option<String>,
     DateTime<Utc>,
     DateTime<Utc>,
@@ -220,134 +203,102 @@ type JobRow = (
     String,
 );
 
-/// Works off up to `limit` due jobs of every organization.
+/// Runs one `calendar.sync` job: puts or deletes the appointment's Google event, then records
+/// the event id on the appointment (an upsert). Idempotent: the event id is fixed per
+/// appointment.
 ///
 /// # Errors
-/// [`SchedulingError::Db`] when claiming fails; a failing job is recorded on the job.
-pub async fn sync_once(
+/// [`Failure::Permanent`] for a payload without an appointment id or action;
+/// [`Failure::Retry`] when Google, the token or the database fails.
+pub async fn sync_job(
     db: &Db,
     integrations: &integrations::Integrations,
     calendar: &GoogleCalendar,
-    limit: i32,
-) -> Result<SyncReport, SchedulingError> {
-    let claimed: Vec<Claimed> = db
-        .system(SystemOp::CalendarSync, move |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT id, org_id FROM calendar_sync_claim($1, $2)")
-                    .bind::<diesel::sql_types::Integer, _>(limit)
-                    .bind::<diesel::sql_types::Double, _>(LEASE_SECS)
-                    .load(c)
-                    .await
-                    .map_err(SchedulingError::from)
-            })
-        })
-        .await?;
-    let mut report = SyncReport::default();
-    for job in claimed {
-        let org = OrgId(job.org_id);
-        let id = job.id;
-        let row: Option<(Uuid, JobRow)> = db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    calendar_sync_jobs::table
-                        .inner_join(appointments::table)
-                        .filter(calendar_sync_jobs::org_id.eq(org.0))
-                        .filter(calendar_sync_jobs::id.eq(id))
-                        .filter(calendar_sync_jobs::status.eq("pending"))
-                        .select((
-                            appointments::id,
-                            (
-                                calendar_sync_jobs::action,
-                                calendar_sync_jobs::attempts,
-                                appointments::service_name,
-                                appointments::scheduled_time,
-                                appointments::ends_at,
-                                appointments::notes,
-                                appointments::customer_phone,
-                                appointments::customer_name,
-                            ),
-                        ))
-                        .first(c)
-                        .await
-                        .optional()
-                        .map_err(SchedulingError::from)
-                })
-            })
-            .await?;
-        let Some((appointment, (action, attempts, service, start, end, notes, phone, customer))) =
-            row
-        else {
-            continue;
-        };
-        let outcome = match integrations.google_access_token(org).await {
-            Err(e) => Err(format!("no Google access token: {e}")),
-            Ok(token) => {
-                let eid = event_id(appointment);
-                if action == "delete" {
-                    calendar.delete_event(&token.token, &eid).await
-                } else {
-                    let event = json!({
-                        "summary": format!("{} – {}", service.as_deref().unwrap_or("Appointment"), customer),
-                        "description": format!("Phone: {}\n{}", phone.as_deref().unwrap_or("-"), notes.as_deref().unwrap_or("")),
-                        "start": {"dateTime": start.to_rfc3339()},
-                        "end": {"dateTime": end.to_rfc3339()},
-                    });
-                    calendar.upsert_event(&token.token, &eid, &event).await
-                }
-            }
-        };
-        let attempts = attempts + 1;
-        let (status, next, error) = match &outcome {
-            Ok(()) => ("done", Utc::now(), None),
-            Err(e) if attempts >= MAX_ATTEMPTS => ("dead", Utc::now(), Some(e.clone())),
-            Err(e) => {
-                let backoff = 2_i64
-                    .saturating_pow(u32::try_from(attempts).unwrap_or(10))
-                    .min(600);
-                (
-                    "pending",
-                    Utc::now() + chrono::Duration::seconds(backoff),
-                    Some(e.clone()),
-                )
-            }
-        };
-        match status {
-            "done" => report.done += 1,
-            "dead" => report.dead += 1,
-            _ => report.retried += 1,
-        }
-        if let Err(e) = &outcome {
-            tracing::warn!(%org, job = %id, attempts, error = %e, "calendar sync failed");
-        }
-        db.tenant(org, move |c| {
-            Box::pin(async move {
-                diesel::update(
-                    calendar_sync_jobs::table
-                        .filter(calendar_sync_jobs::org_id.eq(org.0))
-                        .filter(calendar_sync_jobs::id.eq(id)),
-                )
-                .set((
-                    calendar_sync_jobs::status.eq(status),
-                    calendar_sync_jobs::attempts.eq(attempts),
-                    calendar_sync_jobs::next_attempt_at.eq(next),
-                    calendar_sync_jobs::last_error.eq(error),
-                ))
-                .execute(c)
-                .await?;
-                if status == "done" && action != "delete" {
-                    diesel::update(
-                        appointments::table
-                            .filter(appointments::org_id.eq(org.0))
-                            .filter(appointments::id.eq(appointment)),
-                    )
-                    .set(appointments::google_event_id.eq(event_id(appointment)))
-                    .execute(c)
-                    .await?;
-                }
-                Ok::<_, SchedulingError>(())
-            })
-        })
-        .await?;
+    job: Job,
+) -> Result<Done, Failure> {
+    let (org, payload) = (job.org, &job.payload);
+    let appointment = payload["appointment_id"]
+        .as_str()
+        .and_then(|id| Uuid::parse_str(id).ok());
+    let (Some(appointment), Some(action)) = (appointment, payload["action"].as_str()) else {
+        return Err(Failure::Permanent(
+            "the job names no appointment or action".into(),
+        ));
+    };
+    let Some(row) = appointment_event(db, org, appointment).await? else {
+        return Ok(Done::Finished); // the appointment is gone (deleted with its organization)
+    };
+    let token = integrations
+        .google_access_token(org)
+        .await
+        .map_err(|e| Failure::Retry(format!("no Google access token: {e}")))?;
+    let eid = event_id(appointment);
+    let sent = if action == "delete" {
+        calendar.delete_event(&token.token, &eid).await
+    } else {
+        calendar
+            .upsert_event(&token.token, &eid, &event_body(row))
+            .await
+    };
+    sent.map_err(Failure::Retry)?;
+    if action != "delete" {
+        record_event_id(db, org, appointment).await?;
     }
-    Ok(report)
+    Ok(Done::Finished)
+}
+
+fn event_body((service, start, end, notes, phone, customer): EventRow) -> serde_json::Value {
+    json!({
+        "summary": format!("{} – {}", service.as_deref().unwrap_or("Appointment"), customer),
+        "description": format!("Phone: {}\n{}", phone.as_deref().unwrap_or("-"), notes.as_deref().unwrap_or("")),
+        "start": {"dateTime": start.to_rfc3339()},
+        "end": {"dateTime": end.to_rfc3339()},
+    })
+}
+
+async fn appointment_event(
+    db: &Db,
+    org: OrgId,
+    appointment: Uuid,
+) -> Result<Option<EventRow>, Failure> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            appointments::table
+                .filter(appointments::org_id.eq(org.0))
+                .filter(appointments::id.eq(appointment))
+                .select((
+                    appointments::service_name,
+                    appointments::scheduled_time,
+                    appointments::ends_at,
+                    appointments::notes,
+                    appointments::customer_phone,
+                    appointments::customer_name,
+                ))
+                .first(c)
+                .await
+                .optional()
+                .map_err(SchedulingError::from)
+        })
+    })
+    .await
+    .map_err(|e| Failure::Retry(e.to_string()))
+}
+
+async fn record_event_id(db: &Db, org: OrgId, appointment: Uuid) -> Result<(), Failure> {
+    db.tenant(org, move |c| {
+        Box::pin(async move {
+            diesel::update(
+                appointments::table
+                    .filter(appointments::org_id.eq(org.0))
+                    .filter(appointments::id.eq(appointment)),
+            )
+            .set(appointments::google_event_id.eq(event_id(appointment)))
+            .execute(c)
+            .await
+            .map_err(SchedulingError::from)
+        })
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| Failure::Retry(e.to_string()))
 }

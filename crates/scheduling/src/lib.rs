@@ -196,6 +196,7 @@ pub struct Scheduler {
     credentials: Arc<CredentialService>,
     integrations: Arc<integrations::Integrations>,
     calendar: GoogleCalendar,
+    jobs: jobs::Waker,
 }
 
 impl Scheduler {
@@ -206,6 +207,7 @@ impl Scheduler {
         db: Db,
         credentials: Arc<CredentialService>,
         integrations: Arc<integrations::Integrations>,
+        jobs: jobs::Waker,
     ) -> Self {
         let calendar = GoogleCalendar::new(
             integrations.http().clone(),
@@ -216,7 +218,18 @@ impl Scheduler {
             credentials,
             integrations,
             calendar,
+            jobs,
         }
+    }
+
+    /// Registers the Google Calendar outbox job ([`calendar::sync_job`]) on `runner`.
+    #[must_use]
+    pub fn register_jobs(self: &Arc<Self>, runner: jobs::Runner) -> jobs::Runner {
+        let this = Arc::clone(self);
+        runner.register(calendar::JOB_KIND, calendar::RETRY, move |job| {
+            let this = Arc::clone(&this);
+            async move { calendar::sync_job(&this.db, &this.integrations, &this.calendar, job).await }
+        })
     }
 
     /// The organization's settings.
@@ -558,6 +571,9 @@ impl Scheduler {
                 other => break other,
             }
         };
+        if google && booked.is_ok() {
+            self.jobs.wake();
+        }
         match booked {
             Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
                 alternatives: self
@@ -653,6 +669,9 @@ impl Scheduler {
                 other => break other,
             }
         };
+        if google && moved.is_ok() {
+            self.jobs.wake();
+        }
         match moved {
             Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
                 alternatives: self
@@ -683,7 +702,8 @@ impl Scheduler {
             ));
         }
         let google = self.google_connected(org).await?;
-        self.db
+        let updated = self
+            .db
             .tenant(org, move |c| {
                 Box::pin(async move {
                     let current = appointments::get_on(c, org, id, true).await?;
@@ -717,7 +737,11 @@ impl Scheduler {
                     Ok(updated)
                 })
             })
-            .await
+            .await;
+        if google && updated.is_ok() {
+            self.jobs.wake();
+        }
+        updated
     }
 
     /// Cancels (frees the time).
@@ -772,13 +796,5 @@ impl Scheduler {
                 Box::pin(async move { appointments::list_on(c, org, &query, limit, offset).await })
             })
             .await
-    }
-
-    /// One pass of the Google Calendar outbox (see [`calendar`]).
-    ///
-    /// # Errors
-    /// [`SchedulingError::Db`].
-    pub async fn sync_calendar(&self, limit: i32) -> Result<calendar::SyncReport, SchedulingError> {
-        calendar::sync_once(&self.db, &self.integrations, &self.calendar, limit).await
     }
 }

@@ -49,7 +49,12 @@ async fn world(tz: &str, buffer: i32) -> World {
         credentials.clone(),
         ProviderEndpoints::default(),
     ));
-    let scheduler = Arc::new(Scheduler::new(db.clone(), credentials, integrations));
+    let scheduler = Arc::new(Scheduler::new(
+        db.clone(),
+        credentials,
+        integrations,
+        jobs::Waker::new(db.clone(), std::time::Duration::ZERO),
+    ));
     for org in [a, b] {
         scheduler
             .put_settings(

@@ -53,7 +53,8 @@ async fn dialpad_webhook(
     path: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let ingested = event_log::ingest::dialpad(&state.db, &state.keyring, *path, &body).await?;
+    let ingested =
+        event_log::ingest::dialpad(&state.db, &state.keyring, &state.jobs, *path, &body).await?;
     Ok(HttpResponse::Ok().json(WebhookAck {
         success: true,
         event_id: ingested.event_id,
