@@ -1,7 +1,7 @@
-//! The work an instance does besides answering requests: the job runner (webhook events and the
-//! daily cleanup), the realtime fan-out that feeds this instance's WebSocket clients, and (with
-//! job workers) the Google Calendar outbox worker, the voice worker (tool-link retries, Twilio
-//! dual-sync, hot-lead alerts) and the knowledge-base indexing worker.
+//! The work an instance does besides answering requests: the job runner (every background queue
+//! and periodic task: Dialpad events, the Google Calendar outbox, hot-lead alerts, tool links
+//! and Twilio dual-sync, knowledge-base indexing, the daily cleanup) and the realtime fan-out
+//! that feeds this instance's WebSocket clients.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,42 +11,32 @@ use realtime::{FanOut, PgFanOut, PgFanOutConfig};
 
 use crate::state::AppState;
 
-/// Running background tasks; [`Background::shutdown`] (or dropping it) stops them (an event being processed is
-/// then taken again by another worker after its lease).
+/// Running background tasks; [`Background::shutdown`] stops them gracefully (running jobs
+/// finish, claimed ones are released); dropping it aborts them (their jobs are taken again after
+/// their lease).
 #[derive(Debug)]
 pub struct Background {
     runner: Option<RunnerHandle>,
     fan_out: tokio::task::JoinHandle<()>,
-    voice: Option<tokio::task::JoinHandle<()>>,
-    knowledge: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Longest pause between passes of the knowledge-base worker (uploads wake it at once).
-const KNOWLEDGE_POLL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Pause between passes of the voice worker.
-const VOICE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often the daily cleanup runs (SPEC §6: daily).
+pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 
 impl Background {
     /// Starts the job runner with `config.workers` workers (none when 0) named after
-    /// `instance`, and the fan-out delivering every published event to `state.hub`.
+    /// `instance`, and the fan-out delivering every published event to `state.hub`. With
+    /// workers, documents embedded by another model than the configured one are queued for
+    /// re-embedding first.
     #[must_use]
     pub fn start(state: &AppState, config: RunnerConfig, instance: &str) -> Self {
-        let processor = (config.workers > 0).then(|| runner(state, config, instance).start());
+        let runner = (config.workers > 0).then(|| {
+            queue_reembed(state);
+            runner(state, config, instance).start()
+        });
         let fan_out = Arc::new(PgFanOut::new(state.db.clone(), PgFanOutConfig::default()));
         let fan_out = tokio::spawn(fan_out.run(state.hub.clone()));
-        let voice = processor
-            .is_some()
-            .then(|| state.voice.spawn_worker(VOICE_POLL));
-        let knowledge = processor
-            .is_some()
-            .then(|| state.knowledge.spawn_worker(KNOWLEDGE_POLL));
-        Self {
-            runner: processor,
-            fan_out,
-            voice,
-            knowledge,
-        }
+        Self { runner, fan_out }
     }
 
     /// Stops every task and waits until they are gone.
@@ -56,30 +46,36 @@ impl Background {
         }
         self.fan_out.abort();
         let _ = (&mut self.fan_out).await;
-        if let Some(voice) = self.voice.take() {
-            voice.abort();
-            let _ = voice.await;
-        }
-        if let Some(knowledge) = self.knowledge.take() {
-            knowledge.abort();
-            let _ = knowledge.await;
-        }
     }
 }
-
-/// How often the daily cleanup runs (SPEC §6: daily).
-pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 
 /// The job runner of this instance: every job kind's handler and the periodic tasks.
 fn runner(state: &AppState, config: RunnerConfig, instance: &str) -> Runner {
     let runner = Runner::new(state.jobs.clone(), config, instance);
     let runner = event_log::processor::register(runner, state.db.clone());
     let runner = state.scheduler.register_jobs(runner);
+    let runner = state.voice.register_jobs(runner);
+    let runner = state.knowledge.register_jobs(runner);
     let db = state.db.clone();
     runner.every("daily.cleanup", CLEANUP_INTERVAL, move || {
         let db = db.clone();
         async move { daily_cleanup(&db).await }
     })
+}
+
+/// Queues the documents embedded by another model than the configured one (idempotent: a
+/// document already queued is not queued again).
+fn queue_reembed(state: &AppState) {
+    let knowledge = Arc::clone(&state.knowledge);
+    tokio::spawn(async move {
+        match knowledge.queue_reembed().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(documents = n, model = %knowledge.model().id, "re-embedding queued")
+            }
+            Err(e) => tracing::warn!(error = %e, "re-embedding could not be queued"),
+        }
+    });
 }
 
 /// The hybrid-telephony cleanup (stale verifications, old initiation records) and the prune of
@@ -96,11 +92,5 @@ impl Drop for Background {
     /// Dropped without [`Background::shutdown`]: the tasks are aborted (not awaited).
     fn drop(&mut self) {
         self.fan_out.abort();
-        if let Some(voice) = &self.voice {
-            voice.abort();
-        }
-        if let Some(knowledge) = &self.knowledge {
-            knowledge.abort();
-        }
     }
 }

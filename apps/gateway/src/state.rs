@@ -97,7 +97,12 @@ impl AppState {
         // The local model by default; it loads only when first used.
         let local = rag::embed::local::LocalEmbedder::new(rag::embed::local::default_model_dir());
         let config = rag::RetrievalConfig::for_model(&rag::Embedder::model(&local).id);
-        let knowledge = Arc::new(rag::KnowledgeBase::new(db.clone(), Arc::new(local), config));
+        let knowledge = Arc::new(rag::KnowledgeBase::new(
+            db.clone(),
+            Arc::new(local),
+            config,
+            jobs.clone(),
+        ));
         let voice = Arc::new(voice_agent::VoiceAgent::new(
             db.clone(),
             None,
@@ -105,10 +110,13 @@ impl AppState {
                 public_base_url: public_base_url.clone(),
                 ..voice_agent::VoiceConfig::default()
             },
-            credentials.clone(),
-            scheduler.clone(),
-            messenger.clone(),
-            knowledge.clone(),
+            voice_agent::Collaborators {
+                credentials: credentials.clone(),
+                scheduler: scheduler.clone(),
+                messenger: messenger.clone(),
+                knowledge: knowledge.clone(),
+                jobs: jobs.clone(),
+            },
         ));
         Self {
             voice,
@@ -129,6 +137,17 @@ impl AppState {
             auth: Arc::new(auth),
             edge: Arc::new(crate::edge::ClientLimits::default()),
             console: Arc::new(crate::console::ConsoleConfig::default()),
+        }
+    }
+
+    /// What the voice agent works through: this state's services.
+    fn collaborators(&self) -> voice_agent::Collaborators {
+        voice_agent::Collaborators {
+            credentials: self.credentials.clone(),
+            scheduler: self.scheduler.clone(),
+            messenger: self.messenger.clone(),
+            knowledge: self.knowledge.clone(),
+            jobs: self.jobs.clone(),
         }
     }
 
@@ -178,10 +197,7 @@ impl AppState {
             self.db.clone(),
             client,
             voice_config,
-            self.credentials.clone(),
-            self.scheduler.clone(),
-            self.messenger.clone(),
-            self.knowledge.clone(),
+            self.collaborators(),
         ));
         self.vapi_auth = config.webhook.clone().map(Arc::new);
         self
@@ -220,7 +236,12 @@ impl AppState {
         embedder: Arc<dyn rag::Embedder>,
         config: rag::RetrievalConfig,
     ) -> Self {
-        self.knowledge = Arc::new(rag::KnowledgeBase::new(self.db.clone(), embedder, config));
+        self.knowledge = Arc::new(rag::KnowledgeBase::new(
+            self.db.clone(),
+            embedder,
+            config,
+            self.jobs.clone(),
+        ));
         self.voice = Arc::new(self.voice.with_knowledge(self.knowledge.clone()));
         self
     }

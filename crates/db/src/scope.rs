@@ -76,14 +76,12 @@ pub enum SystemOp {
     /// The platform's global Vapi tool registry (`vapi_tools`, no tenant data), read and updated
     /// under an advisory lock so that a tool is registered once across instances.
     VapiToolRegistry,
-    /// Voice workers finding organizations with due work (failed tool links, unfinished Twilio
-    /// dual-syncs, hot-lead alerts) through `voice_due_orgs`, and `cargo xtask sync-tools`
+    /// The voice agent's periodic task finding organizations with due work (failed tool links,
+    /// unfinished Twilio dual-syncs) through `voice_due_orgs`, and `cargo xtask sync-tools`
     /// listing organizations with assistants through `voice_orgs_with_assistants`.
     VoiceWork,
-    /// Knowledge-base workers finding organizations with documents to index through
-    /// `kb_due_orgs`, and `cargo xtask reembed` queueing documents embedded by another model
-    /// through `kb_queue_reembed` (each document is then indexed in its organization's
-    /// transactions).
+    /// Queueing every document embedded by another model than the configured one, with its
+    /// indexing job, through `kb_queue_reembed` (`cargo xtask reembed`, and every start-up).
     KnowledgeBaseWork,
     /// The job runner claiming due jobs of every organization through `jobs_claim` (each job then
     /// runs in its organization's transactions), and sending its coalesced wake-up `NOTIFY jobs`.

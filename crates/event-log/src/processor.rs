@@ -36,8 +36,8 @@ pub(crate) fn order_key(app: Uuid, call_id: &serde_json::Value) -> String {
 
 /// Applies the event a job names: its effects (call, voicemail, realtime event), its `done`
 /// mark and the job's completion commit in **one** tenant transaction, so the event takes
-/// effect exactly once. An unusable event is marked `dead` with its error (and its job
-/// completed); any other failure is retried by the runner.
+/// effect exactly once. An unusable event, or one failing on its last attempt, is marked `dead`
+/// with its error (and its job completed); any other failure is retried by the runner.
 ///
 /// # Errors
 /// [`Failure::Permanent`] for a job without an event id, [`Failure::Retry`] for a database
@@ -65,12 +65,13 @@ pub async fn apply(db: &Db, job: Job) -> Result<Done, Failure> {
     match applied {
         Ok(()) => Ok(Done::Recorded),
         Err(EventLogError::LeaseLost) => Err(Failure::LeaseLost),
-        Err(e) if e.is_permanent() => dead_letter(db, job, event_id, &e).await,
+        Err(e) if e.is_permanent() || job.last_attempt => dead_letter(db, job, event_id, &e).await,
         Err(e) => Err(Failure::Retry(e.to_string())),
     }
 }
 
-/// Marks an unusable event `dead` with its error and completes its job, together.
+/// Marks an event `dead` with its error and completes its job, together (the event keeps what
+/// arrived; an operator can replay it, docs/operations.md).
 async fn dead_letter(
     db: &Db,
     job: Job,

@@ -26,6 +26,9 @@ pub struct Job {
     pub payload: serde_json::Value,
     /// This run's number, 1 for the first.
     pub attempt: i32,
+    /// Whether this is the kind's last attempt: a [`Failure::Retry`] now dead-letters the job,
+    /// so a handler keeping its own record of the work (a status column) marks it failed now.
+    pub last_attempt: bool,
     /// The claiming worker (`<instance>/<n>`), whose lease the job is under.
     pub(crate) worker: Arc<str>,
 }

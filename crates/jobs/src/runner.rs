@@ -249,6 +249,10 @@ impl Runner {
             .map(|r| Job {
                 id: r.id,
                 org: OrgId(r.org_id),
+                last_attempt: self
+                    .kinds
+                    .get(r.kind.as_str())
+                    .is_some_and(|k| k.policy.exhausted(r.attempts)),
                 kind: r.kind,
                 order_key: r.order_key,
                 payload: r.payload,
@@ -264,10 +268,7 @@ impl Runner {
             return false; // claimed only for registered kinds
         };
         let ticket = Ticket::of(&job);
-        let outcome = AssertUnwindSafe(kind.handler.run(job))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Err(Failure::Retry("the handler panicked".into())));
+        let outcome = self.run_leased(&ticket, kind.handler.run(job)).await;
         match outcome {
             Ok(Done::Recorded) => true,
             Ok(Done::Finished) => {
@@ -289,6 +290,58 @@ impl Runner {
                     .await;
                 false
             }
+        }
+    }
+
+    /// Runs `handler` while renewing the job's lease every third of it, so a job may run
+    /// longer than one lease while its worker lives (a dead worker stops renewing).
+    async fn run_leased(
+        &self,
+        job: &Ticket,
+        handler: futures_util::future::BoxFuture<'static, Outcome>,
+    ) -> Outcome {
+        let handler = AssertUnwindSafe(handler).catch_unwind();
+        tokio::pin!(handler);
+        let period = self.config.lease / 3;
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tokio::select! {
+                outcome = &mut handler => {
+                    return outcome
+                        .unwrap_or_else(|_| Err(Failure::Retry("the handler panicked".into())));
+                }
+                _ = renew.tick() => self.renew_lease(job).await,
+            }
+        }
+    }
+
+    async fn renew_lease(&self, job: &Ticket) {
+        let (org, id, worker) = (job.org, job.id, job.worker.to_string());
+        let until = chrono::Utc::now()
+            + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        let renewed = self
+            .waker
+            .db()
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::update(
+                        jobs::table
+                            .filter(jobs::id.eq(id))
+                            .filter(jobs::org_id.eq(org.0))
+                            .filter(jobs::status.eq("running"))
+                            .filter(jobs::locked_by.eq(worker)),
+                    )
+                    .set(jobs::locked_until.eq(until))
+                    .execute(c)
+                    .await
+                    .map_err(DbError::Query)
+                })
+            })
+            .await;
+        match renewed {
+            Ok(1) => {}
+            Ok(_) => tracing::warn!(job_id = %id, "job lease lost while running"),
+            Err(e) => tracing::warn!(job_id = %id, error = %e, "cannot renew a job lease"),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The job runner's guarantees on a real database, one test each: enqueue joins the caller's
 //! transaction, each job runs once across concurrent workers, a dead worker's job runs again
-//! after its lease, one key's jobs run in order (across a retry), the kind's retry policy and
+//! after its lease while a live worker's long job keeps it, one key's jobs run in order (across
+//! a retry), the kind's retry policy and
 //! dead letter, exactly-once effect through `complete_on`, the wake-up after commit and its
 //! coalescing, graceful shutdown, periodic tasks once per slot across instances, and tenant
 //! isolation of `jobs`.
@@ -214,6 +215,49 @@ async fn a_dead_workers_job_runs_again_after_its_lease() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_running_longer_than_its_lease_keeps_it_while_its_worker_lives() {
+    let tdb = TestDatabase::new().await;
+    let db = tdb.db();
+    let org = create_org(&db, "Clinic").await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let instance = |name: &str| {
+        let runs = Arc::clone(&runs);
+        let mut short_lease = config(1);
+        short_lease.lease = Duration::from_millis(300);
+        Runner::new(Waker::new(db.clone(), Duration::ZERO), short_lease, name).register(
+            "test.long",
+            quick(3),
+            move |_job| {
+                let runs = Arc::clone(&runs);
+                async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1_200)).await;
+                    Ok(Done::Finished)
+                }
+            },
+        )
+    };
+    let ids = enqueue_all(&db, org, vec![NewJob::new("test.long", json!({}))]).await;
+    let first = instance("first").start();
+    eventually("the job started", async || value(&runs) == 1).await;
+    let second = instance("second");
+    for _ in 0..10 {
+        assert_eq!(
+            second.run_once("second/0").await.unwrap(),
+            0,
+            "the lease was renewed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eventually("the job finished", async || {
+        row(&db, org, ids[0]).await.is_none()
+    })
+    .await;
+    first.shutdown().await;
+    assert_eq!(value(&runs), 1, "it ran once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_with_one_key_run_in_enqueue_order_even_across_a_retry() {
     let tdb = TestDatabase::new().await;
     let db = tdb.db();
@@ -265,9 +309,12 @@ async fn a_failing_job_is_retried_per_its_kinds_policy_then_dead_lettered() {
     let tdb = TestDatabase::new().await;
     let db = tdb.db();
     let org = create_org(&db, "Clinic").await;
+    let last_attempts: Arc<Mutex<Vec<(i32, bool)>>> = Arc::default();
+    let seen = Arc::clone(&last_attempts);
     let runner = Runner::new(Waker::new(db.clone(), Duration::ZERO), config(1), "t")
-        .register("test.flaky", quick(3), |_job| async {
-            Err(Failure::Retry("provider answered 503".into()))
+        .register("test.flaky", quick(3), move |job: Job| {
+            seen.lock().unwrap().push((job.attempt, job.last_attempt));
+            async { Err(Failure::Retry("provider answered 503".into())) }
         })
         .register("test.bad", quick(3), |_job| async {
             Err(Failure::Permanent("payload names no appointment".into()))
@@ -294,6 +341,11 @@ async fn a_failing_job_is_retried_per_its_kinds_policy_then_dead_lettered() {
     for _ in 0..5 {
         runner.run_once("w").await.unwrap();
     }
+    assert_eq!(
+        *last_attempts.lock().unwrap(),
+        [(1, false), (2, false), (3, true)],
+        "the handler knows its last attempt"
+    );
     let flaky = row(&db, org, ids[0]).await.unwrap();
     assert_eq!((flaky.status.as_str(), flaky.attempts), ("dead", 3));
     assert_eq!(flaky.last_error.as_deref(), Some("provider answered 503"));

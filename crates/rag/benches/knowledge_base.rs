@@ -265,7 +265,12 @@ fn main() {
 
         let database = TestDatabase::new().await;
         let config = RetrievalConfig::for_model(&local.model().id);
-        let kb = KnowledgeBase::new(database.db(), local.clone(), config);
+        let kb = KnowledgeBase::new(
+            database.db(),
+            local.clone(),
+            config,
+            jobs::Waker::new(database.db(), std::time::Duration::ZERO),
+        );
 
         // 2. A 50-page PDF.
         let pages: Vec<Vec<String>> = (0..50)
@@ -289,7 +294,7 @@ fn main() {
             .unwrap();
         let uploaded = t.elapsed();
         let t = Instant::now();
-        kb.index_next(org).await.unwrap();
+        kb.index_document(org, doc.id, false).await.unwrap();
         let indexed = t.elapsed();
         let (doc, chunks) = kb.document(org, doc.id).await.unwrap();
         println!(

@@ -151,7 +151,10 @@ impl KnowledgeBase {
                         .await
                         .optional()?;
                     match inserted {
-                        Some(doc) => Ok(doc),
+                        Some(doc) => {
+                            crate::worker::queue_on(c, org, doc.id).await?;
+                            Ok(doc)
+                        }
                         None => {
                             let existing: Uuid = kb_documents::table
                                 .filter(kb_documents::org_id.eq(org.0))
@@ -165,7 +168,7 @@ impl KnowledgeBase {
                 })
             })
             .await?;
-        self.wake.notify_one();
+        self.jobs.wake();
         Ok(doc)
     }
 
@@ -257,7 +260,7 @@ impl KnowledgeBase {
             .db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    diesel::update(
+                    let doc = diesel::update(
                         kb_documents::table
                             .filter(kb_documents::org_id.eq(org.0))
                             .filter(kb_documents::id.eq(id)),
@@ -273,11 +276,13 @@ impl KnowledgeBase {
                     .get_result(c)
                     .await
                     .optional()?
-                    .ok_or(RagError::NotFound)
+                    .ok_or(RagError::NotFound)?;
+                    crate::worker::queue_on(c, org, id).await?;
+                    Ok::<_, RagError>(doc)
                 })
             })
             .await?;
-        self.wake.notify_one();
+        self.jobs.wake();
         Ok(doc)
     }
 

@@ -81,7 +81,8 @@ pub struct KnowledgeBase {
     embedder: Arc<dyn Embedder>,
     config: RetrievalConfig,
     index: index::IndexCache,
-    wake: Arc<tokio::sync::Notify>,
+    /// Wakes the job workers after a commit that queued an indexing job.
+    jobs: jobs::Waker,
 }
 
 impl std::fmt::Debug for KnowledgeBase {
@@ -97,13 +98,18 @@ impl KnowledgeBase {
     /// A knowledge base over `db` embedding with `embedder` and retrieving with `config`
     /// (platform defaults; organizations may override them).
     #[must_use]
-    pub fn new(db: Db, embedder: Arc<dyn Embedder>, config: RetrievalConfig) -> Self {
+    pub fn new(
+        db: Db,
+        embedder: Arc<dyn Embedder>,
+        config: RetrievalConfig,
+        jobs: jobs::Waker,
+    ) -> Self {
         Self {
             db,
             embedder,
             config,
             index: index::IndexCache::new(index::DEFAULT_CACHE_BYTES),
-            wake: Arc::new(tokio::sync::Notify::new()),
+            jobs,
         }
     }
 

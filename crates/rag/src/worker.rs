@@ -1,11 +1,13 @@
-//! Indexing as a durable job: a document's row is its job (`pending → processing → ready |
-//! failed`). Workers find organizations with due documents through `kb_due_orgs` (one
-//! [`db::SystemOp::KnowledgeBaseWork`] query returning organization ids), claim one document at a
-//! time with `FOR UPDATE SKIP LOCKED` in the organization's transaction, chunk and embed it
-//! outside any transaction, and replace its chunks in one transaction that also bumps the
-//! organization's index version. A claim older than [`STALE_CLAIM_SECS`] (a worker that died)
-//! is taken over; an embedding failure is retried with doubling pauses, then marked `failed`.
+//! Indexing as a durable job: a `kb.index` job of the platform's job runner per upload,
+//! re-index or re-embed, queued in the same transaction as the document's `pending` state and
+//! ordered per document. The document's row keeps its own state (`pending → processing → ready
+//! | failed`) for the console. The handler claims the document (`processing`, a claim time),
+//! chunks and embeds it outside any transaction, checking between slices that the claim still
+//! holds (a delete or re-index ends it), and replaces its chunks in one transaction that also
+//! bumps the organization's index version. An embedding failure is retried per [`RETRY`]; on the
+//! last attempt, or for a document that breaks a limit, the document is marked `failed`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +15,7 @@ use db::schema::{kb_chunks, kb_documents};
 use db::{OrgId, SystemOp};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use jobs::{Done, Job, RetryPolicy, Runner};
 use uuid::Uuid;
 
 use crate::chunk::chunk;
@@ -20,10 +23,16 @@ use crate::embed::to_bytes;
 use crate::retrieve::bump_version;
 use crate::{KnowledgeBase, RagError};
 
-/// A claim older than this (seconds) belongs to a dead worker and is taken over.
-pub const STALE_CLAIM_SECS: i32 = 300;
-/// Attempts before a document is marked `failed`.
-pub const MAX_ATTEMPTS: i32 = 5;
+/// The job kind that indexes one document.
+pub const JOB_KIND: &str = "kb.index";
+
+/// The indexing job's retry policy: 5 attempts, 30 s doubling up to an hour.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    base_delay: Duration::from_secs(30),
+    max_delay: Duration::from_secs(3600),
+};
+
 /// Most chunks one document may have; a document with more is marked `failed` at once (its text
 /// is already bounded by [`crate::extract::MAX_DOCUMENT_CHARS`], so this only guards chunking).
 pub const MAX_CHUNKS: usize = 4_000;
@@ -31,10 +40,20 @@ pub const MAX_CHUNKS: usize = 4_000;
 /// document stops its running job within one slice (about a second with the local model).
 pub const EMBED_SLICE: usize = 64;
 
-#[derive(diesel::QueryableByName)]
-struct DueOrg {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    org_id: Uuid,
+/// Queues document `id` for indexing in the caller's tenant transaction (the caller wakes the
+/// job workers after its commit).
+///
+/// # Errors
+/// [`RagError::Db`].
+pub(crate) async fn queue_on(
+    c: &mut db::AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+) -> Result<(), RagError> {
+    let job = jobs::NewJob::new(JOB_KIND, serde_json::json!({ "document_id": id }))
+        .ordered_by(id.to_string());
+    jobs::enqueue(c, org, job).await?;
+    Ok(())
 }
 
 /// The id of document `id` while it is still claimed at `claimed_at` (a delete, a re-index or
@@ -50,88 +69,91 @@ fn claimed_row(org: Uuid, id: Uuid, claimed_at: DateTime<Utc>) -> _ {
 }
 
 /// Why indexing a document failed.
-enum Failure<'a> {
+enum IndexFailure<'a> {
     /// Worth another attempt (the embedding provider failed).
     Retry(&'a str),
     /// Never worth another attempt (the document breaks a limit).
     Permanent(&'a str),
 }
 
+/// What one indexing run came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Indexed {
+    /// The chunks were replaced: the document is `ready`.
+    Ready,
+    /// Nothing to do, or the run stopped: the document is gone, no longer pending, or was
+    /// deleted or re-indexed meanwhile.
+    Skipped,
+    /// The document is `failed` (a limit, or the last attempt).
+    Failed,
+    /// The embedding failed; the document stays `pending` and the job is retried.
+    Retry(String),
+}
+
 struct Claimed {
     id: Uuid,
     body: String,
     format: String,
-    attempts: i32,
     claimed_at: DateTime<Utc>,
+    last_attempt: bool,
 }
 
 impl KnowledgeBase {
-    /// Runs the indexing worker until aborted: first queues documents of another model
-    /// ([`KnowledgeBase::queue_reembed`]), then indexes due documents whenever an upload or
-    /// re-index asks, and at least every `every`.
+    /// Registers the indexing job on `runner`.
     #[must_use]
-    pub fn spawn_worker(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let this = self.clone();
-        tokio::spawn(async move {
-            match this.queue_reembed().await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(documents = n, model = %this.model().id, "re-embedding queued")
-                }
-                Err(e) => tracing::warn!(error = %e, "re-embedding could not be queued"),
-            }
-            loop {
-                match this.work_once(20).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(documents = n, "knowledge-base documents indexed"),
-                    Err(e) => tracing::warn!(error = %e, "knowledge-base worker pass failed"),
-                }
-                this.wait_for_work(every).await;
-            }
+    pub fn register_jobs(self: &Arc<Self>, runner: Runner) -> Runner {
+        let this = Arc::clone(self);
+        runner.register(JOB_KIND, RETRY, move |job| {
+            let this = Arc::clone(&this);
+            async move { this.index_job(job).await }
         })
     }
 
-    /// Waits until an upload or re-index asks for work, or `max` passes (whichever is first).
-    pub async fn wait_for_work(&self, max: Duration) {
-        let _ = tokio::time::timeout(max, self.wake.notified()).await;
-    }
-
-    /// One pass: indexes every due document of up to `limit` organizations. Returns how many
-    /// documents were indexed.
+    /// Runs the queued indexing jobs on this instance now, one at a time, until none is due
+    /// (for commands, tests and benchmarks; served instances run them on their job runner).
+    /// Returns how many jobs ran.
     ///
     /// # Errors
-    /// [`RagError::Db`] when due work cannot be listed; a document's own failure is recorded on
-    /// it.
+    /// [`RagError::Db`] when jobs cannot be claimed (a job's own failure is recorded).
     pub async fn work_once(&self, limit: i32) -> Result<usize, RagError> {
-        let due: Vec<DueOrg> = self
-            .db
-            .system(SystemOp::KnowledgeBaseWork, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT org_id FROM kb_due_orgs($1, $2)")
-                        .bind::<diesel::sql_types::Integer, _>(limit)
-                        .bind::<diesel::sql_types::Integer, _>(STALE_CLAIM_SECS)
-                        .load(c)
-                        .await
-                        .map_err(RagError::from)
-                })
-            })
-            .await?;
-        let mut done = 0;
-        for org in due {
-            let org = OrgId(org.org_id);
-            loop {
-                match self.index_next(org).await {
-                    Ok(Some(true)) => done += 1,
-                    Ok(Some(false)) => {}
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(org_id = %org, error = %e, "knowledge-base indexing failed");
-                        break;
-                    }
-                }
+        let config = jobs::RunnerConfig {
+            workers: 1,
+            batch: limit,
+            ..jobs::RunnerConfig::default()
+        };
+        let runner =
+            Arc::new(self.clone()).register_jobs(Runner::new(self.jobs.clone(), config, "kb-once"));
+        let mut ran = 0;
+        loop {
+            match runner.run_once("kb-once/0").await {
+                Ok(0) => return Ok(ran),
+                Ok(n) => ran += n,
+                Err(jobs::JobError::Db(e)) => return Err(RagError::Db(e)),
+                Err(jobs::JobError::LeaseLost) => return Ok(ran),
             }
         }
-        Ok(done)
+    }
+
+    /// Runs one `kb.index` job.
+    ///
+    /// # Errors
+    /// [`jobs::Failure::Permanent`] for a job without a document id, [`jobs::Failure::Retry`]
+    /// when embedding or the database fails.
+    pub async fn index_job(&self, job: Job) -> Result<Done, jobs::Failure> {
+        let Some(id) = job.payload["document_id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            return Err(jobs::Failure::Permanent("the job names no document".into()));
+        };
+        match self.index_document(job.org, id, job.last_attempt).await {
+            Ok(Indexed::Retry(e)) => Err(jobs::Failure::Retry(e)),
+            Ok(indexed) => {
+                tracing::info!(org_id = %job.org, document_id = %id, ?indexed, "knowledge-base document indexed");
+                Ok(Done::Finished)
+            }
+            Err(e) => Err(jobs::Failure::Retry(e.to_string())),
+        }
     }
 
     /// Queues every document embedded by another model than the configured one (`cargo xtask
@@ -159,26 +181,30 @@ impl KnowledgeBase {
             })
             .await?;
         if queued.n > 0 {
-            self.wake.notify_one();
+            self.jobs.wake();
         }
         Ok(queued.n)
     }
 
-    /// Claims and indexes the organization's next due document: `None` when there is none,
-    /// `Some(true)` when indexed, `Some(false)` when it failed (recorded on the document).
+    /// Claims and indexes document `id` (`last_attempt`: a failure now marks it `failed`).
     ///
     /// # Errors
     /// [`RagError::Db`].
-    pub async fn index_next(&self, org: OrgId) -> Result<Option<bool>, RagError> {
-        let Some(job) = self.claim(org).await? else {
-            return Ok(None);
+    pub async fn index_document(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        last_attempt: bool,
+    ) -> Result<Indexed, RagError> {
+        let Some(job) = self.claim(org, id, last_attempt).await? else {
+            return Ok(Indexed::Skipped);
         };
         let chunks = chunk(&job.body, job.format == "markdown");
         if chunks.len() > MAX_CHUNKS {
             let error = format!("the document has more than {MAX_CHUNKS} chunks");
-            self.record_failure(org, &job, Failure::Permanent(&error))
-                .await?;
-            return Ok(Some(false));
+            return self
+                .record_failure(org, &job, IndexFailure::Permanent(&error))
+                .await;
         }
         // Every chunk's text, then every passage's text: texts of similar length share the
         // embedding batches (a batch is padded to its longest text).
@@ -196,25 +222,25 @@ impl KnowledgeBase {
         let vectors = match self.embed_while_claimed(org, &job, &texts).await {
             Ok(None) => {
                 tracing::info!(org_id = %org, document_id = %job.id, "indexing stopped: the document was deleted or re-indexed");
-                return Ok(Some(false));
+                return Ok(Indexed::Skipped);
             }
             Ok(Some(v)) if v.len() == texts.len() && v.iter().all(|x| x.len() == model.dims) => {
                 per_chunk(v, &passage_counts)
             }
             Ok(Some(_)) => {
-                self.record_failure(
-                    org,
-                    &job,
-                    Failure::Retry("the embedding provider answered an unexpected shape"),
-                )
-                .await?;
-                return Ok(Some(false));
+                return self
+                    .record_failure(
+                        org,
+                        &job,
+                        IndexFailure::Retry("the embedding provider answered an unexpected shape"),
+                    )
+                    .await;
             }
             Err(e) => {
                 tracing::warn!(org_id = %org, document_id = %job.id, error = %e, "embedding failed");
-                self.record_failure(org, &job, Failure::Retry(&e.to_string()))
-                    .await?;
-                return Ok(Some(false));
+                return self
+                    .record_failure(org, &job, IndexFailure::Retry(&e.to_string()))
+                    .await;
             }
         };
         let dims = i32::try_from(model.dims).unwrap_or(i32::MAX);
@@ -283,7 +309,11 @@ impl KnowledgeBase {
                 })
             })
             .await?;
-        Ok(Some(stored))
+        Ok(if stored {
+            Indexed::Ready
+        } else {
+            Indexed::Skipped
+        })
     }
 }
 
@@ -337,34 +367,27 @@ impl KnowledgeBase {
             .await
     }
 
-    async fn claim(&self, org: OrgId) -> Result<Option<Claimed>, RagError> {
+    /// Claims document `id` when it waits for indexing (`pending`, or `processing` by a run
+    /// that died: one document's jobs run one at a time, so any claim seen here is stale).
+    async fn claim(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        last_attempt: bool,
+    ) -> Result<Option<Claimed>, RagError> {
         self.db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    let stale = Utc::now() - chrono::Duration::seconds(i64::from(STALE_CLAIM_SECS));
-                    let row: Option<(Uuid, String, String, i32)> = kb_documents::table
+                    let row: Option<(String, String)> = kb_documents::table
                         .filter(kb_documents::org_id.eq(org.0))
-                        .filter(
-                            kb_documents::status
-                                .eq("pending")
-                                .and(kb_documents::next_attempt_at.le(diesel::dsl::now))
-                                .or(kb_documents::status
-                                    .eq("processing")
-                                    .and(kb_documents::claimed_at.lt(stale))),
-                        )
-                        .order(kb_documents::created_at)
-                        .select((
-                            kb_documents::id,
-                            kb_documents::body,
-                            kb_documents::format,
-                            kb_documents::attempts,
-                        ))
+                        .filter(kb_documents::id.eq(id))
+                        .filter(kb_documents::status.eq_any(["pending", "processing"]))
+                        .select((kb_documents::body, kb_documents::format))
                         .for_update()
-                        .skip_locked()
                         .first(c)
                         .await
                         .optional()?;
-                    let Some((id, body, format, attempts)) = row else {
+                    let Some((body, format)) = row else {
                         return Ok(None);
                     };
                     // Microsecond precision, as PostgreSQL stores it, so the claim compares equal.
@@ -374,7 +397,7 @@ impl KnowledgeBase {
                         .set((
                             kb_documents::status.eq("processing"),
                             kb_documents::claimed_at.eq(now),
-                            kb_documents::attempts.eq(attempts + 1),
+                            kb_documents::attempts.eq(kb_documents::attempts + 1),
                         ))
                         .execute(c)
                         .await?;
@@ -382,33 +405,42 @@ impl KnowledgeBase {
                         id,
                         body,
                         format,
-                        attempts: attempts + 1,
                         claimed_at: now,
+                        last_attempt,
                     }))
                 })
             })
             .await
     }
 
+    /// Records a failed run on the document: `failed` for good (a limit, or the last attempt),
+    /// else back to `pending` with the error, for the job's retry.
     async fn record_failure(
         &self,
         org: OrgId,
         job: &Claimed,
-        failure: Failure<'_>,
-    ) -> Result<(), RagError> {
-        let (status, message) = match failure {
-            Failure::Permanent(error) => ("failed", error.to_owned()),
-            Failure::Retry(error) if job.attempts >= MAX_ATTEMPTS => (
-                "failed",
-                format!("indexing failed after {MAX_ATTEMPTS} attempts: {error}"),
+        failure: IndexFailure<'_>,
+    ) -> Result<Indexed, RagError> {
+        let (outcome, message) = match failure {
+            IndexFailure::Permanent(error) => (Indexed::Failed, error.to_owned()),
+            IndexFailure::Retry(error) if job.last_attempt => (
+                Indexed::Failed,
+                format!(
+                    "indexing failed after {} attempts: {error}",
+                    RETRY.max_attempts
+                ),
             ),
-            Failure::Retry(error) => ("pending", format!("will retry: {error}")),
+            IndexFailure::Retry(error) => (
+                Indexed::Retry(error.to_owned()),
+                format!("will retry: {error}"),
+            ),
         };
-        // 30 s, 60 s, 120 s, … after each failed attempt.
-        let pause = 30i64 << job.attempts.clamp(1, 10).saturating_sub(1);
-        let next = Utc::now() + chrono::Duration::seconds(pause);
-        let id = job.id;
-        let claimed_at = job.claimed_at;
+        let status = if outcome == Indexed::Failed {
+            "failed"
+        } else {
+            "pending"
+        };
+        let (id, claimed_at) = (job.id, job.claimed_at);
         self.db
             .tenant(org, move |c| {
                 Box::pin(async move {
@@ -421,7 +453,6 @@ impl KnowledgeBase {
                     .set((
                         kb_documents::status.eq(status),
                         kb_documents::error.eq(message),
-                        kb_documents::next_attempt_at.eq(next),
                         kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
                     ))
                     .execute(c)
@@ -430,7 +461,8 @@ impl KnowledgeBase {
                     .map_err(RagError::from)
                 })
             })
-            .await
+            .await?;
+        Ok(outcome)
     }
 }
 

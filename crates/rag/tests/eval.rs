@@ -26,10 +26,15 @@ const FLOOR_IN_CONTEXT: f64 = 0.88;
 const FLOOR_TUNING_RECALL: f64 = 0.97;
 const CEILING_FALSE_CONTEXT: f64 = 0.34;
 
+/// Wakes job workers of this database (the tests run the indexing jobs with `work_once`).
+fn waker(db: &TestDatabase) -> jobs::Waker {
+    jobs::Waker::new(db.db(), std::time::Duration::ZERO)
+}
+
 async fn evaluate(db: &TestDatabase, embedder: Arc<dyn Embedder>) -> EvalReport {
     let org = create_org(&db.db(), "Serenity Skin & Smile").await;
     let config = RetrievalConfig::for_model(&embedder.model().id);
-    let kb = KnowledgeBase::new(db.db(), embedder, config);
+    let kb = KnowledgeBase::new(db.db(), embedder, config, waker(db));
     kb.upload(
         org,
         Upload {
@@ -146,13 +151,13 @@ async fn handbooks_with(
     embedder: Arc<dyn Embedder>,
     config: RetrievalConfig,
 ) -> HandbookRun {
-    let kb = KnowledgeBase::new(db.db(), embedder.clone(), config);
+    let kb = KnowledgeBase::new(db.db(), embedder.clone(), config, waker(db));
     let open = RetrievalConfig {
         similarity_threshold: 0.0,
         ungrounded_threshold: 0.0,
         ..config
     };
-    let calibrating = KnowledgeBase::new(db.db(), embedder, open);
+    let calibrating = KnowledgeBase::new(db.db(), embedder, open, waker(db));
     let (mut points, mut tuning_reports, mut held) = (Vec::new(), Vec::new(), Vec::new());
     println!("\n{}", kb.model().id);
     for book in handbooks() {

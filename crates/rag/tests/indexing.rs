@@ -12,6 +12,7 @@ use db::test_support::{TestDatabase, create_org};
 use rag::documents::Upload;
 use rag::embed::local::{LocalEmbedder, default_model_dir};
 use rag::embed::openai::{OpenAiConfig, OpenAiEmbedder};
+use rag::worker::Indexed;
 use rag::{EmbedError, Embedder, KnowledgeBase, RetrievalConfig, RetrievalMode};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
@@ -94,6 +95,11 @@ fn upload(name: &str, text: &str) -> Upload {
     }
 }
 
+/// Wakes job workers of this database (tests run the indexing jobs with `work_once`).
+fn waker(db: &db::Db) -> jobs::Waker {
+    jobs::Waker::new(db.clone(), Duration::ZERO)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_http_provider_batches_retries_rate_limits_and_refuses_bad_shapes() {
     let (server, calls) = fake_api(1).await;
@@ -148,6 +154,7 @@ async fn a_model_change_reembeds_in_the_background_and_queries_never_mix_models(
         db.clone(),
         Arc::new(LocalEmbedder::new(default_model_dir())),
         RetrievalConfig::default(),
+        waker(&db),
     );
     let text = "# Clinic\n\n## Opening hours\nWe are open Monday to Friday 9am to 7pm.\n\n## Parking\nThe car park is behind the building.";
     let doc = local.upload(org, upload("hours.md", text)).await.unwrap();
@@ -167,6 +174,7 @@ async fn a_model_change_reembeds_in_the_background_and_queries_never_mix_models(
             similarity_threshold: 0.1,
             ..RetrievalConfig::default()
         },
+        waker(&db),
     );
     let before = remote.retrieve(org, "opening hours Monday").await.unwrap();
     assert!(!before.found(), "{before:?}");
@@ -205,6 +213,7 @@ async fn a_crashed_workers_claim_is_taken_over_and_a_failing_provider_is_retried
         db.clone(),
         Arc::new(openai(&server, 16)),
         RetrievalConfig::default(),
+        waker(&db),
     );
     let doc = kb
         .upload(
@@ -223,12 +232,11 @@ async fn a_crashed_workers_claim_is_taken_over_and_a_failing_provider_is_retried
     assert_eq!(done.status, "ready");
     assert_eq!(chunks.len(), 1);
     assert_eq!(chunks[0].heading, "Aftercare");
-    // A fresh claim (another worker busy on it) is left alone.
+    // A job another live worker holds (its lease runs) is left alone.
     kb.reindex(org, doc.id).await.unwrap();
-    database.psql_superuser(&format!(
-        "UPDATE kb_documents SET status = 'processing', claimed_at = now() WHERE id = '{}'",
-        doc.id
-    ));
+    database.psql_superuser(
+        "UPDATE jobs SET status = 'running', locked_by = 'busy/0', locked_until = now() + interval '1 minute' WHERE kind = 'kb.index'",
+    );
     assert_eq!(kb.work_once(10).await.unwrap(), 0);
 
     // A provider that keeps failing: retried later, then marked failed with a reason.
@@ -243,6 +251,7 @@ async fn a_crashed_workers_claim_is_taken_over_and_a_failing_provider_is_retried
         db.clone(),
         Arc::new(openai(&down, 16)),
         RetrievalConfig::default(),
+        waker(&db),
     );
     let doc2 = broken
         .upload(
@@ -251,16 +260,14 @@ async fn a_crashed_workers_claim_is_taken_over_and_a_failing_provider_is_retried
         )
         .await
         .unwrap();
-    assert_eq!(broken.index_next(org).await.unwrap(), Some(false));
+    let retry = broken.index_document(org, doc2.id, false).await.unwrap();
+    assert!(matches!(retry, Indexed::Retry(_)), "{retry:?}");
     let (pending, _) = broken.document(org, doc2.id).await.unwrap();
     assert_eq!(pending.status, "pending");
     assert!(pending.error.as_deref().unwrap().starts_with("will retry:"));
-    database.psql_superuser(&format!(
-        "UPDATE kb_documents SET attempts = {}, next_attempt_at = now() WHERE id = '{}'",
-        rag::worker::MAX_ATTEMPTS - 1,
-        doc2.id
-    ));
-    assert_eq!(broken.index_next(org).await.unwrap(), Some(false));
+    // The job's last attempt (jobs::Job::last_attempt) fails it for good.
+    let last = broken.index_document(org, doc2.id, true).await.unwrap();
+    assert_eq!(last, Indexed::Failed);
     let (failed, _) = broken.document(org, doc2.id).await.unwrap();
     assert_eq!(failed.status, "failed");
     assert!(
@@ -298,6 +305,7 @@ async fn deleting_a_document_stops_its_running_indexing_job() {
         db.clone(),
         Arc::new(openai(&server, rag::worker::EMBED_SLICE)),
         RetrievalConfig::default(),
+        waker(&db),
     );
     // About 600 chunks: ten slices, three seconds of embedding.
     let text: String = (0..600)
@@ -306,13 +314,13 @@ async fn deleting_a_document_stops_its_running_indexing_job() {
     let doc = kb.upload(org, upload("long.txt", &text)).await.unwrap();
     let worker = tokio::spawn({
         let kb = kb.clone();
-        async move { kb.index_next(org).await }
+        async move { kb.index_document(org, doc.id, false).await }
     });
     while calls.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     kb.delete_document(org, doc.id).await.unwrap();
-    assert_eq!(worker.await.unwrap().unwrap(), Some(false));
+    assert_eq!(worker.await.unwrap().unwrap(), Indexed::Skipped);
     let made = calls.load(Ordering::SeqCst);
     assert!(made <= 2, "{made} embedding requests after the delete");
     let chunks: i64 = database

@@ -17,9 +17,7 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::voice_alerts;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use realtime::{Audience, RealtimeEvent};
 use serde_json::{Value, json};
 use vapi_client::{CallInfo, EndOfCallReport};
@@ -301,7 +299,8 @@ impl VoiceAgent {
             .ok_or_else(|| VoiceError::Invalid("the message has no call id".into()))?;
         let call = call.clone();
         let report = report.clone();
-        self.db
+        let (id, alerted) = self
+            .db
             .tenant(org, move |c| {
                 Box::pin(async move {
                     let contact = caller_contact(c, org, &call).await?;
@@ -414,6 +413,7 @@ impl VoiceAgent {
                         .await?;
                     }
 
+                    let mut alerted = false;
                     if score >= HOT_LEAD_SCORE {
                         let settings = crate::agents::settings_on(c, org).await?;
                         if settings.hot_lead_alert_phone.is_some() {
@@ -424,18 +424,9 @@ impl VoiceAgent {
                                 "Hot lead (score {score}): {who} {number}{}. Call them back soon.",
                                 if booked { ", booked" } else { "" }
                             );
-                            diesel::insert_into(voice_alerts::table)
-                                .values((
-                                    voice_alerts::id.eq(uuid::Uuid::new_v4()),
-                                    voice_alerts::org_id.eq(org.0),
-                                    voice_alerts::call_log_id.eq(row.id),
-                                    voice_alerts::contact_id.eq(contact_id),
-                                    voice_alerts::body.eq(body),
-                                ))
-                                .on_conflict(voice_alerts::call_log_id)
-                                .do_nothing()
-                                .execute(c)
-                                .await?;
+                            alerted =
+                                crate::worker::queue_alert_on(c, org, row.id, contact_id, body)
+                                    .await?;
                         }
                     }
                     realtime::outbox::publish(
@@ -449,10 +440,14 @@ impl VoiceAgent {
                         ),
                     )
                     .await?;
-                    Ok(row.id)
+                    Ok::<_, VoiceError>((row.id, alerted))
                 })
             })
-            .await
+            .await?;
+        if alerted {
+            self.jobs.wake();
+        }
+        Ok(id)
     }
 
     /// Publishes a final transcript line to the organization's live call view (partial lines

@@ -154,6 +154,21 @@ impl Default for VoiceConfig {
     }
 }
 
+/// The services a [`VoiceAgent`] works through.
+#[derive(Debug, Clone)]
+pub struct Collaborators {
+    /// The credentials vault (the organization's Twilio account).
+    pub credentials: Arc<credentials::CredentialService>,
+    /// Availability and booking for the scheduling tools.
+    pub scheduler: Arc<scheduling::Scheduler>,
+    /// SMS and email for the messaging tools and hot-lead alerts.
+    pub messenger: Arc<messaging::Messenger>,
+    /// The organizations' knowledge bases for `getKnowledgeBase` and call context.
+    pub knowledge: Arc<rag::KnowledgeBase>,
+    /// Wakes the job workers after a commit that queued a job (a hot-lead alert).
+    pub jobs: jobs::Waker,
+}
+
 /// The voice-agent service: one per process, shared behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct VoiceAgent {
@@ -167,6 +182,8 @@ pub struct VoiceAgent {
     /// The assistant last answered per Vapi phone-number id, for `assistant-request`s that
     /// arrive while the database is unreachable ([`routing`]).
     assistants: moka::future::Cache<String, String>,
+    /// Wakes the job workers after a commit that queued a job (a hot-lead alert).
+    jobs: jobs::Waker,
 }
 
 impl VoiceAgent {
@@ -174,15 +191,14 @@ impl VoiceAgent {
     /// call-backs and dual-sync then answer [`VoiceError::NotConfigured`], while the webhook and
     /// tools keep working for assistants already set up).
     #[must_use]
-    pub fn new(
-        db: Db,
-        vapi: Option<VapiClient>,
-        config: VoiceConfig,
-        credentials: Arc<credentials::CredentialService>,
-        scheduler: Arc<scheduling::Scheduler>,
-        messenger: Arc<messaging::Messenger>,
-        knowledge: Arc<rag::KnowledgeBase>,
-    ) -> Self {
+    pub fn new(db: Db, vapi: Option<VapiClient>, config: VoiceConfig, with: Collaborators) -> Self {
+        let Collaborators {
+            credentials,
+            scheduler,
+            messenger,
+            knowledge,
+            jobs,
+        } = with;
         let config = VoiceConfig {
             public_base_url: config
                 .public_base_url
@@ -201,6 +217,7 @@ impl VoiceAgent {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
+            jobs,
         }
     }
 

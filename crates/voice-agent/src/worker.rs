@@ -1,41 +1,112 @@
-//! The voice worker: retries failed tool links, resumes unfinished Twilio dual-syncs and sends
-//! hot-lead alerts. Due work is found across organizations through `voice_due_orgs` (one
-//! [`db::SystemOp::VoiceWork`] query returning organization ids); each organization's work then
-//! runs in its own tenant transactions. Work survives restarts: it lives in the database.
+//! The voice agent's background work, on the platform's job runner:
+//!
+//! - a `voice.alert` job per hot-lead alert, queued in the report's transaction
+//!   ([`queue_alert_on`]), sends the alert to the clinic's alert phone;
+//! - the `voice.due-work` periodic task (every 2 s, once across instances) retries failed tool
+//!   links and advances unfinished Twilio dual-syncs. Both keep their state in their own rows
+//!   (`org_tools`, `vapi_twilio_sync`) with their own next attempt time, found across
+//!   organizations through `voice_due_orgs` (one [`db::SystemOp::VoiceWork`] query); each
+//!   organization's work then runs in its own tenant transactions.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use db::schema::voice_alerts;
-use db::{OrgId, SystemOp};
+use db::{AsyncPgConnection, OrgId, SystemOp};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use jobs::{Done, Failure, Job, NewJob, RetryPolicy, Runner};
+use serde_json::json;
+use uuid::Uuid;
 
 use crate::{VoiceAgent, VoiceError};
 
-/// Alert attempts before an alert is marked `failed`.
-pub const MAX_ALERT_ATTEMPTS: i32 = 5;
+/// The job kind that sends one hot-lead alert.
+pub const ALERT_JOB: &str = "voice.alert";
 
-/// What one pass did.
+/// The alert job's retry policy: 5 attempts, 1 minute doubling up to an hour; after the last
+/// the alert is marked `failed` with its error.
+pub const ALERT_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    base_delay: Duration::from_secs(60),
+    max_delay: Duration::from_secs(3600),
+};
+
+/// How often the tool-link and dual-sync work is looked for.
+pub const DUE_WORK_EVERY: Duration = Duration::from_secs(2);
+
+/// What one pass of the due work did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WorkReport {
     /// Organizations whose tools were relinked.
     pub tool_links: usize,
     /// Dual-syncs advanced.
     pub twilio_syncs: usize,
-    /// Alerts sent.
-    pub alerts_sent: usize,
 }
 
 #[derive(QueryableByName)]
 struct Due {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    org_id: uuid::Uuid,
+    org_id: Uuid,
     #[diesel(sql_type = diesel::sql_types::Text)]
     kind: String,
 }
 
+/// Queues the hot-lead alert of call `call_log` (once per call: a redelivered report queues
+/// nothing) with its `voice.alert` job, in the report's transaction. Whether one was queued
+/// (the caller then wakes the job workers after its commit).
+///
+/// # Errors
+/// [`VoiceError::Db`].
+pub(crate) async fn queue_alert_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    call_log: Uuid,
+    contact: Option<Uuid>,
+    body: String,
+) -> Result<bool, VoiceError> {
+    let inserted: Option<Uuid> = diesel::insert_into(voice_alerts::table)
+        .values((
+            voice_alerts::id.eq(Uuid::new_v4()),
+            voice_alerts::org_id.eq(org.0),
+            voice_alerts::call_log_id.eq(call_log),
+            voice_alerts::contact_id.eq(contact),
+            voice_alerts::body.eq(body),
+        ))
+        .on_conflict(voice_alerts::call_log_id)
+        .do_nothing()
+        .returning(voice_alerts::id)
+        .get_result(c)
+        .await
+        .optional()?;
+    if let Some(id) = inserted {
+        jobs::enqueue(c, org, NewJob::new(ALERT_JOB, json!({ "alert_id": id }))).await?;
+    }
+    Ok(inserted.is_some())
+}
+
 impl VoiceAgent {
-    /// One pass over due work (at most `limit` organizations per kind).
+    /// Registers the alert job and the due-work periodic task on `runner`.
+    #[must_use]
+    pub fn register_jobs(self: &Arc<Self>, runner: Runner) -> Runner {
+        let (alerts, due) = (Arc::clone(self), Arc::clone(self));
+        runner
+            .register(ALERT_JOB, ALERT_RETRY, move |job| {
+                let this = Arc::clone(&alerts);
+                async move { this.send_alert(job).await }
+            })
+            .every("voice.due-work", DUE_WORK_EVERY, move || {
+                let this = Arc::clone(&due);
+                async move {
+                    this.work_once(20)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            })
+    }
+
+    /// One pass over due tool links and dual-syncs (at most `limit` organizations per kind).
     ///
     /// # Errors
     /// [`VoiceError::Db`] when due work cannot be listed; failures of single items are recorded
@@ -65,7 +136,6 @@ impl VoiceAgent {
                         .map(|_| report.twilio_syncs += 1),
                     other => other.map(|_| ()),
                 },
-                "alert" => self.send_alerts(org).await.map(|n| report.alerts_sent += n),
                 _ => Ok(()),
             };
             if let Err(e) = outcome {
@@ -75,113 +145,125 @@ impl VoiceAgent {
         Ok(report)
     }
 
-    /// Sends the organization's due hot-lead alerts to its alert phone. Returns how many went.
+    /// Runs one `voice.alert` job: sends the alert to the organization's alert phone and marks
+    /// it `sent`; a failure is counted on the alert and retried, and marks it `failed` on the
+    /// last attempt.
     ///
     /// # Errors
-    /// [`VoiceError::Db`].
-    pub async fn send_alerts(&self, org: OrgId) -> Result<usize, VoiceError> {
-        let (alerts, settings) = self
-            .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let alerts: Vec<(uuid::Uuid, uuid::Uuid, Option<uuid::Uuid>, String)> =
-                        voice_alerts::table
-                            .filter(voice_alerts::org_id.eq(org.0))
-                            .filter(voice_alerts::status.eq("pending"))
-                            .filter(voice_alerts::next_attempt_at.le(chrono::Utc::now()))
-                            .select((
-                                voice_alerts::id,
-                                voice_alerts::call_log_id,
-                                voice_alerts::contact_id,
-                                voice_alerts::body,
-                            ))
-                            .limit(20)
-                            .for_update()
-                            .skip_locked()
-                            .load(c)
-                            .await?;
-                    // Claim them for a minute so that another instance does not send them too.
-                    let ids: Vec<uuid::Uuid> = alerts.iter().map(|a| a.0).collect();
-                    diesel::update(voice_alerts::table.filter(voice_alerts::id.eq_any(&ids)))
-                        .set(
-                            voice_alerts::next_attempt_at
-                                .eq(chrono::Utc::now() + chrono::Duration::minutes(1)),
-                        )
-                        .execute(c)
-                        .await?;
-                    Ok::<_, VoiceError>((alerts, crate::agents::settings_on(c, org).await?))
-                })
-            })
+    /// [`Failure::Permanent`] for a job without an alert id, [`Failure::Retry`] when sending or
+    /// the database fails.
+    pub async fn send_alert(&self, job: Job) -> Result<Done, Failure> {
+        let Some(id) = job.payload["alert_id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            return Err(Failure::Permanent("the job names no alert".into()));
+        };
+        let org = job.org;
+        let Some(alert) = self.pending_alert(org, id).await? else {
+            return Ok(Done::Finished); // already sent or given up
+        };
+        let sent = match &alert.phone {
+            None => Err("no hot-lead alert phone is configured".to_owned()),
+            Some(phone) => self
+                .messenger
+                .send_sms(org, phone, &alert.body, alert.subject(), false)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        let status = match (&sent, job.last_attempt) {
+            (Ok(()), _) => "sent",
+            (Err(_), true) => "failed",
+            (Err(_), false) => "pending",
+        };
+        self.record_alert(org, id, status, sent.as_ref().err().cloned())
             .await?;
-        let mut sent = 0;
-        for (id, call, contact, body) in alerts {
-            let outcome = match &settings.hot_lead_alert_phone {
-                None => Err("no hot-lead alert phone is configured".to_owned()),
-                Some(phone) => self
-                    .messenger
-                    .send_sms(
-                        org,
-                        phone,
-                        &body,
-                        messaging::Subject {
-                            contact_id: contact,
-                            call_id: Some(call),
-                            appointment_id: None,
-                            created_by: None,
-                        },
-                        false,
-                    )
-                    .await
-                    .map_err(|e| e.to_string()),
-            };
-            if outcome.is_ok() {
-                sent += 1;
-            }
-            self.db
-                .tenant(org, move |c| {
-                    Box::pin(async move {
-                        let target = voice_alerts::table.filter(voice_alerts::id.eq(id));
-                        match outcome {
-                            Ok(_) => {
-                                diesel::update(target)
-                                    .set(voice_alerts::status.eq("sent"))
-                                    .execute(c)
-                                    .await?;
-                            }
-                            Err(error) => {
-                                diesel::sql_query(
-                                    "UPDATE voice_alerts SET attempts = attempts + 1, last_error = $2, \
-                                       status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END, \
-                                       next_attempt_at = now() + make_interval(secs => 60 * power(2, attempts)) \
-                                     WHERE id = $1",
-                                )
-                                .bind::<diesel::sql_types::Uuid, _>(id)
-                                .bind::<diesel::sql_types::Text, _>(error)
-                                .bind::<diesel::sql_types::Integer, _>(MAX_ALERT_ATTEMPTS)
-                                .execute(c)
-                                .await?;
-                            }
-                        }
-                        Ok::<_, VoiceError>(())
-                    })
-                })
-                .await?;
+        match sent {
+            Err(e) if !job.last_attempt => Err(Failure::Retry(e)),
+            _ => Ok(Done::Finished),
         }
-        Ok(sent)
     }
 
-    /// Runs [`VoiceAgent::work_once`] every `every` until the task is dropped.
-    pub fn spawn_worker(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = this.work_once(20).await {
-                    tracing::warn!(error = %e, "voice worker pass failed");
-                }
-            }
-        })
+    async fn pending_alert(&self, org: OrgId, id: Uuid) -> Result<Option<Alert>, Failure> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let row: Option<(Uuid, Option<Uuid>, String)> = voice_alerts::table
+                        .filter(voice_alerts::org_id.eq(org.0))
+                        .filter(voice_alerts::id.eq(id))
+                        .filter(voice_alerts::status.eq("pending"))
+                        .select((
+                            voice_alerts::call_log_id,
+                            voice_alerts::contact_id,
+                            voice_alerts::body,
+                        ))
+                        .first(c)
+                        .await
+                        .optional()?;
+                    let Some((call, contact, body)) = row else {
+                        return Ok(None);
+                    };
+                    let settings = crate::agents::settings_on(c, org).await?;
+                    Ok::<_, VoiceError>(Some(Alert {
+                        call,
+                        contact,
+                        body,
+                        phone: settings.hot_lead_alert_phone,
+                    }))
+                })
+            })
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))
+    }
+
+    /// Records an alert's attempt: its new status and, for a failure, the error.
+    async fn record_alert(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        status: &'static str,
+        error: Option<String>,
+    ) -> Result<(), Failure> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    diesel::update(
+                        voice_alerts::table
+                            .filter(voice_alerts::org_id.eq(org.0))
+                            .filter(voice_alerts::id.eq(id)),
+                    )
+                    .set((
+                        voice_alerts::status.eq(status),
+                        voice_alerts::attempts.eq(voice_alerts::attempts + 1),
+                        voice_alerts::last_error.eq(error),
+                    ))
+                    .execute(c)
+                    .await
+                    .map_err(VoiceError::from)
+                })
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| Failure::Retry(e.to_string()))
+    }
+}
+
+/// A pending alert and where it goes.
+struct Alert {
+    call: Uuid,
+    contact: Option<Uuid>,
+    body: String,
+    phone: Option<String>,
+}
+
+impl Alert {
+    fn subject(&self) -> messaging::Subject {
+        messaging::Subject {
+            contact_id: self.contact,
+            call_id: Some(self.call),
+            appointment_id: None,
+            created_by: None,
+        }
     }
 }
