@@ -10,6 +10,7 @@
 //! | `telephony-cleanup` | expire and delete stale caller-ID verifications now (the gateway also runs it daily) |
 //! | `sync-tools` | register changed Vapi tools and link them to every organization's assistants; prints what changed (needs `VAPI_PRIVATE_KEY`, `PUBLIC_BASE_URL`) |
 //! | `schema [--check]` | regenerate `crates/db/src/schema.rs` from the migrations (`--check`: fail on drift) |
+//! | `crate-map` | the crate map in `docs/architecture.md` lists each crate's real workspace dependencies (`xtask/src/crate_map.rs`) |
 //! | `table-owners` | one owner per table: fail when a crate touches a table another crate owns (`xtask/src/ownership.rs`) |
 //! | `check-rls` | migrate a scratch database and audit tenancy rules (forced RLS, policies, runtime role) |
 //! | `openapi [--check]` | write `docs/openapi.json` from the handlers (`--check`: fail on drift) |
@@ -21,7 +22,7 @@
 //! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, table owners, every test (the knowledge-base evaluation among them), the contract suite, the demo, the console (API types drift, Biome, tsc, Vitest, build, browser suite) |
 //! | `demo` | a clinic day replayed against the gateway binary through HTTP and WebSocket only (`apps/loadgen`), on a fresh database (or `DATABASE_URL`); fails on any wrong figure or crossed tenant |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
-//! | `bench [load]` | benchmarks (release build): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), then the load generator against the gateway binary (`load`: only that) into `target/bench/loadgen.json` |
+//! | `bench [load]` | benchmarks (release build; `BENCH_BASELINE_GATEWAY=<binary>` also runs the load generator against that binary first and prints both side by side): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), then the load generator against the gateway binary (`load`: only that) into `target/bench/loadgen.json` |
 //!
 //! This binary uses only the standard library and `local-postgres`, so it builds in seconds; the
 //! database work itself is done by the gateway binary's admin commands, and the demo and load
@@ -34,6 +35,7 @@ use std::time::Instant;
 use local_postgres::{APP_DATABASE, Cluster, Profile, roles};
 
 mod console;
+mod crate_map;
 mod ownership;
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         ["rag-eval"] => rag_eval(),
         ["console-types"] => console::api_types(false),
         ["table-owners"] => ownership::check(&root()),
+        ["crate-map"] => crate_map::check(&root()),
         ["console-screenshots"] => console::e2e(Some(&root().join("docs/console"))),
         ["test"] => test(),
         ["contract"] => contract(),
@@ -81,7 +84,7 @@ fn main() -> ExitCode {
 
 fn usage() -> String {
     "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | telephony-cleanup | sync-tools | \
-     schema [--check] | check-rls | openapi [--check] | models | reembed | rag-eval | console-types | console-screenshots | test | contract | demo | bench [load]>"
+     schema [--check] | check-rls | table-owners | crate-map | openapi [--check] | models | reembed | rag-eval | console-types | console-screenshots | test | contract | demo | bench [load]>"
         .into()
 }
 
@@ -811,14 +814,62 @@ fn bench(load_only: bool) -> Result {
         )?;
         let bin = target_dir().join("release/gateway");
         let loadgen = loadgen_bin(true)?;
-        let out = target_dir().join("bench");
-        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        let out = out.join("loadgen.json");
-        let out = out.to_str().ok_or("target path is not UTF-8")?.to_owned();
-        with_scratch_db_urls(migrate_with_gateway(&bin), |_, runtime_url| {
-            run_loadgen(&loadgen, &bin, runtime_url, &["bench", "--out", &out])
-        })
+        let dir = target_dir().join("bench");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let baseline = std::env::var_os("BENCH_BASELINE_GATEWAY").map(PathBuf::from);
+        if let Some(baseline) = &baseline {
+            load_bench(&loadgen, baseline, &dir.join("loadgen-baseline.json"))?;
+        }
+        load_bench(&loadgen, &bin, &dir.join("loadgen.json"))?;
+        if baseline.is_some() {
+            print_comparison(
+                &dir.join("loadgen-baseline.json"),
+                &dir.join("loadgen.json"),
+            )?;
+        }
+        Ok(())
     })
+}
+
+/// One load benchmark run of gateway binary `bin` on a fresh database, written to `out`.
+fn load_bench(loadgen: &Path, bin: &Path, out: &Path) -> Result {
+    let out = out.to_str().ok_or("target path is not UTF-8")?;
+    with_scratch_db_urls(migrate_with_gateway(bin), |_, runtime_url| {
+        run_loadgen(loadgen, bin, runtime_url, &["bench", "--out", out])
+    })
+}
+
+/// Prints the two load runs side by side (p99 and throughput per scenario), as a Markdown
+/// table for docs/benchmarks.md.
+fn print_comparison(baseline: &Path, current: &Path) -> Result {
+    let read = |path: &Path| -> Result<serde_json::Value> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let (before, after) = (read(baseline)?, read(current)?);
+    let empty = Vec::new();
+    let rows = |v: &serde_json::Value| v["results"].as_array().unwrap_or(&empty).clone();
+    eprintln!("| scenario | mode | p99 before | p99 after | per s before | per s after |");
+    eprintln!("|---|---|---:|---:|---:|---:|");
+    for row in rows(&after) {
+        let same = rows(&before)
+            .into_iter()
+            .find(|b| b["name"] == row["name"] && b["mode"] == row["mode"]);
+        let cell = |r: Option<&serde_json::Value>, key: &str| {
+            r.and_then(|r| r[key].as_f64())
+                .map_or_else(|| "–".to_owned(), |x| format!("{x:.1}"))
+        };
+        eprintln!(
+            "| {} | {} | {} | {} | {} | {} |",
+            row["name"].as_str().unwrap_or(""),
+            row["mode"].as_str().unwrap_or(""),
+            cell(same.as_ref(), "p99_ms"),
+            cell(Some(&row), "p99_ms"),
+            cell(same.as_ref(), "throughput_per_s"),
+            cell(Some(&row), "throughput_per_s"),
+        );
+    }
+    Ok(())
 }
 
 /// A clinic day replayed end to end (apps/loadgen `demo`): the gateway binary with its own
@@ -941,6 +992,7 @@ fn test() -> Result {
     step("console: biome, tsc, vitest", console::check)?;
     step("check-rls", check_rls)?;
     step("table owners", || ownership::check(&root()))?;
+    step("crate map", || crate_map::check(&root()))?;
     let unit = step("tests", || {
         cargo_test(
             "tests",

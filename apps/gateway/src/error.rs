@@ -400,6 +400,7 @@ impl From<scheduling::SchedulingError> for ApiError {
             .with_cause(e),
             E::Crm(inner) => inner.into(),
             E::Credential(inner) => inner.into(),
+            E::Step(_) => Self::internal(message),
             E::Db(inner) => inner.into(),
         }
     }

@@ -420,52 +420,12 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
         clinic,
         seq: AtomicU64::new(1),
     });
-    let mut rows = Vec::new();
-    let scenarios = scenarios();
-    // Warm-up: connections, caches and the embedding model.
-    for s in &scenarios {
-        for _ in 0..10 {
-            let i = target.next();
-            (s.send)(target.clone(), i).await;
-        }
-    }
-    for s in &scenarios {
-        let run = fixed_rate(&target, s.rate, 5, &s.send).await;
-        rows.push(run.row(s.name, &format!("fixed {}/s", s.rate), s.target, &gateway));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let run = saturate(&target, s.workers, 5, &s.send).await;
-        let mode = format!("saturation ({} conc.)", s.workers);
-        rows.push(run.row(s.name, &mode, s.target, &gateway));
-        // Let background work (event processing, call post-processing) drain.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-    // Bookings: one per slot (20 a day), at a fixed rate.
-    let booking = request(|t: Arc<Target>, i| async move {
-        let n = i % 100_000;
-        let day = chrono::Utc::now().date_naive() + chrono::Duration::days(30 + (n / 20) as i64);
-        let time = format!("{:02}:{:02}", 8 + (n % 20) / 2, (n % 2) * 30);
-        let call = t.call(format!("bench-book-{i}"), contact_number(i));
-        let args = json!({"customerName": format!("Patient {}", i % 2000), "customerPhone": contact_number(i),
-            "appointmentDate": day.format("%Y-%m-%d").to_string(), "appointmentTime": time, "serviceType": "Consultation"});
-        t.vapi(
-            "/api/vapi/tools/bookClinicAppointment",
-            &wire::tool_calls(&call, &format!("bk-{i}"), "bookClinicAppointment", &args),
-        )
-        .await
-    });
-    target.seq.store(0, Ordering::Relaxed);
-    let run = fixed_rate(&target, 20, 5, &booking).await;
-    rows.push(run.row(
-        "vapi tool call: bookClinicAppointment",
-        "fixed 20/s",
-        TOOL_TARGET,
-        &gateway,
-    ));
-    target.seq.store(1_000_000, Ordering::Relaxed);
-
-    rows.extend(delivery(&target, &api, &gateway).await?);
-    rows.extend(fan_out(&target, &api, &gateway).await?);
-    rows.push(idle_connections(&api, &target.clinic, &gateway).await?);
+    // `BENCH_ONLY=delivery`: only the event → WebSocket scenarios (for tuning the workers).
+    let rows = if std::env::var("BENCH_ONLY").as_deref() == Ok("delivery") {
+        delivery(&target, &api, &gateway).await?
+    } else {
+        every_scenario(&target, &api, &gateway).await?
+    };
 
     let (rss, peak) = gateway.memory_kib();
     println!(
@@ -485,6 +445,62 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
         println!("bench: results written to {out}");
     }
     Ok(true)
+}
+
+/// Every scenario in order: the request scenarios at a fixed rate and at saturation, bookings,
+/// event delivery, broadcast and idle connections.
+async fn every_scenario(
+    target: &Arc<Target>,
+    api: &Api,
+    gateway: &GatewayProcess,
+) -> anyhow::Result<Vec<Value>> {
+    let mut rows = Vec::new();
+    let scenarios = scenarios();
+    // Warm-up: connections, caches and the embedding model.
+    for s in &scenarios {
+        for _ in 0..10 {
+            let i = target.next();
+            (s.send)(target.clone(), i).await;
+        }
+    }
+    for s in &scenarios {
+        let run = fixed_rate(target, s.rate, 5, &s.send).await;
+        rows.push(run.row(s.name, &format!("fixed {}/s", s.rate), s.target, gateway));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let run = saturate(target, s.workers, 5, &s.send).await;
+        let mode = format!("saturation ({} conc.)", s.workers);
+        rows.push(run.row(s.name, &mode, s.target, gateway));
+        // Let background work (event processing, call post-processing) drain.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    // Bookings: one per slot (20 a day), at a fixed rate.
+    let booking = request(|t: Arc<Target>, i| async move {
+        let n = i % 100_000;
+        let day = chrono::Utc::now().date_naive() + chrono::Duration::days(30 + (n / 20) as i64);
+        let time = format!("{:02}:{:02}", 8 + (n % 20) / 2, (n % 2) * 30);
+        let call = t.call(format!("bench-book-{i}"), contact_number(i));
+        let args = json!({"customerName": format!("Patient {}", i % 2000), "customerPhone": contact_number(i),
+            "appointmentDate": day.format("%Y-%m-%d").to_string(), "appointmentTime": time, "serviceType": "Consultation"});
+        t.vapi(
+            "/api/vapi/tools/bookClinicAppointment",
+            &wire::tool_calls(&call, &format!("bk-{i}"), "bookClinicAppointment", &args),
+        )
+        .await
+    });
+    target.seq.store(0, Ordering::Relaxed);
+    let run = fixed_rate(target, 20, 5, &booking).await;
+    rows.push(run.row(
+        "vapi tool call: bookClinicAppointment",
+        "fixed 20/s",
+        TOOL_TARGET,
+        gateway,
+    ));
+    target.seq.store(1_000_000, Ordering::Relaxed);
+
+    rows.extend(delivery(target, api, gateway).await?);
+    rows.extend(fan_out(target, api, gateway).await?);
+    rows.push(idle_connections(api, &target.clinic, gateway).await?);
+    Ok(rows)
 }
 
 /// Webhook sent → event received by one app client, at 200 events/s for 5 s, at 1,500

@@ -71,10 +71,24 @@ pub enum SchedulingError {
     /// A vault failure.
     #[error(transparent)]
     Credential(#[from] credentials::CredentialError),
+    /// A step the caller composed into the booking's transaction ([`Scheduler::book_with`])
+    /// failed; the booking rolled back with it. The message is the step's error.
+    #[error("a step of the booking transaction failed: {0}")]
+    Step(String),
     /// A database failure.
     #[error(transparent)]
     Db(#[from] DbError),
 }
+
+/// A step composed into a booking's transaction ([`Scheduler::book_with`]): it runs after the
+/// appointment is inserted and before the commit, so both commit or neither does. It may run
+/// more than once (the transaction is retried after a lost deadlock race).
+pub type BookingStep = dyn for<'c> Fn(
+        &'c mut AsyncPgConnection,
+        &'c Appointment,
+    ) -> db::ConnFuture<'c, Result<(), SchedulingError>>
+    + Send
+    + Sync;
 
 impl From<diesel::result::Error> for SchedulingError {
     fn from(e: diesel::result::Error) -> Self {
@@ -461,6 +475,29 @@ impl Scheduler {
         request: BookingRequest,
         now: DateTime<Utc>,
     ) -> Result<Appointment, SchedulingError> {
+        self.book_with(
+            org,
+            request,
+            now,
+            Arc::new(|_, _| Box::pin(async { Ok(()) })),
+        )
+        .await
+    }
+
+    /// [`Scheduler::book`], with `step` run in the booking's own transaction after the
+    /// appointment is inserted: the voice agent marks the call as booked there, so a booking
+    /// never commits without its call mark, nor the mark without the booking.
+    ///
+    /// # Errors
+    /// As [`Scheduler::book`], and [`SchedulingError::Step`] or the step's own error when the
+    /// step fails (nothing was booked).
+    pub async fn book_with(
+        &self,
+        org: OrgId,
+        request: BookingRequest,
+        now: DateTime<Utc>,
+        step: Arc<BookingStep>,
+    ) -> Result<Appointment, SchedulingError> {
         let name = request.customer_name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(SchedulingError::Invalid(
@@ -522,6 +559,7 @@ impl Scheduler {
                 notes.clone(),
                 service_name.clone(),
             );
+            let step = Arc::clone(&step);
             let result = self
                 .db
                 .tenant(org, move |c| {
@@ -559,6 +597,7 @@ impl Scheduler {
                         if google && status == "confirmed" {
                             calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
                         }
+                        step(c, &appointment).await?;
                         Ok(appointment)
                     })
                 })

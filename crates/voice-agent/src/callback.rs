@@ -49,7 +49,9 @@ struct Prepared {
 }
 
 impl VoiceAgent {
-    /// Calls a contact back with the organization's outbound assistant and number.
+    /// Calls a contact back with the organization's outbound assistant and number: claims the
+    /// call-back row in one transaction, places the call at Vapi outside any transaction, and
+    /// records the outcome (the row and the contact together) in a second one.
     ///
     /// # Errors
     /// [`VoiceError::NotFound`] (contact, including another organization's),
@@ -72,80 +74,13 @@ impl VoiceAgent {
                 "Idempotency-Key must be 1-200 characters".into(),
             ));
         }
-        let prepared = self
-            .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let contact = crm::contacts::get_on(c, org, contact_id).await?;
-                    let agent = assistant_on(c, org, Direction::Outbound).await?.ok_or(
-                        VoiceError::NotReady {
-                            code: "outbound_agent_missing",
-                            message: "Save an outbound agent before calling back".into(),
-                        },
-                    )?;
-                    let number: Option<String> = vapi_twilio_sync::table
-                        .filter(vapi_twilio_sync::org_id.eq(org.0))
-                        .filter(vapi_twilio_sync::state.eq_any(["number_imported", "linked"]))
-                        .select(vapi_twilio_sync::vapi_phone_number_id)
-                        .first::<Option<String>>(c)
-                        .await
-                        .optional()?
-                        .flatten();
-                    let phone_number_id = number.ok_or(VoiceError::NotReady {
-                        code: "phone_number_missing",
-                        message: "Connect Twilio so that the agent has a number to call from"
-                            .into(),
-                    })?;
-                    // Lock the contact: concurrent call-backs to one contact queue here.
-                    crm::contacts::lock_on(c, org, contact.id).await?;
-                    let found = crm::call_logs::find_call_back_on(
-                        c,
-                        org,
-                        idempotency_key.as_deref(),
-                        contact.id,
-                        now - chrono::Duration::minutes(15),
-                    )
-                    .await?;
-                    let callback = match found {
-                        Some(row) => row,
-                        None => {
-                            let mut metadata =
-                                json!({"source": "call-back", "requested_by": requested_by});
-                            if let Some(key) = &idempotency_key {
-                                metadata["idempotency_key"] = json!(key);
-                            }
-                            crm::call_logs::open_call_back_on(c, org, &contact, metadata).await?
-                        }
-                    };
-                    let crm::call_logs::CallBackRow {
-                        id: row,
-                        status,
-                        vapi_call_id,
-                        metadata,
-                    } = callback;
-                    let placing_since = metadata["placing_since"]
-                        .as_str()
-                        .and_then(|s| s.parse::<DateTime<Utc>>().ok());
-                    let stale = placing_since.filter(|t| *t < now - chrono::Duration::minutes(2));
-                    let claimed =
-                        status == "pending" && (placing_since.is_none() || stale.is_some());
-                    if claimed {
-                        crm::call_logs::claim_call_back_on(c, org, row, now).await?;
-                    }
-                    Ok::<_, VoiceError>(Prepared {
-                        row,
-                        status,
-                        vapi_call_id,
-                        claimed,
-                        stale_claim: stale,
-                        phone: contact.phone,
-                        name: contact.name,
-                        assistant_id: agent.vapi_assistant_id.unwrap_or_default(),
-                        phone_number_id,
-                    })
-                })
-            })
-            .await?;
+        let request = CallBackRequest {
+            contact_id,
+            idempotency_key,
+            requested_by,
+            now,
+        };
+        let prepared = self.prepare_call_back(org, request).await?;
         if !prepared.claimed {
             return Ok(CallBack {
                 call_id: prepared.row,
@@ -155,63 +90,113 @@ impl VoiceAgent {
                 placed_now: false,
             });
         }
-        // A crashed attempt may have placed the call: adopt it rather than call twice.
-        let mut adopted = None;
+        let placed = self
+            .place_call_back(&vapi, org, contact_id, &prepared, (tz, now))
+            .await;
+        self.record_call_back(org, contact_id, prepared, placed, now)
+            .await
+    }
+
+    /// The first transaction: the contact, the outbound assistant and number, and the
+    /// call-back row, found again (same key, or a live one of the last 15 minutes) or opened,
+    /// and claimed for placing when nobody else is placing it.
+    async fn prepare_call_back(
+        &self,
+        org: OrgId,
+        request: CallBackRequest,
+    ) -> Result<Prepared, VoiceError> {
+        self.db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let contact = crm::contacts::get_on(c, org, request.contact_id).await?;
+                    let (assistant_id, phone_number_id) = outbound_line_on(c, org).await?;
+                    // Lock the contact: concurrent call-backs to one contact queue here.
+                    crm::contacts::lock_on(c, org, contact.id).await?;
+                    let row = call_back_row_on(c, org, &contact, &request).await?;
+                    let placing_since = row.metadata["placing_since"]
+                        .as_str()
+                        .and_then(|s| s.parse::<DateTime<Utc>>().ok());
+                    let stale =
+                        placing_since.filter(|t| *t < request.now - chrono::Duration::minutes(2));
+                    let claimed =
+                        row.status == "pending" && (placing_since.is_none() || stale.is_some());
+                    if claimed {
+                        crm::call_logs::claim_call_back_on(c, org, row.id, request.now).await?;
+                    }
+                    Ok::<_, VoiceError>(Prepared {
+                        row: row.id,
+                        status: row.status,
+                        vapi_call_id: row.vapi_call_id,
+                        claimed,
+                        stale_claim: stale,
+                        phone: contact.phone,
+                        name: contact.name,
+                        assistant_id,
+                        phone_number_id,
+                    })
+                })
+            })
+            .await
+    }
+
+    /// Places the call at Vapi (outside any transaction). A crashed attempt may have placed it
+    /// already: the assistant's recent calls carrying our row id are adopted rather than
+    /// calling twice.
+    async fn place_call_back(
+        &self,
+        vapi: &vapi_client::VapiClient,
+        org: OrgId,
+        contact_id: uuid::Uuid,
+        prepared: &Prepared,
+        (tz, now): (chrono_tz::Tz, DateTime<Utc>),
+    ) -> Result<serde_json::Value, vapi_client::VapiError> {
         if let Some(since) = prepared.stale_claim {
             let calls = vapi
                 .list_calls(&prepared.assistant_id, since - chrono::Duration::minutes(1))
                 .await?;
-            adopted = calls.into_iter().find(|call| {
+            let ours = calls.into_iter().find(|call| {
                 call["assistantOverrides"]["metadata"]["call_log_id"].as_str()
                     == Some(&prepared.row.to_string())
             });
+            if let Some(call) = ours {
+                return Ok(call);
+            }
         }
-        let placed = match adopted {
-            Some(call) => Ok(call),
-            None => {
-                let mut variables = date_variables(tz, now);
-                variables["customerName"] = json!(prepared.name);
-                let history = self.caller_history(org, contact_id).await;
-                self.call_context(org, &history)
-                    .await
-                    .add_to(&mut variables);
-                vapi.create_call(&json!({
-                    "assistantId": prepared.assistant_id,
-                    "phoneNumberId": prepared.phone_number_id,
-                    "customer": {"number": prepared.phone, "name": prepared.name},
-                    "assistantOverrides": {
-                        "variableValues": variables,
-                        "metadata": crate::with_fields(self.org_metadata(org), &[("call_log_id", json!(prepared.row)), ("contact_id", json!(contact_id))]),
-                    },
-                }))
-                .await
-            }
-        };
+        let mut variables = date_variables(tz, now);
+        variables["customerName"] = json!(prepared.name);
+        let history = self.caller_history(org, contact_id).await;
+        self.call_context(org, &history)
+            .await
+            .add_to(&mut variables);
+        let metadata = crate::with_fields(
+            self.org_metadata(org),
+            &[
+                ("call_log_id", json!(prepared.row)),
+                ("contact_id", json!(contact_id)),
+            ],
+        );
+        vapi.create_call(&json!({
+            "assistantId": prepared.assistant_id,
+            "phoneNumberId": prepared.phone_number_id,
+            "customer": {"number": prepared.phone, "name": prepared.name},
+            "assistantOverrides": { "variableValues": variables, "metadata": metadata },
+        }))
+        .await
+    }
+
+    /// The second transaction: the placed call's id on the row and the contact's call-back
+    /// mark together, or the row `failed` with the provider's error.
+    async fn record_call_back(
+        &self,
+        org: OrgId,
+        contact_id: uuid::Uuid,
+        prepared: Prepared,
+        placed: Result<serde_json::Value, vapi_client::VapiError>,
+        now: DateTime<Utc>,
+    ) -> Result<CallBack, VoiceError> {
         let row = prepared.row;
-        match placed {
-            Ok(call) => {
-                let vapi_call_id = call["id"].as_str().map(str::to_owned);
-                let id = vapi_call_id.clone();
-                let status: String = self
-                    .db
-                    .tenant(org, move |c| {
-                        Box::pin(async move {
-                            let status =
-                                crm::call_logs::call_back_placed_on(c, org, row, id.as_deref())
-                                    .await?;
-                            crm::contacts::mark_called_back_on(c, org, contact_id, now).await?;
-                            Ok::<_, VoiceError>(status)
-                        })
-                    })
-                    .await?;
-                Ok(CallBack {
-                    call_id: row,
-                    vapi_call_id,
-                    phone: prepared.phone,
-                    status,
-                    placed_now: true,
-                })
-            }
+        let call = match placed {
+            Ok(call) => call,
             Err(e) => {
                 log_vapi("call-back", &e);
                 let error = e.to_string();
@@ -223,8 +208,89 @@ impl VoiceAgent {
                         })
                     })
                     .await?;
-                Err(e.into())
+                return Err(e.into());
             }
-        }
+        };
+        let vapi_call_id = call["id"].as_str().map(str::to_owned);
+        let id = vapi_call_id.clone();
+        let status: String = self
+            .db
+            .tenant(org, move |c| {
+                Box::pin(async move {
+                    let status =
+                        crm::call_logs::call_back_placed_on(c, org, row, id.as_deref()).await?;
+                    crm::contacts::mark_called_back_on(c, org, contact_id, now).await?;
+                    Ok::<_, VoiceError>(status)
+                })
+            })
+            .await?;
+        Ok(CallBack {
+            call_id: row,
+            vapi_call_id,
+            phone: prepared.phone,
+            status,
+            placed_now: true,
+        })
     }
+}
+
+/// What a call-back was asked with.
+#[derive(Debug, Clone)]
+struct CallBackRequest {
+    contact_id: uuid::Uuid,
+    idempotency_key: Option<String>,
+    requested_by: uuid::Uuid,
+    now: DateTime<Utc>,
+}
+
+/// The organization's outbound assistant id and Vapi phone-number id.
+async fn outbound_line_on(
+    c: &mut db::AsyncPgConnection,
+    org: OrgId,
+) -> Result<(String, String), VoiceError> {
+    let agent = assistant_on(c, org, Direction::Outbound)
+        .await?
+        .ok_or(VoiceError::NotReady {
+            code: "outbound_agent_missing",
+            message: "Save an outbound agent before calling back".into(),
+        })?;
+    let number: Option<String> = vapi_twilio_sync::table
+        .filter(vapi_twilio_sync::org_id.eq(org.0))
+        .filter(vapi_twilio_sync::state.eq_any(["number_imported", "linked"]))
+        .select(vapi_twilio_sync::vapi_phone_number_id)
+        .first::<Option<String>>(c)
+        .await
+        .optional()?
+        .flatten();
+    let phone_number_id = number.ok_or(VoiceError::NotReady {
+        code: "phone_number_missing",
+        message: "Connect Twilio so that the agent has a number to call from".into(),
+    })?;
+    Ok((agent.vapi_assistant_id.unwrap_or_default(), phone_number_id))
+}
+
+/// The call-back row of this request: the one with the same idempotency key, or (without a
+/// key) a live call-back to the contact from the last 15 minutes, else a new `pending` row.
+async fn call_back_row_on(
+    c: &mut db::AsyncPgConnection,
+    org: OrgId,
+    contact: &crm::contacts::Contact,
+    request: &CallBackRequest,
+) -> Result<crm::call_logs::CallBackRow, VoiceError> {
+    let found = crm::call_logs::find_call_back_on(
+        c,
+        org,
+        request.idempotency_key.as_deref(),
+        contact.id,
+        request.now - chrono::Duration::minutes(15),
+    )
+    .await?;
+    if let Some(row) = found {
+        return Ok(row);
+    }
+    let mut metadata = json!({"source": "call-back", "requested_by": request.requested_by});
+    if let Some(key) = &request.idempotency_key {
+        metadata["idempotency_key"] = json!(key);
+    }
+    Ok(crm::call_logs::open_call_back_on(c, org, contact, metadata).await?)
 }

@@ -6,10 +6,12 @@
 //! single-line string, contracts/vapi.md §2.1); bad arguments, unknown appointments or a taken
 //! slot are answered as a spoken, actionable `error`, never as an HTTP failure.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use db::OrgId;
-use scheduling::{BookingRequest, SchedulingError, availability};
+use scheduling::{BookingRequest, BookingStep, SchedulingError, availability};
 use serde_json::{Map, Value, json};
 use vapi_client::{CallInfo, Destination, ToolCall};
 
@@ -150,6 +152,16 @@ fn spoken(e: &SchedulingError, tz: Tz) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+/// A voice step's failure inside a booking transaction, as the scheduler's error.
+fn in_booking(e: VoiceError) -> SchedulingError {
+    match e {
+        VoiceError::Db(e) => SchedulingError::Db(e),
+        VoiceError::Crm(e) => SchedulingError::Crm(e),
+        VoiceError::Scheduling(e) => e,
+        other => SchedulingError::Step(other.to_string()),
+    }
 }
 
 fn trouble(e: &dyn std::fmt::Display) -> ToolReply {
@@ -408,18 +420,18 @@ impl VoiceAgent {
             notes: arg(args, &["notes"]).map(str::to_owned),
             source: "voice_agent",
         };
-        match self.scheduler.book(org, request, now).await {
+        // The call is marked as booked in the booking's own transaction (issue 21).
+        let call = call.clone();
+        let mark: Arc<BookingStep> = Arc::new(move |c, _| {
+            let call = call.clone();
+            Box::pin(async move {
+                Self::mark_booked_on(c, org, &call)
+                    .await
+                    .map_err(in_booking)
+            })
+        });
+        match self.scheduler.book_with(org, request, now, mark).await {
             Ok(appt) => {
-                let call = call.clone();
-                let marked = self
-                    .db
-                    .tenant(org, move |c| {
-                        Box::pin(async move { Self::mark_booked_on(c, org, &call).await })
-                    })
-                    .await;
-                if let Err(e) = marked {
-                    tracing::warn!(error = %e, "booking not marked on the call");
-                }
                 let at = local(appt.scheduled_time, tz);
                 let speech = format!(
                     "You're booked{} for {} at {}.",

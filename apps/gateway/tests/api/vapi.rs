@@ -1175,6 +1175,88 @@ async fn a_tool_call_delivered_twice_books_once_and_answers_the_same_confirmatio
     );
 }
 
+/// A voice booking, the contact's `booked` lead status and the call's `booking_confirmed` mark
+/// commit in one transaction: killed between the booking and the call mark (a trigger aborts
+/// the mark), nothing of the booking remains; without the trigger all of it commits.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_voice_booking_and_its_call_mark_commit_together_or_not_at_all() {
+    let (gw, _mock) = start().await;
+    let (_a, asst) = org_with_agent(&gw, "atomic").await;
+    let book = |tool_call_id: &str| {
+        json!({"message": {"type": "tool-calls", "call": call(&asst, "c-atomic"),
+            "toolCallList": [{"id": tool_call_id, "function": {"name": "bookClinicAppointment", "arguments": {
+                "customerName": "Jane Doe", "customerPhone": CALLER, "appointmentDate": "2030-01-07",
+                "appointmentTime": "10:00", "serviceType": "Botox"}}}]}})
+    };
+    gw.database.psql_superuser(
+        "CREATE FUNCTION kill_between_steps() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             RAISE EXCEPTION 'killed between the booking and the call mark'; END $$;
+         CREATE TRIGGER kill_between_steps BEFORE UPDATE OF booking_confirmed ON call_logs
+             FOR EACH ROW WHEN (NEW.booking_confirmed) EXECUTE FUNCTION kill_between_steps();",
+    );
+    let killed = vapi_post(
+        &gw,
+        "/api/vapi/tools/bookClinicAppointment",
+        &book("tc_killed"),
+    )
+    .await;
+    assert_eq!(killed.status, 200);
+    let said = killed.body["results"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(said.contains("booking system"), "{:?}", killed.body);
+    assert_eq!(
+        count(&gw, "SELECT count(*) AS n FROM appointments").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &gw,
+            "SELECT count(*) AS n FROM contacts WHERE lead_status = 'booked'"
+        )
+        .await,
+        0,
+        "the lead was not marked booked"
+    );
+    assert_eq!(
+        count(
+            &gw,
+            "SELECT count(*) AS n FROM call_logs WHERE booking_confirmed"
+        )
+        .await,
+        0
+    );
+
+    gw.database
+        .psql_superuser("DROP TRIGGER kill_between_steps ON call_logs;");
+    let booked = vapi_post(
+        &gw,
+        "/api/vapi/tools/bookClinicAppointment",
+        &book("tc_again"),
+    )
+    .await;
+    let result = booked.body["results"][0]["result"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(result.contains("\"success\":true"), "{:?}", booked.body);
+    assert_eq!(
+        count(&gw, "SELECT count(*) AS n FROM appointments").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &gw,
+            "SELECT count(*) AS n FROM contacts WHERE lead_status = 'booked'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&gw, "SELECT count(*) AS n FROM call_logs WHERE vapi_call_id = 'c-atomic' AND booking_confirmed").await,
+        1
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_end_of_call_report_with_nul_is_recorded_like_any_other() {
     let (gw, _mock) = start().await;
