@@ -49,6 +49,17 @@ impl Job {
     }
 }
 
+/// Job `id` of organization `org` while `worker` holds its lease (no row once the lease moved
+/// on to another worker).
+#[diesel::dsl::auto_type(no_type_alias)]
+pub(crate) fn held(org: Uuid, id: Uuid, worker: String) -> _ {
+    jobs::table
+        .filter(jobs::id.eq(id))
+        .filter(jobs::org_id.eq(org))
+        .filter(jobs::status.eq("running"))
+        .filter(jobs::locked_by.eq(worker))
+}
+
 /// Deletes job `id` while it is claimed by `worker`; returns how many rows went (0 or 1).
 pub(crate) async fn delete_claimed(
     conn: &mut AsyncPgConnection,
@@ -56,15 +67,9 @@ pub(crate) async fn delete_claimed(
     id: Uuid,
     worker: &str,
 ) -> Result<usize, JobError> {
-    Ok(diesel::delete(
-        jobs::table
-            .filter(jobs::id.eq(id))
-            .filter(jobs::org_id.eq(org.0))
-            .filter(jobs::status.eq("running"))
-            .filter(jobs::locked_by.eq(worker)),
-    )
-    .execute(conn)
-    .await?)
+    Ok(diesel::delete(held(org.0, id, worker.to_owned()))
+        .execute(conn)
+        .await?)
 }
 
 /// A handler's success.

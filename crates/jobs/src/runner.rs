@@ -8,14 +8,14 @@ use std::time::Duration;
 use db::schema::jobs;
 use db::{DbError, OrgId, SystemOp};
 use diesel::sql_types::{Array, Double, Integer, Text};
-use diesel::{ExpressionMethods, QueryDsl, QueryableByName};
+use diesel::{ExpressionMethods, QueryableByName};
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
-use crate::job::{Handler, Outcome, delete_claimed};
+use crate::job::{Handler, Outcome, delete_claimed, held};
 use crate::schedule::{Schedule, Task};
 use crate::{Done, Failure, Job, JobError, RetryPolicy, Waker};
 
@@ -324,17 +324,11 @@ impl Runner {
             .db()
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    diesel::update(
-                        jobs::table
-                            .filter(jobs::id.eq(id))
-                            .filter(jobs::org_id.eq(org.0))
-                            .filter(jobs::status.eq("running"))
-                            .filter(jobs::locked_by.eq(worker)),
-                    )
-                    .set(jobs::locked_until.eq(until))
-                    .execute(c)
-                    .await
-                    .map_err(DbError::Query)
+                    diesel::update(held(org.0, id, worker))
+                        .set(jobs::locked_until.eq(until))
+                        .execute(c)
+                        .await
+                        .map_err(DbError::Query)
                 })
             })
             .await;
@@ -410,22 +404,16 @@ impl Runner {
             .db()
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    diesel::update(
-                        jobs::table
-                            .filter(jobs::id.eq(id))
-                            .filter(jobs::org_id.eq(org.0))
-                            .filter(jobs::status.eq("running"))
-                            .filter(jobs::locked_by.eq(worker)),
-                    )
-                    .set((
-                        jobs::status.eq("pending"),
-                        jobs::attempts.eq(jobs::attempts - 1),
-                        jobs::locked_by.eq(None::<String>),
-                        jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
-                    ))
-                    .execute(c)
-                    .await
-                    .map_err(DbError::Query)
+                    diesel::update(held(org.0, id, worker))
+                        .set((
+                            jobs::status.eq("pending"),
+                            jobs::attempts.eq(jobs::attempts - 1),
+                            jobs::locked_by.eq(None::<String>),
+                            jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
+                        ))
+                        .execute(c)
+                        .await
+                        .map_err(DbError::Query)
                 })
             })
             .await;
