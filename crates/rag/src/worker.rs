@@ -243,69 +243,17 @@ impl KnowledgeBase {
                     .await;
             }
         };
-        let dims = i32::try_from(model.dims).unwrap_or(i32::MAX);
-        let claimed_at = job.claimed_at;
-        let id = job.id;
+        let (id, claimed_at) = (job.id, job.claimed_at);
         let stored = self
             .db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    // Still ours? (A re-index or a takeover after a long pause resets the claim.)
-                    let still_ours: Option<Uuid> = claimed_row(org.0, id, claimed_at)
-                        .for_update()
-                        .get_result(c)
-                        .await
-                        .optional()?;
-                    if still_ours.is_none() {
-                        return Ok(false);
-                    }
-                    diesel::delete(
-                        kb_chunks::table
-                            .filter(kb_chunks::org_id.eq(org.0))
-                            .filter(kb_chunks::document_id.eq(id)),
-                    )
-                    .execute(c)
-                    .await?;
-                    let rows: Vec<_> = chunks
-                        .iter()
-                        .zip(&vectors)
-                        .map(|(ch, (v, passages))| {
-                            (
-                                kb_chunks::id.eq(Uuid::new_v4()),
-                                kb_chunks::org_id.eq(org.0),
-                                kb_chunks::document_id.eq(id),
-                                kb_chunks::ordinal
-                                    .eq(i32::try_from(ch.ordinal).unwrap_or(i32::MAX)),
-                                kb_chunks::heading.eq(ch.heading.clone()),
-                                kb_chunks::content.eq(ch.content.clone()),
-                                kb_chunks::embedding_model.eq(model.id.clone()),
-                                kb_chunks::embedding_dims.eq(dims),
-                                kb_chunks::embedding.eq(to_bytes(v)),
-                                kb_chunks::passage_embeddings.eq(to_bytes(passages)),
-                            )
-                        })
-                        .collect();
-                    // 10 parameters a row: stay far below PostgreSQL's 65,535.
-                    for batch in rows.chunks(1000) {
-                        diesel::insert_into(kb_chunks::table)
-                            .values(batch)
-                            .execute(c)
-                            .await?;
-                    }
-                    diesel::update(kb_documents::table.filter(kb_documents::id.eq(id)))
-                        .set((
-                            kb_documents::status.eq("ready"),
-                            kb_documents::error.eq(None::<String>),
-                            kb_documents::chunk_count
-                                .eq(i32::try_from(rows.len()).unwrap_or(i32::MAX)),
-                            kb_documents::embedding_model.eq(model.id.clone()),
-                            kb_documents::indexed_at.eq(diesel::dsl::now),
-                            kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
-                        ))
-                        .execute(c)
-                        .await?;
-                    bump_version(c, org).await?;
-                    Ok::<_, RagError>(true)
+                    let indexed = Embedded {
+                        chunks: &chunks,
+                        vectors: &vectors,
+                        model: &model,
+                    };
+                    store_chunks_on(c, org, (id, claimed_at), &indexed).await
                 })
             })
             .await?;
@@ -315,6 +263,81 @@ impl KnowledgeBase {
             Indexed::Skipped
         })
     }
+}
+
+/// A document's chunks with their vectors (chunk vector, concatenated passage vectors) from
+/// one model.
+struct Embedded<'a> {
+    chunks: &'a [crate::chunk::Chunk],
+    vectors: &'a [(Vec<f32>, Vec<f32>)],
+    model: &'a crate::EmbeddingModel,
+}
+
+/// Replaces document `id`'s chunks and marks it `ready`, bumping the organization's index
+/// version, if the claim made at `claimed_at` still holds (a re-index or a delete ends it):
+/// whether it did.
+async fn store_chunks_on(
+    c: &mut db::AsyncPgConnection,
+    org: OrgId,
+    (id, claimed_at): (Uuid, DateTime<Utc>),
+    embedded: &Embedded<'_>,
+) -> Result<bool, RagError> {
+    let still_ours: Option<Uuid> = claimed_row(org.0, id, claimed_at)
+        .for_update()
+        .get_result(c)
+        .await
+        .optional()?;
+    if still_ours.is_none() {
+        return Ok(false);
+    }
+    diesel::delete(
+        kb_chunks::table
+            .filter(kb_chunks::org_id.eq(org.0))
+            .filter(kb_chunks::document_id.eq(id)),
+    )
+    .execute(c)
+    .await?;
+    let model = embedded.model;
+    let dims = i32::try_from(model.dims).unwrap_or(i32::MAX);
+    let rows: Vec<_> = embedded
+        .chunks
+        .iter()
+        .zip(embedded.vectors)
+        .map(|(ch, (v, passages))| {
+            (
+                kb_chunks::id.eq(Uuid::new_v4()),
+                kb_chunks::org_id.eq(org.0),
+                kb_chunks::document_id.eq(id),
+                kb_chunks::ordinal.eq(i32::try_from(ch.ordinal).unwrap_or(i32::MAX)),
+                kb_chunks::heading.eq(ch.heading.clone()),
+                kb_chunks::content.eq(ch.content.clone()),
+                kb_chunks::embedding_model.eq(model.id.clone()),
+                kb_chunks::embedding_dims.eq(dims),
+                kb_chunks::embedding.eq(to_bytes(v)),
+                kb_chunks::passage_embeddings.eq(to_bytes(passages)),
+            )
+        })
+        .collect();
+    // 10 parameters a row: stay far below PostgreSQL's 65,535.
+    for batch in rows.chunks(1000) {
+        diesel::insert_into(kb_chunks::table)
+            .values(batch)
+            .execute(c)
+            .await?;
+    }
+    diesel::update(kb_documents::table.filter(kb_documents::id.eq(id)))
+        .set((
+            kb_documents::status.eq("ready"),
+            kb_documents::error.eq(None::<String>),
+            kb_documents::chunk_count.eq(i32::try_from(rows.len()).unwrap_or(i32::MAX)),
+            kb_documents::embedding_model.eq(model.id.clone()),
+            kb_documents::indexed_at.eq(diesel::dsl::now),
+            kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(c)
+        .await?;
+    bump_version(c, org).await?;
+    Ok(true)
 }
 
 /// Splits the vectors of chunks and their passages (every chunk's vector, then chunk `i`'s

@@ -498,6 +498,41 @@ impl Scheduler {
         now: DateTime<Utc>,
         step: Arc<BookingStep>,
     ) -> Result<Appointment, SchedulingError> {
+        let plan = self.plan_booking(org, request, now).await?;
+        let mut attempt = 0;
+        let booked = loop {
+            let (plan, step) = (plan.clone(), Arc::clone(&step));
+            let result = self
+                .db
+                .tenant(org, move |c| {
+                    Box::pin(async move { insert_booking_on(c, org, &plan, &*step).await })
+                })
+                .await;
+            match result {
+                Err(e) if is_contention(&e) && attempt < CONTENTION_RETRIES => {
+                    attempt += 1;
+                    contention_pause(attempt).await;
+                }
+                other => break other,
+            }
+        };
+        if plan.google && booked.is_ok() {
+            self.jobs.wake();
+        }
+        match booked {
+            Err(e) if is_overlap(&e) => Err(self.slot_taken(org, &plan).await),
+            other => other,
+        }
+    }
+
+    /// Checks a booking request before its transaction: the name, the phone (E.164), a future
+    /// start inside business hours, the service, and Google busy times when connected.
+    async fn plan_booking(
+        &self,
+        org: OrgId,
+        request: BookingRequest,
+        now: DateTime<Utc>,
+    ) -> Result<BookingPlan, SchedulingError> {
         let name = request.customer_name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(SchedulingError::Invalid(
@@ -528,98 +563,54 @@ impl Scheduler {
                 "that time is outside the clinic's business hours".into(),
             ));
         }
-        let google = self.google_connected(org).await?;
         let ends_at = start + Duration::minutes(i64::from(duration));
-        let blocked_until = ends_at + Duration::minutes(i64::from(settings.buffer_minutes));
-        if let Ok(Some(busy)) = self.google_busy(org, google, start, blocked_until).await
+        let plan = BookingPlan {
+            google: self.google_connected(org).await?,
+            status: if settings.require_approval {
+                "pending"
+            } else {
+                "confirmed"
+            },
+            blocked_until: ends_at + Duration::minutes(i64::from(settings.buffer_minutes)),
+            settings,
+            name,
+            phone,
+            service_id,
+            service_name,
+            duration,
+            start,
+            ends_at,
+            now,
+            request,
+        };
+        if let Ok(Some(busy)) = self
+            .google_busy(org, plan.google, start, plan.blocked_until)
+            .await
             && busy
                 .iter()
-                .any(|b| start < b.end && b.start < blocked_until)
+                .any(|b| start < b.end && b.start < plan.blocked_until)
         {
-            return Err(SchedulingError::SlotTaken {
-                alternatives: self
-                    .alternatives(org, &settings, google, start, duration, now)
-                    .await?,
-            });
+            return Err(self.slot_taken(org, &plan).await);
         }
-        let status = if settings.require_approval {
-            "pending"
-        } else {
-            "confirmed"
-        };
-        let email = request.customer_email.clone();
-        let notes = request.notes.clone();
-        let source = request.source;
-        let mut attempt = 0;
-        let booked = loop {
-            let (name, phone, email, notes, service_name) = (
-                name.clone(),
-                phone.clone(),
-                email.clone(),
-                notes.clone(),
-                service_name.clone(),
-            );
-            let step = Arc::clone(&step);
-            let result = self
-                .db
-                .tenant(org, move |c| {
-                    Box::pin(async move {
-                        lock_bookings(c, org).await?;
-                        let contact = crm::contacts::find_or_create_on(
-                            c,
-                            org,
-                            &name,
-                            &phone,
-                            email.as_deref(),
-                        )
-                        .await?;
-                        let appointment: Appointment = diesel::insert_into(appt::table)
-                            .values((
-                                appt::id.eq(Uuid::new_v4()),
-                                appt::org_id.eq(org.0),
-                                appt::contact_id.eq(contact.id),
-                                appt::service_id.eq(service_id),
-                                appt::service_name.eq(service_name),
-                                appt::customer_name.eq(&name),
-                                appt::customer_phone.eq(&phone),
-                                appt::customer_email.eq(email),
-                                appt::notes.eq(notes),
-                                appt::scheduled_time.eq(start),
-                                appt::ends_at.eq(ends_at),
-                                appt::blocked_until.eq(blocked_until),
-                                appt::status.eq(status),
-                                appt::source.eq(source),
-                            ))
-                            .returning(Appointment::as_returning())
-                            .get_result(c)
-                            .await?;
-                        crm::contacts::mark_booked_on(c, org, &contact, now).await?;
-                        if google && status == "confirmed" {
-                            calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
-                        }
-                        step(c, &appointment).await?;
-                        Ok(appointment)
-                    })
-                })
-                .await;
-            match result {
-                Err(e) if is_contention(&e) && attempt < CONTENTION_RETRIES => {
-                    attempt += 1;
-                    contention_pause(attempt).await;
-                }
-                other => break other,
-            }
-        };
-        if google && booked.is_ok() {
-            self.jobs.wake();
-        }
-        match booked {
-            Err(e) if is_overlap(&e) => Err(SchedulingError::SlotTaken {
-                alternatives: self
-                    .alternatives(org, &settings, google, start, duration, now)
-                    .await?,
-            }),
-            other => other,
+        Ok(plan)
+    }
+
+    /// [`SchedulingError::SlotTaken`] with the next free starts after the plan's (or the
+    /// error that kept them from being found).
+    async fn slot_taken(&self, org: OrgId, plan: &BookingPlan) -> SchedulingError {
+        let found = self
+            .alternatives(
+                org,
+                &plan.settings,
+                plan.google,
+                plan.start,
+                plan.duration,
+                plan.now,
+            )
+            .await;
+        match found {
+            Ok(alternatives) => SchedulingError::SlotTaken { alternatives },
+            Err(e) => e,
         }
     }
 
@@ -836,4 +827,69 @@ impl Scheduler {
             })
             .await
     }
+}
+
+/// A checked booking, ready for its transaction.
+#[derive(Debug, Clone)]
+struct BookingPlan {
+    request: BookingRequest,
+    settings: settings::Settings,
+    /// Trimmed customer name.
+    name: String,
+    /// E.164.
+    phone: String,
+    service_id: Option<Uuid>,
+    service_name: Option<String>,
+    /// Minutes.
+    duration: i32,
+    start: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    /// `ends_at` plus the clinic's buffer.
+    blocked_until: DateTime<Utc>,
+    /// `confirmed`, or `pending` when the clinic approves bookings.
+    status: &'static str,
+    /// Whether Google Calendar is connected (the booking then queues its event).
+    google: bool,
+    now: DateTime<Utc>,
+}
+
+/// The booking's transaction: under the organization's booking lock, links or creates the
+/// contact (status `booked`), inserts the appointment (the exclusion constraint refuses an
+/// overlap), queues its Google Calendar event, then runs `step`.
+async fn insert_booking_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    plan: &BookingPlan,
+    step: &BookingStep,
+) -> Result<Appointment, SchedulingError> {
+    lock_bookings(c, org).await?;
+    let request = &plan.request;
+    let email = request.customer_email.as_deref();
+    let contact = crm::contacts::find_or_create_on(c, org, &plan.name, &plan.phone, email).await?;
+    let appointment: Appointment = diesel::insert_into(appt::table)
+        .values((
+            appt::id.eq(Uuid::new_v4()),
+            appt::org_id.eq(org.0),
+            appt::contact_id.eq(contact.id),
+            appt::service_id.eq(plan.service_id),
+            appt::service_name.eq(&plan.service_name),
+            appt::customer_name.eq(&plan.name),
+            appt::customer_phone.eq(&plan.phone),
+            appt::customer_email.eq(email),
+            appt::notes.eq(&request.notes),
+            appt::scheduled_time.eq(plan.start),
+            appt::ends_at.eq(plan.ends_at),
+            appt::blocked_until.eq(plan.blocked_until),
+            appt::status.eq(plan.status),
+            appt::source.eq(request.source),
+        ))
+        .returning(Appointment::as_returning())
+        .get_result(c)
+        .await?;
+    crm::contacts::mark_booked_on(c, org, &contact, plan.now).await?;
+    if plan.google && plan.status == "confirmed" {
+        calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
+    }
+    step(c, &appointment).await?;
+    Ok(appointment)
 }

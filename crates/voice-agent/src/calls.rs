@@ -303,144 +303,7 @@ impl VoiceAgent {
             .db
             .tenant(org, move |c| {
                 Box::pin(async move {
-                    let contact = caller_contact(c, org, &call).await?;
-                    let status = terminal_status(report.ended_reason.as_deref());
-                    let metadata = json!({
-                        "source": "vapi-webhook-handler",
-                        "endedReason": report.ended_reason,
-                        "successEvaluation": report.success_evaluation,
-                        "sentimentAnalysis": {
-                            "label": report.sentiment,
-                            "score": report.sentiment_score,
-                            "summary": report.sentiment_summary,
-                            "urgency": report.sentiment_urgency,
-                        },
-                        "report_received_at": now,
-                    });
-                    let facts = CallFacts {
-                        call: &call,
-                        status,
-                        contact_id: contact.as_ref().map(|c| c.id),
-                        caller_name: known_name(&call, contact.as_ref()),
-                        started_at: report.started_at,
-                        ended_at: report.ended_at.or(Some(now)),
-                        metadata,
-                    };
-                    let row = upsert_call(c, org, &vapi_call_id, &facts).await?;
-                    let contact_id = row.contact_id.or(contact.as_ref().map(|c| c.id));
-
-                    // Booking detection: a successful booking tool call (recorded on the row
-                    // during the call, or in the report), or an appointment the agent booked for
-                    // this caller during the call.
-                    let window_start = row
-                        .started_at
-                        .or(report.started_at)
-                        .unwrap_or(now - chrono::Duration::hours(2))
-                        - chrono::Duration::minutes(1);
-                    let window_end = report.ended_at.unwrap_or(now) + chrono::Duration::minutes(2);
-                    let booked_in_window = match contact_id {
-                        Some(contact) => {
-                            scheduling::appointments::agent_booked_between_on(
-                                c,
-                                org,
-                                contact,
-                                (window_start, window_end),
-                            )
-                            .await?
-                        }
-                        None => false,
-                    };
-                    let booked = row.booking_confirmed
-                        || booked_by_tool(&report.messages)
-                        || booked_in_window;
-
-                    let services = crm::services::list_on(c, org).await?;
-                    let spoken = format!(
-                        "{} {}",
-                        report.transcript.as_deref().unwrap_or_default(),
-                        report.summary.as_deref().unwrap_or_default()
-                    );
-                    let value = crm::services::estimate_value(&services, &spoken);
-                    let score = lead_score(
-                        report.sentiment_score,
-                        booked,
-                        value,
-                        report.sentiment_urgency.as_deref(),
-                    );
-                    #[allow(clippy::cast_possible_truncation)]
-                    let duration = report
-                        .duration_seconds
-                        .map(|d| d.round().clamp(0.0, f64::from(i32::MAX)) as i32);
-                    let recording_status = if report.recording_url.is_some() {
-                        "completed"
-                    } else if status == "failed" {
-                        "failed"
-                    } else {
-                        "processing"
-                    };
-                    let analysis = crm::call_logs::CallAnalysis {
-                        outcome: if booked { "booked" } else { status },
-                        summary: report.summary.as_deref().map(redact),
-                        transcript: report.transcript.as_deref().map(redact),
-                        recording_url: report.recording_url.clone(),
-                        recording_status,
-                        duration_seconds: duration,
-                        cost_usd: report.cost.unwrap_or(0.0).max(0.0),
-                        sentiment: report.sentiment.clone(),
-                        sentiment_score: report.sentiment_score,
-                        sentiment_summary: report.sentiment_summary.as_deref().map(redact),
-                        sentiment_urgency: report.sentiment_urgency.clone(),
-                        booked,
-                        value_minor: value,
-                        contact_id,
-                        lead_score: score,
-                    };
-                    crm::call_logs::record_analysis_on(c, org, row.id, &analysis).await?;
-
-                    if let Some(contact) = contact_id {
-                        let contacted_at = report.ended_at.unwrap_or(now);
-                        crm::contacts::record_call_on(
-                            c,
-                            org,
-                            contact,
-                            crm::contacts::CallVerdict {
-                                booked,
-                                score,
-                                temperature: temperature(score),
-                                at: contacted_at,
-                            },
-                        )
-                        .await?;
-                    }
-
-                    let mut alerted = false;
-                    if score >= HOT_LEAD_SCORE {
-                        let settings = crate::agents::settings_on(c, org).await?;
-                        if settings.hot_lead_alert_phone.is_some() {
-                            let who = known_name(&call, contact.as_ref())
-                                .unwrap_or_else(|| UNKNOWN_CALLER.into());
-                            let number = call.customer_number.clone().unwrap_or_default();
-                            let body = format!(
-                                "Hot lead (score {score}): {who} {number}{}. Call them back soon.",
-                                if booked { ", booked" } else { "" }
-                            );
-                            alerted =
-                                crate::worker::queue_alert_on(c, org, row.id, contact_id, body)
-                                    .await?;
-                        }
-                    }
-                    realtime::outbox::publish(
-                        c,
-                        org,
-                        publish_call(
-                            row.id,
-                            &vapi_call_id,
-                            &row.status,
-                            json!({"booked": booked, "lead_score": score}),
-                        ),
-                    )
-                    .await?;
-                    Ok::<_, VoiceError>((row.id, alerted))
+                    record_report_on(c, org, &vapi_call_id, &call, &report, now).await
                 })
             })
             .await?;
@@ -534,6 +397,194 @@ impl VoiceAgent {
         };
         Ok(crm::call_logs::log_transfer_on(c, org, row, to, &redact(reason), at).await?)
     }
+}
+
+/// The report's whole post-call work in the caller's transaction (module docs): the call row,
+/// booking detection, value, lead score, the analysis, the contact's lead status, a hot-lead
+/// alert and the live view's event. Returns the row's id and whether an alert was queued.
+async fn record_report_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    vapi_call_id: &str,
+    call: &CallInfo,
+    report: &EndOfCallReport,
+    now: DateTime<Utc>,
+) -> Result<(uuid::Uuid, bool), VoiceError> {
+    let contact = caller_contact(c, org, call).await?;
+    let status = terminal_status(report.ended_reason.as_deref());
+    let facts = CallFacts {
+        call,
+        status,
+        contact_id: contact.as_ref().map(|c| c.id),
+        caller_name: known_name(call, contact.as_ref()),
+        started_at: report.started_at,
+        ended_at: report.ended_at.or(Some(now)),
+        metadata: report_metadata(report, now),
+    };
+    let row = upsert_call(c, org, vapi_call_id, &facts).await?;
+    let contact_id = row.contact_id.or(contact.as_ref().map(|c| c.id));
+    let booked = row.booking_confirmed
+        || booked_by_tool(&report.messages)
+        || booked_during_on(c, org, contact_id, row.started_at, report, now).await?;
+    let services = crm::services::list_on(c, org).await?;
+    let value = crm::services::estimate_value(&services, &spoken_text(report));
+    let score = lead_score(
+        report.sentiment_score,
+        booked,
+        value,
+        report.sentiment_urgency.as_deref(),
+    );
+    let verdict = Verdict {
+        booked,
+        value,
+        score,
+        contact_id,
+    };
+    let analysis = call_analysis(report, status, &verdict);
+    crm::call_logs::record_analysis_on(c, org, row.id, &analysis).await?;
+    if let Some(contact) = contact_id {
+        let at = report.ended_at.unwrap_or(now);
+        crm::contacts::record_call_on(
+            c,
+            org,
+            contact,
+            crm::contacts::CallVerdict {
+                booked,
+                score,
+                temperature: temperature(score),
+                at,
+            },
+        )
+        .await?;
+    }
+    let who = known_name(call, contact.as_ref());
+    let alerted = hot_lead_alert_on(c, org, call, who, row.id, &verdict).await?;
+    let extra = json!({"booked": booked, "lead_score": score});
+    realtime::outbox::publish(
+        c,
+        org,
+        publish_call(row.id, vapi_call_id, &row.status, extra),
+    )
+    .await?;
+    Ok((row.id, alerted))
+}
+
+/// What the post-call analysis concluded about a call.
+struct Verdict {
+    booked: bool,
+    /// The matched service's value, minor units.
+    value: i64,
+    score: i32,
+    contact_id: Option<uuid::Uuid>,
+}
+
+/// The report's facts kept in the row's metadata.
+fn report_metadata(report: &EndOfCallReport, now: DateTime<Utc>) -> Value {
+    json!({
+        "source": "vapi-webhook-handler",
+        "endedReason": report.ended_reason,
+        "successEvaluation": report.success_evaluation,
+        "sentimentAnalysis": {
+            "label": report.sentiment,
+            "score": report.sentiment_score,
+            "summary": report.sentiment_summary,
+            "urgency": report.sentiment_urgency,
+        },
+        "report_received_at": now,
+    })
+}
+
+/// What was said: the transcript and the summary, for matching services.
+fn spoken_text(report: &EndOfCallReport) -> String {
+    format!(
+        "{} {}",
+        report.transcript.as_deref().unwrap_or_default(),
+        report.summary.as_deref().unwrap_or_default()
+    )
+}
+
+/// Whether the agent booked an appointment for this caller during the call (from a minute
+/// before it started to two minutes after it ended).
+async fn booked_during_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    contact_id: Option<uuid::Uuid>,
+    started_at: Option<DateTime<Utc>>,
+    report: &EndOfCallReport,
+    now: DateTime<Utc>,
+) -> Result<bool, VoiceError> {
+    let Some(contact) = contact_id else {
+        return Ok(false);
+    };
+    let from = started_at
+        .or(report.started_at)
+        .unwrap_or(now - chrono::Duration::hours(2))
+        - chrono::Duration::minutes(1);
+    let to = report.ended_at.unwrap_or(now) + chrono::Duration::minutes(2);
+    Ok(scheduling::appointments::agent_booked_between_on(c, org, contact, (from, to)).await?)
+}
+
+/// The analysis recorded on the call row (texts redacted).
+fn call_analysis(
+    report: &EndOfCallReport,
+    status: &'static str,
+    verdict: &Verdict,
+) -> crm::call_logs::CallAnalysis<'static> {
+    #[allow(clippy::cast_possible_truncation)]
+    let duration = report
+        .duration_seconds
+        .map(|d| d.round().clamp(0.0, f64::from(i32::MAX)) as i32);
+    let recording_status = if report.recording_url.is_some() {
+        "completed"
+    } else if status == "failed" {
+        "failed"
+    } else {
+        "processing"
+    };
+    crm::call_logs::CallAnalysis {
+        outcome: if verdict.booked { "booked" } else { status },
+        summary: report.summary.as_deref().map(redact),
+        transcript: report.transcript.as_deref().map(redact),
+        recording_url: report.recording_url.clone(),
+        recording_status,
+        duration_seconds: duration,
+        cost_usd: report.cost.unwrap_or(0.0).max(0.0),
+        sentiment: report.sentiment.clone(),
+        sentiment_score: report.sentiment_score,
+        sentiment_summary: report.sentiment_summary.as_deref().map(redact),
+        sentiment_urgency: report.sentiment_urgency.clone(),
+        booked: verdict.booked,
+        value_minor: verdict.value,
+        contact_id: verdict.contact_id,
+        lead_score: verdict.score,
+    }
+}
+
+/// Queues the hot-lead alert of a call scoring at least [`HOT_LEAD_SCORE`] when the clinic
+/// has an alert phone; whether one was queued.
+async fn hot_lead_alert_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    call: &CallInfo,
+    who: Option<String>,
+    row: uuid::Uuid,
+    verdict: &Verdict,
+) -> Result<bool, VoiceError> {
+    if verdict.score < HOT_LEAD_SCORE {
+        return Ok(false);
+    }
+    let settings = crate::agents::settings_on(c, org).await?;
+    if settings.hot_lead_alert_phone.is_none() {
+        return Ok(false);
+    }
+    let who = who.unwrap_or_else(|| UNKNOWN_CALLER.into());
+    let number = call.customer_number.clone().unwrap_or_default();
+    let body = format!(
+        "Hot lead (score {}): {who} {number}{}. Call them back soon.",
+        verdict.score,
+        if verdict.booked { ", booked" } else { "" }
+    );
+    crate::worker::queue_alert_on(c, org, row, verdict.contact_id, body).await
 }
 
 #[cfg(test)]
