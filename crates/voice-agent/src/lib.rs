@@ -32,6 +32,7 @@ pub mod routing;
 pub mod tool_results;
 pub mod tool_sync;
 pub mod tools;
+pub mod webhook;
 pub mod worker;
 
 use std::sync::Arc;
