@@ -143,22 +143,20 @@ impl CredentialService {
     ) -> Result<Arc<Credential>, CredentialError> {
         let row: Option<SealedRow> = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    org_credentials::table
-                        .filter(org_credentials::org_id.eq(org.0))
-                        .filter(org_credentials::provider.eq(provider.as_str()))
-                        .filter(org_credentials::is_active.eq(true))
-                        .select((
-                            org_credentials::key_id,
-                            org_credentials::nonce,
-                            org_credentials::ciphertext,
-                        ))
-                        .first(c)
-                        .await
-                        .optional()
-                        .map_err(CredentialError::from)
-                })
+            .tenant(org, async move |c| {
+                org_credentials::table
+                    .filter(org_credentials::org_id.eq(org.0))
+                    .filter(org_credentials::provider.eq(provider.as_str()))
+                    .filter(org_credentials::is_active.eq(true))
+                    .select((
+                        org_credentials::key_id,
+                        org_credentials::nonce,
+                        org_credentials::ciphertext,
+                    ))
+                    .first(c)
+                    .await
+                    .optional()
+                    .map_err(CredentialError::from)
             })
             .await?;
         tracing::info!(org_id = %org, provider = %provider, found = row.is_some(), "credential read");
@@ -209,18 +207,16 @@ impl CredentialService {
         provider: Provider,
     ) -> Result<Option<CredentialRecord>, CredentialError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    org_credentials::table
-                        .filter(org_credentials::org_id.eq(org.0))
-                        .filter(org_credentials::provider.eq(provider.as_str()))
-                        .filter(org_credentials::is_active.eq(true))
-                        .select(CredentialRecord::as_select())
-                        .first(c)
-                        .await
-                        .optional()
-                        .map_err(CredentialError::from)
-                })
+            .tenant(org, async move |c| {
+                org_credentials::table
+                    .filter(org_credentials::org_id.eq(org.0))
+                    .filter(org_credentials::provider.eq(provider.as_str()))
+                    .filter(org_credentials::is_active.eq(true))
+                    .select(CredentialRecord::as_select())
+                    .first(c)
+                    .await
+                    .optional()
+                    .map_err(CredentialError::from)
             })
             .await
     }
@@ -231,17 +227,15 @@ impl CredentialService {
     /// [`CredentialError::Db`].
     pub async fn list(&self, org: OrgId) -> Result<Vec<CredentialRecord>, CredentialError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    org_credentials::table
-                        .filter(org_credentials::org_id.eq(org.0))
-                        .filter(org_credentials::is_active.eq(true))
-                        .order(org_credentials::provider.asc())
-                        .select(CredentialRecord::as_select())
-                        .load(c)
-                        .await
-                        .map_err(CredentialError::from)
-                })
+            .tenant(org, async move |c| {
+                org_credentials::table
+                    .filter(org_credentials::org_id.eq(org.0))
+                    .filter(org_credentials::is_active.eq(true))
+                    .order(org_credentials::provider.asc())
+                    .select(CredentialRecord::as_select())
+                    .load(c)
+                    .await
+                    .map_err(CredentialError::from)
             })
             .await
     }
@@ -266,26 +260,24 @@ impl CredentialService {
         let metadata = credential.metadata();
         let record = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    retire_active(c, org, provider).await?;
-                    let record: CredentialRecord = diesel::insert_into(org_credentials::table)
-                        .values((
-                            org_credentials::id.eq(Uuid::new_v4()),
-                            org_credentials::org_id.eq(org.0),
-                            org_credentials::provider.eq(provider.as_str()),
-                            org_credentials::key_id.eq(sealed.key_id),
-                            org_credentials::nonce.eq(sealed.nonce.to_vec()),
-                            org_credentials::ciphertext.eq(sealed.ciphertext),
-                            org_credentials::metadata.eq(metadata),
-                            org_credentials::last_verified_at.eq(verified_now.then(Utc::now)),
-                        ))
-                        .returning(CredentialRecord::as_returning())
-                        .get_result(c)
-                        .await?;
-                    audit(c, org, provider, "stored", None, actor).await?;
-                    Ok::<_, CredentialError>(record)
-                })
+            .tenant(org, async move |c| {
+                retire_active(c, org, provider).await?;
+                let record: CredentialRecord = diesel::insert_into(org_credentials::table)
+                    .values((
+                        org_credentials::id.eq(Uuid::new_v4()),
+                        org_credentials::org_id.eq(org.0),
+                        org_credentials::provider.eq(provider.as_str()),
+                        org_credentials::key_id.eq(sealed.key_id),
+                        org_credentials::nonce.eq(sealed.nonce.to_vec()),
+                        org_credentials::ciphertext.eq(sealed.ciphertext),
+                        org_credentials::metadata.eq(metadata),
+                        org_credentials::last_verified_at.eq(verified_now.then(Utc::now)),
+                    ))
+                    .returning(CredentialRecord::as_returning())
+                    .get_result(c)
+                    .await?;
+                audit(c, org, provider, "stored", None, actor).await?;
+                Ok::<_, CredentialError>(record)
             })
             .await?;
         self.cache.invalidate(&(org, provider)).await;
@@ -307,37 +299,35 @@ impl CredentialService {
         actor: Option<Uuid>,
     ) -> Result<CredentialRecord, CredentialError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let active = org_credentials::table
-                        .filter(org_credentials::org_id.eq(org.0))
-                        .filter(org_credentials::provider.eq(provider.as_str()))
-                        .filter(org_credentials::is_active.eq(true));
-                    let (action, detail) = match &outcome {
-                        Ok(()) => ("verified", None),
-                        Err(message) => ("verification_failed", Some(message.clone())),
-                    };
-                    let record: Option<CredentialRecord> = match outcome {
-                        Ok(()) => diesel::update(active)
-                            .set((
-                                org_credentials::last_verified_at.eq(Some(Utc::now())),
-                                org_credentials::verification_error.eq(None::<String>),
-                            ))
-                            .returning(CredentialRecord::as_returning())
-                            .get_result(c)
-                            .await
-                            .optional()?,
-                        Err(message) => diesel::update(active)
-                            .set(org_credentials::verification_error.eq(Some(message)))
-                            .returning(CredentialRecord::as_returning())
-                            .get_result(c)
-                            .await
-                            .optional()?,
-                    };
-                    let record = record.ok_or(CredentialError::NotConnected(provider))?;
-                    audit(c, org, provider, action, detail, actor).await?;
-                    Ok(record)
-                })
+            .tenant(org, async move |c| {
+                let active = org_credentials::table
+                    .filter(org_credentials::org_id.eq(org.0))
+                    .filter(org_credentials::provider.eq(provider.as_str()))
+                    .filter(org_credentials::is_active.eq(true));
+                let (action, detail) = match &outcome {
+                    Ok(()) => ("verified", None),
+                    Err(message) => ("verification_failed", Some(message.clone())),
+                };
+                let record: Option<CredentialRecord> = match outcome {
+                    Ok(()) => diesel::update(active)
+                        .set((
+                            org_credentials::last_verified_at.eq(Some(Utc::now())),
+                            org_credentials::verification_error.eq(None::<String>),
+                        ))
+                        .returning(CredentialRecord::as_returning())
+                        .get_result(c)
+                        .await
+                        .optional()?,
+                    Err(message) => diesel::update(active)
+                        .set(org_credentials::verification_error.eq(Some(message)))
+                        .returning(CredentialRecord::as_returning())
+                        .get_result(c)
+                        .await
+                        .optional()?,
+                };
+                let record = record.ok_or(CredentialError::NotConnected(provider))?;
+                audit(c, org, provider, action, detail, actor).await?;
+                Ok(record)
             })
             .await
     }
@@ -355,14 +345,12 @@ impl CredentialService {
     ) -> Result<bool, CredentialError> {
         let retired = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let retired = retire_active(c, org, provider).await?;
-                    if retired {
-                        audit(c, org, provider, "disconnected", None, actor).await?;
-                    }
-                    Ok::<_, CredentialError>(retired)
-                })
+            .tenant(org, async move |c| {
+                let retired = retire_active(c, org, provider).await?;
+                if retired {
+                    audit(c, org, provider, "disconnected", None, actor).await?;
+                }
+                Ok::<_, CredentialError>(retired)
             })
             .await?;
         self.cache.invalidate(&(org, provider)).await;

@@ -181,10 +181,8 @@ pub async fn record_on(
 /// # Errors
 /// As [`record_on`].
 pub async fn record(db: &Db, org: OrgId, new: NewCallLog) -> Result<CallLog, CrmError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move { record_on(c, org, new).await })
-    })
-    .await
+    db.tenant(org, async move |c| record_on(c, org, new).await)
+        .await
 }
 
 /// Filters of the dashboard list.
@@ -267,18 +265,16 @@ pub async fn list(
             "call_type must be inbound or outbound".into(),
         ));
     }
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
-            let rows = filtered(org, &query)
-                .order((call_logs::created_at.desc(), call_logs::id.desc()))
-                .limit(page.limit)
-                .offset(page.offset)
-                .select(CallLog::as_select())
-                .load(c)
-                .await?;
-            Ok((rows, total))
-        })
+    db.tenant(org, async move |c| {
+        let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
+        let rows = filtered(org, &query)
+            .order((call_logs::created_at.desc(), call_logs::id.desc()))
+            .limit(page.limit)
+            .offset(page.offset)
+            .select(CallLog::as_select())
+            .load(c)
+            .await?;
+        Ok((rows, total))
     })
     .await
 }
@@ -288,10 +284,8 @@ pub async fn list(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<CallLog, CrmError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move { get_on(c, org, id).await })
-    })
-    .await
+    db.tenant(org, async move |c| get_on(c, org, id).await)
+        .await
 }
 
 /// [`get`] inside the caller's tenant transaction.
@@ -337,47 +331,45 @@ pub async fn stats(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<CallStats, CrmError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let window = CallQuery {
-                from,
-                to,
-                ..CallQuery::default()
-            };
-            let (total, inbound, bookings, pipeline, average): (i64, i64, i64, i64, Option<f64>) =
-                filtered(org, &window)
-                    .select((
-                        count_star(),
-                        sql::<BigInt>("count(*) FILTER (WHERE call_type = 'inbound')"),
-                        sql::<BigInt>("count(*) FILTER (WHERE booking_confirmed)"),
-                        sql::<BigInt>("coalesce(sum(financial_value_minor), 0)::bigint"),
-                        sql::<Nullable<Double>>("avg(duration_seconds)::float8"),
-                    ))
-                    .first(c)
-                    .await?;
-            let recent = filtered(org, &window)
-                .order((call_logs::created_at.desc(), call_logs::id.desc()))
-                .limit(10)
-                .select(CallLog::as_select())
-                .load(c)
+    db.tenant(org, async move |c| {
+        let window = CallQuery {
+            from,
+            to,
+            ..CallQuery::default()
+        };
+        let (total, inbound, bookings, pipeline, average): (i64, i64, i64, i64, Option<f64>) =
+            filtered(org, &window)
+                .select((
+                    count_star(),
+                    sql::<BigInt>("count(*) FILTER (WHERE call_type = 'inbound')"),
+                    sql::<BigInt>("count(*) FILTER (WHERE booking_confirmed)"),
+                    sql::<BigInt>("coalesce(sum(financial_value_minor), 0)::bigint"),
+                    sql::<Nullable<Double>>("avg(duration_seconds)::float8"),
+                ))
+                .first(c)
                 .await?;
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-            let success_rate = if inbound == 0 {
-                0.0
-            } else {
-                (bookings as f64 * 1000.0 / inbound as f64).round() / 10.0
-            };
-            #[allow(clippy::cast_possible_truncation)]
-            let average_duration_seconds = average.map_or(0, |a| a.round() as i64);
-            Ok(CallStats {
-                total_calls: total,
-                inbound_calls: inbound,
-                bookings,
-                pipeline_value_minor: pipeline,
-                success_rate,
-                average_duration_seconds,
-                recent,
-            })
+        let recent = filtered(org, &window)
+            .order((call_logs::created_at.desc(), call_logs::id.desc()))
+            .limit(10)
+            .select(CallLog::as_select())
+            .load(c)
+            .await?;
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let success_rate = if inbound == 0 {
+            0.0
+        } else {
+            (bookings as f64 * 1000.0 / inbound as f64).round() / 10.0
+        };
+        #[allow(clippy::cast_possible_truncation)]
+        let average_duration_seconds = average.map_or(0, |a| a.round() as i64);
+        Ok(CallStats {
+            total_calls: total,
+            inbound_calls: inbound,
+            bookings,
+            pipeline_value_minor: pipeline,
+            success_rate,
+            average_duration_seconds,
+            recent,
         })
     })
     .await

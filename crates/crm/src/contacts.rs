@@ -222,27 +222,25 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
     let temperature = new.lead_temperature.unwrap_or_else(|| "warm".into());
     one_of(&temperature, &TEMPERATURES, "lead_temperature")?;
     let score = check_score(new.lead_score.unwrap_or(0))?;
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::insert_into(contacts::table)
-                .values((
-                    contacts::id.eq(Uuid::new_v4()),
-                    contacts::org_id.eq(org.0),
-                    contacts::name.eq(name),
-                    contacts::phone.eq(phone),
-                    contacts::email.eq(email),
-                    contacts::lead_status.eq(status),
-                    contacts::lead_temperature.eq(temperature),
-                    contacts::lead_score.eq(score),
-                    contacts::service_interests.eq(new.service_interests),
-                    contacts::notes.eq(new.notes),
-                    contacts::company.eq(company),
-                ))
-                .returning(Contact::as_returning())
-                .get_result(c)
-                .await
-                .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))
-        })
+    db.tenant(org, async move |c| {
+        diesel::insert_into(contacts::table)
+            .values((
+                contacts::id.eq(Uuid::new_v4()),
+                contacts::org_id.eq(org.0),
+                contacts::name.eq(name),
+                contacts::phone.eq(phone),
+                contacts::email.eq(email),
+                contacts::lead_status.eq(status),
+                contacts::lead_temperature.eq(temperature),
+                contacts::lead_score.eq(score),
+                contacts::service_interests.eq(new.service_interests),
+                contacts::notes.eq(new.notes),
+                contacts::company.eq(company),
+            ))
+            .returning(Contact::as_returning())
+            .get_result(c)
+            .await
+            .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))
     })
     .await
 }
@@ -252,10 +250,8 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Contact, CrmError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move { get_on(c, org, id).await })
-    })
-    .await
+    db.tenant(org, async move |c| get_on(c, org, id).await)
+        .await
 }
 
 /// [`get`] inside the caller's tenant transaction.
@@ -410,18 +406,16 @@ pub async fn list(
     if let Some(t) = &query.lead_temperature {
         one_of(t, &TEMPERATURES, "lead_temperature")?;
     }
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
-            let rows = filtered(org, &query)
-                .order((contacts::created_at.desc(), contacts::id.desc()))
-                .limit(page.limit)
-                .offset(page.offset)
-                .select(Contact::as_select())
-                .load(c)
-                .await?;
-            Ok((rows, total))
-        })
+    db.tenant(org, async move |c| {
+        let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
+        let rows = filtered(org, &query)
+            .order((contacts::created_at.desc(), contacts::id.desc()))
+            .limit(page.limit)
+            .offset(page.offset)
+            .select(Contact::as_select())
+            .load(c)
+            .await?;
+        Ok((rows, total))
     })
     .await
 }
@@ -449,40 +443,38 @@ pub async fn update(
         one_of(t, &TEMPERATURES, "lead_temperature")?;
     }
     let score = patch.lead_score.map(check_score).transpose()?;
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let current = one(org.0, id)
-                .select(Contact::as_select())
-                .for_update()
-                .first(c)
-                .await
-                .optional()?
-                .ok_or(CrmError::NotFound("contact"))?;
-            if let Some(to) = &patch.lead_status {
-                check_transition(&current.lead_status, to)?;
-            }
-            let target = one(org.0, id);
-            diesel::update(target)
-                .set((
-                    contacts::name.eq(name.unwrap_or(current.name)),
-                    contacts::phone.eq(phone.unwrap_or(current.phone)),
-                    contacts::email.eq(email.unwrap_or(current.email)),
-                    contacts::lead_status.eq(patch.lead_status.unwrap_or(current.lead_status)),
-                    contacts::lead_temperature
-                        .eq(patch.lead_temperature.unwrap_or(current.lead_temperature)),
-                    contacts::lead_score.eq(score.unwrap_or(current.lead_score)),
-                    contacts::service_interests
-                        .eq(patch.service_interests.unwrap_or(current.service_interests)),
-                    contacts::notes.eq(patch.notes.unwrap_or(current.notes)),
-                    contacts::company.eq(company.unwrap_or(current.company)),
-                    contacts::last_contacted_at
-                        .eq(patch.last_contacted_at.or(current.last_contacted_at)),
-                ))
-                .returning(Contact::as_returning())
-                .get_result(c)
-                .await
-                .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))
-        })
+    db.tenant(org, async move |c| {
+        let current = one(org.0, id)
+            .select(Contact::as_select())
+            .for_update()
+            .first(c)
+            .await
+            .optional()?
+            .ok_or(CrmError::NotFound("contact"))?;
+        if let Some(to) = &patch.lead_status {
+            check_transition(&current.lead_status, to)?;
+        }
+        let target = one(org.0, id);
+        diesel::update(target)
+            .set((
+                contacts::name.eq(name.unwrap_or(current.name)),
+                contacts::phone.eq(phone.unwrap_or(current.phone)),
+                contacts::email.eq(email.unwrap_or(current.email)),
+                contacts::lead_status.eq(patch.lead_status.unwrap_or(current.lead_status)),
+                contacts::lead_temperature
+                    .eq(patch.lead_temperature.unwrap_or(current.lead_temperature)),
+                contacts::lead_score.eq(score.unwrap_or(current.lead_score)),
+                contacts::service_interests
+                    .eq(patch.service_interests.unwrap_or(current.service_interests)),
+                contacts::notes.eq(patch.notes.unwrap_or(current.notes)),
+                contacts::company.eq(company.unwrap_or(current.company)),
+                contacts::last_contacted_at
+                    .eq(patch.last_contacted_at.or(current.last_contacted_at)),
+            ))
+            .returning(Contact::as_returning())
+            .get_result(c)
+            .await
+            .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))
     })
     .await
 }
@@ -492,15 +484,13 @@ pub async fn update(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let n = diesel::delete(one(org.0, id)).execute(c).await?;
-            if n == 0 {
-                Err(CrmError::NotFound("contact"))
-            } else {
-                Ok(())
-            }
-        })
+    db.tenant(org, async move |c| {
+        let n = diesel::delete(one(org.0, id)).execute(c).await?;
+        if n == 0 {
+            Err(CrmError::NotFound("contact"))
+        } else {
+            Ok(())
+        }
     })
     .await
 }
@@ -510,21 +500,19 @@ pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn stats(db: &Db, org: OrgId) -> Result<ContactStats, CrmError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let rows: Vec<(String, i64)> = contacts::table
-                .filter(contacts::org_id.eq(org.0))
-                .group_by(contacts::lead_temperature)
-                .select((contacts::lead_temperature, count_star()))
-                .load(c)
-                .await?;
-            let of = |t: &str| rows.iter().find(|(k, _)| k == t).map_or(0, |(_, n)| *n);
-            Ok(ContactStats {
-                total: rows.iter().map(|(_, n)| n).sum(),
-                hot: of("hot"),
-                warm: of("warm"),
-                cold: of("cold"),
-            })
+    db.tenant(org, async move |c| {
+        let rows: Vec<(String, i64)> = contacts::table
+            .filter(contacts::org_id.eq(org.0))
+            .group_by(contacts::lead_temperature)
+            .select((contacts::lead_temperature, count_star()))
+            .load(c)
+            .await?;
+        let of = |t: &str| rows.iter().find(|(k, _)| k == t).map_or(0, |(_, n)| *n);
+        Ok(ContactStats {
+            total: rows.iter().map(|(_, n)| n).sum(),
+            hot: of("hot"),
+            warm: of("warm"),
+            cold: of("cold"),
         })
     })
     .await

@@ -122,8 +122,7 @@ fn check(
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn list(db: &Db, org: OrgId) -> Result<Vec<Service>, CrmError> {
-    db.tenant(org, move |c| Box::pin(async move { list_on(c, org).await }))
-        .await
+    db.tenant(org, async move |c| list_on(c, org).await).await
 }
 
 /// [`list`] inside the caller's tenant transaction.
@@ -144,10 +143,8 @@ pub async fn list_on(c: &mut AsyncPgConnection, org: OrgId) -> Result<Vec<Servic
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Service, CrmError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move { get_on(c, org, id).await })
-    })
-    .await
+    db.tenant(org, async move |c| get_on(c, org, id).await)
+        .await
 }
 
 /// [`get`] inside the caller's tenant transaction.
@@ -175,23 +172,21 @@ pub async fn create(db: &Db, org: OrgId, new: NewService) -> Result<Service, Crm
         CrmError::Invalid("price_minor (minor units) or price (major units) is required".into())
     })?;
     let keywords = clean_keywords(new.keywords);
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::insert_into(services::table)
-                .values((
-                    services::id.eq(Uuid::new_v4()),
-                    services::org_id.eq(org.0),
-                    services::name.eq(new.name.trim()),
-                    services::price_minor.eq(price_minor),
-                    services::currency.eq(currency),
-                    services::duration_minutes.eq(duration),
-                    services::keywords.eq(keywords),
-                ))
-                .returning(Service::as_returning())
-                .get_result(c)
-                .await
-                .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
-        })
+    db.tenant(org, async move |c| {
+        diesel::insert_into(services::table)
+            .values((
+                services::id.eq(Uuid::new_v4()),
+                services::org_id.eq(org.0),
+                services::name.eq(new.name.trim()),
+                services::price_minor.eq(price_minor),
+                services::currency.eq(currency),
+                services::duration_minutes.eq(duration),
+                services::keywords.eq(keywords),
+            ))
+            .returning(Service::as_returning())
+            .get_result(c)
+            .await
+            .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
     })
     .await
 }
@@ -211,26 +206,24 @@ pub async fn update(
         patch.currency.as_deref(),
         patch.duration_minutes,
     )?;
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let current = get_on(c, org, id).await?;
-            let currency = patch.currency.unwrap_or(current.currency);
-            let price_minor = patch.price.resolve(&currency)?;
-            diesel::update(one(org.0, id))
-                .set((
-                    services::name.eq(patch.name.map_or(current.name, |n| n.trim().to_owned())),
-                    services::price_minor.eq(price_minor.unwrap_or(current.price_minor)),
-                    services::currency.eq(currency),
-                    services::duration_minutes
-                        .eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
-                    services::keywords.eq(patch.keywords.map_or(current.keywords, clean_keywords)),
-                    services::is_active.eq(patch.is_active.unwrap_or(current.is_active)),
-                ))
-                .returning(Service::as_returning())
-                .get_result(c)
-                .await
-                .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
-        })
+    db.tenant(org, async move |c| {
+        let current = get_on(c, org, id).await?;
+        let currency = patch.currency.unwrap_or(current.currency);
+        let price_minor = patch.price.resolve(&currency)?;
+        diesel::update(one(org.0, id))
+            .set((
+                services::name.eq(patch.name.map_or(current.name, |n| n.trim().to_owned())),
+                services::price_minor.eq(price_minor.unwrap_or(current.price_minor)),
+                services::currency.eq(currency),
+                services::duration_minutes
+                    .eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
+                services::keywords.eq(patch.keywords.map_or(current.keywords, clean_keywords)),
+                services::is_active.eq(patch.is_active.unwrap_or(current.is_active)),
+            ))
+            .returning(Service::as_returning())
+            .get_result(c)
+            .await
+            .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
     })
     .await
 }
@@ -240,15 +233,13 @@ pub async fn update(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let n = diesel::delete(one(org.0, id)).execute(c).await?;
-            if n == 0 {
-                Err(CrmError::NotFound("service"))
-            } else {
-                Ok(())
-            }
-        })
+    db.tenant(org, async move |c| {
+        let n = diesel::delete(one(org.0, id)).execute(c).await?;
+        if n == 0 {
+            Err(CrmError::NotFound("service"))
+        } else {
+            Ok(())
+        }
     })
     .await
 }

@@ -30,7 +30,7 @@ pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use listener::{Listener, Notification};
 pub use pool::Db;
-pub use scope::{OrgId, SystemOp};
+pub use scope::{ConnFn, OrgId, SystemOp};
 
 /// Name of the role the gateway serves as (owns nothing, `NOBYPASSRLS`). The migrations grant to it
 /// by this name.
@@ -39,5 +39,6 @@ pub const RUNTIME_ROLE: &str = "platform_runtime";
 /// Name of the role that owns the tables and runs migrations.
 pub const OWNER_ROLE: &str = "platform_owner";
 
-/// A boxed future borrowing a connection, as taken by [`Db::tenant`] and [`Db::system`].
+/// A boxed future borrowing a connection, for functions stored as values (test probes, a booking
+/// step); [`Db::tenant`] and [`Db::system`] take plain async closures (`async move |c| { … }`).
 pub type ConnFuture<'c, T> = futures_util::future::BoxFuture<'c, T>;

@@ -77,13 +77,11 @@ struct VersionRow {
 /// [`DbError`] when the database cannot be reached or the migrations table is missing.
 pub async fn pending_versions(db: &Db) -> Result<Vec<String>, DbError> {
     let applied: Vec<VersionRow> = db
-        .system(SystemOp::ReadinessProbe, |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
-                    .load(c)
-                    .await
-                    .map_err(DbError::from)
-            })
+        .system(SystemOp::ReadinessProbe, async move |c| {
+            diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+                .load(c)
+                .await
+                .map_err(DbError::from)
         })
         .await?;
     let applied: std::collections::HashSet<String> =

@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{ConnFuture, Db, DbError};
+use crate::{Db, DbError};
 
 /// An organization's id: the tenant key carried by every tenant row as `org_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -116,6 +116,25 @@ impl SystemOp {
     }
 }
 
+/// A closure over a connection whose future can be named, so that `Send` can be required of
+/// it: every async closure `async move |c| { … }` taking `&mut AsyncPgConnection` is one (the
+/// device diesel-async uses for its own transaction callbacks).
+pub trait ConnFn<'c, T>:
+    AsyncFnOnce(&'c mut AsyncPgConnection) -> T
+    + FnOnce(&'c mut AsyncPgConnection) -> <Self as ConnFn<'c, T>>::Fut
+{
+    /// The closure's future.
+    type Fut: Future<Output = T>;
+}
+
+impl<'c, F, Fut, T> ConnFn<'c, T> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> T + FnOnce(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = T>,
+{
+    type Fut = Fut;
+}
+
 /// Error type inside the diesel transaction: the caller's error, or a database error raised by
 /// diesel itself (BEGIN, COMMIT, setting the scope).
 enum TxError<E> {
@@ -130,7 +149,8 @@ impl<E> From<diesel::result::Error> for TxError<E> {
 }
 
 impl Db {
-    /// Runs `f` in a transaction scoped to one organization: before `f` runs,
+    /// Runs `f`, an async closure over the connection (`async move |c| { … }`), in a
+    /// transaction scoped to one organization: before `f` runs,
     /// `set_config('app.current_org_id', <org_id>, true)` makes every row-level-security policy
     /// admit that organization's rows only, until the transaction ends. Commits when `f` returns
     /// `Ok`, rolls back otherwise. Code inside still filters by `org_id` (defence in depth).
@@ -143,7 +163,9 @@ impl Db {
     /// transaction itself fails.
     pub async fn tenant<R, E, F>(&self, org_id: OrgId, f: F) -> Result<R, E>
     where
-        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> ConnFuture<'c, Result<R, E>> + Send,
+        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
+            + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
+            + Send,
         E: From<DbError> + Send,
         R: Send,
     {
@@ -157,7 +179,9 @@ impl Db {
     /// As [`Db::tenant`].
     pub async fn system<R, E, F>(&self, op: SystemOp, f: F) -> Result<R, E>
     where
-        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> ConnFuture<'c, Result<R, E>> + Send,
+        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
+            + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
+            + Send,
         E: From<DbError> + Send,
         R: Send,
     {
@@ -175,7 +199,9 @@ impl Db {
     /// `f`'s error, or [`DbError`] when no connection is available.
     pub async fn system_read<R, E, F>(&self, op: SystemOp, f: F) -> Result<R, E>
     where
-        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> ConnFuture<'c, Result<R, E>> + Send,
+        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
+            + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
+            + Send,
         E: From<DbError> + Send,
         R: Send,
     {
@@ -188,7 +214,9 @@ impl Db {
     /// tenant) and `app.system_op` (empty: tenant work).
     async fn scoped<R, E, F>(&self, org_id: String, system_op: &'static str, f: F) -> Result<R, E>
     where
-        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> ConnFuture<'c, Result<R, E>> + Send,
+        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
+            + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
+            + Send,
         E: From<DbError> + Send,
         R: Send,
     {

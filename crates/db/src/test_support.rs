@@ -256,18 +256,16 @@ pub async fn create_org(db: &Db, name: &str) -> OrgId {
     let org = OrgId::new_random();
     let slug = format!("org-{}", org.0.simple());
     let name = name.to_owned();
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::insert_into(schema::organizations::table)
-                .values((
-                    schema::organizations::id.eq(org.0),
-                    schema::organizations::name.eq(name),
-                    schema::organizations::slug.eq(slug),
-                ))
-                .execute(c)
-                .await
-                .map_err(DbError::from)
-        })
+    db.tenant(org, async move |c| {
+        diesel::insert_into(schema::organizations::table)
+            .values((
+                schema::organizations::id.eq(org.0),
+                schema::organizations::name.eq(name),
+                schema::organizations::slug.eq(slug),
+            ))
+            .execute(c)
+            .await
+            .map_err(DbError::from)
     })
     .await
     .expect("creating an organization");
@@ -298,7 +296,7 @@ pub async fn insert_app(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, D
 /// # Panics
 /// When the insert fails.
 pub async fn create_app(db: &Db, org: OrgId) -> Uuid {
-    db.tenant(org, |c| Box::pin(insert_app(c, org)))
+    db.tenant(org, async move |c| insert_app(c, org).await)
         .await
         .expect("creating an app")
 }
@@ -369,17 +367,20 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
     let org_a = create_org(db, "Isolation A").await;
     let org_b = create_org(db, "Isolation B").await;
     let row_a = db
-        .tenant(org_a, |c| (probe.insert)(c, org_a))
+        .tenant(org_a, async move |c| (probe.insert)(c, org_a).await)
         .await
         .unwrap_or_else(|e| panic!("{table}: inserting org A's own row failed: {e}"));
     let row_b = db
-        .tenant(org_b, |c| (probe.insert)(c, org_b))
+        .tenant(org_b, async move |c| (probe.insert)(c, org_b).await)
         .await
         .unwrap_or_else(|e| panic!("{table}: inserting org B's own row failed: {e}"));
 
     let count = |org: Option<OrgId>, sql: String, bind: Uuid| async move {
         match org {
-            Some(org) => db.tenant(org, |c| count_rows(c, sql, bind)).await,
+            Some(org) => {
+                db.tenant(org, async move |c| count_rows(c, sql, bind).await)
+                    .await
+            }
             // No transaction, no tenant: what any statement of the runtime role sees by default.
             None => match db.conn().await {
                 Ok(mut conn) => count_rows(&mut conn, sql, bind).await,
@@ -410,7 +411,9 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
     );
 
     // 2. Insert with another org's id.
-    let cross_insert = db.tenant(org_a, |c| (probe.insert)(c, org_b)).await;
+    let cross_insert = db
+        .tenant(org_a, async move |c| (probe.insert)(c, org_b).await)
+        .await;
     match cross_insert {
         Err(e) if is_rls_refusal(&e) => {}
         other => {
@@ -420,15 +423,13 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
 
     // 3. Move own row to another org; touch another org's row.
     let update = |org: OrgId, sql: String, a: Uuid, b: Uuid| {
-        db.tenant(org, move |c| {
-            Box::pin(async move {
-                diesel::sql_query(sql)
-                    .bind::<diesel::sql_types::Uuid, _>(a)
-                    .bind::<diesel::sql_types::Uuid, _>(b)
-                    .execute(c)
-                    .await
-                    .map_err(DbError::from)
-            })
+        db.tenant(org, async move |c| {
+            diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Uuid, _>(a)
+                .bind::<diesel::sql_types::Uuid, _>(b)
+                .execute(c)
+                .await
+                .map_err(DbError::from)
         })
     };
     match update(

@@ -72,14 +72,12 @@ async fn organizations_are_isolated_from_each_other() {
     let org_b = create_org(&db, "B").await;
     // Org A cannot see org B.
     let seen: Count = db
-        .tenant(org_a, |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT count(*) AS n FROM organizations WHERE id = $1")
-                    .bind::<diesel::sql_types::Uuid, _>(org_b.0)
-                    .get_result(c)
-                    .await
-                    .map_err(DbError::from)
-            })
+        .tenant(org_a, async move |c| {
+            diesel::sql_query("SELECT count(*) AS n FROM organizations WHERE id = $1")
+                .bind::<diesel::sql_types::Uuid, _>(org_b.0)
+                .get_result(c)
+                .await
+                .map_err(DbError::from)
         })
         .await
         .unwrap();
@@ -87,7 +85,7 @@ async fn organizations_are_isolated_from_each_other() {
     // Org A cannot create an organization other than itself.
     let other = OrgId::new_random();
     let err = db
-        .tenant(org_a, |c| insert_org(c, other))
+        .tenant(org_a, async move |c| insert_org(c, other).await)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
@@ -98,7 +96,9 @@ async fn runtime_role_without_tenant_sees_no_tenant_rows() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
-    db.tenant(org, |c| insert_user(c, org)).await.unwrap();
+    db.tenant(org, async move |c| insert_user(c, org).await)
+        .await
+        .unwrap();
 
     // The owner (arranging only) sees the rows...
     let mut owner = test_db.owner_conn().await;
@@ -128,31 +128,29 @@ async fn a_pooled_connection_reused_after_a_tenant_transaction_has_no_tenant() {
     config.pool_max_size = 1; // force reuse of the one connection
     let db = Db::new(&config).unwrap();
     let org = create_org(&db, "Clinic").await;
-    db.tenant(org, |c| insert_user(c, org)).await.unwrap();
+    db.tenant(org, async move |c| insert_user(c, org).await)
+        .await
+        .unwrap();
 
     // The setting now reads back as '' on that connection; the policy must treat it as "no
     // tenant", not fail with `invalid input syntax for type uuid: ""` (the stack notes, STACK).
     let seen: Count = db
-        .system(db::SystemOp::ReadinessProbe, |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT count(*) AS n FROM users")
-                    .get_result(c)
-                    .await
-                    .map_err(DbError::from)
-            })
+        .system(db::SystemOp::ReadinessProbe, async move |c| {
+            diesel::sql_query("SELECT count(*) AS n FROM users")
+                .get_result(c)
+                .await
+                .map_err(DbError::from)
         })
         .await
         .unwrap();
     assert_eq!(seen.n, 0);
     // Likewise outside any transaction (the one-round-trip read path).
     let seen: Count = db
-        .system_read(db::SystemOp::SessionCheck, |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT count(*) AS n FROM users")
-                    .get_result(c)
-                    .await
-                    .map_err(DbError::from)
-            })
+        .system_read(db::SystemOp::SessionCheck, async move |c| {
+            diesel::sql_query("SELECT count(*) AS n FROM users")
+                .get_result(c)
+                .await
+                .map_err(DbError::from)
         })
         .await
         .unwrap();
@@ -165,22 +163,18 @@ async fn a_failing_tenant_transaction_rolls_back() {
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
     let result: Result<(), DbError> = db
-        .tenant(org, |c| {
-            Box::pin(async move {
-                insert_user(c, org).await?;
-                Err(DbError::Migration("caller gave up".into()))
-            })
+        .tenant(org, async move |c| {
+            insert_user(c, org).await?;
+            Err(DbError::Migration("caller gave up".into()))
         })
         .await;
     assert!(result.is_err());
     let seen: Count = db
-        .tenant(org, |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT count(*) AS n FROM users")
-                    .get_result(c)
-                    .await
-                    .map_err(DbError::from)
-            })
+        .tenant(org, async move |c| {
+            diesel::sql_query("SELECT count(*) AS n FROM users")
+                .get_result(c)
+                .await
+                .map_err(DbError::from)
         })
         .await
         .unwrap();
@@ -195,18 +189,16 @@ async fn every_connection_gets_application_name_and_statement_timeout() {
     let db = Db::new(&config).unwrap();
     let org = create_org(&db, "Clinic").await;
     let (name, timeout) = db
-        .tenant(org, |c| {
-            Box::pin(async move {
-                let name: Setting =
-                    diesel::sql_query("SELECT current_setting('application_name') AS value")
-                        .get_result(c)
-                        .await?;
-                let timeout: Setting =
-                    diesel::sql_query("SELECT current_setting('statement_timeout') AS value")
-                        .get_result(c)
-                        .await?;
-                Ok::<_, DbError>((name.value, timeout.value))
-            })
+        .tenant(org, async move |c| {
+            let name: Setting =
+                diesel::sql_query("SELECT current_setting('application_name') AS value")
+                    .get_result(c)
+                    .await?;
+            let timeout: Setting =
+                diesel::sql_query("SELECT current_setting('statement_timeout') AS value")
+                    .get_result(c)
+                    .await?;
+            Ok::<_, DbError>((name.value, timeout.value))
         })
         .await
         .unwrap();
@@ -325,16 +317,14 @@ async fn write_shared_natural_key() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = OrgId::new_random();
-    db.tenant(org, |c| {
-        Box::pin(async move {
-            diesel::sql_query(
-                "INSERT INTO organizations (id, name, slug) VALUES ($1, 'Same', 'same-slug')",
-            )
-            .bind::<diesel::sql_types::Uuid, _>(org.0)
-            .execute(c)
-            .await
-            .map_err(DbError::from)
-        })
+    db.tenant(org, async move |c| {
+        diesel::sql_query(
+            "INSERT INTO organizations (id, name, slug) VALUES ($1, 'Same', 'same-slug')",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org.0)
+        .execute(c)
+        .await
+        .map_err(DbError::from)
     })
     .await
     .unwrap();

@@ -57,15 +57,13 @@ pub async fn dialpad(
     body: &[u8],
 ) -> Result<Ingested, EventLogError> {
     let found: Option<WebhookApp> = db
-        .system_read(SystemOp::DialpadWebhookLookup, move |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT * FROM dialpad_webhook_app($1)")
-                    .bind::<SqlUuid, _>(app)
-                    .get_result(c)
-                    .await
-                    .optional()
-                    .map_err(EventLogError::from)
-            })
+        .system_read(SystemOp::DialpadWebhookLookup, async move |c| {
+            diesel::sql_query("SELECT * FROM dialpad_webhook_app($1)")
+                .bind::<SqlUuid, _>(app)
+                .get_result(c)
+                .await
+                .optional()
+                .map_err(EventLogError::from)
         })
         .await?;
     let found = found.ok_or(EventLogError::NotFound("app"))?;
@@ -84,39 +82,37 @@ pub async fn dialpad(
     let key = event.idempotency_key(&value);
     let event_type = EventKind::of_state(&event.state).event_type();
     let (event_id, duplicate) = db
-        .tenant(org, move |c| {
-            Box::pin(async move {
-                let inserted: Option<Uuid> = diesel::insert_into(webhook_events::table)
-                    .values((
-                        webhook_events::id.eq(Uuid::new_v4()),
-                        webhook_events::org_id.eq(org.0),
-                        webhook_events::app_id.eq(app),
-                        webhook_events::source.eq("dialpad"),
-                        webhook_events::idempotency_key.eq(&key),
-                        webhook_events::event_type.eq(event_type),
-                        webhook_events::payload.eq(&value),
-                    ))
-                    .on_conflict_do_nothing()
-                    .returning(webhook_events::id)
-                    .get_result(c)
-                    .await
-                    .optional()?;
-                if let Some(id) = inserted {
-                    let job = NewJob::new(JOB_KIND, json!({ "event_id": id }))
-                        .ordered_by(order_key(app, &value["call_id"]));
-                    jobs::enqueue(c, org, job).await?;
-                    return Ok::<_, EventLogError>((id, false));
-                }
-                let existing: Uuid = webhook_events::table
-                    .filter(webhook_events::app_id.eq(app))
-                    .filter(webhook_events::org_id.eq(org.0))
-                    .filter(webhook_events::source.eq("dialpad"))
-                    .filter(webhook_events::idempotency_key.eq(&key))
-                    .select(webhook_events::id)
-                    .first(c)
-                    .await?;
-                Ok((existing, true))
-            })
+        .tenant(org, async move |c| {
+            let inserted: Option<Uuid> = diesel::insert_into(webhook_events::table)
+                .values((
+                    webhook_events::id.eq(Uuid::new_v4()),
+                    webhook_events::org_id.eq(org.0),
+                    webhook_events::app_id.eq(app),
+                    webhook_events::source.eq("dialpad"),
+                    webhook_events::idempotency_key.eq(&key),
+                    webhook_events::event_type.eq(event_type),
+                    webhook_events::payload.eq(&value),
+                ))
+                .on_conflict_do_nothing()
+                .returning(webhook_events::id)
+                .get_result(c)
+                .await
+                .optional()?;
+            if let Some(id) = inserted {
+                let job = NewJob::new(JOB_KIND, json!({ "event_id": id }))
+                    .ordered_by(order_key(app, &value["call_id"]));
+                jobs::enqueue(c, org, job).await?;
+                return Ok::<_, EventLogError>((id, false));
+            }
+            let existing: Uuid = webhook_events::table
+                .filter(webhook_events::app_id.eq(app))
+                .filter(webhook_events::org_id.eq(org.0))
+                .filter(webhook_events::source.eq("dialpad"))
+                .filter(webhook_events::idempotency_key.eq(&key))
+                .select(webhook_events::id)
+                .first(c)
+                .await?;
+            Ok((existing, true))
         })
         .await?;
     if !duplicate {

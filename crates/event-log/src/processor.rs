@@ -52,14 +52,12 @@ pub async fn apply(db: &Db, job: Job) -> Result<Done, Failure> {
     let org = job.org;
     let claimed = job.clone();
     let applied = db
-        .tenant(org, move |c| {
-            Box::pin(async move {
-                if let Some((app, payload)) = open_event(c, org, event_id).await? {
-                    handlers::apply(c, org, app, &payload).await?;
-                    close_event(c, org, event_id, "done", None).await?;
-                }
-                claimed.complete_on(c).await.map_err(job_error)
-            })
+        .tenant(org, async move |c| {
+            if let Some((app, payload)) = open_event(c, org, event_id).await? {
+                handlers::apply(c, org, app, &payload).await?;
+                close_event(c, org, event_id, "done", None).await?;
+            }
+            claimed.complete_on(c).await.map_err(job_error)
         })
         .await;
     match applied {
@@ -81,11 +79,9 @@ async fn dead_letter(
     let message: String = error.to_string().chars().take(500).collect();
     tracing::error!(event_id = %event_id, error = %message, "webhook event dead-lettered");
     let org = job.org;
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            close_event(c, org, event_id, "dead", Some(message)).await?;
-            job.complete_on(c).await.map_err(job_error)
-        })
+    db.tenant(org, async move |c| {
+        close_event(c, org, event_id, "dead", Some(message)).await?;
+        job.complete_on(c).await.map_err(job_error)
     })
     .await
     .map_err(|e| match e {

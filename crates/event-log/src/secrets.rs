@@ -44,28 +44,26 @@ pub async fn set(
     let sealed = keyring
         .seal(secret.as_bytes(), &associated_data(org, app))
         .map_err(|e| EventLogError::Crypto(e.to_string()))?;
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            require_app(c, org, app).await?;
-            diesel::insert_into(secrets::table)
-                .values((
-                    secrets::app_id.eq(app),
-                    secrets::org_id.eq(org.0),
-                    secrets::key_id.eq(&sealed.key_id),
-                    secrets::nonce.eq(sealed.nonce.to_vec()),
-                    secrets::ciphertext.eq(&sealed.ciphertext),
-                ))
-                .on_conflict(secrets::app_id)
-                .do_update()
-                .set((
-                    secrets::key_id.eq(&sealed.key_id),
-                    secrets::nonce.eq(sealed.nonce.to_vec()),
-                    secrets::ciphertext.eq(&sealed.ciphertext),
-                ))
-                .execute(c)
-                .await?;
-            Ok(())
-        })
+    db.tenant(org, async move |c| {
+        require_app(c, org, app).await?;
+        diesel::insert_into(secrets::table)
+            .values((
+                secrets::app_id.eq(app),
+                secrets::org_id.eq(org.0),
+                secrets::key_id.eq(&sealed.key_id),
+                secrets::nonce.eq(sealed.nonce.to_vec()),
+                secrets::ciphertext.eq(&sealed.ciphertext),
+            ))
+            .on_conflict(secrets::app_id)
+            .do_update()
+            .set((
+                secrets::key_id.eq(&sealed.key_id),
+                secrets::nonce.eq(sealed.nonce.to_vec()),
+                secrets::ciphertext.eq(&sealed.ciphertext),
+            ))
+            .execute(c)
+            .await?;
+        Ok(())
     })
     .await
 }
@@ -76,18 +74,16 @@ pub async fn set(
 /// # Errors
 /// [`EventLogError::NotFound`] for an app of another organization, [`EventLogError::Db`].
 pub async fn remove(db: &Db, org: OrgId, app: Uuid) -> Result<bool, EventLogError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            require_app(c, org, app).await?;
-            let n = diesel::delete(
-                secrets::table
-                    .filter(secrets::app_id.eq(app))
-                    .filter(secrets::org_id.eq(org.0)),
-            )
-            .execute(c)
-            .await?;
-            Ok(n > 0)
-        })
+    db.tenant(org, async move |c| {
+        require_app(c, org, app).await?;
+        let n = diesel::delete(
+            secrets::table
+                .filter(secrets::app_id.eq(app))
+                .filter(secrets::org_id.eq(org.0)),
+        )
+        .execute(c)
+        .await?;
+        Ok(n > 0)
     })
     .await
 }
@@ -97,18 +93,16 @@ pub async fn remove(db: &Db, org: OrgId, app: Uuid) -> Result<bool, EventLogErro
 /// # Errors
 /// [`EventLogError::NotFound`] for an app of another organization, [`EventLogError::Db`].
 pub async fn is_configured(db: &Db, org: OrgId, app: Uuid) -> Result<bool, EventLogError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            require_app(c, org, app).await?;
-            let found: Option<Uuid> = secrets::table
-                .filter(secrets::app_id.eq(app))
-                .filter(secrets::org_id.eq(org.0))
-                .select(secrets::app_id)
-                .first(c)
-                .await
-                .optional()?;
-            Ok(found.is_some())
-        })
+    db.tenant(org, async move |c| {
+        require_app(c, org, app).await?;
+        let found: Option<Uuid> = secrets::table
+            .filter(secrets::app_id.eq(app))
+            .filter(secrets::org_id.eq(org.0))
+            .select(secrets::app_id)
+            .first(c)
+            .await
+            .optional()?;
+        Ok(found.is_some())
     })
     .await
 }

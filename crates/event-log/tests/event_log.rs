@@ -54,11 +54,9 @@ struct Count {
 }
 
 async fn count(db: &Db, org: OrgId, sql: &'static str) -> i64 {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let row: Count = diesel::sql_query(sql).get_result(c).await?;
-            Ok::<_, DbError>(row.n)
-        })
+    db.tenant(org, async move |c| {
+        let row: Count = diesel::sql_query(sql).get_result(c).await?;
+        Ok::<_, DbError>(row.n)
     })
     .await
     .unwrap()
@@ -71,14 +69,12 @@ struct Payload {
 }
 
 async fn published(db: &Db, org: OrgId) -> Vec<Value> {
-    db.tenant(org, |c| {
-        Box::pin(async move {
-            let rows: Vec<Payload> =
-                diesel::sql_query("SELECT payload FROM realtime_events ORDER BY seq")
-                    .load(c)
-                    .await?;
-            Ok::<_, DbError>(rows.into_iter().map(|r| r.payload).collect())
-        })
+    db.tenant(org, async move |c| {
+        let rows: Vec<Payload> =
+            diesel::sql_query("SELECT payload FROM realtime_events ORDER BY seq")
+                .load(c)
+                .await?;
+        Ok::<_, DbError>(rows.into_iter().map(|r| r.payload).collect())
     })
     .await
     .unwrap()
@@ -245,17 +241,13 @@ async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() 
 /// function.
 async fn claim(db: &Db, org: OrgId, worker: &'static str, limit: i32) -> Vec<Value> {
     let jobs: Vec<Payload> = db
-        .system(db::SystemOp::JobClaim, move |c| {
-            Box::pin(async move {
-                diesel::sql_query(
-                    "SELECT payload FROM jobs_claim($1, ARRAY['dialpad.event'], $2, 60)",
-                )
+        .system(db::SystemOp::JobClaim, async move |c| {
+            diesel::sql_query("SELECT payload FROM jobs_claim($1, ARRAY['dialpad.event'], $2, 60)")
                 .bind::<Text, _>(worker)
                 .bind::<diesel::sql_types::Integer, _>(limit)
                 .load(c)
                 .await
                 .map_err(DbError::Query)
-            })
         })
         .await
         .unwrap();
@@ -263,14 +255,12 @@ async fn claim(db: &Db, org: OrgId, worker: &'static str, limit: i32) -> Vec<Val
     for job in jobs {
         let id = Uuid::parse_str(job.payload["event_id"].as_str().unwrap()).unwrap();
         let event: Payload = db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT payload FROM webhook_events WHERE id = $1")
-                        .bind::<SqlUuid, _>(id)
-                        .get_result(c)
-                        .await
-                        .map_err(DbError::Query)
-                })
+            .tenant(org, async move |c| {
+                diesel::sql_query("SELECT payload FROM webhook_events WHERE id = $1")
+                    .bind::<SqlUuid, _>(id)
+                    .get_result(c)
+                    .await
+                    .map_err(DbError::Query)
             })
             .await
             .unwrap();
@@ -616,60 +606,61 @@ async fn new_tables_isolate_tenants() {
     }
     // app_webhook_secrets is keyed by app_id: check by hand.
     let (a, b) = (create_org(&db, "A").await, create_org(&db, "B").await);
-    let app_b = db.tenant(b, |c| insert_secret(c, b)).await.unwrap();
+    let app_b = db
+        .tenant(b, async move |c| insert_secret(c, b).await)
+        .await
+        .unwrap();
     let seen_by_a = db
-        .tenant(a, move |c| {
-            Box::pin(async move {
-                let row: Count = diesel::sql_query(
-                    "SELECT count(*) AS n FROM app_webhook_secrets WHERE app_id = $1",
-                )
-                .bind::<SqlUuid, _>(app_b)
-                .get_result(c)
-                .await?;
-                Ok::<_, DbError>(row.n)
-            })
+        .tenant(a, async move |c| {
+            let row: Count = diesel::sql_query(
+                "SELECT count(*) AS n FROM app_webhook_secrets WHERE app_id = $1",
+            )
+            .bind::<SqlUuid, _>(app_b)
+            .get_result(c)
+            .await?;
+            Ok::<_, DbError>(row.n)
         })
         .await
         .unwrap();
     assert_eq!(seen_by_a, 0);
-    assert!(db.tenant(a, |c| insert_secret(c, b)).await.is_err());
+    assert!(
+        db.tenant(a, async move |c| insert_secret(c, b).await)
+            .await
+            .is_err()
+    );
 
     // realtime_events (keyed by seq): org A neither sees nor writes org B's events.
     let app_a = create_app(&db, a).await;
-    db.tenant(b, move |c| {
-        Box::pin(async move {
-            realtime::outbox::publish(
-                c,
-                b,
-                realtime::RealtimeEvent {
-                    audience: realtime::Audience::App(app_b),
-                    target_crm_user: None,
-                    payload: json!({"event": "call.ring"}),
-                },
-            )
-            .await
-            .map_err(DbError::from)
-        })
+    db.tenant(b, async move |c| {
+        realtime::outbox::publish(
+            c,
+            b,
+            realtime::RealtimeEvent {
+                audience: realtime::Audience::App(app_b),
+                target_crm_user: None,
+                payload: json!({"event": "call.ring"}),
+            },
+        )
+        .await
+        .map_err(DbError::from)
     })
     .await
     .unwrap();
     assert!(published(&db, a).await.is_empty());
     assert_eq!(published(&db, b).await.len(), 1);
     let forged = db
-        .tenant(a, move |c| {
-            Box::pin(async move {
-                realtime::outbox::publish(
-                    c,
-                    b,
-                    realtime::RealtimeEvent {
-                        audience: realtime::Audience::App(app_a),
-                        target_crm_user: None,
-                        payload: json!({}),
-                    },
-                )
-                .await
-                .map_err(DbError::from)
-            })
+        .tenant(a, async move |c| {
+            realtime::outbox::publish(
+                c,
+                b,
+                realtime::RealtimeEvent {
+                    audience: realtime::Audience::App(app_a),
+                    target_crm_user: None,
+                    payload: json!({}),
+                },
+            )
+            .await
+            .map_err(DbError::from)
         })
         .await;
     assert!(forged.is_err(), "RLS must refuse an event for another org");

@@ -228,20 +228,18 @@ impl Runner {
         let rows: Vec<Claimed> = self
             .waker
             .db()
-            .system(SystemOp::JobClaim, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query(
-                        "SELECT id, org_id, kind, order_key, payload, attempts \
-                           FROM jobs_claim($1, $2, $3, $4)",
-                    )
-                    .bind::<Text, _>(owner)
-                    .bind::<Array<Text>, _>(kinds)
-                    .bind::<Integer, _>(batch)
-                    .bind::<Double, _>(lease)
-                    .load(c)
-                    .await
-                    .map_err(JobError::from)
-                })
+            .system(SystemOp::JobClaim, async move |c| {
+                diesel::sql_query(
+                    "SELECT id, org_id, kind, order_key, payload, attempts \
+                       FROM jobs_claim($1, $2, $3, $4)",
+                )
+                .bind::<Text, _>(owner)
+                .bind::<Array<Text>, _>(kinds)
+                .bind::<Integer, _>(batch)
+                .bind::<Double, _>(lease)
+                .load(c)
+                .await
+                .map_err(JobError::from)
             })
             .await?;
         Ok(rows
@@ -322,14 +320,12 @@ impl Runner {
         let renewed = self
             .waker
             .db()
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(held(org.0, id, worker))
-                        .set(jobs::locked_until.eq(until))
-                        .execute(c)
-                        .await
-                        .map_err(DbError::Query)
-                })
+            .tenant(org, async move |c| {
+                diesel::update(held(org.0, id, worker))
+                    .set(jobs::locked_until.eq(until))
+                    .execute(c)
+                    .await
+                    .map_err(DbError::Query)
             })
             .await;
         match renewed {
@@ -344,8 +340,8 @@ impl Runner {
         let deleted = self
             .waker
             .db()
-            .tenant(org, move |c| {
-                Box::pin(async move { delete_claimed(c, org, id, &worker).await })
+            .tenant(org, async move |c| {
+                delete_claimed(c, org, id, &worker).await
             })
             .await;
         match deleted {
@@ -370,25 +366,23 @@ impl Runner {
         let recorded = self
             .waker
             .db()
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query(
-                        "UPDATE jobs
-                            SET status = CASE WHEN $1 THEN 'dead' ELSE 'pending' END,
-                                run_at = now() + make_interval(secs => $2),
-                                last_error = $3, locked_by = NULL, locked_until = NULL
-                          WHERE id = $4 AND org_id = $5 AND status = 'running' AND locked_by = $6",
-                    )
-                    .bind::<diesel::sql_types::Bool, _>(dead)
-                    .bind::<Double, _>(delay.as_secs_f64())
-                    .bind::<Text, _>(message)
-                    .bind::<diesel::sql_types::Uuid, _>(id)
-                    .bind::<diesel::sql_types::Uuid, _>(org.0)
-                    .bind::<Text, _>(worker)
-                    .execute(c)
-                    .await
-                    .map_err(DbError::Query)
-                })
+            .tenant(org, async move |c| {
+                diesel::sql_query(
+                    "UPDATE jobs
+                        SET status = CASE WHEN $1 THEN 'dead' ELSE 'pending' END,
+                            run_at = now() + make_interval(secs => $2),
+                            last_error = $3, locked_by = NULL, locked_until = NULL
+                      WHERE id = $4 AND org_id = $5 AND status = 'running' AND locked_by = $6",
+                )
+                .bind::<diesel::sql_types::Bool, _>(dead)
+                .bind::<Double, _>(delay.as_secs_f64())
+                .bind::<Text, _>(message)
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .bind::<diesel::sql_types::Uuid, _>(org.0)
+                .bind::<Text, _>(worker)
+                .execute(c)
+                .await
+                .map_err(DbError::Query)
             })
             .await;
         if let Err(e) = recorded {
@@ -402,19 +396,17 @@ impl Runner {
         let released = self
             .waker
             .db()
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(held(org.0, id, worker))
-                        .set((
-                            jobs::status.eq("pending"),
-                            jobs::attempts.eq(jobs::attempts - 1),
-                            jobs::locked_by.eq(None::<String>),
-                            jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
-                        ))
-                        .execute(c)
-                        .await
-                        .map_err(DbError::Query)
-                })
+            .tenant(org, async move |c| {
+                diesel::update(held(org.0, id, worker))
+                    .set((
+                        jobs::status.eq("pending"),
+                        jobs::attempts.eq(jobs::attempts - 1),
+                        jobs::locked_by.eq(None::<String>),
+                        jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
+                    ))
+                    .execute(c)
+                    .await
+                    .map_err(DbError::Query)
             })
             .await;
         if let Err(e) = released {

@@ -43,15 +43,13 @@ impl Schedule {
     pub(crate) async fn run_if_due(&self, db: &Db) {
         let (name, every) = (self.name, self.period.as_secs_f64());
         let slot: Result<Slot, DbError> = db
-            .system(SystemOp::JobSchedule, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT job_schedule_claim($1, $2) AS due")
-                        .bind::<Text, _>(name)
-                        .bind::<Double, _>(every)
-                        .get_result(c)
-                        .await
-                        .map_err(DbError::Query)
-                })
+            .system(SystemOp::JobSchedule, async move |c| {
+                diesel::sql_query("SELECT job_schedule_claim($1, $2) AS due")
+                    .bind::<Text, _>(name)
+                    .bind::<Double, _>(every)
+                    .get_result(c)
+                    .await
+                    .map_err(DbError::Query)
             })
             .await;
         match slot {

@@ -56,13 +56,11 @@ impl Waker {
             inner.pending.store(false, Ordering::Release);
             let sent = inner
                 .db
-                .system_read(SystemOp::JobClaim, |c| {
-                    Box::pin(async move {
-                        diesel::sql_query("SELECT pg_notify('jobs', '')")
-                            .execute(c)
-                            .await
-                            .map_err(db::DbError::Query)
-                    })
+                .system_read(SystemOp::JobClaim, async move |c| {
+                    diesel::sql_query("SELECT pg_notify('jobs', '')")
+                        .execute(c)
+                        .await
+                        .map_err(db::DbError::Query)
                 })
                 .await;
             if let Err(e) = sent {

@@ -47,14 +47,12 @@ fn quick(max_attempts: i32) -> RetryPolicy {
 }
 
 async fn enqueue_all(db: &Db, org: OrgId, jobs: Vec<NewJob>) -> Vec<Uuid> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let mut ids = Vec::new();
-            for job in jobs {
-                ids.push(jobs::enqueue(c, org, job).await?);
-            }
-            Ok::<_, DbError>(ids)
-        })
+    db.tenant(org, async move |c| {
+        let mut ids = Vec::new();
+        for job in jobs {
+            ids.push(jobs::enqueue(c, org, job).await?);
+        }
+        Ok::<_, DbError>(ids)
     })
     .await
     .unwrap()
@@ -72,15 +70,13 @@ struct Row {
 
 /// The job's row, or `None` once it finished (deleted).
 async fn row(db: &Db, org: OrgId, id: Uuid) -> Option<Row> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let rows: Vec<Row> =
-                diesel::sql_query("SELECT status, attempts, last_error FROM jobs WHERE id = $1")
-                    .bind::<diesel::sql_types::Uuid, _>(id)
-                    .load(c)
-                    .await?;
-            Ok::<_, DbError>(rows.into_iter().next())
-        })
+    db.tenant(org, async move |c| {
+        let rows: Vec<Row> =
+            diesel::sql_query("SELECT status, attempts, last_error FROM jobs WHERE id = $1")
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .load(c)
+                .await?;
+        Ok::<_, DbError>(rows.into_iter().next())
     })
     .await
     .unwrap()
@@ -93,13 +89,11 @@ struct Count {
 }
 
 async fn open_jobs(db: &Db, org: OrgId) -> i64 {
-    db.tenant(org, |c| {
-        Box::pin(async move {
-            let row: Count = diesel::sql_query("SELECT count(*) AS n FROM jobs")
-                .get_result(c)
-                .await?;
-            Ok::<_, DbError>(row.n)
-        })
+    db.tenant(org, async move |c| {
+        let row: Count = diesel::sql_query("SELECT count(*) AS n FROM jobs")
+            .get_result(c)
+            .await?;
+        Ok::<_, DbError>(row.n)
     })
     .await
     .unwrap()
@@ -119,11 +113,9 @@ async fn a_job_exists_only_when_its_transaction_commits() {
     let db = tdb.db();
     let org = create_org(&db, "Clinic").await;
     let rolled_back: Result<(), DbError> = db
-        .tenant(org, move |c| {
-            Box::pin(async move {
-                jobs::enqueue(c, org, NewJob::new("test.noop", json!({}))).await?;
-                Err(DbError::Pool("any error rolls the transaction back".into()))
-            })
+        .tenant(org, async move |c| {
+            jobs::enqueue(c, org, NewJob::new("test.noop", json!({}))).await?;
+            Err(DbError::Pool("any error rolls the transaction back".into()))
         })
         .await;
     assert!(rolled_back.is_err());
@@ -193,13 +185,11 @@ async fn a_dead_workers_job_runs_again_after_its_lease() {
     let org = create_org(&db, "Clinic").await;
     let ids = enqueue_all(&db, org, vec![NewJob::new("test.lease", json!({}))]).await;
     // A worker claims it with a short lease and dies without recording anything.
-    db.system(SystemOp::JobClaim, |c| {
-        Box::pin(async move {
-            diesel::sql_query("SELECT * FROM jobs_claim('crashed/0', ARRAY['test.lease'], 10, 0.2)")
-                .execute(c)
-                .await
-                .map_err(DbError::Query)
-        })
+    db.system(SystemOp::JobClaim, async move |c| {
+        diesel::sql_query("SELECT * FROM jobs_claim('crashed/0', ARRAY['test.lease'], 10, 0.2)")
+            .execute(c)
+            .await
+            .map_err(DbError::Query)
     })
     .await
     .unwrap();
@@ -377,21 +367,17 @@ async fn complete_on_commits_the_effect_with_the_completion_and_refuses_a_lost_l
             let db = handler_db.clone();
             async move {
                 let steal = job.payload["steal"].as_bool().unwrap_or(false);
-                db.tenant(job.org, move |c| {
-                    Box::pin(async move {
-                        jobs::enqueue(c, job.org, NewJob::new("test.follow_up", json!({}))).await?;
-                        if steal {
-                            // Another worker took the job meanwhile (its lease expired).
-                            diesel::sql_query(
-                                "UPDATE jobs SET locked_by = 'other/0' WHERE id = $1",
-                            )
+                db.tenant(job.org, async move |c| {
+                    jobs::enqueue(c, job.org, NewJob::new("test.follow_up", json!({}))).await?;
+                    if steal {
+                        // Another worker took the job meanwhile (its lease expired).
+                        diesel::sql_query("UPDATE jobs SET locked_by = 'other/0' WHERE id = $1")
                             .bind::<diesel::sql_types::Uuid, _>(job.id)
                             .execute(c)
                             .await
                             .map_err(DbError::Query)?;
-                        }
-                        job.complete_on(c).await
-                    })
+                    }
+                    job.complete_on(c).await
                 })
                 .await?;
                 Ok(Done::Recorded)
@@ -406,13 +392,11 @@ async fn complete_on_commits_the_effect_with_the_completion_and_refuses_a_lost_l
         "the follow-up only: the job completed with it"
     );
 
-    db.tenant(org, |c| {
-        Box::pin(async move {
-            diesel::sql_query("DELETE FROM jobs")
-                .execute(c)
-                .await
-                .map_err(DbError::Query)
-        })
+    db.tenant(org, async move |c| {
+        diesel::sql_query("DELETE FROM jobs")
+            .execute(c)
+            .await
+            .map_err(DbError::Query)
     })
     .await
     .unwrap();

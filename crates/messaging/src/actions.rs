@@ -124,22 +124,20 @@ impl Messenger {
         let link_id = Uuid::new_v4();
         let (hash, recipient) = (token_hash(&token), email.trim().to_lowercase());
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::insert_into(share_links::table)
-                        .values((
-                            share_links::id.eq(link_id),
-                            share_links::org_id.eq(org.0),
-                            share_links::call_id.eq(call_id),
-                            share_links::token_hash.eq(hash),
-                            share_links::recipient.eq(recipient),
-                            share_links::created_by.eq(user),
-                            share_links::expires_at.eq(expires_at),
-                        ))
-                        .execute(c)
-                        .await?;
-                    Ok::<_, MessagingError>(())
-                })
+            .tenant(org, async move |c| {
+                diesel::insert_into(share_links::table)
+                    .values((
+                        share_links::id.eq(link_id),
+                        share_links::org_id.eq(org.0),
+                        share_links::call_id.eq(call_id),
+                        share_links::token_hash.eq(hash),
+                        share_links::recipient.eq(recipient),
+                        share_links::created_by.eq(user),
+                        share_links::expires_at.eq(expires_at),
+                    ))
+                    .execute(c)
+                    .await?;
+                Ok::<_, MessagingError>(())
             })
             .await?;
         let link = format!(
@@ -174,17 +172,15 @@ impl Messenger {
             .await;
         if sent.is_err() {
             self.db
-                .tenant(org, move |c| {
-                    Box::pin(async move {
-                        diesel::delete(
-                            share_links::table
-                                .filter(share_links::org_id.eq(org.0))
-                                .filter(share_links::id.eq(link_id)),
-                        )
-                        .execute(c)
-                        .await?;
-                        Ok::<_, MessagingError>(())
-                    })
+                .tenant(org, async move |c| {
+                    diesel::delete(
+                        share_links::table
+                            .filter(share_links::org_id.eq(org.0))
+                            .filter(share_links::id.eq(link_id)),
+                    )
+                    .execute(c)
+                    .await?;
+                    Ok::<_, MessagingError>(())
                 })
                 .await?;
         }
@@ -207,50 +203,46 @@ impl Messenger {
         let hash = token_hash(token);
         let resolved: Option<Resolved> = self
             .db
-            .system(SystemOp::ShareLinkResolve, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT id, org_id FROM share_link_resolve($1)")
-                        .bind::<diesel::sql_types::Bytea, _>(hash)
-                        .get_result(c)
-                        .await
-                        .optional()
-                        .map_err(MessagingError::from)
-                })
+            .system(SystemOp::ShareLinkResolve, async move |c| {
+                diesel::sql_query("SELECT id, org_id FROM share_link_resolve($1)")
+                    .bind::<diesel::sql_types::Bytea, _>(hash)
+                    .get_result(c)
+                    .await
+                    .optional()
+                    .map_err(MessagingError::from)
             })
             .await?;
         let Resolved { id, org_id } = resolved.ok_or(MessagingError::NotFound("link"))?;
         let org = OrgId(org_id);
         let (url, uses) = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let (call_id, expires_at): (Uuid, DateTime<Utc>) = share_links::table
-                        .filter(share_links::org_id.eq(org.0))
-                        .filter(share_links::id.eq(id))
-                        .select((share_links::call_id, share_links::expires_at))
-                        .first(c)
-                        .await?;
-                    if expires_at <= now {
-                        return Err(MessagingError::LinkExpired);
-                    }
-                    let uses: i32 = diesel::update(
-                        share_links::table
-                            .filter(share_links::org_id.eq(org.0))
-                            .filter(share_links::id.eq(id)),
-                    )
-                    .set((
-                        share_links::use_count.eq(share_links::use_count + 1),
-                        share_links::last_used_at.eq(now),
-                    ))
-                    .returning(share_links::use_count)
-                    .get_result(c)
+            .tenant(org, async move |c| {
+                let (call_id, expires_at): (Uuid, DateTime<Utc>) = share_links::table
+                    .filter(share_links::org_id.eq(org.0))
+                    .filter(share_links::id.eq(id))
+                    .select((share_links::call_id, share_links::expires_at))
+                    .first(c)
                     .await?;
-                    let call = crm::call_logs::get_on(c, org, call_id).await?;
-                    let url = call
-                        .recording_url
-                        .ok_or(MessagingError::NotFound("recording"))?;
-                    Ok((url, uses))
-                })
+                if expires_at <= now {
+                    return Err(MessagingError::LinkExpired);
+                }
+                let uses: i32 = diesel::update(
+                    share_links::table
+                        .filter(share_links::org_id.eq(org.0))
+                        .filter(share_links::id.eq(id)),
+                )
+                .set((
+                    share_links::use_count.eq(share_links::use_count + 1),
+                    share_links::last_used_at.eq(now),
+                ))
+                .returning(share_links::use_count)
+                .get_result(c)
+                .await?;
+                let call = crm::call_logs::get_on(c, org, call_id).await?;
+                let url = call
+                    .recording_url
+                    .ok_or(MessagingError::NotFound("recording"))?;
+                Ok((url, uses))
             })
             .await?;
         tracing::info!(%org, link = %id, uses, "recording share link used");
@@ -287,40 +279,38 @@ impl Messenger {
         );
         let (recipient, contact) = (user_email.to_owned(), call.contact_id);
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let content = format!("Transcript of call {call_id} exported as .txt");
-                    let id = Self::audit_on(
-                        c,
-                        org,
-                        crate::AuditEntry {
-                            method: "export",
-                            recipient: &recipient,
-                            content: &content,
-                            provider: None,
-                            automatic: false,
-                        },
-                        Subject {
-                            contact_id: contact,
-                            call_id: Some(call_id),
-                            appointment_id: None,
-                            created_by: Some(user),
-                        },
-                    )
-                    .await?;
-                    diesel::update(
-                        db::schema::messages::table
-                            .filter(db::schema::messages::org_id.eq(org.0))
-                            .filter(db::schema::messages::id.eq(id)),
-                    )
-                    .set((
-                        db::schema::messages::status.eq("sent"),
-                        db::schema::messages::sent_at.eq(Utc::now()),
-                    ))
-                    .execute(c)
-                    .await?;
-                    Ok::<_, MessagingError>(())
-                })
+            .tenant(org, async move |c| {
+                let content = format!("Transcript of call {call_id} exported as .txt");
+                let id = Self::audit_on(
+                    c,
+                    org,
+                    crate::AuditEntry {
+                        method: "export",
+                        recipient: &recipient,
+                        content: &content,
+                        provider: None,
+                        automatic: false,
+                    },
+                    Subject {
+                        contact_id: contact,
+                        call_id: Some(call_id),
+                        appointment_id: None,
+                        created_by: Some(user),
+                    },
+                )
+                .await?;
+                diesel::update(
+                    db::schema::messages::table
+                        .filter(db::schema::messages::org_id.eq(org.0))
+                        .filter(db::schema::messages::id.eq(id)),
+                )
+                .set((
+                    db::schema::messages::status.eq("sent"),
+                    db::schema::messages::sent_at.eq(Utc::now()),
+                ))
+                .execute(c)
+                .await?;
+                Ok::<_, MessagingError>(())
             })
             .await?;
         Ok(TranscriptFile {
@@ -402,12 +392,10 @@ impl Messenger {
             }
         };
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    scheduling::appointments::mark_confirmation_sent_on(c, org, appointment_id)
-                        .await
-                        .map_err(MessagingError::from)
-                })
+            .tenant(org, async move |c| {
+                scheduling::appointments::mark_confirmation_sent_on(c, org, appointment_id)
+                    .await
+                    .map_err(MessagingError::from)
             })
             .await?;
         Ok(recipient)

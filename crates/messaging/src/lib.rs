@@ -196,31 +196,29 @@ impl Messenger {
         outcome: Result<Option<String>, String>,
     ) -> Result<(), MessagingError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let target = messages::table
-                        .filter(messages::org_id.eq(org.0))
-                        .filter(messages::id.eq(id));
-                    match outcome {
-                        Ok(external) => {
-                            diesel::update(target)
-                                .set((
-                                    messages::status.eq("sent"),
-                                    messages::external_message_id.eq(external),
-                                    messages::sent_at.eq(Utc::now()),
-                                ))
-                                .execute(c)
-                                .await?;
-                        }
-                        Err(code) => {
-                            diesel::update(target)
-                                .set((messages::status.eq("failed"), messages::error_code.eq(code)))
-                                .execute(c)
-                                .await?;
-                        }
+            .tenant(org, async move |c| {
+                let target = messages::table
+                    .filter(messages::org_id.eq(org.0))
+                    .filter(messages::id.eq(id));
+                match outcome {
+                    Ok(external) => {
+                        diesel::update(target)
+                            .set((
+                                messages::status.eq("sent"),
+                                messages::external_message_id.eq(external),
+                                messages::sent_at.eq(Utc::now()),
+                            ))
+                            .execute(c)
+                            .await?;
                     }
-                    Ok::<_, MessagingError>(())
-                })
+                    Err(code) => {
+                        diesel::update(target)
+                            .set((messages::status.eq("failed"), messages::error_code.eq(code)))
+                            .execute(c)
+                            .await?;
+                    }
+                }
+                Ok::<_, MessagingError>(())
             })
             .await
     }
@@ -255,43 +253,39 @@ impl Messenger {
         let (recipient, content) = (to.clone(), body.to_owned());
         let id = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    if automatic && let Some(contact) = subject.contact_id {
-                        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-                            .bind::<diesel::sql_types::Text, _>(contact.to_string())
-                            .execute(c)
-                            .await?;
-                        let recent: i64 = messages::table
-                            .filter(messages::org_id.eq(org.0))
-                            .filter(messages::contact_id.eq(contact))
-                            .filter(messages::automatic.eq(true))
-                            .filter(messages::method.eq("sms"))
-                            .filter(messages::status.ne("failed"))
-                            .filter(
-                                messages::created_at.gt(Utc::now() - chrono::Duration::hours(1)),
-                            )
-                            .count()
-                            .get_result(c)
-                            .await?;
-                        if recent > 0 {
-                            return Err(MessagingError::RateLimited);
-                        }
+            .tenant(org, async move |c| {
+                if automatic && let Some(contact) = subject.contact_id {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+                        .bind::<diesel::sql_types::Text, _>(contact.to_string())
+                        .execute(c)
+                        .await?;
+                    let recent: i64 = messages::table
+                        .filter(messages::org_id.eq(org.0))
+                        .filter(messages::contact_id.eq(contact))
+                        .filter(messages::automatic.eq(true))
+                        .filter(messages::method.eq("sms"))
+                        .filter(messages::status.ne("failed"))
+                        .filter(messages::created_at.gt(Utc::now() - chrono::Duration::hours(1)))
+                        .count()
+                        .get_result(c)
+                        .await?;
+                    if recent > 0 {
+                        return Err(MessagingError::RateLimited);
                     }
-                    Self::audit_on(
-                        c,
-                        org,
-                        AuditEntry {
-                            method: "sms",
-                            recipient: &recipient,
-                            content: &content,
-                            provider: Some("twilio"),
-                            automatic,
-                        },
-                        subject,
-                    )
-                    .await
-                })
+                }
+                Self::audit_on(
+                    c,
+                    org,
+                    AuditEntry {
+                        method: "sms",
+                        recipient: &recipient,
+                        content: &content,
+                        provider: Some("twilio"),
+                        automatic,
+                    },
+                    subject,
+                )
+                .await
             })
             .await?;
         let credential = match self.credentials.get::<TwilioCredentials>(org).await {
@@ -369,22 +363,20 @@ impl Messenger {
         let (recipient, content) = (to.clone(), audit_content.to_owned());
         let id = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    Self::audit_on(
-                        c,
-                        org,
-                        AuditEntry {
-                            method,
-                            recipient: &recipient,
-                            content: &content,
-                            provider: Some("resend"),
-                            automatic: false,
-                        },
-                        subject,
-                    )
-                    .await
-                })
+            .tenant(org, async move |c| {
+                Self::audit_on(
+                    c,
+                    org,
+                    AuditEntry {
+                        method,
+                        recipient: &recipient,
+                        content: &content,
+                        provider: Some("resend"),
+                        automatic: false,
+                    },
+                    subject,
+                )
+                .await
             })
             .await?;
         let credential = match self.credentials.get::<ResendCredentials>(org).await {

@@ -131,14 +131,12 @@ async fn load_chunks(kb: &KnowledgeBase, db: &db::Db, org: OrgId, n: usize, samp
                 )
             })
             .collect();
-        db.tenant(org, move |c| {
-            Box::pin(async move {
-                diesel::insert_into(kb_chunks::table)
-                    .values(&rows)
-                    .execute(c)
-                    .await
-                    .map_err(db::DbError::Query)
-            })
+        db.tenant(org, async move |c| {
+            diesel::insert_into(kb_chunks::table)
+                .values(&rows)
+                .execute(c)
+                .await
+                .map_err(db::DbError::Query)
         })
         .await
         .unwrap();

@@ -125,47 +125,45 @@ impl KnowledgeBase {
         let page_count = extracted.page_count.and_then(|p| i32::try_from(p).ok());
         let doc = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let inserted = diesel::insert_into(kb_documents::table)
-                        .values((
-                            kb_documents::id.eq(id),
-                            kb_documents::org_id.eq(org.0),
-                            kb_documents::title.eq(&title),
-                            kb_documents::filename.eq(if filename.is_empty() {
-                                "upload"
-                            } else {
-                                filename.as_str()
-                            }),
-                            kb_documents::format.eq(format.as_str()),
-                            kb_documents::size_bytes.eq(size),
-                            kb_documents::page_count.eq(page_count),
-                            kb_documents::body.eq(&extracted.text),
-                            kb_documents::content_sha256.eq(&sha),
-                            kb_documents::uploaded_by.eq(uploaded_by),
-                        ))
-                        .on_conflict((kb_documents::org_id, kb_documents::content_sha256))
-                        .do_nothing()
-                        .returning(Document::as_returning())
-                        .get_result(c)
-                        .await
-                        .optional()?;
-                    match inserted {
-                        Some(doc) => {
-                            crate::worker::queue_on(c, org, doc.id).await?;
-                            Ok(doc)
-                        }
-                        None => {
-                            let existing: Uuid = kb_documents::table
-                                .filter(kb_documents::org_id.eq(org.0))
-                                .filter(kb_documents::content_sha256.eq(&sha))
-                                .select(kb_documents::id)
-                                .get_result(c)
-                                .await?;
-                            Err(RagError::Duplicate { id: existing })
-                        }
+            .tenant(org, async move |c| {
+                let inserted = diesel::insert_into(kb_documents::table)
+                    .values((
+                        kb_documents::id.eq(id),
+                        kb_documents::org_id.eq(org.0),
+                        kb_documents::title.eq(&title),
+                        kb_documents::filename.eq(if filename.is_empty() {
+                            "upload"
+                        } else {
+                            filename.as_str()
+                        }),
+                        kb_documents::format.eq(format.as_str()),
+                        kb_documents::size_bytes.eq(size),
+                        kb_documents::page_count.eq(page_count),
+                        kb_documents::body.eq(&extracted.text),
+                        kb_documents::content_sha256.eq(&sha),
+                        kb_documents::uploaded_by.eq(uploaded_by),
+                    ))
+                    .on_conflict((kb_documents::org_id, kb_documents::content_sha256))
+                    .do_nothing()
+                    .returning(Document::as_returning())
+                    .get_result(c)
+                    .await
+                    .optional()?;
+                match inserted {
+                    Some(doc) => {
+                        crate::worker::queue_on(c, org, doc.id).await?;
+                        Ok(doc)
                     }
-                })
+                    None => {
+                        let existing: Uuid = kb_documents::table
+                            .filter(kb_documents::org_id.eq(org.0))
+                            .filter(kb_documents::content_sha256.eq(&sha))
+                            .select(kb_documents::id)
+                            .get_result(c)
+                            .await?;
+                        Err(RagError::Duplicate { id: existing })
+                    }
+                }
             })
             .await?;
         self.jobs.wake();
@@ -178,16 +176,14 @@ impl KnowledgeBase {
     /// [`RagError::Db`].
     pub async fn documents(&self, org: OrgId) -> Result<Vec<Document>, RagError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    kb_documents::table
-                        .filter(kb_documents::org_id.eq(org.0))
-                        .order(kb_documents::created_at.desc())
-                        .select(Document::as_select())
-                        .load(c)
-                        .await
-                        .map_err(RagError::from)
-                })
+            .tenant(org, async move |c| {
+                kb_documents::table
+                    .filter(kb_documents::org_id.eq(org.0))
+                    .order(kb_documents::created_at.desc())
+                    .select(Document::as_select())
+                    .load(c)
+                    .await
+                    .map_err(RagError::from)
             })
             .await
     }
@@ -202,25 +198,23 @@ impl KnowledgeBase {
         id: Uuid,
     ) -> Result<(Document, Vec<ChunkView>), RagError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let doc = kb_documents::table
-                        .filter(kb_documents::org_id.eq(org.0))
-                        .filter(kb_documents::id.eq(id))
-                        .select(Document::as_select())
-                        .get_result(c)
-                        .await
-                        .optional()?
-                        .ok_or(RagError::NotFound)?;
-                    let chunks = kb_chunks::table
-                        .filter(kb_chunks::org_id.eq(org.0))
-                        .filter(kb_chunks::document_id.eq(id))
-                        .order(kb_chunks::ordinal)
-                        .select(ChunkView::as_select())
-                        .load(c)
-                        .await?;
-                    Ok((doc, chunks))
-                })
+            .tenant(org, async move |c| {
+                let doc = kb_documents::table
+                    .filter(kb_documents::org_id.eq(org.0))
+                    .filter(kb_documents::id.eq(id))
+                    .select(Document::as_select())
+                    .get_result(c)
+                    .await
+                    .optional()?
+                    .ok_or(RagError::NotFound)?;
+                let chunks = kb_chunks::table
+                    .filter(kb_chunks::org_id.eq(org.0))
+                    .filter(kb_chunks::document_id.eq(id))
+                    .order(kb_chunks::ordinal)
+                    .select(ChunkView::as_select())
+                    .load(c)
+                    .await?;
+                Ok((doc, chunks))
             })
             .await
     }
@@ -231,21 +225,19 @@ impl KnowledgeBase {
     /// [`RagError::NotFound`], [`RagError::Db`].
     pub async fn delete_document(&self, org: OrgId, id: Uuid) -> Result<(), RagError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let n = diesel::delete(
-                        kb_documents::table
-                            .filter(kb_documents::org_id.eq(org.0))
-                            .filter(kb_documents::id.eq(id)),
-                    )
-                    .execute(c)
-                    .await?;
-                    if n == 0 {
-                        return Err(RagError::NotFound);
-                    }
-                    bump_version(c, org).await?;
-                    Ok(())
-                })
+            .tenant(org, async move |c| {
+                let n = diesel::delete(
+                    kb_documents::table
+                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(kb_documents::id.eq(id)),
+                )
+                .execute(c)
+                .await?;
+                if n == 0 {
+                    return Err(RagError::NotFound);
+                }
+                bump_version(c, org).await?;
+                Ok(())
             })
             .await
     }
@@ -258,28 +250,26 @@ impl KnowledgeBase {
     pub async fn reindex(&self, org: OrgId, id: Uuid) -> Result<Document, RagError> {
         let doc = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let doc = diesel::update(
-                        kb_documents::table
-                            .filter(kb_documents::org_id.eq(org.0))
-                            .filter(kb_documents::id.eq(id)),
-                    )
-                    .set((
-                        kb_documents::status.eq("pending"),
-                        kb_documents::attempts.eq(0),
-                        kb_documents::error.eq(None::<String>),
-                        kb_documents::next_attempt_at.eq(diesel::dsl::now),
-                        kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
-                    ))
-                    .returning(Document::as_returning())
-                    .get_result(c)
-                    .await
-                    .optional()?
-                    .ok_or(RagError::NotFound)?;
-                    crate::worker::queue_on(c, org, id).await?;
-                    Ok::<_, RagError>(doc)
-                })
+            .tenant(org, async move |c| {
+                let doc = diesel::update(
+                    kb_documents::table
+                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(kb_documents::id.eq(id)),
+                )
+                .set((
+                    kb_documents::status.eq("pending"),
+                    kb_documents::attempts.eq(0),
+                    kb_documents::error.eq(None::<String>),
+                    kb_documents::next_attempt_at.eq(diesel::dsl::now),
+                    kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
+                ))
+                .returning(Document::as_returning())
+                .get_result(c)
+                .await
+                .optional()?
+                .ok_or(RagError::NotFound)?;
+                crate::worker::queue_on(c, org, id).await?;
+                Ok::<_, RagError>(doc)
             })
             .await?;
         self.jobs.wake();
@@ -296,8 +286,8 @@ impl KnowledgeBase {
     ) -> Result<(RetrievalOverrides, RetrievalConfig), RagError> {
         let (_, overrides) = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move { read_state(c, org).await.map_err(RagError::from) })
+            .tenant(org, async move |c| {
+                read_state(c, org).await.map_err(RagError::from)
             })
             .await?;
         Ok((overrides, self.config.with(&overrides)))
@@ -314,28 +304,25 @@ impl KnowledgeBase {
     ) -> Result<RetrievalConfig, RagError> {
         overrides.validate().map_err(RagError::Invalid)?;
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::insert_into(kb_settings::table)
-                        .values((
-                            kb_settings::org_id.eq(org.0),
-                            kb_settings::similarity_threshold.eq(overrides.similarity_threshold),
-                            kb_settings::max_chunks.eq(overrides.max_chunks),
-                            kb_settings::max_context_chars.eq(overrides.max_context_chars),
-                        ))
-                        .on_conflict(kb_settings::org_id)
-                        .do_update()
-                        .set((
-                            kb_settings::similarity_threshold
-                                .eq(excluded(kb_settings::similarity_threshold)),
-                            kb_settings::max_chunks.eq(excluded(kb_settings::max_chunks)),
-                            kb_settings::max_context_chars
-                                .eq(excluded(kb_settings::max_context_chars)),
-                        ))
-                        .execute(c)
-                        .await
-                        .map_err(RagError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::insert_into(kb_settings::table)
+                    .values((
+                        kb_settings::org_id.eq(org.0),
+                        kb_settings::similarity_threshold.eq(overrides.similarity_threshold),
+                        kb_settings::max_chunks.eq(overrides.max_chunks),
+                        kb_settings::max_context_chars.eq(overrides.max_context_chars),
+                    ))
+                    .on_conflict(kb_settings::org_id)
+                    .do_update()
+                    .set((
+                        kb_settings::similarity_threshold
+                            .eq(excluded(kb_settings::similarity_threshold)),
+                        kb_settings::max_chunks.eq(excluded(kb_settings::max_chunks)),
+                        kb_settings::max_context_chars.eq(excluded(kb_settings::max_context_chars)),
+                    ))
+                    .execute(c)
+                    .await
+                    .map_err(RagError::from)
             })
             .await?;
         Ok(self.config.with(&overrides))

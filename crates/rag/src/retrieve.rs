@@ -218,22 +218,20 @@ impl KnowledgeBase {
         let model = self.embedder.model().id.clone();
         let search = self.db.tenant(org, {
             let text = spoken.text.clone();
-            move |c| {
-                Box::pin(async move {
-                    let (version, overrides) = read_state(c, org).await?;
-                    let hits: Vec<KeywordHit> = diesel::sql_query(
-                        "SELECT c.id FROM kb_chunks c, plainto_tsquery('english', $2) q \
-                              WHERE c.org_id = $1 AND c.embedding_model = $3 AND c.tsv @@ q \
-                              ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id LIMIT $4",
-                    )
-                    .bind::<SqlUuid, _>(org.0)
-                    .bind::<Text, _>(&text)
-                    .bind::<Text, _>(&model)
-                    .bind::<Integer, _>(CANDIDATES as i32)
-                    .load(c)
-                    .await?;
-                    Ok::<_, RagError>((version, overrides, hits))
-                })
+            async move |c| {
+                let (version, overrides) = read_state(c, org).await?;
+                let hits: Vec<KeywordHit> = diesel::sql_query(
+                    "SELECT c.id FROM kb_chunks c, plainto_tsquery('english', $2) q \
+                          WHERE c.org_id = $1 AND c.embedding_model = $3 AND c.tsv @@ q \
+                          ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id LIMIT $4",
+                )
+                .bind::<SqlUuid, _>(org.0)
+                .bind::<Text, _>(&text)
+                .bind::<Text, _>(&model)
+                .bind::<Integer, _>(CANDIDATES as i32)
+                .load(c)
+                .await?;
+                Ok::<_, RagError>((version, overrides, hits))
             }
         });
         let texts = [spoken.embedding_text()];
@@ -272,25 +270,23 @@ impl KnowledgeBase {
             .get_or_load(org.0, version, async move {
                 let dims = i32::try_from(model.dims).unwrap_or(i32::MAX);
                 let rows: Vec<StoredChunk> = db
-                    .tenant(org, move |c| {
-                        Box::pin(async move {
-                            kb_chunks::table
-                                .filter(kb_chunks::org_id.eq(org.0))
-                                .filter(kb_chunks::embedding_model.eq(&model.id))
-                                .filter(kb_chunks::embedding_dims.eq(dims))
-                                .order((kb_chunks::document_id, kb_chunks::ordinal))
-                                .select((
-                                    kb_chunks::id,
-                                    kb_chunks::document_id,
-                                    kb_chunks::heading,
-                                    kb_chunks::content,
-                                    kb_chunks::embedding,
-                                    kb_chunks::passage_embeddings,
-                                ))
-                                .load(c)
-                                .await
-                                .map_err(RagError::from)
-                        })
+                    .tenant(org, async move |c| {
+                        kb_chunks::table
+                            .filter(kb_chunks::org_id.eq(org.0))
+                            .filter(kb_chunks::embedding_model.eq(&model.id))
+                            .filter(kb_chunks::embedding_dims.eq(dims))
+                            .order((kb_chunks::document_id, kb_chunks::ordinal))
+                            .select((
+                                kb_chunks::id,
+                                kb_chunks::document_id,
+                                kb_chunks::heading,
+                                kb_chunks::content,
+                                kb_chunks::embedding,
+                                kb_chunks::passage_embeddings,
+                            ))
+                            .load(c)
+                            .await
+                            .map_err(RagError::from)
                     })
                     .await?;
                 let mut chunks = Vec::with_capacity(rows.len());

@@ -170,14 +170,12 @@ impl KnowledgeBase {
         let model = self.embedder.model().id.clone();
         let queued: Queued = self
             .db
-            .system(SystemOp::KnowledgeBaseWork, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT kb_queue_reembed($1) AS n")
-                        .bind::<diesel::sql_types::Text, _>(&model)
-                        .get_result(c)
-                        .await
-                        .map_err(RagError::from)
-                })
+            .system(SystemOp::KnowledgeBaseWork, async move |c| {
+                diesel::sql_query("SELECT kb_queue_reembed($1) AS n")
+                    .bind::<diesel::sql_types::Text, _>(&model)
+                    .get_result(c)
+                    .await
+                    .map_err(RagError::from)
             })
             .await?;
         if queued.n > 0 {
@@ -246,15 +244,13 @@ impl KnowledgeBase {
         let (id, claimed_at) = (job.id, job.claimed_at);
         let stored = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let indexed = Embedded {
-                        chunks: &chunks,
-                        vectors: &vectors,
-                        model: &model,
-                    };
-                    store_chunks_on(c, org, (id, claimed_at), &indexed).await
-                })
+            .tenant(org, async move |c| {
+                let indexed = Embedded {
+                    chunks: &chunks,
+                    vectors: &vectors,
+                    model: &model,
+                };
+                store_chunks_on(c, org, (id, claimed_at), &indexed).await
             })
             .await?;
         Ok(if stored {
@@ -378,14 +374,12 @@ impl KnowledgeBase {
     async fn still_claimed(&self, org: OrgId, job: &Claimed) -> Result<bool, RagError> {
         let (id, claimed_at) = (job.id, job.claimed_at);
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let found: Option<Uuid> = claimed_row(org.0, id, claimed_at)
-                        .get_result(c)
-                        .await
-                        .optional()?;
-                    Ok::<_, RagError>(found.is_some())
-                })
+            .tenant(org, async move |c| {
+                let found: Option<Uuid> = claimed_row(org.0, id, claimed_at)
+                    .get_result(c)
+                    .await
+                    .optional()?;
+                Ok::<_, RagError>(found.is_some())
             })
             .await
     }
@@ -399,39 +393,37 @@ impl KnowledgeBase {
         last_attempt: bool,
     ) -> Result<Option<Claimed>, RagError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let row: Option<(String, String)> = kb_documents::table
-                        .filter(kb_documents::org_id.eq(org.0))
-                        .filter(kb_documents::id.eq(id))
-                        .filter(kb_documents::status.eq_any(["pending", "processing"]))
-                        .select((kb_documents::body, kb_documents::format))
-                        .for_update()
-                        .first(c)
-                        .await
-                        .optional()?;
-                    let Some((body, format)) = row else {
-                        return Ok(None);
-                    };
-                    // Microsecond precision, as PostgreSQL stores it, so the claim compares equal.
-                    let now = DateTime::<Utc>::from_timestamp_micros(Utc::now().timestamp_micros())
-                        .unwrap_or_else(Utc::now);
-                    diesel::update(kb_documents::table.filter(kb_documents::id.eq(id)))
-                        .set((
-                            kb_documents::status.eq("processing"),
-                            kb_documents::claimed_at.eq(now),
-                            kb_documents::attempts.eq(kb_documents::attempts + 1),
-                        ))
-                        .execute(c)
-                        .await?;
-                    Ok(Some(Claimed {
-                        id,
-                        body,
-                        format,
-                        claimed_at: now,
-                        last_attempt,
-                    }))
-                })
+            .tenant(org, async move |c| {
+                let row: Option<(String, String)> = kb_documents::table
+                    .filter(kb_documents::org_id.eq(org.0))
+                    .filter(kb_documents::id.eq(id))
+                    .filter(kb_documents::status.eq_any(["pending", "processing"]))
+                    .select((kb_documents::body, kb_documents::format))
+                    .for_update()
+                    .first(c)
+                    .await
+                    .optional()?;
+                let Some((body, format)) = row else {
+                    return Ok(None);
+                };
+                // Microsecond precision, as PostgreSQL stores it, so the claim compares equal.
+                let now = DateTime::<Utc>::from_timestamp_micros(Utc::now().timestamp_micros())
+                    .unwrap_or_else(Utc::now);
+                diesel::update(kb_documents::table.filter(kb_documents::id.eq(id)))
+                    .set((
+                        kb_documents::status.eq("processing"),
+                        kb_documents::claimed_at.eq(now),
+                        kb_documents::attempts.eq(kb_documents::attempts + 1),
+                    ))
+                    .execute(c)
+                    .await?;
+                Ok(Some(Claimed {
+                    id,
+                    body,
+                    format,
+                    claimed_at: now,
+                    last_attempt,
+                }))
             })
             .await
     }
@@ -465,24 +457,22 @@ impl KnowledgeBase {
         };
         let (id, claimed_at) = (job.id, job.claimed_at);
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(
-                        kb_documents::table
-                            .filter(kb_documents::org_id.eq(org.0))
-                            .filter(kb_documents::id.eq(id))
-                            .filter(kb_documents::claimed_at.eq(claimed_at)),
-                    )
-                    .set((
-                        kb_documents::status.eq(status),
-                        kb_documents::error.eq(message),
-                        kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
-                    ))
-                    .execute(c)
-                    .await
-                    .map(|_| ())
-                    .map_err(RagError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::update(
+                    kb_documents::table
+                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(kb_documents::id.eq(id))
+                        .filter(kb_documents::claimed_at.eq(claimed_at)),
+                )
+                .set((
+                    kb_documents::status.eq(status),
+                    kb_documents::error.eq(message),
+                    kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
+                ))
+                .execute(c)
+                .await
+                .map(|_| ())
+                .map_err(RagError::from)
             })
             .await?;
         Ok(outcome)

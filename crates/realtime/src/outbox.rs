@@ -112,13 +112,11 @@ struct Head {
 /// # Errors
 /// [`RealtimeError::Db`].
 pub async fn head(db: &Db) -> Result<i64, RealtimeError> {
-    db.system_read(SystemOp::RealtimeFanOut, |c| {
-        Box::pin(async move {
-            let row: Head = diesel::sql_query("SELECT realtime_events_head() AS head")
-                .get_result(c)
-                .await?;
-            Ok(row.head)
-        })
+    db.system_read(SystemOp::RealtimeFanOut, async move |c| {
+        let row: Head = diesel::sql_query("SELECT realtime_events_head() AS head")
+            .get_result(c)
+            .await?;
+        Ok(row.head)
     })
     .await
 }
@@ -128,13 +126,11 @@ pub async fn head(db: &Db) -> Result<i64, RealtimeError> {
 /// # Errors
 /// [`RealtimeError::Db`].
 pub async fn fetch(db: &Db, seqs: Vec<i64>) -> Result<Vec<OutboxEvent>, RealtimeError> {
-    db.system_read(SystemOp::RealtimeFanOut, move |c| {
-        Box::pin(async move {
-            Ok(diesel::sql_query("SELECT * FROM realtime_events_fetch($1)")
-                .bind::<Array<BigInt>, _>(seqs)
-                .load(c)
-                .await?)
-        })
+    db.system_read(SystemOp::RealtimeFanOut, async move |c| {
+        Ok(diesel::sql_query("SELECT * FROM realtime_events_fetch($1)")
+            .bind::<Array<BigInt>, _>(seqs)
+            .load(c)
+            .await?)
     })
     .await
 }
@@ -144,16 +140,14 @@ pub async fn fetch(db: &Db, seqs: Vec<i64>) -> Result<Vec<OutboxEvent>, Realtime
 /// # Errors
 /// [`RealtimeError::Db`].
 pub async fn after(db: &Db, seq: i64, limit: i32) -> Result<Vec<OutboxEvent>, RealtimeError> {
-    db.system_read(SystemOp::RealtimeFanOut, move |c| {
-        Box::pin(async move {
-            Ok(
-                diesel::sql_query("SELECT * FROM realtime_events_after($1, $2)")
-                    .bind::<BigInt, _>(seq)
-                    .bind::<Integer, _>(limit)
-                    .load(c)
-                    .await?,
-            )
-        })
+    db.system_read(SystemOp::RealtimeFanOut, async move |c| {
+        Ok(
+            diesel::sql_query("SELECT * FROM realtime_events_after($1, $2)")
+                .bind::<BigInt, _>(seq)
+                .bind::<Integer, _>(limit)
+                .load(c)
+                .await?,
+        )
     })
     .await
 }
@@ -169,13 +163,11 @@ struct Pruned {
 /// # Errors
 /// [`RealtimeError::Db`].
 pub async fn prune(db: &Db) -> Result<i64, RealtimeError> {
-    db.system(SystemOp::RealtimeCleanup, |c| {
-        Box::pin(async move {
-            let row: Pruned = diesel::sql_query("SELECT realtime_events_prune() AS pruned")
-                .get_result(c)
-                .await?;
-            Ok(row.pruned)
-        })
+    db.system(SystemOp::RealtimeCleanup, async move |c| {
+        let row: Pruned = diesel::sql_query("SELECT realtime_events_prune() AS pruned")
+            .get_result(c)
+            .await?;
+        Ok(row.pruned)
     })
     .await
 }

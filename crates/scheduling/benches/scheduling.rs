@@ -26,26 +26,24 @@ use scheduling::{BookingRequest, BusinessHours, Scheduler, Settings};
 use zeroize::Zeroizing;
 
 async fn seed_calls(db: &db::Db, org: OrgId, n: i64) {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::sql_query(
-                "INSERT INTO call_logs (id, org_id, call_sid, phone_number, from_number, call_type, status, \
-                 duration_seconds, booking_confirmed, financial_value_minor, started_at, created_at) \
-                 SELECT gen_random_uuid(), $1, 'vapi-' || g, '+1555' || lpad(g::text, 7, '0'), '+1555' || lpad(g::text, 7, '0'), \
-                 CASE WHEN g % 5 = 0 THEN 'outbound' ELSE 'inbound' END, 'completed', 30 + g % 600, g % 3 = 0, \
-                 CASE WHEN g % 3 = 0 THEN 40000 ELSE 0 END, now() - make_interval(mins => g::int), now() - make_interval(mins => g::int) \
-                 FROM generate_series(1, $2) AS g",
-            )
-            .bind::<diesel::sql_types::Uuid, _>(org.0)
-            .bind::<diesel::sql_types::BigInt, _>(n)
+    db.tenant(org, async move |c| {
+        diesel::sql_query(
+            "INSERT INTO call_logs (id, org_id, call_sid, phone_number, from_number, call_type, status, \
+             duration_seconds, booking_confirmed, financial_value_minor, started_at, created_at) \
+             SELECT gen_random_uuid(), $1, 'vapi-' || g, '+1555' || lpad(g::text, 7, '0'), '+1555' || lpad(g::text, 7, '0'), \
+             CASE WHEN g % 5 = 0 THEN 'outbound' ELSE 'inbound' END, 'completed', 30 + g % 600, g % 3 = 0, \
+             CASE WHEN g % 3 = 0 THEN 40000 ELSE 0 END, now() - make_interval(mins => g::int), now() - make_interval(mins => g::int) \
+             FROM generate_series(1, $2) AS g",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org.0)
+        .bind::<diesel::sql_types::BigInt, _>(n)
+        .execute(c)
+        .await
+        .map_err(db::DbError::Query)?;
+        diesel::sql_query("ANALYZE call_logs")
             .execute(c)
             .await
-            .map_err(db::DbError::Query)?;
-            diesel::sql_query("ANALYZE call_logs")
-                .execute(c)
-                .await
-                .map_err(db::DbError::Query)
-        })
+            .map_err(db::DbError::Query)
     })
     .await
     .unwrap();

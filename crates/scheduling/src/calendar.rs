@@ -261,42 +261,38 @@ async fn appointment_event(
     org: OrgId,
     appointment: Uuid,
 ) -> Result<Option<EventRow>, Failure> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            appointments::table
-                .filter(appointments::org_id.eq(org.0))
-                .filter(appointments::id.eq(appointment))
-                .select((
-                    appointments::service_name,
-                    appointments::scheduled_time,
-                    appointments::ends_at,
-                    appointments::notes,
-                    appointments::customer_phone,
-                    appointments::customer_name,
-                ))
-                .first(c)
-                .await
-                .optional()
-                .map_err(SchedulingError::from)
-        })
+    db.tenant(org, async move |c| {
+        appointments::table
+            .filter(appointments::org_id.eq(org.0))
+            .filter(appointments::id.eq(appointment))
+            .select((
+                appointments::service_name,
+                appointments::scheduled_time,
+                appointments::ends_at,
+                appointments::notes,
+                appointments::customer_phone,
+                appointments::customer_name,
+            ))
+            .first(c)
+            .await
+            .optional()
+            .map_err(SchedulingError::from)
     })
     .await
     .map_err(|e| Failure::Retry(e.to_string()))
 }
 
 async fn record_event_id(db: &Db, org: OrgId, appointment: Uuid) -> Result<(), Failure> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::update(
-                appointments::table
-                    .filter(appointments::org_id.eq(org.0))
-                    .filter(appointments::id.eq(appointment)),
-            )
-            .set(appointments::google_event_id.eq(event_id(appointment)))
-            .execute(c)
-            .await
-            .map_err(SchedulingError::from)
-        })
+    db.tenant(org, async move |c| {
+        diesel::update(
+            appointments::table
+                .filter(appointments::org_id.eq(org.0))
+                .filter(appointments::id.eq(appointment)),
+        )
+        .set(appointments::google_event_id.eq(event_id(appointment)))
+        .execute(c)
+        .await
+        .map_err(SchedulingError::from)
     })
     .await
     .map(|_| ())

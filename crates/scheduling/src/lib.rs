@@ -252,9 +252,7 @@ impl Scheduler {
     /// [`SchedulingError::Db`].
     pub async fn settings(&self, org: OrgId) -> Result<Settings, SchedulingError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move { settings::get_on(c, org).await })
-            })
+            .tenant(org, async move |c| settings::get_on(c, org).await)
             .await
     }
 
@@ -269,11 +267,9 @@ impl Scheduler {
     ) -> Result<Settings, SchedulingError> {
         new.validate()?;
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    settings::put_on(c, org, &new).await?;
-                    settings::get_on(c, org).await
-                })
+            .tenant(org, async move |c| {
+                settings::put_on(c, org, &new).await?;
+                settings::get_on(c, org).await
             })
             .await
     }
@@ -392,17 +388,15 @@ impl Scheduler {
         let date = date.to_owned();
         let (settings, day, duration, own_busy) = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let settings = settings::get_on(c, org).await?;
-                    let day = availability::resolve_date(&date, settings.time_zone, now)
-                        .map_err(SchedulingError::Invalid)?;
-                    let (_, _, duration) =
-                        Self::service_for(c, org, service_id, service_name.as_deref()).await?;
-                    let (from, to) = availability::day_bounds(settings.time_zone, day);
-                    let busy = Self::appointment_busy(c, org, from - Duration::days(1), to).await?;
-                    Ok::<_, SchedulingError>((settings, day, duration, busy))
-                })
+            .tenant(org, async move |c| {
+                let settings = settings::get_on(c, org).await?;
+                let day = availability::resolve_date(&date, settings.time_zone, now)
+                    .map_err(SchedulingError::Invalid)?;
+                let (_, _, duration) =
+                    Self::service_for(c, org, service_id, service_name.as_deref()).await?;
+                let (from, to) = availability::day_bounds(settings.time_zone, day);
+                let busy = Self::appointment_busy(c, org, from - Duration::days(1), to).await?;
+                Ok::<_, SchedulingError>((settings, day, duration, busy))
             })
             .await?;
         let (from, to) = availability::day_bounds(settings.time_zone, day);
@@ -437,8 +431,8 @@ impl Scheduler {
         );
         let mut busy = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move { Self::appointment_busy(c, org, from, to).await })
+            .tenant(org, async move |c| {
+                Self::appointment_busy(c, org, from, to).await
             })
             .await?;
         busy.extend(self.google_busy_lenient(org, google, from, to).await.0);
@@ -504,8 +498,8 @@ impl Scheduler {
             let (plan, step) = (plan.clone(), Arc::clone(&step));
             let result = self
                 .db
-                .tenant(org, move |c| {
-                    Box::pin(async move { insert_booking_on(c, org, &plan, &*step).await })
+                .tenant(org, async move |c| {
+                    insert_booking_on(c, org, &plan, &*step).await
                 })
                 .await;
             match result {
@@ -549,12 +543,10 @@ impl Scheduler {
         let (settings, (service_id, service_name, duration)) = {
             let (id, name) = (request.service_id, request.service_name.clone());
             self.db
-                .tenant(org, move |c| {
-                    Box::pin(async move {
-                        let settings = settings::get_on(c, org).await?;
-                        let service = Self::service_for(c, org, id, name.as_deref()).await?;
-                        Ok::<_, SchedulingError>((settings, service))
-                    })
+                .tenant(org, async move |c| {
+                    let settings = settings::get_on(c, org).await?;
+                    let service = Self::service_for(c, org, id, name.as_deref()).await?;
+                    Ok::<_, SchedulingError>((settings, service))
                 })
                 .await?
         };
@@ -633,12 +625,10 @@ impl Scheduler {
         }
         let (settings, current) = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let settings = settings::get_on(c, org).await?;
-                    let current = appointments::get_on(c, org, id, false).await?;
-                    Ok::<_, SchedulingError>((settings, current))
-                })
+            .tenant(org, async move |c| {
+                let settings = settings::get_on(c, org).await?;
+                let current = appointments::get_on(c, org, id, false).await?;
+                Ok::<_, SchedulingError>((settings, current))
             })
             .await?;
         if !matches!(current.status.as_str(), "pending" | "confirmed") {
@@ -660,35 +650,33 @@ impl Scheduler {
         let moved = loop {
             let result = self
                 .db
-                .tenant(org, move |c| {
-                    Box::pin(async move {
-                        lock_bookings(c, org).await?;
-                        let locked = appointments::get_on(c, org, id, true).await?;
-                        if !matches!(locked.status.as_str(), "pending" | "confirmed") {
-                            return Err(SchedulingError::InvalidTransition {
-                                from: locked.status,
-                                to: "rescheduled".into(),
-                            });
-                        }
-                        let updated: Appointment = diesel::update(
-                            appt::table
-                                .filter(appt::org_id.eq(org.0))
-                                .filter(appt::id.eq(id)),
-                        )
-                        .set((
-                            appt::scheduled_time.eq(new_start),
-                            appt::ends_at.eq(ends_at),
-                            appt::blocked_until.eq(blocked_until),
-                            appt::confirmation_sent.eq(false),
-                        ))
-                        .returning(Appointment::as_returning())
-                        .get_result(c)
-                        .await?;
-                        if google && updated.status == "confirmed" {
-                            calendar::enqueue_on(c, org, id, "upsert").await?;
-                        }
-                        Ok(updated)
-                    })
+                .tenant(org, async move |c| {
+                    lock_bookings(c, org).await?;
+                    let locked = appointments::get_on(c, org, id, true).await?;
+                    if !matches!(locked.status.as_str(), "pending" | "confirmed") {
+                        return Err(SchedulingError::InvalidTransition {
+                            from: locked.status,
+                            to: "rescheduled".into(),
+                        });
+                    }
+                    let updated: Appointment = diesel::update(
+                        appt::table
+                            .filter(appt::org_id.eq(org.0))
+                            .filter(appt::id.eq(id)),
+                    )
+                    .set((
+                        appt::scheduled_time.eq(new_start),
+                        appt::ends_at.eq(ends_at),
+                        appt::blocked_until.eq(blocked_until),
+                        appt::confirmation_sent.eq(false),
+                    ))
+                    .returning(Appointment::as_returning())
+                    .get_result(c)
+                    .await?;
+                    if google && updated.status == "confirmed" {
+                        calendar::enqueue_on(c, org, id, "upsert").await?;
+                    }
+                    Ok(updated)
                 })
                 .await;
             match result {
@@ -734,38 +722,36 @@ impl Scheduler {
         let google = self.google_connected(org).await?;
         let updated = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let current = appointments::get_on(c, org, id, true).await?;
-                    let status = patch.status.clone().unwrap_or(current.status.clone());
-                    appointments::check_transition(&current.status, &status)?;
-                    let updated: Appointment = diesel::update(
-                        appt::table
-                            .filter(appt::org_id.eq(org.0))
-                            .filter(appt::id.eq(id)),
-                    )
-                    .set((
-                        appt::status.eq(&status),
-                        appt::notes.eq(patch.notes.or(current.notes)),
-                        appt::customer_name.eq(patch
-                            .customer_name
-                            .map_or(current.customer_name, |n| n.trim().to_owned())),
-                        appt::customer_email.eq(patch.customer_email.or(current.customer_email)),
-                    ))
-                    .returning(Appointment::as_returning())
-                    .get_result(c)
-                    .await?;
-                    if google && status != current.status {
-                        match status.as_str() {
-                            "confirmed" => calendar::enqueue_on(c, org, id, "upsert").await?,
-                            "cancelled" if current.status == "confirmed" => {
-                                calendar::enqueue_on(c, org, id, "delete").await?;
-                            }
-                            _ => {}
+            .tenant(org, async move |c| {
+                let current = appointments::get_on(c, org, id, true).await?;
+                let status = patch.status.clone().unwrap_or(current.status.clone());
+                appointments::check_transition(&current.status, &status)?;
+                let updated: Appointment = diesel::update(
+                    appt::table
+                        .filter(appt::org_id.eq(org.0))
+                        .filter(appt::id.eq(id)),
+                )
+                .set((
+                    appt::status.eq(&status),
+                    appt::notes.eq(patch.notes.or(current.notes)),
+                    appt::customer_name.eq(patch
+                        .customer_name
+                        .map_or(current.customer_name, |n| n.trim().to_owned())),
+                    appt::customer_email.eq(patch.customer_email.or(current.customer_email)),
+                ))
+                .returning(Appointment::as_returning())
+                .get_result(c)
+                .await?;
+                if google && status != current.status {
+                    match status.as_str() {
+                        "confirmed" => calendar::enqueue_on(c, org, id, "upsert").await?,
+                        "cancelled" if current.status == "confirmed" => {
+                            calendar::enqueue_on(c, org, id, "delete").await?;
                         }
+                        _ => {}
                     }
-                    Ok(updated)
-                })
+                }
+                Ok(updated)
             })
             .await;
         if google && updated.is_ok() {
@@ -796,8 +782,8 @@ impl Scheduler {
     /// [`SchedulingError::NotFound`], [`SchedulingError::Db`].
     pub async fn get(&self, org: OrgId, id: Uuid) -> Result<Appointment, SchedulingError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move { appointments::get_on(c, org, id, false).await })
+            .tenant(org, async move |c| {
+                appointments::get_on(c, org, id, false).await
             })
             .await
     }
@@ -822,8 +808,8 @@ impl Scheduler {
             )));
         }
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move { appointments::list_on(c, org, &query, limit, offset).await })
+            .tenant(org, async move |c| {
+                appointments::list_on(c, org, &query, limit, offset).await
             })
             .await
     }

@@ -126,12 +126,10 @@ impl Softphone {
     ) -> Result<VoiceToken, SoftphoneError> {
         let extension: Option<String> = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    tenancy::users::active_extension_on(c, org, user_id)
-                        .await
-                        .map_err(SoftphoneError::from)
-                })
+            .tenant(org, async move |c| {
+                tenancy::users::active_extension_on(c, org, user_id)
+                    .await
+                    .map_err(SoftphoneError::from)
             })
             .await?
             .ok_or(SoftphoneError::UserNotFound)?;
@@ -203,9 +201,7 @@ impl Softphone {
         self.verify(org, request).await?;
         let update = LegUpdate::from_request(request)?;
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move { legs::apply(c, org, &update).await })
-            })
+            .tenant(org, async move |c| legs::apply(c, org, &update).await)
             .await
     }
 
@@ -215,9 +211,7 @@ impl Softphone {
     /// [`SoftphoneError::Db`].
     pub async fn directory(&self, org: OrgId) -> Result<Vec<Member>, SoftphoneError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move { legs::directory(c, org).await })
-            })
+            .tenant(org, async move |c| legs::directory(c, org).await)
             .await
     }
 

@@ -87,20 +87,18 @@ impl Telephony {
         verified_caller_id: Uuid,
     ) -> Result<ForwardingConfig, TelephonyError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    configs::table
-                        .filter(
-                            configs::org_id
-                                .eq(org.0)
-                                .and(configs::verified_caller_id.eq(verified_caller_id)),
-                        )
-                        .select(ForwardingConfig::as_select())
-                        .first(c)
-                        .await
-                        .optional()?
-                        .ok_or(TelephonyError::NotFound("forwarding configuration"))
-                })
+            .tenant(org, async move |c| {
+                configs::table
+                    .filter(
+                        configs::org_id
+                            .eq(org.0)
+                            .and(configs::verified_caller_id.eq(verified_caller_id)),
+                    )
+                    .select(ForwardingConfig::as_select())
+                    .first(c)
+                    .await
+                    .optional()?
+                    .ok_or(TelephonyError::NotFound("forwarding configuration"))
             })
             .await
     }
@@ -135,42 +133,40 @@ impl Telephony {
         );
         let config = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::insert_into(configs::table)
-                        .values((
-                            configs::id.eq(Uuid::new_v4()),
-                            configs::org_id.eq(org.0),
-                            configs::verified_caller_id.eq(number.id),
-                            configs::sim_phone_number.eq(&number.phone_number),
-                            configs::forwarding_type.eq(mode.as_str()),
-                            configs::carrier.eq(carrier.as_str()),
-                            configs::twilio_forwarding_number.eq(destination.as_str()),
-                            configs::ring_time_seconds.eq(ring),
-                            configs::generated_activation_codes.eq(&activation),
-                            configs::generated_deactivation_code.eq(&deactivation),
-                            configs::check_codes.eq(&checks),
-                        ))
-                        .on_conflict((configs::org_id, configs::sim_phone_number))
-                        .do_update()
-                        .set((
-                            configs::verified_caller_id.eq(number.id),
-                            configs::forwarding_type.eq(mode.as_str()),
-                            configs::carrier.eq(carrier.as_str()),
-                            configs::twilio_forwarding_number.eq(destination.as_str()),
-                            configs::ring_time_seconds.eq(ring),
-                            configs::generated_activation_codes.eq(&activation),
-                            configs::generated_deactivation_code.eq(&deactivation),
-                            configs::check_codes.eq(&checks),
-                            configs::status.eq("pending_setup"),
-                            configs::user_confirmed_setup.eq(false),
-                            configs::confirmed_at.eq(None::<DateTime<Utc>>),
-                        ))
-                        .returning(ForwardingConfig::as_returning())
-                        .get_result(c)
-                        .await
-                        .map_err(TelephonyError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::insert_into(configs::table)
+                    .values((
+                        configs::id.eq(Uuid::new_v4()),
+                        configs::org_id.eq(org.0),
+                        configs::verified_caller_id.eq(number.id),
+                        configs::sim_phone_number.eq(&number.phone_number),
+                        configs::forwarding_type.eq(mode.as_str()),
+                        configs::carrier.eq(carrier.as_str()),
+                        configs::twilio_forwarding_number.eq(destination.as_str()),
+                        configs::ring_time_seconds.eq(ring),
+                        configs::generated_activation_codes.eq(&activation),
+                        configs::generated_deactivation_code.eq(&deactivation),
+                        configs::check_codes.eq(&checks),
+                    ))
+                    .on_conflict((configs::org_id, configs::sim_phone_number))
+                    .do_update()
+                    .set((
+                        configs::verified_caller_id.eq(number.id),
+                        configs::forwarding_type.eq(mode.as_str()),
+                        configs::carrier.eq(carrier.as_str()),
+                        configs::twilio_forwarding_number.eq(destination.as_str()),
+                        configs::ring_time_seconds.eq(ring),
+                        configs::generated_activation_codes.eq(&activation),
+                        configs::generated_deactivation_code.eq(&deactivation),
+                        configs::check_codes.eq(&checks),
+                        configs::status.eq("pending_setup"),
+                        configs::user_confirmed_setup.eq(false),
+                        configs::confirmed_at.eq(None::<DateTime<Utc>>),
+                    ))
+                    .returning(ForwardingConfig::as_returning())
+                    .get_result(c)
+                    .await
+                    .map_err(TelephonyError::from)
             })
             .await?;
         Ok((config, plan.instructions, plan.notes))
@@ -183,23 +179,21 @@ impl Telephony {
         status: &'static str,
     ) -> Result<ForwardingConfig, TelephonyError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let confirmed = status == "active";
-                    diesel::update(
-                        configs::table.filter(configs::id.eq(id).and(configs::org_id.eq(org.0))),
-                    )
-                    .set((
-                        configs::status.eq(status),
-                        configs::user_confirmed_setup.eq(confirmed),
-                        configs::confirmed_at.eq(confirmed.then(Utc::now)),
-                    ))
-                    .returning(ForwardingConfig::as_returning())
-                    .get_result(c)
-                    .await
-                    .optional()?
-                    .ok_or(TelephonyError::NotFound("forwarding configuration"))
-                })
+            .tenant(org, async move |c| {
+                let confirmed = status == "active";
+                diesel::update(
+                    configs::table.filter(configs::id.eq(id).and(configs::org_id.eq(org.0))),
+                )
+                .set((
+                    configs::status.eq(status),
+                    configs::user_confirmed_setup.eq(confirmed),
+                    configs::confirmed_at.eq(confirmed.then(Utc::now)),
+                ))
+                .returning(ForwardingConfig::as_returning())
+                .get_result(c)
+                .await
+                .optional()?
+                .ok_or(TelephonyError::NotFound("forwarding configuration"))
             })
             .await
     }

@@ -192,13 +192,11 @@ pub struct CleanupReport {
 /// [`TelephonyError::Db`].
 pub async fn cleanup(db: &Db) -> Result<CleanupReport, TelephonyError> {
     let report: CleanupReport = db
-        .system(SystemOp::TelephonyCleanup, |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT expired, deleted, pruned FROM telephony_cleanup()")
-                    .get_result(c)
-                    .await
-                    .map_err(DbError::from)
-            })
+        .system(SystemOp::TelephonyCleanup, async move |c| {
+            diesel::sql_query("SELECT expired, deleted, pruned FROM telephony_cleanup()")
+                .get_result(c)
+                .await
+                .map_err(DbError::from)
         })
         .await?;
     tracing::info!(

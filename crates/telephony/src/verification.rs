@@ -91,64 +91,62 @@ impl Telephony {
         let name = friendly_name.clone();
         let id = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                        .bind::<diesel::sql_types::Text, _>(format!("{}:{p}", org.0))
-                        .execute(c)
-                        .await?;
-                    let verified = numbers::table
-                        .filter(numbers::org_id.eq(org.0).and(numbers::phone_number.eq(&p)))
-                        .filter(numbers::status.eq("verified"))
-                        .count()
-                        .get_result::<i64>(c)
-                        .await?;
-                    if verified > 0 {
-                        return Err(TelephonyError::AlreadyVerified);
-                    }
-                    let recent = requests::table
-                        .filter(
-                            requests::org_id
-                                .eq(org.0)
-                                .and(requests::phone_number.eq(&p)),
-                        )
-                        .filter(requests::created_at.gt(Utc::now() - Duration::hours(1)))
-                        .count()
-                        .get_result::<i64>(c)
-                        .await?;
-                    if recent >= MAX_INITIATIONS_PER_HOUR {
-                        return Err(TelephonyError::RateLimited);
-                    }
-                    diesel::insert_into(requests::table)
-                        .values((
-                            requests::id.eq(Uuid::new_v4()),
-                            requests::org_id.eq(org.0),
-                            requests::phone_number.eq(&p),
-                        ))
-                        .execute(c)
-                        .await?;
-                    // The row exists before Twilio calls, so that the callback can name it.
-                    let id = diesel::insert_into(numbers::table)
-                        .values((
-                            numbers::id.eq(Uuid::new_v4()),
-                            numbers::org_id.eq(org.0),
-                            numbers::phone_number.eq(&p),
-                            numbers::friendly_name.eq(&name),
-                            numbers::status.eq("pending"),
-                        ))
-                        .on_conflict((numbers::org_id, numbers::phone_number))
-                        .do_update()
-                        .set((
-                            numbers::friendly_name.eq(&name),
-                            numbers::status.eq("pending"),
-                            numbers::verification_code_hash.eq(None::<String>),
-                            numbers::verification_attempts.eq(0),
-                        ))
-                        .returning(numbers::id)
-                        .get_result::<Uuid>(c)
-                        .await?;
-                    Ok::<_, TelephonyError>(id)
-                })
+            .tenant(org, async move |c| {
+                diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind::<diesel::sql_types::Text, _>(format!("{}:{p}", org.0))
+                    .execute(c)
+                    .await?;
+                let verified = numbers::table
+                    .filter(numbers::org_id.eq(org.0).and(numbers::phone_number.eq(&p)))
+                    .filter(numbers::status.eq("verified"))
+                    .count()
+                    .get_result::<i64>(c)
+                    .await?;
+                if verified > 0 {
+                    return Err(TelephonyError::AlreadyVerified);
+                }
+                let recent = requests::table
+                    .filter(
+                        requests::org_id
+                            .eq(org.0)
+                            .and(requests::phone_number.eq(&p)),
+                    )
+                    .filter(requests::created_at.gt(Utc::now() - Duration::hours(1)))
+                    .count()
+                    .get_result::<i64>(c)
+                    .await?;
+                if recent >= MAX_INITIATIONS_PER_HOUR {
+                    return Err(TelephonyError::RateLimited);
+                }
+                diesel::insert_into(requests::table)
+                    .values((
+                        requests::id.eq(Uuid::new_v4()),
+                        requests::org_id.eq(org.0),
+                        requests::phone_number.eq(&p),
+                    ))
+                    .execute(c)
+                    .await?;
+                // The row exists before Twilio calls, so that the callback can name it.
+                let id = diesel::insert_into(numbers::table)
+                    .values((
+                        numbers::id.eq(Uuid::new_v4()),
+                        numbers::org_id.eq(org.0),
+                        numbers::phone_number.eq(&p),
+                        numbers::friendly_name.eq(&name),
+                        numbers::status.eq("pending"),
+                    ))
+                    .on_conflict((numbers::org_id, numbers::phone_number))
+                    .do_update()
+                    .set((
+                        numbers::friendly_name.eq(&name),
+                        numbers::status.eq("pending"),
+                        numbers::verification_code_hash.eq(None::<String>),
+                        numbers::verification_attempts.eq(0),
+                    ))
+                    .returning(numbers::id)
+                    .get_result::<Uuid>(c)
+                    .await?;
+                Ok::<_, TelephonyError>(id)
             })
             .await?;
 
@@ -167,21 +165,19 @@ impl Telephony {
         let call_sid = request.call_sid.clone();
         let expires = Utc::now() + Duration::minutes(CODE_TTL_MINUTES);
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(
-                        numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
-                    )
-                    .set((
-                        numbers::twilio_call_sid.eq(&call_sid),
-                        numbers::verification_code_hash.eq(&hash),
-                        numbers::verification_code_expires_at.eq(expires),
-                        numbers::verification_attempts.eq(0),
-                    ))
-                    .execute(c)
-                    .await
-                    .map_err(TelephonyError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::update(
+                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                )
+                .set((
+                    numbers::twilio_call_sid.eq(&call_sid),
+                    numbers::verification_code_hash.eq(&hash),
+                    numbers::verification_code_expires_at.eq(expires),
+                    numbers::verification_attempts.eq(0),
+                ))
+                .execute(c)
+                .await
+                .map_err(TelephonyError::from)
             })
             .await?;
         tracing::info!(org_id = %org, verification_id = %id, "caller-ID verification call started");
@@ -207,26 +203,24 @@ impl Telephony {
     ) -> Result<String, TelephonyError> {
         let state: CodeState = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    numbers::table
-                        .filter(
-                            numbers::id
-                                .eq(verification_id)
-                                .and(numbers::org_id.eq(org.0)),
-                        )
-                        .select((
-                            numbers::phone_number,
-                            numbers::status,
-                            numbers::verification_code_hash,
-                            numbers::verification_code_expires_at,
-                            numbers::verification_attempts,
-                        ))
-                        .first(c)
-                        .await
-                        .optional()?
-                        .ok_or(TelephonyError::NotFound("verification"))
-                })
+            .tenant(org, async move |c| {
+                numbers::table
+                    .filter(
+                        numbers::id
+                            .eq(verification_id)
+                            .and(numbers::org_id.eq(org.0)),
+                    )
+                    .select((
+                        numbers::phone_number,
+                        numbers::status,
+                        numbers::verification_code_hash,
+                        numbers::verification_code_expires_at,
+                        numbers::verification_attempts,
+                    ))
+                    .first(c)
+                    .await
+                    .optional()?
+                    .ok_or(TelephonyError::NotFound("verification"))
             })
             .await?;
         match state.status.as_str() {
@@ -269,26 +263,24 @@ impl Telephony {
         };
         let sid = caller_id.sid.clone();
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(
-                        numbers::table.filter(
-                            numbers::id
-                                .eq(verification_id)
-                                .and(numbers::org_id.eq(org.0)),
-                        ),
-                    )
-                    .set((
-                        numbers::status.eq("verified"),
-                        numbers::twilio_caller_id_sid.eq(Some(&sid)),
-                        numbers::verified_at.eq(Some(Utc::now())),
-                        numbers::verification_code_hash.eq(None::<String>),
-                        numbers::verification_code_expires_at.eq(None::<DateTime<Utc>>),
-                    ))
-                    .execute(c)
-                    .await
-                    .map_err(TelephonyError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::update(
+                    numbers::table.filter(
+                        numbers::id
+                            .eq(verification_id)
+                            .and(numbers::org_id.eq(org.0)),
+                    ),
+                )
+                .set((
+                    numbers::status.eq("verified"),
+                    numbers::twilio_caller_id_sid.eq(Some(&sid)),
+                    numbers::verified_at.eq(Some(Utc::now())),
+                    numbers::verification_code_hash.eq(None::<String>),
+                    numbers::verification_code_expires_at.eq(None::<DateTime<Utc>>),
+                ))
+                .execute(c)
+                .await
+                .map_err(TelephonyError::from)
             })
             .await?;
         tracing::info!(org_id = %org, verification_id = %verification_id, "caller ID verified");
@@ -297,17 +289,15 @@ impl Telephony {
 
     async fn count_attempt(&self, org: OrgId, id: Uuid) -> Result<i32, TelephonyError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(
-                        numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
-                    )
-                    .set(numbers::verification_attempts.eq(numbers::verification_attempts + 1))
-                    .returning(numbers::verification_attempts)
-                    .get_result::<i32>(c)
-                    .await
-                    .map_err(TelephonyError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::update(
+                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                )
+                .set(numbers::verification_attempts.eq(numbers::verification_attempts + 1))
+                .returning(numbers::verification_attempts)
+                .get_result::<i32>(c)
+                .await
+                .map_err(TelephonyError::from)
             })
             .await
     }
@@ -319,19 +309,17 @@ impl Telephony {
         status: &'static str,
     ) -> Result<(), TelephonyError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(
-                        numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
-                    )
-                    .set((
-                        numbers::status.eq(status),
-                        numbers::verification_code_hash.eq(None::<String>),
-                    ))
-                    .execute(c)
-                    .await
-                    .map_err(TelephonyError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::update(
+                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                )
+                .set((
+                    numbers::status.eq(status),
+                    numbers::verification_code_hash.eq(None::<String>),
+                ))
+                .execute(c)
+                .await
+                .map_err(TelephonyError::from)
             })
             .await?;
         Ok(())
@@ -354,14 +342,12 @@ impl Telephony {
         use secrecy::ExposeSecret;
         let org: OrgLookup = self
             .db
-            .system_read(db::SystemOp::TwilioCallbackLookup, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT telephony_verification_org($1) AS org")
-                        .bind::<diesel::sql_types::Uuid, _>(verification_id)
-                        .get_result(c)
-                        .await
-                        .map_err(TelephonyError::from)
-                })
+            .system_read(db::SystemOp::TwilioCallbackLookup, async move |c| {
+                diesel::sql_query("SELECT telephony_verification_org($1) AS org")
+                    .bind::<diesel::sql_types::Uuid, _>(verification_id)
+                    .get_result(c)
+                    .await
+                    .map_err(TelephonyError::from)
             })
             .await?;
         let org = OrgId(org.org.ok_or(TelephonyError::NotFound("verification"))?);
@@ -383,25 +369,23 @@ impl Telephony {
                     .filter(|s| twilio_client::is_sid(s, "PN"))
                     .map(str::to_owned);
                 self.db
-                    .tenant(org, move |c| {
-                        Box::pin(async move {
-                            diesel::update(
-                                numbers::table.filter(
-                                    numbers::id
-                                        .eq(verification_id)
-                                        .and(numbers::org_id.eq(org.0)),
-                                ),
-                            )
-                            .set((
-                                numbers::status.eq("verified"),
-                                numbers::twilio_caller_id_sid.eq(sid),
-                                numbers::verified_at.eq(Some(Utc::now())),
-                                numbers::verification_code_hash.eq(None::<String>),
-                            ))
-                            .execute(c)
-                            .await
-                            .map_err(TelephonyError::from)
-                        })
+                    .tenant(org, async move |c| {
+                        diesel::update(
+                            numbers::table.filter(
+                                numbers::id
+                                    .eq(verification_id)
+                                    .and(numbers::org_id.eq(org.0)),
+                            ),
+                        )
+                        .set((
+                            numbers::status.eq("verified"),
+                            numbers::twilio_caller_id_sid.eq(sid),
+                            numbers::verified_at.eq(Some(Utc::now())),
+                            numbers::verification_code_hash.eq(None::<String>),
+                        ))
+                        .execute(c)
+                        .await
+                        .map_err(TelephonyError::from)
                     })
                     .await?;
             }
@@ -418,16 +402,14 @@ impl Telephony {
     /// [`TelephonyError::NotFound`] (404), [`TelephonyError::Db`].
     pub async fn number(&self, org: OrgId, id: Uuid) -> Result<VerifiedNumber, TelephonyError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    numbers::table
-                        .filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0)))
-                        .select(VerifiedNumber::as_select())
-                        .first(c)
-                        .await
-                        .optional()?
-                        .ok_or(TelephonyError::NotFound("verified number"))
-                })
+            .tenant(org, async move |c| {
+                numbers::table
+                    .filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0)))
+                    .select(VerifiedNumber::as_select())
+                    .first(c)
+                    .await
+                    .optional()?
+                    .ok_or(TelephonyError::NotFound("verified number"))
             })
             .await
     }
@@ -441,27 +423,25 @@ impl Telephony {
         org: OrgId,
     ) -> Result<Vec<(VerifiedNumber, bool)>, TelephonyError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let rows: Vec<VerifiedNumber> = numbers::table
-                        .filter(numbers::org_id.eq(org.0))
-                        .order(numbers::created_at.asc())
-                        .select(VerifiedNumber::as_select())
-                        .load(c)
-                        .await?;
-                    let with_config: Vec<Uuid> = configs::table
-                        .filter(configs::org_id.eq(org.0))
-                        .select(configs::verified_caller_id)
-                        .load(c)
-                        .await?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|n| {
-                            let has = with_config.contains(&n.id);
-                            (n, has)
-                        })
-                        .collect())
-                })
+            .tenant(org, async move |c| {
+                let rows: Vec<VerifiedNumber> = numbers::table
+                    .filter(numbers::org_id.eq(org.0))
+                    .order(numbers::created_at.asc())
+                    .select(VerifiedNumber::as_select())
+                    .load(c)
+                    .await?;
+                let with_config: Vec<Uuid> = configs::table
+                    .filter(configs::org_id.eq(org.0))
+                    .select(configs::verified_caller_id)
+                    .load(c)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|n| {
+                        let has = with_config.contains(&n.id);
+                        (n, has)
+                    })
+                    .collect())
             })
             .await
     }
@@ -473,15 +453,13 @@ impl Telephony {
     pub async fn remove_number(&self, org: OrgId, id: Uuid) -> Result<(), TelephonyError> {
         let deleted = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::delete(
-                        numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
-                    )
-                    .execute(c)
-                    .await
-                    .map_err(TelephonyError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::delete(
+                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                )
+                .execute(c)
+                .await
+                .map_err(TelephonyError::from)
             })
             .await?;
         if deleted == 0 {

@@ -155,17 +155,13 @@ pub async fn authenticate(
     }
     let hash = pepper.hash(presented);
     let found: Option<KeyMatch> = db
-        .system_read(SystemOp::ApiKeyLookup, move |c| {
-            Box::pin(async move {
-                diesel::sql_query(
-                    "SELECT app_id, org_id, api_key_hash FROM auth_app_by_key_hash($1)",
-                )
+        .system_read(SystemOp::ApiKeyLookup, async move |c| {
+            diesel::sql_query("SELECT app_id, org_id, api_key_hash FROM auth_app_by_key_hash($1)")
                 .bind::<Bytea, _>(hash)
                 .get_result(c)
                 .await
                 .optional()
                 .map_err(DbError::from)
-            })
         })
         .await?;
     match found {
@@ -206,40 +202,38 @@ pub async fn issue(
     let new_hash = pepper.hash(key.expose());
     let new_hint = hint(key.expose());
     let (app, action, rotated_at) = db
-        .tenant(org_id, move |c| {
-            Box::pin(async move {
-                let current = apps::lock(c, org_id, app_id).await?;
-                let action = if current.api_key_hint.is_some() {
-                    "rotated"
-                } else {
-                    "created"
-                };
-                let now = Utc::now();
-                let app: App = diesel::update(
-                    apps_table::table
-                        .filter(apps_table::id.eq(app_id))
-                        .filter(apps_table::org_id.eq(org_id.0)),
-                )
-                .set((
-                    apps_table::api_key_hash.eq(Some(new_hash)),
-                    apps_table::api_key_hint.eq(Some(&new_hint)),
-                    apps_table::api_key_rotated_at.eq(Some(now)),
-                ))
-                .returning(App::as_returning())
-                .get_result(c)
-                .await?;
-                audit(
-                    c,
-                    org_id,
-                    app_id,
-                    action,
-                    current.api_key_hint,
-                    Some(new_hint),
-                    actor,
-                )
-                .await?;
-                Ok::<_, TenancyError>((app, action, now))
-            })
+        .tenant(org_id, async move |c| {
+            let current = apps::lock(c, org_id, app_id).await?;
+            let action = if current.api_key_hint.is_some() {
+                "rotated"
+            } else {
+                "created"
+            };
+            let now = Utc::now();
+            let app: App = diesel::update(
+                apps_table::table
+                    .filter(apps_table::id.eq(app_id))
+                    .filter(apps_table::org_id.eq(org_id.0)),
+            )
+            .set((
+                apps_table::api_key_hash.eq(Some(new_hash)),
+                apps_table::api_key_hint.eq(Some(&new_hint)),
+                apps_table::api_key_rotated_at.eq(Some(now)),
+            ))
+            .returning(App::as_returning())
+            .get_result(c)
+            .await?;
+            audit(
+                c,
+                org_id,
+                app_id,
+                action,
+                current.api_key_hint,
+                Some(new_hint),
+                actor,
+            )
+            .await?;
+            Ok::<_, TenancyError>((app, action, now))
         })
         .await?;
     tracing::info!(org_id = %org_id, app_id = %app_id, action, "API key issued");
@@ -263,30 +257,28 @@ pub async fn revoke(
     actor: Uuid,
 ) -> Result<(App, DateTime<Utc>), TenancyError> {
     let result = db
-        .tenant(org_id, move |c| {
-            Box::pin(async move {
-                let current = apps::lock(c, org_id, app_id).await?;
-                let Some(old_hint) = current.api_key_hint else {
-                    return Err(TenancyError::Invalid(
-                        "this app has no active API key".into(),
-                    ));
-                };
-                let app: App = diesel::update(
-                    apps_table::table
-                        .filter(apps_table::id.eq(app_id))
-                        .filter(apps_table::org_id.eq(org_id.0)),
-                )
-                .set((
-                    apps_table::api_key_hash.eq(None::<Vec<u8>>),
-                    apps_table::api_key_hint.eq(None::<String>),
-                ))
-                .returning(App::as_returning())
-                .get_result(c)
-                .await?;
-                let now = Utc::now();
-                audit(c, org_id, app_id, "revoked", Some(old_hint), None, actor).await?;
-                Ok::<_, TenancyError>((app, now))
-            })
+        .tenant(org_id, async move |c| {
+            let current = apps::lock(c, org_id, app_id).await?;
+            let Some(old_hint) = current.api_key_hint else {
+                return Err(TenancyError::Invalid(
+                    "this app has no active API key".into(),
+                ));
+            };
+            let app: App = diesel::update(
+                apps_table::table
+                    .filter(apps_table::id.eq(app_id))
+                    .filter(apps_table::org_id.eq(org_id.0)),
+            )
+            .set((
+                apps_table::api_key_hash.eq(None::<Vec<u8>>),
+                apps_table::api_key_hint.eq(None::<String>),
+            ))
+            .returning(App::as_returning())
+            .get_result(c)
+            .await?;
+            let now = Utc::now();
+            audit(c, org_id, app_id, "revoked", Some(old_hint), None, actor).await?;
+            Ok::<_, TenancyError>((app, now))
         })
         .await?;
     tracing::info!(org_id = %org_id, app_id = %app_id, "API key revoked");
@@ -398,26 +390,24 @@ pub async fn audit_log(
     offset: i64,
 ) -> Result<(Vec<AuditEntry>, i64), TenancyError> {
     apps::get(db, org_id, app_id).await?;
-    db.tenant(org_id, move |c| {
-        Box::pin(async move {
-            let scoped = || {
-                api_key_audit_log::table
-                    .filter(api_key_audit_log::org_id.eq(org_id.0))
-                    .filter(api_key_audit_log::app_id.eq(app_id))
-            };
-            let entries = scoped()
-                .order((
-                    api_key_audit_log::performed_at.desc(),
-                    api_key_audit_log::id.desc(),
-                ))
-                .limit(limit)
-                .offset(offset)
-                .select(AuditEntry::as_select())
-                .load(c)
-                .await?;
-            let total = scoped().count().get_result(c).await?;
-            Ok((entries, total))
-        })
+    db.tenant(org_id, async move |c| {
+        let scoped = || {
+            api_key_audit_log::table
+                .filter(api_key_audit_log::org_id.eq(org_id.0))
+                .filter(api_key_audit_log::app_id.eq(app_id))
+        };
+        let entries = scoped()
+            .order((
+                api_key_audit_log::performed_at.desc(),
+                api_key_audit_log::id.desc(),
+            ))
+            .limit(limit)
+            .offset(offset)
+            .select(AuditEntry::as_select())
+            .load(c)
+            .await?;
+        let total = scoped().count().get_result(c).await?;
+        Ok((entries, total))
     })
     .await
 }

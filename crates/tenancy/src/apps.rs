@@ -41,19 +41,17 @@ pub struct App {
 /// [`TenancyError::Invalid`] for a bad name; [`TenancyError::Db`].
 pub async fn create(db: &Db, org: OrgId, name: &str) -> Result<App, TenancyError> {
     let name = crate::validate_display_name("app name", name)?;
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::insert_into(apps::table)
-                .values((
-                    apps::id.eq(Uuid::new_v4()),
-                    apps::org_id.eq(org.0),
-                    apps::name.eq(name),
-                ))
-                .returning(App::as_returning())
-                .get_result(c)
-                .await
-                .map_err(TenancyError::from)
-        })
+    db.tenant(org, async move |c| {
+        diesel::insert_into(apps::table)
+            .values((
+                apps::id.eq(Uuid::new_v4()),
+                apps::org_id.eq(org.0),
+                apps::name.eq(name),
+            ))
+            .returning(App::as_returning())
+            .get_result(c)
+            .await
+            .map_err(TenancyError::from)
     })
     .await
 }
@@ -63,16 +61,14 @@ pub async fn create(db: &Db, org: OrgId, name: &str) -> Result<App, TenancyError
 /// # Errors
 /// [`TenancyError::Db`].
 pub async fn list(db: &Db, org: OrgId) -> Result<Vec<App>, TenancyError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            apps::table
-                .filter(apps::org_id.eq(org.0))
-                .order((apps::created_at.asc(), apps::id.asc()))
-                .select(App::as_select())
-                .load(c)
-                .await
-                .map_err(TenancyError::from)
-        })
+    db.tenant(org, async move |c| {
+        apps::table
+            .filter(apps::org_id.eq(org.0))
+            .order((apps::created_at.asc(), apps::id.asc()))
+            .select(App::as_select())
+            .load(c)
+            .await
+            .map_err(TenancyError::from)
     })
     .await
 }
@@ -82,17 +78,15 @@ pub async fn list(db: &Db, org: OrgId) -> Result<Vec<App>, TenancyError> {
 /// # Errors
 /// [`TenancyError::NotFound`] when it is not the organization's; [`TenancyError::Db`].
 pub async fn get(db: &Db, org: OrgId, app_id: Uuid) -> Result<App, TenancyError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            apps::table
-                .filter(apps::id.eq(app_id))
-                .filter(apps::org_id.eq(org.0))
-                .select(App::as_select())
-                .first(c)
-                .await
-                .optional()?
-                .ok_or(TenancyError::NotFound("app"))
-        })
+    db.tenant(org, async move |c| {
+        apps::table
+            .filter(apps::id.eq(app_id))
+            .filter(apps::org_id.eq(org.0))
+            .select(App::as_select())
+            .first(c)
+            .await
+            .optional()?
+            .ok_or(TenancyError::NotFound("app"))
     })
     .await
 }
@@ -112,23 +106,21 @@ pub async fn update(
     let name = name
         .map(|n| crate::validate_display_name("app name", n))
         .transpose()?;
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let current = lock(c, org, app_id).await?;
-            diesel::update(
-                apps::table
-                    .filter(apps::id.eq(app_id))
-                    .filter(apps::org_id.eq(org.0)),
-            )
-            .set((
-                apps::name.eq(name.unwrap_or(current.name)),
-                apps::is_active.eq(is_active.unwrap_or(current.is_active)),
-            ))
-            .returning(App::as_returning())
-            .get_result(c)
-            .await
-            .map_err(TenancyError::from)
-        })
+    db.tenant(org, async move |c| {
+        let current = lock(c, org, app_id).await?;
+        diesel::update(
+            apps::table
+                .filter(apps::id.eq(app_id))
+                .filter(apps::org_id.eq(org.0)),
+        )
+        .set((
+            apps::name.eq(name.unwrap_or(current.name)),
+            apps::is_active.eq(is_active.unwrap_or(current.is_active)),
+        ))
+        .returning(App::as_returning())
+        .get_result(c)
+        .await
+        .map_err(TenancyError::from)
     })
     .await
 }

@@ -97,10 +97,8 @@ pub async fn provision_with_id(
     new: &NewOrganization<'_>,
 ) -> Result<(Organization, UserRow), TenancyError> {
     let rows = Validated::new(new).await?;
-    db.tenant(org_id, move |c| {
-        Box::pin(async move { rows.insert(c, org_id).await })
-    })
-    .await
+    db.tenant(org_id, async move |c| rows.insert(c, org_id).await)
+        .await
 }
 
 /// Sign-up (`POST /api/auth/signup`): checks the password's strength against the account's own
@@ -123,13 +121,11 @@ pub async fn signup(
     let org_id = OrgId::new_random();
     let user_agent = client.user_agent.clone();
     let (org, user, session) = db
-        .tenant(org_id, move |c| {
-            Box::pin(async move {
-                let (org, user) = rows.insert(c, org_id).await?;
-                let session =
-                    sessions::create_session(c, org_id, user.id, Role::Admin, user_agent).await?;
-                Ok::<_, TenancyError>((org, user, session))
-            })
+        .tenant(org_id, async move |c| {
+            let (org, user) = rows.insert(c, org_id).await?;
+            let session =
+                sessions::create_session(c, org_id, user.id, Role::Admin, user_agent).await?;
+            Ok::<_, TenancyError>((org, user, session))
         })
         .await?;
     let (token, expires_at) = session.sign(keys)?;
@@ -201,16 +197,14 @@ impl Validated {
 /// # Errors
 /// [`TenancyError::Db`].
 pub async fn get(db: &Db, org_id: OrgId) -> Result<Option<Organization>, TenancyError> {
-    db.tenant(org_id, move |c| {
-        Box::pin(async move {
-            organizations::table
-                .filter(organizations::id.eq(org_id.0))
-                .select(Organization::as_select())
-                .first(c)
-                .await
-                .optional()
-                .map_err(TenancyError::from)
-        })
+    db.tenant(org_id, async move |c| {
+        organizations::table
+            .filter(organizations::id.eq(org_id.0))
+            .select(Organization::as_select())
+            .first(c)
+            .await
+            .optional()
+            .map_err(TenancyError::from)
     })
     .await
 }

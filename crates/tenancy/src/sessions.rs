@@ -170,15 +170,15 @@ pub async fn login(
 
     let lookup_email = email.clone();
     let candidate: Option<Candidate> = db
-        .system_read(SystemOp::LoginLookup, move |c| {
-            Box::pin(async move {
-                diesel::sql_query("SELECT user_id, org_id, password_hash, is_active FROM auth_login_candidate($1)")
-                    .bind::<Text, _>(lookup_email)
-                    .get_result(c)
-                    .await
-                    .optional()
-                    .map_err(DbError::from)
-            })
+        .system_read(SystemOp::LoginLookup, async move |c| {
+            diesel::sql_query(
+                "SELECT user_id, org_id, password_hash, is_active FROM auth_login_candidate($1)",
+            )
+            .bind::<Text, _>(lookup_email)
+            .get_result(c)
+            .await
+            .optional()
+            .map_err(DbError::from)
         })
         .await?;
     let stored = candidate
@@ -197,21 +197,19 @@ pub async fn login(
         .as_deref()
         .map(|ua| ua.chars().take(512).collect::<String>());
     let (session, user) = db
-        .tenant(org, move |c| {
-            Box::pin(async move {
-                let user: UserRow = diesel::update(
-                    users::table
-                        .filter(users::id.eq(candidate.user_id))
-                        .filter(users::org_id.eq(org.0)),
-                )
-                .set(users::last_login_at.eq(Some(Utc::now())))
-                .returning(UserRow::as_returning())
-                .get_result(c)
-                .await?;
-                let role: Role = user.role.parse()?;
-                let session = create_session(c, org, user.id, role, user_agent).await?;
-                Ok::<_, TenancyError>((session, user))
-            })
+        .tenant(org, async move |c| {
+            let user: UserRow = diesel::update(
+                users::table
+                    .filter(users::id.eq(candidate.user_id))
+                    .filter(users::org_id.eq(org.0)),
+            )
+            .set(users::last_login_at.eq(Some(Utc::now())))
+            .returning(UserRow::as_returning())
+            .get_result(c)
+            .await?;
+            let role: Role = user.role.parse()?;
+            let session = create_session(c, org, user.id, role, user_agent).await?;
+            Ok::<_, TenancyError>((session, user))
         })
         .await?;
     let (token, expires_at) = session.sign(keys)?;
@@ -309,20 +307,18 @@ pub async fn authenticate(
     let presented = sha256(claims.jti.as_bytes());
     let (sid, user_id) = (claims.sid, claims.sub);
     let found: Option<SessionCheck> = db
-        .system_read(SystemOp::SessionCheck, move |c| {
-            Box::pin(async move {
-                diesel::sql_query(
-                    "SELECT token_hash, role, stale FROM auth_session_check($1, $2, $3, $4)",
-                )
-                .bind::<SqlUuid, _>(sid)
-                .bind::<SqlUuid, _>(org.0)
-                .bind::<SqlUuid, _>(user_id)
-                .bind::<diesel::sql_types::Double, _>(LAST_SEEN_RESOLUTION_SECS as f64)
-                .get_result(c)
-                .await
-                .optional()
-                .map_err(DbError::from)
-            })
+        .system_read(SystemOp::SessionCheck, async move |c| {
+            diesel::sql_query(
+                "SELECT token_hash, role, stale FROM auth_session_check($1, $2, $3, $4)",
+            )
+            .bind::<SqlUuid, _>(sid)
+            .bind::<SqlUuid, _>(org.0)
+            .bind::<SqlUuid, _>(user_id)
+            .bind::<diesel::sql_types::Double, _>(LAST_SEEN_RESOLUTION_SECS as f64)
+            .get_result(c)
+            .await
+            .optional()
+            .map_err(DbError::from)
         })
         .await?;
     let found = found.ok_or(TenancyError::Unauthenticated)?;
@@ -332,18 +328,16 @@ pub async fn authenticate(
     let role: Role = found.role.parse()?;
     if found.stale {
         // At most once a minute per session: record activity in the session's own tenant.
-        db.tenant(org, move |c| {
-            Box::pin(async move {
-                diesel::update(
-                    user_sessions::table
-                        .filter(user_sessions::id.eq(sid))
-                        .filter(user_sessions::org_id.eq(org.0)),
-                )
-                .set(user_sessions::last_seen_at.eq(Utc::now()))
-                .execute(c)
-                .await?;
-                Ok::<_, TenancyError>(())
-            })
+        db.tenant(org, async move |c| {
+            diesel::update(
+                user_sessions::table
+                    .filter(user_sessions::id.eq(sid))
+                    .filter(user_sessions::org_id.eq(org.0)),
+            )
+            .set(user_sessions::last_seen_at.eq(Utc::now()))
+            .execute(c)
+            .await?;
+            Ok::<_, TenancyError>(())
         })
         .await?;
     }
@@ -361,19 +355,17 @@ pub async fn authenticate(
 /// [`TenancyError::Db`].
 pub async fn logout(db: &Db, principal: &UserPrincipal) -> Result<(), TenancyError> {
     let (org, sid) = (principal.org_id, principal.session_id);
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::update(
-                user_sessions::table
-                    .filter(user_sessions::id.eq(sid))
-                    .filter(user_sessions::org_id.eq(org.0))
-                    .filter(user_sessions::revoked_at.is_null()),
-            )
-            .set(user_sessions::revoked_at.eq(Some(Utc::now())))
-            .execute(c)
-            .await?;
-            Ok::<_, TenancyError>(())
-        })
+    db.tenant(org, async move |c| {
+        diesel::update(
+            user_sessions::table
+                .filter(user_sessions::id.eq(sid))
+                .filter(user_sessions::org_id.eq(org.0))
+                .filter(user_sessions::revoked_at.is_null()),
+        )
+        .set(user_sessions::revoked_at.eq(Some(Utc::now())))
+        .execute(c)
+        .await?;
+        Ok::<_, TenancyError>(())
     })
     .await
 }

@@ -50,27 +50,25 @@ struct Locked {
 pub(crate) async fn check(db: &Db, subjects: &Subjects) -> Result<(), TenancyError> {
     let (keys, limits): (Vec<Vec<u8>>, Vec<i32>) = subjects.keys.iter().cloned().unzip();
     let locked: Option<Locked> = db
-        .system_read(SystemOp::LoginThrottle, move |c| {
-            Box::pin(async move {
-                diesel::sql_query(
-                    "SELECT max(ceil(extract(epoch FROM t.window_start + make_interval(secs => $3) - now())))::bigint \
-                            AS retry_after_secs \
-                       FROM login_throttle t \
-                       JOIN unnest($1::bytea[], $2::int[]) AS s(key, max_failures) ON s.key = t.key \
-                      WHERE t.window_start > now() - make_interval(secs => $3) \
-                        AND t.failures >= s.max_failures \
-                     HAVING count(*) > 0",
-                )
-                .bind::<Array<Bytea>, _>(keys)
-                .bind::<Array<Integer>, _>(limits)
-                .bind::<diesel::sql_types::Double, _>(WINDOW_SECS as f64)
-                .get_result(c)
-                .await
-                .map(Some)
-                .or_else(|e| match e {
-                    diesel::result::Error::NotFound => Ok(None),
-                    e => Err(DbError::from(e)),
-                })
+        .system_read(SystemOp::LoginThrottle, async move |c| {
+            diesel::sql_query(
+                "SELECT max(ceil(extract(epoch FROM t.window_start + make_interval(secs => $3) - now())))::bigint \
+                        AS retry_after_secs \
+                   FROM login_throttle t \
+                   JOIN unnest($1::bytea[], $2::int[]) AS s(key, max_failures) ON s.key = t.key \
+                  WHERE t.window_start > now() - make_interval(secs => $3) \
+                    AND t.failures >= s.max_failures \
+                 HAVING count(*) > 0",
+            )
+            .bind::<Array<Bytea>, _>(keys)
+            .bind::<Array<Integer>, _>(limits)
+            .bind::<diesel::sql_types::Double, _>(WINDOW_SECS as f64)
+            .get_result(c)
+            .await
+            .map(Some)
+            .or_else(|e| match e {
+                diesel::result::Error::NotFound => Ok(None),
+                e => Err(DbError::from(e)),
             })
         })
         .await?;
@@ -86,24 +84,22 @@ pub(crate) async fn check(db: &Db, subjects: &Subjects) -> Result<(), TenancyErr
 /// prunes counters whose window ended more than a day ago so the table stays small.
 pub(crate) async fn record_failure(db: &Db, subjects: &Subjects) -> Result<(), TenancyError> {
     let keys: Vec<Vec<u8>> = subjects.keys.iter().map(|(k, _)| k.clone()).collect();
-    db.system(SystemOp::LoginThrottle, move |c| {
-        Box::pin(async move {
-            diesel::sql_query("DELETE FROM login_throttle WHERE window_start < now() - interval '1 day'")
-                .execute(c)
-                .await?;
-            diesel::sql_query(
-                "INSERT INTO login_throttle AS t (key, window_start, failures) \
-                 SELECT k, now(), 1 FROM unnest($1::bytea[]) AS k \
-                 ON CONFLICT (key) DO UPDATE SET \
-                   failures = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN 1 ELSE t.failures + 1 END, \
-                   window_start = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN now() ELSE t.window_start END",
-            )
-            .bind::<Array<Bytea>, _>(keys)
-            .bind::<diesel::sql_types::Double, _>(WINDOW_SECS as f64)
+    db.system(SystemOp::LoginThrottle, async move |c| {
+        diesel::sql_query("DELETE FROM login_throttle WHERE window_start < now() - interval '1 day'")
             .execute(c)
-            .await
-            .map_err(DbError::from)
-        })
+            .await?;
+        diesel::sql_query(
+            "INSERT INTO login_throttle AS t (key, window_start, failures) \
+             SELECT k, now(), 1 FROM unnest($1::bytea[]) AS k \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN 1 ELSE t.failures + 1 END, \
+               window_start = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN now() ELSE t.window_start END",
+        )
+        .bind::<Array<Bytea>, _>(keys)
+        .bind::<diesel::sql_types::Double, _>(WINDOW_SECS as f64)
+        .execute(c)
+        .await
+        .map_err(DbError::from)
     })
     .await?;
     Ok(())
@@ -112,14 +108,12 @@ pub(crate) async fn record_failure(db: &Db, subjects: &Subjects) -> Result<(), T
 /// Clears the account's counter after a successful sign-in (the address counter stays).
 pub(crate) async fn clear_account(db: &Db, subjects: &Subjects) -> Result<(), TenancyError> {
     let key = subjects.account_key();
-    db.system(SystemOp::LoginThrottle, move |c| {
-        Box::pin(async move {
-            diesel::sql_query("DELETE FROM login_throttle WHERE key = $1")
-                .bind::<Bytea, _>(key)
-                .execute(c)
-                .await
-                .map_err(DbError::from)
-        })
+    db.system(SystemOp::LoginThrottle, async move |c| {
+        diesel::sql_query("DELETE FROM login_throttle WHERE key = $1")
+            .bind::<Bytea, _>(key)
+            .execute(c)
+            .await
+            .map_err(DbError::from)
     })
     .await?;
     Ok(())

@@ -152,18 +152,16 @@ fn forbid(message: &str) -> TenancyError {
 /// [`TenancyError::Db`].
 pub async fn list(db: &Db, actor: &UserPrincipal) -> Result<Vec<UserRow>, TenancyError> {
     let actor = *actor;
-    db.tenant(actor.org_id, move |c| {
-        Box::pin(async move {
-            let mut query = users::table
-                .filter(users::org_id.eq(actor.org_id.0))
-                .select(UserRow::as_select())
-                .order((users::name.asc(), users::id.asc()))
-                .into_boxed();
-            if actor.role < Role::Manager {
-                query = query.filter(users::id.eq(actor.user_id));
-            }
-            query.load(c).await.map_err(TenancyError::from)
-        })
+    db.tenant(actor.org_id, async move |c| {
+        let mut query = users::table
+            .filter(users::org_id.eq(actor.org_id.0))
+            .select(UserRow::as_select())
+            .order((users::name.asc(), users::id.asc()))
+            .into_boxed();
+        if actor.role < Role::Manager {
+            query = query.filter(users::id.eq(actor.user_id));
+        }
+        query.load(c).await.map_err(TenancyError::from)
     })
     .await
 }
@@ -186,15 +184,13 @@ async fn find(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<UserRow
 /// reading someone else), [`TenancyError::Db`].
 pub async fn get(db: &Db, actor: &UserPrincipal, id: Uuid) -> Result<UserRow, TenancyError> {
     let actor = *actor;
-    db.tenant(actor.org_id, move |c| {
-        Box::pin(async move {
-            let user = find(c, actor.org_id, id).await?;
-            if may_read(&actor, id) {
-                Ok(user)
-            } else {
-                Err(forbid("you can only view your own profile"))
-            }
-        })
+    db.tenant(actor.org_id, async move |c| {
+        let user = find(c, actor.org_id, id).await?;
+        if may_read(&actor, id) {
+            Ok(user)
+        } else {
+            Err(forbid("you can only view your own profile"))
+        }
     })
     .await
 }
@@ -262,25 +258,23 @@ pub async fn create(db: &Db, actor: &UserPrincipal, new: NewUser) -> Result<User
     password::check_strength(&new.password, &[&email, &name])?;
     let hash = password::hash_off_thread(&new.password).await?;
     let (org, by) = (actor.org_id, actor.user_id);
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let created: UserRow = diesel::insert_into(users::table)
-                .values((
-                    users::id.eq(Uuid::new_v4()),
-                    users::org_id.eq(org.0),
-                    users::email.eq(email),
-                    users::name.eq(name),
-                    users::role.eq(new.role.as_str()),
-                    users::password_hash.eq(hash),
-                    users::extension.eq(extension),
-                ))
-                .returning(UserRow::as_returning())
-                .get_result(c)
-                .await
-                .map_err(map_unique)?;
-            publish_change(c, org, "user_created", &created, by).await?;
-            Ok(created)
-        })
+    db.tenant(org, async move |c| {
+        let created: UserRow = diesel::insert_into(users::table)
+            .values((
+                users::id.eq(Uuid::new_v4()),
+                users::org_id.eq(org.0),
+                users::email.eq(email),
+                users::name.eq(name),
+                users::role.eq(new.role.as_str()),
+                users::password_hash.eq(hash),
+                users::extension.eq(extension),
+            ))
+            .returning(UserRow::as_returning())
+            .get_result(c)
+            .await
+            .map_err(map_unique)?;
+        publish_change(c, org, "user_created", &created, by).await?;
+        Ok(created)
     })
     .await
 }
@@ -339,66 +333,64 @@ pub async fn update(
     };
     let new_password = patch.password;
     let (role, active) = (patch.role, patch.active);
-    db.tenant(actor.org_id, move |c| {
-        Box::pin(async move {
-            let target = find(c, actor.org_id, id).await?;
-            let target_role: Role = target.role.parse()?;
-            let is_self = actor.user_id == id;
-            if !is_self && !may_manage(&actor, id, target_role) {
-                return Err(if may_read(&actor, id) {
-                    forbid("your role cannot change this user")
-                } else {
-                    forbid("you can only change your own profile")
-                });
+    db.tenant(actor.org_id, async move |c| {
+        let target = find(c, actor.org_id, id).await?;
+        let target_role: Role = target.role.parse()?;
+        let is_self = actor.user_id == id;
+        if !is_self && !may_manage(&actor, id, target_role) {
+            return Err(if may_read(&actor, id) {
+                forbid("your role cannot change this user")
+            } else {
+                forbid("you can only change your own profile")
+            });
+        }
+        if is_self && (role.is_some_and(|r| r != target_role) || active == Some(false)) {
+            return Err(forbid(
+                "you cannot change your own role or deactivate yourself",
+            ));
+        }
+        if let Some(new_role) = role
+            && actor.role == Role::Manager
+            && new_role != Role::User
+        {
+            return Err(forbid("managers can only assign the role user"));
+        }
+        let password_hash = match &new_password {
+            Some(p) => {
+                let context_email = email.as_deref().unwrap_or(&target.email);
+                let context_name = name.as_deref().unwrap_or(&target.name);
+                password::check_strength(p, &[context_email, context_name])?;
+                Some(password::hash_off_thread(p).await?)
             }
-            if is_self && (role.is_some_and(|r| r != target_role) || active == Some(false)) {
-                return Err(forbid(
-                    "you cannot change your own role or deactivate yourself",
-                ));
-            }
-            if let Some(new_role) = role
-                && actor.role == Role::Manager
-                && new_role != Role::User
-            {
-                return Err(forbid("managers can only assign the role user"));
-            }
-            let password_hash = match &new_password {
-                Some(p) => {
-                    let context_email = email.as_deref().unwrap_or(&target.email);
-                    let context_name = name.as_deref().unwrap_or(&target.name);
-                    password::check_strength(p, &[context_email, context_name])?;
-                    Some(password::hash_off_thread(p).await?)
-                }
-                None => None,
-            };
-            let row = users::table
-                .filter(users::id.eq(id))
-                .filter(users::org_id.eq(actor.org_id.0));
-            let updated: UserRow = diesel::update(row)
-                .set((
-                    users::name.eq(name.unwrap_or(target.name)),
-                    users::email.eq(email.unwrap_or(target.email)),
-                    users::extension.eq(extension.unwrap_or(target.extension)),
-                    users::role.eq(role.unwrap_or(target_role).as_str()),
-                    users::is_active.eq(active.unwrap_or(target.is_active)),
-                ))
-                .returning(UserRow::as_returning())
-                .get_result(c)
-                .await
-                .map_err(map_unique)?;
-            if let Some(hash) = password_hash {
-                diesel::update(row)
-                    .set(users::password_hash.eq(hash))
-                    .execute(c)
-                    .await?;
-            }
-            if active == Some(false) || new_password.is_some() {
-                let keep = is_self.then_some(actor.session_id);
-                sessions::revoke_all(c, actor.org_id, id, keep).await?;
-            }
-            publish_change(c, actor.org_id, "user_updated", &updated, actor.user_id).await?;
-            Ok(updated)
-        })
+            None => None,
+        };
+        let row = users::table
+            .filter(users::id.eq(id))
+            .filter(users::org_id.eq(actor.org_id.0));
+        let updated: UserRow = diesel::update(row)
+            .set((
+                users::name.eq(name.unwrap_or(target.name)),
+                users::email.eq(email.unwrap_or(target.email)),
+                users::extension.eq(extension.unwrap_or(target.extension)),
+                users::role.eq(role.unwrap_or(target_role).as_str()),
+                users::is_active.eq(active.unwrap_or(target.is_active)),
+            ))
+            .returning(UserRow::as_returning())
+            .get_result(c)
+            .await
+            .map_err(map_unique)?;
+        if let Some(hash) = password_hash {
+            diesel::update(row)
+                .set(users::password_hash.eq(hash))
+                .execute(c)
+                .await?;
+        }
+        if active == Some(false) || new_password.is_some() {
+            let keep = is_self.then_some(actor.session_id);
+            sessions::revoke_all(c, actor.org_id, id, keep).await?;
+        }
+        publish_change(c, actor.org_id, "user_updated", &updated, actor.user_id).await?;
+        Ok(updated)
     })
     .await
 }
@@ -409,36 +401,34 @@ pub async fn update(
 /// [`TenancyError::NotFound`], [`TenancyError::Forbidden`], [`TenancyError::Db`].
 pub async fn delete(db: &Db, actor: &UserPrincipal, id: Uuid) -> Result<(), TenancyError> {
     let actor = *actor;
-    db.tenant(actor.org_id, move |c| {
-        Box::pin(async move {
-            let target = find(c, actor.org_id, id).await?;
-            if !may_manage(&actor, id, target.role.parse()?) {
-                return Err(forbid("your role cannot delete this user"));
-            }
-            diesel::delete(
-                users::table
-                    .filter(users::id.eq(id))
-                    .filter(users::org_id.eq(actor.org_id.0)),
-            )
-            .execute(c)
-            .await?;
-            realtime::outbox::publish(
-                c,
-                actor.org_id,
-                realtime::RealtimeEvent {
-                    audience: USER_EVENTS_AUDIENCE,
-                    target_crm_user: None,
-                    payload: serde_json::json!({
-                        "type": "user_deleted",
-                        "user_id": id,
-                        "by": actor.user_id,
-                        "timestamp": realtime::iso(Utc::now()),
-                    }),
-                },
-            )
-            .await?;
-            Ok(())
-        })
+    db.tenant(actor.org_id, async move |c| {
+        let target = find(c, actor.org_id, id).await?;
+        if !may_manage(&actor, id, target.role.parse()?) {
+            return Err(forbid("your role cannot delete this user"));
+        }
+        diesel::delete(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(users::org_id.eq(actor.org_id.0)),
+        )
+        .execute(c)
+        .await?;
+        realtime::outbox::publish(
+            c,
+            actor.org_id,
+            realtime::RealtimeEvent {
+                audience: USER_EVENTS_AUDIENCE,
+                target_crm_user: None,
+                payload: serde_json::json!({
+                    "type": "user_deleted",
+                    "user_id": id,
+                    "by": actor.user_id,
+                    "timestamp": realtime::iso(Utc::now()),
+                }),
+            },
+        )
+        .await?;
+        Ok(())
     })
     .await
 }
@@ -495,14 +485,12 @@ pub async fn revoke_sessions(
     id: Uuid,
 ) -> Result<usize, TenancyError> {
     let actor = *actor;
-    db.tenant(actor.org_id, move |c| {
-        Box::pin(async move {
-            let target = find(c, actor.org_id, id).await?;
-            if actor.user_id != id && !may_manage(&actor, id, target.role.parse()?) {
-                return Err(forbid("your role cannot end this user's sessions"));
-            }
-            sessions::revoke_all(c, actor.org_id, id, None).await
-        })
+    db.tenant(actor.org_id, async move |c| {
+        let target = find(c, actor.org_id, id).await?;
+        if actor.user_id != id && !may_manage(&actor, id, target.role.parse()?) {
+            return Err(forbid("your role cannot end this user's sessions"));
+        }
+        sessions::revoke_all(c, actor.org_id, id, None).await
     })
     .await
 }

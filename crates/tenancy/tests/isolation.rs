@@ -90,7 +90,10 @@ async fn the_audit_log_refuses_updates_and_deletes_even_from_the_owner() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = db::test_support::create_org(&db, "Clinic").await;
-    let entry = db.tenant(org, |c| insert_audit(c, org)).await.unwrap();
+    let entry = db
+        .tenant(org, async move |c| insert_audit(c, org).await)
+        .await
+        .unwrap();
 
     let mut owner = test_db.owner_conn().await;
     for sql in [
@@ -103,14 +106,12 @@ async fn the_audit_log_refuses_updates_and_deletes_even_from_the_owner() {
     }
     // The runtime role has no UPDATE or DELETE privilege at all.
     let err = db
-        .tenant(org, move |c| {
-            Box::pin(async move {
-                diesel::sql_query("DELETE FROM api_key_audit_log WHERE id = $1")
-                    .bind::<SqlUuid, _>(entry)
-                    .execute(c)
-                    .await
-                    .map_err(DbError::from)
-            })
+        .tenant(org, async move |c| {
+            diesel::sql_query("DELETE FROM api_key_audit_log WHERE id = $1")
+                .bind::<SqlUuid, _>(entry)
+                .execute(c)
+                .await
+                .map_err(DbError::from)
         })
         .await
         .unwrap_err();

@@ -172,8 +172,8 @@ pub async fn upsert(
     actor: Actor,
 ) -> Result<Mapping, MappingError> {
     let crm = validate(dialpad_user_id, crm_user_id)?;
-    db.tenant(org, move |c| {
-        Box::pin(async move { upsert_one(c, org, app, dialpad_user_id, &crm, actor).await })
+    db.tenant(org, async move |c| {
+        upsert_one(c, org, app, dialpad_user_id, &crm, actor).await
     })
     .await
 }
@@ -209,13 +209,11 @@ pub async fn batch_upsert(
         valid.push((*dialpad_user_id, crm));
     }
     let count = valid.len();
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            for (dialpad_user_id, crm) in &valid {
-                upsert_one(c, org, app, *dialpad_user_id, crm, actor).await?;
-            }
-            Ok::<_, MappingError>(())
-        })
+    db.tenant(org, async move |c| {
+        for (dialpad_user_id, crm) in &valid {
+            upsert_one(c, org, app, *dialpad_user_id, crm, actor).await?;
+        }
+        Ok::<_, MappingError>(())
     })
     .await?;
     Ok(count)
@@ -232,20 +230,18 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Mapping>, i64), MappingError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let scoped =
-                || mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
-            let page = scoped()
-                .order((mappings::created_at.asc(), mappings::id.asc()))
-                .limit(limit)
-                .offset(offset)
-                .select(Mapping::as_select())
-                .load(c)
-                .await?;
-            let total = scoped().count().get_result(c).await?;
-            Ok((page, total))
-        })
+    db.tenant(org, async move |c| {
+        let scoped =
+            || mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
+        let page = scoped()
+            .order((mappings::created_at.asc(), mappings::id.asc()))
+            .limit(limit)
+            .offset(offset)
+            .select(Mapping::as_select())
+            .load(c)
+            .await?;
+        let total = scoped().count().get_result(c).await?;
+        Ok((page, total))
     })
     .await
 }
@@ -260,12 +256,10 @@ pub async fn by_dialpad_user(
     app: Uuid,
     dialpad_user_id: i64,
 ) -> Result<Mapping, MappingError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            find_by_dialpad_user(c, org, app, dialpad_user_id)
-                .await?
-                .ok_or(MappingError::NotFound)
-        })
+    db.tenant(org, async move |c| {
+        find_by_dialpad_user(c, org, app, dialpad_user_id)
+            .await?
+            .ok_or(MappingError::NotFound)
     })
     .await
 }
@@ -325,18 +319,16 @@ pub async fn by_crm_user(
     crm_user_id: &str,
 ) -> Result<Mapping, MappingError> {
     let crm = crm_user_id.to_owned();
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            mappings::table
-                .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
-                .filter(mappings::crm_user_id.eq(&crm))
-                .order(mappings::updated_at.desc())
-                .select(Mapping::as_select())
-                .first(c)
-                .await
-                .optional()?
-                .ok_or(MappingError::NotFound)
-        })
+    db.tenant(org, async move |c| {
+        mappings::table
+            .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+            .filter(mappings::crm_user_id.eq(&crm))
+            .order(mappings::updated_at.desc())
+            .select(Mapping::as_select())
+            .first(c)
+            .await
+            .optional()?
+            .ok_or(MappingError::NotFound)
     })
     .await
 }
@@ -352,37 +344,35 @@ pub async fn delete(
     key: MappingKey,
     actor: Actor,
 ) -> Result<(), MappingError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let scoped =
-                mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
-            let deleted: Option<(i64, String)> = match key {
-                MappingKey::Id(id) => diesel::delete(scoped.filter(mappings::id.eq(id)))
+    db.tenant(org, async move |c| {
+        let scoped =
+            mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
+        let deleted: Option<(i64, String)> = match key {
+            MappingKey::Id(id) => diesel::delete(scoped.filter(mappings::id.eq(id)))
+                .returning((mappings::dialpad_user_id, mappings::crm_user_id))
+                .get_result(c)
+                .await
+                .optional()?,
+            MappingKey::DialpadUser(user) => {
+                diesel::delete(scoped.filter(mappings::dialpad_user_id.eq(user)))
                     .returning((mappings::dialpad_user_id, mappings::crm_user_id))
                     .get_result(c)
                     .await
-                    .optional()?,
-                MappingKey::DialpadUser(user) => {
-                    diesel::delete(scoped.filter(mappings::dialpad_user_id.eq(user)))
-                        .returning((mappings::dialpad_user_id, mappings::crm_user_id))
-                        .get_result(c)
-                        .await
-                        .optional()?
-                }
-            };
-            let (dialpad_user_id, crm) = deleted.ok_or(MappingError::NotFound)?;
-            record(
-                c,
-                org,
-                app,
-                "deleted",
-                dialpad_user_id,
-                Some(crm),
-                None,
-                actor,
-            )
-            .await
-        })
+                    .optional()?
+            }
+        };
+        let (dialpad_user_id, crm) = deleted.ok_or(MappingError::NotFound)?;
+        record(
+            c,
+            org,
+            app,
+            "deleted",
+            dialpad_user_id,
+            Some(crm),
+            None,
+            actor,
+        )
+        .await
     })
     .await
 }

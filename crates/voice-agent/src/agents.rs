@@ -305,8 +305,8 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn agents(&self, org: OrgId) -> Result<(Vec<Agent>, VoiceSettings), VoiceError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move { Ok((list_on(c, org).await?, settings_on(c, org).await?)) })
+            .tenant(org, async move |c| {
+                Ok((list_on(c, org).await?, settings_on(c, org).await?))
             })
             .await
     }
@@ -317,9 +317,7 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn voice_settings(&self, org: OrgId) -> Result<VoiceSettings, VoiceError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move { settings_on(c, org).await })
-            })
+            .tenant(org, async move |c| settings_on(c, org).await)
             .await
     }
 
@@ -364,28 +362,26 @@ impl VoiceAgent {
         };
         let row = stored.clone();
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::insert_into(voice_settings::table)
-                        .values((
-                            voice_settings::org_id.eq(org.0),
-                            voice_settings::transfer_default.eq(&row.transfer_default),
-                            voice_settings::transfer_departments
-                                .eq(Value::Object(row.transfer_departments.clone())),
-                            voice_settings::hot_lead_alert_phone.eq(&row.hot_lead_alert_phone),
-                        ))
-                        .on_conflict(voice_settings::org_id)
-                        .do_update()
-                        .set((
-                            voice_settings::transfer_default.eq(&row.transfer_default),
-                            voice_settings::transfer_departments
-                                .eq(Value::Object(row.transfer_departments.clone())),
-                            voice_settings::hot_lead_alert_phone.eq(&row.hot_lead_alert_phone),
-                        ))
-                        .execute(c)
-                        .await?;
-                    Ok::<_, VoiceError>(())
-                })
+            .tenant(org, async move |c| {
+                diesel::insert_into(voice_settings::table)
+                    .values((
+                        voice_settings::org_id.eq(org.0),
+                        voice_settings::transfer_default.eq(&row.transfer_default),
+                        voice_settings::transfer_departments
+                            .eq(Value::Object(row.transfer_departments.clone())),
+                        voice_settings::hot_lead_alert_phone.eq(&row.hot_lead_alert_phone),
+                    ))
+                    .on_conflict(voice_settings::org_id)
+                    .do_update()
+                    .set((
+                        voice_settings::transfer_default.eq(&row.transfer_default),
+                        voice_settings::transfer_departments
+                            .eq(Value::Object(row.transfer_departments.clone())),
+                        voice_settings::hot_lead_alert_phone.eq(&row.hot_lead_alert_phone),
+                    ))
+                    .execute(c)
+                    .await?;
+                Ok::<_, VoiceError>(())
             })
             .await?;
         Ok(stored)
@@ -417,115 +413,113 @@ impl VoiceAgent {
         let time_zone = self.scheduler.settings(org).await?.time_zone;
         let this = self.clone();
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    // Lock (or create) the row: concurrent saves of one agent queue here.
-                    let current: Option<Agent> = voice_agents::table
-                        .filter(voice_agents::org_id.eq(org.0))
-                        .filter(voice_agents::direction.eq(direction.as_str()))
-                        .select(Agent::as_select())
-                        .for_update()
-                        .first(c)
+            .tenant(org, async move |c| {
+                // Lock (or create) the row: concurrent saves of one agent queue here.
+                let current: Option<Agent> = voice_agents::table
+                    .filter(voice_agents::org_id.eq(org.0))
+                    .filter(voice_agents::direction.eq(direction.as_str()))
+                    .select(Agent::as_select())
+                    .for_update()
+                    .first(c)
+                    .await
+                    .optional()?;
+                let input = input.validated(current.as_ref())?;
+                let tz = time_zone;
+                let prompt = system_prompt(&PromptInput {
+                    instructions: &input.system_prompt,
+                    time_zone: tz.name(),
+                    today: now.with_timezone(&tz).date_naive(),
+                });
+                let top = json!({
+                    "name": input.name,
+                    "firstMessage": input.first_message,
+                    "firstMessageMode": "assistant-speaks-first",
+                    "voice": {"provider": input.voice_provider, "voiceId": input.voice_id},
+                    "server": server,
+                    "serverMessages": SERVER_MESSAGES,
+                    "metadata": metadata,
+                    // Live Call Control, which `transferCall` uses to hand the call over.
+                    "monitorPlan": {"controlEnabled": true},
+                    // Summary, success evaluation and the sentiment the dashboard shows.
+                    "analysisPlan": vapi_client::analysis_plan(),
+                });
+                let existing = current.as_ref().and_then(|a| a.vapi_assistant_id.clone());
+                let updated = match &existing {
+                    Some(id) => match vapi
+                        .update_assistant_merged(
+                            id,
+                            |model| merge_model(model, &input, &prompt),
+                            Some(&top),
+                        )
                         .await
-                        .optional()?;
-                    let input = input.validated(current.as_ref())?;
-                    let tz = time_zone;
-                    let prompt = system_prompt(&PromptInput {
-                        instructions: &input.system_prompt,
-                        time_zone: tz.name(),
-                        today: now.with_timezone(&tz).date_naive(),
-                    });
-                    let top = json!({
-                        "name": input.name,
-                        "firstMessage": input.first_message,
-                        "firstMessageMode": "assistant-speaks-first",
-                        "voice": {"provider": input.voice_provider, "voiceId": input.voice_id},
-                        "server": server,
-                        "serverMessages": SERVER_MESSAGES,
-                        "metadata": metadata,
-                        // Live Call Control, which `transferCall` uses to hand the call over.
-                        "monitorPlan": {"controlEnabled": true},
-                        // Summary, success evaluation and the sentiment the dashboard shows.
-                        "analysisPlan": vapi_client::analysis_plan(),
-                    });
-                    let existing = current.as_ref().and_then(|a| a.vapi_assistant_id.clone());
-                    let updated = match &existing {
-                        Some(id) => match vapi
-                            .update_assistant_merged(
-                                id,
-                                |model| merge_model(model, &input, &prompt),
-                                Some(&top),
-                            )
-                            .await
-                        {
-                            Ok(v) => Some(v),
-                            Err(vapi_client::VapiError::Api { status: 404, .. }) => None,
-                            Err(e) => {
-                                log_vapi("assistant update", &e);
-                                return Err(e.into());
-                            }
-                        },
-                        None => None,
-                    };
-                    let assistant = match updated {
-                        Some(v) => v,
-                        None => {
-                            let mut model = Map::new();
-                            merge_model(&mut model, &input, &prompt);
-                            let tool_ids = this.registered_tool_ids_on(c).await?;
-                            model.insert("toolIds".into(), json!(tool_ids));
-                            let mut body = top.clone();
-                            body["model"] = Value::Object(model);
-                            vapi.create_assistant(&body).await.map_err(|e| {
-                                log_vapi("assistant create", &e);
-                                VoiceError::from(e)
-                            })?
+                    {
+                        Ok(v) => Some(v),
+                        Err(vapi_client::VapiError::Api { status: 404, .. }) => None,
+                        Err(e) => {
+                            log_vapi("assistant update", &e);
+                            return Err(e.into());
                         }
-                    };
-                    let assistant_id = assistant["id"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .or(existing)
-                        .ok_or_else(|| {
-                            VoiceError::Vapi(vapi_client::VapiError::Decode(
-                                "the assistant has no id".into(),
-                            ))
-                        })?;
-                    let values = (
-                        voice_agents::name.eq(&input.name),
-                        voice_agents::system_prompt.eq(&input.system_prompt),
-                        voice_agents::first_message.eq(&input.first_message),
-                        voice_agents::voice_provider
-                            .eq(input.voice_provider.clone().unwrap_or_default()),
-                        voice_agents::voice_id.eq(input.voice_id.clone().unwrap_or_default()),
-                        voice_agents::model_provider
-                            .eq(input.model_provider.clone().unwrap_or_default()),
-                        voice_agents::model.eq(input.model.clone().unwrap_or_default()),
-                        voice_agents::vapi_assistant_id.eq(Some(&assistant_id)),
-                    );
-                    let agent = diesel::insert_into(voice_agents::table)
-                        .values((
-                            voice_agents::org_id.eq(org.0),
-                            voice_agents::direction.eq(direction.as_str()),
-                            values.clone(),
+                    },
+                    None => None,
+                };
+                let assistant = match updated {
+                    Some(v) => v,
+                    None => {
+                        let mut model = Map::new();
+                        merge_model(&mut model, &input, &prompt);
+                        let tool_ids = this.registered_tool_ids_on(c).await?;
+                        model.insert("toolIds".into(), json!(tool_ids));
+                        let mut body = top.clone();
+                        body["model"] = Value::Object(model);
+                        vapi.create_assistant(&body).await.map_err(|e| {
+                            log_vapi("assistant create", &e);
+                            VoiceError::from(e)
+                        })?
+                    }
+                };
+                let assistant_id = assistant["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or(existing)
+                    .ok_or_else(|| {
+                        VoiceError::Vapi(vapi_client::VapiError::Decode(
+                            "the assistant has no id".into(),
                         ))
-                        .on_conflict((voice_agents::org_id, voice_agents::direction))
-                        .do_update()
-                        .set(values)
-                        .returning(Agent::as_returning())
-                        .get_result(c)
-                        .await?;
-                    diesel::insert_into(assistant_org_mapping::table)
-                        .values((
-                            assistant_org_mapping::vapi_assistant_id.eq(&assistant_id),
-                            assistant_org_mapping::org_id.eq(org.0),
-                            assistant_org_mapping::direction.eq(direction.as_str()),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute(c)
-                        .await?;
-                    Ok(agent)
-                })
+                    })?;
+                let values = (
+                    voice_agents::name.eq(&input.name),
+                    voice_agents::system_prompt.eq(&input.system_prompt),
+                    voice_agents::first_message.eq(&input.first_message),
+                    voice_agents::voice_provider
+                        .eq(input.voice_provider.clone().unwrap_or_default()),
+                    voice_agents::voice_id.eq(input.voice_id.clone().unwrap_or_default()),
+                    voice_agents::model_provider
+                        .eq(input.model_provider.clone().unwrap_or_default()),
+                    voice_agents::model.eq(input.model.clone().unwrap_or_default()),
+                    voice_agents::vapi_assistant_id.eq(Some(&assistant_id)),
+                );
+                let agent = diesel::insert_into(voice_agents::table)
+                    .values((
+                        voice_agents::org_id.eq(org.0),
+                        voice_agents::direction.eq(direction.as_str()),
+                        values.clone(),
+                    ))
+                    .on_conflict((voice_agents::org_id, voice_agents::direction))
+                    .do_update()
+                    .set(values)
+                    .returning(Agent::as_returning())
+                    .get_result(c)
+                    .await?;
+                diesel::insert_into(assistant_org_mapping::table)
+                    .values((
+                        assistant_org_mapping::vapi_assistant_id.eq(&assistant_id),
+                        assistant_org_mapping::org_id.eq(org.0),
+                        assistant_org_mapping::direction.eq(direction.as_str()),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(c)
+                    .await?;
+                Ok(agent)
             })
             .await
     }

@@ -106,34 +106,32 @@ impl VoiceAgent {
         request: CallBackRequest,
     ) -> Result<Prepared, VoiceError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let contact = crm::contacts::get_on(c, org, request.contact_id).await?;
-                    let (assistant_id, phone_number_id) = outbound_line_on(c, org).await?;
-                    // Lock the contact: concurrent call-backs to one contact queue here.
-                    crm::contacts::lock_on(c, org, contact.id).await?;
-                    let row = call_back_row_on(c, org, &contact, &request).await?;
-                    let placing_since = row.metadata["placing_since"]
-                        .as_str()
-                        .and_then(|s| s.parse::<DateTime<Utc>>().ok());
-                    let stale =
-                        placing_since.filter(|t| *t < request.now - chrono::Duration::minutes(2));
-                    let claimed =
-                        row.status == "pending" && (placing_since.is_none() || stale.is_some());
-                    if claimed {
-                        crm::call_logs::claim_call_back_on(c, org, row.id, request.now).await?;
-                    }
-                    Ok::<_, VoiceError>(Prepared {
-                        row: row.id,
-                        status: row.status,
-                        vapi_call_id: row.vapi_call_id,
-                        claimed,
-                        stale_claim: stale,
-                        phone: contact.phone,
-                        name: contact.name,
-                        assistant_id,
-                        phone_number_id,
-                    })
+            .tenant(org, async move |c| {
+                let contact = crm::contacts::get_on(c, org, request.contact_id).await?;
+                let (assistant_id, phone_number_id) = outbound_line_on(c, org).await?;
+                // Lock the contact: concurrent call-backs to one contact queue here.
+                crm::contacts::lock_on(c, org, contact.id).await?;
+                let row = call_back_row_on(c, org, &contact, &request).await?;
+                let placing_since = row.metadata["placing_since"]
+                    .as_str()
+                    .and_then(|s| s.parse::<DateTime<Utc>>().ok());
+                let stale =
+                    placing_since.filter(|t| *t < request.now - chrono::Duration::minutes(2));
+                let claimed =
+                    row.status == "pending" && (placing_since.is_none() || stale.is_some());
+                if claimed {
+                    crm::call_logs::claim_call_back_on(c, org, row.id, request.now).await?;
+                }
+                Ok::<_, VoiceError>(Prepared {
+                    row: row.id,
+                    status: row.status,
+                    vapi_call_id: row.vapi_call_id,
+                    claimed,
+                    stale_claim: stale,
+                    phone: contact.phone,
+                    name: contact.name,
+                    assistant_id,
+                    phone_number_id,
                 })
             })
             .await
@@ -201,11 +199,9 @@ impl VoiceAgent {
                 log_vapi("call-back", &e);
                 let error = e.to_string();
                 self.db
-                    .tenant(org, move |c| {
-                        Box::pin(async move {
-                            crm::call_logs::call_back_failed_on(c, org, row, &error).await?;
-                            Ok::<_, VoiceError>(())
-                        })
+                    .tenant(org, async move |c| {
+                        crm::call_logs::call_back_failed_on(c, org, row, &error).await?;
+                        Ok::<_, VoiceError>(())
                     })
                     .await?;
                 return Err(e.into());
@@ -215,13 +211,11 @@ impl VoiceAgent {
         let id = vapi_call_id.clone();
         let status: String = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let status =
-                        crm::call_logs::call_back_placed_on(c, org, row, id.as_deref()).await?;
-                    crm::contacts::mark_called_back_on(c, org, contact_id, now).await?;
-                    Ok::<_, VoiceError>(status)
-                })
+            .tenant(org, async move |c| {
+                let status =
+                    crm::call_logs::call_back_placed_on(c, org, row, id.as_deref()).await?;
+                crm::contacts::mark_called_back_on(c, org, contact_id, now).await?;
+                Ok::<_, VoiceError>(status)
             })
             .await?;
         Ok(CallBack {

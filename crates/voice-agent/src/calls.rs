@@ -244,39 +244,37 @@ impl VoiceAgent {
         let call = call.clone();
         let ended_reason = ended_reason.map(str::to_owned);
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let contact = if call_type(call.call_type.as_deref()) == "inbound" {
-                        caller_contact(c, org, &call).await?
+            .tenant(org, async move |c| {
+                let contact = if call_type(call.call_type.as_deref()) == "inbound" {
+                    caller_contact(c, org, &call).await?
+                } else {
+                    None
+                };
+                let mut metadata = json!({"source": "vapi-webhook-handler"});
+                if let Some(reason) = &ended_reason {
+                    metadata["endedReason"] = json!(reason);
+                }
+                let facts = CallFacts {
+                    call: &call,
+                    status: ours,
+                    contact_id: contact.as_ref().map(|c| c.id),
+                    caller_name: known_name(&call, contact.as_ref()),
+                    started_at: call.started_at,
+                    ended_at: if ours == "completed" || ours == "failed" {
+                        call.ended_at
                     } else {
                         None
-                    };
-                    let mut metadata = json!({"source": "vapi-webhook-handler"});
-                    if let Some(reason) = &ended_reason {
-                        metadata["endedReason"] = json!(reason);
-                    }
-                    let facts = CallFacts {
-                        call: &call,
-                        status: ours,
-                        contact_id: contact.as_ref().map(|c| c.id),
-                        caller_name: known_name(&call, contact.as_ref()),
-                        started_at: call.started_at,
-                        ended_at: if ours == "completed" || ours == "failed" {
-                            call.ended_at
-                        } else {
-                            None
-                        },
-                        metadata,
-                    };
-                    let row = upsert_call(c, org, &vapi_call_id, &facts).await?;
-                    realtime::outbox::publish(
-                        c,
-                        org,
-                        publish_call(row.id, &vapi_call_id, &row.status, json!({})),
-                    )
-                    .await?;
-                    Ok(Some((row.id, row.status)))
-                })
+                    },
+                    metadata,
+                };
+                let row = upsert_call(c, org, &vapi_call_id, &facts).await?;
+                realtime::outbox::publish(
+                    c,
+                    org,
+                    publish_call(row.id, &vapi_call_id, &row.status, json!({})),
+                )
+                .await?;
+                Ok(Some((row.id, row.status)))
             })
             .await
     }
@@ -301,10 +299,8 @@ impl VoiceAgent {
         let report = report.clone();
         let (id, alerted) = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    record_report_on(c, org, &vapi_call_id, &call, &report, now).await
-                })
+            .tenant(org, async move |c| {
+                record_report_on(c, org, &vapi_call_id, &call, &report, now).await
             })
             .await?;
         if alerted {
@@ -332,20 +328,18 @@ impl VoiceAgent {
             "text": redact(text),
         });
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    realtime::outbox::publish(
-                        c,
-                        org,
-                        RealtimeEvent {
-                            audience: Audience::Users { min_role: "user" },
-                            target_crm_user: None,
-                            payload,
-                        },
-                    )
-                    .await?;
-                    Ok(())
-                })
+            .tenant(org, async move |c| {
+                realtime::outbox::publish(
+                    c,
+                    org,
+                    RealtimeEvent {
+                        audience: Audience::Users { min_role: "user" },
+                        target_crm_user: None,
+                        payload,
+                    },
+                )
+                .await?;
+                Ok(())
             })
             .await
     }

@@ -493,12 +493,10 @@ impl VoiceAgent {
         let said = scheduling::appointments::CallerAppointment { phone, id, day, at };
         let found = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    scheduling::appointments::open_for_caller_on(c, org, &said)
-                        .await
-                        .map_err(VoiceError::from)
-                })
+            .tenant(org, async move |c| {
+                scheduling::appointments::open_for_caller_on(c, org, &said)
+                    .await
+                    .map_err(VoiceError::from)
             })
             .await
             .map_err(|e| trouble(&e))?;
@@ -631,17 +629,15 @@ impl VoiceAgent {
         }
         let found = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let key = match (kind.as_str(), phone) {
-                        (_, Some(p)) => crm::contacts::CallerKey::Phone(p),
-                        ("email", _) => crm::contacts::CallerKey::Email(key),
-                        _ => crm::contacts::CallerKey::Name(key),
-                    };
-                    crm::contacts::look_up_on(c, org, &key)
-                        .await
-                        .map_err(VoiceError::from)
-                })
+            .tenant(org, async move |c| {
+                let key = match (kind.as_str(), phone) {
+                    (_, Some(p)) => crm::contacts::CallerKey::Phone(p),
+                    ("email", _) => crm::contacts::CallerKey::Email(key),
+                    _ => crm::contacts::CallerKey::Name(key),
+                };
+                crm::contacts::look_up_on(c, org, &key)
+                    .await
+                    .map_err(VoiceError::from)
             })
             .await;
         let found = match found {
@@ -738,10 +734,8 @@ impl VoiceAgent {
             Destination::Number(n) | Destination::Sip(n) => n.clone(),
         };
         self.db
-            .tenant(org, move |c| {
-                Box::pin(
-                    async move { Self::log_transfer_on(c, org, &call, &to, &reason, at).await },
-                )
+            .tenant(org, async move |c| {
+                Self::log_transfer_on(c, org, &call, &to, &reason, at).await
             })
             .await
     }

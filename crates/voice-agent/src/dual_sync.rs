@@ -70,15 +70,13 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn twilio_sync_state(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    Ok(vapi_twilio_sync::table
-                        .filter(vapi_twilio_sync::org_id.eq(org.0))
-                        .select(SyncState::as_select())
-                        .first(c)
-                        .await
-                        .optional()?)
-                })
+            .tenant(org, async move |c| {
+                Ok(vapi_twilio_sync::table
+                    .filter(vapi_twilio_sync::org_id.eq(org.0))
+                    .select(SyncState::as_select())
+                    .first(c)
+                    .await
+                    .optional()?)
             })
             .await
     }
@@ -98,28 +96,26 @@ impl VoiceAgent {
             .phone_number
             .clone();
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::insert_into(vapi_twilio_sync::table)
-                        .values((
-                            vapi_twilio_sync::org_id.eq(org.0),
-                            vapi_twilio_sync::state.eq("pending"),
-                            vapi_twilio_sync::phone_number.eq(&phone),
-                            vapi_twilio_sync::next_attempt_at.eq(Utc::now() + LEASE),
-                        ))
-                        .on_conflict(vapi_twilio_sync::org_id)
-                        .do_update()
-                        .set((
-                            vapi_twilio_sync::state.eq("pending"),
-                            vapi_twilio_sync::phone_number.eq(&phone),
-                            vapi_twilio_sync::attempts.eq(0),
-                            vapi_twilio_sync::last_error.eq(None::<String>),
-                            vapi_twilio_sync::next_attempt_at.eq(Utc::now() + LEASE),
-                        ))
-                        .execute(c)
-                        .await?;
-                    Ok::<_, VoiceError>(())
-                })
+            .tenant(org, async move |c| {
+                diesel::insert_into(vapi_twilio_sync::table)
+                    .values((
+                        vapi_twilio_sync::org_id.eq(org.0),
+                        vapi_twilio_sync::state.eq("pending"),
+                        vapi_twilio_sync::phone_number.eq(&phone),
+                        vapi_twilio_sync::next_attempt_at.eq(Utc::now() + LEASE),
+                    ))
+                    .on_conflict(vapi_twilio_sync::org_id)
+                    .do_update()
+                    .set((
+                        vapi_twilio_sync::state.eq("pending"),
+                        vapi_twilio_sync::phone_number.eq(&phone),
+                        vapi_twilio_sync::attempts.eq(0),
+                        vapi_twilio_sync::last_error.eq(None::<String>),
+                        vapi_twilio_sync::next_attempt_at.eq(Utc::now() + LEASE),
+                    ))
+                    .execute(c)
+                    .await?;
+                Ok::<_, VoiceError>(())
             })
             .await?;
         self.advance_twilio_sync(org).await
@@ -134,11 +130,8 @@ impl VoiceAgent {
         assistant: Option<String>,
     ) -> Result<(), VoiceError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(
-                        vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)),
-                    )
+            .tenant(org, async move |c| {
+                diesel::update(vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)))
                     .set((
                         vapi_twilio_sync::state.eq(state),
                         vapi_twilio_sync::vapi_credential_id.eq(credential),
@@ -149,8 +142,7 @@ impl VoiceAgent {
                     ))
                     .execute(c)
                     .await?;
-                    Ok::<_, VoiceError>(())
-                })
+                Ok::<_, VoiceError>(())
             })
             .await
     }
@@ -158,19 +150,17 @@ impl VoiceAgent {
     /// Counts a failed attempt; the next waits 30 s doubling per attempt, at most an hour.
     async fn record_failure(&self, org: OrgId, error: String) -> Result<(), VoiceError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query(
-                        "UPDATE vapi_twilio_sync SET attempts = attempts + 1, last_error = $2, \
-                           next_attempt_at = now() + LEAST(make_interval(secs => 30 * power(2, LEAST(attempts, 7))), interval '1 hour') \
-                         WHERE org_id = $1",
-                    )
-                    .bind::<diesel::sql_types::Uuid, _>(org.0)
-                    .bind::<diesel::sql_types::Text, _>(error)
-                    .execute(c)
-                    .await?;
-                    Ok::<_, VoiceError>(())
-                })
+            .tenant(org, async move |c| {
+                diesel::sql_query(
+                    "UPDATE vapi_twilio_sync SET attempts = attempts + 1, last_error = $2, \
+                       next_attempt_at = now() + LEAST(make_interval(secs => 30 * power(2, LEAST(attempts, 7))), interval '1 hour') \
+                     WHERE org_id = $1",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(org.0)
+                .bind::<diesel::sql_types::Text, _>(error)
+                .execute(c)
+                .await?;
+                Ok::<_, VoiceError>(())
             })
             .await
     }
@@ -325,28 +315,25 @@ impl VoiceAgent {
             "number_imported" => {
                 let assistant = self
                     .db
-                    .tenant(org, move |c| {
-                        Box::pin(async move { assistant_on(c, org, Direction::Inbound).await })
+                    .tenant(org, async move |c| {
+                        assistant_on(c, org, Direction::Inbound).await
                     })
                     .await?;
                 let Some(assistant) = assistant.and_then(|a| a.vapi_assistant_id) else {
                     self.db
-                        .tenant(org, move |c| {
-                            Box::pin(async move {
-                                diesel::update(
-                                    vapi_twilio_sync::table
-                                        .filter(vapi_twilio_sync::org_id.eq(org.0)),
-                                )
-                                .set((
-                                    vapi_twilio_sync::last_error
-                                        .eq(Some("waiting for the inbound agent to be saved")),
-                                    vapi_twilio_sync::next_attempt_at
-                                        .eq(Utc::now() + chrono::Duration::days(3650)),
-                                ))
-                                .execute(c)
-                                .await?;
-                                Ok::<_, VoiceError>(())
-                            })
+                        .tenant(org, async move |c| {
+                            diesel::update(
+                                vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)),
+                            )
+                            .set((
+                                vapi_twilio_sync::last_error
+                                    .eq(Some("waiting for the inbound agent to be saved")),
+                                vapi_twilio_sync::next_attempt_at
+                                    .eq(Utc::now() + chrono::Duration::days(3650)),
+                            ))
+                            .execute(c)
+                            .await?;
+                            Ok::<_, VoiceError>(())
                         })
                         .await?;
                     return Ok(false);
@@ -405,15 +392,13 @@ impl VoiceAgent {
         match undo.await {
             Ok(()) => {
                 self.db
-                    .tenant(org, move |c| {
-                        Box::pin(async move {
-                            diesel::delete(
-                                vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)),
-                            )
-                            .execute(c)
-                            .await?;
-                            Ok::<_, VoiceError>(())
-                        })
+                    .tenant(org, async move |c| {
+                        diesel::delete(
+                            vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)),
+                        )
+                        .execute(c)
+                        .await?;
+                        Ok::<_, VoiceError>(())
                     })
                     .await
             }
@@ -428,19 +413,17 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn claim_twilio_sync(&self, org: OrgId) -> Result<bool, VoiceError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let now = Utc::now();
-                    let claimed = diesel::update(
-                        vapi_twilio_sync::table
-                            .filter(vapi_twilio_sync::org_id.eq(org.0))
-                            .filter(vapi_twilio_sync::next_attempt_at.le(now)),
-                    )
-                    .set(vapi_twilio_sync::next_attempt_at.eq(now + LEASE))
-                    .execute(c)
-                    .await?;
-                    Ok(claimed == 1)
-                })
+            .tenant(org, async move |c| {
+                let now = Utc::now();
+                let claimed = diesel::update(
+                    vapi_twilio_sync::table
+                        .filter(vapi_twilio_sync::org_id.eq(org.0))
+                        .filter(vapi_twilio_sync::next_attempt_at.le(now)),
+                )
+                .set(vapi_twilio_sync::next_attempt_at.eq(now + LEASE))
+                .execute(c)
+                .await?;
+                Ok(claimed == 1)
             })
             .await
     }

@@ -139,8 +139,8 @@ impl VoiceAgent {
     /// reads them in its identity transaction). A failure is logged and gives none.
     pub(crate) async fn caller_history(&self, org: OrgId, contact: uuid::Uuid) -> Vec<EarlierCall> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move { caller_history_on(c, org, contact, None).await })
+            .tenant(org, async move |c| {
+                caller_history_on(c, org, contact, None).await
             })
             .await
             .unwrap_or_else(|e| {
@@ -169,34 +169,32 @@ impl VoiceAgent {
         let current_call = call.id.clone();
         let (agent, contact, history) = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let agent = assistant_on(c, org, Direction::Inbound).await?;
-                    let contact = match (&agent, phone) {
-                        (Some(_), Some(phone)) => {
-                            let name = vapi_name.as_deref().unwrap_or(UNKNOWN_CALLER);
-                            // A new caller is a warm lead with score 2; a known one keeps theirs.
-                            let contact = crm::contacts::touch_caller_on(
-                                c,
-                                org,
-                                &phone,
-                                name,
-                                NEW_CALLER_SCORE,
-                                now,
-                            )
-                            .await?;
-                            Some(contact)
-                        }
-                        _ => None,
-                    };
-                    let history = match &contact {
-                        Some(contact) => {
-                            caller_history_on(c, org, contact.id, current_call.as_deref()).await?
-                        }
-                        None => Vec::new(),
-                    };
-                    Ok::<_, VoiceError>((agent, contact, history))
-                })
+            .tenant(org, async move |c| {
+                let agent = assistant_on(c, org, Direction::Inbound).await?;
+                let contact = match (&agent, phone) {
+                    (Some(_), Some(phone)) => {
+                        let name = vapi_name.as_deref().unwrap_or(UNKNOWN_CALLER);
+                        // A new caller is a warm lead with score 2; a known one keeps theirs.
+                        let contact = crm::contacts::touch_caller_on(
+                            c,
+                            org,
+                            &phone,
+                            name,
+                            NEW_CALLER_SCORE,
+                            now,
+                        )
+                        .await?;
+                        Some(contact)
+                    }
+                    _ => None,
+                };
+                let history = match &contact {
+                    Some(contact) => {
+                        caller_history_on(c, org, contact.id, current_call.as_deref()).await?
+                    }
+                    None => Vec::new(),
+                };
+                Ok::<_, VoiceError>((agent, contact, history))
             })
             .await?;
         let Some(agent) = agent else {

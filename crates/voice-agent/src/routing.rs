@@ -54,18 +54,16 @@ impl VoiceAgent {
         let number = call.phone_number_id.clone();
         let found = if assistant.is_some() || number.is_some() {
             self.db
-                .system_read(SystemOp::VapiRouting, move |c| {
-                    Box::pin(async move {
-                        diesel::sql_query(
-                            "SELECT vapi_assistant_org($1) AS by_assistant, \
-                             vapi_phone_number_org($2) AS by_number",
-                        )
-                        .bind::<Nullable<Text>, _>(assistant)
-                        .bind::<Nullable<Text>, _>(number)
-                        .get_result::<Found>(c)
-                        .await
-                        .map_err(VoiceError::from)
-                    })
+                .system_read(SystemOp::VapiRouting, async move |c| {
+                    diesel::sql_query(
+                        "SELECT vapi_assistant_org($1) AS by_assistant, \
+                         vapi_phone_number_org($2) AS by_number",
+                    )
+                    .bind::<Nullable<Text>, _>(assistant)
+                    .bind::<Nullable<Text>, _>(number)
+                    .get_result::<Found>(c)
+                    .await
+                    .map_err(VoiceError::from)
                 })
                 .await?
         } else {

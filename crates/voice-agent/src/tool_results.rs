@@ -122,56 +122,54 @@ impl VoiceAgent {
     ) -> Result<Claim, VoiceError> {
         let (id, name) = (tool_call_id.to_owned(), tool_name.to_owned());
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let now = Utc::now();
-                    let inserted = diesel::insert_into(results::table)
-                        .values((
-                            results::org_id.eq(org.0),
-                            results::tool_call_id.eq(&id),
-                            results::tool_name.eq(&name),
-                        ))
-                        .on_conflict_do_nothing()
-                        .returning(results::claimed_at)
-                        .get_result::<DateTime<Utc>>(c)
-                        .await
-                        .optional()?;
-                    if let Some(claimed_at) = inserted {
-                        let old = now - chrono::Duration::hours(KEEP_HOURS);
-                        diesel::delete(
-                            results::table
-                                .filter(results::org_id.eq(org.0))
-                                .filter(results::created_at.lt(old)),
-                        )
-                        .execute(c)
-                        .await?;
-                        return Ok(Claim::Ours(claimed_at));
-                    }
-                    let (reply, claimed_at): (Option<Value>, DateTime<Utc>) = results::table
-                        .filter(results::org_id.eq(org.0))
-                        .filter(results::tool_call_id.eq(&id))
-                        .select((results::reply, results::claimed_at))
-                        .for_update()
-                        .get_result(c)
-                        .await?;
-                    if let Some(reply) = reply {
-                        return Ok(Claim::Done(from_json(&reply)));
-                    }
-                    let stale = chrono::Duration::from_std(STALE_CLAIM).unwrap_or_default();
-                    if claimed_at > now - stale {
-                        return Ok(Claim::Running);
-                    }
-                    let taken = diesel::update(
+            .tenant(org, async move |c| {
+                let now = Utc::now();
+                let inserted = diesel::insert_into(results::table)
+                    .values((
+                        results::org_id.eq(org.0),
+                        results::tool_call_id.eq(&id),
+                        results::tool_name.eq(&name),
+                    ))
+                    .on_conflict_do_nothing()
+                    .returning(results::claimed_at)
+                    .get_result::<DateTime<Utc>>(c)
+                    .await
+                    .optional()?;
+                if let Some(claimed_at) = inserted {
+                    let old = now - chrono::Duration::hours(KEEP_HOURS);
+                    diesel::delete(
                         results::table
                             .filter(results::org_id.eq(org.0))
-                            .filter(results::tool_call_id.eq(&id)),
+                            .filter(results::created_at.lt(old)),
                     )
-                    .set(results::claimed_at.eq(diesel::dsl::now))
-                    .returning(results::claimed_at)
+                    .execute(c)
+                    .await?;
+                    return Ok(Claim::Ours(claimed_at));
+                }
+                let (reply, claimed_at): (Option<Value>, DateTime<Utc>) = results::table
+                    .filter(results::org_id.eq(org.0))
+                    .filter(results::tool_call_id.eq(&id))
+                    .select((results::reply, results::claimed_at))
+                    .for_update()
                     .get_result(c)
                     .await?;
-                    Ok(Claim::Ours(taken))
-                })
+                if let Some(reply) = reply {
+                    return Ok(Claim::Done(from_json(&reply)));
+                }
+                let stale = chrono::Duration::from_std(STALE_CLAIM).unwrap_or_default();
+                if claimed_at > now - stale {
+                    return Ok(Claim::Running);
+                }
+                let taken = diesel::update(
+                    results::table
+                        .filter(results::org_id.eq(org.0))
+                        .filter(results::tool_call_id.eq(&id)),
+                )
+                .set(results::claimed_at.eq(diesel::dsl::now))
+                .returning(results::claimed_at)
+                .get_result(c)
+                .await?;
+                Ok(Claim::Ours(taken))
             })
             .await
     }
@@ -188,23 +186,21 @@ impl VoiceAgent {
         let id = tool_call_id.to_owned();
         let stored = (reply.outcome != Err(SYSTEM_TROUBLE.to_owned())).then(|| to_json(reply));
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let ours = results::table
-                        .filter(results::org_id.eq(org.0))
-                        .filter(results::tool_call_id.eq(&id))
-                        .filter(results::claimed_at.eq(claimed_at));
-                    match stored {
-                        Some(stored) => {
-                            diesel::update(ours)
-                                .set(results::reply.eq(stored))
-                                .execute(c)
-                                .await?
-                        }
-                        None => diesel::delete(ours).execute(c).await?,
-                    };
-                    Ok::<_, VoiceError>(())
-                })
+            .tenant(org, async move |c| {
+                let ours = results::table
+                    .filter(results::org_id.eq(org.0))
+                    .filter(results::tool_call_id.eq(&id))
+                    .filter(results::claimed_at.eq(claimed_at));
+                match stored {
+                    Some(stored) => {
+                        diesel::update(ours)
+                            .set(results::reply.eq(stored))
+                            .execute(c)
+                            .await?
+                    }
+                    None => diesel::delete(ours).execute(c).await?,
+                };
+                Ok::<_, VoiceError>(())
             })
             .await
     }

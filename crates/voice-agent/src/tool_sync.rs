@@ -83,63 +83,61 @@ impl VoiceAgent {
         }
         let this = self.clone();
         self.db
-            .system(SystemOp::VapiToolRegistry, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query(
-                        "SELECT pg_advisory_xact_lock(hashtextextended('vapi_tools', 0))",
-                    )
-                    .execute(c)
+            .system(SystemOp::VapiToolRegistry, async move |c| {
+                diesel::sql_query(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('vapi_tools', 0))",
+                )
+                .execute(c)
+                .await?;
+                let rows: Vec<(String, String, String)> = vapi_tools::table
+                    .select((
+                        vapi_tools::tool_name,
+                        vapi_tools::vapi_tool_id,
+                        vapi_tools::definition_hash,
+                    ))
+                    .load(c)
                     .await?;
-                    let rows: Vec<(String, String, String)> = vapi_tools::table
-                        .select((
-                            vapi_tools::tool_name,
-                            vapi_tools::vapi_tool_id,
-                            vapi_tools::definition_hash,
-                        ))
-                        .load(c)
-                        .await?;
-                    let mut registry: HashMap<String, Registered> = rows
-                        .into_iter()
-                        .map(|(n, id, hash)| (n, Registered { id, hash }))
-                        .collect();
-                    let mut registered = Vec::new();
-                    for (name, def, hash) in wanted {
-                        if registry.get(&name).is_some_and(|r| r.hash == hash) {
-                            continue;
-                        }
-                        let created =
-                            this.with_retries(|| vapi.create_tool(&def))
-                                .await
-                                .map_err(|e| {
-                                    log_vapi("tool registration", &e);
-                                    VoiceError::from(e)
-                                })?;
-                        let id = created["id"].as_str().map(str::to_owned).ok_or_else(|| {
-                            VoiceError::Vapi(vapi_client::VapiError::Decode(
-                                "the tool has no id".into(),
-                            ))
-                        })?;
-                        diesel::insert_into(vapi_tools::table)
-                            .values((
-                                vapi_tools::tool_name.eq(&name),
-                                vapi_tools::vapi_tool_id.eq(&id),
-                                vapi_tools::definition_hash.eq(&hash),
-                            ))
-                            .on_conflict(vapi_tools::tool_name)
-                            .do_update()
-                            .set((
-                                vapi_tools::vapi_tool_id.eq(&id),
-                                vapi_tools::definition_hash.eq(&hash),
-                                vapi_tools::registered_at.eq(Utc::now()),
-                            ))
-                            .execute(c)
-                            .await?;
-                        tracing::info!(tool = %name, vapi_tool_id = %id, "Vapi tool registered");
-                        registry.insert(name.clone(), Registered { id, hash });
-                        registered.push(name);
+                let mut registry: HashMap<String, Registered> = rows
+                    .into_iter()
+                    .map(|(n, id, hash)| (n, Registered { id, hash }))
+                    .collect();
+                let mut registered = Vec::new();
+                for (name, def, hash) in wanted {
+                    if registry.get(&name).is_some_and(|r| r.hash == hash) {
+                        continue;
                     }
-                    Ok((registry, registered))
-                })
+                    let created =
+                        this.with_retries(|| vapi.create_tool(&def))
+                            .await
+                            .map_err(|e| {
+                                log_vapi("tool registration", &e);
+                                VoiceError::from(e)
+                            })?;
+                    let id = created["id"].as_str().map(str::to_owned).ok_or_else(|| {
+                        VoiceError::Vapi(vapi_client::VapiError::Decode(
+                            "the tool has no id".into(),
+                        ))
+                    })?;
+                    diesel::insert_into(vapi_tools::table)
+                        .values((
+                            vapi_tools::tool_name.eq(&name),
+                            vapi_tools::vapi_tool_id.eq(&id),
+                            vapi_tools::definition_hash.eq(&hash),
+                        ))
+                        .on_conflict(vapi_tools::tool_name)
+                        .do_update()
+                        .set((
+                            vapi_tools::vapi_tool_id.eq(&id),
+                            vapi_tools::definition_hash.eq(&hash),
+                            vapi_tools::registered_at.eq(Utc::now()),
+                        ))
+                        .execute(c)
+                        .await?;
+                    tracing::info!(tool = %name, vapi_tool_id = %id, "Vapi tool registered");
+                    registry.insert(name.clone(), Registered { id, hash });
+                    registered.push(name);
+                }
+                Ok((registry, registered))
             })
             .await
     }
@@ -166,45 +164,43 @@ impl VoiceAgent {
         // Record the organization's tools; remember the ids they replace.
         let (stale, assistants) = self
             .db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let previous: Vec<(String, String)> = org_tools::table
-                        .filter(org_tools::org_id.eq(org.0))
-                        .select((org_tools::tool_name, org_tools::vapi_tool_id))
-                        .load(c)
+            .tenant(org, async move |c| {
+                let previous: Vec<(String, String)> = org_tools::table
+                    .filter(org_tools::org_id.eq(org.0))
+                    .select((org_tools::tool_name, org_tools::vapi_tool_id))
+                    .load(c)
+                    .await?;
+                let stale: Vec<String> = previous
+                    .into_iter()
+                    .filter(|(n, id)| reg.get(n).is_some_and(|r| &r.id != id))
+                    .map(|(_, id)| id)
+                    .collect();
+                for name in TOOL_NAMES {
+                    let Some(r) = reg.get(name) else { continue };
+                    diesel::insert_into(org_tools::table)
+                        .values((
+                            org_tools::org_id.eq(org.0),
+                            org_tools::tool_name.eq(name),
+                            org_tools::vapi_tool_id.eq(&r.id),
+                            org_tools::definition_hash.eq(&r.hash),
+                        ))
+                        .on_conflict((org_tools::org_id, org_tools::tool_name))
+                        .do_update()
+                        .set((
+                            org_tools::vapi_tool_id.eq(&r.id),
+                            org_tools::definition_hash.eq(&r.hash),
+                        ))
+                        .execute(c)
                         .await?;
-                    let stale: Vec<String> = previous
-                        .into_iter()
-                        .filter(|(n, id)| reg.get(n).is_some_and(|r| &r.id != id))
-                        .map(|(_, id)| id)
-                        .collect();
-                    for name in TOOL_NAMES {
-                        let Some(r) = reg.get(name) else { continue };
-                        diesel::insert_into(org_tools::table)
-                            .values((
-                                org_tools::org_id.eq(org.0),
-                                org_tools::tool_name.eq(name),
-                                org_tools::vapi_tool_id.eq(&r.id),
-                                org_tools::definition_hash.eq(&r.hash),
-                            ))
-                            .on_conflict((org_tools::org_id, org_tools::tool_name))
-                            .do_update()
-                            .set((
-                                org_tools::vapi_tool_id.eq(&r.id),
-                                org_tools::definition_hash.eq(&r.hash),
-                            ))
-                            .execute(c)
-                            .await?;
-                    }
-                    let assistants: Vec<String> = voice_agents::table
-                        .filter(voice_agents::org_id.eq(org.0))
-                        .filter(voice_agents::vapi_assistant_id.is_not_null())
-                        .select(voice_agents::vapi_assistant_id.assume_not_null())
-                        .order(voice_agents::direction)
-                        .load(c)
-                        .await?;
-                    Ok::<_, VoiceError>((stale, assistants))
-                })
+                }
+                let assistants: Vec<String> = voice_agents::table
+                    .filter(voice_agents::org_id.eq(org.0))
+                    .filter(voice_agents::vapi_assistant_id.is_not_null())
+                    .select(voice_agents::vapi_assistant_id.assume_not_null())
+                    .order(voice_agents::direction)
+                    .load(c)
+                    .await?;
+                Ok::<_, VoiceError>((stale, assistants))
             })
             .await?;
         let ids: Vec<String> = TOOL_NAMES
@@ -251,37 +247,35 @@ impl VoiceAgent {
         let retry_after = chrono::Duration::from_std(self.config.link_retry_after)
             .unwrap_or(chrono::Duration::minutes(5));
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let now = Utc::now();
-                    let target = org_tools::table.filter(org_tools::org_id.eq(org.0));
-                    match failure {
-                        None => {
-                            diesel::update(target)
-                                .set((
-                                    org_tools::link_status.eq("linked"),
-                                    org_tools::link_attempts.eq(0),
-                                    org_tools::last_error.eq(None::<String>),
-                                    org_tools::next_attempt_at.eq(None::<chrono::DateTime<Utc>>),
-                                    org_tools::linked_at.eq(now),
-                                ))
-                                .execute(c)
-                                .await?;
-                        }
-                        Some(error) => {
-                            diesel::update(target)
-                                .set((
-                                    org_tools::link_status.eq("failed"),
-                                    org_tools::link_attempts.eq(org_tools::link_attempts + 1),
-                                    org_tools::last_error.eq(error),
-                                    org_tools::next_attempt_at.eq(now + retry_after),
-                                ))
-                                .execute(c)
-                                .await?;
-                        }
+            .tenant(org, async move |c| {
+                let now = Utc::now();
+                let target = org_tools::table.filter(org_tools::org_id.eq(org.0));
+                match failure {
+                    None => {
+                        diesel::update(target)
+                            .set((
+                                org_tools::link_status.eq("linked"),
+                                org_tools::link_attempts.eq(0),
+                                org_tools::last_error.eq(None::<String>),
+                                org_tools::next_attempt_at.eq(None::<chrono::DateTime<Utc>>),
+                                org_tools::linked_at.eq(now),
+                            ))
+                            .execute(c)
+                            .await?;
                     }
-                    Ok::<_, VoiceError>(())
-                })
+                    Some(error) => {
+                        diesel::update(target)
+                            .set((
+                                org_tools::link_status.eq("failed"),
+                                org_tools::link_attempts.eq(org_tools::link_attempts + 1),
+                                org_tools::last_error.eq(error),
+                                org_tools::next_attempt_at.eq(now + retry_after),
+                            ))
+                            .execute(c)
+                            .await?;
+                    }
+                }
+                Ok::<_, VoiceError>(())
             })
             .await
     }
@@ -300,13 +294,11 @@ impl VoiceAgent {
         }
         let orgs: Vec<Row> = self
             .db
-            .system(SystemOp::VoiceWork, |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT org_id FROM voice_orgs_with_assistants()")
-                        .load(c)
-                        .await
-                        .map_err(VoiceError::from)
-                })
+            .system(SystemOp::VoiceWork, async move |c| {
+                diesel::sql_query("SELECT org_id FROM voice_orgs_with_assistants()")
+                    .load(c)
+                    .await
+                    .map_err(VoiceError::from)
             })
             .await?;
         let mut out = Vec::new();
@@ -327,20 +319,18 @@ impl VoiceAgent {
         org: OrgId,
     ) -> Result<Vec<(String, String, String, Option<String>)>, VoiceError> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    Ok(org_tools::table
-                        .filter(org_tools::org_id.eq(org.0))
-                        .order(org_tools::tool_name)
-                        .select((
-                            org_tools::tool_name,
-                            org_tools::vapi_tool_id,
-                            org_tools::link_status,
-                            org_tools::last_error,
-                        ))
-                        .load(c)
-                        .await?)
-                })
+            .tenant(org, async move |c| {
+                Ok(org_tools::table
+                    .filter(org_tools::org_id.eq(org.0))
+                    .order(org_tools::tool_name)
+                    .select((
+                        org_tools::tool_name,
+                        org_tools::vapi_tool_id,
+                        org_tools::link_status,
+                        org_tools::last_error,
+                    ))
+                    .load(c)
+                    .await?)
             })
             .await
     }

@@ -114,14 +114,12 @@ impl VoiceAgent {
     pub async fn work_once(&self, limit: i32) -> Result<WorkReport, VoiceError> {
         let due: Vec<Due> = self
             .db
-            .system(SystemOp::VoiceWork, move |c| {
-                Box::pin(async move {
-                    diesel::sql_query("SELECT org_id, kind FROM voice_due_orgs($1)")
-                        .bind::<diesel::sql_types::Integer, _>(limit)
-                        .load(c)
-                        .await
-                        .map_err(VoiceError::from)
-                })
+            .system(SystemOp::VoiceWork, async move |c| {
+                diesel::sql_query("SELECT org_id, kind FROM voice_due_orgs($1)")
+                    .bind::<diesel::sql_types::Integer, _>(limit)
+                    .load(c)
+                    .await
+                    .map_err(VoiceError::from)
             })
             .await?;
         let mut report = WorkReport::default();
@@ -187,31 +185,29 @@ impl VoiceAgent {
 
     async fn pending_alert(&self, org: OrgId, id: Uuid) -> Result<Option<Alert>, Failure> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    let row: Option<(Uuid, Option<Uuid>, String)> = voice_alerts::table
-                        .filter(voice_alerts::org_id.eq(org.0))
-                        .filter(voice_alerts::id.eq(id))
-                        .filter(voice_alerts::status.eq("pending"))
-                        .select((
-                            voice_alerts::call_log_id,
-                            voice_alerts::contact_id,
-                            voice_alerts::body,
-                        ))
-                        .first(c)
-                        .await
-                        .optional()?;
-                    let Some((call, contact, body)) = row else {
-                        return Ok(None);
-                    };
-                    let settings = crate::agents::settings_on(c, org).await?;
-                    Ok::<_, VoiceError>(Some(Alert {
-                        call,
-                        contact,
-                        body,
-                        phone: settings.hot_lead_alert_phone,
-                    }))
-                })
+            .tenant(org, async move |c| {
+                let row: Option<(Uuid, Option<Uuid>, String)> = voice_alerts::table
+                    .filter(voice_alerts::org_id.eq(org.0))
+                    .filter(voice_alerts::id.eq(id))
+                    .filter(voice_alerts::status.eq("pending"))
+                    .select((
+                        voice_alerts::call_log_id,
+                        voice_alerts::contact_id,
+                        voice_alerts::body,
+                    ))
+                    .first(c)
+                    .await
+                    .optional()?;
+                let Some((call, contact, body)) = row else {
+                    return Ok(None);
+                };
+                let settings = crate::agents::settings_on(c, org).await?;
+                Ok::<_, VoiceError>(Some(Alert {
+                    call,
+                    contact,
+                    body,
+                    phone: settings.hot_lead_alert_phone,
+                }))
             })
             .await
             .map_err(|e| Failure::Retry(e.to_string()))
@@ -226,22 +222,20 @@ impl VoiceAgent {
         error: Option<String>,
     ) -> Result<(), Failure> {
         self.db
-            .tenant(org, move |c| {
-                Box::pin(async move {
-                    diesel::update(
-                        voice_alerts::table
-                            .filter(voice_alerts::org_id.eq(org.0))
-                            .filter(voice_alerts::id.eq(id)),
-                    )
-                    .set((
-                        voice_alerts::status.eq(status),
-                        voice_alerts::attempts.eq(voice_alerts::attempts + 1),
-                        voice_alerts::last_error.eq(error),
-                    ))
-                    .execute(c)
-                    .await
-                    .map_err(VoiceError::from)
-                })
+            .tenant(org, async move |c| {
+                diesel::update(
+                    voice_alerts::table
+                        .filter(voice_alerts::org_id.eq(org.0))
+                        .filter(voice_alerts::id.eq(id)),
+                )
+                .set((
+                    voice_alerts::status.eq(status),
+                    voice_alerts::attempts.eq(voice_alerts::attempts + 1),
+                    voice_alerts::last_error.eq(error),
+                ))
+                .execute(c)
+                .await
+                .map_err(VoiceError::from)
             })
             .await
             .map(|_| ())

@@ -118,7 +118,7 @@ pub async fn upsert(
     app: Uuid,
     new: NewVoicemail,
 ) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, move |c| Box::pin(upsert_on(c, org, app, new)))
+    db.tenant(org, async move |c| upsert_on(c, org, app, new).await)
         .await
 }
 
@@ -179,17 +179,15 @@ fn validate(new: &NewVoicemail) -> Result<(), VoicemailError> {
 /// # Errors
 /// [`VoicemailError::NotFound`], [`VoicemailError::Db`].
 pub async fn get(db: &Db, org: OrgId, app: Uuid, id: Uuid) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            voicemails::table
-                .filter(voicemails::id.eq(id))
-                .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
-                .select(Voicemail::as_select())
-                .first(c)
-                .await
-                .optional()?
-                .ok_or(VoicemailError::NotFound)
-        })
+    db.tenant(org, async move |c| {
+        voicemails::table
+            .filter(voicemails::id.eq(id))
+            .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
+            .select(Voicemail::as_select())
+            .first(c)
+            .await
+            .optional()?
+            .ok_or(VoicemailError::NotFound)
     })
     .await
 }
@@ -206,27 +204,25 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Voicemail>, i64), VoicemailError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            let scoped = || {
-                let mut q = voicemails::table
-                    .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
-                    .into_boxed();
-                if let Some(user) = dialpad_user_id {
-                    q = q.filter(voicemails::dialpad_user_id.eq(user));
-                }
-                q
-            };
-            let page = scoped()
-                .order((voicemails::created_at.desc(), voicemails::id.desc()))
-                .limit(limit)
-                .offset(offset)
-                .select(Voicemail::as_select())
-                .load(c)
-                .await?;
-            let total = scoped().count().get_result(c).await?;
-            Ok((page, total))
-        })
+    db.tenant(org, async move |c| {
+        let scoped = || {
+            let mut q = voicemails::table
+                .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
+                .into_boxed();
+            if let Some(user) = dialpad_user_id {
+                q = q.filter(voicemails::dialpad_user_id.eq(user));
+            }
+            q
+        };
+        let page = scoped()
+            .order((voicemails::created_at.desc(), voicemails::id.desc()))
+            .limit(limit)
+            .offset(offset)
+            .select(Voicemail::as_select())
+            .load(c)
+            .await?;
+        let total = scoped().count().get_result(c).await?;
+        Ok((page, total))
     })
     .await
 }
@@ -237,17 +233,15 @@ pub async fn list(
 /// [`VoicemailError::NotFound`], [`VoicemailError::Db`].
 pub async fn delete(db: &Db, org: OrgId, app: Uuid, id: Uuid) -> Result<(), VoicemailError> {
     let deleted = db
-        .tenant(org, move |c| {
-            Box::pin(async move {
-                diesel::delete(
-                    voicemails::table
-                        .filter(voicemails::id.eq(id))
-                        .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
-                )
-                .execute(c)
-                .await
-                .map_err(VoicemailError::from)
-            })
+        .tenant(org, async move |c| {
+            diesel::delete(
+                voicemails::table
+                    .filter(voicemails::id.eq(id))
+                    .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
+            )
+            .execute(c)
+            .await
+            .map_err(VoicemailError::from)
         })
         .await?;
     if deleted == 0 {
@@ -269,20 +263,18 @@ pub async fn link_to_call(
     id: Uuid,
     dialpad_call_id: i64,
 ) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, move |c| {
-        Box::pin(async move {
-            diesel::update(
-                voicemails::table
-                    .filter(voicemails::id.eq(id))
-                    .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
-            )
-            .set(voicemails::dialpad_call_id.eq(Some(dialpad_call_id)))
-            .returning(Voicemail::as_returning())
-            .get_result(c)
-            .await
-            .optional()?
-            .ok_or(VoicemailError::NotFound)
-        })
+    db.tenant(org, async move |c| {
+        diesel::update(
+            voicemails::table
+                .filter(voicemails::id.eq(id))
+                .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
+        )
+        .set(voicemails::dialpad_call_id.eq(Some(dialpad_call_id)))
+        .returning(Voicemail::as_returning())
+        .get_result(c)
+        .await
+        .optional()?
+        .ok_or(VoicemailError::NotFound)
     })
     .await
 }

@@ -151,16 +151,14 @@ async fn messages(
     let o = org(who);
     w.gw.state
         .db
-        .tenant(o, move |c| {
-            Box::pin(async move {
-                m::messages
-                    .filter(m::org_id.eq(o.0))
-                    .order(m::created_at.asc())
-                    .select((m::method, m::status, m::external_message_id, m::error_code))
-                    .load(c)
-                    .await
-                    .map_err(db::DbError::Query)
-            })
+        .tenant(o, async move |c| {
+            m::messages
+                .filter(m::org_id.eq(o.0))
+                .order(m::created_at.asc())
+                .select((m::method, m::status, m::external_message_id, m::error_code))
+                .load(c)
+                .await
+                .map_err(db::DbError::Query)
         })
         .await
         .unwrap()

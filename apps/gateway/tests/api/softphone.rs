@@ -341,20 +341,17 @@ async fn legs_of(w: &World, org: &str) -> Vec<(String, String)> {
         status: String,
     }
     let org = db::OrgId(org.parse().unwrap());
-    let rows: Vec<Row> = w
-        .gw
-        .state
-        .db
-        .tenant(org, |c| {
-            Box::pin(async move {
+    let rows: Vec<Row> =
+        w.gw.state
+            .db
+            .tenant(org, async move |c| {
                 diesel::sql_query("SELECT leg_sid, status FROM softphone_calls ORDER BY leg_sid")
                     .load(c)
                     .await
                     .map_err(db::DbError::Query)
             })
-        })
-        .await
-        .unwrap();
+            .await
+            .unwrap();
     rows.into_iter().map(|r| (r.leg_sid, r.status)).collect()
 }
 
