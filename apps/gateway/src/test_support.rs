@@ -170,7 +170,7 @@ pub struct TestGateway {
     pub database: TestDatabase,
     client: reqwest::Client,
     handle: ServerHandle,
-    /// This instance's event workers and realtime fan-out (stopped with it).
+    /// This instance's job runner and realtime fan-out (stopped with it).
     _background: crate::background::Background,
     /// The state it serves (its hub shows this instance's WebSocket connections).
     pub state: AppState,

@@ -1,4 +1,4 @@
-//! A dedicated connection that receives PostgreSQL `NOTIFY`s (`LISTEN`), for waking event workers
+//! A dedicated connection that receives PostgreSQL `NOTIFY`s (`LISTEN`), for waking job workers
 //! at once and fanning realtime events out to every gateway instance.
 //!
 //! A notification sent while no connection listens is lost: users of this type keep the durable

@@ -354,7 +354,7 @@ async fn disconnect_integration(
         return Err(credentials::CredentialError::NotConnected(provider).into());
     }
     if provider == credentials::Provider::Twilio {
-        // Undo the dual-sync; a Vapi failure leaves it `disconnecting` for the voice worker.
+        // Undo the dual-sync; a Vapi failure leaves it `disconnecting` for the voice.due-work task.
         let (voice, org) = (state.voice.clone(), user.org_id);
         tokio::spawn(async move {
             if let Err(e) = voice.disconnect_twilio_sync(org).await {

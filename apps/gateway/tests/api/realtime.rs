@@ -285,7 +285,7 @@ async fn dashboard_users_get_user_events_by_role() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_arriving_on_instance_a_reaches_a_client_on_instance_b() {
     let gw_a = TestGateway::start().await;
-    // B runs no event workers: whatever B's clients receive was processed on A.
+    // B runs no job workers: whatever B's clients receive was processed on A.
     let gw_b = gw_a.second_instance(0).await;
     let a = tenant(&gw_a, "clinic-a").await;
     let mut on_b = connect(&gw_b, "", &[("x-app-api-key", &a.key)]).await;

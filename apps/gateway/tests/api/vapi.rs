@@ -520,7 +520,7 @@ async fn end_of_call_reports_twice_and_out_of_order_give_one_correct_row() {
         contact,
         json!({"lead_status": "booked", "lead_temperature": "hot", "lead_score": 87})
     );
-    // One hot-lead alert, sent once by the voice worker through the clinic's Twilio.
+    // One hot-lead alert, sent once by its voice.alert job through the clinic's Twilio.
     assert_eq!(
         count(&gw, "SELECT count(*) AS n FROM voice_alerts").await,
         1
