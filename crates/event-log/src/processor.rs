@@ -29,9 +29,14 @@ pub fn register(runner: Runner, db: Db) -> Runner {
     })
 }
 
-/// The job's order key for an event of `app` about Dialpad call `call_id`.
+/// The job's order key for an event of `app` about Dialpad call `call_id`: the same text as
+/// SQL's `app_id::text || ':' || (payload ->> 'call_id')` (migration 000017 and the replay
+/// runbook), so jobs written by either are ordered together (a string id unquoted).
 pub(crate) fn order_key(app: Uuid, call_id: &serde_json::Value) -> String {
-    format!("{app}:{call_id}")
+    match call_id {
+        serde_json::Value::String(id) => format!("{app}:{id}"),
+        other => format!("{app}:{other}"),
+    }
 }
 
 /// Applies the event a job names: its effects (call, voicemail, realtime event), its `done`
@@ -135,4 +140,17 @@ async fn close_event(
     .execute(c)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use uuid::Uuid;
+
+    #[test]
+    fn order_keys_read_like_the_sql_text_of_the_call_id() {
+        let app = Uuid::nil();
+        assert_eq!(super::order_key(app, &json!(42)), format!("{app}:42"));
+        assert_eq!(super::order_key(app, &json!("42")), format!("{app}:42"));
+    }
 }
