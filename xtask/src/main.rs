@@ -22,7 +22,7 @@
 //! | `test` | fmt, clippy, the embedding model, drift checks, check-rls, table owners, every test (the knowledge-base evaluation among them), the contract suite, the demo, the console (API types drift, Biome, tsc, Vitest, build, browser suite) |
 //! | `demo` | a clinic day replayed against the gateway binary through HTTP and WebSocket only (`apps/loadgen`), on a fresh database (or `DATABASE_URL`); fails on any wrong figure or crossed tenant |
 //! | `contract` | the provider-fixture contract suite in `tests/` |
-//! | `bench [load]` | benchmarks (release build; `BENCH_BASELINE_GATEWAY=<binary>` also runs the load generator against that binary first and prints both side by side): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), then the load generator against the gateway binary (`load`: only that) into `target/bench/loadgen.json` |
+//! | `bench [load\|hot\|peer]` | benchmarks (release build, load runs on a durable cluster; `BENCH_BASELINE_GATEWAY=<binary>` also runs the load generator against that binary first and prints both side by side): per-request authentication, credential vault, forwarding codes, scheduling (availability, booking, dashboard stats on 100k calls), knowledge base (local embedding, 50-page PDF ingestion, queries over 1k/10k chunks), then the load generator against the gateway binary (`load`: only that) into `target/bench/loadgen.json`; `hot`: the four hot paths with round trips, commits and WAL flushes per request into `target/bench/hot.json`; `peer`: the same beside the seed's own stack (`xtask/src/bench.rs`) |
 //!
 //! This binary uses only the standard library and `local-postgres`, so it builds in seconds; the
 //! database work itself is done by the gateway binary's admin commands, and the demo and load
@@ -34,6 +34,7 @@ use std::time::Instant;
 
 use local_postgres::{APP_DATABASE, Cluster, Profile, roles};
 
+mod bench;
 mod console;
 mod crate_map;
 mod ownership;
@@ -69,8 +70,10 @@ fn main() -> ExitCode {
         ["test"] => test(),
         ["contract"] => contract(),
         ["demo"] => demo(),
-        ["bench"] => bench(false),
-        ["bench", "load"] => bench(true),
+        ["bench"] => bench::run_mode(bench::Mode::All),
+        ["bench", "load"] => bench::run_mode(bench::Mode::Load),
+        ["bench", "hot"] => bench::run_mode(bench::Mode::Hot),
+        ["bench", "peer"] => bench::run_mode(bench::Mode::Peer),
         _ => Err(usage()),
     };
     match result {
@@ -84,7 +87,7 @@ fn main() -> ExitCode {
 
 fn usage() -> String {
     "usage: cargo xtask <dev | db start|stop|reset|status|url [--owner]|psql [args] | migrate | rotate-credentials | telephony-cleanup | sync-tools | \
-     schema [--check] | check-rls | table-owners | crate-map | openapi [--check] | models | reembed | rag-eval | console-types | console-screenshots | test | contract | demo | bench [load]>"
+     schema [--check] | check-rls | table-owners | crate-map | openapi [--check] | models | reembed | rag-eval | console-types | console-screenshots | test | contract | demo | bench [load|hot|peer]>"
         .into()
 }
 
@@ -583,6 +586,23 @@ fn with_scratch_db_urls<T>(
 ) -> Result<T> {
     let cluster =
         Cluster::ensure_running(&test_cluster_dir(), Profile::Test).map_err(|e| e.to_string())?;
+    scratch_db_on(&cluster, migrate, |db| f(&db.owner_url, &db.runtime_url))
+}
+
+/// A scratch database's name and how to log in to it as each role.
+struct ScratchDb {
+    name: String,
+    owner_url: String,
+    runtime_url: String,
+    superuser_url: String,
+}
+
+/// Runs `f` on a new database of `cluster` migrated by `migrate`, dropped afterwards.
+fn scratch_db_on<T>(
+    cluster: &Cluster,
+    migrate: impl FnOnce(&str) -> Result,
+    f: impl FnOnce(&ScratchDb) -> Result<T>,
+) -> Result<T> {
     let name = format!("scratch_{}", std::process::id());
     let drop_sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
     cluster
@@ -594,9 +614,13 @@ fn with_scratch_db_urls<T>(
             &format!("CREATE DATABASE {name} OWNER {}", roles::OWNER),
         )
         .map_err(|e| e.to_string())?;
-    let owner_url = cluster.url(roles::OWNER, &name);
-    let runtime_url = cluster.url(roles::RUNTIME, &name);
-    let result = migrate(&owner_url).and_then(|()| f(&owner_url, &runtime_url));
+    let db = ScratchDb {
+        owner_url: cluster.url(roles::OWNER, &name),
+        runtime_url: cluster.url(roles::RUNTIME, &name),
+        superuser_url: cluster.url(roles::SUPERUSER, &name),
+        name,
+    };
+    let result = migrate(&db.owner_url).and_then(|()| f(&db));
     let _ = cluster.psql("postgres", &drop_sql);
     result
 }
@@ -768,108 +792,6 @@ fn run_loadgen(loadgen: &Path, gateway_bin: &Path, runtime_url: &str, args: &[&s
             .env("DATABASE_URL", runtime_url)
             .env("EMBEDDING_MODEL_DIR", model_dir()),
     )
-}
-
-/// The benchmarks, all on release builds: the domain crates' own (authentication, credential
-/// vault, forwarding codes, scheduling, knowledge base), then the load generator against the
-/// gateway binary on a fresh database, writing `target/bench/loadgen.json`.
-/// `load_only`: skip the crates' benchmarks (`cargo xtask bench load`).
-fn bench(load_only: bool) -> Result {
-    models()?;
-    if !load_only {
-        step("crate benchmarks", || {
-            run(
-                "crate benchmarks",
-                cargo().args([
-                    "bench",
-                    "--locked",
-                    "--package",
-                    "tenancy",
-                    "--package",
-                    "credentials",
-                    "--package",
-                    "telephony-gsm",
-                    "--package",
-                    "scheduling",
-                    "--package",
-                    "rag",
-                    "--benches",
-                ]),
-            )
-        })?;
-    }
-    step("load benchmarks", || {
-        run(
-            "building the release gateway",
-            cargo().args([
-                "build",
-                "--quiet",
-                "--locked",
-                "--release",
-                "--package",
-                "gateway",
-                "--bin",
-                "gateway",
-            ]),
-        )?;
-        let bin = target_dir().join("release/gateway");
-        let loadgen = loadgen_bin(true)?;
-        let dir = target_dir().join("bench");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let baseline = std::env::var_os("BENCH_BASELINE_GATEWAY").map(PathBuf::from);
-        if let Some(baseline) = &baseline {
-            load_bench(&loadgen, baseline, &dir.join("loadgen-baseline.json"))?;
-        }
-        load_bench(&loadgen, &bin, &dir.join("loadgen.json"))?;
-        if baseline.is_some() {
-            print_comparison(
-                &dir.join("loadgen-baseline.json"),
-                &dir.join("loadgen.json"),
-            )?;
-        }
-        Ok(())
-    })
-}
-
-/// One load benchmark run of gateway binary `bin` on a fresh database, written to `out`.
-fn load_bench(loadgen: &Path, bin: &Path, out: &Path) -> Result {
-    let out = out.to_str().ok_or("target path is not UTF-8")?;
-    with_scratch_db_urls(migrate_with_gateway(bin), |_, runtime_url| {
-        run_loadgen(loadgen, bin, runtime_url, &["bench", "--out", out])
-    })
-}
-
-/// Prints the two load runs side by side (p99 and throughput per scenario), as a Markdown
-/// table for docs/benchmarks.md.
-fn print_comparison(baseline: &Path, current: &Path) -> Result {
-    let read = |path: &Path| -> Result<serde_json::Value> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-    };
-    let (before, after) = (read(baseline)?, read(current)?);
-    let empty = Vec::new();
-    let rows = |v: &serde_json::Value| v["results"].as_array().unwrap_or(&empty).clone();
-    eprintln!("| scenario | mode | p99 before | p99 after | per s before | per s after |");
-    eprintln!("|---|---|---:|---:|---:|---:|");
-    for row in rows(&after) {
-        let same = rows(&before)
-            .into_iter()
-            .find(|b| b["name"] == row["name"] && b["mode"] == row["mode"]);
-        let cell = |r: Option<&serde_json::Value>, key: &str| {
-            r.and_then(|r| r[key].as_f64())
-                .map_or_else(|| "–".to_owned(), |x| format!("{x:.1}"))
-        };
-        eprintln!(
-            "| {} | {} | {} | {} | {} | {} |",
-            row["name"].as_str().unwrap_or(""),
-            row["mode"].as_str().unwrap_or(""),
-            cell(same.as_ref(), "p99_ms"),
-            cell(Some(&row), "p99_ms"),
-            cell(same.as_ref(), "throughput_per_s"),
-            cell(Some(&row), "throughput_per_s"),
-        );
-    }
-    Ok(())
 }
 
 /// A clinic day replayed end to end (apps/loadgen `demo`): the gateway binary with its own

@@ -44,18 +44,26 @@ const DELIVERY_TARGET: &str = "p99 < 50 ms (issue 7)";
 const KB_TARGET: &str = "p95 < 200 ms (seed)";
 
 /// Everything a request needs, shared by the senders.
-struct Target {
+pub struct Target {
     api: Api,
     secret: String,
     clinic: Clinic,
     seq: AtomicU64,
 }
 
-impl Target {
+/// What the senders draw request sequence numbers from.
+pub trait Sequence: Send + Sync + 'static {
+    /// The next sequence number (unique within a run).
+    fn next(&self) -> u64;
+}
+
+impl Sequence for Target {
     fn next(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }
+}
 
+impl Target {
     fn call(&self, id: String, caller: String) -> VapiCall {
         VapiCall {
             id,
@@ -111,10 +119,13 @@ impl Target {
 }
 
 /// What one run of a scenario measured.
-struct Run {
-    latencies: Latencies,
-    errors: u64,
-    elapsed: Duration,
+pub struct Run {
+    /// Latency of every request.
+    pub latencies: Latencies,
+    /// Requests that failed.
+    pub errors: u64,
+    /// How long the run took.
+    pub elapsed: Duration,
 }
 
 impl Run {
@@ -134,25 +145,31 @@ impl Run {
     }
 }
 
-fn contact_number(i: u64) -> String {
+/// The number of the bench clinic's contact `i % 2000` (E.164).
+pub fn contact_number(i: u64) -> String {
     format!("+1415{:07}", 1 + i % 2000)
 }
 
 /// One request of a scenario, by sequence number; answers whether it succeeded.
-type Request = Arc<
-    dyn Fn(Arc<Target>, u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync,
->;
+pub type Request<T = Target> =
+    Arc<dyn Fn(Arc<T>, u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
 
-fn request<F, Fut>(f: F) -> Request
+/// A [`Request`] from an async closure.
+pub fn request<T, F, Fut>(f: F) -> Request<T>
 where
-    F: Fn(Arc<Target>, u64) -> Fut + Send + Sync + 'static,
+    F: Fn(Arc<T>, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send + 'static,
 {
     Arc::new(move |t, i| Box::pin(f(t, i)))
 }
 
 /// `rate` requests per second for `secs`, each sent on schedule whatever the previous ones do.
-async fn fixed_rate(target: &Arc<Target>, rate: u32, secs: u32, send: &Request) -> Run {
+pub async fn fixed_rate<T: Sequence>(
+    target: &Arc<T>,
+    rate: u32,
+    secs: u32,
+    send: &Request<T>,
+) -> Run {
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
@@ -182,7 +199,12 @@ async fn fixed_rate(target: &Arc<Target>, rate: u32, secs: u32, send: &Request) 
 }
 
 /// `workers` senders, each sending its next request as soon as the last is answered, for `secs`.
-async fn saturate(target: &Arc<Target>, workers: usize, secs: u64, send: &Request) -> Run {
+pub async fn saturate<T: Sequence>(
+    target: &Arc<T>,
+    workers: usize,
+    secs: u64,
+    send: &Request<T>,
+) -> Run {
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
     let handles: Vec<_> = (0..workers)
@@ -377,43 +399,7 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
     let gateway = GatewayProcess::start(&fakes.uri(), &[("DB_POOL_SIZE", "32")]).await?;
     let api = Api::new(&gateway.base)?;
     let run_id = format!("{:x}", chrono::Utc::now().timestamp_millis());
-    let spec = ClinicSpec {
-        name: "Bench Clinic",
-        slug: "bench-clinic",
-        twilio_account: "ACb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
-        number: "+15559990000",
-        transfer_departments: json!({}),
-        knowledge_base: handbook(),
-        dialpad_users: &[(987_654, "crm_bench")],
-    };
-    let setup = Instant::now();
-    let clinic = Clinic::open(&api, &spec, &run_id).await?;
-    // 2,000 contacts, 16 at a time, through the API.
-    let token = clinic.token.clone();
-    futures_util::stream::iter(0..2000u64)
-        .map(|i| {
-            let (api, token) = (api.clone(), token.clone());
-            async move {
-                api.post("/api/contacts", Some(&token), &json!({"name": format!("Patient {i}"), "phone": contact_number(i), "email": format!("p{i}@mail.example")}))
-                    .await
-                    .map(|r| r.status)
-            }
-        })
-        .buffer_unordered(16)
-        .for_each(|_| async {})
-        .await;
-    let chunks = expect(
-        "document list",
-        api.get("/api/knowledge-base/documents", &token).await?,
-        200,
-    )?;
-    println!(
-        "bench: gateway pid {} at {}; clinic with 2,000 contacts and a {}-chunk handbook set up in {:.1} s",
-        gateway.pid(),
-        gateway.base,
-        chunks["documents"][0]["chunk_count"],
-        setup.elapsed().as_secs_f64()
-    );
+    let clinic = open_clinic(&api, &gateway, &run_id).await?;
     let target = Arc::new(Target {
         api: api.clone(),
         secret: gateway.vapi_secret.clone(),
@@ -445,6 +431,56 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
         println!("bench: results written to {out}");
     }
     Ok(true)
+}
+
+/// The bench clinic (a 60-section handbook) with 2,000 contacts, set up through the API.
+///
+/// # Errors
+/// When a set-up request fails.
+#[allow(clippy::print_stdout)]
+pub async fn open_clinic(
+    api: &Api,
+    gateway: &GatewayProcess,
+    run_id: &str,
+) -> anyhow::Result<Clinic> {
+    let spec = ClinicSpec {
+        name: "Bench Clinic",
+        slug: "bench-clinic",
+        twilio_account: "ACb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
+        number: "+15559990000",
+        transfer_departments: json!({}),
+        knowledge_base: handbook(),
+        dialpad_users: &[(987_654, "crm_bench")],
+    };
+    let setup = Instant::now();
+    let clinic = Clinic::open(api, &spec, run_id).await?;
+    // 2,000 contacts, 16 at a time, through the API.
+    let token = clinic.token.clone();
+    futures_util::stream::iter(0..2000u64)
+        .map(|i| {
+            let (api, token) = (api.clone(), token.clone());
+            async move {
+                api.post("/api/contacts", Some(&token), &json!({"name": format!("Patient {i}"), "phone": contact_number(i), "email": format!("p{i}@mail.example")}))
+                    .await
+                    .map(|r| r.status)
+            }
+        })
+        .buffer_unordered(16)
+        .for_each(|_| async {})
+        .await;
+    let chunks = expect(
+        "document list",
+        api.get("/api/knowledge-base/documents", &token).await?,
+        200,
+    )?;
+    println!(
+        "bench: gateway pid {} at {}; clinic with 2,000 contacts and a {}-chunk handbook set up in {:.1} s",
+        gateway.pid(),
+        gateway.base,
+        chunks["documents"][0]["chunk_count"],
+        setup.elapsed().as_secs_f64()
+    );
+    Ok(clinic)
 }
 
 /// Every scenario in order: the request scenarios at a fixed rate and at saturation, bookings,
@@ -656,7 +692,7 @@ async fn idle_connections(
 }
 
 /// The machine the numbers come from: CPU model, logical CPUs, memory.
-fn machine() -> Value {
+pub fn machine() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()

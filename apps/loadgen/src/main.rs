@@ -9,6 +9,8 @@
 //!   gateway serving the console, with the demo clinics set up ([`console`]).
 //! - `loadgen bench [--out FILE]`: load scenarios at a fixed rate and at saturation, with
 //!   latency histograms and the gateway's memory ([`bench`]); writes JSON to `FILE`.
+//! - `loadgen hot [--out FILE]`: the four hot paths at saturation, beside the seed's own stack
+//!   when one is given, with round trips, commits, WAL flushes and CPU per request ([`hot`]).
 //!
 //! Environment: `GATEWAY_BIN` (the gateway binary to start), `DATABASE_URL` (a migrated
 //! database, runtime role), optionally `EMBEDDING_MODEL_DIR` and `GATEWAY_LOG` (the gateway's
@@ -21,6 +23,7 @@ mod console;
 mod demo;
 mod fakes;
 mod gateway;
+mod hot;
 mod stats;
 mod wire;
 mod ws;
@@ -55,8 +58,10 @@ fn main() -> ExitCode {
             }
             ["bench"] => bench::run(None).await,
             ["bench", "--out", file] => bench::run(Some(file)).await,
+            ["hot"] => hot::run(None).await,
+            ["hot", "--out", file] => hot::run(Some(file)).await,
             _ => Err(anyhow::anyhow!(
-                "usage: loadgen demo | loadgen dev | loadgen console -- <command…> | loadgen bench [--out FILE]"
+                "usage: loadgen demo | loadgen dev | loadgen console -- <command…> | loadgen bench [--out FILE] | loadgen hot [--out FILE]"
             )),
         }
     });

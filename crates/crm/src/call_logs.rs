@@ -519,14 +519,6 @@ pub struct UpsertedCall {
     pub started_at: Option<DateTime<Utc>>,
 }
 
-/// The status rank as SQL (terminal statuses share the top rank).
-const RANK: &str = "CASE {} WHEN 'pending' THEN 0 WHEN 'initiated' THEN 1 WHEN 'queued' THEN 2 \
-                    WHEN 'ringing' THEN 3 WHEN 'in-progress' THEN 4 ELSE 5 END";
-
-fn rank(expr: &str) -> String {
-    RANK.replace("{}", expr)
-}
-
 /// Inserts or advances a Vapi call's row; `None` when the id belongs to another organization.
 /// Links a call-back row we created (`ours`) to the Vapi id first, so both converge on one row.
 /// Messages may arrive in any order: the status only moves forward, known facts are kept.
@@ -534,6 +526,7 @@ fn rank(expr: &str) -> String {
 /// A new row is dated (`created_at`, what the call list and the dashboard's days go by) when the
 /// call started, if the first message we get says so and that is not in the future: a call whose
 /// early messages were lost and whose report arrives late is still listed at its start.
+/// (`call_logs_upsert_vapi` in the migrations; one statement.)
 ///
 /// # Errors
 /// [`CrmError::Db`].
@@ -542,50 +535,51 @@ pub async fn upsert_vapi_on(
     org: OrgId,
     row: &VapiCallRow<'_>,
 ) -> Result<Option<UpsertedCall>, CrmError> {
-    if let Some(ours) = row.ours {
-        diesel::update(one(org.0, ours).filter(call_logs::vapi_call_id.is_null()))
-            .set((
-                call_logs::vapi_call_id.eq(row.vapi_call_id),
-                call_logs::call_sid.eq(format!("vapi-{}", row.vapi_call_id)),
-            ))
-            .execute(c)
-            .await?;
-    }
-    let sql = format!(
-        "INSERT INTO call_logs (id, org_id, vapi_call_id, call_sid, contact_id, phone_number, \
-           from_number, caller_name, call_type, status, started_at, ended_at, metadata, created_at) \
-         VALUES ($1, $2, $3, 'vapi-' || $3, $4, $5, $5, COALESCE($6, '{unknown}'), $7, $8, \
-           $9, $10, $11, LEAST(now(), COALESCE($9, now()))) \
-         ON CONFLICT (vapi_call_id) DO UPDATE SET \
-           status = CASE WHEN {new} > {old} THEN EXCLUDED.status ELSE call_logs.status END, \
-           contact_id = COALESCE(call_logs.contact_id, EXCLUDED.contact_id), \
-           phone_number = COALESCE(call_logs.phone_number, EXCLUDED.phone_number), \
-           from_number = COALESCE(call_logs.from_number, EXCLUDED.from_number), \
-           caller_name = CASE WHEN $6 IS NULL THEN call_logs.caller_name ELSE $6 END, \
-           started_at = COALESCE(call_logs.started_at, EXCLUDED.started_at), \
-           ended_at = COALESCE(EXCLUDED.ended_at, call_logs.ended_at), \
-           metadata = call_logs.metadata || EXCLUDED.metadata \
-         WHERE call_logs.org_id = EXCLUDED.org_id \
-         RETURNING id, status, contact_id, booking_confirmed, started_at",
-        unknown = crate::contacts::UNKNOWN_CALLER,
-        new = rank("EXCLUDED.status"),
-        old = rank("call_logs.status"),
-    );
-    Ok(diesel::sql_query(sql)
-        .bind::<diesel::sql_types::Uuid, _>(Uuid::new_v4())
-        .bind::<diesel::sql_types::Uuid, _>(org.0)
-        .bind::<diesel::sql_types::Text, _>(row.vapi_call_id)
-        .bind::<Nullable<diesel::sql_types::Uuid>, _>(row.contact_id)
-        .bind::<Nullable<diesel::sql_types::Text>, _>(row.phone.clone())
-        .bind::<Nullable<diesel::sql_types::Text>, _>(row.caller_name.clone())
-        .bind::<diesel::sql_types::Text, _>(row.call_type)
-        .bind::<diesel::sql_types::Text, _>(row.status)
-        .bind::<Nullable<diesel::sql_types::Timestamptz>, _>(row.started_at)
-        .bind::<Nullable<diesel::sql_types::Timestamptz>, _>(row.ended_at)
-        .bind::<diesel::sql_types::Jsonb, _>(row.metadata.clone())
-        .get_result(c)
-        .await
-        .optional()?)
+    upsert_vapi(c, org, row, false).await
+}
+
+/// [`upsert_vapi_on`] for an `end-of-call-report`, which also marks the row as having its
+/// report: `None` when the report was stored already (a redelivery: nothing is written and no
+/// row is locked) or the id belongs to another organization. Issue 22, "acknowledge in one
+/// commit".
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn store_report_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    row: &VapiCallRow<'_>,
+) -> Result<Option<UpsertedCall>, CrmError> {
+    upsert_vapi(c, org, row, true).await
+}
+
+async fn upsert_vapi(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    row: &VapiCallRow<'_>,
+    report: bool,
+) -> Result<Option<UpsertedCall>, CrmError> {
+    use diesel::sql_types::{Bool, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
+    Ok(diesel::sql_query(
+        "SELECT * FROM call_logs_upsert_vapi($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind::<SqlUuid, _>(Uuid::new_v4())
+    .bind::<SqlUuid, _>(org.0)
+    .bind::<Text, _>(row.vapi_call_id)
+    .bind::<Nullable<SqlUuid>, _>(row.ours)
+    .bind::<Nullable<SqlUuid>, _>(row.contact_id)
+    .bind::<Nullable<Text>, _>(row.phone.clone())
+    .bind::<Nullable<Text>, _>(row.caller_name.clone())
+    .bind::<Text, _>(crate::contacts::UNKNOWN_CALLER)
+    .bind::<Text, _>(row.call_type)
+    .bind::<Text, _>(row.status)
+    .bind::<Nullable<Timestamptz>, _>(row.started_at)
+    .bind::<Nullable<Timestamptz>, _>(row.ended_at)
+    .bind::<Jsonb, _>(row.metadata.clone())
+    .bind::<Bool, _>(report)
+    .get_result(c)
+    .await
+    .optional()?)
 }
 
 /// What an `end-of-call-report` says about a call, redacted by the caller.

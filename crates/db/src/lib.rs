@@ -21,6 +21,7 @@ pub mod rls;
 #[allow(missing_docs)]
 pub mod schema;
 mod scope;
+pub mod signal;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod text;

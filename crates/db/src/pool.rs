@@ -1,6 +1,8 @@
 use diesel::sql_types::Text;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
 
@@ -12,13 +14,15 @@ pub(crate) type PooledConn = Object<AsyncPgConnection>;
 /// The connection pool. Cheap to clone (an `Arc` inside).
 ///
 /// Connections are opened lazily; each new one runs the per-connection setup
-/// (`application_name`, `statement_timeout`) before it is handed out.
+/// (`application_name`, `statement_timeout`) before it is handed out. A returned connection is
+/// reused without a validation query; one left broken or inside a transaction is dropped.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<AsyncPgConnection>,
     /// Where [`Db::listen`] opens its dedicated connections (holds the password: never logged).
     url: std::sync::Arc<str>,
     application_name: std::sync::Arc<str>,
+    pub(crate) signals: std::sync::Arc<crate::signal::Signals>,
 }
 
 impl std::fmt::Debug for Db {
@@ -41,6 +45,10 @@ impl Db {
         let application_name = config.application_name.clone();
         let statement_timeout_ms = config.statement_timeout.as_millis().to_string();
         let mut manager_config = ManagerConfig::default();
+        // No `SELECT 1` on every checkout (issue 22): a connection that failed is marked broken
+        // by diesel-async and dropped by the pool; one the server closed fails its next query,
+        // which the caller reports like any database error.
+        manager_config.recycling_method = RecyclingMethod::Fast;
         manager_config.custom_setup = Box::new(move |url| {
             let application_name = application_name.clone();
             let statement_timeout_ms = statement_timeout_ms.clone();
@@ -73,6 +81,7 @@ impl Db {
             pool,
             url: config.url.as_str().into(),
             application_name: config.application_name.as_str().into(),
+            signals: std::sync::Arc::default(),
         })
     }
 

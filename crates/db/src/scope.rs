@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use diesel::sql_types::Text;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -88,6 +87,9 @@ pub enum SystemOp {
     JobClaim,
     /// The job runner taking a periodic task's slot through `job_schedule_claim` (no tenant data).
     JobSchedule,
+    /// A coalesced after-commit `NOTIFY <channel>` to other instances ([`crate::signal`]; no
+    /// tenant data).
+    SignalNotify,
 }
 
 impl SystemOp {
@@ -112,6 +114,7 @@ impl SystemOp {
             Self::KnowledgeBaseWork => "knowledge_base_work",
             Self::JobClaim => "job_claim",
             Self::JobSchedule => "job_schedule",
+            Self::SignalNotify => "signal_notify",
         }
     }
 }
@@ -133,19 +136,6 @@ where
     Fut: Future<Output = T>,
 {
     type Fut = Fut;
-}
-
-/// Error type inside the diesel transaction: the caller's error, or a database error raised by
-/// diesel itself (BEGIN, COMMIT, setting the scope).
-enum TxError<E> {
-    Db(diesel::result::Error),
-    Caller(E),
-}
-
-impl<E> From<diesel::result::Error> for TxError<E> {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e)
-    }
 }
 
 impl Db {
@@ -210,9 +200,37 @@ impl Db {
         f(&mut conn).await
     }
 
-    /// One transaction whose first statement sets the scope: `app.current_org_id` (empty: no
-    /// tenant) and `app.system_op` (empty: tenant work).
+    /// One transaction that sets the scope, `app.current_org_id` (empty: no tenant) and
+    /// `app.system_op` (empty: tenant work), in the same round trip as its `BEGIN` (one
+    /// simple-protocol batch; issue 22 "round trips"). Commits when `f` returns `Ok`, rolls
+    /// back otherwise, as diesel's own `transaction` does. After a commit, raises the channels
+    /// the transaction asked for ([`crate::signal::raise_after_commit`]).
     async fn scoped<R, E, F>(&self, org_id: String, system_op: &'static str, f: F) -> Result<R, E>
+    where
+        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
+            + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
+            + Send,
+        E: From<DbError> + Send,
+        R: Send,
+    {
+        // Boxed: callers' futures stay small (clippy's large_futures) for one allocation.
+        let (result, raised) =
+            crate::signal::recording(Box::pin(self.transaction(org_id, system_op, f))).await;
+        if result.is_ok() {
+            for channel in raised {
+                self.raise(channel);
+            }
+        }
+        result
+    }
+
+    /// The transaction of [`Db::scoped`].
+    async fn transaction<R, E, F>(
+        &self,
+        org_id: String,
+        system_op: &'static str,
+        f: F,
+    ) -> Result<R, E>
     where
         F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
             + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
@@ -222,21 +240,37 @@ impl Db {
     {
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;
-        conn.transaction(async move |c| {
-            diesel::sql_query(
-                "SELECT set_config('app.current_org_id', $1, true), \
-                        set_config('app.system_op', $2, true)",
-            )
-            .bind::<Text, _>(org_id)
-            .bind::<Text, _>(system_op)
-            .execute(c)
-            .await?;
-            f(c).await.map_err(TxError::Caller)
-        })
-        .await
-        .map_err(|e| match e {
-            TxError::Db(e) => E::from(DbError::Query(e)),
-            TxError::Caller(e) => e,
-        })
+        let db_err = |e| E::from(DbError::Query(e));
+        AnsiTransactionManager::begin_transaction_sql(conn, &begin_scoped(&org_id, system_op))
+            .await
+            .map_err(db_err)?;
+        match f(conn).await {
+            Ok(value) => match AnsiTransactionManager::commit_transaction(conn).await {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    // A failed COMMIT may leave the transaction open; a failed rollback marks
+                    // the connection broken and the pool drops it.
+                    let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+                    Err(db_err(e))
+                }
+            },
+            Err(e) => {
+                let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+                Err(e)
+            }
+        }
     }
+}
+
+/// `BEGIN` and the scope's settings as one batch. Both values are inlined as SQL literals: the
+/// organization id is a formatted UUID or empty, the operation a fixed name from [`SystemOp`];
+/// quotes are doubled all the same.
+fn begin_scoped(org_id: &str, system_op: &str) -> String {
+    let literal = |v: &str| v.replace('\'', "''");
+    format!(
+        "BEGIN; SELECT set_config('app.current_org_id', '{}', true), \
+         set_config('app.system_op', '{}', true)",
+        literal(org_id),
+        literal(system_op)
+    )
 }

@@ -1,6 +1,8 @@
 //! Row-level security, roles and the two transaction scopes, against a real PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use db::schema::users;
 use db::test_support::{IsolationProbe, TestDatabase, assert_tenant_isolation, create_org};
 use db::{Db, DbConfig, DbError, OrgId, rls};
@@ -338,4 +340,49 @@ async fn same_natural_key_in_parallel_first() {
 #[tokio::test(flavor = "multi_thread")]
 async fn same_natural_key_in_parallel_second() {
     write_shared_natural_key().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_is_raised_after_commit_only_and_reaches_other_instances_coalesced() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let org = create_org(&db, "Clinic").await;
+    let mut local = db.signals("test_signal");
+    let mut remote = db.listen(&["test_signal"]).await.unwrap();
+    // Rolled back: nothing raised, nothing notified.
+    let failed: Result<(), DbError> = db
+        .tenant(org, async move |_| {
+            assert!(db::signal::raise_after_commit("test_signal"));
+            Err(DbError::Migration("caller gave up".into()))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert!(!local.has_changed().unwrap());
+    assert!(
+        remote
+            .wait(Duration::from_millis(200))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Committed, ten times in a burst: raised locally at once, and one NOTIFY for all.
+    for _ in 0..10 {
+        db.tenant(org, async move |c| {
+            assert!(db::signal::raise_after_commit("test_signal"));
+            insert_user(c, org).await.map(|_| ())
+        })
+        .await
+        .unwrap();
+        assert!(local.has_changed().unwrap());
+        local.borrow_and_update();
+    }
+    let mut notes = remote.wait(Duration::from_secs(2)).await.unwrap();
+    notes.extend(remote.wait(Duration::from_millis(300)).await.unwrap());
+    assert!(
+        (1..10).contains(&notes.len()),
+        "coalesced into fewer than one NOTIFY per commit: {notes:?}"
+    );
+    assert!(notes.iter().all(|n| n.channel == "test_signal"));
+    // Outside a transaction of Db nothing is recorded (the caller notifies in its own).
+    assert!(!db::signal::raise_after_commit("test_signal"));
 }

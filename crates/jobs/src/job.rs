@@ -102,6 +102,12 @@ impl From<JobError> for Failure {
     }
 }
 
+impl From<db::DbError> for Failure {
+    fn from(e: db::DbError) -> Self {
+        Self::Retry(e.to_string())
+    }
+}
+
 /// What a handler returns.
 pub type Outcome = Result<Done, Failure>;
 

@@ -128,6 +128,9 @@ pub enum Profile {
     /// `fsync`, `synchronous_commit` and `full_page_writes` off: a throw-away cluster for one test
     /// run, where speed matters and a crash only costs a re-run.
     Test,
+    /// Durable like [`Profile::Dev`] (`fsync`, `synchronous_commit`, `full_page_writes` on), with
+    /// `pg_stat_statements` loaded so the load benchmarks can count statements per request.
+    Bench,
 }
 
 /// A running cluster: where it listens and how to log in as each role.
@@ -571,6 +574,12 @@ fn init(dir: &Path, bin_dir: &Path, profile: Profile) -> Result<(), ClusterError
     );
     if profile == Profile::Test {
         conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+    }
+    if profile == Profile::Bench {
+        conf.push_str(
+            "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n\
+             pg_stat_statements.max = 10000\ntrack_wal_io_timing = off\n",
+        );
     }
     let conf_path = data.join("postgresql.conf");
     let mut existing = fs::read_to_string(&conf_path).map_err(io_err("reading postgresql.conf"))?;

@@ -1,9 +1,9 @@
 //! Cross-instance fan-out: every instance delivers every committed outbox event to its own
 //! connections.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use db::Db;
 use futures_util::future::BoxFuture;
@@ -23,7 +23,8 @@ pub trait FanOut: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy)]
 pub struct PgFanOutConfig {
     /// How long the listener waits before checking its connection (a lost connection is noticed
-    /// within about this long); also the pause before retrying a failed catch-up.
+    /// within about this long); also how often the outbox is read without a signal, and the
+    /// pause before retrying a failed read.
     pub health_check: Duration,
 }
 
@@ -35,18 +36,20 @@ impl Default for PgFanOutConfig {
     }
 }
 
-/// How far back, in seqs, a reconnecting listener re-reads: seqs are allocated before commit,
-/// so an event committed late can carry a seq lower than one already delivered.
-const CATCH_UP_MARGIN: i64 = 1_000;
-/// Seqs remembered as delivered (must exceed [`CATCH_UP_MARGIN`]).
-const SEEN_CAPACITY: usize = 10_000;
-/// Rows read per catch-up query.
-const CATCH_UP_PAGE: i32 = 500;
+/// Rows read per query.
+const PAGE: i32 = 500;
+/// How long a seq below the highest delivered one is looked for before it is taken as rolled
+/// back (seqs are allocated at insert, so an event can commit after a higher one was read).
+const MISSING_FOR: Duration = Duration::from_secs(60);
+/// Missing seqs remembered at most (the oldest are given up first).
+const MISSING_MAX: usize = 10_000;
 
-/// The PostgreSQL fan-out: a dedicated `LISTEN realtime_events` connection; each notification
-/// carries a seq, the rows are fetched by seq in one query per wake-up and delivered. After a
-/// lost connection it reconnects with backoff and re-reads every row after the last delivered
-/// seq (minus a margin), skipping those already delivered.
+/// The PostgreSQL fan-out. Publishing transactions raise [`outbox::CHANNEL`] after they commit
+/// ([`db::signal`]); a listener task turns other instances' coalesced `NOTIFY realtime_events`
+/// into the same local signal. On each signal (and every `health_check` without one) the
+/// fan-out reads every row after the highest seq it delivered plus the seqs below it still
+/// missing, in one query, and delivers them: nothing twice, and nothing lost to a missed
+/// notification or a lost connection (the next read catches up).
 #[derive(Debug, Clone)]
 pub struct PgFanOut {
     db: Db,
@@ -61,102 +64,72 @@ impl PgFanOut {
     }
 }
 
-/// Delivered seqs, bounded: a set for lookups and a queue for eviction order.
-struct Seen {
-    set: HashSet<i64>,
-    order: VecDeque<i64>,
-}
-
-impl Seen {
-    fn new() -> Self {
-        Self {
-            set: HashSet::with_capacity(SEEN_CAPACITY),
-            order: VecDeque::with_capacity(SEEN_CAPACITY),
-        }
-    }
-
-    /// Records `seq`; false when it was already delivered.
-    fn insert(&mut self, seq: i64) -> bool {
-        if !self.set.insert(seq) {
-            return false;
-        }
-        self.order.push_back(seq);
-        if self.order.len() > SEEN_CAPACITY
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        true
-    }
-}
-
+/// What has been delivered: the highest seq, and the seqs below it not seen yet.
 struct Cursor {
     hub: Arc<Hub>,
-    seen: Seen,
-    /// The highest seq delivered (the outbox head at start); `None` before the first start.
+    /// The highest seq delivered (the outbox head at start); `None` before the first read.
     high: Option<i64>,
+    /// Seqs below `high` not delivered yet, with when they were first missed.
+    missing: BTreeMap<i64, Instant>,
 }
 
 impl Cursor {
-    /// Delivers the events not delivered before; returns how many that was.
-    fn deliver(&mut self, events: &[OutboxEvent]) -> usize {
-        let mut delivered = 0;
-        for event in events {
-            if self.seen.insert(event.seq) {
-                self.hub.deliver(event);
-                self.high = Some(self.high.map_or(event.seq, |h| h.max(event.seq)));
-                delivered += 1;
+    /// Delivers `rows` (each is new: above `high` or missing) and moves `high` past them,
+    /// remembering the seqs it skipped; returns how many rows were above the old `high`.
+    fn absorb(&mut self, rows: &[OutboxEvent]) -> usize {
+        let now = Instant::now();
+        let old_high = self.high.unwrap_or(0);
+        let mut above = Vec::new();
+        for event in rows {
+            self.missing.remove(&event.seq);
+            if event.seq > old_high {
+                above.push(event.seq);
+            }
+            self.hub.deliver(event);
+        }
+        let new_high = above.iter().copied().max().unwrap_or(old_high);
+        let skipped_from = (new_high - MISSING_MAX as i64).max(old_high) + 1;
+        let mut returned = above.iter().copied().peekable();
+        for seq in skipped_from..new_high {
+            while returned.next_if(|s| *s < seq).is_some() {}
+            if returned.peek() != Some(&seq) {
+                self.missing.insert(seq, now);
             }
         }
-        delivered
+        self.missing
+            .retain(|_, since| now.duration_since(*since) < MISSING_FOR);
+        while self.missing.len() > MISSING_MAX {
+            self.missing.pop_first();
+        }
+        self.high = Some(new_high);
+        above.len()
     }
 }
 
 impl FanOut for PgFanOut {
     fn run(self: Arc<Self>, hub: Arc<Hub>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
+            let _listener = AbortOnDrop(tokio::spawn(forward_notifications(
+                self.db.clone(),
+                self.config.health_check,
+            )));
+            let mut signals = self.db.signals(outbox::CHANNEL);
             let mut cursor = Cursor {
                 hub,
-                seen: Seen::new(),
                 high: None,
+                missing: BTreeMap::new(),
             };
             loop {
-                let mut listener = self
-                    .db
-                    .listen_retrying(&[outbox::CHANNEL], "realtime fan-out")
-                    .await;
-                // Listening now: anything committed from here on is notified. Deliver what was
-                // committed while not listening.
-                if let Err(e) = self.catch_up(&mut cursor).await {
-                    tracing::warn!(error = %e, "realtime fan-out cannot catch up; reconnecting");
+                signals.borrow_and_update();
+                if let Err(e) = self.deliver_new(&mut cursor).await {
+                    tracing::warn!(error = %e, "realtime fan-out cannot read the outbox; retrying");
                     tokio::time::sleep(self.config.health_check).await;
                     continue;
                 }
-                loop {
-                    let notes = match listener.wait(self.config.health_check).await {
-                        Ok(notes) => notes,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "realtime fan-out lost its listener; reconnecting");
-                            break;
-                        }
-                    };
-                    let seqs: Vec<i64> = notes
-                        .iter()
-                        .filter_map(|n| n.payload.parse().ok())
-                        .collect();
-                    if seqs.is_empty() {
-                        continue;
-                    }
-                    match outbox::fetch(&self.db, seqs).await {
-                        Ok(events) => {
-                            cursor.deliver(&events);
-                        }
-                        Err(e) => {
-                            // Not dropped: the reconnect's catch-up re-reads these rows.
-                            tracing::warn!(error = %e, "realtime fan-out cannot fetch notified events; reconnecting to catch up");
-                            break;
-                        }
-                    }
+                match tokio::time::timeout(self.config.health_check, signals.changed()).await {
+                    Ok(Ok(())) | Err(_) => {}
+                    // The signal's sender lives as long as the pool; poll if it ever goes.
+                    Ok(Err(_)) => tokio::time::sleep(self.config.health_check).await,
                 }
             }
         })
@@ -164,30 +137,89 @@ impl FanOut for PgFanOut {
 }
 
 impl PgFanOut {
-    /// At the first start: begins after the outbox head (clients connected now want new events
-    /// only). After a reconnect: delivers every row after the last delivered seq minus
-    /// [`CATCH_UP_MARGIN`] that was not delivered yet.
-    async fn catch_up(&self, cursor: &mut Cursor) -> Result<(), crate::RealtimeError> {
-        let Some(high) = cursor.high else {
+    /// At the first read: begins after the outbox head (clients connected now want new events
+    /// only). Then: delivers every row not delivered yet, page by page.
+    async fn deliver_new(&self, cursor: &mut Cursor) -> Result<(), crate::RealtimeError> {
+        let Some(mut high) = cursor.high else {
             cursor.high = Some(outbox::head(&self.db).await?);
             return Ok(());
         };
-        let mut after = (high - CATCH_UP_MARGIN).max(0);
-        let mut missed = 0usize;
         loop {
-            let page = outbox::after(&self.db, after, CATCH_UP_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            missed += cursor.deliver(&page);
-            if page.len() < CATCH_UP_PAGE as usize {
-                break;
+            let missing = cursor.missing.keys().copied().collect();
+            let page = outbox::since(&self.db, high, missing, PAGE).await?;
+            let above = cursor.absorb(&page);
+            high = cursor.high.unwrap_or(high);
+            if above < PAGE as usize {
+                return Ok(());
             }
         }
-        tracing::info!(
-            high = cursor.high,
-            missed,
-            "realtime fan-out caught up after reconnecting"
-        );
-        Ok(())
+    }
+}
+
+/// Raises the local signal on every `NOTIFY realtime_events` from another instance, and once
+/// after each (re)connection so that what was committed meanwhile is read.
+async fn forward_notifications(db: Db, health_check: Duration) {
+    loop {
+        let mut listener = db
+            .listen_retrying(&[outbox::CHANNEL], "realtime fan-out")
+            .await;
+        db.raise_local(outbox::CHANNEL);
+        loop {
+            match listener.wait(health_check).await {
+                Ok(notes) if notes.is_empty() => {}
+                Ok(_) => db.raise_local(outbox::CHANNEL),
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime fan-out lost its listener; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Aborts a spawned task when dropped (the listener dies with the fan-out).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64) -> OutboxEvent {
+        OutboxEvent {
+            seq,
+            org_id: uuid::Uuid::nil(),
+            audience: "users".into(),
+            app_id: None,
+            min_role: Some("user".into()),
+            target_crm_user: None,
+            payload: serde_json::json!({}),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn seqs_skipped_by_a_read_are_looked_for_until_they_commit() {
+        let mut cursor = Cursor {
+            hub: Arc::new(Hub::new(16)),
+            high: Some(10),
+            missing: BTreeMap::new(),
+        };
+        // 12 and 14 were allocated but not committed when this read ran.
+        assert_eq!(cursor.absorb(&[event(11), event(13), event(15)]), 3);
+        assert_eq!(cursor.high, Some(15));
+        assert_eq!(cursor.missing.keys().copied().collect::<Vec<_>>(), [12, 14]);
+        // 14 commits late, with 16 after it: 14 is no longer missing, 12 still is.
+        assert_eq!(cursor.absorb(&[event(14), event(16)]), 1);
+        assert_eq!(cursor.high, Some(16));
+        assert_eq!(cursor.missing.keys().copied().collect::<Vec<_>>(), [12]);
+        // Nothing new: nothing changes.
+        assert_eq!(cursor.absorb(&[]), 0);
+        assert_eq!(cursor.high, Some(16));
     }
 }

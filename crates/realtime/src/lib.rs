@@ -3,11 +3,15 @@
 //!
 //! The path of an event:
 //! 1. [`outbox::publish`] writes it to `realtime_events` **inside the transaction that caused
-//!    it** (an event handler, a user change) and queues `NOTIFY realtime_events, '<seq>'`, which
-//!    PostgreSQL sends at commit: an event exists exactly when its cause committed.
-//! 2. On every gateway instance, a [`FanOut`] ([`PgFanOut`]) listens, fetches the notified rows
-//!    by seq (payloads of any size) and hands each to the local [`Hub`]; after a lost listener
-//!    connection it catches up from the table, so no committed event is skipped.
+//!    it** (an event handler, a user change): an event exists exactly when its cause committed.
+//!    After the commit the transaction raises a signal ([`db::signal`]): this instance's
+//!    fan-out at once, other instances through one coalesced `NOTIFY realtime_events` sent
+//!    outside any writing transaction (a `NOTIFY` inside it would take PostgreSQL's global
+//!    notify lock at every commit; issue 22).
+//! 2. On every gateway instance, a [`FanOut`] ([`PgFanOut`]) reads on each signal every row
+//!    it has not delivered (after its highest seq, plus lower seqs still missing because their
+//!    transaction committed late) and hands each to the local [`Hub`]; a missed signal or a
+//!    lost connection is caught up by the next read, so no committed event is skipped.
 //! 3. The [`Hub`] delivers to the connections of the event's room only: an app's connections
 //!    (`audience = app`), or the organization's signed-in dashboard users with a minimum role
 //!    (`audience = users`). Each connection has a bounded queue; a client too slow to drain it is

@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::RealtimeError;
 
-/// The NOTIFY channel; its payload is the event's `seq` in decimal, sent at commit by the
-/// `realtime_events_announce` trigger.
+/// The signal raised after a transaction that published events commits ([`db::signal`]: this
+/// instance at once, other instances through a coalesced `NOTIFY realtime_events` without
+/// payload).
 pub const CHANNEL: &str = "realtime_events";
 
 /// Who receives an event.
@@ -64,9 +65,11 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// Writes `event` for organization `org` (its insert trigger queues the notification). Run it on a connection
-/// inside the caller's tenant transaction ([`db::Db::tenant`] for `org`): the event is delivered
-/// if and only if that transaction commits. Returns the event's seq.
+/// Writes `event` for organization `org` and asks for [`CHANNEL`] to be raised when the
+/// transaction commits. Run it on a connection inside the caller's tenant transaction
+/// ([`db::Db::tenant`] for `org`): the event is delivered if and only if that transaction
+/// commits. On a connection outside [`db::Db`]'s transactions (a test's own), a `NOTIFY` is
+/// queued in the transaction instead. Returns the event's seq.
 ///
 /// # Errors
 /// The database error; the caller's transaction then rolls back.
@@ -98,6 +101,11 @@ pub async fn publish(
         .returning(realtime_events::seq)
         .get_result(conn)
         .await?;
+    if !db::signal::raise_after_commit(CHANNEL) {
+        diesel::sql_query("SELECT pg_notify('realtime_events', '')")
+            .execute(conn)
+            .await?;
+    }
     Ok(seq)
 }
 
@@ -121,16 +129,26 @@ pub async fn head(db: &Db) -> Result<i64, RealtimeError> {
     .await
 }
 
-/// The outbox rows with these seqs, in seq order (rows pruned meanwhile are absent).
+/// The outbox rows not delivered yet: those with the seqs in `missing`, and up to `limit` after
+/// `after`, in seq order (rows pruned meanwhile are absent).
 ///
 /// # Errors
 /// [`RealtimeError::Db`].
-pub async fn fetch(db: &Db, seqs: Vec<i64>) -> Result<Vec<OutboxEvent>, RealtimeError> {
+pub async fn since(
+    db: &Db,
+    after: i64,
+    missing: Vec<i64>,
+    limit: i32,
+) -> Result<Vec<OutboxEvent>, RealtimeError> {
     db.system_read(SystemOp::RealtimeFanOut, async move |c| {
-        Ok(diesel::sql_query("SELECT * FROM realtime_events_fetch($1)")
-            .bind::<Array<BigInt>, _>(seqs)
-            .load(c)
-            .await?)
+        Ok(
+            diesel::sql_query("SELECT * FROM realtime_events_since($1, $2, $3)")
+                .bind::<BigInt, _>(after)
+                .bind::<Array<BigInt>, _>(missing)
+                .bind::<Integer, _>(limit)
+                .load(c)
+                .await?,
+        )
     })
     .await
 }

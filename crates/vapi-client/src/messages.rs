@@ -31,8 +31,9 @@ pub enum ParseError {
     NoType,
 }
 
-/// What the webhook needs of the `call` object.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the webhook needs of the `call` object. Serializable as our own stored form (a queued
+/// report's job), not Vapi's wire form.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallInfo {
     /// Vapi's call id.
     pub id: Option<String>,
@@ -72,7 +73,7 @@ pub struct ToolCall {
 }
 
 /// What an end-of-call report says.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EndOfCallReport {
     /// Free string (627 values in the OpenAPI enum).
     pub ended_reason: Option<String>,

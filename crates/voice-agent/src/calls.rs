@@ -18,12 +18,34 @@
 use chrono::{DateTime, Utc};
 use db::OrgId;
 use diesel_async::AsyncPgConnection;
+use jobs::{Done, Failure, Job, RetryPolicy};
 use realtime::{Audience, RealtimeEvent};
 use serde_json::{Value, json};
 use vapi_client::{CallInfo, EndOfCallReport};
 
-use crate::redaction::redact;
+use crate::redaction::{redact, redact_report};
 use crate::{VoiceAgent, VoiceError};
+
+/// The job kind of a report's post-call analysis, queued when the report is acknowledged
+/// ([`VoiceAgent::store_report`]) and ordered per call (`vapi:<call id>`).
+pub const REPORT_JOB: &str = "voice.report";
+
+/// The analysis job's retry policy: 10 attempts, 1 s doubling up to 5 minutes, then the job is
+/// dead-lettered (the report stays stored on the call row; docs/operations.md, "dead jobs").
+pub const REPORT_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 10,
+    base_delay: std::time::Duration::from_secs(1),
+    max_delay: std::time::Duration::from_secs(300),
+};
+
+/// A report as queued for its analysis: the call, the report with every free text redacted,
+/// and when it was acknowledged (the analysis's "now").
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct QueuedReport {
+    call: CallInfo,
+    report: EndOfCallReport,
+    received_at: DateTime<Utc>,
+}
 
 /// Name given to callers we know nothing about (seed 001 "Verified working code").
 pub const UNKNOWN_CALLER: &str = crm::contacts::UNKNOWN_CALLER;
@@ -144,6 +166,13 @@ async fn upsert_call(
     vapi_call_id: &str,
     facts: &CallFacts<'_>,
 ) -> Result<crm::call_logs::UpsertedCall, VoiceError> {
+    crm::call_logs::upsert_vapi_on(c, org, &vapi_row(vapi_call_id, facts))
+        .await?
+        .ok_or(VoiceError::NotFound("call"))
+}
+
+/// The call row's owner's view of `facts`.
+fn vapi_row<'a>(vapi_call_id: &'a str, facts: &CallFacts<'a>) -> crm::call_logs::VapiCallRow<'a> {
     let ours = facts
         .call
         .metadata
@@ -152,7 +181,7 @@ async fn upsert_call(
         .and_then(|s| uuid::Uuid::parse_str(s).ok());
     let phone =
         e164(facts.call.customer_number.as_deref()).or_else(|| facts.call.customer_number.clone());
-    let row = crm::call_logs::VapiCallRow {
+    crm::call_logs::VapiCallRow {
         vapi_call_id,
         ours,
         phone,
@@ -163,10 +192,7 @@ async fn upsert_call(
         started_at: facts.started_at,
         ended_at: facts.ended_at,
         metadata: facts.metadata.clone(),
-    };
-    crm::call_logs::upsert_vapi_on(c, org, &row)
-        .await?
-        .ok_or(VoiceError::NotFound("call"))
+    }
 }
 
 /// The caller's contact (created as a warm lead when new), when the caller's number is E.164.
@@ -279,34 +305,96 @@ impl VoiceAgent {
             .await
     }
 
-    /// Records an `end-of-call-report` and runs the post-call analysis (module docs). Returns
-    /// the row's id.
+    /// Acknowledges an `end-of-call-report` in one short transaction (issue 22): the call row by
+    /// Vapi's id, marked as having its report, and a [`REPORT_JOB`] carrying the report
+    /// **redacted**, ordered per call, for the post-call analysis ([`VoiceAgent::analyse_report`]).
+    /// A report stored already (a redelivery) changes nothing. Returns the row's id, `None` for a
+    /// redelivery or a call id of another organization.
     ///
     /// # Errors
     /// [`VoiceError::Invalid`] without a call id; [`VoiceError::Db`].
-    pub async fn record_report(
+    pub async fn store_report(
         &self,
         org: OrgId,
         call: &CallInfo,
         report: &EndOfCallReport,
         now: DateTime<Utc>,
-    ) -> Result<uuid::Uuid, VoiceError> {
+    ) -> Result<Option<uuid::Uuid>, VoiceError> {
         let vapi_call_id = call
             .id
             .clone()
             .ok_or_else(|| VoiceError::Invalid("the message has no call id".into()))?;
-        let call = call.clone();
-        let report = report.clone();
-        let (id, alerted) = self
+        let stored = QueuedReport {
+            call: call.clone(),
+            report: redact_report(report),
+            received_at: now,
+        };
+        let payload = serde_json::to_value(&stored)
+            .map_err(|e| VoiceError::Invalid(format!("report not storable: {e}")))?;
+        let id = self
             .db
             .tenant(org, async move |c| {
-                record_report_on(c, org, &vapi_call_id, &call, &report, now).await
+                let facts = CallFacts {
+                    call: &stored.call,
+                    status: terminal_status(stored.report.ended_reason.as_deref()),
+                    contact_id: None,
+                    caller_name: stored.call.customer_name.clone(),
+                    started_at: stored.report.started_at,
+                    ended_at: stored.report.ended_at.or(Some(now)),
+                    metadata: report_metadata(&stored.report, now),
+                };
+                let row = crm::call_logs::store_report_on(c, org, &vapi_row(&vapi_call_id, &facts))
+                    .await?;
+                if row.is_some() {
+                    let job = jobs::NewJob::new(REPORT_JOB, payload)
+                        .ordered_by(format!("vapi:{vapi_call_id}"));
+                    jobs::enqueue(c, org, job).await?;
+                }
+                Ok::<_, VoiceError>(row.map(|r| r.id))
+            })
+            .await?;
+        if id.is_some() {
+            self.jobs.wake();
+        }
+        Ok(id)
+    }
+
+    /// Runs one [`REPORT_JOB`]: the report's whole post-call work (module docs) and the job's
+    /// completion in one transaction, so its effect happens exactly once.
+    ///
+    /// # Errors
+    /// [`Failure::Permanent`] for a payload that is not a queued report; [`Failure::Retry`]
+    /// when the database fails; [`Failure::LeaseLost`] when another worker took the job.
+    pub async fn analyse_report(&self, job: Job) -> Result<Done, Failure> {
+        let queued: QueuedReport = serde_json::from_value(job.payload.clone())
+            .map_err(|e| Failure::Permanent(format!("not a queued report: {e}")))?;
+        let Some(vapi_call_id) = queued.call.id.clone() else {
+            return Err(Failure::Permanent(
+                "the queued report has no call id".into(),
+            ));
+        };
+        let org = job.org;
+        let alerted = self
+            .db
+            .tenant(org, async move |c| {
+                let (_, alerted) = record_report_on(
+                    c,
+                    org,
+                    &vapi_call_id,
+                    &queued.call,
+                    &queued.report,
+                    queued.received_at,
+                )
+                .await
+                .map_err(|e| Failure::Retry(e.to_string()))?;
+                job.complete_on(c).await?;
+                Ok::<_, Failure>(alerted)
             })
             .await?;
         if alerted {
             self.jobs.wake();
         }
-        Ok(id)
+        Ok(Done::Recorded)
     }
 
     /// Publishes a final transcript line to the organization's live call view (partial lines

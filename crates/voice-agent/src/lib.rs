@@ -183,6 +183,8 @@ pub struct VoiceAgent {
     /// The assistant last answered per Vapi phone-number id, for `assistant-request`s that
     /// arrive while the database is unreachable ([`routing`]).
     assistants: moka::future::Cache<String, String>,
+    /// Recent routing hits, reused for [`routing::ROUTE_TTL`] ([`routing`]).
+    routes: moka::future::Cache<routing::RouteKey, routing::Found>,
     /// Wakes the job workers after a commit that queued a job (a hot-lead alert).
     jobs: jobs::Waker,
 }
@@ -217,6 +219,10 @@ impl VoiceAgent {
             assistants: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
+            routes: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(routing::ROUTE_TTL)
                 .build(),
             jobs,
         }

@@ -78,6 +78,39 @@ pub fn redact(text: &str) -> String {
     text.into_owned()
 }
 
+/// Every string inside `value` (object values and array items, at any depth) redacted.
+pub fn redact_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => *text = redact(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+/// An end-of-call report with every free text redacted (summary, transcript, success
+/// evaluation, sentiment summary, structured data and messages): what is stored when the report
+/// is acknowledged, before any analysis.
+#[must_use]
+pub fn redact_report(report: &vapi_client::EndOfCallReport) -> vapi_client::EndOfCallReport {
+    let text = |t: &Option<String>| t.as_deref().map(redact);
+    let mut structured_data = report.structured_data.clone();
+    if let Some(data) = &mut structured_data {
+        redact_json(data);
+    }
+    let mut messages = report.messages.clone();
+    messages.iter_mut().for_each(redact_json);
+    vapi_client::EndOfCallReport {
+        summary: text(&report.summary),
+        transcript: text(&report.transcript),
+        success_evaluation: text(&report.success_evaluation),
+        sentiment_summary: text(&report.sentiment_summary),
+        structured_data,
+        messages,
+        ..report.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

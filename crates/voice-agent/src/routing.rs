@@ -15,8 +15,15 @@ use vapi_client::CallInfo;
 
 use crate::{VoiceAgent, VoiceError};
 
-#[derive(diesel::QueryableByName)]
-struct Found {
+/// How long a routing lookup's hit is reused.
+pub const ROUTE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The routing cache's key: the call's assistant and phone-number ids.
+pub(crate) type RouteKey = (Option<String>, Option<String>);
+
+/// What the routing lookup found.
+#[derive(Debug, Clone, Copy, Default, diesel::QueryableByName)]
+pub(crate) struct Found {
     #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     by_assistant: Option<uuid::Uuid>,
     #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
@@ -50,28 +57,7 @@ impl VoiceAgent {
     /// # Errors
     /// [`VoiceError::Db`].
     pub async fn resolve_org(&self, call: &CallInfo) -> Result<Option<OrgId>, VoiceError> {
-        let assistant = call.assistant_id.clone();
-        let number = call.phone_number_id.clone();
-        let found = if assistant.is_some() || number.is_some() {
-            self.db
-                .system_read(SystemOp::VapiRouting, async move |c| {
-                    diesel::sql_query(
-                        "SELECT vapi_assistant_org($1) AS by_assistant, \
-                         vapi_phone_number_org($2) AS by_number",
-                    )
-                    .bind::<Nullable<Text>, _>(assistant)
-                    .bind::<Nullable<Text>, _>(number)
-                    .get_result::<Found>(c)
-                    .await
-                    .map_err(VoiceError::from)
-                })
-                .await?
-        } else {
-            Found {
-                by_assistant: None,
-                by_number: None,
-            }
-        };
+        let found = self.routing_lookup(call).await?;
         // An assistant we do not know is not ours: its metadata is not trusted either.
         if call.assistant_id.is_some() && found.by_assistant.is_none() {
             return Ok(found.by_number.map(OrgId));
@@ -82,6 +68,40 @@ impl VoiceAgent {
             .or(found.by_number)
             .or_else(by_metadata)
             .map(OrgId))
+    }
+
+    /// The organizations of the call's assistant and number: from this instance's routing cache
+    /// when either was found in the last [`ROUTE_TTL`], else one `SECURITY DEFINER` lookup
+    /// (`vapi_assistant_org`, `vapi_phone_number_org`). Only hits are cached, so an assistant or
+    /// number set up a moment ago routes on its very next request; a removed one may still route
+    /// for up to [`ROUTE_TTL`] (issue 22, "round trips").
+    async fn routing_lookup(&self, call: &CallInfo) -> Result<Found, VoiceError> {
+        let key = (call.assistant_id.clone(), call.phone_number_id.clone());
+        if key.0.is_none() && key.1.is_none() {
+            return Ok(Found::default());
+        }
+        if let Some(found) = self.routes.get(&key).await {
+            return Ok(found);
+        }
+        let (assistant, number) = key.clone();
+        let found = self
+            .db
+            .system_read(SystemOp::VapiRouting, async move |c| {
+                diesel::sql_query(
+                    "SELECT vapi_assistant_org($1) AS by_assistant, \
+                     vapi_phone_number_org($2) AS by_number",
+                )
+                .bind::<Nullable<Text>, _>(assistant)
+                .bind::<Nullable<Text>, _>(number)
+                .get_result::<Found>(c)
+                .await
+                .map_err(VoiceError::from)
+            })
+            .await?;
+        if found.by_assistant.is_some() || found.by_number.is_some() {
+            self.routes.insert(key, found).await;
+        }
+        Ok(found)
     }
 
     /// Remembers `assistant_id` as the answer for the number `call` came in on.

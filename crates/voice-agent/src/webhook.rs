@@ -87,7 +87,7 @@ impl VoiceAgent {
                 responses::acknowledged()
             }
             MessageKind::EndOfCallReport(report) => {
-                self.record_report(org, call, &report, now).await?;
+                self.store_report(org, call, &report, now).await?;
                 responses::acknowledged()
             }
             MessageKind::Transcript {

@@ -1,5 +1,7 @@
 //! The voice agent's background work, on the platform's job runner:
 //!
+//! - a `voice.report` job per acknowledged end-of-call report runs its post-call analysis
+//!   ([`crate::calls`]), in order per call;
 //! - a `voice.alert` job per hot-lead alert, queued in the report's transaction
 //!   ([`queue_alert_on`]), sends the alert to the clinic's alert phone;
 //! - the `voice.due-work` periodic task (every 2 s, once across instances) retries failed tool
@@ -86,11 +88,19 @@ pub(crate) async fn queue_alert_on(
 }
 
 impl VoiceAgent {
-    /// Registers the alert job and the due-work periodic task on `runner`.
+    /// Registers the report-analysis and alert jobs and the due-work periodic task on `runner`.
     #[must_use]
     pub fn register_jobs(self: &Arc<Self>, runner: Runner) -> Runner {
-        let (alerts, due) = (Arc::clone(self), Arc::clone(self));
+        let (alerts, due, reports) = (Arc::clone(self), Arc::clone(self), Arc::clone(self));
         runner
+            .register(
+                crate::calls::REPORT_JOB,
+                crate::calls::REPORT_RETRY,
+                move |job| {
+                    let this = Arc::clone(&reports);
+                    async move { this.analyse_report(job).await }
+                },
+            )
             .register(ALERT_JOB, ALERT_RETRY, move |job| {
                 let this = Arc::clone(&alerts);
                 async move { this.send_alert(job).await }

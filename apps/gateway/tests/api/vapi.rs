@@ -731,7 +731,7 @@ async fn assistant_request_greets_known_callers_and_makes_unknown_ones_warm_lead
     );
     let tools = json!({"message": {"type": "tool-calls",
         "call": {"id": "call-outage", "phoneNumberId": number_id, "customer": {"number": CALLER}},
-        "toolCallList": [{"id": "tc-outage", "function": {"name": "lookupCaller", "arguments": {}}}]}});
+        "toolCallList": [{"id": "tc-outage", "function": {"name": "lookupCaller", "arguments": {"searchKey": CALLER}}}]}});
     let spoken = vapi_post(&gw, "/api/vapi/webhook", &tools).await;
     assert_eq!(spoken.status, 200);
     assert_eq!(
