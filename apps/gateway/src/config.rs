@@ -51,6 +51,11 @@ pub struct Config {
     pub migrate_on_startup: bool,
     /// `DB_POOL_SIZE`: maximum pooled connections per instance. Default 16.
     pub db_pool_size: usize,
+    /// `DB_POOL_SHARDS`: into how many pools `DB_POOL_SIZE` is split, one per runtime thread
+    /// that uses the database, so that a connection is driven on the thread that uses it
+    /// (issue 22). Default 0: one per HTTP worker plus one for background work; 1 shares one
+    /// pool between all threads.
+    pub db_pool_shards: usize,
     /// `DB_STATEMENT_TIMEOUT_MS`: per-statement limit in milliseconds. Default 5000.
     pub db_statement_timeout: Duration,
     /// `HTTP_JSON_LIMIT_BYTES`: largest JSON body accepted, in bytes. Default 262144 (256 KiB).
@@ -235,6 +240,7 @@ impl std::fmt::Debug for Config {
             .field("database_owner_url", &self.database_owner_url)
             .field("migrate_on_startup", &self.migrate_on_startup)
             .field("db_pool_size", &self.db_pool_size)
+            .field("db_pool_shards", &self.db_pool_shards)
             .field("db_statement_timeout", &self.db_statement_timeout)
             .field("json_limit_bytes", &self.json_limit_bytes)
             .field("body_limit_bytes", &self.body_limit_bytes)
@@ -639,6 +645,12 @@ impl Config {
                 16,
                 "a whole number from 1 to 1000",
                 |v| (1..=1000).contains(v),
+            )?,
+            db_pool_shards: vars.parsed(
+                "DB_POOL_SHARDS",
+                0,
+                "a whole number from 0 (one per worker thread) to 64",
+                |v| *v <= 64,
             )?,
             db_statement_timeout: Duration::from_millis(vars.parsed(
                 "DB_STATEMENT_TIMEOUT_MS",

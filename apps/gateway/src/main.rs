@@ -84,7 +84,7 @@ async fn main() -> ExitCode {
 
 async fn serve() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
-    telemetry::init(config.log_format);
+    let _log_writer = telemetry::init(config.log_format);
     server::run(config).await.map_err(|e| e.to_string())
 }
 
@@ -115,7 +115,7 @@ fn env_url(var: &'static str) -> Result<String, String> {
 }
 
 async fn migrate() -> Result<(), String> {
-    telemetry::init(LogFormat::Text);
+    let _log_writer = telemetry::init(LogFormat::Text);
     let applied = db::migrations::run_pending(&env_url("DATABASE_OWNER_URL")?)
         .await
         .map_err(|e| e.to_string())?;
@@ -145,7 +145,7 @@ async fn check_rls() -> Result<(), String> {
 
 async fn rotate_credentials() -> Result<(), String> {
     use diesel_async::AsyncConnection as _;
-    telemetry::init(LogFormat::Text);
+    let _log_writer = telemetry::init(LogFormat::Text);
     let keys = env_url("CREDENTIALS_KEYS")?;
     let active = env_url("CREDENTIALS_ACTIVE_KEY")?;
     let keyring = credentials::Keyring::from_config(&keys, &active).map_err(|e| e.to_string())?;

@@ -37,6 +37,15 @@ pub fn pool(config: &Config) -> Result<db::Db, db::DbError> {
         APPLICATION_NAME,
     );
     db_config.pool_max_size = config.db_pool_size;
+    // By default one shard per HTTP worker thread and one for the main runtime (background
+    // work), so each connection is driven on the thread that uses it.
+    let http_workers = config.http_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    db_config.pool_shards = match config.db_pool_shards {
+        0 => http_workers + 1,
+        n => n,
+    };
     db_config.statement_timeout = config.db_statement_timeout;
     db::Db::new(&db_config)
 }

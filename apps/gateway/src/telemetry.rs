@@ -21,9 +21,19 @@ use crate::config::LogFormat;
 /// Response header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Installs the global subscriber writing to stdout. Levels come from `RUST_LOG` (default `info`).
-pub fn init(format: LogFormat) {
-    init_with_writer(format, "info", std::io::stdout);
+/// Installs the global subscriber writing to stdout **off the request path**: lines go to a
+/// queue that one writer thread drains (`tracing-appender`'s non-blocking writer; when the
+/// queue is full the logging thread waits rather than dropping a line, so nothing logged is
+/// lost). Levels come from `RUST_LOG` (default `info`). Keep the returned guard for the life
+/// of the process: dropping it flushes what is queued.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::stdout());
+    init_with_writer(format, "info", writer);
+    guard
 }
 
 /// Installs the global subscriber writing to `writer` (tests capture logs this way), with
@@ -94,8 +104,7 @@ impl RootSpanBuilder for AccessSpan {
             .headers()
             .get("user-agent")
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+            .unwrap_or("");
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),

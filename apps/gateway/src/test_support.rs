@@ -283,6 +283,26 @@ impl TestGateway {
         Self::serve_with(database, state, test_runner_config().workers)
     }
 
+    /// [`TestGateway::start_voice`] with no job workers: only the request path touches the
+    /// database (for counting a request's round trips).
+    ///
+    /// # Panics
+    /// As [`TestGateway::start`].
+    pub async fn start_voice_without_jobs(
+        endpoints: integrations::ProviderEndpoints,
+        vapi_base_url: &str,
+    ) -> Self {
+        let database = TestDatabase::new().await;
+        let state = test_app_state(
+            database.db(),
+            endpoints,
+            None,
+            Some(TEST_PUBLIC_BASE_URL.into()),
+        )
+        .with_vapi(&test_vapi_config(vapi_base_url), test_voice_config());
+        Self::serve_with(database, state, 0)
+    }
+
     /// Another gateway instance on the **same** database (its own pool, hub, `job_workers`
     /// job workers and fan-out), as a second replica behind a load balancer would be.
     ///

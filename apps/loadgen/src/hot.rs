@@ -9,11 +9,13 @@
 //!
 //! Beside throughput and latency each row carries what one request cost, from PostgreSQL's
 //! statistics (`pg_stat_statements`, `pg_stat_database`, `pg_stat_wal`; they need the
-//! superuser URL in `BENCH_STATS_URL`) and the server process (`/proc`): statements (round
-//! trips), commits, WAL flushes and bytes, CPU ms and context switches. The counters are read
-//! 11 s after a scenario ends, once PostgreSQL's per-connection statistics are flushed (at most
-//! every 10 s when idle), so background work a request caused (post-call processing) is
-//! counted with it. Then, on the gateway, the effect lag at a fixed 300 reports/s: the time from
+//! superuser URL of the gateway's database in `BENCH_STATS_URL`) and the server process
+//! (`/proc`): statements (round trips), commits, WAL flushes and bytes, CPU ms and context
+//! switches, and the statements run most often per request. Before each scenario the gateway's
+//! job queue is drained, so that one scenario's post-call work does not run during the next
+//! (the peer's included). The counters are read 11 s after a scenario ends, once PostgreSQL's
+//! per-connection statistics are flushed (at most every 10 s when idle), so background work a
+//! request caused (post-call processing) is counted with it. Then, on the gateway, the effect lag at a fixed 300 reports/s: the time from
 //! a report's acknowledgement to its call being analysed (`GET /api/calls/{id}` shows the
 //! outcome).
 //!
@@ -132,6 +134,7 @@ fn scenarios() -> Vec<(&'static str, Request<Server>)> {
 #[derive(Debug, Clone, Copy, Default)]
 struct Counters {
     statements: i64,
+    begins: i64,
     commits: i64,
     wal_syncs: i64,
     wal_bytes: i64,
@@ -150,11 +153,75 @@ impl DbProbe {
             .await
             .context("connecting to BENCH_STATS_URL")?;
         tokio::spawn(conn);
-        client
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            .await
-            .context("pg_stat_statements (the bench cluster preloads it)")?;
+        // Top-level statements only (a function's own statements are part of its one call).
+        for sql in [
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+            "ALTER SYSTEM SET pg_stat_statements.track = 'top'",
+            "SELECT pg_reload_conf()",
+        ] {
+            client
+                .batch_execute(sql)
+                .await
+                .context("pg_stat_statements (the bench cluster preloads it)")?;
+        }
         Ok(Self { client })
+    }
+
+    /// Waits until the gateway's database (the one this probe is connected to) has no queued
+    /// jobs left (the post-call work of the last scenario), so that it does not run during the
+    /// next; gives up when the queue stops shrinking for 5 s.
+    async fn drain_jobs(&self) -> anyhow::Result<()> {
+        let count = async || -> anyhow::Result<i64> {
+            Ok(self
+                .client
+                .query_one("SELECT count(*) FROM jobs", &[])
+                .await?
+                .get(0))
+        };
+        let (mut last, mut since) = (count().await?, Instant::now());
+        while last > 0 && since.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = count().await?;
+            if now < last {
+                since = Instant::now();
+            }
+            last = now;
+        }
+        Ok(())
+    }
+
+    /// Empties `pg_stat_statements`, so that [`DbProbe::statements`] covers what follows.
+    async fn reset_statements(&self) -> anyhow::Result<()> {
+        self.client
+            .batch_execute("SELECT pg_stat_statements_reset()")
+            .await?;
+        Ok(())
+    }
+
+    /// The 15 statements of `database` run most often since the last reset, with calls per
+    /// request (`per` requests) and mean time (ms): the per-request budget.
+    async fn statements(&self, database: &str, per: f64) -> anyhow::Result<Value> {
+        let rows = self
+            .client
+            .query(
+                "SELECT s.calls, s.mean_exec_time, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 160)
+                   FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+                  WHERE d.datname = $1 ORDER BY s.calls DESC LIMIT 15",
+                &[&database],
+            )
+            .await?;
+        Ok(Value::Array(
+            rows.iter()
+                .map(|r| {
+                    let calls: i64 = r.get(0);
+                    #[allow(clippy::cast_precision_loss)]
+                    let per_request = (calls as f64 / per * 100.0).round() / 100.0;
+                    let mean: f64 = r.get(1);
+                    json!({"per_request": per_request, "mean_ms": (mean * 1000.0).round() / 1000.0,
+                           "query": r.get::<_, String>(2)})
+                })
+                .collect(),
+        ))
     }
 
     /// The counters of `database` and process `pid` now.
@@ -164,6 +231,9 @@ impl DbProbe {
             .query_one(
                 "SELECT (SELECT coalesce(sum(s.calls), 0)::bigint FROM pg_stat_statements s
                            JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1),
+                        (SELECT coalesce(sum(s.calls), 0)::bigint FROM pg_stat_statements s
+                           JOIN pg_database d ON d.oid = s.dbid
+                          WHERE d.datname = $1 AND s.query ILIKE 'begin'),
                         (SELECT xact_commit FROM pg_stat_database WHERE datname = $1),
                         (SELECT wal_sync FROM pg_stat_wal),
                         (SELECT wal_bytes::bigint FROM pg_stat_wal)",
@@ -173,9 +243,10 @@ impl DbProbe {
         let (cpu_ticks, context_switches) = process_counters(pid);
         Ok(Counters {
             statements: row.get(0),
-            commits: row.get(1),
-            wal_syncs: row.get(2),
-            wal_bytes: row.get(3),
+            begins: row.get(1),
+            commits: row.get(2),
+            wal_syncs: row.get(3),
+            wal_bytes: row.get(4),
             cpu_ticks,
             context_switches,
         })
@@ -222,9 +293,13 @@ async fn measure(
         let i = server.seq.fetch_add(1, Ordering::Relaxed);
         send(server.clone(), i).await;
     }
-    tokio::time::sleep(STATS_SETTLE).await;
     let before = match probe {
-        Some((p, database)) => Some(p.read(database, server.pid).await?),
+        Some((p, database)) => {
+            p.drain_jobs().await?;
+            tokio::time::sleep(STATS_SETTLE).await;
+            p.reset_statements().await?;
+            Some(p.read(database, server.pid).await?)
+        }
         None => None,
     };
     let run = bench::saturate(server, SENDERS, SECONDS, send).await;
@@ -243,6 +318,8 @@ async fn measure(
     };
     let cost = json!({
         "statements": per(|c| c.statements as f64),
+        // The gateway sends BEGIN and the tenant setting in one round trip.
+        "round_trips": per(|c| (c.statements - c.begins) as f64),
         "commits": per(|c| c.commits as f64),
         "wal_flushes": per(|c| c.wal_syncs as f64),
         "wal_bytes": per(|c| c.wal_bytes as f64),
@@ -264,6 +341,9 @@ async fn measure(
     println!("{:<42} per request: {cost}", "");
     row["server"] = json!(server.name);
     row["per_request"] = cost;
+    if let Some((p, database)) = probe {
+        row["statements"] = p.statements(database, n).await?;
+    }
     Ok(row)
 }
 

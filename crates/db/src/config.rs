@@ -12,8 +12,14 @@ pub struct DbConfig {
     pub application_name: String,
     /// Per-statement limit set on every connection (`statement_timeout`).
     pub statement_timeout: Duration,
-    /// Maximum number of pooled connections.
+    /// Maximum number of pooled connections (in all shards together).
     pub pool_max_size: usize,
+    /// Into how many pools the connections are split, one per runtime thread that uses the
+    /// database (an actix-web worker, the background runtime): a connection is then driven on
+    /// the thread that uses it, with no cross-thread wake-up per round trip (issue 22). Threads
+    /// are assigned to shards round-robin in the order they first use the database; 1 (the
+    /// default) shares one pool between all threads.
+    pub pool_shards: usize,
     /// How long a request waits for a free connection before failing.
     pub pool_wait_timeout: Duration,
 }
@@ -27,6 +33,7 @@ impl DbConfig {
             application_name: application_name.into(),
             statement_timeout: Duration::from_secs(5),
             pool_max_size: 16,
+            pool_shards: 1,
             pool_wait_timeout: Duration::from_secs(5),
         }
     }
@@ -39,6 +46,7 @@ impl fmt::Debug for DbConfig {
             .field("application_name", &self.application_name)
             .field("statement_timeout", &self.statement_timeout)
             .field("pool_max_size", &self.pool_max_size)
+            .field("pool_shards", &self.pool_shards)
             .field("pool_wait_timeout", &self.pool_wait_timeout)
             .finish()
     }

@@ -18,7 +18,8 @@ pub(crate) type PooledConn = Object<AsyncPgConnection>;
 /// reused without a validation query; one left broken or inside a transaction is dropped.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<AsyncPgConnection>,
+    /// One pool per shard ([`DbConfig::pool_shards`]).
+    pools: std::sync::Arc<[Pool<AsyncPgConnection>]>,
     /// Where [`Db::listen`] opens its dedicated connections (holds the password: never logged).
     url: std::sync::Arc<str>,
     application_name: std::sync::Arc<str>,
@@ -27,10 +28,14 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let status = self.pool.status();
+        let (size, available) = self.pools.iter().fold((0, 0), |(s, a), p| {
+            let status = p.status();
+            (s + status.size, a + status.available)
+        });
         f.debug_struct("Db")
-            .field("size", &status.size)
-            .field("available", &status.available)
+            .field("shards", &self.pools.len())
+            .field("size", &size)
+            .field("available", &available)
             .finish()
     }
 }
@@ -42,43 +47,25 @@ impl Db {
     /// # Errors
     /// [`DbError::Pool`] when the pool cannot be built from `config`.
     pub fn new(config: &DbConfig) -> Result<Self, DbError> {
-        let application_name = config.application_name.clone();
-        let statement_timeout_ms = config.statement_timeout.as_millis().to_string();
-        let mut manager_config = ManagerConfig::default();
-        // No `SELECT 1` on every checkout (issue 22): a connection that failed is marked broken
-        // by diesel-async and dropped by the pool; one the server closed fails its next query,
-        // which the caller reports like any database error.
-        manager_config.recycling_method = RecyclingMethod::Fast;
-        manager_config.custom_setup = Box::new(move |url| {
-            let application_name = application_name.clone();
-            let statement_timeout_ms = statement_timeout_ms.clone();
-            let url = url.to_owned();
-            async move {
-                let mut conn = AsyncPgConnection::establish(&url).await?;
-                diesel::sql_query(
-                    "SELECT set_config('application_name', $1, false), \
-                            set_config('statement_timeout', $2, false)",
-                )
-                .bind::<Text, _>(application_name)
-                .bind::<Text, _>(statement_timeout_ms)
-                .execute(&mut conn)
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            }
-            .boxed()
-        });
-        let manager =
-            AsyncDieselConnectionManager::new_with_config(config.url.clone(), manager_config);
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_max_size)
-            .wait_timeout(Some(config.pool_wait_timeout))
-            .create_timeout(Some(config.pool_wait_timeout))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| DbError::Pool(e.to_string()))?;
+        let shards = config.pool_shards.max(1);
+        let per_shard = config.pool_max_size.div_ceil(shards).max(1);
+        let pools = (0..shards)
+            .map(|_| {
+                let manager = AsyncDieselConnectionManager::new_with_config(
+                    config.url.clone(),
+                    manager_config(config),
+                );
+                Pool::builder(manager)
+                    .max_size(per_shard)
+                    .wait_timeout(Some(config.pool_wait_timeout))
+                    .create_timeout(Some(config.pool_wait_timeout))
+                    .runtime(deadpool::Runtime::Tokio1)
+                    .build()
+                    .map_err(|e| DbError::Pool(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            pool,
+            pools: pools.into(),
             url: config.url.as_str().into(),
             application_name: config.application_name.as_str().into(),
             signals: std::sync::Arc::default(),
@@ -116,8 +103,9 @@ impl Db {
         }
     }
 
+    /// A connection from this thread's shard.
     pub(crate) async fn conn(&self) -> Result<PooledConn, DbError> {
-        self.pool
+        self.pools[thread_slot() % self.pools.len()]
             .get()
             .await
             .map_err(|e| DbError::Pool(e.to_string()))
@@ -132,4 +120,47 @@ impl Db {
         diesel::sql_query("SELECT 1").execute(&mut *conn).await?;
         Ok(())
     }
+}
+
+static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's place in the round-robin order of threads using the database.
+    static SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// This thread's slot (assigned on first use).
+fn thread_slot() -> usize {
+    SLOT.with(|slot| *slot)
+}
+
+/// How each pool makes and recycles connections: every new one gets `application_name` and
+/// `statement_timeout`; a returned one is reused without a `SELECT 1` (issue 22): a connection
+/// that failed is marked broken by diesel-async and dropped by the pool, and one the server
+/// closed fails its next query, which the caller reports like any database error.
+fn manager_config(config: &DbConfig) -> ManagerConfig<AsyncPgConnection> {
+    let application_name = config.application_name.clone();
+    let statement_timeout_ms = config.statement_timeout.as_millis().to_string();
+    let mut manager_config = ManagerConfig::default();
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| {
+        let application_name = application_name.clone();
+        let statement_timeout_ms = statement_timeout_ms.clone();
+        let url = url.to_owned();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            diesel::sql_query(
+                "SELECT set_config('application_name', $1, false), \
+                        set_config('statement_timeout', $2, false)",
+            )
+            .bind::<Text, _>(application_name)
+            .bind::<Text, _>(statement_timeout_ms)
+            .execute(&mut conn)
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    manager_config
 }

@@ -133,6 +133,25 @@ pub enum Profile {
     Bench,
 }
 
+impl Profile {
+    /// Settings appended to `postgresql.conf` beyond the common ones. `pg_stat_statements`
+    /// (top-level statements) is loaded in test and bench clusters: tests count a request's
+    /// round trips with it, benchmarks the statements per request.
+    fn settings(self) -> String {
+        let statements = "shared_preload_libraries = 'pg_stat_statements'\n\
+                          pg_stat_statements.track = top\npg_stat_statements.max = 10000\n";
+        match self {
+            Self::Dev => String::new(),
+            Self::Test => {
+                format!(
+                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n{statements}"
+                )
+            }
+            Self::Bench => statements.to_owned(),
+        }
+    }
+}
+
 /// A running cluster: where it listens and how to log in as each role.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -166,6 +185,13 @@ impl Cluster {
             init(dir, &bin_dir, profile)?;
         }
         let cluster = Self::load(dir, bin_dir)?;
+        let added = cluster.add_missing_settings(profile)?;
+        if added && cluster.is_running() {
+            let out = cluster.pg_ctl(&["-w", "-t", "30", "-m", "fast", "stop"])?;
+            if !out.status.success() {
+                return Err(command_failed("restarting PostgreSQL (pg_ctl stop)", &out));
+            }
+        }
         if !cluster.is_running() {
             cluster.start()?;
         }
@@ -257,6 +283,32 @@ impl Cluster {
         )
         .is_ok()
             && self.pg_ctl(&["status"]).is_ok_and(|o| o.status.success())
+    }
+
+    /// Appends the profile's settings a cluster made by an older version of this crate lacks
+    /// (each line whose setting name is absent from `postgresql.conf`); whether any was added
+    /// (the server then needs a restart).
+    fn add_missing_settings(&self, profile: Profile) -> Result<bool, ClusterError> {
+        let path = self.data_dir().join("postgresql.conf");
+        let mut conf = fs::read_to_string(&path).map_err(io_err("reading postgresql.conf"))?;
+        let settings = profile.settings();
+        let missing: Vec<&str> = settings
+            .lines()
+            .filter(|line| {
+                let name = line.split('=').next().unwrap_or_default().trim();
+                !conf.lines().any(|l| l.trim_start().starts_with(name))
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(false);
+        }
+        conf.push_str("\n# Added by local-postgres\n");
+        for line in missing {
+            conf.push_str(line);
+            conf.push('\n');
+        }
+        fs::write(&path, conf).map_err(io_err("writing postgresql.conf"))?;
+        Ok(true)
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -572,15 +624,7 @@ fn init(dir: &Path, bin_dir: &Path, profile: Profile) -> Result<(), ClusterError
          unix_socket_directories = ''\nmax_connections = 300\npassword_encryption = 'scram-sha-256'\n\
          log_min_messages = warning\n"
     );
-    if profile == Profile::Test {
-        conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
-    }
-    if profile == Profile::Bench {
-        conf.push_str(
-            "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n\
-             pg_stat_statements.max = 10000\ntrack_wal_io_timing = off\n",
-        );
-    }
+    conf.push_str(&profile.settings());
     let conf_path = data.join("postgresql.conf");
     let mut existing = fs::read_to_string(&conf_path).map_err(io_err("reading postgresql.conf"))?;
     existing.push_str(&conf);

@@ -152,3 +152,151 @@ async fn check_rls_fails_for_a_tenant_table_without_forced_rls() {
         "{stderr}"
     );
 }
+
+/// A gateway process, killed (SIGKILL) when dropped, so that a failing test leaves none behind.
+struct Killed(std::process::Child);
+
+impl Killed {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts the binary on `test_db` at `port` with a Vapi webhook secret; waits until ready.
+async fn serve_vapi(test_db: &TestDatabase, port: u16) -> Killed {
+    let mut child = gateway()
+        .env("DATABASE_URL", test_db.runtime_url())
+        .env("MIGRATE_ON_STARTUP", "false")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("VAPI_WEBHOOK_SECRET", "process-test-vapi-secret")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(port, "/readyz").await != Some(200) {
+        assert!(Instant::now() < deadline, "gateway did not come up");
+        assert!(child.try_wait().unwrap().is_none(), "gateway exited early");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Killed(child)
+}
+
+/// Issue 22, "nothing lost or doubled": the gateway is killed with SIGKILL in the middle of a
+/// burst of end-of-call reports (some sent twice); after a restart every acknowledged report
+/// has its call row analysed exactly once (one row per call, one contact per caller, no job
+/// left or dead), whatever was in flight.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_acknowledged_report_is_analysed_once_after_a_kill_9() {
+    let test_db = TestDatabase::new().await;
+    let org = db::test_support::create_org(&test_db.db(), "Killed Clinic").await;
+    test_db.psql_superuser(&format!(
+        "INSERT INTO assistant_org_mapping (vapi_assistant_id, org_id, direction) \
+         VALUES ('asst-kill', '{org}', 'inbound')"
+    ));
+    let port = free_port();
+    let mut child = serve_vapi(&test_db, port).await;
+    let client = gateway::test_support::http_client();
+    let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = acks.clone();
+    let send = move |i: u32| {
+        let (client, counted) = (client.clone(), counted.clone());
+        async move {
+            let body = serde_json::json!({"message": {"type": "end-of-call-report",
+                "endedReason": "customer-ended-call",
+                "call": {"id": format!("kill-{i}"), "assistantId": "asst-kill",
+                         "customer": {"number": format!("+1415777{i:04}")}},
+                "artifact": {"transcript": "User: I'd like Botox."},
+                "analysis": {"summary": "Asked about Botox."}}});
+            let acked = client
+                .post(format!("http://127.0.0.1:{port}/api/vapi/webhook"))
+                .header("x-vapi-secret", "process-test-vapi-secret")
+                .json(&body)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().as_u16() == 200);
+            if acked {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            (i, acked)
+        }
+    };
+    // 400 reports (every tenth twice), 32 at a time; SIGKILL once 100 are acknowledged.
+    let ids: Vec<u32> = (0..400).chain((0..400).step_by(10)).collect();
+    let burst = tokio::spawn(async move {
+        use futures_util::StreamExt as _;
+        futures_util::stream::iter(ids)
+            .map(send)
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while acks.load(std::sync::atomic::Ordering::Relaxed) < 100 {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than 100 reports acknowledged in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill();
+    let acked: std::collections::BTreeSet<u32> = burst
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|(i, ok)| ok.then_some(i))
+        .collect();
+    assert!(
+        !acked.is_empty(),
+        "nothing was acknowledged before the kill"
+    );
+
+    // Restarted, the instance finishes the queued analyses (those the killed one had claimed
+    // once their 60 s lease has expired).
+    let mut child = serve_vapi(&test_db, port).await;
+    let count = |sql: &str| -> i64 { test_db.psql_superuser(sql).trim().parse().unwrap() };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while count("SELECT count(*) FROM jobs") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "queued analyses were not finished: {}",
+            test_db.psql_superuser(
+                "SELECT status, count(*), max(last_error), min(locked_until) FROM jobs GROUP BY status"
+            )
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill();
+    let analysed: std::collections::BTreeSet<u32> = test_db
+        .psql_superuser(
+            "SELECT substr(vapi_call_id, 6) FROM call_logs \
+              WHERE metadata ? 'lead_score' AND contact_id IS NOT NULL ORDER BY 1",
+        )
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert!(
+        acked.is_subset(&analysed),
+        "acknowledged but not analysed: {:?}",
+        acked.difference(&analysed).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM call_logs"),
+        count("SELECT count(DISTINCT vapi_call_id) FROM call_logs")
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM contacts"),
+        count("SELECT count(DISTINCT phone) FROM contacts")
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM contacts"),
+        count("SELECT count(*) FROM call_logs")
+    );
+}

@@ -1340,3 +1340,105 @@ async fn a_call_is_dated_when_it_started_never_in_the_future() {
                "call-clock-ahead": {"at_start": false, "not_ahead": true}})
     );
 }
+
+/// The request's own statements in this test's database since the last reset, counting
+/// `BEGIN` with the tenant setting sent in the same round trip as one (`pg_stat_statements`,
+/// top level). Excluded: this query itself, the fan-out's and listeners' reads, and the
+/// coalesced cross-instance wake-ups (`pg_notify('jobs')`, `NOTIFY`: at most one per 5-10 ms
+/// per instance, sent by a spawned task after the commit, not per request).
+fn round_trips_since_reset(gw: &TestGateway) -> i64 {
+    let out = gw.database.psql_superuser(
+        "SELECT coalesce(sum(calls) - sum(calls) FILTER (WHERE query ILIKE 'begin'), 0) \
+           FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+            AND query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE '%realtime_events_%' \
+            AND query NOT ILIKE 'LISTEN%' AND query <> 'SELECT $1' \
+            AND query NOT ILIKE '%pg_notify%' AND query NOT ILIKE 'NOTIFY%'",
+    );
+    out.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {out}"))
+}
+
+/// The statements counted by [`round_trips_since_reset`], for a failure message.
+fn statements_since_reset(gw: &TestGateway) -> String {
+    gw.database.psql_superuser(
+        "SELECT calls || ' × ' || left(query, 120) FROM pg_stat_statements \
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+            AND query NOT ILIKE '%pg_stat_statements%'",
+    )
+}
+
+fn reset_statements(gw: &TestGateway) {
+    gw.database.psql_superuser(
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; \
+         SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)",
+    );
+}
+
+/// Issue 22, "round trips": an end-of-call report is acknowledged in at most 4 round trips
+/// (BEGIN with the tenant setting, the call row, the job, COMMIT), a redelivery in 3, and a
+/// `lookupCaller` answered in at most 3; the routing lookup is served from the cache and no
+/// pool checkout sends a validation query.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
+    let mock = vapi_and_twilio().await;
+    let gw = TestGateway::start_voice_without_jobs(mock_endpoints(&mock), &mock.uri()).await;
+    let (a, asst) = org_with_agent(&gw, "trips").await;
+    let created = gw
+        .post(
+            "/api/contacts",
+            Some(&a.token),
+            &json!({"name": "Jane Doe", "phone": CALLER}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let report = |id: &str| {
+        json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+            "call": {"id": id, "assistantId": asst, "customer": {"number": CALLER}},
+            "artifact": {"transcript": "User: hello"}, "analysis": {"summary": "Said hello."}}})
+    };
+    let lookup = json!({"message": {"type": "tool-calls",
+        "call": {"id": "call-trips", "assistantId": asst, "customer": {"number": CALLER}},
+        "toolCallList": [{"id": "tc-trips", "function": {"name": "lookupCaller",
+            "arguments": {"searchKey": CALLER, "searchType": "phone"}}}]}});
+    // Warm: the routing cache and the connection's prepared statements.
+    assert_eq!(
+        vapi_post(&gw, "/api/vapi/webhook", &report("call-warm"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        vapi_post(&gw, "/api/vapi/webhook", &lookup).await.status,
+        200
+    );
+
+    let measure = async |body: &Value| {
+        reset_statements(&gw);
+        let reply = vapi_post(&gw, "/api/vapi/webhook", body).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        (round_trips_since_reset(&gw), statements_since_reset(&gw))
+    };
+    let first = measure(&report("call-trips-1")).await;
+    let again = measure(&report("call-trips-1")).await;
+    let looked_up = measure(&lookup).await;
+    assert!(first.0 <= 4, "a new report took {first:?} round trips");
+    assert!(
+        again.0 <= 3,
+        "a redelivered report took {again:?} round trips"
+    );
+    assert!(looked_up.0 <= 3, "a lookup took {looked_up:?} round trips");
+    // The report was stored once, with its analysis queued once.
+    assert_eq!(
+        count(
+            &gw,
+            "SELECT count(*) AS n FROM call_logs WHERE vapi_call_id = 'call-trips-1'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&gw, "SELECT count(*) AS n FROM jobs WHERE kind = 'voice.report' AND order_key = 'vapi:call-trips-1'").await,
+        1
+    );
+}
