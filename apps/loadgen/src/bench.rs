@@ -65,16 +65,12 @@ impl Sequence for Target {
 
 impl Target {
     fn call(&self, id: String, caller: String) -> VapiCall {
-        VapiCall {
+        VapiCall::inbound(
             id,
-            assistant_id: self.clinic.inbound_assistant.clone(),
-            phone_number_id: self.clinic.phone_number_id.clone(),
-            customer: caller,
-            customer_name: None,
-            kind: "inboundPhoneCall",
-            metadata: json!({}),
-            started_at: None,
-        }
+            &self.clinic.inbound_assistant,
+            &self.clinic.phone_number_id,
+            caller,
+        )
     }
 
     async fn vapi(&self, route: &str, message: &Value) -> bool {
@@ -419,10 +415,24 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
         rss / 1024,
         peak / 1024
     );
+    write_report(
+        out,
+        json!({"binary": std::env::var("GATEWAY_BIN").unwrap_or_default(), "rss_end_kib": rss, "peak_rss_kib": peak}),
+        rows,
+    )?;
+    Ok(true)
+}
+
+/// Writes `{generated_at, machine, gateway, results}` to `out` (when given) as JSON.
+///
+/// # Errors
+/// When the file cannot be written.
+#[allow(clippy::print_stdout)]
+pub fn write_report(out: Option<&str>, gateway: Value, rows: Vec<Value>) -> anyhow::Result<()> {
     let report = json!({
         "generated_at": chrono::Utc::now().to_rfc3339(),
         "machine": machine(),
-        "gateway": {"binary": std::env::var("GATEWAY_BIN").unwrap_or_default(), "rss_end_kib": rss, "peak_rss_kib": peak},
+        "gateway": gateway,
         "results": rows,
     });
     if let Some(out) = out {
@@ -430,7 +440,7 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
             .with_context(|| format!("writing {out}"))?;
         println!("bench: results written to {out}");
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The bench clinic (a 60-section handbook) with 2,000 contacts, set up through the API.
@@ -692,7 +702,7 @@ async fn idle_connections(
 }
 
 /// The machine the numbers come from: CPU model, logical CPUs, memory.
-pub fn machine() -> Value {
+fn machine() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()

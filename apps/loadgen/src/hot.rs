@@ -55,16 +55,7 @@ struct Server {
 
 impl Server {
     fn call(&self, id: String, caller: String) -> VapiCall {
-        VapiCall {
-            id,
-            assistant_id: self.assistant.clone(),
-            phone_number_id: String::new(),
-            customer: caller,
-            customer_name: None,
-            kind: "inboundPhoneCall",
-            metadata: json!({}),
-            started_at: None,
-        }
+        VapiCall::inbound(id, &self.assistant, "", caller)
     }
 
     async fn post(&self, route: &str, message: &Value) -> bool {
@@ -524,17 +515,8 @@ pub async fn run(out: Option<&str>) -> anyhow::Result<bool> {
     }
     rows.push(effect_lag(&ours, &clinic.token).await?);
     print_ratios(&rows);
-    let report = json!({
-        "generated_at": chrono::Utc::now().to_rfc3339(),
-        "machine": bench::machine(),
-        "gateway": {"binary": std::env::var("GATEWAY_BIN").unwrap_or_default()},
-        "results": rows,
-    });
-    if let Some(out) = out {
-        std::fs::write(out, serde_json::to_vec_pretty(&report)?)
-            .with_context(|| format!("writing {out}"))?;
-        println!("bench: results written to {out}");
-    }
+    let binary = std::env::var("GATEWAY_BIN").unwrap_or_default();
+    bench::write_report(out, json!({ "binary": binary }), rows)?;
     Ok(true)
 }
 

@@ -53,6 +53,24 @@ impl VapiCall {
     }
 }
 
+impl VapiCall {
+    /// An inbound call `id` from `caller` to the number `phone_number_id`, handled by
+    /// `assistant_id`, starting now, without metadata.
+    #[must_use]
+    pub fn inbound(id: String, assistant_id: &str, phone_number_id: &str, caller: String) -> Self {
+        Self {
+            id,
+            assistant_id: assistant_id.to_owned(),
+            phone_number_id: phone_number_id.to_owned(),
+            customer: caller,
+            customer_name: None,
+            kind: "inboundPhoneCall",
+            metadata: json!({}),
+            started_at: None,
+        }
+    }
+}
+
 fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
