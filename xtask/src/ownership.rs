@@ -6,7 +6,10 @@
 //! test-support files) names it through `db::schema` (`schema::contacts`, `schema::{contacts, …}`)
 //! or in SQL text after `FROM`, `INTO`, `UPDATE` or `JOIN`. The check fails on any touch of
 //! another crate's table that is not in [`PENDING`], and on a [`PENDING`] entry that no longer
-//! happens (the list only shrinks). `db` owns the schema itself and is exempt.
+//! happens (the list only shrinks). `db` owns the schema itself and is exempt, and so is
+//! `apps/loadgen`, which is no product code: it drives a gateway from outside, and its only SQL
+//! reads PostgreSQL's statistics and the job queue's length between benchmark scenarios and
+//! seeds the seed stack's own database (whose tables share our names).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -89,7 +92,7 @@ pub fn check(root: &Path) -> Result {
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
                 .to_owned();
-            if name == "db" {
+            if name == "db" || name == "loadgen" {
                 continue;
             }
             for file in rust_files(&krate.join("src"))? {
