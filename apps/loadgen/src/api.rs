@@ -122,6 +122,19 @@ impl Api {
         .await
     }
 
+    /// Posts a Vapi server `message` to `route` with the webhook `secret` in `x-vapi-secret`;
+    /// whether it was answered 200.
+    pub async fn vapi(&self, route: &str, secret: &str, message: &Value) -> bool {
+        self.post_raw(
+            route,
+            "application/json",
+            message.to_string(),
+            &[("x-vapi-secret", secret)],
+        )
+        .await
+        .is_ok_and(|r| r.status == 200)
+    }
+
     /// Uploads `bytes` as the multipart field `file` named `file_name` of type `mime`.
     ///
     /// # Errors

@@ -74,15 +74,7 @@ impl Target {
     }
 
     async fn vapi(&self, route: &str, message: &Value) -> bool {
-        self.api
-            .post_raw(
-                route,
-                "application/json",
-                message.to_string(),
-                &[("x-vapi-secret", &self.secret)],
-            )
-            .await
-            .is_ok_and(|r| r.status == 200)
+        self.api.vapi(route, &self.secret, message).await
     }
 
     async fn dialpad(&self, event: &Value) -> bool {

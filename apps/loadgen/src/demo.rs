@@ -1186,16 +1186,25 @@ pub async fn run() -> anyhow::Result<bool> {
             confirmed.len() == bookings && !overlap && spans.len() == bookings,
             format!("{} confirmed", confirmed.len()),
         );
-        let stats = expect(
-            "stats",
-            api.get("/api/calls-dashboard/stats", t).await?,
-            200,
-        )?;
         let pipeline: i64 = results
             .iter()
             .filter_map(|r| r.service)
             .map(|s| clinic.price(s))
             .sum();
+        // Reports are analysed on the job runner after their acknowledgement (issue 22): give
+        // the last ones up to 10 s to reach the dashboard.
+        let mut stats = Value::Null;
+        for _ in 0..50 {
+            stats = expect(
+                "stats",
+                api.get("/api/calls-dashboard/stats", t).await?,
+                200,
+            )?;
+            if stats["pipeline_value_minor"] == pipeline && stats["bookings"] == bookings {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         report.check(
             format!(
                 "{}: pipeline value ${:.2} and {bookings} bookings on the dashboard",

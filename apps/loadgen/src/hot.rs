@@ -59,15 +59,7 @@ impl Server {
     }
 
     async fn post(&self, route: &str, message: &Value) -> bool {
-        self.api
-            .post_raw(
-                route,
-                "application/json",
-                message.to_string(),
-                &[("x-vapi-secret", &self.secret)],
-            )
-            .await
-            .is_ok_and(|r| r.status == 200)
+        self.api.vapi(route, &self.secret, message).await
     }
 
     fn report(&self, call_id: String, caller: String) -> Value {

@@ -458,6 +458,17 @@ async fn the_agent_answers_from_its_own_organizations_knowledge_base_and_remembe
             "call": call("asst-kb-a", "call-first", &json!({}))}}),
     )
     .await;
+    // The report's analysis runs on the job runner after the acknowledgement (issue 22); the
+    // caller's next call comes once it has.
+    for _ in 0..100 {
+        let analysed = gw.database.psql_superuser(
+            "SELECT count(*) FROM call_logs WHERE vapi_call_id = 'call-first' AND metadata ? 'lead_score'",
+        );
+        if analysed.trim() == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let answer = vapi(
         &gw,
         "/api/vapi/webhook",

@@ -494,6 +494,19 @@ async fn end_of_call_reports_twice_and_out_of_order_give_one_correct_row() {
         let reply = vapi_post(&gw, "/api/vapi/webhook", message).await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
     }
+    // The analysis runs on the job runner after the acknowledgement (issue 22).
+    for _ in 0..100 {
+        if count(
+            &gw,
+            "SELECT count(*) AS n FROM jobs WHERE kind = 'voice.report'",
+        )
+        .await
+            == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(count(&gw, "SELECT count(*) AS n FROM call_logs").await, 1);
     let stored = row(&gw, "SELECT vapi_call_id, call_sid, phone_number, from_number, caller_name, call_type, status, outcome,
         outcome_summary, transcript, recording_url, recording_status, duration_seconds, total_cost, sentiment, sentiment_label,
