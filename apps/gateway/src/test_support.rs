@@ -272,15 +272,13 @@ impl TestGateway {
         vapi_base_url: &str,
         google: Option<integrations::google::GoogleOAuthConfig>,
     ) -> Self {
-        let database = TestDatabase::new().await;
-        let state = test_app_state(
-            database.db(),
+        Self::voice(
             endpoints,
+            vapi_base_url,
             google,
-            Some(TEST_PUBLIC_BASE_URL.into()),
+            test_runner_config().workers,
         )
-        .with_vapi(&test_vapi_config(vapi_base_url), test_voice_config());
-        Self::serve_with(database, state, test_runner_config().workers)
+        .await
     }
 
     /// [`TestGateway::start_voice`] with no job workers: only the request path touches the
@@ -292,15 +290,25 @@ impl TestGateway {
         endpoints: integrations::ProviderEndpoints,
         vapi_base_url: &str,
     ) -> Self {
+        Self::voice(endpoints, vapi_base_url, None, 0).await
+    }
+
+    /// A voice-enabled gateway on a fresh database with `job_workers` job workers.
+    async fn voice(
+        endpoints: integrations::ProviderEndpoints,
+        vapi_base_url: &str,
+        google: Option<integrations::google::GoogleOAuthConfig>,
+        job_workers: usize,
+    ) -> Self {
         let database = TestDatabase::new().await;
         let state = test_app_state(
             database.db(),
             endpoints,
-            None,
+            google,
             Some(TEST_PUBLIC_BASE_URL.into()),
         )
         .with_vapi(&test_vapi_config(vapi_base_url), test_voice_config());
-        Self::serve_with(database, state, 0)
+        Self::serve_with(database, state, job_workers)
     }
 
     /// Another gateway instance on the **same** database (its own pool, hub, `job_workers`

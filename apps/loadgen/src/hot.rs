@@ -342,13 +342,15 @@ async fn peer(assistant: &str, run: &str) -> anyhow::Result<Option<(Arc<Server>,
         .await
         .context("connecting to PEER_DATABASE_URL")?;
     tokio::spawn(conn);
-    let org = uuid_like(run);
-    client
-        .execute(
-            "INSERT INTO assistant_org_mapping VALUES ($1, $2::text::uuid) ON CONFLICT DO NOTHING",
-            &[&assistant, &org],
+    let org: String = client
+        .query_one(
+            "INSERT INTO assistant_org_mapping VALUES ($1, gen_random_uuid()) \
+             ON CONFLICT (vapi_assistant_id) DO UPDATE SET org_id = assistant_org_mapping.org_id \
+             RETURNING org_id::text",
+            &[&assistant],
         )
-        .await?;
+        .await?
+        .get(0);
     // The same numbers as the gateway's contacts (bench::contact_number).
     client
         .execute(
@@ -369,19 +371,6 @@ async fn peer(assistant: &str, run: &str) -> anyhow::Result<Option<(Arc<Server>,
     };
     let database = database_name(&database_url);
     Ok(Some((Arc::new(server), database)))
-}
-
-/// A UUID made from the run id (the peer's organization).
-fn uuid_like(run: &str) -> String {
-    let hex: String = format!("{run:0>32}").chars().rev().take(32).collect();
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
 }
 
 /// The database name of a `postgres://…/<name>?…` URL.

@@ -83,12 +83,12 @@ pub enum SystemOp {
     /// indexing job, through `kb_queue_reembed` (`cargo xtask reembed`, and every start-up).
     KnowledgeBaseWork,
     /// The job runner claiming due jobs of every organization through `jobs_claim` (each job then
-    /// runs in its organization's transactions), and sending its coalesced wake-up `NOTIFY jobs`.
+    /// runs in its organization's transactions).
     JobClaim,
     /// The job runner taking a periodic task's slot through `job_schedule_claim` (no tenant data).
     JobSchedule,
-    /// A coalesced after-commit `NOTIFY <channel>` to other instances ([`crate::signal`]; no
-    /// tenant data).
+    /// A coalesced after-commit `NOTIFY <channel>` to other instances ([`crate::signal`]: realtime
+    /// events, the job runner's wake-up; no tenant data).
     SignalNotify,
 }
 
@@ -214,51 +214,36 @@ impl Db {
         R: Send,
     {
         // Boxed: callers' futures stay small (clippy's large_futures) for one allocation.
-        let (result, raised) =
-            crate::signal::recording(Box::pin(self.transaction(org_id, system_op, f))).await;
+        let transaction = Box::pin(async move {
+            let mut conn = self.conn().await?;
+            let conn: &mut AsyncPgConnection = &mut conn;
+            let db_err = |e| E::from(DbError::Query(e));
+            AnsiTransactionManager::begin_transaction_sql(conn, &begin_scoped(&org_id, system_op))
+                .await
+                .map_err(db_err)?;
+            match f(conn).await {
+                Ok(value) => match AnsiTransactionManager::commit_transaction(conn).await {
+                    Ok(()) => Ok(value),
+                    Err(e) => {
+                        // A failed COMMIT may leave the transaction open; a failed rollback
+                        // marks the connection broken and the pool drops it.
+                        let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+                        Err(db_err(e))
+                    }
+                },
+                Err(e) => {
+                    let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+                    Err(e)
+                }
+            }
+        });
+        let (result, raised) = crate::signal::recording(transaction).await;
         if result.is_ok() {
             for channel in raised {
                 self.raise(channel);
             }
         }
         result
-    }
-
-    /// The transaction of [`Db::scoped`].
-    async fn transaction<R, E, F>(
-        &self,
-        org_id: String,
-        system_op: &'static str,
-        f: F,
-    ) -> Result<R, E>
-    where
-        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
-            + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
-            + Send,
-        E: From<DbError> + Send,
-        R: Send,
-    {
-        let mut conn = self.conn().await?;
-        let conn: &mut AsyncPgConnection = &mut conn;
-        let db_err = |e| E::from(DbError::Query(e));
-        AnsiTransactionManager::begin_transaction_sql(conn, &begin_scoped(&org_id, system_op))
-            .await
-            .map_err(db_err)?;
-        match f(conn).await {
-            Ok(value) => match AnsiTransactionManager::commit_transaction(conn).await {
-                Ok(()) => Ok(value),
-                Err(e) => {
-                    // A failed COMMIT may leave the transaction open; a failed rollback marks
-                    // the connection broken and the pool drops it.
-                    let _ = AnsiTransactionManager::rollback_transaction(conn).await;
-                    Err(db_err(e))
-                }
-            },
-            Err(e) => {
-                let _ = AnsiTransactionManager::rollback_transaction(conn).await;
-                Err(e)
-            }
-        }
     }
 }
 

@@ -104,8 +104,14 @@ impl Db {
     }
 
     /// Raises `channel` after a commit: on this instance now, on the others through one
-    /// coalesced `NOTIFY` (module docs). Needs a Tokio runtime.
+    /// coalesced `NOTIFY` per [`COALESCE`] (module docs). Needs a Tokio runtime.
     pub fn raise(&self, channel: &'static str) {
+        self.raise_coalesced(channel, COALESCE);
+    }
+
+    /// [`Db::raise`] with its own coalescing window: raises within `window` of the first send
+    /// one `NOTIFY`.
+    pub fn raise_coalesced(&self, channel: &'static str, window: Duration) {
         self.raise_local(channel);
         let state = self.signals.channel(channel);
         if state.notify_due.swap(true, Ordering::AcqRel) {
@@ -113,7 +119,7 @@ impl Db {
         }
         let db = self.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(COALESCE).await;
+            tokio::time::sleep(window).await;
             state.notify_due.store(false, Ordering::Release);
             debug_assert!(channel.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
             let sent = db

@@ -2,11 +2,9 @@
 //! coalesced `NOTIFY jobs`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use db::{Db, SystemOp};
-use diesel_async::RunQueryDsl;
+use db::Db;
 use tokio::sync::Notify;
 
 use crate::CHANNEL;
@@ -22,8 +20,6 @@ pub struct Waker {
 struct Inner {
     db: Db,
     local: Notify,
-    /// A `NOTIFY` is already due within the coalescing window.
-    pending: AtomicBool,
     coalesce: Duration,
 }
 
@@ -35,7 +31,6 @@ impl Waker {
             inner: Arc::new(Inner {
                 db,
                 local: Notify::new(),
-                pending: AtomicBool::new(false),
                 coalesce,
             }),
         }
@@ -43,31 +38,11 @@ impl Waker {
 
     /// Call after the commit of a transaction that enqueued jobs (never inside it). Wakes this
     /// instance's idle workers now and, at most once per coalescing window, sends
-    /// `NOTIFY jobs` in its own statement so that other instances' workers wake too. Needs a
-    /// Tokio runtime.
+    /// `NOTIFY jobs` in its own statement so that other instances' workers wake too
+    /// ([`db::Db::raise_coalesced`]). Needs a Tokio runtime.
     pub fn wake(&self) {
         self.inner.local.notify_waiters();
-        if self.inner.pending.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let inner = Arc::clone(&self.inner);
-        tokio::spawn(async move {
-            tokio::time::sleep(inner.coalesce).await;
-            inner.pending.store(false, Ordering::Release);
-            let sent = inner
-                .db
-                .system_read(SystemOp::JobClaim, async move |c| {
-                    diesel::sql_query("SELECT pg_notify('jobs', '')")
-                        .execute(c)
-                        .await
-                        .map_err(db::DbError::Query)
-                })
-                .await;
-            if let Err(e) = sent {
-                // Other instances' idle poll covers the gap.
-                tracing::debug!(error = %e, "cannot send the job wake-up");
-            }
-        });
+        self.inner.db.raise_coalesced(CHANNEL, self.inner.coalesce);
     }
 
     /// Wakes this instance's idle workers only (a `NOTIFY` from another instance arrived).
