@@ -5,6 +5,8 @@
 //! logged while handling a request carries that id. The same id is returned in the
 //! `x-request-id` response header so that a caller can quote it.
 
+use std::borrow::Cow;
+
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -67,11 +69,12 @@ where
 const CREDENTIAL_PARAMS: &[&str] = &["{token}"];
 
 /// `path` with every segment that `pattern` (the matched route template) names a credential
-/// replaced by `[redacted]`. Without a pattern (no route matched) the path is logged as is.
+/// replaced by `[redacted]`. Without a pattern (no route matched) or without a credential in it,
+/// the path is logged as is (borrowed: nothing is copied on the common path).
 #[must_use]
-pub fn redacted_path(path: &str, pattern: Option<&str>) -> String {
+pub fn redacted_path<'a>(path: &'a str, pattern: Option<&str>) -> Cow<'a, str> {
     let Some(pattern) = pattern.filter(|p| CREDENTIAL_PARAMS.iter().any(|c| p.contains(c))) else {
-        return path.to_owned();
+        return Cow::Borrowed(path);
     };
     let mut template = pattern.split('/');
     path.split('/')
@@ -81,6 +84,7 @@ pub fn redacted_path(path: &str, pattern: Option<&str>) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
+        .into()
 }
 
 /// The root span of every request, opened by `TracingLogger<AccessSpan>`: method, route
@@ -92,11 +96,8 @@ pub struct AccessSpan;
 
 impl RootSpanBuilder for AccessSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        // Fields are borrowed or `Copy` and formatted once, by the log writer's formatter.
+        let request_id = request.extensions().get::<RequestId>().copied();
         let pattern = request.match_pattern();
         let target = redacted_path(request.path(), pattern.as_deref());
         let route = pattern.unwrap_or_else(|| "default".into());
@@ -115,7 +116,7 @@ impl RootSpanBuilder for AccessSpan {
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             exception.message = tracing::field::Empty,
-            request_id = %request_id,
+            request_id = request_id.map(tracing::field::display),
         )
     }
 

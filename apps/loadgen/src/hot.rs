@@ -15,7 +15,9 @@
 //! job queue is drained, so that one scenario's post-call work does not run during the next
 //! (the peer's included). The counters are read 11 s after a scenario ends, once PostgreSQL's
 //! per-connection statistics are flushed (at most every 10 s when idle), so background work a
-//! request caused (post-call processing) is counted with it. Then, on the gateway, the effect lag at a fixed 300 reports/s: the time from
+//! request caused (post-call processing) is counted with it. On the gateway, the post-call
+//! backlog a report scenario left when its senders stopped is timed as the job runner drains
+//! it with the machine to itself: the sustained post-call processing rate. Then, on the gateway, the effect lag at a fixed 300 reports/s: the time from
 //! a report's acknowledgement to its call being analysed (`GET /api/calls/{id}` shows the
 //! outcome).
 //!
@@ -173,6 +175,36 @@ impl DbProbe {
         Ok(())
     }
 
+    /// The post-call backlog a scenario left and how fast the job runner drains it with the
+    /// machine to itself: `(reports queued when the senders stopped, reports analysed per
+    /// second until none is left)`; `None` when nothing was queued or it did not drain within
+    /// 60 s.
+    async fn drain_rate(&self) -> anyhow::Result<Option<(i64, f64)>> {
+        let count = async || -> anyhow::Result<i64> {
+            Ok(self
+                .client
+                .query_one(
+                    "SELECT count(*) FROM jobs WHERE kind = 'voice.report' AND status <> 'dead'",
+                    &[],
+                )
+                .await?
+                .get(0))
+        };
+        let (backlog, started) = (count().await?, Instant::now());
+        if backlog == 0 {
+            return Ok(None);
+        }
+        while started.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if count().await? == 0 {
+                #[allow(clippy::cast_precision_loss)]
+                let rate = backlog as f64 / started.elapsed().as_secs_f64();
+                return Ok(Some((backlog, rate.round())));
+            }
+        }
+        Ok(None)
+    }
+
     /// Empties `pg_stat_statements`, so that [`DbProbe::statements`] covers what follows.
     async fn reset_statements(&self) -> anyhow::Result<()> {
         self.client
@@ -286,9 +318,14 @@ async fn measure(
         None => None,
     };
     let run = bench::saturate(server, SENDERS, SECONDS, send).await;
+    let mut drain = None;
     let after = match probe {
         Some((p, database)) => {
-            tokio::time::sleep(STATS_SETTLE).await;
+            let settle = Instant::now() + STATS_SETTLE;
+            if server.name == "gateway" {
+                drain = p.drain_rate().await?;
+            }
+            tokio::time::sleep_until(settle.into()).await;
             Some(p.read(database, server.pid).await?)
         }
         None => None,
@@ -324,6 +361,16 @@ async fn measure(
     println!("{:<42} per request: {cost}", "");
     row["server"] = json!(server.name);
     row["per_request"] = cost;
+    if let Some((backlog, per_s)) = drain {
+        // Analysed while the senders ran: acknowledged minus what was still queued.
+        let during = ((n - backlog as f64) / run.elapsed.as_secs_f64()).round();
+        println!(
+            "{:<42} post-call: {during}/s analysed during the run, backlog {backlog} drained at {per_s}/s",
+            ""
+        );
+        row["post_call"] = json!({"analysed_during_run_per_s": during, "backlog": backlog,
+                                  "drained_per_s": per_s});
+    }
     if let Some((p, database)) = probe {
         row["statements"] = p.statements(database, n).await?;
     }

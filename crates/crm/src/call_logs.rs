@@ -500,22 +500,17 @@ pub struct VapiCallRow<'a> {
 }
 
 /// The row after [`upsert_vapi_on`].
-#[derive(Debug, Clone, diesel::QueryableByName)]
+#[derive(Debug, Clone)]
 pub struct UpsertedCall {
     /// Our id.
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub id: Uuid,
     /// Its status now.
-    #[diesel(sql_type = diesel::sql_types::Text)]
     pub status: String,
     /// Its contact.
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     pub contact_id: Option<Uuid>,
     /// Whether it booked.
-    #[diesel(sql_type = diesel::sql_types::Bool)]
     pub booking_confirmed: bool,
     /// When it started.
-    #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
     pub started_at: Option<DateTime<Utc>>,
 }
 
@@ -553,33 +548,76 @@ pub async fn store_report_on(
     upsert_vapi(c, org, row, true).await
 }
 
+/// The SQL function behind [`upsert_vapi_on`] (its 14 parameters are the function's).
+#[allow(clippy::too_many_arguments)]
+mod sql {
+    use diesel::sql_types::Nullable;
+
+    diesel::define_sql_function! {
+        /// `call_logs_upsert_vapi(…)` (migration 000022): the upserted row as a record, no row
+        /// for a stored report or another organization's call id. Called through the query
+        /// builder so that the statement is prepared once per connection (issue 22).
+        #[sql_name = "call_logs_upsert_vapi"]
+        fn call_logs_upsert_vapi_fn(
+            p_id: diesel::sql_types::Uuid,
+            p_org: diesel::sql_types::Uuid,
+            p_vapi_call_id: diesel::sql_types::Text,
+            p_ours: Nullable<diesel::sql_types::Uuid>,
+            p_contact_id: Nullable<diesel::sql_types::Uuid>,
+            p_phone: Nullable<diesel::sql_types::Text>,
+            p_caller_name: Nullable<diesel::sql_types::Text>,
+            p_unknown_name: diesel::sql_types::Text,
+            p_call_type: diesel::sql_types::Text,
+            p_status: diesel::sql_types::Text,
+            p_started_at: Nullable<diesel::sql_types::Timestamptz>,
+            p_ended_at: Nullable<diesel::sql_types::Timestamptz>,
+            p_metadata: diesel::sql_types::Jsonb,
+            p_report: diesel::sql_types::Bool,
+        ) -> diesel::sql_types::Record<(
+            diesel::sql_types::Uuid,
+            diesel::sql_types::Text,
+            Nullable<diesel::sql_types::Uuid>,
+            diesel::sql_types::Bool,
+            Nullable<diesel::sql_types::Timestamptz>,
+        )>;
+    }
+}
+use sql::call_logs_upsert_vapi_fn;
+
 async fn upsert_vapi(
     c: &mut AsyncPgConnection,
     org: OrgId,
     row: &VapiCallRow<'_>,
     report: bool,
 ) -> Result<Option<UpsertedCall>, CrmError> {
-    use diesel::sql_types::{Bool, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
-    Ok(diesel::sql_query(
-        "SELECT * FROM call_logs_upsert_vapi($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind::<SqlUuid, _>(Uuid::new_v4())
-    .bind::<SqlUuid, _>(org.0)
-    .bind::<Text, _>(row.vapi_call_id)
-    .bind::<Nullable<SqlUuid>, _>(row.ours)
-    .bind::<Nullable<SqlUuid>, _>(row.contact_id)
-    .bind::<Nullable<Text>, _>(row.phone.clone())
-    .bind::<Nullable<Text>, _>(row.caller_name.clone())
-    .bind::<Text, _>(crate::contacts::UNKNOWN_CALLER)
-    .bind::<Text, _>(row.call_type)
-    .bind::<Text, _>(row.status)
-    .bind::<Nullable<Timestamptz>, _>(row.started_at)
-    .bind::<Nullable<Timestamptz>, _>(row.ended_at)
-    .bind::<Jsonb, _>(row.metadata.clone())
-    .bind::<Bool, _>(report)
-    .get_result(c)
+    let upserted = diesel::select(call_logs_upsert_vapi_fn(
+        Uuid::new_v4(),
+        org.0,
+        row.vapi_call_id,
+        row.ours,
+        row.contact_id,
+        row.phone.clone(),
+        row.caller_name.clone(),
+        crate::contacts::UNKNOWN_CALLER,
+        row.call_type,
+        row.status,
+        row.started_at,
+        row.ended_at,
+        row.metadata.clone(),
+        report,
+    ))
+    .get_result::<(Uuid, String, Option<Uuid>, bool, Option<DateTime<Utc>>)>(c)
     .await
-    .optional()?)
+    .optional()?;
+    Ok(upserted.map(
+        |(id, status, contact_id, booking_confirmed, started_at)| UpsertedCall {
+            id,
+            status,
+            contact_id,
+            booking_confirmed,
+            started_at,
+        },
+    ))
 }
 
 /// What an `end-of-call-report` says about a call, redacted by the caller.

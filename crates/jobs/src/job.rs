@@ -49,6 +49,36 @@ impl Job {
     }
 }
 
+/// Deletes every job of `batch` on `conn`, inside the batch handler's own transaction of their
+/// organization (every job of a batch has the same one, [`crate::Runner::register_batched`]),
+/// so the batch's effects and its completion commit together; the handler then answers `Ok`.
+///
+/// # Errors
+/// [`JobError::LeaseLost`] when any job's lease moved to another worker (the handler returns
+/// the error so that its transaction rolls back); [`JobError::Db`].
+pub async fn complete_batch_on(
+    conn: &mut AsyncPgConnection,
+    batch: &[Job],
+) -> Result<(), JobError> {
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    let ids: Vec<Uuid> = batch.iter().map(|j| j.id).collect();
+    let deleted = diesel::delete(
+        jobs::table
+            .filter(jobs::id.eq_any(ids))
+            .filter(jobs::org_id.eq(first.org.0))
+            .filter(jobs::status.eq("running"))
+            .filter(jobs::locked_by.eq(first.worker.to_string())),
+    )
+    .execute(conn)
+    .await?;
+    if deleted != batch.len() {
+        return Err(JobError::LeaseLost);
+    }
+    Ok(())
+}
+
 /// Job `id` of organization `org` while `worker` holds its lease (no row once the lease moved
 /// on to another worker).
 #[diesel::dsl::auto_type(no_type_alias)]
@@ -110,6 +140,22 @@ impl From<db::DbError> for Failure {
 
 /// What a handler returns.
 pub type Outcome = Result<Done, Failure>;
+
+/// The runner's view of a batch handler: any `Fn(Arc<Vec<Job>>) -> impl Future<Output =
+/// Result<(), Failure>>`.
+pub(crate) trait BatchHandler: Send + Sync {
+    fn run(&self, batch: Arc<Vec<Job>>) -> BoxFuture<'static, Result<(), Failure>>;
+}
+
+impl<F, Fut> BatchHandler for F
+where
+    F: Fn(Arc<Vec<Job>>) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<(), Failure>> + Send + 'static,
+{
+    fn run(&self, batch: Arc<Vec<Job>>) -> BoxFuture<'static, Result<(), Failure>> {
+        Box::pin(self(batch))
+    }
+}
 
 /// The runner's view of a handler: any `Fn(Job) -> impl Future<Output = Outcome>`.
 pub(crate) trait Handler: Send + Sync {

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
-use crate::job::{Handler, Outcome, delete_claimed, held};
+use crate::job::{BatchHandler, Handler, Outcome, delete_claimed, held};
 use crate::schedule::{Schedule, Task};
 use crate::{Done, Failure, Job, JobError, RetryPolicy, Waker};
 
@@ -57,6 +57,7 @@ impl Default for RunnerConfig {
 
 struct Kind {
     handler: Box<dyn Handler>,
+    batch: Option<Box<dyn BatchHandler>>,
     policy: RetryPolicy,
 }
 
@@ -119,8 +120,43 @@ impl Runner {
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         let handler = Box::new(handler);
-        self.kinds.insert(kind, Kind { handler, policy });
+        let batch = None;
+        self.kinds.insert(
+            kind,
+            Kind {
+                handler,
+                batch,
+                policy,
+            },
+        );
         self
+    }
+
+    /// Runs jobs of `kind` like [`Runner::register`] and, when one claim holds several of the
+    /// same organization, through `batch` together: `batch` gets them in enqueue order and
+    /// records their effects and their completion ([`crate::complete_batch_on`]) in one
+    /// transaction, all or nothing. When it fails, each job runs through `single` (whose
+    /// failures are retried or dead-lettered per `policy`, job by job).
+    #[must_use]
+    pub fn register_batched<F, Fut, B, BFut>(
+        self,
+        kind: &'static str,
+        policy: RetryPolicy,
+        single: F,
+        batch: B,
+    ) -> Self
+    where
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+        B: Fn(Arc<Vec<Job>>) -> BFut + Send + Sync + 'static,
+        BFut: Future<Output = Result<(), Failure>> + Send + 'static,
+    {
+        let mut this = self.register(kind, policy, single);
+        if let Some(registered) = this.kinds.get_mut(kind) {
+            let batch: Box<dyn BatchHandler> = Box::new(batch);
+            registered.batch = Some(batch);
+        }
+        this
     }
 
     /// Runs `task` once per `period` across every instance sharing the database (the first
@@ -206,19 +242,75 @@ impl Runner {
         let n = claimed.len();
         // Keys whose earlier job in this batch did not finish: their later jobs wait.
         let mut held: HashSet<(String, String)> = HashSet::new();
-        for job in claimed {
-            let key = job.order_key.clone().map(|k| (job.kind.clone(), k));
-            if *stop.borrow() || key.as_ref().is_some_and(|k| held.contains(k)) {
-                self.release(&Ticket::of(&job)).await;
-                continue;
-            }
-            if !self.run_job(job).await
-                && let Some(key) = key
-            {
-                held.insert(key);
+        for group in self.groups(claimed) {
+            let group = if *stop.borrow() {
+                group
+            } else {
+                self.run_batch(group).await
+            };
+            for job in group {
+                let key = job.order_key.clone().map(|k| (job.kind.clone(), k));
+                if *stop.borrow() || key.as_ref().is_some_and(|k| held.contains(k)) {
+                    self.release(&Ticket::of(&job)).await;
+                    continue;
+                }
+                if !self.run_job(job).await
+                    && let Some(key) = key
+                {
+                    held.insert(key);
+                }
             }
         }
         Ok(n)
+    }
+
+    /// The claimed jobs in the groups they run in, in order of each group's first job: the
+    /// jobs of a batched kind and one organization together, every other job alone.
+    fn groups(&self, claimed: Vec<Job>) -> Vec<Vec<Job>> {
+        let mut groups: Vec<Vec<Job>> = Vec::new();
+        let mut batches: HashMap<(String, OrgId), usize> = HashMap::new();
+        for job in claimed {
+            let batched = self
+                .kinds
+                .get(job.kind.as_str())
+                .is_some_and(|k| k.batch.is_some());
+            if !batched {
+                groups.push(vec![job]);
+                continue;
+            }
+            match batches.entry((job.kind.clone(), job.org)) {
+                std::collections::hash_map::Entry::Occupied(at) => groups[*at.get()].push(job),
+                std::collections::hash_map::Entry::Vacant(at) => {
+                    at.insert(groups.len());
+                    groups.push(vec![job]);
+                }
+            }
+        }
+        groups
+    }
+
+    /// Runs a group of two or more jobs through its kind's batch handler; returns the jobs
+    /// still to run one by one: none when the batch was recorded, all of them when it failed
+    /// (or the group is a single job).
+    async fn run_batch(&self, group: Vec<Job>) -> Vec<Job> {
+        let Some(batch) = self
+            .kinds
+            .get(group[0].kind.as_str())
+            .and_then(|k| k.batch.as_ref())
+            .filter(|_| group.len() > 1)
+        else {
+            return group;
+        };
+        let tickets: Vec<Ticket> = group.iter().map(Ticket::of).collect();
+        let group = Arc::new(group);
+        let outcome = self
+            .run_leased(&tickets, batch.run(Arc::clone(&group)))
+            .await;
+        if let Err(e) = outcome {
+            tracing::warn!(kind = %tickets[0].kind, jobs = tickets.len(), error = ?e, "job batch failed; running its jobs one by one");
+            return Arc::try_unwrap(group).unwrap_or_else(|shared| (*shared).clone());
+        }
+        Vec::new()
     }
 
     async fn claim(&self, worker: &Arc<str>) -> Result<Vec<Job>, JobError> {
@@ -266,7 +358,9 @@ impl Runner {
             return false; // claimed only for registered kinds
         };
         let ticket = Ticket::of(&job);
-        let outcome = self.run_leased(&ticket, kind.handler.run(job)).await;
+        let outcome = self
+            .run_leased(std::slice::from_ref(&ticket), kind.handler.run(job))
+            .await;
         match outcome {
             Ok(Done::Recorded) => true,
             Ok(Done::Finished) => {
@@ -291,13 +385,13 @@ impl Runner {
         }
     }
 
-    /// Runs `handler` while renewing the job's lease every third of it, so a job may run
-    /// longer than one lease while its worker lives (a dead worker stops renewing).
-    async fn run_leased(
+    /// Runs `handler` while renewing the leases of its `jobs` every third of a lease, so jobs
+    /// may run longer than one lease while their worker lives (a dead worker stops renewing).
+    async fn run_leased<T>(
         &self,
-        job: &Ticket,
-        handler: futures_util::future::BoxFuture<'static, Outcome>,
-    ) -> Outcome {
+        jobs: &[Ticket],
+        handler: futures_util::future::BoxFuture<'static, Result<T, Failure>>,
+    ) -> Result<T, Failure> {
         let handler = AssertUnwindSafe(handler).catch_unwind();
         tokio::pin!(handler);
         let period = self.config.lease / 3;
@@ -308,7 +402,11 @@ impl Runner {
                     return outcome
                         .unwrap_or_else(|_| Err(Failure::Retry("the handler panicked".into())));
                 }
-                _ = renew.tick() => self.renew_lease(job).await,
+                _ = renew.tick() => {
+                    for job in jobs {
+                        self.renew_lease(job).await;
+                    }
+                }
             }
         }
     }

@@ -2,7 +2,8 @@
 //! transaction, each job runs once across concurrent workers, a dead worker's job runs again
 //! after its lease while a live worker's long job keeps it, one key's jobs run in order (across
 //! a retry), the kind's retry policy and
-//! dead letter, exactly-once effect through `complete_on`, the wake-up after commit and its
+//! dead letter, exactly-once effect through `complete_on`, batches per organization (all or
+//! nothing, then one by one), the wake-up after commit and its
 //! coalescing, graceful shutdown, periodic tasks once per slot across instances, and tenant
 //! isolation of `jobs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -413,6 +414,124 @@ async fn complete_on_commits_the_effect_with_the_completion_and_refuses_a_lost_l
         open_jobs(&db, org).await,
         1,
         "no follow-up: the effect rolled back"
+    );
+}
+
+/// What the batched kind's handlers saw: `(organization, payload numbers)` per batch, and the
+/// payload numbers run one by one.
+#[derive(Default)]
+struct Seen {
+    batches: Vec<(OrgId, Vec<i64>)>,
+    singles: Vec<i64>,
+}
+
+/// A batched kind whose effect is one follow-up job per job; a job with `"bad": true` fails its
+/// batch (which then rolls back) and, alone, fails for good.
+fn batched_runner(db: &Db, seen: &Arc<Mutex<Seen>>) -> Runner {
+    let (single_db, batch_db) = (db.clone(), db.clone());
+    let (single_seen, batch_seen) = (Arc::clone(seen), Arc::clone(seen));
+    let single = move |job: Job| {
+        let (db, seen) = (single_db.clone(), Arc::clone(&single_seen));
+        async move {
+            seen.lock()
+                .unwrap()
+                .singles
+                .push(job.payload["n"].as_i64().unwrap());
+            if job.payload["bad"] == true {
+                return Err(Failure::Permanent("bad".into()));
+            }
+            db.tenant(job.org, async move |c| {
+                jobs::enqueue(c, job.org, NewJob::new("test.follow_up", json!({}))).await?;
+                job.complete_on(c).await
+            })
+            .await?;
+            Ok(Done::Recorded)
+        }
+    };
+    let batch = move |batch: Arc<Vec<Job>>| {
+        let (db, seen) = (batch_db.clone(), Arc::clone(&batch_seen));
+        async move {
+            let org = batch[0].org;
+            let numbers = batch
+                .iter()
+                .map(|j| j.payload["n"].as_i64().unwrap())
+                .collect();
+            seen.lock().unwrap().batches.push((org, numbers));
+            db.tenant(org, async move |c| {
+                for job in batch.iter() {
+                    jobs::enqueue(c, org, NewJob::new("test.follow_up", json!({}))).await?;
+                    if job.payload["bad"] == true {
+                        return Err(Failure::Retry("a bad job in the batch".into()));
+                    }
+                }
+                jobs::complete_batch_on(c, &batch).await?;
+                Ok(())
+            })
+            .await
+        }
+    };
+    Runner::new(Waker::new(db.clone(), Duration::ZERO), config(1), "t").register_batched(
+        "test.batched",
+        quick(3),
+        single,
+        batch,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_kind_runs_each_organizations_jobs_together_and_one_by_one_after_a_failure() {
+    let tdb = TestDatabase::new().await;
+    let db = tdb.db();
+    let (a, b) = (create_org(&db, "A").await, create_org(&db, "B").await);
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let runner = batched_runner(&db, &seen);
+    let job = |n: i64| NewJob::new("test.batched", json!({ "n": n }));
+    enqueue_all(&db, a, vec![job(1), job(2)]).await;
+    enqueue_all(&db, b, vec![job(3), job(4)]).await;
+    enqueue_all(&db, a, vec![job(5)]).await;
+    runner.run_once("w").await.unwrap();
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.batches,
+            vec![(a, vec![1, 2, 5]), (b, vec![3, 4])],
+            "one batch per organization, in enqueue order"
+        );
+        assert!(seen.singles.is_empty(), "{:?}", seen.singles);
+    }
+    assert_eq!(
+        open_jobs(&db, a).await,
+        3,
+        "A: three follow-ups, its jobs completed"
+    );
+    assert_eq!(
+        open_jobs(&db, b).await,
+        2,
+        "B: two follow-ups, its jobs completed"
+    );
+
+    let bad = NewJob::new("test.batched", json!({ "n": 7, "bad": true }));
+    let ids = enqueue_all(&db, a, vec![job(6), bad, job(8)]).await;
+    runner.run_once("w").await.unwrap();
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.batches.last(), Some(&(a, vec![6, 7, 8])));
+        assert_eq!(
+            seen.singles,
+            vec![6, 7, 8],
+            "after the failed batch, one by one"
+        );
+    }
+    let dead = row(&db, a, ids[1]).await.unwrap();
+    assert_eq!(
+        (dead.status.as_str(), dead.last_error.as_deref()),
+        ("dead", Some("bad"))
+    );
+    assert!(row(&db, a, ids[0]).await.is_none() && row(&db, a, ids[2]).await.is_none());
+    assert_eq!(
+        open_jobs(&db, a).await,
+        3 + 2 + 1,
+        "the failed batch's follow-ups rolled back: two from the single runs, one dead job"
     );
 }
 

@@ -8,12 +8,17 @@
 //! ringing < in-progress < completed = failed`), first-seen facts are kept, and a report's
 //! fields are the same however often it comes, so repeats converge on one correct row.
 //!
-//! After an end-of-call report, in the same transaction: the caller becomes or stays a contact;
+//! An end-of-call report is acknowledged in one short transaction (the call row and a redacted
+//! `voice.report` job); the post-call work then runs on the job runner, several reports of one
+//! organization per transaction when a backlog exists, each report's work and its job's
+//! completion committing together: the caller becomes or stays a contact;
 //! booking is detected (a booking tool call that succeeded during the call, or an appointment
 //! the agent booked for this caller during it); the contact's status becomes `booked` or `lost`;
 //! the call's value is the most expensive service the transcript mentions; the lead is scored
 //! and a hot lead (score ≥ 70) queues one SMS alert to the clinic; transcript and summary are
 //! stored redacted; the dashboard is told.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
@@ -366,35 +371,57 @@ impl VoiceAgent {
     /// [`Failure::Permanent`] for a payload that is not a queued report; [`Failure::Retry`]
     /// when the database fails; [`Failure::LeaseLost`] when another worker took the job.
     pub async fn analyse_report(&self, job: Job) -> Result<Done, Failure> {
-        let queued: QueuedReport = serde_json::from_value(job.payload.clone())
-            .map_err(|e| Failure::Permanent(format!("not a queued report: {e}")))?;
-        let Some(vapi_call_id) = queued.call.id.clone() else {
-            return Err(Failure::Permanent(
-                "the queued report has no call id".into(),
-            ));
+        self.analyse_reports(Arc::new(vec![job])).await?;
+        Ok(Done::Recorded)
+    }
+
+    /// Runs several [`REPORT_JOB`]s of one organization in one transaction (issue 22: batched
+    /// post-call processing): the organization's services are read once, each report's
+    /// post-call work runs in enqueue order, and the jobs are completed together, so the
+    /// batch's effects happen exactly once and all together. Any failure (one bad payload
+    /// included) rolls the whole batch back, and the runner then runs each job through
+    /// [`VoiceAgent::analyse_report`].
+    ///
+    /// # Errors
+    /// [`Failure::Permanent`] for a payload that is not a queued report with a call id;
+    /// [`Failure::Retry`] when the database fails; [`Failure::LeaseLost`].
+    pub async fn analyse_reports(&self, batch: Arc<Vec<Job>>) -> Result<(), Failure> {
+        let Some(org) = batch.first().map(|j| j.org) else {
+            return Ok(());
         };
-        let org = job.org;
+        let queued = batch
+            .iter()
+            .map(|job| {
+                let report: QueuedReport = serde_json::from_value(job.payload.clone())
+                    .map_err(|e| Failure::Permanent(format!("not a queued report: {e}")))?;
+                let id =
+                    report.call.id.clone().ok_or_else(|| {
+                        Failure::Permanent("the queued report has no call id".into())
+                    })?;
+                Ok((id, report))
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
         let alerted = self
             .db
             .tenant(org, async move |c| {
-                let (_, alerted) = record_report_on(
-                    c,
-                    org,
-                    &vapi_call_id,
-                    &queued.call,
-                    &queued.report,
-                    queued.received_at,
-                )
-                .await
-                .map_err(|e| Failure::Retry(e.to_string()))?;
-                job.complete_on(c).await?;
+                let services = crm::services::list_on(c, org)
+                    .await
+                    .map_err(|e| Failure::Retry(e.to_string()))?;
+                let mut alerted = false;
+                for (vapi_call_id, report) in &queued {
+                    let (_, alert) = record_report_on(c, org, vapi_call_id, report, &services)
+                        .await
+                        .map_err(|e| Failure::Retry(e.to_string()))?;
+                    alerted |= alert;
+                }
+                jobs::complete_batch_on(c, &batch).await?;
                 Ok::<_, Failure>(alerted)
             })
             .await?;
         if alerted {
             self.jobs.wake();
         }
-        Ok(Done::Recorded)
+        Ok(())
     }
 
     /// Publishes a final transcript line to the organization's live call view (partial lines
@@ -488,10 +515,10 @@ async fn record_report_on(
     c: &mut AsyncPgConnection,
     org: OrgId,
     vapi_call_id: &str,
-    call: &CallInfo,
-    report: &EndOfCallReport,
-    now: DateTime<Utc>,
+    queued: &QueuedReport,
+    services: &[crm::services::Service],
 ) -> Result<(uuid::Uuid, bool), VoiceError> {
+    let (call, report, now) = (&queued.call, &queued.report, queued.received_at);
     let contact = caller_contact(c, org, call).await?;
     let status = terminal_status(report.ended_reason.as_deref());
     let facts = CallFacts {
@@ -508,8 +535,7 @@ async fn record_report_on(
     let booked = row.booking_confirmed
         || booked_by_tool(&report.messages)
         || booked_during_on(c, org, contact_id, row.started_at, report, now).await?;
-    let services = crm::services::list_on(c, org).await?;
-    let value = crm::services::estimate_value(&services, &spoken_text(report));
+    let value = crm::services::estimate_value(services, &spoken_text(report));
     let score = lead_score(
         report.sentiment_score,
         booked,

@@ -91,14 +91,19 @@ impl VoiceAgent {
     /// Registers the report-analysis and alert jobs and the due-work periodic task on `runner`.
     #[must_use]
     pub fn register_jobs(self: &Arc<Self>, runner: Runner) -> Runner {
-        let (alerts, due, reports) = (Arc::clone(self), Arc::clone(self), Arc::clone(self));
+        let (alerts, due) = (Arc::clone(self), Arc::clone(self));
+        let (reports, batched) = (Arc::clone(self), Arc::clone(self));
         runner
-            .register(
+            .register_batched(
                 crate::calls::REPORT_JOB,
                 crate::calls::REPORT_RETRY,
                 move |job| {
                     let this = Arc::clone(&reports);
                     async move { this.analyse_report(job).await }
+                },
+                move |batch| {
+                    let this = Arc::clone(&batched);
+                    async move { this.analyse_reports(batch).await }
                 },
             )
             .register(ALERT_JOB, ALERT_RETRY, move |job| {
