@@ -36,9 +36,40 @@ pub enum Member {
     },
 }
 
+/// A message for one connection: the event's outbox seq (its event id) and the JSON text frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The event's id: its position in the outbox (`realtime_events.seq`).
+    pub seq: i64,
+    /// The text frame to send.
+    pub text: Arc<str>,
+}
+
+impl Frame {
+    /// The frame of `event` as the seeds document it (the payload as is), or with the event's
+    /// id added as `event_id` (a JSON number) for connections that asked for ids (replay).
+    #[must_use]
+    pub fn of(event: &OutboxEvent, with_id: bool) -> Self {
+        let text = match (&event.payload, with_id) {
+            (serde_json::Value::Object(fields), true) => {
+                let mut fields = fields.clone();
+                fields.insert("event_id".into(), event.seq.into());
+                serde_json::Value::Object(fields).to_string()
+            }
+            (payload, _) => payload.to_string(),
+        };
+        Self {
+            seq: event.seq,
+            text: text.into(),
+        }
+    }
+}
+
 struct Slot {
     member: Member,
-    tx: mpsc::Sender<Arc<str>>,
+    /// Whether this connection's frames carry `event_id`.
+    with_ids: bool,
+    tx: mpsc::Sender<Frame>,
 }
 
 #[derive(Default)]
@@ -119,7 +150,7 @@ pub struct Subscription {
     hub: Arc<Hub>,
     id: u64,
     member: Member,
-    rx: mpsc::Receiver<Arc<str>>,
+    rx: mpsc::Receiver<Frame>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -132,9 +163,9 @@ impl std::fmt::Debug for Subscription {
 }
 
 impl Subscription {
-    /// The next message (a JSON text frame). `None` when the hub dropped this connection because
-    /// its queue was full (the client was too slow), or the hub is gone.
-    pub async fn recv(&mut self) -> Option<Arc<str>> {
+    /// The next message. `None` when the hub dropped this connection because its queue was
+    /// full (the client was too slow), or the hub is gone.
+    pub async fn recv(&mut self) -> Option<Frame> {
         self.rx.recv().await
     }
 
@@ -166,13 +197,25 @@ impl Hub {
         }
     }
 
-    /// Adds a connection to its room.
+    /// Adds a connection to its room; its frames are the seeds' payloads as they are.
     #[must_use]
     pub fn subscribe(self: &Arc<Self>, member: Member) -> Subscription {
+        self.join(member, false)
+    }
+
+    /// Adds a connection to its room whose frames carry the event's id (`event_id`): a client
+    /// that replays what it missed ([`crate::replay`]) and may reconnect after the last id it saw.
+    #[must_use]
+    pub fn subscribe_with_event_ids(self: &Arc<Self>, member: Member) -> Subscription {
+        self.join(member, true)
+    }
+
+    fn join(self: &Arc<Self>, member: Member, with_ids: bool) -> Subscription {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.queue_capacity);
         let slot = Slot {
             member: member.clone(),
+            with_ids,
             tx,
         };
         self.write_rooms().room_mut(&member).insert(id, slot);
@@ -185,9 +228,10 @@ impl Hub {
     }
 
     /// Queues `event` for every connection of its room (never another organization's or app's:
-    /// app rooms also check the organization). The frame is serialized once and shared.
+    /// app rooms also check the organization). Each form of the frame (with and without the
+    /// event id) is serialized at most once and shared.
     pub fn deliver(&self, event: &OutboxEvent) -> DeliveryReport {
-        let frame: Arc<str> = event.payload.to_string().into();
+        let (mut plain, mut with_id) = (None, None);
         let mut report = DeliveryReport::default();
         let mut slow = Vec::new();
         {
@@ -202,7 +246,13 @@ impl Hub {
                 if !admits(&slot.member, event, min_rank) {
                     continue;
                 }
-                match slot.tx.try_send(Arc::clone(&frame)) {
+                let form = if slot.with_ids {
+                    &mut with_id
+                } else {
+                    &mut plain
+                };
+                let frame = form.get_or_insert_with(|| Frame::of(event, slot.with_ids));
+                match slot.tx.try_send(frame.clone()) {
                     Ok(()) => report.delivered += 1,
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         slow.push((*id, slot.member.clone()))
@@ -257,6 +307,21 @@ impl Hub {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Whether `member` receives `event`: it is in the event's room and admitted there.
+pub(crate) fn receives(member: &Member, event: &OutboxEvent) -> bool {
+    let in_room = match (member, event.audience.as_str(), event.app_id) {
+        (Member::App { app_id, .. }, "app", Some(app)) => *app_id == app,
+        (Member::User { .. }, "users", _) => true,
+        _ => false,
+    };
+    in_room
+        && admits(
+            member,
+            event,
+            event.min_role.as_deref().map_or(0, role_rank),
+        )
 }
 
 /// Whether a member of the event's room receives it.
@@ -360,6 +425,29 @@ mod tests {
             2
         );
         assert_eq!(hub.deliver(&event(org, Some(app_id), None)).delivered, 2);
+    }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn only_connections_that_asked_for_event_ids_get_them() {
+        let hub = Arc::new(Hub::new(8));
+        let (org, app_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut plain = hub.subscribe(app(org, app_id, None));
+        let mut ids = hub.subscribe_with_event_ids(app(org, app_id, None));
+        let mut ev = event(org, Some(app_id), None);
+        ev.seq = 42;
+        assert_eq!(hub.deliver(&ev).delivered, 2);
+        let plain = plain.recv().await.unwrap();
+        let ids = ids.recv().await.unwrap();
+        assert_eq!((plain.seq, ids.seq), (42, 42));
+        assert_eq!(&*plain.text, r#"{"event":"call.ring"}"#);
+        let with_id: serde_json::Value = serde_json::from_str(&ids.text).unwrap();
+        assert_eq!(
+            with_id,
+            serde_json::json!({"event": "call.ring", "event_id": 42})
+        );
+        assert!(receives(&app(org, app_id, None), &ev));
+        assert!(!receives(&app(org, Uuid::new_v4(), None), &ev));
     }
 
     #[tokio::test]

@@ -17,14 +17,18 @@
 //!    (`audience = users`). Each connection has a bounded queue; a client too slow to drain it is
 //!    disconnected rather than slowing anyone else.
 //!
+//! 4. A client that reconnects after the last event id it saw gets what it missed first
+//!    ([`replay`]), then live events, with no gap and no duplicate at the seam.
+//!
 //! Limits and the path beyond them: docs/architecture.md, "Realtime".
 
 mod fanout;
 mod hub;
 pub mod outbox;
+pub mod replay;
 
 pub use fanout::{FanOut, PgFanOut, PgFanOutConfig};
-pub use hub::{DeliveryReport, Hub, HubStats, Member, Subscription};
+pub use hub::{DeliveryReport, Frame, Hub, HubStats, Member, Subscription};
 pub use outbox::{Audience, OutboxEvent, RealtimeEvent};
 
 /// Errors of the realtime outbox.

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use db::schema::realtime_events;
 use db::{AsyncPgConnection, Db, OrgId, SystemOp};
 use diesel::sql_types::{Array, BigInt, Integer};
-use diesel::{ExpressionMethods, QueryableByName};
+use diesel::{
+    ExpressionMethods, QueryDsl, Queryable, QueryableByName, Selectable, SelectableHelper,
+};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -44,7 +46,7 @@ pub struct RealtimeEvent {
 }
 
 /// An event as stored and fanned out.
-#[derive(Debug, Clone, PartialEq, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, QueryableByName, Queryable, Selectable)]
 #[diesel(table_name = realtime_events, check_for_backend(diesel::pg::Pg))]
 pub struct OutboxEvent {
     /// Position in the outbox (increasing in allocation order, not necessarily commit order).
@@ -107,6 +109,38 @@ pub async fn publish(
             .await?;
     }
     Ok(seq)
+}
+
+/// Up to `limit` events of organization `org` after `after`, in seq order, for the room of an
+/// app (`Some(app)`: its `app` events) or of dashboard users (`None`: `users` events); read in
+/// the organization's tenant transaction (row-level security applies). The outbox keeps a day.
+///
+/// # Errors
+/// [`RealtimeError::Db`].
+pub async fn of_room_after(
+    db: &Db,
+    org: OrgId,
+    app: Option<Uuid>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<OutboxEvent>, RealtimeError> {
+    db.tenant(org, async move |c| {
+        let mut query = realtime_events::table
+            .filter(realtime_events::org_id.eq(org.0))
+            .filter(realtime_events::seq.gt(after))
+            .order(realtime_events::seq)
+            .limit(limit)
+            .select(OutboxEvent::as_select())
+            .into_boxed();
+        query = match app {
+            Some(app) => query
+                .filter(realtime_events::audience.eq("app"))
+                .filter(realtime_events::app_id.eq(app)),
+            None => query.filter(realtime_events::audience.eq("users")),
+        };
+        Ok(query.load(c).await?)
+    })
+    .await
 }
 
 #[derive(QueryableByName)]

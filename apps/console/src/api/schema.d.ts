@@ -7098,6 +7098,13 @@ export interface operations {
                 token?: string | null;
                 /** @description For apps: receive only untargeted events and those whose `target_crm_user` is this. */
                 crm_user_id?: string | null;
+                /**
+                 * @description The last event id this client saw (`event_id` of a frame): replay what came after it,
+                 *     then live events, every frame with its `event_id`. `0` replays the whole held day;
+                 *     `latest` replays nothing but turns the ids on.
+                 * @example 1234
+                 */
+                since?: string | null;
             };
             header?: never;
             path?: never;

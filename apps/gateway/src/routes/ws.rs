@@ -15,11 +15,20 @@
 //! a client silent for two intervals is dropped; a client too slow to read its queue
 //! (`WS_SEND_QUEUE` messages) is closed with code 1008 (policy) and may reconnect. Clients may
 //! also send `{"type":"ping"}` and get `{"type":"pong"}`.
+//!
+//! Event ids and replay (issue 23): with `?since=<event id>` (or `"since"` in the `auth`
+//! message) every frame also carries `event_id` (a number, increasing), and the server first
+//! sends every event of the room after that id that it still holds (a day), then
+//! `{"type":"replay_complete","last_event_id":…,"replayed":…,"complete":…}`, then live events,
+//! with no gap and no duplicate at the seam (`realtime::replay`). `since=0` replays the whole
+//! day; `since=latest` replays nothing but turns the ids on. Without `since` frames are the
+//! seeds' payloads, unchanged.
 
 use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use realtime::replay::Seam;
 use realtime::{Member, Subscription};
 use serde::Deserialize;
 use serde_json::json;
@@ -44,6 +53,43 @@ pub struct WsQuery {
     pub token: Option<String>,
     /// For apps: receive only untargeted events and those whose `target_crm_user` is this.
     pub crm_user_id: Option<String>,
+    /// The last event id this client saw (`event_id` of a frame): replay what came after it,
+    /// then live events, every frame with its `event_id`. `0` replays the whole held day;
+    /// `latest` replays nothing but turns the ids on.
+    #[param(value_type = Option<String>, example = "1234")]
+    pub since: Option<String>,
+}
+
+/// Where a client's event stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    /// Live events only, as the seeds send them (no `event_id`).
+    Live,
+    /// Live events only, with their `event_id`.
+    Latest,
+    /// What came after this event id, then live events, with their `event_id`.
+    After(i64),
+}
+
+impl Since {
+    /// `None` → live; `"latest"`; a non-negative integer. Anything else is refused.
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw.map(str::trim) {
+            None => Ok(Self::Live),
+            Some("latest") => Ok(Self::Latest),
+            Some(n) => n
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(Self::After)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_since",
+                        "since must be an event id (a non-negative integer) or `latest`",
+                    )
+                }),
+        }
+    }
 }
 
 pub(crate) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -62,6 +108,7 @@ async fn websocket(
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
+    let since = Since::parse(query.since.as_deref())?;
     let member = if auth::presented_api_key(&req).is_some() {
         let AuthApp(app) = AuthApp::extract(&req).await?;
         Some(Member::App {
@@ -82,7 +129,7 @@ async fn websocket(
         .max_frame_size(MAX_CLIENT_FRAME)
         .aggregate_continuations()
         .max_continuation_size(MAX_CLIENT_FRAME);
-    actix_web::rt::spawn(serve(state.into_inner(), session, stream, member));
+    actix_web::rt::spawn(serve(state.into_inner(), session, stream, member, since));
     Ok(response)
 }
 
@@ -110,17 +157,21 @@ fn auth_success(member: &Member) -> String {
     .to_string()
 }
 
-/// Waits for `{"type":"auth","token":…}`; answers `auth_error` and gives up otherwise.
+/// Waits for `{"type":"auth","token":…}` (with an optional `"since"`: an event id or
+/// `"latest"`, as the query parameter); answers `auth_error` and gives up otherwise. Returns the
+/// member and where its stream starts (`since` of the query unless the message names one).
 async fn first_message_auth(
     state: &AppState,
     session: &mut actix_ws::Session,
     stream: &mut actix_ws::AggregatedMessageStream,
-) -> Option<Member> {
+    since: Since,
+) -> Option<(Member, Since)> {
     #[derive(Deserialize)]
     struct AuthMessage {
         #[serde(rename = "type")]
         kind: String,
         token: String,
+        since: Option<serde_json::Value>,
     }
     let message = match tokio::time::timeout(AUTH_TIMEOUT, stream.recv()).await {
         Ok(Some(Ok(AggregatedMessage::Text(text)))) => serde_json::from_str::<AuthMessage>(&text)
@@ -130,13 +181,16 @@ async fn first_message_auth(
     };
     let outcome = match message {
         None => Err("send {\"type\":\"auth\",\"token\":\"<JWT>\"} first".to_owned()),
-        Some(m) => sessions::authenticate(&state.db, &state.auth.jwt, &m.token)
-            .await
-            .map(user_member)
-            .map_err(|_| "invalid or expired token".to_owned()),
+        Some(m) => match message_since(m.since.as_ref(), since) {
+            Err(e) => Err(e),
+            Ok(since) => sessions::authenticate(&state.db, &state.auth.jwt, &m.token)
+                .await
+                .map(|user| (user_member(user), since))
+                .map_err(|_| "invalid or expired token".to_owned()),
+        },
     };
     match outcome {
-        Ok(member) => Some(member),
+        Ok(started) => Some(started),
         Err(message) => {
             let _ = session
                 .text(json!({"type": "auth_error", "message": message}).to_string())
@@ -146,16 +200,27 @@ async fn first_message_auth(
     }
 }
 
+/// The `since` of an `auth` message (a number or a string), or `query`'s when it names none.
+fn message_since(value: Option<&serde_json::Value>, query: Since) -> Result<Since, String> {
+    let raw = match value {
+        None | Some(serde_json::Value::Null) => return Ok(query),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    Since::parse(Some(&raw)).map_err(|_| "since must be an event id or \"latest\"".to_owned())
+}
+
 async fn serve(
     state: std::sync::Arc<AppState>,
     mut session: actix_ws::Session,
     mut stream: actix_ws::AggregatedMessageStream,
     member: Option<Member>,
+    since: Since,
 ) {
-    let member = match member {
-        Some(member) => member,
-        None => match first_message_auth(&state, &mut session, &mut stream).await {
-            Some(member) => member,
+    let (member, since) = match member {
+        Some(member) => (member, since),
+        None => match first_message_auth(&state, &mut session, &mut stream, since).await {
+            Some(started) => started,
             None => {
                 let _ = session.close(Some(CloseCode::Policy.into())).await;
                 return;
@@ -163,13 +228,60 @@ async fn serve(
         },
     };
     let hello = auth_success(&member);
-    let mut subscription = state.hub.subscribe(member);
+    // Joined before the replay is read: nothing committed in between is missed (replay module).
+    let mut subscription = match since {
+        Since::Live => state.hub.subscribe(member.clone()),
+        Since::Latest | Since::After(_) => state.hub.subscribe_with_event_ids(member.clone()),
+    };
     if session.text(hello).await.is_err() {
         return;
     }
-    let reason = pump(&state, &mut session, &mut stream, &mut subscription).await;
+    let mut seam = match replay(&state, &mut session, &member, since).await {
+        Ok(seam) => seam,
+        Err(reason) => {
+            let _ = session.close(reason).await;
+            return;
+        }
+    };
+    let reason = pump(
+        &state,
+        &mut session,
+        &mut stream,
+        &mut subscription,
+        &mut seam,
+    )
+    .await;
     drop(subscription);
     let _ = session.close(reason).await;
+}
+
+/// Sends what the client missed after `since` and the `replay_complete` frame (nothing for
+/// live starts); returns the seam that keeps live frames from repeating them.
+async fn replay(
+    state: &AppState,
+    session: &mut actix_ws::Session,
+    member: &Member,
+    since: Since,
+) -> Result<Seam, Option<CloseReason>> {
+    let Since::After(since) = since else {
+        return Ok(Seam::default());
+    };
+    let missed = match realtime::replay::missed(&state.db, member, since).await {
+        Ok(missed) => missed,
+        Err(e) => {
+            tracing::error!(error = %e, "websocket replay failed");
+            return Err(Some(CloseReason {
+                code: CloseCode::Error,
+                description: Some("replay failed; reconnect".into()),
+            }));
+        }
+    };
+    for frame in &missed.frames {
+        session.text(&*frame.text).await.map_err(|_| None)?;
+    }
+    let done = realtime::replay::done_frame(since, &missed);
+    session.text(done).await.map_err(|_| None)?;
+    Ok(Seam::after(&missed))
 }
 
 /// Moves events to the client and answers its frames until one side ends; returns the close
@@ -179,6 +291,7 @@ async fn pump(
     session: &mut actix_ws::Session,
     stream: &mut actix_ws::AggregatedMessageStream,
     subscription: &mut Subscription,
+    seam: &mut Seam,
 ) -> Option<CloseReason> {
     let heartbeat = state.ws_heartbeat;
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
@@ -195,7 +308,7 @@ async fn pump(
             }
             event = subscription.recv() => match event {
                 Some(frame) => {
-                    if session.text(&*frame).await.is_err() {
+                    if seam.is_new(&frame) && session.text(&*frame.text).await.is_err() {
                         return None;
                     }
                 }

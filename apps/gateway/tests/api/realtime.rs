@@ -1,6 +1,7 @@
 //! The CTI path end to end over HTTP and WebSocket: Dialpad webhooks (signed and unsigned,
 //! duplicated, out of order) → event log → processor → realtime outbox → fan-out → `/ws`
-//! clients, on one and on two gateway instances; rooms isolated per app and per organization.
+//! clients, on one and on two gateway instances; rooms isolated per app and per organization;
+//! a reconnecting client replays what it missed (`?since=`) once, then live events.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine;
@@ -392,4 +393,112 @@ async fn signed_webhooks_over_http() {
     )
     .await;
     assert_eq!(got, 404);
+}
+
+/// The next `n` frames' `call_id`/`event` pairs and `event_id`s, in arrival order.
+async fn next_events(ws: &mut gateway::test_support::ws::Ws, n: usize) -> Vec<(Value, i64)> {
+    let mut events = Vec::new();
+    for _ in 0..n {
+        let e = next_json(ws).await.expect("an event");
+        let id = e["event_id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no event_id: {e}"));
+        events.push((json!([e["call_id"], e["event"]]), id));
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_reconnecting_with_since_gets_what_it_missed_once_then_live_events() {
+    let gw = TestGateway::start().await;
+    let (a, b) = (tenant(&gw, "replay-a").await, tenant(&gw, "replay-b").await);
+    let key = |t: &Tenant, since: &str| format!("?api_key={}&since={since}", t.key);
+    let mut watcher = connect(&gw, &key(&a, "latest"), &[]).await;
+    let mut client = connect(&gw, &key(&a, "latest"), &[]).await;
+    let mut plain = connect(&gw, &format!("?api_key={}", a.key), &[]).await;
+    deliver(
+        &gw,
+        &a.app_id,
+        &call_event(7001, "ringing", 1_769_596_200_000, 11),
+    )
+    .await;
+    let seen = next_events(&mut client, 1).await[0].1;
+    let untouched = next_json(&mut plain).await.unwrap();
+    assert!(
+        untouched.get("event_id").is_none(),
+        "without since, the seeds' frames: {untouched}"
+    );
+    drop(client);
+
+    // While the client is away: two events of A, one of B.
+    deliver(
+        &gw,
+        &a.app_id,
+        &call_event(7002, "ringing", 1_769_596_210_000, 12),
+    )
+    .await;
+    deliver(
+        &gw,
+        &b.app_id,
+        &call_event(7003, "ringing", 1_769_596_220_000, 13),
+    )
+    .await;
+    deliver(
+        &gw,
+        &a.app_id,
+        &call_event(7001, "hangup", 1_769_596_260_000, 11),
+    )
+    .await;
+    let mut missed = next_events(&mut watcher, 3).await[1..].to_vec();
+    missed.sort_by_key(|(_, id)| *id);
+
+    let mut client = connect(&gw, &key(&a, &seen.to_string()), &[]).await;
+    assert_eq!(
+        next_events(&mut client, 2).await,
+        missed,
+        "what it missed, in id order"
+    );
+    let done = next_json(&mut client).await.unwrap();
+    assert_eq!(done["type"], "replay_complete", "{done}");
+    assert_eq!(
+        (
+            done["replayed"].as_i64(),
+            done["last_event_id"].as_i64(),
+            done["complete"].as_bool()
+        ),
+        (Some(2), Some(missed[1].1), Some(true))
+    );
+    deliver(
+        &gw,
+        &a.app_id,
+        &call_event(7002, "hangup", 1_769_596_300_000, 12),
+    )
+    .await;
+    let live = next_events(&mut client, 1).await;
+    assert_eq!(live[0].0, json!([7002, "call.ended"]));
+    assert!(live[0].1 > missed[1].1);
+    assert_quiet(&mut client, "a replayed client after the live event").await;
+
+    // Another organization's app replays its own events only.
+    let mut other = connect(&gw, &key(&b, "0"), &[]).await;
+    assert_eq!(
+        next_events(&mut other, 1).await[0].0,
+        json!([7003, "call.ring"])
+    );
+    assert_eq!(next_json(&mut other).await.unwrap()["replayed"], 1);
+    assert_quiet(&mut other, "organization B's replay").await;
+
+    let refused = gw
+        .send(
+            "GET",
+            &format!("/ws{}", key(&a, "yesterday")),
+            None,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (400, Some("invalid_since"))
+    );
 }
