@@ -52,9 +52,18 @@ impl Frame {
     pub fn of(event: &OutboxEvent, with_id: bool) -> Self {
         let text = match (&event.payload, with_id) {
             (serde_json::Value::Object(fields), true) => {
-                let mut fields = fields.clone();
-                fields.insert("event_id".into(), event.seq.into());
-                serde_json::Value::Object(fields).to_string()
+                /// The payload's fields and the event id, serialized without copying them.
+                #[derive(serde::Serialize)]
+                struct WithId<'a> {
+                    #[serde(flatten)]
+                    fields: &'a serde_json::Map<String, serde_json::Value>,
+                    event_id: i64,
+                }
+                serde_json::to_string(&WithId {
+                    fields,
+                    event_id: event.seq,
+                })
+                .unwrap_or_else(|_| event.payload.to_string())
             }
             (payload, _) => payload.to_string(),
         };

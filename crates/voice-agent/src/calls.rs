@@ -25,6 +25,7 @@ use db::OrgId;
 use diesel_async::AsyncPgConnection;
 use jobs::{Done, Failure, Job, RetryPolicy};
 use realtime::{Audience, RealtimeEvent};
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 use vapi_client::{CallInfo, EndOfCallReport};
 
@@ -392,7 +393,8 @@ impl VoiceAgent {
         let queued = batch
             .iter()
             .map(|job| {
-                let report: QueuedReport = serde_json::from_value(job.payload.clone())
+                // Read from the payload in place: no copy of the (up to tens of KB) report tree.
+                let report = QueuedReport::deserialize(&job.payload)
                     .map_err(|e| Failure::Permanent(format!("not a queued report: {e}")))?;
                 let id =
                     report.call.id.clone().ok_or_else(|| {
