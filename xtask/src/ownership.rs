@@ -27,6 +27,8 @@ pub const OWNERS: &[(&str, &[&str])] = &[
             "login_throttle",
             "apps",
             "api_key_audit_log",
+            "org_api_keys",
+            "audit_events",
         ],
     ),
     ("credentials", &["org_credentials", "credential_audit_log"]),

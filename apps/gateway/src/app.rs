@@ -37,7 +37,7 @@ pub struct BodyLimits {
 )]
 struct ApiDoc;
 
-/// The two ways to authenticate: a user's bearer JWT, an app's API key.
+/// The ways to authenticate: a user's bearer JWT, an organization API key, an app's API key.
 struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
@@ -56,6 +56,19 @@ impl utoipa::Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "org_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sk_ + 64 hex (organization API key)")
+                    .description(Some(
+                        "An organization API key. Each operation lists the one scope it needs; \
+                         `<area>:write` includes `<area>:read` (docs/integrating.md).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "app_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(
                 crate::auth::API_KEY_HEADER,
@@ -68,12 +81,55 @@ impl utoipa::Modify for SecuritySchemes {
 /// `docs/openapi.json`.
 #[must_use]
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
+    let mut doc = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts()
-        .1
+        .1;
+    document_key_scopes(&mut doc);
+    doc
+}
+
+/// Adds to every operation a user may call (`bearer`) what an organization API key needs for it
+/// ([`crate::access::required_scope`]): an `org_key` security requirement with the scope, or a
+/// note that keys are refused.
+fn document_key_scopes(doc: &mut utoipa::openapi::OpenApi) {
+    use actix_web::http::Method;
+    use utoipa::openapi::security::SecurityRequirement;
+    for (path, item) in &mut doc.paths.paths {
+        let operations = [
+            (Method::GET, &mut item.get),
+            (Method::POST, &mut item.post),
+            (Method::PUT, &mut item.put),
+            (Method::PATCH, &mut item.patch),
+            (Method::DELETE, &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            let Some(op) = operation.as_mut().filter(|op| requires_user(op)) else {
+                continue;
+            };
+            let note = match crate::access::required_scope(&method, path) {
+                Some(scope) => {
+                    let requirement = SecurityRequirement::new("org_key", [scope.to_string()]);
+                    op.security.get_or_insert_with(Vec::new).push(requirement);
+                    format!("Organization API keys need the `{scope}` scope.")
+                }
+                None => "Signed-in users only: API keys are refused (403 `user_only`).".into(),
+            };
+            op.description = Some(match op.description.take() {
+                Some(text) => format!("{text}\n\n{note}"),
+                None => note,
+            });
+        }
+    }
+}
+
+/// Whether an operation accepts a user's bearer JWT.
+fn requires_user(op: &utoipa::openapi::path::Operation) -> bool {
+    op.security.iter().flatten().any(|requirement| {
+        serde_json::to_value(requirement).is_ok_and(|v| v.get("bearer").is_some())
+    })
 }
 
 /// Component schemas that two route areas define differently under one name. OpenAPI
@@ -143,7 +199,7 @@ pub fn build(
         InitError = (),
     >,
 > {
-    let (app, api) = App::new()
+    let (app, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .app_data(web::Data::new(state))
@@ -157,6 +213,7 @@ pub fn build(
         .app_data(web::PathConfig::default().error_handler(|e, _| path_error(&e).into()))
         .configure(routes::configure)
         .split_for_parts();
+    document_key_scopes(&mut api);
     app.app_data(web::Data::new(api))
         .route("/api/openapi.json", web::get().to(openapi_json))
         .default_service(web::to(not_found))

@@ -2,10 +2,13 @@
 //! them cannot run unauthenticated, and opens every tenant transaction from the principal's
 //! `org_id`, never from a request parameter.
 //!
-//! - [`AuthUser`]: `Authorization: Bearer <JWT>`, checked against its database session on every
-//!   request (sign-out and revocation take effect at once).
-//! - [`RoleAtLeast`] (`ManagerUser`, `AdminUser`): the same, plus a minimum role; a lower role
-//!   is answered 403 `forbidden`.
+//! - [`AuthUser`]: a [`Caller`]: `Authorization: Bearer <JWT>`, checked against its database
+//!   session on every request (sign-out and revocation take effect at once), or `Authorization:
+//!   Bearer sk_…`, an organization API key, whose scopes must grant the route's scope
+//!   ([`crate::access`]; 403 `insufficient_scope`, or `user_only` on routes for people).
+//! - [`RoleAtLeast`] (`ManagerUser`, `AdminUser`): the same, plus a minimum role for users; a
+//!   lower role is answered 403 `forbidden`.
+//! - [`SignedInUser`]: a signed-in user only (sign-out, the softphone, consent screens).
 //! - [`AuthApp`]: an app's API key in the `x-app-api-key` header or the `api_key` query
 //!   parameter (seed 000), verified in constant time.
 //!
@@ -24,9 +27,13 @@ use std::pin::Pin;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use tenancy::api_keys::{self, AppPrincipal};
+use tenancy::audit::{self, Actor, AuditRecord, RequestOrigin};
+use tenancy::caller::Caller;
+use tenancy::org_keys::{self, KeyPrincipal};
 use tenancy::sessions::{self, ClientInfo, UserPrincipal};
 use tenancy::users::Role;
 
@@ -67,13 +74,30 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
     }
 }
 
-/// An authenticated user (any role).
+/// Where a request comes from, for the audit trail: the client's address and the request id.
+#[must_use]
+pub fn request_origin(req: &HttpRequest) -> RequestOrigin {
+    RequestOrigin {
+        address: req.peer_addr().map(|a| a.ip().to_string()),
+        request_id: req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string),
+    }
+}
+
+/// An authenticated caller: a user (any role) or an organization API key holding the route's
+/// scope.
 #[derive(Debug, Clone, Copy)]
-pub struct AuthUser(pub UserPrincipal);
+pub struct AuthUser(pub Caller);
 
 /// The user a request's bearer JWT authenticated, as [`authenticate`] found it.
 #[derive(Debug, Clone)]
 struct UserAuth(Result<UserPrincipal, ApiError>);
+
+/// The organization API key a request's bearer `sk_…` token authenticated.
+#[derive(Debug, Clone)]
+struct KeyAuth(Result<KeyPrincipal, ApiError>);
 
 /// The app a request's API key authenticated, as [`authenticate`] found it.
 #[derive(Debug, Clone)]
@@ -103,10 +127,19 @@ pub async fn authenticate(
     {
         // `/ws` checks a user's token itself (it may also come later, in the first message).
         if let Some(token) = bearer(req.request()).filter(|_| req.path() != "/ws") {
-            let found = sessions::authenticate(&state.db, &state.auth.jwt, &token)
-                .await
-                .map_err(ApiError::from);
-            req.extensions_mut().insert(UserAuth(found));
+            if token.starts_with(org_keys::KEY_PREFIX) {
+                let address = req.peer_addr().map(|a| a.ip());
+                let found =
+                    org_keys::authenticate(&state.db, &state.auth.api_key_pepper, &token, address)
+                        .await
+                        .map_err(ApiError::from);
+                req.extensions_mut().insert(KeyAuth(found));
+            } else {
+                let found = sessions::authenticate(&state.db, &state.auth.jwt, &token)
+                    .await
+                    .map_err(ApiError::from);
+                req.extensions_mut().insert(UserAuth(found));
+            }
         }
         if let Some(key) = presented_api_key(req.request()) {
             let found = api_keys::authenticate(&state.db, &state.auth.api_key_pepper, &key)
@@ -115,7 +148,33 @@ pub async fn authenticate(
             req.extensions_mut().insert(AppAuth(found));
         }
     }
-    next.call(req).await
+    let res = next.call(req).await?;
+    let writes = !matches!(
+        *res.request().method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if writes && let Some(key) = authenticated_key(res.request()) {
+        audit_key_write(res.request(), key, res.status()).await;
+    }
+    Ok(res)
+}
+
+/// Records a write request made with an organization API key (`api_key.write`: method, route,
+/// status) once it was answered. A failure to record is logged, not answered: the write is done.
+async fn audit_key_write(req: &HttpRequest, key: KeyPrincipal, status: StatusCode) {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return;
+    };
+    let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".into());
+    let record = AuditRecord {
+        actor: Actor::ApiKey(key.key_id),
+        action: "api_key.write",
+        target: Some(format!("{} {route}", req.method())),
+        detail: serde_json::json!({"status": status.as_u16()}),
+    };
+    if let Err(e) = audit::record(&state.db, key.org_id, request_origin(req), record).await {
+        tracing::error!(error = %e, key_id = %key.key_id, "could not audit a write made with an API key");
+    }
 }
 
 fn unauthenticated() -> ApiError {
@@ -123,12 +182,73 @@ fn unauthenticated() -> ApiError {
 }
 
 impl AuthUser {
-    /// The user [`authenticate`] found for `req`.
+    /// The user or key [`authenticate`] found for `req`; a key must hold the route's scope.
     fn found(req: &HttpRequest) -> Result<Self, ApiError> {
+        if let Some(KeyAuth(found)) = req.extensions().get::<KeyAuth>() {
+            let key = found.clone()?;
+            check_scope(req, key)?;
+            return Ok(Self(key.into()));
+        }
+        SignedInUser::found(req).map(|SignedInUser(user)| Self(user.into()))
+    }
+}
+
+/// The organization API key that authenticated `req`, if one did.
+pub(crate) fn authenticated_key(req: &HttpRequest) -> Option<KeyPrincipal> {
+    match req.extensions().get::<KeyAuth>() {
+        Some(KeyAuth(Ok(key))) => Some(*key),
+        _ => None,
+    }
+}
+
+/// Refuses `key` unless its scopes grant what `req`'s route needs ([`crate::access`]).
+pub(crate) fn check_scope(req: &HttpRequest, key: KeyPrincipal) -> Result<(), ApiError> {
+    let pattern = req.match_pattern().unwrap_or_default();
+    let Some(needed) = crate::access::required_scope(req.method(), &pattern) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "user_only",
+            "this route is for signed-in users; API keys cannot use it",
+        ));
+    };
+    if key.scopes.grants(needed) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("this API key lacks the `{needed}` scope"),
+        ))
+    }
+}
+
+/// A signed-in user, never an API key: for what only a person does (their session, their
+/// softphone, a consent screen). A key is answered 403 `user_only`.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedInUser(pub UserPrincipal);
+
+impl SignedInUser {
+    fn found(req: &HttpRequest) -> Result<Self, ApiError> {
+        if req.extensions().get::<KeyAuth>().is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "user_only",
+                "this route is for signed-in users; API keys cannot use it",
+            ));
+        }
         match req.extensions().get::<UserAuth>() {
             Some(UserAuth(found)) => found.clone().map(Self),
             None => Err(unauthenticated()),
         }
+    }
+}
+
+impl FromRequest for SignedInUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::found(req))
     }
 }
 
@@ -150,9 +270,10 @@ const fn role_level(role: Role) -> u8 {
     }
 }
 
-/// An authenticated user whose role is at least `MIN` (0 user, 1 manager, 2 admin).
+/// An authenticated user whose role is at least `MIN` (0 user, 1 manager, 2 admin), or an
+/// organization API key holding the route's scope.
 #[derive(Debug, Clone, Copy)]
-pub struct RoleAtLeast<const MIN: u8>(pub UserPrincipal);
+pub struct RoleAtLeast<const MIN: u8>(pub Caller);
 
 /// An authenticated manager or admin.
 pub type ManagerUser = RoleAtLeast<{ role_level(Role::Manager) }>;
@@ -206,7 +327,8 @@ impl FromRequest for AuthApp {
 }
 
 /// Access to the app named by the `{app_id}` path segment: an admin of the app's organization
-/// (bearer JWT), or the app itself (its API key). Any other app, or an app of another
+/// (bearer JWT), an organization API key with the route's `apps` scope, or the app itself (its
+/// API key). Any other app, or an app of another
 /// organization, is answered 404.
 #[derive(Debug, Clone, Copy)]
 pub struct AppAccess {
@@ -214,7 +336,8 @@ pub struct AppAccess {
     pub org_id: db::OrgId,
     /// The app.
     pub app_id: uuid::Uuid,
-    /// The admin acting, when not the app itself.
+    /// The admin (or organization API key with `apps` scope) acting, when not the app itself:
+    /// the user's or the key's id.
     pub user_id: Option<uuid::Uuid>,
 }
 
@@ -232,10 +355,10 @@ impl FromRequest for AppAccess {
         let admin = (!by_key).then(|| AdminUser::from_request(req, payload));
         let state = state(req);
         Box::pin(async move {
-            let app_id = app_id
-                .ok_or_else(|| ApiError::bad_request("invalid_path", "app_id must be a UUID"))?;
+            let invalid_path = || ApiError::bad_request("invalid_path", "app_id must be a UUID");
             if let Some(app) = app {
                 let AuthApp(principal) = app.await?;
+                let app_id = app_id.ok_or_else(invalid_path)?;
                 if principal.app_id != app_id {
                     return Err(ApiError::not_found("app"));
                 }
@@ -248,11 +371,12 @@ impl FromRequest for AppAccess {
             let RoleAtLeast(admin) = admin
                 .ok_or_else(|| ApiError::internal("no credential path"))?
                 .await?;
+            let app_id = app_id.ok_or_else(invalid_path)?;
             tenancy::apps::get(&state?.db, admin.org_id, app_id).await?;
             Ok(Self {
                 org_id: admin.org_id,
                 app_id,
-                user_id: Some(admin.user_id),
+                user_id: Some(admin.actor_id()),
             })
         })
     }

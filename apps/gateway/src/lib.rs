@@ -1,6 +1,7 @@
 //! The gateway: the one deployed service. Routing, extractors, error mapping and composition only;
 //! business rules live in the domain crates (`docs/architecture.md`).
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod background;

@@ -79,6 +79,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_events (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        occurred_at -> Timestamptz,
+        actor_type -> Text,
+        actor_id -> Nullable<Uuid>,
+        action -> Text,
+        target -> Nullable<Text>,
+        address -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        detail -> Jsonb,
+    }
+}
+
+diesel::table! {
     call_logs (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -322,6 +337,24 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    org_api_keys (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        name -> Text,
+        scopes -> Array<Nullable<Text>>,
+        key_hash -> Bytea,
+        key_hint -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        rotated_from -> Nullable<Uuid>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        last_used_address -> Nullable<Text>,
     }
 }
 
@@ -628,6 +661,7 @@ diesel::joinable!(appointments -> organizations (org_id));
 diesel::joinable!(appointments -> services (service_id));
 diesel::joinable!(apps -> organizations (org_id));
 diesel::joinable!(assistant_org_mapping -> organizations (org_id));
+diesel::joinable!(audit_events -> organizations (org_id));
 diesel::joinable!(call_logs -> contacts (contact_id));
 diesel::joinable!(call_logs -> organizations (org_id));
 diesel::joinable!(caller_id_verification_requests -> organizations (org_id));
@@ -646,6 +680,7 @@ diesel::joinable!(messages -> appointments (appointment_id));
 diesel::joinable!(messages -> call_logs (call_id));
 diesel::joinable!(messages -> contacts (contact_id));
 diesel::joinable!(messages -> organizations (org_id));
+diesel::joinable!(org_api_keys -> organizations (org_id));
 diesel::joinable!(org_credentials -> organizations (org_id));
 diesel::joinable!(org_tools -> organizations (org_id));
 diesel::joinable!(realtime_events -> organizations (org_id));
@@ -676,6 +711,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     apps,
     assistant_org_mapping,
+    audit_events,
     call_logs,
     caller_id_verification_requests,
     calls,
@@ -690,6 +726,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     kb_settings,
     login_throttle,
     messages,
+    org_api_keys,
     org_credentials,
     org_tools,
     organizations,

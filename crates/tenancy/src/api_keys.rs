@@ -78,8 +78,17 @@ impl PlainApiKey {
     /// # Errors
     /// [`TenancyError::Crypto`] if the CSPRNG fails.
     pub fn generate() -> Result<Self, TenancyError> {
+        Self::generate_with_prefix(KEY_PREFIX)
+    }
+
+    /// Generates `prefix` + 64 hex characters from 32 CSPRNG bytes (organization API keys use
+    /// their own prefix, so the two kinds of key are never confused).
+    ///
+    /// # Errors
+    /// [`TenancyError::Crypto`] if the CSPRNG fails.
+    pub fn generate_with_prefix(prefix: &str) -> Result<Self, TenancyError> {
         Ok(Self(format!(
-            "{KEY_PREFIX}{}",
+            "{prefix}{}",
             hex::encode(random_bytes::<32>()?)
         )))
     }
@@ -112,9 +121,15 @@ pub fn hint(key: &str) -> String {
 /// Whether `candidate` has the shape of a key (cheap pre-check before any hashing).
 #[must_use]
 pub fn looks_like_key(candidate: &str) -> bool {
-    candidate.len() == KEY_LEN
-        && candidate.starts_with(KEY_PREFIX)
-        && candidate[KEY_PREFIX.len()..]
+    has_key_shape(candidate, KEY_PREFIX)
+}
+
+/// Whether `candidate` is `prefix` followed by exactly 64 lower-case hex characters.
+#[must_use]
+pub fn has_key_shape(candidate: &str, prefix: &str) -> bool {
+    candidate.len() == prefix.len() + 64
+        && candidate.starts_with(prefix)
+        && candidate[prefix.len()..]
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

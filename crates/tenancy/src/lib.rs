@@ -5,6 +5,8 @@
 //! - [`sessions`]: sign-in, JWTs backed by database sessions, sign-out, revocation;
 //! - [`users`]: user management under the admin / manager / user role matrix;
 //! - [`apps`] and [`api_keys`]: API clients of an organization and their keys (seed 000);
+//! - [`org_keys`] and [`scopes`]: organization API keys for the whole REST API, with scopes;
+//! - [`audit`]: the organization's append-only audit trail;
 //! - [`password`]: argon2id hashing and strength rules; [`demo`]: the demo data.
 //!
 //! The gateway's extractors call [`sessions::authenticate`] and [`api_keys::authenticate`] and
@@ -12,10 +14,14 @@
 
 pub mod api_keys;
 pub mod apps;
+pub mod audit;
+pub mod caller;
 pub mod demo;
 mod error;
+pub mod org_keys;
 pub mod organizations;
 pub mod password;
+pub mod scopes;
 mod secrets;
 pub mod sessions;
 mod throttle;

@@ -10,7 +10,8 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::sessions::{self, UserPrincipal};
+use crate::caller::Caller;
+use crate::sessions;
 use crate::{TenancyError, password};
 
 /// A user's role within their organization, highest first. Stored as its lower-case name.
@@ -126,8 +127,8 @@ pub fn validate_extension(raw: &str) -> Result<String, TenancyError> {
 /// Everyone may edit their own name, email, extension and password, but not their own role or
 /// active flag, and nobody deletes themself (an organization never loses its last admin that way).
 #[must_use]
-pub fn may_manage(actor: &UserPrincipal, target_id: Uuid, target_role: Role) -> bool {
-    actor.user_id != target_id
+pub fn may_manage(actor: &Caller, target_id: Uuid, target_role: Role) -> bool {
+    actor.actor_id() != target_id
         && match actor.role {
             Role::Admin => true,
             Role::Manager => target_role == Role::User,
@@ -137,8 +138,8 @@ pub fn may_manage(actor: &UserPrincipal, target_id: Uuid, target_role: Role) -> 
 
 /// Whether `actor` may see `target` at all (list and get).
 #[must_use]
-pub fn may_read(actor: &UserPrincipal, target_id: Uuid) -> bool {
-    actor.role >= Role::Manager || actor.user_id == target_id
+pub fn may_read(actor: &Caller, target_id: Uuid) -> bool {
+    actor.role >= Role::Manager || actor.actor_id() == target_id
 }
 
 fn forbid(message: &str) -> TenancyError {
@@ -150,7 +151,7 @@ fn forbid(message: &str) -> TenancyError {
 ///
 /// # Errors
 /// [`TenancyError::Db`].
-pub async fn list(db: &Db, actor: &UserPrincipal) -> Result<Vec<UserRow>, TenancyError> {
+pub async fn list(db: &Db, actor: &Caller) -> Result<Vec<UserRow>, TenancyError> {
     let actor = *actor;
     db.tenant(actor.org_id, async move |c| {
         let mut query = users::table
@@ -159,7 +160,7 @@ pub async fn list(db: &Db, actor: &UserPrincipal) -> Result<Vec<UserRow>, Tenanc
             .order((users::name.asc(), users::id.asc()))
             .into_boxed();
         if actor.role < Role::Manager {
-            query = query.filter(users::id.eq(actor.user_id));
+            query = query.filter(users::id.eq(actor.actor_id()));
         }
         query.load(c).await.map_err(TenancyError::from)
     })
@@ -182,7 +183,7 @@ async fn find(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<UserRow
 /// # Errors
 /// [`TenancyError::NotFound`] (not in the organization), [`TenancyError::Forbidden`] (a user
 /// reading someone else), [`TenancyError::Db`].
-pub async fn get(db: &Db, actor: &UserPrincipal, id: Uuid) -> Result<UserRow, TenancyError> {
+pub async fn get(db: &Db, actor: &Caller, id: Uuid) -> Result<UserRow, TenancyError> {
     let actor = *actor;
     db.tenant(actor.org_id, async move |c| {
         let user = find(c, actor.org_id, id).await?;
@@ -239,7 +240,7 @@ fn map_unique(e: diesel::result::Error) -> TenancyError {
 /// # Errors
 /// [`TenancyError::Forbidden`], [`TenancyError::Invalid`], [`TenancyError::EmailTaken`],
 /// [`TenancyError::ExtensionTaken`], [`TenancyError::Db`].
-pub async fn create(db: &Db, actor: &UserPrincipal, new: NewUser) -> Result<UserRow, TenancyError> {
+pub async fn create(db: &Db, actor: &Caller, new: NewUser) -> Result<UserRow, TenancyError> {
     let allowed = match actor.role {
         Role::Admin => true,
         Role::Manager => new.role == Role::User,
@@ -257,7 +258,7 @@ pub async fn create(db: &Db, actor: &UserPrincipal, new: NewUser) -> Result<User
         .transpose()?;
     password::check_strength(&new.password, &[&email, &name])?;
     let hash = password::hash_off_thread(&new.password).await?;
-    let (org, by) = (actor.org_id, actor.user_id);
+    let (org, by) = (actor.org_id, actor.actor_id());
     db.tenant(org, async move |c| {
         let created: UserRow = diesel::insert_into(users::table)
             .values((
@@ -315,7 +316,7 @@ impl std::fmt::Debug for UserPatch {
 /// [`TenancyError::EmailTaken`], [`TenancyError::ExtensionTaken`], [`TenancyError::Db`].
 pub async fn update(
     db: &Db,
-    actor: &UserPrincipal,
+    actor: &Caller,
     id: Uuid,
     patch: UserPatch,
 ) -> Result<UserRow, TenancyError> {
@@ -336,7 +337,7 @@ pub async fn update(
     db.tenant(actor.org_id, async move |c| {
         let target = find(c, actor.org_id, id).await?;
         let target_role: Role = target.role.parse()?;
-        let is_self = actor.user_id == id;
+        let is_self = actor.actor_id() == id;
         if !is_self && !may_manage(&actor, id, target_role) {
             return Err(if may_read(&actor, id) {
                 forbid("your role cannot change this user")
@@ -386,10 +387,10 @@ pub async fn update(
                 .await?;
         }
         if active == Some(false) || new_password.is_some() {
-            let keep = is_self.then_some(actor.session_id);
+            let keep = actor.session_id.filter(|_| is_self);
             sessions::revoke_all(c, actor.org_id, id, keep).await?;
         }
-        publish_change(c, actor.org_id, "user_updated", &updated, actor.user_id).await?;
+        publish_change(c, actor.org_id, "user_updated", &updated, actor.actor_id()).await?;
         Ok(updated)
     })
     .await
@@ -399,7 +400,7 @@ pub async fn update(
 ///
 /// # Errors
 /// [`TenancyError::NotFound`], [`TenancyError::Forbidden`], [`TenancyError::Db`].
-pub async fn delete(db: &Db, actor: &UserPrincipal, id: Uuid) -> Result<(), TenancyError> {
+pub async fn delete(db: &Db, actor: &Caller, id: Uuid) -> Result<(), TenancyError> {
     let actor = *actor;
     db.tenant(actor.org_id, async move |c| {
         let target = find(c, actor.org_id, id).await?;
@@ -422,7 +423,7 @@ pub async fn delete(db: &Db, actor: &UserPrincipal, id: Uuid) -> Result<(), Tena
                 payload: serde_json::json!({
                     "type": "user_deleted",
                     "user_id": id,
-                    "by": actor.user_id,
+                    "by": actor.actor_id(),
                     "timestamp": realtime::iso(Utc::now()),
                 }),
             },
@@ -479,15 +480,11 @@ async fn publish_change(
 ///
 /// # Errors
 /// [`TenancyError::NotFound`], [`TenancyError::Forbidden`], [`TenancyError::Db`].
-pub async fn revoke_sessions(
-    db: &Db,
-    actor: &UserPrincipal,
-    id: Uuid,
-) -> Result<usize, TenancyError> {
+pub async fn revoke_sessions(db: &Db, actor: &Caller, id: Uuid) -> Result<usize, TenancyError> {
     let actor = *actor;
     db.tenant(actor.org_id, async move |c| {
         let target = find(c, actor.org_id, id).await?;
-        if actor.user_id != id && !may_manage(&actor, id, target.role.parse()?) {
+        if actor.actor_id() != id && !may_manage(&actor, id, target.role.parse()?) {
             return Err(forbid("your role cannot end this user's sessions"));
         }
         sessions::revoke_all(c, actor.org_id, id, None).await

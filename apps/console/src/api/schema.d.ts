@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The organization's agents, settings, tools and number. */
+        /**
+         * The organization's agents, settings, tools and number.
+         * @description Organization API keys need the `agents:read` scope.
+         */
         get: operations["list_agents"];
         put?: never;
         post?: never;
@@ -29,9 +32,77 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Saves an agent and its Vapi assistant (fetch-merge-patch); tools sync in the background. */
+        /**
+         * Saves an agent and its Vapi assistant (fetch-merge-patch); tools sync in the background.
+         * @description Organization API keys need the `agents:write` scope.
+         */
         put: operations["save_agent"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every organization API key, newest first.
+         * @description Organization API keys need the `keys:read` scope.
+         */
+        get: operations["list_org_keys"];
+        put?: never;
+        /**
+         * Creates a key. The key is in this response only; afterwards only its hint is shown.
+         * @description Organization API keys need the `keys:write` scope.
+         */
+        post: operations["create_org_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/api-keys/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revokes a key: it stops working on the very next request.
+         * @description Organization API keys need the `keys:write` scope.
+         */
+        post: operations["revoke_org_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/api-keys/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotates a key: a successor with the same name, scopes and expiry, shown once; the old key
+         *     keeps working until `old_key_valid_until`.
+         * @description Organization API keys need the `keys:write` scope.
+         */
+        post: operations["rotate_org_key"];
         delete?: never;
         options?: never;
         head?: never;
@@ -62,12 +133,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists appointments. */
+        /**
+         * Lists appointments.
+         * @description Organization API keys need the `appointments:read` scope.
+         */
         get: operations["list_appointments"];
         put?: never;
         /**
          * Books an appointment atomically: 409 `slot_taken` with `alternatives` when the time (with
          *     the clinic's buffer) is taken; 422 `slot_unavailable` outside hours or in the past.
+         * @description Organization API keys need the `appointments:write` scope.
          */
         post: operations["book"];
         delete?: never;
@@ -88,6 +163,7 @@ export interface paths {
         /**
          * Sends an appointment reminder by SMS (the org's Twilio) or email (the org's Resend) and sets
          *     `confirmation_sent`.
+         * @description Organization API keys need the `appointments:write` scope.
          */
         post: operations["send_reminder"];
         delete?: never;
@@ -103,14 +179,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One appointment. */
+        /**
+         * One appointment.
+         * @description Organization API keys need the `appointments:read` scope.
+         */
         get: operations["get_appointment"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Changes an appointment: status, details, or its time (a reschedule). */
+        /**
+         * Changes an appointment: status, details, or its time (a reschedule).
+         * @description Organization API keys need the `appointments:write` scope.
+         */
         patch: operations["update_appointment"];
         trace?: never;
     };
@@ -123,7 +205,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancels an appointment (frees its time). */
+        /**
+         * Cancels an appointment (frees its time).
+         * @description Organization API keys need the `appointments:write` scope.
+         */
         post: operations["cancel"];
         delete?: never;
         options?: never;
@@ -140,7 +225,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Moves an appointment (409 `slot_taken` with alternatives). */
+        /**
+         * Moves an appointment (409 `slot_taken` with alternatives).
+         * @description Organization API keys need the `appointments:write` scope.
+         */
         post: operations["reschedule"];
         delete?: never;
         options?: never;
@@ -155,10 +243,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The organization's apps (admin). */
+        /**
+         * The organization's apps (admin).
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["list_apps"];
         put?: never;
-        /** Creates an app without a key (admin); issue its key with `POST /internal/apps/{id}/api-key`. */
+        /**
+         * Creates an app without a key (admin); issue its key with `POST /internal/apps/{id}/api-key`.
+         * @description Organization API keys need the `apps:write` scope.
+         */
         post: operations["create_app"];
         delete?: never;
         options?: never;
@@ -173,15 +267,42 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One app of the organization (admin). */
+        /**
+         * One app of the organization (admin).
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["get_app"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Renames, activates or deactivates an app (admin). */
+        /**
+         * Renames, activates or deactivates an app (admin).
+         * @description Organization API keys need the `apps:write` scope.
+         */
         patch: operations["update_app"];
+        trace?: never;
+    };
+    "/api/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's audit trail, newest first: API key events and every write made with a
+         *     key. Append-only.
+         * @description Organization API keys need the `audit:read` scope.
+         */
+        get: operations["audit_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/auth/login": {
@@ -214,7 +335,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ends the current session; the token is refused from the next request on. */
+        /**
+         * Ends the current session; the token is refused from the next request on.
+         * @description Signed-in users only: API keys are refused (403 `user_only`).
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -229,7 +353,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user and their organization. */
+        /**
+         * The signed-in user and their organization.
+         * @description Signed-in users only: API keys are refused (403 `user_only`).
+         */
         get: operations["me"];
         put?: never;
         post?: never;
@@ -263,7 +390,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The free slots of a day. */
+        /**
+         * The free slots of a day.
+         * @description Organization API keys need the `appointments:read` scope.
+         */
         get: operations["availability"];
         put?: never;
         post?: never;
@@ -280,7 +410,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists calls. */
+        /**
+         * Lists calls.
+         * @description Organization API keys need the `calls:read` scope.
+         */
         get: operations["list_calls"];
         put?: never;
         post?: never;
@@ -297,7 +430,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Pipeline value, success rate, average duration, recent activity. */
+        /**
+         * Pipeline value, success rate, average duration, recent activity.
+         * @description Organization API keys need the `calls:read` scope.
+         */
         get: operations["stats"];
         put?: never;
         post?: never;
@@ -314,7 +450,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One call. */
+        /**
+         * One call.
+         * @description Organization API keys need the `calls:read` scope.
+         */
         get: operations["get_call"];
         put?: never;
         post?: never;
@@ -333,7 +472,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sends a follow-up SMS to the caller through the organization's Twilio. */
+        /**
+         * Sends a follow-up SMS to the caller through the organization's Twilio.
+         * @description Organization API keys need the `calls:write` scope.
+         */
         post: operations["followup"];
         delete?: never;
         options?: never;
@@ -350,7 +492,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Emails a link to the recording that works for 24 hours (through the organization's Resend). */
+        /**
+         * Emails a link to the recording that works for 24 hours (through the organization's Resend).
+         * @description Organization API keys need the `calls:write` scope.
+         */
         post: operations["share"];
         delete?: never;
         options?: never;
@@ -367,7 +512,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The transcript as a downloadable `.txt` file; the export is audited. */
+        /**
+         * The transcript as a downloadable `.txt` file; the export is audited.
+         * @description Organization API keys need the `calls:read` scope.
+         */
         post: operations["export_transcript"];
         delete?: never;
         options?: never;
@@ -382,10 +530,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists contacts. */
+        /**
+         * Lists contacts.
+         * @description Organization API keys need the `contacts:read` scope.
+         */
         get: operations["list_contacts"];
         put?: never;
-        /** Creates a contact (409 `phone_taken` when the number exists). */
+        /**
+         * Creates a contact (409 `phone_taken` when the number exists).
+         * @description Organization API keys need the `contacts:write` scope.
+         */
         post: operations["create_contact"];
         delete?: never;
         options?: never;
@@ -400,7 +554,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Counts contacts by temperature. */
+        /**
+         * Counts contacts by temperature.
+         * @description Organization API keys need the `contacts:read` scope.
+         */
         get: operations["contact_stats"];
         put?: never;
         post?: never;
@@ -417,15 +574,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One contact. */
+        /**
+         * One contact.
+         * @description Organization API keys need the `contacts:read` scope.
+         */
         get: operations["get_contact"];
         put?: never;
         post?: never;
-        /** Deletes a contact. Answers 204. */
+        /**
+         * Deletes a contact. Answers 204.
+         * @description Organization API keys need the `contacts:write` scope.
+         */
         delete: operations["delete_contact"];
         options?: never;
         head?: never;
-        /** Changes a contact. */
+        /**
+         * Changes a contact.
+         * @description Organization API keys need the `contacts:write` scope.
+         */
         patch: operations["update_contact"];
         trace?: never;
     };
@@ -442,6 +608,7 @@ export interface paths {
          * Calls a contact back with the outbound agent. A repeated request (same `Idempotency-Key`, or
          *     within 15 minutes of a live call-back to the contact) returns the first attempt (200)
          *     instead of placing another call (201).
+         * @description Organization API keys need the `contacts:write` scope.
          */
         post: operations["call_back"];
         delete?: never;
@@ -459,7 +626,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Tests an ElevenLabs API key, then saves it. */
+        /**
+         * Tests an ElevenLabs API key, then saves it.
+         * @description Organization API keys need the `integrations:write` scope.
+         */
         post: operations["connect_elevenlabs"];
         delete?: never;
         options?: never;
@@ -495,7 +665,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Starts the Google Calendar "Forever-Link": the consent URL to open in the browser. */
+        /**
+         * Starts the Google Calendar "Forever-Link": the consent URL to open in the browser.
+         * @description Signed-in users only: API keys are refused (403 `user_only`).
+         */
         get: operations["google_oauth_start"];
         put?: never;
         post?: never;
@@ -514,7 +687,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Tests a Resend API key, then saves it. */
+        /**
+         * Tests a Resend API key, then saves it.
+         * @description Organization API keys need the `integrations:write` scope.
+         */
         post: operations["connect_resend"];
         delete?: never;
         options?: never;
@@ -532,6 +708,7 @@ export interface paths {
         /**
          * Every provider's state: Vapi (managed by the platform), then each BYOC provider as
          *     `connected`, `not_configured` or `error`. Never a secret.
+         * @description Organization API keys need the `integrations:read` scope.
          */
         get: operations["integrations_status"];
         put?: never;
@@ -551,7 +728,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Tests Twilio credentials (the account must answer and own the number), then saves them. */
+        /**
+         * Tests Twilio credentials (the account must answer and own the number), then saves them.
+         * @description Organization API keys need the `integrations:write` scope.
+         */
         post: operations["connect_twilio"];
         delete?: never;
         options?: never;
@@ -572,6 +752,7 @@ export interface paths {
         /**
          * Disconnects a provider: its credentials are no longer used (kept as history, unreadable
          *     through the API).
+         * @description Organization API keys need the `integrations:write` scope.
          */
         delete: operations["disconnect_integration"];
         options?: never;
@@ -591,6 +772,7 @@ export interface paths {
         /**
          * Re-checks the stored credentials against the provider and records the result (`error`
          *     with the reason when the provider refuses them).
+         * @description Organization API keys need the `integrations:write` scope.
          */
         post: operations["verify_integration"];
         delete?: never;
@@ -606,10 +788,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The organization's documents with their indexing status. */
+        /**
+         * The organization's documents with their indexing status.
+         * @description Organization API keys need the `knowledge_base:read` scope.
+         */
         get: operations["list"];
         put?: never;
-        /** Adds a document; it is indexed in the background (poll its `status`). */
+        /**
+         * Adds a document; it is indexed in the background (poll its `status`).
+         * @description Organization API keys need the `knowledge_base:write` scope.
+         */
         post: operations["upload"];
         delete?: never;
         options?: never;
@@ -624,11 +812,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One document and its chunks. */
+        /**
+         * One document and its chunks.
+         * @description Organization API keys need the `knowledge_base:read` scope.
+         */
         get: operations["get_document"];
         put?: never;
         post?: never;
-        /** Deletes a document; the agent stops using it at once. */
+        /**
+         * Deletes a document; the agent stops using it at once.
+         * @description Organization API keys need the `knowledge_base:write` scope.
+         */
         delete: operations["delete_document"];
         options?: never;
         head?: never;
@@ -644,7 +838,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Chunks and embeds a document again in the background (after a failure or a model change). */
+        /**
+         * Chunks and embeds a document again in the background (after a failure or a model change).
+         * @description Organization API keys need the `knowledge_base:write` scope.
+         */
         post: operations["reindex"];
         delete?: never;
         options?: never;
@@ -661,7 +858,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** What the agent would receive for a question (seed 001 §6a). */
+        /**
+         * What the agent would receive for a question (seed 001 §6a).
+         * @description Organization API keys need the `knowledge_base:read` scope.
+         */
         post: operations["search"];
         delete?: never;
         options?: never;
@@ -676,9 +876,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The organization's retrieval settings. */
+        /**
+         * The organization's retrieval settings.
+         * @description Organization API keys need the `knowledge_base:read` scope.
+         */
         get: operations["get_knowledge_base_settings"];
-        /** Replaces the organization's retrieval overrides (`null` returns a value to the default). */
+        /**
+         * Replaces the organization's retrieval overrides (`null` returns a value to the default).
+         * @description Organization API keys need the `knowledge_base:write` scope.
+         */
         put: operations["put_knowledge_base_settings"];
         post?: never;
         delete?: never;
@@ -694,7 +900,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists the messages audit, newest first. */
+        /**
+         * Lists the messages audit, newest first.
+         * @description Organization API keys need the `calls:read` scope.
+         */
         get: operations["list_messages"];
         put?: never;
         post?: never;
@@ -711,9 +920,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The organization's scheduling settings (defaults when never set). */
+        /**
+         * The organization's scheduling settings (defaults when never set).
+         * @description Organization API keys need the `appointments:read` scope.
+         */
         get: operations["get_scheduling_settings"];
-        /** Replaces the scheduling settings (managers and admins). */
+        /**
+         * Replaces the scheduling settings (managers and admins).
+         * @description Organization API keys need the `appointments:write` scope.
+         */
         put: operations["put_scheduling_settings"];
         post?: never;
         delete?: never;
@@ -729,10 +944,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists services. */
+        /**
+         * Lists services.
+         * @description Organization API keys need the `services:read` scope.
+         */
         get: operations["list_services"];
         put?: never;
-        /** Creates a service (managers and admins). */
+        /**
+         * Creates a service (managers and admins).
+         * @description Organization API keys need the `services:write` scope.
+         */
         post: operations["create_service"];
         delete?: never;
         options?: never;
@@ -747,15 +968,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One service. */
+        /**
+         * One service.
+         * @description Organization API keys need the `services:read` scope.
+         */
         get: operations["get_service"];
         put?: never;
         post?: never;
-        /** Deletes a service (managers and admins). Answers 204. */
+        /**
+         * Deletes a service (managers and admins). Answers 204.
+         * @description Organization API keys need the `services:write` scope.
+         */
         delete: operations["delete_service"];
         options?: never;
         head?: never;
-        /** Changes a service (managers and admins). */
+        /**
+         * Changes a service (managers and admins).
+         * @description Organization API keys need the `services:write` scope.
+         */
         patch: operations["update_service"];
         trace?: never;
     };
@@ -766,12 +996,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The forwarding configuration of a verified number. */
+        /**
+         * The forwarding configuration of a verified number.
+         * @description Organization API keys need the `telephony:read` scope.
+         */
         get: operations["get_config"];
         put?: never;
         /**
          * Creates (or replaces) the forwarding configuration: codes for the carrier and mode to the
          *     organization's Twilio number, with instructions; status `pending_setup`.
+         * @description Organization API keys need the `telephony:write` scope.
          */
         post: operations["create_config"];
         delete?: never;
@@ -789,7 +1023,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The person dialled the codes: forwarding is active. */
+        /**
+         * The person dialled the codes: forwarding is active.
+         * @description Organization API keys need the `telephony:write` scope.
+         */
         post: operations["confirm_setup"];
         delete?: never;
         options?: never;
@@ -807,7 +1044,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Disables forwarding and returns the code that removes it from the phone. */
+        /**
+         * Disables forwarding and returns the code that removes it from the phone.
+         * @description Organization API keys need the `telephony:write` scope.
+         */
         delete: operations["disable"];
         options?: never;
         head?: never;
@@ -821,7 +1061,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The organization's numbers. */
+        /**
+         * The organization's numbers.
+         * @description Organization API keys need the `telephony:read` scope.
+         */
         get: operations["list_numbers"];
         put?: never;
         post?: never;
@@ -841,7 +1084,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Removes a number and its forwarding configuration. */
+        /**
+         * Removes a number and its forwarding configuration.
+         * @description Organization API keys need the `telephony:write` scope.
+         */
         delete: operations["remove_number"];
         options?: never;
         head?: never;
@@ -857,7 +1103,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Confirms the code (at most 3 attempts) once Twilio lists the number as a caller ID. */
+        /**
+         * Confirms the code (at most 3 attempts) once Twilio lists the number as a caller ID.
+         * @description Organization API keys need the `telephony:write` scope.
+         */
         post: operations["confirm"];
         delete?: never;
         options?: never;
@@ -874,7 +1123,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Starts a Twilio caller-ID verification call (3 per number per hour). */
+        /**
+         * Starts a Twilio caller-ID verification call (3 per number per hour).
+         * @description Organization API keys need the `telephony:write` scope.
+         */
         post: operations["initiate"];
         delete?: never;
         options?: never;
@@ -889,7 +1141,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Mints a Twilio Voice access token for the signed-in user (identity = extension). */
+        /**
+         * Mints a Twilio Voice access token for the signed-in user (identity = extension).
+         * @description Signed-in users only: API keys are refused (403 `user_only`).
+         */
         get: operations["token"];
         put?: never;
         post?: never;
@@ -906,10 +1161,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists users: admins and managers see the whole organization, users only themselves. */
+        /**
+         * Lists users: admins and managers see the whole organization, users only themselves.
+         * @description Organization API keys need the `team:read` scope.
+         */
         get: operations["list_users"];
         put?: never;
-        /** Creates a user in the caller's organization (admin: any role; manager: role `user`). */
+        /**
+         * Creates a user in the caller's organization (admin: any role; manager: role `user`).
+         * @description Organization API keys need the `team:write` scope.
+         */
         post: operations["create_user"];
         delete?: never;
         options?: never;
@@ -924,15 +1185,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One user (users may read only themselves; another organization's user is a 404). */
+        /**
+         * One user (users may read only themselves; another organization's user is a 404).
+         * @description Organization API keys need the `team:read` scope.
+         */
         get: operations["get_user"];
         put?: never;
         post?: never;
-        /** Deletes a user (admin: anyone else; manager: users with role `user`). */
+        /**
+         * Deletes a user (admin: anyone else; manager: users with role `user`).
+         * @description Organization API keys need the `team:write` scope.
+         */
         delete: operations["delete_user"];
         options?: never;
         head?: never;
-        /** Updates a user under the role matrix. */
+        /**
+         * Updates a user under the role matrix.
+         * @description Organization API keys need the `team:write` scope.
+         */
         patch: operations["update_user"];
         trace?: never;
     };
@@ -948,6 +1218,7 @@ export interface paths {
         /**
          * Ends every session of a user at once (admin revocation; managers for users with role
          *     `user`; anyone for themselves).
+         * @description Organization API keys need the `team:write` scope.
          */
         post: operations["revoke_user_sessions"];
         delete?: never;
@@ -1005,9 +1276,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The voice settings. */
+        /**
+         * The voice settings.
+         * @description Organization API keys need the `agents:read` scope.
+         */
         get: operations["get_voice_settings"];
-        /** Saves transfer routing and the hot-lead alert phone. */
+        /**
+         * Saves transfer routing and the hot-lead alert phone.
+         * @description Organization API keys need the `agents:write` scope.
+         */
         put: operations["put_voice_settings"];
         post?: never;
         delete?: never;
@@ -1045,7 +1322,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Issues a key, or rotates the current one (the old key stops working at once). */
+        /**
+         * Issues a key, or rotates the current one (the old key stops working at once).
+         * @description Organization API keys need the `apps:write` scope.
+         */
         post: operations["issue_key"];
         delete?: never;
         options?: never;
@@ -1060,7 +1340,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The append-only audit log of the app's key operations, newest first. */
+        /**
+         * The append-only audit log of the app's key operations, newest first.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["key_audit"];
         put?: never;
         post?: never;
@@ -1079,7 +1362,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revokes the current key; the app cannot authenticate until a new key is issued. */
+        /**
+         * Revokes the current key; the app cannot authenticate until a new key is issued.
+         * @description Organization API keys need the `apps:write` scope.
+         */
         post: operations["revoke_key"];
         delete?: never;
         options?: never;
@@ -1094,7 +1380,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Key status without the key. */
+        /**
+         * Key status without the key.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["key_status"];
         put?: never;
         post?: never;
@@ -1111,7 +1400,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The app's Dialpad calls, newest first, with their CRM user. */
+        /**
+         * The app's Dialpad calls, newest first, with their CRM user.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["list_app_calls"];
         put?: never;
         post?: never;
@@ -1128,7 +1420,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The app's WebSocket connection count on this instance. */
+        /**
+         * The app's WebSocket connection count on this instance.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["connections"];
         put?: never;
         post?: never;
@@ -1145,12 +1440,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Whether the app has a Dialpad webhook secret (admin). */
+        /**
+         * Whether the app has a Dialpad webhook secret (admin).
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["secret_status"];
-        /** Sets or replaces the app's Dialpad webhook secret (admin). */
+        /**
+         * Sets or replaces the app's Dialpad webhook secret (admin).
+         * @description Organization API keys need the `apps:write` scope.
+         */
         put: operations["set_secret"];
         post?: never;
-        /** Removes the app's Dialpad webhook secret (admin): deliveries are then accepted as plain JSON. */
+        /**
+         * Removes the app's Dialpad webhook secret (admin): deliveries are then accepted as plain JSON.
+         * @description Organization API keys need the `apps:write` scope.
+         */
         delete: operations["remove_secret"];
         options?: never;
         head?: never;
@@ -1166,7 +1470,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates or updates many mappings in one transaction (all or none). */
+        /**
+         * Creates or updates many mappings in one transaction (all or none).
+         * @description Organization API keys need the `apps:write` scope.
+         */
         post: operations["batch_map"];
         delete?: never;
         options?: never;
@@ -1183,7 +1490,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates or updates a mapping. */
+        /**
+         * Creates or updates a mapping.
+         * @description Organization API keys need the `apps:write` scope.
+         */
         post: operations["map_user"];
         delete?: never;
         options?: never;
@@ -1198,7 +1508,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The app's mappings. */
+        /**
+         * The app's mappings.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["list_mappings"];
         put?: never;
         post?: never;
@@ -1215,7 +1528,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The mapping of a CRM user. */
+        /**
+         * The mapping of a CRM user.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["mapping_by_crm"];
         put?: never;
         post?: never;
@@ -1232,11 +1548,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The mapping of a Dialpad user. */
+        /**
+         * The mapping of a Dialpad user.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["mapping_by_dialpad"];
         put?: never;
         post?: never;
-        /** Deletes the mapping of a Dialpad user. */
+        /**
+         * Deletes the mapping of a Dialpad user.
+         * @description Organization API keys need the `apps:write` scope.
+         */
         delete: operations["delete_mapping_by_dialpad"];
         options?: never;
         head?: never;
@@ -1253,7 +1575,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Deletes a mapping by its id. */
+        /**
+         * Deletes a mapping by its id.
+         * @description Organization API keys need the `apps:write` scope.
+         */
         delete: operations["delete_mapping"];
         options?: never;
         head?: never;
@@ -1267,7 +1592,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The app's voicemails, newest first. */
+        /**
+         * The app's voicemails, newest first.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["list_voicemails"];
         put?: never;
         post?: never;
@@ -1284,11 +1612,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One voicemail of the app. */
+        /**
+         * One voicemail of the app.
+         * @description Organization API keys need the `apps:read` scope.
+         */
         get: operations["get_voicemail"];
         put?: never;
         post?: never;
-        /** Deletes a voicemail of the app. */
+        /**
+         * Deletes a voicemail of the app.
+         * @description Organization API keys need the `apps:write` scope.
+         */
         delete: operations["delete_voicemail"];
         options?: never;
         head?: never;
@@ -1417,7 +1751,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Opens the realtime WebSocket (see the module documentation for the protocol). */
+        /**
+         * Opens the realtime WebSocket (see the module documentation for the protocol).
+         * @description Signed-in users only: API keys are refused (403 `user_only`).
+         */
         get: operations["websocket"];
         put?: never;
         post?: never;
@@ -1491,6 +1828,49 @@ export interface components {
             success: boolean;
             /** @description Tools. */
             tools: components["schemas"]["ToolBody"][];
+        };
+        /** @description `GET /api/api-keys` response. */
+        ApiKeyListResponse: {
+            /** @description Every key of the organization, newest first. */
+            api_keys: components["schemas"]["ApiKeyView"][];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description A key as listed: never the key itself. */
+        ApiKeyView: {
+            /** @description When created, RFC 3339 UTC. */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The user or key that created it.
+             */
+            created_by?: string | null;
+            /** @description When it stops working, RFC 3339 UTC; none when it does not expire. */
+            expires_at?: string | null;
+            /**
+             * Format: uuid
+             * @description Key id.
+             */
+            id: string;
+            /** @description `first 8...last 4` of the key, for example `sk_1a2b3...9f0e`. */
+            key_hint: string;
+            /** @description The client address of the last use. */
+            last_used_address?: string | null;
+            /** @description Last use, RFC 3339 UTC, recorded at most once a minute. */
+            last_used_at?: string | null;
+            /** @description Name given at creation. */
+            name: string;
+            /** @description When it was revoked, RFC 3339 UTC. */
+            revoked_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The key this one replaced by rotation.
+             */
+            rotated_from?: string | null;
+            /** @description Scopes, `<area>:read` or `<area>:write`. */
+            scopes: string[];
+            /** @description `active`, `expired` or `revoked`. */
+            status: string;
         };
         /** @description An app as the API shows it (never its key or key hash). */
         AppBody: {
@@ -1639,6 +2019,33 @@ export interface components {
              * @description The admin who acted.
              */
             performed_by?: string | null;
+        };
+        /** @description One audit entry. */
+        AuditEventView: {
+            /** @description What happened, for example `api_key.rotated` or `api_key.write`. */
+            action: string;
+            /**
+             * Format: uuid
+             * @description The user's, key's or app's id.
+             */
+            actor_id?: string | null;
+            /** @description `user`, `api_key`, `app` or `system`. */
+            actor_type: string;
+            /** @description The client's address. */
+            address?: string | null;
+            /** @description Details (never a secret). */
+            detail: Record<string, never>;
+            /**
+             * Format: uuid
+             * @description Entry id.
+             */
+            id: string;
+            /** @description When, RFC 3339 UTC. */
+            occurred_at: string;
+            /** @description The request id (the `x-request-id` response header). */
+            request_id?: string | null;
+            /** @description What it happened to. */
+            target?: string | null;
         };
         /** @description Seed 000 `GET …/api-key/audit` response. */
         AuditLogResponse: {
@@ -2209,6 +2616,22 @@ export interface components {
              */
             warm_leads: number;
         };
+        /** @description `POST /api/api-keys` body. */
+        CreateApiKeyRequest: {
+            /**
+             * Format: date-time
+             * @description Optional expiry, RFC 3339, in the future.
+             */
+            expires_at?: string | null;
+            /** @description Name, 1–100 characters, for example "CRM sync". */
+            name: string;
+            /**
+             * @description Scopes, each `<area>:read` or `<area>:write` (write includes read). Areas: `calls`,
+             *     `contacts`, `appointments`, `services`, `knowledge_base`, `agents`, `telephony`, `team`,
+             *     `webhooks`, `audit`, `integrations`, `apps`, `keys`.
+             */
+            scopes: string[];
+        };
         /** @description Body of `POST /api/apps`. */
         CreateAppRequest: {
             /** @description Display name, 1–200 characters. */
@@ -2481,6 +2904,15 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        /** @description A key just created or rotated: the key itself, shown only in this response. */
+        IssuedApiKeyResponse: {
+            /** @description The stored key. */
+            api_key: components["schemas"]["ApiKeyView"];
+            /** @description The key: `sk_` + 64 hex characters. Send it as `Authorization: Bearer <key>`. */
+            key: string;
+            /** @description Always `true`. */
+            success: boolean;
+        };
         /** @description Seed 000 `POST /internal/apps/:app_id/api-key` response. */
         IssuedKeyResponse: {
             /** @description The key: `app_` + 64 hex characters. Shown only in this response. */
@@ -2671,6 +3103,15 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        /** @description `GET /api/audit-log` response. */
+        OrgAuditLogResponse: {
+            /** @description Entries, newest first. */
+            events: components["schemas"]["AuditEventView"][];
+            /** @description Paging. */
+            pagination: components["schemas"]["Pagination"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
         /** @description An organization as the API shows it. */
         OrganizationBody: {
             /** @description Creation time, RFC 3339 UTC with milliseconds. */
@@ -2796,6 +3237,13 @@ export interface components {
              */
             similarity: number;
         };
+        /** @description `POST /api/api-keys/{id}/revoke` response. */
+        RevokedApiKeyResponse: {
+            /** @description The revoked key. */
+            api_key: components["schemas"]["ApiKeyView"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
         /** @description Seed 000 `POST …/api-key/revoke` response. */
         RevokedKeyResponse: {
             /**
@@ -2818,6 +3266,15 @@ export interface components {
             revoked_sessions: number;
             /** @description Always `true`. */
             success: boolean;
+        };
+        /** @description `POST /api/api-keys/{id}/rotate` body. */
+        RotateApiKeyRequest: {
+            /**
+             * Format: date-time
+             * @description Until when the replaced key keeps working, RFC 3339: now to 30 days ahead. Default 24 h
+             *     from now; never later than the key's own expiry.
+             */
+            old_key_valid_until?: string | null;
         };
         /** @description The scheduling settings. */
         SchedulingSettingsBody: {
@@ -3330,6 +3787,164 @@ export interface operations {
             };
         };
     };
+    list_org_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyListResponse"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_org_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedApiKeyResponse"];
+                };
+            };
+            /** @description not an admin, or a key granting scopes it does not have */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: name, scopes or expiry */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_org_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevokedApiKeyResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the key is already revoked or expired */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotate_org_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateApiKeyRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedApiKeyResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the key is revoked or expired, or the overlap is out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     current_app: {
         parameters: {
             query?: never;
@@ -3780,6 +4395,56 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    audit_log: {
+        parameters: {
+            query?: {
+                /** @description One action (`api_key.created`) or, ending in a dot, a family (`api_key.`). */
+                action?: string | null;
+                /** @description `user`, `api_key`, `app` or `system`. */
+                actor_type?: string | null;
+                /** @description One actor's id. */
+                actor_id?: string | null;
+                /** @description Entries at or after this time, RFC 3339. */
+                since?: string | null;
+                /** @description Entries before this time, RFC 3339. */
+                until?: string | null;
+                /** @description Page size, 1–200. Default 50. */
+                limit?: number | null;
+                /** @description Entries to skip. Default 0. */
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgAuditLogResponse"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -340,7 +340,7 @@ async fn call_back(
             user.org_id,
             id.into_inner(),
             key,
-            user.user_id,
+            user.actor_id(),
             chrono::Utc::now(),
         )
         .await?;

@@ -9,7 +9,7 @@ use tenancy::users;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, client_info};
+use crate::auth::{SignedInUser, client_info};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::routes::iso;
@@ -184,7 +184,7 @@ async fn login(
 #[post("/api/auth/logout")]
 async fn logout(
     state: web::Data<AppState>,
-    AuthUser(user): AuthUser,
+    SignedInUser(user): SignedInUser,
 ) -> Result<HttpResponse, ApiError> {
     sessions::logout(&state.db, &user).await?;
     Ok(HttpResponse::Ok().json(MessageResponse {
@@ -202,9 +202,9 @@ async fn logout(
 #[get("/api/auth/me")]
 async fn me(
     state: web::Data<AppState>,
-    AuthUser(user): AuthUser,
+    SignedInUser(user): SignedInUser,
 ) -> Result<HttpResponse, ApiError> {
-    let me = users::get(&state.db, &user, user.user_id).await?;
+    let me = users::get(&state.db, &user.into(), user.user_id).await?;
     let org = organizations::get(&state.db, user.org_id)
         .await?
         .ok_or_else(|| ApiError::internal("the session's organization is missing"))?;

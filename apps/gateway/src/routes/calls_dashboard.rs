@@ -339,7 +339,7 @@ async fn followup(
 ) -> Result<HttpResponse, ApiError> {
     let sent = state
         .messenger
-        .followup(user.org_id, id.into_inner(), &body.message, user.user_id)
+        .followup(user.org_id, id.into_inner(), &body.message, user.actor_id())
         .await?;
     Ok(HttpResponse::Ok().json(FollowupResponse {
         success: true,
@@ -384,7 +384,7 @@ async fn share(
             user.org_id,
             id.into_inner(),
             &body.email,
-            user.user_id,
+            user.actor_id(),
             &origin,
             Utc::now(),
         )
@@ -427,8 +427,8 @@ async fn export_transcript(
         .export_transcript(
             user.org_id,
             id.into_inner(),
-            user.user_id,
-            &format!("user:{}", user.user_id),
+            user.actor_id(),
+            &format!("{}:{}", user.actor.kind(), user.actor_id()),
         )
         .await?;
     Ok(HttpResponse::Ok()

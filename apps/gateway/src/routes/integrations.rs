@@ -176,7 +176,7 @@ async fn connect_twilio(
     };
     let status = state
         .integrations
-        .connect_twilio(user.org_id, input, user.user_id)
+        .connect_twilio(user.org_id, input, user.actor_id())
         .await?;
     if state.voice.has_vapi() {
         // Dual-sync (seed 001 §3.4) runs after the answer; its progress shows in the status.
@@ -206,7 +206,7 @@ async fn connect_resend(
     let body = body.into_inner();
     let status = state
         .integrations
-        .connect_resend(user.org_id, body.api_key, body.from_email, user.user_id)
+        .connect_resend(user.org_id, body.api_key, body.from_email, user.actor_id())
         .await?;
     Ok(connected(status))
 }
@@ -226,7 +226,7 @@ async fn connect_elevenlabs(
 ) -> Result<HttpResponse, ApiError> {
     let status = state
         .integrations
-        .connect_elevenlabs(user.org_id, body.into_inner().api_key, user.user_id)
+        .connect_elevenlabs(user.org_id, body.into_inner().api_key, user.actor_id())
         .await?;
     Ok(connected(status))
 }
@@ -303,7 +303,7 @@ async fn verify_integration(
     let provider = provider(&name)?;
     let status = state
         .integrations
-        .verify(user.org_id, provider, user.user_id)
+        .verify(user.org_id, provider, user.actor_id())
         .await?;
     let message = if status.status == "connected" {
         format!("{} credentials work.", provider.display_name())
@@ -348,7 +348,7 @@ async fn disconnect_integration(
     let provider = provider(&name)?;
     if !state
         .integrations
-        .disconnect(user.org_id, provider, user.user_id)
+        .disconnect(user.org_id, provider, user.actor_id())
         .await?
     {
         return Err(credentials::CredentialError::NotConnected(provider).into());
@@ -396,7 +396,7 @@ async fn google_oauth_start(
 ) -> Result<HttpResponse, ApiError> {
     let url = state
         .integrations
-        .google_consent_url(user.org_id, user.user_id)?;
+        .google_consent_url(user.org_id, user.actor_id())?;
     Ok(HttpResponse::Ok().json(ConsentUrlResponse { success: true, url }))
 }
 

@@ -151,7 +151,7 @@ async fn issue_key(
         &state.auth.api_key_pepper,
         admin.org_id,
         app_id.into_inner(),
-        admin.user_id,
+        admin.actor_id(),
     )
     .await?;
     let verb = if issued.action == "created" {
@@ -189,8 +189,13 @@ async fn revoke_key(
     RoleAtLeast(admin): AdminUser,
     app_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (app, revoked_at) =
-        api_keys::revoke(&state.db, admin.org_id, app_id.into_inner(), admin.user_id).await?;
+    let (app, revoked_at) = api_keys::revoke(
+        &state.db,
+        admin.org_id,
+        app_id.into_inner(),
+        admin.actor_id(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(RevokedKeyResponse {
         success: true,
         message: "API key revoked. App cannot authenticate until new key is generated.".into(),

@@ -226,7 +226,7 @@ async fn upload(
     multipart: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let upload = Upload {
-        uploaded_by: Some(user.user_id),
+        uploaded_by: Some(user.actor_id()),
         ..read_upload(multipart).await?
     };
     let document = state.knowledge.upload(user.org_id, upload).await?;

@@ -2,6 +2,7 @@
 //! OpenAPI-collecting service config, so the document always matches the routes.
 
 pub mod agents;
+pub mod api_keys;
 pub mod apps;
 pub mod auth;
 pub mod calls_dashboard;
@@ -60,6 +61,7 @@ pub const AREAS: &[(&str, Configure)] = &[
     ("users", users::configure),
     ("apps", apps::configure),
     ("internal", internal::configure),
+    ("api_keys", api_keys::configure),
     ("cti", cti::configure),
     ("crm", crm::configure),
     ("scheduling", scheduling::configure),

@@ -558,7 +558,7 @@ async fn send_reminder(
 ) -> Result<HttpResponse, ApiError> {
     let recipient = state
         .messenger
-        .send_reminder(user.org_id, id.into_inner(), &body.method, user.user_id)
+        .send_reminder(user.org_id, id.into_inner(), &body.method, user.actor_id())
         .await?;
     Ok(HttpResponse::Ok().json(ReminderResponse {
         success: true,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, public_origin, twilio_request};
+use crate::auth::{SignedInUser, public_origin, twilio_request};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::iso;
 use crate::state::AppState;
@@ -46,7 +46,7 @@ pub struct TokenResponse {
 #[get("/api/twilio/token")]
 async fn token(
     state: web::Data<AppState>,
-    AuthUser(user): AuthUser,
+    SignedInUser(user): SignedInUser,
 ) -> Result<HttpResponse, ApiError> {
     let minted = state
         .softphone

@@ -11,6 +11,7 @@ mod identity;
 mod integrations;
 mod knowledge_base;
 mod openapi_conformance;
+mod org_keys;
 mod process;
 mod realtime;
 mod softphone;

@@ -1,8 +1,9 @@
 //! Schema-driven conformance of the running gateway with the committed `docs/openapi.json`
 //! (issue "Hardening", item 4): for every documented operation, requests generated from the
 //! document (parameters and bodies from their schemas, valid and broken, with hostile strings)
-//! are sent as two organizations' admins, a member, an app key and nobody, against resources
-//! of both organizations. Every answer must be:
+//! are sent as two organizations' admins, a member, an app key, two organization API keys (one of
+//! organization B with every scope, one of organization A reading contacts only) and nobody,
+//! against resources of both organizations. Every answer must be:
 //!
 //! - no 5xx and no `internal_error` (Vapi and Google are faked as working, every other provider
 //!   as refusing: a refusal is the caller's 4xx, never our 5xx);
@@ -10,7 +11,9 @@
 //!   error status whose body is the one error shape (`ErrorBody`), as the README promises for
 //!   every error.
 //!
-//! Organization B's admin also aims at organization A's resources: a 2xx there is a leak.
+//! Organization B's admin and key also aim at organization A's resources: a 2xx there is a leak.
+//! The contacts-only key must be refused (403 before anything else) on every operation whose
+//! documented `org_key` scope is not `contacts:read`.
 //!
 //! The budget is fixed (a seeded generator; [`REQUESTS_PER_PRINCIPAL`] per principal and
 //! operation, three times that for the two admins), so a run is reproducible and bounded.
@@ -52,14 +55,20 @@ enum Principal {
     AdminB,
     MemberA,
     AppA,
+    /// Organization B's API key with every scope.
+    KeyB,
+    /// Organization A's API key with `contacts:read` only.
+    ContactsReaderA,
     Nobody,
 }
 
-const PRINCIPALS: [Principal; 5] = [
+const PRINCIPALS: [Principal; 7] = [
     Principal::AdminA,
     Principal::AdminB,
     Principal::MemberA,
     Principal::AppA,
+    Principal::KeyB,
+    Principal::ContactsReaderA,
     Principal::Nobody,
 ];
 
@@ -71,6 +80,10 @@ struct World {
     app_a: String,
     app_b: String,
     key_a: String,
+    /// Organization B's key with every scope.
+    org_key_b: String,
+    /// Organization A's key reading contacts only.
+    contacts_reader_a: String,
     ids: Vec<String>,
     /// Organization A's own resources: organization B's admin must never succeed on them.
     a_ids: Vec<String>,
@@ -134,6 +147,14 @@ async fn world() -> World {
     let (app_b, _) = gw.app_with_key(&b, "CRM").await;
     ids.push(app_b.clone());
     a_ids.push(app_a.clone());
+    let every_scope: Vec<String> = tenancy::scopes::Area::ALL
+        .iter()
+        .map(|area| format!("{}:write", area.name()))
+        .collect();
+    let (org_key_b, key_b_id) = org_key(&gw, &b, every_scope).await;
+    let (contacts_reader_a, reader_id) = org_key(&gw, &a, vec!["contacts:read".into()]).await;
+    ids.push(key_b_id);
+    a_ids.push(reader_id);
     ids.extend(a_ids.iter().cloned());
     World {
         gw,
@@ -143,9 +164,69 @@ async fn world() -> World {
         app_a,
         app_b,
         key_a,
+        org_key_b,
+        contacts_reader_a,
         ids,
         a_ids,
     }
+}
+
+async fn org_key(gw: &TestGateway, admin: &Session, scopes: Vec<String>) -> (String, String) {
+    let body = json!({"name": "conformance", "scopes": scopes});
+    let reply = gw.post("/api/api-keys", Some(&admin.token), &body).await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let key = reply.body["key"].as_str().unwrap().to_owned();
+    (
+        key,
+        reply.body["api_key"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Whether an answer to organization B touches organization A: A's resource named in the path,
+/// or any of A's ids in the body (a query naming A's id may be answered, but with nothing of A).
+fn reaches_a(world: &World, url: &str, body: &Value) -> bool {
+    let path = url.split('?').next().unwrap_or_default();
+    let text = body.to_string();
+    world
+        .a_ids
+        .iter()
+        .any(|id| path.contains(id.as_str()) || text.contains(id.as_str()))
+}
+
+/// The scope an organization API key needs for `op`, as the document states it.
+fn documented_key_scope(op: &Value) -> Option<&str> {
+    op["security"]
+        .as_array()?
+        .iter()
+        .find_map(|s| s["org_key"].get(0).and_then(Value::as_str))
+}
+
+/// Whether the contacts-only key was refused as it must be on an operation outside its scope.
+fn scope_violation(
+    path: &str,
+    op: &Value,
+    principal: Principal,
+    status: u16,
+    body: &Value,
+) -> Option<String> {
+    // `/ws` authenticates in the handler (a token may come in the first message), where an
+    // organization key is no credential at all.
+    if principal != Principal::ContactsReaderA || path == "/ws" {
+        return None;
+    }
+    let user_route = op["security"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+    if !user_route || documented_key_scope(op) == Some("contacts:read") {
+        return None;
+    }
+    let code = body["code"].as_str().unwrap_or_default();
+    // 401 once the key itself was revoked by organization A's admin (revocations run last).
+    // `invalid_characters` is the edge's refusal of hostile input, before any route.
+    let refused = (status == 403 && (code == "insufficient_scope" || code == "user_only"))
+        || (status == 401 && code == "unauthenticated")
+        || (status == 400 && code == "invalid_characters");
+    (!refused).then(|| format!("{status} {code}: the contacts-only key was not refused"))
 }
 
 /// `#/components/schemas/X` → the schema, recursively.
@@ -418,6 +499,8 @@ async fn send(world: &World, case: &Case) -> (u16, Option<String>, Value) {
         Principal::AdminB => request.bearer_auth(&world.b.token),
         Principal::MemberA => request.bearer_auth(&world.member.token),
         Principal::AppA => request.header("x-app-api-key", &world.key_a),
+        Principal::KeyB => request.bearer_auth(&world.org_key_b),
+        Principal::ContactsReaderA => request.bearer_auth(&world.contacts_reader_a),
         Principal::Nobody => request,
     };
     if let Some(kind) = &case.content_type {
@@ -519,12 +602,15 @@ async fn every_documented_operation_answers_as_documented_for_two_organizations(
                 sent += 1;
                 *statuses.entry(status).or_default() += 1;
 
-                let leak = (case.principal == Principal::AdminB
+                let from_b = matches!(case.principal, Principal::AdminB | Principal::KeyB);
+                let leak = (from_b
                     && (200..300).contains(&status)
                     && (case.url.starts_with("/api/") || case.url.starts_with("/internal/"))
-                    && world.a_ids.iter().any(|id| case.url.contains(id.as_str())))
+                    && reaches_a(&world, &case.url, &body))
                 .then(|| format!("{status}: organization B reached organization A's resource"));
-                let problem = leak.or_else(|| violation(&doc, op, status, kind.as_deref(), &body));
+                let problem = leak
+                    .or_else(|| scope_violation(path, op, case.principal, status, &body))
+                    .or_else(|| violation(&doc, op, status, kind.as_deref(), &body));
                 if let Some(problem) = problem {
                     failures
                         .entry(format!("{} {path}", case.method))
