@@ -68,3 +68,25 @@ CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
     FOR EACH ROW EXECUTE FUNCTION refuse_change();
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+
+-- Idempotency keys of write requests made with organization API keys (docs/integrating.md,
+-- "Idempotency"): the first answer is kept for 24 h and given again for the same key and body;
+-- `status` is NULL while the first request runs.
+CREATE TABLE api_idempotency_keys (
+    org_id          uuid        NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    api_key_id      uuid        NOT NULL REFERENCES org_api_keys (id) ON DELETE CASCADE,
+    idempotency_key text        NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 255),
+    request_hash    bytea       NOT NULL CHECK (length(request_hash) = 32),
+    status          smallint,
+    content_type    text,
+    body            bytea,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (org_id, api_key_id, idempotency_key)
+);
+CREATE INDEX api_idempotency_keys_created_idx ON api_idempotency_keys (created_at);
+ALTER TABLE api_idempotency_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE api_idempotency_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON api_idempotency_keys
+    USING (org_id = current_org_id())
+    WITH CHECK (org_id = current_org_id());
+GRANT SELECT, INSERT, UPDATE, DELETE ON api_idempotency_keys TO platform_runtime;

@@ -29,6 +29,7 @@ pub const OWNERS: &[(&str, &[&str])] = &[
             "api_key_audit_log",
             "org_api_keys",
             "audit_events",
+            "api_idempotency_keys",
         ],
     ),
     ("credentials", &["org_credentials", "credential_audit_log"]),

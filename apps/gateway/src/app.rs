@@ -113,6 +113,11 @@ fn document_key_scopes(doc: &mut utoipa::openapi::OpenApi) {
                 Some(scope) => {
                     let requirement = SecurityRequirement::new("org_key", [scope.to_string()]);
                     op.security.get_or_insert_with(Vec::new).push(requirement);
+                    if scope.access == tenancy::scopes::Access::Write {
+                        op.parameters
+                            .get_or_insert_with(Vec::new)
+                            .push(utoipa::openapi::RefOr::T(idempotency_key_parameter()));
+                    }
                     format!("Organization API keys need the `{scope}` scope.")
                 }
                 None => "Signed-in users only: API keys are refused (403 `user_only`).".into(),
@@ -123,6 +128,29 @@ fn document_key_scopes(doc: &mut utoipa::openapi::OpenApi) {
             });
         }
     }
+}
+
+/// The optional `Idempotency-Key` header of write operations made with an organization key.
+fn idempotency_key_parameter() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "With an organization API key: 1-255 visible ASCII characters. The first answer is \
+             kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; \
+             409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` \
+             while the first runs. Ignored for users.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255)),
+        ))
+        .build()
 }
 
 /// Whether an operation accepts a user's bearer JWT.
@@ -217,6 +245,7 @@ pub fn build(
     app.app_data(web::Data::new(api))
         .route("/api/openapi.json", web::get().to(openapi_json))
         .default_service(web::to(not_found))
+        .wrap(from_fn(crate::idempotency::replay))
         .wrap(from_fn(crate::auth::authenticate))
         .wrap(ErrorHandlers::new().default_handler(error_shape))
         .wrap(from_fn(crate::input::refuse_nul_in_url))

@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod edge;
 pub mod error;
+pub mod idempotency;
 pub mod input;
 pub mod routes;
 pub mod server;

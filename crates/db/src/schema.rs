@@ -7,6 +7,19 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    api_idempotency_keys (org_id, api_key_id, idempotency_key) {
+        org_id -> Uuid,
+        api_key_id -> Uuid,
+        idempotency_key -> Text,
+        request_hash -> Bytea,
+        status -> Nullable<Int2>,
+        content_type -> Nullable<Text>,
+        body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_key_audit_log (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -653,6 +666,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_idempotency_keys -> org_api_keys (api_key_id));
+diesel::joinable!(api_idempotency_keys -> organizations (org_id));
 diesel::joinable!(api_key_audit_log -> apps (app_id));
 diesel::joinable!(api_key_audit_log -> organizations (org_id));
 diesel::joinable!(app_webhook_secrets -> organizations (org_id));
@@ -706,6 +721,7 @@ diesel::joinable!(voicemails -> organizations (org_id));
 diesel::joinable!(webhook_events -> organizations (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_idempotency_keys,
     api_key_audit_log,
     app_webhook_secrets,
     appointments,

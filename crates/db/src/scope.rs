@@ -47,7 +47,8 @@ pub enum SystemOp {
     LoginLookup,
     /// Sign-in throttling: the `login_throttle` counters (hashed keys, no tenant data).
     LoginThrottle,
-    /// App authentication: finds the app of a keyed API-key hash through `auth_app_by_key_hash`.
+    /// API key authentication: finds the app of a keyed app-key hash through
+    /// `auth_app_by_key_hash`, or the organization key of one through `auth_org_key_by_hash`.
     ApiKeyLookup,
     /// User authentication on every request: reads the session named by a signed token through
     /// `auth_session_check`.

@@ -6,7 +6,7 @@
 //! - [`users`]: user management under the admin / manager / user role matrix;
 //! - [`apps`] and [`api_keys`]: API clients of an organization and their keys (seed 000);
 //! - [`org_keys`] and [`scopes`]: organization API keys for the whole REST API, with scopes;
-//! - [`audit`]: the organization's append-only audit trail;
+//! - [`audit`]: the organization's append-only audit trail; [`idempotency`]: `Idempotency-Key`;
 //! - [`password`]: argon2id hashing and strength rules; [`demo`]: the demo data.
 //!
 //! The gateway's extractors call [`sessions::authenticate`] and [`api_keys::authenticate`] and
@@ -18,6 +18,7 @@ pub mod audit;
 pub mod caller;
 pub mod demo;
 mod error;
+pub mod idempotency;
 pub mod org_keys;
 pub mod organizations;
 pub mod password;

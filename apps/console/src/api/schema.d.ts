@@ -3730,7 +3730,10 @@ export interface operations {
     save_agent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description inbound or outbound */
                 direction: string;
@@ -3825,7 +3828,10 @@ export interface operations {
     create_org_key: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3866,7 +3872,10 @@ export interface operations {
     revoke_org_key: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Key id */
                 id: string;
@@ -3905,7 +3914,10 @@ export interface operations {
     rotate_org_key: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Key id */
                 id: string;
@@ -4015,7 +4027,10 @@ export interface operations {
     book: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4054,7 +4069,10 @@ export interface operations {
     send_reminder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 appointmentId: string;
             };
@@ -4142,7 +4160,10 @@ export interface operations {
     update_appointment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4191,7 +4212,10 @@ export interface operations {
     cancel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4228,7 +4252,10 @@ export interface operations {
     reschedule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4304,7 +4331,10 @@ export interface operations {
     create_app: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4373,7 +4403,10 @@ export interface operations {
     update_app: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 id: string;
@@ -4747,7 +4780,10 @@ export interface operations {
     followup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 callId: string;
             };
@@ -4806,7 +4842,10 @@ export interface operations {
     share: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 callId: string;
             };
@@ -4951,7 +4990,10 @@ export interface operations {
     create_contact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5038,7 +5080,10 @@ export interface operations {
     delete_contact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -5066,7 +5111,10 @@ export interface operations {
     update_contact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -5116,8 +5164,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries return the first attempt */
-                "Idempotency-Key"?: string | null;
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description The contact */
@@ -5182,7 +5230,10 @@ export interface operations {
     connect_elevenlabs: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5300,7 +5351,10 @@ export interface operations {
     connect_resend: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5366,7 +5420,10 @@ export interface operations {
     connect_twilio: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5415,7 +5472,10 @@ export interface operations {
     disconnect_integration: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description twilio, google_calendar, resend, elevenlabs or outlook */
                 provider: string;
@@ -5445,7 +5505,10 @@ export interface operations {
     verify_integration: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description twilio, resend or elevenlabs */
                 provider: string;
@@ -5511,7 +5574,10 @@ export interface operations {
     upload: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5617,7 +5683,10 @@ export interface operations {
     delete_document: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Document id */
                 id: string;
@@ -5655,7 +5724,10 @@ export interface operations {
     reindex: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Document id */
                 id: string;
@@ -5752,7 +5824,10 @@ export interface operations {
     put_knowledge_base_settings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5860,7 +5935,10 @@ export interface operations {
     put_scheduling_settings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5918,7 +5996,10 @@ export interface operations {
     create_service: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5994,7 +6075,10 @@ export interface operations {
     delete_service: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6030,7 +6114,10 @@ export interface operations {
     update_service: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6109,7 +6196,10 @@ export interface operations {
     create_config: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6158,7 +6248,10 @@ export interface operations {
     confirm_setup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6189,7 +6282,10 @@ export interface operations {
     disable: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Configuration id */
                 id: string;
@@ -6238,7 +6334,10 @@ export interface operations {
     remove_number: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Number id */
                 id: string;
@@ -6268,7 +6367,10 @@ export interface operations {
     confirm: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6332,7 +6434,10 @@ export interface operations {
     initiate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6468,7 +6573,10 @@ export interface operations {
     create_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6554,7 +6662,10 @@ export interface operations {
     delete_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description User id */
                 id: string;
@@ -6591,7 +6702,10 @@ export interface operations {
     update_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description User id */
                 id: string;
@@ -6649,7 +6763,10 @@ export interface operations {
     revoke_user_sessions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description User id */
                 id: string;
@@ -6799,7 +6916,10 @@ export interface operations {
     put_voice_settings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6850,7 +6970,10 @@ export interface operations {
     issue_key: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
@@ -6931,7 +7054,10 @@ export interface operations {
     revoke_key: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
@@ -7097,7 +7223,10 @@ export interface operations {
     set_secret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
@@ -7139,7 +7268,10 @@ export interface operations {
     remove_secret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
@@ -7169,7 +7301,10 @@ export interface operations {
     batch_map: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
@@ -7203,7 +7338,10 @@ export interface operations {
     map_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
@@ -7336,7 +7474,10 @@ export interface operations {
     delete_mapping_by_dialpad: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
@@ -7368,7 +7509,10 @@ export interface operations {
     delete_mapping: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
@@ -7469,7 +7613,10 @@ export interface operations {
     delete_voicemail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description App id */
                 app_id: string;
