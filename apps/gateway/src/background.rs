@@ -78,13 +78,16 @@ fn queue_reembed(state: &AppState) {
     });
 }
 
-/// The hybrid-telephony cleanup (stale verifications, old initiation records) and the prune of
-/// realtime outbox rows older than a day; both idempotent.
+/// The hybrid-telephony cleanup (stale verifications, old initiation records), the prune of
+/// realtime outbox rows older than a day and of idempotency keys older than 24 h; all
+/// idempotent.
 async fn daily_cleanup(db: &db::Db) -> Result<(), String> {
     let telephony = telephony::cleanup(db).await;
     let pruned = realtime::outbox::prune(db).await;
-    tracing::info!(?telephony, ?pruned, "daily cleanup");
+    let idempotency_keys = tenancy::idempotency::prune(db).await;
+    tracing::info!(?telephony, ?pruned, ?idempotency_keys, "daily cleanup");
     telephony.map_err(|e| e.to_string())?;
+    idempotency_keys.map_err(|e| e.to_string())?;
     pruned.map(|_| ()).map_err(|e| e.to_string())
 }
 

@@ -47,6 +47,9 @@ pub enum SystemOp {
     LoginLookup,
     /// Sign-in throttling: the `login_throttle` counters (hashed keys, no tenant data).
     LoginThrottle,
+    /// The daily prune of idempotency keys older than 24 h through
+    /// `api_idempotency_keys_prune` (no tenant data is read).
+    IdempotencyCleanup,
     /// API key authentication: finds the app of a keyed app-key hash through
     /// `auth_app_by_key_hash`, or the organization key of one through `auth_org_key_by_hash`.
     ApiKeyLookup,
@@ -102,6 +105,7 @@ impl SystemOp {
             Self::LoginLookup => "login_lookup",
             Self::LoginThrottle => "login_throttle",
             Self::ApiKeyLookup => "api_key_lookup",
+            Self::IdempotencyCleanup => "idempotency_cleanup",
             Self::SessionCheck => "session_check",
             Self::TelephonyCleanup => "telephony_cleanup",
             Self::TwilioCallbackLookup => "twilio_callback_lookup",

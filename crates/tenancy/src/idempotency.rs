@@ -6,8 +6,9 @@
 
 use chrono::{Duration, Utc};
 use db::schema::api_idempotency_keys as keys;
-use db::{Db, OrgId};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use db::{Db, OrgId, SystemOp};
+use diesel::sql_types::BigInt;
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -147,6 +148,27 @@ pub async fn finish(
             }
         }
         Ok(())
+    })
+    .await
+}
+
+#[derive(QueryableByName)]
+struct Pruned {
+    #[diesel(sql_type = BigInt)]
+    pruned: i64,
+}
+
+/// Deletes every organization's idempotency keys older than [`WINDOW`] (run daily); returns
+/// how many.
+///
+/// # Errors
+/// [`TenancyError::Db`].
+pub async fn prune(db: &Db) -> Result<i64, TenancyError> {
+    db.system(SystemOp::IdempotencyCleanup, async move |c| {
+        let row: Pruned = diesel::sql_query("SELECT api_idempotency_keys_prune() AS pruned")
+            .get_result(c)
+            .await?;
+        Ok(row.pruned)
     })
     .await
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION api_idempotency_keys_prune();
