@@ -10,9 +10,11 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::audit::{self, Actor, AuditRecord, RequestOrigin};
 use crate::caller::Caller;
 use crate::sessions;
 use crate::{TenancyError, password};
+use serde_json::json;
 
 /// A user's role within their organization, highest first. Stored as its lower-case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -240,7 +242,12 @@ fn map_unique(e: diesel::result::Error) -> TenancyError {
 /// # Errors
 /// [`TenancyError::Forbidden`], [`TenancyError::Invalid`], [`TenancyError::EmailTaken`],
 /// [`TenancyError::ExtensionTaken`], [`TenancyError::Db`].
-pub async fn create(db: &Db, actor: &Caller, new: NewUser) -> Result<UserRow, TenancyError> {
+pub async fn create(
+    db: &Db,
+    actor: &Caller,
+    origin: RequestOrigin,
+    new: NewUser,
+) -> Result<UserRow, TenancyError> {
     let allowed = match actor.role {
         Role::Admin => true,
         Role::Manager => new.role == Role::User,
@@ -258,7 +265,7 @@ pub async fn create(db: &Db, actor: &Caller, new: NewUser) -> Result<UserRow, Te
         .transpose()?;
     password::check_strength(&new.password, &[&email, &name])?;
     let hash = password::hash_off_thread(&new.password).await?;
-    let (org, by) = (actor.org_id, actor.actor_id());
+    let (org, by, who) = (actor.org_id, actor.actor_id(), actor.actor);
     db.tenant(org, async move |c| {
         let created: UserRow = diesel::insert_into(users::table)
             .values((
@@ -275,6 +282,8 @@ pub async fn create(db: &Db, actor: &Caller, new: NewUser) -> Result<UserRow, Te
             .await
             .map_err(map_unique)?;
         publish_change(c, org, "user_created", &created, by).await?;
+        let detail = json!({"email": created.email, "role": created.role});
+        audit_user(c, org, &origin, who, "user.created", created.id, detail).await?;
         Ok(created)
     })
     .await
@@ -317,6 +326,7 @@ impl std::fmt::Debug for UserPatch {
 pub async fn update(
     db: &Db,
     actor: &Caller,
+    origin: RequestOrigin,
     id: Uuid,
     patch: UserPatch,
 ) -> Result<UserRow, TenancyError> {
@@ -391,6 +401,19 @@ pub async fn update(
             sessions::revoke_all(c, actor.org_id, id, keep).await?;
         }
         publish_change(c, actor.org_id, "user_updated", &updated, actor.actor_id()).await?;
+        let detail = json!({"role": updated.role, "is_active": updated.is_active,
+            "role_changed": role.is_some_and(|r| r != target_role),
+            "password_changed": new_password.is_some()});
+        audit_user(
+            c,
+            actor.org_id,
+            &origin,
+            actor.actor,
+            "user.updated",
+            id,
+            detail,
+        )
+        .await?;
         Ok(updated)
     })
     .await
@@ -400,7 +423,12 @@ pub async fn update(
 ///
 /// # Errors
 /// [`TenancyError::NotFound`], [`TenancyError::Forbidden`], [`TenancyError::Db`].
-pub async fn delete(db: &Db, actor: &Caller, id: Uuid) -> Result<(), TenancyError> {
+pub async fn delete(
+    db: &Db,
+    actor: &Caller,
+    origin: RequestOrigin,
+    id: Uuid,
+) -> Result<(), TenancyError> {
     let actor = *actor;
     db.tenant(actor.org_id, async move |c| {
         let target = find(c, actor.org_id, id).await?;
@@ -429,9 +457,39 @@ pub async fn delete(db: &Db, actor: &Caller, id: Uuid) -> Result<(), TenancyErro
             },
         )
         .await?;
+        let detail = json!({"email": target.email, "role": target.role});
+        audit_user(
+            c,
+            actor.org_id,
+            &origin,
+            actor.actor,
+            "user.deleted",
+            id,
+            detail,
+        )
+        .await?;
         Ok(())
     })
     .await
+}
+
+/// Records a user change in the audit trail, in the change's own transaction.
+async fn audit_user(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    origin: &RequestOrigin,
+    actor: Actor,
+    action: &'static str,
+    user_id: Uuid,
+    detail: serde_json::Value,
+) -> Result<(), TenancyError> {
+    let record = AuditRecord {
+        actor,
+        action,
+        target: Some(user_id.to_string()),
+        detail,
+    };
+    audit::record_on(c, org, origin, record).await
 }
 
 /// Who receives user changes in realtime: the organization's admins and managers (seed 002
@@ -480,14 +538,23 @@ async fn publish_change(
 ///
 /// # Errors
 /// [`TenancyError::NotFound`], [`TenancyError::Forbidden`], [`TenancyError::Db`].
-pub async fn revoke_sessions(db: &Db, actor: &Caller, id: Uuid) -> Result<usize, TenancyError> {
+pub async fn revoke_sessions(
+    db: &Db,
+    actor: &Caller,
+    origin: RequestOrigin,
+    id: Uuid,
+) -> Result<usize, TenancyError> {
     let actor = *actor;
     db.tenant(actor.org_id, async move |c| {
         let target = find(c, actor.org_id, id).await?;
         if actor.actor_id() != id && !may_manage(&actor, id, target.role.parse()?) {
             return Err(forbid("your role cannot end this user's sessions"));
         }
-        sessions::revoke_all(c, actor.org_id, id, None).await
+        let revoked = sessions::revoke_all(c, actor.org_id, id, None).await?;
+        let detail = json!({"sessions": revoked});
+        let action = "user.sessions_revoked";
+        audit_user(c, actor.org_id, &origin, actor.actor, action, id, detail).await?;
+        Ok(revoked)
     })
     .await
 }

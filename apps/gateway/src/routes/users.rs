@@ -1,13 +1,13 @@
 //! `/api/users`: user management under the role matrix (seed 002 "User Management";
 //! `tenancy::users::may_manage`).
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use tenancy::users::{self, NewUser, Role, UserPatch, UserRow};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
+use crate::auth::{AuthUser, ManagerUser, RoleAtLeast, request_origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::routes::iso;
@@ -169,6 +169,7 @@ async fn list_users(
 )]
 #[post("/api/users")]
 async fn create_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     RoleAtLeast(actor): ManagerUser,
     body: Json<CreateUserRequest>,
@@ -177,6 +178,7 @@ async fn create_user(
     let user = users::create(
         &state.db,
         &actor,
+        request_origin(&req),
         NewUser {
             name: body.name,
             email: body.email,
@@ -232,6 +234,7 @@ async fn get_user(
 )]
 #[patch("/api/users/{id}")]
 async fn update_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     AuthUser(actor): AuthUser,
     id: web::Path<Uuid>,
@@ -246,7 +249,14 @@ async fn update_user(
         active: body.active,
         password: body.password,
     };
-    let user = users::update(&state.db, &actor, id.into_inner(), patch).await?;
+    let user = users::update(
+        &state.db,
+        &actor,
+        request_origin(&req),
+        id.into_inner(),
+        patch,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(UserResponse {
         success: true,
         user: user.into(),
@@ -266,11 +276,12 @@ async fn update_user(
 )]
 #[delete("/api/users/{id}")]
 async fn delete_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     RoleAtLeast(actor): ManagerUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    users::delete(&state.db, &actor, id.into_inner()).await?;
+    users::delete(&state.db, &actor, request_origin(&req), id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -288,11 +299,13 @@ async fn delete_user(
 )]
 #[post("/api/users/{id}/revoke-sessions")]
 async fn revoke_user_sessions(
+    req: HttpRequest,
     state: web::Data<AppState>,
     AuthUser(actor): AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let revoked_sessions = users::revoke_sessions(&state.db, &actor, id.into_inner()).await?;
+    let revoked_sessions =
+        users::revoke_sessions(&state.db, &actor, request_origin(&req), id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(RevokedResponse {
         success: true,
         revoked_sessions,

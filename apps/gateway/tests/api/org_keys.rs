@@ -481,3 +481,71 @@ async fn an_idempotency_key_gives_the_same_answer_once_and_refuses_another_body(
         .await;
     assert_eq!(code(&r), (400, "invalid_idempotency_key"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_and_role_changes_are_in_the_audit_log_with_their_actor() {
+    let gw = TestGateway::start().await;
+    let a = gw.signup("audit-users-a").await;
+    let b = gw.signup("audit-users-b").await;
+    let (team_key, team_key_id) = create_key(&gw, &a.token, "HR sync", &["team:write"]).await;
+    let member = gw.add_user(&a, "user@audit-users-a.example", "user").await;
+    let path = format!("/api/users/{}", member.user_id);
+    let r = gw
+        .send(
+            "PATCH",
+            &path,
+            Some(&team_key),
+            &[],
+            Some(&json!({"role": "manager"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = gw
+        .post(
+            &format!("{path}/revoke-sessions"),
+            Some(&a.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        gw.send("DELETE", &path, Some(&team_key), &[], None)
+            .await
+            .status,
+        204
+    );
+
+    let r = gw.get("/api/audit-log?action=user.", Some(&a.token)).await;
+    let events = r.body["events"].as_array().unwrap();
+    let seen: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("user.deleted", "api_key"),
+            ("user.sessions_revoked", "user"),
+            ("user.updated", "api_key"),
+            ("user.created", "user"),
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["target"] == member.user_id.as_str())
+    );
+    assert_eq!(events[2]["actor_id"], team_key_id.as_str());
+    assert_eq!(events[2]["detail"]["role"], "manager");
+    assert_eq!(events[2]["detail"]["role_changed"], true);
+    assert!(events[0]["request_id"].is_string() && events[0]["address"].is_string());
+    assert!(!r.body.to_string().contains("password_hash"));
+    // Organization B sees none of it.
+    let r = gw.get("/api/audit-log", Some(&b.token)).await;
+    assert_eq!(r.body["events"], json!([]));
+}
