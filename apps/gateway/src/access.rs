@@ -45,6 +45,13 @@ const READS: &[&str] = &[
     "/api/calls-dashboard/{callId}/transcript/export",
 ];
 
+/// Whether `method` may change something (anything but `GET`, `HEAD`, `OPTIONS`): what needs a
+/// write scope, is audited when made with a key and may carry an `Idempotency-Key`.
+#[must_use]
+pub fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 /// The scope a key needs for `method` on the route `pattern` (as actix matched it, for example
 /// `/api/contacts/{id}`); `None` when keys may not call it at all.
 #[must_use]
@@ -56,8 +63,7 @@ pub fn required_scope(method: &Method, pattern: &str) -> Option<Scope> {
         .iter()
         .find(|(prefix, _)| pattern.starts_with(prefix))
         .map(|(_, area)| *area)?;
-    let reads = method == Method::GET || method == Method::HEAD || READS.contains(&pattern);
-    Some(if reads {
+    Some(if !is_write(method) || READS.contains(&pattern) {
         Scope::read(area)
     } else {
         Scope::write(area)

@@ -27,7 +27,7 @@ use std::pin::Pin;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use tenancy::api_keys::{self, AppPrincipal};
@@ -149,11 +149,9 @@ pub async fn authenticate(
         }
     }
     let res = next.call(req).await?;
-    let writes = !matches!(
-        *res.request().method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    if writes && let Some(key) = authenticated_key(res.request()) {
+    if crate::access::is_write(res.request().method())
+        && let Some(key) = authenticated_key(res.request())
+    {
         audit_key_write(res.request(), key, res.status()).await;
     }
     Ok(res)
@@ -175,6 +173,15 @@ async fn audit_key_write(req: &HttpRequest, key: KeyPrincipal, status: StatusCod
     if let Err(e) = audit::record(&state.db, key.org_id, request_origin(req), record).await {
         tracing::error!(error = %e, key_id = %key.key_id, "could not audit a write made with an API key");
     }
+}
+
+/// 403 `user_only`: a key on a route for people.
+fn user_only() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "user_only",
+        "this route is for signed-in users; API keys cannot use it",
+    )
 }
 
 fn unauthenticated() -> ApiError {
@@ -205,11 +212,7 @@ pub(crate) fn authenticated_key(req: &HttpRequest) -> Option<KeyPrincipal> {
 pub(crate) fn check_scope(req: &HttpRequest, key: KeyPrincipal) -> Result<(), ApiError> {
     let pattern = req.match_pattern().unwrap_or_default();
     let Some(needed) = crate::access::required_scope(req.method(), &pattern) else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "user_only",
-            "this route is for signed-in users; API keys cannot use it",
-        ));
+        return Err(user_only());
     };
     if key.scopes.grants(needed) {
         Ok(())
@@ -230,11 +233,7 @@ pub struct SignedInUser(pub UserPrincipal);
 impl SignedInUser {
     fn found(req: &HttpRequest) -> Result<Self, ApiError> {
         if req.extensions().get::<KeyAuth>().is_some() {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "user_only",
-                "this route is for signed-in users; API keys cannot use it",
-            ));
+            return Err(user_only());
         }
         match req.extensions().get::<UserAuth>() {
             Some(UserAuth(found)) => found.clone().map(Self),

@@ -8,7 +8,7 @@
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes_limited};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, HttpResponse, web};
 use futures_util::StreamExt as _;
@@ -33,15 +33,14 @@ fn conflict(code: &'static str, message: &str) -> actix_web::Error {
 fn presented(
     req: &ServiceRequest,
 ) -> Result<Option<(String, tenancy::org_keys::KeyPrincipal)>, ApiError> {
-    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !crate::access::is_write(req.method()) {
+        return Ok(None);
+    }
     let (Some(value), Some(key)) = (req.headers().get(HEADER), authenticated_key(req.request()))
     else {
         return Ok(None);
     };
     let value = value.to_str().unwrap_or_default();
-    if !writes {
-        return Ok(None);
-    }
     if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::bad_request(
             "invalid_idempotency_key",

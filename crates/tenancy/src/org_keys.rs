@@ -239,15 +239,15 @@ pub async fn create(
         ));
     }
     let key = PlainApiKey::generate_with_prefix(KEY_PREFIX)?;
-    let row = KeyRow::new(
-        pepper,
-        &key,
+    let row = KeyRow {
         org_id,
-        &name,
-        scopes,
-        new.expires_at,
-        by.actor,
-    );
+        name,
+        scopes: scopes.names(),
+        hash: pepper.hash(key.expose()),
+        hint: hint(key.expose()),
+        expires_at: new.expires_at,
+        created_by: by.actor.id(),
+    };
     let stored = db
         .tenant(org_id, async move |c| {
             let stored = insert(c, row, None).await?;
@@ -276,28 +276,6 @@ struct KeyRow {
     hint: String,
     expires_at: Option<DateTime<Utc>>,
     created_by: Option<Uuid>,
-}
-
-impl KeyRow {
-    fn new(
-        pepper: &ApiKeyPepper,
-        key: &PlainApiKey,
-        org_id: OrgId,
-        name: &str,
-        scopes: Scopes,
-        expires_at: Option<DateTime<Utc>>,
-        actor: Actor,
-    ) -> Self {
-        Self {
-            org_id,
-            name: name.to_owned(),
-            scopes: scopes.names(),
-            hash: pepper.hash(key.expose()),
-            hint: hint(key.expose()),
-            expires_at,
-            created_by: actor.id(),
-        }
-    }
 }
 
 async fn insert(
@@ -352,13 +330,10 @@ async fn lock_active(
         .await
         .optional()?
         .ok_or(TenancyError::NotFound("API key"))?;
-    if key.status(Utc::now()) != "active" {
-        return Err(TenancyError::Invalid(format!(
-            "this API key is {}",
-            key.status(Utc::now())
-        )));
+    match key.status(Utc::now()) {
+        "active" => Ok(key),
+        status => Err(TenancyError::Invalid(format!("this API key is {status}"))),
     }
-    Ok(key)
 }
 
 /// Rotates a key: issues a successor with the same name, scopes and expiry, and lets the old

@@ -265,7 +265,7 @@ pub async fn create(
         .transpose()?;
     password::check_strength(&new.password, &[&email, &name])?;
     let hash = password::hash_off_thread(&new.password).await?;
-    let (org, by, who) = (actor.org_id, actor.actor_id(), actor.actor);
+    let (org, actor) = (actor.org_id, *actor);
     db.tenant(org, async move |c| {
         let created: UserRow = diesel::insert_into(users::table)
             .values((
@@ -281,9 +281,18 @@ pub async fn create(
             .get_result(c)
             .await
             .map_err(map_unique)?;
-        publish_change(c, org, "user_created", &created, by).await?;
+        publish_change(c, org, "user_created", &created, actor.actor_id()).await?;
         let detail = json!({"email": created.email, "role": created.role});
-        audit_user(c, org, &origin, who, "user.created", created.id, detail).await?;
+        audit_user(
+            c,
+            org,
+            &origin,
+            actor.actor,
+            "user.created",
+            created.id,
+            detail,
+        )
+        .await?;
         Ok(created)
     })
     .await
