@@ -58,6 +58,15 @@ pub const OWNERS: &[(&str, &[&str])] = &[
         &["dialpad_user_mappings", "user_mapping_audit_log"],
     ),
     ("voicemail", &["voicemails"]),
+    (
+        "webhooks",
+        &[
+            "webhook_endpoints",
+            "webhook_messages",
+            "webhook_deliveries",
+            "webhook_attempts",
+        ],
+    ),
     ("realtime", &["realtime_events"]),
     ("softphone", &["softphone_calls"]),
     (

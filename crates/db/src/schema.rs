@@ -651,6 +651,57 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_attempts (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        message_id -> Text,
+        endpoint_id -> Uuid,
+        attempt -> Int4,
+        succeeded -> Bool,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        response_body -> Text,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (message_id, endpoint_id) {
+        org_id -> Uuid,
+        message_id -> Text,
+        endpoint_id -> Uuid,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        url -> Text,
+        description -> Text,
+        event_types -> Array<Nullable<Text>>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        secret_key_id -> Text,
+        secret_nonce -> Bytea,
+        secret_ciphertext -> Bytea,
+        previous_key_id -> Nullable<Text>,
+        previous_nonce -> Nullable<Bytea>,
+        previous_ciphertext -> Nullable<Bytea>,
+        previous_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     webhook_events (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -663,6 +714,16 @@ diesel::table! {
         status -> Text,
         last_error -> Nullable<Text>,
         processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_messages (id) {
+        id -> Text,
+        org_id -> Uuid,
+        event_type -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
     }
 }
 
@@ -718,7 +779,13 @@ diesel::joinable!(voice_alerts -> contacts (contact_id));
 diesel::joinable!(voice_alerts -> organizations (org_id));
 diesel::joinable!(voice_settings -> organizations (org_id));
 diesel::joinable!(voicemails -> organizations (org_id));
+diesel::joinable!(webhook_attempts -> organizations (org_id));
+diesel::joinable!(webhook_deliveries -> organizations (org_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_messages (message_id));
+diesel::joinable!(webhook_endpoints -> organizations (org_id));
 diesel::joinable!(webhook_events -> organizations (org_id));
+diesel::joinable!(webhook_messages -> organizations (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_idempotency_keys,
@@ -762,5 +829,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     voice_alerts,
     voice_settings,
     voicemails,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
     webhook_events,
+    webhook_messages,
 );

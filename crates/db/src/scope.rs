@@ -50,6 +50,9 @@ pub enum SystemOp {
     /// The daily prune of idempotency keys older than 24 h through
     /// `api_idempotency_keys_prune` (no tenant data is read).
     IdempotencyCleanup,
+    /// The daily prune of outbound webhook messages older than 30 days (with their deliveries
+    /// and attempts) through `webhook_messages_prune` (no tenant data is read).
+    WebhookCleanup,
     /// API key authentication: finds the app of a keyed app-key hash through
     /// `auth_app_by_key_hash`, or the organization key of one through `auth_org_key_by_hash`.
     ApiKeyLookup,
@@ -106,6 +109,7 @@ impl SystemOp {
             Self::LoginThrottle => "login_throttle",
             Self::ApiKeyLookup => "api_key_lookup",
             Self::IdempotencyCleanup => "idempotency_cleanup",
+            Self::WebhookCleanup => "webhook_cleanup",
             Self::SessionCheck => "session_check",
             Self::TelephonyCleanup => "telephony_cleanup",
             Self::TwilioCallbackLookup => "twilio_callback_lookup",

@@ -44,7 +44,9 @@ impl NewJob {
 
 /// Writes `job` for organization `org` on `conn`, which must be inside that organization's
 /// tenant transaction (`Db::tenant`): the job commits or rolls back with the caller's change.
-/// Call [`crate::Waker::wake`] after the commit. Returns the job's id.
+/// Inside `Db::tenant`, the workers are woken after the commit ([`crate::CHANNEL`] is raised
+/// with [`db::signal::raise_after_commit`]); a caller holding a [`crate::Waker`] may also call
+/// [`crate::Waker::wake`] after the commit. Returns the job's id.
 ///
 /// # Errors
 /// [`DbError::Query`] when the insert fails (row-level security refuses another organization).
@@ -65,5 +67,8 @@ pub async fn enqueue(
         .get_result(conn)
         .await
         .map_err(DbError::Query)?;
+    // Outside `Db`'s transactions (a test's own connection) nothing is raised: the workers'
+    // idle poll finds the job.
+    let _ = db::signal::raise_after_commit(crate::CHANNEL);
     Ok(id)
 }

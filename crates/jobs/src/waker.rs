@@ -60,21 +60,31 @@ impl Waker {
     }
 }
 
-/// Wakes local workers on every `NOTIFY jobs`; reconnects after a lost connection (the workers'
-/// idle poll covers the gap).
+/// Wakes local workers on every `NOTIFY jobs`, and on every local raise of [`CHANNEL`] (a
+/// transaction that enqueued a job committed: [`crate::enqueue`]); reconnects after a lost
+/// connection (the workers' idle poll covers the gap).
 pub(crate) async fn listen(waker: Waker) {
-    loop {
-        let mut listener = waker.db().listen_retrying(&[CHANNEL], "job runner").await;
-        waker.wake_local();
+    let local = async {
+        let mut raised = waker.db().signals(CHANNEL);
+        while raised.changed().await.is_ok() {
+            waker.wake_local();
+        }
+    };
+    let remote = async {
         loop {
-            match listener.wait(Duration::from_secs(5)).await {
-                Ok(notes) if notes.is_empty() => {}
-                Ok(_) => waker.wake_local(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "job runner lost its listener; reconnecting");
-                    break;
+            let mut listener = waker.db().listen_retrying(&[CHANNEL], "job runner").await;
+            waker.wake_local();
+            loop {
+                match listener.wait(Duration::from_secs(5)).await {
+                    Ok(notes) if notes.is_empty() => {}
+                    Ok(_) => waker.wake_local(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job runner lost its listener; reconnecting");
+                        break;
+                    }
                 }
             }
         }
-    }
+    };
+    tokio::join!(local, remote);
 }

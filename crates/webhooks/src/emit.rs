@@ -1,0 +1,256 @@
+//! Writing messages and their deliveries inside the transaction that causes them, and the
+//! manual ways to send again: a test event, a resend of one message, a replay since a time.
+
+use chrono::{DateTime, Utc};
+use db::schema::{webhook_deliveries as wd, webhook_endpoints as we, webhook_messages as wm};
+use db::{AsyncPgConnection, Db, DbError, OrgId};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel_async::RunQueryDsl;
+use jobs::NewJob;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::endpoints::{ChangedBy, audited, find_on};
+use crate::{DELIVER_JOB, WebhookError, catalog};
+
+/// Messages a replay re-queues at most per call (the rest: call again from the last one's time).
+pub const REPLAY_MAX: i64 = 10_000;
+
+/// What a delivery job carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Task {
+    pub message_id: String,
+    pub endpoint_id: Uuid,
+    /// Which try of the schedule this is: 0 the first (immediate), n the n-th retry.
+    pub retry: usize,
+    /// A manual resend: one attempt, no retries after it.
+    #[serde(default)]
+    pub manual: bool,
+}
+
+/// Writes an event of `event_type` (a [`catalog`] type) with `data` for organization `org`, on
+/// `c` inside the caller's tenant transaction: the message, one delivery and one job per
+/// enabled endpoint subscribed to the type. The job runner is woken after the commit. Nothing
+/// is written when no endpoint subscribes (one indexed read). Returns the message id
+/// (`msg_` + 32 hex, the `webhook-id` header), if one was written.
+///
+/// # Errors
+/// [`DbError::Query`]; the caller's transaction then rolls back.
+pub async fn emit(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    event_type: &'static str,
+    data: Value,
+) -> Result<Option<String>, DbError> {
+    debug_assert!(
+        catalog::is_known(event_type),
+        "{event_type} is not in the catalog"
+    );
+    let endpoints: Vec<(Uuid, Vec<Option<String>>)> = we::table
+        .filter(we::org_id.eq(org.0))
+        .filter(we::enabled.eq(true))
+        .select((we::id, we::event_types))
+        .load(c)
+        .await
+        .map_err(DbError::Query)?;
+    let subscribed: Vec<Uuid> = endpoints
+        .into_iter()
+        .filter(|(_, types)| types.is_empty() || types.iter().flatten().any(|t| t == event_type))
+        .map(|(id, _)| id)
+        .collect();
+    if subscribed.is_empty() {
+        return Ok(None);
+    }
+    let id = insert_message(c, org, event_type, data).await?;
+    for endpoint in subscribed {
+        queue_delivery(c, org, &id, endpoint, false).await?;
+    }
+    Ok(Some(id))
+}
+
+async fn insert_message(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    event_type: &str,
+    data: Value,
+) -> Result<String, DbError> {
+    let id = format!("msg_{}", Uuid::new_v4().simple());
+    let payload = json!({
+        "type": event_type,
+        "timestamp": realtime::iso(Utc::now()),
+        "data": data,
+    });
+    diesel::insert_into(wm::table)
+        .values((
+            wm::id.eq(&id),
+            wm::org_id.eq(org.0),
+            wm::event_type.eq(event_type),
+            wm::payload.eq(payload),
+        ))
+        .execute(c)
+        .await
+        .map_err(DbError::Query)?;
+    Ok(id)
+}
+
+/// Marks the delivery of `message` to `endpoint` pending (creating it if needed) and queues its
+/// job, due now.
+async fn queue_delivery(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    message: &str,
+    endpoint: Uuid,
+    manual: bool,
+) -> Result<(), DbError> {
+    let now = Utc::now();
+    diesel::insert_into(wd::table)
+        .values((
+            wd::org_id.eq(org.0),
+            wd::message_id.eq(message),
+            wd::endpoint_id.eq(endpoint),
+            wd::next_attempt_at.eq(now),
+        ))
+        .on_conflict((wd::message_id, wd::endpoint_id))
+        .do_update()
+        .set((wd::status.eq("pending"), wd::next_attempt_at.eq(now)))
+        .execute(c)
+        .await
+        .map_err(DbError::Query)?;
+    let task = Task {
+        message_id: message.to_owned(),
+        endpoint_id: endpoint,
+        retry: 0,
+        manual,
+    };
+    enqueue(c, org, &task, None).await
+}
+
+/// Queues `task` (due at `at`, or now) and wakes the job runner after the commit.
+pub(crate) async fn enqueue(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    task: &Task,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), DbError> {
+    // Serializing a struct of strings, a uuid, a number and a flag cannot fail.
+    let payload = serde_json::to_value(task).unwrap_or_default();
+    let mut job = NewJob::new(DELIVER_JOB, payload);
+    job.run_at = at;
+    jobs::enqueue(c, org, job).await?;
+    Ok(())
+}
+
+/// Sends a `webhook.test` message to endpoint `endpoint` only; returns its id.
+///
+/// # Errors
+/// [`WebhookError::NotFound`]; [`WebhookError::Disabled`]; [`WebhookError::Db`].
+pub async fn send_test(
+    db: &Db,
+    org: OrgId,
+    by: ChangedBy,
+    endpoint: Uuid,
+) -> Result<String, WebhookError> {
+    db.tenant(org, async move |c| {
+        if !find_on(c, org, endpoint).await?.enabled {
+            return Err(WebhookError::Disabled);
+        }
+        let data = json!({"endpoint_id": endpoint, "message": "This is a test event."});
+        let id = insert_message(c, org, catalog::TEST_EVENT, data).await?;
+        queue_delivery(c, org, &id, endpoint, true).await?;
+        audited(
+            c,
+            org,
+            &by,
+            "webhook_endpoint.test_sent",
+            endpoint,
+            json!({"message_id": id}),
+        )
+        .await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// Sends message `message` to endpoint `endpoint` once more (one attempt, logged like the
+/// others), whatever its delivery's state.
+///
+/// # Errors
+/// [`WebhookError::NotFound`] for an unknown message or endpoint; [`WebhookError::Disabled`];
+/// [`WebhookError::Db`].
+pub async fn resend(
+    db: &Db,
+    org: OrgId,
+    by: ChangedBy,
+    message: String,
+    endpoint: Uuid,
+) -> Result<(), WebhookError> {
+    db.tenant(org, async move |c| {
+        if !find_on(c, org, endpoint).await?.enabled {
+            return Err(WebhookError::Disabled);
+        }
+        let known = wm::table
+            .find(&message)
+            .filter(wm::org_id.eq(org.0))
+            .select(wm::id)
+            .first::<String>(c)
+            .await
+            .optional()?;
+        if known.is_none() {
+            return Err(WebhookError::NotFound("message"));
+        }
+        queue_delivery(c, org, &message, endpoint, true).await?;
+        let detail = json!({"message_id": message});
+        audited(
+            c,
+            org,
+            &by,
+            "webhook_endpoint.message_resent",
+            endpoint,
+            detail,
+        )
+        .await
+    })
+    .await
+}
+
+/// Queues every message of the organization created at or after `since` whose type endpoint
+/// `endpoint` subscribes to (test events aside), oldest first, at most [`REPLAY_MAX`], each
+/// with the full retry schedule. Returns how many were queued.
+///
+/// # Errors
+/// [`WebhookError::NotFound`]; [`WebhookError::Disabled`]; [`WebhookError::Db`].
+pub async fn replay(
+    db: &Db,
+    org: OrgId,
+    by: ChangedBy,
+    endpoint: Uuid,
+    since: DateTime<Utc>,
+) -> Result<usize, WebhookError> {
+    db.tenant(org, async move |c| {
+        let target = find_on(c, org, endpoint).await?;
+        if !target.enabled {
+            return Err(WebhookError::Disabled);
+        }
+        let mut query = wm::table
+            .filter(wm::org_id.eq(org.0))
+            .filter(wm::created_at.ge(since))
+            .filter(wm::event_type.ne(catalog::TEST_EVENT))
+            .order((wm::created_at, wm::id))
+            .limit(REPLAY_MAX)
+            .select(wm::id)
+            .into_boxed();
+        if !target.event_types.is_empty() {
+            let types: Vec<String> = target.types().map(str::to_owned).collect();
+            query = query.filter(wm::event_type.eq_any(types));
+        }
+        let ids: Vec<String> = query.load(c).await?;
+        for id in &ids {
+            queue_delivery(c, org, id, endpoint, false).await?;
+        }
+        let detail = json!({"since": since, "queued": ids.len()});
+        audited(c, org, &by, "webhook_endpoint.replayed", endpoint, detail).await?;
+        Ok(ids.len())
+    })
+    .await
+}
