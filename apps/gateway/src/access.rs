@@ -28,6 +28,7 @@ const AREAS: &[(&str, Area)] = &[
     ("/api/users", Area::Team),
     ("/api/api-keys", Area::Keys),
     ("/api/audit-log", Area::Audit),
+    ("/api/webhooks/", Area::Webhooks),
 ];
 
 /// Routes only a signed-in user may call (they act as a person; `/ws` takes a user's token or
@@ -44,6 +45,10 @@ const READS: &[&str] = &[
     "/api/knowledge-base/search",
     "/api/calls-dashboard/{callId}/transcript/export",
 ];
+
+/// `GET` routes that need the write scope: reading a webhook signing secret lets its holder
+/// forge messages, so it takes the same scope as changing the endpoint.
+const SECRET_READS: &[&str] = &["/api/webhooks/endpoints/{id}/secret"];
 
 /// Whether `method` may change something (anything but `GET`, `HEAD`, `OPTIONS`): what needs a
 /// write scope, is audited when made with a key and may carry an `Idempotency-Key`.
@@ -63,7 +68,9 @@ pub fn required_scope(method: &Method, pattern: &str) -> Option<Scope> {
         .iter()
         .find(|(prefix, _)| pattern.starts_with(prefix))
         .map(|(_, area)| *area)?;
-    Some(if !is_write(method) || READS.contains(&pattern) {
+    Some(if SECRET_READS.contains(&pattern) {
+        Scope::write(area)
+    } else if !is_write(method) || READS.contains(&pattern) {
         Scope::read(area)
     } else {
         Scope::write(area)

@@ -32,7 +32,7 @@ pub struct BodyLimits {
         title = "Voice agent and CTI platform API",
         description = "Multi-tenant backend for AI voice agents (Vapi) and computer-telephony integration (Dialpad)."
     ),
-    components(schemas(crate::error::ErrorBody)),
+    components(schemas(crate::error::ErrorBody, crate::routes::webhook_endpoints::WebhookMessageBody)),
     modifiers(&SecuritySchemes)
 )]
 struct ApiDoc;
@@ -88,6 +88,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts()
         .1;
     document_key_scopes(&mut doc);
+    doc.webhooks = Some(routes::webhook_endpoints::openapi_webhooks());
     doc
 }
 

@@ -56,6 +56,17 @@ fn runner(state: &AppState, config: RunnerConfig, instance: &str) -> Runner {
     let runner = state.scheduler.register_jobs(runner);
     let runner = state.voice.register_jobs(runner);
     let runner = state.knowledge.register_jobs(runner);
+    let runner = match webhooks::Deliverer::new(
+        state.db.clone(),
+        state.webhooks.clone(),
+        state.webhook_delivery.clone(),
+    ) {
+        Ok(deliverer) => deliverer.register_jobs(runner),
+        Err(e) => {
+            tracing::error!(error = %e, "webhook delivery is off on this instance");
+            runner
+        }
+    };
     let db = state.db.clone();
     runner.every("daily.cleanup", CLEANUP_INTERVAL, move || {
         let db = db.clone();
@@ -79,15 +90,23 @@ fn queue_reembed(state: &AppState) {
 }
 
 /// The hybrid-telephony cleanup (stale verifications, old initiation records), the prune of
-/// realtime outbox rows older than a day and of idempotency keys older than 24 h; all
-/// idempotent.
+/// realtime outbox rows older than a day, of idempotency keys older than 24 h and of webhook
+/// messages older than 30 days; all idempotent.
 async fn daily_cleanup(db: &db::Db) -> Result<(), String> {
     let telephony = telephony::cleanup(db).await;
     let pruned = realtime::outbox::prune(db).await;
     let idempotency_keys = tenancy::idempotency::prune(db).await;
-    tracing::info!(?telephony, ?pruned, ?idempotency_keys, "daily cleanup");
+    let webhook_messages = webhooks::log::prune(db).await;
+    tracing::info!(
+        ?telephony,
+        ?pruned,
+        ?idempotency_keys,
+        ?webhook_messages,
+        "daily cleanup"
+    );
     telephony.map_err(|e| e.to_string())?;
     idempotency_keys.map_err(|e| e.to_string())?;
+    webhook_messages.map_err(|e| e.to_string())?;
     pruned.map(|_| ()).map_err(|e| e.to_string())
 }
 

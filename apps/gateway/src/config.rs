@@ -106,6 +106,9 @@ pub struct Config {
     /// queue). Default four per CPU core (at least 4); 0 turns background work off on this
     /// instance (it then only serves requests and WebSockets).
     pub job_workers: usize,
+    /// `JOB_LEASE_SECS`: how long a claimed job is held by its worker before another instance
+    /// may take it (a crashed instance's jobs run again after this), 5–3600. Default 60.
+    pub job_lease: Duration,
     /// The platform's Vapi account and how Vapi authenticates to us (see [`VapiConfig`]).
     pub vapi: VapiConfig,
     /// Where knowledge-base embeddings come from (see [`EmbeddingsConfig`]).
@@ -116,6 +119,24 @@ pub struct Config {
     /// serve on this origin; unset: not served. `CONSOLE_MEDIA_SOURCES`: comma-separated
     /// origins recordings may play from (CSP `media-src`), default `https://storage.vapi.ai`.
     pub console: crate::console::ConsoleConfig,
+    /// Outbound webhooks (see [`WebhookConfig`]).
+    pub webhooks: WebhookConfig,
+}
+
+/// Outbound webhook delivery (docs/integrating.md, "Webhooks"; docs/operations.md).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_RETRY_SCHEDULE`: delays before each retry after the first attempt,
+    /// comma-separated with units `ms`, `s`, `m`, `h`; default `5s,5m,30m,2h,5h,10h,10h`.
+    /// `WEBHOOK_TIMEOUT_SECS`: one attempt's timeout, 1–60, default 15.
+    /// `WEBHOOK_DISABLE_AFTER_SECS`: an endpoint failing this long is disabled, default 432000
+    /// (5 days). `WEBHOOK_ENDPOINT_CONCURRENCY`: attempts in flight per endpoint and instance,
+    /// 1–64, default 4.
+    pub delivery: webhooks::DeliveryConfig,
+    /// `WEBHOOK_ALLOWED_NETWORKS`: comma-separated CIDR networks endpoints may reach although
+    /// they are loopback, private or link-local (for example `10.20.0.0/16` for an on-premises
+    /// CRM); none by default.
+    pub allowed_networks: Vec<ipnet::IpNet>,
 }
 
 /// The platform's knowledge-base "no answer" thresholds (cosine similarity, 0..1), replacing
@@ -259,10 +280,12 @@ impl std::fmt::Debug for Config {
             .field("ws_heartbeat", &self.ws_heartbeat)
             .field("ws_send_queue", &self.ws_send_queue)
             .field("job_workers", &self.job_workers)
+            .field("job_lease", &self.job_lease)
             .field("vapi", &self.vapi)
             .field("embeddings", &self.embeddings)
             .field("retrieval", &self.retrieval)
             .field("console", &self.console)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -322,6 +345,54 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                 reason: "expected an http:// or https:// URL".into(),
             }),
         }
+    }
+
+    fn webhooks(&self) -> Result<WebhookConfig, ConfigError> {
+        let defaults = webhooks::DeliveryConfig::default();
+        let schedule = match self.get("WEBHOOK_RETRY_SCHEDULE") {
+            None => defaults.schedule,
+            Some(raw) => raw.parse().map_err(|e| ConfigError::Invalid {
+                var: "WEBHOOK_RETRY_SCHEDULE",
+                reason: format!("expected delays such as `5s,5m,2h` ({e})"),
+            })?,
+        };
+        let secs = Duration::from_secs;
+        let delivery = webhooks::DeliveryConfig {
+            schedule,
+            timeout: secs(self.parsed(
+                "WEBHOOK_TIMEOUT_SECS",
+                15,
+                "seconds from 1 to 60",
+                |v: &u64| (1..=60).contains(v),
+            )?),
+            disable_after: secs(self.parsed(
+                "WEBHOOK_DISABLE_AFTER_SECS",
+                defaults.disable_after.as_secs(),
+                "seconds",
+                |_| true,
+            )?),
+            endpoint_concurrency: self.parsed(
+                "WEBHOOK_ENDPOINT_CONCURRENCY",
+                defaults.endpoint_concurrency,
+                "a whole number from 1 to 64",
+                |v| (1..=64).contains(v),
+            )?,
+        };
+        let allowed_networks = match self.get("WEBHOOK_ALLOWED_NETWORKS") {
+            None => Vec::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(|n| n.trim().parse::<ipnet::IpNet>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| ConfigError::Invalid {
+                    var: "WEBHOOK_ALLOWED_NETWORKS",
+                    reason: "comma-separated CIDR networks such as 10.0.0.0/8".into(),
+                })?,
+        };
+        Ok(WebhookConfig {
+            delivery,
+            allowed_networks,
+        })
     }
 
     fn google(&self) -> Result<Option<integrations::google::GoogleOAuthConfig>, ConfigError> {
@@ -754,10 +825,17 @@ impl Config {
                 "a whole number from 0 to 256",
                 |v| *v <= 256,
             )?,
+            job_lease: Duration::from_secs(vars.parsed(
+                "JOB_LEASE_SECS",
+                jobs::RunnerConfig::default().lease.as_secs(),
+                "seconds from 5 to 3600",
+                |v: &u64| (5..=3600).contains(v),
+            )?),
             vapi: vars.vapi()?,
             embeddings: vars.embeddings()?,
             retrieval: vars.retrieval()?,
             console: vars.console()?,
+            webhooks: vars.webhooks()?,
         })
     }
 }

@@ -296,6 +296,26 @@ impl From<event_log::EventLogError> for ApiError {
     }
 }
 
+impl From<webhooks::WebhookError> for ApiError {
+    fn from(e: webhooks::WebhookError) -> Self {
+        use webhooks::WebhookError as E;
+        let message = e.to_string();
+        match e {
+            E::NotFound(what) => Self::not_found(what),
+            E::Invalid(message) => Self::validation(message),
+            E::ForbiddenAddress(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "forbidden_address",
+                message,
+            ),
+            E::Disabled => Self::new(StatusCode::CONFLICT, "endpoint_disabled", message),
+            E::Secret(e) => Self::internal(e),
+            E::Audit(e) => e.into(),
+            E::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<telephony::TelephonyError> for ApiError {
     fn from(e: telephony::TelephonyError) -> Self {
         use telephony::TelephonyError as E;

@@ -85,6 +85,7 @@ pub fn app_state(config: &Config, db: db::Db) -> Result<AppState, ServeError> {
     .with_embeddings(&config.embeddings, &config.retrieval)
     .with_vapi(&config.vapi, voice_agent::VoiceConfig::default())
     .with_edge(config.edge.clone())
+    .with_webhooks(&config.webhooks)
     .with_console(config.console.clone()))
 }
 
@@ -113,6 +114,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         &state,
         jobs::RunnerConfig {
             workers: config.job_workers,
+            lease: config.job_lease,
             ..jobs::RunnerConfig::default()
         },
         &instance_name(),

@@ -48,6 +48,10 @@ pub struct AppState {
     pub console: Arc<crate::console::ConsoleConfig>,
     /// Wakes the job workers (of every instance) after a commit that enqueued jobs.
     pub jobs: jobs::Waker,
+    /// The organizations' outbound webhook endpoints (URL policy and secrets).
+    pub webhooks: webhooks::endpoints::Endpoints,
+    /// How this instance delivers webhook messages.
+    pub webhook_delivery: webhooks::DeliveryConfig,
 }
 
 /// Wake-ups of the job workers within this window send one `NOTIFY` to other instances.
@@ -118,7 +122,14 @@ impl AppState {
                 jobs: jobs.clone(),
             },
         ));
+        let webhooks = webhooks::endpoints::Endpoints::new(
+            db.clone(),
+            keyring.clone(),
+            Arc::new(webhooks::ssrf::AddressPolicy::default()),
+        );
         Self {
+            webhooks,
+            webhook_delivery: webhooks::DeliveryConfig::default(),
             voice,
             knowledge,
             vapi_auth: None,
@@ -155,6 +166,20 @@ impl AppState {
     #[must_use]
     pub fn with_console(mut self, config: crate::console::ConsoleConfig) -> Self {
         self.console = Arc::new(config);
+        self
+    }
+
+    /// The same state delivering webhooks per `config` (retry schedule, timeout, networks
+    /// endpoints may reach).
+    #[must_use]
+    pub fn with_webhooks(mut self, config: &crate::config::WebhookConfig) -> Self {
+        let policy = webhooks::ssrf::AddressPolicy::new(config.allowed_networks.clone());
+        self.webhooks = webhooks::endpoints::Endpoints::new(
+            self.db.clone(),
+            self.keyring.clone(),
+            Arc::new(policy),
+        );
+        self.webhook_delivery = config.delivery.clone();
         self
     }
 

@@ -152,6 +152,21 @@ fn test_app_state(
         google,
         public_base_url,
     )
+    .with_webhooks(&test_webhook_config())
+}
+
+/// Webhook delivery for tests: loopback receivers allowed, retries 50 ms apart (five), a 2 s
+/// timeout.
+#[must_use]
+pub fn test_webhook_config() -> crate::config::WebhookConfig {
+    crate::config::WebhookConfig {
+        delivery: webhooks::DeliveryConfig {
+            schedule: webhooks::RetrySchedule(vec![std::time::Duration::from_millis(50); 5]),
+            timeout: std::time::Duration::from_secs(2),
+            ..webhooks::DeliveryConfig::default()
+        },
+        allowed_networks: vec!["127.0.0.0/8".parse().expect("a network")],
+    }
 }
 
 /// An HTTP client for tests (installs the TLS crypto provider reqwest needs first).

@@ -223,7 +223,7 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
     one_of(&temperature, &TEMPERATURES, "lead_temperature")?;
     let score = check_score(new.lead_score.unwrap_or(0))?;
     db.tenant(org, async move |c| {
-        diesel::insert_into(contacts::table)
+        let created: Contact = diesel::insert_into(contacts::table)
             .values((
                 contacts::id.eq(Uuid::new_v4()),
                 contacts::org_id.eq(org.0),
@@ -240,9 +240,36 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
             .returning(Contact::as_returning())
             .get_result(c)
             .await
-            .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))
+            .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
+        emit_on(c, org, "contact.created", &created).await?;
+        Ok(created)
     })
     .await
+}
+
+/// Writes the outbound webhook event `event_type` (`contact.created` or `contact.updated`;
+/// issue 23 §2) about `contact` in the caller's transaction.
+///
+/// # Errors
+/// [`CrmError::Db`].
+async fn emit_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    event_type: &'static str,
+    contact: &Contact,
+) -> Result<(), CrmError> {
+    let data = serde_json::json!({
+        "contact_id": contact.id,
+        "name": contact.name,
+        "phone": contact.phone,
+        "email": contact.email,
+        "company": contact.company,
+        "status": contact.lead_status,
+        "temperature": contact.lead_temperature,
+        "lead_score": contact.lead_score,
+    });
+    webhooks::emit(c, org, event_type, data).await?;
+    Ok(())
 }
 
 /// One contact.
@@ -303,7 +330,7 @@ pub async fn find_or_create_on(
     email: Option<&str>,
 ) -> Result<Contact, CrmError> {
     let email = clean_email(email.map(str::to_owned))?;
-    diesel::insert_into(contacts::table)
+    let inserted = diesel::insert_into(contacts::table)
         .values((
             contacts::id.eq(Uuid::new_v4()),
             contacts::org_id.eq(org.0),
@@ -318,13 +345,16 @@ pub async fn find_or_create_on(
     let found = find_by_phone(c, org, phone)
         .await?
         .ok_or(CrmError::NotFound("contact"))?;
+    if inserted == 1 {
+        emit_on(c, org, "contact.created", &found).await?;
+    }
     let learns_name =
         found.name == UNKNOWN_CALLER && !name.trim().is_empty() && name != UNKNOWN_CALLER;
     let learns_email = found.email.is_none() && email.is_some();
     if !learns_name && !learns_email {
         return Ok(found);
     }
-    Ok(diesel::update(one(org.0, found.id))
+    let learned: Contact = diesel::update(one(org.0, found.id))
         .set((
             contacts::name.eq(if learns_name {
                 name.trim()
@@ -335,7 +365,9 @@ pub async fn find_or_create_on(
         ))
         .returning(Contact::as_returning())
         .get_result(c)
-        .await?)
+        .await?;
+    emit_on(c, org, "contact.updated", &learned).await?;
+    Ok(learned)
 }
 
 /// Marks a lead `booked` (when the pipeline allows it from its current stage) and contacted at
@@ -352,13 +384,18 @@ pub async fn mark_booked_on(
     if check_transition(&contact.lead_status, "booked").is_err() {
         return Ok(());
     }
-    diesel::update(one(org.0, contact.id))
+    let booked: Option<Contact> = diesel::update(one(org.0, contact.id))
         .set((
             contacts::lead_status.eq("booked"),
             contacts::last_contacted_at.eq(at),
         ))
-        .execute(c)
-        .await?;
+        .returning(Contact::as_returning())
+        .get_result(c)
+        .await
+        .optional()?;
+    if let Some(booked) = booked.filter(|_| contact.lead_status != "booked") {
+        emit_on(c, org, "contact.updated", &booked).await?;
+    }
     Ok(())
 }
 
@@ -455,7 +492,7 @@ pub async fn update(
             check_transition(&current.lead_status, to)?;
         }
         let target = one(org.0, id);
-        diesel::update(target)
+        let updated: Contact = diesel::update(target)
             .set((
                 contacts::name.eq(name.unwrap_or(current.name)),
                 contacts::phone.eq(phone.unwrap_or(current.phone)),
@@ -474,7 +511,9 @@ pub async fn update(
             .returning(Contact::as_returning())
             .get_result(c)
             .await
-            .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))
+            .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
+        emit_on(c, org, "contact.updated", &updated).await?;
+        Ok(updated)
     })
     .await
 }
@@ -538,7 +577,7 @@ pub async fn touch_caller_on(
     new_score: i32,
     at: DateTime<Utc>,
 ) -> Result<Contact, CrmError> {
-    diesel::insert_into(contacts::table)
+    let inserted = diesel::insert_into(contacts::table)
         .values((
             contacts::id.eq(Uuid::new_v4()),
             contacts::org_id.eq(org.0),
@@ -551,7 +590,7 @@ pub async fn touch_caller_on(
         .do_nothing()
         .execute(c)
         .await?;
-    Ok(diesel::update(
+    let caller: Contact = diesel::update(
         contacts::table
             .filter(contacts::org_id.eq(org.0))
             .filter(contacts::phone.eq(phone)),
@@ -559,7 +598,11 @@ pub async fn touch_caller_on(
     .set(contacts::last_contacted_at.eq(at))
     .returning(Contact::as_returning())
     .get_result(c)
-    .await?)
+    .await?;
+    if inserted == 1 {
+        emit_on(c, org, "contact.created", &caller).await?;
+    }
+    Ok(caller)
 }
 
 /// How a caller is looked up by the agent's `lookupCaller` tool.
@@ -660,7 +703,7 @@ pub async fn record_call_on(
     id: Uuid,
     verdict: CallVerdict<'_>,
 ) -> Result<(), CrmError> {
-    diesel::update(one(org.0, id))
+    let recorded: Option<Contact> = diesel::update(one(org.0, id))
         .set((
             contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
                 if verdict.booked {
@@ -673,8 +716,13 @@ pub async fn record_call_on(
             contacts::lead_temperature.eq(verdict.temperature),
             contacts::last_contacted_at.eq(verdict.at),
         ))
-        .execute(c)
-        .await?;
+        .returning(Contact::as_returning())
+        .get_result(c)
+        .await
+        .optional()?;
+    if let Some(contact) = recorded {
+        emit_on(c, org, "contact.updated", &contact).await?;
+    }
     Ok(())
 }
 

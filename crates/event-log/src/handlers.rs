@@ -158,7 +158,38 @@ async fn call_update(
         payload["duration_seconds"] = json!(duration);
         payload["outcome"] = json!(upserted.outcome);
     }
+    if let Some(event_type) = webhook_type(kind) {
+        emit(c, org, app, event_type, &payload).await?;
+    }
     publish(c, org, app, event, payload).await
+}
+
+/// The outbound webhook type of a call state (issue 23 §2, `dialpad.call.*`).
+fn webhook_type(kind: EventKind) -> Option<&'static str> {
+    match kind {
+        EventKind::Ring => Some("dialpad.call.ringing"),
+        EventKind::Started => Some("dialpad.call.connected"),
+        EventKind::Ended | EventKind::Missed => Some("dialpad.call.ended"),
+        EventKind::RecordingCompleted | EventKind::Voicemail | EventKind::Other => None,
+    }
+}
+
+/// Writes the outbound webhook event of a Dialpad event: the realtime payload with its app,
+/// without the realtime-only `event` and `target_crm_user` fields.
+async fn emit(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    event_type: &'static str,
+    payload: &Value,
+) -> Result<(), EventLogError> {
+    let mut data = payload.clone();
+    if let Some(fields) = data.as_object_mut() {
+        fields.remove("event");
+        fields.insert("app_id".into(), json!(app));
+    }
+    webhooks::emit(c, org, event_type, data).await?;
+    Ok(())
 }
 
 async fn voicemail_received(
@@ -195,6 +226,7 @@ async fn voicemail_received(
         "duration_seconds": voicemail.duration_seconds,
         "timestamp": iso(event.happened_at()),
     });
+    emit(c, org, app, "voicemail.received", &payload).await?;
     publish(c, org, app, event, payload).await
 }
 

@@ -256,6 +256,43 @@ pub async fn open_for_caller_on(
         .await?)
 }
 
+/// Writes the outbound webhook event `event_type` (`appointment.booked`, `.rescheduled`,
+/// `.cancelled`; issue 23 §2) about `a` in the caller's transaction; `previous_start` is the
+/// start before a reschedule. Times are RFC 3339 UTC.
+///
+/// # Errors
+/// [`SchedulingError::Db`].
+pub(crate) async fn emit_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    event_type: &'static str,
+    a: &Appointment,
+    previous_start: Option<DateTime<Utc>>,
+) -> Result<(), SchedulingError> {
+    let mut data = serde_json::json!({
+        "appointment_id": a.id,
+        "contact_id": a.contact_id,
+        "service_id": a.service_id,
+        "service": a.service_name,
+        "customer_name": a.customer_name,
+        "customer_phone": a.customer_phone,
+        "starts_at": iso(a.scheduled_time),
+        "ends_at": iso(a.ends_at),
+        "status": a.status,
+        "source": a.source,
+    });
+    if let Some(previous) = previous_start {
+        data["previous_starts_at"] = serde_json::json!(iso(previous));
+    }
+    webhooks::emit(c, org, event_type, data).await?;
+    Ok(())
+}
+
+/// RFC 3339 UTC with milliseconds, as every event carries times.
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

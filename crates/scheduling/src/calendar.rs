@@ -240,11 +240,37 @@ pub async fn sync_job(
             .upsert_event(&token.token, &eid, &event_body(row))
             .await
     };
-    sent.map_err(Failure::Retry)?;
+    if let Err(e) = sent {
+        if job.last_attempt {
+            report_failure(db, org, appointment, &e).await?;
+        }
+        return Err(Failure::Retry(e));
+    }
     if action != "delete" {
         record_event_id(db, org, appointment).await?;
     }
     Ok(Done::Finished)
+}
+
+/// Tells the organization's webhook endpoints (`integration.error`) that an appointment's
+/// Google event could not be synchronised after every attempt.
+async fn report_failure(
+    db: &Db,
+    org: OrgId,
+    appointment: Uuid,
+    error: &str,
+) -> Result<(), Failure> {
+    let data = json!({
+        "integration": "google_calendar",
+        "message": format!("the appointment could not be synchronised with Google Calendar: {error}"),
+        "appointment_id": appointment,
+    });
+    db.tenant(org, async move |c| {
+        webhooks::emit(c, org, "integration.error", data).await
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| Failure::Retry(e.to_string()))
 }
 
 fn event_body((service, start, end, notes, phone, customer): EventRow) -> serde_json::Value {

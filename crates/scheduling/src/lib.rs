@@ -676,6 +676,9 @@ impl Scheduler {
                     if google && updated.status == "confirmed" {
                         calendar::enqueue_on(c, org, id, "upsert").await?;
                     }
+                    let previous = Some(locked.scheduled_time);
+                    let event = "appointment.rescheduled";
+                    appointments::emit_on(c, org, event, &updated, previous).await?;
                     Ok(updated)
                 })
                 .await;
@@ -750,6 +753,10 @@ impl Scheduler {
                         }
                         _ => {}
                     }
+                }
+                if status == "cancelled" && current.status != "cancelled" {
+                    let event = "appointment.cancelled";
+                    appointments::emit_on(c, org, event, &updated, None).await?;
                 }
                 Ok(updated)
             })
@@ -877,5 +884,6 @@ async fn insert_booking_on(
         calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
     }
     step(c, &appointment).await?;
+    appointments::emit_on(c, org, "appointment.booked", &appointment, None).await?;
     Ok(appointment)
 }

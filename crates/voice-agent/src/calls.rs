@@ -306,6 +306,7 @@ impl VoiceAgent {
                     publish_call(row.id, &vapi_call_id, &row.status, json!({})),
                 )
                 .await?;
+                emit_status_on(c, org, &row, &vapi_call_id, &call, ended_reason.as_deref()).await?;
                 Ok(Some((row.id, row.status)))
             })
             .await
@@ -446,6 +447,12 @@ impl VoiceAgent {
         });
         self.db
             .tenant(org, async move |c| {
+                let data = json!({
+                    "vapi_call_id": payload["vapi_call_id"],
+                    "role": payload["role"],
+                    "text": payload["text"],
+                });
+                webhooks::emit(c, org, "transcript.final", data).await?;
                 realtime::outbox::publish(
                     c,
                     org,
@@ -568,7 +575,7 @@ async fn record_report_on(
         .await?;
     }
     let who = known_name(call, contact.as_ref());
-    let alerted = hot_lead_alert_on(c, org, call, who, row.id, &verdict).await?;
+    let alerted = hot_lead_alert_on(c, org, call, who.clone(), row.id, &verdict).await?;
     let extra = json!({"booked": booked, "lead_score": score});
     realtime::outbox::publish(
         c,
@@ -576,7 +583,95 @@ async fn record_report_on(
         publish_call(row.id, vapi_call_id, &row.status, extra),
     )
     .await?;
+    let analysed = Analysed {
+        row: row.id,
+        vapi_call_id,
+        outcome: analysis.outcome,
+        who,
+    };
+    emit_analysed_on(c, org, &analysed, report, &verdict, services).await?;
     Ok((row.id, alerted))
+}
+
+/// The `call.started` / `call.ended` webhook events of a status update (issue 23 §2): sent for
+/// each status update that reaches those states (a redelivered update sends again; receivers
+/// deduplicate by `webhook-id` and by type and `call_id`).
+async fn emit_status_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    row: &crm::call_logs::UpsertedCall,
+    vapi_call_id: &str,
+    call: &CallInfo,
+    ended_reason: Option<&str>,
+) -> Result<(), VoiceError> {
+    let event_type = match row.status.as_str() {
+        "in-progress" => "call.started",
+        "completed" | "failed" => "call.ended",
+        _ => return Ok(()),
+    };
+    let data = json!({
+        "call_id": row.id,
+        "vapi_call_id": vapi_call_id,
+        "status": row.status,
+        "customer_number": call.customer_number,
+        "ended_reason": ended_reason,
+    });
+    webhooks::emit(c, org, event_type, data).await?;
+    Ok(())
+}
+
+/// What the analysis of one report found, for its webhook events.
+struct Analysed<'a> {
+    row: uuid::Uuid,
+    vapi_call_id: &'a str,
+    outcome: &'a str,
+    who: Option<String>,
+}
+
+/// The `call.analyzed` webhook event of a report, and `lead.hot` when its caller scored as a
+/// hot lead (issue 23 §2). Text fields are redacted like the stored analysis.
+async fn emit_analysed_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    a: &Analysed<'_>,
+    report: &EndOfCallReport,
+    verdict: &Verdict,
+    services: &[crm::services::Service],
+) -> Result<(), VoiceError> {
+    let booked_service = verdict
+        .booked
+        .then(|| {
+            crm::services::match_transcript(services, &spoken_text(report))
+                .into_iter()
+                .max_by_key(|s| s.price_minor)
+                .map(|s| s.name.clone())
+        })
+        .flatten();
+    let data = json!({
+        "call_id": a.row,
+        "vapi_call_id": a.vapi_call_id,
+        "summary": report.summary.as_deref().map(redact),
+        "outcome": a.outcome,
+        "sentiment": report.sentiment,
+        "sentiment_score": report.sentiment_score,
+        "cost_usd": report.cost.unwrap_or(0.0).max(0.0),
+        "booked": verdict.booked,
+        "booked_service": booked_service,
+        "value_minor": verdict.value,
+        "lead_score": verdict.score,
+        "contact_id": verdict.contact_id,
+    });
+    webhooks::emit(c, org, "call.analyzed", data).await?;
+    if verdict.score >= HOT_LEAD_SCORE {
+        let data = json!({
+            "call_id": a.row,
+            "contact_id": verdict.contact_id,
+            "lead_score": verdict.score,
+            "caller": a.who,
+        });
+        webhooks::emit(c, org, "lead.hot", data).await?;
+    }
+    Ok(())
 }
 
 /// What the post-call analysis concluded about a call.

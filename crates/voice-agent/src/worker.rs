@@ -246,11 +246,20 @@ impl VoiceAgent {
                 .set((
                     voice_alerts::status.eq(status),
                     voice_alerts::attempts.eq(voice_alerts::attempts + 1),
-                    voice_alerts::last_error.eq(error),
+                    voice_alerts::last_error.eq(&error),
                 ))
                 .execute(c)
                 .await
-                .map_err(VoiceError::from)
+                .map_err(VoiceError::from)?;
+                if status == "failed" {
+                    let data = serde_json::json!({
+                        "integration": "sms",
+                        "message": format!("a hot-lead alert could not be sent: {}", error.unwrap_or_default()),
+                        "alert_id": id,
+                    });
+                    webhooks::emit(c, org, "integration.error", data).await?;
+                }
+                Ok::<_, VoiceError>(())
             })
             .await
             .map(|_| ())

@@ -171,3 +171,22 @@ pub async fn prune(db: &Db) -> Result<i64, WebhookError> {
     })
     .await
 }
+
+/// One message.
+///
+/// # Errors
+/// [`WebhookError::NotFound`]; [`WebhookError::Db`].
+pub async fn message(db: &Db, org: OrgId, id: String) -> Result<Message, WebhookError> {
+    use diesel::OptionalExtension as _;
+    db.tenant(org, async move |c| {
+        wm::table
+            .find(id)
+            .filter(wm::org_id.eq(org.0))
+            .select(Message::as_select())
+            .first(c)
+            .await
+            .optional()?
+            .ok_or(WebhookError::NotFound("message"))
+    })
+    .await
+}

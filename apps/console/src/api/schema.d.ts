@@ -1293,6 +1293,241 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks/endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every webhook endpoint of the organization.
+         * @description Organization API keys need the `webhooks:read` scope.
+         */
+        get: operations["list_webhook_endpoints"];
+        put?: never;
+        /**
+         * Creates an endpoint and its signing secret.
+         * @description Organization API keys need the `webhooks:write` scope.
+         */
+        post: operations["create_webhook_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One endpoint.
+         * @description Organization API keys need the `webhooks:read` scope.
+         */
+        get: operations["get_webhook_endpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes an endpoint with its deliveries and their log.
+         * @description Organization API keys need the `webhooks:write` scope.
+         */
+        delete: operations["delete_webhook_endpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes an endpoint's URL, description, filter, or enables / disables it.
+         * @description Organization API keys need the `webhooks:write` scope.
+         */
+        patch: operations["update_webhook_endpoint"];
+        trace?: never;
+    };
+    "/api/webhooks/endpoints/{id}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's delivery log: every attempt, newest first.
+         * @description Organization API keys need the `webhooks:read` scope.
+         */
+        get: operations["list_webhook_attempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/endpoints/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends every message since a time to this endpoint again (each with the full retry
+         *     schedule).
+         * @description Organization API keys need the `webhooks:write` scope.
+         */
+        post: operations["replay_webhook_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/endpoints/{id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's current signing secret (reading it is audited). Needs the write scope: the
+         *     secret lets its holder forge messages.
+         * @description Organization API keys need the `webhooks:write` scope.
+         */
+        get: operations["read_webhook_secret"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/endpoints/{id}/secret/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replaces the signing secret; the previous one keeps signing beside it for 24 hours, so
+         *     receivers can switch without losing a message.
+         * @description Organization API keys need the `webhooks:write` scope.
+         */
+        post: operations["rotate_webhook_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/endpoints/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a `webhook.test` message to this endpoint only.
+         * @description Organization API keys need the `webhooks:write` scope.
+         */
+        post: operations["send_webhook_test_event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event catalog: every type an endpoint can subscribe to, with an example of its data.
+         * @description Organization API keys need the `webhooks:read` scope.
+         */
+        get: operations["list_webhook_event_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's messages (kept 30 days), newest first.
+         * @description Organization API keys need the `webhooks:read` scope.
+         */
+        get: operations["list_webhook_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/messages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One message and its deliveries.
+         * @description Organization API keys need the `webhooks:read` scope.
+         */
+        get: operations["get_webhook_message"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/messages/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends one message to one endpoint again (one attempt, logged).
+         * @description Organization API keys need the `webhooks:write` scope.
+         */
+        post: operations["resend_webhook_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1765,7 +2000,328 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "appointment.booked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * appointment.booked
+         * @description An appointment was booked (by the voice agent, the console or the API).
+         */
+        post: operations["webhook_appointment_booked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "appointment.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * appointment.cancelled
+         * @description An appointment was cancelled.
+         */
+        post: operations["webhook_appointment_cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "appointment.rescheduled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * appointment.rescheduled
+         * @description An appointment moved to another time.
+         */
+        post: operations["webhook_appointment_rescheduled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "call.analyzed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * call.analyzed
+         * @description The end-of-call report was analysed: summary (redacted), outcome (`booked`, `completed` or `failed`), sentiment, Vapi's cost in US dollars, the booked service, the call's value in minor units of the organization's currency, lead score 0-100.
+         */
+        post: operations["webhook_call_analyzed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "call.ended": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * call.ended
+         * @description A call of the voice agent ended (Vapi status `ended`), before its analysis.
+         */
+        post: operations["webhook_call_ended"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "call.started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * call.started
+         * @description A call of the organization's voice agent started (Vapi status `in-progress`).
+         */
+        post: operations["webhook_call_started"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "contact.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * contact.created
+         * @description A contact (lead) was created, by a call or by a user.
+         */
+        post: operations["webhook_contact_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "contact.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * contact.updated
+         * @description A contact's details or pipeline status changed.
+         */
+        post: operations["webhook_contact_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "dialpad.call.connected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * dialpad.call.connected
+         * @description A Dialpad call was answered.
+         */
+        post: operations["webhook_dialpad_call_connected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "dialpad.call.ended": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * dialpad.call.ended
+         * @description A Dialpad call ended (hung up or missed), with its duration and outcome.
+         */
+        post: operations["webhook_dialpad_call_ended"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "dialpad.call.ringing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * dialpad.call.ringing
+         * @description A Dialpad call of one of the organization's apps is ringing.
+         */
+        post: operations["webhook_dialpad_call_ringing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "integration.error": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * integration.error
+         * @description A provider integration failed in the background after every retry and needs attention: `google_calendar` (an appointment's event) or `sms` (a hot-lead alert).
+         */
+        post: operations["webhook_integration_error"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "lead.hot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * lead.hot
+         * @description A call's analysis scored its caller as a hot lead (the same moment the dashboard's hot-lead alert is raised).
+         */
+        post: operations["webhook_lead_hot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "transcript.final": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * transcript.final
+         * @description A final transcript line of a live voice-agent call (redacted like every stored transcript).
+         */
+        post: operations["webhook_transcript_final"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "voicemail.received": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * voicemail.received
+         * @description A Dialpad voicemail was stored.
+         */
+        post: operations["webhook_voicemail_received"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * webhook.test
+         * @description Sent by "send test event" to the endpoint tested only.
+         */
+        post: operations["webhook_webhook_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @description An agent. */
@@ -2667,6 +3223,27 @@ export interface components {
             /** @description `admin`, `manager` or `user` (managers may only create `user`). Default `user`. */
             role?: string | null;
         };
+        /** @description `POST /api/webhooks/endpoints` body. */
+        CreateWebhookEndpointRequest: {
+            /** @description Up to 500 characters. */
+            description?: string;
+            /** @description Event types of `GET /api/webhooks/event-types`; empty or absent: every type. */
+            event_types?: string[];
+            /**
+             * @description `https://` (or `http://`) URL, at most 2,000 characters; loopback, private, link-local
+             *     and metadata addresses are refused.
+             */
+            url: string;
+        };
+        /** @description An endpoint just created, with its signing secret. */
+        CreatedWebhookEndpointResponse: {
+            /** @description The endpoint. */
+            endpoint: components["schemas"]["WebhookEndpointView"];
+            /** @description The signing secret, `whsec_` + base64 (also readable later by admins). */
+            secret: string;
+            /** @description Always `true`. */
+            success: boolean;
+        };
         /** @description `{ success }` */
         DeletedResponse: {
             /** @description Always `true`. */
@@ -3549,6 +4126,17 @@ export interface components {
             /** @description New role (not your own). */
             role?: string | null;
         };
+        /** @description `PATCH /api/webhooks/endpoints/{id}` body; absent fields stay as they are. */
+        UpdateWebhookEndpointRequest: {
+            /** @description A new description. */
+            description?: string | null;
+            /** @description `true` enables (clearing a disabled reason and the failure streak), `false` disables. */
+            enabled?: boolean | null;
+            /** @description A new filter; empty: every type. */
+            event_types?: string[] | null;
+            /** @description A new URL. */
+            url?: string | null;
+        };
         /** @description The upload form (`multipart/form-data`), as read by [`read_upload`]. */
         UploadForm: {
             /**
@@ -3688,6 +4276,193 @@ export interface components {
              *     `voicemail.received` or `ignored`.
              */
             event_type: string;
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description The delivery log of an endpoint. */
+        WebhookAttemptListResponse: {
+            /** @description Newest first. */
+            attempts: components["schemas"]["WebhookAttemptView"][];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description One attempt of the delivery log. */
+        WebhookAttemptView: {
+            /**
+             * Format: int32
+             * @description Number within its delivery, from 1.
+             */
+            attempt: number;
+            /** @description When, RFC 3339 UTC. */
+            created_at: string;
+            /** @description The transport failure, if any. */
+            error?: string | null;
+            /**
+             * Format: uuid
+             * @description Attempt id.
+             */
+            id: string;
+            /**
+             * Format: int32
+             * @description Milliseconds to the answer or the failure.
+             */
+            latency_ms: number;
+            /** @description The message. */
+            message_id: string;
+            /** @description The first 2 KiB of the answer's body. */
+            response_body: string;
+            /**
+             * Format: int32
+             * @description The HTTP status answered.
+             */
+            status_code?: number | null;
+            /** @description Whether the endpoint answered 2xx. */
+            succeeded: boolean;
+        };
+        /** @description A message's delivery to one endpoint. */
+        WebhookDeliveryView: {
+            /**
+             * Format: int32
+             * @description Attempts made.
+             */
+            attempts: number;
+            /**
+             * Format: uuid
+             * @description The endpoint.
+             */
+            endpoint_id: string;
+            /** @description When the next attempt is due, RFC 3339 UTC. */
+            next_attempt_at?: string | null;
+            /** @description `pending`, `succeeded` or `failed`. */
+            status: string;
+        };
+        /** @description Every endpoint. */
+        WebhookEndpointListResponse: {
+            /** @description Oldest first. */
+            endpoints: components["schemas"]["WebhookEndpointView"][];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description One endpoint. */
+        WebhookEndpointResponse: {
+            /** @description The endpoint. */
+            endpoint: components["schemas"]["WebhookEndpointView"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description An endpoint as shown (never its secret). */
+        WebhookEndpointView: {
+            /** @description When created, RFC 3339 UTC. */
+            created_at: string;
+            /** @description Free text. */
+            description: string;
+            /** @description When it was disabled, RFC 3339 UTC. */
+            disabled_at?: string | null;
+            /** @description Why it is disabled: by a user, or after failing for 5 days. */
+            disabled_reason?: string | null;
+            /** @description Whether messages are delivered to it. */
+            enabled: boolean;
+            /** @description Event types delivered; empty: every type. */
+            event_types: string[];
+            /** @description The first failed attempt since the last success, RFC 3339 UTC. */
+            failing_since?: string | null;
+            /**
+             * Format: uuid
+             * @description Endpoint id.
+             */
+            id: string;
+            /** @description Until when the previous secret still signs beside the current one (after a rotation). */
+            previous_secret_valid_until?: string | null;
+            /** @description When last changed, RFC 3339 UTC. */
+            updated_at: string;
+            /** @description Where messages are posted. */
+            url: string;
+        };
+        /** @description The event catalog. */
+        WebhookEventTypeListResponse: {
+            /** @description Every type. */
+            event_types: components["schemas"]["WebhookEventTypeView"][];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description An event type of the catalog. */
+        WebhookEventTypeView: {
+            /** @description When it is sent. */
+            description: string;
+            /** @description An example of its `data`. */
+            example: unknown;
+            /** @description `call.ended`, `appointment.booked`, ... */
+            name: string;
+        };
+        /**
+         * @description The body of every outbound webhook message (Standard Webhooks' recommended shape), signed
+         *     as described under "Webhooks" in docs/integrating.md.
+         */
+        WebhookMessageBody: {
+            /** @description The event's data; its fields per type are listed in the event catalog. */
+            data: unknown;
+            /** @description When the event happened, RFC 3339 UTC with milliseconds. */
+            timestamp: string;
+            /** @description The event type, for example `call.analyzed`. */
+            type: string;
+        };
+        /** @description Messages, newest first. */
+        WebhookMessageListResponse: {
+            /** @description This page. */
+            messages: components["schemas"]["WebhookMessageView"][];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description One message and its deliveries. */
+        WebhookMessageResponse: {
+            /** @description One per endpoint it was addressed to. */
+            deliveries: components["schemas"]["WebhookDeliveryView"][];
+            /** @description The message. */
+            message: components["schemas"]["WebhookMessageView"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description A message as sent. */
+        WebhookMessageView: {
+            /** @description When written, RFC 3339 UTC. */
+            created_at: string;
+            /** @description Its event type. */
+            event_type: string;
+            /** @description `msg_` + 32 hex: the `webhook-id` header. */
+            id: string;
+            /** @description The body sent: `{"type", "timestamp", "data"}`. */
+            payload: unknown;
+        };
+        /** @description A message queued (test event, resend, replay). */
+        WebhookQueuedResponse: {
+            /** @description The message id (test event and resend). */
+            message_id?: string | null;
+            /** @description Messages queued (replay). */
+            queued: number;
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `POST /api/webhooks/endpoints/{id}/replay` body. */
+        WebhookReplayRequest: {
+            /**
+             * Format: date-time
+             * @description Messages created at or after this time (RFC 3339, within the 30 days kept) are sent
+             *     again, oldest first, at most 10,000 per call.
+             */
+            since: string;
+        };
+        /** @description `POST /api/webhooks/messages/{id}/resend` body. */
+        WebhookResendRequest: {
+            /**
+             * Format: uuid
+             * @description The endpoint to send it to again.
+             */
+            endpoint_id: string;
+        };
+        /** @description A signing secret. */
+        WebhookSecretResponse: {
+            /** @description `whsec_` + base64 of 24 bytes; verify `webhook-signature` with it (docs/integrating.md). */
+            secret: string;
             /** @description Always `true`. */
             success: boolean;
         };
@@ -6947,6 +7722,514 @@ export interface operations {
             };
         };
     };
+    list_webhook_endpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointListResponse"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookEndpointRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookEndpointResponse"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed` (URL, description, unknown event type) or `forbidden_address` (the URL points at a loopback, private, link-local or metadata address) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookEndpointRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed` or `forbidden_address` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_webhook_attempts: {
+        parameters: {
+            query?: {
+                /** @description Only this message's attempts. */
+                message_id?: string | null;
+                /** @description 1–200, default 50. */
+                limit?: number | null;
+                /** @description Default 0. */
+                offset?: number | null;
+            };
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAttemptListResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replay_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookReplayRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookQueuedResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `endpoint_disabled` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    read_webhook_secret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecretResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotate_webhook_secret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecretResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    send_webhook_test_event: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookQueuedResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `endpoint_disabled` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_webhook_event_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEventTypeListResponse"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_webhook_messages: {
+        parameters: {
+            query?: {
+                /** @description One event type. */
+                event_type?: string | null;
+                /** @description Messages at or after this time, RFC 3339. */
+                since?: string | null;
+                /** @description 1–200, default 50. */
+                limit?: number | null;
+                /** @description Default 0. */
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookMessageListResponse"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_webhook_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Message id, `msg_` + 32 hex */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookMessageResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resend_webhook_message: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With an organization API key: 1-255 visible ASCII characters. The first answer is kept for 24 h and given again (`Idempotent-Replayed: true`) for the same request; 409 `idempotency_key_reused` for a different one, 409 `idempotency_in_progress` while the first runs. Ignored for users. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Message id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookResendRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookQueuedResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `endpoint_disabled` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     healthz: {
         parameters: {
             query?: never;
@@ -7938,6 +9221,712 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+        };
+    };
+    webhook_appointment_booked: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "appointment_id": "7c2d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+                 *         "contact_id": "9a1e7c3b-2f4d-4e5a-8b6c-1d2e3f4a5b6c",
+                 *         "customer_name": "Jane Doe",
+                 *         "customer_phone": "+14155550100",
+                 *         "ends_at": "2026-12-08T15:30:00.000Z",
+                 *         "service": "Teeth cleaning",
+                 *         "service_id": null,
+                 *         "source": "voice_agent",
+                 *         "starts_at": "2026-12-08T15:00:00.000Z",
+                 *         "status": "confirmed"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "appointment.booked"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_appointment_cancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "appointment_id": "7c2d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+                 *         "contact_id": "9a1e7c3b-2f4d-4e5a-8b6c-1d2e3f4a5b6c",
+                 *         "customer_name": "Jane Doe",
+                 *         "customer_phone": "+14155550100",
+                 *         "ends_at": "2026-12-08T15:30:00.000Z",
+                 *         "service": "Teeth cleaning",
+                 *         "service_id": null,
+                 *         "source": "voice_agent",
+                 *         "starts_at": "2026-12-08T15:00:00.000Z",
+                 *         "status": "cancelled"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "appointment.cancelled"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_appointment_rescheduled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "appointment_id": "7c2d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+                 *         "contact_id": "9a1e7c3b-2f4d-4e5a-8b6c-1d2e3f4a5b6c",
+                 *         "customer_name": "Jane Doe",
+                 *         "customer_phone": "+14155550100",
+                 *         "ends_at": "2026-12-09T15:30:00.000Z",
+                 *         "previous_starts_at": "2026-12-08T15:00:00.000Z",
+                 *         "service": "Teeth cleaning",
+                 *         "service_id": null,
+                 *         "source": "dashboard",
+                 *         "starts_at": "2026-12-09T15:00:00.000Z",
+                 *         "status": "confirmed"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "appointment.rescheduled"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_call_analyzed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "booked": true,
+                 *         "booked_service": "Teeth cleaning",
+                 *         "call_id": "5f0c2a9e-8b1d-4c3e-9f7a-2d6b1e0c4a11",
+                 *         "contact_id": "9a1e7c3b-2f4d-4e5a-8b6c-1d2e3f4a5b6c",
+                 *         "cost_usd": 0.42,
+                 *         "lead_score": 80,
+                 *         "outcome": "booked",
+                 *         "sentiment": "positive",
+                 *         "sentiment_score": 0.8,
+                 *         "summary": "Booked a cleaning for Tuesday.",
+                 *         "value_minor": 12000,
+                 *         "vapi_call_id": "call_123"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "call.analyzed"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_call_ended: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "call_id": "5f0c2a9e-8b1d-4c3e-9f7a-2d6b1e0c4a11",
+                 *         "customer_number": "+14155550100",
+                 *         "ended_reason": "customer-ended-call",
+                 *         "status": "completed",
+                 *         "vapi_call_id": "call_123"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "call.ended"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_call_started: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "call_id": "5f0c2a9e-8b1d-4c3e-9f7a-2d6b1e0c4a11",
+                 *         "customer_number": "+14155550100",
+                 *         "ended_reason": null,
+                 *         "status": "in-progress",
+                 *         "vapi_call_id": "call_123"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "call.started"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_contact_created: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "company": null,
+                 *         "contact_id": "9a1e7c3b-2f4d-4e5a-8b6c-1d2e3f4a5b6c",
+                 *         "email": null,
+                 *         "lead_score": 0,
+                 *         "name": "Jane Doe",
+                 *         "phone": "+14155550100",
+                 *         "status": "new",
+                 *         "temperature": "warm"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "contact.created"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_contact_updated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "company": null,
+                 *         "contact_id": "9a1e7c3b-2f4d-4e5a-8b6c-1d2e3f4a5b6c",
+                 *         "email": "jane@example.com",
+                 *         "lead_score": 85,
+                 *         "name": "Jane Doe",
+                 *         "phone": "+14155550100",
+                 *         "status": "booked",
+                 *         "temperature": "hot"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "contact.updated"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_dialpad_call_connected: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "app_id": "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a",
+                 *         "call_id": 6543210987,
+                 *         "direction": "inbound",
+                 *         "from_number": "+14155550100",
+                 *         "status": "connected",
+                 *         "timestamp": "2026-12-05T10:30:05.000Z",
+                 *         "to_number": "+14155550199",
+                 *         "user_id": 42
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "dialpad.call.connected"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_dialpad_call_ended: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "app_id": "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a",
+                 *         "call_id": 6543210987,
+                 *         "direction": "inbound",
+                 *         "duration_seconds": 95,
+                 *         "from_number": "+14155550100",
+                 *         "outcome": "answered",
+                 *         "status": "ended",
+                 *         "timestamp": "2026-12-05T10:31:40.000Z",
+                 *         "to_number": "+14155550199",
+                 *         "user_id": 42
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "dialpad.call.ended"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_dialpad_call_ringing: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "app_id": "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a",
+                 *         "call_id": 6543210987,
+                 *         "direction": "inbound",
+                 *         "from_number": "+14155550100",
+                 *         "status": "ringing",
+                 *         "timestamp": "2026-12-05T10:30:00.000Z",
+                 *         "to_number": "+14155550199",
+                 *         "user_id": 42
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "dialpad.call.ringing"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_integration_error: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "appointment_id": "7c2d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+                 *         "integration": "google_calendar",
+                 *         "message": "the appointment could not be synchronised with Google Calendar: 401 invalid credentials"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "integration.error"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_lead_hot: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "call_id": "5f0c2a9e-8b1d-4c3e-9f7a-2d6b1e0c4a11",
+                 *         "caller": "Jane Doe",
+                 *         "contact_id": "9a1e7c3b-2f4d-4e5a-8b6c-1d2e3f4a5b6c",
+                 *         "lead_score": 85
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "lead.hot"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_transcript_final: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "role": "user",
+                 *         "text": "I'd like to book a cleaning.",
+                 *         "vapi_call_id": "call_123"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "transcript.final"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_voicemail_received: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "app_id": "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a",
+                 *         "call_id": 6543210987,
+                 *         "duration_seconds": 31,
+                 *         "from_number": "+14155550100",
+                 *         "timestamp": "2026-12-05T10:30:00.000Z",
+                 *         "to_number": "+14155550199",
+                 *         "voicemail_id": "3b4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7"
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "voicemail.received"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_webhook_test: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, `msg_` + 32 hex: the same on every attempt (deduplicate by it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, space-separated. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": {
+                 *         "endpoint_id": "e0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d",
+                 *         "message": "This is a test event."
+                 *       },
+                 *       "timestamp": "2026-12-05T10:30:00.000Z",
+                 *       "type": "webhook.test"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookMessageBody"];
+            };
+        };
+        responses: {
+            /** @description Received; any other answer or none within 15 s is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

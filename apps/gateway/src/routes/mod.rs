@@ -18,6 +18,7 @@ pub mod softphone;
 pub mod telephony;
 pub mod users;
 pub mod vapi;
+pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod ws;
 
@@ -74,6 +75,7 @@ pub const AREAS: &[(&str, Configure)] = &[
     ("knowledge_base", knowledge_base::configure),
     ("vapi", vapi::configure),
     ("webhooks", webhooks::configure),
+    ("webhook_endpoints", webhook_endpoints::configure),
     ("ws", ws::configure),
 ];
 

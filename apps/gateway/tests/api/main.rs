@@ -17,3 +17,4 @@ mod realtime;
 mod softphone;
 mod telephony;
 mod vapi;
+mod webhooks_out;

@@ -98,7 +98,8 @@ async fn created_id(gw: &TestGateway, s: &Session, path: &str, body: Value, fiel
         .to_owned()
 }
 
-/// Two organizations, each with a contact, a service, an appointment and an app.
+/// Two organizations, each with a contact, a service, an appointment, a webhook endpoint and an
+/// app.
 async fn world() -> World {
     let providers = wiremock::MockServer::start().await;
     // Vapi accepts (the platform's account works); every other provider refuses.
@@ -142,6 +143,8 @@ async fn world() -> World {
         let appointment = json!({"customer_name": "Jo", "customer_phone": phone,
             "scheduled_time": "2030-01-07T11:00:00Z"});
         own.push(created_id(&gw, s, "/api/appointments", appointment, "appointment").await);
+        let endpoint = json!({"url": "https://crm.example.com/hooks"});
+        own.push(created_id(&gw, s, "/api/webhooks/endpoints", endpoint, "endpoint").await);
     }
     let (app_a, key_a) = gw.app_with_key(&a, "CRM").await;
     let (app_b, _) = gw.app_with_key(&b, "CRM").await;
