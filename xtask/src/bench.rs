@@ -110,6 +110,8 @@ fn crate_benches() -> Result {
             "scheduling",
             "--package",
             "rag",
+            "--package",
+            "webhooks",
             "--benches",
         ]),
     )

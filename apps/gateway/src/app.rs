@@ -87,9 +87,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(routes::configure)
         .split_for_parts()
         .1;
-    document_key_scopes(&mut doc);
-    doc.webhooks = Some(routes::webhook_endpoints::openapi_webhooks());
+    complete_document(&mut doc);
     doc
+}
+
+/// What the routes do not say themselves: each operation's key scope and the `webhooks`
+/// section (every outbound event type).
+fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
+    document_key_scopes(doc);
+    doc.webhooks = Some(routes::webhook_endpoints::openapi_webhooks());
 }
 
 /// Adds to every operation a user may call (`bearer`) what an organization API key needs for it
@@ -228,6 +234,7 @@ pub fn build(
         InitError = (),
     >,
 > {
+    let cors_origins = state.cors_origins.clone();
     let (app, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -242,7 +249,7 @@ pub fn build(
         .app_data(web::PathConfig::default().error_handler(|e, _| path_error(&e).into()))
         .configure(routes::configure)
         .split_for_parts();
-    document_key_scopes(&mut api);
+    complete_document(&mut api);
     app.app_data(web::Data::new(api))
         .route("/api/openapi.json", web::get().to(openapi_json))
         .default_service(web::to(not_found))
@@ -251,8 +258,39 @@ pub fn build(
         .wrap(ErrorHandlers::new().default_handler(error_shape))
         .wrap(from_fn(crate::input::refuse_nul_in_url))
         .wrap(from_fn(crate::edge::limit_clients))
+        .wrap(actix_web::middleware::Condition::new(
+            !cors_origins.is_empty(),
+            cors(&cors_origins),
+        ))
         .wrap(from_fn(telemetry::request_id_header))
         .wrap(TracingLogger::<telemetry::AccessSpan>::new())
+}
+
+/// CORS for the operator's `origins` (`CORS_ALLOWED_ORIGINS`): their pages may call the API with
+/// a bearer token (no cookies are used, so no credentials mode), and read the headers a client
+/// needs. A request from any other origin passes without CORS headers (the browser then keeps
+/// the answer from the page), so the same-origin console is unaffected.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::header;
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static(crate::auth::API_KEY_HEADER),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("idempotent-replayed"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .block_on_origin_mismatch(false)
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 async fn openapi_json(api: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {

@@ -25,17 +25,18 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError as _, web};
 use tenancy::api_keys::{self, AppPrincipal};
 use tenancy::audit::{self, Actor, AuditRecord, RequestOrigin};
 use tenancy::caller::Caller;
 use tenancy::org_keys::{self, KeyPrincipal};
 use tenancy::sessions::{self, ClientInfo, UserPrincipal};
 use tenancy::users::Role;
+use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -60,8 +61,9 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// What sign-in records about the client: user agent and the peer address (not
-/// `X-Forwarded-For`, which a client can forge).
+/// What sign-in records about the client: user agent and its address (the peer's, or behind a
+/// trusted proxy its `X-Forwarded-For` entry, [`crate::edge::client_address`]; a client's own
+/// `X-Forwarded-For` is never believed).
 #[must_use]
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
@@ -70,15 +72,16 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
             .get("user-agent")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        address: req.peer_addr().map(|a| a.ip()),
+        address: crate::edge::client_address(req),
     }
 }
 
-/// Where a request comes from, for the audit trail: the client's address and the request id.
+/// Where a request comes from, for the audit trail: the client's address (behind a trusted
+/// proxy, its `X-Forwarded-For` entry: [`crate::edge::client_address`]) and the request id.
 #[must_use]
 pub fn request_origin(req: &HttpRequest) -> RequestOrigin {
     RequestOrigin {
-        address: req.peer_addr().map(|a| a.ip().to_string()),
+        address: crate::edge::client_address(req).map(|a| a.to_string()),
         request_id: req
             .extensions()
             .get::<tracing_actix_web::RequestId>()
@@ -114,21 +117,23 @@ fn principal_path(path: &str) -> bool {
 
 /// Middleware: authenticates the bearer JWT (checked against its session) and the app API key
 /// a request presents, and keeps the outcome for [`AuthUser`], [`RoleAtLeast`], [`AuthApp`] and
-/// [`AppAccess`]. It refuses nothing itself: a route without a principal ignores the outcome.
+/// [`AppAccess`]. It refuses nothing itself (a route without a principal ignores the outcome),
+/// except a request over its organization's or key's rate limit ([`crate::rate_limit`]): 429
+/// `rate_limited` before any handler runs.
 ///
 /// # Errors
 /// Whatever the inner service returns.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if principal_path(req.path())
         && let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
     {
         // `/ws` checks a user's token itself (it may also come later, in the first message).
         if let Some(token) = bearer(req.request()).filter(|_| req.path() != "/ws") {
             if token.starts_with(org_keys::KEY_PREFIX) {
-                let address = req.peer_addr().map(|a| a.ip());
+                let address = crate::edge::client_address(req.request());
                 let found =
                     org_keys::authenticate(&state.db, &state.auth.api_key_pepper, &token, address)
                         .await
@@ -147,6 +152,14 @@ pub async fn authenticate(
                 .map_err(ApiError::from);
             req.extensions_mut().insert(AppAuth(found));
         }
+        // WebSocket upgrades are not counted: a reconnecting fleet is bounded per client by
+        // the edge, and refusing it would only make it retry sooner.
+        if let Some((org, key)) = rate_counted(req.request()).filter(|_| req.path() != "/ws")
+            && let Err(limited) = state.rate_limits.admit(org, key)
+        {
+            let response = limited.error_response();
+            return Ok(req.into_response(response).map_into_right_body());
+        }
     }
     let res = next.call(req).await?;
     if crate::access::is_write(res.request().method())
@@ -154,7 +167,23 @@ pub async fn authenticate(
     {
         audit_key_write(res.request(), key, res.status()).await;
     }
-    Ok(res)
+    Ok(res.map_into_left_body())
+}
+
+/// The organization (and organization key) a request counts against for rate limits: whoever
+/// [`authenticate`] found, a key before a user before an app.
+fn rate_counted(req: &HttpRequest) -> Option<(Uuid, Option<Uuid>)> {
+    let extensions = req.extensions();
+    if let Some(KeyAuth(Ok(key))) = extensions.get::<KeyAuth>() {
+        return Some((key.org_id.0, Some(key.key_id)));
+    }
+    if let Some(UserAuth(Ok(user))) = extensions.get::<UserAuth>() {
+        return Some((user.org_id.0, None));
+    }
+    match extensions.get::<AppAuth>() {
+        Some(AppAuth(Ok(app))) => Some((app.org_id.0, None)),
+        _ => None,
+    }
 }
 
 /// Records a write request made with an organization API key (`api_key.write`: method, route,

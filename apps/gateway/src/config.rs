@@ -121,6 +121,13 @@ pub struct Config {
     pub console: crate::console::ConsoleConfig,
     /// Outbound webhooks (see [`WebhookConfig`]).
     pub webhooks: WebhookConfig,
+    /// `RATE_LIMIT_ORG_PER_MIN` (default 6,000) and `RATE_LIMIT_KEY_PER_MIN` (default 1,200):
+    /// requests per minute per organization and per organization API key, per instance; 0 turns
+    /// one off ([`crate::rate_limit`]).
+    pub rate_limits: crate::rate_limit::RateLimitConfig,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins (`https://crm.example.com`) whose browser
+    /// pages may call the API; none by default (the console is same-origin).
+    pub cors_origins: Vec<String>,
 }
 
 /// Outbound webhook delivery (docs/integrating.md, "Webhooks"; docs/operations.md).
@@ -286,6 +293,8 @@ impl std::fmt::Debug for Config {
             .field("retrieval", &self.retrieval)
             .field("console", &self.console)
             .field("webhooks", &self.webhooks)
+            .field("rate_limits", &self.rate_limits)
+            .field("cors_origins", &self.cors_origins)
             .finish()
     }
 }
@@ -345,6 +354,27 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                 reason: "expected an http:// or https:// URL".into(),
             }),
         }
+    }
+
+    /// Comma-separated `scheme://host[:port]` origins, without a path or trailing slash.
+    fn origins(&self, var: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(Vec::new());
+        };
+        raw.split(',')
+            .map(|o| {
+                let o = o.trim().trim_end_matches('/');
+                let valid = url::Url::parse(o).is_ok_and(|u| {
+                    matches!(u.scheme(), "https" | "http") && u.path() == "/" && u.host().is_some()
+                });
+                valid
+                    .then(|| o.to_owned())
+                    .ok_or_else(|| ConfigError::Invalid {
+                        var,
+                        reason: format!("{o:?} is not an origin such as https://crm.example.com"),
+                    })
+            })
+            .collect()
     }
 
     fn webhooks(&self) -> Result<WebhookConfig, ConfigError> {
@@ -836,6 +866,21 @@ impl Config {
             retrieval: vars.retrieval()?,
             console: vars.console()?,
             webhooks: vars.webhooks()?,
+            rate_limits: crate::rate_limit::RateLimitConfig {
+                org_per_minute: vars.parsed(
+                    "RATE_LIMIT_ORG_PER_MIN",
+                    crate::rate_limit::RateLimitConfig::default().org_per_minute,
+                    "a whole number of requests per minute (0: off)",
+                    |_| true,
+                )?,
+                key_per_minute: vars.parsed(
+                    "RATE_LIMIT_KEY_PER_MIN",
+                    crate::rate_limit::RateLimitConfig::default().key_per_minute,
+                    "a whole number of requests per minute (0: off)",
+                    |_| true,
+                )?,
+            },
+            cors_origins: vars.origins("CORS_ALLOWED_ORIGINS")?,
         })
     }
 }

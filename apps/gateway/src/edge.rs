@@ -32,6 +32,20 @@ use futures_util::Stream;
 
 use crate::error::ApiError;
 
+/// The client of a request as the edge decided it (the peer, or the trusted proxy's
+/// `X-Forwarded-For` entry): what rate limits, API keys' last use and the audit trail record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+/// The client address of `req` ([`ClientAddress`]), or its peer when the edge did not run.
+#[must_use]
+pub fn client_address(req: &actix_web::HttpRequest) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ClientAddress>()
+        .map(|c| c.0)
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+}
+
 /// Per-client limits (`HTTP_BODY_TIMEOUT_SECS`, `HTTP_MAX_REQUESTS_PER_CLIENT`,
 /// `TRUSTED_PROXIES`).
 #[derive(Debug, Clone)]
@@ -193,6 +207,7 @@ pub async fn limit_clients(
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
     let client = limits.client(peer, forwarded);
+    req.extensions_mut().insert(ClientAddress(client));
     let Some(_permit) = limits.enter(client) else {
         let busy = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

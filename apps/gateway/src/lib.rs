@@ -11,6 +11,7 @@ pub mod edge;
 pub mod error;
 pub mod idempotency;
 pub mod input;
+pub mod rate_limit;
 pub mod routes;
 pub mod server;
 pub mod state;

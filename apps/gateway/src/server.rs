@@ -86,6 +86,7 @@ pub fn app_state(config: &Config, db: db::Db) -> Result<AppState, ServeError> {
     .with_vapi(&config.vapi, voice_agent::VoiceConfig::default())
     .with_edge(config.edge.clone())
     .with_webhooks(&config.webhooks)
+    .with_api_limits(config.rate_limits, &config.cors_origins)
     .with_console(config.console.clone()))
 }
 

@@ -52,6 +52,10 @@ pub struct AppState {
     pub webhooks: webhooks::endpoints::Endpoints,
     /// How this instance delivers webhook messages.
     pub webhook_delivery: webhooks::DeliveryConfig,
+    /// Request rate limits per organization and per key (this instance's buckets).
+    pub rate_limits: Arc<crate::rate_limit::RateLimits>,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_origins: Arc<[String]>,
 }
 
 /// Wake-ups of the job workers within this window send one `NOTIFY` to other instances.
@@ -130,6 +134,8 @@ impl AppState {
         Self {
             webhooks,
             webhook_delivery: webhooks::DeliveryConfig::default(),
+            rate_limits: Arc::new(crate::rate_limit::RateLimits::default()),
+            cors_origins: Arc::from(Vec::new()),
             voice,
             knowledge,
             vapi_auth: None,
@@ -180,6 +186,18 @@ impl AppState {
             Arc::new(policy),
         );
         self.webhook_delivery = config.delivery.clone();
+        self
+    }
+
+    /// The same state with rate limits of `limits` and CORS for `cors_origins`.
+    #[must_use]
+    pub fn with_api_limits(
+        mut self,
+        limits: crate::rate_limit::RateLimitConfig,
+        cors_origins: &[String],
+    ) -> Self {
+        self.rate_limits = Arc::new(crate::rate_limit::RateLimits::new(limits));
+        self.cors_origins = Arc::from(cors_origins.to_vec());
         self
     }
 

@@ -255,6 +255,19 @@ impl TestGateway {
         Self::serve_with(database, state, test_runner_config().workers)
     }
 
+    /// [`TestGateway::start`] with request rate limits `limits` and CORS for `cors_origins`.
+    ///
+    /// # Panics
+    /// As [`TestGateway::start`].
+    pub async fn start_api_limits(
+        limits: crate::rate_limit::RateLimitConfig,
+        cors_origins: &[String],
+    ) -> Self {
+        let database = TestDatabase::new().await;
+        let state = test_state(database.db()).with_api_limits(limits, cors_origins);
+        Self::serve_with(database, state, test_runner_config().workers)
+    }
+
     /// [`TestGateway::start`] serving the operator console described by `console`.
     ///
     /// # Panics

@@ -2,6 +2,7 @@
 //! dependencies on disk) with a module per area. `tests/logging.rs` and `tests/secrets.rs` stay
 //! binaries of their own: each installs the process-wide log subscriber it reads.
 
+mod api_limits;
 mod console;
 mod crm;
 mod cti_records;
