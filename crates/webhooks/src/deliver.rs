@@ -328,14 +328,18 @@ impl Deliverer {
             .db
             .tenant(job.org, async move |c| {
                 let org = job.org;
-                let number = insert_attempt(c, org, &task, &attempt).await?;
                 let (status, next_at) = match (attempt.succeeded, next) {
                     (true, _) => ("succeeded", None),
                     (false, Some(delay)) => ("pending", Some(Utc::now() + delay)),
-                    (false, None) if task.manual => (current_or_failed(c, org, &task).await?, None),
                     (false, None) => ("failed", None),
                 };
-                set_delivery(c, org, &task, status, next_at).await?;
+                // A failed manual resend leaves a delivery that succeeded before as it was.
+                let outcome = DeliveryOutcome {
+                    status,
+                    next_at,
+                    keep_success: task.manual && !attempt.succeeded,
+                };
+                let (number, status) = log_attempt(c, org, &task, &attempt, &outcome).await?;
                 if let Some(at) = next_at {
                     let retry = Task { retry: task.retry + 1, manual: false, ..task.clone() };
                     enqueue(c, org, &retry, Some(at)).await?;
@@ -346,18 +350,6 @@ impl Deliverer {
             })
             .await
     }
-}
-
-/// A manual resend that failed leaves the delivery as it was, unless it never succeeded.
-async fn current_or_failed(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    task: &Task,
-) -> Result<&'static str, Failure> {
-    Ok(match delivery_status(c, org, task).await?.as_deref() {
-        Some("succeeded") => "succeeded",
-        _ => "failed",
-    })
 }
 
 async fn delivery_status(
@@ -391,20 +383,43 @@ async fn set_delivery(
     Ok(())
 }
 
-/// Appends the attempt to the log and counts it on the delivery; returns its number.
-async fn insert_attempt(
+/// A delivery's state after one attempt.
+struct DeliveryOutcome {
+    /// `succeeded`, `pending` (a retry is due) or `failed`.
+    status: &'static str,
+    /// When the retry is due.
+    next_at: Option<chrono::DateTime<Utc>>,
+    /// Keep `succeeded` if the delivery had it (a failed manual resend).
+    keep_success: bool,
+}
+
+/// Counts the attempt on its delivery and sets the delivery's state in one statement, then
+/// appends the attempt to the log; returns the attempt's number and the delivery's status.
+async fn log_attempt(
     c: &mut AsyncPgConnection,
     org: OrgId,
     task: &Task,
     a: &Attempt,
-) -> Result<i32, Failure> {
-    let number: i32 = diesel::update(wd::table.find((&task.message_id, task.endpoint_id)))
-        .filter(wd::org_id.eq(org.0))
-        .set(wd::attempts.eq(wd::attempts + 1))
-        .returning(wd::attempts)
-        .get_result(c)
-        .await
-        .map_err(db::DbError::Query)?;
+    outcome: &DeliveryOutcome,
+) -> Result<(i32, String), Failure> {
+    use diesel::sql_types::{Bool, Text};
+    let status = diesel::dsl::sql::<Text>("CASE WHEN status = 'succeeded' AND ")
+        .bind::<Bool, _>(outcome.keep_success)
+        .sql(" THEN 'succeeded' ELSE ")
+        .bind::<Text, _>(outcome.status)
+        .sql(" END");
+    let (number, status): (i32, String) =
+        diesel::update(wd::table.find((&task.message_id, task.endpoint_id)))
+            .filter(wd::org_id.eq(org.0))
+            .set((
+                wd::attempts.eq(wd::attempts + 1),
+                wd::status.eq(status),
+                wd::next_attempt_at.eq(outcome.next_at),
+            ))
+            .returning((wd::attempts, wd::status))
+            .get_result(c)
+            .await
+            .map_err(db::DbError::Query)?;
     diesel::insert_into(wa::table)
         .values((
             wa::id.eq(Uuid::new_v4()),
@@ -421,7 +436,7 @@ async fn insert_attempt(
         .execute(c)
         .await
         .map_err(db::DbError::Query)?;
-    Ok(number)
+    Ok((number, status))
 }
 
 /// Clears the endpoint's failure streak on a success; on a failure starts it, or disables

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use db::schema::{webhook_attempts as wa, webhook_deliveries as wd, webhook_messages as wm};
 use db::{Db, OrgId};
-use diesel::{ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper};
+use diesel::{
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
+};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -177,7 +179,6 @@ pub async fn prune(db: &Db) -> Result<i64, WebhookError> {
 /// # Errors
 /// [`WebhookError::NotFound`]; [`WebhookError::Db`].
 pub async fn message(db: &Db, org: OrgId, id: String) -> Result<Message, WebhookError> {
-    use diesel::OptionalExtension as _;
     db.tenant(org, async move |c| {
         wm::table
             .find(id)

@@ -396,6 +396,14 @@ pub fn openapi_webhooks() -> utoipa::openapi::path::Paths {
     paths.build()
 }
 
+/// `200 {"success": true, "secret": "whsec_…"}`.
+fn secret_reply(secret: &str) -> HttpResponse {
+    HttpResponse::Ok().json(WebhookSecretResponse {
+        success: true,
+        secret: secret.to_owned(),
+    })
+}
+
 fn changed_by(req: &HttpRequest, caller: &Caller) -> ChangedBy {
     ChangedBy {
         actor: caller.actor,
@@ -560,10 +568,7 @@ async fn read_webhook_secret(
         .webhooks
         .secret(admin.org_id, by, id.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(WebhookSecretResponse {
-        success: true,
-        secret: secret.to_string(),
-    }))
+    Ok(secret_reply(&secret))
 }
 
 /// Replaces the signing secret; the previous one keeps signing beside it for 24 hours, so
@@ -583,10 +588,7 @@ async fn rotate_webhook_secret(
         .webhooks
         .rotate_secret(admin.org_id, by, id.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(WebhookSecretResponse {
-        success: true,
-        secret: secret.to_string(),
-    }))
+    Ok(secret_reply(&secret))
 }
 
 /// Sends a `webhook.test` message to this endpoint only.
