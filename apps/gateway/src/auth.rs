@@ -89,6 +89,20 @@ pub fn request_origin(req: &HttpRequest) -> RequestOrigin {
     }
 }
 
+/// The request's [`RequestOrigin`] (client address, request id), for handlers whose change is
+/// audited.
+#[derive(Debug, Clone)]
+pub struct Origin(pub RequestOrigin);
+
+impl FromRequest for Origin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self(request_origin(req))))
+    }
+}
+
 /// An authenticated caller: a user (any role) or an organization API key holding the route's
 /// scope.
 #[derive(Debug, Clone, Copy)]
@@ -364,9 +378,20 @@ pub struct AppAccess {
     pub org_id: db::OrgId,
     /// The app.
     pub app_id: uuid::Uuid,
-    /// The admin (or organization API key with `apps` scope) acting, when not the app itself:
-    /// the user's or the key's id.
-    pub user_id: Option<uuid::Uuid>,
+    /// Who acts: the app itself ([`Actor::App`]) with its app key, or an admin user or an
+    /// organization API key with the `apps` scope.
+    pub actor: Actor,
+}
+
+impl AppAccess {
+    /// This access acting from `origin`, as audited operations record it.
+    #[must_use]
+    pub fn changed_by(&self, origin: RequestOrigin) -> tenancy::audit::ChangedBy {
+        tenancy::audit::ChangedBy {
+            actor: self.actor,
+            origin,
+        }
+    }
 }
 
 impl FromRequest for AppAccess {
@@ -393,7 +418,7 @@ impl FromRequest for AppAccess {
                 return Ok(Self {
                     org_id: principal.org_id,
                     app_id,
-                    user_id: None,
+                    actor: Actor::App(app_id),
                 });
             }
             let RoleAtLeast(admin) = admin
@@ -404,7 +429,7 @@ impl FromRequest for AppAccess {
             Ok(Self {
                 org_id: admin.org_id,
                 app_id,
-                user_id: Some(admin.actor_id()),
+                actor: admin.actor,
             })
         })
     }

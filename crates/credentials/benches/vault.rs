@@ -66,7 +66,10 @@ fn main() {
         let mut orgs = Vec::new();
         for i in 0..100 {
             let org = create_org(&db, &format!("Clinic {i}")).await;
-            service.store(org, &twilio(), true, None).await.unwrap();
+            service
+                .store(org, &twilio(), true, &tenancy::audit::ChangedBy::system())
+                .await
+                .unwrap();
             orgs.push(org);
         }
         let mut hits = Vec::with_capacity(ITERATIONS);

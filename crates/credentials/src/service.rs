@@ -13,6 +13,7 @@ use diesel::{
 };
 use diesel_async::RunQueryDsl;
 use moka::future::Cache;
+use tenancy::audit::ChangedBy;
 use uuid::Uuid;
 
 use crate::CredentialError;
@@ -251,7 +252,7 @@ impl CredentialService {
         org: OrgId,
         credential: &Credential,
         verified_now: bool,
-        actor: Option<Uuid>,
+        by: &ChangedBy,
     ) -> Result<CredentialRecord, CredentialError> {
         let provider = credential.provider();
         let sealed = self
@@ -276,7 +277,7 @@ impl CredentialService {
                     .returning(CredentialRecord::as_returning())
                     .get_result(c)
                     .await?;
-                audit(c, org, provider, "stored", None, actor).await?;
+                audit(c, org, provider, "stored", None, by).await?;
                 Ok::<_, CredentialError>(record)
             })
             .await?;
@@ -296,7 +297,7 @@ impl CredentialService {
         org: OrgId,
         provider: Provider,
         outcome: Result<(), String>,
-        actor: Option<Uuid>,
+        by: &ChangedBy,
     ) -> Result<CredentialRecord, CredentialError> {
         self.db
             .tenant(org, async move |c| {
@@ -326,7 +327,7 @@ impl CredentialService {
                         .optional()?,
                 };
                 let record = record.ok_or(CredentialError::NotConnected(provider))?;
-                audit(c, org, provider, action, detail, actor).await?;
+                audit(c, org, provider, action, detail, by).await?;
                 Ok(record)
             })
             .await
@@ -341,14 +342,14 @@ impl CredentialService {
         &self,
         org: OrgId,
         provider: Provider,
-        actor: Option<Uuid>,
+        by: &ChangedBy,
     ) -> Result<bool, CredentialError> {
         let retired = self
             .db
             .tenant(org, async move |c| {
                 let retired = retire_active(c, org, provider).await?;
                 if retired {
-                    audit(c, org, provider, "disconnected", None, actor).await?;
+                    audit(c, org, provider, "disconnected", None, by).await?;
                 }
                 Ok::<_, CredentialError>(retired)
             })
@@ -379,14 +380,18 @@ async fn retire_active(
     Ok(retired > 0)
 }
 
+/// Records a credential event twice in the caller's transaction: in the vault's own
+/// `credential_audit_log` and, as `credential.<action>` on the provider, in the organization's
+/// audit trail (`GET /api/audit-log`). `detail` is a verification error, never a secret.
 async fn audit(
     c: &mut AsyncPgConnection,
     org: OrgId,
     provider: Provider,
     action: &'static str,
     detail: Option<String>,
-    actor: Option<Uuid>,
+    by: &ChangedBy,
 ) -> Result<(), CredentialError> {
+    let trail = serde_json::json!({ "provider": provider.as_str(), "error": detail });
     diesel::insert_into(credential_audit_log::table)
         .values((
             credential_audit_log::id.eq(Uuid::new_v4()),
@@ -394,9 +399,17 @@ async fn audit(
             credential_audit_log::provider.eq(provider.as_str()),
             credential_audit_log::action.eq(action),
             credential_audit_log::detail.eq(detail),
-            credential_audit_log::actor.eq(actor),
+            credential_audit_log::actor.eq(by.actor.id()),
         ))
         .execute(c)
+        .await?;
+    let action = match action {
+        "stored" => "credential.stored",
+        "verified" => "credential.verified",
+        "verification_failed" => "credential.verification_failed",
+        _ => "credential.disconnected",
+    };
+    by.record_on(c, org, action, Some(provider.as_str().to_owned()), trail)
         .await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use secrecy::{ExposeSecret, SecretString};
+use tenancy::audit::{Actor, ChangedBy, RequestOrigin};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -77,7 +78,7 @@ async fn stores_and_reads_typed_credentials_with_actionable_errors() {
     assert!(!service.exists(org, Provider::Twilio).await.unwrap());
 
     let record = service
-        .store(org, &twilio("+15550001111"), true, None)
+        .store(org, &twilio("+15550001111"), true, &ChangedBy::system())
         .await
         .unwrap();
     assert!(record.last_verified_at.is_some());
@@ -95,7 +96,10 @@ async fn stores_and_reads_typed_credentials_with_actionable_errors() {
     assert!(!format!("{cred:?}").contains(TOKEN));
     assert!(service.exists(org, Provider::Twilio).await.unwrap());
 
-    service.store(org, &resend(), false, None).await.unwrap();
+    service
+        .store(org, &resend(), false, &ChangedBy::system())
+        .await
+        .unwrap();
     let providers: Vec<String> = service
         .list(org)
         .await
@@ -123,7 +127,14 @@ async fn writes_invalidate_the_cache_and_keep_history() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
-    let actor = Some(Uuid::new_v4());
+    let user = Uuid::new_v4();
+    let actor = &ChangedBy {
+        actor: Actor::User(user),
+        origin: RequestOrigin {
+            address: Some("198.51.100.7".into()),
+            request_id: Some("req-7".into()),
+        },
+    };
     let service = CredentialService::new(db.clone(), keyring(&[("k1", 1)], "k1"));
 
     service
@@ -215,6 +226,32 @@ async fn writes_invalidate_the_cache_and_keep_history() {
         actions,
         "stored,stored,verification_failed,verified,disconnected"
     );
+    // The organization's audit trail has each change with who, from where and which request;
+    // the verification error is kept, never a secret.
+    let trail = owner_text(
+        &mut owner,
+        &format!("SELECT string_agg(action || '/' || target || '/' || actor_id || '/' || address || '/' || request_id, ',' ORDER BY occurred_at, action) AS v FROM audit_events WHERE actor_id = '{user}'"),
+    )
+    .await;
+    let who = format!("twilio/{user}/198.51.100.7/req-7");
+    assert_eq!(
+        trail,
+        [
+            "stored",
+            "stored",
+            "verification_failed",
+            "verified",
+            "disconnected"
+        ]
+        .map(|a| format!("credential.{a}/{who}"))
+        .join(",")
+    );
+    let error = owner_text(
+        &mut owner,
+        "SELECT detail->>'error' AS v FROM audit_events WHERE action = 'credential.verification_failed'",
+    )
+    .await;
+    assert_eq!(error, "Twilio answered 401 (code 20003)");
     let err = owner
         .batch_execute("DELETE FROM credential_audit_log")
         .await
@@ -230,14 +267,17 @@ async fn a_ciphertext_moved_to_another_org_or_provider_does_not_decrypt() {
     let ring = keyring(&[("k1", 1)], "k1");
     let service = CredentialService::new(db.clone(), ring.clone());
     service
-        .store(org_a, &twilio("+15550001111"), false, None)
+        .store(org_a, &twilio("+15550001111"), false, &ChangedBy::system())
         .await
         .unwrap();
     service
-        .store(org_b, &twilio("+15550009999"), false, None)
+        .store(org_b, &twilio("+15550009999"), false, &ChangedBy::system())
         .await
         .unwrap();
-    service.store(org_a, &resend(), false, None).await.unwrap();
+    service
+        .store(org_a, &resend(), false, &ChangedBy::system())
+        .await
+        .unwrap();
 
     // Someone with database access copies A's sealed Twilio credential over B's, and over A's
     // Resend row.
@@ -286,10 +326,10 @@ async fn rotation_reseals_everything_so_the_old_key_can_go() {
     let orgs = [create_org(&db, "A").await, create_org(&db, "B").await];
     let old = CredentialService::new(db.clone(), keyring(&[("k1", 1)], "k1"));
     for org in orgs {
-        old.store(org, &twilio("+15550001111"), false, None)
+        old.store(org, &twilio("+15550001111"), false, &ChangedBy::system())
             .await
             .unwrap();
-        old.store(org, &twilio("+15550002222"), false, None)
+        old.store(org, &twilio("+15550002222"), false, &ChangedBy::system())
             .await
             .unwrap(); // leaves a history row
     }
@@ -404,7 +444,7 @@ async fn credential_tables_are_isolated_between_organizations() {
     let service = CredentialService::new(db.clone(), keyring(&[("k1", 1)], "k1"));
     let (org_a, org_b) = (create_org(&db, "A").await, create_org(&db, "B").await);
     service
-        .store(org_a, &twilio("+15550001111"), false, None)
+        .store(org_a, &twilio("+15550001111"), false, &ChangedBy::system())
         .await
         .unwrap();
     assert!(matches!(

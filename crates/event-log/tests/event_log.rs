@@ -115,7 +115,7 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
         app,
         987_654,
         "crm_ana",
-        user_mapping::Actor::default(),
+        &user_mapping::ChangedBy::system(),
     )
     .await
     .unwrap();

@@ -20,6 +20,7 @@ use db::OrgId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use tenancy::audit::{Actor, ChangedBy, RequestOrigin};
 use uuid::Uuid;
 
 use crate::{IntegrationError, IntegrationStatus};
@@ -84,7 +85,10 @@ struct StateClaims {
     /// Purpose marker, so no other token of ours can stand in for a state.
     purpose: String,
     org: Uuid,
+    /// The user (or, with `by_key`, the organization API key) that started the consent.
     user: Uuid,
+    #[serde(default)]
+    by_key: bool,
     nonce: Uuid,
     exp: i64,
 }
@@ -161,15 +165,16 @@ impl GoogleOAuth {
         }
     }
 
-    /// The consent URL for a user of an organization.
+    /// The consent URL for a user (or API key) of an organization.
     ///
     /// # Errors
     /// [`IntegrationError::Invalid`] if the state cannot be signed.
-    pub fn consent_url(&self, org: OrgId, user: Uuid) -> Result<String, IntegrationError> {
+    pub fn consent_url(&self, org: OrgId, actor: Actor) -> Result<String, IntegrationError> {
         let claims = StateClaims {
             purpose: STATE_PURPOSE.into(),
             org: org.0,
-            user,
+            user: actor.id().unwrap_or_default(),
+            by_key: matches!(actor, Actor::ApiKey(_)),
             nonce: Uuid::new_v4(),
             exp: Utc::now().timestamp() + STATE_TTL_SECS,
         };
@@ -198,11 +203,11 @@ impl GoogleOAuth {
     }
 
     /// Checks a consent `state`: our signature, not expired, our purpose. Returns the
-    /// organization and user it was issued to.
+    /// organization and the user (or key) it was issued to.
     ///
     /// # Errors
     /// [`IntegrationError::Invalid`] ("the sign-in link is invalid or has expired").
-    pub fn check_state(&self, state: &str) -> Result<(OrgId, Uuid), IntegrationError> {
+    pub fn check_state(&self, state: &str) -> Result<(OrgId, Actor), IntegrationError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp"]);
@@ -222,7 +227,12 @@ impl GoogleOAuth {
                 "the Google sign-in link is invalid; start again".into(),
             ));
         }
-        Ok((OrgId(claims.org), claims.user))
+        let actor = if claims.by_key {
+            Actor::ApiKey(claims.user)
+        } else {
+            Actor::User(claims.user)
+        };
+        Ok((OrgId(claims.org), actor))
     }
 
     async fn token_request(
@@ -269,8 +279,9 @@ impl GoogleOAuth {
         credentials: &CredentialService,
         state: &str,
         code: &str,
+        origin: RequestOrigin,
     ) -> Result<IntegrationStatus, IntegrationError> {
-        let (org, user) = self.check_state(state)?;
+        let (org, actor) = self.check_state(state)?;
         if code.trim().is_empty() {
             return Err(IntegrationError::Invalid(
                 "Google returned no authorization code".into(),
@@ -312,7 +323,7 @@ impl GoogleOAuth {
             email,
         });
         let record = credentials
-            .store(org, &credential, true, Some(user))
+            .store(org, &credential, true, &ChangedBy { actor, origin })
             .await?;
         tracing::info!(org_id = %org, "Google Calendar connected");
         Ok(IntegrationStatus::from_record(
@@ -348,7 +359,12 @@ impl GoogleOAuth {
             }),
             Err(IntegrationError::Rejected { provider, message }) => {
                 credentials
-                    .record_verification(org, Provider::GoogleCalendar, Err(message.clone()), None)
+                    .record_verification(
+                        org,
+                        Provider::GoogleCalendar,
+                        Err(message.clone()),
+                        &ChangedBy::system(),
+                    )
                     .await?;
                 Err(IntegrationError::Rejected { provider, message })
             }

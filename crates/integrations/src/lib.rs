@@ -18,7 +18,7 @@ use credentials::{
 };
 use db::OrgId;
 use secrecy::SecretString;
-use uuid::Uuid;
+use tenancy::audit::{Actor, ChangedBy, RequestOrigin};
 
 pub use checks::{CheckOutcome, ProviderEndpoints};
 
@@ -184,11 +184,12 @@ impl Integrations {
     ///
     /// # Errors
     /// [`IntegrationError::NotConfigured`] without a Google OAuth client.
-    pub fn google_consent_url(&self, org: OrgId, user: Uuid) -> Result<String, IntegrationError> {
-        self.google()?.consent_url(org, user)
+    pub fn google_consent_url(&self, org: OrgId, actor: Actor) -> Result<String, IntegrationError> {
+        self.google()?.consent_url(org, actor)
     }
 
-    /// Completes the Google consent (the callback): see [`google::GoogleOAuth::complete`].
+    /// Completes the Google consent (the callback, arriving from `origin`): see
+    /// [`google::GoogleOAuth::complete`].
     ///
     /// # Errors
     /// As [`google::GoogleOAuth::complete`], or [`IntegrationError::NotConfigured`].
@@ -196,9 +197,10 @@ impl Integrations {
         &self,
         state: &str,
         code: &str,
+        origin: RequestOrigin,
     ) -> Result<IntegrationStatus, IntegrationError> {
         self.google()?
-            .complete(&self.credentials, state, code)
+            .complete(&self.credentials, state, code, origin)
             .await
     }
 
@@ -232,15 +234,12 @@ impl Integrations {
         &self,
         org: OrgId,
         credential: Credential,
-        actor: Uuid,
+        by: &ChangedBy,
     ) -> Result<IntegrationStatus, IntegrationError> {
         let provider = credential.provider();
         match self.check(&credential).await {
             CheckOutcome::Accepted => {
-                let record = self
-                    .credentials
-                    .store(org, &credential, true, Some(actor))
-                    .await?;
+                let record = self.credentials.store(org, &credential, true, by).await?;
                 Ok(IntegrationStatus::from_record(provider, Some(record)))
             }
             CheckOutcome::Rejected(message) => {
@@ -262,7 +261,7 @@ impl Integrations {
         &self,
         org: OrgId,
         input: TwilioInput,
-        actor: Uuid,
+        by: &ChangedBy,
     ) -> Result<IntegrationStatus, IntegrationError> {
         let account_sid = input.account_sid.trim().to_owned();
         if !twilio_client::is_sid(&account_sid, "AC") {
@@ -324,7 +323,7 @@ impl Integrations {
             phone_number,
             voice_application_sid,
         });
-        self.test_and_save(org, credential, actor).await
+        self.test_and_save(org, credential, by).await
     }
 
     /// Connects Resend (API key, optional sender address).
@@ -336,7 +335,7 @@ impl Integrations {
         org: OrgId,
         api_key: Option<SecretString>,
         from_email: Option<String>,
-        actor: Uuid,
+        by: &ChangedBy,
     ) -> Result<IntegrationStatus, IntegrationError> {
         let from_email = from_email
             .map(|e| e.trim().to_owned())
@@ -350,7 +349,7 @@ impl Integrations {
             api_key: non_empty(api_key, "api_key")?,
             from_email,
         });
-        self.test_and_save(org, credential, actor).await
+        self.test_and_save(org, credential, by).await
     }
 
     /// Connects ElevenLabs (API key).
@@ -361,12 +360,12 @@ impl Integrations {
         &self,
         org: OrgId,
         api_key: Option<SecretString>,
-        actor: Uuid,
+        by: &ChangedBy,
     ) -> Result<IntegrationStatus, IntegrationError> {
         let credential = Credential::ElevenLabs(ElevenLabsCredentials {
             api_key: non_empty(api_key, "api_key")?,
         });
-        self.test_and_save(org, credential, actor).await
+        self.test_and_save(org, credential, by).await
     }
 
     /// Every provider's state, in [`Provider::ALL`] order (Vapi is reported by the caller as
@@ -398,7 +397,7 @@ impl Integrations {
         &self,
         org: OrgId,
         provider: Provider,
-        actor: Uuid,
+        by: &ChangedBy,
     ) -> Result<IntegrationStatus, IntegrationError> {
         let outcome = match provider {
             Provider::Twilio => {
@@ -433,7 +432,7 @@ impl Integrations {
         };
         let record = self
             .credentials
-            .record_verification(org, provider, result, Some(actor))
+            .record_verification(org, provider, result, by)
             .await?;
         Ok(IntegrationStatus::from_record(provider, Some(record)))
     }
@@ -447,11 +446,8 @@ impl Integrations {
         &self,
         org: OrgId,
         provider: Provider,
-        actor: Uuid,
+        by: &ChangedBy,
     ) -> Result<bool, IntegrationError> {
-        Ok(self
-            .credentials
-            .disconnect(org, provider, Some(actor))
-            .await?)
+        Ok(self.credentials.disconnect(org, provider, by).await?)
     }
 }

@@ -9,6 +9,7 @@ use integrations::google::{GoogleOAuth, GoogleOAuthConfig};
 use integrations::{IntegrationError, Integrations, ProviderEndpoints};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
+use tenancy::audit::{Actor, ChangedBy, RequestOrigin};
 use uuid::Uuid;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -90,7 +91,7 @@ async fn mock_exchange(server: &MockServer, refresh_token: Option<&str>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_consent_url_asks_for_offline_access_with_a_bound_state() {
     let s = setup().await;
-    let user = Uuid::new_v4();
+    let user = Actor::User(Uuid::new_v4());
     let url = s.integrations.google_consent_url(s.org, user).unwrap();
     let parsed = reqwest::Url::parse(&url).unwrap();
     let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
@@ -105,6 +106,12 @@ async fn the_consent_url_asks_for_offline_access_with_a_bound_state() {
     assert!(!url.contains("google-client-secret"));
     let oauth = GoogleOAuth::new(config(&s.google), SecretString::from(STATE_KEY.to_owned()));
     assert_eq!(oauth.check_state(&q["state"]).unwrap(), (s.org, user));
+    // A consent started with an organization API key is attributed to the key.
+    let key = Actor::ApiKey(Uuid::new_v4());
+    let url = s.integrations.google_consent_url(s.org, key).unwrap();
+    let parsed = reqwest::Url::parse(&url).unwrap();
+    let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+    assert_eq!(oauth.check_state(&q["state"]).unwrap(), (s.org, key));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,12 +120,12 @@ async fn the_callback_stores_the_refresh_token_and_shows_the_email() {
     mock_exchange(&s.google, Some("1//refresh-token")).await;
     let state = state_from(
         &s.integrations
-            .google_consent_url(s.org, Uuid::new_v4())
+            .google_consent_url(s.org, Actor::User(Uuid::new_v4()))
             .unwrap(),
     );
     let status = s
         .integrations
-        .google_complete(&state, "auth-code")
+        .google_complete(&state, "auth-code", RequestOrigin::default())
         .await
         .unwrap();
     assert_eq!(status.status, "connected");
@@ -137,12 +144,12 @@ async fn no_refresh_token_means_nothing_is_stored() {
     mock_exchange(&s.google, None).await;
     let state = state_from(
         &s.integrations
-            .google_consent_url(s.org, Uuid::new_v4())
+            .google_consent_url(s.org, Actor::User(Uuid::new_v4()))
             .unwrap(),
     );
     let err = s
         .integrations
-        .google_complete(&state, "auth-code")
+        .google_complete(&state, "auth-code", RequestOrigin::default())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no refresh token"), "{err}");
@@ -160,7 +167,7 @@ async fn forged_tampered_or_expired_states_are_refused() {
     mock_exchange(&s.google, Some("1//refresh-token")).await;
     let good = state_from(
         &s.integrations
-            .google_consent_url(s.org, Uuid::new_v4())
+            .google_consent_url(s.org, Actor::User(Uuid::new_v4()))
             .unwrap(),
     );
     let mut tampered = good.clone();
@@ -181,7 +188,9 @@ async fn forged_tampered_or_expired_states_are_refused() {
     .unwrap();
     for state in [tampered, expired, other_purpose, "not-a-jwt".into()] {
         assert!(matches!(
-            s.integrations.google_complete(&state, "auth-code").await,
+            s.integrations
+                .google_complete(&state, "auth-code", RequestOrigin::default())
+                .await,
             Err(IntegrationError::Invalid(_))
         ));
     }
@@ -199,11 +208,11 @@ async fn a_revoked_refresh_token_marks_the_integration_in_error() {
     mock_exchange(&s.google, Some("1//refresh-token")).await;
     let state = state_from(
         &s.integrations
-            .google_consent_url(s.org, Uuid::new_v4())
+            .google_consent_url(s.org, Actor::User(Uuid::new_v4()))
             .unwrap(),
     );
     s.integrations
-        .google_complete(&state, "auth-code")
+        .google_complete(&state, "auth-code", RequestOrigin::default())
         .await
         .unwrap();
 
@@ -232,7 +241,7 @@ async fn a_revoked_refresh_token_marks_the_integration_in_error() {
 
     let status = s
         .integrations
-        .verify(s.org, Provider::GoogleCalendar, Uuid::new_v4())
+        .verify(s.org, Provider::GoogleCalendar, &ChangedBy::system())
         .await
         .unwrap();
     assert_eq!(status.status, "error");
@@ -244,7 +253,7 @@ async fn without_an_oauth_client_google_is_not_configured() {
     let s = setup().await;
     let plain = Integrations::new(s.credentials.clone(), ProviderEndpoints::default());
     assert!(matches!(
-        plain.google_consent_url(s.org, Uuid::new_v4()),
+        plain.google_consent_url(s.org, Actor::User(Uuid::new_v4())),
         Err(IntegrationError::NotConfigured(Provider::GoogleCalendar))
     ));
 }
@@ -259,11 +268,13 @@ async fn a_google_outage_stores_nothing_and_marks_nothing() {
         .await;
     let state = state_from(
         &s.integrations
-            .google_consent_url(s.org, Uuid::new_v4())
+            .google_consent_url(s.org, Actor::User(Uuid::new_v4()))
             .unwrap(),
     );
     assert!(matches!(
-        s.integrations.google_complete(&state, "auth-code").await,
+        s.integrations
+            .google_complete(&state, "auth-code", RequestOrigin::default())
+            .await,
         Err(IntegrationError::Unavailable {
             provider: Provider::GoogleCalendar,
             ..

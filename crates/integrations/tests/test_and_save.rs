@@ -9,6 +9,7 @@ use db::test_support::{TestDatabase, create_org};
 use integrations::{IntegrationError, Integrations, ProviderEndpoints, TwilioInput};
 use secrecy::SecretString;
 use serde_json::json;
+use tenancy::audit::{Actor, ChangedBy};
 use uuid::Uuid;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -89,6 +90,14 @@ async fn mock_twilio_numbers(server: &MockServer, numbers: &[&str]) {
         .await;
 }
 
+/// A user changing the organization's integrations.
+fn by() -> ChangedBy {
+    ChangedBy {
+        actor: Actor::User(Uuid::new_v4()),
+        origin: tenancy::audit::RequestOrigin::default(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn twilio_is_saved_only_after_the_provider_accepts() {
     let s = setup().await;
@@ -96,7 +105,7 @@ async fn twilio_is_saved_only_after_the_provider_accepts() {
     mock_twilio_numbers(&s.server, &[NUMBER]).await;
     let status = s
         .service
-        .connect_twilio(s.org, twilio_input("good-token"), Uuid::new_v4())
+        .connect_twilio(s.org, twilio_input("good-token"), &by())
         .await
         .unwrap();
     assert_eq!(status.status, "connected");
@@ -118,7 +127,7 @@ async fn refused_credentials_or_a_foreign_number_save_nothing() {
     mock_twilio_account(&s.server, 401).await;
     let err = s
         .service
-        .connect_twilio(s.org, twilio_input("bad-token"), Uuid::new_v4())
+        .connect_twilio(s.org, twilio_input("bad-token"), &by())
         .await
         .unwrap_err();
     assert!(
@@ -139,7 +148,7 @@ async fn refused_credentials_or_a_foreign_number_save_nothing() {
     mock_twilio_numbers(&s.server, &[]).await;
     let err = s
         .service
-        .connect_twilio(s.org, twilio_input("good-token"), Uuid::new_v4())
+        .connect_twilio(s.org, twilio_input("good-token"), &by())
         .await
         .unwrap_err();
     assert!(
@@ -159,7 +168,7 @@ async fn a_provider_outage_saves_nothing_and_says_so() {
         .await;
     let err = s
         .service
-        .connect_twilio(s.org, twilio_input("token"), Uuid::new_v4())
+        .connect_twilio(s.org, twilio_input("token"), &by())
         .await
         .unwrap_err();
     assert!(
@@ -174,11 +183,7 @@ async fn a_provider_outage_saves_nothing_and_says_so() {
     );
     let err = s
         .service
-        .connect_elevenlabs(
-            s.org,
-            Some(SecretString::from("k".to_owned())),
-            Uuid::new_v4(),
-        )
+        .connect_elevenlabs(s.org, Some(SecretString::from("k".to_owned())), &by())
         .await
         .unwrap_err();
     assert!(
@@ -218,14 +223,12 @@ async fn input_is_validated_before_any_call() {
         bad_sid,
     ] {
         assert!(matches!(
-            s.service.connect_twilio(s.org, input, Uuid::new_v4()).await,
+            s.service.connect_twilio(s.org, input, &by()).await,
             Err(IntegrationError::Invalid(_))
         ));
     }
     assert!(matches!(
-        s.service
-            .connect_resend(s.org, None, None, Uuid::new_v4())
-            .await,
+        s.service.connect_resend(s.org, None, None, &by()).await,
         Err(IntegrationError::Invalid(_))
     ));
     assert!(
@@ -262,7 +265,7 @@ async fn resend_and_elevenlabs_keys_are_checked() {
         )
         .mount(&s.server)
         .await;
-    let actor = Uuid::new_v4();
+    let actor = &by();
     let resend = s
         .service
         .connect_resend(
@@ -298,7 +301,7 @@ async fn resend_and_elevenlabs_keys_are_checked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn verification_records_the_outcome_and_status_lists_every_provider() {
     let s = setup().await;
-    let actor = Uuid::new_v4();
+    let actor = &by();
     Mock::given(method("GET"))
         .and(path("/v1/user"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
@@ -372,7 +375,7 @@ async fn a_refused_resend_key_saves_nothing() {
             s.org,
             Some(SecretString::from("re_revoked".to_owned())),
             None,
-            Uuid::new_v4(),
+            &by(),
         )
         .await
         .unwrap_err();
@@ -435,7 +438,7 @@ async fn an_api_key_and_the_auth_token_are_each_checked_and_both_kept() {
 
     let err = s
         .service
-        .connect_twilio(s.org, key_and_token("wrong-token"), Uuid::new_v4())
+        .connect_twilio(s.org, key_and_token("wrong-token"), &by())
         .await
         .unwrap_err();
     assert!(
@@ -446,7 +449,7 @@ async fn an_api_key_and_the_auth_token_are_each_checked_and_both_kept() {
 
     let status = s
         .service
-        .connect_twilio(s.org, key_and_token("good-token"), Uuid::new_v4())
+        .connect_twilio(s.org, key_and_token("good-token"), &by())
         .await
         .unwrap();
     assert_eq!(status.details["auth_token"], true);

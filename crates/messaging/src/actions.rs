@@ -14,6 +14,7 @@ use db::schema::share_links;
 use db::{OrgId, SystemOp};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName};
 use diesel_async::RunQueryDsl;
+use tenancy::audit::ChangedBy;
 use uuid::Uuid;
 
 use crate::{FOLLOWUP_MAX_CHARS, MessagingError, Messenger, Sent, Subject};
@@ -64,7 +65,7 @@ impl Messenger {
         org: OrgId,
         call_id: Uuid,
         message: &str,
-        user: Uuid,
+        by: &ChangedBy,
     ) -> Result<Followup, MessagingError> {
         let length = message.chars().count();
         if message.trim().is_empty() || length > FOLLOWUP_MAX_CHARS {
@@ -86,9 +87,9 @@ impl Messenger {
                     contact_id: call.contact_id,
                     call_id: Some(call.id),
                     appointment_id: None,
-                    created_by: Some(user),
                 },
                 false,
+                by,
             )
             .await?;
         Ok(Followup {
@@ -108,7 +109,7 @@ impl Messenger {
         org: OrgId,
         call_id: Uuid,
         email: &str,
-        user: Uuid,
+        by: &ChangedBy,
         public_base_url: &str,
         now: DateTime<Utc>,
     ) -> Result<Sent, MessagingError> {
@@ -123,6 +124,7 @@ impl Messenger {
         let expires_at = now + Duration::hours(SHARE_TTL_HOURS);
         let link_id = Uuid::new_v4();
         let (hash, recipient) = (token_hash(&token), email.trim().to_lowercase());
+        let user = by.actor.id().unwrap_or_default();
         self.db
             .tenant(org, async move |c| {
                 diesel::insert_into(share_links::table)
@@ -166,8 +168,8 @@ impl Messenger {
                     contact_id: call.contact_id,
                     call_id: Some(call_id),
                     appointment_id: None,
-                    created_by: Some(user),
                 },
+                by,
             )
             .await;
         if sent.is_err() {
@@ -258,7 +260,7 @@ impl Messenger {
         &self,
         org: OrgId,
         call_id: Uuid,
-        user: Uuid,
+        by: &ChangedBy,
         user_email: &str,
     ) -> Result<TranscriptFile, MessagingError> {
         let call = crm::call_logs::get(&self.db, org, call_id).await?;
@@ -295,8 +297,8 @@ impl Messenger {
                         contact_id: contact,
                         call_id: Some(call_id),
                         appointment_id: None,
-                        created_by: Some(user),
                     },
+                    by,
                 )
                 .await?;
                 diesel::update(
@@ -330,7 +332,7 @@ impl Messenger {
         org: OrgId,
         appointment_id: Uuid,
         method: &str,
-        user: Uuid,
+        by: &ChangedBy,
     ) -> Result<String, MessagingError> {
         let appointment = self.scheduler.get(org, appointment_id).await?;
         if !matches!(appointment.status.as_str(), "pending" | "confirmed") {
@@ -357,14 +359,14 @@ impl Messenger {
             contact_id: appointment.contact_id,
             call_id: None,
             appointment_id: Some(appointment.id),
-            created_by: Some(user),
         };
         let recipient = match method {
             "sms" => {
                 let phone = appointment.customer_phone.clone().ok_or_else(|| {
                     MessagingError::Invalid("this appointment has no phone number".into())
                 })?;
-                self.send_sms(org, &phone, &text, subject, false).await?;
+                self.send_sms(org, &phone, &text, subject, false, by)
+                    .await?;
                 phone
             }
             "email" => {
@@ -381,6 +383,7 @@ impl Messenger {
                         audit_content: &text,
                     },
                     subject,
+                    by,
                 )
                 .await?;
                 email

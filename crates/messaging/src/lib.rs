@@ -26,6 +26,8 @@ use db::schema::messages;
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
+/// Who a message is sent for, and from where (recorded in the audit trail).
+pub use tenancy::audit::ChangedBy;
 use uuid::Uuid;
 
 /// Longest follow-up SMS, characters (one GSM segment; seed 001).
@@ -81,8 +83,6 @@ pub struct Subject {
     pub call_id: Option<Uuid>,
     /// The appointment.
     pub appointment_id: Option<Uuid>,
-    /// The user who asked for it (none for automatic messages).
-    pub created_by: Option<Uuid>,
 }
 
 /// What an audit row records besides its links.
@@ -153,12 +153,14 @@ impl Messenger {
         }
     }
 
-    /// Writes the `pending` audit row.
+    /// Writes the `pending` audit row and, as `message.<method>` on it, the organization's
+    /// audit-trail entry (actor, address, request id), in the caller's transaction.
     async fn audit_on(
         c: &mut AsyncPgConnection,
         org: OrgId,
         entry: AuditEntry<'_>,
         subject: Subject,
+        by: &ChangedBy,
     ) -> Result<Uuid, MessagingError> {
         let AuditEntry {
             method,
@@ -181,9 +183,22 @@ impl Messenger {
                 messages::status.eq("pending"),
                 messages::service_provider.eq(provider),
                 messages::automatic.eq(automatic),
-                messages::created_by.eq(subject.created_by),
+                messages::created_by.eq(by.actor.id()),
             ))
             .execute(c)
+            .await?;
+        let action = match method {
+            "sms" => "message.sms",
+            "email" => "message.email",
+            "share" => "message.share",
+            _ => "message.export",
+        };
+        let detail = serde_json::json!({
+            "recipient": recipient, "automatic": automatic, "provider": provider,
+            "contact_id": subject.contact_id, "call_id": subject.call_id,
+            "appointment_id": subject.appointment_id,
+        });
+        by.record_on(c, org, action, Some(id.to_string()), detail)
             .await?;
         Ok(id)
     }
@@ -223,9 +238,10 @@ impl Messenger {
             .await
     }
 
-    /// Sends an SMS through the organization's Twilio, from its number. An `automatic` SMS
-    /// needs `subject.contact_id` and is refused when another automatic SMS went to the contact
-    /// in the last hour.
+    /// Sends an SMS through the organization's Twilio, from its number, on behalf of `by`
+    /// ([`ChangedBy::system`] for automatic ones). An `automatic` SMS needs
+    /// `subject.contact_id` and is refused when another automatic SMS went to the contact in
+    /// the last hour.
     ///
     /// # Errors
     /// [`MessagingError::Invalid`] (recipient not E.164, empty body, over 1600 characters),
@@ -238,6 +254,7 @@ impl Messenger {
         body: &str,
         subject: Subject,
         automatic: bool,
+        by: &ChangedBy,
     ) -> Result<Sent, MessagingError> {
         let to = crm::normalize_phone(to, crm::DEFAULT_COUNTRY_CODE)?;
         if body.trim().is_empty() || body.chars().count() > 1600 {
@@ -284,6 +301,7 @@ impl Messenger {
                         automatic,
                     },
                     subject,
+                    by,
                 )
                 .await
             })
@@ -336,7 +354,8 @@ impl Messenger {
         }
     }
 
-    /// Sends an email through the organization's Resend, from its sender address.
+    /// Sends an email through the organization's Resend, from its sender address, on behalf of
+    /// `by`.
     ///
     /// # Errors
     /// [`MessagingError::Invalid`], [`MessagingError::NotConnected`],
@@ -346,6 +365,7 @@ impl Messenger {
         org: OrgId,
         email: Email<'_>,
         subject: Subject,
+        by: &ChangedBy,
     ) -> Result<Sent, MessagingError> {
         let Email {
             method,
@@ -375,6 +395,7 @@ impl Messenger {
                         automatic: false,
                     },
                     subject,
+                    by,
                 )
                 .await
             })

@@ -23,6 +23,9 @@ pub enum Member {
         /// When set, only events without a `target_crm_user` and those targeting this CRM user
         /// (server-side form of the seed's client-side filter).
         crm_user_id: Option<String>,
+        /// Also receives the organization's AI-call events ([`is_ai_call_event`]: the Vapi
+        /// call updates and transcripts dashboard users see), which the app asked for.
+        ai_calls: bool,
     },
     /// A dashboard user authenticated by JWT (seed 002): receives the organization's `users`
     /// events their role admits.
@@ -74,6 +77,7 @@ impl Frame {
     }
 }
 
+#[derive(Clone)]
 struct Slot {
     member: Member,
     /// Whether this connection's frames carry `event_id`.
@@ -87,9 +91,25 @@ struct Rooms {
     apps: HashMap<Uuid, HashMap<u64, Slot>>,
     /// Organization id → connection id → slot, for dashboard users.
     users: HashMap<Uuid, HashMap<u64, Slot>>,
+    /// Organization id → connection id → slot, for app connections that also receive the
+    /// organization's AI-call events (each is in its app's room too).
+    call_watchers: HashMap<Uuid, HashMap<u64, Slot>>,
 }
 
 impl Rooms {
+    fn insert(&mut self, id: u64, slot: Slot) {
+        if let Member::App {
+            org_id,
+            ai_calls: true,
+            ..
+        } = &slot.member
+        {
+            let watchers = self.call_watchers.entry(*org_id).or_default();
+            watchers.insert(id, slot.clone());
+        }
+        self.room_mut(&slot.member).insert(id, slot);
+    }
+
     fn room_mut(&mut self, member: &Member) -> &mut HashMap<u64, Slot> {
         match member {
             Member::App { app_id, .. } => self.apps.entry(*app_id).or_default(),
@@ -98,6 +118,18 @@ impl Rooms {
     }
 
     fn remove(&mut self, member: &Member, id: u64) -> bool {
+        if let Member::App {
+            org_id,
+            ai_calls: true,
+            ..
+        } = member
+            && let Some(watchers) = self.call_watchers.get_mut(org_id)
+        {
+            watchers.remove(&id);
+            if watchers.is_empty() {
+                self.call_watchers.remove(org_id);
+            }
+        }
         let (map, key) = match member {
             Member::App { app_id, .. } => (&mut self.apps, *app_id),
             Member::User { org_id, .. } => (&mut self.users, *org_id),
@@ -227,7 +259,7 @@ impl Hub {
             with_ids,
             tx,
         };
-        self.write_rooms().room_mut(&member).insert(id, slot);
+        self.write_rooms().insert(id, slot);
         Subscription {
             hub: Arc::clone(self),
             id,
@@ -237,8 +269,9 @@ impl Hub {
     }
 
     /// Queues `event` for every connection of its room (never another organization's or app's:
-    /// app rooms also check the organization). Each form of the frame (with and without the
-    /// event id) is serialized at most once and shared.
+    /// app rooms also check the organization), and an AI-call event also for the app
+    /// connections of its organization that asked for those. Each form of the frame (with and
+    /// without the event id) is serialized at most once and shared.
     pub fn deliver(&self, event: &OutboxEvent) -> DeliveryReport {
         let (mut plain, mut with_id) = (None, None);
         let mut report = DeliveryReport::default();
@@ -250,8 +283,12 @@ impl Hub {
                 ("users", _) => rooms.users.get(&event.org_id),
                 _ => None,
             };
+            let watchers = is_ai_call_event(event)
+                .then(|| rooms.call_watchers.get(&event.org_id))
+                .flatten();
             let min_rank = event.min_role.as_deref().map_or(0, role_rank);
-            for (id, slot) in room.into_iter().flatten() {
+            let slots = room.into_iter().flatten();
+            for (id, slot) in slots.chain(watchers.into_iter().flatten()) {
                 if !admits(&slot.member, event, min_rank) {
                     continue;
                 }
@@ -322,6 +359,7 @@ impl Hub {
 pub(crate) fn receives(member: &Member, event: &OutboxEvent) -> bool {
     let in_room = match (member, event.audience.as_str(), event.app_id) {
         (Member::App { app_id, .. }, "app", Some(app)) => *app_id == app,
+        (Member::App { ai_calls, .. }, "users", _) => *ai_calls && is_ai_call_event(event),
         (Member::User { .. }, "users", _) => true,
         _ => false,
     };
@@ -331,6 +369,20 @@ pub(crate) fn receives(member: &Member, event: &OutboxEvent) -> bool {
             event,
             event.min_role.as_deref().map_or(0, role_rank),
         )
+}
+
+/// The `type`s of the AI-call events an app may subscribe to: Vapi call updates (started,
+/// status changes, ended with its analysis) and final transcript lines.
+pub const AI_CALL_EVENT_TYPES: [&str; 2] = ["vapi_call_update", "vapi_transcript"];
+
+/// Whether `event` is one of the organization's AI-call events ([`AI_CALL_EVENT_TYPES`],
+/// published to its dashboard users).
+#[must_use]
+pub fn is_ai_call_event(event: &OutboxEvent) -> bool {
+    event.audience == "users"
+        && event.payload["type"]
+            .as_str()
+            .is_some_and(|t| AI_CALL_EVENT_TYPES.contains(&t))
 }
 
 /// Whether a member of the event's room receives it.
@@ -375,6 +427,7 @@ mod tests {
             org_id: org,
             app_id: app,
             crm_user_id: crm.map(Into::into),
+            ai_calls: false,
         }
     }
 
@@ -457,6 +510,44 @@ mod tests {
         );
         assert!(receives(&app(org, app_id, None), &ev));
         assert!(!receives(&app(org, Uuid::new_v4(), None), &ev));
+    }
+
+    #[tokio::test]
+    async fn apps_that_subscribe_get_their_organizations_ai_call_events_only() {
+        let hub = Arc::new(Hub::new(8));
+        let (org_a, org_b, app_a, app_b) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let watcher = |org, app_id| Member::App {
+            org_id: org,
+            app_id,
+            crm_user_id: Some("alice".into()),
+            ai_calls: true,
+        };
+        let mut subscribed = hub.subscribe(watcher(org_a, app_a));
+        let mut plain = hub.subscribe(app(org_a, app_a, None));
+        let mut other_org = hub.subscribe(watcher(org_b, app_b));
+        let mut call = event(org_a, None, None);
+        call.payload = serde_json::json!({"type": "vapi_call_update", "status": "in-progress"});
+        let mut user_change = event(org_a, None, None);
+        user_change.payload = serde_json::json!({"type": "user_updated"});
+        assert_eq!(hub.deliver(&call).delivered, 1);
+        assert!(subscribed.recv().await.is_some());
+        assert!(plain.rx.try_recv().is_err() && other_org.rx.try_recv().is_err());
+        assert!(receives(&watcher(org_a, app_a), &call));
+        assert!(!receives(&watcher(org_b, app_b), &call));
+        assert!(!receives(&app(org_a, app_a, None), &call));
+        // Other dashboard events stay with the dashboard.
+        assert_eq!(hub.deliver(&user_change).delivered, 0);
+        assert!(!receives(&watcher(org_a, app_a), &user_change));
+        // Its app's own events still arrive once; leaving empties both rooms.
+        assert_eq!(hub.deliver(&event(org_a, Some(app_a), None)).delivered, 2);
+        drop(subscribed);
+        assert_eq!(hub.deliver(&call).delivered, 0);
+        assert!(!hub.read_rooms().call_watchers.contains_key(&org_a));
     }
 
     #[tokio::test]

@@ -14,7 +14,8 @@
 //!    lost connection is caught up by the next read, so no committed event is skipped.
 //! 3. The [`Hub`] delivers to the connections of the event's room only: an app's connections
 //!    (`audience = app`), or the organization's signed-in dashboard users with a minimum role
-//!    (`audience = users`). Each connection has a bounded queue; a client too slow to drain it is
+//!    (`audience = users`); an app connection that subscribed to AI calls also gets its
+//!    organization's AI-call events ([`is_ai_call_event`]). Each connection has a bounded queue; a client too slow to drain it is
 //!    disconnected rather than slowing anyone else.
 //!
 //! 4. A client that reconnects after the last event id it saw gets what it missed first
@@ -28,7 +29,10 @@ pub mod outbox;
 pub mod replay;
 
 pub use fanout::{FanOut, PgFanOut, PgFanOutConfig};
-pub use hub::{DeliveryReport, Frame, Hub, HubStats, Member, Subscription};
+pub use hub::{
+    AI_CALL_EVENT_TYPES, DeliveryReport, Frame, Hub, HubStats, Member, Subscription,
+    is_ai_call_event,
+};
 pub use outbox::{Audience, OutboxEvent, RealtimeEvent};
 
 /// Errors of the realtime outbox.

@@ -111,8 +111,22 @@ pub async fn publish(
     Ok(seq)
 }
 
-/// Up to `limit` events of organization `org` after `after`, in seq order, for the room of an
-/// app (`Some(app)`: its `app` events) or of dashboard users (`None`: `users` events); read in
+/// Which room's events [`of_room_after`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// An app's `app` events and, with `ai_calls`, the organization's AI-call events
+    /// ([`crate::AI_CALL_EVENT_TYPES`]).
+    App {
+        /// The app.
+        app_id: Uuid,
+        /// Whether the connection subscribed to AI-call events.
+        ai_calls: bool,
+    },
+    /// The organization's dashboard users' `users` events.
+    Users,
+}
+
+/// Up to `limit` events of organization `org` in `room` after `after`, in seq order; read in
 /// the organization's tenant transaction (row-level security applies). The outbox keeps a day.
 ///
 /// # Errors
@@ -120,10 +134,12 @@ pub async fn publish(
 pub async fn of_room_after(
     db: &Db,
     org: OrgId,
-    app: Option<Uuid>,
+    room: Room,
     after: i64,
     limit: i64,
 ) -> Result<Vec<OutboxEvent>, RealtimeError> {
+    use diesel::BoolExpressionMethods;
+    use diesel::PgAnyJsonExpressionMethods as _;
     db.tenant(org, async move |c| {
         let mut query = realtime_events::table
             .filter(realtime_events::org_id.eq(org.0))
@@ -132,11 +148,27 @@ pub async fn of_room_after(
             .limit(limit)
             .select(OutboxEvent::as_select())
             .into_boxed();
-        query = match app {
-            Some(app) => query
-                .filter(realtime_events::audience.eq("app"))
-                .filter(realtime_events::app_id.eq(app)),
-            None => query.filter(realtime_events::audience.eq("users")),
+        let of_app = |app| {
+            realtime_events::audience
+                .eq("app")
+                .and(realtime_events::app_id.eq(app))
+        };
+        query = match room {
+            Room::App {
+                app_id,
+                ai_calls: false,
+            } => query.filter(of_app(app_id)),
+            Room::App {
+                app_id,
+                ai_calls: true,
+            } => query.filter(
+                of_app(app_id).or(realtime_events::audience.eq("users").and(
+                    realtime_events::payload
+                        .retrieve_as_text("type")
+                        .eq_any(crate::AI_CALL_EVENT_TYPES),
+                )),
+            ),
+            Room::Users => query.filter(realtime_events::audience.eq("users")),
         };
         Ok(query.load(c).await?)
     })

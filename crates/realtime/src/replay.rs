@@ -43,13 +43,24 @@ pub struct Replay {
 /// # Errors
 /// [`RealtimeError::Db`].
 pub async fn missed(db: &Db, member: &Member, since: i64) -> Result<Replay, RealtimeError> {
-    let (org, app) = match member {
-        Member::App { org_id, app_id, .. } => (OrgId(*org_id), Some(*app_id)),
-        Member::User { org_id, .. } => (OrgId(*org_id), None),
+    let (org, room) = match member {
+        Member::App {
+            org_id,
+            app_id,
+            ai_calls,
+            ..
+        } => (
+            OrgId(*org_id),
+            outbox::Room::App {
+                app_id: *app_id,
+                ai_calls: *ai_calls,
+            },
+        ),
+        Member::User { org_id, .. } => (OrgId(*org_id), outbox::Room::Users),
     };
     let (mut frames, mut after) = (Vec::new(), since);
     loop {
-        let page = outbox::of_room_after(db, org, app, after, PAGE).await?;
+        let page = outbox::of_room_after(db, org, room, after, PAGE).await?;
         let full = page.len() as i64 == PAGE;
         for event in &page {
             after = event.seq;

@@ -1,10 +1,12 @@
 //! The organization's audit trail (`audit_events`, append-only): who did what, from where, in
-//! which request. Organization API key events and every write made with a key are recorded
-//! here; admins (and keys with `audit:read`) read it through `GET /api/audit-log`.
+//! which request. Organization API key events, every write made with a key and user changes
+//! are recorded here by this crate; the owners of credentials, user mappings, messages and
+//! webhook endpoints record their changes through [`ChangedBy::record_on`] in the change's own
+//! transaction. Admins (and keys with `audit:read`) read it through `GET /api/audit-log`.
 
 use chrono::{DateTime, Utc};
 use db::schema::audit_events;
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{
     ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper, TextExpressionMethods,
 };
@@ -58,6 +60,49 @@ pub struct RequestOrigin {
     pub request_id: Option<String>,
 }
 
+/// Who made a change and from where: what every audited operation is given, so its entry
+/// commits with the change.
+#[derive(Debug, Clone)]
+pub struct ChangedBy {
+    /// The user, key or app; [`Actor::System`] for the platform's own changes.
+    pub actor: Actor,
+    /// The request's address and id (empty for the platform's own changes).
+    pub origin: RequestOrigin,
+}
+
+impl ChangedBy {
+    /// The platform itself (a worker, a schedule), outside any request.
+    #[must_use]
+    pub fn system() -> Self {
+        Self {
+            actor: Actor::System,
+            origin: RequestOrigin::default(),
+        }
+    }
+
+    /// Appends an entry by this actor in the caller's tenant transaction: `action` (dotted,
+    /// for example `credential.stored`) on `target` with `detail` (never a secret).
+    ///
+    /// # Errors
+    /// [`DbError::Query`].
+    pub async fn record_on(
+        &self,
+        c: &mut AsyncPgConnection,
+        org_id: OrgId,
+        action: &'static str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> Result<(), DbError> {
+        let record = AuditRecord {
+            actor: self.actor,
+            action,
+            target,
+            detail,
+        };
+        record_on(c, org_id, &self.origin, record).await
+    }
+}
+
 /// One thing that happened, to record.
 #[derive(Debug, Clone)]
 pub struct AuditRecord {
@@ -75,13 +120,13 @@ pub struct AuditRecord {
 /// describes.
 ///
 /// # Errors
-/// [`TenancyError::Db`].
+/// [`DbError::Query`].
 pub async fn record_on(
     c: &mut AsyncPgConnection,
     org_id: OrgId,
     origin: &RequestOrigin,
     record: AuditRecord,
-) -> Result<(), TenancyError> {
+) -> Result<(), DbError> {
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(Uuid::new_v4()),
@@ -111,7 +156,7 @@ pub async fn record(
     record: AuditRecord,
 ) -> Result<(), TenancyError> {
     db.tenant(org_id, async move |c| {
-        record_on(c, org_id, &origin, record).await
+        Ok::<_, TenancyError>(record_on(c, org_id, &origin, record).await?)
     })
     .await
 }

@@ -4,7 +4,7 @@
 use db::OrgId;
 use uuid::Uuid;
 
-use crate::audit::Actor;
+use crate::audit::{Actor, ChangedBy, RequestOrigin};
 use crate::org_keys::KeyPrincipal;
 use crate::sessions::UserPrincipal;
 use crate::users::Role;
@@ -29,6 +29,15 @@ impl Caller {
     #[must_use]
     pub fn actor_id(&self) -> Uuid {
         self.actor.id().unwrap_or_default()
+    }
+
+    /// This caller acting from `origin`, as audited operations record it.
+    #[must_use]
+    pub fn changed_by(&self, origin: RequestOrigin) -> ChangedBy {
+        ChangedBy {
+            actor: self.actor,
+            origin,
+        }
     }
 
     /// The signed-in user, if the caller is one.

@@ -498,7 +498,7 @@ async fn audit_user(
         target: Some(user_id.to_string()),
         detail,
     };
-    audit::record_on(c, org, origin, record).await
+    Ok(audit::record_on(c, org, origin, record).await?)
 }
 
 /// Who receives user changes in realtime: the organization's admins and managers (seed 002

@@ -13,6 +13,9 @@ use diesel::{
     SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+/// Who changes a mapping (the app with its key, an admin, or an organization API key) and from
+/// where; recorded in both audit logs.
+pub use tenancy::audit::{Actor, ChangedBy};
 use uuid::Uuid;
 
 /// Largest batch accepted by [`batch_upsert`].
@@ -56,15 +59,6 @@ pub struct Mapping {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Who changed a mapping (recorded in the audit log).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Actor {
-    /// A signed-in user.
-    pub user_id: Option<Uuid>,
-    /// An app acting with its API key.
-    pub app_id: Option<Uuid>,
-}
-
 fn validate(dialpad_user_id: i64, crm_user_id: &str) -> Result<String, MappingError> {
     if dialpad_user_id <= 0 {
         return Err(MappingError::Invalid(
@@ -86,7 +80,7 @@ async fn upsert_one(
     app: Uuid,
     dialpad_user_id: i64,
     crm_user_id: &str,
-    actor: Actor,
+    by: &ChangedBy,
 ) -> Result<Mapping, MappingError> {
     let previous: Option<String> = mappings::table
         .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
@@ -116,32 +110,49 @@ async fn upsert_one(
         } else {
             "mapped"
         };
-        record(
-            c,
-            org,
-            app,
+        let change = Change {
             action,
             dialpad_user_id,
-            previous,
-            Some(crm_user_id.to_owned()),
-            actor,
-        )
-        .await?;
+            old: previous,
+            new: Some(crm_user_id.to_owned()),
+        };
+        record(c, org, app, change, by).await?;
     }
     Ok(mapping)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    app: Uuid,
+/// One change of a mapping, as both audit logs record it.
+struct Change {
+    /// `mapped`, `remapped` or `deleted`.
     action: &'static str,
     dialpad_user_id: i64,
     old: Option<String>,
     new: Option<String>,
-    actor: Actor,
+}
+
+/// Records `change` in the caller's transaction, in the app's `user_mapping_audit_log` and, as
+/// `user_mapping.<action>` on the Dialpad user, in the organization's audit trail.
+async fn record(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    app: Uuid,
+    change: Change,
+    by: &ChangedBy,
 ) -> Result<(), MappingError> {
+    let Change {
+        action,
+        dialpad_user_id,
+        old,
+        new,
+    } = change;
+    let detail = serde_json::json!({
+        "app_id": app, "dialpad_user_id": dialpad_user_id,
+        "old_crm_user_id": old, "new_crm_user_id": new,
+    });
+    let (actor_user_id, actor_app_id) = match by.actor {
+        Actor::App(app_id) => (None, Some(app_id)),
+        other => (other.id(), None),
+    };
     diesel::insert_into(audit::table)
         .values((
             audit::id.eq(Uuid::new_v4()),
@@ -151,11 +162,18 @@ async fn record(
             audit::dialpad_user_id.eq(dialpad_user_id),
             audit::old_crm_user_id.eq(old),
             audit::new_crm_user_id.eq(new),
-            audit::actor_user_id.eq(actor.user_id),
-            audit::actor_app_id.eq(actor.app_id),
+            audit::actor_user_id.eq(actor_user_id),
+            audit::actor_app_id.eq(actor_app_id),
         ))
         .execute(c)
         .await?;
+    let trail_action = match action {
+        "mapped" => "user_mapping.mapped",
+        "remapped" => "user_mapping.remapped",
+        _ => "user_mapping.deleted",
+    };
+    let target = Some(dialpad_user_id.to_string());
+    by.record_on(c, org, trail_action, target, detail).await?;
     Ok(())
 }
 
@@ -169,11 +187,11 @@ pub async fn upsert(
     app: Uuid,
     dialpad_user_id: i64,
     crm_user_id: &str,
-    actor: Actor,
+    by: &ChangedBy,
 ) -> Result<Mapping, MappingError> {
     let crm = validate(dialpad_user_id, crm_user_id)?;
     db.tenant(org, async move |c| {
-        upsert_one(c, org, app, dialpad_user_id, &crm, actor).await
+        upsert_one(c, org, app, dialpad_user_id, &crm, by).await
     })
     .await
 }
@@ -189,7 +207,7 @@ pub async fn batch_upsert(
     org: OrgId,
     app: Uuid,
     entries: &[(i64, String)],
-    actor: Actor,
+    by: &ChangedBy,
 ) -> Result<usize, MappingError> {
     if entries.is_empty() || entries.len() > MAX_BATCH {
         return Err(MappingError::Invalid(format!(
@@ -211,7 +229,7 @@ pub async fn batch_upsert(
     let count = valid.len();
     db.tenant(org, async move |c| {
         for (dialpad_user_id, crm) in &valid {
-            upsert_one(c, org, app, *dialpad_user_id, crm, actor).await?;
+            upsert_one(c, org, app, *dialpad_user_id, crm, by).await?;
         }
         Ok::<_, MappingError>(())
     })
@@ -342,7 +360,7 @@ pub async fn delete(
     org: OrgId,
     app: Uuid,
     key: MappingKey,
-    actor: Actor,
+    by: &ChangedBy,
 ) -> Result<(), MappingError> {
     db.tenant(org, async move |c| {
         let scoped =
@@ -362,17 +380,13 @@ pub async fn delete(
             }
         };
         let (dialpad_user_id, crm) = deleted.ok_or(MappingError::NotFound)?;
-        record(
-            c,
-            org,
-            app,
-            "deleted",
+        let change = Change {
+            action: "deleted",
             dialpad_user_id,
-            Some(crm),
-            None,
-            actor,
-        )
-        .await
+            old: Some(crm),
+            new: None,
+        };
+        record(c, org, app, change, by).await
     })
     .await
 }

@@ -8,7 +8,8 @@ use db::test_support::{
 use db::{AsyncPgConnection, ConnFuture, DbError, OrgId};
 use diesel::sql_types::Uuid as SqlUuid;
 use diesel_async::RunQueryDsl;
-use user_mapping::{Actor, MappingError, MappingKey};
+use tenancy::audit::RequestOrigin;
+use user_mapping::{Actor, ChangedBy, MappingError, MappingKey};
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -17,18 +18,22 @@ async fn mapping_remapping_batching_and_audit() {
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
     let app_id = create_app(&db, org).await;
-    let actor = Actor {
-        user_id: Some(Uuid::new_v4()),
-        app_id: None,
+    let user = Uuid::new_v4();
+    let by = &ChangedBy {
+        actor: Actor::User(user),
+        origin: RequestOrigin {
+            address: Some("203.0.113.9".into()),
+            request_id: Some("req-1".into()),
+        },
     };
 
-    let m = user_mapping::upsert(&db, org, app_id, 987_654, "user_abc123", actor)
+    let m = user_mapping::upsert(&db, org, app_id, 987_654, "user_abc123", by)
         .await
         .unwrap();
-    let same = user_mapping::upsert(&db, org, app_id, 987_654, "user_abc123", actor)
+    let same = user_mapping::upsert(&db, org, app_id, 987_654, "user_abc123", by)
         .await
         .unwrap();
-    let moved = user_mapping::upsert(&db, org, app_id, 987_654, "user_xyz", actor)
+    let moved = user_mapping::upsert(&db, org, app_id, 987_654, "user_xyz", by)
         .await
         .unwrap();
     assert_eq!((m.id, same.id, moved.id), (m.id, m.id, m.id));
@@ -47,11 +52,11 @@ async fn mapping_remapping_batching_and_audit() {
     // A batch with one bad entry writes nothing.
     let bad = vec![(1, "a".to_owned()), (2, String::new())];
     assert!(
-        matches!(user_mapping::batch_upsert(&db, org, app_id, &bad, actor).await, Err(MappingError::Invalid(m)) if m.starts_with("mappings[1]"))
+        matches!(user_mapping::batch_upsert(&db, org, app_id, &bad, by).await, Err(MappingError::Invalid(m)) if m.starts_with("mappings[1]"))
     );
     let dup = vec![(1, "a".to_owned()), (1, "b".to_owned())];
     assert!(
-        user_mapping::batch_upsert(&db, org, app_id, &dup, actor)
+        user_mapping::batch_upsert(&db, org, app_id, &dup, by)
             .await
             .is_err()
     );
@@ -64,7 +69,7 @@ async fn mapping_remapping_batching_and_audit() {
     );
     let good: Vec<(i64, String)> = (1..=3).map(|i| (i, format!("crm_{i}"))).collect();
     assert_eq!(
-        user_mapping::batch_upsert(&db, org, app_id, &good, actor)
+        user_mapping::batch_upsert(&db, org, app_id, &good, by)
             .await
             .unwrap(),
         3
@@ -78,14 +83,14 @@ async fn mapping_remapping_batching_and_audit() {
         2
     );
 
-    user_mapping::delete(&db, org, app_id, MappingKey::DialpadUser(2), actor)
+    user_mapping::delete(&db, org, app_id, MappingKey::DialpadUser(2), by)
         .await
         .unwrap();
-    user_mapping::delete(&db, org, app_id, MappingKey::Id(m.id), actor)
+    user_mapping::delete(&db, org, app_id, MappingKey::Id(m.id), by)
         .await
         .unwrap();
     assert!(matches!(
-        user_mapping::delete(&db, org, app_id, MappingKey::Id(m.id), actor).await,
+        user_mapping::delete(&db, org, app_id, MappingKey::Id(m.id), by).await,
         Err(MappingError::NotFound)
     ));
 
@@ -96,6 +101,30 @@ async fn mapping_remapping_batching_and_audit() {
         audit,
         "mapped,remapped,mapped,mapped,mapped,deleted,deleted"
     );
+    // The organization's audit trail has the same changes, with who, from where and which
+    // request.
+    let trail = test_db.psql_superuser(&format!(
+        "SELECT string_agg(action || '/' || target || '/' || actor_type || '/' || actor_id || '/' || address || '/' || request_id, ',' ORDER BY occurred_at, action) FROM audit_events WHERE org_id = '{}'",
+        org.0
+    ));
+    let who = format!("user/{user}/203.0.113.9/req-1");
+    let expected: Vec<String> = [
+        "mapped/987654",
+        "remapped/987654",
+        "mapped/1",
+        "mapped/2",
+        "mapped/3",
+        "deleted/2",
+        "deleted/987654",
+    ]
+    .iter()
+    .map(|a| format!("user_mapping.{a}/{who}"))
+    .collect();
+    let mut sorted_trail: Vec<&str> = trail.split(',').collect();
+    let mut sorted_expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    sorted_trail.sort_unstable();
+    sorted_expected.sort_unstable();
+    assert_eq!(sorted_trail, sorted_expected);
 }
 
 fn insert_mapping(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {

@@ -180,7 +180,14 @@ impl VoiceAgent {
             None => Err("no hot-lead alert phone is configured".to_owned()),
             Some(phone) => self
                 .messenger
-                .send_sms(org, phone, &alert.body, alert.subject(), false)
+                .send_sms(
+                    org,
+                    phone,
+                    &alert.body,
+                    alert.subject(),
+                    false,
+                    &messaging::ChangedBy::system(),
+                )
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
@@ -281,7 +288,6 @@ impl Alert {
             contact_id: self.contact,
             call_id: Some(self.call),
             appointment_id: None,
-            created_by: None,
         }
     }
 }

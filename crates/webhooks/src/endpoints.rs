@@ -13,7 +13,6 @@ use diesel::{
 };
 use diesel_async::RunQueryDsl;
 use serde_json::json;
-use tenancy::audit::{self, Actor, AuditRecord, RequestOrigin};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -94,13 +93,7 @@ pub struct EndpointPatch {
 }
 
 /// Who changes endpoints, and from where (for the audit trail).
-#[derive(Debug, Clone)]
-pub struct ChangedBy {
-    /// The user or key.
-    pub actor: Actor,
-    /// The request's address and id.
-    pub origin: RequestOrigin,
-}
+pub use tenancy::audit::ChangedBy;
 
 /// The endpoints of organizations: their rows, sealed secrets and URL policy.
 #[derive(Clone)]
@@ -503,12 +496,7 @@ pub(crate) async fn audited(
     id: Uuid,
     detail: serde_json::Value,
 ) -> Result<(), WebhookError> {
-    let record = AuditRecord {
-        actor: by.actor,
-        action,
-        target: Some(id.to_string()),
-        detail,
-    };
-    audit::record_on(c, org, &by.origin, record).await?;
+    by.record_on(c, org, action, Some(id.to_string()), detail)
+        .await?;
     Ok(())
 }

@@ -237,7 +237,7 @@ async fn the_schedule_ends_in_failed_and_a_long_failing_endpoint_is_disabled_and
             .contains("every attempt failed")
     );
     assert_eq!(delivery(&db, org, &id).await.status, "failed");
-    let events = realtime::outbox::of_room_after(&db, org, None, 0, 50)
+    let events = realtime::outbox::of_room_after(&db, org, realtime::outbox::Room::Users, 0, 50)
         .await
         .unwrap();
     assert!(

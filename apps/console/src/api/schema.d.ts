@@ -293,7 +293,9 @@ export interface paths {
         };
         /**
          * The organization's audit trail, newest first: API key events and every write made with a
-         *     key. Append-only.
+         *     key, user and role changes, credential changes (`credential.*`), CTI user-mapping changes
+         *     (`user_mapping.*`), messages sent and transcript exports (`message.*`) and webhook endpoint
+         *     changes (`webhook_endpoint.*`), each with its actor, address and request id. Append-only.
          * @description Organization API keys need the `audit:read` scope.
          */
         get: operations["audit_log"];
@@ -9193,6 +9195,12 @@ export interface operations {
                 token?: string | null;
                 /** @description For apps: receive only untargeted events and those whose `target_crm_user` is this. */
                 crm_user_id?: string | null;
+                /**
+                 * @description For apps: extra event streams, comma-separated. `ai_calls`: the organization's AI-call
+                 *     events (`vapi_call_update`, `vapi_transcript`).
+                 * @example ai_calls
+                 */
+                subscribe?: string | null;
                 /**
                  * @description The last event id this client saw (`event_id` of a frame): replay what came after it,
                  *     then live events, every frame with its `event_id`. `0` replays the whole held day;

@@ -312,7 +312,9 @@ pub struct OrgAuditLogResponse {
 }
 
 /// The organization's audit trail, newest first: API key events and every write made with a
-/// key. Append-only.
+/// key, user and role changes, credential changes (`credential.*`), CTI user-mapping changes
+/// (`user_mapping.*`), messages sent and transcript exports (`message.*`) and webhook endpoint
+/// changes (`webhook_endpoint.*`), each with its actor, address and request id. Append-only.
 #[utoipa::path(tag = "audit", security(("bearer" = [])), params(AuditLogQuery),
     responses((status = 200, body = OrgAuditLogResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[get("/api/audit-log")]

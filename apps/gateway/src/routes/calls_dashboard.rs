@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, public_origin};
+use crate::auth::{AuthUser, Origin, public_origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::routes::crm::major_units;
@@ -334,12 +334,18 @@ pub struct FollowupResponse {
 async fn followup(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
+    Origin(origin): Origin,
     id: web::Path<Uuid>,
     body: Json<FollowupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let sent = state
         .messenger
-        .followup(user.org_id, id.into_inner(), &body.message, user.actor_id())
+        .followup(
+            user.org_id,
+            id.into_inner(),
+            &body.message,
+            &user.changed_by(origin),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(FollowupResponse {
         success: true,
@@ -374,18 +380,19 @@ async fn share(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
     AuthUser(user): AuthUser,
+    Origin(origin): Origin,
     id: web::Path<Uuid>,
     body: Json<ShareRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let origin = public_origin(&state, &req);
+    let base_url = public_origin(&state, &req);
     state
         .messenger
         .share_recording(
             user.org_id,
             id.into_inner(),
             &body.email,
-            user.actor_id(),
-            &origin,
+            &user.changed_by(origin),
+            &base_url,
             Utc::now(),
         )
         .await?;
@@ -416,6 +423,7 @@ fn txt() -> String {
 async fn export_transcript(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
+    Origin(origin): Origin,
     id: web::Path<Uuid>,
     body: Json<ExportRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -427,7 +435,7 @@ async fn export_transcript(
         .export_transcript(
             user.org_id,
             id.into_inner(),
-            user.actor_id(),
+            &user.changed_by(origin),
             &format!("{}:{}", user.actor.kind(), user.actor_id()),
         )
         .await?;

@@ -5,12 +5,13 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Deserializer, Serialize};
-use user_mapping::{Actor, Mapping, MappingKey};
+use tenancy::audit::ChangedBy;
+use user_mapping::{Mapping, MappingKey};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use voicemail::Voicemail;
 
-use crate::auth::AppAccess;
+use crate::auth::{AppAccess, Origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::routes::{Pagination, iso, page};
@@ -275,13 +276,6 @@ pub struct MappingQuery {
     pub offset: Option<i64>,
 }
 
-fn actor(access: &AppAccess) -> Actor {
-    Actor {
-        user_id: access.user_id,
-        app_id: access.user_id.is_none().then_some(access.app_id),
-    }
-}
-
 /// Creates or updates a mapping.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])), params(("app_id" = Uuid, Path, description = "App id")),
     request_body = MapRequest, responses((status = 200, body = MappingResponse), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -289,6 +283,7 @@ fn actor(access: &AppAccess) -> Actor {
 async fn map_user(
     state: web::Data<AppState>,
     access: AppAccess,
+    Origin(origin): Origin,
     body: Json<MapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let m = user_mapping::upsert(
@@ -297,7 +292,7 @@ async fn map_user(
         access.app_id,
         body.dialpad_user_id,
         &body.crm_user_id,
-        actor(&access),
+        &access.changed_by(origin),
     )
     .await?;
     Ok(HttpResponse::Ok().json(MappingResponse {
@@ -314,6 +309,7 @@ async fn map_user(
 async fn batch_map(
     state: web::Data<AppState>,
     access: AppAccess,
+    Origin(origin): Origin,
     body: Json<BatchMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let entries: Vec<(i64, String)> = body
@@ -327,7 +323,7 @@ async fn batch_map(
         access.org_id,
         access.app_id,
         &entries,
-        actor(&access),
+        &access.changed_by(origin),
     )
     .await?;
     Ok(HttpResponse::Ok().json(BatchMapResponse {
@@ -400,9 +396,11 @@ async fn mapping_by_crm(
 async fn delete_mapping(
     state: web::Data<AppState>,
     access: AppAccess,
+    Origin(origin): Origin,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    delete_mapping_by(&state, &access, MappingKey::Id(path.1)).await
+    let by = access.changed_by(origin);
+    delete_mapping_by(&state, &access, MappingKey::Id(path.1), &by).await
 }
 
 /// Deletes the mapping of a Dialpad user.
@@ -413,17 +411,20 @@ async fn delete_mapping(
 async fn delete_mapping_by_dialpad(
     state: web::Data<AppState>,
     access: AppAccess,
+    Origin(origin): Origin,
     path: web::Path<(Uuid, i64)>,
 ) -> Result<HttpResponse, ApiError> {
-    delete_mapping_by(&state, &access, MappingKey::DialpadUser(path.1)).await
+    let by = access.changed_by(origin);
+    delete_mapping_by(&state, &access, MappingKey::DialpadUser(path.1), &by).await
 }
 
 async fn delete_mapping_by(
     state: &AppState,
     access: &AppAccess,
     key: MappingKey,
+    by: &ChangedBy,
 ) -> Result<HttpResponse, ApiError> {
-    user_mapping::delete(&state.db, access.org_id, access.app_id, key, actor(access)).await?;
+    user_mapping::delete(&state.db, access.org_id, access.app_id, key, by).await?;
     Ok(HttpResponse::Ok().json(MessageBody {
         success: true,
         message: "User mapping deleted".into(),

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{ManagerUser, RoleAtLeast};
+use crate::auth::{ManagerUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::routes::iso;
@@ -163,6 +163,7 @@ fn connected(status: IntegrationStatus) -> HttpResponse {
 async fn connect_twilio(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
+    Origin(origin): Origin,
     body: Json<TwilioRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -176,7 +177,7 @@ async fn connect_twilio(
     };
     let status = state
         .integrations
-        .connect_twilio(user.org_id, input, user.actor_id())
+        .connect_twilio(user.org_id, input, &user.changed_by(origin))
         .await?;
     if state.voice.has_vapi() {
         // Dual-sync (seed 001 §3.4) runs after the answer; its progress shows in the status.
@@ -201,12 +202,18 @@ async fn connect_twilio(
 async fn connect_resend(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
+    Origin(origin): Origin,
     body: Json<ResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let status = state
         .integrations
-        .connect_resend(user.org_id, body.api_key, body.from_email, user.actor_id())
+        .connect_resend(
+            user.org_id,
+            body.api_key,
+            body.from_email,
+            &user.changed_by(origin),
+        )
         .await?;
     Ok(connected(status))
 }
@@ -222,11 +229,16 @@ async fn connect_resend(
 async fn connect_elevenlabs(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
+    Origin(origin): Origin,
     body: Json<ElevenLabsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let status = state
         .integrations
-        .connect_elevenlabs(user.org_id, body.into_inner().api_key, user.actor_id())
+        .connect_elevenlabs(
+            user.org_id,
+            body.into_inner().api_key,
+            &user.changed_by(origin),
+        )
         .await?;
     Ok(connected(status))
 }
@@ -298,12 +310,13 @@ fn provider(name: &str) -> Result<Provider, ApiError> {
 async fn verify_integration(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
+    Origin(origin): Origin,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     let status = state
         .integrations
-        .verify(user.org_id, provider, user.actor_id())
+        .verify(user.org_id, provider, &user.changed_by(origin))
         .await?;
     let message = if status.status == "connected" {
         format!("{} credentials work.", provider.display_name())
@@ -343,12 +356,13 @@ pub struct DisconnectedResponse {
 async fn disconnect_integration(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
+    Origin(origin): Origin,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     if !state
         .integrations
-        .disconnect(user.org_id, provider, user.actor_id())
+        .disconnect(user.org_id, provider, &user.changed_by(origin))
         .await?
     {
         return Err(credentials::CredentialError::NotConnected(provider).into());
@@ -396,7 +410,7 @@ async fn google_oauth_start(
 ) -> Result<HttpResponse, ApiError> {
     let url = state
         .integrations
-        .google_consent_url(user.org_id, user.actor_id())?;
+        .google_consent_url(user.org_id, user.actor)?;
     Ok(HttpResponse::Ok().json(ConsentUrlResponse { success: true, url }))
 }
 
@@ -426,6 +440,7 @@ pub struct GoogleCallbackQuery {
 #[get("/api/integrations/google/oauth/callback")]
 async fn google_oauth_callback(
     state: web::Data<AppState>,
+    Origin(origin): Origin,
     query: web::Query<GoogleCallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
@@ -444,7 +459,7 @@ async fn google_oauth_callback(
     };
     let status = state
         .integrations
-        .google_complete(&oauth_state, &code)
+        .google_complete(&oauth_state, &code, origin)
         .await?;
     Ok(connected(status))
 }

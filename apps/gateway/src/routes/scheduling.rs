@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
+use crate::auth::{AuthUser, ManagerUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::routes::{Pagination, iso, page};
@@ -553,12 +553,18 @@ pub struct ReminderResponse {
 async fn send_reminder(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
+    Origin(origin): Origin,
     id: web::Path<Uuid>,
     body: Json<ReminderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let recipient = state
         .messenger
-        .send_reminder(user.org_id, id.into_inner(), &body.method, user.actor_id())
+        .send_reminder(
+            user.org_id,
+            id.into_inner(),
+            &body.method,
+            &user.changed_by(origin),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(ReminderResponse {
         success: true,

@@ -2,16 +2,15 @@
 //! signing secrets, the delivery log, resend, replay and test events (docs/integrating.md,
 //! "Webhooks"). Admins, or organization keys with the `webhooks` scope.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenancy::caller::Caller;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use webhooks::endpoints::{ChangedBy, Endpoint, EndpointPatch, NewEndpoint};
+use webhooks::endpoints::{Endpoint, EndpointPatch, NewEndpoint};
 use webhooks::log::{self, AttemptRecord, Delivery, Message, MessageFilter};
 
-use crate::auth::{AdminUser, RoleAtLeast, request_origin};
+use crate::auth::{AdminUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::routes::{iso, page};
@@ -404,13 +403,6 @@ fn secret_reply(secret: &str) -> HttpResponse {
     })
 }
 
-fn changed_by(req: &HttpRequest, caller: &Caller) -> ChangedBy {
-    ChangedBy {
-        actor: caller.actor,
-        origin: request_origin(req),
-    }
-}
-
 fn page_of(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiError> {
     let (limit, offset) = page(limit, offset, 50)?;
     if limit > 200 {
@@ -462,7 +454,7 @@ async fn list_webhook_endpoints(
         (status = 422, body = ErrorBody, description = "`validation_failed` (URL, description, unknown event type) or `forbidden_address` (the URL points at a loopback, private, link-local or metadata address)")))]
 #[post("/api/webhooks/endpoints")]
 async fn create_webhook_endpoint(
-    req: HttpRequest,
+    Origin(origin): Origin,
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     body: Json<CreateWebhookEndpointRequest>,
@@ -473,7 +465,7 @@ async fn create_webhook_endpoint(
         description: body.description,
         event_types: body.event_types,
     };
-    let by = changed_by(&req, &admin);
+    let by = admin.changed_by(origin);
     let (endpoint, secret) = state.webhooks.create(admin.org_id, by, new).await?;
     Ok(
         HttpResponse::Created().json(CreatedWebhookEndpointResponse {
@@ -508,7 +500,7 @@ async fn get_webhook_endpoint(
         (status = 422, body = ErrorBody, description = "`validation_failed` or `forbidden_address`")))]
 #[patch("/api/webhooks/endpoints/{id}")]
 async fn update_webhook_endpoint(
-    req: HttpRequest,
+    Origin(origin): Origin,
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     id: web::Path<Uuid>,
@@ -521,7 +513,7 @@ async fn update_webhook_endpoint(
         event_types: body.event_types,
         enabled: body.enabled,
     };
-    let by = changed_by(&req, &admin);
+    let by = admin.changed_by(origin);
     let endpoint = state
         .webhooks
         .update(admin.org_id, by, id.into_inner(), patch)
@@ -538,12 +530,12 @@ async fn update_webhook_endpoint(
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 #[delete("/api/webhooks/endpoints/{id}")]
 async fn delete_webhook_endpoint(
-    req: HttpRequest,
+    Origin(origin): Origin,
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = changed_by(&req, &admin);
+    let by = admin.changed_by(origin);
     state
         .webhooks
         .delete(admin.org_id, by, id.into_inner())
@@ -558,12 +550,12 @@ async fn delete_webhook_endpoint(
     responses((status = 200, body = WebhookSecretResponse), (status = 404, body = ErrorBody)))]
 #[get("/api/webhooks/endpoints/{id}/secret")]
 async fn read_webhook_secret(
-    req: HttpRequest,
+    Origin(origin): Origin,
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = changed_by(&req, &admin);
+    let by = admin.changed_by(origin);
     let secret = state
         .webhooks
         .secret(admin.org_id, by, id.into_inner())
@@ -578,12 +570,12 @@ async fn read_webhook_secret(
     responses((status = 200, body = WebhookSecretResponse), (status = 404, body = ErrorBody)))]
 #[post("/api/webhooks/endpoints/{id}/secret/rotate")]
 async fn rotate_webhook_secret(
-    req: HttpRequest,
+    Origin(origin): Origin,
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = changed_by(&req, &admin);
+    let by = admin.changed_by(origin);
     let secret = state
         .webhooks
         .rotate_secret(admin.org_id, by, id.into_inner())
@@ -598,12 +590,12 @@ async fn rotate_webhook_secret(
         (status = 409, body = ErrorBody, description = "`endpoint_disabled`")))]
 #[post("/api/webhooks/endpoints/{id}/test")]
 async fn send_webhook_test_event(
-    req: HttpRequest,
+    Origin(origin): Origin,
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = changed_by(&req, &admin);
+    let by = admin.changed_by(origin);
     let org = admin.org_id;
     let message = webhooks::emit::send_test(&state.db, org, by, id.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(WebhookQueuedResponse {
@@ -621,13 +613,13 @@ async fn send_webhook_test_event(
         (status = 409, body = ErrorBody, description = "`endpoint_disabled`")))]
 #[post("/api/webhooks/endpoints/{id}/replay")]
 async fn replay_webhook_endpoint(
-    req: HttpRequest,
+    Origin(origin): Origin,
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     id: web::Path<Uuid>,
     body: Json<WebhookReplayRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = changed_by(&req, &admin);
+    let by = admin.changed_by(origin);
     let (org, since) = (admin.org_id, body.into_inner().since);
     let queued = webhooks::emit::replay(&state.db, org, by, id.into_inner(), since).await?;
     Ok(HttpResponse::Accepted().json(WebhookQueuedResponse {
@@ -710,13 +702,13 @@ async fn get_webhook_message(
         (status = 409, body = ErrorBody, description = "`endpoint_disabled`")))]
 #[post("/api/webhooks/messages/{id}/resend")]
 async fn resend_webhook_message(
-    req: HttpRequest,
+    Origin(origin): Origin,
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
     id: web::Path<String>,
     body: Json<WebhookResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = changed_by(&req, &admin);
+    let by = admin.changed_by(origin);
     let (org, message, endpoint) = (admin.org_id, id.into_inner(), body.into_inner().endpoint_id);
     webhooks::emit::resend(&state.db, org, by, message.clone(), endpoint).await?;
     Ok(HttpResponse::Accepted().json(WebhookQueuedResponse {

@@ -3,7 +3,10 @@
 //!
 //! Authentication, checked before the upgrade when the request carries it:
 //! - an app: its API key in `x-app-api-key` or `?api_key=` (seed 000) → the app's room; with
-//!   `?crm_user_id=` only untargeted events and those for that CRM user;
+//!   `?crm_user_id=` only untargeted events and those for that CRM user; with
+//!   `?subscribe=ai_calls` also the organization's AI-call events (`vapi_call_update`: started,
+//!   status changes, ended with its analysis; `vapi_transcript`: final transcript lines), the
+//!   same frames dashboard users get;
 //! - a dashboard user: `Authorization: Bearer <JWT>` or `?token=<JWT>` → the organization's
 //!   user room (`user_created`, `user_updated`, `user_deleted`, `call_answered`, …);
 //! - neither: the first message must be `{"type":"auth","token":"<JWT>"}` within 10 s.
@@ -53,6 +56,10 @@ pub struct WsQuery {
     pub token: Option<String>,
     /// For apps: receive only untargeted events and those whose `target_crm_user` is this.
     pub crm_user_id: Option<String>,
+    /// For apps: extra event streams, comma-separated. `ai_calls`: the organization's AI-call
+    /// events (`vapi_call_update`, `vapi_transcript`).
+    #[param(example = "ai_calls")]
+    pub subscribe: Option<String>,
     /// The last event id this client saw (`event_id` of a frame): replay what came after it,
     /// then live events, every frame with its `event_id`. `0` replays the whole held day;
     /// `latest` replays nothing but turns the ids on.
@@ -109,12 +116,14 @@ async fn websocket(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let since = Since::parse(query.since.as_deref())?;
+    let ai_calls = subscribes_to_ai_calls(query.subscribe.as_deref())?;
     let member = if auth::presented_api_key(&req).is_some() {
         let AuthApp(app) = AuthApp::extract(&req).await?;
         Some(Member::App {
             org_id: app.org_id.0,
             app_id: app.app_id,
             crm_user_id: query.crm_user_id.filter(|c| !c.is_empty()),
+            ai_calls,
         })
     } else if let Some(token) = auth::bearer(&req).or(query.token) {
         Some(user_member(
@@ -133,6 +142,25 @@ async fn websocket(
     Ok(response)
 }
 
+/// Whether `?subscribe=` asks for AI-call events; an unknown stream is refused (400
+/// `invalid_subscribe`) rather than silently ignored.
+fn subscribes_to_ai_calls(raw: Option<&str>) -> Result<bool, ApiError> {
+    let mut ai_calls = false;
+    for stream in raw.unwrap_or_default().split(',').map(str::trim) {
+        match stream {
+            "" => {}
+            "ai_calls" => ai_calls = true,
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_subscribe",
+                    format!("unknown event stream `{other}`; the only one is `ai_calls`"),
+                ));
+            }
+        }
+    }
+    Ok(ai_calls)
+}
+
 fn user_member(user: UserPrincipal) -> Member {
     Member::User {
         org_id: user.org_id.0,
@@ -147,7 +175,12 @@ fn auth_success(member: &Member) -> String {
             org_id,
             app_id,
             crm_user_id,
-        } => json!({"type": "auth_success", "org_id": org_id, "app_id": app_id, "crm_user_id": crm_user_id}),
+            ai_calls,
+        } => {
+            let subscribed: &[&str] = if *ai_calls { &["ai_calls"] } else { &[] };
+            json!({"type": "auth_success", "org_id": org_id, "app_id": app_id,
+                "crm_user_id": crm_user_id, "subscribed": subscribed})
+        }
         Member::User {
             org_id,
             user_id,

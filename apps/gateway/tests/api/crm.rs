@@ -1024,7 +1024,7 @@ async fn google_busy_times_hide_slots_and_confirmed_bookings_reach_the_calendar(
                 email: "clinic@gmail.example".into(),
             }),
             true,
-            None,
+            &messaging::ChangedBy::system(),
         )
         .await
         .unwrap();
@@ -1153,6 +1153,7 @@ async fn one_automatic_sms_per_contact_per_hour_and_share_links_expire() {
         ..Default::default()
     };
     let messenger = &w.gw.state.messenger;
+    let system = messaging::ChangedBy::system();
     // Two at once: the advisory lock lets exactly one through.
     let (first, second) = tokio::join!(
         messenger.send_sms(
@@ -1160,14 +1161,16 @@ async fn one_automatic_sms_per_contact_per_hour_and_share_links_expire() {
             &contact.phone,
             "We can see you tomorrow!",
             subject,
-            true
+            true,
+            &system,
         ),
         messenger.send_sms(
             org(&w.a),
             &contact.phone,
             "We can see you tomorrow!",
             subject,
-            true
+            true,
+            &system,
         ),
     );
     let outcomes = [first.is_ok(), second.is_ok()];
@@ -1178,14 +1181,14 @@ async fn one_automatic_sms_per_contact_per_hour_and_share_links_expire() {
     );
     assert!(matches!(
         messenger
-            .send_sms(org(&w.a), &contact.phone, "again", subject, true)
+            .send_sms(org(&w.a), &contact.phone, "again", subject, true, &system)
             .await,
         Err(messaging::MessagingError::RateLimited)
     ));
     // A manual follow-up is not automatic and is not limited.
     assert!(
         messenger
-            .send_sms(org(&w.a), &contact.phone, "manual", subject, false)
+            .send_sms(org(&w.a), &contact.phone, "manual", subject, false, &system)
             .await
             .is_ok()
     );
@@ -1263,4 +1266,121 @@ async fn a_booking_names_an_anonymous_caller_but_never_renames_a_known_one() {
     );
     let b = w.gw.get("/api/contacts?search=Roe", Some(&w.b.token)).await;
     assert_eq!(b.body["pagination"]["total"], 0);
+}
+
+/// One entry of organization A's audit trail, as `GET /api/audit-log` shows it.
+fn audit_entry<'a>(events: &'a [Value], action: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} in {events:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credential_mapping_message_and_export_events_are_in_the_audit_log() {
+    let w = world().await;
+    let good = call(&w, &w.a, "+15551230000", "Caller: hello").await;
+    let r =
+        w.gw.post(
+            &format!("/api/calls-dashboard/{good}/followup"),
+            Some(&w.a_user.token),
+            &json!({"message": "Thanks for calling!"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let followup_request = r.headers["x-request-id"].to_str().unwrap().to_owned();
+    let r =
+        w.gw.post(
+            &format!("/api/calls-dashboard/{good}/transcript/export"),
+            Some(&w.a.token),
+            &json!({"format": "txt"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let (app, app_key) = w.gw.app_with_key(&w.a, "CRM").await;
+    let r =
+        w.gw.send(
+            "POST",
+            &format!("/internal/apps/{app}/users/map"),
+            None,
+            &[("x-app-api-key", &app_key)],
+            Some(&json!({"dialpad_user_id": 42, "crm_user_id": "crm_kim"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r =
+        w.gw.post(
+            "/api/api-keys",
+            Some(&w.a.token),
+            &json!({"name": "IT", "scopes": ["integrations:write"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (key, key_id) = (
+        r.body["key"].as_str().unwrap().to_owned(),
+        r.body["api_key"]["id"].as_str().unwrap().to_owned(),
+    );
+    let r =
+        w.gw.send("DELETE", "/api/integrations/resend", Some(&key), &[], None)
+            .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    let r = w.gw.get("/api/audit-log?limit=200", Some(&w.a.token)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let events = r.body["events"].as_array().unwrap();
+    let stored: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "credential.stored")
+        .collect();
+    assert_eq!(stored.len(), 2, "{events:?}");
+    assert!(stored.iter().all(|e| e["actor_id"] == w.a.user_id.as_str()));
+    let sms = audit_entry(events, "message.sms");
+    assert_eq!(
+        (&sms["actor_type"], &sms["actor_id"]),
+        (&json!("user"), &json!(w.a_user.user_id))
+    );
+    assert_eq!(sms["request_id"], followup_request.as_str());
+    assert!(sms["address"].as_str().unwrap().starts_with("127."));
+    assert_eq!(sms["detail"]["call_id"], good.to_string().as_str());
+    assert_eq!(sms["detail"]["recipient"], "+15551230000");
+    let export = audit_entry(events, "message.export");
+    assert_eq!(export["actor_id"], w.a.user_id.as_str());
+    let mapped = audit_entry(events, "user_mapping.mapped");
+    assert_eq!(
+        (
+            &mapped["actor_type"],
+            &mapped["actor_id"],
+            &mapped["target"]
+        ),
+        (&json!("app"), &json!(app), &json!("42"))
+    );
+    assert_eq!(mapped["detail"]["new_crm_user_id"], "crm_kim");
+    let disconnected = audit_entry(events, "credential.disconnected");
+    assert_eq!(
+        (&disconnected["actor_type"], &disconnected["actor_id"]),
+        (&json!("api_key"), &json!(key_id))
+    );
+    assert_eq!(disconnected["target"], "resend");
+    // No secret reaches the trail.
+    let text = r.body.to_string();
+    assert!(!text.contains("re_key_0123456789") && !text.contains("\"token\""));
+    // Filters by family; organization B sees none of A's entries.
+    let r =
+        w.gw.get("/api/audit-log?action=credential.", Some(&w.a.token))
+            .await;
+    assert_eq!(r.body["pagination"]["total"], 3);
+    let r = w.gw.get("/api/audit-log", Some(&w.b.token)).await;
+    assert!(
+        r.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(
+                |e| !e["action"].as_str().unwrap().starts_with("credential.")
+                    && !e["action"].as_str().unwrap().starts_with("message.")
+                    && !e["action"].as_str().unwrap().starts_with("user_mapping.")
+            ),
+        "{:?}",
+        r.body
+    );
 }

@@ -1455,3 +1455,71 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apps_that_subscribe_get_their_organizations_ai_call_events_live_and_replayed() {
+    use gateway::test_support::ws::{assert_quiet, connect, next_json};
+    let (gw, _mock) = start().await;
+    let (a, asst_a) = org_with_agent(&gw, "ai-calls-a").await;
+    let (b, _) = org_with_agent(&gw, "ai-calls-b").await;
+    let (_, key_a) = gw.app_with_key(&a, "CRM A").await;
+    let (_, key_b) = gw.app_with_key(&b, "CRM B").await;
+    let watching = |key: &str| format!("?api_key={key}&subscribe=ai_calls&since=latest");
+    let mut subscribed = connect(&gw, &watching(&key_a), &[]).await;
+    let mut plain = connect(&gw, &format!("?api_key={key_a}"), &[]).await;
+    let mut other_org = connect(&gw, &watching(&key_b), &[]).await;
+
+    let c = call(&asst_a, "call-ai-events");
+    let started = json!({"message": {"type": "status-update", "status": "in-progress", "call": c}});
+    let line = json!({"message": {"type": "transcript", "role": "user", "transcriptType": "final",
+        "transcript": "Do you have anything on Friday?", "call": c}});
+    for message in [&started, &line] {
+        let reply = vapi_post(&gw, "/api/vapi/webhook", message).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(next_json(&mut subscribed).await.expect("an AI-call event"));
+    }
+    got.sort_by_key(|e| e["event_id"].as_i64());
+    assert_eq!(
+        (&got[0]["type"], &got[0]["status"], &got[0]["vapi_call_id"]),
+        (
+            &json!("vapi_call_update"),
+            &json!("in-progress"),
+            &json!("call-ai-events")
+        )
+    );
+    assert_eq!(got[1]["type"], "vapi_transcript");
+    assert_eq!(got[1]["text"], "Do you have anything on Friday?");
+    assert_quiet(&mut plain, "an app that did not subscribe").await;
+    assert_quiet(&mut other_org, "another organization's app").await;
+
+    // A subscriber that reconnects after the first event gets the transcript line once.
+    let first = got[0]["event_id"].as_i64().unwrap();
+    let query = format!("?api_key={key_a}&subscribe=ai_calls&since={first}");
+    let mut again = connect(&gw, &query, &[]).await;
+    let replayed = next_json(&mut again).await.unwrap();
+    assert_eq!(
+        (&replayed["type"], &replayed["event_id"]),
+        (&json!("vapi_transcript"), &got[1]["event_id"])
+    );
+    assert_eq!(next_json(&mut again).await.unwrap()["replayed"], 1);
+    // Without the subscription the same replay holds none of them.
+    let mut unsubscribed = connect(&gw, &format!("?api_key={key_a}&since=0"), &[]).await;
+    assert_eq!(next_json(&mut unsubscribed).await.unwrap()["replayed"], 0);
+
+    let refused = gw
+        .send(
+            "GET",
+            &format!("/ws?api_key={key_a}&subscribe=everything"),
+            None,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (400, Some("invalid_subscribe"))
+    );
+}
