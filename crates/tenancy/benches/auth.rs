@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use db::test_support::TestDatabase;
 use tenancy::api_keys::{self, ApiKeyPepper};
+use tenancy::audit::{Actor, ChangedBy, RequestOrigin};
 use tenancy::organizations::{self, NewOrganization};
 use tenancy::sessions::{self, ClientInfo, JwtKeys};
 use tenancy::{apps, demo};
@@ -70,10 +71,16 @@ fn main() {
         .await
         .unwrap();
         let org_id = db::OrgId(org.id);
+        let by = ChangedBy {
+            actor: Actor::User(admin.id),
+            origin: RequestOrigin::default(),
+        };
         let mut key = String::new();
         for i in 0..50 {
-            let app = apps::create(&db, org_id, &format!("App {i}")).await.unwrap();
-            key = api_keys::issue(&db, &pepper, org_id, app.id, admin.id)
+            let app = apps::create(&db, org_id, &format!("App {i}"), &by)
+                .await
+                .unwrap();
+            key = api_keys::issue(&db, &pepper, org_id, app.id, &by)
                 .await
                 .unwrap()
                 .key

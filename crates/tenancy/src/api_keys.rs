@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::TenancyError;
 use crate::apps::{self, App};
+use crate::audit::ChangedBy;
 use crate::secrets::random_bytes;
 
 /// Prefix of every key.
@@ -202,7 +203,8 @@ pub struct IssuedKey {
 }
 
 /// Issues a key for an app of `org_id`, replacing (rotating) any current one: the old key stops
-/// working at once. Audited as `created` or `rotated`.
+/// working at once. Audited as `created` or `rotated` (and in the organization's trail as
+/// `app_key.created` or `app_key.rotated`).
 ///
 /// # Errors
 /// [`TenancyError::NotFound`] for an app not in `org_id`; [`TenancyError::Db`].
@@ -211,7 +213,7 @@ pub async fn issue(
     pepper: &ApiKeyPepper,
     org_id: OrgId,
     app_id: Uuid,
-    actor: Uuid,
+    by: &ChangedBy,
 ) -> Result<IssuedKey, TenancyError> {
     let key = PlainApiKey::generate()?;
     let new_hash = pepper.hash(key.expose());
@@ -238,16 +240,8 @@ pub async fn issue(
             .returning(App::as_returning())
             .get_result(c)
             .await?;
-            audit(
-                c,
-                org_id,
-                app_id,
-                action,
-                current.api_key_hint,
-                Some(new_hint),
-                actor,
-            )
-            .await?;
+            let hints = (current.api_key_hint, Some(new_hint));
+            audit(c, org_id, app_id, action, hints, by).await?;
             Ok::<_, TenancyError>((app, action, now))
         })
         .await?;
@@ -260,7 +254,7 @@ pub async fn issue(
     })
 }
 
-/// Revokes an app's key: it stops working at once. Audited as `revoked`.
+/// Revokes an app's key: it stops working at once. Audited as `revoked` (`app_key.revoked`).
 ///
 /// # Errors
 /// [`TenancyError::NotFound`] for an app not in `org_id`; [`TenancyError::Invalid`] when the app
@@ -269,7 +263,7 @@ pub async fn revoke(
     db: &Db,
     org_id: OrgId,
     app_id: Uuid,
-    actor: Uuid,
+    by: &ChangedBy,
 ) -> Result<(App, DateTime<Utc>), TenancyError> {
     let result = db
         .tenant(org_id, async move |c| {
@@ -292,7 +286,7 @@ pub async fn revoke(
             .get_result(c)
             .await?;
             let now = Utc::now();
-            audit(c, org_id, app_id, "revoked", Some(old_hint), None, actor).await?;
+            audit(c, org_id, app_id, "revoked", (Some(old_hint), None), by).await?;
             Ok::<_, TenancyError>((app, now))
         })
         .await?;
@@ -300,15 +294,18 @@ pub async fn revoke(
     Ok(result)
 }
 
+/// Records an app key event in the app's `api_key_audit_log` and, as `app_key.<action>` on the
+/// app, in the organization's audit trail; `hints` are the old and new key hints, never keys.
 async fn audit(
     c: &mut db::AsyncPgConnection,
     org_id: OrgId,
     app_id: Uuid,
     action: &'static str,
-    old_key_hint: Option<String>,
-    new_key_hint: Option<String>,
-    actor: Uuid,
+    hints: (Option<String>, Option<String>),
+    by: &ChangedBy,
 ) -> Result<(), TenancyError> {
+    let (old_key_hint, new_key_hint) = hints;
+    let detail = serde_json::json!({"old_key_hint": old_key_hint, "new_key_hint": new_key_hint});
     diesel::insert_into(api_key_audit_log::table)
         .values((
             api_key_audit_log::id.eq(Uuid::new_v4()),
@@ -317,9 +314,16 @@ async fn audit(
             api_key_audit_log::action.eq(action),
             api_key_audit_log::old_key_hint.eq(old_key_hint),
             api_key_audit_log::new_key_hint.eq(new_key_hint),
-            api_key_audit_log::performed_by.eq(Some(actor)),
+            api_key_audit_log::performed_by.eq(by.actor.id()),
         ))
         .execute(c)
+        .await?;
+    let trail_action = match action {
+        "created" => "app_key.created",
+        "rotated" => "app_key.rotated",
+        _ => "app_key.revoked",
+    };
+    by.record_on(c, org_id, trail_action, Some(app_id.to_string()), detail)
         .await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::TenancyError;
+use crate::audit::ChangedBy;
 
 /// An app row, without its key hash.
 #[derive(Debug, Clone, Serialize, Queryable, Selectable)]
@@ -35,14 +36,14 @@ pub struct App {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Creates an active app without a key.
+/// Creates an active app without a key. Audited as `app.created`.
 ///
 /// # Errors
 /// [`TenancyError::Invalid`] for a bad name; [`TenancyError::Db`].
-pub async fn create(db: &Db, org: OrgId, name: &str) -> Result<App, TenancyError> {
+pub async fn create(db: &Db, org: OrgId, name: &str, by: &ChangedBy) -> Result<App, TenancyError> {
     let name = crate::validate_display_name("app name", name)?;
     db.tenant(org, async move |c| {
-        diesel::insert_into(apps::table)
+        let app: App = diesel::insert_into(apps::table)
             .values((
                 apps::id.eq(Uuid::new_v4()),
                 apps::org_id.eq(org.0),
@@ -50,8 +51,11 @@ pub async fn create(db: &Db, org: OrgId, name: &str) -> Result<App, TenancyError
             ))
             .returning(App::as_returning())
             .get_result(c)
-            .await
-            .map_err(TenancyError::from)
+            .await?;
+        let detail = serde_json::json!({"name": app.name});
+        by.record_on(c, org, "app.created", Some(app.id.to_string()), detail)
+            .await?;
+        Ok(app)
     })
     .await
 }
@@ -91,8 +95,8 @@ pub async fn get(db: &Db, org: OrgId, app_id: Uuid) -> Result<App, TenancyError>
     .await
 }
 
-/// Activates or deactivates an app. A deactivated app's key stops working at once; the key is
-/// kept so that reactivation restores access.
+/// Renames, activates or deactivates an app. A deactivated app's key stops working at once; the
+/// key is kept so that reactivation restores access. Audited as `app.updated`.
 ///
 /// # Errors
 /// [`TenancyError::NotFound`]; [`TenancyError::Db`].
@@ -102,13 +106,14 @@ pub async fn update(
     app_id: Uuid,
     name: Option<&str>,
     is_active: Option<bool>,
+    by: &ChangedBy,
 ) -> Result<App, TenancyError> {
     let name = name
         .map(|n| crate::validate_display_name("app name", n))
         .transpose()?;
     db.tenant(org, async move |c| {
         let current = lock(c, org, app_id).await?;
-        diesel::update(
+        let app: App = diesel::update(
             apps::table
                 .filter(apps::id.eq(app_id))
                 .filter(apps::org_id.eq(org.0)),
@@ -119,8 +124,11 @@ pub async fn update(
         ))
         .returning(App::as_returning())
         .get_result(c)
-        .await
-        .map_err(TenancyError::from)
+        .await?;
+        let detail = serde_json::json!({"name": app.name, "is_active": app.is_active});
+        by.record_on(c, org, "app.updated", Some(app_id.to_string()), detail)
+            .await?;
+        Ok(app)
     })
     .await
 }

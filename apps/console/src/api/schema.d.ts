@@ -293,7 +293,7 @@ export interface paths {
         };
         /**
          * The organization's audit trail, newest first: API key events and every write made with a
-         *     key, user and role changes, credential changes (`credential.*`), CTI user-mapping changes
+         *     key, user and role changes, apps and their keys (`app.*`, `app_key.*`), credential changes (`credential.*`), CTI user-mapping changes
          *     (`user_mapping.*`), messages sent and transcript exports (`message.*`) and webhook endpoint
          *     changes (`webhook_endpoint.*`), each with its actor, address and request id. Append-only.
          * @description Organization API keys need the `audit:read` scope.

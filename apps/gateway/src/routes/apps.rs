@@ -7,7 +7,7 @@ use tenancy::apps::{self, App};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{AdminUser, AuthApp, RoleAtLeast};
+use crate::auth::{AdminUser, AuthApp, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::routes::iso;
@@ -108,9 +108,11 @@ async fn list_apps(
 async fn create_app(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
+    Origin(origin): Origin,
     body: Json<CreateAppRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = apps::create(&state.db, admin.org_id, &body.name).await?;
+    let by = admin.changed_by(origin);
+    let app = apps::create(&state.db, admin.org_id, &body.name, &by).await?;
     Ok(HttpResponse::Created().json(AppResponse {
         success: true,
         app: app.into(),
@@ -140,6 +142,7 @@ async fn get_app(
 async fn update_app(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
+    Origin(origin): Origin,
     id: web::Path<Uuid>,
     body: Json<UpdateAppRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -149,6 +152,7 @@ async fn update_app(
         id.into_inner(),
         body.name.as_deref(),
         body.is_active,
+        &admin.changed_by(origin),
     )
     .await?;
     Ok(HttpResponse::Ok().json(AppResponse {

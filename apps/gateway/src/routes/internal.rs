@@ -9,7 +9,7 @@ use tenancy::api_keys::{self, AuditEntry};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{AdminUser, RoleAtLeast};
+use crate::auth::{AdminUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{iso, page};
 use crate::state::AppState;
@@ -144,6 +144,7 @@ pub struct AuditQuery {
 async fn issue_key(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
+    Origin(origin): Origin,
     app_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let issued = api_keys::issue(
@@ -151,7 +152,7 @@ async fn issue_key(
         &state.auth.api_key_pepper,
         admin.org_id,
         app_id.into_inner(),
-        admin.actor_id(),
+        &admin.changed_by(origin),
     )
     .await?;
     let verb = if issued.action == "created" {
@@ -187,13 +188,14 @@ async fn issue_key(
 async fn revoke_key(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
+    Origin(origin): Origin,
     app_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, revoked_at) = api_keys::revoke(
         &state.db,
         admin.org_id,
         app_id.into_inner(),
-        admin.actor_id(),
+        &admin.changed_by(origin),
     )
     .await?;
     Ok(HttpResponse::Ok().json(RevokedKeyResponse {

@@ -1268,6 +1268,11 @@ async fn a_booking_names_an_anonymous_caller_but_never_renames_a_known_one() {
     assert_eq!(b.body["pagination"]["total"], 0);
 }
 
+/// Whether any entry's JSON holds `needle`.
+fn text_contains(events: &[Value], needle: &str) -> bool {
+    events.iter().any(|e| e.to_string().contains(needle))
+}
+
 /// One entry of organization A's audit trail, as `GET /api/audit-log` shows it.
 fn audit_entry<'a>(events: &'a [Value], action: &str) -> &'a Value {
     events
@@ -1355,6 +1360,15 @@ async fn credential_mapping_message_and_export_events_are_in_the_audit_log() {
         (&json!("app"), &json!(app), &json!("42"))
     );
     assert_eq!(mapped["detail"]["new_crm_user_id"], "crm_kim");
+    for action in ["app.created", "app_key.created"] {
+        let entry = audit_entry(events, action);
+        assert_eq!(
+            (&entry["actor_id"], &entry["target"]),
+            (&json!(w.a.user_id), &json!(app))
+        );
+    }
+    assert!(audit_entry(events, "app_key.created")["detail"]["new_key_hint"].is_string());
+    assert!(!text_contains(events, &app_key));
     let disconnected = audit_entry(events, "credential.disconnected");
     assert_eq!(
         (&disconnected["actor_type"], &disconnected["actor_id"]),
