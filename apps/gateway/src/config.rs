@@ -553,7 +553,6 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
 
     fn vapi(&self) -> Result<VapiConfig, ConfigError> {
         use secrecy::SecretString;
-        use vapi_client::auth::{Algorithm, Encoding};
         let base_url = self.http_url("VAPI_API_BASE_URL", VAPI_DEFAULT_BASE_URL.into())?;
         let private_key = self.get("VAPI_PRIVATE_KEY").map(SecretString::from);
         let credential = self.get("VAPI_WEBHOOK_CREDENTIAL_ID");
@@ -569,89 +568,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             .chain(self.get("VAPI_WEBHOOK_SECRET_PREVIOUS"))
             .map(SecretString::from)
             .collect();
-        let invalid = |var, reason: &str| ConfigError::Invalid {
-            var,
-            reason: reason.into(),
-        };
-        let mode = self
-            .get("VAPI_WEBHOOK_AUTH")
-            .unwrap_or_else(|| "secret".into());
-        let (webhook, header) = match mode.trim() {
-            "secret" => {
-                let header = self
-                    .get("VAPI_WEBHOOK_HEADER")
-                    .unwrap_or_else(|| "x-vapi-secret".into())
-                    .to_ascii_lowercase();
-                (
-                    vapi_client::Scheme::Secret {
-                        header: header.clone(),
-                        secrets,
-                    },
-                    Some((header, secret)),
-                )
-            }
-            "bearer" => {
-                let header = self
-                    .get("VAPI_WEBHOOK_HEADER")
-                    .unwrap_or_else(|| "authorization".into())
-                    .to_ascii_lowercase();
-                (
-                    vapi_client::Scheme::Bearer {
-                        header: header.clone(),
-                        prefix: true,
-                        tokens: secrets,
-                    },
-                    Some((header, format!("Bearer {secret}"))),
-                )
-            }
-            "hmac" => {
-                if credential.is_none() {
-                    return Err(ConfigError::Missing {
-                        var: "VAPI_WEBHOOK_CREDENTIAL_ID",
-                        why: " (Vapi signs requests only through a credential: create an HMAC credential with this secret and name it here)",
-                    });
-                }
-                let mut plan = vapi_client::HmacPlan::with_defaults(secrets[0].clone());
-                plan.secrets = secrets;
-                if let Some(h) = self.get("VAPI_WEBHOOK_SIGNATURE_HEADER") {
-                    plan.signature_header = h.to_ascii_lowercase();
-                }
-                match self.get("VAPI_WEBHOOK_TIMESTAMP_HEADER").as_deref() {
-                    Some("none") => plan.timestamp_header = None,
-                    Some(h) => plan.timestamp_header = Some(h.to_ascii_lowercase()),
-                    None => {}
-                }
-                if let Some(f) = self.get("VAPI_WEBHOOK_PAYLOAD_FORMAT") {
-                    plan.payload_format = f;
-                }
-                plan.signature_prefix = self.get("VAPI_WEBHOOK_SIGNATURE_PREFIX");
-                plan.algorithm = match self.get("VAPI_WEBHOOK_ALGORITHM").as_deref() {
-                    None | Some("sha256") => Algorithm::Sha256,
-                    Some("sha512") => Algorithm::Sha512,
-                    Some("sha1") => Algorithm::Sha1,
-                    Some(_) => {
-                        return Err(invalid(
-                            "VAPI_WEBHOOK_ALGORITHM",
-                            "expected sha256, sha512 or sha1",
-                        ));
-                    }
-                };
-                plan.encoding = match self.get("VAPI_WEBHOOK_ENCODING").as_deref() {
-                    None | Some("hex") => Encoding::Hex,
-                    Some("base64") => Encoding::Base64,
-                    Some(_) => {
-                        return Err(invalid("VAPI_WEBHOOK_ENCODING", "expected hex or base64"));
-                    }
-                };
-                (vapi_client::Scheme::Hmac(plan), None)
-            }
-            _ => {
-                return Err(invalid(
-                    "VAPI_WEBHOOK_AUTH",
-                    "expected secret, bearer or hmac",
-                ));
-            }
-        };
+        let (webhook, header) = self.vapi_scheme(secret, secrets, credential.is_some())?;
         let server_auth = match (credential, header) {
             (Some(id), _) => voice_agent::ServerAuth::Credential(id),
             (None, Some((name, value))) => voice_agent::ServerAuth::Header {
@@ -665,6 +582,254 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             base_url,
             webhook: Some(webhook),
             server_auth: Some(server_auth),
+        })
+    }
+
+    /// How Vapi's requests are checked (`VAPI_WEBHOOK_AUTH`: `secret` (default), `bearer` or
+    /// `hmac`; `VAPI_WEBHOOK_HEADER`), and the header our assistants are told to send (none for
+    /// HMAC, which Vapi signs through a credential).
+    fn vapi_scheme(
+        &self,
+        secret: String,
+        secrets: Vec<secrecy::SecretString>,
+        has_credential: bool,
+    ) -> Result<(vapi_client::Scheme, Option<(String, String)>), ConfigError> {
+        let invalid = |var, reason: &str| ConfigError::Invalid {
+            var,
+            reason: reason.into(),
+        };
+        let mode = self
+            .get("VAPI_WEBHOOK_AUTH")
+            .unwrap_or_else(|| "secret".into());
+        match mode.trim() {
+            "secret" => {
+                let header = self
+                    .get("VAPI_WEBHOOK_HEADER")
+                    .unwrap_or_else(|| "x-vapi-secret".into())
+                    .to_ascii_lowercase();
+                Ok((
+                    vapi_client::Scheme::Secret {
+                        header: header.clone(),
+                        secrets,
+                    },
+                    Some((header, secret)),
+                ))
+            }
+            "bearer" => {
+                let header = self
+                    .get("VAPI_WEBHOOK_HEADER")
+                    .unwrap_or_else(|| "authorization".into())
+                    .to_ascii_lowercase();
+                Ok((
+                    vapi_client::Scheme::Bearer {
+                        header: header.clone(),
+                        prefix: true,
+                        tokens: secrets,
+                    },
+                    Some((header, format!("Bearer {secret}"))),
+                ))
+            }
+            "hmac" => {
+                if !has_credential {
+                    return Err(ConfigError::Missing {
+                        var: "VAPI_WEBHOOK_CREDENTIAL_ID",
+                        why: " (Vapi signs requests only through a credential: create an HMAC credential with this secret and name it here)",
+                    });
+                }
+                Ok((
+                    vapi_client::Scheme::Hmac(self.vapi_hmac_plan(secrets)?),
+                    None,
+                ))
+            }
+            _ => Err(invalid(
+                "VAPI_WEBHOOK_AUTH",
+                "expected secret, bearer or hmac",
+            )),
+        }
+    }
+
+    /// Vapi's HMAC signing plan (`VAPI_WEBHOOK_SIGNATURE_HEADER`, `…_TIMESTAMP_HEADER`,
+    /// `…_PAYLOAD_FORMAT`, `…_SIGNATURE_PREFIX`, `…_ALGORITHM`, `…_ENCODING`) over `secrets`
+    /// (current first).
+    fn vapi_hmac_plan(
+        &self,
+        secrets: Vec<secrecy::SecretString>,
+    ) -> Result<vapi_client::HmacPlan, ConfigError> {
+        use vapi_client::auth::{Algorithm, Encoding};
+        let invalid = |var, reason: &str| ConfigError::Invalid {
+            var,
+            reason: reason.into(),
+        };
+        let mut plan = vapi_client::HmacPlan::with_defaults(secrets[0].clone());
+        plan.secrets = secrets;
+        if let Some(h) = self.get("VAPI_WEBHOOK_SIGNATURE_HEADER") {
+            plan.signature_header = h.to_ascii_lowercase();
+        }
+        match self.get("VAPI_WEBHOOK_TIMESTAMP_HEADER").as_deref() {
+            Some("none") => plan.timestamp_header = None,
+            Some(h) => plan.timestamp_header = Some(h.to_ascii_lowercase()),
+            None => {}
+        }
+        if let Some(f) = self.get("VAPI_WEBHOOK_PAYLOAD_FORMAT") {
+            plan.payload_format = f;
+        }
+        plan.signature_prefix = self.get("VAPI_WEBHOOK_SIGNATURE_PREFIX");
+        plan.algorithm = match self.get("VAPI_WEBHOOK_ALGORITHM").as_deref() {
+            None | Some("sha256") => Algorithm::Sha256,
+            Some("sha512") => Algorithm::Sha512,
+            Some("sha1") => Algorithm::Sha1,
+            Some(_) => {
+                return Err(invalid(
+                    "VAPI_WEBHOOK_ALGORITHM",
+                    "expected sha256, sha512 or sha1",
+                ));
+            }
+        };
+        plan.encoding = match self.get("VAPI_WEBHOOK_ENCODING").as_deref() {
+            None | Some("hex") => Encoding::Hex,
+            Some("base64") => Encoding::Base64,
+            Some(_) => return Err(invalid("VAPI_WEBHOOK_ENCODING", "expected hex or base64")),
+        };
+        Ok(plan)
+    }
+
+    /// `var`, a whole number within `range`; `default` when unset.
+    fn whole<T>(
+        &self,
+        var: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        let expected = format!("a whole number from {} to {}", range.start(), range.end());
+        self.parsed(var, default, &expected, |v: &T| range.contains(v))
+    }
+
+    /// `var` in milliseconds within `range`, `default` when unset.
+    fn millis(
+        &self,
+        var: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        let expected = format!("milliseconds from {} to {}", range.start(), range.end());
+        let ms = self.parsed(var, default, &expected, |v: &u64| range.contains(v))?;
+        Ok(Duration::from_millis(ms))
+    }
+
+    /// `var` in whole seconds within `range`, `default` when unset.
+    fn seconds(
+        &self,
+        var: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        let expected = format!("seconds from {} to {}", range.start(), range.end());
+        Ok(Duration::from_secs(self.parsed(
+            var,
+            default,
+            &expected,
+            |v: &u64| range.contains(v),
+        )?))
+    }
+
+    /// `MIGRATE_ON_STARTUP`: `true` (default) or `false`.
+    fn migrate_on_startup(&self) -> Result<bool, ConfigError> {
+        match self.get("MIGRATE_ON_STARTUP").as_deref().map(str::trim) {
+            None | Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(_) => Err(ConfigError::Invalid {
+                var: "MIGRATE_ON_STARTUP",
+                reason: "expected true or false".into(),
+            }),
+        }
+    }
+
+    /// `DATABASE_OWNER_URL`, required when migrations run at start-up.
+    fn database_owner_url(
+        &self,
+        migrate_on_startup: bool,
+    ) -> Result<Option<secrecy::SecretString>, ConfigError> {
+        match self.get("DATABASE_OWNER_URL") {
+            Some(url) => Ok(Some(secrecy::SecretString::from(
+                self.postgres_url("DATABASE_OWNER_URL", url)?,
+            ))),
+            None if migrate_on_startup => Err(ConfigError::Missing {
+                var: "DATABASE_OWNER_URL",
+                why: " (needed to run migrations while MIGRATE_ON_STARTUP is true)",
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// `LOG_FORMAT`: `json` (default) or `text`.
+    fn log_format(&self) -> Result<LogFormat, ConfigError> {
+        match self.get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("json") => Ok(LogFormat::Json),
+            Some("text") => Ok(LogFormat::Text),
+            Some(_) => Err(ConfigError::Invalid {
+                var: "LOG_FORMAT",
+                reason: "expected json or text".into(),
+            }),
+        }
+    }
+
+    /// The edge's limits and trusted proxies (`HTTP_BODY_TIMEOUT_SECS`,
+    /// `HTTP_MAX_REQUESTS_PER_CLIENT`, `TRUSTED_PROXIES`).
+    fn edge(&self) -> Result<crate::edge::EdgeConfig, ConfigError> {
+        Ok(crate::edge::EdgeConfig {
+            body_timeout: self.seconds("HTTP_BODY_TIMEOUT_SECS", 30, 1..=3600)?,
+            max_requests_per_client: self.parsed(
+                "HTTP_MAX_REQUESTS_PER_CLIENT",
+                256,
+                "a whole number from 1 to 100000",
+                |v: &usize| (1..=100_000).contains(v),
+            )?,
+            trusted_proxies: match self.get("TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(raw) => raw
+                    .split(',')
+                    .map(|a| a.trim().parse::<std::net::IpAddr>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| ConfigError::Invalid {
+                        var: "TRUSTED_PROXIES",
+                        reason: "comma-separated IP addresses".into(),
+                    })?,
+            },
+        })
+    }
+
+    /// Base URLs of the providers' APIs (`*_API_BASE_URL`; tests point them at fakes).
+    fn provider_endpoints(&self) -> Result<integrations::ProviderEndpoints, ConfigError> {
+        let defaults = integrations::ProviderEndpoints::default();
+        Ok(integrations::ProviderEndpoints {
+            twilio: self.http_url("TWILIO_API_BASE_URL", defaults.twilio)?,
+            resend: self.http_url("RESEND_API_BASE_URL", defaults.resend)?,
+            elevenlabs: self.http_url("ELEVENLABS_API_BASE_URL", defaults.elevenlabs)?,
+            google_calendar: self
+                .http_url("GOOGLE_CALENDAR_API_BASE_URL", defaults.google_calendar)?,
+        })
+    }
+
+    /// `RATE_LIMIT_ORG_PER_MIN` and `RATE_LIMIT_KEY_PER_MIN` (0: off).
+    fn rate_limits(&self) -> Result<crate::rate_limit::RateLimitConfig, ConfigError> {
+        let defaults = crate::rate_limit::RateLimitConfig::default();
+        let expected = "a whole number of requests per minute (0: off)";
+        Ok(crate::rate_limit::RateLimitConfig {
+            org_per_minute: self.parsed(
+                "RATE_LIMIT_ORG_PER_MIN",
+                defaults.org_per_minute,
+                expected,
+                |_| true,
+            )?,
+            key_per_minute: self.parsed(
+                "RATE_LIMIT_KEY_PER_MIN",
+                defaults.key_per_minute,
+                expected,
+                |_| true,
+            )?,
         })
     }
 
@@ -698,38 +863,9 @@ impl Config {
         let database_url = secrecy::SecretString::from(
             vars.postgres_url("DATABASE_URL", vars.required("DATABASE_URL", "")?)?,
         );
-        let migrate_on_startup = match vars.get("MIGRATE_ON_STARTUP").as_deref().map(str::trim) {
-            None | Some("true" | "1") => true,
-            Some("false" | "0") => false,
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    var: "MIGRATE_ON_STARTUP",
-                    reason: "expected true or false".into(),
-                });
-            }
-        };
-        let database_owner_url = match vars.get("DATABASE_OWNER_URL") {
-            Some(url) => Some(secrecy::SecretString::from(
-                vars.postgres_url("DATABASE_OWNER_URL", url)?,
-            )),
-            None if migrate_on_startup => {
-                return Err(ConfigError::Missing {
-                    var: "DATABASE_OWNER_URL",
-                    why: " (needed to run migrations while MIGRATE_ON_STARTUP is true)",
-                });
-            }
-            None => None,
-        };
-        let log_format = match vars.get("LOG_FORMAT").as_deref().map(str::trim) {
-            None | Some("json") => LogFormat::Json,
-            Some("text") => LogFormat::Text,
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    var: "LOG_FORMAT",
-                    reason: "expected json or text".into(),
-                });
-            }
-        };
+        let migrate_on_startup = vars.migrate_on_startup()?;
+        let database_owner_url = vars.database_owner_url(migrate_on_startup)?;
+        let log_format = vars.log_format()?;
         let positive = |v: &usize| *v > 0;
         Ok(Self {
             bind_addr: vars.parsed(
@@ -741,24 +877,14 @@ impl Config {
             database_url,
             database_owner_url,
             migrate_on_startup,
-            db_pool_size: vars.parsed(
-                "DB_POOL_SIZE",
-                16,
-                "a whole number from 1 to 1000",
-                |v| (1..=1000).contains(v),
-            )?,
+            db_pool_size: vars.whole("DB_POOL_SIZE", 16, 1..=1000)?,
             db_pool_shards: vars.parsed(
                 "DB_POOL_SHARDS",
                 0,
                 "a whole number from 0 (one per worker thread) to 64",
                 |v| *v <= 64,
             )?,
-            db_statement_timeout: Duration::from_millis(vars.parsed(
-                "DB_STATEMENT_TIMEOUT_MS",
-                5_000,
-                "milliseconds from 100 to 600000",
-                |v: &u64| (100..=600_000).contains(v),
-            )?),
+            db_statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5_000, 100..=600_000)?,
             json_limit_bytes: vars.parsed(
                 "HTTP_JSON_LIMIT_BYTES",
                 256 * 1024,
@@ -773,113 +899,44 @@ impl Config {
             )?,
             http_workers: match vars.get("HTTP_WORKERS") {
                 None => None,
-                Some(_) => Some(vars.parsed(
-                    "HTTP_WORKERS",
-                    1,
-                    "a whole number from 1 to 256",
-                    |v| (1..=256).contains(v),
-                )?),
+                Some(_) => Some(vars.whole("HTTP_WORKERS", 1, 1..=256)?),
             },
-            request_head_timeout: Duration::from_millis(vars.parsed(
+            request_head_timeout: vars.millis(
                 "HTTP_REQUEST_HEAD_TIMEOUT_MS",
                 5_000,
-                "milliseconds from 100 to 600000",
-                |v: &u64| (100..=600_000).contains(v),
-            )?),
-            edge: crate::edge::EdgeConfig {
-                body_timeout: Duration::from_secs(vars.parsed(
-                    "HTTP_BODY_TIMEOUT_SECS",
-                    30,
-                    "seconds from 1 to 3600",
-                    |v: &u64| (1..=3600).contains(v),
-                )?),
-                max_requests_per_client: vars.parsed(
-                    "HTTP_MAX_REQUESTS_PER_CLIENT",
-                    256,
-                    "a whole number from 1 to 100000",
-                    |v: &usize| (1..=100_000).contains(v),
-                )?,
-                trusted_proxies: match vars.get("TRUSTED_PROXIES") {
-                    None => Vec::new(),
-                    Some(raw) => raw
-                        .split(',')
-                        .map(|a| a.trim().parse::<std::net::IpAddr>())
-                        .collect::<Result<_, _>>()
-                        .map_err(|_| ConfigError::Invalid {
-                            var: "TRUSTED_PROXIES",
-                            reason: "comma-separated IP addresses".into(),
-                        })?,
-                },
-            },
-            shutdown_timeout: Duration::from_secs(vars.parsed(
-                "SHUTDOWN_TIMEOUT_SECS",
-                30,
-                "seconds from 0 to 600",
-                |v: &u64| *v <= 600,
-            )?),
+                100..=600_000,
+            )?,
+            edge: vars.edge()?,
+            shutdown_timeout: vars.seconds("SHUTDOWN_TIMEOUT_SECS", 30, 0..=600)?,
             log_format,
             jwt_secret: vars.secret("JWT_SECRET")?,
             api_key_pepper: vars.secret("API_KEY_PEPPER")?,
             credentials_keys: vars.required("CREDENTIALS_KEYS", "")?,
             credentials_active_key: vars.required("CREDENTIALS_ACTIVE_KEY", "")?,
-            provider_endpoints: {
-                let defaults = integrations::ProviderEndpoints::default();
-                integrations::ProviderEndpoints {
-                    twilio: vars.http_url("TWILIO_API_BASE_URL", defaults.twilio)?,
-                    resend: vars.http_url("RESEND_API_BASE_URL", defaults.resend)?,
-                    elevenlabs: vars.http_url("ELEVENLABS_API_BASE_URL", defaults.elevenlabs)?,
-                    google_calendar: vars
-                        .http_url("GOOGLE_CALENDAR_API_BASE_URL", defaults.google_calendar)?,
-                }
-            },
+            provider_endpoints: vars.provider_endpoints()?,
             google: vars.google()?,
             public_base_url: match vars.get("PUBLIC_BASE_URL") {
                 None => None,
                 Some(url) => Some(vars.http_url("PUBLIC_BASE_URL", url)?),
             },
-            ws_heartbeat: Duration::from_secs(vars.parsed(
-                "WS_HEARTBEAT_SECS",
-                30,
-                "seconds from 1 to 3600",
-                |v: &u64| (1..=3600).contains(v),
-            )?),
-            ws_send_queue: vars.parsed(
-                "WS_SEND_QUEUE",
-                256,
-                "a whole number from 1 to 65536",
-                |v| (1..=65_536).contains(v),
-            )?,
-            job_workers: vars.parsed(
+            ws_heartbeat: vars.seconds("WS_HEARTBEAT_SECS", 30, 1..=3600)?,
+            ws_send_queue: vars.whole("WS_SEND_QUEUE", 256, 1..=65_536)?,
+            job_workers: vars.whole(
                 "JOB_WORKERS",
                 jobs::RunnerConfig::default().workers,
-                "a whole number from 0 to 256",
-                |v| *v <= 256,
+                0..=256,
             )?,
-            job_lease: Duration::from_secs(vars.parsed(
+            job_lease: vars.seconds(
                 "JOB_LEASE_SECS",
                 jobs::RunnerConfig::default().lease.as_secs(),
-                "seconds from 5 to 3600",
-                |v: &u64| (5..=3600).contains(v),
-            )?),
+                5..=3600,
+            )?,
             vapi: vars.vapi()?,
             embeddings: vars.embeddings()?,
             retrieval: vars.retrieval()?,
             console: vars.console()?,
             webhooks: vars.webhooks()?,
-            rate_limits: crate::rate_limit::RateLimitConfig {
-                org_per_minute: vars.parsed(
-                    "RATE_LIMIT_ORG_PER_MIN",
-                    crate::rate_limit::RateLimitConfig::default().org_per_minute,
-                    "a whole number of requests per minute (0: off)",
-                    |_| true,
-                )?,
-                key_per_minute: vars.parsed(
-                    "RATE_LIMIT_KEY_PER_MIN",
-                    crate::rate_limit::RateLimitConfig::default().key_per_minute,
-                    "a whole number of requests per minute (0: off)",
-                    |_| true,
-                )?,
-            },
+            rate_limits: vars.rate_limits()?,
             cors_origins: vars.origins("CORS_ALLOWED_ORIGINS")?,
         })
     }

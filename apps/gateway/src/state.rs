@@ -78,12 +78,9 @@ impl AppState {
             db.clone(),
             keyring.clone(),
         ));
-        let mut integrations = integrations::Integrations::new(credentials.clone(), endpoints);
-        if let Some(google) = google {
-            let oauth = integrations::google::GoogleOAuth::new(google, auth.oauth_state_key());
-            integrations = integrations.with_google(oauth);
-        }
-        let integrations = Arc::new(integrations);
+        let google = google
+            .map(|config| integrations::google::GoogleOAuth::new(config, auth.oauth_state_key()));
+        let integrations = integrations_service(credentials.clone(), endpoints, google);
         let telephony = Arc::new(
             telephony::Telephony::new(db.clone(), credentials.clone(), integrations.clone())
                 .with_public_base_url(public_base_url.clone()),
@@ -102,15 +99,7 @@ impl AppState {
             integrations.clone(),
             scheduler.clone(),
         ));
-        // The local model by default; it loads only when first used.
-        let local = rag::embed::local::LocalEmbedder::new(rag::embed::local::default_model_dir());
-        let config = rag::RetrievalConfig::for_model(&rag::Embedder::model(&local).id);
-        let knowledge = Arc::new(rag::KnowledgeBase::new(
-            db.clone(),
-            Arc::new(local),
-            config,
-            jobs.clone(),
-        ));
+        let knowledge = local_knowledge_base(db.clone(), jobs.clone());
         let voice = Arc::new(voice_agent::VoiceAgent::new(
             db.clone(),
             None,
@@ -347,4 +336,26 @@ impl AuthKeys {
     pub fn oauth_state_key(&self) -> secrecy::SecretString {
         self.oauth_state_key.clone()
     }
+}
+
+/// The integrations service over the vault, checking providers at `endpoints`, with Google
+/// Calendar's consent flow when an OAuth client is configured.
+fn integrations_service(
+    credentials: Arc<credentials::CredentialService>,
+    endpoints: integrations::ProviderEndpoints,
+    google: Option<integrations::google::GoogleOAuth>,
+) -> Arc<integrations::Integrations> {
+    let service = integrations::Integrations::new(credentials, endpoints);
+    Arc::new(match google {
+        Some(oauth) => service.with_google(oauth),
+        None => service,
+    })
+}
+
+/// The knowledge base on the local embedding model (the default; it loads only when first
+/// used), retrieving with that model's calibrated settings.
+fn local_knowledge_base(db: db::Db, jobs: jobs::Waker) -> Arc<rag::KnowledgeBase> {
+    let local = rag::embed::local::LocalEmbedder::new(rag::embed::local::default_model_dir());
+    let config = rag::RetrievalConfig::for_model(&rag::Embedder::model(&local).id);
+    Arc::new(rag::KnowledgeBase::new(db, Arc::new(local), config, jobs))
 }

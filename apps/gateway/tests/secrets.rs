@@ -1,6 +1,7 @@
 //! After issuance, plain-text API keys, passwords and tokens appear nowhere: not in any table,
 //! not in any log line (at debug level), not in any response other than the one that issued them.
 //! (Its own test binary: it installs the process-wide log subscriber.)
+#![allow(clippy::too_many_lines)]
 #![allow(clippy::unwrap_used)]
 
 use gateway::test_support::{

@@ -237,103 +237,128 @@ struct Scenario {
 
 fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario {
-            name: "vapi webhook: status-update / end-of-call-report",
-            target: WEBHOOK_TARGET,
-            rate: 200,
-            workers: 32,
-            send: request(|t: Arc<Target>, i| async move {
-                let call = t.call(format!("bench-hook-{i}"), contact_number(i));
-                let message = if i % 2 == 0 {
-                    wire::status_update(&call, "in-progress", None)
-                } else {
-                    wire::end_of_call_report(
-                        &call,
-                        "User: I'd like Botox.\nAI: Of course.",
-                        "Asked about Botox.",
-                        120,
-                        "customer-ended-call",
-                    )
-                };
-                t.vapi("/api/vapi/webhook", &message).await
-            }),
-        },
-        Scenario {
-            name: "vapi tool calls: lookupCaller / checkAvailability",
-            target: TOOL_TARGET,
-            rate: 100,
-            workers: 32,
-            send: request(|t: Arc<Target>, i| async move {
-                let call = t.call(format!("bench-tool-{}", i % 500), contact_number(i));
-                let (name, args) = if i % 3 == 2 {
-                    let day = chrono::Utc::now().date_naive()
-                        + chrono::Duration::days(7 + (i % 30) as i64);
-                    (
-                        "checkAvailability",
-                        json!({"date": day.format("%Y-%m-%d").to_string()}),
-                    )
-                } else {
-                    (
-                        "lookupCaller",
-                        json!({"searchKey": contact_number(i), "searchType": "phone"}),
-                    )
-                };
-                t.vapi(
-                    &format!("/api/vapi/tools/{name}"),
-                    &wire::tool_calls(&call, &format!("tc-{i}"), name, &args),
-                )
-                .await
-            }),
-        },
-        Scenario {
-            name: "vapi assistant-request (known caller)",
-            target: ASSISTANT_TARGET,
-            // Each one retrieves knowledge-base context (a local embedding, ~10 ms of CPU):
-            // about 85/s saturate two cores, so the fixed rate stays below that.
-            rate: 50,
-            workers: 32,
-            send: request(|t: Arc<Target>, i| async move {
-                let message = wire::assistant_request(
-                    &format!("bench-ar-{i}"),
-                    &t.clinic.phone_number_id,
-                    t.clinic.number,
-                    &contact_number(i),
-                );
-                t.vapi("/api/vapi/webhook", &message).await
-            }),
-        },
-        Scenario {
-            name: "dialpad webhook ingestion (signed)",
-            target: DIALPAD_TARGET,
-            rate: 500,
-            workers: 64,
-            send: request(|t: Arc<Target>, i| async move {
-                t.ring(900_000_000 + i64::try_from(i).unwrap_or(0)).await
-            }),
-        },
-        Scenario {
-            name: "knowledge-base question (getKnowledgeBase)",
-            target: KB_TARGET,
-            rate: 20,
-            workers: 8,
-            send: request(|t: Arc<Target>, i| async move {
-                const QUESTIONS: [&str; 5] = [
-                    "How long does swelling last after a treatment?",
-                    "Where do I park?",
-                    "Can I pay in instalments?",
-                    "What should I bring to my first visit?",
-                    "Do you treat patients under 18?",
-                ];
-                let call = t.call(format!("bench-kb-{}", i % 100), contact_number(i));
-                let args = json!({"query": QUESTIONS[(i % 5) as usize]});
-                t.vapi(
-                    "/api/vapi/tools/getKnowledgeBase",
-                    &wire::tool_calls(&call, &format!("kb-{i}"), "getKnowledgeBase", &args),
-                )
-                .await
-            }),
-        },
+        status_and_report_scenario(),
+        tool_call_scenario(),
+        assistant_request_scenario(),
+        dialpad_scenario(),
+        knowledge_base_scenario(),
     ]
+}
+
+/// Vapi status updates and end-of-call reports, alternating.
+fn status_and_report_scenario() -> Scenario {
+    Scenario {
+        name: "vapi webhook: status-update / end-of-call-report",
+        target: WEBHOOK_TARGET,
+        rate: 200,
+        workers: 32,
+        send: request(|t: Arc<Target>, i| async move {
+            let call = t.call(format!("bench-hook-{i}"), contact_number(i));
+            let message = if i % 2 == 0 {
+                wire::status_update(&call, "in-progress", None)
+            } else {
+                wire::end_of_call_report(
+                    &call,
+                    "User: I'd like Botox.\nAI: Of course.",
+                    "Asked about Botox.",
+                    120,
+                    "customer-ended-call",
+                )
+            };
+            t.vapi("/api/vapi/webhook", &message).await
+        }),
+    }
+}
+
+/// `lookupCaller` and `checkAvailability` tool calls.
+fn tool_call_scenario() -> Scenario {
+    Scenario {
+        name: "vapi tool calls: lookupCaller / checkAvailability",
+        target: TOOL_TARGET,
+        rate: 100,
+        workers: 32,
+        send: request(|t: Arc<Target>, i| async move {
+            let call = t.call(format!("bench-tool-{}", i % 500), contact_number(i));
+            let (name, args) = if i % 3 == 2 {
+                let day =
+                    chrono::Utc::now().date_naive() + chrono::Duration::days(7 + (i % 30) as i64);
+                (
+                    "checkAvailability",
+                    json!({"date": day.format("%Y-%m-%d").to_string()}),
+                )
+            } else {
+                (
+                    "lookupCaller",
+                    json!({"searchKey": contact_number(i), "searchType": "phone"}),
+                )
+            };
+            t.vapi(
+                &format!("/api/vapi/tools/{name}"),
+                &wire::tool_calls(&call, &format!("tc-{i}"), name, &args),
+            )
+            .await
+        }),
+    }
+}
+
+/// `assistant-request` for a known caller (with knowledge-base context).
+fn assistant_request_scenario() -> Scenario {
+    Scenario {
+        name: "vapi assistant-request (known caller)",
+        target: ASSISTANT_TARGET,
+        // Each one retrieves knowledge-base context (a local embedding, ~10 ms of CPU):
+        // about 85/s saturate two cores, so the fixed rate stays below that.
+        rate: 50,
+        workers: 32,
+        send: request(|t: Arc<Target>, i| async move {
+            let message = wire::assistant_request(
+                &format!("bench-ar-{i}"),
+                &t.clinic.phone_number_id,
+                t.clinic.number,
+                &contact_number(i),
+            );
+            t.vapi("/api/vapi/webhook", &message).await
+        }),
+    }
+}
+
+/// Signed Dialpad call events.
+fn dialpad_scenario() -> Scenario {
+    Scenario {
+        name: "dialpad webhook ingestion (signed)",
+        target: DIALPAD_TARGET,
+        rate: 500,
+        workers: 64,
+        send: request(|t: Arc<Target>, i| async move {
+            t.ring(900_000_000 + i64::try_from(i).unwrap_or(0)).await
+        }),
+    }
+}
+
+/// `getKnowledgeBase` questions.
+fn knowledge_base_scenario() -> Scenario {
+    Scenario {
+        name: "knowledge-base question (getKnowledgeBase)",
+        target: KB_TARGET,
+        rate: 20,
+        workers: 8,
+        send: request(|t: Arc<Target>, i| async move {
+            const QUESTIONS: [&str; 5] = [
+                "How long does swelling last after a treatment?",
+                "Where do I park?",
+                "Can I pay in instalments?",
+                "What should I bring to my first visit?",
+                "Do you treat patients under 18?",
+            ];
+            let call = t.call(format!("bench-kb-{}", i % 100), contact_number(i));
+            let args = json!({"query": QUESTIONS[(i % 5) as usize]});
+            t.vapi(
+                "/api/vapi/tools/getKnowledgeBase",
+                &wire::tool_calls(&call, &format!("kb-{i}"), "getKnowledgeBase", &args),
+            )
+            .await
+        }),
+    }
 }
 
 /// A clinic handbook of 60 sections for the knowledge-base scenario.

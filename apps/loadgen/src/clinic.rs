@@ -97,49 +97,8 @@ impl Clinic {
             .to_owned();
         let t = Some(token.as_str());
 
-        let agent = expect(
-            "saving the inbound agent",
-            api.send(
-                "PUT",
-                "/api/agents/inbound",
-                t,
-                &[],
-                Some(&json!({
-                "name": format!("{} front desk", spec.name),
-                "first_message": format!("Thank you for calling {}, how can I help?", spec.name)})),
-            )
-            .await?,
-            200,
-        )?;
-        let inbound_assistant = agent["agent"]["vapi_assistant_id"]
-            .as_str()
-            .context("assistant id")?
-            .to_owned();
-
-        let hours: Vec<Value> = (1..=7)
-            .map(|d| json!({"weekday": d, "opens": "08:00", "closes": "18:00"}))
-            .collect();
-        expect(
-            "opening hours",
-            api.send("PUT", "/api/scheduling/settings", t, &[], Some(&json!({
-                "time_zone": "America/New_York", "business_hours": hours, "slot_step_minutes": 30})))
-                .await?,
-            200,
-        )?;
-        expect(
-            "transfer routing",
-            api.send("PUT", "/api/voice-settings", t, &[], Some(&json!({
-                "transfer_default": spec.number, "transfer_departments": spec.transfer_departments})))
-                .await?,
-            200,
-        )?;
-        expect(
-            "connecting Twilio",
-            api.post("/api/integrations/twilio", t, &json!({
-                "account_sid": spec.twilio_account, "auth_token": "clinic-twilio-auth-token", "phone_number": spec.number}))
-                .await?,
-            200,
-        )?;
+        let inbound_assistant = save_agent(api, t, spec).await?;
+        configure_practice(api, t, spec).await?;
         let phone_number_id = wait_for_number(api, &token).await?;
 
         let services = expect("services", api.get("/api/services", &token).await?, 200)?;
@@ -150,70 +109,8 @@ impl Clinic {
             .filter_map(|s| Some((s["name"].as_str()?.to_owned(), s["price_minor"].as_i64()?)))
             .collect();
 
-        let added = expect(
-            "uploading the knowledge base",
-            api.upload(
-                "/api/knowledge-base/documents",
-                &token,
-                "clinic-faq.md",
-                "text/markdown",
-                spec.knowledge_base.clone().into_bytes(),
-            )
-            .await?,
-            202,
-        )?;
-        let document = added["document"]["id"]
-            .as_str()
-            .context("document id")?
-            .to_owned();
-
-        let app = expect(
-            "creating the CRM app",
-            api.post("/api/apps", t, &json!({"name": "Clinic CRM"}))
-                .await?,
-            201,
-        )?;
-        let app_id = app["app"]["id"].as_str().context("app id")?.to_owned();
-        let key = expect(
-            "issuing the app key",
-            api.post(&format!("/internal/apps/{app_id}/api-key"), t, &Value::Null)
-                .await?,
-            200,
-        )?;
-        let app_key = key["api_key"].as_str().context("api key")?.to_owned();
-        let dialpad_secret = format!(
-            "dialpad-{}",
-            crate::gateway::hex(&crate::gateway::random_bytes()?[..12])
-        );
-        expect(
-            "setting the Dialpad webhook secret",
-            api.send(
-                "PUT",
-                &format!("/internal/apps/{app_id}/dialpad-webhook-secret"),
-                t,
-                &[],
-                Some(&json!({"secret": dialpad_secret})),
-            )
-            .await?,
-            200,
-        )?;
-        let mappings: Vec<Value> = spec
-            .dialpad_users
-            .iter()
-            .map(|(dialpad, crm)| json!({"dialpad_user_id": dialpad, "crm_user_id": crm}))
-            .collect();
-        expect(
-            "mapping Dialpad users",
-            api.send(
-                "POST",
-                &format!("/internal/apps/{app_id}/users/batch-map"),
-                None,
-                &[("x-app-api-key", &app_key)],
-                Some(&json!({"mappings": mappings})),
-            )
-            .await?,
-            200,
-        )?;
+        let document = upload_knowledge_base(api, &token, spec).await?;
+        let (app_id, app_key, dialpad_secret) = open_crm_app(api, t, spec).await?;
         wait_indexed(api, &token, &document).await?;
         Ok(Self {
             name: spec.name,
@@ -302,4 +199,148 @@ async fn wait_indexed(api: &Api, token: &str, id: &str) -> anyhow::Result<()> {
         }
     }
     bail!("the knowledge-base document was not indexed within 120 s: {last}")
+}
+
+/// Saves the clinic's inbound agent; returns its Vapi assistant id.
+async fn save_agent(api: &Api, t: Option<&str>, spec: &ClinicSpec) -> anyhow::Result<String> {
+    let agent = expect(
+        "saving the inbound agent",
+        api.send(
+            "PUT",
+            "/api/agents/inbound",
+            t,
+            &[],
+            Some(&json!({
+            "name": format!("{} front desk", spec.name),
+            "first_message": format!("Thank you for calling {}, how can I help?", spec.name)})),
+        )
+        .await?,
+        200,
+    )?;
+    Ok(agent["agent"]["vapi_assistant_id"]
+        .as_str()
+        .context("assistant id")?
+        .to_owned())
+}
+
+/// Opening hours, transfer routing and the clinic's Twilio (which starts the dual-sync).
+async fn configure_practice(api: &Api, t: Option<&str>, spec: &ClinicSpec) -> anyhow::Result<()> {
+    let hours: Vec<Value> = (1..=7)
+        .map(|d| json!({"weekday": d, "opens": "08:00", "closes": "18:00"}))
+        .collect();
+    expect(
+        "opening hours",
+        api.send(
+            "PUT",
+            "/api/scheduling/settings",
+            t,
+            &[],
+            Some(&json!({
+            "time_zone": "America/New_York", "business_hours": hours, "slot_step_minutes": 30})),
+        )
+        .await?,
+        200,
+    )?;
+    expect(
+        "transfer routing",
+        api.send(
+            "PUT",
+            "/api/voice-settings",
+            t,
+            &[],
+            Some(&json!({
+            "transfer_default": spec.number, "transfer_departments": spec.transfer_departments})),
+        )
+        .await?,
+        200,
+    )?;
+    expect(
+        "connecting Twilio",
+        api.post("/api/integrations/twilio", t, &json!({
+            "account_sid": spec.twilio_account, "auth_token": "clinic-twilio-auth-token", "phone_number": spec.number}))
+            .await?,
+        200,
+    )?;
+    Ok(())
+}
+
+/// Uploads the clinic's FAQ to its knowledge base; returns the document id.
+async fn upload_knowledge_base(
+    api: &Api,
+    token: &str,
+    spec: &ClinicSpec,
+) -> anyhow::Result<String> {
+    let added = expect(
+        "uploading the knowledge base",
+        api.upload(
+            "/api/knowledge-base/documents",
+            token,
+            "clinic-faq.md",
+            "text/markdown",
+            spec.knowledge_base.clone().into_bytes(),
+        )
+        .await?,
+        202,
+    )?;
+    Ok(added["document"]["id"]
+        .as_str()
+        .context("document id")?
+        .to_owned())
+}
+
+/// Creates the clinic's CRM app with its key and Dialpad webhook secret and maps its Dialpad
+/// users; returns the app id, key and secret.
+async fn open_crm_app(
+    api: &Api,
+    t: Option<&str>,
+    spec: &ClinicSpec,
+) -> anyhow::Result<(String, String, String)> {
+    let app = expect(
+        "creating the CRM app",
+        api.post("/api/apps", t, &json!({"name": "Clinic CRM"}))
+            .await?,
+        201,
+    )?;
+    let app_id = app["app"]["id"].as_str().context("app id")?.to_owned();
+    let key = expect(
+        "issuing the app key",
+        api.post(&format!("/internal/apps/{app_id}/api-key"), t, &Value::Null)
+            .await?,
+        200,
+    )?;
+    let app_key = key["api_key"].as_str().context("api key")?.to_owned();
+    let dialpad_secret = format!(
+        "dialpad-{}",
+        crate::gateway::hex(&crate::gateway::random_bytes()?[..12])
+    );
+    expect(
+        "setting the Dialpad webhook secret",
+        api.send(
+            "PUT",
+            &format!("/internal/apps/{app_id}/dialpad-webhook-secret"),
+            t,
+            &[],
+            Some(&json!({"secret": dialpad_secret})),
+        )
+        .await?,
+        200,
+    )?;
+    let mappings: Vec<Value> = spec
+        .dialpad_users
+        .iter()
+        .map(|(dialpad, crm)| json!({"dialpad_user_id": dialpad, "crm_user_id": crm}))
+        .collect();
+    expect(
+        "mapping Dialpad users",
+        api.send(
+            "POST",
+            &format!("/internal/apps/{app_id}/users/batch-map"),
+            None,
+            &[("x-app-api-key", &app_key)],
+            Some(&json!({"mappings": mappings})),
+        )
+        .await?,
+        200,
+    )?;
+    Ok((app_id, app_key, dialpad_secret))
 }

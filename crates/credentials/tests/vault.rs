@@ -1,5 +1,6 @@
 //! The credentials vault on a real PostgreSQL, as the runtime role (owner only where an operator
 //! or an attacker with database access would act).
+#![allow(clippy::too_many_lines)]
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;

@@ -362,6 +362,7 @@ fn is_refusal(e: &DbError) -> bool {
 ///
 /// # Panics
 /// With a message naming the broken rule.
+#[allow(clippy::too_many_lines)] // test support: the five numbered checks, in order
 pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
     let (table, col) = (probe.table, probe.tenant_column);
     let org_a = create_org(db, "Isolation A").await;

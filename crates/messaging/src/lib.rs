@@ -272,23 +272,7 @@ impl Messenger {
             .db
             .tenant(org, async move |c| {
                 if automatic && let Some(contact) = subject.contact_id {
-                    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-                        .bind::<diesel::sql_types::Text, _>(contact.to_string())
-                        .execute(c)
-                        .await?;
-                    let recent: i64 = messages::table
-                        .filter(messages::org_id.eq(org.0))
-                        .filter(messages::contact_id.eq(contact))
-                        .filter(messages::automatic.eq(true))
-                        .filter(messages::method.eq("sms"))
-                        .filter(messages::status.ne("failed"))
-                        .filter(messages::created_at.gt(Utc::now() - chrono::Duration::hours(1)))
-                        .count()
-                        .get_result(c)
-                        .await?;
-                    if recent > 0 {
-                        return Err(MessagingError::RateLimited);
-                    }
+                    check_automatic_limit_on(c, org, contact).await?;
                 }
                 Self::audit_on(
                     c,
@@ -340,15 +324,7 @@ impl Messenger {
             }
             Err(e) => {
                 tracing::error!(%org, message_id = %id, error = %e, "SMS failed");
-                let code = match &e {
-                    twilio_client::TwilioError::Api {
-                        code: Some(code), ..
-                    } => code.to_string(),
-                    twilio_client::TwilioError::Api { status, .. } => format!("http_{status}"),
-                    twilio_client::TwilioError::Transport(_) => "unreachable".into(),
-                    _ => "error".into(),
-                };
-                self.settle(org, id, Err(code)).await?;
+                self.settle(org, id, Err(twilio_error_code(&e))).await?;
                 Err(MessagingError::ProviderFailed("SMS"))
             }
         }
@@ -444,5 +420,45 @@ impl Messenger {
                 Err(MessagingError::ProviderFailed("email"))
             }
         }
+    }
+}
+
+/// Under a per-contact advisory lock, in the caller's transaction: refuses a second automatic
+/// SMS to `contact` within an hour (seed 001 §15); failed ones do not count.
+async fn check_automatic_limit_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    contact: Uuid,
+) -> Result<(), MessagingError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+        .bind::<diesel::sql_types::Text, _>(contact.to_string())
+        .execute(c)
+        .await?;
+    let recent: i64 = messages::table
+        .filter(messages::org_id.eq(org.0))
+        .filter(messages::contact_id.eq(contact))
+        .filter(messages::automatic.eq(true))
+        .filter(messages::method.eq("sms"))
+        .filter(messages::status.ne("failed"))
+        .filter(messages::created_at.gt(Utc::now() - chrono::Duration::hours(1)))
+        .count()
+        .get_result(c)
+        .await?;
+    if recent > 0 {
+        return Err(MessagingError::RateLimited);
+    }
+    Ok(())
+}
+
+/// The error code an SMS's audit row keeps: Twilio's numeric code, else `http_<status>`,
+/// `unreachable` or `error` (never Twilio's message, which may hold the number).
+fn twilio_error_code(e: &twilio_client::TwilioError) -> String {
+    match e {
+        twilio_client::TwilioError::Api {
+            code: Some(code), ..
+        } => code.to_string(),
+        twilio_client::TwilioError::Api { status, .. } => format!("http_{status}"),
+        twilio_client::TwilioError::Transport(_) => "unreachable".into(),
+        _ => "error".into(),
     }
 }

@@ -91,27 +91,7 @@ impl KnowledgeBase {
         let filename: String = upload.filename.trim().chars().take(255).collect();
         let format =
             DocumentFormat::detect(&upload.bytes, &filename, upload.content_type.as_deref())?;
-        let title = upload
-            .title
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| {
-                filename
-                    .rsplit_once('.')
-                    .map_or(filename.as_str(), |(stem, _)| stem)
-                    .trim()
-                    .to_owned()
-            });
-        let title = if title.is_empty() {
-            "Untitled".to_owned()
-        } else {
-            title
-        };
-        if title.chars().count() > 200 {
-            return Err(RagError::Invalid(
-                "the title is longer than 200 characters".into(),
-            ));
-        }
+        let title = document_title(upload.title, &filename)?;
         let size = i32::try_from(upload.bytes.len()).map_err(|_| ExtractError::TooLarge {
             limit: crate::extract::MAX_UPLOAD_BYTES,
         })?;
@@ -327,4 +307,29 @@ impl KnowledgeBase {
             .await?;
         Ok(self.config.with(&overrides))
     }
+}
+
+/// The title of an upload: the given one trimmed, else the file name without its extension,
+/// else `Untitled`; at most 200 characters.
+fn document_title(given: Option<String>, filename: &str) -> Result<String, RagError> {
+    let title = given
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| {
+            filename
+                .rsplit_once('.')
+                .map_or(filename, |(stem, _)| stem)
+                .trim()
+                .to_owned()
+        });
+    if title.chars().count() > 200 {
+        return Err(RagError::Invalid(
+            "the title is longer than 200 characters".into(),
+        ));
+    }
+    Ok(if title.is_empty() {
+        "Untitled".to_owned()
+    } else {
+        title
+    })
 }

@@ -651,35 +651,8 @@ impl Scheduler {
             let result = self
                 .db
                 .tenant(org, async move |c| {
-                    lock_bookings(c, org).await?;
-                    let locked = appointments::get_on(c, org, id, true).await?;
-                    if !matches!(locked.status.as_str(), "pending" | "confirmed") {
-                        return Err(SchedulingError::InvalidTransition {
-                            from: locked.status,
-                            to: "rescheduled".into(),
-                        });
-                    }
-                    let updated: Appointment = diesel::update(
-                        appt::table
-                            .filter(appt::org_id.eq(org.0))
-                            .filter(appt::id.eq(id)),
-                    )
-                    .set((
-                        appt::scheduled_time.eq(new_start),
-                        appt::ends_at.eq(ends_at),
-                        appt::blocked_until.eq(blocked_until),
-                        appt::confirmation_sent.eq(false),
-                    ))
-                    .returning(Appointment::as_returning())
-                    .get_result(c)
-                    .await?;
-                    if google && updated.status == "confirmed" {
-                        calendar::enqueue_on(c, org, id, "upsert").await?;
-                    }
-                    let previous = Some(locked.scheduled_time);
-                    let event = "appointment.rescheduled";
-                    appointments::emit_on(c, org, event, &updated, previous).await?;
-                    Ok(updated)
+                    let times = (new_start, ends_at, blocked_until);
+                    move_on(c, org, id, times, google).await
                 })
                 .await;
             match result {
@@ -886,4 +859,45 @@ async fn insert_booking_on(
     step(c, &appointment).await?;
     appointments::emit_on(c, org, "appointment.booked", &appointment, None).await?;
     Ok(appointment)
+}
+
+/// Moves live appointment `id` to `times` (start, end, end of its buffer) under the booking
+/// lock, in the caller's transaction: queues the Google event's update when it is confirmed and
+/// `google` is connected, and emits `appointment.rescheduled` with the previous time.
+async fn move_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    times: (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+    google: bool,
+) -> Result<Appointment, SchedulingError> {
+    let (new_start, ends_at, blocked_until) = times;
+    lock_bookings(c, org).await?;
+    let locked = appointments::get_on(c, org, id, true).await?;
+    if !matches!(locked.status.as_str(), "pending" | "confirmed") {
+        return Err(SchedulingError::InvalidTransition {
+            from: locked.status,
+            to: "rescheduled".into(),
+        });
+    }
+    let updated: Appointment = diesel::update(
+        appt::table
+            .filter(appt::org_id.eq(org.0))
+            .filter(appt::id.eq(id)),
+    )
+    .set((
+        appt::scheduled_time.eq(new_start),
+        appt::ends_at.eq(ends_at),
+        appt::blocked_until.eq(blocked_until),
+        appt::confirmation_sent.eq(false),
+    ))
+    .returning(Appointment::as_returning())
+    .get_result(c)
+    .await?;
+    if google && updated.status == "confirmed" {
+        calendar::enqueue_on(c, org, id, "upsert").await?;
+    }
+    let previous = Some(locked.scheduled_time);
+    appointments::emit_on(c, org, "appointment.rescheduled", &updated, previous).await?;
+    Ok(updated)
 }

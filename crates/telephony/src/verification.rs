@@ -1,11 +1,11 @@
 //! Caller-ID verification through the organization's Twilio (seed 001 §17.4 endpoints 1–3, 8).
 
 use chrono::{DateTime, Duration, Utc};
-use db::OrgId;
 use db::schema::{
     caller_id_verification_requests as requests, hybrid_forwarding_configs as configs,
     verified_caller_ids as numbers,
 };
+use db::{AsyncPgConnection, OrgId};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -92,61 +92,7 @@ impl Telephony {
         let id = self
             .db
             .tenant(org, async move |c| {
-                diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                    .bind::<diesel::sql_types::Text, _>(format!("{}:{p}", org.0))
-                    .execute(c)
-                    .await?;
-                let verified = numbers::table
-                    .filter(numbers::org_id.eq(org.0).and(numbers::phone_number.eq(&p)))
-                    .filter(numbers::status.eq("verified"))
-                    .count()
-                    .get_result::<i64>(c)
-                    .await?;
-                if verified > 0 {
-                    return Err(TelephonyError::AlreadyVerified);
-                }
-                let recent = requests::table
-                    .filter(
-                        requests::org_id
-                            .eq(org.0)
-                            .and(requests::phone_number.eq(&p)),
-                    )
-                    .filter(requests::created_at.gt(Utc::now() - Duration::hours(1)))
-                    .count()
-                    .get_result::<i64>(c)
-                    .await?;
-                if recent >= MAX_INITIATIONS_PER_HOUR {
-                    return Err(TelephonyError::RateLimited);
-                }
-                diesel::insert_into(requests::table)
-                    .values((
-                        requests::id.eq(Uuid::new_v4()),
-                        requests::org_id.eq(org.0),
-                        requests::phone_number.eq(&p),
-                    ))
-                    .execute(c)
-                    .await?;
-                // The row exists before Twilio calls, so that the callback can name it.
-                let id = diesel::insert_into(numbers::table)
-                    .values((
-                        numbers::id.eq(Uuid::new_v4()),
-                        numbers::org_id.eq(org.0),
-                        numbers::phone_number.eq(&p),
-                        numbers::friendly_name.eq(&name),
-                        numbers::status.eq("pending"),
-                    ))
-                    .on_conflict((numbers::org_id, numbers::phone_number))
-                    .do_update()
-                    .set((
-                        numbers::friendly_name.eq(&name),
-                        numbers::status.eq("pending"),
-                        numbers::verification_code_hash.eq(None::<String>),
-                        numbers::verification_attempts.eq(0),
-                    ))
-                    .returning(numbers::id)
-                    .get_result::<Uuid>(c)
-                    .await?;
-                Ok::<_, TelephonyError>(id)
+                reserve_on(c, org, &p, name.as_deref()).await
             })
             .await?;
 
@@ -163,23 +109,7 @@ impl Telephony {
             .await
             .map_err(|_| TelephonyError::Hash)?;
         let call_sid = request.call_sid.clone();
-        let expires = Utc::now() + Duration::minutes(CODE_TTL_MINUTES);
-        self.db
-            .tenant(org, async move |c| {
-                diesel::update(
-                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
-                )
-                .set((
-                    numbers::twilio_call_sid.eq(&call_sid),
-                    numbers::verification_code_hash.eq(&hash),
-                    numbers::verification_code_expires_at.eq(expires),
-                    numbers::verification_attempts.eq(0),
-                ))
-                .execute(c)
-                .await
-                .map_err(TelephonyError::from)
-            })
-            .await?;
+        self.store_code(org, id, call_sid, hash).await?;
         tracing::info!(org_id = %org, verification_id = %id, "caller-ID verification call started");
         Ok(Initiated {
             verification_id: id,
@@ -201,28 +131,7 @@ impl Telephony {
         verification_id: Uuid,
         code: &str,
     ) -> Result<String, TelephonyError> {
-        let state: CodeState = self
-            .db
-            .tenant(org, async move |c| {
-                numbers::table
-                    .filter(
-                        numbers::id
-                            .eq(verification_id)
-                            .and(numbers::org_id.eq(org.0)),
-                    )
-                    .select((
-                        numbers::phone_number,
-                        numbers::status,
-                        numbers::verification_code_hash,
-                        numbers::verification_code_expires_at,
-                        numbers::verification_attempts,
-                    ))
-                    .first(c)
-                    .await
-                    .optional()?
-                    .ok_or(TelephonyError::NotFound("verification"))
-            })
-            .await?;
+        let state = self.code_state(org, verification_id).await?;
         match state.status.as_str() {
             "verified" => return Err(TelephonyError::AlreadyVerified),
             "expired" => return Err(TelephonyError::Expired),
@@ -261,15 +170,66 @@ impl Telephony {
         else {
             return Err(TelephonyError::NotConfirmedByTwilio);
         };
-        let sid = caller_id.sid.clone();
+        self.mark_verified(org, verification_id, caller_id.sid.clone())
+            .await?;
+        tracing::info!(org_id = %org, verification_id = %verification_id, "caller ID verified");
+        Ok(caller_id.sid)
+    }
+
+    /// Keeps the hash of the code Twilio will read out, with its expiry, on verification `id`.
+    async fn store_code(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        call_sid: String,
+        hash: String,
+    ) -> Result<(), TelephonyError> {
+        let expires = Utc::now() + Duration::minutes(CODE_TTL_MINUTES);
         self.db
             .tenant(org, async move |c| {
                 diesel::update(
-                    numbers::table.filter(
-                        numbers::id
-                            .eq(verification_id)
-                            .and(numbers::org_id.eq(org.0)),
-                    ),
+                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                )
+                .set((
+                    numbers::twilio_call_sid.eq(&call_sid),
+                    numbers::verification_code_hash.eq(&hash),
+                    numbers::verification_code_expires_at.eq(expires),
+                    numbers::verification_attempts.eq(0),
+                ))
+                .execute(c)
+                .await?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The code state of verification `id`.
+    async fn code_state(&self, org: OrgId, id: Uuid) -> Result<CodeState, TelephonyError> {
+        self.db
+            .tenant(org, async move |c| {
+                numbers::table
+                    .filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0)))
+                    .select((
+                        numbers::phone_number,
+                        numbers::status,
+                        numbers::verification_code_hash,
+                        numbers::verification_code_expires_at,
+                        numbers::verification_attempts,
+                    ))
+                    .first(c)
+                    .await
+                    .optional()?
+                    .ok_or(TelephonyError::NotFound("verification"))
+            })
+            .await
+    }
+
+    /// Marks verification `id` verified as Twilio's caller ID `sid`; the code is forgotten.
+    async fn mark_verified(&self, org: OrgId, id: Uuid, sid: String) -> Result<(), TelephonyError> {
+        self.db
+            .tenant(org, async move |c| {
+                diesel::update(
+                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
                 )
                 .set((
                     numbers::status.eq("verified"),
@@ -279,12 +239,10 @@ impl Telephony {
                     numbers::verification_code_expires_at.eq(None::<DateTime<Utc>>),
                 ))
                 .execute(c)
-                .await
-                .map_err(TelephonyError::from)
+                .await?;
+                Ok(())
             })
-            .await?;
-        tracing::info!(org_id = %org, verification_id = %verification_id, "caller ID verified");
-        Ok(caller_id.sid)
+            .await
     }
 
     async fn count_attempt(&self, org: OrgId, id: Uuid) -> Result<i32, TelephonyError> {
@@ -467,4 +425,74 @@ impl Telephony {
         }
         Ok(())
     }
+}
+
+/// Under a per-number advisory lock: refuses a number already verified or asked for
+/// [`MAX_INITIATIONS_PER_HOUR`] times in the last hour, counts this request, and creates (or
+/// resets) the `pending` row the Twilio callback will name. Returns its id.
+async fn reserve_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    phone: &str,
+    name: Option<&str>,
+) -> Result<Uuid, TelephonyError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind::<diesel::sql_types::Text, _>(format!("{}:{phone}", org.0))
+        .execute(c)
+        .await?;
+    let verified = numbers::table
+        .filter(
+            numbers::org_id
+                .eq(org.0)
+                .and(numbers::phone_number.eq(phone)),
+        )
+        .filter(numbers::status.eq("verified"))
+        .count()
+        .get_result::<i64>(c)
+        .await?;
+    if verified > 0 {
+        return Err(TelephonyError::AlreadyVerified);
+    }
+    let recent = requests::table
+        .filter(
+            requests::org_id
+                .eq(org.0)
+                .and(requests::phone_number.eq(phone)),
+        )
+        .filter(requests::created_at.gt(Utc::now() - Duration::hours(1)))
+        .count()
+        .get_result::<i64>(c)
+        .await?;
+    if recent >= MAX_INITIATIONS_PER_HOUR {
+        return Err(TelephonyError::RateLimited);
+    }
+    diesel::insert_into(requests::table)
+        .values((
+            requests::id.eq(Uuid::new_v4()),
+            requests::org_id.eq(org.0),
+            requests::phone_number.eq(phone),
+        ))
+        .execute(c)
+        .await?;
+    // The row exists before Twilio calls, so that the callback can name it.
+    let id = diesel::insert_into(numbers::table)
+        .values((
+            numbers::id.eq(Uuid::new_v4()),
+            numbers::org_id.eq(org.0),
+            numbers::phone_number.eq(phone),
+            numbers::friendly_name.eq(name),
+            numbers::status.eq("pending"),
+        ))
+        .on_conflict((numbers::org_id, numbers::phone_number))
+        .do_update()
+        .set((
+            numbers::friendly_name.eq(name),
+            numbers::status.eq("pending"),
+            numbers::verification_code_hash.eq(None::<String>),
+            numbers::verification_attempts.eq(0),
+        ))
+        .returning(numbers::id)
+        .get_result::<Uuid>(c)
+        .await?;
+    Ok(id)
 }

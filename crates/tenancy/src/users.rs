@@ -325,6 +325,35 @@ impl std::fmt::Debug for UserPatch {
     }
 }
 
+/// Whether `actor` may set user `id` (now `target_role`) to `role` and `active`: others only
+/// under the role matrix ([`may_manage`]), never one's own role or activity, and managers only
+/// ever assign `user`.
+fn check_may_update(
+    actor: &Caller,
+    id: Uuid,
+    target_role: Role,
+    role: Option<Role>,
+    active: Option<bool>,
+) -> Result<(), TenancyError> {
+    let is_self = actor.actor_id() == id;
+    if !is_self && !may_manage(actor, id, target_role) {
+        return Err(if may_read(actor, id) {
+            forbid("your role cannot change this user")
+        } else {
+            forbid("you can only change your own profile")
+        });
+    }
+    if is_self && (role.is_some_and(|r| r != target_role) || active == Some(false)) {
+        return Err(forbid(
+            "you cannot change your own role or deactivate yourself",
+        ));
+    }
+    if role.is_some_and(|r| r != Role::User) && actor.role == Role::Manager {
+        return Err(forbid("managers can only assign the role user"));
+    }
+    Ok(())
+}
+
 /// Updates a user under the role matrix ([`may_manage`]). Deactivating a user or setting
 /// someone's password ends that user's sessions (the actor's own current session survives a
 /// change of their own password).
@@ -357,24 +386,7 @@ pub async fn update(
         let target = find(c, actor.org_id, id).await?;
         let target_role: Role = target.role.parse()?;
         let is_self = actor.actor_id() == id;
-        if !is_self && !may_manage(&actor, id, target_role) {
-            return Err(if may_read(&actor, id) {
-                forbid("your role cannot change this user")
-            } else {
-                forbid("you can only change your own profile")
-            });
-        }
-        if is_self && (role.is_some_and(|r| r != target_role) || active == Some(false)) {
-            return Err(forbid(
-                "you cannot change your own role or deactivate yourself",
-            ));
-        }
-        if let Some(new_role) = role
-            && actor.role == Role::Manager
-            && new_role != Role::User
-        {
-            return Err(forbid("managers can only assign the role user"));
-        }
+        check_may_update(&actor, id, target_role, role, active)?;
         let password_hash = match &new_password {
             Some(p) => {
                 let context_email = email.as_deref().unwrap_or(&target.email);

@@ -1,5 +1,6 @@
 //! User mappings on a real database: upsert and remap with audit, atomic batches, look-ups,
 //! tenant isolation.
+#![allow(clippy::too_many_lines)]
 #![allow(clippy::unwrap_used)]
 
 use db::test_support::{

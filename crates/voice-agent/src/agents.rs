@@ -14,6 +14,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value, json};
 
 use crate::prompt::{PromptInput, system_prompt};
+use vapi_client::VapiClient;
+
 use crate::{VoiceAgent, VoiceError, log_vapi};
 
 /// The messages Vapi sends our webhook from our assistants (contracts/vapi.md §1: `transcript`
@@ -430,99 +432,127 @@ impl VoiceAgent {
                     time_zone: tz.name(),
                     today: now.with_timezone(&tz).date_naive(),
                 });
-                let top = json!({
-                    "name": input.name,
-                    "firstMessage": input.first_message,
-                    "firstMessageMode": "assistant-speaks-first",
-                    "voice": {"provider": input.voice_provider, "voiceId": input.voice_id},
-                    "server": server,
-                    "serverMessages": SERVER_MESSAGES,
-                    "metadata": metadata,
-                    // Live Call Control, which `transferCall` uses to hand the call over.
-                    "monitorPlan": {"controlEnabled": true},
-                    // Summary, success evaluation and the sentiment the dashboard shows.
-                    "analysisPlan": vapi_client::analysis_plan(),
-                });
+                let top = assistant_top(&input, &server, &metadata);
                 let existing = current.as_ref().and_then(|a| a.vapi_assistant_id.clone());
-                let updated = match &existing {
-                    Some(id) => match vapi
-                        .update_assistant_merged(
-                            id,
-                            |model| merge_model(model, &input, &prompt),
-                            Some(&top),
-                        )
-                        .await
-                    {
-                        Ok(v) => Some(v),
-                        Err(vapi_client::VapiError::Api { status: 404, .. }) => None,
-                        Err(e) => {
-                            log_vapi("assistant update", &e);
-                            return Err(e.into());
-                        }
-                    },
-                    None => None,
-                };
-                let assistant = match updated {
-                    Some(v) => v,
-                    None => {
-                        let mut model = Map::new();
-                        merge_model(&mut model, &input, &prompt);
-                        let tool_ids = this.registered_tool_ids_on(c).await?;
-                        model.insert("toolIds".into(), json!(tool_ids));
-                        let mut body = top.clone();
-                        body["model"] = Value::Object(model);
-                        vapi.create_assistant(&body).await.map_err(|e| {
-                            log_vapi("assistant create", &e);
-                            VoiceError::from(e)
-                        })?
-                    }
-                };
-                let assistant_id = assistant["id"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .or(existing)
-                    .ok_or_else(|| {
-                        VoiceError::Vapi(vapi_client::VapiError::Decode(
-                            "the assistant has no id".into(),
-                        ))
-                    })?;
-                let values = (
-                    voice_agents::name.eq(&input.name),
-                    voice_agents::system_prompt.eq(&input.system_prompt),
-                    voice_agents::first_message.eq(&input.first_message),
-                    voice_agents::voice_provider
-                        .eq(input.voice_provider.clone().unwrap_or_default()),
-                    voice_agents::voice_id.eq(input.voice_id.clone().unwrap_or_default()),
-                    voice_agents::model_provider
-                        .eq(input.model_provider.clone().unwrap_or_default()),
-                    voice_agents::model.eq(input.model.clone().unwrap_or_default()),
-                    voice_agents::vapi_assistant_id.eq(Some(&assistant_id)),
-                );
-                let agent = diesel::insert_into(voice_agents::table)
-                    .values((
-                        voice_agents::org_id.eq(org.0),
-                        voice_agents::direction.eq(direction.as_str()),
-                        values.clone(),
-                    ))
-                    .on_conflict((voice_agents::org_id, voice_agents::direction))
-                    .do_update()
-                    .set(values)
-                    .returning(Agent::as_returning())
-                    .get_result(c)
+                let assistant_id = this
+                    .upsert_assistant(&vapi, c, existing, (&input, &prompt), &top)
                     .await?;
-                diesel::insert_into(assistant_org_mapping::table)
-                    .values((
-                        assistant_org_mapping::vapi_assistant_id.eq(&assistant_id),
-                        assistant_org_mapping::org_id.eq(org.0),
-                        assistant_org_mapping::direction.eq(direction.as_str()),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(c)
-                    .await?;
-                Ok(agent)
+                store_agent_on(c, org, direction, &input, &assistant_id).await
             })
             .await
     }
+
+    /// Patches assistant `existing` (fetch, merge the model, patch with `top`), or creates it
+    /// with every registered tool when there is none or Vapi no longer knows it (404). Returns
+    /// the assistant's id.
+    async fn upsert_assistant(
+        &self,
+        vapi: &VapiClient,
+        c: &mut AsyncPgConnection,
+        existing: Option<String>,
+        (input, prompt): (&AgentInput, &str),
+        top: &Value,
+    ) -> Result<String, VoiceError> {
+        let updated = match &existing {
+            Some(id) => match vapi
+                .update_assistant_merged(id, |model| merge_model(model, input, prompt), Some(top))
+                .await
+            {
+                Ok(v) => Some(v),
+                Err(vapi_client::VapiError::Api { status: 404, .. }) => None,
+                Err(e) => {
+                    log_vapi("assistant update", &e);
+                    return Err(e.into());
+                }
+            },
+            None => None,
+        };
+        let assistant = match updated {
+            Some(v) => v,
+            None => {
+                let mut model = Map::new();
+                merge_model(&mut model, input, prompt);
+                let tool_ids = self.registered_tool_ids_on(c).await?;
+                model.insert("toolIds".into(), json!(tool_ids));
+                let mut body = top.clone();
+                body["model"] = Value::Object(model);
+                vapi.create_assistant(&body).await.map_err(|e| {
+                    log_vapi("assistant create", &e);
+                    VoiceError::from(e)
+                })?
+            }
+        };
+        assistant["id"]
+            .as_str()
+            .map(str::to_owned)
+            .or(existing)
+            .ok_or_else(|| {
+                VoiceError::Vapi(vapi_client::VapiError::Decode(
+                    "the assistant has no id".into(),
+                ))
+            })
+    }
+}
+
+/// The assistant's fields besides its model: name, first message, voice, our server and the
+/// messages it sends us, metadata, Live Call Control and the analysis plan.
+fn assistant_top(input: &AgentInput, server: &Value, metadata: &Value) -> Value {
+    json!({
+        "name": input.name,
+        "firstMessage": input.first_message,
+        "firstMessageMode": "assistant-speaks-first",
+        "voice": {"provider": input.voice_provider, "voiceId": input.voice_id},
+        "server": server,
+        "serverMessages": SERVER_MESSAGES,
+        "metadata": metadata,
+        // Live Call Control, which `transferCall` uses to hand the call over.
+        "monitorPlan": {"controlEnabled": true},
+        // Summary, success evaluation and the sentiment the dashboard shows.
+        "analysisPlan": vapi_client::analysis_plan(),
+    })
+}
+
+/// Upserts the organization's agent of `direction` with `assistant_id` and records the
+/// assistant → organization mapping, in the caller's transaction.
+async fn store_agent_on(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    direction: Direction,
+    input: &AgentInput,
+    assistant_id: &str,
+) -> Result<Agent, VoiceError> {
+    let values = (
+        voice_agents::name.eq(&input.name),
+        voice_agents::system_prompt.eq(&input.system_prompt),
+        voice_agents::first_message.eq(&input.first_message),
+        voice_agents::voice_provider.eq(input.voice_provider.clone().unwrap_or_default()),
+        voice_agents::voice_id.eq(input.voice_id.clone().unwrap_or_default()),
+        voice_agents::model_provider.eq(input.model_provider.clone().unwrap_or_default()),
+        voice_agents::model.eq(input.model.clone().unwrap_or_default()),
+        voice_agents::vapi_assistant_id.eq(Some(assistant_id)),
+    );
+    let agent = diesel::insert_into(voice_agents::table)
+        .values((
+            voice_agents::org_id.eq(org.0),
+            voice_agents::direction.eq(direction.as_str()),
+            values.clone(),
+        ))
+        .on_conflict((voice_agents::org_id, voice_agents::direction))
+        .do_update()
+        .set(values)
+        .returning(Agent::as_returning())
+        .get_result(c)
+        .await?;
+    diesel::insert_into(assistant_org_mapping::table)
+        .values((
+            assistant_org_mapping::vapi_assistant_id.eq(assistant_id),
+            assistant_org_mapping::org_id.eq(org.0),
+            assistant_org_mapping::direction.eq(direction.as_str()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c)
+        .await?;
+    Ok(agent)
 }
 
 #[cfg(test)]

@@ -644,50 +644,7 @@ impl VoiceAgent {
             Ok(f) => f,
             Err(e) => return trouble(&e),
         };
-        match found.as_slice() {
-            [] => {
-                let message = "No matching contact found. Would you like to create a new account?";
-                ToolReply::ok(
-                    json!({"found": false, "message": message}),
-                    "I don't see you in our system yet.",
-                )
-            }
-            [c] => {
-                let first = c
-                    .name
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or(&c.name)
-                    .to_owned();
-                let speech = format!("Found you, {first}!");
-                ToolReply::ok(
-                    json!({
-                        "found": true,
-                        "contact": {
-                            "id": c.id, "name": c.name, "email": c.email, "phone": c.phone,
-                            "lead_status": c.lead_status, "last_contacted_at": c.last_contacted_at,
-                        },
-                        "speech": speech,
-                    }),
-                    speech,
-                )
-            }
-            many => {
-                let speech = format!(
-                    "I found {} people named like that. Which email is yours?",
-                    many.len()
-                );
-                ToolReply::ok(
-                    json!({
-                        "found": false,
-                        "multipleMatches": true,
-                        "contacts": many.iter().map(|c| json!({"name": c.name, "email": c.email})).collect::<Vec<_>>(),
-                        "speech": speech,
-                    }),
-                    speech,
-                )
-            }
-        }
+        lookup_reply(&found)
     }
 
     /// Where a transfer to `department` goes: that department's destination, else the
@@ -799,6 +756,55 @@ pub fn warm_destination(destination: &Destination, summary: &str) -> Value {
     match destination {
         Destination::Number(n) => json!({"type": "number", "number": n, "transferPlan": plan}),
         Destination::Sip(uri) => json!({"type": "sip", "sipUri": uri, "transferPlan": plan}),
+    }
+}
+
+/// The answer to `lookupCaller` for the contacts `found`: none, one (greeted by first name) or
+/// several (asked which email is theirs); seed 001 §18.4.3.
+fn lookup_reply(found: &[crm::contacts::Contact]) -> ToolReply {
+    match found {
+        [] => {
+            let message = "No matching contact found. Would you like to create a new account?";
+            ToolReply::ok(
+                json!({"found": false, "message": message}),
+                "I don't see you in our system yet.",
+            )
+        }
+        [c] => {
+            let first = c
+                .name
+                .split_whitespace()
+                .next()
+                .unwrap_or(&c.name)
+                .to_owned();
+            let speech = format!("Found you, {first}!");
+            ToolReply::ok(
+                json!({
+                    "found": true,
+                    "contact": {
+                        "id": c.id, "name": c.name, "email": c.email, "phone": c.phone,
+                        "lead_status": c.lead_status, "last_contacted_at": c.last_contacted_at,
+                    },
+                    "speech": speech,
+                }),
+                speech,
+            )
+        }
+        many => {
+            let speech = format!(
+                "I found {} people named like that. Which email is yours?",
+                many.len()
+            );
+            ToolReply::ok(
+                json!({
+                    "found": false,
+                    "multipleMatches": true,
+                    "contacts": many.iter().map(|c| json!({"name": c.name, "email": c.email})).collect::<Vec<_>>(),
+                    "speech": speech,
+                }),
+                speech,
+            )
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use vapi_client::VapiError;
+use vapi_client::{VapiClient, VapiError};
 
 use crate::agents::{Direction, assistant_on};
 use crate::{VoiceAgent, VoiceError, log_vapi};
@@ -213,143 +213,173 @@ impl VoiceAgent {
         let twilio = self.credentials.get::<TwilioCredentials>(org).await?;
         match state.state.as_str() {
             "pending" => {
-                // New credentials replace the old Vapi credential.
-                if let Some(old) = &state.vapi_credential_id
-                    && let Err(e) = vapi.delete_credential(old).await
-                    && !not_found(&e)
-                {
-                    return Err(e.into());
-                }
-                let name = credential_name(org);
-                let existing = vapi
-                    .list_credentials()
-                    .await?
-                    .into_iter()
-                    .find(|c| {
-                        c["name"].as_str() == Some(name.as_str()) && c["provider"] == "twilio"
-                    })
-                    .and_then(|c| c["id"].as_str().map(str::to_owned))
-                    .filter(|id| state.vapi_credential_id.as_deref() != Some(id.as_str()));
-                let id = match existing {
-                    Some(id) => id,
-                    None => {
-                        let mut body = json!({"provider": "twilio", "accountSid": twilio.account_sid, "name": name});
-                        match (&twilio.api_key, &twilio.auth_token) {
-                            (Some(key), _) => {
-                                body["apiKey"] = json!(key.sid);
-                                body["apiSecret"] = json!(key.secret.expose_secret());
-                            }
-                            (None, Some(token)) => body["authToken"] = json!(token.expose_secret()),
-                            (None, None) => {
-                                return Err(VoiceError::Invalid(
-                                    "the stored Twilio credentials have no secret".into(),
-                                ));
-                            }
-                        }
-                        let created = vapi.create_credential(&body).await?;
-                        created["id"].as_str().map(str::to_owned).ok_or_else(|| {
-                            VoiceError::Vapi(VapiError::Decode("the credential has no id".into()))
-                        })?
-                    }
-                };
-                self.save_step(
-                    org,
-                    "credential_created",
-                    Some(id),
-                    state.vapi_phone_number_id.clone(),
-                    None,
-                )
-                .await?;
-                Ok(true)
+                self.create_vapi_credential(org, state, &vapi, &twilio)
+                    .await
             }
-            "credential_created" => {
-                let mut number = json!({
-                    "provider": "twilio",
-                    "number": twilio.phone_number,
-                    "twilioAccountSid": twilio.account_sid,
-                    "name": format!("Clinic {}", twilio.phone_number),
-                    "server": self.server("/api/vapi/webhook")?,
-                });
-                match (&twilio.api_key, &twilio.auth_token) {
-                    (Some(key), _) => {
-                        number["twilioApiKey"] = json!(key.sid);
-                        number["twilioApiSecret"] = json!(key.secret.expose_secret());
-                    }
-                    (None, Some(token)) => number["twilioAuthToken"] = json!(token.expose_secret()),
-                    (None, None) => {}
-                }
-                let known = match &state.vapi_phone_number_id {
-                    Some(id) => Some(id.clone()),
-                    None => vapi
-                        .list_phone_numbers()
-                        .await?
-                        .into_iter()
-                        .find(|n| n["number"].as_str() == Some(twilio.phone_number.as_str()))
-                        .and_then(|n| n["id"].as_str().map(str::to_owned)),
-                };
-                let id = match known {
-                    Some(id) => {
-                        let mut patch = number.clone();
-                        if let Some(obj) = patch.as_object_mut() {
-                            obj.remove("provider");
-                            obj.remove("number");
-                        }
-                        match vapi.update_phone_number(&id, &patch).await {
-                            Ok(_) => id,
-                            Err(e) if not_found(&e) => import(&vapi, &number).await?,
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    None => import(&vapi, &number).await?,
-                };
-                self.save_step(
-                    org,
-                    "number_imported",
-                    state.vapi_credential_id.clone(),
-                    Some(id),
-                    None,
-                )
-                .await?;
-                Ok(true)
-            }
-            "number_imported" => {
-                let assistant = self
-                    .db
-                    .tenant(org, async move |c| {
-                        assistant_on(c, org, Direction::Inbound).await
-                    })
-                    .await?;
-                let Some(assistant) = assistant.and_then(|a| a.vapi_assistant_id) else {
-                    self.db
-                        .tenant(org, async move |c| {
-                            diesel::update(
-                                vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)),
-                            )
-                            .set((
-                                vapi_twilio_sync::last_error
-                                    .eq(Some("waiting for the inbound agent to be saved")),
-                                vapi_twilio_sync::next_attempt_at
-                                    .eq(Utc::now() + chrono::Duration::days(3650)),
-                            ))
-                            .execute(c)
-                            .await?;
-                            Ok::<_, VoiceError>(())
-                        })
-                        .await?;
-                    return Ok(false);
-                };
-                self.save_step(
-                    org,
-                    "linked",
-                    state.vapi_credential_id.clone(),
-                    state.vapi_phone_number_id.clone(),
-                    Some(assistant),
-                )
-                .await?;
-                Ok(true)
-            }
+            "credential_created" => self.import_number(org, state, &vapi, &twilio).await,
+            "number_imported" => self.link_inbound_assistant(org, state).await,
             _ => Ok(false),
         }
+    }
+
+    /// `pending` → `credential_created`: the organization's Twilio credential in Vapi (the old
+    /// one deleted, one of ours with the same name reused).
+    async fn create_vapi_credential(
+        &self,
+        org: OrgId,
+        state: &SyncState,
+        vapi: &VapiClient,
+        twilio: &TwilioCredentials,
+    ) -> Result<bool, VoiceError> {
+        // New credentials replace the old Vapi credential.
+        if let Some(old) = &state.vapi_credential_id
+            && let Err(e) = vapi.delete_credential(old).await
+            && !not_found(&e)
+        {
+            return Err(e.into());
+        }
+        let name = credential_name(org);
+        let existing = vapi
+            .list_credentials()
+            .await?
+            .into_iter()
+            .find(|c| c["name"].as_str() == Some(name.as_str()) && c["provider"] == "twilio")
+            .and_then(|c| c["id"].as_str().map(str::to_owned))
+            .filter(|id| state.vapi_credential_id.as_deref() != Some(id.as_str()));
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let mut body =
+                    json!({"provider": "twilio", "accountSid": twilio.account_sid, "name": name});
+                match (&twilio.api_key, &twilio.auth_token) {
+                    (Some(key), _) => {
+                        body["apiKey"] = json!(key.sid);
+                        body["apiSecret"] = json!(key.secret.expose_secret());
+                    }
+                    (None, Some(token)) => body["authToken"] = json!(token.expose_secret()),
+                    (None, None) => {
+                        return Err(VoiceError::Invalid(
+                            "the stored Twilio credentials have no secret".into(),
+                        ));
+                    }
+                }
+                let created = vapi.create_credential(&body).await?;
+                created["id"].as_str().map(str::to_owned).ok_or_else(|| {
+                    VoiceError::Vapi(VapiError::Decode("the credential has no id".into()))
+                })?
+            }
+        };
+        self.save_step(
+            org,
+            "credential_created",
+            Some(id),
+            state.vapi_phone_number_id.clone(),
+            None,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// `credential_created` → `number_imported`: the clinic's number imported into Vapi (or
+    /// updated when Vapi knows it), pointing at our server.
+    async fn import_number(
+        &self,
+        org: OrgId,
+        state: &SyncState,
+        vapi: &VapiClient,
+        twilio: &TwilioCredentials,
+    ) -> Result<bool, VoiceError> {
+        let mut number = json!({
+            "provider": "twilio",
+            "number": twilio.phone_number,
+            "twilioAccountSid": twilio.account_sid,
+            "name": format!("Clinic {}", twilio.phone_number),
+            "server": self.server("/api/vapi/webhook")?,
+        });
+        match (&twilio.api_key, &twilio.auth_token) {
+            (Some(key), _) => {
+                number["twilioApiKey"] = json!(key.sid);
+                number["twilioApiSecret"] = json!(key.secret.expose_secret());
+            }
+            (None, Some(token)) => number["twilioAuthToken"] = json!(token.expose_secret()),
+            (None, None) => {}
+        }
+        let known = match &state.vapi_phone_number_id {
+            Some(id) => Some(id.clone()),
+            None => vapi
+                .list_phone_numbers()
+                .await?
+                .into_iter()
+                .find(|n| n["number"].as_str() == Some(twilio.phone_number.as_str()))
+                .and_then(|n| n["id"].as_str().map(str::to_owned)),
+        };
+        let id = match known {
+            Some(id) => {
+                let mut patch = number.clone();
+                if let Some(obj) = patch.as_object_mut() {
+                    obj.remove("provider");
+                    obj.remove("number");
+                }
+                match vapi.update_phone_number(&id, &patch).await {
+                    Ok(_) => id,
+                    Err(e) if not_found(&e) => import(vapi, &number).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => import(vapi, &number).await?,
+        };
+        self.save_step(
+            org,
+            "number_imported",
+            state.vapi_credential_id.clone(),
+            Some(id),
+            None,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// `number_imported` → `linked`: the inbound assistant recorded; without one, waits (no
+    /// retry until the agent is saved).
+    async fn link_inbound_assistant(
+        &self,
+        org: OrgId,
+        state: &SyncState,
+    ) -> Result<bool, VoiceError> {
+        let assistant = self
+            .db
+            .tenant(org, async move |c| {
+                assistant_on(c, org, Direction::Inbound).await
+            })
+            .await?;
+        let Some(assistant) = assistant.and_then(|a| a.vapi_assistant_id) else {
+            self.db
+                .tenant(org, async move |c| {
+                    diesel::update(
+                        vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)),
+                    )
+                    .set((
+                        vapi_twilio_sync::last_error
+                            .eq(Some("waiting for the inbound agent to be saved")),
+                        vapi_twilio_sync::next_attempt_at
+                            .eq(Utc::now() + chrono::Duration::days(3650)),
+                    ))
+                    .execute(c)
+                    .await?;
+                    Ok::<_, VoiceError>(())
+                })
+                .await?;
+            return Ok(false);
+        };
+        self.save_step(
+            org,
+            "linked",
+            state.vapi_credential_id.clone(),
+            state.vapi_phone_number_id.clone(),
+            Some(assistant),
+        )
+        .await?;
+        Ok(true)
     }
 
     /// Undoes the dual-sync after Twilio is disconnected. Returns whether there was one.

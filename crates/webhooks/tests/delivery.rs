@@ -3,6 +3,7 @@
 //! crate, an independent implementation), the schedule's end, disabling a failing endpoint,
 //! secret rotation's double signature, the SSRF guard at creation and at sending, resend and
 //! replay, and tenant isolation of every webhook table.
+#![allow(clippy::too_many_lines)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
