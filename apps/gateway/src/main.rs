@@ -9,7 +9,8 @@
 //! - `seed-demo`: create the demo organization and admin with `DATABASE_URL`; prints JSON.
 //! - `telephony-cleanup`: expire and delete stale caller-ID verifications (`DATABASE_URL`);
 //!   the server also runs it daily.
-//! - `rotate-credentials`: re-seal every stored credential under `CREDENTIALS_ACTIVE_KEY`, as the
+//! - `rotate-credentials`: re-seal every stored credential (and every app webhook and outbound
+//!   webhook endpoint secret) under `CREDENTIALS_ACTIVE_KEY`, as the
 //!   owner role (`DATABASE_OWNER_URL`); afterwards keys no longer active can be removed.
 //! - `sync-tools`: register the platform's Vapi tools where their definitions changed and link
 //!   them to every organization's assistants (needs the serving configuration, including
@@ -158,8 +159,11 @@ async fn rotate_credentials() -> Result<(), String> {
     let webhook_secrets = event_log::secrets::reseal_all(&mut conn, &keyring)
         .await
         .map_err(|e| e.to_string())?;
+    let endpoint_secrets = webhooks::rotation::reseal_all(&mut conn, &keyring)
+        .await
+        .map_err(|e| e.to_string())?;
     eprintln!(
-        "rotate-credentials: re-sealed {} credential(s) and {webhook_secrets} app webhook secret(s) under key {active}; {} changed meanwhile (run again)",
+        "rotate-credentials: re-sealed {} credential(s), {webhook_secrets} app webhook secret(s) and {endpoint_secrets} webhook endpoint(s) under key {active}; {} changed meanwhile (run again)",
         report.resealed, report.skipped_concurrent
     );
     Ok(())

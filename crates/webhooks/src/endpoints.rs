@@ -112,7 +112,7 @@ impl std::fmt::Debug for Endpoints {
 }
 
 /// The associated data binding a sealed secret to its organization and endpoint.
-fn aad(org: OrgId, id: Uuid) -> Vec<u8> {
+pub(crate) fn aad(org: OrgId, id: Uuid) -> Vec<u8> {
     format!("webhook:{}:{id}", org.0).into_bytes()
 }
 
@@ -444,7 +444,11 @@ type SecretColumns = (
     Option<DateTime<Utc>>,
 );
 
-fn sealed(key_id: String, nonce: &[u8], ciphertext: Vec<u8>) -> Result<Sealed, WebhookError> {
+pub(crate) fn sealed(
+    key_id: String,
+    nonce: &[u8],
+    ciphertext: Vec<u8>,
+) -> Result<Sealed, WebhookError> {
     let nonce = nonce
         .try_into()
         .map_err(|_| WebhookError::Invalid("stored nonce has the wrong length".into()))?;

@@ -26,6 +26,7 @@ mod deliver;
 pub mod emit;
 pub mod endpoints;
 pub mod log;
+pub mod rotation;
 pub mod signature;
 pub mod ssrf;
 

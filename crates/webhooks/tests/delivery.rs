@@ -360,6 +360,53 @@ async fn after_a_rotation_both_secrets_verify_for_the_overlap() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn rotating_the_keyring_reseals_current_and_previous_endpoint_secrets() {
+    use diesel::{ExpressionMethods, QueryDsl};
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let org = create_org(&db, "Keyring Clinic").await;
+    let endpoints = Endpoints::new(db.clone(), keyring(), loopback());
+    let url = "http://127.0.0.1:9/hook".to_owned();
+    let (endpoint, _) = create(&endpoints, org, url, &[]).await;
+    let current = endpoints
+        .rotate_secret(org, admin(), endpoint.id)
+        .await
+        .unwrap()
+        .to_string();
+    let key = |id: &str, byte: u8| (id.to_owned(), Zeroizing::new(vec![byte; 32]));
+    let both = Keyring::new([key("k1", 3), key("k2", 4)], "k2").unwrap();
+    let mut owner = test_db.owner_conn().await;
+    assert_eq!(
+        webhooks::rotation::reseal_all(&mut owner, &both)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        webhooks::rotation::reseal_all(&mut owner, &both)
+            .await
+            .unwrap(),
+        0,
+        "nothing left under the old key"
+    );
+    use db::schema::webhook_endpoints as we;
+    let keys: (String, Option<String>) = we::table
+        .filter(we::id.eq(endpoint.id))
+        .select((we::secret_key_id, we::previous_key_id))
+        .first(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(keys, ("k2".to_owned(), Some("k2".to_owned())));
+    // With the old key gone from the keyring, the secret still opens.
+    let only_new = Arc::new(Keyring::new([key("k2", 4)], "k2").unwrap());
+    let endpoints = Endpoints::new(db.clone(), only_new, loopback());
+    assert_eq!(
+        *endpoints.secret(org, admin(), endpoint.id).await.unwrap(),
+        current
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn private_addresses_are_refused_at_creation_and_at_sending() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
