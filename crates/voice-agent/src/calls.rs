@@ -593,9 +593,9 @@ async fn record_report_on(
     Ok((row.id, alerted))
 }
 
-/// The `call.started` / `call.ended` webhook events of a status update (issue 23 §2): sent for
-/// each status update that reaches those states (a redelivered update sends again; receivers
-/// deduplicate by `webhook-id` and by type and `call_id`).
+/// The `call.started` / `call.ended` webhook events of a status update (issue 23 §2): once per
+/// call each ([`webhooks::emit_once`] keyed by our call id), however often Vapi delivers or
+/// repeats the update.
 async fn emit_status_on(
     c: &mut AsyncPgConnection,
     org: OrgId,
@@ -616,7 +616,7 @@ async fn emit_status_on(
         "customer_number": call.customer_number,
         "ended_reason": ended_reason,
     });
-    webhooks::emit(c, org, event_type, data).await?;
+    webhooks::emit_once(c, org, event_type, data, &row.id.to_string()).await?;
     Ok(())
 }
 

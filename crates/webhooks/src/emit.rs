@@ -43,6 +43,39 @@ pub async fn emit(
     event_type: &'static str,
     data: Value,
 ) -> Result<Option<String>, DbError> {
+    let id = format!("msg_{}", Uuid::new_v4().simple());
+    emit_as(c, org, event_type, data, id).await
+}
+
+/// [`emit`] at most once per `(org, event_type, key)`: the message id is derived from them
+/// (`msg_` + the first 32 hex digits of their SHA-256), so an event caused again by a
+/// provider's redelivery (a Vapi status update sent twice) is the same message and is not
+/// queued again while the message is kept. Returns the id when this call wrote it.
+///
+/// # Errors
+/// [`DbError::Query`]; the caller's transaction then rolls back.
+pub async fn emit_once(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    event_type: &'static str,
+    data: Value,
+    key: &str,
+) -> Result<Option<String>, DbError> {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{}\n{event_type}\n{key}", org.0).as_bytes(),
+    );
+    let id = format!("msg_{}", &hex::encode(digest.as_ref())[..32]);
+    emit_as(c, org, event_type, data, id).await
+}
+
+async fn emit_as(
+    c: &mut AsyncPgConnection,
+    org: OrgId,
+    event_type: &'static str,
+    data: Value,
+    id: String,
+) -> Result<Option<String>, DbError> {
     debug_assert!(
         catalog::is_known(event_type),
         "{event_type} is not in the catalog"
@@ -62,36 +95,41 @@ pub async fn emit(
     if subscribed.is_empty() {
         return Ok(None);
     }
-    let id = insert_message(c, org, event_type, data).await?;
+    if !insert_message(c, org, &id, event_type, data).await? {
+        return Ok(None);
+    }
     for endpoint in subscribed {
         queue_delivery(c, org, &id, endpoint, false).await?;
     }
     Ok(Some(id))
 }
 
+/// Inserts message `id`; false when it exists already (an [`emit_once`] repeated).
 async fn insert_message(
     c: &mut AsyncPgConnection,
     org: OrgId,
+    id: &str,
     event_type: &str,
     data: Value,
-) -> Result<String, DbError> {
-    let id = format!("msg_{}", Uuid::new_v4().simple());
+) -> Result<bool, DbError> {
     let payload = json!({
         "type": event_type,
         "timestamp": realtime::iso(Utc::now()),
         "data": data,
     });
-    diesel::insert_into(wm::table)
+    let inserted = diesel::insert_into(wm::table)
         .values((
-            wm::id.eq(&id),
+            wm::id.eq(id),
             wm::org_id.eq(org.0),
             wm::event_type.eq(event_type),
             wm::payload.eq(payload),
         ))
+        .on_conflict(wm::id)
+        .do_nothing()
         .execute(c)
         .await
         .map_err(DbError::Query)?;
-    Ok(id)
+    Ok(inserted == 1)
 }
 
 /// Marks the delivery of `message` to `endpoint` pending (creating it if needed) and queues its
@@ -156,7 +194,8 @@ pub async fn send_test(
             return Err(WebhookError::Disabled);
         }
         let data = json!({"endpoint_id": endpoint, "message": "This is a test event."});
-        let id = insert_message(c, org, catalog::TEST_EVENT, data).await?;
+        let id = format!("msg_{}", Uuid::new_v4().simple());
+        insert_message(c, org, &id, catalog::TEST_EVENT, data).await?;
         queue_delivery(c, org, &id, endpoint, true).await?;
         audited(
             c,

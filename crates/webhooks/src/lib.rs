@@ -31,7 +31,7 @@ pub mod signature;
 pub mod ssrf;
 
 pub use deliver::{DELIVER_JOB, Deliverer, DeliveryConfig, RetrySchedule};
-pub use emit::emit;
+pub use emit::{emit, emit_once};
 
 /// Errors of the webhooks crate.
 #[derive(Debug, thiserror::Error)]

@@ -1523,3 +1523,53 @@ async fn apps_that_subscribe_get_their_organizations_ai_call_events_live_and_rep
         (400, Some("invalid_subscribe"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_started_and_ended_reach_an_endpoint_once_however_often_vapi_repeats_them() {
+    let (gw, _mock) = start().await;
+    let (a, asst) = org_with_agent(&gw, "hooks-once").await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let r = gw
+        .post(
+            "/api/webhooks/endpoints",
+            Some(&a.token),
+            &json!({"url": receiver.uri(), "event_types": ["call.started", "call.ended"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let c = call(&asst, "call-hooks-once");
+    let started = json!({"message": {"type": "status-update", "status": "in-progress", "call": c}});
+    let ended = json!({"message": {"type": "status-update", "status": "ended",
+        "endedReason": "customer-ended-call", "call": c}});
+    for message in [&started, &started, &ended, &started, &ended] {
+        let reply = vapi_post(&gw, "/api/vapi/webhook", message).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let types = || async {
+        let mut types: Vec<String> = receiver
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap();
+                body["type"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        types.sort();
+        types
+    };
+    for _ in 0..200 {
+        if types().await.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Give a duplicate the time to arrive, then count.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(types().await, ["call.ended", "call.started"]);
+}
