@@ -121,28 +121,36 @@ impl VoiceAgent {
         self.advance_twilio_sync(org).await
     }
 
+    /// Moves the dual-sync from state `from` to `to` with these Vapi ids. Returns false, changing
+    /// nothing, when the state is no longer `from` (a restart or another runner moved it
+    /// meanwhile): the caller then stops rather than overwrite newer ids.
     async fn save_step(
         &self,
         org: OrgId,
-        state: &'static str,
+        (from, to): (&str, &'static str),
         credential: Option<String>,
         number: Option<String>,
         assistant: Option<String>,
-    ) -> Result<(), VoiceError> {
+    ) -> Result<bool, VoiceError> {
+        let from = from.to_owned();
         self.db
             .tenant(org, async move |c| {
-                diesel::update(vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)))
-                    .set((
-                        vapi_twilio_sync::state.eq(state),
-                        vapi_twilio_sync::vapi_credential_id.eq(credential),
-                        vapi_twilio_sync::vapi_phone_number_id.eq(number),
-                        vapi_twilio_sync::linked_assistant_id.eq(assistant),
-                        vapi_twilio_sync::attempts.eq(0),
-                        vapi_twilio_sync::last_error.eq(None::<String>),
-                    ))
-                    .execute(c)
-                    .await?;
-                Ok::<_, VoiceError>(())
+                let moved = diesel::update(
+                    vapi_twilio_sync::table
+                        .filter(vapi_twilio_sync::org_id.eq(org.0))
+                        .filter(vapi_twilio_sync::state.eq(&from)),
+                )
+                .set((
+                    vapi_twilio_sync::state.eq(to),
+                    vapi_twilio_sync::vapi_credential_id.eq(credential),
+                    vapi_twilio_sync::vapi_phone_number_id.eq(number),
+                    vapi_twilio_sync::linked_assistant_id.eq(assistant),
+                    vapi_twilio_sync::attempts.eq(0),
+                    vapi_twilio_sync::last_error.eq(None::<String>),
+                ))
+                .execute(c)
+                .await?;
+                Ok::<_, VoiceError>(moved == 1)
             })
             .await
     }
@@ -204,6 +212,22 @@ impl VoiceAgent {
                     return self.twilio_sync_state(org).await;
                 }
             }
+        }
+    }
+
+    /// After the inbound agent is saved: links a dual-sync that was waiting for it
+    /// (`number_imported`), and leaves any other to the request or worker holding its lease, so
+    /// that two runners never create Vapi credentials or import the number twice.
+    ///
+    /// # Errors
+    /// As [`VoiceAgent::advance_twilio_sync`].
+    pub async fn resume_waiting_twilio_sync(
+        &self,
+        org: OrgId,
+    ) -> Result<Option<SyncState>, VoiceError> {
+        match self.twilio_sync_state(org).await? {
+            Some(state) if state.state == "number_imported" => self.advance_twilio_sync(org).await,
+            other => Ok(other),
         }
     }
 
@@ -271,13 +295,12 @@ impl VoiceAgent {
         };
         self.save_step(
             org,
-            "credential_created",
+            ("pending", "credential_created"),
             Some(id),
             state.vapi_phone_number_id.clone(),
             None,
         )
-        .await?;
-        Ok(true)
+        .await
     }
 
     /// `credential_created` → `number_imported`: the clinic's number imported into Vapi (or
@@ -330,13 +353,12 @@ impl VoiceAgent {
         };
         self.save_step(
             org,
-            "number_imported",
+            ("credential_created", "number_imported"),
             state.vapi_credential_id.clone(),
             Some(id),
             None,
         )
-        .await?;
-        Ok(true)
+        .await
     }
 
     /// `number_imported` → `linked`: the inbound assistant recorded; without one, waits (no
@@ -373,13 +395,12 @@ impl VoiceAgent {
         };
         self.save_step(
             org,
-            "linked",
+            ("number_imported", "linked"),
             state.vapi_credential_id.clone(),
             state.vapi_phone_number_id.clone(),
             Some(assistant),
         )
-        .await?;
-        Ok(true)
+        .await
     }
 
     /// Undoes the dual-sync after Twilio is disconnected. Returns whether there was one.
@@ -387,19 +408,25 @@ impl VoiceAgent {
     /// # Errors
     /// [`VoiceError::Db`]; Vapi failures leave the row `disconnecting` for the worker.
     pub async fn disconnect_twilio_sync(&self, org: OrgId) -> Result<bool, VoiceError> {
-        let Some(state) = self.twilio_sync_state(org).await? else {
-            return Ok(false);
-        };
-        self.save_step(
-            org,
-            "disconnecting",
-            state.vapi_credential_id.clone(),
-            state.vapi_phone_number_id.clone(),
-            None,
-        )
-        .await?;
-        self.finish_disconnect(org, &state).await?;
-        Ok(true)
+        // A step running meanwhile may move the state between the read and the write: read
+        // again (a dual-sync has four states, so this ends).
+        for _ in 0..8 {
+            let Some(state) = self.twilio_sync_state(org).await? else {
+                return Ok(false);
+            };
+            let ids = (
+                state.vapi_credential_id.clone(),
+                state.vapi_phone_number_id.clone(),
+            );
+            let from = (state.state.as_str(), "disconnecting");
+            if self.save_step(org, from, ids.0, ids.1, None).await? {
+                self.finish_disconnect(org, &state).await?;
+                return Ok(true);
+            }
+        }
+        Err(VoiceError::Invalid(
+            "the Twilio dual-sync kept changing; disconnect again".into(),
+        ))
     }
 
     async fn finish_disconnect(&self, org: OrgId, state: &SyncState) -> Result<(), VoiceError> {

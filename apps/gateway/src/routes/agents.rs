@@ -232,7 +232,7 @@ async fn save_agent(
         }
         // A dual-sync waiting for the inbound assistant moves on.
         if direction == Direction::Inbound
-            && let Err(e) = voice.advance_twilio_sync(org).await
+            && let Err(e) = voice.resume_waiting_twilio_sync(org).await
         {
             tracing::warn!(org_id = %org, error = %e, "dual-sync resume failed");
         }

@@ -1573,3 +1573,81 @@ async fn call_started_and_ended_reach_an_endpoint_once_however_often_vapi_repeat
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(types().await, ["call.ended", "call.started"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dual_sync_runs_once_while_the_agent_is_saved_again_and_its_number_keeps_routing() {
+    let (gw, mock) = start().await;
+    let (a, asst) = org_with_agent(&gw, "sync-once").await;
+    let org = db::OrgId(a.org_id.parse().unwrap());
+    // A slow Vapi: the sync's first step is still running when the agent is saved again.
+    Mock::given(method("POST"))
+        .and(path("/credential"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "cred-slow"}))
+                .set_delay(Duration::from_millis(400)),
+        )
+        .with_priority(1)
+        .mount(&mock)
+        .await;
+    let twilio = gw
+        .post(
+            "/api/integrations/twilio",
+            Some(&a.token),
+            &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
+        )
+        .await;
+    assert_eq!(twilio.status, 200, "{:?}", twilio.body);
+    // The agent saved again while the sync runs, and resumes asked for at the same moment.
+    let voice = gw.state.voice.clone();
+    let body = json!({"name": "sync-once desk", "system_prompt": "You answer for sync-once.",
+        "first_message": "Hello again, how can I help?"});
+    let resaved = gw.send(
+        "PUT",
+        "/api/agents/inbound",
+        Some(&a.token),
+        &[],
+        Some(&body),
+    );
+    let (resaved, ..) = tokio::join!(
+        resaved,
+        voice.resume_waiting_twilio_sync(org),
+        voice.resume_waiting_twilio_sync(org),
+    );
+    assert_eq!(resaved.status, 200, "{:?}", resaved.body);
+    let mut linked = None;
+    for _ in 0..200 {
+        let state = voice.twilio_sync_state(org).await.unwrap().unwrap();
+        if state.state == "linked" {
+            linked = Some(state);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let linked = linked.expect("the dual-sync links");
+    // Let any second runner finish before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(requests(&mock, "POST", "/credential").await.len(), 1);
+    assert_eq!(requests(&mock, "POST", "/phone-number").await.len(), 1);
+    let number_id = linked.vapi_phone_number_id.clone().unwrap();
+    let now = voice.twilio_sync_state(org).await.unwrap().unwrap();
+    assert_eq!(
+        now.vapi_phone_number_id.as_deref(),
+        Some(number_id.as_str())
+    );
+    let answer = vapi_post(
+        &gw,
+        "/api/vapi/webhook",
+        &json!({"message": {"type": "assistant-request",
+        "call": {"id": "call-sync-once", "type": "inboundPhoneCall", "phoneNumberId": number_id,
+                 "customer": {"number": CALLER}},
+        "phoneNumber": {"id": number_id, "number": NUMBER}, "customer": {"number": CALLER}}}),
+    )
+    .await;
+    assert_eq!(
+        answer.body["assistantId"],
+        asst.as_str(),
+        "{:?}",
+        answer.body
+    );
+}
