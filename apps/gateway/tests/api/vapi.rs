@@ -94,6 +94,18 @@ async fn org_with_agent(gw: &TestGateway, slug: &str) -> (Session, String) {
     (s, id)
 }
 
+/// Connects the clinic's Twilio (which starts the dual-sync).
+async fn connect_twilio(gw: &TestGateway, s: &Session) {
+    let twilio = gw
+        .post(
+            "/api/integrations/twilio",
+            Some(&s.token),
+            &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
+        )
+        .await;
+    assert_eq!(twilio.status, 200, "{:?}", twilio.body);
+}
+
 async fn wait_linked(gw: &TestGateway, s: &Session) -> Value {
     for _ in 0..100 {
         let agents = gw.get("/api/agents", Some(&s.token)).await;
@@ -449,14 +461,7 @@ async fn contract_fixtures_replay_with_exact_responses() {
 async fn end_of_call_reports_twice_and_out_of_order_give_one_correct_row() {
     let (gw, _mock) = start().await;
     let (a, asst) = org_with_agent(&gw, "eocr").await;
-    let twilio = gw
-        .post(
-            "/api/integrations/twilio",
-            Some(&a.token),
-            &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
-        )
-        .await;
-    assert_eq!(twilio.status, 200, "{:?}", twilio.body);
+    connect_twilio(&gw, &a).await;
     gw.send(
         "PUT",
         "/api/voice-settings",
@@ -573,14 +578,7 @@ async fn end_of_call_reports_twice_and_out_of_order_give_one_correct_row() {
 async fn assistant_request_greets_known_callers_and_makes_unknown_ones_warm_leads() {
     let (gw, mock) = start().await;
     let (a, asst) = org_with_agent(&gw, "ident").await;
-    let twilio = gw
-        .post(
-            "/api/integrations/twilio",
-            Some(&a.token),
-            &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
-        )
-        .await;
-    assert_eq!(twilio.status, 200);
+    connect_twilio(&gw, &a).await;
     // Dual-sync imports the number, pointed at our webhook, with no assistant of its own.
     let mut state = Value::Null;
     for _ in 0..100 {
@@ -851,12 +849,7 @@ async fn call_back_places_one_call_however_often_it_is_retried() {
         .to_owned();
     let no_number = gw.post(&route, Some(&a.token), &json!({})).await;
     assert_eq!(no_number.body["code"], "phone_number_missing");
-    gw.post(
-        "/api/integrations/twilio",
-        Some(&a.token),
-        &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
-    )
-    .await;
+    connect_twilio(&gw, &a).await;
     for _ in 0..100 {
         if count(
             &gw,
@@ -1590,14 +1583,7 @@ async fn a_dual_sync_runs_once_while_the_agent_is_saved_again_and_its_number_kee
         .with_priority(1)
         .mount(&mock)
         .await;
-    let twilio = gw
-        .post(
-            "/api/integrations/twilio",
-            Some(&a.token),
-            &json!({"account_sid": ACCOUNT, "auth_token": "token", "phone_number": NUMBER}),
-        )
-        .await;
-    assert_eq!(twilio.status, 200, "{:?}", twilio.body);
+    connect_twilio(&gw, &a).await;
     // The agent saved again while the sync runs, and resumes asked for at the same moment.
     let voice = gw.state.voice.clone();
     let body = json!({"name": "sync-once desk", "system_prompt": "You answer for sync-once.",
