@@ -4,9 +4,9 @@
 //! Authentication, checked before the upgrade when the request carries it:
 //! - an app: its API key in `x-app-api-key` or `?api_key=` (seed 000) → the app's room; with
 //!   `?crm_user_id=` only untargeted events and those for that CRM user; with
-//!   `?subscribe=ai_calls` also the organization's AI-call events (`vapi_call_update`: started,
-//!   status changes, ended with its analysis; `vapi_transcript`: final transcript lines), the
-//!   same frames dashboard users get;
+//!   `?subscribe=ai_calls` also the organization's AI-call events (`vapi_call_update`: each
+//!   status, `in-progress` to `completed`/`failed`, then the analysed call; `vapi_transcript`:
+//!   final transcript lines), the same frames dashboard users get;
 //! - a dashboard user: `Authorization: Bearer <JWT>` or `?token=<JWT>` → the organization's
 //!   user room (`user_created`, `user_updated`, `user_deleted`, `call_answered`, …);
 //! - neither: the first message must be `{"type":"auth","token":"<JWT>"}` within 10 s.
