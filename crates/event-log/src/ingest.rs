@@ -3,8 +3,7 @@
 use credentials::Keyring;
 use db::schema::webhook_events;
 use db::{Db, OrgId, SystemOp};
-use diesel::sql_types::{Bool, Bytea, Nullable, Text, Uuid as SqlUuid};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -26,18 +25,26 @@ pub struct Ingested {
     pub event_type: &'static str,
 }
 
-#[derive(QueryableByName)]
-struct WebhookApp {
-    #[diesel(sql_type = SqlUuid)]
-    org_id: Uuid,
-    #[diesel(sql_type = Bool)]
-    is_active: bool,
-    #[diesel(sql_type = Nullable<Text>)]
-    key_id: Option<String>,
-    #[diesel(sql_type = Nullable<Bytea>)]
-    nonce: Option<Vec<u8>>,
-    #[diesel(sql_type = Nullable<Bytea>)]
-    ciphertext: Option<Vec<u8>>,
+/// The app a Dialpad delivery names: its organization, whether it is active, and its sealed
+/// webhook secret (key id, nonce, ciphertext) if it has one.
+type WebhookApp = (Uuid, bool, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// `dialpad_webhook_app(app)` (migration 000006) for the query builder, so that the look-up of
+/// every Dialpad delivery is a statement prepared once per connection (issue 22).
+mod lookup {
+    #![allow(missing_docs)]
+    use diesel::sql_types::Uuid;
+
+    diesel::define_sql_function! {
+        /// The app's organization, activity and sealed webhook secret; no row for an unknown app.
+        fn dialpad_webhook_app(p_app: Uuid) -> diesel::sql_types::Record<(
+            diesel::sql_types::Uuid,
+            diesel::sql_types::Bool,
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            diesel::sql_types::Nullable<diesel::sql_types::Bytea>,
+            diesel::sql_types::Nullable<diesel::sql_types::Bytea>,
+        )>;
+    }
 }
 
 /// Verifies a Dialpad delivery for `app` and stores it under its idempotency key together with
@@ -58,20 +65,20 @@ pub async fn dialpad(
 ) -> Result<Ingested, EventLogError> {
     let found: Option<WebhookApp> = db
         .system_read(SystemOp::DialpadWebhookLookup, async move |c| {
-            diesel::sql_query("SELECT * FROM dialpad_webhook_app($1)")
-                .bind::<SqlUuid, _>(app)
+            diesel::select(lookup::dialpad_webhook_app(app))
                 .get_result(c)
                 .await
                 .optional()
                 .map_err(EventLogError::from)
         })
         .await?;
-    let found = found.ok_or(EventLogError::NotFound("app"))?;
-    let org = OrgId(found.org_id);
-    if !found.is_active {
+    let (org_id, is_active, key_id, nonce, ciphertext) =
+        found.ok_or(EventLogError::NotFound("app"))?;
+    let org = OrgId(org_id);
+    if !is_active {
         return Err(EventLogError::AppInactive);
     }
-    let secret = match (found.key_id, found.nonce, found.ciphertext) {
+    let secret = match (key_id, nonce, ciphertext) {
         (Some(key_id), Some(nonce), Some(ciphertext)) => Some(secrets::open(
             keyring, org, app, key_id, &nonce, ciphertext,
         )?),

@@ -13,10 +13,8 @@ use chrono::{DateTime, Utc};
 use db::schema::api_key_audit_log;
 use db::schema::apps as apps_table;
 use db::{Db, DbError, OrgId, SystemOp};
-use diesel::sql_types::{Bytea, Uuid as SqlUuid};
 use diesel::{
-    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, QueryableByName, Selectable,
-    SelectableHelper,
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use ring::hmac;
@@ -144,13 +142,10 @@ pub struct AppPrincipal {
     pub app_id: Uuid,
 }
 
-#[derive(QueryableByName)]
+/// What `auth_app_by_key_hash` found.
 struct KeyMatch {
-    #[diesel(sql_type = SqlUuid)]
     app_id: Uuid,
-    #[diesel(sql_type = SqlUuid)]
     org_id: Uuid,
-    #[diesel(sql_type = Bytea)]
     api_key_hash: Vec<u8>,
 }
 
@@ -172,11 +167,17 @@ pub async fn authenticate(
     let hash = pepper.hash(presented);
     let found: Option<KeyMatch> = db
         .system_read(SystemOp::ApiKeyLookup, async move |c| {
-            diesel::sql_query("SELECT app_id, org_id, api_key_hash FROM auth_app_by_key_hash($1)")
-                .bind::<Bytea, _>(hash)
-                .get_result(c)
+            diesel::select(crate::auth_sql::auth_app_by_key_hash(hash))
+                .get_result::<(Uuid, Uuid, Vec<u8>)>(c)
                 .await
                 .optional()
+                .map(|row| {
+                    row.map(|(app_id, org_id, api_key_hash)| KeyMatch {
+                        app_id,
+                        org_id,
+                        api_key_hash,
+                    })
+                })
                 .map_err(DbError::from)
         })
         .await?;

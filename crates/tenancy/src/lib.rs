@@ -15,6 +15,7 @@
 pub mod api_keys;
 pub mod apps;
 pub mod audit;
+mod auth_sql;
 pub mod caller;
 pub mod demo;
 mod error;

@@ -13,10 +13,8 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use db::schema::org_api_keys;
 use db::{AsyncPgConnection, Db, DbError, OrgId, SystemOp};
-use diesel::sql_types::{Array, Bool, Bytea, Double, Text, Uuid as SqlUuid};
 use diesel::{
-    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, QueryableByName, Selectable,
-    SelectableHelper,
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use serde_json::json;
@@ -53,17 +51,12 @@ pub struct KeyPrincipal {
     pub scopes: Scopes,
 }
 
-#[derive(QueryableByName)]
+/// What `auth_org_key_by_hash` found.
 struct KeyMatch {
-    #[diesel(sql_type = SqlUuid)]
     id: Uuid,
-    #[diesel(sql_type = SqlUuid)]
     org_id: Uuid,
-    #[diesel(sql_type = Array<Text>)]
     scopes: Vec<String>,
-    #[diesel(sql_type = Bytea)]
     key_hash: Vec<u8>,
-    #[diesel(sql_type = Bool)]
     stale: bool,
 }
 
@@ -86,15 +79,21 @@ pub async fn authenticate(
     let hash = pepper.hash(presented);
     let found: Option<KeyMatch> = db
         .system_read(SystemOp::ApiKeyLookup, async move |c| {
-            diesel::sql_query(
-                "SELECT id, org_id, scopes, key_hash, stale FROM auth_org_key_by_hash($1, $2)",
-            )
-            .bind::<Bytea, _>(hash)
-            .bind::<Double, _>(f64::from(LAST_USED_RESOLUTION_SECS))
-            .get_result(c)
-            .await
-            .optional()
-            .map_err(DbError::from)
+            let stale_secs = f64::from(LAST_USED_RESOLUTION_SECS);
+            diesel::select(crate::auth_sql::auth_org_key_by_hash(hash, stale_secs))
+                .get_result::<(Uuid, Uuid, Vec<String>, Vec<u8>, bool)>(c)
+                .await
+                .optional()
+                .map(|row| {
+                    row.map(|(id, org_id, scopes, key_hash, stale)| KeyMatch {
+                        id,
+                        org_id,
+                        scopes,
+                        key_hash,
+                        stale,
+                    })
+                })
+                .map_err(DbError::from)
         })
         .await?;
     let found = found

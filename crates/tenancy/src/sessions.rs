@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::auth_sql::auth_session_check;
 use crate::secrets::{random_bytes, sha256};
 use crate::throttle::{self, Subjects};
 use crate::users::{Role, UserRow, normalize_email};
@@ -276,13 +277,10 @@ pub(crate) async fn create_session(
     })
 }
 
-#[derive(QueryableByName)]
+/// What `auth_session_check` found.
 struct SessionCheck {
-    #[diesel(sql_type = diesel::sql_types::Bytea)]
     token_hash: Vec<u8>,
-    #[diesel(sql_type = Text)]
     role: String,
-    #[diesel(sql_type = Bool)]
     stale: bool,
 }
 
@@ -308,17 +306,19 @@ pub async fn authenticate(
     let (sid, user_id) = (claims.sid, claims.sub);
     let found: Option<SessionCheck> = db
         .system_read(SystemOp::SessionCheck, async move |c| {
-            diesel::sql_query(
-                "SELECT token_hash, role, stale FROM auth_session_check($1, $2, $3, $4)",
-            )
-            .bind::<SqlUuid, _>(sid)
-            .bind::<SqlUuid, _>(org.0)
-            .bind::<SqlUuid, _>(user_id)
-            .bind::<diesel::sql_types::Double, _>(LAST_SEEN_RESOLUTION_SECS as f64)
-            .get_result(c)
-            .await
-            .optional()
-            .map_err(DbError::from)
+            let stale_secs = LAST_SEEN_RESOLUTION_SECS as f64;
+            diesel::select(auth_session_check(sid, org.0, user_id, stale_secs))
+                .get_result::<(Vec<u8>, String, bool)>(c)
+                .await
+                .optional()
+                .map(|row| {
+                    row.map(|(token_hash, role, stale)| SessionCheck {
+                        token_hash,
+                        role,
+                        stale,
+                    })
+                })
+                .map_err(DbError::from)
         })
         .await?;
     let found = found.ok_or(TenancyError::Unauthenticated)?;

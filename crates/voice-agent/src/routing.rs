@@ -9,7 +9,6 @@
 //! returning an organization id only.
 
 use db::{OrgId, SystemOp};
-use diesel::sql_types::{Nullable, Text};
 use diesel_async::RunQueryDsl;
 use vapi_client::CallInfo;
 
@@ -22,12 +21,29 @@ pub const ROUTE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 pub(crate) type RouteKey = (Option<String>, Option<String>);
 
 /// What the routing lookup found.
-#[derive(Debug, Clone, Copy, Default, diesel::QueryableByName)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Found {
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     by_assistant: Option<uuid::Uuid>,
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     by_number: Option<uuid::Uuid>,
+}
+
+/// The two routing functions (migration 000009) for the query builder, so that the look-up is
+/// one statement prepared once per connection (issue 22).
+mod lookup {
+    #![allow(missing_docs)]
+    use diesel::sql_types::{Nullable, Text};
+
+    diesel::define_sql_function! {
+        /// The organization of a Vapi assistant id.
+        fn vapi_assistant_org(p_assistant_id: Nullable<Text>)
+            -> diesel::sql_types::Nullable<diesel::sql_types::Uuid>;
+    }
+
+    diesel::define_sql_function! {
+        /// The organization of a Vapi phone-number id (numbers imported by dual-sync).
+        fn vapi_phone_number_org(p_phone_number_id: Nullable<Text>)
+            -> diesel::sql_types::Nullable<diesel::sql_types::Uuid>;
+    }
 }
 
 /// `org_sig` for `org`: hex HMAC-SHA-256(`key`, `"vapi-call-org:" + org_id`).
@@ -87,15 +103,16 @@ impl VoiceAgent {
         let found = self
             .db
             .system_read(SystemOp::VapiRouting, async move |c| {
-                diesel::sql_query(
-                    "SELECT vapi_assistant_org($1) AS by_assistant, \
-                     vapi_phone_number_org($2) AS by_number",
-                )
-                .bind::<Nullable<Text>, _>(assistant)
-                .bind::<Nullable<Text>, _>(number)
-                .get_result::<Found>(c)
-                .await
-                .map_err(VoiceError::from)
+                let (by_assistant, by_number) = diesel::select((
+                    lookup::vapi_assistant_org(assistant),
+                    lookup::vapi_phone_number_org(number),
+                ))
+                .get_result::<(Option<uuid::Uuid>, Option<uuid::Uuid>)>(c)
+                .await?;
+                Ok::<_, VoiceError>(Found {
+                    by_assistant,
+                    by_number,
+                })
             })
             .await?;
         if found.by_assistant.is_some() || found.by_number.is_some() {
