@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use db::schema::jobs;
 use db::{DbError, OrgId, SystemOp};
-use diesel::sql_types::{Array, Double, Integer, Text};
-use diesel::{ExpressionMethods, QueryableByName};
+use diesel::sql_types::{Double, Text};
+use diesel::ExpressionMethods;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use tokio::sync::watch;
@@ -81,20 +81,27 @@ impl std::fmt::Debug for Runner {
     }
 }
 
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    org_id: Uuid,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-    order_key: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Jsonb)]
-    payload: serde_json::Value,
-    #[diesel(sql_type = Integer)]
-    attempts: i32,
+/// A claimed job's row: id, organization, kind, order key, payload, attempts so far.
+type Claimed = (Uuid, Uuid, String, Option<String>, serde_json::Value, i32);
+
+/// `jobs_claim(worker, kinds, limit, lease_secs)` (migration 000016) for the query builder, so
+/// that every claim is a statement prepared once per connection (issue 22).
+mod claim_sql {
+    #![allow(missing_docs)]
+    use diesel::sql_types::{Array, Double, Integer, Text};
+
+    diesel::define_sql_function! {
+        /// Claims up to `p_limit` due jobs of `p_kinds` for `p_worker` for `p_lease_secs`.
+        fn jobs_claim(p_worker: Text, p_kinds: Array<Text>, p_limit: Integer, p_lease_secs: Double)
+            -> diesel::sql_types::Record<(
+                diesel::sql_types::Uuid,
+                diesel::sql_types::Uuid,
+                diesel::sql_types::Text,
+                diesel::sql_types::Nullable<diesel::sql_types::Text>,
+                diesel::sql_types::Jsonb,
+                diesel::sql_types::Integer,
+            )>;
+    }
 }
 
 impl Runner {
@@ -321,32 +328,25 @@ impl Runner {
             .waker
             .db()
             .system(SystemOp::JobClaim, async move |c| {
-                diesel::sql_query(
-                    "SELECT id, org_id, kind, order_key, payload, attempts \
-                       FROM jobs_claim($1, $2, $3, $4)",
-                )
-                .bind::<Text, _>(owner)
-                .bind::<Array<Text>, _>(kinds)
-                .bind::<Integer, _>(batch)
-                .bind::<Double, _>(lease)
-                .load(c)
-                .await
-                .map_err(JobError::from)
+                diesel::select(claim_sql::jobs_claim(owner, kinds, batch, lease))
+                    .load(c)
+                    .await
+                    .map_err(JobError::from)
             })
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| Job {
-                id: r.id,
-                org: OrgId(r.org_id),
+            .map(|(id, org_id, kind, order_key, payload, attempts)| Job {
+                id,
+                org: OrgId(org_id),
                 last_attempt: self
                     .kinds
-                    .get(r.kind.as_str())
-                    .is_some_and(|k| k.policy.exhausted(r.attempts)),
-                kind: r.kind,
-                order_key: r.order_key,
-                payload: r.payload,
-                attempt: r.attempts,
+                    .get(kind.as_str())
+                    .is_some_and(|k| k.policy.exhausted(attempts)),
+                kind,
+                order_key,
+                payload,
+                attempt: attempts,
                 worker: Arc::clone(worker),
             })
             .collect())
