@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use db::schema::jobs;
 use db::{DbError, OrgId, SystemOp};
-use diesel::sql_types::{Double, Text};
 use diesel::ExpressionMethods;
+use diesel::sql_types::{Double, Text};
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use tokio::sync::watch;
