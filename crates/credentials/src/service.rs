@@ -13,7 +13,7 @@ use diesel::{
 };
 use diesel_async::RunQueryDsl;
 use moka::future::Cache;
-use tenancy::audit::ChangedBy;
+use tenancy::audit::{ChangedBy, short_action};
 use uuid::Uuid;
 
 use crate::CredentialError;
@@ -277,7 +277,7 @@ impl CredentialService {
                     .returning(CredentialRecord::as_returning())
                     .get_result(c)
                     .await?;
-                audit(c, org, provider, "stored", None, by).await?;
+                audit(c, org, provider, "credential.stored", None, by).await?;
                 Ok::<_, CredentialError>(record)
             })
             .await?;
@@ -306,8 +306,8 @@ impl CredentialService {
                     .filter(org_credentials::provider.eq(provider.as_str()))
                     .filter(org_credentials::is_active.eq(true));
                 let (action, detail) = match &outcome {
-                    Ok(()) => ("verified", None),
-                    Err(message) => ("verification_failed", Some(message.clone())),
+                    Ok(()) => ("credential.verified", None),
+                    Err(message) => ("credential.verification_failed", Some(message.clone())),
                 };
                 let record: Option<CredentialRecord> = match outcome {
                     Ok(()) => diesel::update(active)
@@ -349,7 +349,7 @@ impl CredentialService {
             .tenant(org, async move |c| {
                 let retired = retire_active(c, org, provider).await?;
                 if retired {
-                    audit(c, org, provider, "disconnected", None, by).await?;
+                    audit(c, org, provider, "credential.disconnected", None, by).await?;
                 }
                 Ok::<_, CredentialError>(retired)
             })
@@ -380,9 +380,9 @@ async fn retire_active(
     Ok(retired > 0)
 }
 
-/// Records a credential event twice in the caller's transaction: in the vault's own
-/// `credential_audit_log` and, as `credential.<action>` on the provider, in the organization's
-/// audit trail (`GET /api/audit-log`). `detail` is a verification error, never a secret.
+/// Records a credential event (`credential.<action>`) twice in the caller's transaction: in the
+/// vault's own `credential_audit_log` (as `<action>`) and, on the provider, in the
+/// organization's audit trail (`GET /api/audit-log`). `detail` is a verification error, never a secret.
 async fn audit(
     c: &mut AsyncPgConnection,
     org: OrgId,
@@ -397,18 +397,12 @@ async fn audit(
             credential_audit_log::id.eq(Uuid::new_v4()),
             credential_audit_log::org_id.eq(org.0),
             credential_audit_log::provider.eq(provider.as_str()),
-            credential_audit_log::action.eq(action),
+            credential_audit_log::action.eq(short_action(action)),
             credential_audit_log::detail.eq(detail),
             credential_audit_log::actor.eq(by.actor.id()),
         ))
         .execute(c)
         .await?;
-    let action = match action {
-        "stored" => "credential.stored",
-        "verified" => "credential.verified",
-        "verification_failed" => "credential.verification_failed",
-        _ => "credential.disconnected",
-    };
     by.record_on(c, org, action, Some(provider.as_str().to_owned()), trail)
         .await?;
     Ok(())

@@ -14,10 +14,9 @@ use db::schema::share_links;
 use db::{OrgId, SystemOp};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName};
 use diesel_async::RunQueryDsl;
-use tenancy::audit::ChangedBy;
 use uuid::Uuid;
 
-use crate::{FOLLOWUP_MAX_CHARS, MessagingError, Messenger, Sent, Subject};
+use crate::{ChangedBy, FOLLOWUP_MAX_CHARS, MessagingError, Messenger, Sent, Subject};
 
 /// How long a share link works.
 pub const SHARE_TTL_HOURS: i64 = 24;

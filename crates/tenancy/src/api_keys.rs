@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::TenancyError;
 use crate::apps::{self, App};
-use crate::audit::ChangedBy;
+use crate::audit::{ChangedBy, short_action};
 use crate::secrets::random_bytes;
 
 /// Prefix of every key.
@@ -223,9 +223,9 @@ pub async fn issue(
         .tenant(org_id, async move |c| {
             let current = apps::lock(c, org_id, app_id).await?;
             let action = if current.api_key_hint.is_some() {
-                "rotated"
+                "app_key.rotated"
             } else {
-                "created"
+                "app_key.created"
             };
             let now = Utc::now();
             let app: App = diesel::update(
@@ -243,7 +243,7 @@ pub async fn issue(
             .await?;
             let hints = (current.api_key_hint, Some(new_hint));
             audit(c, org_id, app_id, action, hints, by).await?;
-            Ok::<_, TenancyError>((app, action, now))
+            Ok::<_, TenancyError>((app, short_action(action), now))
         })
         .await?;
     tracing::info!(org_id = %org_id, app_id = %app_id, action, "API key issued");
@@ -287,7 +287,15 @@ pub async fn revoke(
             .get_result(c)
             .await?;
             let now = Utc::now();
-            audit(c, org_id, app_id, "revoked", (Some(old_hint), None), by).await?;
+            audit(
+                c,
+                org_id,
+                app_id,
+                "app_key.revoked",
+                (Some(old_hint), None),
+                by,
+            )
+            .await?;
             Ok::<_, TenancyError>((app, now))
         })
         .await?;
@@ -295,8 +303,8 @@ pub async fn revoke(
     Ok(result)
 }
 
-/// Records an app key event in the app's `api_key_audit_log` and, as `app_key.<action>` on the
-/// app, in the organization's audit trail; `hints` are the old and new key hints, never keys.
+/// Records an app key event (`app_key.<action>`) in the app's `api_key_audit_log` (as
+/// `<action>`) and, on the app, in the organization's audit trail; `hints` are the old and new key hints, never keys.
 async fn audit(
     c: &mut db::AsyncPgConnection,
     org_id: OrgId,
@@ -312,19 +320,14 @@ async fn audit(
             api_key_audit_log::id.eq(Uuid::new_v4()),
             api_key_audit_log::org_id.eq(org_id.0),
             api_key_audit_log::app_id.eq(app_id),
-            api_key_audit_log::action.eq(action),
+            api_key_audit_log::action.eq(short_action(action)),
             api_key_audit_log::old_key_hint.eq(old_key_hint),
             api_key_audit_log::new_key_hint.eq(new_key_hint),
             api_key_audit_log::performed_by.eq(by.actor.id()),
         ))
         .execute(c)
         .await?;
-    let trail_action = match action {
-        "created" => "app_key.created",
-        "rotated" => "app_key.rotated",
-        _ => "app_key.revoked",
-    };
-    by.record_on(c, org_id, trail_action, Some(app_id.to_string()), detail)
+    by.record_on(c, org_id, action, Some(app_id.to_string()), detail)
         .await?;
     Ok(())
 }

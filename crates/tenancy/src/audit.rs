@@ -103,6 +103,13 @@ impl ChangedBy {
     }
 }
 
+/// `action` without its family (`credential.stored` → `stored`), as the older per-crate logs
+/// (`credential_audit_log`, `user_mapping_audit_log`, `api_key_audit_log`) name it.
+#[must_use]
+pub fn short_action(action: &'static str) -> &'static str {
+    action.split_once('.').map_or(action, |(_, short)| short)
+}
+
 /// One thing that happened, to record.
 #[derive(Debug, Clone)]
 pub struct AuditRecord {

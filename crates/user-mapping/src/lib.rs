@@ -13,6 +13,7 @@ use diesel::{
     SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use tenancy::audit::short_action;
 /// Who changes a mapping (the app with its key, an admin, or an organization API key) and from
 /// where; recorded in both audit logs.
 pub use tenancy::audit::{Actor, ChangedBy};
@@ -106,9 +107,9 @@ async fn upsert_one(
         .await?;
     if previous.as_deref() != Some(crm_user_id) {
         let action = if previous.is_some() {
-            "remapped"
+            "user_mapping.remapped"
         } else {
-            "mapped"
+            "user_mapping.mapped"
         };
         let change = Change {
             action,
@@ -123,7 +124,7 @@ async fn upsert_one(
 
 /// One change of a mapping, as both audit logs record it.
 struct Change {
-    /// `mapped`, `remapped` or `deleted`.
+    /// `user_mapping.mapped`, `.remapped` or `.deleted`.
     action: &'static str,
     dialpad_user_id: i64,
     old: Option<String>,
@@ -158,7 +159,7 @@ async fn record(
             audit::id.eq(Uuid::new_v4()),
             audit::org_id.eq(org.0),
             audit::app_id.eq(app),
-            audit::action.eq(action),
+            audit::action.eq(short_action(action)),
             audit::dialpad_user_id.eq(dialpad_user_id),
             audit::old_crm_user_id.eq(old),
             audit::new_crm_user_id.eq(new),
@@ -167,13 +168,8 @@ async fn record(
         ))
         .execute(c)
         .await?;
-    let trail_action = match action {
-        "mapped" => "user_mapping.mapped",
-        "remapped" => "user_mapping.remapped",
-        _ => "user_mapping.deleted",
-    };
     let target = Some(dialpad_user_id.to_string());
-    by.record_on(c, org, trail_action, target, detail).await?;
+    by.record_on(c, org, action, target, detail).await?;
     Ok(())
 }
 
@@ -381,7 +377,7 @@ pub async fn delete(
         };
         let (dialpad_user_id, crm) = deleted.ok_or(MappingError::NotFound)?;
         let change = Change {
-            action: "deleted",
+            action: "user_mapping.deleted",
             dialpad_user_id,
             old: Some(crm),
             new: None,
