@@ -1390,6 +1390,10 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
     let mock = vapi_and_twilio().await;
     let gw = TestGateway::start_voice_without_jobs(mock_endpoints(&mock), &mock.uri()).await;
     let (a, asst) = org_with_agent(&gw, "trips").await;
+    // The agent save's background work (tool sync, then a look at the dual-sync state) must be
+    // over before statements are counted: it is not part of any request measured here.
+    wait_linked(&gw, &a).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let created = gw
         .post(
             "/api/contacts",
