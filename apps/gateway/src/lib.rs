@@ -12,6 +12,7 @@ pub mod error;
 pub mod idempotency;
 pub mod input;
 pub mod rate_limit;
+pub mod reply;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -2372,8 +2372,6 @@ export interface components {
             agent: components["schemas"]["AgentBody"];
             /** @description `Agent saved. Tools syncing...` */
             message: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `GET /api/agents`. */
         AgentsResponse: {
@@ -2382,8 +2380,6 @@ export interface components {
             phone_number?: components["schemas"]["PhoneNumberBody"] | null;
             /** @description Voice settings. */
             settings: components["schemas"]["VoiceSettingsBody"];
-            /** @description Always `true`. */
-            success: boolean;
             /** @description Tools. */
             tools: components["schemas"]["ToolBody"][];
         };
@@ -2391,8 +2387,6 @@ export interface components {
         ApiKeyListResponse: {
             /** @description Every key of the organization, newest first. */
             api_keys: components["schemas"]["ApiKeyView"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description A key as listed: never the key itself. */
         ApiKeyView: {
@@ -2459,15 +2453,11 @@ export interface components {
         AppListResponse: {
             /** @description The organization's apps. */
             apps: components["schemas"]["AppBody"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "app": … }` */
         AppResponse: {
             /** @description The app. */
             app: components["schemas"]["AppBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description An appointment as the API shows it. */
         AppointmentBody: {
@@ -2524,8 +2514,6 @@ export interface components {
             appointments: components["schemas"]["AppointmentBody"][];
             /** @description Page. */
             pagination: components["schemas"]["Pagination"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `PATCH /api/appointments/{id}`. */
         AppointmentPatchRequest: {
@@ -2547,8 +2535,6 @@ export interface components {
         AppointmentResponse: {
             /** @description The appointment. */
             appointment: components["schemas"]["AppointmentBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description One seed-000 audit entry. */
         AuditEntryBody: {
@@ -2624,8 +2610,6 @@ export interface components {
              * @description Offset used.
              */
             offset: number;
-            /** @description Always `true`. */
-            success: boolean;
             /**
              * Format: int64
              * @description Entries in all.
@@ -2700,8 +2684,6 @@ export interface components {
             local_times: string[];
             /** @description Free starts, RFC 3339 UTC. */
             slots: string[];
-            /** @description Always `true`. */
-            success: boolean;
             /** @description The clinic's zone. */
             time_zone: string;
         };
@@ -2716,8 +2698,6 @@ export interface components {
             count: number;
             /** @description What happened. */
             message: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `POST /api/appointments`. */
         BookRequest: {
@@ -2753,8 +2733,6 @@ export interface components {
             phone: string;
             /** @description `initiated`, or the status of the earlier attempt a retry found. */
             status: string;
-            /** @description Always `true`. */
-            success: boolean;
             /** @description Vapi's call. */
             vapiCallId?: string | null;
         };
@@ -2848,8 +2826,6 @@ export interface components {
             calls: components["schemas"]["CallBody"][];
             /** @description Page. */
             pagination: components["schemas"]["Pagination"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "data": [...], "pagination": … }` */
         CallListResponse: {
@@ -2857,15 +2833,11 @@ export interface components {
             data: components["schemas"]["DialpadCallBody"][];
             /** @description Paging. */
             pagination: components["schemas"]["Pagination"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "call": … }` */
         CallResponse: {
             /** @description The call. */
             call: components["schemas"]["CallBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description The dashboard aggregates. */
         CallStatsResponse: {
@@ -2896,8 +2868,6 @@ export interface components {
             pipeline_value_minor: number;
             /** @description The last 10 calls. */
             recent_activity: components["schemas"]["RecentEvent"][];
-            /** @description Always `true`. */
-            success: boolean;
             /**
              * Format: double
              * @description `bookings / inbound_calls × 100`, one decimal.
@@ -2972,8 +2942,6 @@ export interface components {
         ConfigResponse: {
             /** @description The configuration. */
             config: components["schemas"]["ConfigBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `POST /api/telephony/verify-caller-id/confirm`. */
         ConfirmRequest: {
@@ -2991,8 +2959,6 @@ export interface components {
             callerIdSid: string;
             /** @description `Phone number verified successfully`. */
             message: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `POST /api/telephony/forwarding-config/confirm`. */
         ConfirmSetupRequest: {
@@ -3011,15 +2977,11 @@ export interface components {
             app_id: string;
             /** @description The app's open connections on this instance. */
             connections: number;
-            /** @description Always `true`. */
-            success: boolean;
             /** @description Every open connection on this instance (apps and dashboard users). */
             total_connections: number;
         };
         /** @description `{ "success": true, "url" }`: where to send the user's browser. */
         ConsentUrlResponse: {
-            /** @description Always `true`. */
-            success: boolean;
             /**
              * @description Google's consent page, with offline access, `prompt=consent` and a signed state valid
              *     for 10 minutes.
@@ -3071,8 +3033,6 @@ export interface components {
             contacts: components["schemas"]["ContactBody"][];
             /** @description Page. */
             pagination: components["schemas"]["Pagination"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `PATCH /api/contacts/{id}`: fields to change. */
         ContactPatchRequest: {
@@ -3126,8 +3086,6 @@ export interface components {
         ContactResponse: {
             /** @description The contact. */
             contact: components["schemas"]["ContactBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `GET /api/contacts/stats` (seed names plus the old ones). */
         ContactStatsResponse: {
@@ -3151,8 +3109,6 @@ export interface components {
              * @description Hot.
              */
             hot_leads: number;
-            /** @description Always `true`. */
-            success: boolean;
             /**
              * Format: int64
              * @description Old name of `total_leads`.
@@ -3243,14 +3199,9 @@ export interface components {
             endpoint: components["schemas"]["WebhookEndpointView"];
             /** @description The signing secret, `whsec_` + base64 (also readable later by admins). */
             secret: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ success }` */
-        DeletedResponse: {
-            /** @description Always `true`. */
-            success: boolean;
-        };
+        DeletedResponse: Record<string, never>;
         /** @description A Dialpad call with its CRM user (seed 000 "Call Attribution"). */
         DialpadCallBody: {
             /**
@@ -3307,8 +3258,6 @@ export interface components {
             message: string;
             /** @description The provider. */
             provider: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description A document (without its text). */
         DocumentBody: {
@@ -3355,22 +3304,16 @@ export interface components {
             chunks: components["schemas"]["ChunkBody"][];
             /** @description The document. */
             document: components["schemas"]["DocumentBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ success, document }` */
         DocumentResponse: {
             /** @description The document. */
             document: components["schemas"]["DocumentBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ success, documents }` */
         DocumentsResponse: {
             /** @description Newest first. */
             documents: components["schemas"]["DocumentBody"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `POST /api/integrations/elevenlabs`. */
         ElevenLabsRequest: {
@@ -3407,8 +3350,6 @@ export interface components {
             messageId: string;
             /** @description Where it went, E.164. */
             phone: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description One opening window. */
         HoursBody: {
@@ -3433,8 +3374,6 @@ export interface components {
         InitiateResponse: {
             /** @description What to do now. */
             message: string;
-            /** @description Always `true`. */
-            success: boolean;
             /** @description Twilio's verification call (`CA…`). */
             validationId: string;
             /** @description The 6-digit code to key in when Twilio calls (shown once; stored only hashed). */
@@ -3473,15 +3412,11 @@ export interface components {
             integration: components["schemas"]["IntegrationBody"];
             /** @description What happened. */
             message: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "integrations": [...] }` */
         IntegrationsStatusResponse: {
             /** @description Vapi first, then every BYOC provider. */
             integrations: components["schemas"]["IntegrationBody"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description A key just created or rotated: the key itself, shown only in this response. */
         IssuedApiKeyResponse: {
@@ -3489,8 +3424,6 @@ export interface components {
             api_key: components["schemas"]["ApiKeyView"];
             /** @description The key: `sk_` + 64 hex characters. Send it as `Authorization: Bearer <key>`. */
             key: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Seed 000 `POST /internal/apps/:app_id/api-key` response. */
         IssuedKeyResponse: {
@@ -3509,8 +3442,6 @@ export interface components {
             note: string;
             /** @description When the key was issued, RFC 3339 UTC with milliseconds. */
             rotated_at: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Seed 000 `GET …/api-key/status` response. */
         KeyStatusResponse: {
@@ -3529,8 +3460,6 @@ export interface components {
             key_hint?: string | null;
             /** @description When the current key was issued, RFC 3339 UTC with milliseconds. */
             last_rotated?: string | null;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Retrieval settings (seed 001 §6a defaults: 0.25, 5, 2000). */
         KnowledgeBaseSettingsBody: {
@@ -3558,8 +3487,6 @@ export interface components {
             model: string;
             /** @description The organization's overrides. */
             settings: components["schemas"]["KnowledgeBaseSettingsBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `/healthz` body. */
         Liveness: {
@@ -3613,8 +3540,6 @@ export interface components {
             data: components["schemas"]["MappingBody"][];
             /** @description Paging. */
             pagination: components["schemas"]["Pagination"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "data": …, "message"? }` */
         MappingResponse: {
@@ -3622,15 +3547,11 @@ export interface components {
             data: components["schemas"]["MappingBody"];
             /** @description What happened (on writes). */
             message?: string | null;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "user", "organization" }` */
         MeResponse: {
             /** @description Their organization. */
             organization: components["schemas"]["OrganizationBody"];
-            /** @description Always `true`. */
-            success: boolean;
             /** @description The signed-in user. */
             user: components["schemas"]["UserBody"];
         };
@@ -3638,8 +3559,6 @@ export interface components {
         MessageBody: {
             /** @description What happened. */
             message: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "messages": [...], "pagination": … }` */
         MessageList: {
@@ -3647,15 +3566,11 @@ export interface components {
             messages: components["schemas"]["AuditedMessage"][];
             /** @description Page. */
             pagination: components["schemas"]["Pagination"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "message" }` */
         MessageResponse: {
             /** @description What happened. */
             message: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description A number in the list (endpoint 3). */
         NumberBody: {
@@ -3679,8 +3594,6 @@ export interface components {
         NumbersResponse: {
             /** @description The organization's numbers. */
             numbers: components["schemas"]["NumberBody"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `GET /api/audit-log` response. */
         OrgAuditLogResponse: {
@@ -3688,8 +3601,6 @@ export interface components {
             events: components["schemas"]["AuditEventView"][];
             /** @description Paging. */
             pagination: components["schemas"]["Pagination"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description An organization as the API shows it. */
         OrganizationBody: {
@@ -3776,8 +3687,6 @@ export interface components {
             method: string;
             /** @description Phone (E.164) or email it went to. */
             recipient: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `POST /api/appointments/{id}/reschedule`. */
         RescheduleRequest: {
@@ -3820,8 +3729,6 @@ export interface components {
         RevokedApiKeyResponse: {
             /** @description The revoked key. */
             api_key: components["schemas"]["ApiKeyView"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Seed 000 `POST …/api-key/revoke` response. */
         RevokedKeyResponse: {
@@ -3836,15 +3743,11 @@ export interface components {
             message: string;
             /** @description When, RFC 3339 UTC with milliseconds. */
             revoked_at: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "revoked_sessions": n }` */
         RevokedResponse: {
             /** @description How many open sessions were ended. */
             revoked_sessions: number;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `POST /api/api-keys/{id}/rotate` body. */
         RotateApiKeyRequest: {
@@ -3880,8 +3783,6 @@ export interface components {
         SchedulingSettingsResponse: {
             /** @description The settings. */
             settings: components["schemas"]["SchedulingSettingsBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `POST /api/knowledge-base/search` body. */
         SearchRequest: {
@@ -3903,8 +3804,6 @@ export interface components {
              *     matched) or `none`.
              */
             mode: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description The secret given to Dialpad when creating the app's webhook. */
         SecretRequest: {
@@ -3920,8 +3819,6 @@ export interface components {
             app_id: string;
             /** @description Whether a secret is configured (deliveries must then be signed JWTs). */
             configured: boolean;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description A service as the API shows it. */
         ServiceBody: {
@@ -3958,8 +3855,6 @@ export interface components {
         ServiceList: {
             /** @description By name. */
             services: components["schemas"]["ServiceBody"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `POST /api/services` and `PATCH /api/services/{id}` (all optional on PATCH). */
         ServiceRequest: {
@@ -3993,8 +3888,6 @@ export interface components {
         ServiceResponse: {
             /** @description The service. */
             service: components["schemas"]["ServiceBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /**
          * @description A signed-in session: `{ "success": true, "token", "expires_at", "user" }` (plus
@@ -4004,8 +3897,6 @@ export interface components {
             /** @description When the token expires, RFC 3339 UTC with milliseconds. */
             expires_at: string;
             organization?: components["schemas"]["OrganizationBody"] | null;
-            /** @description Always `true`. */
-            success: boolean;
             /**
              * @description Bearer token (HS256 JWT, 7 days) for `Authorization: Bearer …`. Its claims carry `sub`,
              *     `role`, `sid` and `app_metadata.org_id`.
@@ -4023,8 +3914,6 @@ export interface components {
         ShareResponse: {
             /** @description Where the link went. */
             email: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description Body of `POST /api/auth/signup`. */
         SignupRequest: {
@@ -4050,6 +3939,843 @@ export interface components {
             message: string;
             /** @description The configuration's status, when one changed. */
             status?: string | null;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_AgentResponse: {
+            /** @description The saved agent. */
+            agent: components["schemas"]["AgentBody"];
+            /** @description `Agent saved. Tools syncing...` */
+            message: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_AgentsResponse: {
+            /** @description Saved agents (absent directions were never saved). */
+            agents: components["schemas"]["AgentBody"][];
+            phone_number?: components["schemas"]["PhoneNumberBody"] | null;
+            /** @description Voice settings. */
+            settings: components["schemas"]["VoiceSettingsBody"];
+            /** @description Tools. */
+            tools: components["schemas"]["ToolBody"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ApiKeyListResponse: {
+            /** @description Every key of the organization, newest first. */
+            api_keys: components["schemas"]["ApiKeyView"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_AppListResponse: {
+            /** @description The organization's apps. */
+            apps: components["schemas"]["AppBody"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_AppResponse: {
+            /** @description The app. */
+            app: components["schemas"]["AppBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_AppointmentList: {
+            /** @description By start time. */
+            appointments: components["schemas"]["AppointmentBody"][];
+            /** @description Page. */
+            pagination: components["schemas"]["Pagination"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_AppointmentResponse: {
+            /** @description The appointment. */
+            appointment: components["schemas"]["AppointmentBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_AuditLogResponse: {
+            /**
+             * Format: uuid
+             * @description The app.
+             */
+            app_id: string;
+            /** @description Entries, newest first. */
+            audit_log: components["schemas"]["AuditEntryBody"][];
+            /**
+             * Format: int64
+             * @description Page size used.
+             */
+            limit: number;
+            /**
+             * Format: int64
+             * @description Offset used.
+             */
+            offset: number;
+            /**
+             * Format: int64
+             * @description Entries in all.
+             */
+            total: number;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_AvailabilityResponse: {
+            /** @description Whether Google Calendar busy times were included. */
+            calendar_checked: boolean;
+            /** @description The local date, `YYYY-MM-DD`. */
+            date: string;
+            /**
+             * Format: int32
+             * @description Visit length used, minutes.
+             */
+            duration_minutes: number;
+            /** @description The same starts in local time, `HH:MM`. */
+            local_times: string[];
+            /** @description Free starts, RFC 3339 UTC. */
+            slots: string[];
+            /** @description The clinic's zone. */
+            time_zone: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_BatchMapResponse: {
+            /** @description Mappings written. */
+            count: number;
+            /** @description What happened. */
+            message: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_CallBackResponse: {
+            /**
+             * Format: uuid
+             * @description Our call row.
+             */
+            callId: string;
+            /** @description The number called, E.164. */
+            phone: string;
+            /** @description `initiated`, or the status of the earlier attempt a retry found. */
+            status: string;
+            /** @description Vapi's call. */
+            vapiCallId?: string | null;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_CallList: {
+            /** @description Newest first. */
+            calls: components["schemas"]["CallBody"][];
+            /** @description Page. */
+            pagination: components["schemas"]["Pagination"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_CallListResponse: {
+            /** @description Newest first. */
+            data: components["schemas"]["DialpadCallBody"][];
+            /** @description Paging. */
+            pagination: components["schemas"]["Pagination"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_CallResponse: {
+            /** @description The call. */
+            call: components["schemas"]["CallBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_CallStatsResponse: {
+            /**
+             * Format: int64
+             * @description Mean duration, seconds.
+             */
+            average_duration_seconds: number;
+            /**
+             * Format: int64
+             * @description Calls that booked.
+             */
+            bookings: number;
+            /**
+             * Format: int64
+             * @description Inbound calls.
+             */
+            inbound_calls: number;
+            /**
+             * Format: double
+             * @description Sum of financial value, major units (dollars).
+             */
+            pipeline_value: number;
+            /**
+             * Format: int64
+             * @description The same in minor units (cents).
+             */
+            pipeline_value_minor: number;
+            /** @description The last 10 calls. */
+            recent_activity: components["schemas"]["RecentEvent"][];
+            /**
+             * Format: double
+             * @description `bookings / inbound_calls × 100`, one decimal.
+             */
+            success_rate: number;
+            /**
+             * Format: int64
+             * @description All calls in the window.
+             */
+            total_calls: number;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ConfigResponse: {
+            /** @description The configuration. */
+            config: components["schemas"]["ConfigBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ConfirmResponse: {
+            /** @description Twilio's outgoing caller ID (`PN…`). */
+            callerIdSid: string;
+            /** @description `Phone number verified successfully`. */
+            message: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ConnectionsResponse: {
+            /**
+             * Format: uuid
+             * @description The app.
+             */
+            app_id: string;
+            /** @description The app's open connections on this instance. */
+            connections: number;
+            /** @description Every open connection on this instance (apps and dashboard users). */
+            total_connections: number;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ConsentUrlResponse: {
+            /**
+             * @description Google's consent page, with offline access, `prompt=consent` and a signed state valid
+             *     for 10 minutes.
+             */
+            url: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ContactList: {
+            /** @description Newest first. */
+            contacts: components["schemas"]["ContactBody"][];
+            /** @description Page. */
+            pagination: components["schemas"]["Pagination"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ContactResponse: {
+            /** @description The contact. */
+            contact: components["schemas"]["ContactBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ContactStatsResponse: {
+            /**
+             * Format: int64
+             * @description Old name of `cold_leads`.
+             */
+            cold: number;
+            /**
+             * Format: int64
+             * @description Cold.
+             */
+            cold_leads: number;
+            /**
+             * Format: int64
+             * @description Old name of `hot_leads`.
+             */
+            hot: number;
+            /**
+             * Format: int64
+             * @description Hot.
+             */
+            hot_leads: number;
+            /**
+             * Format: int64
+             * @description Old name of `total_leads`.
+             */
+            total: number;
+            /**
+             * Format: int64
+             * @description All contacts.
+             */
+            total_leads: number;
+            /**
+             * Format: int64
+             * @description Old name of `warm_leads`.
+             */
+            warm: number;
+            /**
+             * Format: int64
+             * @description Warm.
+             */
+            warm_leads: number;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_CreatedWebhookEndpointResponse: {
+            /** @description The endpoint. */
+            endpoint: components["schemas"]["WebhookEndpointView"];
+            /** @description The signing secret, `whsec_` + base64 (also readable later by admins). */
+            secret: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_DeletedResponse: Record<string, never> & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_DisconnectedResponse: {
+            /** @description What happened. */
+            message: string;
+            /** @description The provider. */
+            provider: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_DocumentDetailResponse: {
+            /** @description Its chunks in order. */
+            chunks: components["schemas"]["ChunkBody"][];
+            /** @description The document. */
+            document: components["schemas"]["DocumentBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_DocumentResponse: {
+            /** @description The document. */
+            document: components["schemas"]["DocumentBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_DocumentsResponse: {
+            /** @description Newest first. */
+            documents: components["schemas"]["DocumentBody"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_FollowupResponse: {
+            /**
+             * Format: uuid
+             * @description The audit row (`messages.id`).
+             */
+            messageId: string;
+            /** @description Where it went, E.164. */
+            phone: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_InitiateResponse: {
+            /** @description What to do now. */
+            message: string;
+            /** @description Twilio's verification call (`CA…`). */
+            validationId: string;
+            /** @description The 6-digit code to key in when Twilio calls (shown once; stored only hashed). */
+            verificationCode: string;
+            /**
+             * Format: uuid
+             * @description The verification, for `confirm`.
+             */
+            verificationId: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_IntegrationResponse: {
+            /** @description The provider's state. */
+            integration: components["schemas"]["IntegrationBody"];
+            /** @description What happened. */
+            message: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_IntegrationsStatusResponse: {
+            /** @description Vapi first, then every BYOC provider. */
+            integrations: components["schemas"]["IntegrationBody"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_IssuedApiKeyResponse: {
+            /** @description The stored key. */
+            api_key: components["schemas"]["ApiKeyView"];
+            /** @description The key: `sk_` + 64 hex characters. Send it as `Authorization: Bearer <key>`. */
+            key: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_IssuedKeyResponse: {
+            /** @description The key: `app_` + 64 hex characters. Shown only in this response. */
+            api_key: string;
+            /**
+             * Format: uuid
+             * @description The app.
+             */
+            app_id: string;
+            /** @description The app's name. */
+            app_name: string;
+            /** @description What happened, and that the key is shown once. */
+            message: string;
+            /** @description Storage advice. */
+            note: string;
+            /** @description When the key was issued, RFC 3339 UTC with milliseconds. */
+            rotated_at: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_KeyStatusResponse: {
+            /** @description `generate_key`, `rotate_key` (older than 90 days), `app_inactive`, or `null`. */
+            action_needed?: string | null;
+            /**
+             * Format: uuid
+             * @description The app.
+             */
+            app_id: string;
+            /** @description The app's name. */
+            app_name: string;
+            /** @description Whether the app can authenticate now (a key is set and the app is active). */
+            has_active_key: boolean;
+            /** @description `first 8...last 4` of the current key. */
+            key_hint?: string | null;
+            /** @description When the current key was issued, RFC 3339 UTC with milliseconds. */
+            last_rotated?: string | null;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_KnowledgeBaseSettingsResponse: {
+            /** @description What retrieval uses. */
+            effective: components["schemas"]["KnowledgeBaseSettingsBody"];
+            /** @description The embedding model queries use, e.g. `local:all-MiniLM-L6-v2`. */
+            model: string;
+            /** @description The organization's overrides. */
+            settings: components["schemas"]["KnowledgeBaseSettingsBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_MappingListResponse: {
+            /** @description Oldest first. */
+            data: components["schemas"]["MappingBody"][];
+            /** @description Paging. */
+            pagination: components["schemas"]["Pagination"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_MappingResponse: {
+            /** @description The mapping. */
+            data: components["schemas"]["MappingBody"];
+            /** @description What happened (on writes). */
+            message?: string | null;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_MeResponse: {
+            /** @description Their organization. */
+            organization: components["schemas"]["OrganizationBody"];
+            /** @description The signed-in user. */
+            user: components["schemas"]["UserBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_MessageBody: {
+            /** @description What happened. */
+            message: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_MessageList: {
+            /** @description Newest first. */
+            messages: components["schemas"]["AuditedMessage"][];
+            /** @description Page. */
+            pagination: components["schemas"]["Pagination"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_MessageResponse: {
+            /** @description What happened. */
+            message: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_NumbersResponse: {
+            /** @description The organization's numbers. */
+            numbers: components["schemas"]["NumberBody"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_OrgAuditLogResponse: {
+            /** @description Entries, newest first. */
+            events: components["schemas"]["AuditEventView"][];
+            /** @description Paging. */
+            pagination: components["schemas"]["Pagination"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ReminderResponse: {
+            /** @description `sms` or `email`. */
+            method: string;
+            /** @description Phone (E.164) or email it went to. */
+            recipient: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_RevokedApiKeyResponse: {
+            /** @description The revoked key. */
+            api_key: components["schemas"]["ApiKeyView"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_RevokedKeyResponse: {
+            /**
+             * Format: uuid
+             * @description The app.
+             */
+            app_id: string;
+            /** @description The app's name. */
+            app_name: string;
+            /** @description What happened. */
+            message: string;
+            /** @description When, RFC 3339 UTC with milliseconds. */
+            revoked_at: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_RevokedResponse: {
+            /** @description How many open sessions were ended. */
+            revoked_sessions: number;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_SchedulingSettingsResponse: {
+            /** @description The settings. */
+            settings: components["schemas"]["SchedulingSettingsBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_SearchResponse: {
+            /** @description Chunks returned. */
+            chunkCount: number;
+            /** @description The chunks, most relevant first. */
+            chunks: components["schemas"]["RetrievedChunkBody"][];
+            /** @description What the agent receives: at most `max_context_chars` characters. */
+            context: string;
+            /** @description Whether anything relevant was found. */
+            found: boolean;
+            /**
+             * @description `hybrid` (vector matches fused with full-text ranks), `keyword` (fallback: every term
+             *     matched) or `none`.
+             */
+            mode: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_SecretStatus: {
+            /**
+             * Format: uuid
+             * @description The app.
+             */
+            app_id: string;
+            /** @description Whether a secret is configured (deliveries must then be signed JWTs). */
+            configured: boolean;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ServiceList: {
+            /** @description By name. */
+            services: components["schemas"]["ServiceBody"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ServiceResponse: {
+            /** @description The service. */
+            service: components["schemas"]["ServiceBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_SessionResponse: {
+            /** @description When the token expires, RFC 3339 UTC with milliseconds. */
+            expires_at: string;
+            organization?: components["schemas"]["OrganizationBody"] | null;
+            /**
+             * @description Bearer token (HS256 JWT, 7 days) for `Authorization: Bearer …`. Its claims carry `sub`,
+             *     `role`, `sid` and `app_metadata.org_id`.
+             */
+            token: string;
+            /** @description The signed-in user. */
+            user: components["schemas"]["UserBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_ShareResponse: {
+            /** @description Where the link went. */
+            email: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_StatusMessage: {
+            /** @description The code to dial to remove forwarding (on disable). */
+            deactivationCode?: string | null;
+            /** @description What happened. */
+            message: string;
+            /** @description The configuration's status, when one changed. */
+            status?: string | null;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_TokenResponse: {
+            /** @description Expiry, RFC 3339 UTC with milliseconds. */
+            expires_at: string;
+            /** @description The client identity: the user's extension. */
+            identity: string;
+            /** @description Whether the token may place calls (the organization configured a TwiML application). */
+            outgoing: boolean;
+            /** @description The access token (a JWT) for `new Twilio.Device(token)`. */
+            token: string;
+            /**
+             * Format: int64
+             * @description Lifetime in seconds (3600).
+             */
+            ttl_secs: number;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_UserListResponse: {
+            /** @description Users visible to the caller. */
+            users: components["schemas"]["UserBody"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_UserResponse: {
+            /** @description The user. */
+            user: components["schemas"]["UserBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_VoiceSettingsResponse: {
+            /** @description The settings. */
+            settings: components["schemas"]["VoiceSettingsBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_VoicemailListResponse: {
+            /** @description Newest first. */
+            data: components["schemas"]["VoicemailBody"][];
+            /** @description Paging. */
+            pagination: components["schemas"]["Pagination"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_VoicemailResponse: {
+            /** @description The voicemail. */
+            data: components["schemas"]["VoicemailBody"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookAck: {
+            /** @description Whether this delivery repeated one already stored. */
+            duplicate: boolean;
+            /**
+             * Format: uuid
+             * @description The stored event (the earlier one for a duplicate).
+             */
+            event_id: string;
+            /**
+             * @description `call.ring`, `call.started`, `call.ended`, `call.recording.completed`,
+             *     `voicemail.received` or `ignored`.
+             */
+            event_type: string;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookAttemptListResponse: {
+            /** @description Newest first. */
+            attempts: components["schemas"]["WebhookAttemptView"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookEndpointListResponse: {
+            /** @description Oldest first. */
+            endpoints: components["schemas"]["WebhookEndpointView"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookEndpointResponse: {
+            /** @description The endpoint. */
+            endpoint: components["schemas"]["WebhookEndpointView"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookEventTypeListResponse: {
+            /** @description Every type. */
+            event_types: components["schemas"]["WebhookEventTypeView"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookMessageListResponse: {
+            /** @description This page. */
+            messages: components["schemas"]["WebhookMessageView"][];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookMessageResponse: {
+            /** @description One per endpoint it was addressed to. */
+            deliveries: components["schemas"]["WebhookDeliveryView"][];
+            /** @description The message. */
+            message: components["schemas"]["WebhookMessageView"];
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookQueuedResponse: {
+            /** @description The message id (test event and resend). */
+            message_id?: string | null;
+            /** @description Messages queued (replay). */
+            queued: number;
+        } & {
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** @description `{ "success": true, …T }`: `T`'s fields beside a constant `success`. */
+        Success_WebhookSecretResponse: {
+            /** @description `whsec_` + base64 of 24 bytes; verify `webhook-signature` with it (docs/integrating.md). */
+            secret: string;
+        } & {
             /** @description Always `true`. */
             success: boolean;
         };
@@ -4061,8 +4787,6 @@ export interface components {
             identity: string;
             /** @description Whether the token may place calls (the organization configured a TwiML application). */
             outgoing: boolean;
-            /** @description Always `true`. */
-            success: boolean;
             /** @description The access token (a JWT) for `new Twilio.Device(token)`. */
             token: string;
             /**
@@ -4180,15 +4904,11 @@ export interface components {
         };
         /** @description `{ "success": true, "users": [...] }` */
         UserListResponse: {
-            /** @description Always `true`. */
-            success: boolean;
             /** @description Users visible to the caller. */
             users: components["schemas"]["UserBody"][];
         };
         /** @description `{ "success": true, "user": … }` */
         UserResponse: {
-            /** @description Always `true`. */
-            success: boolean;
             /** @description The user. */
             user: components["schemas"]["UserBody"];
         };
@@ -4205,8 +4925,6 @@ export interface components {
         VoiceSettingsResponse: {
             /** @description The settings. */
             settings: components["schemas"]["VoiceSettingsBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description A voicemail (seed 000 shape). */
         VoicemailBody: {
@@ -4254,15 +4972,11 @@ export interface components {
             data: components["schemas"]["VoicemailBody"][];
             /** @description Paging. */
             pagination: components["schemas"]["Pagination"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `{ "success": true, "data": … }` */
         VoicemailResponse: {
             /** @description The voicemail. */
             data: components["schemas"]["VoicemailBody"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description The acknowledgement of a stored delivery. */
         WebhookAck: {
@@ -4278,15 +4992,11 @@ export interface components {
              *     `voicemail.received` or `ignored`.
              */
             event_type: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description The delivery log of an endpoint. */
         WebhookAttemptListResponse: {
             /** @description Newest first. */
             attempts: components["schemas"]["WebhookAttemptView"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description One attempt of the delivery log. */
         WebhookAttemptView: {
@@ -4342,15 +5052,11 @@ export interface components {
         WebhookEndpointListResponse: {
             /** @description Oldest first. */
             endpoints: components["schemas"]["WebhookEndpointView"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description One endpoint. */
         WebhookEndpointResponse: {
             /** @description The endpoint. */
             endpoint: components["schemas"]["WebhookEndpointView"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description An endpoint as shown (never its secret). */
         WebhookEndpointView: {
@@ -4384,8 +5090,6 @@ export interface components {
         WebhookEventTypeListResponse: {
             /** @description Every type. */
             event_types: components["schemas"]["WebhookEventTypeView"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description An event type of the catalog. */
         WebhookEventTypeView: {
@@ -4412,8 +5116,6 @@ export interface components {
         WebhookMessageListResponse: {
             /** @description This page. */
             messages: components["schemas"]["WebhookMessageView"][];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description One message and its deliveries. */
         WebhookMessageResponse: {
@@ -4421,8 +5123,6 @@ export interface components {
             deliveries: components["schemas"]["WebhookDeliveryView"][];
             /** @description The message. */
             message: components["schemas"]["WebhookMessageView"];
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description A message as sent. */
         WebhookMessageView: {
@@ -4441,8 +5141,6 @@ export interface components {
             message_id?: string | null;
             /** @description Messages queued (replay). */
             queued: number;
-            /** @description Always `true`. */
-            success: boolean;
         };
         /** @description `POST /api/webhooks/endpoints/{id}/replay` body. */
         WebhookReplayRequest: {
@@ -4465,8 +5163,6 @@ export interface components {
         WebhookSecretResponse: {
             /** @description `whsec_` + base64 of 24 bytes; verify `webhook-signature` with it (docs/integrating.md). */
             secret: string;
-            /** @description Always `true`. */
-            success: boolean;
         };
     };
     responses: never;
@@ -4491,7 +5187,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AgentsResponse"];
+                    "application/json": components["schemas"]["Success_AgentsResponse"];
                 };
             };
             403: {
@@ -4528,7 +5224,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AgentResponse"];
+                    "application/json": components["schemas"]["Success_AgentResponse"];
                 };
             };
             404: {
@@ -4581,7 +5277,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApiKeyListResponse"];
+                    "application/json": components["schemas"]["Success_ApiKeyListResponse"];
                 };
             };
             401: {
@@ -4623,7 +5319,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IssuedApiKeyResponse"];
+                    "application/json": components["schemas"]["Success_IssuedApiKeyResponse"];
                 };
             };
             /** @description not an admin, or a key granting scopes it does not have */
@@ -4666,7 +5362,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RevokedApiKeyResponse"];
+                    "application/json": components["schemas"]["Success_RevokedApiKeyResponse"];
                 };
             };
             404: {
@@ -4712,7 +5408,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IssuedApiKeyResponse"];
+                    "application/json": components["schemas"]["Success_IssuedApiKeyResponse"];
                 };
             };
             404: {
@@ -4748,7 +5444,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppResponse"];
+                    "application/json": components["schemas"]["Success_AppResponse"];
                 };
             };
             401: {
@@ -4788,7 +5484,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppointmentList"];
+                    "application/json": components["schemas"]["Success_AppointmentList"];
                 };
             };
             400: {
@@ -4822,7 +5518,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppointmentResponse"];
+                    "application/json": components["schemas"]["Success_AppointmentResponse"];
                 };
             };
             409: {
@@ -4866,7 +5562,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ReminderResponse"];
+                    "application/json": components["schemas"]["Success_ReminderResponse"];
                 };
             };
             404: {
@@ -4921,7 +5617,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppointmentResponse"];
+                    "application/json": components["schemas"]["Success_AppointmentResponse"];
                 };
             };
             404: {
@@ -4957,7 +5653,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppointmentResponse"];
+                    "application/json": components["schemas"]["Success_AppointmentResponse"];
                 };
             };
             404: {
@@ -5005,7 +5701,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppointmentResponse"];
+                    "application/json": components["schemas"]["Success_AppointmentResponse"];
                 };
             };
             404: {
@@ -5049,7 +5745,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppointmentResponse"];
+                    "application/json": components["schemas"]["Success_AppointmentResponse"];
                 };
             };
             404: {
@@ -5092,7 +5788,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppListResponse"];
+                    "application/json": components["schemas"]["Success_AppListResponse"];
                 };
             };
             403: {
@@ -5126,7 +5822,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppResponse"];
+                    "application/json": components["schemas"]["Success_AppResponse"];
                 };
             };
             403: {
@@ -5164,7 +5860,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppResponse"];
+                    "application/json": components["schemas"]["Success_AppResponse"];
                 };
             };
             404: {
@@ -5201,7 +5897,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppResponse"];
+                    "application/json": components["schemas"]["Success_AppResponse"];
                 };
             };
             404: {
@@ -5243,7 +5939,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OrgAuditLogResponse"];
+                    "application/json": components["schemas"]["Success_OrgAuditLogResponse"];
                 };
             };
             401: {
@@ -5282,7 +5978,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SessionResponse"];
+                    "application/json": components["schemas"]["Success_SessionResponse"];
                 };
             };
             401: {
@@ -5317,7 +6013,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessageResponse"];
+                    "application/json": components["schemas"]["Success_MessageResponse"];
                 };
             };
             401: {
@@ -5344,7 +6040,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MeResponse"];
+                    "application/json": components["schemas"]["Success_MeResponse"];
                 };
             };
             401: {
@@ -5375,7 +6071,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SessionResponse"];
+                    "application/json": components["schemas"]["Success_SessionResponse"];
                 };
             };
             /** @description slug or email taken */
@@ -5419,7 +6115,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AvailabilityResponse"];
+                    "application/json": components["schemas"]["Success_AvailabilityResponse"];
                 };
             };
             404: {
@@ -5480,7 +6176,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CallList"];
+                    "application/json": components["schemas"]["Success_CallList"];
                 };
             };
             400: {
@@ -5520,7 +6216,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CallStatsResponse"];
+                    "application/json": components["schemas"]["Success_CallStatsResponse"];
                 };
             };
         };
@@ -5541,7 +6237,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CallResponse"];
+                    "application/json": components["schemas"]["Success_CallResponse"];
                 };
             };
             404: {
@@ -5577,7 +6273,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FollowupResponse"];
+                    "application/json": components["schemas"]["Success_FollowupResponse"];
                 };
             };
             404: {
@@ -5639,7 +6335,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ShareResponse"];
+                    "application/json": components["schemas"]["Success_ShareResponse"];
                 };
             };
             404: {
@@ -5743,7 +6439,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ContactList"];
+                    "application/json": components["schemas"]["Success_ContactList"];
                 };
             };
             400: {
@@ -5785,7 +6481,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ContactResponse"];
+                    "application/json": components["schemas"]["Success_ContactResponse"];
                 };
             };
             409: {
@@ -5820,7 +6516,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ContactStatsResponse"];
+                    "application/json": components["schemas"]["Success_ContactStatsResponse"];
                 };
             };
         };
@@ -5841,7 +6537,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ContactResponse"];
+                    "application/json": components["schemas"]["Success_ContactResponse"];
                 };
             };
             404: {
@@ -5908,7 +6604,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ContactResponse"];
+                    "application/json": components["schemas"]["Success_ContactResponse"];
                 };
             };
             404: {
@@ -5958,7 +6654,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CallBackResponse"];
+                    "application/json": components["schemas"]["Success_CallBackResponse"];
                 };
             };
             201: {
@@ -5966,7 +6662,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CallBackResponse"];
+                    "application/json": components["schemas"]["Success_CallBackResponse"];
                 };
             };
             404: {
@@ -6025,7 +6721,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IntegrationResponse"];
+                    "application/json": components["schemas"]["Success_IntegrationResponse"];
                 };
             };
             422: {
@@ -6067,7 +6763,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IntegrationResponse"];
+                    "application/json": components["schemas"]["Success_IntegrationResponse"];
                 };
             };
             /** @description declined, invalid or expired state, no refresh token */
@@ -6103,7 +6799,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConsentUrlResponse"];
+                    "application/json": components["schemas"]["Success_ConsentUrlResponse"];
                 };
             };
             403: {
@@ -6146,7 +6842,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IntegrationResponse"];
+                    "application/json": components["schemas"]["Success_IntegrationResponse"];
                 };
             };
             422: {
@@ -6181,7 +6877,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IntegrationsStatusResponse"];
+                    "application/json": components["schemas"]["Success_IntegrationsStatusResponse"];
                 };
             };
             403: {
@@ -6215,7 +6911,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IntegrationResponse"];
+                    "application/json": components["schemas"]["Success_IntegrationResponse"];
                 };
             };
             403: {
@@ -6266,7 +6962,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DisconnectedResponse"];
+                    "application/json": components["schemas"]["Success_DisconnectedResponse"];
                 };
             };
             404: {
@@ -6299,7 +6995,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IntegrationResponse"];
+                    "application/json": components["schemas"]["Success_IntegrationResponse"];
                 };
             };
             /** @description unknown provider, or not connected */
@@ -6335,7 +7031,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentsResponse"];
+                    "application/json": components["schemas"]["Success_DocumentsResponse"];
                 };
             };
             401: {
@@ -6369,7 +7065,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentResponse"];
+                    "application/json": components["schemas"]["Success_DocumentResponse"];
                 };
             };
             /** @description `invalid_upload`: not a multipart form with one `file` (and at most one `title`) part; `invalid_characters`: NUL in the title or file name */
@@ -6444,7 +7140,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentDetailResponse"];
+                    "application/json": components["schemas"]["Success_DocumentDetailResponse"];
                 };
             };
             404: {
@@ -6477,7 +7173,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DeletedResponse"];
+                    "application/json": components["schemas"]["Success_DeletedResponse"];
                 };
             };
             403: {
@@ -6518,7 +7214,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentResponse"];
+                    "application/json": components["schemas"]["Success_DocumentResponse"];
                 };
             };
             403: {
@@ -6557,7 +7253,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SearchResponse"];
+                    "application/json": components["schemas"]["Success_SearchResponse"];
                 };
             };
             422: {
@@ -6593,7 +7289,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["KnowledgeBaseSettingsResponse"];
+                    "application/json": components["schemas"]["Success_KnowledgeBaseSettingsResponse"];
                 };
             };
         };
@@ -6619,7 +7315,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["KnowledgeBaseSettingsResponse"];
+                    "application/json": components["schemas"]["Success_KnowledgeBaseSettingsResponse"];
                 };
             };
             403: {
@@ -6669,7 +7365,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessageList"];
+                    "application/json": components["schemas"]["Success_MessageList"];
                 };
             };
             400: {
@@ -6704,7 +7400,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SchedulingSettingsResponse"];
+                    "application/json": components["schemas"]["Success_SchedulingSettingsResponse"];
                 };
             };
         };
@@ -6730,7 +7426,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SchedulingSettingsResponse"];
+                    "application/json": components["schemas"]["Success_SchedulingSettingsResponse"];
                 };
             };
             403: {
@@ -6765,7 +7461,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServiceList"];
+                    "application/json": components["schemas"]["Success_ServiceList"];
                 };
             };
         };
@@ -6791,7 +7487,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServiceResponse"];
+                    "application/json": components["schemas"]["Success_ServiceResponse"];
                 };
             };
             403: {
@@ -6836,7 +7532,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServiceResponse"];
+                    "application/json": components["schemas"]["Success_ServiceResponse"];
                 };
             };
             404: {
@@ -6911,7 +7607,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ServiceResponse"];
+                    "application/json": components["schemas"]["Success_ServiceResponse"];
                 };
             };
             403: {
@@ -6957,7 +7653,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConfigResponse"];
+                    "application/json": components["schemas"]["Success_ConfigResponse"];
                 };
             };
             404: {
@@ -6991,7 +7687,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConfigResponse"];
+                    "application/json": components["schemas"]["Success_ConfigResponse"];
                 };
             };
             404: {
@@ -7043,7 +7739,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StatusMessage"];
+                    "application/json": components["schemas"]["Success_StatusMessage"];
                 };
             };
             404: {
@@ -7076,7 +7772,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StatusMessage"];
+                    "application/json": components["schemas"]["Success_StatusMessage"];
                 };
             };
             404: {
@@ -7103,7 +7799,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NumbersResponse"];
+                    "application/json": components["schemas"]["Success_NumbersResponse"];
                 };
             };
         };
@@ -7128,7 +7824,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StatusMessage"];
+                    "application/json": components["schemas"]["Success_StatusMessage"];
                 };
             };
             404: {
@@ -7162,7 +7858,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConfirmResponse"];
+                    "application/json": components["schemas"]["Success_ConfirmResponse"];
                 };
             };
             /** @description wrong code, attempts left in the message */
@@ -7229,7 +7925,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InitiateResponse"];
+                    "application/json": components["schemas"]["Success_InitiateResponse"];
                 };
             };
             400: {
@@ -7289,7 +7985,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenResponse"];
+                    "application/json": components["schemas"]["Success_TokenResponse"];
                 };
             };
             401: {
@@ -7334,7 +8030,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserListResponse"];
+                    "application/json": components["schemas"]["Success_UserListResponse"];
                 };
             };
             401: {
@@ -7368,7 +8064,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["Success_UserResponse"];
                 };
             };
             403: {
@@ -7415,7 +8111,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["Success_UserResponse"];
                 };
             };
             403: {
@@ -7500,7 +8196,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["Success_UserResponse"];
                 };
             };
             403: {
@@ -7557,7 +8253,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RevokedResponse"];
+                    "application/json": components["schemas"]["Success_RevokedResponse"];
                 };
             };
             403: {
@@ -7677,7 +8373,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["VoiceSettingsResponse"];
+                    "application/json": components["schemas"]["Success_VoiceSettingsResponse"];
                 };
             };
             403: {
@@ -7711,7 +8407,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["VoiceSettingsResponse"];
+                    "application/json": components["schemas"]["Success_VoiceSettingsResponse"];
                 };
             };
             422: {
@@ -7738,7 +8434,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookEndpointListResponse"];
+                    "application/json": components["schemas"]["Success_WebhookEndpointListResponse"];
                 };
             };
             403: {
@@ -7772,7 +8468,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreatedWebhookEndpointResponse"];
+                    "application/json": components["schemas"]["Success_CreatedWebhookEndpointResponse"];
                 };
             };
             403: {
@@ -7811,7 +8507,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                    "application/json": components["schemas"]["Success_WebhookEndpointResponse"];
                 };
             };
             404: {
@@ -7880,7 +8576,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                    "application/json": components["schemas"]["Success_WebhookEndpointResponse"];
                 };
             };
             404: {
@@ -7926,7 +8622,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookAttemptListResponse"];
+                    "application/json": components["schemas"]["Success_WebhookAttemptListResponse"];
                 };
             };
             404: {
@@ -7963,7 +8659,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookQueuedResponse"];
+                    "application/json": components["schemas"]["Success_WebhookQueuedResponse"];
                 };
             };
             404: {
@@ -8005,7 +8701,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookSecretResponse"];
+                    "application/json": components["schemas"]["Success_WebhookSecretResponse"];
                 };
             };
             404: {
@@ -8038,7 +8734,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookSecretResponse"];
+                    "application/json": components["schemas"]["Success_WebhookSecretResponse"];
                 };
             };
             404: {
@@ -8071,7 +8767,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookQueuedResponse"];
+                    "application/json": components["schemas"]["Success_WebhookQueuedResponse"];
                 };
             };
             404: {
@@ -8107,7 +8803,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookEventTypeListResponse"];
+                    "application/json": components["schemas"]["Success_WebhookEventTypeListResponse"];
                 };
             };
             403: {
@@ -8143,7 +8839,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookMessageListResponse"];
+                    "application/json": components["schemas"]["Success_WebhookMessageListResponse"];
                 };
             };
             400: {
@@ -8173,7 +8869,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookMessageResponse"];
+                    "application/json": components["schemas"]["Success_WebhookMessageResponse"];
                 };
             };
             404: {
@@ -8210,7 +8906,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookQueuedResponse"];
+                    "application/json": components["schemas"]["Success_WebhookQueuedResponse"];
                 };
             };
             404: {
@@ -8272,7 +8968,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IssuedKeyResponse"];
+                    "application/json": components["schemas"]["Success_IssuedKeyResponse"];
                 };
             };
             403: {
@@ -8315,7 +9011,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuditLogResponse"];
+                    "application/json": components["schemas"]["Success_AuditLogResponse"];
                 };
             };
             400: {
@@ -8356,7 +9052,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RevokedKeyResponse"];
+                    "application/json": components["schemas"]["Success_RevokedKeyResponse"];
                 };
             };
             404: {
@@ -8395,7 +9091,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["KeyStatusResponse"];
+                    "application/json": components["schemas"]["Success_KeyStatusResponse"];
                 };
             };
             404: {
@@ -8432,7 +9128,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CallListResponse"];
+                    "application/json": components["schemas"]["Success_CallListResponse"];
                 };
             };
             404: {
@@ -8462,7 +9158,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConnectionsResponse"];
+                    "application/json": components["schemas"]["Success_ConnectionsResponse"];
                 };
             };
             404: {
@@ -8492,7 +9188,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SecretStatus"];
+                    "application/json": components["schemas"]["Success_SecretStatus"];
                 };
             };
             404: {
@@ -8529,7 +9225,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SecretStatus"];
+                    "application/json": components["schemas"]["Success_SecretStatus"];
                 };
             };
             404: {
@@ -8570,7 +9266,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SecretStatus"];
+                    "application/json": components["schemas"]["Success_SecretStatus"];
                 };
             };
             404: {
@@ -8607,7 +9303,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BatchMapResponse"];
+                    "application/json": components["schemas"]["Success_BatchMapResponse"];
                 };
             };
             422: {
@@ -8644,7 +9340,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MappingResponse"];
+                    "application/json": components["schemas"]["Success_MappingResponse"];
                 };
             };
             404: {
@@ -8687,7 +9383,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MappingListResponse"];
+                    "application/json": components["schemas"]["Success_MappingListResponse"];
                 };
             };
         };
@@ -8711,7 +9407,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MappingResponse"];
+                    "application/json": components["schemas"]["Success_MappingResponse"];
                 };
             };
             404: {
@@ -8743,7 +9439,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MappingResponse"];
+                    "application/json": components["schemas"]["Success_MappingResponse"];
                 };
             };
             404: {
@@ -8778,7 +9474,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessageBody"];
+                    "application/json": components["schemas"]["Success_MessageBody"];
                 };
             };
             404: {
@@ -8813,7 +9509,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessageBody"];
+                    "application/json": components["schemas"]["Success_MessageBody"];
                 };
             };
             404: {
@@ -8850,7 +9546,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["VoicemailListResponse"];
+                    "application/json": components["schemas"]["Success_VoicemailListResponse"];
                 };
             };
             404: {
@@ -8882,7 +9578,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["VoicemailResponse"];
+                    "application/json": components["schemas"]["Success_VoicemailResponse"];
                 };
             };
             404: {
@@ -8917,7 +9613,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessageBody"];
+                    "application/json": components["schemas"]["Success_MessageBody"];
                 };
             };
             404: {
@@ -9018,7 +9714,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookAck"];
+                    "application/json": components["schemas"]["Success_WebhookAck"];
                 };
             };
             /** @description `invalid_payload` or `invalid_event` */

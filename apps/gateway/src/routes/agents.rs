@@ -17,6 +17,7 @@ use voice_agent::agents::{Agent, AgentInput, Direction, VoiceSettings};
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -114,8 +115,6 @@ pub struct PhoneNumberBody {
 /// `GET /api/agents`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentsResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Saved agents (absent directions were never saved).
     pub agents: Vec<AgentBody>,
     /// Voice settings.
@@ -128,7 +127,7 @@ pub struct AgentsResponse {
 
 /// The organization's agents, settings, tools and number.
 #[utoipa::path(tag = "agents", security(("bearer" = [])),
-    responses((status = 200, body = AgentsResponse), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Success<AgentsResponse>), (status = 403, body = ErrorBody)))]
 #[get("/api/agents")]
 async fn list_agents(
     state: web::Data<AppState>,
@@ -137,8 +136,7 @@ async fn list_agents(
     let (agents, settings) = state.voice.agents(user.org_id).await?;
     let tools = state.voice.org_tools(user.org_id).await?;
     let number = state.voice.twilio_sync_state(user.org_id).await?;
-    Ok(HttpResponse::Ok().json(AgentsResponse {
-        success: true,
+    Ok(reply::ok(AgentsResponse {
         agents: agents.into_iter().map(AgentBody::from).collect(),
         settings: settings.into(),
         tools: tools
@@ -183,8 +181,6 @@ pub struct AgentRequest {
 /// `{ success, agent, message }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The saved agent.
     pub agent: AgentBody,
     /// `Agent saved. Tools syncing...`
@@ -195,7 +191,7 @@ pub struct AgentResponse {
 #[utoipa::path(tag = "agents", security(("bearer" = [])),
     params(("direction" = String, Path, description = "inbound or outbound")),
     request_body = AgentRequest,
-    responses((status = 200, body = AgentResponse), (status = 404, body = ErrorBody),
+    responses((status = 200, body = Success<AgentResponse>), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 502, body = ErrorBody, description = "`vapi_unavailable`"),
         (status = 503, body = ErrorBody, description = "`vapi_not_configured`")))]
 #[put("/api/agents/{direction}")]
@@ -237,8 +233,7 @@ async fn save_agent(
             tracing::warn!(org_id = %org, error = %e, "dual-sync resume failed");
         }
     });
-    Ok(HttpResponse::Ok().json(AgentResponse {
-        success: true,
+    Ok(reply::ok(AgentResponse {
         agent: agent.into(),
         message: "Agent saved. Tools syncing...".into(),
     }))
@@ -247,23 +242,20 @@ async fn save_agent(
 /// `{ success, settings }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VoiceSettingsResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The settings.
     pub settings: VoiceSettingsBody,
 }
 
 /// The voice settings.
 #[utoipa::path(tag = "agents", security(("bearer" = [])),
-    responses((status = 200, body = VoiceSettingsResponse), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Success<VoiceSettingsResponse>), (status = 403, body = ErrorBody)))]
 #[get("/api/voice-settings")]
 async fn get_voice_settings(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.voice.voice_settings(user.org_id).await?;
-    Ok(HttpResponse::Ok().json(VoiceSettingsResponse {
-        success: true,
+    Ok(reply::ok(VoiceSettingsResponse {
         settings: settings.into(),
     }))
 }
@@ -271,7 +263,7 @@ async fn get_voice_settings(
 /// Saves transfer routing and the hot-lead alert phone.
 #[utoipa::path(tag = "agents", security(("bearer" = [])),
     request_body = VoiceSettingsBody,
-    responses((status = 200, body = VoiceSettingsResponse), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<VoiceSettingsResponse>), (status = 422, body = ErrorBody)))]
 #[put("/api/voice-settings")]
 async fn put_voice_settings(
     state: web::Data<AppState>,
@@ -290,8 +282,7 @@ async fn put_voice_settings(
             },
         )
         .await?;
-    Ok(HttpResponse::Ok().json(VoiceSettingsResponse {
-        success: true,
+    Ok(reply::ok(VoiceSettingsResponse {
         settings: settings.into(),
     }))
 }
@@ -300,8 +291,6 @@ async fn put_voice_settings(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallBackResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Our call row.
     pub call_id: Uuid,
     /// Vapi's call.
@@ -318,7 +307,7 @@ pub struct CallBackResponse {
 #[utoipa::path(tag = "agents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The contact"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries return the first attempt")),
-    responses((status = 201, body = CallBackResponse), (status = 200, body = CallBackResponse, description = "an earlier attempt"),
+    responses((status = 201, body = Success<CallBackResponse>), (status = 200, body = Success<CallBackResponse>, description = "an earlier attempt"),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`outbound_agent_missing` or `phone_number_missing`"),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -345,16 +334,15 @@ async fn call_back(
         )
         .await?;
     let body = CallBackResponse {
-        success: true,
         call_id: placed.call_id,
         vapi_call_id: placed.vapi_call_id,
         phone: placed.phone,
         status: placed.status,
     };
     Ok(if placed.placed_now {
-        HttpResponse::Created().json(body)
+        reply::created(body)
     } else {
-        HttpResponse::Ok().json(body)
+        reply::ok(body)
     })
 }
 

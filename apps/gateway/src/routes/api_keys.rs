@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::{AdminUser, RoleAtLeast, authenticated_key, request_origin};
 use crate::error::{ApiError, ErrorBody};
+use crate::reply::{self, Success};
 use crate::routes::{Pagination, iso};
 use crate::state::AppState;
 
@@ -68,8 +69,6 @@ impl From<OrgKey> for ApiKeyView {
 /// `GET /api/api-keys` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Every key of the organization, newest first.
     pub api_keys: Vec<ApiKeyView>,
 }
@@ -77,8 +76,6 @@ pub struct ApiKeyListResponse {
 /// A key just created or rotated: the key itself, shown only in this response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssuedApiKeyResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The key: `sk_` + 64 hex characters. Send it as `Authorization: Bearer <key>`.
     pub key: String,
     /// The stored key.
@@ -88,7 +85,6 @@ pub struct IssuedApiKeyResponse {
 impl From<IssuedOrgKey> for IssuedApiKeyResponse {
     fn from(issued: IssuedOrgKey) -> Self {
         Self {
-            success: true,
             key: issued.key.expose().to_owned(),
             api_key: issued.stored.into(),
         }
@@ -121,8 +117,6 @@ pub struct RotateApiKeyRequest {
 /// `POST /api/api-keys/{id}/revoke` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevokedApiKeyResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The revoked key.
     pub api_key: ApiKeyView,
 }
@@ -137,22 +131,21 @@ fn manager(req: &HttpRequest, caller: Caller) -> KeyManager {
 
 /// Every organization API key, newest first.
 #[utoipa::path(tag = "api keys", security(("bearer" = [])),
-    responses((status = 200, body = ApiKeyListResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Success<ApiKeyListResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[get("/api/api-keys")]
 async fn list_org_keys(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
 ) -> Result<HttpResponse, ApiError> {
     let keys = org_keys::list(&state.db, admin.org_id).await?;
-    Ok(HttpResponse::Ok().json(ApiKeyListResponse {
-        success: true,
+    Ok(reply::ok(ApiKeyListResponse {
         api_keys: keys.into_iter().map(Into::into).collect(),
     }))
 }
 
 /// Creates a key. The key is in this response only; afterwards only its hint is shown.
 #[utoipa::path(tag = "api keys", security(("bearer" = [])), request_body = CreateApiKeyRequest,
-    responses((status = 201, body = IssuedApiKeyResponse),
+    responses((status = 201, body = Success<IssuedApiKeyResponse>),
         (status = 403, body = ErrorBody, description = "not an admin, or a key granting scopes it does not have"),
         (status = 422, body = ErrorBody, description = "`validation_failed`: name, scopes or expiry")))]
 #[post("/api/api-keys")]
@@ -179,14 +172,14 @@ async fn create_org_key(
         new,
     )
     .await?;
-    Ok(HttpResponse::Created().json(IssuedApiKeyResponse::from(issued)))
+    Ok(reply::created(IssuedApiKeyResponse::from(issued)))
 }
 
 /// Rotates a key: a successor with the same name, scopes and expiry, shown once; the old key
 /// keeps working until `old_key_valid_until`.
 #[utoipa::path(tag = "api keys", security(("bearer" = [])), request_body = RotateApiKeyRequest,
     params(("id" = Uuid, Path, description = "Key id")),
-    responses((status = 201, body = IssuedApiKeyResponse), (status = 404, body = ErrorBody),
+    responses((status = 201, body = Success<IssuedApiKeyResponse>), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "the key is revoked or expired, or the overlap is out of range")))]
 #[post("/api/api-keys/{id}/rotate")]
 async fn rotate_org_key(
@@ -210,13 +203,13 @@ async fn rotate_org_key(
         until,
     )
     .await?;
-    Ok(HttpResponse::Created().json(IssuedApiKeyResponse::from(issued)))
+    Ok(reply::created(IssuedApiKeyResponse::from(issued)))
 }
 
 /// Revokes a key: it stops working on the very next request.
 #[utoipa::path(tag = "api keys", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Key id")),
-    responses((status = 200, body = RevokedApiKeyResponse), (status = 404, body = ErrorBody),
+    responses((status = 200, body = Success<RevokedApiKeyResponse>), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "the key is already revoked or expired")))]
 #[post("/api/api-keys/{id}/revoke")]
 async fn revoke_org_key(
@@ -234,8 +227,7 @@ async fn revoke_org_key(
         id.into_inner(),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(RevokedApiKeyResponse {
-        success: true,
+    Ok(reply::ok(RevokedApiKeyResponse {
         api_key: key.into(),
     }))
 }
@@ -303,8 +295,6 @@ impl From<AuditEvent> for AuditEventView {
 /// `GET /api/audit-log` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrgAuditLogResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Entries, newest first.
     pub events: Vec<AuditEventView>,
     /// Paging.
@@ -316,7 +306,7 @@ pub struct OrgAuditLogResponse {
 /// (`user_mapping.*`), messages sent and transcript exports (`message.*`) and webhook endpoint
 /// changes (`webhook_endpoint.*`), each with its actor, address and request id. Append-only.
 #[utoipa::path(tag = "audit", security(("bearer" = [])), params(AuditLogQuery),
-    responses((status = 200, body = OrgAuditLogResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Success<OrgAuditLogResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[get("/api/audit-log")]
 async fn audit_log(
     state: web::Data<AppState>,
@@ -338,8 +328,7 @@ async fn audit_log(
         offset,
     };
     let (events, total) = audit::list(&state.db, admin.org_id, filter).await?;
-    Ok(HttpResponse::Ok().json(OrgAuditLogResponse {
-        success: true,
+    Ok(reply::ok(OrgAuditLogResponse {
         events: events.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
     }))

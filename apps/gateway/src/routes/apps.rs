@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::{AdminUser, AuthApp, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -52,8 +53,6 @@ impl From<App> for AppBody {
 /// `{ "success": true, "app": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The app.
     pub app: AppBody,
 }
@@ -61,8 +60,6 @@ pub struct AppResponse {
 /// `{ "success": true, "apps": [...] }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The organization's apps.
     pub apps: Vec<AppBody>,
 }
@@ -88,22 +85,21 @@ pub struct UpdateAppRequest {
 }
 
 /// The organization's apps (admin).
-#[utoipa::path(tag = "apps", security(("bearer" = [])), responses((status = 200, body = AppListResponse), (status = 403, body = ErrorBody)))]
+#[utoipa::path(tag = "apps", security(("bearer" = [])), responses((status = 200, body = Success<AppListResponse>), (status = 403, body = ErrorBody)))]
 #[get("/api/apps")]
 async fn list_apps(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
 ) -> Result<HttpResponse, ApiError> {
     let apps = apps::list(&state.db, admin.org_id).await?;
-    Ok(HttpResponse::Ok().json(AppListResponse {
-        success: true,
+    Ok(reply::ok(AppListResponse {
         apps: apps.into_iter().map(AppBody::from).collect(),
     }))
 }
 
 /// Creates an app without a key (admin); issue its key with `POST /internal/apps/{id}/api-key`.
 #[utoipa::path(tag = "apps", security(("bearer" = [])), request_body = CreateAppRequest,
-    responses((status = 201, body = AppResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Success<AppResponse>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/apps")]
 async fn create_app(
     state: web::Data<AppState>,
@@ -113,15 +109,12 @@ async fn create_app(
 ) -> Result<HttpResponse, ApiError> {
     let by = admin.changed_by(origin);
     let app = apps::create(&state.db, admin.org_id, &body.name, &by).await?;
-    Ok(HttpResponse::Created().json(AppResponse {
-        success: true,
-        app: app.into(),
-    }))
+    Ok(reply::created(AppResponse { app: app.into() }))
 }
 
 /// One app of the organization (admin).
 #[utoipa::path(tag = "apps", security(("bearer" = [])), params(("id" = Uuid, Path, description = "App id")),
-    responses((status = 200, body = AppResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<AppResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/apps/{id}")]
 async fn get_app(
     state: web::Data<AppState>,
@@ -129,15 +122,12 @@ async fn get_app(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let app = apps::get(&state.db, admin.org_id, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(AppResponse {
-        success: true,
-        app: app.into(),
-    }))
+    Ok(reply::ok(AppResponse { app: app.into() }))
 }
 
 /// Renames, activates or deactivates an app (admin).
 #[utoipa::path(tag = "apps", security(("bearer" = [])), params(("id" = Uuid, Path, description = "App id")),
-    request_body = UpdateAppRequest, responses((status = 200, body = AppResponse), (status = 404, body = ErrorBody)))]
+    request_body = UpdateAppRequest, responses((status = 200, body = Success<AppResponse>), (status = 404, body = ErrorBody)))]
 #[patch("/api/apps/{id}")]
 async fn update_app(
     state: web::Data<AppState>,
@@ -155,24 +145,18 @@ async fn update_app(
         &admin.changed_by(origin),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(AppResponse {
-        success: true,
-        app: app.into(),
-    }))
+    Ok(reply::ok(AppResponse { app: app.into() }))
 }
 
 /// The app the presented API key belongs to (`x-app-api-key` header or `api_key` query).
-#[utoipa::path(tag = "apps", security(("app_key" = [])), responses((status = 200, body = AppResponse), (status = 401, body = ErrorBody)))]
+#[utoipa::path(tag = "apps", security(("app_key" = [])), responses((status = 200, body = Success<AppResponse>), (status = 401, body = ErrorBody)))]
 #[get("/api/app/me")]
 async fn current_app(
     state: web::Data<AppState>,
     AuthApp(app): AuthApp,
 ) -> Result<HttpResponse, ApiError> {
     let app = apps::get(&state.db, app.org_id, app.app_id).await?;
-    Ok(HttpResponse::Ok().json(AppResponse {
-        success: true,
-        app: app.into(),
-    }))
+    Ok(reply::ok(AppResponse { app: app.into() }))
 }
 
 /// Registers the app routes.

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::auth::{SignedInUser, client_info};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::iso;
 use crate::routes::users::UserBody;
 use crate::state::AppState;
@@ -74,8 +75,6 @@ pub struct LoginRequest {
 /// `organization` after sign-up).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Bearer token (HS256 JWT, 7 days) for `Authorization: Bearer …`. Its claims carry `sub`,
     /// `role`, `sid` and `app_metadata.org_id`.
     pub token: String,
@@ -90,7 +89,6 @@ pub struct SessionResponse {
 
 fn session_response(signed_in: SignedIn, organization: Option<Organization>) -> SessionResponse {
     SessionResponse {
-        success: true,
         token: signed_in.token,
         expires_at: iso(signed_in.expires_at),
         user: signed_in.user.into(),
@@ -101,8 +99,6 @@ fn session_response(signed_in: SignedIn, organization: Option<Organization>) -> 
 /// `{ "success": true, "user", "organization" }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The signed-in user.
     pub user: UserBody,
     /// Their organization.
@@ -112,8 +108,6 @@ pub struct MeResponse {
 /// `{ "success": true, "message" }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageResponse {
-    /// Always `true`.
-    pub success: bool,
     /// What happened.
     pub message: String,
 }
@@ -123,7 +117,7 @@ pub struct MessageResponse {
     tag = "auth",
     request_body = SignupRequest,
     responses(
-        (status = 201, body = SessionResponse),
+        (status = 201, body = Success<SessionResponse>),
         (status = 409, description = "slug or email taken", body = ErrorBody),
         (status = 422, description = "invalid input or weak password", body = ErrorBody)
     )
@@ -143,7 +137,7 @@ async fn signup(
     };
     let (org, signed_in) =
         organizations::signup(&state.db, &state.auth.jwt, &new, &client_info(&req)).await?;
-    Ok(HttpResponse::Created().json(session_response(signed_in, Some(org))))
+    Ok(reply::created(session_response(signed_in, Some(org))))
 }
 
 /// Signs in. Failures are uniform (`invalid_credentials`) whether the email is unknown, the
@@ -153,7 +147,7 @@ async fn signup(
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, body = SessionResponse),
+        (status = 200, body = Success<SessionResponse>),
         (status = 401, body = ErrorBody),
         (status = 429, body = ErrorBody)
     )
@@ -172,14 +166,14 @@ async fn login(
         &client_info(&req),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(session_response(signed_in, None)))
+    Ok(reply::ok(session_response(signed_in, None)))
 }
 
 /// Ends the current session; the token is refused from the next request on.
 #[utoipa::path(
     tag = "auth",
     security(("bearer" = [])),
-    responses((status = 200, body = MessageResponse), (status = 401, body = ErrorBody))
+    responses((status = 200, body = Success<MessageResponse>), (status = 401, body = ErrorBody))
 )]
 #[post("/api/auth/logout")]
 async fn logout(
@@ -187,8 +181,7 @@ async fn logout(
     SignedInUser(user): SignedInUser,
 ) -> Result<HttpResponse, ApiError> {
     sessions::logout(&state.db, &user).await?;
-    Ok(HttpResponse::Ok().json(MessageResponse {
-        success: true,
+    Ok(reply::ok(MessageResponse {
         message: "Signed out.".into(),
     }))
 }
@@ -197,7 +190,7 @@ async fn logout(
 #[utoipa::path(
     tag = "auth",
     security(("bearer" = [])),
-    responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody))
+    responses((status = 200, body = Success<MeResponse>), (status = 401, body = ErrorBody))
 )]
 #[get("/api/auth/me")]
 async fn me(
@@ -208,8 +201,7 @@ async fn me(
     let org = organizations::get(&state.db, user.org_id)
         .await?
         .ok_or_else(|| ApiError::internal("the session's organization is missing"))?;
-    Ok(HttpResponse::Ok().json(MeResponse {
-        success: true,
+    Ok(reply::ok(MeResponse {
         user: me.into(),
         organization: org.into(),
     }))

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, Origin, public_origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::crm::major_units;
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
@@ -121,8 +122,6 @@ impl From<CallLog> for CallBody {
 /// `{ "success": true, "calls": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallList {
-    /// Always `true`.
-    pub success: bool,
     /// Newest first.
     pub calls: Vec<CallBody>,
     /// Page.
@@ -132,8 +131,6 @@ pub struct CallList {
 /// `{ "success": true, "call": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The call.
     pub call: CallBody,
 }
@@ -168,7 +165,7 @@ pub struct CallListQuery {
 
 /// Lists calls.
 #[utoipa::path(tag = "calls-dashboard", security(("bearer" = [])), params(CallListQuery),
-    responses((status = 200, body = CallList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<CallList>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/api/calls-dashboard")]
 async fn list_calls(
     state: web::Data<AppState>,
@@ -194,8 +191,7 @@ async fn list_calls(
         crm::Page { limit, offset },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(CallList {
-        success: true,
+    Ok(reply::ok(CallList {
         calls: rows.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
@@ -221,8 +217,6 @@ pub struct RecentEvent {
 /// The dashboard aggregates.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallStatsResponse {
-    /// Always `true`.
-    pub success: bool,
     /// All calls in the window.
     pub total_calls: i64,
     /// Inbound calls.
@@ -252,7 +246,7 @@ pub struct StatsQuery {
 
 /// Pipeline value, success rate, average duration, recent activity.
 #[utoipa::path(tag = "calls-dashboard", security(("bearer" = [])), params(StatsQuery),
-    responses((status = 200, body = CallStatsResponse)))]
+    responses((status = 200, body = Success<CallStatsResponse>)))]
 #[get("/api/calls-dashboard/stats")]
 async fn stats(
     state: web::Data<AppState>,
@@ -260,8 +254,7 @@ async fn stats(
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = crm::call_logs::stats(&state.db, user.org_id, query.from, query.to).await?;
-    Ok(HttpResponse::Ok().json(CallStatsResponse {
-        success: true,
+    Ok(reply::ok(CallStatsResponse {
         total_calls: s.total_calls,
         inbound_calls: s.inbound_calls,
         bookings: s.bookings,
@@ -292,7 +285,7 @@ async fn stats(
 
 /// One call.
 #[utoipa::path(tag = "calls-dashboard", security(("bearer" = [])), params(("callId" = Uuid, Path)),
-    responses((status = 200, body = CallResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<CallResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/calls-dashboard/{callId}")]
 async fn get_call(
     state: web::Data<AppState>,
@@ -300,10 +293,7 @@ async fn get_call(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let call = crm::call_logs::get(&state.db, user.org_id, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(CallResponse {
-        success: true,
-        call: call.into(),
-    }))
+    Ok(reply::ok(CallResponse { call: call.into() }))
 }
 
 /// Body of the follow-up action.
@@ -318,8 +308,6 @@ pub struct FollowupRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FollowupResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The audit row (`messages.id`).
     pub message_id: Uuid,
     /// Where it went, E.164.
@@ -328,7 +316,7 @@ pub struct FollowupResponse {
 
 /// Sends a follow-up SMS to the caller through the organization's Twilio.
 #[utoipa::path(tag = "calls-dashboard", security(("bearer" = [])), params(("callId" = Uuid, Path)), request_body = FollowupRequest,
-    responses((status = 200, body = FollowupResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`not_connected`"),
+    responses((status = 200, body = Success<FollowupResponse>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`not_connected`"),
         (status = 422, body = ErrorBody), (status = 502, body = ErrorBody, description = "`provider_failed`: generic; details logged")))]
 #[post("/api/calls-dashboard/{callId}/followup")]
 async fn followup(
@@ -347,8 +335,7 @@ async fn followup(
             &user.changed_by(origin),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(FollowupResponse {
-        success: true,
+    Ok(reply::ok(FollowupResponse {
         message_id: sent.message_id,
         phone: sent.phone,
     }))
@@ -365,15 +352,13 @@ pub struct ShareRequest {
 /// `{ success, email }` (seed 001 action 2).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ShareResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Where the link went.
     pub email: String,
 }
 
 /// Emails a link to the recording that works for 24 hours (through the organization's Resend).
 #[utoipa::path(tag = "calls-dashboard", security(("bearer" = [])), params(("callId" = Uuid, Path)), request_body = ShareRequest,
-    responses((status = 200, body = ShareResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    responses((status = 200, body = Success<ShareResponse>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
 #[post("/api/calls-dashboard/{callId}/share")]
 async fn share(
@@ -396,8 +381,7 @@ async fn share(
             Utc::now(),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(ShareResponse {
-        success: true,
+    Ok(reply::ok(ShareResponse {
         email: body.into_inner().email.trim().to_lowercase(),
     }))
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
@@ -77,8 +78,6 @@ impl From<Contact> for ContactBody {
 /// `{ "success": true, "contact": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The contact.
     pub contact: ContactBody,
 }
@@ -86,8 +85,6 @@ pub struct ContactResponse {
 /// `{ "success": true, "contacts": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactList {
-    /// Always `true`.
-    pub success: bool,
     /// Newest first.
     pub contacts: Vec<ContactBody>,
     /// Page.
@@ -178,8 +175,6 @@ pub struct ContactListQuery {
 /// `GET /api/contacts/stats` (seed names plus the old ones).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactStatsResponse {
-    /// Always `true`.
-    pub success: bool,
     /// All contacts.
     pub total_leads: i64,
     /// Hot.
@@ -200,7 +195,7 @@ pub struct ContactStatsResponse {
 
 /// Lists contacts.
 #[utoipa::path(tag = "crm", security(("bearer" = [])), params(ContactListQuery),
-    responses((status = 200, body = ContactList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<ContactList>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/api/contacts")]
 async fn list_contacts(
     state: web::Data<AppState>,
@@ -220,23 +215,21 @@ async fn list_contacts(
         crm::Page { limit, offset },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(ContactList {
-        success: true,
+    Ok(reply::ok(ContactList {
         contacts: rows.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
 }
 
 /// Counts contacts by temperature.
-#[utoipa::path(tag = "crm", security(("bearer" = [])), responses((status = 200, body = ContactStatsResponse)))]
+#[utoipa::path(tag = "crm", security(("bearer" = [])), responses((status = 200, body = Success<ContactStatsResponse>)))]
 #[get("/api/contacts/stats")]
 async fn contact_stats(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let s = crm::contacts::stats(&state.db, user.org_id).await?;
-    Ok(HttpResponse::Ok().json(ContactStatsResponse {
-        success: true,
+    Ok(reply::ok(ContactStatsResponse {
         total_leads: s.total,
         hot_leads: s.hot,
         warm_leads: s.warm,
@@ -250,7 +243,7 @@ async fn contact_stats(
 
 /// Creates a contact (409 `phone_taken` when the number exists).
 #[utoipa::path(tag = "crm", security(("bearer" = [])), request_body = ContactRequest,
-    responses((status = 201, body = ContactResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Success<ContactResponse>), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/contacts")]
 async fn create_contact(
     state: web::Data<AppState>,
@@ -274,15 +267,14 @@ async fn create_contact(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(ContactResponse {
-        success: true,
+    Ok(reply::created(ContactResponse {
         contact: contact.into(),
     }))
 }
 
 /// One contact.
 #[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = ContactResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<ContactResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/contacts/{id}")]
 async fn get_contact(
     state: web::Data<AppState>,
@@ -290,15 +282,14 @@ async fn get_contact(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let contact = crm::contacts::get(&state.db, user.org_id, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(ContactResponse {
-        success: true,
+    Ok(reply::ok(ContactResponse {
         contact: contact.into(),
     }))
 }
 
 /// Changes a contact.
 #[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ContactPatchRequest,
-    responses((status = 200, body = ContactResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<ContactResponse>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/api/contacts/{id}")]
 async fn update_contact(
     state: web::Data<AppState>,
@@ -325,8 +316,7 @@ async fn update_contact(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(ContactResponse {
-        success: true,
+    Ok(reply::ok(ContactResponse {
         contact: contact.into(),
     }))
 }
@@ -389,8 +379,6 @@ impl From<Service> for ServiceBody {
 /// `{ "success": true, "service": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The service.
     pub service: ServiceBody,
 }
@@ -398,8 +386,6 @@ pub struct ServiceResponse {
 /// `{ "success": true, "services": [...] }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceList {
-    /// Always `true`.
-    pub success: bool,
     /// By name.
     pub services: Vec<ServiceBody>,
 }
@@ -427,22 +413,21 @@ pub struct ServiceRequest {
 }
 
 /// Lists services.
-#[utoipa::path(tag = "crm", security(("bearer" = [])), responses((status = 200, body = ServiceList)))]
+#[utoipa::path(tag = "crm", security(("bearer" = [])), responses((status = 200, body = Success<ServiceList>)))]
 #[get("/api/services")]
 async fn list_services(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let rows = crm::services::list(&state.db, user.org_id).await?;
-    Ok(HttpResponse::Ok().json(ServiceList {
-        success: true,
+    Ok(reply::ok(ServiceList {
         services: rows.into_iter().map(Into::into).collect(),
     }))
 }
 
 /// Creates a service (managers and admins).
 #[utoipa::path(tag = "crm", security(("bearer" = [])), request_body = ServiceRequest,
-    responses((status = 201, body = ServiceResponse), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Success<ServiceResponse>), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/services")]
 async fn create_service(
     state: web::Data<AppState>,
@@ -468,15 +453,14 @@ async fn create_service(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(ServiceResponse {
-        success: true,
+    Ok(reply::created(ServiceResponse {
         service: service.into(),
     }))
 }
 
 /// One service.
 #[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = ServiceResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<ServiceResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/services/{id}")]
 async fn get_service(
     state: web::Data<AppState>,
@@ -484,15 +468,14 @@ async fn get_service(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let service = crm::services::get(&state.db, user.org_id, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(ServiceResponse {
-        success: true,
+    Ok(reply::ok(ServiceResponse {
         service: service.into(),
     }))
 }
 
 /// Changes a service (managers and admins).
 #[utoipa::path(tag = "crm", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ServiceRequest,
-    responses((status = 200, body = ServiceResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<ServiceResponse>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/api/services/{id}")]
 async fn update_service(
     state: web::Data<AppState>,
@@ -518,8 +501,7 @@ async fn update_service(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(ServiceResponse {
-        success: true,
+    Ok(reply::ok(ServiceResponse {
         service: service.into(),
     }))
 }

@@ -14,6 +14,7 @@ use voicemail::Voicemail;
 use crate::auth::{AppAccess, Origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
@@ -82,8 +83,6 @@ impl From<Voicemail> for VoicemailBody {
 /// `{ "success": true, "data": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VoicemailListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Newest first.
     pub data: Vec<VoicemailBody>,
     /// Paging.
@@ -93,8 +92,6 @@ pub struct VoicemailListResponse {
 /// `{ "success": true, "data": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VoicemailResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The voicemail.
     pub data: VoicemailBody,
 }
@@ -102,8 +99,6 @@ pub struct VoicemailResponse {
 /// `{ "success": true, "message" }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageBody {
-    /// Always `true`.
-    pub success: bool,
     /// What happened.
     pub message: String,
 }
@@ -122,7 +117,7 @@ pub struct VoicemailQuery {
 /// The app's voicemails, newest first.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), VoicemailQuery),
-    responses((status = 200, body = VoicemailListResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<VoicemailListResponse>), (status = 404, body = ErrorBody)))]
 #[get("/internal/apps/{app_id}/voicemails")]
 async fn list_voicemails(
     state: web::Data<AppState>,
@@ -139,8 +134,7 @@ async fn list_voicemails(
         offset,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(VoicemailListResponse {
-        success: true,
+    Ok(reply::ok(VoicemailListResponse {
         data: items.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
@@ -149,7 +143,7 @@ async fn list_voicemails(
 /// One voicemail of the app.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), ("voicemail_id" = Uuid, Path, description = "Voicemail id")),
-    responses((status = 200, body = VoicemailResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<VoicemailResponse>), (status = 404, body = ErrorBody)))]
 #[get("/internal/apps/{app_id}/voicemails/{voicemail_id}")]
 async fn get_voicemail(
     state: web::Data<AppState>,
@@ -157,16 +151,13 @@ async fn get_voicemail(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let vm = voicemail::get(&state.db, access.org_id, access.app_id, path.1).await?;
-    Ok(HttpResponse::Ok().json(VoicemailResponse {
-        success: true,
-        data: vm.into(),
-    }))
+    Ok(reply::ok(VoicemailResponse { data: vm.into() }))
 }
 
 /// Deletes a voicemail of the app.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), ("voicemail_id" = Uuid, Path, description = "Voicemail id")),
-    responses((status = 200, body = MessageBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<MessageBody>), (status = 404, body = ErrorBody)))]
 #[delete("/internal/apps/{app_id}/voicemails/{voicemail_id}")]
 async fn delete_voicemail(
     state: web::Data<AppState>,
@@ -174,8 +165,7 @@ async fn delete_voicemail(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     voicemail::delete(&state.db, access.org_id, access.app_id, path.1).await?;
-    Ok(HttpResponse::Ok().json(MessageBody {
-        success: true,
+    Ok(reply::ok(MessageBody {
         message: "Voicemail deleted".into(),
     }))
 }
@@ -216,8 +206,6 @@ impl From<Mapping> for MappingBody {
 /// `{ "success": true, "data": …, "message"? }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MappingResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The mapping.
     pub data: MappingBody,
     /// What happened (on writes).
@@ -228,8 +216,6 @@ pub struct MappingResponse {
 /// `{ "success": true, "data": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MappingListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Oldest first.
     pub data: Vec<MappingBody>,
     /// Paging.
@@ -259,8 +245,6 @@ pub struct BatchMapRequest {
 /// `{ "success": true, "message": "Batch mapped N users", "count": N }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchMapResponse {
-    /// Always `true`.
-    pub success: bool,
     /// What happened.
     pub message: String,
     /// Mappings written.
@@ -278,7 +262,7 @@ pub struct MappingQuery {
 
 /// Creates or updates a mapping.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])), params(("app_id" = Uuid, Path, description = "App id")),
-    request_body = MapRequest, responses((status = 200, body = MappingResponse), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body = MapRequest, responses((status = 200, body = Success<MappingResponse>), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[post("/internal/apps/{app_id}/users/map")]
 async fn map_user(
     state: web::Data<AppState>,
@@ -295,8 +279,7 @@ async fn map_user(
         &access.changed_by(origin),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(MappingResponse {
-        success: true,
+    Ok(reply::ok(MappingResponse {
         data: m.into(),
         message: Some("User mapping created/updated".into()),
     }))
@@ -304,7 +287,7 @@ async fn map_user(
 
 /// Creates or updates many mappings in one transaction (all or none).
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])), params(("app_id" = Uuid, Path, description = "App id")),
-    request_body = BatchMapRequest, responses((status = 200, body = BatchMapResponse), (status = 422, body = ErrorBody)))]
+    request_body = BatchMapRequest, responses((status = 200, body = Success<BatchMapResponse>), (status = 422, body = ErrorBody)))]
 #[post("/internal/apps/{app_id}/users/batch-map")]
 async fn batch_map(
     state: web::Data<AppState>,
@@ -326,8 +309,7 @@ async fn batch_map(
         &access.changed_by(origin),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(BatchMapResponse {
-        success: true,
+    Ok(reply::ok(BatchMapResponse {
         message: format!("Batch mapped {count} users"),
         count,
     }))
@@ -335,7 +317,7 @@ async fn batch_map(
 
 /// The app's mappings.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])), params(("app_id" = Uuid, Path, description = "App id"), MappingQuery),
-    responses((status = 200, body = MappingListResponse)))]
+    responses((status = 200, body = Success<MappingListResponse>)))]
 #[get("/internal/apps/{app_id}/users/mappings")]
 async fn list_mappings(
     state: web::Data<AppState>,
@@ -345,8 +327,7 @@ async fn list_mappings(
     let (limit, offset) = page(query.limit, query.offset, 100)?;
     let (items, total) =
         user_mapping::list(&state.db, access.org_id, access.app_id, limit, offset).await?;
-    Ok(HttpResponse::Ok().json(MappingListResponse {
-        success: true,
+    Ok(reply::ok(MappingListResponse {
         data: items.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
@@ -355,7 +336,7 @@ async fn list_mappings(
 /// The mapping of a Dialpad user.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), ("dialpad_user_id" = i64, Path, description = "Dialpad user id")),
-    responses((status = 200, body = MappingResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<MappingResponse>), (status = 404, body = ErrorBody)))]
 #[get("/internal/apps/{app_id}/users/mappings/dialpad/{dialpad_user_id}")]
 async fn mapping_by_dialpad(
     state: web::Data<AppState>,
@@ -363,8 +344,7 @@ async fn mapping_by_dialpad(
     path: web::Path<(Uuid, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let m = user_mapping::by_dialpad_user(&state.db, access.org_id, access.app_id, path.1).await?;
-    Ok(HttpResponse::Ok().json(MappingResponse {
-        success: true,
+    Ok(reply::ok(MappingResponse {
         data: m.into(),
         message: None,
     }))
@@ -373,7 +353,7 @@ async fn mapping_by_dialpad(
 /// The mapping of a CRM user.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), ("crm_user_id" = String, Path, description = "CRM user id")),
-    responses((status = 200, body = MappingResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<MappingResponse>), (status = 404, body = ErrorBody)))]
 #[get("/internal/apps/{app_id}/users/mappings/crm/{crm_user_id}")]
 async fn mapping_by_crm(
     state: web::Data<AppState>,
@@ -381,8 +361,7 @@ async fn mapping_by_crm(
     path: web::Path<(Uuid, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let m = user_mapping::by_crm_user(&state.db, access.org_id, access.app_id, &path.1).await?;
-    Ok(HttpResponse::Ok().json(MappingResponse {
-        success: true,
+    Ok(reply::ok(MappingResponse {
         data: m.into(),
         message: None,
     }))
@@ -391,7 +370,7 @@ async fn mapping_by_crm(
 /// Deletes a mapping by its id.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), ("mapping_id" = Uuid, Path, description = "Mapping id")),
-    responses((status = 200, body = MessageBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<MessageBody>), (status = 404, body = ErrorBody)))]
 #[delete("/internal/apps/{app_id}/users/mappings/{mapping_id}")]
 async fn delete_mapping(
     state: web::Data<AppState>,
@@ -406,7 +385,7 @@ async fn delete_mapping(
 /// Deletes the mapping of a Dialpad user.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), ("dialpad_user_id" = i64, Path, description = "Dialpad user id")),
-    responses((status = 200, body = MessageBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<MessageBody>), (status = 404, body = ErrorBody)))]
 #[delete("/internal/apps/{app_id}/users/mappings/dialpad/{dialpad_user_id}")]
 async fn delete_mapping_by_dialpad(
     state: web::Data<AppState>,
@@ -425,8 +404,7 @@ async fn delete_mapping_by(
     by: &ChangedBy,
 ) -> Result<HttpResponse, ApiError> {
     user_mapping::delete(&state.db, access.org_id, access.app_id, key, by).await?;
-    Ok(HttpResponse::Ok().json(MessageBody {
-        success: true,
+    Ok(reply::ok(MessageBody {
         message: "User mapping deleted".into(),
     }))
 }
@@ -513,8 +491,6 @@ impl From<event_log::calls::CallWithUser> for DialpadCallBody {
 /// `{ "success": true, "data": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Newest first.
     pub data: Vec<DialpadCallBody>,
     /// Paging.
@@ -524,7 +500,7 @@ pub struct CallListResponse {
 /// The app's Dialpad calls, newest first, with their CRM user.
 #[utoipa::path(tag = "cti", operation_id = "list_app_calls", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), VoicemailQuery),
-    responses((status = 200, body = CallListResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<CallListResponse>), (status = 404, body = ErrorBody)))]
 #[get("/internal/apps/{app_id}/calls")]
 async fn list_calls(
     state: web::Data<AppState>,
@@ -541,8 +517,7 @@ async fn list_calls(
         offset,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(CallListResponse {
-        success: true,
+    Ok(reply::ok(CallListResponse {
         data: items.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
@@ -551,8 +526,6 @@ async fn list_calls(
 /// WebSocket connection counts on the instance that answers (seed 000 "Monitoring").
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectionsResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The app.
     pub app_id: Uuid,
     /// The app's open connections on this instance.
@@ -564,15 +537,14 @@ pub struct ConnectionsResponse {
 /// The app's WebSocket connection count on this instance.
 #[utoipa::path(tag = "cti", security(("bearer" = []), ("app_key" = [])),
     params(("app_id" = Uuid, Path, description = "App id")),
-    responses((status = 200, body = ConnectionsResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<ConnectionsResponse>), (status = 404, body = ErrorBody)))]
 #[get("/internal/apps/{app_id}/connections")]
 async fn connections(
     state: web::Data<AppState>,
     access: AppAccess,
 ) -> Result<HttpResponse, ApiError> {
     let stats = state.hub.stats();
-    Ok(HttpResponse::Ok().json(ConnectionsResponse {
-        success: true,
+    Ok(reply::ok(ConnectionsResponse {
         app_id: access.app_id,
         connections: state.hub.app_connection_count(access.app_id),
         total_connections: stats.app_connections + stats.user_connections,

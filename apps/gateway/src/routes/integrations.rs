@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::{ManagerUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -69,8 +70,6 @@ fn vapi() -> IntegrationBody {
 /// `{ "success": true, "integration": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationResponse {
-    /// Always `true`.
-    pub success: bool,
     /// What happened.
     pub message: String,
     /// The provider's state.
@@ -80,8 +79,6 @@ pub struct IntegrationResponse {
 /// `{ "success": true, "integrations": [...] }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationsStatusResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Vapi first, then every BYOC provider.
     pub integrations: Vec<IntegrationBody>,
 }
@@ -140,8 +137,7 @@ pub struct ElevenLabsRequest {
 
 fn connected(status: IntegrationStatus) -> HttpResponse {
     let message = format!("{} connected.", status.provider.display_name());
-    HttpResponse::Ok().json(IntegrationResponse {
-        success: true,
+    reply::ok(IntegrationResponse {
         message,
         integration: status.into(),
     })
@@ -153,7 +149,7 @@ fn connected(status: IntegrationStatus) -> HttpResponse {
     security(("bearer" = [])),
     request_body = TwilioRequest,
     responses(
-        (status = 200, body = IntegrationResponse),
+        (status = 200, body = Success<IntegrationResponse>),
         (status = 403, body = ErrorBody),
         (status = 422, description = "invalid input or credentials refused by Twilio", body = ErrorBody),
         (status = 502, description = "Twilio unreachable; nothing saved", body = ErrorBody)
@@ -196,7 +192,7 @@ async fn connect_twilio(
     tag = "integrations",
     security(("bearer" = [])),
     request_body = ResendRequest,
-    responses((status = 200, body = IntegrationResponse), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody))
+    responses((status = 200, body = Success<IntegrationResponse>), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody))
 )]
 #[post("/api/integrations/resend")]
 async fn connect_resend(
@@ -223,7 +219,7 @@ async fn connect_resend(
     tag = "integrations",
     security(("bearer" = [])),
     request_body = ElevenLabsRequest,
-    responses((status = 200, body = IntegrationResponse), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody))
+    responses((status = 200, body = Success<IntegrationResponse>), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody))
 )]
 #[post("/api/integrations/elevenlabs")]
 async fn connect_elevenlabs(
@@ -248,7 +244,7 @@ async fn connect_elevenlabs(
 #[utoipa::path(
     tag = "integrations",
     security(("bearer" = [])),
-    responses((status = 200, body = IntegrationsStatusResponse), (status = 403, body = ErrorBody))
+    responses((status = 200, body = Success<IntegrationsStatusResponse>), (status = 403, body = ErrorBody))
 )]
 #[get("/api/integrations/status")]
 async fn integrations_status(
@@ -276,10 +272,7 @@ async fn integrations_status(
     let integrations = std::iter::once(vapi())
         .chain(statuses.into_iter().map(IntegrationBody::from))
         .collect();
-    Ok(HttpResponse::Ok().json(IntegrationsStatusResponse {
-        success: true,
-        integrations,
-    }))
+    Ok(reply::ok(IntegrationsStatusResponse { integrations }))
 }
 
 fn provider(name: &str) -> Result<Provider, ApiError> {
@@ -301,7 +294,7 @@ fn provider(name: &str) -> Result<Provider, ApiError> {
     security(("bearer" = [])),
     params(("provider" = String, Path, description = "twilio, resend or elevenlabs")),
     responses(
-        (status = 200, body = IntegrationResponse),
+        (status = 200, body = Success<IntegrationResponse>),
         (status = 404, description = "unknown provider, or not connected", body = ErrorBody),
         (status = 502, body = ErrorBody)
     )
@@ -326,8 +319,7 @@ async fn verify_integration(
             provider.display_name()
         )
     };
-    Ok(HttpResponse::Ok().json(IntegrationResponse {
-        success: true,
+    Ok(reply::ok(IntegrationResponse {
         message,
         integration: status.into(),
     }))
@@ -336,8 +328,6 @@ async fn verify_integration(
 /// `{ "success": true, "message", "provider" }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DisconnectedResponse {
-    /// Always `true`.
-    pub success: bool,
     /// What happened.
     pub message: String,
     /// The provider.
@@ -350,7 +340,7 @@ pub struct DisconnectedResponse {
     tag = "integrations",
     security(("bearer" = [])),
     params(("provider" = String, Path, description = "twilio, google_calendar, resend, elevenlabs or outlook")),
-    responses((status = 200, body = DisconnectedResponse), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Success<DisconnectedResponse>), (status = 404, body = ErrorBody))
 )]
 #[delete("/api/integrations/{provider}")]
 async fn disconnect_integration(
@@ -376,8 +366,7 @@ async fn disconnect_integration(
             }
         });
     }
-    Ok(HttpResponse::Ok().json(DisconnectedResponse {
-        success: true,
+    Ok(reply::ok(DisconnectedResponse {
         message: format!("{} disconnected.", provider.display_name()),
         provider: provider.as_str().into(),
     }))
@@ -386,8 +375,6 @@ async fn disconnect_integration(
 /// `{ "success": true, "url" }`: where to send the user's browser.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentUrlResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Google's consent page, with offline access, `prompt=consent` and a signed state valid
     /// for 10 minutes.
     pub url: String,
@@ -398,7 +385,7 @@ pub struct ConsentUrlResponse {
     tag = "integrations",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = ConsentUrlResponse),
+        (status = 200, body = Success<ConsentUrlResponse>),
         (status = 403, body = ErrorBody),
         (status = 503, description = "no Google OAuth client is configured", body = ErrorBody)
     )
@@ -411,7 +398,7 @@ async fn google_oauth_start(
     let url = state
         .integrations
         .google_consent_url(user.org_id, user.actor)?;
-    Ok(HttpResponse::Ok().json(ConsentUrlResponse { success: true, url }))
+    Ok(reply::ok(ConsentUrlResponse { url }))
 }
 
 /// What Google appends to the callback URL.
@@ -432,7 +419,7 @@ pub struct GoogleCallbackQuery {
     tag = "integrations",
     params(GoogleCallbackQuery),
     responses(
-        (status = 200, body = IntegrationResponse),
+        (status = 200, body = Success<IntegrationResponse>),
         (status = 422, description = "declined, invalid or expired state, no refresh token", body = ErrorBody),
         (status = 502, body = ErrorBody)
     )

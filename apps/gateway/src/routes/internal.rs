@@ -11,14 +11,13 @@ use uuid::Uuid;
 
 use crate::auth::{AdminUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
+use crate::reply::{self, Success};
 use crate::routes::{iso, page};
 use crate::state::AppState;
 
 /// Seed 000 `POST /internal/apps/:app_id/api-key` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssuedKeyResponse {
-    /// Always `true`.
-    pub success: bool,
     /// What happened, and that the key is shown once.
     pub message: String,
     /// The key: `app_` + 64 hex characters. Shown only in this response.
@@ -36,8 +35,6 @@ pub struct IssuedKeyResponse {
 /// Seed 000 `POST …/api-key/revoke` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevokedKeyResponse {
-    /// Always `true`.
-    pub success: bool,
     /// What happened.
     pub message: String,
     /// The app.
@@ -51,8 +48,6 @@ pub struct RevokedKeyResponse {
 /// Seed 000 `GET …/api-key/status` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyStatusResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The app.
     pub app_id: Uuid,
     /// The app's name.
@@ -106,8 +101,6 @@ impl From<AuditEntry> for AuditEntryBody {
 /// Seed 000 `GET …/api-key/audit` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditLogResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The app.
     pub app_id: Uuid,
     /// Entries, newest first.
@@ -135,7 +128,7 @@ pub struct AuditQuery {
     security(("bearer" = [])),
     params(("app_id" = Uuid, Path, description = "App id")),
     responses(
-        (status = 200, body = IssuedKeyResponse),
+        (status = 200, body = Success<IssuedKeyResponse>),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)
     )
@@ -160,8 +153,7 @@ async fn issue_key(
     } else {
         "rotated"
     };
-    Ok(HttpResponse::Ok().json(IssuedKeyResponse {
-        success: true,
+    Ok(reply::ok(IssuedKeyResponse {
         message: format!(
             "API key {verb} successfully. Store this securely - it cannot be retrieved again."
         ),
@@ -179,7 +171,7 @@ async fn issue_key(
     security(("bearer" = [])),
     params(("app_id" = Uuid, Path, description = "App id")),
     responses(
-        (status = 200, body = RevokedKeyResponse),
+        (status = 200, body = Success<RevokedKeyResponse>),
         (status = 404, body = ErrorBody),
         (status = 422, description = "the app has no key", body = ErrorBody)
     )
@@ -198,8 +190,7 @@ async fn revoke_key(
         &admin.changed_by(origin),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(RevokedKeyResponse {
-        success: true,
+    Ok(reply::ok(RevokedKeyResponse {
         message: "API key revoked. App cannot authenticate until new key is generated.".into(),
         app_id: app.id,
         app_name: app.name,
@@ -212,7 +203,7 @@ async fn revoke_key(
     tag = "api keys",
     security(("bearer" = [])),
     params(("app_id" = Uuid, Path, description = "App id")),
-    responses((status = 200, body = KeyStatusResponse), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Success<KeyStatusResponse>), (status = 404, body = ErrorBody))
 )]
 #[get("/internal/apps/{app_id}/api-key/status")]
 async fn key_status(
@@ -221,8 +212,7 @@ async fn key_status(
     app_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let status = api_keys::status(&state.db, admin.org_id, app_id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(KeyStatusResponse {
-        success: true,
+    Ok(reply::ok(KeyStatusResponse {
         app_id: status.app.id,
         app_name: status.app.name,
         has_active_key: status.has_active_key,
@@ -238,7 +228,7 @@ async fn key_status(
     security(("bearer" = [])),
     params(("app_id" = Uuid, Path, description = "App id"), AuditQuery),
     responses(
-        (status = 200, body = AuditLogResponse),
+        (status = 200, body = Success<AuditLogResponse>),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)
     )
@@ -254,8 +244,7 @@ async fn key_audit(
     let app_id = app_id.into_inner();
     let (entries, total) =
         api_keys::audit_log(&state.db, admin.org_id, app_id, limit, offset).await?;
-    Ok(HttpResponse::Ok().json(AuditLogResponse {
-        success: true,
+    Ok(reply::ok(AuditLogResponse {
         app_id,
         audit_log: entries.into_iter().map(Into::into).collect(),
         total,

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -203,8 +204,6 @@ pub async fn read_upload(mut multipart: Multipart) -> Result<Upload, ApiError> {
 /// `{ success, document }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The document.
     pub document: DocumentBody,
 }
@@ -212,7 +211,7 @@ pub struct DocumentResponse {
 /// Adds a document; it is indexed in the background (poll its `status`).
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 202, body = DocumentResponse),
+    responses((status = 202, body = Success<DocumentResponse>),
         (status = 400, body = ErrorBody, description = "`invalid_upload`: not a multipart form with one `file` (and at most one `title`) part; `invalid_characters`: NUL in the title or file name"),
         (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`document_exists`: the same file is already there"),
@@ -230,8 +229,7 @@ async fn upload(
         ..read_upload(multipart).await?
     };
     let document = state.knowledge.upload(user.org_id, upload).await?;
-    Ok(HttpResponse::Accepted().json(DocumentResponse {
-        success: true,
+    Ok(reply::accepted(DocumentResponse {
         document: document.into(),
     }))
 }
@@ -239,20 +237,17 @@ async fn upload(
 /// `{ success, documents }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentsResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Newest first.
     pub documents: Vec<DocumentBody>,
 }
 
 /// The organization's documents with their indexing status.
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
-    responses((status = 200, body = DocumentsResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Success<DocumentsResponse>), (status = 401, body = ErrorBody)))]
 #[get("/api/knowledge-base/documents")]
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let documents = state.knowledge.documents(user.0.org_id).await?;
-    Ok(HttpResponse::Ok().json(DocumentsResponse {
-        success: true,
+    Ok(reply::ok(DocumentsResponse {
         documents: documents.into_iter().map(Into::into).collect(),
     }))
 }
@@ -260,8 +255,6 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
 /// `{ success, document, chunks }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentDetailResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The document.
     pub document: DocumentBody,
     /// Its chunks in order.
@@ -271,7 +264,7 @@ pub struct DocumentDetailResponse {
 /// One document and its chunks.
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
-    responses((status = 200, body = DocumentDetailResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<DocumentDetailResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/knowledge-base/documents/{id}")]
 async fn get_document(
     state: web::Data<AppState>,
@@ -279,8 +272,7 @@ async fn get_document(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let (document, chunks) = state.knowledge.document(user.0.org_id, *id).await?;
-    Ok(HttpResponse::Ok().json(DocumentDetailResponse {
-        success: true,
+    Ok(reply::ok(DocumentDetailResponse {
         document: document.into(),
         chunks: chunks.into_iter().map(Into::into).collect(),
     }))
@@ -288,15 +280,12 @@ async fn get_document(
 
 /// `{ success }`
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DeletedResponse {
-    /// Always `true`.
-    pub success: bool,
-}
+pub struct DeletedResponse {}
 
 /// Deletes a document; the agent stops using it at once.
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
-    responses((status = 200, body = DeletedResponse), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Success<DeletedResponse>), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 #[delete("/api/knowledge-base/documents/{id}")]
 async fn delete_document(
@@ -305,13 +294,13 @@ async fn delete_document(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state.knowledge.delete_document(user.org_id, *id).await?;
-    Ok(HttpResponse::Ok().json(DeletedResponse { success: true }))
+    Ok(reply::ok(DeletedResponse {}))
 }
 
 /// Chunks and embeds a document again in the background (after a failure or a model change).
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
-    responses((status = 202, body = DocumentResponse), (status = 403, body = ErrorBody),
+    responses((status = 202, body = Success<DocumentResponse>), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 #[post("/api/knowledge-base/documents/{id}/reindex")]
 async fn reindex(
@@ -320,8 +309,7 @@ async fn reindex(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let document = state.knowledge.reindex(user.org_id, *id).await?;
-    Ok(HttpResponse::Accepted().json(DocumentResponse {
-        success: true,
+    Ok(reply::accepted(DocumentResponse {
         document: document.into(),
     }))
 }
@@ -352,8 +340,6 @@ pub struct RetrievedChunkBody {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Whether anything relevant was found.
     pub found: bool,
     /// Chunks returned.
@@ -370,7 +356,7 @@ pub struct SearchResponse {
 /// What the agent would receive for a question (seed 001 §6a).
 #[utoipa::path(tag = "knowledge-base", security(("bearer" = [])),
     request_body = SearchRequest,
-    responses((status = 200, body = SearchResponse), (status = 422, body = ErrorBody),
+    responses((status = 200, body = Success<SearchResponse>), (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody, description = "`embeddings_unavailable`")))]
 #[post("/api/knowledge-base/search")]
 async fn search(
@@ -379,8 +365,7 @@ async fn search(
     body: Json<SearchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let found = state.knowledge.retrieve(user.0.org_id, &body.query).await?;
-    Ok(HttpResponse::Ok().json(SearchResponse {
-        success: true,
+    Ok(reply::ok(SearchResponse {
         found: found.found(),
         chunk_count: found.chunks.len(),
         mode: found.mode.as_str().to_owned(),
@@ -413,8 +398,6 @@ pub struct KnowledgeBaseSettingsBody {
 /// `{ success, settings, effective, model }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KnowledgeBaseSettingsResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The organization's overrides.
     pub settings: KnowledgeBaseSettingsBody,
     /// What retrieval uses.
@@ -429,7 +412,6 @@ fn settings_response(
     effective: rag::RetrievalConfig,
 ) -> KnowledgeBaseSettingsResponse {
     KnowledgeBaseSettingsResponse {
-        success: true,
         settings: KnowledgeBaseSettingsBody {
             similarity_threshold: overrides.similarity_threshold,
             max_chunks: overrides.max_chunks,
@@ -446,20 +428,20 @@ fn settings_response(
 
 /// The organization's retrieval settings.
 #[utoipa::path(tag = "knowledge-base", operation_id = "get_knowledge_base_settings", security(("bearer" = [])),
-    responses((status = 200, body = KnowledgeBaseSettingsResponse)))]
+    responses((status = 200, body = Success<KnowledgeBaseSettingsResponse>)))]
 #[get("/api/knowledge-base/settings")]
 async fn get_settings(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let (overrides, effective) = state.knowledge.settings(user.0.org_id).await?;
-    Ok(HttpResponse::Ok().json(settings_response(&state, overrides, effective)))
+    Ok(reply::ok(settings_response(&state, overrides, effective)))
 }
 
 /// Replaces the organization's retrieval overrides (`null` returns a value to the default).
 #[utoipa::path(tag = "knowledge-base", operation_id = "put_knowledge_base_settings", security(("bearer" = [])),
     request_body = KnowledgeBaseSettingsBody,
-    responses((status = 200, body = KnowledgeBaseSettingsResponse), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Success<KnowledgeBaseSettingsResponse>), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 #[put("/api/knowledge-base/settings")]
 async fn put_settings(
@@ -473,7 +455,7 @@ async fn put_settings(
         max_context_chars: body.max_context_chars,
     };
     let effective = state.knowledge.set_settings(user.org_id, overrides).await?;
-    Ok(HttpResponse::Ok().json(settings_response(&state, overrides, effective)))
+    Ok(reply::ok(settings_response(&state, overrides, effective)))
 }
 
 /// Registers the routes.

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
+use crate::reply::{self, Success};
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
@@ -77,8 +78,6 @@ impl From<MessageRecord> for AuditedMessage {
 /// `{ "success": true, "messages": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageList {
-    /// Always `true`.
-    pub success: bool,
     /// Newest first.
     pub messages: Vec<AuditedMessage>,
     /// Page.
@@ -106,7 +105,7 @@ pub struct MessageListQuery {
 
 /// Lists the messages audit, newest first.
 #[utoipa::path(tag = "messages", security(("bearer" = [])), params(MessageListQuery),
-    responses((status = 200, body = MessageList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<MessageList>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/api/messages")]
 async fn list_messages(
     state: web::Data<AppState>,
@@ -124,8 +123,7 @@ async fn list_messages(
     };
     let (rows, total) =
         messaging::audit::list(&state.db, user.org_id, filter, crm::Page { limit, offset }).await?;
-    Ok(HttpResponse::Ok().json(MessageList {
-        success: true,
+    Ok(reply::ok(MessageList {
         messages: rows.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
     }))

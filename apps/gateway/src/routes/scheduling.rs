@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, ManagerUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
@@ -115,29 +116,26 @@ impl TryFrom<SchedulingSettingsBody> for Settings {
 /// `{ "success": true, "settings": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SchedulingSettingsResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The settings.
     pub settings: SchedulingSettingsBody,
 }
 
 /// The organization's scheduling settings (defaults when never set).
-#[utoipa::path(tag = "scheduling", operation_id = "get_scheduling_settings", security(("bearer" = [])), responses((status = 200, body = SchedulingSettingsResponse)))]
+#[utoipa::path(tag = "scheduling", operation_id = "get_scheduling_settings", security(("bearer" = [])), responses((status = 200, body = Success<SchedulingSettingsResponse>)))]
 #[get("/api/scheduling/settings")]
 async fn get_settings(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.scheduler.settings(user.org_id).await?;
-    Ok(HttpResponse::Ok().json(SchedulingSettingsResponse {
-        success: true,
+    Ok(reply::ok(SchedulingSettingsResponse {
         settings: settings.into(),
     }))
 }
 
 /// Replaces the scheduling settings (managers and admins).
 #[utoipa::path(tag = "scheduling", operation_id = "put_scheduling_settings", security(("bearer" = [])), request_body = SchedulingSettingsBody,
-    responses((status = 200, body = SchedulingSettingsResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<SchedulingSettingsResponse>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/api/scheduling/settings")]
 async fn put_settings(
     state: web::Data<AppState>,
@@ -146,8 +144,7 @@ async fn put_settings(
 ) -> Result<HttpResponse, ApiError> {
     let settings = Settings::try_from(body.into_inner())?;
     let stored = state.scheduler.put_settings(user.org_id, settings).await?;
-    Ok(HttpResponse::Ok().json(SchedulingSettingsResponse {
-        success: true,
+    Ok(reply::ok(SchedulingSettingsResponse {
         settings: stored.into(),
     }))
 }
@@ -166,8 +163,6 @@ pub struct AvailabilityQuery {
 /// One day's free slots.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AvailabilityResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The local date, `YYYY-MM-DD`.
     pub date: String,
     /// The clinic's zone.
@@ -184,7 +179,7 @@ pub struct AvailabilityResponse {
 
 /// The free slots of a day.
 #[utoipa::path(tag = "scheduling", security(("bearer" = [])), params(AvailabilityQuery),
-    responses((status = 200, body = AvailabilityResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<AvailabilityResponse>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/api/availability")]
 async fn availability(
     state: web::Data<AppState>,
@@ -196,8 +191,7 @@ async fn availability(
         .scheduler
         .availability(user.org_id, &q.date, q.service_id, q.service, Utc::now())
         .await?;
-    Ok(HttpResponse::Ok().json(AvailabilityResponse {
-        success: true,
+    Ok(reply::ok(AvailabilityResponse {
         date: day.date.to_string(),
         time_zone: day.time_zone.name().to_owned(),
         duration_minutes: day.duration_minutes,
@@ -277,8 +271,6 @@ impl From<Appointment> for AppointmentBody {
 /// `{ "success": true, "appointment": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppointmentResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The appointment.
     pub appointment: AppointmentBody,
 }
@@ -286,8 +278,6 @@ pub struct AppointmentResponse {
 /// `{ "success": true, "appointments": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppointmentList {
-    /// Always `true`.
-    pub success: bool,
     /// By start time.
     pub appointments: Vec<AppointmentBody>,
     /// Page.
@@ -340,7 +330,7 @@ pub struct AppointmentListQuery {
 
 /// Lists appointments.
 #[utoipa::path(tag = "scheduling", security(("bearer" = [])), params(AppointmentListQuery),
-    responses((status = 200, body = AppointmentList), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Success<AppointmentList>), (status = 400, body = ErrorBody)))]
 #[get("/api/appointments")]
 async fn list_appointments(
     state: web::Data<AppState>,
@@ -363,8 +353,7 @@ async fn list_appointments(
             offset,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(AppointmentList {
-        success: true,
+    Ok(reply::ok(AppointmentList {
         appointments: rows.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
@@ -373,7 +362,7 @@ async fn list_appointments(
 /// Books an appointment atomically: 409 `slot_taken` with `alternatives` when the time (with
 /// the clinic's buffer) is taken; 422 `slot_unavailable` outside hours or in the past.
 #[utoipa::path(tag = "scheduling", security(("bearer" = [])), request_body = BookRequest,
-    responses((status = 201, body = AppointmentResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Success<AppointmentResponse>), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/appointments")]
 async fn book(
     state: web::Data<AppState>,
@@ -398,15 +387,14 @@ async fn book(
             Utc::now(),
         )
         .await?;
-    Ok(HttpResponse::Created().json(AppointmentResponse {
-        success: true,
+    Ok(reply::created(AppointmentResponse {
         appointment: appointment.into(),
     }))
 }
 
 /// One appointment.
 #[utoipa::path(tag = "scheduling", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = AppointmentResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<AppointmentResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/appointments/{id}")]
 async fn get_appointment(
     state: web::Data<AppState>,
@@ -414,8 +402,7 @@ async fn get_appointment(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let appointment = state.scheduler.get(user.org_id, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(AppointmentResponse {
-        success: true,
+    Ok(reply::ok(AppointmentResponse {
         appointment: appointment.into(),
     }))
 }
@@ -441,7 +428,7 @@ pub struct AppointmentPatchRequest {
 
 /// Changes an appointment: status, details, or its time (a reschedule).
 #[utoipa::path(tag = "scheduling", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = AppointmentPatchRequest,
-    responses((status = 200, body = AppointmentResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<AppointmentResponse>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/api/appointments/{id}")]
 async fn update_appointment(
     state: web::Data<AppState>,
@@ -469,8 +456,7 @@ async fn update_appointment(
             },
         )
         .await?;
-    Ok(HttpResponse::Ok().json(AppointmentResponse {
-        success: true,
+    Ok(reply::ok(AppointmentResponse {
         appointment: appointment.into(),
     }))
 }
@@ -486,7 +472,7 @@ pub struct RescheduleRequest {
 
 /// Moves an appointment (409 `slot_taken` with alternatives).
 #[utoipa::path(tag = "scheduling", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = RescheduleRequest,
-    responses((status = 200, body = AppointmentResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<AppointmentResponse>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/appointments/{id}/reschedule")]
 async fn reschedule(
     state: web::Data<AppState>,
@@ -503,15 +489,14 @@ async fn reschedule(
             Utc::now(),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(AppointmentResponse {
-        success: true,
+    Ok(reply::ok(AppointmentResponse {
         appointment: appointment.into(),
     }))
 }
 
 /// Cancels an appointment (frees its time).
 #[utoipa::path(tag = "scheduling", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = AppointmentResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Success<AppointmentResponse>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/api/appointments/{id}/cancel")]
 async fn cancel(
     state: web::Data<AppState>,
@@ -519,8 +504,7 @@ async fn cancel(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let appointment = state.scheduler.cancel(user.org_id, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(AppointmentResponse {
-        success: true,
+    Ok(reply::ok(AppointmentResponse {
         appointment: appointment.into(),
     }))
 }
@@ -536,8 +520,6 @@ pub struct ReminderRequest {
 /// `{ success, recipient, method }` (seed 001 action 4).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReminderResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Phone (E.164) or email it went to.
     pub recipient: String,
     /// `sms` or `email`.
@@ -547,7 +529,7 @@ pub struct ReminderResponse {
 /// Sends an appointment reminder by SMS (the org's Twilio) or email (the org's Resend) and sets
 /// `confirmation_sent`.
 #[utoipa::path(tag = "scheduling", security(("bearer" = [])), params(("appointmentId" = Uuid, Path)), request_body = ReminderRequest,
-    responses((status = 200, body = ReminderResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`not_connected`"),
+    responses((status = 200, body = Success<ReminderResponse>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`not_connected`"),
         (status = 422, body = ErrorBody), (status = 502, body = ErrorBody, description = "`provider_failed`: generic; details logged")))]
 #[post("/api/appointments/{appointmentId}/send-reminder")]
 async fn send_reminder(
@@ -566,8 +548,7 @@ async fn send_reminder(
             &user.changed_by(origin),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(ReminderResponse {
-        success: true,
+    Ok(reply::ok(ReminderResponse {
         recipient,
         method: body.into_inner().method,
     }))

@@ -17,14 +17,13 @@ use uuid::Uuid;
 
 use crate::auth::{SignedInUser, public_origin, twilio_request};
 use crate::error::{ApiError, ErrorBody};
+use crate::reply::Success;
 use crate::routes::iso;
 use crate::state::AppState;
 
 /// `{ "success": true, "token", "identity", ... }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The access token (a JWT) for `new Twilio.Device(token)`.
     pub token: String,
     /// The client identity: the user's extension.
@@ -39,7 +38,7 @@ pub struct TokenResponse {
 
 /// Mints a Twilio Voice access token for the signed-in user (identity = extension).
 #[utoipa::path(tag = "softphone", security(("bearer" = [])),
-    responses((status = 200, body = TokenResponse),
+    responses((status = 200, body = Success<TokenResponse>),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`not_connected`: the organization has no Twilio"),
         (status = 409, body = ErrorBody, description = "`no_extension` or `twilio_api_key_required`")))]
@@ -54,14 +53,13 @@ async fn token(
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(TokenResponse {
-            success: true,
+        .json(Success::new(TokenResponse {
             token: minted.token,
             identity: minted.identity,
             ttl_secs: minted.ttl_secs,
             expires_at: iso(minted.expires_at),
             outgoing: minted.outgoing,
-        }))
+        })))
 }
 
 fn voice_url(origin: &str, org: Uuid) -> String {

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::{ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -28,8 +29,6 @@ pub struct InitiateRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InitiateResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The verification, for `confirm`.
     pub verification_id: Uuid,
     /// Twilio's verification call (`CA…`).
@@ -54,8 +53,6 @@ pub struct ConfirmRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmResponse {
-    /// Always `true`.
-    pub success: bool,
     /// `Phone number verified successfully`.
     pub message: String,
     /// Twilio's outgoing caller ID (`PN…`).
@@ -83,8 +80,6 @@ pub struct NumberBody {
 /// `{ "success": true, "numbers": [...] }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NumbersResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The organization's numbers.
     pub numbers: Vec<NumberBody>,
 }
@@ -153,8 +148,6 @@ impl From<ForwardingConfig> for ConfigBody {
 /// `{ "success": true, "config": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConfigResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The configuration.
     pub config: ConfigBody,
 }
@@ -194,8 +187,6 @@ pub struct ConfirmSetupRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusMessage {
-    /// Always `true`.
-    pub success: bool,
     /// What happened.
     pub message: String,
     /// The configuration's status, when one changed.
@@ -208,7 +199,7 @@ pub struct StatusMessage {
 
 /// Starts a Twilio caller-ID verification call (3 per number per hour).
 #[utoipa::path(tag = "telephony", security(("bearer" = [])), request_body = InitiateRequest,
-    responses((status = 200, body = InitiateResponse), (status = 400, body = ErrorBody), (status = 404, description = "Twilio not connected", body = ErrorBody),
+    responses((status = 200, body = Success<InitiateResponse>), (status = 400, body = ErrorBody), (status = 404, description = "Twilio not connected", body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 #[post("/api/telephony/verify-caller-id/initiate")]
 async fn initiate(
@@ -224,8 +215,7 @@ async fn initiate(
             body.friendly_name.as_deref(),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(InitiateResponse {
-        success: true,
+    Ok(reply::ok(InitiateResponse {
         verification_id: started.verification_id,
         validation_id: started.call_sid,
         verification_code: started.code,
@@ -235,7 +225,7 @@ async fn initiate(
 
 /// Confirms the code (at most 3 attempts) once Twilio lists the number as a caller ID.
 #[utoipa::path(tag = "telephony", security(("bearer" = [])), request_body = ConfirmRequest,
-    responses((status = 200, body = ConfirmResponse), (status = 400, description = "wrong code, attempts left in the message", body = ErrorBody),
+    responses((status = 200, body = Success<ConfirmResponse>), (status = 400, description = "wrong code, attempts left in the message", body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[post("/api/telephony/verify-caller-id/confirm")]
 async fn confirm(
@@ -247,23 +237,21 @@ async fn confirm(
         .telephony
         .confirm(user.org_id, body.verification_id, &body.verification_code)
         .await?;
-    Ok(HttpResponse::Ok().json(ConfirmResponse {
-        success: true,
+    Ok(reply::ok(ConfirmResponse {
         message: "Phone number verified successfully".into(),
         caller_id_sid: sid,
     }))
 }
 
 /// The organization's numbers.
-#[utoipa::path(tag = "telephony", security(("bearer" = [])), responses((status = 200, body = NumbersResponse)))]
+#[utoipa::path(tag = "telephony", security(("bearer" = [])), responses((status = 200, body = Success<NumbersResponse>)))]
 #[get("/api/telephony/verified-numbers")]
 async fn list_numbers(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
 ) -> Result<HttpResponse, ApiError> {
     let numbers = state.telephony.list_numbers(user.org_id).await?;
-    Ok(HttpResponse::Ok().json(NumbersResponse {
-        success: true,
+    Ok(reply::ok(NumbersResponse {
         numbers: numbers
             .into_iter()
             .map(|(n, has)| NumberBody {
@@ -280,7 +268,7 @@ async fn list_numbers(
 
 /// Removes a number and its forwarding configuration.
 #[utoipa::path(tag = "telephony", security(("bearer" = [])), params(("id" = Uuid, Path, description = "Number id")),
-    responses((status = 200, body = StatusMessage), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<StatusMessage>), (status = 404, body = ErrorBody)))]
 #[delete("/api/telephony/verified-numbers/{id}")]
 async fn remove_number(
     state: web::Data<AppState>,
@@ -291,8 +279,7 @@ async fn remove_number(
         .telephony
         .remove_number(user.org_id, id.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(StatusMessage {
-        success: true,
+    Ok(reply::ok(StatusMessage {
         message: "Verified number removed".into(),
         status: None,
         deactivation_code: None,
@@ -301,7 +288,7 @@ async fn remove_number(
 
 /// The forwarding configuration of a verified number.
 #[utoipa::path(tag = "telephony", security(("bearer" = [])), params(ConfigQuery),
-    responses((status = 200, body = ConfigResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<ConfigResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/telephony/forwarding-config")]
 async fn get_config(
     state: web::Data<AppState>,
@@ -312,8 +299,7 @@ async fn get_config(
         .telephony
         .forwarding_for(user.org_id, query.verified_caller_id)
         .await?;
-    Ok(HttpResponse::Ok().json(ConfigResponse {
-        success: true,
+    Ok(reply::ok(ConfigResponse {
         config: config.into(),
     }))
 }
@@ -321,7 +307,7 @@ async fn get_config(
 /// Creates (or replaces) the forwarding configuration: codes for the carrier and mode to the
 /// organization's Twilio number, with instructions; status `pending_setup`.
 #[utoipa::path(tag = "telephony", security(("bearer" = [])), request_body = CreateConfigRequest,
-    responses((status = 201, body = ConfigResponse), (status = 404, body = ErrorBody), (status = 409, description = "number not verified", body = ErrorBody),
+    responses((status = 201, body = Success<ConfigResponse>), (status = 404, body = ErrorBody), (status = 409, description = "number not verified", body = ErrorBody),
               (status = 422, description = "invalid carrier, mode or ring time", body = ErrorBody)))]
 #[post("/api/telephony/forwarding-config")]
 async fn create_config(
@@ -345,15 +331,12 @@ async fn create_config(
     let mut config = ConfigBody::from(config);
     config.instructions = Some(instructions);
     config.notes = Some(notes);
-    Ok(HttpResponse::Created().json(ConfigResponse {
-        success: true,
-        config,
-    }))
+    Ok(reply::created(ConfigResponse { config }))
 }
 
 /// The person dialled the codes: forwarding is active.
 #[utoipa::path(tag = "telephony", security(("bearer" = [])), request_body = ConfirmSetupRequest,
-    responses((status = 200, body = StatusMessage), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<StatusMessage>), (status = 404, body = ErrorBody)))]
 #[post("/api/telephony/forwarding-config/confirm")]
 async fn confirm_setup(
     state: web::Data<AppState>,
@@ -364,8 +347,7 @@ async fn confirm_setup(
         .telephony
         .confirm_forwarding(user.org_id, body.forwarding_config_id)
         .await?;
-    Ok(HttpResponse::Ok().json(StatusMessage {
-        success: true,
+    Ok(reply::ok(StatusMessage {
         message: "Setup confirmed! Your calls are now forwarding to the AI.".into(),
         status: Some(config.status),
         deactivation_code: None,
@@ -374,7 +356,7 @@ async fn confirm_setup(
 
 /// Disables forwarding and returns the code that removes it from the phone.
 #[utoipa::path(tag = "telephony", security(("bearer" = [])), params(("id" = Uuid, Path, description = "Configuration id")),
-    responses((status = 200, body = StatusMessage), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<StatusMessage>), (status = 404, body = ErrorBody)))]
 #[delete("/api/telephony/forwarding-config/{id}")]
 async fn disable(
     state: web::Data<AppState>,
@@ -385,8 +367,7 @@ async fn disable(
         .telephony
         .disable_forwarding(user.org_id, id.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(StatusMessage {
-        success: true,
+    Ok(reply::ok(StatusMessage {
         message: format!(
             "Forwarding disabled. Dial: {} to remove forwarding from your phone.",
             config.generated_deactivation_code

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, ManagerUser, RoleAtLeast, request_origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::iso;
 use crate::state::AppState;
 
@@ -58,8 +59,6 @@ impl From<UserRow> for UserBody {
 /// `{ "success": true, "user": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The user.
     pub user: UserBody,
 }
@@ -67,8 +66,6 @@ pub struct UserResponse {
 /// `{ "success": true, "users": [...] }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Users visible to the caller.
     pub users: Vec<UserBody>,
 }
@@ -128,8 +125,6 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 /// `{ "success": true, "revoked_sessions": n }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevokedResponse {
-    /// Always `true`.
-    pub success: bool,
     /// How many open sessions were ended.
     pub revoked_sessions: usize,
 }
@@ -139,7 +134,7 @@ pub struct RevokedResponse {
     tag = "users",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = UserListResponse),
+        (status = 200, body = Success<UserListResponse>),
         (status = 401, body = ErrorBody)
     )
 )]
@@ -149,8 +144,7 @@ async fn list_users(
     AuthUser(actor): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let users = users::list(&state.db, &actor).await?;
-    Ok(HttpResponse::Ok().json(UserListResponse {
-        success: true,
+    Ok(reply::ok(UserListResponse {
         users: users.into_iter().map(UserBody::from).collect(),
     }))
 }
@@ -161,7 +155,7 @@ async fn list_users(
     security(("bearer" = [])),
     request_body = CreateUserRequest,
     responses(
-        (status = 201, body = UserResponse),
+        (status = 201, body = Success<UserResponse>),
         (status = 403, body = ErrorBody),
         (status = 409, description = "email or extension taken", body = ErrorBody),
         (status = 422, body = ErrorBody)
@@ -188,10 +182,7 @@ async fn create_user(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(UserResponse {
-        success: true,
-        user: user.into(),
-    }))
+    Ok(reply::created(UserResponse { user: user.into() }))
 }
 
 /// One user (users may read only themselves; another organization's user is a 404).
@@ -200,7 +191,7 @@ async fn create_user(
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses(
-        (status = 200, body = UserResponse),
+        (status = 200, body = Success<UserResponse>),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)
     )
@@ -212,10 +203,7 @@ async fn get_user(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let user = users::get(&state.db, &actor, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(UserResponse {
-        success: true,
-        user: user.into(),
-    }))
+    Ok(reply::ok(UserResponse { user: user.into() }))
 }
 
 /// Updates a user under the role matrix.
@@ -225,7 +213,7 @@ async fn get_user(
     params(("id" = Uuid, Path, description = "User id")),
     request_body = UpdateUserRequest,
     responses(
-        (status = 200, body = UserResponse),
+        (status = 200, body = Success<UserResponse>),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody),
@@ -257,10 +245,7 @@ async fn update_user(
         patch,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(UserResponse {
-        success: true,
-        user: user.into(),
-    }))
+    Ok(reply::ok(UserResponse { user: user.into() }))
 }
 
 /// Deletes a user (admin: anyone else; manager: users with role `user`).
@@ -292,7 +277,7 @@ async fn delete_user(
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses(
-        (status = 200, body = RevokedResponse),
+        (status = 200, body = Success<RevokedResponse>),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)
     )
@@ -306,10 +291,7 @@ async fn revoke_user_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let revoked_sessions =
         users::revoke_sessions(&state.db, &actor, request_origin(&req), id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(RevokedResponse {
-        success: true,
-        revoked_sessions,
-    }))
+    Ok(reply::ok(RevokedResponse { revoked_sessions }))
 }
 
 /// Registers the user routes.

@@ -13,6 +13,7 @@ use webhooks::log::{self, AttemptRecord, Delivery, Message, MessageFilter};
 use crate::auth::{AdminUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::routes::{iso, page};
 use crate::state::AppState;
 
@@ -81,8 +82,6 @@ impl From<Endpoint> for WebhookEndpointView {
 /// One endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookEndpointResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The endpoint.
     pub endpoint: WebhookEndpointView,
 }
@@ -90,8 +89,6 @@ pub struct WebhookEndpointResponse {
 /// An endpoint just created, with its signing secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedWebhookEndpointResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The endpoint.
     pub endpoint: WebhookEndpointView,
     /// The signing secret, `whsec_` + base64 (also readable later by admins).
@@ -101,8 +98,6 @@ pub struct CreatedWebhookEndpointResponse {
 /// Every endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookEndpointListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Oldest first.
     pub endpoints: Vec<WebhookEndpointView>,
 }
@@ -110,8 +105,6 @@ pub struct WebhookEndpointListResponse {
 /// A signing secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookSecretResponse {
-    /// Always `true`.
-    pub success: bool,
     /// `whsec_` + base64 of 24 bytes; verify `webhook-signature` with it (docs/integrating.md).
     pub secret: String,
 }
@@ -165,8 +158,6 @@ pub struct WebhookResendRequest {
 /// A message queued (test event, resend, replay).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookQueuedResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The message id (test event and resend).
     pub message_id: Option<String>,
     /// Messages queued (replay).
@@ -187,8 +178,6 @@ pub struct WebhookEventTypeView {
 /// The event catalog.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookEventTypeListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Every type.
     pub event_types: Vec<WebhookEventTypeView>,
 }
@@ -244,8 +233,6 @@ impl From<Delivery> for WebhookDeliveryView {
 /// Messages, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookMessageListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// This page.
     pub messages: Vec<WebhookMessageView>,
 }
@@ -253,8 +240,6 @@ pub struct WebhookMessageListResponse {
 /// One message and its deliveries.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookMessageResponse {
-    /// Always `true`.
-    pub success: bool,
     /// The message.
     pub message: WebhookMessageView,
     /// One per endpoint it was addressed to.
@@ -303,8 +288,6 @@ impl From<AttemptRecord> for WebhookAttemptView {
 /// The delivery log of an endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookAttemptListResponse {
-    /// Always `true`.
-    pub success: bool,
     /// Newest first.
     pub attempts: Vec<WebhookAttemptView>,
 }
@@ -397,8 +380,7 @@ pub fn openapi_webhooks() -> utoipa::openapi::path::Paths {
 
 /// `200 {"success": true, "secret": "whsec_…"}`.
 fn secret_reply(secret: &str) -> HttpResponse {
-    HttpResponse::Ok().json(WebhookSecretResponse {
-        success: true,
+    reply::ok(WebhookSecretResponse {
         secret: secret.to_owned(),
     })
 }
@@ -416,7 +398,7 @@ fn page_of(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiErr
 
 /// The event catalog: every type an endpoint can subscribe to, with an example of its data.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
-    responses((status = 200, body = WebhookEventTypeListResponse), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Success<WebhookEventTypeListResponse>), (status = 403, body = ErrorBody)))]
 #[get("/api/webhooks/event-types")]
 async fn list_webhook_event_types(RoleAtLeast(_admin): AdminUser) -> HttpResponse {
     let event_types = webhooks::catalog::EVENT_TYPES
@@ -427,30 +409,26 @@ async fn list_webhook_event_types(RoleAtLeast(_admin): AdminUser) -> HttpRespons
             example: serde_json::from_str(t.example).unwrap_or_default(),
         })
         .collect();
-    HttpResponse::Ok().json(WebhookEventTypeListResponse {
-        success: true,
-        event_types,
-    })
+    reply::ok(WebhookEventTypeListResponse { event_types })
 }
 
 /// Every webhook endpoint of the organization.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
-    responses((status = 200, body = WebhookEndpointListResponse), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Success<WebhookEndpointListResponse>), (status = 403, body = ErrorBody)))]
 #[get("/api/webhooks/endpoints")]
 async fn list_webhook_endpoints(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
 ) -> Result<HttpResponse, ApiError> {
     let endpoints = state.webhooks.list(admin.org_id).await?;
-    Ok(HttpResponse::Ok().json(WebhookEndpointListResponse {
-        success: true,
+    Ok(reply::ok(WebhookEndpointListResponse {
         endpoints: endpoints.into_iter().map(Into::into).collect(),
     }))
 }
 
 /// Creates an endpoint and its signing secret.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = CreateWebhookEndpointRequest,
-    responses((status = 201, body = CreatedWebhookEndpointResponse), (status = 403, body = ErrorBody),
+    responses((status = 201, body = Success<CreatedWebhookEndpointResponse>), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "`validation_failed` (URL, description, unknown event type) or `forbidden_address` (the URL points at a loopback, private, link-local or metadata address)")))]
 #[post("/api/webhooks/endpoints")]
 async fn create_webhook_endpoint(
@@ -467,19 +445,16 @@ async fn create_webhook_endpoint(
     };
     let by = admin.changed_by(origin);
     let (endpoint, secret) = state.webhooks.create(admin.org_id, by, new).await?;
-    Ok(
-        HttpResponse::Created().json(CreatedWebhookEndpointResponse {
-            success: true,
-            endpoint: endpoint.into(),
-            secret: secret.to_string(),
-        }),
-    )
+    Ok(reply::created(CreatedWebhookEndpointResponse {
+        endpoint: endpoint.into(),
+        secret: secret.to_string(),
+    }))
 }
 
 /// One endpoint.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Endpoint id")),
-    responses((status = 200, body = WebhookEndpointResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<WebhookEndpointResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/webhooks/endpoints/{id}")]
 async fn get_webhook_endpoint(
     state: web::Data<AppState>,
@@ -487,8 +462,7 @@ async fn get_webhook_endpoint(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = state.webhooks.get(admin.org_id, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(WebhookEndpointResponse {
-        success: true,
+    Ok(reply::ok(WebhookEndpointResponse {
         endpoint: endpoint.into(),
     }))
 }
@@ -496,7 +470,7 @@ async fn get_webhook_endpoint(
 /// Changes an endpoint's URL, description, filter, or enables / disables it.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = UpdateWebhookEndpointRequest,
     params(("id" = Uuid, Path, description = "Endpoint id")),
-    responses((status = 200, body = WebhookEndpointResponse), (status = 404, body = ErrorBody),
+    responses((status = 200, body = Success<WebhookEndpointResponse>), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "`validation_failed` or `forbidden_address`")))]
 #[patch("/api/webhooks/endpoints/{id}")]
 async fn update_webhook_endpoint(
@@ -518,8 +492,7 @@ async fn update_webhook_endpoint(
         .webhooks
         .update(admin.org_id, by, id.into_inner(), patch)
         .await?;
-    Ok(HttpResponse::Ok().json(WebhookEndpointResponse {
-        success: true,
+    Ok(reply::ok(WebhookEndpointResponse {
         endpoint: endpoint.into(),
     }))
 }
@@ -547,7 +520,7 @@ async fn delete_webhook_endpoint(
 /// secret lets its holder forge messages.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Endpoint id")),
-    responses((status = 200, body = WebhookSecretResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<WebhookSecretResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/webhooks/endpoints/{id}/secret")]
 async fn read_webhook_secret(
     Origin(origin): Origin,
@@ -567,7 +540,7 @@ async fn read_webhook_secret(
 /// receivers can switch without losing a message.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Endpoint id")),
-    responses((status = 200, body = WebhookSecretResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<WebhookSecretResponse>), (status = 404, body = ErrorBody)))]
 #[post("/api/webhooks/endpoints/{id}/secret/rotate")]
 async fn rotate_webhook_secret(
     Origin(origin): Origin,
@@ -586,7 +559,7 @@ async fn rotate_webhook_secret(
 /// Sends a `webhook.test` message to this endpoint only.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Endpoint id")),
-    responses((status = 202, body = WebhookQueuedResponse), (status = 404, body = ErrorBody),
+    responses((status = 202, body = Success<WebhookQueuedResponse>), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`endpoint_disabled`")))]
 #[post("/api/webhooks/endpoints/{id}/test")]
 async fn send_webhook_test_event(
@@ -598,8 +571,7 @@ async fn send_webhook_test_event(
     let by = admin.changed_by(origin);
     let org = admin.org_id;
     let message = webhooks::emit::send_test(&state.db, org, by, id.into_inner()).await?;
-    Ok(HttpResponse::Accepted().json(WebhookQueuedResponse {
-        success: true,
+    Ok(reply::accepted(WebhookQueuedResponse {
         message_id: Some(message),
         queued: 1,
     }))
@@ -609,7 +581,7 @@ async fn send_webhook_test_event(
 /// schedule).
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = WebhookReplayRequest,
     params(("id" = Uuid, Path, description = "Endpoint id")),
-    responses((status = 202, body = WebhookQueuedResponse), (status = 404, body = ErrorBody),
+    responses((status = 202, body = Success<WebhookQueuedResponse>), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`endpoint_disabled`")))]
 #[post("/api/webhooks/endpoints/{id}/replay")]
 async fn replay_webhook_endpoint(
@@ -622,8 +594,7 @@ async fn replay_webhook_endpoint(
     let by = admin.changed_by(origin);
     let (org, since) = (admin.org_id, body.into_inner().since);
     let queued = webhooks::emit::replay(&state.db, org, by, id.into_inner(), since).await?;
-    Ok(HttpResponse::Accepted().json(WebhookQueuedResponse {
-        success: true,
+    Ok(reply::accepted(WebhookQueuedResponse {
         message_id: None,
         queued,
     }))
@@ -632,7 +603,7 @@ async fn replay_webhook_endpoint(
 /// The endpoint's delivery log: every attempt, newest first.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Endpoint id"), AttemptQuery),
-    responses((status = 200, body = WebhookAttemptListResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<WebhookAttemptListResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/webhooks/endpoints/{id}/attempts")]
 async fn list_webhook_attempts(
     state: web::Data<AppState>,
@@ -645,15 +616,14 @@ async fn list_webhook_attempts(
     let (org, endpoint) = (admin.org_id, id.into_inner());
     state.webhooks.get(org, endpoint).await?;
     let attempts = log::attempts(&state.db, org, endpoint, query.message_id, limit, offset).await?;
-    Ok(HttpResponse::Ok().json(WebhookAttemptListResponse {
-        success: true,
+    Ok(reply::ok(WebhookAttemptListResponse {
         attempts: attempts.into_iter().map(Into::into).collect(),
     }))
 }
 
 /// The organization's messages (kept 30 days), newest first.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(MessageQuery),
-    responses((status = 200, body = WebhookMessageListResponse), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Success<WebhookMessageListResponse>), (status = 400, body = ErrorBody)))]
 #[get("/api/webhooks/messages")]
 async fn list_webhook_messages(
     state: web::Data<AppState>,
@@ -669,8 +639,7 @@ async fn list_webhook_messages(
         offset,
     };
     let messages = log::messages(&state.db, admin.org_id, filter).await?;
-    Ok(HttpResponse::Ok().json(WebhookMessageListResponse {
-        success: true,
+    Ok(reply::ok(WebhookMessageListResponse {
         messages: messages.into_iter().map(Into::into).collect(),
     }))
 }
@@ -678,7 +647,7 @@ async fn list_webhook_messages(
 /// One message and its deliveries.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("id" = String, Path, description = "Message id, `msg_` + 32 hex")),
-    responses((status = 200, body = WebhookMessageResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<WebhookMessageResponse>), (status = 404, body = ErrorBody)))]
 #[get("/api/webhooks/messages/{id}")]
 async fn get_webhook_message(
     state: web::Data<AppState>,
@@ -688,8 +657,7 @@ async fn get_webhook_message(
     let (org, id) = (admin.org_id, id.into_inner());
     let message = log::message(&state.db, org, id.clone()).await?;
     let deliveries = log::deliveries(&state.db, org, id).await?;
-    Ok(HttpResponse::Ok().json(WebhookMessageResponse {
-        success: true,
+    Ok(reply::ok(WebhookMessageResponse {
         message: message.into(),
         deliveries: deliveries.into_iter().map(Into::into).collect(),
     }))
@@ -698,7 +666,7 @@ async fn get_webhook_message(
 /// Sends one message to one endpoint again (one attempt, logged).
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = WebhookResendRequest,
     params(("id" = String, Path, description = "Message id")),
-    responses((status = 202, body = WebhookQueuedResponse), (status = 404, body = ErrorBody),
+    responses((status = 202, body = Success<WebhookQueuedResponse>), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`endpoint_disabled`")))]
 #[post("/api/webhooks/messages/{id}/resend")]
 async fn resend_webhook_message(
@@ -711,8 +679,7 @@ async fn resend_webhook_message(
     let by = admin.changed_by(origin);
     let (org, message, endpoint) = (admin.org_id, id.into_inner(), body.into_inner().endpoint_id);
     webhooks::emit::resend(&state.db, org, by, message.clone(), endpoint).await?;
-    Ok(HttpResponse::Accepted().json(WebhookQueuedResponse {
-        success: true,
+    Ok(reply::accepted(WebhookQueuedResponse {
         message_id: Some(message),
         queued: 1,
     }))

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::auth::{AdminUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
+use crate::reply::{self, Success};
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -26,8 +27,6 @@ pub(crate) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfi
 /// The acknowledgement of a stored delivery.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookAck {
-    /// Always `true`.
-    pub success: bool,
     /// The stored event (the earlier one for a duplicate).
     pub event_id: Uuid,
     /// Whether this delivery repeated one already stored.
@@ -42,7 +41,7 @@ pub struct WebhookAck {
 #[utoipa::path(tag = "webhooks",
     params(("app_id" = Uuid, Path, description = "App id (the webhook URL names it)")),
     request_body(content = String, description = "JWT (signed apps) or JSON call event", content_type = "application/jwt"),
-    responses((status = 200, body = WebhookAck),
+    responses((status = 200, body = Success<WebhookAck>),
         (status = 400, body = ErrorBody, description = "`invalid_payload` or `invalid_event`"),
         (status = 401, body = ErrorBody, description = "`invalid_signature` or `signature_required`"),
         (status = 403, body = ErrorBody, description = "`app_inactive`"),
@@ -55,8 +54,7 @@ async fn dialpad_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let ingested =
         event_log::ingest::dialpad(&state.db, &state.keyring, &state.jobs, *path, &body).await?;
-    Ok(HttpResponse::Ok().json(WebhookAck {
-        success: true,
+    Ok(reply::ok(WebhookAck {
         event_id: ingested.event_id,
         duplicate: ingested.duplicate,
         event_type: ingested.event_type.to_owned(),
@@ -73,8 +71,6 @@ pub struct SecretRequest {
 /// Whether the app's webhooks must be signed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SecretStatus {
-    /// Always `true`.
-    pub success: bool,
     /// The app.
     pub app_id: Uuid,
     /// Whether a secret is configured (deliveries must then be signed JWTs).
@@ -85,7 +81,7 @@ pub struct SecretStatus {
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("app_id" = Uuid, Path, description = "App id")),
     request_body = SecretRequest,
-    responses((status = 200, body = SecretStatus), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Success<SecretStatus>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/internal/apps/{app_id}/dialpad-webhook-secret")]
 async fn set_secret(
     state: web::Data<AppState>,
@@ -94,8 +90,7 @@ async fn set_secret(
     body: Json<SecretRequest>,
 ) -> Result<HttpResponse, ApiError> {
     event_log::secrets::set(&state.db, &state.keyring, admin.org_id, *path, &body.secret).await?;
-    Ok(HttpResponse::Ok().json(SecretStatus {
-        success: true,
+    Ok(reply::ok(SecretStatus {
         app_id: *path,
         configured: true,
     }))
@@ -104,7 +99,7 @@ async fn set_secret(
 /// Whether the app has a Dialpad webhook secret (admin).
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("app_id" = Uuid, Path, description = "App id")),
-    responses((status = 200, body = SecretStatus), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<SecretStatus>), (status = 404, body = ErrorBody)))]
 #[get("/internal/apps/{app_id}/dialpad-webhook-secret")]
 async fn secret_status(
     state: web::Data<AppState>,
@@ -112,8 +107,7 @@ async fn secret_status(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let configured = event_log::secrets::is_configured(&state.db, admin.org_id, *path).await?;
-    Ok(HttpResponse::Ok().json(SecretStatus {
-        success: true,
+    Ok(reply::ok(SecretStatus {
         app_id: *path,
         configured,
     }))
@@ -122,7 +116,7 @@ async fn secret_status(
 /// Removes the app's Dialpad webhook secret (admin): deliveries are then accepted as plain JSON.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
     params(("app_id" = Uuid, Path, description = "App id")),
-    responses((status = 200, body = SecretStatus), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Success<SecretStatus>), (status = 404, body = ErrorBody)))]
 #[delete("/internal/apps/{app_id}/dialpad-webhook-secret")]
 async fn remove_secret(
     state: web::Data<AppState>,
@@ -130,8 +124,7 @@ async fn remove_secret(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     event_log::secrets::remove(&state.db, admin.org_id, *path).await?;
-    Ok(HttpResponse::Ok().json(SecretStatus {
-        success: true,
+    Ok(reply::ok(SecretStatus {
         app_id: *path,
         configured: false,
     }))
