@@ -9,7 +9,7 @@
 //! | `rotate-credentials` | re-seal every stored credential under the active key |
 //! | `telephony-cleanup` | expire and delete stale caller-ID verifications now (the gateway also runs it daily) |
 //! | `sync-tools` | register changed Vapi tools and link them to every organization's assistants; prints what changed (needs `VAPI_PRIVATE_KEY`, `PUBLIC_BASE_URL`) |
-//! | `schema [--check]` | regenerate `crates/db/src/schema.rs` from the migrations (`--check`: fail on drift) |
+//! | `schema [--check]` | regenerate each owning crate's `src/schema.rs` from the migrations (`--check`: fail on drift) |
 //! | `crate-map` | the crate map in `docs/architecture.md` lists each crate's real workspace dependencies (`xtask/src/crate_map.rs`) |
 //! | `table-owners` | one owner per table: fail when a crate touches a table another crate owns (`xtask/src/ownership.rs`) |
 //! | `check-rls` | migrate a scratch database and audit tenancy rules (forced RLS, policies, runtime role) |
@@ -38,6 +38,7 @@ mod bench;
 mod console;
 mod crate_map;
 mod ownership;
+mod schema_split;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -724,8 +725,9 @@ fn compare_or_write(path: &Path, generated: &str, check: bool, regenerate: &str)
     Ok(())
 }
 
-/// Regenerates `schema.rs` with the diesel CLI alone (`migration run`, `print-schema`), so that
-/// it works while the code does not compile yet against a new migration.
+/// Regenerates each owning crate's `schema.rs` ([`schema_split`]) with the diesel CLI alone
+/// (`migration run`, `print-schema`), so that it works while the code does not compile yet
+/// against a new migration.
 fn schema(check: bool) -> Result {
     let diesel = diesel_cli()?;
     let migrate = |owner_url: &str| {
@@ -745,13 +747,15 @@ fn schema(check: bool) -> Result {
                 .current_dir(root()),
         )
     })?;
-    let generated = rustfmt(&generated)?;
-    compare_or_write(
-        &root().join("crates/db/src/schema.rs"),
-        &generated,
-        check,
-        "cargo xtask schema",
-    )
+    for (owner, module) in schema_split::split(&rustfmt(&generated)?)? {
+        compare_or_write(
+            &root().join("crates").join(owner).join("src/schema.rs"),
+            &rustfmt(&module)?,
+            check,
+            "cargo xtask schema",
+        )?;
+    }
+    Ok(())
 }
 
 fn openapi(check: bool) -> Result {

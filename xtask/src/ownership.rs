@@ -3,10 +3,11 @@
 //! rules (E.164 uniqueness, the forward-only pipeline, the booking lock) cannot be bypassed.
 //!
 //! A crate *touches* a table when its product code (`src/`, outside `#[cfg(test)]` modules and
-//! test-support files) names it through `db::schema` (`schema::contacts`, `schema::{contacts, …}`)
-//! or in SQL text after `FROM`, `INTO`, `UPDATE` or `JOIN`. The check fails on any touch of
+//! test-support files) names it through a `schema::` path (`schema::contacts`,
+//! `schema::{contacts, …}`; each crate's own `schema` module holds only its tables, so the compiler
+//! refuses another's there too) or in SQL text after `FROM`, `INTO`, `UPDATE` or `JOIN`. The check fails on any touch of
 //! another crate's table that is not in [`PENDING`], and on a [`PENDING`] entry that no longer
-//! happens (the list only shrinks). `db` owns the schema itself and is exempt, and so is
+//! happens (the list only shrinks). `db` owns no table and is exempt, and so is
 //! `apps/loadgen`, which is no product code: it drives a gateway from outside, and its only SQL
 //! reads PostgreSQL's statistics and the job queue's length between benchmark scenarios and
 //! seeds the seed stack's own database (whose tables share our names).

@@ -11,6 +11,7 @@ pub mod cipher;
 mod error;
 pub mod provider;
 pub mod rotation;
+mod schema;
 mod service;
 
 pub use cipher::Keyring;

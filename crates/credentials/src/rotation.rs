@@ -7,8 +7,8 @@
 //! task, not a request path. Each row is re-sealed with its own `(org_id, provider)` binding and
 //! updated only if it has not changed meanwhile, so concurrent writes are never overwritten.
 
+use crate::schema::org_credentials;
 use db::AsyncPgConnection;
-use db::schema::org_credentials;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;

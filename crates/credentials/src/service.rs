@@ -5,8 +5,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::schema::{credential_audit_log, org_credentials};
 use chrono::{DateTime, Utc};
-use db::schema::{credential_audit_log, org_credentials};
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

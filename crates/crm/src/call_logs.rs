@@ -6,8 +6,8 @@
 //! The Vapi webhook writes these rows (idempotently on `vapi_call_id`, with `call_sid =
 //! "vapi-<id>"`); [`record`] is the plain insert the demo data and tests use.
 
+use crate::schema::call_logs;
 use chrono::{DateTime, Utc};
-use db::schema::call_logs;
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::dsl::{count_star, sql};
 use diesel::sql_types::{BigInt, Double, Nullable};

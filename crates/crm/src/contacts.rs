@@ -1,8 +1,8 @@
 //! Contacts (leads): CRUD, search and pagination, stats (seed 001 §16 Phase 2, "DASHBOARD API
 //! FIXES"). Phones are stored in E.164 and are unique per organization.
 
+use crate::schema::contacts;
 use chrono::{DateTime, Utc};
-use db::schema::contacts;
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::dsl::count_star;
 use diesel::{

@@ -13,6 +13,7 @@
 pub mod call_logs;
 pub mod contacts;
 pub mod money;
+mod schema;
 pub mod services;
 
 use db::DbError;

@@ -3,8 +3,8 @@
 //! keywords matched against call transcripts to estimate what a call is worth. Every new
 //! organization starts with the seed's seven defaults (a database trigger; see migration 000008).
 
+use crate::schema::services;
 use chrono::{DateTime, Utc};
-use db::schema::services;
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

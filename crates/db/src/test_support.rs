@@ -19,7 +19,7 @@ use local_postgres::{Cluster, Profile, roles};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::{ConnFuture, Db, DbConfig, DbError, OrgId, migrations, schema};
+use crate::{ConnFuture, Db, DbConfig, DbError, OrgId, migrations};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -252,17 +252,15 @@ impl Drop for TestDatabase {
 /// # Panics
 /// When the insert fails.
 pub async fn create_org(db: &Db, name: &str) -> OrgId {
-    use diesel::ExpressionMethods;
+    use diesel::sql_types::{Text, Uuid as SqlUuid};
     let org = OrgId::new_random();
     let slug = format!("org-{}", org.0.simple());
     let name = name.to_owned();
     db.tenant(org, async move |c| {
-        diesel::insert_into(schema::organizations::table)
-            .values((
-                schema::organizations::id.eq(org.0),
-                schema::organizations::name.eq(name),
-                schema::organizations::slug.eq(slug),
-            ))
+        diesel::sql_query("INSERT INTO organizations (id, name, slug) VALUES ($1, $2, $3)")
+            .bind::<SqlUuid, _>(org.0)
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(slug)
             .execute(c)
             .await
             .map_err(DbError::from)
@@ -278,14 +276,10 @@ pub async fn create_org(db: &Db, name: &str) -> OrgId {
 /// # Errors
 /// [`DbError`] (row-level security refuses it outside `org`'s transaction).
 pub async fn insert_app(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, DbError> {
-    use diesel::ExpressionMethods;
     let id = Uuid::new_v4();
-    diesel::insert_into(schema::apps::table)
-        .values((
-            schema::apps::id.eq(id),
-            schema::apps::org_id.eq(org.0),
-            schema::apps::name.eq("CRM"),
-        ))
+    diesel::sql_query("INSERT INTO apps (id, org_id, name) VALUES ($1, $2, 'CRM')")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Uuid, _>(org.0)
         .execute(c)
         .await?;
     Ok(id)

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use db::schema::users;
 use db::test_support::{IsolationProbe, TestDatabase, assert_tenant_isolation, create_org};
 use db::{Db, DbConfig, DbError, OrgId, rls};
+use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
-use diesel::{ExpressionMethods, QueryableByName};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
@@ -26,17 +25,15 @@ struct Setting {
 fn insert_user(c: &mut AsyncPgConnection, org: OrgId) -> db::ConnFuture<'_, Result<Uuid, DbError>> {
     Box::pin(async move {
         let id = Uuid::new_v4();
-        diesel::insert_into(users::table)
-            .values((
-                users::id.eq(id),
-                users::org_id.eq(org.0),
-                users::email.eq(format!("{}@example.test", id.simple())),
-                users::name.eq("Probe"),
-                users::role.eq("user"),
-                users::password_hash.eq("not-a-real-hash"),
-            ))
-            .execute(c)
-            .await?;
+        diesel::sql_query(
+            "INSERT INTO users (id, org_id, email, name, role, password_hash) \
+             VALUES ($1, $2, $3, 'Probe', 'user', 'not-a-real-hash')",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Uuid, _>(org.0)
+        .bind::<Text, _>(format!("{}@example.test", id.simple()))
+        .execute(c)
+        .await?;
         Ok(id)
     })
 }

@@ -1,7 +1,7 @@
 //! Storing a webhook delivery before it is acknowledged.
 
+use crate::schema::webhook_events;
 use credentials::Keyring;
-use db::schema::webhook_events;
 use db::{Db, OrgId, SystemOp};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;

@@ -21,6 +21,7 @@ pub mod dialpad;
 mod handlers;
 pub mod ingest;
 pub mod processor;
+mod schema;
 pub mod secrets;
 
 /// Errors of the event log.

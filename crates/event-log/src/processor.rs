@@ -1,6 +1,6 @@
 //! Applying a stored event: the `dialpad.event` job, run by the platform's job runner.
 
-use db::schema::webhook_events;
+use crate::schema::webhook_events;
 use db::{Db, OrgId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;

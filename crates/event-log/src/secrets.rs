@@ -2,9 +2,9 @@
 //! webhook is created, it signs every event). Stored sealed with the credentials keyring
 //! (AES-256-GCM), bound to its organization and app; never returned.
 
+use crate::schema::app_webhook_secrets as secrets;
 use credentials::Keyring;
 use credentials::cipher::Sealed;
-use db::schema::app_webhook_secrets as secrets;
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;

@@ -1,7 +1,7 @@
 //! Writing a job inside the caller's transaction.
 
+use crate::schema::jobs;
 use chrono::{DateTime, Utc};
-use db::schema::jobs;
 use db::{AsyncPgConnection, DbError, OrgId};
 use diesel::ExpressionMethods;
 use diesel_async::RunQueryDsl;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use db::schema::jobs;
+use crate::schema::jobs;
 use db::{AsyncPgConnection, OrgId};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;

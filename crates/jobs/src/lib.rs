@@ -30,6 +30,7 @@ mod job;
 mod policy;
 mod runner;
 mod schedule;
+mod schema;
 mod waker;
 
 pub use enqueue::{NewJob, enqueue};

@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use db::schema::jobs;
+use crate::schema::jobs;
 use db::{DbError, OrgId, SystemOp};
 use diesel::ExpressionMethods;
 use diesel::sql_types::{Double, Text};

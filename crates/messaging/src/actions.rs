@@ -9,8 +9,8 @@
 //! 4. [`Messenger::send_reminder`]: SMS or email to an appointment's customer, in the clinic's
 //!    time zone; sets `confirmation_sent` only when it went out.
 
+use crate::schema::share_links;
 use chrono::{DateTime, Duration, Utc};
-use db::schema::share_links;
 use db::{OrgId, SystemOp};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName};
 use diesel_async::RunQueryDsl;
@@ -301,13 +301,13 @@ impl Messenger {
                 )
                 .await?;
                 diesel::update(
-                    db::schema::messages::table
-                        .filter(db::schema::messages::org_id.eq(org.0))
-                        .filter(db::schema::messages::id.eq(id)),
+                    crate::schema::messages::table
+                        .filter(crate::schema::messages::org_id.eq(org.0))
+                        .filter(crate::schema::messages::id.eq(id)),
                 )
                 .set((
-                    db::schema::messages::status.eq("sent"),
-                    db::schema::messages::sent_at.eq(Utc::now()),
+                    crate::schema::messages::status.eq("sent"),
+                    crate::schema::messages::sent_at.eq(Utc::now()),
                 ))
                 .execute(c)
                 .await?;

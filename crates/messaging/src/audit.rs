@@ -2,8 +2,8 @@
 //! recording share and transcript export the organization sent, with its outcome, so a screen
 //! can show what happened to an action and an integrator can reconcile deliveries.
 
+use crate::schema::messages;
 use chrono::{DateTime, Utc};
-use db::schema::messages;
 use db::{Db, OrgId};
 use diesel::dsl::count_star;
 use diesel::{ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper};

@@ -17,12 +17,13 @@
 pub mod actions;
 pub mod audit;
 mod resend;
+mod schema;
 
 use std::sync::Arc;
 
+use crate::schema::messages;
 use chrono::Utc;
 use credentials::{CredentialError, CredentialService, ResendCredentials, TwilioCredentials};
-use db::schema::messages;
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;

@@ -85,8 +85,8 @@ const PASSAGES: usize = 6;
 /// model's vector of a 1,024-section sample, nudged per copy, so that 10,000 chunks need no
 /// 200-second embedding run (search cost does not depend on the vectors' values).
 async fn load_chunks(kb: &KnowledgeBase, db: &db::Db, org: OrgId, n: usize, sample: &[Vec<f32>]) {
-    use db::schema::kb_chunks;
     use diesel_async::RunQueryDsl;
+    use rag::schema::kb_chunks;
     let doc = kb
         .upload(
             org,

@@ -2,9 +2,9 @@
 //! and nothing stored), list, get, delete, re-index, and the organization's retrieval settings.
 //! Indexing itself is the document's durable job, worked by [`crate::worker`].
 
+use crate::schema::{kb_chunks, kb_documents, kb_settings};
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{kb_chunks, kb_documents, kb_settings};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::RunQueryDsl;

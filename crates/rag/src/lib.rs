@@ -28,6 +28,12 @@ pub mod pdf_fixture;
 pub mod pdf_limits;
 pub mod query;
 pub mod retrieve;
+#[cfg(not(feature = "test-support"))]
+mod schema;
+/// The knowledge base's tables, for benchmarks and tests that fill them directly.
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod schema;
 pub mod worker;
 
 use std::sync::Arc;

@@ -27,8 +27,8 @@
 
 use std::sync::Arc;
 
+use crate::schema::{kb_chunks, kb_settings};
 use db::OrgId;
-use db::schema::{kb_chunks, kb_settings};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::schema::{kb_chunks, kb_documents};
 use chrono::{DateTime, Utc};
-use db::schema::{kb_chunks, kb_documents};
 use db::{OrgId, SystemOp};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

@@ -27,6 +27,7 @@ mod fanout;
 mod hub;
 pub mod outbox;
 pub mod replay;
+mod schema;
 
 pub use fanout::{FanOut, PgFanOut, PgFanOutConfig};
 pub use hub::{

@@ -1,8 +1,8 @@
 //! The realtime outbox table, `realtime_events`: written by the transaction that causes an event,
 //! read by every instance's fan-out.
 
+use crate::schema::realtime_events;
 use chrono::{DateTime, Utc};
-use db::schema::realtime_events;
 use db::{AsyncPgConnection, Db, OrgId, SystemOp};
 use diesel::sql_types::{Array, BigInt, Integer};
 use diesel::{

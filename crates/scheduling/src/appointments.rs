@@ -3,8 +3,8 @@
 //! `completed` are final. Only `pending` and `confirmed` appointments hold their time (the
 //! exclusion constraint `appointments_no_overlap`).
 
+use crate::schema::appointments;
 use chrono::{DateTime, Utc};
-use db::schema::appointments;
 use db::{AsyncPgConnection, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

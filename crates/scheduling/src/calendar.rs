@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
+use crate::schema::appointments;
 use chrono::{DateTime, Utc};
-use db::schema::appointments;
 use db::{Db, OrgId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;

@@ -13,13 +13,14 @@
 pub mod appointments;
 pub mod availability;
 pub mod calendar;
+mod schema;
 pub mod settings;
 
 use std::sync::Arc;
 
+use crate::schema::appointments as appt;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use credentials::{CredentialService, Provider};
-use db::schema::appointments as appt;
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;

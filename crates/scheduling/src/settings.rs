@@ -4,9 +4,9 @@
 //! row an organization has [`Settings::default`]: UTC, Monday–Friday 09:00–17:00, no buffer,
 //! 30-minute grid, autonomous booking.
 
+use crate::schema::scheduling_settings;
 use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
-use db::schema::scheduling_settings;
 use db::{AsyncPgConnection, OrgId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;

@@ -18,8 +18,8 @@
 //! `call_sid` is the caller's call (Twilio's `ParentCallSid`), the same on every device's
 //! incoming-call popup; `timestamp` is RFC 3339 UTC with milliseconds.
 
+use crate::schema::softphone_calls;
 use chrono::{DateTime, Utc};
-use db::schema::softphone_calls;
 use db::{AsyncPgConnection, OrgId};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;

@@ -20,6 +20,7 @@
 
 pub mod legs;
 pub mod routing;
+mod schema;
 pub mod twiml;
 
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! Forwarding configurations (seed 001 §17.4 endpoints 4–7).
 
+use crate::schema::hybrid_forwarding_configs as configs;
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::hybrid_forwarding_configs as configs;
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,

@@ -13,6 +13,7 @@
 //!    active forwarding uses them).
 
 mod forwarding;
+mod schema;
 mod verification;
 
 use credentials::{CredentialError, CredentialService, TwilioCredentials};

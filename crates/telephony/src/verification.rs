@@ -1,10 +1,10 @@
 //! Caller-ID verification through the organization's Twilio (seed 001 §17.4 endpoints 1–3, 8).
 
-use chrono::{DateTime, Duration, Utc};
-use db::schema::{
+use crate::schema::{
     caller_id_verification_requests as requests, hybrid_forwarding_configs as configs,
     verified_caller_ids as numbers,
 };
+use chrono::{DateTime, Duration, Utc};
 use db::{AsyncPgConnection, OrgId};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,

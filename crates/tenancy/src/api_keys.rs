@@ -9,9 +9,9 @@
 //! used to test candidate keys. The hint keeps the first 8 and last 4 characters
 //! (`app_a1b2…e1f2`), as the seed specifies.
 
+use crate::schema::api_key_audit_log;
+use crate::schema::apps as apps_table;
 use chrono::{DateTime, Utc};
-use db::schema::api_key_audit_log;
-use db::schema::apps as apps_table;
 use db::{Db, DbError, OrgId, SystemOp};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

@@ -1,8 +1,8 @@
 //! Apps: API clients of an organization, such as a CRM integration (seed 000). An app acts for its
 //! organization with an API key (see [`crate::api_keys`]).
 
+use crate::schema::apps;
 use chrono::{DateTime, Utc};
-use db::schema::apps;
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

@@ -4,8 +4,8 @@
 //! webhook endpoints record their changes through [`ChangedBy::record_on`] in the change's own
 //! transaction. Admins (and keys with `audit:read`) read it through `GET /api/audit-log`.
 
+use crate::schema::audit_events;
 use chrono::{DateTime, Utc};
-use db::schema::audit_events;
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{
     ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper, TextExpressionMethods,

@@ -4,8 +4,8 @@
 //! hash; a different request under the same key, or a repeat while the first still runs, is a
 //! conflict. Scoped per organization and API key, so two integrations never collide.
 
+use crate::schema::api_idempotency_keys as keys;
 use chrono::{Duration, Utc};
-use db::schema::api_idempotency_keys as keys;
 use db::{Db, OrgId, SystemOp};
 use diesel::sql_types::BigInt;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName};

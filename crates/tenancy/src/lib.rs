@@ -23,6 +23,7 @@ pub mod idempotency;
 pub mod org_keys;
 pub mod organizations;
 pub mod password;
+mod schema;
 pub mod scopes;
 mod secrets;
 pub mod sessions;

@@ -10,8 +10,8 @@
 
 use std::net::IpAddr;
 
+use crate::schema::org_api_keys;
 use chrono::{DateTime, Duration, Utc};
-use db::schema::org_api_keys;
 use db::{AsyncPgConnection, Db, DbError, OrgId, SystemOp};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

@@ -1,7 +1,7 @@
 //! Organizations and provisioning one with its first admin (seed 001 §2A onboarding).
 
+use crate::schema::{organizations, users};
 use chrono::{DateTime, Utc};
-use db::schema::{organizations, users};
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

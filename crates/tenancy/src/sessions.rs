@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
+use crate::schema::{user_sessions, users};
 use chrono::{DateTime, Duration, Utc};
-use db::schema::{user_sessions, users};
 use db::{AsyncPgConnection, Db, DbError, OrgId, SystemOp};
 use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName, SelectableHelper};

@@ -1,7 +1,7 @@
 //! Users of an organization and their roles (seed 002 "Users": admin, manager, user).
 
+use crate::schema::users;
 use chrono::{DateTime, Utc};
-use db::schema::users;
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

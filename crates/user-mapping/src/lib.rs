@@ -5,8 +5,10 @@
 //! Callers pass an app the caller's organization owns; the database enforces it too (composite
 //! foreign key on `(org_id, app_id)`).
 
+mod schema;
+
+use crate::schema::{dialpad_user_mappings as mappings, user_mapping_audit_log as audit};
 use chrono::{DateTime, Utc};
-use db::schema::{dialpad_user_mappings as mappings, user_mapping_audit_log as audit};
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,

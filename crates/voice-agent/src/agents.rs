@@ -6,9 +6,9 @@
 //! `assistant_org_mapping`, and returns. Tool sync is the caller's to start in the background
 //! ([`crate::VoiceAgent::sync_tools`]).
 
+use crate::schema::{assistant_org_mapping, voice_agents, voice_settings};
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::{assistant_org_mapping, voice_agents, voice_settings};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value, json};

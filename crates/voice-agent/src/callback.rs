@@ -9,9 +9,9 @@
 //! - a claim older than two minutes (a crashed attempt) is taken over only after asking Vapi
 //!   for calls of the assistant carrying our row id in their metadata, adopting one if found.
 
+use crate::schema::vapi_twilio_sync;
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::vapi_twilio_sync;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;

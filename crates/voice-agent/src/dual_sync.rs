@@ -17,10 +17,10 @@
 //! hour) for [`crate::worker`]. Disconnecting sets `disconnecting`, deletes the number and the
 //! credential on Vapi (a 404 counts as done) and then the row.
 
+use crate::schema::vapi_twilio_sync;
 use chrono::{DateTime, Utc};
 use credentials::TwilioCredentials;
 use db::OrgId;
-use db::schema::vapi_twilio_sync;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use secrecy::ExposeSecret;

@@ -29,6 +29,7 @@ pub mod identity;
 pub mod prompt;
 pub mod redaction;
 pub mod routing;
+mod schema;
 pub mod tool_results;
 pub mod tool_sync;
 pub mod tools;

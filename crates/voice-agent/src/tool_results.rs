@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
+use crate::schema::vapi_tool_results as results;
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use db::schema::vapi_tool_results as results;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};

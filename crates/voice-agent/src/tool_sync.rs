@@ -13,8 +13,8 @@
 
 use std::collections::HashMap;
 
+use crate::schema::{org_tools, vapi_tools, voice_agents};
 use chrono::Utc;
-use db::schema::{org_tools, vapi_tools, voice_agents};
 use db::{OrgId, SystemOp};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use db::schema::voice_alerts;
+use crate::schema::voice_alerts;
 use db::{AsyncPgConnection, OrgId, SystemOp};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

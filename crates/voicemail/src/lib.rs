@@ -3,8 +3,10 @@
 //! optional call. [`upsert`] is idempotent: a re-delivered voicemail updates its record, found by
 //! its Dialpad call when it has one, else by its recording URL.
 
+mod schema;
+
+use crate::schema::voicemails;
 use chrono::{DateTime, Utc};
-use db::schema::voicemails;
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel::{

@@ -5,11 +5,11 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use db::schema::{
+use crate::schema::{
     webhook_attempts as wa, webhook_deliveries as wd, webhook_endpoints as we,
     webhook_messages as wm,
 };
+use chrono::Utc;
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;

@@ -1,8 +1,8 @@
 //! Writing messages and their deliveries inside the transaction that causes them, and the
 //! manual ways to send again: a test event, a resend of one message, a replay since a time.
 
+use crate::schema::{webhook_deliveries as wd, webhook_endpoints as we, webhook_messages as wm};
 use chrono::{DateTime, Utc};
-use db::schema::{webhook_deliveries as wd, webhook_endpoints as we, webhook_messages as wm};
 use db::{AsyncPgConnection, Db, DbError, OrgId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;

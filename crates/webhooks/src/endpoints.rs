@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::schema::webhook_endpoints as we;
 use chrono::{DateTime, Duration, Utc};
 use credentials::Keyring;
 use credentials::cipher::Sealed;
-use db::schema::webhook_endpoints as we;
 use db::{AsyncPgConnection, Db, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

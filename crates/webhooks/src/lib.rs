@@ -27,6 +27,7 @@ pub mod emit;
 pub mod endpoints;
 pub mod log;
 pub mod rotation;
+mod schema;
 pub mod signature;
 pub mod ssrf;
 

@@ -1,7 +1,7 @@
 //! The delivery log: messages sent, each message's deliveries, and every attempt.
 
+use crate::schema::{webhook_attempts as wa, webhook_deliveries as wd, webhook_messages as wm};
 use chrono::{DateTime, Utc};
-use db::schema::{webhook_attempts as wa, webhook_deliveries as wd, webhook_messages as wm};
 use db::{Db, OrgId};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,

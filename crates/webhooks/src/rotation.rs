@@ -2,9 +2,9 @@
 //! `rotate-credentials` command (beside the vault's and the app webhook secrets' own): after it,
 //! the old key can leave `CREDENTIALS_KEYS` without losing any endpoint.
 
+use crate::schema::webhook_endpoints as we;
 use credentials::Keyring;
 use credentials::cipher::Sealed;
-use db::schema::webhook_endpoints as we;
 use db::{AsyncPgConnection, OrgId};
 use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;

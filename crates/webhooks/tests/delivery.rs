@@ -361,7 +361,6 @@ async fn after_a_rotation_both_secrets_verify_for_the_overlap() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotating_the_keyring_reseals_current_and_previous_endpoint_secrets() {
-    use diesel::{ExpressionMethods, QueryDsl};
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = create_org(&db, "Keyring Clinic").await;
@@ -389,13 +388,21 @@ async fn rotating_the_keyring_reseals_current_and_previous_endpoint_secrets() {
         0,
         "nothing left under the old key"
     );
-    use db::schema::webhook_endpoints as we;
-    let keys: (String, Option<String>) = we::table
-        .filter(we::id.eq(endpoint.id))
-        .select((we::secret_key_id, we::previous_key_id))
-        .first(&mut owner)
-        .await
-        .unwrap();
+    #[derive(diesel::QueryableByName, PartialEq, Debug)]
+    struct KeyIds {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        secret_key_id: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        previous_key_id: Option<String>,
+    }
+    let ids: KeyIds = diesel::sql_query(
+        "SELECT secret_key_id, previous_key_id FROM webhook_endpoints WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(endpoint.id)
+    .get_result(&mut owner)
+    .await
+    .unwrap();
+    let keys = (ids.secret_key_id, ids.previous_key_id);
     assert_eq!(keys, ("k2".to_owned(), Some("k2".to_owned())));
     // With the old key gone from the keyring, the secret still opens.
     let only_new = Arc::new(Keyring::new([key("k2", 4)], "k2").unwrap());

@@ -145,23 +145,38 @@ async fn messages(
     w: &World,
     who: &Session,
 ) -> Vec<(String, String, Option<String>, Option<String>)> {
-    use db::schema::messages::dsl as m;
-    use diesel::{ExpressionMethods, QueryDsl};
+    use diesel::sql_types::{Nullable, Text};
     use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        method: String,
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        external_message_id: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        error_code: Option<String>,
+    }
     let o = org(who);
-    w.gw.state
-        .db
-        .tenant(o, async move |c| {
-            m::messages
-                .filter(m::org_id.eq(o.0))
-                .order(m::created_at.asc())
-                .select((m::method, m::status, m::external_message_id, m::error_code))
+    let rows: Vec<Row> =
+        w.gw.state
+            .db
+            .tenant(o, async move |c| {
+                diesel::sql_query(
+                    "SELECT method, status, external_message_id, error_code FROM messages \
+                 WHERE org_id = $1 ORDER BY created_at",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(o.0)
                 .load(c)
                 .await
                 .map_err(db::DbError::Query)
-        })
-        .await
-        .unwrap()
+            })
+            .await
+            .unwrap();
+    rows.into_iter()
+        .map(|r| (r.method, r.status, r.external_message_id, r.error_code))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
