@@ -35,9 +35,9 @@ pub enum LogFormat {
     Text,
 }
 
-/// The gateway's configuration. The database URLs carry passwords: they are held as secrets
-/// (`secrecy`), so `Debug` never prints them.
-#[derive(Clone)]
+/// The gateway's configuration. The database URLs, the signing secrets and the credential
+/// keyring are held as secrets (`secrecy`), so the derived `Debug` never prints them.
+#[derive(Clone, Debug)]
 pub struct Config {
     /// `BIND_ADDR`: address to listen on. Default `127.0.0.1:8080`.
     pub bind_addr: SocketAddr,
@@ -76,13 +76,13 @@ pub struct Config {
     /// `LOG_FORMAT`: `json` (default) or `text`. Levels come from `RUST_LOG` (default `info`).
     pub log_format: LogFormat,
     /// `JWT_SECRET` (required): HS256 key for user tokens, at least 32 bytes.
-    pub jwt_secret: Vec<u8>,
+    pub jwt_secret: secrecy::SecretSlice<u8>,
     /// `API_KEY_PEPPER` (required): HMAC key for stored API-key hashes, at least 32 bytes.
     /// Changing it invalidates every issued API key.
-    pub api_key_pepper: Vec<u8>,
+    pub api_key_pepper: secrecy::SecretSlice<u8>,
     /// `CREDENTIALS_KEYS` (required): the keys sealing customer credentials, as
     /// `id:<base64 of 32 bytes>` separated by commas (several during a rotation).
-    pub credentials_keys: String,
+    pub credentials_keys: secrecy::SecretString,
     /// `CREDENTIALS_ACTIVE_KEY` (required): the id of the key new credentials are sealed with.
     pub credentials_active_key: String,
     /// `TWILIO_API_BASE_URL`, `RESEND_API_BASE_URL`, `ELEVENLABS_API_BASE_URL`,
@@ -260,45 +260,6 @@ impl std::fmt::Debug for VapiConfig {
 /// Vapi's public API.
 pub const VAPI_DEFAULT_BASE_URL: &str = "https://api.vapi.ai";
 
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("bind_addr", &self.bind_addr)
-            .field("database_url", &self.database_url)
-            .field("database_owner_url", &self.database_owner_url)
-            .field("migrate_on_startup", &self.migrate_on_startup)
-            .field("db_pool_size", &self.db_pool_size)
-            .field("db_pool_shards", &self.db_pool_shards)
-            .field("db_statement_timeout", &self.db_statement_timeout)
-            .field("json_limit_bytes", &self.json_limit_bytes)
-            .field("body_limit_bytes", &self.body_limit_bytes)
-            .field("http_workers", &self.http_workers)
-            .field("request_head_timeout", &self.request_head_timeout)
-            .field("edge", &self.edge)
-            .field("shutdown_timeout", &self.shutdown_timeout)
-            .field("log_format", &self.log_format)
-            .field("jwt_secret", &"[redacted]")
-            .field("api_key_pepper", &"[redacted]")
-            .field("credentials_keys", &"[redacted]")
-            .field("credentials_active_key", &self.credentials_active_key)
-            .field("provider_endpoints", &self.provider_endpoints)
-            .field("google", &self.google)
-            .field("public_base_url", &self.public_base_url)
-            .field("ws_heartbeat", &self.ws_heartbeat)
-            .field("ws_send_queue", &self.ws_send_queue)
-            .field("job_workers", &self.job_workers)
-            .field("job_lease", &self.job_lease)
-            .field("vapi", &self.vapi)
-            .field("embeddings", &self.embeddings)
-            .field("retrieval", &self.retrieval)
-            .field("console", &self.console)
-            .field("webhooks", &self.webhooks)
-            .field("rate_limits", &self.rate_limits)
-            .field("cors_origins", &self.cors_origins)
-            .finish()
-    }
-}
-
 struct Vars<F>(F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<F> {
@@ -331,7 +292,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         }
     }
 
-    fn secret(&self, var: &'static str) -> Result<Vec<u8>, ConfigError> {
+    fn secret(&self, var: &'static str) -> Result<secrecy::SecretSlice<u8>, ConfigError> {
         let value = self.required(var, "")?;
         if value.len() < 32 {
             return Err(ConfigError::Invalid {
@@ -340,7 +301,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                     .into(),
             });
         }
-        Ok(value.into_bytes())
+        Ok(value.into_bytes().into())
     }
 
     fn http_url(&self, var: &'static str, default: String) -> Result<String, ConfigError> {
@@ -911,7 +872,7 @@ impl Config {
             log_format,
             jwt_secret: vars.secret("JWT_SECRET")?,
             api_key_pepper: vars.secret("API_KEY_PEPPER")?,
-            credentials_keys: vars.required("CREDENTIALS_KEYS", "")?,
+            credentials_keys: vars.required("CREDENTIALS_KEYS", "")?.into(),
             credentials_active_key: vars.required("CREDENTIALS_ACTIVE_KEY", "")?,
             provider_endpoints: vars.provider_endpoints()?,
             google: vars.google()?,
@@ -1045,10 +1006,9 @@ mod tests {
     fn debug_output_redacts_the_urls_and_secrets() {
         let c = load(&[RUNTIME, OWNER, JWT, PEPPER, KEYS, ACTIVE]).expect("config");
         let debug = format!("{c:?}");
-        assert!(
-            !debug.contains(":secret@") && !debug.contains("0123456789abcdef"),
-            "{debug}"
-        );
+        for secret in [":secret@", JWT.1, PEPPER.1, KEYS.1] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
     }
 
     #[test]

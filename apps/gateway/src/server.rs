@@ -55,7 +55,10 @@ pub fn pool(config: &Config) -> Result<db::Db, db::DbError> {
 /// # Errors
 /// [`credentials::CredentialError::Config`] naming the problem (never a key).
 pub fn keyring(config: &Config) -> Result<credentials::Keyring, credentials::CredentialError> {
-    credentials::Keyring::from_config(&config.credentials_keys, &config.credentials_active_key)
+    credentials::Keyring::from_config(
+        secrecy::ExposeSecret::expose_secret(&config.credentials_keys),
+        &config.credentials_active_key,
+    )
 }
 
 /// This instance's name in event claims and logs: `HOSTNAME` (or `gateway`) and the process id.
@@ -70,8 +73,11 @@ fn instance_name() -> String {
 /// # Errors
 /// [`ServeError::Config`] for a short secret or an unusable keyring.
 pub fn app_state(config: &Config, db: db::Db) -> Result<AppState, ServeError> {
-    let auth = AuthKeys::new(&config.jwt_secret, &config.api_key_pepper)
-        .map_err(|e| ServeError::Config(e.to_string()))?;
+    let auth = AuthKeys::new(
+        secrecy::ExposeSecret::expose_secret(&config.jwt_secret),
+        secrecy::ExposeSecret::expose_secret(&config.api_key_pepper),
+    )
+    .map_err(|e| ServeError::Config(e.to_string()))?;
     let keyring = keyring(config).map_err(|e| ServeError::Config(e.to_string()))?;
     Ok(AppState::new(
         db,

@@ -1,8 +1,11 @@
 //! Applying a stored event: the `dialpad.event` job, run by the platform's job runner.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::schema::webhook_events;
 use db::{Db, OrgId};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use jobs::{Done, Failure, Job, RetryPolicy, Runner};
 use uuid::Uuid;
@@ -20,13 +23,24 @@ pub const RETRY: RetryPolicy = RetryPolicy {
     max_delay: std::time::Duration::from_secs(300),
 };
 
-/// Registers the event handler on `runner`, over `db`.
+/// Registers the event handler on `runner`, over `db`: the events of one organization in a
+/// claim are applied together ([`apply_batch`]), a single one or a failed batch's events one by
+/// one ([`apply`]).
 #[must_use]
 pub fn register(runner: Runner, db: Db) -> Runner {
-    runner.register(JOB_KIND, RETRY, move |job| {
-        let db = db.clone();
-        async move { apply(&db, job).await }
-    })
+    let batched = db.clone();
+    runner.register_batched(
+        JOB_KIND,
+        RETRY,
+        move |job| {
+            let db = db.clone();
+            async move { apply(&db, job).await }
+        },
+        move |batch| {
+            let db = batched.clone();
+            async move { apply_batch(&db, batch).await }
+        },
+    )
 }
 
 /// The job's order key for an event of `app` about Dialpad call `call_id`: the same text as
@@ -48,20 +62,12 @@ pub(crate) fn order_key(app: Uuid, call_id: &serde_json::Value) -> String {
 /// [`Failure::Permanent`] for a job without an event id, [`Failure::Retry`] for a database
 /// failure, [`Failure::LeaseLost`] when another worker owns the job now.
 pub async fn apply(db: &Db, job: Job) -> Result<Done, Failure> {
-    let Some(event_id) = job.payload["event_id"]
-        .as_str()
-        .and_then(|id| Uuid::parse_str(id).ok())
-    else {
-        return Err(Failure::Permanent("the job names no event".into()));
-    };
+    let event_id = event_id(&job)?;
     let org = job.org;
     let claimed = job.clone();
     let applied = db
         .tenant(org, async move |c| {
-            if let Some((app, payload)) = open_event(c, org, event_id).await? {
-                handlers::apply(c, org, app, &payload).await?;
-                close_event(c, org, event_id, "done", None).await?;
-            }
+            apply_events_on(c, org, &[event_id]).await?;
             claimed.complete_on(c).await.map_err(job_error)
         })
         .await;
@@ -71,6 +77,73 @@ pub async fn apply(db: &Db, job: Job) -> Result<Done, Failure> {
         Err(e) if e.is_permanent() || job.last_attempt => dead_letter(db, job, event_id, &e).await,
         Err(e) => Err(Failure::Retry(e.to_string())),
     }
+}
+
+/// Applies the events of several jobs of one organization in **one** tenant transaction, in
+/// enqueue order (a claim holds a call's later event only together with every earlier one, so
+/// each call keeps its arrival order, decision 34): their effects, their `done` marks and the
+/// jobs' completion
+/// commit together, one commit instead of one per event. Any failure rolls the whole batch
+/// back; the runner then applies each job through [`apply`], which retries or dead-letters it
+/// alone.
+///
+/// # Errors
+/// [`Failure::Permanent`] for a job without an event id, [`Failure::LeaseLost`] when another
+/// worker owns one of the jobs now, [`Failure::Retry`] for any other failure.
+pub async fn apply_batch(db: &Db, batch: Arc<Vec<Job>>) -> Result<(), Failure> {
+    let Some(org) = batch.iter().next().map(|j| j.org) else {
+        return Ok(());
+    };
+    let ids = batch.iter().map(event_id).collect::<Result<Vec<_>, _>>()?;
+    db.tenant(org, async move |c| {
+        apply_events_on(c, org, &ids).await?;
+        jobs::complete_batch_on(c, &batch).await.map_err(job_error)
+    })
+    .await
+    .map_err(|e| match e {
+        EventLogError::LeaseLost => Failure::LeaseLost,
+        e => Failure::Retry(e.to_string()),
+    })
+}
+
+/// The stored event a job names.
+fn event_id(job: &Job) -> Result<Uuid, Failure> {
+    job.payload["event_id"]
+        .as_str()
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| Failure::Permanent("the job names no event".into()))
+}
+
+/// Applies the events `ids` that are still `pending`, in the order given, and marks them
+/// `done` (one read and one update for all of them; an event already closed is skipped).
+async fn apply_events_on(
+    c: &mut db::AsyncPgConnection,
+    org: OrgId,
+    ids: &[Uuid],
+) -> Result<(), EventLogError> {
+    let mut open: HashMap<Uuid, (Uuid, serde_json::Value)> = webhook_events::table
+        .filter(webhook_events::id.eq_any(ids))
+        .filter(webhook_events::org_id.eq(org.0))
+        .filter(webhook_events::status.eq("pending"))
+        .select((
+            webhook_events::id,
+            (webhook_events::app_id, webhook_events::payload),
+        ))
+        .load(c)
+        .await?
+        .into_iter()
+        .collect();
+    let mut done = Vec::with_capacity(open.len());
+    for id in ids {
+        if let Some((app, payload)) = open.remove(id) {
+            handlers::apply(c, org, app, &payload).await?;
+            done.push(*id);
+        }
+    }
+    if !done.is_empty() {
+        close_events(c, org, &done, "done", None).await?;
+    }
+    Ok(())
 }
 
 /// Marks an event `dead` with its error and completes its job, together (the event keeps what
@@ -85,7 +158,7 @@ async fn dead_letter(
     tracing::error!(event_id = %event_id, error = %message, "webhook event dead-lettered");
     let org = job.org;
     db.tenant(org, async move |c| {
-        close_event(c, org, event_id, "dead", Some(message)).await?;
+        close_events(c, org, &[event_id], "dead", Some(message)).await?;
         job.complete_on(c).await.map_err(job_error)
     })
     .await
@@ -103,33 +176,17 @@ pub(crate) fn job_error(e: jobs::JobError) -> EventLogError {
     }
 }
 
-/// The app and payload of event `id` while it is still `pending` (`None` once it is closed).
-async fn open_event(
+/// Records the outcome of events `ids`: `done`, or `dead` with `error`.
+async fn close_events(
     c: &mut db::AsyncPgConnection,
     org: OrgId,
-    id: Uuid,
-) -> Result<Option<(Uuid, serde_json::Value)>, EventLogError> {
-    Ok(webhook_events::table
-        .filter(webhook_events::id.eq(id))
-        .filter(webhook_events::org_id.eq(org.0))
-        .filter(webhook_events::status.eq("pending"))
-        .select((webhook_events::app_id, webhook_events::payload))
-        .first(c)
-        .await
-        .optional()?)
-}
-
-/// Records event `id`'s outcome: `done`, or `dead` with `error`.
-async fn close_event(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
-    id: Uuid,
+    ids: &[Uuid],
     status: &'static str,
     error: Option<String>,
 ) -> Result<(), EventLogError> {
     diesel::update(
         webhook_events::table
-            .filter(webhook_events::id.eq(id))
+            .filter(webhook_events::id.eq_any(ids))
             .filter(webhook_events::org_id.eq(org.0)),
     )
     .set((

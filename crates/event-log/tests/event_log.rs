@@ -504,7 +504,7 @@ async fn a_processor_killed_mid_batch_loses_nothing_and_repeats_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unusable_events_are_dead_lettered_with_their_error() {
+async fn unusable_events_are_dead_lettered_with_their_error_and_cost_their_batch_nothing() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let keys = keyring();
@@ -513,20 +513,47 @@ async fn unusable_events_are_dead_lettered_with_their_error() {
     // A voicemail without a Dialpad user cannot be stored (seed 000: the recipient is required).
     let body = json!({"call_id": 9, "state": "voicemail", "event_timestamp": 5,
                       "target": {"id": 3, "type": "office"}, "voicemail_link": "https://dialpad.com/v/9"});
-    ingest::dialpad(&db, &keys, &waker(&db), app, body.to_string().as_bytes())
-        .await
-        .unwrap();
+    // Claimed in one batch with two usable events: the batch fails as a whole, and each
+    // event is then applied alone, so the bad one costs the others nothing.
+    let good = [
+        call_event(10, "ringing", 1_769_596_200_000),
+        call_event(11, "ringing", 1_769_596_200_000),
+    ];
+    for event in [&good[0], &body, &good[1]] {
+        ingest::dialpad(&db, &keys, &waker(&db), app, event.to_string().as_bytes())
+            .await
+            .unwrap();
+    }
     drain(&db).await;
     assert_eq!(
         count(&db, org, "SELECT count(*) AS n FROM webhook_events WHERE status = 'dead' AND last_error LIKE '%dialpad_user_id%'").await,
         1
     );
     assert_eq!(
+        count(
+            &db,
+            org,
+            "SELECT count(*) AS n FROM webhook_events WHERE status = 'done'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(count(&db, org, "SELECT count(*) AS n FROM calls").await, 2);
+    assert_eq!(
         count(&db, org, "SELECT count(*) AS n FROM jobs").await,
         0,
         "its job completed: no retry"
     );
-    assert!(published(&db, org).await.is_empty());
+    let calls: Vec<Value> = published(&db, org)
+        .await
+        .iter()
+        .map(|e| e["call_id"].clone())
+        .collect();
+    assert_eq!(
+        calls,
+        vec![json!(10), json!(11)],
+        "the usable events, once each"
+    );
     assert_eq!(processor::RETRY.delay(1), Duration::from_secs(1));
     assert_eq!(processor::RETRY.delay(4), Duration::from_secs(8));
     assert_eq!(processor::RETRY.delay(30), Duration::from_secs(300));
