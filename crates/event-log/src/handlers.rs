@@ -11,8 +11,6 @@
 
 use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, OrgId};
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::RunQueryDsl;
 use realtime::{Audience, RealtimeEvent, iso};
 use serde_json::{Value, json};
@@ -20,19 +18,6 @@ use uuid::Uuid;
 
 use crate::EventLogError;
 use crate::dialpad::{CallEvent, EventKind};
-
-/// How the call ended (`completed` or `missed`), once it has.
-#[derive(QueryableByName)]
-struct Outcome {
-    #[diesel(sql_type = Nullable<Text>)]
-    outcome: Option<String>,
-}
-
-#[derive(QueryableByName)]
-struct Status {
-    #[diesel(sql_type = Text)]
-    status: String,
-}
 
 fn rank(status: &str) -> u8 {
     match status {
@@ -43,25 +28,37 @@ fn rank(status: &str) -> u8 {
     }
 }
 
-const UPSERT_CALL: &str = "
-INSERT INTO calls (id, org_id, app_id, dialpad_call_id, dialpad_user_id, direction, from_number,
-                   to_number, status, rang_at, started_at, ended_at, duration_seconds,
-                   recording_url, last_event_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (app_id, dialpad_call_id) DO UPDATE SET
-    dialpad_user_id = coalesce(calls.dialpad_user_id, EXCLUDED.dialpad_user_id),
-    direction = coalesce(calls.direction, EXCLUDED.direction),
-    from_number = coalesce(calls.from_number, EXCLUDED.from_number),
-    to_number = coalesce(calls.to_number, EXCLUDED.to_number),
-    status = CASE WHEN call_status_rank(EXCLUDED.status) > call_status_rank(calls.status)
-                  THEN EXCLUDED.status ELSE calls.status END,
-    rang_at = coalesce(calls.rang_at, EXCLUDED.rang_at),
-    started_at = coalesce(calls.started_at, EXCLUDED.started_at),
-    ended_at = coalesce(calls.ended_at, EXCLUDED.ended_at),
-    duration_seconds = coalesce(EXCLUDED.duration_seconds, calls.duration_seconds),
-    recording_url = coalesce(EXCLUDED.recording_url, calls.recording_url),
-    last_event_at = greatest(calls.last_event_at, EXCLUDED.last_event_at)
-RETURNING outcome";
+/// The SQL function behind [`call_update`] (its 15 parameters are the function's).
+#[allow(clippy::too_many_arguments)]
+mod sql {
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid};
+
+    diesel::define_sql_function! {
+        /// `calls_upsert_dialpad(…)` (migration 000027): the call's status before the event
+        /// (none for a new call) and its outcome after it. Called through the query builder so
+        /// that the statement is prepared once per connection (issue 22).
+        fn calls_upsert_dialpad(
+            p_id: Uuid,
+            p_org: Uuid,
+            p_app: Uuid,
+            p_call_id: BigInt,
+            p_user_id: Nullable<BigInt>,
+            p_direction: Nullable<Text>,
+            p_from: Nullable<Text>,
+            p_to: Nullable<Text>,
+            p_status: Text,
+            p_rang_at: Nullable<Timestamptz>,
+            p_started_at: Nullable<Timestamptz>,
+            p_ended_at: Nullable<Timestamptz>,
+            p_duration: Nullable<Integer>,
+            p_recording_url: Nullable<Text>,
+            p_at: Timestamptz,
+        ) -> diesel::sql_types::Record<(
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        )>;
+    }
+}
 
 /// Applies one stored event. Returns our event type (`call.ring`, …, `ignored`).
 pub(crate) async fn apply(
@@ -105,15 +102,6 @@ async fn call_update(
     status: &'static str,
     kind: EventKind,
 ) -> Result<(), EventLogError> {
-    let prior: Option<Status> = diesel::sql_query(
-        "SELECT status FROM calls WHERE app_id = $1 AND org_id = $2 AND dialpad_call_id = $3 FOR UPDATE",
-    )
-    .bind::<SqlUuid, _>(app)
-    .bind::<SqlUuid, _>(org.0)
-    .bind::<BigInt, _>(event.call_id)
-    .get_result(c)
-    .await
-    .optional()?;
     let (from, to) = event.from_to();
     let duration = kind.ends_call().then(|| duration_seconds(event)).flatten();
     // The event's own moment falls back to when it happened; other moments only as sent.
@@ -122,25 +110,27 @@ async fn call_update(
     let rang_at = moment(kind == EventKind::Ring, event.date_rang);
     let started_at = moment(kind == EventKind::Started, event.date_connected);
     let ended_at = moment(kind.ends_call(), event.date_ended);
-    let upserted: Outcome = diesel::sql_query(UPSERT_CALL)
-        .bind::<SqlUuid, _>(Uuid::new_v4())
-        .bind::<SqlUuid, _>(org.0)
-        .bind::<SqlUuid, _>(app)
-        .bind::<BigInt, _>(event.call_id)
-        .bind::<Nullable<BigInt>, _>(event.dialpad_user_id())
-        .bind::<Nullable<Text>, _>(event.direction.clone())
-        .bind::<Nullable<Text>, _>(from.clone())
-        .bind::<Nullable<Text>, _>(to.clone())
-        .bind::<Text, _>(status)
-        .bind::<Nullable<Timestamptz>, _>(rang_at)
-        .bind::<Nullable<Timestamptz>, _>(started_at)
-        .bind::<Nullable<Timestamptz>, _>(ended_at)
-        .bind::<Nullable<Integer>, _>(duration)
-        .bind::<Nullable<Text>, _>(<[String]>::first(&event.recording_urls).cloned())
-        .bind::<Nullable<Timestamptz>, _>(Some(event.happened_at()))
+    let (prior, outcome): (Option<String>, Option<String>) =
+        diesel::select(sql::calls_upsert_dialpad(
+            Uuid::new_v4(),
+            org.0,
+            app,
+            event.call_id,
+            event.dialpad_user_id(),
+            event.direction.clone(),
+            from.clone(),
+            to.clone(),
+            status,
+            rang_at,
+            started_at,
+            ended_at,
+            duration,
+            <[String]>::first(&event.recording_urls).cloned(),
+            event.happened_at(),
+        ))
         .get_result(c)
         .await?;
-    let advanced = prior.is_none_or(|p| rank(status) > rank(&p.status));
+    let advanced = prior.is_none_or(|p| rank(status) > rank(&p));
     if !advanced || kind == EventKind::RecordingCompleted {
         return Ok(());
     }
@@ -156,7 +146,7 @@ async fn call_update(
     });
     if kind.ends_call() {
         payload["duration_seconds"] = json!(duration);
-        payload["outcome"] = json!(upserted.outcome);
+        payload["outcome"] = json!(outcome);
     }
     if let Some(event_type) = webhook_type(kind) {
         emit(c, org, app, event_type, &payload).await?;
