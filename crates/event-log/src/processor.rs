@@ -82,10 +82,9 @@ pub async fn apply(db: &Db, job: Job) -> Result<Done, Failure> {
 /// Applies the events of several jobs of one organization in **one** tenant transaction, in
 /// enqueue order (a claim holds a call's later event only together with every earlier one, so
 /// each call keeps its arrival order, decision 34): their effects, their `done` marks and the
-/// jobs' completion
-/// commit together, one commit instead of one per event. Any failure rolls the whole batch
-/// back; the runner then applies each job through [`apply`], which retries or dead-letters it
-/// alone.
+/// jobs' completion commit together, one commit instead of one per event. Any failure rolls the
+/// whole batch back; the runner then applies each job through [`apply`], which retries or
+/// dead-letters it alone.
 ///
 /// # Errors
 /// [`Failure::Permanent`] for a job without an event id, [`Failure::LeaseLost`] when another
