@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::schema::{credential_audit_log, org_credentials};
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{Db, OrgId, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -144,7 +144,7 @@ impl CredentialService {
     ) -> Result<Arc<Credential>, CredentialError> {
         let row: Option<SealedRow> = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 org_credentials::table
                     .filter(org_credentials::org_id.eq(org.0))
                     .filter(org_credentials::provider.eq(provider.as_str()))
@@ -154,7 +154,7 @@ impl CredentialService {
                         org_credentials::nonce,
                         org_credentials::ciphertext,
                     ))
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()
                     .map_err(CredentialError::from)
@@ -208,13 +208,13 @@ impl CredentialService {
         provider: Provider,
     ) -> Result<Option<CredentialRecord>, CredentialError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 org_credentials::table
                     .filter(org_credentials::org_id.eq(org.0))
                     .filter(org_credentials::provider.eq(provider.as_str()))
                     .filter(org_credentials::is_active.eq(true))
                     .select(CredentialRecord::as_select())
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()
                     .map_err(CredentialError::from)
@@ -228,13 +228,13 @@ impl CredentialService {
     /// [`CredentialError::Db`].
     pub async fn list(&self, org: OrgId) -> Result<Vec<CredentialRecord>, CredentialError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 org_credentials::table
                     .filter(org_credentials::org_id.eq(org.0))
                     .filter(org_credentials::is_active.eq(true))
                     .order(org_credentials::provider.asc())
                     .select(CredentialRecord::as_select())
-                    .load(c)
+                    .load(tx)
                     .await
                     .map_err(CredentialError::from)
             })
@@ -261,8 +261,8 @@ impl CredentialService {
         let metadata = credential.metadata();
         let record = self
             .db
-            .tenant(org, async move |c| {
-                retire_active(c, org, provider).await?;
+            .tenant(org, async move |tx| {
+                retire_active(tx, provider).await?;
                 let record: CredentialRecord = diesel::insert_into(org_credentials::table)
                     .values((
                         org_credentials::id.eq(Uuid::new_v4()),
@@ -275,9 +275,9 @@ impl CredentialService {
                         org_credentials::last_verified_at.eq(verified_now.then(Utc::now)),
                     ))
                     .returning(CredentialRecord::as_returning())
-                    .get_result(c)
+                    .get_result(tx)
                     .await?;
-                audit(c, org, provider, "credential.stored", None, by).await?;
+                audit(tx, provider, "credential.stored", None, by).await?;
                 Ok::<_, CredentialError>(record)
             })
             .await?;
@@ -300,7 +300,7 @@ impl CredentialService {
         by: &ChangedBy,
     ) -> Result<CredentialRecord, CredentialError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let active = org_credentials::table
                     .filter(org_credentials::org_id.eq(org.0))
                     .filter(org_credentials::provider.eq(provider.as_str()))
@@ -316,18 +316,18 @@ impl CredentialService {
                             org_credentials::verification_error.eq(None::<String>),
                         ))
                         .returning(CredentialRecord::as_returning())
-                        .get_result(c)
+                        .get_result(tx)
                         .await
                         .optional()?,
                     Err(message) => diesel::update(active)
                         .set(org_credentials::verification_error.eq(Some(message)))
                         .returning(CredentialRecord::as_returning())
-                        .get_result(c)
+                        .get_result(tx)
                         .await
                         .optional()?,
                 };
                 let record = record.ok_or(CredentialError::NotConnected(provider))?;
-                audit(c, org, provider, action, detail, by).await?;
+                audit(tx, provider, action, detail, by).await?;
                 Ok(record)
             })
             .await
@@ -346,10 +346,10 @@ impl CredentialService {
     ) -> Result<bool, CredentialError> {
         let retired = self
             .db
-            .tenant(org, async move |c| {
-                let retired = retire_active(c, org, provider).await?;
+            .tenant(org, async move |tx| {
+                let retired = retire_active(tx, provider).await?;
                 if retired {
-                    audit(c, org, provider, "credential.disconnected", None, by).await?;
+                    audit(tx, provider, "credential.disconnected", None, by).await?;
                 }
                 Ok::<_, CredentialError>(retired)
             })
@@ -360,11 +360,8 @@ impl CredentialService {
 }
 
 /// Turns the active row (if any) into history.
-async fn retire_active(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    provider: Provider,
-) -> Result<bool, CredentialError> {
+async fn retire_active(tx: &mut TenantTx, provider: Provider) -> Result<bool, CredentialError> {
+    let org = tx.org();
     let retired = diesel::update(
         org_credentials::table
             .filter(org_credentials::org_id.eq(org.0))
@@ -375,7 +372,7 @@ async fn retire_active(
         org_credentials::is_active.eq(false),
         org_credentials::deleted_at.eq(Some(Utc::now())),
     ))
-    .execute(c)
+    .execute(tx)
     .await?;
     Ok(retired > 0)
 }
@@ -384,13 +381,13 @@ async fn retire_active(
 /// vault's own `credential_audit_log` (as `<action>`) and, on the provider, in the
 /// organization's audit trail (`GET /api/audit-log`). `detail` is a verification error, never a secret.
 async fn audit(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     provider: Provider,
     action: &'static str,
     detail: Option<String>,
     by: &ChangedBy,
 ) -> Result<(), CredentialError> {
+    let org = tx.org();
     let trail = serde_json::json!({ "provider": provider.as_str(), "error": detail });
     diesel::insert_into(credential_audit_log::table)
         .values((
@@ -401,9 +398,9 @@ async fn audit(
             credential_audit_log::detail.eq(detail),
             credential_audit_log::actor.eq(by.actor.id()),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
-    by.record_on(c, org, action, Some(provider.as_str().to_owned()), trail)
+    by.record_on(tx, action, Some(provider.as_str().to_owned()), trail)
         .await?;
     Ok(())
 }

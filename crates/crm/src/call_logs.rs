@@ -8,7 +8,7 @@
 
 use crate::schema::call_logs;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{Db, OrgId, TenantTx};
 use diesel::dsl::{count_star, sql};
 use diesel::sql_types::{BigInt, Double, Nullable};
 use diesel::{
@@ -135,11 +135,8 @@ pub struct NewCallLog {
 ///
 /// # Errors
 /// [`CrmError::Db`] (including a repeated `vapi_call_id`).
-pub async fn record_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    new: NewCallLog,
-) -> Result<CallLog, CrmError> {
+pub async fn record_on(tx: &mut TenantTx, new: NewCallLog) -> Result<CallLog, CrmError> {
+    let org = tx.org();
     let call_sid = new.call_sid.clone().unwrap_or_else(|| {
         new.vapi_call_id.as_ref().map_or_else(
             || format!("manual-{}", Uuid::new_v4()),
@@ -172,7 +169,7 @@ pub async fn record_on(
             call_logs::ended_at.eq(ended_at),
         ))
         .returning(CallLog::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await?)
 }
 
@@ -181,7 +178,7 @@ pub async fn record_on(
 /// # Errors
 /// As [`record_on`].
 pub async fn record(db: &Db, org: OrgId, new: NewCallLog) -> Result<CallLog, CrmError> {
-    db.tenant(org, async move |c| record_on(c, org, new).await)
+    db.tenant(org, async move |tx| record_on(tx, new).await)
         .await
 }
 
@@ -265,14 +262,14 @@ pub async fn list(
             "call_type must be inbound or outbound".into(),
         ));
     }
-    db.tenant(org, async move |c| {
-        let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
+    db.tenant(org, async move |tx| {
+        let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
         let rows = filtered(org, &query)
             .order((call_logs::created_at.desc(), call_logs::id.desc()))
             .limit(page.limit)
             .offset(page.offset)
             .select(CallLog::as_select())
-            .load(c)
+            .load(tx)
             .await?;
         Ok((rows, total))
     })
@@ -284,18 +281,18 @@ pub async fn list(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<CallLog, CrmError> {
-    db.tenant(org, async move |c| get_on(c, org, id).await)
-        .await
+    db.tenant(org, async move |tx| get_on(tx, id).await).await
 }
 
 /// [`get`] inside the caller's tenant transaction.
 ///
 /// # Errors
 /// As [`get`].
-pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<CallLog, CrmError> {
+pub async fn get_on(tx: &mut TenantTx, id: Uuid) -> Result<CallLog, CrmError> {
+    let org = tx.org();
     one(org.0, id)
         .select(CallLog::as_select())
-        .first(c)
+        .first(tx)
         .await
         .optional()?
         .ok_or(CrmError::NotFound("call"))
@@ -331,7 +328,7 @@ pub async fn stats(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<CallStats, CrmError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let window = CallQuery {
             from,
             to,
@@ -346,13 +343,13 @@ pub async fn stats(
                     sql::<BigInt>("coalesce(sum(financial_value_minor), 0)::bigint"),
                     sql::<Nullable<Double>>("avg(duration_seconds)::float8"),
                 ))
-                .first(c)
+                .first(tx)
                 .await?;
         let recent = filtered(org, &window)
             .order((call_logs::created_at.desc(), call_logs::id.desc()))
             .limit(10)
             .select(CallLog::as_select())
-            .load(c)
+            .load(tx)
             .await?;
         #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
         let success_rate = if inbound == 0 {
@@ -392,12 +389,12 @@ pub struct CallSummary {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn recent_summaries_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     contact: Uuid,
     except_vapi_call: Option<&str>,
     limit: i64,
 ) -> Result<Vec<CallSummary>, CrmError> {
+    let org = tx.org();
     let mut query = call_logs::table
         .filter(call_logs::org_id.eq(org.0))
         .filter(call_logs::contact_id.eq(contact))
@@ -418,7 +415,7 @@ pub async fn recent_summaries_on(
             call_logs::outcome_summary,
             call_logs::booking_confirmed,
         ))
-        .load(c)
+        .load(tx)
         .await?;
     Ok(rows
         .into_iter()
@@ -438,14 +435,11 @@ pub async fn recent_summaries_on(
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn mark_booked_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    id: Uuid,
-) -> Result<(), CrmError> {
+pub async fn mark_booked_on(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
+    let org = tx.org();
     diesel::update(one(org.0, id))
         .set(call_logs::booking_confirmed.eq(true))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -456,20 +450,20 @@ pub async fn mark_booked_on(
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn log_transfer_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     to: &str,
     reason: &str,
     at: DateTime<Utc>,
 ) -> Result<(), CrmError> {
+    let org = tx.org();
     diesel::update(one(org.0, id))
         .set((
             call_logs::transfer_to.eq(to),
             call_logs::transfer_time.eq(at),
             call_logs::transfer_reason.eq(reason),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -526,11 +520,10 @@ pub struct UpsertedCall {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn upsert_vapi_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     row: &VapiCallRow<'_>,
 ) -> Result<Option<UpsertedCall>, CrmError> {
-    upsert_vapi(c, org, row, false).await
+    upsert_vapi(tx, row, false).await
 }
 
 /// [`upsert_vapi_on`] for an `end-of-call-report`, which also marks the row as having its
@@ -541,11 +534,10 @@ pub async fn upsert_vapi_on(
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn store_report_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     row: &VapiCallRow<'_>,
 ) -> Result<Option<UpsertedCall>, CrmError> {
-    upsert_vapi(c, org, row, true).await
+    upsert_vapi(tx, row, true).await
 }
 
 /// The SQL function behind [`upsert_vapi_on`] (its 14 parameters are the function's).
@@ -585,11 +577,11 @@ mod sql {
 use sql::call_logs_upsert_vapi_fn;
 
 async fn upsert_vapi(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     row: &VapiCallRow<'_>,
     report: bool,
 ) -> Result<Option<UpsertedCall>, CrmError> {
+    let org = tx.org();
     let upserted = diesel::select(call_logs_upsert_vapi_fn(
         Uuid::new_v4(),
         org.0,
@@ -606,7 +598,7 @@ async fn upsert_vapi(
         row.metadata.clone(),
         report,
     ))
-    .get_result::<(Uuid, String, Option<Uuid>, bool, Option<DateTime<Utc>>)>(c)
+    .get_result::<(Uuid, String, Option<Uuid>, bool, Option<DateTime<Utc>>)>(tx)
     .await
     .optional()?;
     Ok(upserted.map(
@@ -660,11 +652,11 @@ pub struct CallAnalysis<'a> {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn record_analysis_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     a: &CallAnalysis<'_>,
 ) -> Result<(), CrmError> {
+    let org = tx.org();
     use diesel::sql_types::{Bool, Int4, Int8, Text};
     diesel::sql_query(
         "UPDATE call_logs SET outcome = $3, outcome_summary = $4, transcript = $5, \
@@ -694,7 +686,7 @@ pub async fn record_analysis_on(
     .bind::<Int8, _>(a.value_minor)
     .bind::<Nullable<diesel::sql_types::Uuid>, _>(a.contact_id)
     .bind::<Int4, _>(a.lead_score)
-    .execute(c)
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -720,12 +712,12 @@ pub struct CallBackRow {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn find_call_back_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     idempotency_key: Option<&str>,
     contact: Uuid,
     since: DateTime<Utc>,
 ) -> Result<Option<CallBackRow>, CrmError> {
+    let org = tx.org();
     let mut existing = call_logs::table
         .filter(call_logs::org_id.eq(org.0))
         .filter(call_logs::call_type.eq("outbound"))
@@ -753,7 +745,7 @@ pub async fn find_call_back_on(
             call_logs::vapi_call_id,
             call_logs::metadata,
         ))
-        .first(c)
+        .first(tx)
         .await
         .optional()?;
     Ok(
@@ -771,11 +763,11 @@ pub async fn find_call_back_on(
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn open_call_back_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     contact: &crate::contacts::Contact,
     metadata: serde_json::Value,
 ) -> Result<CallBackRow, CrmError> {
+    let org = tx.org();
     let id = Uuid::new_v4();
     diesel::insert_into(call_logs::table)
         .values((
@@ -789,7 +781,7 @@ pub async fn open_call_back_on(
             call_logs::status.eq("pending"),
             call_logs::metadata.eq(&metadata),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(CallBackRow {
         id,
@@ -804,17 +796,17 @@ pub async fn open_call_back_on(
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn claim_call_back_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<(), CrmError> {
+    let org = tx.org();
     use diesel::sql_types::Jsonb;
     diesel::update(one(org.0, id))
         .set(call_logs::metadata.eq(
             sql::<Jsonb>("metadata || ").bind::<Jsonb, _>(serde_json::json!({"placing_since": at})),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -831,11 +823,11 @@ struct StatusRow {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn call_back_placed_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     vapi_call_id: Option<&str>,
 ) -> Result<String, CrmError> {
+    let org = tx.org();
     Ok(diesel::sql_query(
         "UPDATE call_logs SET \
            status = CASE WHEN status = 'pending' THEN 'initiated' ELSE status END, \
@@ -847,7 +839,7 @@ pub async fn call_back_placed_on(
     .bind::<diesel::sql_types::Uuid, _>(org.0)
     .bind::<diesel::sql_types::Uuid, _>(id)
     .bind::<Nullable<diesel::sql_types::Text>, _>(vapi_call_id)
-    .get_result::<StatusRow>(c)
+    .get_result::<StatusRow>(tx)
     .await?
     .status)
 }
@@ -857,12 +849,8 @@ pub async fn call_back_placed_on(
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn call_back_failed_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    id: Uuid,
-    error: &str,
-) -> Result<(), CrmError> {
+pub async fn call_back_failed_on(tx: &mut TenantTx, id: Uuid, error: &str) -> Result<(), CrmError> {
+    let org = tx.org();
     use diesel::sql_types::Jsonb;
     diesel::update(one(org.0, id).filter(call_logs::status.eq("pending")))
         .set((
@@ -870,7 +858,7 @@ pub async fn call_back_failed_on(
             call_logs::metadata.eq(sql::<Jsonb>("(metadata - 'placing_since') || ")
                 .bind::<Jsonb, _>(serde_json::json!({"error": error}))),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::schema::contacts;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{Db, OrgId, TenantTx};
 use diesel::dsl::count_star;
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgSortExpressionMethods,
@@ -222,7 +222,7 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
     let temperature = new.lead_temperature.unwrap_or_else(|| "warm".into());
     one_of(&temperature, &TEMPERATURES, "lead_temperature")?;
     let score = check_score(new.lead_score.unwrap_or(0))?;
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let created: Contact = diesel::insert_into(contacts::table)
             .values((
                 contacts::id.eq(Uuid::new_v4()),
@@ -238,10 +238,10 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
                 contacts::company.eq(company),
             ))
             .returning(Contact::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await
             .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
-        emit_on(c, org, "contact.created", &created).await?;
+        emit_on(tx, "contact.created", &created).await?;
         Ok(created)
     })
     .await
@@ -253,8 +253,7 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
 /// # Errors
 /// [`CrmError::Db`].
 async fn emit_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     event_type: &'static str,
     contact: &Contact,
 ) -> Result<(), CrmError> {
@@ -268,7 +267,7 @@ async fn emit_on(
         "temperature": contact.lead_temperature,
         "lead_score": contact.lead_score,
     });
-    webhooks::emit(c, org, event_type, data).await?;
+    webhooks::emit(tx, event_type, data).await?;
     Ok(())
 }
 
@@ -277,18 +276,18 @@ async fn emit_on(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Contact, CrmError> {
-    db.tenant(org, async move |c| get_on(c, org, id).await)
-        .await
+    db.tenant(org, async move |tx| get_on(tx, id).await).await
 }
 
 /// [`get`] inside the caller's tenant transaction.
 ///
 /// # Errors
 /// As [`get`].
-pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<Contact, CrmError> {
+pub async fn get_on(tx: &mut TenantTx, id: Uuid) -> Result<Contact, CrmError> {
+    let org = tx.org();
     one(org.0, id)
         .select(Contact::as_select())
-        .first(c)
+        .first(tx)
         .await
         .optional()?
         .ok_or(CrmError::NotFound("contact"))
@@ -298,16 +297,13 @@ pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<C
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn find_by_phone(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    phone: &str,
-) -> Result<Option<Contact>, CrmError> {
+pub async fn find_by_phone(tx: &mut TenantTx, phone: &str) -> Result<Option<Contact>, CrmError> {
+    let org = tx.org();
     Ok(contacts::table
         .filter(contacts::org_id.eq(org.0))
         .filter(contacts::phone.eq(phone))
         .select(Contact::as_select())
-        .first(c)
+        .first(tx)
         .await
         .optional()?)
 }
@@ -323,12 +319,12 @@ pub const UNKNOWN_CALLER: &str = "Unknown Caller";
 /// # Errors
 /// [`CrmError::Invalid`] for an email that is not one, [`CrmError::Db`].
 pub async fn find_or_create_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     name: &str,
     phone: &str,
     email: Option<&str>,
 ) -> Result<Contact, CrmError> {
+    let org = tx.org();
     let email = clean_email(email.map(str::to_owned))?;
     let inserted = diesel::insert_into(contacts::table)
         .values((
@@ -340,13 +336,13 @@ pub async fn find_or_create_on(
         ))
         .on_conflict((contacts::org_id, contacts::phone))
         .do_nothing()
-        .execute(c)
+        .execute(tx)
         .await?;
-    let found = find_by_phone(c, org, phone)
+    let found = find_by_phone(tx, phone)
         .await?
         .ok_or(CrmError::NotFound("contact"))?;
     if inserted == 1 {
-        emit_on(c, org, "contact.created", &found).await?;
+        emit_on(tx, "contact.created", &found).await?;
     }
     let learns_name =
         found.name == UNKNOWN_CALLER && !name.trim().is_empty() && name != UNKNOWN_CALLER;
@@ -364,9 +360,9 @@ pub async fn find_or_create_on(
             contacts::email.eq(found.email.clone().or(email)),
         ))
         .returning(Contact::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await?;
-    emit_on(c, org, "contact.updated", &learned).await?;
+    emit_on(tx, "contact.updated", &learned).await?;
     Ok(learned)
 }
 
@@ -376,11 +372,11 @@ pub async fn find_or_create_on(
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn mark_booked_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     contact: &Contact,
     at: DateTime<Utc>,
 ) -> Result<(), CrmError> {
+    let org = tx.org();
     if check_transition(&contact.lead_status, "booked").is_err() {
         return Ok(());
     }
@@ -390,11 +386,11 @@ pub async fn mark_booked_on(
             contacts::last_contacted_at.eq(at),
         ))
         .returning(Contact::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await
         .optional()?;
     if let Some(booked) = booked.filter(|_| contact.lead_status != "booked") {
-        emit_on(c, org, "contact.updated", &booked).await?;
+        emit_on(tx, "contact.updated", &booked).await?;
     }
     Ok(())
 }
@@ -443,14 +439,14 @@ pub async fn list(
     if let Some(t) = &query.lead_temperature {
         one_of(t, &TEMPERATURES, "lead_temperature")?;
     }
-    db.tenant(org, async move |c| {
-        let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
+    db.tenant(org, async move |tx| {
+        let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
         let rows = filtered(org, &query)
             .order((contacts::created_at.desc(), contacts::id.desc()))
             .limit(page.limit)
             .offset(page.offset)
             .select(Contact::as_select())
-            .load(c)
+            .load(tx)
             .await?;
         Ok((rows, total))
     })
@@ -480,11 +476,11 @@ pub async fn update(
         one_of(t, &TEMPERATURES, "lead_temperature")?;
     }
     let score = patch.lead_score.map(check_score).transpose()?;
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let current = one(org.0, id)
             .select(Contact::as_select())
             .for_update()
-            .first(c)
+            .first(tx)
             .await
             .optional()?
             .ok_or(CrmError::NotFound("contact"))?;
@@ -509,10 +505,10 @@ pub async fn update(
                     .eq(patch.last_contacted_at.or(current.last_contacted_at)),
             ))
             .returning(Contact::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await
             .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
-        emit_on(c, org, "contact.updated", &updated).await?;
+        emit_on(tx, "contact.updated", &updated).await?;
         Ok(updated)
     })
     .await
@@ -523,8 +519,8 @@ pub async fn update(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
-    db.tenant(org, async move |c| {
-        let n = diesel::delete(one(org.0, id)).execute(c).await?;
+    db.tenant(org, async move |tx| {
+        let n = diesel::delete(one(org.0, id)).execute(tx).await?;
         if n == 0 {
             Err(CrmError::NotFound("contact"))
         } else {
@@ -539,12 +535,12 @@ pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn stats(db: &Db, org: OrgId) -> Result<ContactStats, CrmError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let rows: Vec<(String, i64)> = contacts::table
             .filter(contacts::org_id.eq(org.0))
             .group_by(contacts::lead_temperature)
             .select((contacts::lead_temperature, count_star()))
-            .load(c)
+            .load(tx)
             .await?;
         let of = |t: &str| rows.iter().find(|(k, _)| k == t).map_or(0, |(_, n)| *n);
         Ok(ContactStats {
@@ -570,13 +566,13 @@ diesel::define_sql_function! {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn touch_caller_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     phone: &str,
     name: &str,
     new_score: i32,
     at: DateTime<Utc>,
 ) -> Result<Contact, CrmError> {
+    let org = tx.org();
     let inserted = diesel::insert_into(contacts::table)
         .values((
             contacts::id.eq(Uuid::new_v4()),
@@ -588,7 +584,7 @@ pub async fn touch_caller_on(
         ))
         .on_conflict((contacts::org_id, contacts::phone))
         .do_nothing()
-        .execute(c)
+        .execute(tx)
         .await?;
     let caller: Contact = diesel::update(
         contacts::table
@@ -597,10 +593,10 @@ pub async fn touch_caller_on(
     )
     .set(contacts::last_contacted_at.eq(at))
     .returning(Contact::as_returning())
-    .get_result(c)
+    .get_result(tx)
     .await?;
     if inserted == 1 {
-        emit_on(c, org, "contact.created", &caller).await?;
+        emit_on(tx, "contact.created", &caller).await?;
     }
     Ok(caller)
 }
@@ -620,11 +616,8 @@ pub enum CallerKey {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn look_up_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    key: &CallerKey,
-) -> Result<Vec<Contact>, CrmError> {
+pub async fn look_up_on(tx: &mut TenantTx, key: &CallerKey) -> Result<Vec<Contact>, CrmError> {
+    let org = tx.org();
     let q = contacts::table
         .filter(contacts::org_id.eq(org.0))
         .into_boxed();
@@ -636,7 +629,7 @@ pub async fn look_up_on(
     Ok(q.order(contacts::last_contacted_at.desc().nulls_last())
         .limit(5)
         .select(Contact::as_select())
-        .load(c)
+        .load(tx)
         .await?)
 }
 
@@ -645,11 +638,12 @@ pub async fn look_up_on(
 ///
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
-pub async fn lock_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<(), CrmError> {
+pub async fn lock_on(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
+    let org = tx.org();
     one(org.0, id)
         .select(contacts::id)
         .for_update()
-        .first::<Uuid>(c)
+        .first::<Uuid>(tx)
         .await
         .optional()?
         .map(|_| ())
@@ -661,11 +655,11 @@ pub async fn lock_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn mark_called_back_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<(), CrmError> {
+    let org = tx.org();
     diesel::update(one(org.0, id))
         .set((
             contacts::last_contacted_at.eq(at),
@@ -673,7 +667,7 @@ pub async fn mark_called_back_on(
                 "CASE WHEN lead_status = 'new' THEN 'contacted' ELSE lead_status END",
             )),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -698,11 +692,11 @@ pub struct CallVerdict<'a> {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn record_call_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     verdict: CallVerdict<'_>,
 ) -> Result<(), CrmError> {
+    let org = tx.org();
     let recorded: Option<Contact> = diesel::update(one(org.0, id))
         .set((
             contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
@@ -717,11 +711,11 @@ pub async fn record_call_on(
             contacts::last_contacted_at.eq(verdict.at),
         ))
         .returning(Contact::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await
         .optional()?;
     if let Some(contact) = recorded {
-        emit_on(c, org, "contact.updated", &contact).await?;
+        emit_on(tx, "contact.updated", &contact).await?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use crate::schema::services;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{Db, OrgId, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -122,19 +122,20 @@ fn check(
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn list(db: &Db, org: OrgId) -> Result<Vec<Service>, CrmError> {
-    db.tenant(org, async move |c| list_on(c, org).await).await
+    db.tenant(org, async move |tx| list_on(tx).await).await
 }
 
 /// [`list`] inside the caller's tenant transaction.
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn list_on(c: &mut AsyncPgConnection, org: OrgId) -> Result<Vec<Service>, CrmError> {
+pub async fn list_on(tx: &mut TenantTx) -> Result<Vec<Service>, CrmError> {
+    let org = tx.org();
     Ok(services::table
         .filter(services::org_id.eq(org.0))
         .order(services::name.asc())
         .select(Service::as_select())
-        .load(c)
+        .load(tx)
         .await?)
 }
 
@@ -143,18 +144,18 @@ pub async fn list_on(c: &mut AsyncPgConnection, org: OrgId) -> Result<Vec<Servic
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Service, CrmError> {
-    db.tenant(org, async move |c| get_on(c, org, id).await)
-        .await
+    db.tenant(org, async move |tx| get_on(tx, id).await).await
 }
 
 /// [`get`] inside the caller's tenant transaction.
 ///
 /// # Errors
 /// As [`get`].
-pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<Service, CrmError> {
+pub async fn get_on(tx: &mut TenantTx, id: Uuid) -> Result<Service, CrmError> {
+    let org = tx.org();
     one(org.0, id)
         .select(Service::as_select())
-        .first(c)
+        .first(tx)
         .await
         .optional()?
         .ok_or(CrmError::NotFound("service"))
@@ -172,7 +173,7 @@ pub async fn create(db: &Db, org: OrgId, new: NewService) -> Result<Service, Crm
         CrmError::Invalid("price_minor (minor units) or price (major units) is required".into())
     })?;
     let keywords = clean_keywords(new.keywords);
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         diesel::insert_into(services::table)
             .values((
                 services::id.eq(Uuid::new_v4()),
@@ -184,7 +185,7 @@ pub async fn create(db: &Db, org: OrgId, new: NewService) -> Result<Service, Crm
                 services::keywords.eq(keywords),
             ))
             .returning(Service::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await
             .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
     })
@@ -206,8 +207,8 @@ pub async fn update(
         patch.currency.as_deref(),
         patch.duration_minutes,
     )?;
-    db.tenant(org, async move |c| {
-        let current = get_on(c, org, id).await?;
+    db.tenant(org, async move |tx| {
+        let current = get_on(tx, id).await?;
         let currency = patch.currency.unwrap_or(current.currency);
         let price_minor = patch.price.resolve(&currency)?;
         diesel::update(one(org.0, id))
@@ -221,7 +222,7 @@ pub async fn update(
                 services::is_active.eq(patch.is_active.unwrap_or(current.is_active)),
             ))
             .returning(Service::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await
             .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
     })
@@ -233,8 +234,8 @@ pub async fn update(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
 pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
-    db.tenant(org, async move |c| {
-        let n = diesel::delete(one(org.0, id)).execute(c).await?;
+    db.tenant(org, async move |tx| {
+        let n = diesel::delete(one(org.0, id)).execute(tx).await?;
         if n == 0 {
             Err(CrmError::NotFound("service"))
         } else {

@@ -29,7 +29,7 @@ pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use listener::{Listener, Notification};
 pub use pool::Db;
-pub use scope::{ConnFn, OrgId, SystemOp};
+pub use scope::{ConnFn, OrgId, SystemOp, TenantTx, TxFn};
 
 /// Name of the role the gateway serves as (owns nothing, `NOBYPASSRLS`). The migrations grant to it
 /// by this name.

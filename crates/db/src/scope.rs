@@ -6,6 +6,7 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::pool::PooledConn;
 use crate::{Db, DbError};
 
 /// An organization's id: the tenant key carried by every tenant row as `org_id`.
@@ -147,8 +148,74 @@ where
     type Fut = Fut;
 }
 
+/// [`ConnFn`] for a closure over a [`TenantTx`] (`async move |tx| { … }`).
+pub trait TxFn<'t, T>:
+    AsyncFnOnce(&'t mut TenantTx) -> T + FnOnce(&'t mut TenantTx) -> <Self as TxFn<'t, T>>::Fut
+{
+    /// The closure's future.
+    type Fut: Future<Output = T>;
+}
+
+impl<'t, F, Fut, T> TxFn<'t, T> for F
+where
+    F: AsyncFnOnce(&'t mut TenantTx) -> T + FnOnce(&'t mut TenantTx) -> Fut,
+    Fut: Future<Output = T>,
+{
+    type Fut = Fut;
+}
+
+/// An open transaction scoped to one organization: row-level security admits that
+/// organization's rows only until it ends. Only [`Db::tenant`] creates one, so a function that
+/// takes `&mut TenantTx` can only run inside a tenant transaction, and several owners'
+/// operations called with the same `TenantTx` commit or roll back together (issue 21, "one
+/// transaction per operation").
+///
+/// Domain operations take `tx: &mut TenantTx`, read the organization from [`TenantTx::org`]
+/// (never from a second argument that could disagree) and run their statements on
+/// [`TenantTx::conn`].
+pub struct TenantTx {
+    conn: PooledConn,
+    org: OrgId,
+}
+
+impl TenantTx {
+    /// The organization this transaction is scoped to (what `app.current_org_id` holds).
+    #[must_use]
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// The transaction's connection, for diesel statements (`.execute(tx.conn())`).
+    pub fn conn(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+}
+
+/// A `&mut TenantTx` is accepted wherever a `&mut AsyncPgConnection` is (deref coercion), so a
+/// helper over a bare connection can run inside the tenant's transaction; diesel's generic
+/// `execute`/`load` need [`TenantTx::conn`].
+impl std::ops::Deref for TenantTx {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+}
+
+impl fmt::Debug for TenantTx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantTx").field("org", &self.org).finish()
+    }
+}
+
 impl Db {
-    /// Runs `f`, an async closure over the connection (`async move |c| { … }`), in a
+    /// Runs `f`, an async closure over a [`TenantTx`] (`async move |tx| { … }`), in a
     /// transaction scoped to one organization: before `f` runs,
     /// `set_config('app.current_org_id', <org_id>, true)` makes every row-level-security policy
     /// admit that organization's rows only, until the transaction ends. Commits when `f` returns
@@ -162,13 +229,21 @@ impl Db {
     /// transaction itself fails.
     pub async fn tenant<R, E, F>(&self, org_id: OrgId, f: F) -> Result<R, E>
     where
-        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
-            + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
+        F: for<'t> AsyncFnOnce(&'t mut TenantTx) -> Result<R, E>
+            + for<'t> TxFn<'t, Result<R, E>, Fut: Send>
             + Send,
         E: From<DbError> + Send,
         R: Send,
     {
-        self.scoped(org_id.0.to_string(), "", f).await
+        // Boxed: callers' futures stay small (clippy's large_futures) for one allocation.
+        let transaction = Box::pin(async move {
+            let conn = self.conn().await?;
+            let mut tx = TenantTx { conn, org: org_id };
+            begin::<E>(tx.conn(), &begin_scoped(&org_id.0.to_string(), "")).await?;
+            let result = f(&mut tx).await;
+            end(tx.conn(), result).await
+        });
+        self.raise_after(transaction).await
     }
 
     /// Runs `f` in a transaction with **no** tenant, for one named [`SystemOp`]. The operation's
@@ -185,7 +260,14 @@ impl Db {
         R: Send,
     {
         tracing::debug!(target: "db::system", op = op.name(), "system transaction");
-        self.scoped(String::new(), op.name(), f).await
+        let transaction = Box::pin(async move {
+            let mut conn = self.conn().await?;
+            let conn: &mut AsyncPgConnection = &mut conn;
+            begin::<E>(conn, &begin_scoped("", op.name())).await?;
+            let result = f(conn).await;
+            end(conn, result).await
+        });
+        self.raise_after(transaction).await
     }
 
     /// Runs `f` for one named [`SystemOp`] on a pooled connection **outside** any explicit
@@ -209,43 +291,12 @@ impl Db {
         f(&mut conn).await
     }
 
-    /// One transaction that sets the scope, `app.current_org_id` (empty: no tenant) and
-    /// `app.system_op` (empty: tenant work), in the same round trip as its `BEGIN` (one
-    /// simple-protocol batch; issue 22 "round trips"). Commits when `f` returns `Ok`, rolls
-    /// back otherwise, as diesel's own `transaction` does. After a commit, raises the channels
-    /// the transaction asked for ([`crate::signal::raise_after_commit`]).
-    async fn scoped<R, E, F>(&self, org_id: String, system_op: &'static str, f: F) -> Result<R, E>
-    where
-        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
-            + for<'c> ConnFn<'c, Result<R, E>, Fut: Send>
-            + Send,
-        E: From<DbError> + Send,
-        R: Send,
-    {
-        // Boxed: callers' futures stay small (clippy's large_futures) for one allocation.
-        let transaction = Box::pin(async move {
-            let mut conn = self.conn().await?;
-            let conn: &mut AsyncPgConnection = &mut conn;
-            let db_err = |e| E::from(DbError::Query(e));
-            AnsiTransactionManager::begin_transaction_sql(conn, &begin_scoped(&org_id, system_op))
-                .await
-                .map_err(db_err)?;
-            match f(conn).await {
-                Ok(value) => match AnsiTransactionManager::commit_transaction(conn).await {
-                    Ok(()) => Ok(value),
-                    Err(e) => {
-                        // A failed COMMIT may leave the transaction open; a failed rollback
-                        // marks the connection broken and the pool drops it.
-                        let _ = AnsiTransactionManager::rollback_transaction(conn).await;
-                        Err(db_err(e))
-                    }
-                },
-                Err(e) => {
-                    let _ = AnsiTransactionManager::rollback_transaction(conn).await;
-                    Err(e)
-                }
-            }
-        });
+    /// Runs `transaction` (a scoped transaction's whole future) and, after it committed, raises
+    /// the channels it asked for ([`crate::signal::raise_after_commit`]).
+    async fn raise_after<R, E>(
+        &self,
+        transaction: impl Future<Output = Result<R, E>>,
+    ) -> Result<R, E> {
         let (result, raised) = crate::signal::recording(transaction).await;
         if result.is_ok() {
             for channel in raised {
@@ -253,6 +304,37 @@ impl Db {
             }
         }
         result
+    }
+}
+
+/// Sends `BEGIN` and the scope's settings ([`begin_scoped`]) in one round trip (one
+/// simple-protocol batch; issue 22 "round trips").
+async fn begin<E: From<DbError>>(conn: &mut AsyncPgConnection, sql: &str) -> Result<(), E> {
+    AnsiTransactionManager::begin_transaction_sql(conn, sql)
+        .await
+        .map_err(|e| E::from(DbError::Query(e)))
+}
+
+/// Ends the transaction `begin` opened: commits when `result` is `Ok`, rolls back otherwise, as
+/// diesel's own `transaction` does.
+async fn end<R, E: From<DbError>>(
+    conn: &mut AsyncPgConnection,
+    result: Result<R, E>,
+) -> Result<R, E> {
+    match result {
+        Ok(value) => match AnsiTransactionManager::commit_transaction(conn).await {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                // A failed COMMIT may leave the transaction open; a failed rollback marks the
+                // connection broken and the pool drops it.
+                let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+                Err(E::from(DbError::Query(e)))
+            }
+        },
+        Err(e) => {
+            let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+            Err(e)
+        }
     }
 }
 

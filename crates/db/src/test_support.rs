@@ -256,12 +256,12 @@ pub async fn create_org(db: &Db, name: &str) -> OrgId {
     let org = OrgId::new_random();
     let slug = format!("org-{}", org.0.simple());
     let name = name.to_owned();
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         diesel::sql_query("INSERT INTO organizations (id, name, slug) VALUES ($1, $2, $3)")
             .bind::<SqlUuid, _>(org.0)
             .bind::<Text, _>(name)
             .bind::<Text, _>(slug)
-            .execute(c)
+            .execute(tx)
             .await
             .map_err(DbError::from)
     })
@@ -290,7 +290,7 @@ pub async fn insert_app(c: &mut AsyncPgConnection, org: OrgId) -> Result<Uuid, D
 /// # Panics
 /// When the insert fails.
 pub async fn create_app(db: &Db, org: OrgId) -> Uuid {
-    db.tenant(org, async move |c| insert_app(c, org).await)
+    db.tenant(org, async move |tx| insert_app(tx, org).await)
         .await
         .expect("creating an app")
 }
@@ -362,18 +362,18 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
     let org_a = create_org(db, "Isolation A").await;
     let org_b = create_org(db, "Isolation B").await;
     let row_a = db
-        .tenant(org_a, async move |c| (probe.insert)(c, org_a).await)
+        .tenant(org_a, async move |tx| (probe.insert)(tx, org_a).await)
         .await
         .unwrap_or_else(|e| panic!("{table}: inserting org A's own row failed: {e}"));
     let row_b = db
-        .tenant(org_b, async move |c| (probe.insert)(c, org_b).await)
+        .tenant(org_b, async move |tx| (probe.insert)(tx, org_b).await)
         .await
         .unwrap_or_else(|e| panic!("{table}: inserting org B's own row failed: {e}"));
 
     let count = |org: Option<OrgId>, sql: String, bind: Uuid| async move {
         match org {
             Some(org) => {
-                db.tenant(org, async move |c| count_rows(c, sql, bind).await)
+                db.tenant(org, async move |tx| count_rows(tx, sql, bind).await)
                     .await
             }
             // No transaction, no tenant: what any statement of the runtime role sees by default.
@@ -407,7 +407,7 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
 
     // 2. Insert with another org's id.
     let cross_insert = db
-        .tenant(org_a, async move |c| (probe.insert)(c, org_b).await)
+        .tenant(org_a, async move |tx| (probe.insert)(tx, org_b).await)
         .await;
     match cross_insert {
         Err(e) if is_rls_refusal(&e) => {}
@@ -418,11 +418,11 @@ pub async fn assert_tenant_isolation(db: &Db, probe: &IsolationProbe<'_>) {
 
     // 3. Move own row to another org; touch another org's row.
     let update = |org: OrgId, sql: String, a: Uuid, b: Uuid| {
-        db.tenant(org, async move |c| {
+        db.tenant(org, async move |tx| {
             diesel::sql_query(sql)
                 .bind::<diesel::sql_types::Uuid, _>(a)
                 .bind::<diesel::sql_types::Uuid, _>(b)
-                .execute(c)
+                .execute(tx)
                 .await
                 .map_err(DbError::from)
         })

@@ -71,10 +71,10 @@ async fn organizations_are_isolated_from_each_other() {
     let org_b = create_org(&db, "B").await;
     // Org A cannot see org B.
     let seen: Count = db
-        .tenant(org_a, async move |c| {
+        .tenant(org_a, async move |tx| {
             diesel::sql_query("SELECT count(*) AS n FROM organizations WHERE id = $1")
                 .bind::<diesel::sql_types::Uuid, _>(org_b.0)
-                .get_result(c)
+                .get_result(tx)
                 .await
                 .map_err(DbError::from)
         })
@@ -84,7 +84,7 @@ async fn organizations_are_isolated_from_each_other() {
     // Org A cannot create an organization other than itself.
     let other = OrgId::new_random();
     let err = db
-        .tenant(org_a, async move |c| insert_org(c, other).await)
+        .tenant(org_a, async move |tx| insert_org(tx, other).await)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
@@ -95,7 +95,7 @@ async fn runtime_role_without_tenant_sees_no_tenant_rows() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
-    db.tenant(org, async move |c| insert_user(c, org).await)
+    db.tenant(org, async move |tx| insert_user(tx, org).await)
         .await
         .unwrap();
 
@@ -127,7 +127,7 @@ async fn a_pooled_connection_reused_after_a_tenant_transaction_has_no_tenant() {
     config.pool_max_size = 1; // force reuse of the one connection
     let db = Db::new(&config).unwrap();
     let org = create_org(&db, "Clinic").await;
-    db.tenant(org, async move |c| insert_user(c, org).await)
+    db.tenant(org, async move |tx| insert_user(tx, org).await)
         .await
         .unwrap();
 
@@ -162,16 +162,16 @@ async fn a_failing_tenant_transaction_rolls_back() {
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
     let result: Result<(), DbError> = db
-        .tenant(org, async move |c| {
-            insert_user(c, org).await?;
+        .tenant(org, async move |tx| {
+            insert_user(tx, org).await?;
             Err(DbError::Migration("caller gave up".into()))
         })
         .await;
     assert!(result.is_err());
     let seen: Count = db
-        .tenant(org, async move |c| {
+        .tenant(org, async move |tx| {
             diesel::sql_query("SELECT count(*) AS n FROM users")
-                .get_result(c)
+                .get_result(tx)
                 .await
                 .map_err(DbError::from)
         })
@@ -188,14 +188,14 @@ async fn every_connection_gets_application_name_and_statement_timeout() {
     let db = Db::new(&config).unwrap();
     let org = create_org(&db, "Clinic").await;
     let (name, timeout) = db
-        .tenant(org, async move |c| {
+        .tenant(org, async move |tx| {
             let name: Setting =
                 diesel::sql_query("SELECT current_setting('application_name') AS value")
-                    .get_result(c)
+                    .get_result(tx)
                     .await?;
             let timeout: Setting =
                 diesel::sql_query("SELECT current_setting('statement_timeout') AS value")
-                    .get_result(c)
+                    .get_result(tx)
                     .await?;
             Ok::<_, DbError>((name.value, timeout.value))
         })
@@ -316,12 +316,12 @@ async fn write_shared_natural_key() {
     let test_db = TestDatabase::new().await;
     let db = test_db.db();
     let org = OrgId::new_random();
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         diesel::sql_query(
             "INSERT INTO organizations (id, name, slug) VALUES ($1, 'Same', 'same-slug')",
         )
         .bind::<diesel::sql_types::Uuid, _>(org.0)
-        .execute(c)
+        .execute(tx)
         .await
         .map_err(DbError::from)
     })
@@ -364,9 +364,9 @@ async fn a_signal_is_raised_after_commit_only_and_reaches_other_instances_coales
     );
     // Committed, ten times in a burst: raised locally at once, and one NOTIFY for all.
     for _ in 0..10 {
-        db.tenant(org, async move |c| {
+        db.tenant(org, async move |tx| {
             assert!(db::signal::raise_after_commit("test_signal"));
-            insert_user(c, org).await.map(|_| ())
+            insert_user(tx, org).await.map(|_| ())
         })
         .await
         .unwrap();

@@ -10,7 +10,7 @@
 //! (`completed` when it was ever answered, else `missed`; a column derived from the row).
 
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, OrgId};
+use db::TenantTx;
 use diesel_async::RunQueryDsl;
 use realtime::{Audience, RealtimeEvent, iso};
 use serde_json::{Value, json};
@@ -62,22 +62,21 @@ mod sql {
 
 /// Applies one stored event. Returns our event type (`call.ring`, …, `ignored`).
 pub(crate) async fn apply(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     payload: &Value,
 ) -> Result<&'static str, EventLogError> {
     let event = CallEvent::parse(payload)?;
     let kind = EventKind::of_state(&event.state);
     match kind {
-        EventKind::Ring => call_update(c, org, app, &event, "ringing", kind).await?,
-        EventKind::Started => call_update(c, org, app, &event, "active", kind).await?,
+        EventKind::Ring => call_update(tx, app, &event, "ringing", kind).await?,
+        EventKind::Started => call_update(tx, app, &event, "active", kind).await?,
         EventKind::Ended | EventKind::Missed => {
-            call_update(c, org, app, &event, "ended", kind).await?;
+            call_update(tx, app, &event, "ended", kind).await?;
         }
         // Dialpad reports a recording once the call is over.
-        EventKind::RecordingCompleted => call_update(c, org, app, &event, "ended", kind).await?,
-        EventKind::Voicemail => voicemail_received(c, org, app, &event).await?,
+        EventKind::RecordingCompleted => call_update(tx, app, &event, "ended", kind).await?,
+        EventKind::Voicemail => voicemail_received(tx, app, &event).await?,
         EventKind::Other => {}
     }
     Ok(kind.event_type())
@@ -95,13 +94,13 @@ fn duration_seconds(event: &CallEvent) -> Option<i32> {
 }
 
 async fn call_update(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     event: &CallEvent,
     status: &'static str,
     kind: EventKind,
 ) -> Result<(), EventLogError> {
+    let org = tx.org();
     let (from, to) = event.from_to();
     let duration = kind.ends_call().then(|| duration_seconds(event)).flatten();
     // The event's own moment falls back to when it happened; other moments only as sent.
@@ -128,7 +127,7 @@ async fn call_update(
             <[String]>::first(&event.recording_urls).cloned(),
             event.happened_at(),
         ))
-        .get_result(c)
+        .get_result(tx)
         .await?;
     let advanced = prior.is_none_or(|p| rank(status) > rank(&p));
     if !advanced || kind == EventKind::RecordingCompleted {
@@ -149,9 +148,9 @@ async fn call_update(
         payload["outcome"] = json!(outcome);
     }
     if let Some(event_type) = webhook_type(kind) {
-        emit(c, org, app, event_type, &payload).await?;
+        emit(tx, app, event_type, &payload).await?;
     }
-    publish(c, org, app, event, payload).await
+    publish(tx, app, event, payload).await
 }
 
 /// The outbound webhook type of a call state (issue 23 §2, `dialpad.call.*`).
@@ -167,8 +166,7 @@ fn webhook_type(kind: EventKind) -> Option<&'static str> {
 /// Writes the outbound webhook event of a Dialpad event: the realtime payload with its app,
 /// without the realtime-only `event` and `target_crm_user` fields.
 async fn emit(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     event_type: &'static str,
     payload: &Value,
@@ -178,13 +176,12 @@ async fn emit(
         fields.remove("event");
         fields.insert("app_id".into(), json!(app));
     }
-    webhooks::emit(c, org, event_type, data).await?;
+    webhooks::emit(tx, event_type, data).await?;
     Ok(())
 }
 
 async fn voicemail_received(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     event: &CallEvent,
 ) -> Result<(), EventLogError> {
@@ -193,8 +190,7 @@ async fn voicemail_received(
         .voicemail_duration_ms
         .and_then(|ms| i32::try_from((ms / 1000.0).round() as i64).ok());
     let voicemail = voicemail::upsert_on(
-        c,
-        org,
+        tx,
         app,
         voicemail::NewVoicemail {
             dialpad_call_id: Some(event.call_id),
@@ -216,26 +212,24 @@ async fn voicemail_received(
         "duration_seconds": voicemail.duration_seconds,
         "timestamp": iso(event.happened_at()),
     });
-    emit(c, org, app, "voicemail.received", &payload).await?;
-    publish(c, org, app, event, payload).await
+    emit(tx, app, "voicemail.received", &payload).await?;
+    publish(tx, app, event, payload).await
 }
 
 async fn publish(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     event: &CallEvent,
     payload: Value,
 ) -> Result<(), EventLogError> {
     let target_crm_user = match event.dialpad_user_id() {
-        Some(user) => user_mapping::find_by_dialpad_user(c, org, app, user)
+        Some(user) => user_mapping::find_by_dialpad_user(tx, app, user)
             .await?
             .map(|m| m.crm_user_id),
         None => None,
     };
     realtime::outbox::publish(
-        c,
-        org,
+        tx,
         RealtimeEvent {
             audience: Audience::App(app),
             target_crm_user,

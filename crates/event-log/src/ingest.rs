@@ -89,7 +89,7 @@ pub async fn dialpad(
     let key = event.idempotency_key(&value);
     let event_type = EventKind::of_state(&event.state).event_type();
     let (event_id, duplicate) = db
-        .tenant(org, async move |c| {
+        .tenant(org, async move |tx| {
             let inserted: Option<Uuid> = diesel::insert_into(webhook_events::table)
                 .values((
                     webhook_events::id.eq(Uuid::new_v4()),
@@ -102,13 +102,13 @@ pub async fn dialpad(
                 ))
                 .on_conflict_do_nothing()
                 .returning(webhook_events::id)
-                .get_result(c)
+                .get_result(tx)
                 .await
                 .optional()?;
             if let Some(id) = inserted {
                 let job = NewJob::new(JOB_KIND, json!({ "event_id": id }))
                     .ordered_by(order_key(app, &value["call_id"]));
-                jobs::enqueue(c, org, job).await?;
+                jobs::enqueue(tx, job).await?;
                 return Ok::<_, EventLogError>((id, false));
             }
             let existing: Uuid = webhook_events::table
@@ -117,7 +117,7 @@ pub async fn dialpad(
                 .filter(webhook_events::source.eq("dialpad"))
                 .filter(webhook_events::idempotency_key.eq(&key))
                 .select(webhook_events::id)
-                .first(c)
+                .first(tx)
                 .await?;
             Ok((existing, true))
         })

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::schema::webhook_events;
-use db::{Db, OrgId};
+use db::{Db, TenantTx};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use jobs::{Done, Failure, Job, RetryPolicy, Runner};
@@ -66,9 +66,9 @@ pub async fn apply(db: &Db, job: Job) -> Result<Done, Failure> {
     let org = job.org;
     let claimed = job.clone();
     let applied = db
-        .tenant(org, async move |c| {
-            apply_events_on(c, org, &[event_id]).await?;
-            claimed.complete_on(c).await.map_err(job_error)
+        .tenant(org, async move |tx| {
+            apply_events_on(tx, &[event_id]).await?;
+            claimed.complete_on(tx).await.map_err(job_error)
         })
         .await;
     match applied {
@@ -94,9 +94,9 @@ pub async fn apply_batch(db: &Db, batch: Arc<Vec<Job>>) -> Result<(), Failure> {
         return Ok(());
     };
     let ids = batch.iter().map(event_id).collect::<Result<Vec<_>, _>>()?;
-    db.tenant(org, async move |c| {
-        apply_events_on(c, org, &ids).await?;
-        jobs::complete_batch_on(c, &batch).await.map_err(job_error)
+    db.tenant(org, async move |tx| {
+        apply_events_on(tx, &ids).await?;
+        jobs::complete_batch_on(tx, &batch).await.map_err(job_error)
     })
     .await
     .map_err(|e| match e {
@@ -115,11 +115,8 @@ fn event_id(job: &Job) -> Result<Uuid, Failure> {
 
 /// Applies the events `ids` that are still `pending`, in the order given, and marks them
 /// `done` (one read and one update for all of them; an event already closed is skipped).
-async fn apply_events_on(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
-    ids: &[Uuid],
-) -> Result<(), EventLogError> {
+async fn apply_events_on(tx: &mut TenantTx, ids: &[Uuid]) -> Result<(), EventLogError> {
+    let org = tx.org();
     let mut open: HashMap<Uuid, (Uuid, serde_json::Value)> = webhook_events::table
         .filter(webhook_events::id.eq_any(ids))
         .filter(webhook_events::org_id.eq(org.0))
@@ -128,19 +125,19 @@ async fn apply_events_on(
             webhook_events::id,
             (webhook_events::app_id, webhook_events::payload),
         ))
-        .load(c)
+        .load(tx)
         .await?
         .into_iter()
         .collect();
     let mut done = Vec::with_capacity(open.len());
     for id in ids {
         if let Some((app, payload)) = open.remove(id) {
-            handlers::apply(c, org, app, &payload).await?;
+            handlers::apply(tx, app, &payload).await?;
             done.push(*id);
         }
     }
     if !done.is_empty() {
-        close_events(c, org, &done, "done", None).await?;
+        close_events(tx, &done, "done", None).await?;
     }
     Ok(())
 }
@@ -156,9 +153,9 @@ async fn dead_letter(
     let message: String = error.to_string().chars().take(500).collect();
     tracing::error!(event_id = %event_id, error = %message, "webhook event dead-lettered");
     let org = job.org;
-    db.tenant(org, async move |c| {
-        close_events(c, org, &[event_id], "dead", Some(message)).await?;
-        job.complete_on(c).await.map_err(job_error)
+    db.tenant(org, async move |tx| {
+        close_events(tx, &[event_id], "dead", Some(message)).await?;
+        job.complete_on(tx).await.map_err(job_error)
     })
     .await
     .map_err(|e| match e {
@@ -177,12 +174,12 @@ pub(crate) fn job_error(e: jobs::JobError) -> EventLogError {
 
 /// Records the outcome of events `ids`: `done`, or `dead` with `error`.
 async fn close_events(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     ids: &[Uuid],
     status: &'static str,
     error: Option<String>,
 ) -> Result<(), EventLogError> {
+    let org = tx.org();
     diesel::update(
         webhook_events::table
             .filter(webhook_events::id.eq_any(ids))
@@ -193,7 +190,7 @@ async fn close_events(
         webhook_events::processed_at.eq(diesel::dsl::now),
         webhook_events::last_error.eq(error),
     ))
-    .execute(c)
+    .execute(tx)
     .await?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 use crate::schema::app_webhook_secrets as secrets;
 use credentials::Keyring;
 use credentials::cipher::Sealed;
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{AsyncPgConnection, Db, OrgId, TenantTx};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -44,8 +44,8 @@ pub async fn set(
     let sealed = keyring
         .seal(secret.as_bytes(), &associated_data(org, app))
         .map_err(|e| EventLogError::Crypto(e.to_string()))?;
-    db.tenant(org, async move |c| {
-        require_app(c, org, app).await?;
+    db.tenant(org, async move |tx| {
+        require_app(tx, app).await?;
         diesel::insert_into(secrets::table)
             .values((
                 secrets::app_id.eq(app),
@@ -61,7 +61,7 @@ pub async fn set(
                 secrets::nonce.eq(sealed.nonce.to_vec()),
                 secrets::ciphertext.eq(&sealed.ciphertext),
             ))
-            .execute(c)
+            .execute(tx)
             .await?;
         Ok(())
     })
@@ -74,14 +74,14 @@ pub async fn set(
 /// # Errors
 /// [`EventLogError::NotFound`] for an app of another organization, [`EventLogError::Db`].
 pub async fn remove(db: &Db, org: OrgId, app: Uuid) -> Result<bool, EventLogError> {
-    db.tenant(org, async move |c| {
-        require_app(c, org, app).await?;
+    db.tenant(org, async move |tx| {
+        require_app(tx, app).await?;
         let n = diesel::delete(
             secrets::table
                 .filter(secrets::app_id.eq(app))
                 .filter(secrets::org_id.eq(org.0)),
         )
-        .execute(c)
+        .execute(tx)
         .await?;
         Ok(n > 0)
     })
@@ -93,13 +93,13 @@ pub async fn remove(db: &Db, org: OrgId, app: Uuid) -> Result<bool, EventLogErro
 /// # Errors
 /// [`EventLogError::NotFound`] for an app of another organization, [`EventLogError::Db`].
 pub async fn is_configured(db: &Db, org: OrgId, app: Uuid) -> Result<bool, EventLogError> {
-    db.tenant(org, async move |c| {
-        require_app(c, org, app).await?;
+    db.tenant(org, async move |tx| {
+        require_app(tx, app).await?;
         let found: Option<Uuid> = secrets::table
             .filter(secrets::app_id.eq(app))
             .filter(secrets::org_id.eq(org.0))
             .select(secrets::app_id)
-            .first(c)
+            .first(tx)
             .await
             .optional()?;
         Ok(found.is_some())
@@ -107,12 +107,8 @@ pub async fn is_configured(db: &Db, org: OrgId, app: Uuid) -> Result<bool, Event
     .await
 }
 
-async fn require_app(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    app: Uuid,
-) -> Result<(), EventLogError> {
-    if tenancy::apps::exists_on(c, org, app).await? {
+async fn require_app(tx: &mut TenantTx, app: Uuid) -> Result<(), EventLogError> {
+    if tenancy::apps::exists_on(tx, app).await? {
         Ok(())
     } else {
         Err(EventLogError::NotFound("app"))

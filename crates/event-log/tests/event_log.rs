@@ -54,8 +54,8 @@ struct Count {
 }
 
 async fn count(db: &Db, org: OrgId, sql: &'static str) -> i64 {
-    db.tenant(org, async move |c| {
-        let row: Count = diesel::sql_query(sql).get_result(c).await?;
+    db.tenant(org, async move |tx| {
+        let row: Count = diesel::sql_query(sql).get_result(tx).await?;
         Ok::<_, DbError>(row.n)
     })
     .await
@@ -69,10 +69,10 @@ struct Payload {
 }
 
 async fn published(db: &Db, org: OrgId) -> Vec<Value> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let rows: Vec<Payload> =
             diesel::sql_query("SELECT payload FROM realtime_events ORDER BY seq")
-                .load(c)
+                .load(tx)
                 .await?;
         Ok::<_, DbError>(rows.into_iter().map(|r| r.payload).collect())
     })
@@ -255,10 +255,10 @@ async fn claim(db: &Db, org: OrgId, worker: &'static str, limit: i32) -> Vec<Val
     for job in jobs {
         let id = Uuid::parse_str(job.payload["event_id"].as_str().unwrap()).unwrap();
         let event: Payload = db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::sql_query("SELECT payload FROM webhook_events WHERE id = $1")
                     .bind::<SqlUuid, _>(id)
-                    .get_result(c)
+                    .get_result(tx)
                     .await
                     .map_err(DbError::Query)
             })
@@ -634,16 +634,16 @@ async fn new_tables_isolate_tenants() {
     // app_webhook_secrets is keyed by app_id: check by hand.
     let (a, b) = (create_org(&db, "A").await, create_org(&db, "B").await);
     let app_b = db
-        .tenant(b, async move |c| insert_secret(c, b).await)
+        .tenant(b, async move |tx| insert_secret(tx, b).await)
         .await
         .unwrap();
     let seen_by_a = db
-        .tenant(a, async move |c| {
+        .tenant(a, async move |tx| {
             let row: Count = diesel::sql_query(
                 "SELECT count(*) AS n FROM app_webhook_secrets WHERE app_id = $1",
             )
             .bind::<SqlUuid, _>(app_b)
-            .get_result(c)
+            .get_result(tx)
             .await?;
             Ok::<_, DbError>(row.n)
         })
@@ -651,17 +651,16 @@ async fn new_tables_isolate_tenants() {
         .unwrap();
     assert_eq!(seen_by_a, 0);
     assert!(
-        db.tenant(a, async move |c| insert_secret(c, b).await)
+        db.tenant(a, async move |tx| insert_secret(tx, b).await)
             .await
             .is_err()
     );
 
     // realtime_events (keyed by seq): org A neither sees nor writes org B's events.
     let app_a = create_app(&db, a).await;
-    db.tenant(b, async move |c| {
+    db.tenant(b, async move |tx| {
         realtime::outbox::publish(
-            c,
-            b,
+            tx,
             realtime::RealtimeEvent {
                 audience: realtime::Audience::App(app_b),
                 target_crm_user: None,
@@ -675,19 +674,18 @@ async fn new_tables_isolate_tenants() {
     .unwrap();
     assert!(published(&db, a).await.is_empty());
     assert_eq!(published(&db, b).await.len(), 1);
+    // `publish` takes the organization from the transaction, so only SQL can try to forge one.
     let forged = db
-        .tenant(a, async move |c| {
-            realtime::outbox::publish(
-                c,
-                b,
-                realtime::RealtimeEvent {
-                    audience: realtime::Audience::App(app_a),
-                    target_crm_user: None,
-                    payload: json!({}),
-                },
+        .tenant(a, async move |tx| {
+            diesel::sql_query(
+                "INSERT INTO realtime_events (org_id, audience, app_id, payload) \
+                 VALUES ($1, 'app', $2, '{}')",
             )
+            .bind::<SqlUuid, _>(b.0)
+            .bind::<SqlUuid, _>(app_a)
+            .execute(tx.conn())
             .await
-            .map_err(DbError::from)
+            .map_err(DbError::Query)
         })
         .await;
     assert!(forged.is_err(), "RLS must refuse an event for another org");

@@ -2,7 +2,7 @@
 
 use crate::schema::jobs;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, DbError, OrgId};
+use db::{DbError, TenantTx};
 use diesel::ExpressionMethods;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -50,11 +50,8 @@ impl NewJob {
 ///
 /// # Errors
 /// [`DbError::Query`] when the insert fails (row-level security refuses another organization).
-pub async fn enqueue(
-    conn: &mut AsyncPgConnection,
-    org: OrgId,
-    job: NewJob,
-) -> Result<Uuid, DbError> {
+pub async fn enqueue(tx: &mut TenantTx, job: NewJob) -> Result<Uuid, DbError> {
+    let org = tx.org();
     let id = diesel::insert_into(jobs::table)
         .values((
             jobs::org_id.eq(org.0),
@@ -64,7 +61,7 @@ pub async fn enqueue(
             jobs::run_at.eq(job.run_at.unwrap_or_else(Utc::now)),
         ))
         .returning(jobs::id)
-        .get_result(conn)
+        .get_result(tx)
         .await
         .map_err(DbError::Query)?;
     // Outside `Db`'s transactions (a test's own connection) nothing is raised: the workers'

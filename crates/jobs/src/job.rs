@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::schema::jobs;
-use db::{AsyncPgConnection, OrgId};
+use db::{OrgId, TenantTx};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use futures_util::future::BoxFuture;
@@ -41,8 +41,13 @@ impl Job {
     /// # Errors
     /// [`JobError::LeaseLost`] when the lease expired and another worker claimed the job (the
     /// handler returns the error so that its transaction rolls back); [`JobError::Db`].
-    pub async fn complete_on(&self, conn: &mut AsyncPgConnection) -> Result<(), JobError> {
-        if delete_claimed(conn, self.org, self.id, &self.worker).await? == 0 {
+    pub async fn complete_on(&self, tx: &mut TenantTx) -> Result<(), JobError> {
+        debug_assert_eq!(
+            tx.org(),
+            self.org,
+            "a job completes in its own organization"
+        );
+        if delete_claimed(tx, self.id, &self.worker).await? == 0 {
             return Err(JobError::LeaseLost);
         }
         Ok(())
@@ -56,10 +61,7 @@ impl Job {
 /// # Errors
 /// [`JobError::LeaseLost`] when any job's lease moved to another worker (the handler returns
 /// the error so that its transaction rolls back); [`JobError::Db`].
-pub async fn complete_batch_on(
-    conn: &mut AsyncPgConnection,
-    batch: &[Job],
-) -> Result<(), JobError> {
+pub async fn complete_batch_on(tx: &mut TenantTx, batch: &[Job]) -> Result<(), JobError> {
     let Some(first) = batch.first() else {
         return Ok(());
     };
@@ -67,11 +69,11 @@ pub async fn complete_batch_on(
     let deleted = diesel::delete(
         jobs::table
             .filter(jobs::id.eq_any(ids))
-            .filter(jobs::org_id.eq(first.org.0))
+            .filter(jobs::org_id.eq(tx.org().0))
             .filter(jobs::status.eq("running"))
             .filter(jobs::locked_by.eq(first.worker.to_string())),
     )
-    .execute(conn)
+    .execute(tx)
     .await?;
     if deleted != batch.len() {
         return Err(JobError::LeaseLost);
@@ -92,13 +94,13 @@ pub(crate) fn held(org: Uuid, id: Uuid, worker: String) -> _ {
 
 /// Deletes job `id` while it is claimed by `worker`; returns how many rows went (0 or 1).
 pub(crate) async fn delete_claimed(
-    conn: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     worker: &str,
 ) -> Result<usize, JobError> {
+    let org = tx.org();
     Ok(diesel::delete(held(org.0, id, worker.to_owned()))
-        .execute(conn)
+        .execute(tx)
         .await?)
 }
 

@@ -418,10 +418,10 @@ impl Runner {
         let renewed = self
             .waker
             .db()
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::update(held(org.0, id, worker))
                     .set(jobs::locked_until.eq(until))
-                    .execute(c)
+                    .execute(tx)
                     .await
                     .map_err(DbError::Query)
             })
@@ -438,9 +438,7 @@ impl Runner {
         let deleted = self
             .waker
             .db()
-            .tenant(org, async move |c| {
-                delete_claimed(c, org, id, &worker).await
-            })
+            .tenant(org, async move |tx| delete_claimed(tx, id, &worker).await)
             .await;
         match deleted {
             Ok(1) => {}
@@ -464,7 +462,7 @@ impl Runner {
         let recorded = self
             .waker
             .db()
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::sql_query(
                     "UPDATE jobs
                         SET status = CASE WHEN $1 THEN 'dead' ELSE 'pending' END,
@@ -478,7 +476,7 @@ impl Runner {
                 .bind::<diesel::sql_types::Uuid, _>(id)
                 .bind::<diesel::sql_types::Uuid, _>(org.0)
                 .bind::<Text, _>(worker)
-                .execute(c)
+                .execute(tx)
                 .await
                 .map_err(DbError::Query)
             })
@@ -494,7 +492,7 @@ impl Runner {
         let released = self
             .waker
             .db()
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::update(held(org.0, id, worker))
                     .set((
                         jobs::status.eq("pending"),
@@ -502,7 +500,7 @@ impl Runner {
                         jobs::locked_by.eq(None::<String>),
                         jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await
                     .map_err(DbError::Query)
             })

@@ -48,10 +48,10 @@ fn quick(max_attempts: i32) -> RetryPolicy {
 }
 
 async fn enqueue_all(db: &Db, org: OrgId, jobs: Vec<NewJob>) -> Vec<Uuid> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let mut ids = Vec::new();
         for job in jobs {
-            ids.push(jobs::enqueue(c, org, job).await?);
+            ids.push(jobs::enqueue(tx, job).await?);
         }
         Ok::<_, DbError>(ids)
     })
@@ -71,11 +71,11 @@ struct Row {
 
 /// The job's row, or `None` once it finished (deleted).
 async fn row(db: &Db, org: OrgId, id: Uuid) -> Option<Row> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let rows: Vec<Row> =
             diesel::sql_query("SELECT status, attempts, last_error FROM jobs WHERE id = $1")
                 .bind::<diesel::sql_types::Uuid, _>(id)
-                .load(c)
+                .load(tx)
                 .await?;
         Ok::<_, DbError>(rows.into_iter().next())
     })
@@ -90,9 +90,9 @@ struct Count {
 }
 
 async fn open_jobs(db: &Db, org: OrgId) -> i64 {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let row: Count = diesel::sql_query("SELECT count(*) AS n FROM jobs")
-            .get_result(c)
+            .get_result(tx)
             .await?;
         Ok::<_, DbError>(row.n)
     })
@@ -114,8 +114,8 @@ async fn a_job_exists_only_when_its_transaction_commits() {
     let db = tdb.db();
     let org = create_org(&db, "Clinic").await;
     let rolled_back: Result<(), DbError> = db
-        .tenant(org, async move |c| {
-            jobs::enqueue(c, org, NewJob::new("test.noop", json!({}))).await?;
+        .tenant(org, async move |tx| {
+            jobs::enqueue(tx, NewJob::new("test.noop", json!({}))).await?;
             Err(DbError::Pool("any error rolls the transaction back".into()))
         })
         .await;
@@ -368,17 +368,17 @@ async fn complete_on_commits_the_effect_with_the_completion_and_refuses_a_lost_l
             let db = handler_db.clone();
             async move {
                 let steal = job.payload["steal"].as_bool().unwrap_or(false);
-                db.tenant(job.org, async move |c| {
-                    jobs::enqueue(c, job.org, NewJob::new("test.follow_up", json!({}))).await?;
+                db.tenant(job.org, async move |tx| {
+                    jobs::enqueue(tx, NewJob::new("test.follow_up", json!({}))).await?;
                     if steal {
                         // Another worker took the job meanwhile (its lease expired).
                         diesel::sql_query("UPDATE jobs SET locked_by = 'other/0' WHERE id = $1")
                             .bind::<diesel::sql_types::Uuid, _>(job.id)
-                            .execute(c)
+                            .execute(tx)
                             .await
                             .map_err(DbError::Query)?;
                     }
-                    job.complete_on(c).await
+                    job.complete_on(tx).await
                 })
                 .await?;
                 Ok(Done::Recorded)
@@ -393,9 +393,9 @@ async fn complete_on_commits_the_effect_with_the_completion_and_refuses_a_lost_l
         "the follow-up only: the job completed with it"
     );
 
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         diesel::sql_query("DELETE FROM jobs")
-            .execute(c)
+            .execute(tx)
             .await
             .map_err(DbError::Query)
     })
@@ -440,9 +440,9 @@ fn batched_runner(db: &Db, seen: &Arc<Mutex<Seen>>) -> Runner {
             if job.payload["bad"] == true {
                 return Err(Failure::Permanent("bad".into()));
             }
-            db.tenant(job.org, async move |c| {
-                jobs::enqueue(c, job.org, NewJob::new("test.follow_up", json!({}))).await?;
-                job.complete_on(c).await
+            db.tenant(job.org, async move |tx| {
+                jobs::enqueue(tx, NewJob::new("test.follow_up", json!({}))).await?;
+                job.complete_on(tx).await
             })
             .await?;
             Ok(Done::Recorded)
@@ -457,14 +457,14 @@ fn batched_runner(db: &Db, seen: &Arc<Mutex<Seen>>) -> Runner {
                 .map(|j| j.payload["n"].as_i64().unwrap())
                 .collect();
             seen.lock().unwrap().batches.push((org, numbers));
-            db.tenant(org, async move |c| {
+            db.tenant(org, async move |tx| {
                 for job in batch.iter() {
-                    jobs::enqueue(c, org, NewJob::new("test.follow_up", json!({}))).await?;
+                    jobs::enqueue(tx, NewJob::new("test.follow_up", json!({}))).await?;
                     if job.payload["bad"] == true {
                         return Err(Failure::Retry("a bad job in the batch".into()));
                     }
                 }
-                jobs::complete_batch_on(c, &batch).await?;
+                jobs::complete_batch_on(tx, &batch).await?;
                 Ok(())
             })
             .await
@@ -666,8 +666,24 @@ async fn a_periodic_task_runs_once_per_slot_across_instances() {
     );
 }
 
+/// A job row for `org` in SQL: `jobs::enqueue` takes the organization from its transaction,
+/// so it cannot even try another organization's row.
 fn insert_job(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
-    Box::pin(async move { jobs::enqueue(c, org, NewJob::new("test.isolation", json!({}))).await })
+    Box::pin(async move {
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: Uuid,
+        }
+        let row: Id = diesel::sql_query(
+            "INSERT INTO jobs (org_id, kind, payload) VALUES ($1, 'test.isolation', '{}') \
+             RETURNING id",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org.0)
+        .get_result(c)
+        .await?;
+        Ok(row.id)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

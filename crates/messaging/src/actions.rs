@@ -125,7 +125,7 @@ impl Messenger {
         let (hash, recipient) = (token_hash(&token), email.trim().to_lowercase());
         let user = by.actor.id().unwrap_or_default();
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::insert_into(share_links::table)
                     .values((
                         share_links::id.eq(link_id),
@@ -136,7 +136,7 @@ impl Messenger {
                         share_links::created_by.eq(user),
                         share_links::expires_at.eq(expires_at),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                 Ok::<_, MessagingError>(())
             })
@@ -173,13 +173,13 @@ impl Messenger {
             .await;
         if sent.is_err() {
             self.db
-                .tenant(org, async move |c| {
+                .tenant(org, async move |tx| {
                     diesel::delete(
                         share_links::table
                             .filter(share_links::org_id.eq(org.0))
                             .filter(share_links::id.eq(link_id)),
                     )
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                     Ok::<_, MessagingError>(())
                 })
@@ -217,12 +217,12 @@ impl Messenger {
         let org = OrgId(org_id);
         let (url, uses) = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let (call_id, expires_at): (Uuid, DateTime<Utc>) = share_links::table
                     .filter(share_links::org_id.eq(org.0))
                     .filter(share_links::id.eq(id))
                     .select((share_links::call_id, share_links::expires_at))
-                    .first(c)
+                    .first(tx)
                     .await?;
                 if expires_at <= now {
                     return Err(MessagingError::LinkExpired);
@@ -237,9 +237,9 @@ impl Messenger {
                     share_links::last_used_at.eq(now),
                 ))
                 .returning(share_links::use_count)
-                .get_result(c)
+                .get_result(tx)
                 .await?;
-                let call = crm::call_logs::get_on(c, org, call_id).await?;
+                let call = crm::call_logs::get_on(tx, call_id).await?;
                 let url = call
                     .recording_url
                     .ok_or(MessagingError::NotFound("recording"))?;
@@ -280,11 +280,10 @@ impl Messenger {
         );
         let (recipient, contact) = (user_email.to_owned(), call.contact_id);
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let content = format!("Transcript of call {call_id} exported as .txt");
                 let id = Self::audit_on(
-                    c,
-                    org,
+                    tx,
                     crate::AuditEntry {
                         method: "export",
                         recipient: &recipient,
@@ -309,7 +308,7 @@ impl Messenger {
                     crate::schema::messages::status.eq("sent"),
                     crate::schema::messages::sent_at.eq(Utc::now()),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await?;
                 Ok::<_, MessagingError>(())
             })
@@ -394,8 +393,8 @@ impl Messenger {
             }
         };
         self.db
-            .tenant(org, async move |c| {
-                scheduling::appointments::mark_confirmation_sent_on(c, org, appointment_id)
+            .tenant(org, async move |tx| {
+                scheduling::appointments::mark_confirmation_sent_on(tx, appointment_id)
                     .await
                     .map_err(MessagingError::from)
             })

@@ -115,14 +115,14 @@ pub async fn list(
 ) -> Result<(Vec<MessageRecord>, i64), MessagingError> {
     check_one_of(query.method.as_deref(), &METHODS, "method")?;
     check_one_of(query.status.as_deref(), &STATUSES, "status")?;
-    db.tenant(org, async move |c| {
-        let total: i64 = filtered(org, &query).select(count_star()).first(c).await?;
+    db.tenant(org, async move |tx| {
+        let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
         let rows = filtered(org, &query)
             .order((messages::created_at.desc(), messages::id.desc()))
             .limit(page.limit)
             .offset(page.offset)
             .select(MessageRecord::as_select())
-            .load(c)
+            .load(tx)
             .await?;
         Ok((rows, total))
     })

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::schema::messages;
 use chrono::Utc;
 use credentials::{CredentialError, CredentialService, ResendCredentials, TwilioCredentials};
-use db::{AsyncPgConnection, Db, DbError, OrgId};
+use db::{Db, DbError, OrgId, TenantTx};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 /// Who a message is sent for, and from where (recorded in the audit trail).
@@ -157,12 +157,12 @@ impl Messenger {
     /// Writes the `pending` audit row and, as `message.<method>` on it, the organization's
     /// audit-trail entry (actor, address, request id), in the caller's transaction.
     async fn audit_on(
-        c: &mut AsyncPgConnection,
-        org: OrgId,
+        tx: &mut TenantTx,
         entry: AuditEntry<'_>,
         subject: Subject,
         by: &ChangedBy,
     ) -> Result<Uuid, MessagingError> {
+        let org = tx.org();
         let AuditEntry {
             method,
             recipient,
@@ -186,7 +186,7 @@ impl Messenger {
                 messages::automatic.eq(automatic),
                 messages::created_by.eq(by.actor.id()),
             ))
-            .execute(c)
+            .execute(tx)
             .await?;
         let action = match method {
             "sms" => "message.sms",
@@ -199,7 +199,7 @@ impl Messenger {
             "contact_id": subject.contact_id, "call_id": subject.call_id,
             "appointment_id": subject.appointment_id,
         });
-        by.record_on(c, org, action, Some(id.to_string()), detail)
+        by.record_on(tx, action, Some(id.to_string()), detail)
             .await?;
         Ok(id)
     }
@@ -212,7 +212,7 @@ impl Messenger {
         outcome: Result<Option<String>, String>,
     ) -> Result<(), MessagingError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let target = messages::table
                     .filter(messages::org_id.eq(org.0))
                     .filter(messages::id.eq(id));
@@ -224,13 +224,13 @@ impl Messenger {
                                 messages::external_message_id.eq(external),
                                 messages::sent_at.eq(Utc::now()),
                             ))
-                            .execute(c)
+                            .execute(tx)
                             .await?;
                     }
                     Err(code) => {
                         diesel::update(target)
                             .set((messages::status.eq("failed"), messages::error_code.eq(code)))
-                            .execute(c)
+                            .execute(tx)
                             .await?;
                     }
                 }
@@ -271,13 +271,12 @@ impl Messenger {
         let (recipient, content) = (to.clone(), body.to_owned());
         let id = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 if automatic && let Some(contact) = subject.contact_id {
-                    check_automatic_limit_on(c, org, contact).await?;
+                    check_automatic_limit_on(tx, contact).await?;
                 }
                 Self::audit_on(
-                    c,
-                    org,
+                    tx,
                     AuditEntry {
                         method: "sms",
                         recipient: &recipient,
@@ -360,10 +359,9 @@ impl Messenger {
         let (recipient, content) = (to.clone(), audit_content.to_owned());
         let id = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 Self::audit_on(
-                    c,
-                    org,
+                    tx,
                     AuditEntry {
                         method,
                         recipient: &recipient,
@@ -426,14 +424,11 @@ impl Messenger {
 
 /// Under a per-contact advisory lock, in the caller's transaction: refuses a second automatic
 /// SMS to `contact` within an hour (seed 001 §15); failed ones do not count.
-async fn check_automatic_limit_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    contact: Uuid,
-) -> Result<(), MessagingError> {
+async fn check_automatic_limit_on(tx: &mut TenantTx, contact: Uuid) -> Result<(), MessagingError> {
+    let org = tx.org();
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
         .bind::<diesel::sql_types::Text, _>(contact.to_string())
-        .execute(c)
+        .execute(tx)
         .await?;
     let recent: i64 = messages::table
         .filter(messages::org_id.eq(org.0))
@@ -443,7 +438,7 @@ async fn check_automatic_limit_on(
         .filter(messages::status.ne("failed"))
         .filter(messages::created_at.gt(Utc::now() - chrono::Duration::hours(1)))
         .count()
-        .get_result(c)
+        .get_result(tx)
         .await?;
     if recent > 0 {
         return Err(MessagingError::RateLimited);

@@ -131,10 +131,10 @@ async fn load_chunks(kb: &KnowledgeBase, db: &db::Db, org: OrgId, n: usize, samp
                 )
             })
             .collect();
-        db.tenant(org, async move |c| {
+        db.tenant(org, async move |tx| {
             diesel::insert_into(kb_chunks::table)
                 .values(&rows)
-                .execute(c)
+                .execute(tx)
                 .await
                 .map_err(db::DbError::Query)
         })

@@ -105,7 +105,7 @@ impl KnowledgeBase {
         let page_count = extracted.page_count.and_then(|p| i32::try_from(p).ok());
         let doc = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let inserted = diesel::insert_into(kb_documents::table)
                     .values((
                         kb_documents::id.eq(id),
@@ -126,12 +126,12 @@ impl KnowledgeBase {
                     .on_conflict((kb_documents::org_id, kb_documents::content_sha256))
                     .do_nothing()
                     .returning(Document::as_returning())
-                    .get_result(c)
+                    .get_result(tx)
                     .await
                     .optional()?;
                 match inserted {
                     Some(doc) => {
-                        crate::worker::queue_on(c, org, doc.id).await?;
+                        crate::worker::queue_on(tx, doc.id).await?;
                         Ok(doc)
                     }
                     None => {
@@ -139,7 +139,7 @@ impl KnowledgeBase {
                             .filter(kb_documents::org_id.eq(org.0))
                             .filter(kb_documents::content_sha256.eq(&sha))
                             .select(kb_documents::id)
-                            .get_result(c)
+                            .get_result(tx)
                             .await?;
                         Err(RagError::Duplicate { id: existing })
                     }
@@ -156,12 +156,12 @@ impl KnowledgeBase {
     /// [`RagError::Db`].
     pub async fn documents(&self, org: OrgId) -> Result<Vec<Document>, RagError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 kb_documents::table
                     .filter(kb_documents::org_id.eq(org.0))
                     .order(kb_documents::created_at.desc())
                     .select(Document::as_select())
-                    .load(c)
+                    .load(tx)
                     .await
                     .map_err(RagError::from)
             })
@@ -178,12 +178,12 @@ impl KnowledgeBase {
         id: Uuid,
     ) -> Result<(Document, Vec<ChunkView>), RagError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let doc = kb_documents::table
                     .filter(kb_documents::org_id.eq(org.0))
                     .filter(kb_documents::id.eq(id))
                     .select(Document::as_select())
-                    .get_result(c)
+                    .get_result(tx)
                     .await
                     .optional()?
                     .ok_or(RagError::NotFound)?;
@@ -192,7 +192,7 @@ impl KnowledgeBase {
                     .filter(kb_chunks::document_id.eq(id))
                     .order(kb_chunks::ordinal)
                     .select(ChunkView::as_select())
-                    .load(c)
+                    .load(tx)
                     .await?;
                 Ok((doc, chunks))
             })
@@ -205,18 +205,18 @@ impl KnowledgeBase {
     /// [`RagError::NotFound`], [`RagError::Db`].
     pub async fn delete_document(&self, org: OrgId, id: Uuid) -> Result<(), RagError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let n = diesel::delete(
                     kb_documents::table
                         .filter(kb_documents::org_id.eq(org.0))
                         .filter(kb_documents::id.eq(id)),
                 )
-                .execute(c)
+                .execute(tx)
                 .await?;
                 if n == 0 {
                     return Err(RagError::NotFound);
                 }
-                bump_version(c, org).await?;
+                bump_version(tx, org).await?;
                 Ok(())
             })
             .await
@@ -230,7 +230,7 @@ impl KnowledgeBase {
     pub async fn reindex(&self, org: OrgId, id: Uuid) -> Result<Document, RagError> {
         let doc = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let doc = diesel::update(
                     kb_documents::table
                         .filter(kb_documents::org_id.eq(org.0))
@@ -244,11 +244,11 @@ impl KnowledgeBase {
                     kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
                 ))
                 .returning(Document::as_returning())
-                .get_result(c)
+                .get_result(tx)
                 .await
                 .optional()?
                 .ok_or(RagError::NotFound)?;
-                crate::worker::queue_on(c, org, id).await?;
+                crate::worker::queue_on(tx, id).await?;
                 Ok::<_, RagError>(doc)
             })
             .await?;
@@ -266,8 +266,8 @@ impl KnowledgeBase {
     ) -> Result<(RetrievalOverrides, RetrievalConfig), RagError> {
         let (_, overrides) = self
             .db
-            .tenant(org, async move |c| {
-                read_state(c, org).await.map_err(RagError::from)
+            .tenant(org, async move |tx| {
+                read_state(tx, org).await.map_err(RagError::from)
             })
             .await?;
         Ok((overrides, self.config.with(&overrides)))
@@ -284,7 +284,7 @@ impl KnowledgeBase {
     ) -> Result<RetrievalConfig, RagError> {
         overrides.validate().map_err(RagError::Invalid)?;
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::insert_into(kb_settings::table)
                     .values((
                         kb_settings::org_id.eq(org.0),
@@ -300,7 +300,7 @@ impl KnowledgeBase {
                         kb_settings::max_chunks.eq(excluded(kb_settings::max_chunks)),
                         kb_settings::max_context_chars.eq(excluded(kb_settings::max_context_chars)),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await
                     .map_err(RagError::from)
             })

@@ -218,18 +218,18 @@ impl KnowledgeBase {
         let model = self.embedder.model().id.clone();
         let search = self.db.tenant(org, {
             let text = spoken.text.clone();
-            async move |c| {
-                let (version, overrides) = read_state(c, org).await?;
+            async move |tx| {
+                let (version, overrides) = read_state(tx, org).await?;
                 let hits: Vec<KeywordHit> = diesel::sql_query(
-                    "SELECT c.id FROM kb_chunks c, plainto_tsquery('english', $2) q \
-                          WHERE c.org_id = $1 AND c.embedding_model = $3 AND c.tsv @@ q \
-                          ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id LIMIT $4",
+                    "SELECT tx.id FROM kb_chunks tx, plainto_tsquery('english', $2) q \
+                          WHERE tx.org_id = $1 AND tx.embedding_model = $3 AND tx.tsv @@ q \
+                          ORDER BY ts_rank_cd(tx.tsv, q) DESC, tx.id LIMIT $4",
                 )
                 .bind::<SqlUuid, _>(org.0)
                 .bind::<Text, _>(&text)
                 .bind::<Text, _>(&model)
                 .bind::<Integer, _>(CANDIDATES as i32)
-                .load(c)
+                .load(tx)
                 .await?;
                 Ok::<_, RagError>((version, overrides, hits))
             }
@@ -270,7 +270,7 @@ impl KnowledgeBase {
             .get_or_load(org.0, version, async move {
                 let dims = i32::try_from(model.dims).unwrap_or(i32::MAX);
                 let rows: Vec<StoredChunk> = db
-                    .tenant(org, async move |c| {
+                    .tenant(org, async move |tx| {
                         kb_chunks::table
                             .filter(kb_chunks::org_id.eq(org.0))
                             .filter(kb_chunks::embedding_model.eq(&model.id))
@@ -284,7 +284,7 @@ impl KnowledgeBase {
                                 kb_chunks::embedding,
                                 kb_chunks::passage_embeddings,
                             ))
-                            .load(c)
+                            .load(tx)
                             .await
                             .map_err(RagError::from)
                     })

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::schema::{kb_chunks, kb_documents};
 use chrono::{DateTime, Utc};
-use db::{OrgId, SystemOp};
+use db::{OrgId, SystemOp, TenantTx};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jobs::{Done, Job, RetryPolicy, Runner};
@@ -45,14 +45,10 @@ pub const EMBED_SLICE: usize = 64;
 ///
 /// # Errors
 /// [`RagError::Db`].
-pub(crate) async fn queue_on(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
-    id: Uuid,
-) -> Result<(), RagError> {
+pub(crate) async fn queue_on(tx: &mut TenantTx, id: Uuid) -> Result<(), RagError> {
     let job = jobs::NewJob::new(JOB_KIND, serde_json::json!({ "document_id": id }))
         .ordered_by(id.to_string());
-    jobs::enqueue(c, org, job).await?;
+    jobs::enqueue(tx, job).await?;
     Ok(())
 }
 
@@ -244,13 +240,13 @@ impl KnowledgeBase {
         let (id, claimed_at) = (job.id, job.claimed_at);
         let stored = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let indexed = Embedded {
                     chunks: &chunks,
                     vectors: &vectors,
                     model: &model,
                 };
-                store_chunks_on(c, org, (id, claimed_at), &indexed).await
+                store_chunks_on(tx, (id, claimed_at), &indexed).await
             })
             .await?;
         Ok(if stored {
@@ -273,14 +269,14 @@ struct Embedded<'a> {
 /// version, if the claim made at `claimed_at` still holds (a re-index or a delete ends it):
 /// whether it did.
 async fn store_chunks_on(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     (id, claimed_at): (Uuid, DateTime<Utc>),
     embedded: &Embedded<'_>,
 ) -> Result<bool, RagError> {
+    let org = tx.org();
     let still_ours: Option<Uuid> = claimed_row(org.0, id, claimed_at)
         .for_update()
-        .get_result(c)
+        .get_result(tx)
         .await
         .optional()?;
     if still_ours.is_none() {
@@ -291,7 +287,7 @@ async fn store_chunks_on(
             .filter(kb_chunks::org_id.eq(org.0))
             .filter(kb_chunks::document_id.eq(id)),
     )
-    .execute(c)
+    .execute(tx)
     .await?;
     let model = embedded.model;
     let dims = i32::try_from(model.dims).unwrap_or(i32::MAX);
@@ -318,7 +314,7 @@ async fn store_chunks_on(
     for batch in rows.chunks(1000) {
         diesel::insert_into(kb_chunks::table)
             .values(batch)
-            .execute(c)
+            .execute(tx)
             .await?;
     }
     diesel::update(kb_documents::table.filter(kb_documents::id.eq(id)))
@@ -330,9 +326,9 @@ async fn store_chunks_on(
             kb_documents::indexed_at.eq(diesel::dsl::now),
             kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
-    bump_version(c, org).await?;
+    bump_version(tx, org).await?;
     Ok(true)
 }
 
@@ -374,9 +370,9 @@ impl KnowledgeBase {
     async fn still_claimed(&self, org: OrgId, job: &Claimed) -> Result<bool, RagError> {
         let (id, claimed_at) = (job.id, job.claimed_at);
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let found: Option<Uuid> = claimed_row(org.0, id, claimed_at)
-                    .get_result(c)
+                    .get_result(tx)
                     .await
                     .optional()?;
                 Ok::<_, RagError>(found.is_some())
@@ -393,14 +389,14 @@ impl KnowledgeBase {
         last_attempt: bool,
     ) -> Result<Option<Claimed>, RagError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let row: Option<(String, String)> = kb_documents::table
                     .filter(kb_documents::org_id.eq(org.0))
                     .filter(kb_documents::id.eq(id))
                     .filter(kb_documents::status.eq_any(["pending", "processing"]))
                     .select((kb_documents::body, kb_documents::format))
                     .for_update()
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()?;
                 let Some((body, format)) = row else {
@@ -415,7 +411,7 @@ impl KnowledgeBase {
                         kb_documents::claimed_at.eq(now),
                         kb_documents::attempts.eq(kb_documents::attempts + 1),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                 Ok(Some(Claimed {
                     id,
@@ -457,7 +453,7 @@ impl KnowledgeBase {
         };
         let (id, claimed_at) = (job.id, job.claimed_at);
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::update(
                     kb_documents::table
                         .filter(kb_documents::org_id.eq(org.0))
@@ -469,7 +465,7 @@ impl KnowledgeBase {
                     kb_documents::error.eq(message),
                     kb_documents::claimed_at.eq(None::<DateTime<Utc>>),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await
                 .map(|_| ())
                 .map_err(RagError::from)

@@ -3,7 +3,7 @@
 
 use crate::schema::realtime_events;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, OrgId, SystemOp};
+use db::{Db, OrgId, SystemOp, TenantTx};
 use diesel::sql_types::{Array, BigInt, Integer};
 use diesel::{
     ExpressionMethods, QueryDsl, Queryable, QueryableByName, Selectable, SelectableHelper,
@@ -76,10 +76,10 @@ pub struct OutboxEvent {
 /// # Errors
 /// The database error; the caller's transaction then rolls back.
 pub async fn publish(
-    conn: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     event: RealtimeEvent,
 ) -> Result<i64, diesel::result::Error> {
+    let org = tx.org();
     let mut payload = event.payload;
     if let (Some(target), Some(object)) = (&event.target_crm_user, payload.as_object_mut()) {
         object.insert(
@@ -101,11 +101,11 @@ pub async fn publish(
             realtime_events::payload.eq(payload),
         ))
         .returning(realtime_events::seq)
-        .get_result(conn)
+        .get_result(tx)
         .await?;
     if !db::signal::raise_after_commit(CHANNEL) {
         diesel::sql_query("SELECT pg_notify('realtime_events', '')")
-            .execute(conn)
+            .execute(tx)
             .await?;
     }
     Ok(seq)
@@ -140,7 +140,7 @@ pub async fn of_room_after(
 ) -> Result<Vec<OutboxEvent>, RealtimeError> {
     use diesel::BoolExpressionMethods;
     use diesel::PgAnyJsonExpressionMethods as _;
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let mut query = realtime_events::table
             .filter(realtime_events::org_id.eq(org.0))
             .filter(realtime_events::seq.gt(after))
@@ -170,7 +170,7 @@ pub async fn of_room_after(
             ),
             Room::Users => query.filter(realtime_events::audience.eq("users")),
         };
-        Ok(query.load(c).await?)
+        Ok(query.load(tx).await?)
     })
     .await
 }

@@ -27,7 +27,7 @@ use scheduling::{BookingRequest, BusinessHours, Scheduler, Settings};
 use zeroize::Zeroizing;
 
 async fn seed_calls(db: &db::Db, org: OrgId, n: i64) {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         diesel::sql_query(
             "INSERT INTO call_logs (id, org_id, call_sid, phone_number, from_number, call_type, status, \
              duration_seconds, booking_confirmed, financial_value_minor, started_at, created_at) \
@@ -38,11 +38,11 @@ async fn seed_calls(db: &db::Db, org: OrgId, n: i64) {
         )
         .bind::<diesel::sql_types::Uuid, _>(org.0)
         .bind::<diesel::sql_types::BigInt, _>(n)
-        .execute(c)
+        .execute(tx)
         .await
         .map_err(db::DbError::Query)?;
         diesel::sql_query("ANALYZE call_logs")
-            .execute(c)
+            .execute(tx)
             .await
             .map_err(db::DbError::Query)
     })

@@ -5,7 +5,7 @@
 
 use crate::schema::appointments;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, OrgId};
+use db::TenantTx;
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -98,19 +98,19 @@ pub fn check_transition(from: &str, to: &str) -> Result<(), SchedulingError> {
 /// # Errors
 /// [`SchedulingError::NotFound`], [`SchedulingError::Db`].
 pub async fn get_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     lock: bool,
 ) -> Result<Appointment, SchedulingError> {
+    let org = tx.org();
     let q = appointments::table
         .filter(appointments::org_id.eq(org.0))
         .filter(appointments::id.eq(id))
         .select(Appointment::as_select());
     let found = if lock {
-        q.for_update().first(c).await.optional()?
+        q.for_update().first(tx).await.optional()?
     } else {
-        q.first(c).await.optional()?
+        q.first(tx).await.optional()?
     };
     found.ok_or(SchedulingError::NotFound("appointment"))
 }
@@ -133,12 +133,12 @@ pub struct AppointmentQuery {
 /// # Errors
 /// [`SchedulingError::Db`].
 pub async fn list_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     query: &AppointmentQuery,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Appointment>, i64), SchedulingError> {
+    let org = tx.org();
     let filtered = || {
         let mut q = appointments::table
             .filter(appointments::org_id.eq(org.0))
@@ -157,13 +157,13 @@ pub async fn list_on(
         }
         q
     };
-    let total: i64 = filtered().count().get_result(c).await?;
+    let total: i64 = filtered().count().get_result(tx).await?;
     let rows = filtered()
         .order((appointments::scheduled_time.asc(), appointments::id.asc()))
         .limit(limit)
         .offset(offset)
         .select(Appointment::as_select())
-        .load(c)
+        .load(tx)
         .await?;
     Ok((rows, total))
 }
@@ -172,18 +172,15 @@ pub async fn list_on(
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
-pub async fn mark_confirmation_sent_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    id: Uuid,
-) -> Result<(), SchedulingError> {
+pub async fn mark_confirmation_sent_on(tx: &mut TenantTx, id: Uuid) -> Result<(), SchedulingError> {
+    let org = tx.org();
     diesel::update(
         appointments::table
             .filter(appointments::org_id.eq(org.0))
             .filter(appointments::id.eq(id)),
     )
     .set(appointments::confirmation_sent.eq(true))
-    .execute(c)
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -194,11 +191,11 @@ pub async fn mark_confirmation_sent_on(
 /// # Errors
 /// [`SchedulingError::Db`].
 pub async fn agent_booked_between_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     contact: Uuid,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<bool, SchedulingError> {
+    let org = tx.org();
     Ok(diesel::select(diesel::dsl::exists(
         appointments::table
             .filter(appointments::org_id.eq(org.0))
@@ -206,7 +203,7 @@ pub async fn agent_booked_between_on(
             .filter(appointments::source.eq("voice_agent"))
             .filter(appointments::created_at.between(from, to)),
     ))
-    .get_result(c)
+    .get_result(tx)
     .await?)
 }
 
@@ -229,10 +226,10 @@ pub struct CallerAppointment {
 /// # Errors
 /// [`SchedulingError::Db`].
 pub async fn open_for_caller_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     said: &CallerAppointment,
 ) -> Result<Vec<Appointment>, SchedulingError> {
+    let org = tx.org();
     let mut q = appointments::table
         .filter(appointments::org_id.eq(org.0))
         .filter(appointments::customer_phone.eq(said.phone.clone()))
@@ -252,7 +249,7 @@ pub async fn open_for_caller_on(
     Ok(q.order(appointments::scheduled_time)
         .limit(3)
         .select(Appointment::as_select())
-        .load(c)
+        .load(tx)
         .await?)
 }
 
@@ -263,8 +260,7 @@ pub async fn open_for_caller_on(
 /// # Errors
 /// [`SchedulingError::Db`].
 pub(crate) async fn emit_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     event_type: &'static str,
     a: &Appointment,
     previous_start: Option<DateTime<Utc>>,
@@ -284,7 +280,7 @@ pub(crate) async fn emit_on(
     if let Some(previous) = previous_start {
         data["previous_starts_at"] = serde_json::json!(iso(previous));
     }
-    webhooks::emit(c, org, event_type, data).await?;
+    webhooks::emit(tx, event_type, data).await?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::schema::appointments;
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId};
+use db::{Db, OrgId, TenantTx};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use jobs::{Done, Failure, Job, NewJob, RetryPolicy};
@@ -179,8 +179,7 @@ pub fn event_id(appointment: Uuid) -> String {
 /// # Errors
 /// [`SchedulingError::Db`].
 pub async fn enqueue_on(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     appointment: Uuid,
     action: &'static str,
 ) -> Result<(), SchedulingError> {
@@ -189,7 +188,7 @@ pub async fn enqueue_on(
         json!({ "appointment_id": appointment, "action": action }),
     )
     .ordered_by(appointment.to_string());
-    jobs::enqueue(c, org, job).await?;
+    jobs::enqueue(tx, job).await?;
     Ok(())
 }
 
@@ -265,8 +264,8 @@ async fn report_failure(
         "message": format!("the appointment could not be synchronised with Google Calendar: {error}"),
         "appointment_id": appointment,
     });
-    db.tenant(org, async move |c| {
-        webhooks::emit(c, org, "integration.error", data).await
+    db.tenant(org, async move |tx| {
+        webhooks::emit(tx, "integration.error", data).await
     })
     .await
     .map(|_| ())
@@ -287,7 +286,7 @@ async fn appointment_event(
     org: OrgId,
     appointment: Uuid,
 ) -> Result<Option<EventRow>, Failure> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         appointments::table
             .filter(appointments::org_id.eq(org.0))
             .filter(appointments::id.eq(appointment))
@@ -299,7 +298,7 @@ async fn appointment_event(
                 appointments::customer_phone,
                 appointments::customer_name,
             ))
-            .first(c)
+            .first(tx)
             .await
             .optional()
             .map_err(SchedulingError::from)
@@ -309,14 +308,14 @@ async fn appointment_event(
 }
 
 async fn record_event_id(db: &Db, org: OrgId, appointment: Uuid) -> Result<(), Failure> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         diesel::update(
             appointments::table
                 .filter(appointments::org_id.eq(org.0))
                 .filter(appointments::id.eq(appointment)),
         )
         .set(appointments::google_event_id.eq(event_id(appointment)))
-        .execute(c)
+        .execute(tx)
         .await
         .map_err(SchedulingError::from)
     })

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::schema::appointments as appt;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use credentials::{CredentialService, Provider};
-use db::{AsyncPgConnection, Db, DbError, OrgId};
+use db::{Db, DbError, OrgId, TenantTx};
 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -84,10 +84,7 @@ pub enum SchedulingError {
 /// A step composed into a booking's transaction ([`Scheduler::book_with`]): it runs after the
 /// appointment is inserted and before the commit, so both commit or neither does. It may run
 /// more than once (the transaction is retried after a lost deadlock race).
-pub type BookingStep = dyn for<'c> Fn(
-        &'c mut AsyncPgConnection,
-        &'c Appointment,
-    ) -> db::ConnFuture<'c, Result<(), SchedulingError>>
+pub type BookingStep = dyn for<'c> Fn(&'c mut TenantTx, &'c Appointment) -> db::ConnFuture<'c, Result<(), SchedulingError>>
     + Send
     + Sync;
 
@@ -136,12 +133,13 @@ fn is_contention(e: &SchedulingError) -> bool {
 /// bookings of one organization queue for a few milliseconds instead; other organizations are
 /// not affected (a hash collision only makes two organizations queue together). The exclusion
 /// constraint stays the guarantee.
-async fn lock_bookings(c: &mut AsyncPgConnection, org: OrgId) -> Result<(), SchedulingError> {
+async fn lock_bookings(tx: &mut TenantTx) -> Result<(), SchedulingError> {
+    let org = tx.org();
     diesel::sql_query(
         "SELECT pg_advisory_xact_lock(hashtextextended('appointments:' || $1::text, 0))",
     )
     .bind::<diesel::sql_types::Uuid, _>(org.0)
-    .execute(c)
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -253,7 +251,7 @@ impl Scheduler {
     /// [`SchedulingError::Db`].
     pub async fn settings(&self, org: OrgId) -> Result<Settings, SchedulingError> {
         self.db
-            .tenant(org, async move |c| settings::get_on(c, org).await)
+            .tenant(org, async move |tx| settings::get_on(tx).await)
             .await
     }
 
@@ -268,9 +266,9 @@ impl Scheduler {
     ) -> Result<Settings, SchedulingError> {
         new.validate()?;
         self.db
-            .tenant(org, async move |c| {
-                settings::put_on(c, org, &new).await?;
-                settings::get_on(c, org).await
+            .tenant(org, async move |tx| {
+                settings::put_on(tx, &new).await?;
+                settings::get_on(tx).await
             })
             .await
     }
@@ -324,17 +322,16 @@ impl Scheduler {
     /// Resolves the visit length: the service's duration (by id, else by name or keyword), else
     /// 30 minutes. Returns `(service id, service name, minutes)`.
     async fn service_for(
-        c: &mut AsyncPgConnection,
-        org: OrgId,
+        tx: &mut TenantTx,
         id: Option<Uuid>,
         name: Option<&str>,
     ) -> Result<(Option<Uuid>, Option<String>, i32), SchedulingError> {
         if let Some(id) = id {
-            let s = crm::services::get_on(c, org, id).await?;
+            let s = crm::services::get_on(tx, id).await?;
             return Ok((Some(s.id), Some(s.name), s.duration_minutes));
         }
         if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
-            let all = crm::services::list_on(c, org).await?;
+            let all = crm::services::list_on(tx).await?;
             let wanted = name.to_lowercase();
             let found = all
                 .iter()
@@ -353,18 +350,18 @@ impl Scheduler {
     }
 
     async fn appointment_busy(
-        c: &mut AsyncPgConnection,
-        org: OrgId,
+        tx: &mut TenantTx,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Busy>, SchedulingError> {
+        let org = tx.org();
         let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = appt::table
             .filter(appt::org_id.eq(org.0))
             .filter(appt::status.eq_any(["pending", "confirmed"]))
             .filter(appt::scheduled_time.lt(to))
             .filter(appt::blocked_until.gt(from))
             .select((appt::scheduled_time, appt::blocked_until))
-            .load(c)
+            .load(tx)
             .await?;
         Ok(rows
             .into_iter()
@@ -389,14 +386,14 @@ impl Scheduler {
         let date = date.to_owned();
         let (settings, day, duration, own_busy) = self
             .db
-            .tenant(org, async move |c| {
-                let settings = settings::get_on(c, org).await?;
+            .tenant(org, async move |tx| {
+                let settings = settings::get_on(tx).await?;
                 let day = availability::resolve_date(&date, settings.time_zone, now)
                     .map_err(SchedulingError::Invalid)?;
                 let (_, _, duration) =
-                    Self::service_for(c, org, service_id, service_name.as_deref()).await?;
+                    Self::service_for(tx, service_id, service_name.as_deref()).await?;
                 let (from, to) = availability::day_bounds(settings.time_zone, day);
-                let busy = Self::appointment_busy(c, org, from - Duration::days(1), to).await?;
+                let busy = Self::appointment_busy(tx, from - Duration::days(1), to).await?;
                 Ok::<_, SchedulingError>((settings, day, duration, busy))
             })
             .await?;
@@ -432,8 +429,8 @@ impl Scheduler {
         );
         let mut busy = self
             .db
-            .tenant(org, async move |c| {
-                Self::appointment_busy(c, org, from, to).await
+            .tenant(org, async move |tx| {
+                Self::appointment_busy(tx, from, to).await
             })
             .await?;
         busy.extend(self.google_busy_lenient(org, google, from, to).await.0);
@@ -499,8 +496,8 @@ impl Scheduler {
             let (plan, step) = (plan.clone(), Arc::clone(&step));
             let result = self
                 .db
-                .tenant(org, async move |c| {
-                    insert_booking_on(c, org, &plan, &*step).await
+                .tenant(org, async move |tx| {
+                    insert_booking_on(tx, &plan, &*step).await
                 })
                 .await;
             match result {
@@ -544,9 +541,9 @@ impl Scheduler {
         let (settings, (service_id, service_name, duration)) = {
             let (id, name) = (request.service_id, request.service_name.clone());
             self.db
-                .tenant(org, async move |c| {
-                    let settings = settings::get_on(c, org).await?;
-                    let service = Self::service_for(c, org, id, name.as_deref()).await?;
+                .tenant(org, async move |tx| {
+                    let settings = settings::get_on(tx).await?;
+                    let service = Self::service_for(tx, id, name.as_deref()).await?;
                     Ok::<_, SchedulingError>((settings, service))
                 })
                 .await?
@@ -626,9 +623,9 @@ impl Scheduler {
         }
         let (settings, current) = self
             .db
-            .tenant(org, async move |c| {
-                let settings = settings::get_on(c, org).await?;
-                let current = appointments::get_on(c, org, id, false).await?;
+            .tenant(org, async move |tx| {
+                let settings = settings::get_on(tx).await?;
+                let current = appointments::get_on(tx, id, false).await?;
                 Ok::<_, SchedulingError>((settings, current))
             })
             .await?;
@@ -651,9 +648,9 @@ impl Scheduler {
         let moved = loop {
             let result = self
                 .db
-                .tenant(org, async move |c| {
+                .tenant(org, async move |tx| {
                     let times = (new_start, ends_at, blocked_until);
-                    move_on(c, org, id, times, google).await
+                    move_on(tx, id, times, google).await
                 })
                 .await;
             match result {
@@ -699,8 +696,8 @@ impl Scheduler {
         let google = self.google_connected(org).await?;
         let updated = self
             .db
-            .tenant(org, async move |c| {
-                let current = appointments::get_on(c, org, id, true).await?;
+            .tenant(org, async move |tx| {
+                let current = appointments::get_on(tx, id, true).await?;
                 let status = patch.status.clone().unwrap_or(current.status.clone());
                 appointments::check_transition(&current.status, &status)?;
                 let updated: Appointment = diesel::update(
@@ -717,20 +714,20 @@ impl Scheduler {
                     appt::customer_email.eq(patch.customer_email.or(current.customer_email)),
                 ))
                 .returning(Appointment::as_returning())
-                .get_result(c)
+                .get_result(tx)
                 .await?;
                 if google && status != current.status {
                     match status.as_str() {
-                        "confirmed" => calendar::enqueue_on(c, org, id, "upsert").await?,
+                        "confirmed" => calendar::enqueue_on(tx, id, "upsert").await?,
                         "cancelled" if current.status == "confirmed" => {
-                            calendar::enqueue_on(c, org, id, "delete").await?;
+                            calendar::enqueue_on(tx, id, "delete").await?;
                         }
                         _ => {}
                     }
                 }
                 if status == "cancelled" && current.status != "cancelled" {
                     let event = "appointment.cancelled";
-                    appointments::emit_on(c, org, event, &updated, None).await?;
+                    appointments::emit_on(tx, event, &updated, None).await?;
                 }
                 Ok(updated)
             })
@@ -763,8 +760,8 @@ impl Scheduler {
     /// [`SchedulingError::NotFound`], [`SchedulingError::Db`].
     pub async fn get(&self, org: OrgId, id: Uuid) -> Result<Appointment, SchedulingError> {
         self.db
-            .tenant(org, async move |c| {
-                appointments::get_on(c, org, id, false).await
+            .tenant(org, async move |tx| {
+                appointments::get_on(tx, id, false).await
             })
             .await
     }
@@ -789,8 +786,8 @@ impl Scheduler {
             )));
         }
         self.db
-            .tenant(org, async move |c| {
-                appointments::list_on(c, org, &query, limit, offset).await
+            .tenant(org, async move |tx| {
+                appointments::list_on(tx, &query, limit, offset).await
             })
             .await
     }
@@ -824,15 +821,15 @@ struct BookingPlan {
 /// contact (status `booked`), inserts the appointment (the exclusion constraint refuses an
 /// overlap), queues its Google Calendar event, then runs `step`.
 async fn insert_booking_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     plan: &BookingPlan,
     step: &BookingStep,
 ) -> Result<Appointment, SchedulingError> {
-    lock_bookings(c, org).await?;
+    let org = tx.org();
+    lock_bookings(tx).await?;
     let request = &plan.request;
     let email = request.customer_email.as_deref();
-    let contact = crm::contacts::find_or_create_on(c, org, &plan.name, &plan.phone, email).await?;
+    let contact = crm::contacts::find_or_create_on(tx, &plan.name, &plan.phone, email).await?;
     let appointment: Appointment = diesel::insert_into(appt::table)
         .values((
             appt::id.eq(Uuid::new_v4()),
@@ -851,14 +848,14 @@ async fn insert_booking_on(
             appt::source.eq(request.source),
         ))
         .returning(Appointment::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await?;
-    crm::contacts::mark_booked_on(c, org, &contact, plan.now).await?;
+    crm::contacts::mark_booked_on(tx, &contact, plan.now).await?;
     if plan.google && plan.status == "confirmed" {
-        calendar::enqueue_on(c, org, appointment.id, "upsert").await?;
+        calendar::enqueue_on(tx, appointment.id, "upsert").await?;
     }
-    step(c, &appointment).await?;
-    appointments::emit_on(c, org, "appointment.booked", &appointment, None).await?;
+    step(tx, &appointment).await?;
+    appointments::emit_on(tx, "appointment.booked", &appointment, None).await?;
     Ok(appointment)
 }
 
@@ -866,15 +863,15 @@ async fn insert_booking_on(
 /// lock, in the caller's transaction: queues the Google event's update when it is confirmed and
 /// `google` is connected, and emits `appointment.rescheduled` with the previous time.
 async fn move_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: Uuid,
     times: (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
     google: bool,
 ) -> Result<Appointment, SchedulingError> {
+    let org = tx.org();
     let (new_start, ends_at, blocked_until) = times;
-    lock_bookings(c, org).await?;
-    let locked = appointments::get_on(c, org, id, true).await?;
+    lock_bookings(tx).await?;
+    let locked = appointments::get_on(tx, id, true).await?;
     if !matches!(locked.status.as_str(), "pending" | "confirmed") {
         return Err(SchedulingError::InvalidTransition {
             from: locked.status,
@@ -893,12 +890,12 @@ async fn move_on(
         appt::confirmation_sent.eq(false),
     ))
     .returning(Appointment::as_returning())
-    .get_result(c)
+    .get_result(tx)
     .await?;
     if google && updated.status == "confirmed" {
-        calendar::enqueue_on(c, org, id, "upsert").await?;
+        calendar::enqueue_on(tx, id, "upsert").await?;
     }
     let previous = Some(locked.scheduled_time);
-    appointments::emit_on(c, org, "appointment.rescheduled", &updated, previous).await?;
+    appointments::emit_on(tx, "appointment.rescheduled", &updated, previous).await?;
     Ok(updated)
 }

@@ -7,7 +7,7 @@
 use crate::schema::scheduling_settings;
 use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
-use db::{AsyncPgConnection, OrgId};
+use db::TenantTx;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
@@ -135,7 +135,8 @@ type Row = (
 ///
 /// # Errors
 /// [`SchedulingError::Db`]; a stored row that no longer parses is a database error.
-pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId) -> Result<Settings, SchedulingError> {
+pub async fn get_on(tx: &mut TenantTx) -> Result<Settings, SchedulingError> {
+    let org = tx.org();
     let row: Option<Row> = scheduling_settings::table
         .filter(scheduling_settings::org_id.eq(org.0))
         .select((
@@ -146,7 +147,7 @@ pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId) -> Result<Settings, S
             scheduling_settings::slot_step_minutes,
             scheduling_settings::require_approval,
         ))
-        .first(c)
+        .first(tx)
         .await
         .optional()?;
     let Some((tz, hours, closures, buffer, step, approval)) = row else {
@@ -167,11 +168,8 @@ pub async fn get_on(c: &mut AsyncPgConnection, org: OrgId) -> Result<Settings, S
 ///
 /// # Errors
 /// [`SchedulingError::Invalid`], [`SchedulingError::Db`].
-pub async fn put_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    settings: &Settings,
-) -> Result<(), SchedulingError> {
+pub async fn put_on(tx: &mut TenantTx, settings: &Settings) -> Result<(), SchedulingError> {
+    let org = tx.org();
     settings.validate()?;
     let hours = serde_json::to_value(&settings.business_hours)
         .map_err(|e| SchedulingError::Invalid(e.to_string()))?;
@@ -199,7 +197,7 @@ pub async fn put_on(
             scheduling_settings::slot_step_minutes.eq(settings.slot_step_minutes),
             scheduling_settings::require_approval.eq(settings.require_approval),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(())
 }

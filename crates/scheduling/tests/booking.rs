@@ -135,14 +135,14 @@ async fn overlapping_live_pairs(w: &World, org: OrgId) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    w.db.tenant(org, async move |c| {
+    w.db.tenant(org, async move |tx| {
         diesel::sql_query(
             "SELECT count(*) AS n FROM appointments x JOIN appointments y \
              ON x.id < y.id AND x.org_id = y.org_id \
              AND tstzrange(x.scheduled_time, x.blocked_until) && tstzrange(y.scheduled_time, y.blocked_until) \
              WHERE x.status IN ('pending','confirmed') AND y.status IN ('pending','confirmed')",
         )
-        .get_result::<N>(c)
+        .get_result::<N>(tx)
         .await
         .map(|r| r.n)
         .map_err(db::DbError::Query)

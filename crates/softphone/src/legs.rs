@@ -20,7 +20,7 @@
 
 use crate::schema::softphone_calls;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, OrgId};
+use db::TenantTx;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
@@ -154,11 +154,8 @@ impl LegUpdate {
 ///
 /// # Errors
 /// A database error.
-pub async fn directory(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-) -> Result<Vec<Member>, SoftphoneError> {
-    Ok(tenancy::users::extension_directory_on(c, org)
+pub async fn directory(tx: &mut TenantTx) -> Result<Vec<Member>, SoftphoneError> {
+    Ok(tenancy::users::extension_directory_on(tx)
         .await?
         .into_iter()
         .map(|(user_id, name, extension)| Member {
@@ -174,12 +171,9 @@ pub async fn directory(
 ///
 /// # Errors
 /// A database error.
-pub async fn apply(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    update: &LegUpdate,
-) -> Result<LegStatus, SoftphoneError> {
-    let user = tenancy::users::by_extension_on(c, org, &update.extension).await?;
+pub async fn apply(tx: &mut TenantTx, update: &LegUpdate) -> Result<LegStatus, SoftphoneError> {
+    let org = tx.org();
+    let user = tenancy::users::by_extension_on(tx, &update.extension).await?;
     diesel::insert_into(softphone_calls::table)
         .values((
             softphone_calls::org_id.eq(org.0),
@@ -191,14 +185,14 @@ pub async fn apply(
             softphone_calls::status.eq(LegStatus::Ringing.as_str()),
         ))
         .on_conflict_do_nothing()
-        .execute(c)
+        .execute(tx)
         .await?;
     let (stored, answered_at): (String, Option<DateTime<Utc>>) = softphone_calls::table
         .filter(softphone_calls::org_id.eq(org.0))
         .filter(softphone_calls::leg_sid.eq(&update.leg_sid))
         .select((softphone_calls::status, softphone_calls::answered_at))
         .for_update()
-        .first(c)
+        .first(tx)
         .await?;
     let previous = LegStatus::from_stored(&stored);
     if update.status <= previous {
@@ -224,10 +218,10 @@ pub async fn apply(
                     softphone_calls::status.eq(LegStatus::Answered.as_str()),
                     softphone_calls::answered_at.eq(update.at),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await?;
-            publish(c, org, "call_answered", &base, None).await?;
-            publish(c, org, "user_call_started", &base, None).await?;
+            publish(tx, "call_answered", &base, None).await?;
+            publish(tx, "user_call_started", &base, None).await?;
         }
         LegStatus::Completed => {
             diesel::update(row)
@@ -236,7 +230,7 @@ pub async fn apply(
                     softphone_calls::ended_at.eq(update.at),
                     softphone_calls::duration_seconds.eq(update.duration_seconds),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await?;
             let was_answered = answered_at.is_some() || update.duration_seconds.unwrap_or(0) > 0;
             if was_answered {
@@ -245,7 +239,7 @@ pub async fn apply(
                         i32::try_from((update.at - t).num_seconds().max(0)).unwrap_or(i32::MAX)
                     })
                 });
-                publish(c, org, "user_call_ended", &base, duration).await?;
+                publish(tx, "user_call_ended", &base, duration).await?;
             }
         }
     }
@@ -253,8 +247,7 @@ pub async fn apply(
 }
 
 async fn publish(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     kind: &str,
     base: &serde_json::Value,
     duration_seconds: Option<i32>,
@@ -267,8 +260,7 @@ async fn publish(
         }
     }
     realtime::outbox::publish(
-        c,
-        org,
+        tx,
         realtime::RealtimeEvent {
             audience: AUDIENCE,
             target_crm_user: None,

@@ -127,8 +127,8 @@ impl Softphone {
     ) -> Result<VoiceToken, SoftphoneError> {
         let extension: Option<String> = self
             .db
-            .tenant(org, async move |c| {
-                tenancy::users::active_extension_on(c, org, user_id)
+            .tenant(org, async move |tx| {
+                tenancy::users::active_extension_on(tx, user_id)
                     .await
                     .map_err(SoftphoneError::from)
             })
@@ -202,7 +202,7 @@ impl Softphone {
         self.verify(org, request).await?;
         let update = LegUpdate::from_request(request)?;
         self.db
-            .tenant(org, async move |c| legs::apply(c, org, &update).await)
+            .tenant(org, async move |tx| legs::apply(tx, &update).await)
             .await
     }
 
@@ -212,7 +212,7 @@ impl Softphone {
     /// [`SoftphoneError::Db`].
     pub async fn directory(&self, org: OrgId) -> Result<Vec<Member>, SoftphoneError> {
         self.db
-            .tenant(org, async move |c| legs::directory(c, org).await)
+            .tenant(org, async move |tx| legs::directory(tx).await)
             .await
     }
 

@@ -87,7 +87,7 @@ impl Telephony {
         verified_caller_id: Uuid,
     ) -> Result<ForwardingConfig, TelephonyError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 configs::table
                     .filter(
                         configs::org_id
@@ -95,7 +95,7 @@ impl Telephony {
                             .and(configs::verified_caller_id.eq(verified_caller_id)),
                     )
                     .select(ForwardingConfig::as_select())
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()?
                     .ok_or(TelephonyError::NotFound("forwarding configuration"))
@@ -133,7 +133,7 @@ impl Telephony {
         );
         let config = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::insert_into(configs::table)
                     .values((
                         configs::id.eq(Uuid::new_v4()),
@@ -164,7 +164,7 @@ impl Telephony {
                         configs::confirmed_at.eq(None::<DateTime<Utc>>),
                     ))
                     .returning(ForwardingConfig::as_returning())
-                    .get_result(c)
+                    .get_result(tx)
                     .await
                     .map_err(TelephonyError::from)
             })
@@ -179,7 +179,7 @@ impl Telephony {
         status: &'static str,
     ) -> Result<ForwardingConfig, TelephonyError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let confirmed = status == "active";
                 diesel::update(
                     configs::table.filter(configs::id.eq(id).and(configs::org_id.eq(org.0))),
@@ -190,7 +190,7 @@ impl Telephony {
                     configs::confirmed_at.eq(confirmed.then(Utc::now)),
                 ))
                 .returning(ForwardingConfig::as_returning())
-                .get_result(c)
+                .get_result(tx)
                 .await
                 .optional()?
                 .ok_or(TelephonyError::NotFound("forwarding configuration"))

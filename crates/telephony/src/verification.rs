@@ -5,7 +5,7 @@ use crate::schema::{
     verified_caller_ids as numbers,
 };
 use chrono::{DateTime, Duration, Utc};
-use db::{AsyncPgConnection, OrgId};
+use db::{OrgId, TenantTx};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -91,8 +91,8 @@ impl Telephony {
         let name = friendly_name.clone();
         let id = self
             .db
-            .tenant(org, async move |c| {
-                reserve_on(c, org, &p, name.as_deref()).await
+            .tenant(org, async move |tx| {
+                reserve_on(tx, &p, name.as_deref()).await
             })
             .await?;
 
@@ -186,7 +186,7 @@ impl Telephony {
     ) -> Result<(), TelephonyError> {
         let expires = Utc::now() + Duration::minutes(CODE_TTL_MINUTES);
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::update(
                     numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
                 )
@@ -196,7 +196,7 @@ impl Telephony {
                     numbers::verification_code_expires_at.eq(expires),
                     numbers::verification_attempts.eq(0),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await?;
                 Ok(())
             })
@@ -206,7 +206,7 @@ impl Telephony {
     /// The code state of verification `id`.
     async fn code_state(&self, org: OrgId, id: Uuid) -> Result<CodeState, TelephonyError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 numbers::table
                     .filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0)))
                     .select((
@@ -216,7 +216,7 @@ impl Telephony {
                         numbers::verification_code_expires_at,
                         numbers::verification_attempts,
                     ))
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()?
                     .ok_or(TelephonyError::NotFound("verification"))
@@ -227,7 +227,7 @@ impl Telephony {
     /// Marks verification `id` verified as Twilio's caller ID `sid`; the code is forgotten.
     async fn mark_verified(&self, org: OrgId, id: Uuid, sid: String) -> Result<(), TelephonyError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::update(
                     numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
                 )
@@ -238,7 +238,7 @@ impl Telephony {
                     numbers::verification_code_hash.eq(None::<String>),
                     numbers::verification_code_expires_at.eq(None::<DateTime<Utc>>),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await?;
                 Ok(())
             })
@@ -247,13 +247,13 @@ impl Telephony {
 
     async fn count_attempt(&self, org: OrgId, id: Uuid) -> Result<i32, TelephonyError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::update(
                     numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
                 )
                 .set(numbers::verification_attempts.eq(numbers::verification_attempts + 1))
                 .returning(numbers::verification_attempts)
-                .get_result::<i32>(c)
+                .get_result::<i32>(tx)
                 .await
                 .map_err(TelephonyError::from)
             })
@@ -267,7 +267,7 @@ impl Telephony {
         status: &'static str,
     ) -> Result<(), TelephonyError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::update(
                     numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
                 )
@@ -275,7 +275,7 @@ impl Telephony {
                     numbers::status.eq(status),
                     numbers::verification_code_hash.eq(None::<String>),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await
                 .map_err(TelephonyError::from)
             })
@@ -327,7 +327,7 @@ impl Telephony {
                     .filter(|s| twilio_client::is_sid(s, "PN"))
                     .map(str::to_owned);
                 self.db
-                    .tenant(org, async move |c| {
+                    .tenant(org, async move |tx| {
                         diesel::update(
                             numbers::table.filter(
                                 numbers::id
@@ -341,7 +341,7 @@ impl Telephony {
                             numbers::verified_at.eq(Some(Utc::now())),
                             numbers::verification_code_hash.eq(None::<String>),
                         ))
-                        .execute(c)
+                        .execute(tx)
                         .await
                         .map_err(TelephonyError::from)
                     })
@@ -360,11 +360,11 @@ impl Telephony {
     /// [`TelephonyError::NotFound`] (404), [`TelephonyError::Db`].
     pub async fn number(&self, org: OrgId, id: Uuid) -> Result<VerifiedNumber, TelephonyError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 numbers::table
                     .filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0)))
                     .select(VerifiedNumber::as_select())
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()?
                     .ok_or(TelephonyError::NotFound("verified number"))
@@ -381,17 +381,17 @@ impl Telephony {
         org: OrgId,
     ) -> Result<Vec<(VerifiedNumber, bool)>, TelephonyError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let rows: Vec<VerifiedNumber> = numbers::table
                     .filter(numbers::org_id.eq(org.0))
                     .order(numbers::created_at.asc())
                     .select(VerifiedNumber::as_select())
-                    .load(c)
+                    .load(tx)
                     .await?;
                 let with_config: Vec<Uuid> = configs::table
                     .filter(configs::org_id.eq(org.0))
                     .select(configs::verified_caller_id)
-                    .load(c)
+                    .load(tx)
                     .await?;
                 Ok(rows
                     .into_iter()
@@ -411,11 +411,11 @@ impl Telephony {
     pub async fn remove_number(&self, org: OrgId, id: Uuid) -> Result<(), TelephonyError> {
         let deleted = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::delete(
                     numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
                 )
-                .execute(c)
+                .execute(tx)
                 .await
                 .map_err(TelephonyError::from)
             })
@@ -431,14 +431,14 @@ impl Telephony {
 /// [`MAX_INITIATIONS_PER_HOUR`] times in the last hour, counts this request, and creates (or
 /// resets) the `pending` row the Twilio callback will name. Returns its id.
 async fn reserve_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     phone: &str,
     name: Option<&str>,
 ) -> Result<Uuid, TelephonyError> {
+    let org = tx.org();
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
         .bind::<diesel::sql_types::Text, _>(format!("{}:{phone}", org.0))
-        .execute(c)
+        .execute(tx)
         .await?;
     let verified = numbers::table
         .filter(
@@ -448,7 +448,7 @@ async fn reserve_on(
         )
         .filter(numbers::status.eq("verified"))
         .count()
-        .get_result::<i64>(c)
+        .get_result::<i64>(tx)
         .await?;
     if verified > 0 {
         return Err(TelephonyError::AlreadyVerified);
@@ -461,7 +461,7 @@ async fn reserve_on(
         )
         .filter(requests::created_at.gt(Utc::now() - Duration::hours(1)))
         .count()
-        .get_result::<i64>(c)
+        .get_result::<i64>(tx)
         .await?;
     if recent >= MAX_INITIATIONS_PER_HOUR {
         return Err(TelephonyError::RateLimited);
@@ -472,7 +472,7 @@ async fn reserve_on(
             requests::org_id.eq(org.0),
             requests::phone_number.eq(phone),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     // The row exists before Twilio calls, so that the callback can name it.
     let id = diesel::insert_into(numbers::table)
@@ -492,7 +492,7 @@ async fn reserve_on(
             numbers::verification_attempts.eq(0),
         ))
         .returning(numbers::id)
-        .get_result::<Uuid>(c)
+        .get_result::<Uuid>(tx)
         .await?;
     Ok(id)
 }

@@ -12,7 +12,7 @@
 use crate::schema::api_key_audit_log;
 use crate::schema::apps as apps_table;
 use chrono::{DateTime, Utc};
-use db::{Db, DbError, OrgId, SystemOp};
+use db::{Db, DbError, OrgId, SystemOp, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -220,8 +220,8 @@ pub async fn issue(
     let new_hash = pepper.hash(key.expose());
     let new_hint = hint(key.expose());
     let (app, action, rotated_at) = db
-        .tenant(org_id, async move |c| {
-            let current = apps::lock(c, org_id, app_id).await?;
+        .tenant(org_id, async move |tx| {
+            let current = apps::lock(tx, app_id).await?;
             let action = if current.api_key_hint.is_some() {
                 "app_key.rotated"
             } else {
@@ -239,10 +239,10 @@ pub async fn issue(
                 apps_table::api_key_rotated_at.eq(Some(now)),
             ))
             .returning(App::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await?;
             let hints = (current.api_key_hint, Some(new_hint));
-            audit(c, org_id, app_id, action, hints, by).await?;
+            audit(tx, app_id, action, hints, by).await?;
             Ok::<_, TenancyError>((app, short_action(action), now))
         })
         .await?;
@@ -267,8 +267,8 @@ pub async fn revoke(
     by: &ChangedBy,
 ) -> Result<(App, DateTime<Utc>), TenancyError> {
     let result = db
-        .tenant(org_id, async move |c| {
-            let current = apps::lock(c, org_id, app_id).await?;
+        .tenant(org_id, async move |tx| {
+            let current = apps::lock(tx, app_id).await?;
             let Some(old_hint) = current.api_key_hint else {
                 return Err(TenancyError::Invalid(
                     "this app has no active API key".into(),
@@ -284,18 +284,10 @@ pub async fn revoke(
                 apps_table::api_key_hint.eq(None::<String>),
             ))
             .returning(App::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await?;
             let now = Utc::now();
-            audit(
-                c,
-                org_id,
-                app_id,
-                "app_key.revoked",
-                (Some(old_hint), None),
-                by,
-            )
-            .await?;
+            audit(tx, app_id, "app_key.revoked", (Some(old_hint), None), by).await?;
             Ok::<_, TenancyError>((app, now))
         })
         .await?;
@@ -306,13 +298,13 @@ pub async fn revoke(
 /// Records an app key event (`app_key.<action>`) in the app's `api_key_audit_log` (as
 /// `<action>`) and, on the app, in the organization's audit trail; `hints` are the old and new key hints, never keys.
 async fn audit(
-    c: &mut db::AsyncPgConnection,
-    org_id: OrgId,
+    tx: &mut TenantTx,
     app_id: Uuid,
     action: &'static str,
     hints: (Option<String>, Option<String>),
     by: &ChangedBy,
 ) -> Result<(), TenancyError> {
+    let org_id = tx.org();
     let (old_key_hint, new_key_hint) = hints;
     let detail = serde_json::json!({"old_key_hint": old_key_hint, "new_key_hint": new_key_hint});
     diesel::insert_into(api_key_audit_log::table)
@@ -325,9 +317,9 @@ async fn audit(
             api_key_audit_log::new_key_hint.eq(new_key_hint),
             api_key_audit_log::performed_by.eq(by.actor.id()),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
-    by.record_on(c, org_id, action, Some(app_id.to_string()), detail)
+    by.record_on(tx, action, Some(app_id.to_string()), detail)
         .await?;
     Ok(())
 }
@@ -413,7 +405,7 @@ pub async fn audit_log(
     offset: i64,
 ) -> Result<(Vec<AuditEntry>, i64), TenancyError> {
     apps::get(db, org_id, app_id).await?;
-    db.tenant(org_id, async move |c| {
+    db.tenant(org_id, async move |tx| {
         let scoped = || {
             api_key_audit_log::table
                 .filter(api_key_audit_log::org_id.eq(org_id.0))
@@ -427,9 +419,9 @@ pub async fn audit_log(
             .limit(limit)
             .offset(offset)
             .select(AuditEntry::as_select())
-            .load(c)
+            .load(tx)
             .await?;
-        let total = scoped().count().get_result(c).await?;
+        let total = scoped().count().get_result(tx).await?;
         Ok((entries, total))
     })
     .await

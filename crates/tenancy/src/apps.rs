@@ -3,7 +3,7 @@
 
 use crate::schema::apps;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, DbError, OrgId};
+use db::{Db, DbError, OrgId, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -42,7 +42,7 @@ pub struct App {
 /// [`TenancyError::Invalid`] for a bad name; [`TenancyError::Db`].
 pub async fn create(db: &Db, org: OrgId, name: &str, by: &ChangedBy) -> Result<App, TenancyError> {
     let name = crate::validate_display_name("app name", name)?;
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let app: App = diesel::insert_into(apps::table)
             .values((
                 apps::id.eq(Uuid::new_v4()),
@@ -50,10 +50,10 @@ pub async fn create(db: &Db, org: OrgId, name: &str, by: &ChangedBy) -> Result<A
                 apps::name.eq(name),
             ))
             .returning(App::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await?;
         let detail = serde_json::json!({"name": app.name});
-        by.record_on(c, org, "app.created", Some(app.id.to_string()), detail)
+        by.record_on(tx, "app.created", Some(app.id.to_string()), detail)
             .await?;
         Ok(app)
     })
@@ -65,12 +65,12 @@ pub async fn create(db: &Db, org: OrgId, name: &str, by: &ChangedBy) -> Result<A
 /// # Errors
 /// [`TenancyError::Db`].
 pub async fn list(db: &Db, org: OrgId) -> Result<Vec<App>, TenancyError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         apps::table
             .filter(apps::org_id.eq(org.0))
             .order((apps::created_at.asc(), apps::id.asc()))
             .select(App::as_select())
-            .load(c)
+            .load(tx)
             .await
             .map_err(TenancyError::from)
     })
@@ -82,12 +82,12 @@ pub async fn list(db: &Db, org: OrgId) -> Result<Vec<App>, TenancyError> {
 /// # Errors
 /// [`TenancyError::NotFound`] when it is not the organization's; [`TenancyError::Db`].
 pub async fn get(db: &Db, org: OrgId, app_id: Uuid) -> Result<App, TenancyError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         apps::table
             .filter(apps::id.eq(app_id))
             .filter(apps::org_id.eq(org.0))
             .select(App::as_select())
-            .first(c)
+            .first(tx)
             .await
             .optional()?
             .ok_or(TenancyError::NotFound("app"))
@@ -111,8 +111,8 @@ pub async fn update(
     let name = name
         .map(|n| crate::validate_display_name("app name", n))
         .transpose()?;
-    db.tenant(org, async move |c| {
-        let current = lock(c, org, app_id).await?;
+    db.tenant(org, async move |tx| {
+        let current = lock(tx, app_id).await?;
         let app: App = diesel::update(
             apps::table
                 .filter(apps::id.eq(app_id))
@@ -123,10 +123,10 @@ pub async fn update(
             apps::is_active.eq(is_active.unwrap_or(current.is_active)),
         ))
         .returning(App::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await?;
         let detail = serde_json::json!({"name": app.name, "is_active": app.is_active});
-        by.record_on(c, org, "app.updated", Some(app_id.to_string()), detail)
+        by.record_on(tx, "app.updated", Some(app_id.to_string()), detail)
             .await?;
         Ok(app)
     })
@@ -135,17 +135,14 @@ pub async fn update(
 
 /// Reads an app of the organization and locks its row until the transaction ends (serialises
 /// concurrent key rotations).
-pub(crate) async fn lock(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    app_id: Uuid,
-) -> Result<App, TenancyError> {
+pub(crate) async fn lock(tx: &mut TenantTx, app_id: Uuid) -> Result<App, TenancyError> {
+    let org = tx.org();
     apps::table
         .filter(apps::id.eq(app_id))
         .filter(apps::org_id.eq(org.0))
         .select(App::as_select())
         .for_update()
-        .first(c)
+        .first(tx)
         .await
         .optional()?
         .ok_or(TenancyError::NotFound("app"))
@@ -155,17 +152,14 @@ pub(crate) async fn lock(
 ///
 /// # Errors
 /// [`DbError::Query`].
-pub async fn exists_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    app_id: Uuid,
-) -> Result<bool, DbError> {
+pub async fn exists_on(tx: &mut TenantTx, app_id: Uuid) -> Result<bool, DbError> {
+    let org = tx.org();
     diesel::select(diesel::dsl::exists(
         apps::table
             .filter(apps::id.eq(app_id))
             .filter(apps::org_id.eq(org.0)),
     ))
-    .get_result(c)
+    .get_result(tx)
     .await
     .map_err(DbError::Query)
 }

@@ -6,7 +6,7 @@
 
 use crate::schema::audit_events;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, DbError, OrgId};
+use db::{Db, DbError, OrgId, TenantTx};
 use diesel::{
     ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper, TextExpressionMethods,
 };
@@ -87,8 +87,7 @@ impl ChangedBy {
     /// [`DbError::Query`].
     pub async fn record_on(
         &self,
-        c: &mut AsyncPgConnection,
-        org_id: OrgId,
+        tx: &mut TenantTx,
         action: &'static str,
         target: Option<String>,
         detail: serde_json::Value,
@@ -99,7 +98,7 @@ impl ChangedBy {
             target,
             detail,
         };
-        record_on(c, org_id, &self.origin, record).await
+        record_on(tx, &self.origin, record).await
     }
 }
 
@@ -129,11 +128,11 @@ pub struct AuditRecord {
 /// # Errors
 /// [`DbError::Query`].
 pub async fn record_on(
-    c: &mut AsyncPgConnection,
-    org_id: OrgId,
+    tx: &mut TenantTx,
     origin: &RequestOrigin,
     record: AuditRecord,
 ) -> Result<(), DbError> {
+    let org_id = tx.org();
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(Uuid::new_v4()),
@@ -146,7 +145,7 @@ pub async fn record_on(
             audit_events::request_id.eq(origin.request_id.as_deref()),
             audit_events::detail.eq(record.detail),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -162,8 +161,8 @@ pub async fn record(
     origin: RequestOrigin,
     record: AuditRecord,
 ) -> Result<(), TenancyError> {
-    db.tenant(org_id, async move |c| {
-        Ok::<_, TenancyError>(record_on(c, org_id, &origin, record).await?)
+    db.tenant(org_id, async move |tx| {
+        Ok::<_, TenancyError>(record_on(tx, &origin, record).await?)
     })
     .await
 }
@@ -227,7 +226,7 @@ pub async fn list(
     org_id: OrgId,
     filter: AuditFilter,
 ) -> Result<(Vec<AuditEvent>, i64), TenancyError> {
-    db.tenant(org_id, async move |c| {
+    db.tenant(org_id, async move |tx| {
         let scoped = || {
             let mut q = audit_events::table
                 .filter(audit_events::org_id.eq(org_id.0))
@@ -259,9 +258,9 @@ pub async fn list(
             .limit(filter.limit.clamp(1, 200))
             .offset(filter.offset.max(0))
             .select(AuditEvent::as_select())
-            .load(c)
+            .load(tx)
             .await?;
-        let total = scoped().count().get_result(c).await?;
+        let total = scoped().count().get_result(tx).await?;
         Ok((entries, total))
     })
     .await

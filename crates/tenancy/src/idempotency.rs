@@ -69,7 +69,7 @@ type Row = (
 /// [`TenancyError::Db`].
 pub async fn claim(db: &Db, req: IdempotentRequest) -> Result<Claim, TenancyError> {
     let org = req.org_id;
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let mine = keys::table
             .filter(keys::org_id.eq(org.0))
             .filter(keys::api_key_id.eq(req.api_key_id))
@@ -83,12 +83,12 @@ pub async fn claim(db: &Db, req: IdempotentRequest) -> Result<Claim, TenancyErro
                 keys::created_at,
             ))
             .for_update()
-            .first(c)
+            .first(tx)
             .await
             .optional()?;
         match found {
             Some((_, _, _, _, at)) if at < Utc::now() - WINDOW => {
-                diesel::delete(mine).execute(c).await?;
+                diesel::delete(mine).execute(tx).await?;
             }
             Some((hash, _, _, _, _)) if hash != req.request_hash => return Ok(Claim::Mismatch),
             Some((_, None, _, _, _)) => return Ok(Claim::InProgress),
@@ -109,7 +109,7 @@ pub async fn claim(db: &Db, req: IdempotentRequest) -> Result<Claim, TenancyErro
                 keys::request_hash.eq(&req.request_hash),
             ))
             .on_conflict_do_nothing()
-            .execute(c)
+            .execute(tx)
             .await?;
         Ok(Claim::Run)
     })
@@ -127,7 +127,7 @@ pub async fn finish(
     answer: Option<StoredAnswer>,
 ) -> Result<(), TenancyError> {
     let org = req.org_id;
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let mine = keys::table
             .filter(keys::org_id.eq(org.0))
             .filter(keys::api_key_id.eq(req.api_key_id))
@@ -140,11 +140,11 @@ pub async fn finish(
                         keys::content_type.eq(a.content_type),
                         keys::body.eq(Some(a.body)),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await?;
             }
             None => {
-                diesel::delete(mine).execute(c).await?;
+                diesel::delete(mine).execute(tx).await?;
             }
         }
         Ok(())

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use crate::schema::org_api_keys;
 use chrono::{DateTime, Duration, Utc};
-use db::{AsyncPgConnection, Db, DbError, OrgId, SystemOp};
+use db::{AsyncPgConnection, Db, DbError, OrgId, SystemOp, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -111,7 +111,7 @@ pub async fn authenticate(
 }
 
 async fn touch(db: &Db, key: KeyPrincipal, address: Option<IpAddr>) -> Result<(), TenancyError> {
-    db.tenant(key.org_id, async move |c| {
+    db.tenant(key.org_id, async move |tx| {
         diesel::update(
             org_api_keys::table
                 .filter(org_api_keys::id.eq(key.key_id))
@@ -121,7 +121,7 @@ async fn touch(db: &Db, key: KeyPrincipal, address: Option<IpAddr>) -> Result<()
             org_api_keys::last_used_at.eq(Some(Utc::now())),
             org_api_keys::last_used_address.eq(address.map(|a| a.to_string())),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
         Ok::<_, TenancyError>(())
     })
@@ -248,8 +248,8 @@ pub async fn create(
         created_by: by.actor.id(),
     };
     let stored = db
-        .tenant(org_id, async move |c| {
-            let stored = insert(c, row, None).await?;
+        .tenant(org_id, async move |tx| {
+            let stored = insert(tx, row, None).await?;
             let detail =
                 json!({"name": stored.name, "scopes": scopes.names(), "key_hint": stored.key_hint});
             let record = AuditRecord {
@@ -258,7 +258,7 @@ pub async fn create(
                 target: Some(stored.id.to_string()),
                 detail,
             };
-            audit::record_on(c, org_id, &origin, record).await?;
+            audit::record_on(tx, &origin, record).await?;
             Ok::<_, TenancyError>(stored)
         })
         .await?;
@@ -304,28 +304,25 @@ async fn insert(
 /// # Errors
 /// [`TenancyError::Db`].
 pub async fn list(db: &Db, org_id: OrgId) -> Result<Vec<OrgKey>, TenancyError> {
-    db.tenant(org_id, async move |c| {
+    db.tenant(org_id, async move |tx| {
         Ok(org_api_keys::table
             .filter(org_api_keys::org_id.eq(org_id.0))
             .order((org_api_keys::created_at.desc(), org_api_keys::id.desc()))
             .select(OrgKey::as_select())
-            .load(c)
+            .load(tx)
             .await?)
     })
     .await
 }
 
-async fn lock_active(
-    c: &mut AsyncPgConnection,
-    org_id: OrgId,
-    key_id: Uuid,
-) -> Result<OrgKey, TenancyError> {
+async fn lock_active(tx: &mut TenantTx, key_id: Uuid) -> Result<OrgKey, TenancyError> {
+    let org_id = tx.org();
     let key: OrgKey = org_api_keys::table
         .filter(org_api_keys::id.eq(key_id))
         .filter(org_api_keys::org_id.eq(org_id.0))
         .select(OrgKey::as_select())
         .for_update()
-        .first(c)
+        .first(tx)
         .await
         .optional()?
         .ok_or(TenancyError::NotFound("API key"))?;
@@ -364,14 +361,14 @@ pub async fn rotate(
     let new_hash = pepper.hash(key.expose());
     let new_hint = hint(key.expose());
     let stored = db
-        .tenant(org_id, async move |c| {
-            let old = lock_active(c, org_id, key_id).await?;
+        .tenant(org_id, async move |tx| {
+            let old = lock_active(tx, key_id).await?;
             let scopes = Scopes::parse(&old.scopes.iter().flatten().collect::<Vec<_>>())?;
             by.check_reach(scopes)?;
             let until = old.expires_at.map_or(until, |t| t.min(until));
             diesel::update(org_api_keys::table.filter(org_api_keys::id.eq(old.id)))
                 .set(org_api_keys::expires_at.eq(Some(until)))
-                .execute(c)
+                .execute(tx)
                 .await?;
             let row = KeyRow {
                 org_id,
@@ -382,7 +379,7 @@ pub async fn rotate(
                 expires_at: old.expires_at,
                 created_by: by.actor.id(),
             };
-            let stored = insert(c, row, Some(old.id)).await?;
+            let stored = insert(tx, row, Some(old.id)).await?;
             let record = AuditRecord {
                 actor: by.actor,
                 action: "api_key.rotated",
@@ -390,7 +387,7 @@ pub async fn rotate(
                 detail: json!({"new_key_id": stored.id, "old_key_hint": old.key_hint,
                     "new_key_hint": stored.key_hint, "old_key_valid_until": until}),
             };
-            audit::record_on(c, org_id, &origin, record).await?;
+            audit::record_on(tx, &origin, record).await?;
             Ok::<_, TenancyError>(stored)
         })
         .await?;
@@ -410,13 +407,13 @@ pub async fn revoke(
     origin: RequestOrigin,
     key_id: Uuid,
 ) -> Result<OrgKey, TenancyError> {
-    db.tenant(org_id, async move |c| {
-        let old = lock_active(c, org_id, key_id).await?;
+    db.tenant(org_id, async move |tx| {
+        let old = lock_active(tx, key_id).await?;
         let revoked: OrgKey =
             diesel::update(org_api_keys::table.filter(org_api_keys::id.eq(old.id)))
                 .set(org_api_keys::revoked_at.eq(Some(Utc::now())))
                 .returning(OrgKey::as_returning())
-                .get_result(c)
+                .get_result(tx)
                 .await?;
         let record = AuditRecord {
             actor,
@@ -424,7 +421,7 @@ pub async fn revoke(
             target: Some(old.id.to_string()),
             detail: json!({"key_hint": old.key_hint}),
         };
-        audit::record_on(c, org_id, &origin, record).await?;
+        audit::record_on(tx, &origin, record).await?;
         Ok(revoked)
     })
     .await

@@ -97,7 +97,7 @@ pub async fn provision_with_id(
     new: &NewOrganization<'_>,
 ) -> Result<(Organization, UserRow), TenancyError> {
     let rows = Validated::new(new).await?;
-    db.tenant(org_id, async move |c| rows.insert(c, org_id).await)
+    db.tenant(org_id, async move |tx| rows.insert(tx, org_id).await)
         .await
 }
 
@@ -121,10 +121,9 @@ pub async fn signup(
     let org_id = OrgId::new_random();
     let user_agent = client.user_agent.clone();
     let (org, user, session) = db
-        .tenant(org_id, async move |c| {
-            let (org, user) = rows.insert(c, org_id).await?;
-            let session =
-                sessions::create_session(c, org_id, user.id, Role::Admin, user_agent).await?;
+        .tenant(org_id, async move |tx| {
+            let (org, user) = rows.insert(tx, org_id).await?;
+            let session = sessions::create_session(tx, user.id, Role::Admin, user_agent).await?;
             Ok::<_, TenancyError>((org, user, session))
         })
         .await?;
@@ -197,11 +196,11 @@ impl Validated {
 /// # Errors
 /// [`TenancyError::Db`].
 pub async fn get(db: &Db, org_id: OrgId) -> Result<Option<Organization>, TenancyError> {
-    db.tenant(org_id, async move |c| {
+    db.tenant(org_id, async move |tx| {
         organizations::table
             .filter(organizations::id.eq(org_id.0))
             .select(Organization::as_select())
-            .first(c)
+            .first(tx)
             .await
             .optional()
             .map_err(TenancyError::from)

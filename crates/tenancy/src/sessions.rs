@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use crate::schema::{user_sessions, users};
 use chrono::{DateTime, Duration, Utc};
-use db::{AsyncPgConnection, Db, DbError, OrgId, SystemOp};
+use db::{Db, DbError, OrgId, SystemOp, TenantTx};
 use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName, SelectableHelper};
 use diesel_async::RunQueryDsl;
@@ -198,7 +198,7 @@ pub async fn login(
         .as_deref()
         .map(|ua| ua.chars().take(512).collect::<String>());
     let (session, user) = db
-        .tenant(org, async move |c| {
+        .tenant(org, async move |tx| {
             let user: UserRow = diesel::update(
                 users::table
                     .filter(users::id.eq(candidate.user_id))
@@ -206,10 +206,10 @@ pub async fn login(
             )
             .set(users::last_login_at.eq(Some(Utc::now())))
             .returning(UserRow::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await?;
             let role: Role = user.role.parse()?;
-            let session = create_session(c, org, user.id, role, user_agent).await?;
+            let session = create_session(tx, user.id, role, user_agent).await?;
             Ok::<_, TenancyError>((session, user))
         })
         .await?;
@@ -242,12 +242,12 @@ impl NewSession {
 /// Inserts a session for a user (inside the caller's tenant transaction). Used by sign-in and
 /// sign-up.
 pub(crate) async fn create_session(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     user_id: Uuid,
     role: Role,
     user_agent: Option<String>,
 ) -> Result<NewSession, TenancyError> {
+    let org = tx.org();
     let session_id = Uuid::new_v4();
     let jti = hex::encode(random_bytes::<32>()?);
     let now = Utc::now();
@@ -261,7 +261,7 @@ pub(crate) async fn create_session(
             user_sessions::user_agent.eq(user_agent),
             user_sessions::expires_at.eq(expires_at),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(NewSession {
         claims: Claims {
@@ -328,14 +328,14 @@ pub async fn authenticate(
     let role: Role = found.role.parse()?;
     if found.stale {
         // At most once a minute per session: record activity in the session's own tenant.
-        db.tenant(org, async move |c| {
+        db.tenant(org, async move |tx| {
             diesel::update(
                 user_sessions::table
                     .filter(user_sessions::id.eq(sid))
                     .filter(user_sessions::org_id.eq(org.0)),
             )
             .set(user_sessions::last_seen_at.eq(Utc::now()))
-            .execute(c)
+            .execute(tx)
             .await?;
             Ok::<_, TenancyError>(())
         })
@@ -355,7 +355,7 @@ pub async fn authenticate(
 /// [`TenancyError::Db`].
 pub async fn logout(db: &Db, principal: &UserPrincipal) -> Result<(), TenancyError> {
     let (org, sid) = (principal.org_id, principal.session_id);
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         diesel::update(
             user_sessions::table
                 .filter(user_sessions::id.eq(sid))
@@ -363,7 +363,7 @@ pub async fn logout(db: &Db, principal: &UserPrincipal) -> Result<(), TenancyErr
                 .filter(user_sessions::revoked_at.is_null()),
         )
         .set(user_sessions::revoked_at.eq(Some(Utc::now())))
-        .execute(c)
+        .execute(tx)
         .await?;
         Ok::<_, TenancyError>(())
     })
@@ -373,11 +373,11 @@ pub async fn logout(db: &Db, principal: &UserPrincipal) -> Result<(), TenancyErr
 /// Revokes every open session of a user except `keep` (inside the caller's tenant transaction).
 /// Returns how many were revoked.
 pub(crate) async fn revoke_all(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     user_id: Uuid,
     keep: Option<Uuid>,
 ) -> Result<usize, TenancyError> {
+    let org = tx.org();
     let open = user_sessions::table
         .filter(user_sessions::org_id.eq(org.0))
         .filter(user_sessions::user_id.eq(user_id))
@@ -385,7 +385,7 @@ pub(crate) async fn revoke_all(
         .filter(user_sessions::id.ne(keep.unwrap_or(Uuid::nil())));
     let revoked = diesel::update(open)
         .set(user_sessions::revoked_at.eq(Some(Utc::now())))
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(revoked)
 }

@@ -2,7 +2,7 @@
 
 use crate::schema::users;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, DbError, OrgId};
+use db::{Db, DbError, OrgId, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -155,7 +155,7 @@ fn forbid(message: &str) -> TenancyError {
 /// [`TenancyError::Db`].
 pub async fn list(db: &Db, actor: &Caller) -> Result<Vec<UserRow>, TenancyError> {
     let actor = *actor;
-    db.tenant(actor.org_id, async move |c| {
+    db.tenant(actor.org_id, async move |tx| {
         let mut query = users::table
             .filter(users::org_id.eq(actor.org_id.0))
             .select(UserRow::as_select())
@@ -164,17 +164,18 @@ pub async fn list(db: &Db, actor: &Caller) -> Result<Vec<UserRow>, TenancyError>
         if actor.role < Role::Manager {
             query = query.filter(users::id.eq(actor.actor_id()));
         }
-        query.load(c).await.map_err(TenancyError::from)
+        query.load(tx).await.map_err(TenancyError::from)
     })
     .await
 }
 
-async fn find(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<UserRow, TenancyError> {
+async fn find(tx: &mut TenantTx, id: Uuid) -> Result<UserRow, TenancyError> {
+    let org = tx.org();
     users::table
         .filter(users::id.eq(id))
         .filter(users::org_id.eq(org.0))
         .select(UserRow::as_select())
-        .first(c)
+        .first(tx)
         .await
         .optional()?
         .ok_or(TenancyError::NotFound("user"))
@@ -187,8 +188,8 @@ async fn find(c: &mut AsyncPgConnection, org: OrgId, id: Uuid) -> Result<UserRow
 /// reading someone else), [`TenancyError::Db`].
 pub async fn get(db: &Db, actor: &Caller, id: Uuid) -> Result<UserRow, TenancyError> {
     let actor = *actor;
-    db.tenant(actor.org_id, async move |c| {
-        let user = find(c, actor.org_id, id).await?;
+    db.tenant(actor.org_id, async move |tx| {
+        let user = find(tx, id).await?;
         if may_read(&actor, id) {
             Ok(user)
         } else {
@@ -266,7 +267,7 @@ pub async fn create(
     password::check_strength(&new.password, &[&email, &name])?;
     let hash = password::hash_off_thread(&new.password).await?;
     let (org, actor) = (actor.org_id, *actor);
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let created: UserRow = diesel::insert_into(users::table)
             .values((
                 users::id.eq(Uuid::new_v4()),
@@ -278,21 +279,12 @@ pub async fn create(
                 users::extension.eq(extension),
             ))
             .returning(UserRow::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await
             .map_err(map_unique)?;
-        publish_change(c, org, "user_created", &created, actor.actor_id()).await?;
+        publish_change(tx, "user_created", &created, actor.actor_id()).await?;
         let detail = json!({"email": created.email, "role": created.role});
-        audit_user(
-            c,
-            org,
-            &origin,
-            actor.actor,
-            "user.created",
-            created.id,
-            detail,
-        )
-        .await?;
+        audit_user(tx, &origin, actor.actor, "user.created", created.id, detail).await?;
         Ok(created)
     })
     .await
@@ -382,8 +374,8 @@ pub async fn update(
     };
     let new_password = patch.password;
     let (role, active) = (patch.role, patch.active);
-    db.tenant(actor.org_id, async move |c| {
-        let target = find(c, actor.org_id, id).await?;
+    db.tenant(actor.org_id, async move |tx| {
+        let target = find(tx, id).await?;
         let target_role: Role = target.role.parse()?;
         let is_self = actor.actor_id() == id;
         check_may_update(&actor, id, target_role, role, active)?;
@@ -408,33 +400,24 @@ pub async fn update(
                 users::is_active.eq(active.unwrap_or(target.is_active)),
             ))
             .returning(UserRow::as_returning())
-            .get_result(c)
+            .get_result(tx)
             .await
             .map_err(map_unique)?;
         if let Some(hash) = password_hash {
             diesel::update(row)
                 .set(users::password_hash.eq(hash))
-                .execute(c)
+                .execute(tx)
                 .await?;
         }
         if active == Some(false) || new_password.is_some() {
             let keep = actor.session_id.filter(|_| is_self);
-            sessions::revoke_all(c, actor.org_id, id, keep).await?;
+            sessions::revoke_all(tx, id, keep).await?;
         }
-        publish_change(c, actor.org_id, "user_updated", &updated, actor.actor_id()).await?;
+        publish_change(tx, "user_updated", &updated, actor.actor_id()).await?;
         let detail = json!({"role": updated.role, "is_active": updated.is_active,
             "role_changed": role.is_some_and(|r| r != target_role),
             "password_changed": new_password.is_some()});
-        audit_user(
-            c,
-            actor.org_id,
-            &origin,
-            actor.actor,
-            "user.updated",
-            id,
-            detail,
-        )
-        .await?;
+        audit_user(tx, &origin, actor.actor, "user.updated", id, detail).await?;
         Ok(updated)
     })
     .await
@@ -451,8 +434,8 @@ pub async fn delete(
     id: Uuid,
 ) -> Result<(), TenancyError> {
     let actor = *actor;
-    db.tenant(actor.org_id, async move |c| {
-        let target = find(c, actor.org_id, id).await?;
+    db.tenant(actor.org_id, async move |tx| {
+        let target = find(tx, id).await?;
         if !may_manage(&actor, id, target.role.parse()?) {
             return Err(forbid("your role cannot delete this user"));
         }
@@ -461,11 +444,10 @@ pub async fn delete(
                 .filter(users::id.eq(id))
                 .filter(users::org_id.eq(actor.org_id.0)),
         )
-        .execute(c)
+        .execute(tx)
         .await?;
         realtime::outbox::publish(
-            c,
-            actor.org_id,
+            tx,
             realtime::RealtimeEvent {
                 audience: USER_EVENTS_AUDIENCE,
                 target_crm_user: None,
@@ -479,16 +461,7 @@ pub async fn delete(
         )
         .await?;
         let detail = json!({"email": target.email, "role": target.role});
-        audit_user(
-            c,
-            actor.org_id,
-            &origin,
-            actor.actor,
-            "user.deleted",
-            id,
-            detail,
-        )
-        .await?;
+        audit_user(tx, &origin, actor.actor, "user.deleted", id, detail).await?;
         Ok(())
     })
     .await
@@ -496,8 +469,7 @@ pub async fn delete(
 
 /// Records a user change in the audit trail, in the change's own transaction.
 async fn audit_user(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     origin: &RequestOrigin,
     actor: Actor,
     action: &'static str,
@@ -510,7 +482,7 @@ async fn audit_user(
         target: Some(user_id.to_string()),
         detail,
     };
-    Ok(audit::record_on(c, org, origin, record).await?)
+    Ok(audit::record_on(tx, origin, record).await?)
 }
 
 /// Who receives user changes in realtime: the organization's admins and managers (seed 002
@@ -523,15 +495,13 @@ const USER_EVENTS_AUDIENCE: realtime::Audience = realtime::Audience::Users {
 /// transaction: `{"type", "user": {id, name, email, role, extension, is_active}, "by",
 /// "timestamp"}`. Never includes the password hash.
 async fn publish_change(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     kind: &'static str,
     user: &UserRow,
     by: Uuid,
 ) -> Result<(), TenancyError> {
     realtime::outbox::publish(
-        c,
-        org,
+        tx,
         realtime::RealtimeEvent {
             audience: USER_EVENTS_AUDIENCE,
             target_crm_user: None,
@@ -566,15 +536,15 @@ pub async fn revoke_sessions(
     id: Uuid,
 ) -> Result<usize, TenancyError> {
     let actor = *actor;
-    db.tenant(actor.org_id, async move |c| {
-        let target = find(c, actor.org_id, id).await?;
+    db.tenant(actor.org_id, async move |tx| {
+        let target = find(tx, id).await?;
         if actor.actor_id() != id && !may_manage(&actor, id, target.role.parse()?) {
             return Err(forbid("your role cannot end this user's sessions"));
         }
-        let revoked = sessions::revoke_all(c, actor.org_id, id, None).await?;
+        let revoked = sessions::revoke_all(tx, id, None).await?;
         let detail = json!({"sessions": revoked});
         let action = "user.sessions_revoked";
-        audit_user(c, actor.org_id, &origin, actor.actor, action, id, detail).await?;
+        audit_user(tx, &origin, actor.actor, action, id, detail).await?;
         Ok(revoked)
     })
     .await
@@ -586,16 +556,16 @@ pub async fn revoke_sessions(
 /// # Errors
 /// [`DbError::Query`].
 pub async fn active_extension_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     user_id: Uuid,
 ) -> Result<Option<Option<String>>, DbError> {
+    let org = tx.org();
     users::table
         .filter(users::org_id.eq(org.0))
         .filter(users::id.eq(user_id))
         .filter(users::is_active.eq(true))
         .select(users::extension)
-        .first::<Option<String>>(c)
+        .first::<Option<String>>(tx)
         .await
         .optional()
         .map_err(DbError::Query)
@@ -606,16 +576,16 @@ pub async fn active_extension_on(
 /// # Errors
 /// [`DbError::Query`].
 pub async fn extension_directory_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
 ) -> Result<Vec<(Uuid, String, String)>, DbError> {
+    let org = tx.org();
     let rows: Vec<(Uuid, String, Option<String>)> = users::table
         .filter(users::org_id.eq(org.0))
         .filter(users::is_active.eq(true))
         .filter(users::extension.is_not_null())
         .order(users::extension.asc())
         .select((users::id, users::name, users::extension))
-        .load(c)
+        .load(tx)
         .await
         .map_err(DbError::Query)?;
     Ok(rows
@@ -629,15 +599,15 @@ pub async fn extension_directory_on(
 /// # Errors
 /// [`DbError::Query`].
 pub async fn by_extension_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     extension: &str,
 ) -> Result<Option<(Uuid, String)>, DbError> {
+    let org = tx.org();
     users::table
         .filter(users::org_id.eq(org.0))
         .filter(users::extension.eq(extension))
         .select((users::id, users::name))
-        .first(c)
+        .first(tx)
         .await
         .optional()
         .map_err(DbError::Query)

@@ -91,7 +91,7 @@ async fn the_audit_log_refuses_updates_and_deletes_even_from_the_owner() {
     let db = test_db.db();
     let org = db::test_support::create_org(&db, "Clinic").await;
     let entry = db
-        .tenant(org, async move |c| insert_audit(c, org).await)
+        .tenant(org, async move |tx| insert_audit(tx, org).await)
         .await
         .unwrap();
 
@@ -106,10 +106,10 @@ async fn the_audit_log_refuses_updates_and_deletes_even_from_the_owner() {
     }
     // The runtime role has no UPDATE or DELETE privilege at all.
     let err = db
-        .tenant(org, async move |c| {
+        .tenant(org, async move |tx| {
             diesel::sql_query("DELETE FROM api_key_audit_log WHERE id = $1")
                 .bind::<SqlUuid, _>(entry)
-                .execute(c)
+                .execute(tx)
                 .await
                 .map_err(DbError::from)
         })

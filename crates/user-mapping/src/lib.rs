@@ -9,7 +9,7 @@ mod schema;
 
 use crate::schema::{dialpad_user_mappings as mappings, user_mapping_audit_log as audit};
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, DbError, OrgId};
+use db::{Db, DbError, OrgId, TenantTx};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -78,19 +78,19 @@ fn validate(dialpad_user_id: i64, crm_user_id: &str) -> Result<String, MappingEr
 }
 
 async fn upsert_one(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_id: i64,
     crm_user_id: &str,
     by: &ChangedBy,
 ) -> Result<Mapping, MappingError> {
+    let org = tx.org();
     let previous: Option<String> = mappings::table
         .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
         .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
         .select(mappings::crm_user_id)
         .for_update()
-        .first(c)
+        .first(tx)
         .await
         .optional()?;
     let mapping: Mapping = diesel::insert_into(mappings::table)
@@ -105,7 +105,7 @@ async fn upsert_one(
         .do_update()
         .set(mappings::crm_user_id.eq(crm_user_id))
         .returning(Mapping::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await?;
     if previous.as_deref() != Some(crm_user_id) {
         let action = if previous.is_some() {
@@ -119,7 +119,7 @@ async fn upsert_one(
             old: previous,
             new: Some(crm_user_id.to_owned()),
         };
-        record(c, org, app, change, by).await?;
+        record(tx, app, change, by).await?;
     }
     Ok(mapping)
 }
@@ -136,12 +136,12 @@ struct Change {
 /// Records `change` in the caller's transaction, in the app's `user_mapping_audit_log` and, as
 /// `user_mapping.<action>` on the Dialpad user, in the organization's audit trail.
 async fn record(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     change: Change,
     by: &ChangedBy,
 ) -> Result<(), MappingError> {
+    let org = tx.org();
     let Change {
         action,
         dialpad_user_id,
@@ -168,10 +168,10 @@ async fn record(
             audit::actor_user_id.eq(actor_user_id),
             audit::actor_app_id.eq(actor_app_id),
         ))
-        .execute(c)
+        .execute(tx)
         .await?;
     let target = Some(dialpad_user_id.to_string());
-    by.record_on(c, org, action, target, detail).await?;
+    by.record_on(tx, action, target, detail).await?;
     Ok(())
 }
 
@@ -188,8 +188,8 @@ pub async fn upsert(
     by: &ChangedBy,
 ) -> Result<Mapping, MappingError> {
     let crm = validate(dialpad_user_id, crm_user_id)?;
-    db.tenant(org, async move |c| {
-        upsert_one(c, org, app, dialpad_user_id, &crm, by).await
+    db.tenant(org, async move |tx| {
+        upsert_one(tx, app, dialpad_user_id, &crm, by).await
     })
     .await
 }
@@ -225,9 +225,9 @@ pub async fn batch_upsert(
         valid.push((*dialpad_user_id, crm));
     }
     let count = valid.len();
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         for (dialpad_user_id, crm) in &valid {
-            upsert_one(c, org, app, *dialpad_user_id, crm, by).await?;
+            upsert_one(tx, app, *dialpad_user_id, crm, by).await?;
         }
         Ok::<_, MappingError>(())
     })
@@ -246,7 +246,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Mapping>, i64), MappingError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let scoped =
             || mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
         let page = scoped()
@@ -254,9 +254,9 @@ pub async fn list(
             .limit(limit)
             .offset(offset)
             .select(Mapping::as_select())
-            .load(c)
+            .load(tx)
             .await?;
-        let total = scoped().count().get_result(c).await?;
+        let total = scoped().count().get_result(tx).await?;
         Ok((page, total))
     })
     .await
@@ -272,8 +272,8 @@ pub async fn by_dialpad_user(
     app: Uuid,
     dialpad_user_id: i64,
 ) -> Result<Mapping, MappingError> {
-    db.tenant(org, async move |c| {
-        find_by_dialpad_user(c, org, app, dialpad_user_id)
+    db.tenant(org, async move |tx| {
+        find_by_dialpad_user(tx, app, dialpad_user_id)
             .await?
             .ok_or(MappingError::NotFound)
     })
@@ -286,16 +286,16 @@ pub async fn by_dialpad_user(
 /// # Errors
 /// The database error.
 pub async fn find_by_dialpad_user(
-    conn: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_id: i64,
 ) -> Result<Option<Mapping>, diesel::result::Error> {
+    let org = tx.org();
     mappings::table
         .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
         .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
         .select(Mapping::as_select())
-        .first(conn)
+        .first(tx)
         .await
         .optional()
 }
@@ -306,11 +306,11 @@ pub async fn find_by_dialpad_user(
 /// # Errors
 /// The database error.
 pub async fn crm_users_on(
-    conn: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, String>, diesel::result::Error> {
+    let org = tx.org();
     if dialpad_user_ids.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
@@ -318,7 +318,7 @@ pub async fn crm_users_on(
         .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
         .filter(mappings::dialpad_user_id.eq_any(dialpad_user_ids))
         .select((mappings::dialpad_user_id, mappings::crm_user_id))
-        .load(conn)
+        .load(tx)
         .await?;
     Ok(rows.into_iter().collect())
 }
@@ -335,13 +335,13 @@ pub async fn by_crm_user(
     crm_user_id: &str,
 ) -> Result<Mapping, MappingError> {
     let crm = crm_user_id.to_owned();
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         mappings::table
             .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
             .filter(mappings::crm_user_id.eq(&crm))
             .order(mappings::updated_at.desc())
             .select(Mapping::as_select())
-            .first(c)
+            .first(tx)
             .await
             .optional()?
             .ok_or(MappingError::NotFound)
@@ -360,19 +360,19 @@ pub async fn delete(
     key: MappingKey,
     by: &ChangedBy,
 ) -> Result<(), MappingError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let scoped =
             mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
         let deleted: Option<(i64, String)> = match key {
             MappingKey::Id(id) => diesel::delete(scoped.filter(mappings::id.eq(id)))
                 .returning((mappings::dialpad_user_id, mappings::crm_user_id))
-                .get_result(c)
+                .get_result(tx)
                 .await
                 .optional()?,
             MappingKey::DialpadUser(user) => {
                 diesel::delete(scoped.filter(mappings::dialpad_user_id.eq(user)))
                     .returning((mappings::dialpad_user_id, mappings::crm_user_id))
-                    .get_result(c)
+                    .get_result(tx)
                     .await
                     .optional()?
             }
@@ -384,7 +384,7 @@ pub async fn delete(
             old: Some(crm),
             new: None,
         };
-        record(c, org, app, change, by).await
+        record(tx, app, change, by).await
     })
     .await
 }

@@ -9,6 +9,7 @@
 use crate::schema::{assistant_org_mapping, voice_agents, voice_settings};
 use chrono::{DateTime, Utc};
 use db::OrgId;
+use db::TenantTx;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value, json};
@@ -212,10 +213,8 @@ pub fn check_destination(destination: &str) -> Result<String, VoiceError> {
 ///
 /// # Errors
 /// [`VoiceError::Db`].
-pub async fn settings_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-) -> Result<VoiceSettings, VoiceError> {
+pub async fn settings_on(tx: &mut TenantTx) -> Result<VoiceSettings, VoiceError> {
+    let org = tx.org();
     let row: Option<(Option<String>, Value, Option<String>)> = voice_settings::table
         .filter(voice_settings::org_id.eq(org.0))
         .select((
@@ -223,7 +222,7 @@ pub async fn settings_on(
             voice_settings::transfer_departments,
             voice_settings::hot_lead_alert_phone,
         ))
-        .first(c)
+        .first(tx)
         .await
         .optional()?;
     Ok(
@@ -239,12 +238,13 @@ pub async fn settings_on(
 ///
 /// # Errors
 /// [`VoiceError::Db`].
-pub async fn list_on(c: &mut AsyncPgConnection, org: OrgId) -> Result<Vec<Agent>, VoiceError> {
+pub async fn list_on(tx: &mut TenantTx) -> Result<Vec<Agent>, VoiceError> {
+    let org = tx.org();
     Ok(voice_agents::table
         .filter(voice_agents::org_id.eq(org.0))
         .order(voice_agents::direction)
         .select(Agent::as_select())
-        .load(c)
+        .load(tx)
         .await?)
 }
 
@@ -253,16 +253,16 @@ pub async fn list_on(c: &mut AsyncPgConnection, org: OrgId) -> Result<Vec<Agent>
 /// # Errors
 /// [`VoiceError::Db`].
 pub async fn assistant_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     direction: Direction,
 ) -> Result<Option<Agent>, VoiceError> {
+    let org = tx.org();
     Ok(voice_agents::table
         .filter(voice_agents::org_id.eq(org.0))
         .filter(voice_agents::direction.eq(direction.as_str()))
         .filter(voice_agents::vapi_assistant_id.is_not_null())
         .select(Agent::as_select())
-        .first(c)
+        .first(tx)
         .await
         .optional()?)
 }
@@ -307,8 +307,8 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn agents(&self, org: OrgId) -> Result<(Vec<Agent>, VoiceSettings), VoiceError> {
         self.db
-            .tenant(org, async move |c| {
-                Ok((list_on(c, org).await?, settings_on(c, org).await?))
+            .tenant(org, async move |tx| {
+                Ok((list_on(tx).await?, settings_on(tx).await?))
             })
             .await
     }
@@ -319,7 +319,7 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn voice_settings(&self, org: OrgId) -> Result<VoiceSettings, VoiceError> {
         self.db
-            .tenant(org, async move |c| settings_on(c, org).await)
+            .tenant(org, async move |tx| settings_on(tx).await)
             .await
     }
 
@@ -364,7 +364,7 @@ impl VoiceAgent {
         };
         let row = stored.clone();
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::insert_into(voice_settings::table)
                     .values((
                         voice_settings::org_id.eq(org.0),
@@ -381,7 +381,7 @@ impl VoiceAgent {
                             .eq(Value::Object(row.transfer_departments.clone())),
                         voice_settings::hot_lead_alert_phone.eq(&row.hot_lead_alert_phone),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                 Ok::<_, VoiceError>(())
             })
@@ -415,14 +415,14 @@ impl VoiceAgent {
         let time_zone = self.scheduler.settings(org).await?.time_zone;
         let this = self.clone();
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 // Lock (or create) the row: concurrent saves of one agent queue here.
                 let current: Option<Agent> = voice_agents::table
                     .filter(voice_agents::org_id.eq(org.0))
                     .filter(voice_agents::direction.eq(direction.as_str()))
                     .select(Agent::as_select())
                     .for_update()
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()?;
                 let input = input.validated(current.as_ref())?;
@@ -435,9 +435,9 @@ impl VoiceAgent {
                 let top = assistant_top(&input, &server, &metadata);
                 let existing = current.as_ref().and_then(|a| a.vapi_assistant_id.clone());
                 let assistant_id = this
-                    .upsert_assistant(&vapi, c, existing, (&input, &prompt), &top)
+                    .upsert_assistant(&vapi, tx, existing, (&input, &prompt), &top)
                     .await?;
-                store_agent_on(c, org, direction, &input, &assistant_id).await
+                store_agent_on(tx, direction, &input, &assistant_id).await
             })
             .await
     }
@@ -515,12 +515,12 @@ fn assistant_top(input: &AgentInput, server: &Value, metadata: &Value) -> Value 
 /// Upserts the organization's agent of `direction` with `assistant_id` and records the
 /// assistant → organization mapping, in the caller's transaction.
 async fn store_agent_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     direction: Direction,
     input: &AgentInput,
     assistant_id: &str,
 ) -> Result<Agent, VoiceError> {
+    let org = tx.org();
     let values = (
         voice_agents::name.eq(&input.name),
         voice_agents::system_prompt.eq(&input.system_prompt),
@@ -541,7 +541,7 @@ async fn store_agent_on(
         .do_update()
         .set(values)
         .returning(Agent::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await?;
     diesel::insert_into(assistant_org_mapping::table)
         .values((
@@ -550,7 +550,7 @@ async fn store_agent_on(
             assistant_org_mapping::direction.eq(direction.as_str()),
         ))
         .on_conflict_do_nothing()
-        .execute(c)
+        .execute(tx)
         .await?;
     Ok(agent)
 }

@@ -12,6 +12,7 @@
 use crate::schema::vapi_twilio_sync;
 use chrono::{DateTime, Utc};
 use db::OrgId;
+use db::TenantTx;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
@@ -106,12 +107,12 @@ impl VoiceAgent {
         request: CallBackRequest,
     ) -> Result<Prepared, VoiceError> {
         self.db
-            .tenant(org, async move |c| {
-                let contact = crm::contacts::get_on(c, org, request.contact_id).await?;
-                let (assistant_id, phone_number_id) = outbound_line_on(c, org).await?;
+            .tenant(org, async move |tx| {
+                let contact = crm::contacts::get_on(tx, request.contact_id).await?;
+                let (assistant_id, phone_number_id) = outbound_line_on(tx).await?;
                 // Lock the contact: concurrent call-backs to one contact queue here.
-                crm::contacts::lock_on(c, org, contact.id).await?;
-                let row = call_back_row_on(c, org, &contact, &request).await?;
+                crm::contacts::lock_on(tx, contact.id).await?;
+                let row = call_back_row_on(tx, &contact, &request).await?;
                 let placing_since = row.metadata["placing_since"]
                     .as_str()
                     .and_then(|s| s.parse::<DateTime<Utc>>().ok());
@@ -120,7 +121,7 @@ impl VoiceAgent {
                 let claimed =
                     row.status == "pending" && (placing_since.is_none() || stale.is_some());
                 if claimed {
-                    crm::call_logs::claim_call_back_on(c, org, row.id, request.now).await?;
+                    crm::call_logs::claim_call_back_on(tx, row.id, request.now).await?;
                 }
                 Ok::<_, VoiceError>(Prepared {
                     row: row.id,
@@ -199,8 +200,8 @@ impl VoiceAgent {
                 log_vapi("call-back", &e);
                 let error = e.to_string();
                 self.db
-                    .tenant(org, async move |c| {
-                        crm::call_logs::call_back_failed_on(c, org, row, &error).await?;
+                    .tenant(org, async move |tx| {
+                        crm::call_logs::call_back_failed_on(tx, row, &error).await?;
                         Ok::<_, VoiceError>(())
                     })
                     .await?;
@@ -211,10 +212,9 @@ impl VoiceAgent {
         let id = vapi_call_id.clone();
         let status: String = self
             .db
-            .tenant(org, async move |c| {
-                let status =
-                    crm::call_logs::call_back_placed_on(c, org, row, id.as_deref()).await?;
-                crm::contacts::mark_called_back_on(c, org, contact_id, now).await?;
+            .tenant(org, async move |tx| {
+                let status = crm::call_logs::call_back_placed_on(tx, row, id.as_deref()).await?;
+                crm::contacts::mark_called_back_on(tx, contact_id, now).await?;
                 Ok::<_, VoiceError>(status)
             })
             .await?;
@@ -238,11 +238,9 @@ struct CallBackRequest {
 }
 
 /// The organization's outbound assistant id and Vapi phone-number id.
-async fn outbound_line_on(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
-) -> Result<(String, String), VoiceError> {
-    let agent = assistant_on(c, org, Direction::Outbound)
+async fn outbound_line_on(tx: &mut TenantTx) -> Result<(String, String), VoiceError> {
+    let org = tx.org();
+    let agent = assistant_on(tx, Direction::Outbound)
         .await?
         .ok_or(VoiceError::NotReady {
             code: "outbound_agent_missing",
@@ -252,7 +250,7 @@ async fn outbound_line_on(
         .filter(vapi_twilio_sync::org_id.eq(org.0))
         .filter(vapi_twilio_sync::state.eq_any(["number_imported", "linked"]))
         .select(vapi_twilio_sync::vapi_phone_number_id)
-        .first::<Option<String>>(c)
+        .first::<Option<String>>(tx)
         .await
         .optional()?
         .flatten();
@@ -266,14 +264,12 @@ async fn outbound_line_on(
 /// The call-back row of this request: the one with the same idempotency key, or (without a
 /// key) a live call-back to the contact from the last 15 minutes, else a new `pending` row.
 async fn call_back_row_on(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     contact: &crm::contacts::Contact,
     request: &CallBackRequest,
 ) -> Result<crm::call_logs::CallBackRow, VoiceError> {
     let found = crm::call_logs::find_call_back_on(
-        c,
-        org,
+        tx,
         request.idempotency_key.as_deref(),
         contact.id,
         request.now - chrono::Duration::minutes(15),
@@ -286,5 +282,5 @@ async fn call_back_row_on(
     if let Some(key) = &request.idempotency_key {
         metadata["idempotency_key"] = json!(key);
     }
-    Ok(crm::call_logs::open_call_back_on(c, org, contact, metadata).await?)
+    Ok(crm::call_logs::open_call_back_on(tx, contact, metadata).await?)
 }

@@ -18,11 +18,11 @@
 //! and a hot lead (score ≥ 70) queues one SMS alert to the clinic; transcript and summary are
 //! stored redacted; the dashboard is told.
 
+use db::TenantTx;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
-use diesel_async::AsyncPgConnection;
 use jobs::{Done, Failure, Job, RetryPolicy};
 use realtime::{Audience, RealtimeEvent};
 use serde::Deserialize as _;
@@ -167,12 +167,11 @@ struct CallFacts<'a> {
 
 /// Inserts or advances the call's row through its owner ([`crm::call_logs::upsert_vapi_on`]).
 async fn upsert_call(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     vapi_call_id: &str,
     facts: &CallFacts<'_>,
 ) -> Result<crm::call_logs::UpsertedCall, VoiceError> {
-    crm::call_logs::upsert_vapi_on(c, org, &vapi_row(vapi_call_id, facts))
+    crm::call_logs::upsert_vapi_on(tx, &vapi_row(vapi_call_id, facts))
         .await?
         .ok_or(VoiceError::NotFound("call"))
 }
@@ -203,8 +202,7 @@ fn vapi_row<'a>(vapi_call_id: &'a str, facts: &CallFacts<'a>) -> crm::call_logs:
 
 /// The caller's contact (created as a warm lead when new), when the caller's number is E.164.
 async fn caller_contact(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     call: &CallInfo,
 ) -> Result<Option<crm::contacts::Contact>, VoiceError> {
     let Some(phone) = e164(call.customer_number.as_deref()) else {
@@ -217,7 +215,7 @@ async fn caller_contact(
         .filter(|n| !n.is_empty() && n.chars().count() <= 200)
         .unwrap_or(UNKNOWN_CALLER);
     Ok(Some(
-        crm::contacts::find_or_create_on(c, org, name, &phone, None).await?,
+        crm::contacts::find_or_create_on(tx, name, &phone, None).await?,
     ))
 }
 
@@ -278,7 +276,7 @@ impl VoiceAgent {
         self.db
             .tenant(org, async move |c| {
                 let contact = if call_type(call.call_type.as_deref()) == "inbound" {
-                    caller_contact(c, org, &call).await?
+                    caller_contact(c, &call).await?
                 } else {
                     None
                 };
@@ -299,14 +297,13 @@ impl VoiceAgent {
                     },
                     metadata,
                 };
-                let row = upsert_call(c, org, &vapi_call_id, &facts).await?;
+                let row = upsert_call(c, &vapi_call_id, &facts).await?;
                 realtime::outbox::publish(
                     c,
-                    org,
                     publish_call(row.id, &vapi_call_id, &row.status, json!({})),
                 )
                 .await?;
-                emit_status_on(c, org, &row, &vapi_call_id, &call, ended_reason.as_deref()).await?;
+                emit_status_on(c, &row, &vapi_call_id, &call, ended_reason.as_deref()).await?;
                 Ok(Some((row.id, row.status)))
             })
             .await
@@ -340,7 +337,7 @@ impl VoiceAgent {
             .map_err(|e| VoiceError::Invalid(format!("report not storable: {e}")))?;
         let id = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let facts = CallFacts {
                     call: &stored.call,
                     status: terminal_status(stored.report.ended_reason.as_deref()),
@@ -350,12 +347,12 @@ impl VoiceAgent {
                     ended_at: stored.report.ended_at.or(Some(now)),
                     metadata: report_metadata(&stored.report, now),
                 };
-                let row = crm::call_logs::store_report_on(c, org, &vapi_row(&vapi_call_id, &facts))
-                    .await?;
+                let row =
+                    crm::call_logs::store_report_on(tx, &vapi_row(&vapi_call_id, &facts)).await?;
                 if row.is_some() {
                     let job = jobs::NewJob::new(REPORT_JOB, payload)
                         .ordered_by(format!("vapi:{vapi_call_id}"));
-                    jobs::enqueue(c, org, job).await?;
+                    jobs::enqueue(tx, job).await?;
                 }
                 Ok::<_, VoiceError>(row.map(|r| r.id))
             })
@@ -406,18 +403,18 @@ impl VoiceAgent {
             .collect::<Result<Vec<_>, Failure>>()?;
         let alerted = self
             .db
-            .tenant(org, async move |c| {
-                let services = crm::services::list_on(c, org)
+            .tenant(org, async move |tx| {
+                let services = crm::services::list_on(tx)
                     .await
                     .map_err(|e| Failure::Retry(e.to_string()))?;
                 let mut alerted = false;
                 for (vapi_call_id, report) in &queued {
-                    let (_, alert) = record_report_on(c, org, vapi_call_id, report, &services)
+                    let (_, alert) = record_report_on(tx, vapi_call_id, report, &services)
                         .await
                         .map_err(|e| Failure::Retry(e.to_string()))?;
                     alerted |= alert;
                 }
-                jobs::complete_batch_on(c, &batch).await?;
+                jobs::complete_batch_on(tx, &batch).await?;
                 Ok::<_, Failure>(alerted)
             })
             .await?;
@@ -446,16 +443,15 @@ impl VoiceAgent {
             "text": redact(text),
         });
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let data = json!({
                     "vapi_call_id": payload["vapi_call_id"],
                     "role": payload["role"],
                     "text": payload["text"],
                 });
-                webhooks::emit(c, org, "transcript.final", data).await?;
+                webhooks::emit(tx, "transcript.final", data).await?;
                 realtime::outbox::publish(
-                    c,
-                    org,
+                    tx,
                     RealtimeEvent {
                         audience: Audience::Users { min_role: "user" },
                         target_crm_user: None,
@@ -471,8 +467,7 @@ impl VoiceAgent {
     /// The row of a call in progress (created if no status update arrived yet), `None` when the
     /// message names no call.
     async fn live_call_row_on(
-        c: &mut AsyncPgConnection,
-        org: OrgId,
+        tx: &mut TenantTx,
         call: &CallInfo,
     ) -> Result<Option<uuid::Uuid>, VoiceError> {
         let Some(id) = &call.id else { return Ok(None) };
@@ -485,35 +480,33 @@ impl VoiceAgent {
             ended_at: None,
             metadata: json!({}),
         };
-        Ok(Some(upsert_call(c, org, id, &facts).await?.id))
+        Ok(Some(upsert_call(tx, id, &facts).await?.id))
     }
 
     /// Marks the call as having booked (the booking tool succeeded during it).
     pub(crate) async fn mark_booked_on(
-        c: &mut AsyncPgConnection,
-        org: OrgId,
+        tx: &mut TenantTx,
         call: &CallInfo,
     ) -> Result<(), VoiceError> {
-        let Some(row) = Self::live_call_row_on(c, org, call).await? else {
+        let Some(row) = Self::live_call_row_on(tx, call).await? else {
             return Ok(());
         };
-        Ok(crm::call_logs::mark_booked_on(c, org, row).await?)
+        Ok(crm::call_logs::mark_booked_on(tx, row).await?)
     }
 
     /// Logs a transfer on the call (seed 001 §18.4.2: `transfer_to`, `transfer_time`,
     /// `transfer_reason`).
     pub(crate) async fn log_transfer_on(
-        c: &mut AsyncPgConnection,
-        org: OrgId,
+        tx: &mut TenantTx,
         call: &CallInfo,
         to: &str,
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<(), VoiceError> {
-        let Some(row) = Self::live_call_row_on(c, org, call).await? else {
+        let Some(row) = Self::live_call_row_on(tx, call).await? else {
             return Ok(());
         };
-        Ok(crm::call_logs::log_transfer_on(c, org, row, to, &redact(reason), at).await?)
+        Ok(crm::call_logs::log_transfer_on(tx, row, to, &redact(reason), at).await?)
     }
 }
 
@@ -521,14 +514,13 @@ impl VoiceAgent {
 /// booking detection, value, lead score, the analysis, the contact's lead status, a hot-lead
 /// alert and the live view's event. Returns the row's id and whether an alert was queued.
 async fn record_report_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     vapi_call_id: &str,
     queued: &QueuedReport,
     services: &[crm::services::Service],
 ) -> Result<(uuid::Uuid, bool), VoiceError> {
     let (call, report, now) = (&queued.call, &queued.report, queued.received_at);
-    let contact = caller_contact(c, org, call).await?;
+    let contact = caller_contact(tx, call).await?;
     let status = terminal_status(report.ended_reason.as_deref());
     let facts = CallFacts {
         call,
@@ -539,11 +531,11 @@ async fn record_report_on(
         ended_at: report.ended_at.or(Some(now)),
         metadata: report_metadata(report, now),
     };
-    let row = upsert_call(c, org, vapi_call_id, &facts).await?;
+    let row = upsert_call(tx, vapi_call_id, &facts).await?;
     let contact_id = row.contact_id.or(contact.as_ref().map(|c| c.id));
     let booked = row.booking_confirmed
         || booked_by_tool(&report.messages)
-        || booked_during_on(c, org, contact_id, row.started_at, report, now).await?;
+        || booked_during_on(tx, contact_id, row.started_at, report, now).await?;
     let value = crm::services::estimate_value(services, &spoken_text(report));
     let score = lead_score(
         report.sentiment_score,
@@ -558,12 +550,11 @@ async fn record_report_on(
         contact_id,
     };
     let analysis = call_analysis(report, status, &verdict);
-    crm::call_logs::record_analysis_on(c, org, row.id, &analysis).await?;
+    crm::call_logs::record_analysis_on(tx, row.id, &analysis).await?;
     if let Some(contact) = contact_id {
         let at = report.ended_at.unwrap_or(now);
         crm::contacts::record_call_on(
-            c,
-            org,
+            tx,
             contact,
             crm::contacts::CallVerdict {
                 booked,
@@ -575,21 +566,16 @@ async fn record_report_on(
         .await?;
     }
     let who = known_name(call, contact.as_ref());
-    let alerted = hot_lead_alert_on(c, org, call, who.clone(), row.id, &verdict).await?;
+    let alerted = hot_lead_alert_on(tx, call, who.clone(), row.id, &verdict).await?;
     let extra = json!({"booked": booked, "lead_score": score});
-    realtime::outbox::publish(
-        c,
-        org,
-        publish_call(row.id, vapi_call_id, &row.status, extra),
-    )
-    .await?;
+    realtime::outbox::publish(tx, publish_call(row.id, vapi_call_id, &row.status, extra)).await?;
     let analysed = Analysed {
         row: row.id,
         vapi_call_id,
         outcome: analysis.outcome,
         who,
     };
-    emit_analysed_on(c, org, &analysed, report, &verdict, services).await?;
+    emit_analysed_on(tx, &analysed, report, &verdict, services).await?;
     Ok((row.id, alerted))
 }
 
@@ -597,8 +583,7 @@ async fn record_report_on(
 /// call each ([`webhooks::emit_once`] keyed by our call id), however often Vapi delivers or
 /// repeats the update.
 async fn emit_status_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     row: &crm::call_logs::UpsertedCall,
     vapi_call_id: &str,
     call: &CallInfo,
@@ -616,7 +601,7 @@ async fn emit_status_on(
         "customer_number": call.customer_number,
         "ended_reason": ended_reason,
     });
-    webhooks::emit_once(c, org, event_type, data, &row.id.to_string()).await?;
+    webhooks::emit_once(tx, event_type, data, &row.id.to_string()).await?;
     Ok(())
 }
 
@@ -631,8 +616,7 @@ struct Analysed<'a> {
 /// The `call.analyzed` webhook event of a report, and `lead.hot` when its caller scored as a
 /// hot lead (issue 23 §2). Text fields are redacted like the stored analysis.
 async fn emit_analysed_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     a: &Analysed<'_>,
     report: &EndOfCallReport,
     verdict: &Verdict,
@@ -661,7 +645,7 @@ async fn emit_analysed_on(
         "lead_score": verdict.score,
         "contact_id": verdict.contact_id,
     });
-    webhooks::emit(c, org, "call.analyzed", data).await?;
+    webhooks::emit(tx, "call.analyzed", data).await?;
     if verdict.score >= HOT_LEAD_SCORE {
         let data = json!({
             "call_id": a.row,
@@ -669,7 +653,7 @@ async fn emit_analysed_on(
             "lead_score": verdict.score,
             "caller": a.who,
         });
-        webhooks::emit(c, org, "lead.hot", data).await?;
+        webhooks::emit(tx, "lead.hot", data).await?;
     }
     Ok(())
 }
@@ -711,8 +695,7 @@ fn spoken_text(report: &EndOfCallReport) -> String {
 /// Whether the agent booked an appointment for this caller during the call (from a minute
 /// before it started to two minutes after it ended).
 async fn booked_during_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     contact_id: Option<uuid::Uuid>,
     started_at: Option<DateTime<Utc>>,
     report: &EndOfCallReport,
@@ -726,7 +709,7 @@ async fn booked_during_on(
         .unwrap_or(now - chrono::Duration::hours(2))
         - chrono::Duration::minutes(1);
     let to = report.ended_at.unwrap_or(now) + chrono::Duration::minutes(2);
-    Ok(scheduling::appointments::agent_booked_between_on(c, org, contact, (from, to)).await?)
+    Ok(scheduling::appointments::agent_booked_between_on(tx, contact, (from, to)).await?)
 }
 
 /// The analysis recorded on the call row (texts redacted).
@@ -768,8 +751,7 @@ fn call_analysis(
 /// Queues the hot-lead alert of a call scoring at least [`HOT_LEAD_SCORE`] when the clinic
 /// has an alert phone; whether one was queued.
 async fn hot_lead_alert_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     call: &CallInfo,
     who: Option<String>,
     row: uuid::Uuid,
@@ -778,7 +760,7 @@ async fn hot_lead_alert_on(
     if verdict.score < HOT_LEAD_SCORE {
         return Ok(false);
     }
-    let settings = crate::agents::settings_on(c, org).await?;
+    let settings = crate::agents::settings_on(tx).await?;
     if settings.hot_lead_alert_phone.is_none() {
         return Ok(false);
     }
@@ -789,7 +771,7 @@ async fn hot_lead_alert_on(
         verdict.score,
         if verdict.booked { ", booked" } else { "" }
     );
-    crate::worker::queue_alert_on(c, org, row, verdict.contact_id, body).await
+    crate::worker::queue_alert_on(tx, row, verdict.contact_id, body).await
 }
 
 #[cfg(test)]

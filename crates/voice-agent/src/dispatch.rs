@@ -424,11 +424,7 @@ impl VoiceAgent {
         let call = call.clone();
         let mark: Arc<BookingStep> = Arc::new(move |c, _| {
             let call = call.clone();
-            Box::pin(async move {
-                Self::mark_booked_on(c, org, &call)
-                    .await
-                    .map_err(in_booking)
-            })
+            Box::pin(async move { Self::mark_booked_on(c, &call).await.map_err(in_booking) })
         });
         match self.scheduler.book_with(org, request, now, mark).await {
             Ok(appt) => {
@@ -493,8 +489,8 @@ impl VoiceAgent {
         let said = scheduling::appointments::CallerAppointment { phone, id, day, at };
         let found = self
             .db
-            .tenant(org, async move |c| {
-                scheduling::appointments::open_for_caller_on(c, org, &said)
+            .tenant(org, async move |tx| {
+                scheduling::appointments::open_for_caller_on(tx, &said)
                     .await
                     .map_err(VoiceError::from)
             })
@@ -629,13 +625,13 @@ impl VoiceAgent {
         }
         let found = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let key = match (kind.as_str(), phone) {
                     (_, Some(p)) => crm::contacts::CallerKey::Phone(p),
                     ("email", _) => crm::contacts::CallerKey::Email(key),
                     _ => crm::contacts::CallerKey::Name(key),
                 };
-                crm::contacts::look_up_on(c, org, &key)
+                crm::contacts::look_up_on(tx, &key)
                     .await
                     .map_err(VoiceError::from)
             })
@@ -691,8 +687,8 @@ impl VoiceAgent {
             Destination::Number(n) | Destination::Sip(n) => n.clone(),
         };
         self.db
-            .tenant(org, async move |c| {
-                Self::log_transfer_on(c, org, &call, &to, &reason, at).await
+            .tenant(org, async move |tx| {
+                Self::log_transfer_on(tx, &call, &to, &reason, at).await
             })
             .await
     }

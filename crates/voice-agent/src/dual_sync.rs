@@ -70,11 +70,11 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn twilio_sync_state(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 Ok(vapi_twilio_sync::table
                     .filter(vapi_twilio_sync::org_id.eq(org.0))
                     .select(SyncState::as_select())
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()?)
             })
@@ -96,7 +96,7 @@ impl VoiceAgent {
             .phone_number
             .clone();
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::insert_into(vapi_twilio_sync::table)
                     .values((
                         vapi_twilio_sync::org_id.eq(org.0),
@@ -113,7 +113,7 @@ impl VoiceAgent {
                         vapi_twilio_sync::last_error.eq(None::<String>),
                         vapi_twilio_sync::next_attempt_at.eq(Utc::now() + LEASE),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                 Ok::<_, VoiceError>(())
             })
@@ -134,7 +134,7 @@ impl VoiceAgent {
     ) -> Result<bool, VoiceError> {
         let from = from.to_owned();
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let moved = diesel::update(
                     vapi_twilio_sync::table
                         .filter(vapi_twilio_sync::org_id.eq(org.0))
@@ -148,7 +148,7 @@ impl VoiceAgent {
                     vapi_twilio_sync::attempts.eq(0),
                     vapi_twilio_sync::last_error.eq(None::<String>),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await?;
                 Ok::<_, VoiceError>(moved == 1)
             })
@@ -158,7 +158,7 @@ impl VoiceAgent {
     /// Counts a failed attempt; the next waits 30 s doubling per attempt, at most an hour.
     async fn record_failure(&self, org: OrgId, error: String) -> Result<(), VoiceError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::sql_query(
                     "UPDATE vapi_twilio_sync SET attempts = attempts + 1, last_error = $2, \
                        next_attempt_at = now() + LEAST(make_interval(secs => 30 * power(2, LEAST(attempts, 7))), interval '1 hour') \
@@ -166,7 +166,7 @@ impl VoiceAgent {
                 )
                 .bind::<diesel::sql_types::Uuid, _>(org.0)
                 .bind::<diesel::sql_types::Text, _>(error)
-                .execute(c)
+                .execute(tx)
                 .await?;
                 Ok::<_, VoiceError>(())
             })
@@ -370,13 +370,13 @@ impl VoiceAgent {
     ) -> Result<bool, VoiceError> {
         let assistant = self
             .db
-            .tenant(org, async move |c| {
-                assistant_on(c, org, Direction::Inbound).await
+            .tenant(org, async move |tx| {
+                assistant_on(tx, Direction::Inbound).await
             })
             .await?;
         let Some(assistant) = assistant.and_then(|a| a.vapi_assistant_id) else {
             self.db
-                .tenant(org, async move |c| {
+                .tenant(org, async move |tx| {
                     diesel::update(
                         vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)),
                     )
@@ -386,7 +386,7 @@ impl VoiceAgent {
                         vapi_twilio_sync::next_attempt_at
                             .eq(Utc::now() + chrono::Duration::days(3650)),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                     Ok::<_, VoiceError>(())
                 })
@@ -449,11 +449,11 @@ impl VoiceAgent {
         match undo.await {
             Ok(()) => {
                 self.db
-                    .tenant(org, async move |c| {
+                    .tenant(org, async move |tx| {
                         diesel::delete(
                             vapi_twilio_sync::table.filter(vapi_twilio_sync::org_id.eq(org.0)),
                         )
-                        .execute(c)
+                        .execute(tx)
                         .await?;
                         Ok::<_, VoiceError>(())
                     })
@@ -470,7 +470,7 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn claim_twilio_sync(&self, org: OrgId) -> Result<bool, VoiceError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let now = Utc::now();
                 let claimed = diesel::update(
                     vapi_twilio_sync::table
@@ -478,7 +478,7 @@ impl VoiceAgent {
                         .filter(vapi_twilio_sync::next_attempt_at.le(now)),
                 )
                 .set(vapi_twilio_sync::next_attempt_at.eq(now + LEASE))
-                .execute(c)
+                .execute(tx)
                 .await?;
                 Ok(claimed == 1)
             })

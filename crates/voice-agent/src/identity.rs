@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, Utc};
 use db::OrgId;
+use db::TenantTx;
 use serde_json::{Value, json};
 use vapi_client::CallInfo;
 
@@ -86,12 +87,11 @@ pub use crm::call_logs::CallSummary as EarlierCall;
 /// The contact's latest [`HISTORY_CALLS`] calls with a summary, newest first, leaving out
 /// `current_call` (Vapi's id of the call being answered).
 async fn caller_history_on(
-    c: &mut db::AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     contact: uuid::Uuid,
     current_call: Option<&str>,
 ) -> Result<Vec<EarlierCall>, VoiceError> {
-    Ok(crm::call_logs::recent_summaries_on(c, org, contact, current_call, HISTORY_CALLS).await?)
+    Ok(crm::call_logs::recent_summaries_on(tx, contact, current_call, HISTORY_CALLS).await?)
 }
 
 impl VoiceAgent {
@@ -139,8 +139,8 @@ impl VoiceAgent {
     /// reads them in its identity transaction). A failure is logged and gives none.
     pub(crate) async fn caller_history(&self, org: OrgId, contact: uuid::Uuid) -> Vec<EarlierCall> {
         self.db
-            .tenant(org, async move |c| {
-                caller_history_on(c, org, contact, None).await
+            .tenant(org, async move |tx| {
+                caller_history_on(tx, contact, None).await
             })
             .await
             .unwrap_or_else(|e| {
@@ -169,28 +169,22 @@ impl VoiceAgent {
         let current_call = call.id.clone();
         let (agent, contact, history) = self
             .db
-            .tenant(org, async move |c| {
-                let agent = assistant_on(c, org, Direction::Inbound).await?;
+            .tenant(org, async move |tx| {
+                let agent = assistant_on(tx, Direction::Inbound).await?;
                 let contact = match (&agent, phone) {
                     (Some(_), Some(phone)) => {
                         let name = vapi_name.as_deref().unwrap_or(UNKNOWN_CALLER);
                         // A new caller is a warm lead with score 2; a known one keeps theirs.
-                        let contact = crm::contacts::touch_caller_on(
-                            c,
-                            org,
-                            &phone,
-                            name,
-                            NEW_CALLER_SCORE,
-                            now,
-                        )
-                        .await?;
+                        let contact =
+                            crm::contacts::touch_caller_on(tx, &phone, name, NEW_CALLER_SCORE, now)
+                                .await?;
                         Some(contact)
                     }
                     _ => None,
                 };
                 let history = match &contact {
                     Some(contact) => {
-                        caller_history_on(c, org, contact.id, current_call.as_deref()).await?
+                        caller_history_on(tx, contact.id, current_call.as_deref()).await?
                     }
                     None => Vec::new(),
                 };

@@ -122,7 +122,7 @@ impl VoiceAgent {
     ) -> Result<Claim, VoiceError> {
         let (id, name) = (tool_call_id.to_owned(), tool_name.to_owned());
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let now = Utc::now();
                 let inserted = diesel::insert_into(results::table)
                     .values((
@@ -132,7 +132,7 @@ impl VoiceAgent {
                     ))
                     .on_conflict_do_nothing()
                     .returning(results::claimed_at)
-                    .get_result::<DateTime<Utc>>(c)
+                    .get_result::<DateTime<Utc>>(tx)
                     .await
                     .optional()?;
                 if let Some(claimed_at) = inserted {
@@ -142,7 +142,7 @@ impl VoiceAgent {
                             .filter(results::org_id.eq(org.0))
                             .filter(results::created_at.lt(old)),
                     )
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                     return Ok(Claim::Ours(claimed_at));
                 }
@@ -151,7 +151,7 @@ impl VoiceAgent {
                     .filter(results::tool_call_id.eq(&id))
                     .select((results::reply, results::claimed_at))
                     .for_update()
-                    .get_result(c)
+                    .get_result(tx)
                     .await?;
                 if let Some(reply) = reply {
                     return Ok(Claim::Done(from_json(&reply)));
@@ -167,7 +167,7 @@ impl VoiceAgent {
                 )
                 .set(results::claimed_at.eq(diesel::dsl::now))
                 .returning(results::claimed_at)
-                .get_result(c)
+                .get_result(tx)
                 .await?;
                 Ok(Claim::Ours(taken))
             })
@@ -186,7 +186,7 @@ impl VoiceAgent {
         let id = tool_call_id.to_owned();
         let stored = (reply.outcome != Err(SYSTEM_TROUBLE.to_owned())).then(|| to_json(reply));
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let ours = results::table
                     .filter(results::org_id.eq(org.0))
                     .filter(results::tool_call_id.eq(&id))
@@ -195,10 +195,10 @@ impl VoiceAgent {
                     Some(stored) => {
                         diesel::update(ours)
                             .set(results::reply.eq(stored))
-                            .execute(c)
+                            .execute(tx)
                             .await?
                     }
-                    None => diesel::delete(ours).execute(c).await?,
+                    None => diesel::delete(ours).execute(tx).await?,
                 };
                 Ok::<_, VoiceError>(())
             })

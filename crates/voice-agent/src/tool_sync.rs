@@ -164,11 +164,11 @@ impl VoiceAgent {
         // Record the organization's tools; remember the ids they replace.
         let (stale, assistants) = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let previous: Vec<(String, String)> = org_tools::table
                     .filter(org_tools::org_id.eq(org.0))
                     .select((org_tools::tool_name, org_tools::vapi_tool_id))
-                    .load(c)
+                    .load(tx)
                     .await?;
                 let stale: Vec<String> = previous
                     .into_iter()
@@ -190,7 +190,7 @@ impl VoiceAgent {
                             org_tools::vapi_tool_id.eq(&r.id),
                             org_tools::definition_hash.eq(&r.hash),
                         ))
-                        .execute(c)
+                        .execute(tx)
                         .await?;
                 }
                 let assistants: Vec<String> = voice_agents::table
@@ -198,7 +198,7 @@ impl VoiceAgent {
                     .filter(voice_agents::vapi_assistant_id.is_not_null())
                     .select(voice_agents::vapi_assistant_id.assume_not_null())
                     .order(voice_agents::direction)
-                    .load(c)
+                    .load(tx)
                     .await?;
                 Ok::<_, VoiceError>((stale, assistants))
             })
@@ -247,7 +247,7 @@ impl VoiceAgent {
         let retry_after = chrono::Duration::from_std(self.config.link_retry_after)
             .unwrap_or(chrono::Duration::minutes(5));
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let now = Utc::now();
                 let target = org_tools::table.filter(org_tools::org_id.eq(org.0));
                 match failure {
@@ -260,7 +260,7 @@ impl VoiceAgent {
                                 org_tools::next_attempt_at.eq(None::<chrono::DateTime<Utc>>),
                                 org_tools::linked_at.eq(now),
                             ))
-                            .execute(c)
+                            .execute(tx)
                             .await?;
                     }
                     Some(error) => {
@@ -271,7 +271,7 @@ impl VoiceAgent {
                                 org_tools::last_error.eq(error),
                                 org_tools::next_attempt_at.eq(now + retry_after),
                             ))
-                            .execute(c)
+                            .execute(tx)
                             .await?;
                     }
                 }
@@ -319,7 +319,7 @@ impl VoiceAgent {
         org: OrgId,
     ) -> Result<Vec<(String, String, String, Option<String>)>, VoiceError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 Ok(org_tools::table
                     .filter(org_tools::org_id.eq(org.0))
                     .order(org_tools::tool_name)
@@ -329,7 +329,7 @@ impl VoiceAgent {
                         org_tools::link_status,
                         org_tools::last_error,
                     ))
-                    .load(c)
+                    .load(tx)
                     .await?)
             })
             .await

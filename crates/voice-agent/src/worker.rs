@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::schema::voice_alerts;
-use db::{AsyncPgConnection, OrgId, SystemOp};
+use db::{OrgId, SystemOp, TenantTx};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jobs::{Done, Failure, Job, NewJob, RetryPolicy, Runner};
@@ -61,12 +61,12 @@ struct Due {
 /// # Errors
 /// [`VoiceError::Db`].
 pub(crate) async fn queue_alert_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     call_log: Uuid,
     contact: Option<Uuid>,
     body: String,
 ) -> Result<bool, VoiceError> {
+    let org = tx.org();
     let inserted: Option<Uuid> = diesel::insert_into(voice_alerts::table)
         .values((
             voice_alerts::id.eq(Uuid::new_v4()),
@@ -78,11 +78,11 @@ pub(crate) async fn queue_alert_on(
         .on_conflict(voice_alerts::call_log_id)
         .do_nothing()
         .returning(voice_alerts::id)
-        .get_result(c)
+        .get_result(tx)
         .await
         .optional()?;
     if let Some(id) = inserted {
-        jobs::enqueue(c, org, NewJob::new(ALERT_JOB, json!({ "alert_id": id }))).await?;
+        jobs::enqueue(tx, NewJob::new(ALERT_JOB, json!({ "alert_id": id }))).await?;
     }
     Ok(inserted.is_some())
 }
@@ -207,7 +207,7 @@ impl VoiceAgent {
 
     async fn pending_alert(&self, org: OrgId, id: Uuid) -> Result<Option<Alert>, Failure> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let row: Option<(Uuid, Option<Uuid>, String)> = voice_alerts::table
                     .filter(voice_alerts::org_id.eq(org.0))
                     .filter(voice_alerts::id.eq(id))
@@ -217,13 +217,13 @@ impl VoiceAgent {
                         voice_alerts::contact_id,
                         voice_alerts::body,
                     ))
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()?;
                 let Some((call, contact, body)) = row else {
                     return Ok(None);
                 };
-                let settings = crate::agents::settings_on(c, org).await?;
+                let settings = crate::agents::settings_on(tx).await?;
                 Ok::<_, VoiceError>(Some(Alert {
                     call,
                     contact,
@@ -244,7 +244,7 @@ impl VoiceAgent {
         error: Option<String>,
     ) -> Result<(), Failure> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::update(
                     voice_alerts::table
                         .filter(voice_alerts::org_id.eq(org.0))
@@ -255,7 +255,7 @@ impl VoiceAgent {
                     voice_alerts::attempts.eq(voice_alerts::attempts + 1),
                     voice_alerts::last_error.eq(&error),
                 ))
-                .execute(c)
+                .execute(tx)
                 .await
                 .map_err(VoiceError::from)?;
                 if status == "failed" {
@@ -264,7 +264,7 @@ impl VoiceAgent {
                         "message": format!("a hot-lead alert could not be sent: {}", error.unwrap_or_default()),
                         "alert_id": id,
                     });
-                    webhooks::emit(c, org, "integration.error", data).await?;
+                    webhooks::emit(tx, "integration.error", data).await?;
                 }
                 Ok::<_, VoiceError>(())
             })

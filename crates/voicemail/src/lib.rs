@@ -7,7 +7,7 @@ mod schema;
 
 use crate::schema::voicemails;
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, DbError, OrgId};
+use db::{Db, DbError, OrgId, TenantTx};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
@@ -120,7 +120,7 @@ pub async fn upsert(
     app: Uuid,
     new: NewVoicemail,
 ) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, async move |c| upsert_on(c, org, app, new).await)
+    db.tenant(org, async move |tx| upsert_on(tx, app, new).await)
         .await
 }
 
@@ -130,11 +130,11 @@ pub async fn upsert(
 /// # Errors
 /// As [`upsert`].
 pub async fn upsert_on(
-    conn: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     new: NewVoicemail,
 ) -> Result<Voicemail, VoicemailError> {
+    let org = tx.org();
     validate(&new)?;
     let sql = if new.dialpad_call_id.is_some() {
         UPSERT_BY_CALL
@@ -152,7 +152,7 @@ pub async fn upsert_on(
         .bind::<Nullable<Text>, _>(new.recording_url)
         .bind::<Nullable<Text>, _>(new.transcript)
         .bind::<Nullable<Integer>, _>(new.duration_seconds)
-        .get_result(conn)
+        .get_result(tx)
         .await
         .map_err(VoicemailError::from)
 }
@@ -181,12 +181,12 @@ fn validate(new: &NewVoicemail) -> Result<(), VoicemailError> {
 /// # Errors
 /// [`VoicemailError::NotFound`], [`VoicemailError::Db`].
 pub async fn get(db: &Db, org: OrgId, app: Uuid, id: Uuid) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         voicemails::table
             .filter(voicemails::id.eq(id))
             .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
             .select(Voicemail::as_select())
-            .first(c)
+            .first(tx)
             .await
             .optional()?
             .ok_or(VoicemailError::NotFound)
@@ -206,7 +206,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Voicemail>, i64), VoicemailError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let scoped = || {
             let mut q = voicemails::table
                 .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
@@ -221,9 +221,9 @@ pub async fn list(
             .limit(limit)
             .offset(offset)
             .select(Voicemail::as_select())
-            .load(c)
+            .load(tx)
             .await?;
-        let total = scoped().count().get_result(c).await?;
+        let total = scoped().count().get_result(tx).await?;
         Ok((page, total))
     })
     .await
@@ -235,13 +235,13 @@ pub async fn list(
 /// [`VoicemailError::NotFound`], [`VoicemailError::Db`].
 pub async fn delete(db: &Db, org: OrgId, app: Uuid, id: Uuid) -> Result<(), VoicemailError> {
     let deleted = db
-        .tenant(org, async move |c| {
+        .tenant(org, async move |tx| {
             diesel::delete(
                 voicemails::table
                     .filter(voicemails::id.eq(id))
                     .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
             )
-            .execute(c)
+            .execute(tx)
             .await
             .map_err(VoicemailError::from)
         })
@@ -265,7 +265,7 @@ pub async fn link_to_call(
     id: Uuid,
     dialpad_call_id: i64,
 ) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         diesel::update(
             voicemails::table
                 .filter(voicemails::id.eq(id))
@@ -273,7 +273,7 @@ pub async fn link_to_call(
         )
         .set(voicemails::dialpad_call_id.eq(Some(dialpad_call_id)))
         .returning(Voicemail::as_returning())
-        .get_result(c)
+        .get_result(tx)
         .await
         .optional()?
         .ok_or(VoicemailError::NotFound)

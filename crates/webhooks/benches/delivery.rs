@@ -42,15 +42,15 @@ fn by() -> ChangedBy {
 
 /// One event-producing transaction: a realtime outbox row, and the webhook event when `emit`.
 async fn change(db: &Db, org: OrgId, emit: bool) {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let event = RealtimeEvent {
             audience: Audience::Users { min_role: "user" },
             target_crm_user: None,
             payload: json!({"type": "contact_updated", "name": "Jane"}),
         };
-        realtime::outbox::publish(c, org, event).await?;
+        realtime::outbox::publish(tx, event).await?;
         if emit {
-            webhooks::emit(c, org, "contact.updated", json!({"name": "Jane"})).await?;
+            webhooks::emit(tx, "contact.updated", json!({"name": "Jane"})).await?;
         }
         Ok::<_, DbError>(())
     })
@@ -87,12 +87,12 @@ async fn pending(db: &Db, org: OrgId) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         use diesel_async::RunQueryDsl as _;
         let row: N = diesel::sql_query(
             "SELECT count(*) AS n FROM webhook_deliveries WHERE status <> 'succeeded'",
         )
-        .get_result(c)
+        .get_result(tx)
         .await?;
         Ok::<_, DbError>(row.n)
     })
@@ -103,8 +103,8 @@ async fn pending(db: &Db, org: OrgId) -> i64 {
 /// Delivers `MESSAGES` messages to the organization's endpoints; prints deliveries per second.
 async fn fan_out(db: &Db, org: OrgId, endpoints: &Endpoints, name: &str, per_message: usize) {
     for i in 0..MESSAGES {
-        db.tenant(org, async move |c| {
-            webhooks::emit(c, org, "lead.hot", json!({"lead_score": i})).await
+        db.tenant(org, async move |tx| {
+            webhooks::emit(tx, "lead.hot", json!({"lead_score": i})).await
         })
         .await
         .unwrap();

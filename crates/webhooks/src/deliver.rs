@@ -10,7 +10,7 @@ use crate::schema::{
     webhook_messages as wm,
 };
 use chrono::Utc;
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{Db, TenantTx};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use jobs::{Done, Failure, Job, RetryPolicy, Runner};
@@ -218,9 +218,9 @@ impl Deliverer {
         let (job, task) = (job.clone(), task.clone());
         self.inner
             .db
-            .tenant(job.org, async move |c| {
-                enqueue(c, job.org, &task, Some(at)).await?;
-                job.complete_on(c).await.map_err(Failure::from)
+            .tenant(job.org, async move |tx| {
+                enqueue(tx, &task, Some(at)).await?;
+                job.complete_on(tx).await.map_err(Failure::from)
             })
             .await?;
         Ok(Done::Recorded)
@@ -233,34 +233,34 @@ impl Deliverer {
         let (job, task, endpoints) = (job.clone(), task.clone(), self.inner.endpoints.clone());
         self.inner
             .db
-            .tenant(job.org, async move |c| {
+            .tenant(job.org, async move |tx| {
                 let org = job.org;
-                let endpoint = find_on(c, org, task.endpoint_id).await.ok();
-                let status = delivery_status(c, org, &task).await?;
+                let endpoint = find_on(tx, task.endpoint_id).await.ok();
+                let status = delivery_status(tx, &task).await?;
                 let payload: Option<serde_json::Value> = wm::table
                     .find(&task.message_id)
                     .filter(wm::org_id.eq(org.0))
                     .select(wm::payload)
-                    .first(c)
+                    .first(tx)
                     .await
                     .optional()
                     .map_err(db::DbError::Query)?;
                 let (Some(endpoint), Some(status), Some(payload)) = (endpoint, status, payload)
                 else {
-                    job.complete_on(c).await?;
+                    job.complete_on(tx).await?;
                     return Ok(None);
                 };
                 if !endpoint.enabled {
-                    set_delivery(c, org, &task, "failed", None).await?;
-                    job.complete_on(c).await?;
+                    set_delivery(tx, &task, "failed", None).await?;
+                    job.complete_on(tx).await?;
                     return Ok(None);
                 }
                 if status == "succeeded" && !task.manual {
-                    job.complete_on(c).await?;
+                    job.complete_on(tx).await?;
                     return Ok(None);
                 }
                 let secrets = endpoints
-                    .signing_secrets_on(c, org, endpoint.id)
+                    .signing_secrets_on(tx, endpoint.id)
                     .await
                     .map_err(|e| Failure::Retry(e.to_string()))?;
                 Ok(Some(Prepared {
@@ -326,8 +326,7 @@ impl Deliverer {
             .unwrap_or(chrono::Duration::days(5));
         self.inner
             .db
-            .tenant(job.org, async move |c| {
-                let org = job.org;
+            .tenant(job.org, async move |tx| {
                 let (status, next_at) = match (attempt.succeeded, next) {
                     (true, _) => ("succeeded", None),
                     (false, Some(delay)) => ("pending", Some(Utc::now() + delay)),
@@ -339,45 +338,42 @@ impl Deliverer {
                     next_at,
                     keep_success: task.manual && !attempt.succeeded,
                 };
-                let (number, status) = log_attempt(c, org, &task, &attempt, &outcome).await?;
+                let (number, status) = log_attempt(tx, &task, &attempt, &outcome).await?;
                 if let Some(at) = next_at {
                     let retry = Task { retry: task.retry + 1, manual: false, ..task.clone() };
-                    enqueue(c, org, &retry, Some(at)).await?;
+                    enqueue(tx, &retry, Some(at)).await?;
                 }
-                endpoint_health(c, org, task.endpoint_id, attempt.succeeded, disable_after).await?;
+                endpoint_health(tx, task.endpoint_id, attempt.succeeded, disable_after).await?;
                 tracing::debug!(message = %task.message_id, attempt = number, status, "webhook attempt");
-                job.complete_on(c).await.map_err(Failure::from)
+                job.complete_on(tx).await.map_err(Failure::from)
             })
             .await
     }
 }
 
-async fn delivery_status(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    task: &Task,
-) -> Result<Option<String>, Failure> {
+async fn delivery_status(tx: &mut TenantTx, task: &Task) -> Result<Option<String>, Failure> {
+    let org = tx.org();
     Ok(wd::table
         .find((&task.message_id, task.endpoint_id))
         .filter(wd::org_id.eq(org.0))
         .select(wd::status)
-        .first(c)
+        .first(tx)
         .await
         .optional()
         .map_err(db::DbError::Query)?)
 }
 
 async fn set_delivery(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     task: &Task,
     status: &str,
     next_at: Option<chrono::DateTime<Utc>>,
 ) -> Result<(), Failure> {
+    let org = tx.org();
     diesel::update(wd::table.find((&task.message_id, task.endpoint_id)))
         .filter(wd::org_id.eq(org.0))
         .set((wd::status.eq(status), wd::next_attempt_at.eq(next_at)))
-        .execute(c)
+        .execute(tx)
         .await
         .map_err(db::DbError::Query)?;
     Ok(())
@@ -396,12 +392,12 @@ struct DeliveryOutcome {
 /// Counts the attempt on its delivery and sets the delivery's state in one statement, then
 /// appends the attempt to the log; returns the attempt's number and the delivery's status.
 async fn log_attempt(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     task: &Task,
     a: &Attempt,
     outcome: &DeliveryOutcome,
 ) -> Result<(i32, String), Failure> {
+    let org = tx.org();
     use diesel::sql_types::{Bool, Text};
     let status = diesel::dsl::sql::<Text>("CASE WHEN status = 'succeeded' AND ")
         .bind::<Bool, _>(outcome.keep_success)
@@ -417,7 +413,7 @@ async fn log_attempt(
                 wd::next_attempt_at.eq(outcome.next_at),
             ))
             .returning((wd::attempts, wd::status))
-            .get_result(c)
+            .get_result(tx)
             .await
             .map_err(db::DbError::Query)?;
     diesel::insert_into(wa::table)
@@ -433,7 +429,7 @@ async fn log_attempt(
             wa::response_body.eq(&a.response_body),
             wa::error.eq(&a.error),
         ))
-        .execute(c)
+        .execute(tx)
         .await
         .map_err(db::DbError::Query)?;
     Ok((number, status))
@@ -443,17 +439,17 @@ async fn log_attempt(
 /// the endpoint when it has lasted `disable_after`, telling the organization's admins (a
 /// realtime event) and the audit trail.
 async fn endpoint_health(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     endpoint: Uuid,
     succeeded: bool,
     disable_after: chrono::Duration,
 ) -> Result<(), Failure> {
+    let org = tx.org();
     let row = we::table.find(endpoint).filter(we::org_id.eq(org.0));
     if succeeded {
         diesel::update(row.filter(we::failing_since.is_not_null()))
             .set(we::failing_since.eq(None::<chrono::DateTime<Utc>>))
-            .execute(c)
+            .execute(tx)
             .await
             .map_err(db::DbError::Query)?;
         return Ok(());
@@ -464,23 +460,23 @@ async fn endpoint_health(
             diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
         >("coalesce(failing_since, now())")))
         .returning(we::failing_since)
-        .get_result::<Option<chrono::DateTime<Utc>>>(c)
+        .get_result::<Option<chrono::DateTime<Utc>>>(tx)
         .await
         .optional()
         .map_err(db::DbError::Query)?
         .flatten();
     match since {
-        Some(since) if now - since >= disable_after => disable(c, org, endpoint, since).await,
+        Some(since) if now - since >= disable_after => disable(tx, endpoint, since).await,
         _ => Ok(()),
     }
 }
 
 async fn disable(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     endpoint: Uuid,
     since: chrono::DateTime<Utc>,
 ) -> Result<(), Failure> {
+    let org = tx.org();
     let reason = format!("every attempt failed since {}", realtime::iso(since));
     let url: Option<String> = diesel::update(we::table.find(endpoint))
         .filter(we::org_id.eq(org.0))
@@ -491,7 +487,7 @@ async fn disable(
             we::disabled_at.eq(Utc::now()),
         ))
         .returning(we::url)
-        .get_result(c)
+        .get_result(tx)
         .await
         .optional()
         .map_err(db::DbError::Query)?;
@@ -511,7 +507,7 @@ async fn disable(
         target_crm_user: None,
         payload,
     };
-    realtime::outbox::publish(c, org, event)
+    realtime::outbox::publish(tx, event)
         .await
         .map_err(db::DbError::Query)?;
     let by = ChangedBy {
@@ -519,8 +515,7 @@ async fn disable(
         origin: RequestOrigin::default(),
     };
     audited(
-        c,
-        org,
+        tx,
         &by,
         "webhook_endpoint.disabled",
         endpoint,

@@ -3,7 +3,7 @@
 
 use crate::schema::{webhook_deliveries as wd, webhook_endpoints as we, webhook_messages as wm};
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, DbError, OrgId};
+use db::{Db, DbError, OrgId, TenantTx};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use jobs::NewJob;
@@ -38,13 +38,12 @@ pub(crate) struct Task {
 /// # Errors
 /// [`DbError::Query`]; the caller's transaction then rolls back.
 pub async fn emit(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     event_type: &'static str,
     data: Value,
 ) -> Result<Option<String>, DbError> {
     let id = format!("msg_{}", Uuid::new_v4().simple());
-    emit_as(c, org, event_type, data, id).await
+    emit_as(tx, event_type, data, id).await
 }
 
 /// [`emit`] at most once per `(org, event_type, key)`: the message id is derived from them
@@ -55,27 +54,27 @@ pub async fn emit(
 /// # Errors
 /// [`DbError::Query`]; the caller's transaction then rolls back.
 pub async fn emit_once(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     event_type: &'static str,
     data: Value,
     key: &str,
 ) -> Result<Option<String>, DbError> {
+    let org = tx.org();
     let digest = ring::digest::digest(
         &ring::digest::SHA256,
         format!("{}\n{event_type}\n{key}", org.0).as_bytes(),
     );
     let id = format!("msg_{}", &hex::encode(digest.as_ref())[..32]);
-    emit_as(c, org, event_type, data, id).await
+    emit_as(tx, event_type, data, id).await
 }
 
 async fn emit_as(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     event_type: &'static str,
     data: Value,
     id: String,
 ) -> Result<Option<String>, DbError> {
+    let org = tx.org();
     debug_assert!(
         catalog::is_known(event_type),
         "{event_type} is not in the catalog"
@@ -84,7 +83,7 @@ async fn emit_as(
         .filter(we::org_id.eq(org.0))
         .filter(we::enabled.eq(true))
         .select((we::id, we::event_types))
-        .load(c)
+        .load(tx)
         .await
         .map_err(DbError::Query)?;
     let subscribed: Vec<Uuid> = endpoints
@@ -95,23 +94,23 @@ async fn emit_as(
     if subscribed.is_empty() {
         return Ok(None);
     }
-    if !insert_message(c, org, &id, event_type, data).await? {
+    if !insert_message(tx, &id, event_type, data).await? {
         return Ok(None);
     }
     for endpoint in subscribed {
-        queue_delivery(c, org, &id, endpoint, false).await?;
+        queue_delivery(tx, &id, endpoint, false).await?;
     }
     Ok(Some(id))
 }
 
 /// Inserts message `id`; false when it exists already (an [`emit_once`] repeated).
 async fn insert_message(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     id: &str,
     event_type: &str,
     data: Value,
 ) -> Result<bool, DbError> {
+    let org = tx.org();
     let payload = json!({
         "type": event_type,
         "timestamp": realtime::iso(Utc::now()),
@@ -126,7 +125,7 @@ async fn insert_message(
         ))
         .on_conflict(wm::id)
         .do_nothing()
-        .execute(c)
+        .execute(tx)
         .await
         .map_err(DbError::Query)?;
     Ok(inserted == 1)
@@ -135,12 +134,12 @@ async fn insert_message(
 /// Marks the delivery of `message` to `endpoint` pending (creating it if needed) and queues its
 /// job, due now.
 async fn queue_delivery(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     message: &str,
     endpoint: Uuid,
     manual: bool,
 ) -> Result<(), DbError> {
+    let org = tx.org();
     let now = Utc::now();
     diesel::insert_into(wd::table)
         .values((
@@ -152,7 +151,7 @@ async fn queue_delivery(
         .on_conflict((wd::message_id, wd::endpoint_id))
         .do_update()
         .set((wd::status.eq("pending"), wd::next_attempt_at.eq(now)))
-        .execute(c)
+        .execute(tx)
         .await
         .map_err(DbError::Query)?;
     let task = Task {
@@ -161,13 +160,12 @@ async fn queue_delivery(
         retry: 0,
         manual,
     };
-    enqueue(c, org, &task, None).await
+    enqueue(tx, &task, None).await
 }
 
 /// Queues `task` (due at `at`, or now) and wakes the job runner after the commit.
 pub(crate) async fn enqueue(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     task: &Task,
     at: Option<DateTime<Utc>>,
 ) -> Result<(), DbError> {
@@ -175,7 +173,7 @@ pub(crate) async fn enqueue(
     let payload = serde_json::to_value(task).unwrap_or_default();
     let mut job = NewJob::new(DELIVER_JOB, payload);
     job.run_at = at;
-    jobs::enqueue(c, org, job).await?;
+    jobs::enqueue(tx, job).await?;
     Ok(())
 }
 
@@ -189,17 +187,16 @@ pub async fn send_test(
     by: ChangedBy,
     endpoint: Uuid,
 ) -> Result<String, WebhookError> {
-    db.tenant(org, async move |c| {
-        if !find_on(c, org, endpoint).await?.enabled {
+    db.tenant(org, async move |tx| {
+        if !find_on(tx, endpoint).await?.enabled {
             return Err(WebhookError::Disabled);
         }
         let data = json!({"endpoint_id": endpoint, "message": "This is a test event."});
         let id = format!("msg_{}", Uuid::new_v4().simple());
-        insert_message(c, org, &id, catalog::TEST_EVENT, data).await?;
-        queue_delivery(c, org, &id, endpoint, true).await?;
+        insert_message(tx, &id, catalog::TEST_EVENT, data).await?;
+        queue_delivery(tx, &id, endpoint, true).await?;
         audited(
-            c,
-            org,
+            tx,
             &by,
             "webhook_endpoint.test_sent",
             endpoint,
@@ -224,31 +221,23 @@ pub async fn resend(
     message: String,
     endpoint: Uuid,
 ) -> Result<(), WebhookError> {
-    db.tenant(org, async move |c| {
-        if !find_on(c, org, endpoint).await?.enabled {
+    db.tenant(org, async move |tx| {
+        if !find_on(tx, endpoint).await?.enabled {
             return Err(WebhookError::Disabled);
         }
         let known = wm::table
             .find(&message)
             .filter(wm::org_id.eq(org.0))
             .select(wm::id)
-            .first::<String>(c)
+            .first::<String>(tx)
             .await
             .optional()?;
         if known.is_none() {
             return Err(WebhookError::NotFound("message"));
         }
-        queue_delivery(c, org, &message, endpoint, true).await?;
+        queue_delivery(tx, &message, endpoint, true).await?;
         let detail = json!({"message_id": message});
-        audited(
-            c,
-            org,
-            &by,
-            "webhook_endpoint.message_resent",
-            endpoint,
-            detail,
-        )
-        .await
+        audited(tx, &by, "webhook_endpoint.message_resent", endpoint, detail).await
     })
     .await
 }
@@ -266,8 +255,8 @@ pub async fn replay(
     endpoint: Uuid,
     since: DateTime<Utc>,
 ) -> Result<usize, WebhookError> {
-    db.tenant(org, async move |c| {
-        let target = find_on(c, org, endpoint).await?;
+    db.tenant(org, async move |tx| {
+        let target = find_on(tx, endpoint).await?;
         if !target.enabled {
             return Err(WebhookError::Disabled);
         }
@@ -283,12 +272,12 @@ pub async fn replay(
             let types: Vec<String> = target.types().map(str::to_owned).collect();
             query = query.filter(wm::event_type.eq_any(types));
         }
-        let ids: Vec<String> = query.load(c).await?;
+        let ids: Vec<String> = query.load(tx).await?;
         for id in &ids {
-            queue_delivery(c, org, id, endpoint, false).await?;
+            queue_delivery(tx, id, endpoint, false).await?;
         }
         let detail = json!({"since": since, "queued": ids.len()});
-        audited(c, org, &by, "webhook_endpoint.replayed", endpoint, detail).await?;
+        audited(tx, &by, "webhook_endpoint.replayed", endpoint, detail).await?;
         Ok(ids.len())
     })
     .await

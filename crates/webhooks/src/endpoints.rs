@@ -7,7 +7,7 @@ use crate::schema::webhook_endpoints as we;
 use chrono::{DateTime, Duration, Utc};
 use credentials::Keyring;
 use credentials::cipher::Sealed;
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{Db, OrgId, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -173,7 +173,7 @@ impl Endpoints {
         let sealed = self.keyring.seal(secret.as_bytes(), &aad(org, id))?;
         let endpoint = self
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 let row: Endpoint = diesel::insert_into(we::table)
                     .values((
                         we::id.eq(id),
@@ -186,10 +186,10 @@ impl Endpoints {
                         we::secret_ciphertext.eq(&sealed.ciphertext),
                     ))
                     .returning(Endpoint::as_returning())
-                    .get_result(c)
+                    .get_result(tx)
                     .await?;
                 let detail = json!({"url": row.url, "event_types": row.event_types});
-                audited(c, org, &by, "webhook_endpoint.created", id, detail).await?;
+                audited(tx, &by, "webhook_endpoint.created", id, detail).await?;
                 Ok::<_, WebhookError>(row)
             })
             .await?;
@@ -202,12 +202,12 @@ impl Endpoints {
     /// [`WebhookError::Db`].
     pub async fn list(&self, org: OrgId) -> Result<Vec<Endpoint>, WebhookError> {
         self.db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 Ok(we::table
                     .filter(we::org_id.eq(org.0))
                     .order((we::created_at, we::id))
                     .select(Endpoint::as_select())
-                    .load(c)
+                    .load(tx)
                     .await?)
             })
             .await
@@ -219,7 +219,7 @@ impl Endpoints {
     /// [`WebhookError::NotFound`]; [`WebhookError::Db`].
     pub async fn get(&self, org: OrgId, id: Uuid) -> Result<Endpoint, WebhookError> {
         self.db
-            .tenant(org, async move |c| find_on(c, org, id).await)
+            .tenant(org, async move |tx| find_on(tx, id).await)
             .await
     }
 
@@ -244,8 +244,8 @@ impl Endpoints {
             validate_types(t)?;
         }
         self.db
-            .tenant(org, async move |c| {
-                let old = lock_on(c, org, id).await?;
+            .tenant(org, async move |tx| {
+                let old = lock_on(tx, id).await?;
                 let enabled = patch.enabled.unwrap_or(old.enabled);
                 let (reason, at, failing) = match (old.enabled, enabled) {
                     (true, false) => (
@@ -275,11 +275,11 @@ impl Endpoints {
                         we::failing_since.eq(failing),
                     ))
                     .returning(Endpoint::as_returning())
-                    .get_result(c)
+                    .get_result(tx)
                     .await?;
                 let detail =
                     json!({"url": row.url, "event_types": row.event_types, "enabled": row.enabled});
-                audited(c, org, &by, "webhook_endpoint.updated", id, detail).await?;
+                audited(tx, &by, "webhook_endpoint.updated", id, detail).await?;
                 Ok(row)
             })
             .await
@@ -291,13 +291,13 @@ impl Endpoints {
     /// [`WebhookError::NotFound`]; [`WebhookError::Db`].
     pub async fn delete(&self, org: OrgId, by: ChangedBy, id: Uuid) -> Result<(), WebhookError> {
         self.db
-            .tenant(org, async move |c| {
-                let old = lock_on(c, org, id).await?;
+            .tenant(org, async move |tx| {
+                let old = lock_on(tx, id).await?;
                 diesel::delete(we::table.find(id).filter(we::org_id.eq(org.0)))
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                 let detail = json!({"url": old.url});
-                audited(c, org, &by, "webhook_endpoint.deleted", id, detail).await
+                audited(tx, &by, "webhook_endpoint.deleted", id, detail).await
             })
             .await
     }
@@ -315,9 +315,9 @@ impl Endpoints {
     ) -> Result<Zeroizing<String>, WebhookError> {
         let sealed = self
             .db
-            .tenant(org, async move |c| {
-                let secrets = secrets_on(c, org, id).await?;
-                audited(c, org, &by, "webhook_endpoint.secret_read", id, json!({})).await?;
+            .tenant(org, async move |tx| {
+                let secrets = secrets_on(tx, id).await?;
+                audited(tx, &by, "webhook_endpoint.secret_read", id, json!({})).await?;
                 Ok::<_, WebhookError>(secrets.current)
             })
             .await?;
@@ -338,9 +338,9 @@ impl Endpoints {
         let secret = signature::new_secret()?;
         let sealed = self.keyring.seal(secret.as_bytes(), &aad(org, id))?;
         self.db
-            .tenant(org, async move |c| {
-                lock_on(c, org, id).await?;
-                let old = secrets_on(c, org, id).await?.current;
+            .tenant(org, async move |tx| {
+                lock_on(tx, id).await?;
+                let old = secrets_on(tx, id).await?.current;
                 let until = Utc::now() + ROTATION_OVERLAP;
                 diesel::update(we::table.find(id))
                     .filter(we::org_id.eq(org.0))
@@ -353,10 +353,10 @@ impl Endpoints {
                         we::previous_ciphertext.eq(Some(old.ciphertext)),
                         we::previous_until.eq(Some(until)),
                     ))
-                    .execute(c)
+                    .execute(tx)
                     .await?;
                 let detail = json!({"previous_valid_until": until});
-                audited(c, org, &by, "webhook_endpoint.secret_rotated", id, detail).await
+                audited(tx, &by, "webhook_endpoint.secret_rotated", id, detail).await
             })
             .await?;
         Ok(secret)
@@ -369,11 +369,11 @@ impl Endpoints {
     /// [`WebhookError::NotFound`]; [`WebhookError::Secret`]; [`WebhookError::Db`].
     pub(crate) async fn signing_secrets_on(
         &self,
-        c: &mut AsyncPgConnection,
-        org: OrgId,
+        tx: &mut TenantTx,
         id: Uuid,
     ) -> Result<Vec<Zeroizing<String>>, WebhookError> {
-        let secrets = secrets_on(c, org, id).await?;
+        let org = tx.org();
+        let secrets = secrets_on(tx, id).await?;
         let mut out = vec![self.open(org, id, &secrets.current)?];
         if let Some((previous, until)) = secrets.previous
             && until > Utc::now()
@@ -397,33 +397,27 @@ impl Endpoints {
 }
 
 /// The endpoint `id` of `org` on a connection in its tenant transaction.
-pub(crate) async fn find_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    id: Uuid,
-) -> Result<Endpoint, WebhookError> {
+pub(crate) async fn find_on(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, WebhookError> {
+    let org = tx.org();
     we::table
         .find(id)
         .filter(we::org_id.eq(org.0))
         .select(Endpoint::as_select())
-        .first(c)
+        .first(tx)
         .await
         .optional()?
         .ok_or(WebhookError::NotFound("endpoint"))
 }
 
 /// [`find_on`], locking the row until the transaction ends.
-async fn lock_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    id: Uuid,
-) -> Result<Endpoint, WebhookError> {
+async fn lock_on(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, WebhookError> {
+    let org = tx.org();
     we::table
         .find(id)
         .filter(we::org_id.eq(org.0))
         .select(Endpoint::as_select())
         .for_update()
-        .first(c)
+        .first(tx)
         .await
         .optional()?
         .ok_or(WebhookError::NotFound("endpoint"))
@@ -459,11 +453,8 @@ pub(crate) fn sealed(
     })
 }
 
-async fn secrets_on(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
-    id: Uuid,
-) -> Result<StoredSecrets, WebhookError> {
+async fn secrets_on(tx: &mut TenantTx, id: Uuid) -> Result<StoredSecrets, WebhookError> {
+    let org = tx.org();
     let (key_id, nonce, ciphertext, p_key, p_nonce, p_ciphertext, p_until): SecretColumns =
         we::table
             .find(id)
@@ -477,7 +468,7 @@ async fn secrets_on(
                 we::previous_ciphertext,
                 we::previous_until,
             ))
-            .first(c)
+            .first(tx)
             .await
             .optional()?
             .ok_or(WebhookError::NotFound("endpoint"))?;
@@ -493,14 +484,13 @@ async fn secrets_on(
 
 /// Appends an audit entry about endpoint `id` in the caller's transaction.
 pub(crate) async fn audited(
-    c: &mut AsyncPgConnection,
-    org: OrgId,
+    tx: &mut TenantTx,
     by: &ChangedBy,
     action: &'static str,
     id: Uuid,
     detail: serde_json::Value,
 ) -> Result<(), WebhookError> {
-    by.record_on(c, org, action, Some(id.to_string()), detail)
+    by.record_on(tx, action, Some(id.to_string()), detail)
         .await?;
     Ok(())
 }

@@ -85,7 +85,7 @@ pub struct MessageFilter {
 /// # Errors
 /// [`WebhookError::Db`].
 pub async fn messages(db: &Db, org: OrgId, f: MessageFilter) -> Result<Vec<Message>, WebhookError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let mut q = wm::table
             .filter(wm::org_id.eq(org.0))
             .order((wm::created_at.desc(), wm::id.desc()))
@@ -99,7 +99,7 @@ pub async fn messages(db: &Db, org: OrgId, f: MessageFilter) -> Result<Vec<Messa
         if let Some(since) = f.since {
             q = q.filter(wm::created_at.ge(since));
         }
-        Ok(q.load(c).await?)
+        Ok(q.load(tx).await?)
     })
     .await
 }
@@ -113,13 +113,13 @@ pub async fn deliveries(
     org: OrgId,
     message: String,
 ) -> Result<Vec<Delivery>, WebhookError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         Ok(wd::table
             .filter(wd::org_id.eq(org.0))
             .filter(wd::message_id.eq(message))
             .order(wd::endpoint_id)
             .select(Delivery::as_select())
-            .load(c)
+            .load(tx)
             .await?)
     })
     .await
@@ -137,7 +137,7 @@ pub async fn attempts(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AttemptRecord>, WebhookError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         let mut q = wa::table
             .filter(wa::org_id.eq(org.0))
             .filter(wa::endpoint_id.eq(endpoint))
@@ -149,7 +149,7 @@ pub async fn attempts(
         if let Some(m) = message {
             q = q.filter(wa::message_id.eq(m));
         }
-        Ok(q.load(c).await?)
+        Ok(q.load(tx).await?)
     })
     .await
 }
@@ -179,12 +179,12 @@ pub async fn prune(db: &Db) -> Result<i64, WebhookError> {
 /// # Errors
 /// [`WebhookError::NotFound`]; [`WebhookError::Db`].
 pub async fn message(db: &Db, org: OrgId, id: String) -> Result<Message, WebhookError> {
-    db.tenant(org, async move |c| {
+    db.tenant(org, async move |tx| {
         wm::table
             .find(id)
             .filter(wm::org_id.eq(org.0))
             .select(Message::as_select())
-            .first(c)
+            .first(tx)
             .await
             .optional()?
             .ok_or(WebhookError::NotFound("message"))

@@ -71,7 +71,7 @@ async fn emit_one(
     event_type: &'static str,
     data: serde_json::Value,
 ) -> Option<String> {
-    db.tenant(org, async move |c| emit(c, org, event_type, data).await)
+    db.tenant(org, async move |tx| emit(tx, event_type, data).await)
         .await
         .unwrap()
 }

@@ -162,13 +162,13 @@ async fn messages(
     let rows: Vec<Row> =
         w.gw.state
             .db
-            .tenant(o, async move |c| {
+            .tenant(o, async move |tx| {
                 diesel::sql_query(
                     "SELECT method, status, external_message_id, error_code FROM messages \
                  WHERE org_id = $1 ORDER BY created_at",
                 )
                 .bind::<diesel::sql_types::Uuid, _>(o.0)
-                .load(c)
+                .load(tx)
                 .await
                 .map_err(db::DbError::Query)
             })

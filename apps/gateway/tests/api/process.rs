@@ -338,8 +338,8 @@ async fn every_webhook_message_is_delivered_after_a_kill_9_mid_delivery() {
     let mut sent = std::collections::BTreeSet::new();
     for i in 0..150 {
         let id = db
-            .tenant(org, async move |c| {
-                webhooks::emit(c, org, "lead.hot", serde_json::json!({"lead_score": i})).await
+            .tenant(org, async move |tx| {
+                webhooks::emit(tx, "lead.hot", serde_json::json!({"lead_score": i})).await
             })
             .await
             .unwrap()

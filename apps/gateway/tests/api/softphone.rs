@@ -344,9 +344,9 @@ async fn legs_of(w: &World, org: &str) -> Vec<(String, String)> {
     let rows: Vec<Row> =
         w.gw.state
             .db
-            .tenant(org, async move |c| {
+            .tenant(org, async move |tx| {
                 diesel::sql_query("SELECT leg_sid, status FROM softphone_calls ORDER BY leg_sid")
-                    .load(c)
+                    .load(tx)
                     .await
                     .map_err(db::DbError::Query)
             })
