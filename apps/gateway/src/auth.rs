@@ -213,7 +213,14 @@ async fn audit_key_write(req: &HttpRequest, key: KeyPrincipal, status: StatusCod
         target: Some(format!("{} {route}", req.method())),
         detail: serde_json::json!({"status": status.as_u16()}),
     };
-    if let Err(e) = audit::record(&state.db, key.org_id, request_origin(req), record).await {
+    let origin = request_origin(req);
+    if let Err(e) = state
+        .db
+        .tenant(key.org_id, async |tx| {
+            audit::record(tx, origin, record).await
+        })
+        .await
+    {
         tracing::error!(error = %e, key_id = %key.key_id, "could not audit a write made with an API key");
     }
 }
@@ -425,7 +432,12 @@ impl FromRequest for AppAccess {
                 .ok_or_else(|| ApiError::internal("no credential path"))?
                 .await?;
             let app_id = app_id.ok_or_else(invalid_path)?;
-            tenancy::apps::get(&state?.db, admin.org_id, app_id).await?;
+            state?
+                .db
+                .tenant(admin.org_id, async |tx| {
+                    tenancy::apps::get(tx, app_id).await
+                })
+                .await?;
             Ok(Self {
                 org_id: admin.org_id,
                 app_id,

@@ -8,7 +8,7 @@
 
 use crate::schema::call_logs;
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId, TenantTx};
+use db::{OrgId, TenantTx};
 use diesel::dsl::{count_star, sql};
 use diesel::sql_types::{BigInt, Double, Nullable};
 use diesel::{
@@ -135,7 +135,7 @@ pub struct NewCallLog {
 ///
 /// # Errors
 /// [`CrmError::Db`] (including a repeated `vapi_call_id`).
-pub async fn record_on(tx: &mut TenantTx, new: NewCallLog) -> Result<CallLog, CrmError> {
+pub async fn record(tx: &mut TenantTx, new: NewCallLog) -> Result<CallLog, CrmError> {
     let org = tx.org();
     let call_sid = new.call_sid.clone().unwrap_or_else(|| {
         new.vapi_call_id.as_ref().map_or_else(
@@ -171,15 +171,6 @@ pub async fn record_on(tx: &mut TenantTx, new: NewCallLog) -> Result<CallLog, Cr
         .returning(CallLog::as_returning())
         .get_result(tx)
         .await?)
-}
-
-/// [`record_on`] in its own tenant transaction.
-///
-/// # Errors
-/// As [`record_on`].
-pub async fn record(db: &Db, org: OrgId, new: NewCallLog) -> Result<CallLog, CrmError> {
-    db.tenant(org, async move |tx| record_on(tx, new).await)
-        .await
 }
 
 /// Filters of the dashboard list.
@@ -249,11 +240,11 @@ fn filtered(org: OrgId, q: &CallQuery) -> call_logs::BoxedQuery<'static, diesel:
 /// # Errors
 /// [`CrmError::Invalid`] for an unknown `call_type`, [`CrmError::Db`].
 pub async fn list(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     query: CallQuery,
     page: Page,
 ) -> Result<(Vec<CallLog>, i64), CrmError> {
+    let org = tx.org();
     if let Some(t) = &query.call_type
         && t != "inbound"
         && t != "outbound"
@@ -262,33 +253,22 @@ pub async fn list(
             "call_type must be inbound or outbound".into(),
         ));
     }
-    db.tenant(org, async move |tx| {
-        let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
-        let rows = filtered(org, &query)
-            .order((call_logs::created_at.desc(), call_logs::id.desc()))
-            .limit(page.limit)
-            .offset(page.offset)
-            .select(CallLog::as_select())
-            .load(tx)
-            .await?;
-        Ok((rows, total))
-    })
-    .await
+    let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
+    let rows = filtered(org, &query)
+        .order((call_logs::created_at.desc(), call_logs::id.desc()))
+        .limit(page.limit)
+        .offset(page.offset)
+        .select(CallLog::as_select())
+        .load(tx)
+        .await?;
+    Ok((rows, total))
 }
 
 /// One call.
 ///
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
-pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<CallLog, CrmError> {
-    db.tenant(org, async move |tx| get_on(tx, id).await).await
-}
-
-/// [`get`] inside the caller's tenant transaction.
-///
-/// # Errors
-/// As [`get`].
-pub async fn get_on(tx: &mut TenantTx, id: Uuid) -> Result<CallLog, CrmError> {
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<CallLog, CrmError> {
     let org = tx.org();
     one(org.0, id)
         .select(CallLog::as_select())
@@ -323,53 +303,50 @@ pub struct CallStats {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn stats(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<CallStats, CrmError> {
-    db.tenant(org, async move |tx| {
-        let window = CallQuery {
-            from,
-            to,
-            ..CallQuery::default()
-        };
-        let (total, inbound, bookings, pipeline, average): (i64, i64, i64, i64, Option<f64>) =
-            filtered(org, &window)
-                .select((
-                    count_star(),
-                    sql::<BigInt>("count(*) FILTER (WHERE call_type = 'inbound')"),
-                    sql::<BigInt>("count(*) FILTER (WHERE booking_confirmed)"),
-                    sql::<BigInt>("coalesce(sum(financial_value_minor), 0)::bigint"),
-                    sql::<Nullable<Double>>("avg(duration_seconds)::float8"),
-                ))
-                .first(tx)
-                .await?;
-        let recent = filtered(org, &window)
-            .order((call_logs::created_at.desc(), call_logs::id.desc()))
-            .limit(10)
-            .select(CallLog::as_select())
-            .load(tx)
+    let org = tx.org();
+    let window = CallQuery {
+        from,
+        to,
+        ..CallQuery::default()
+    };
+    let (total, inbound, bookings, pipeline, average): (i64, i64, i64, i64, Option<f64>) =
+        filtered(org, &window)
+            .select((
+                count_star(),
+                sql::<BigInt>("count(*) FILTER (WHERE call_type = 'inbound')"),
+                sql::<BigInt>("count(*) FILTER (WHERE booking_confirmed)"),
+                sql::<BigInt>("coalesce(sum(financial_value_minor), 0)::bigint"),
+                sql::<Nullable<Double>>("avg(duration_seconds)::float8"),
+            ))
+            .first(tx)
             .await?;
-        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-        let success_rate = if inbound == 0 {
-            0.0
-        } else {
-            (bookings as f64 * 1000.0 / inbound as f64).round() / 10.0
-        };
-        #[allow(clippy::cast_possible_truncation)]
-        let average_duration_seconds = average.map_or(0, |a| a.round() as i64);
-        Ok(CallStats {
-            total_calls: total,
-            inbound_calls: inbound,
-            bookings,
-            pipeline_value_minor: pipeline,
-            success_rate,
-            average_duration_seconds,
-            recent,
-        })
+    let recent = filtered(org, &window)
+        .order((call_logs::created_at.desc(), call_logs::id.desc()))
+        .limit(10)
+        .select(CallLog::as_select())
+        .load(tx)
+        .await?;
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    let success_rate = if inbound == 0 {
+        0.0
+    } else {
+        (bookings as f64 * 1000.0 / inbound as f64).round() / 10.0
+    };
+    #[allow(clippy::cast_possible_truncation)]
+    let average_duration_seconds = average.map_or(0, |a| a.round() as i64);
+    Ok(CallStats {
+        total_calls: total,
+        inbound_calls: inbound,
+        bookings,
+        pipeline_value_minor: pipeline,
+        success_rate,
+        average_duration_seconds,
+        recent,
     })
-    .await
 }
 
 /// An earlier call of a contact as the voice agent recalls it.

@@ -3,7 +3,7 @@
 
 use crate::schema::contacts;
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId, TenantTx};
+use db::{OrgId, TenantTx};
 use diesel::dsl::count_star;
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgSortExpressionMethods,
@@ -212,7 +212,8 @@ fn check_score(score: i32) -> Result<i32, CrmError> {
 ///
 /// # Errors
 /// [`CrmError::Invalid`], [`CrmError::PhoneTaken`], [`CrmError::Db`].
-pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, CrmError> {
+pub async fn create(tx: &mut TenantTx, new: NewContact) -> Result<Contact, CrmError> {
+    let org = tx.org();
     let name = clean_name(&new.name)?;
     let phone = normalize_phone(&new.phone, DEFAULT_COUNTRY_CODE)?;
     let email = clean_email(new.email)?;
@@ -222,29 +223,26 @@ pub async fn create(db: &Db, org: OrgId, new: NewContact) -> Result<Contact, Crm
     let temperature = new.lead_temperature.unwrap_or_else(|| "warm".into());
     one_of(&temperature, &TEMPERATURES, "lead_temperature")?;
     let score = check_score(new.lead_score.unwrap_or(0))?;
-    db.tenant(org, async move |tx| {
-        let created: Contact = diesel::insert_into(contacts::table)
-            .values((
-                contacts::id.eq(Uuid::new_v4()),
-                contacts::org_id.eq(org.0),
-                contacts::name.eq(name),
-                contacts::phone.eq(phone),
-                contacts::email.eq(email),
-                contacts::lead_status.eq(status),
-                contacts::lead_temperature.eq(temperature),
-                contacts::lead_score.eq(score),
-                contacts::service_interests.eq(new.service_interests),
-                contacts::notes.eq(new.notes),
-                contacts::company.eq(company),
-            ))
-            .returning(Contact::as_returning())
-            .get_result(tx)
-            .await
-            .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
-        emit_on(tx, "contact.created", &created).await?;
-        Ok(created)
-    })
-    .await
+    let created: Contact = diesel::insert_into(contacts::table)
+        .values((
+            contacts::id.eq(Uuid::new_v4()),
+            contacts::org_id.eq(org.0),
+            contacts::name.eq(name),
+            contacts::phone.eq(phone),
+            contacts::email.eq(email),
+            contacts::lead_status.eq(status),
+            contacts::lead_temperature.eq(temperature),
+            contacts::lead_score.eq(score),
+            contacts::service_interests.eq(new.service_interests),
+            contacts::notes.eq(new.notes),
+            contacts::company.eq(company),
+        ))
+        .returning(Contact::as_returning())
+        .get_result(tx)
+        .await
+        .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
+    emit_on(tx, "contact.created", &created).await?;
+    Ok(created)
 }
 
 /// Writes the outbound webhook event `event_type` (`contact.created` or `contact.updated`;
@@ -275,15 +273,7 @@ async fn emit_on(
 ///
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
-pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Contact, CrmError> {
-    db.tenant(org, async move |tx| get_on(tx, id).await).await
-}
-
-/// [`get`] inside the caller's tenant transaction.
-///
-/// # Errors
-/// As [`get`].
-pub async fn get_on(tx: &mut TenantTx, id: Uuid) -> Result<Contact, CrmError> {
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Contact, CrmError> {
     let org = tx.org();
     one(org.0, id)
         .select(Contact::as_select())
@@ -428,29 +418,26 @@ fn filtered(org: OrgId, query: &ContactQuery) -> contacts::BoxedQuery<'static, d
 /// # Errors
 /// [`CrmError::Invalid`] for an unknown status or temperature filter, [`CrmError::Db`].
 pub async fn list(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     query: ContactQuery,
     page: Page,
 ) -> Result<(Vec<Contact>, i64), CrmError> {
+    let org = tx.org();
     if let Some(s) = &query.lead_status {
         one_of(s, &LEAD_STATUSES, "lead_status")?;
     }
     if let Some(t) = &query.lead_temperature {
         one_of(t, &TEMPERATURES, "lead_temperature")?;
     }
-    db.tenant(org, async move |tx| {
-        let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
-        let rows = filtered(org, &query)
-            .order((contacts::created_at.desc(), contacts::id.desc()))
-            .limit(page.limit)
-            .offset(page.offset)
-            .select(Contact::as_select())
-            .load(tx)
-            .await?;
-        Ok((rows, total))
-    })
-    .await
+    let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
+    let rows = filtered(org, &query)
+        .order((contacts::created_at.desc(), contacts::id.desc()))
+        .limit(page.limit)
+        .offset(page.offset)
+        .select(Contact::as_select())
+        .load(tx)
+        .await?;
+    Ok((rows, total))
 }
 
 /// Applies a patch.
@@ -458,12 +445,8 @@ pub async fn list(
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Invalid`], [`CrmError::InvalidTransition`],
 /// [`CrmError::PhoneTaken`], [`CrmError::Db`].
-pub async fn update(
-    db: &Db,
-    org: OrgId,
-    id: Uuid,
-    patch: ContactPatch,
-) -> Result<Contact, CrmError> {
+pub async fn update(tx: &mut TenantTx, id: Uuid, patch: ContactPatch) -> Result<Contact, CrmError> {
+    let org = tx.org();
     let name = patch.name.as_deref().map(clean_name).transpose()?;
     let phone = patch
         .phone
@@ -476,81 +459,73 @@ pub async fn update(
         one_of(t, &TEMPERATURES, "lead_temperature")?;
     }
     let score = patch.lead_score.map(check_score).transpose()?;
-    db.tenant(org, async move |tx| {
-        let current = one(org.0, id)
-            .select(Contact::as_select())
-            .for_update()
-            .first(tx)
-            .await
-            .optional()?
-            .ok_or(CrmError::NotFound("contact"))?;
-        if let Some(to) = &patch.lead_status {
-            check_transition(&current.lead_status, to)?;
-        }
-        let target = one(org.0, id);
-        let updated: Contact = diesel::update(target)
-            .set((
-                contacts::name.eq(name.unwrap_or(current.name)),
-                contacts::phone.eq(phone.unwrap_or(current.phone)),
-                contacts::email.eq(email.unwrap_or(current.email)),
-                contacts::lead_status.eq(patch.lead_status.unwrap_or(current.lead_status)),
-                contacts::lead_temperature
-                    .eq(patch.lead_temperature.unwrap_or(current.lead_temperature)),
-                contacts::lead_score.eq(score.unwrap_or(current.lead_score)),
-                contacts::service_interests
-                    .eq(patch.service_interests.unwrap_or(current.service_interests)),
-                contacts::notes.eq(patch.notes.unwrap_or(current.notes)),
-                contacts::company.eq(company.unwrap_or(current.company)),
-                contacts::last_contacted_at
-                    .eq(patch.last_contacted_at.or(current.last_contacted_at)),
-            ))
-            .returning(Contact::as_returning())
-            .get_result(tx)
-            .await
-            .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
-        emit_on(tx, "contact.updated", &updated).await?;
-        Ok(updated)
-    })
-    .await
+    let current = one(org.0, id)
+        .select(Contact::as_select())
+        .for_update()
+        .first(tx)
+        .await
+        .optional()?
+        .ok_or(CrmError::NotFound("contact"))?;
+    if let Some(to) = &patch.lead_status {
+        check_transition(&current.lead_status, to)?;
+    }
+    let target = one(org.0, id);
+    let updated: Contact = diesel::update(target)
+        .set((
+            contacts::name.eq(name.unwrap_or(current.name)),
+            contacts::phone.eq(phone.unwrap_or(current.phone)),
+            contacts::email.eq(email.unwrap_or(current.email)),
+            contacts::lead_status.eq(patch.lead_status.unwrap_or(current.lead_status)),
+            contacts::lead_temperature
+                .eq(patch.lead_temperature.unwrap_or(current.lead_temperature)),
+            contacts::lead_score.eq(score.unwrap_or(current.lead_score)),
+            contacts::service_interests
+                .eq(patch.service_interests.unwrap_or(current.service_interests)),
+            contacts::notes.eq(patch.notes.unwrap_or(current.notes)),
+            contacts::company.eq(company.unwrap_or(current.company)),
+            contacts::last_contacted_at.eq(patch.last_contacted_at.or(current.last_contacted_at)),
+        ))
+        .returning(Contact::as_returning())
+        .get_result(tx)
+        .await
+        .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
+    emit_on(tx, "contact.updated", &updated).await?;
+    Ok(updated)
 }
 
 /// Deletes a contact (its calls, appointments and messages keep their rows, unlinked).
 ///
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
-pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
-    db.tenant(org, async move |tx| {
-        let n = diesel::delete(one(org.0, id)).execute(tx).await?;
-        if n == 0 {
-            Err(CrmError::NotFound("contact"))
-        } else {
-            Ok(())
-        }
-    })
-    .await
+pub async fn delete(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
+    let org = tx.org();
+    let n = diesel::delete(one(org.0, id)).execute(tx).await?;
+    if n == 0 {
+        Err(CrmError::NotFound("contact"))
+    } else {
+        Ok(())
+    }
 }
 
 /// Counts by temperature.
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn stats(db: &Db, org: OrgId) -> Result<ContactStats, CrmError> {
-    db.tenant(org, async move |tx| {
-        let rows: Vec<(String, i64)> = contacts::table
-            .filter(contacts::org_id.eq(org.0))
-            .group_by(contacts::lead_temperature)
-            .select((contacts::lead_temperature, count_star()))
-            .load(tx)
-            .await?;
-        let of = |t: &str| rows.iter().find(|(k, _)| k == t).map_or(0, |(_, n)| *n);
-        Ok(ContactStats {
-            total: rows.iter().map(|(_, n)| n).sum(),
-            hot: of("hot"),
-            warm: of("warm"),
-            cold: of("cold"),
-        })
+pub async fn stats(tx: &mut TenantTx) -> Result<ContactStats, CrmError> {
+    let org = tx.org();
+    let rows: Vec<(String, i64)> = contacts::table
+        .filter(contacts::org_id.eq(org.0))
+        .group_by(contacts::lead_temperature)
+        .select((contacts::lead_temperature, count_star()))
+        .load(tx)
+        .await?;
+    let of = |t: &str| rows.iter().find(|(k, _)| k == t).map_or(0, |(_, n)| *n);
+    Ok(ContactStats {
+        total: rows.iter().map(|(_, n)| n).sum(),
+        hot: of("hot"),
+        warm: of("warm"),
+        cold: of("cold"),
     })
-    .await
 }
 
 // ── What calls do to their contact (the voice agent's calls and call-backs) ──────────────────

@@ -5,7 +5,7 @@
 
 use crate::schema::services;
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId, TenantTx};
+use db::TenantTx;
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -121,15 +121,7 @@ fn check(
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn list(db: &Db, org: OrgId) -> Result<Vec<Service>, CrmError> {
-    db.tenant(org, async move |tx| list_on(tx).await).await
-}
-
-/// [`list`] inside the caller's tenant transaction.
-///
-/// # Errors
-/// [`CrmError::Db`].
-pub async fn list_on(tx: &mut TenantTx) -> Result<Vec<Service>, CrmError> {
+pub async fn list(tx: &mut TenantTx) -> Result<Vec<Service>, CrmError> {
     let org = tx.org();
     Ok(services::table
         .filter(services::org_id.eq(org.0))
@@ -143,15 +135,7 @@ pub async fn list_on(tx: &mut TenantTx) -> Result<Vec<Service>, CrmError> {
 ///
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
-pub async fn get(db: &Db, org: OrgId, id: Uuid) -> Result<Service, CrmError> {
-    db.tenant(org, async move |tx| get_on(tx, id).await).await
-}
-
-/// [`get`] inside the caller's tenant transaction.
-///
-/// # Errors
-/// As [`get`].
-pub async fn get_on(tx: &mut TenantTx, id: Uuid) -> Result<Service, CrmError> {
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Service, CrmError> {
     let org = tx.org();
     one(org.0, id)
         .select(Service::as_select())
@@ -165,7 +149,8 @@ pub async fn get_on(tx: &mut TenantTx, id: Uuid) -> Result<Service, CrmError> {
 ///
 /// # Errors
 /// [`CrmError::Invalid`], [`CrmError::NameTaken`], [`CrmError::Db`].
-pub async fn create(db: &Db, org: OrgId, new: NewService) -> Result<Service, CrmError> {
+pub async fn create(tx: &mut TenantTx, new: NewService) -> Result<Service, CrmError> {
+    let org = tx.org();
     let currency = new.currency.unwrap_or_else(|| "USD".into());
     let duration = new.duration_minutes.unwrap_or(30);
     check(Some(&new.name), Some(&currency), Some(duration))?;
@@ -173,76 +158,64 @@ pub async fn create(db: &Db, org: OrgId, new: NewService) -> Result<Service, Crm
         CrmError::Invalid("price_minor (minor units) or price (major units) is required".into())
     })?;
     let keywords = clean_keywords(new.keywords);
-    db.tenant(org, async move |tx| {
-        diesel::insert_into(services::table)
-            .values((
-                services::id.eq(Uuid::new_v4()),
-                services::org_id.eq(org.0),
-                services::name.eq(new.name.trim()),
-                services::price_minor.eq(price_minor),
-                services::currency.eq(currency),
-                services::duration_minutes.eq(duration),
-                services::keywords.eq(keywords),
-            ))
-            .returning(Service::as_returning())
-            .get_result(tx)
-            .await
-            .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
-    })
-    .await
+    diesel::insert_into(services::table)
+        .values((
+            services::id.eq(Uuid::new_v4()),
+            services::org_id.eq(org.0),
+            services::name.eq(new.name.trim()),
+            services::price_minor.eq(price_minor),
+            services::currency.eq(currency),
+            services::duration_minutes.eq(duration),
+            services::keywords.eq(keywords),
+        ))
+        .returning(Service::as_returning())
+        .get_result(tx)
+        .await
+        .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
 }
 
 /// Applies a patch.
 ///
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Invalid`], [`CrmError::NameTaken`], [`CrmError::Db`].
-pub async fn update(
-    db: &Db,
-    org: OrgId,
-    id: Uuid,
-    patch: ServicePatch,
-) -> Result<Service, CrmError> {
+pub async fn update(tx: &mut TenantTx, id: Uuid, patch: ServicePatch) -> Result<Service, CrmError> {
+    let org = tx.org();
     check(
         patch.name.as_deref(),
         patch.currency.as_deref(),
         patch.duration_minutes,
     )?;
-    db.tenant(org, async move |tx| {
-        let current = get_on(tx, id).await?;
-        let currency = patch.currency.unwrap_or(current.currency);
-        let price_minor = patch.price.resolve(&currency)?;
-        diesel::update(one(org.0, id))
-            .set((
-                services::name.eq(patch.name.map_or(current.name, |n| n.trim().to_owned())),
-                services::price_minor.eq(price_minor.unwrap_or(current.price_minor)),
-                services::currency.eq(currency),
-                services::duration_minutes
-                    .eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
-                services::keywords.eq(patch.keywords.map_or(current.keywords, clean_keywords)),
-                services::is_active.eq(patch.is_active.unwrap_or(current.is_active)),
-            ))
-            .returning(Service::as_returning())
-            .get_result(tx)
-            .await
-            .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
-    })
-    .await
+    let current = get(tx, id).await?;
+    let currency = patch.currency.unwrap_or(current.currency);
+    let price_minor = patch.price.resolve(&currency)?;
+    diesel::update(one(org.0, id))
+        .set((
+            services::name.eq(patch.name.map_or(current.name, |n| n.trim().to_owned())),
+            services::price_minor.eq(price_minor.unwrap_or(current.price_minor)),
+            services::currency.eq(currency),
+            services::duration_minutes
+                .eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
+            services::keywords.eq(patch.keywords.map_or(current.keywords, clean_keywords)),
+            services::is_active.eq(patch.is_active.unwrap_or(current.is_active)),
+        ))
+        .returning(Service::as_returning())
+        .get_result(tx)
+        .await
+        .map_err(|e| unique_as(e, "services_org_name_key", CrmError::NameTaken))
 }
 
 /// Deletes a service (appointments keep its name).
 ///
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
-pub async fn delete(db: &Db, org: OrgId, id: Uuid) -> Result<(), CrmError> {
-    db.tenant(org, async move |tx| {
-        let n = diesel::delete(one(org.0, id)).execute(tx).await?;
-        if n == 0 {
-            Err(CrmError::NotFound("service"))
-        } else {
-            Ok(())
-        }
-    })
-    .await
+pub async fn delete(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
+    let org = tx.org();
+    let n = diesel::delete(one(org.0, id)).execute(tx).await?;
+    if n == 0 {
+        Err(CrmError::NotFound("service"))
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether `phrase` (lower-case words) occurs in `words` as whole consecutive words.

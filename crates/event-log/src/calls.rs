@@ -2,7 +2,7 @@
 //! on the user mapping).
 
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId};
+use db::TenantTx;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
@@ -68,8 +68,7 @@ pub struct CallWithUser {
 /// # Errors
 /// [`EventLogError::Db`].
 pub async fn list(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_id: Option<i64>,
     limit: i64,
@@ -80,46 +79,44 @@ pub async fn list(
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    db.tenant(org, async move |c| {
-        let mut calls: Vec<CallWithUser> = diesel::sql_query(
-            "SELECT c.id, c.app_id, c.dialpad_call_id, c.dialpad_user_id,
-                    NULL::text AS crm_user_id,
-                    c.direction, c.from_number, c.to_number, c.status, c.rang_at,
-                    c.started_at, c.ended_at, c.duration_seconds, c.recording_url, c.outcome,
-                    c.created_at
-               FROM calls c
-              WHERE c.app_id = $1 AND c.org_id = $2
-                AND ($3::bigint IS NULL OR c.dialpad_user_id = $3)
-              ORDER BY c.created_at DESC, c.id
-              LIMIT $4 OFFSET $5",
-        )
-        .bind::<SqlUuid, _>(app)
-        .bind::<SqlUuid, _>(org.0)
-        .bind::<Nullable<BigInt>, _>(dialpad_user_id)
-        .bind::<BigInt, _>(limit)
-        .bind::<BigInt, _>(offset)
-        .load(c)
-        .await?;
-        // The CRM user of each call's Dialpad user, from its owner (user-mapping).
-        let mut users: Vec<i64> = calls.iter().filter_map(|c| c.dialpad_user_id).collect();
-        users.sort_unstable();
-        users.dedup();
-        let crm_users = user_mapping::crm_users_on(c, app, &users).await?;
-        for call in &mut calls {
-            call.crm_user_id = call
-                .dialpad_user_id
-                .and_then(|u| crm_users.get(&u).cloned());
-        }
-        let total: Count = diesel::sql_query(
-            "SELECT count(*) AS n FROM calls
-              WHERE app_id = $1 AND org_id = $2 AND ($3::bigint IS NULL OR dialpad_user_id = $3)",
-        )
-        .bind::<SqlUuid, _>(app)
-        .bind::<SqlUuid, _>(org.0)
-        .bind::<Nullable<BigInt>, _>(dialpad_user_id)
-        .get_result(c)
-        .await?;
-        Ok((calls, total.n))
-    })
-    .await
+    let org = tx.org();
+    let mut calls: Vec<CallWithUser> = diesel::sql_query(
+        "SELECT c.id, c.app_id, c.dialpad_call_id, c.dialpad_user_id,
+                NULL::text AS crm_user_id,
+                c.direction, c.from_number, c.to_number, c.status, c.rang_at,
+                c.started_at, c.ended_at, c.duration_seconds, c.recording_url, c.outcome,
+                c.created_at
+           FROM calls c
+          WHERE c.app_id = $1 AND c.org_id = $2
+            AND ($3::bigint IS NULL OR c.dialpad_user_id = $3)
+          ORDER BY c.created_at DESC, c.id
+          LIMIT $4 OFFSET $5",
+    )
+    .bind::<SqlUuid, _>(app)
+    .bind::<SqlUuid, _>(org.0)
+    .bind::<Nullable<BigInt>, _>(dialpad_user_id)
+    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(offset)
+    .load(tx)
+    .await?;
+    // The CRM user of each call's Dialpad user, from its owner (user-mapping).
+    let mut users: Vec<i64> = calls.iter().filter_map(|c| c.dialpad_user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let crm_users = user_mapping::crm_users_on(tx, app, &users).await?;
+    for call in &mut calls {
+        call.crm_user_id = call
+            .dialpad_user_id
+            .and_then(|u| crm_users.get(&u).cloned());
+    }
+    let total: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM calls
+          WHERE app_id = $1 AND org_id = $2 AND ($3::bigint IS NULL OR dialpad_user_id = $3)",
+    )
+    .bind::<SqlUuid, _>(app)
+    .bind::<SqlUuid, _>(org.0)
+    .bind::<Nullable<BigInt>, _>(dialpad_user_id)
+    .get_result(tx)
+    .await?;
+    Ok((calls, total.n))
 }

@@ -189,7 +189,7 @@ async fn voicemail_received(
     let duration = event
         .voicemail_duration_ms
         .and_then(|ms| i32::try_from((ms / 1000.0).round() as i64).ok());
-    let voicemail = voicemail::upsert_on(
+    let voicemail = voicemail::upsert(
         tx,
         app,
         voicemail::NewVoicemail {

@@ -73,38 +73,34 @@ pub async fn set(
 ///
 /// # Errors
 /// [`EventLogError::NotFound`] for an app of another organization, [`EventLogError::Db`].
-pub async fn remove(db: &Db, org: OrgId, app: Uuid) -> Result<bool, EventLogError> {
-    db.tenant(org, async move |tx| {
-        require_app(tx, app).await?;
-        let n = diesel::delete(
-            secrets::table
-                .filter(secrets::app_id.eq(app))
-                .filter(secrets::org_id.eq(org.0)),
-        )
-        .execute(tx)
-        .await?;
-        Ok(n > 0)
-    })
-    .await
+pub async fn remove(tx: &mut TenantTx, app: Uuid) -> Result<bool, EventLogError> {
+    let org = tx.org();
+    require_app(tx, app).await?;
+    let n = diesel::delete(
+        secrets::table
+            .filter(secrets::app_id.eq(app))
+            .filter(secrets::org_id.eq(org.0)),
+    )
+    .execute(tx)
+    .await?;
+    Ok(n > 0)
 }
 
 /// Whether the app has a webhook secret.
 ///
 /// # Errors
 /// [`EventLogError::NotFound`] for an app of another organization, [`EventLogError::Db`].
-pub async fn is_configured(db: &Db, org: OrgId, app: Uuid) -> Result<bool, EventLogError> {
-    db.tenant(org, async move |tx| {
-        require_app(tx, app).await?;
-        let found: Option<Uuid> = secrets::table
-            .filter(secrets::app_id.eq(app))
-            .filter(secrets::org_id.eq(org.0))
-            .select(secrets::app_id)
-            .first(tx)
-            .await
-            .optional()?;
-        Ok(found.is_some())
-    })
-    .await
+pub async fn is_configured(tx: &mut TenantTx, app: Uuid) -> Result<bool, EventLogError> {
+    let org = tx.org();
+    require_app(tx, app).await?;
+    let found: Option<Uuid> = secrets::table
+        .filter(secrets::app_id.eq(app))
+        .filter(secrets::org_id.eq(org.0))
+        .select(secrets::app_id)
+        .first(tx)
+        .await
+        .optional()?;
+    Ok(found.is_some())
 }
 
 async fn require_app(tx: &mut TenantTx, app: Uuid) -> Result<(), EventLogError> {

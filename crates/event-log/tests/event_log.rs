@@ -109,14 +109,16 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
     let keys = keyring();
     let org = create_org(&db, "Clinic").await;
     let app = create_app(&db, org).await;
-    user_mapping::upsert(
-        &db,
-        org,
-        app,
-        987_654,
-        "crm_ana",
-        &user_mapping::ChangedBy::system(),
-    )
+    db.tenant(org, async |tx| {
+        user_mapping::upsert(
+            tx,
+            app,
+            987_654,
+            "crm_ana",
+            &user_mapping::ChangedBy::system(),
+        )
+        .await
+    })
     .await
     .unwrap();
 
@@ -157,7 +159,10 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
         .await,
         3
     );
-    let (calls, total) = event_log::calls::list(&db, org, app, None, 10, 0)
+    let (calls, total) = db
+        .tenant(org, async |tx| {
+            event_log::calls::list(tx, app, None, 10, 0).await
+        })
         .await
         .unwrap();
     assert_eq!(total, 1);
@@ -214,7 +219,10 @@ async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() 
         assert_ne!(stored.event_type, "ignored", "{event}");
     }
     drain(&db).await;
-    let (calls, total) = event_log::calls::list(&db, org, app, None, 10, 0)
+    let (calls, total) = db
+        .tenant(org, async |tx| {
+            event_log::calls::list(tx, app, None, 10, 0).await
+        })
         .await
         .unwrap();
     assert_eq!(total, 3);
@@ -345,7 +353,10 @@ async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
         sent[0].get("target_crm_user").is_none(),
         "unmapped user: no target"
     );
-    let (voicemails, _) = voicemail::list(&db, org, app, Some(987_654), 10, 0)
+    let (voicemails, _) = db
+        .tenant(org, async |tx| {
+            voicemail::list(tx, app, Some(987_654), 10, 0).await
+        })
         .await
         .unwrap();
     assert_eq!(voicemails.len(), 1);
@@ -366,7 +377,8 @@ async fn signed_apps_accept_only_their_signature() {
         .await
         .unwrap();
     assert!(
-        event_log::secrets::is_configured(&db, org, app)
+        db.tenant(org, async |tx| event_log::secrets::is_configured(tx, app)
+            .await)
             .await
             .unwrap()
     );
@@ -411,7 +423,11 @@ async fn signed_apps_accept_only_their_signature() {
         ingest::dialpad(&db, &keys, &waker(&db), Uuid::new_v4(), b"{}").await,
         Err(EventLogError::NotFound("app"))
     ));
-    assert!(event_log::secrets::remove(&db, org, app).await.unwrap());
+    assert!(
+        db.tenant(org, async |tx| event_log::secrets::remove(tx, app).await)
+            .await
+            .unwrap()
+    );
     assert!(matches!(
         ingest::dialpad(&db, &keys, &waker(&db), app, br#"{"state":"ringing"}"#).await,
         Err(EventLogError::Payload(PayloadError::Missing("call_id")))

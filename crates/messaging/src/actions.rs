@@ -72,7 +72,10 @@ impl Messenger {
                 "message must be 1-{FOLLOWUP_MAX_CHARS} characters (got {length})"
             )));
         }
-        let call = crm::call_logs::get(&self.db, org, call_id).await?;
+        let call = self
+            .db
+            .tenant(org, async |tx| crm::call_logs::get(tx, call_id).await)
+            .await?;
         let phone = call
             .phone_number
             .or(call.from_number)
@@ -112,7 +115,10 @@ impl Messenger {
         public_base_url: &str,
         now: DateTime<Utc>,
     ) -> Result<Sent, MessagingError> {
-        let call = crm::call_logs::get(&self.db, org, call_id).await?;
+        let call = self
+            .db
+            .tenant(org, async |tx| crm::call_logs::get(tx, call_id).await)
+            .await?;
         if call.recording_url.is_none() {
             return Err(MessagingError::Invalid("this call has no recording".into()));
         }
@@ -239,7 +245,7 @@ impl Messenger {
                 .returning(share_links::use_count)
                 .get_result(tx)
                 .await?;
-                let call = crm::call_logs::get_on(tx, call_id).await?;
+                let call = crm::call_logs::get(tx, call_id).await?;
                 let url = call
                     .recording_url
                     .ok_or(MessagingError::NotFound("recording"))?;
@@ -262,7 +268,10 @@ impl Messenger {
         by: &ChangedBy,
         user_email: &str,
     ) -> Result<TranscriptFile, MessagingError> {
-        let call = crm::call_logs::get(&self.db, org, call_id).await?;
+        let call = self
+            .db
+            .tenant(org, async |tx| crm::call_logs::get(tx, call_id).await)
+            .await?;
         let transcript = call
             .transcript
             .as_deref()

@@ -4,7 +4,7 @@
 
 use crate::schema::messages;
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId};
+use db::{OrgId, TenantTx};
 use diesel::dsl::count_star;
 use diesel::{ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper};
 use diesel_async::RunQueryDsl;
@@ -108,23 +108,20 @@ fn check_one_of(value: Option<&str>, allowed: &[&str], what: &str) -> Result<(),
 /// # Errors
 /// [`MessagingError::Invalid`] for an unknown method or status, [`MessagingError::Db`].
 pub async fn list(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     query: MessageQuery,
     page: crm::Page,
 ) -> Result<(Vec<MessageRecord>, i64), MessagingError> {
+    let org = tx.org();
     check_one_of(query.method.as_deref(), &METHODS, "method")?;
     check_one_of(query.status.as_deref(), &STATUSES, "status")?;
-    db.tenant(org, async move |tx| {
-        let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
-        let rows = filtered(org, &query)
-            .order((messages::created_at.desc(), messages::id.desc()))
-            .limit(page.limit)
-            .offset(page.offset)
-            .select(MessageRecord::as_select())
-            .load(tx)
-            .await?;
-        Ok((rows, total))
-    })
-    .await
+    let total: i64 = filtered(org, &query).select(count_star()).first(tx).await?;
+    let rows = filtered(org, &query)
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .limit(page.limit)
+        .offset(page.offset)
+        .select(MessageRecord::as_select())
+        .load(tx)
+        .await?;
+    Ok((rows, total))
 }

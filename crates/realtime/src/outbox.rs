@@ -3,7 +3,7 @@
 
 use crate::schema::realtime_events;
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId, SystemOp, TenantTx};
+use db::{Db, SystemOp, TenantTx};
 use diesel::sql_types::{Array, BigInt, Integer};
 use diesel::{
     ExpressionMethods, QueryDsl, Queryable, QueryableByName, Selectable, SelectableHelper,
@@ -132,47 +132,44 @@ pub enum Room {
 /// # Errors
 /// [`RealtimeError::Db`].
 pub async fn of_room_after(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     room: Room,
     after: i64,
     limit: i64,
 ) -> Result<Vec<OutboxEvent>, RealtimeError> {
+    let org = tx.org();
     use diesel::BoolExpressionMethods;
     use diesel::PgAnyJsonExpressionMethods as _;
-    db.tenant(org, async move |tx| {
-        let mut query = realtime_events::table
-            .filter(realtime_events::org_id.eq(org.0))
-            .filter(realtime_events::seq.gt(after))
-            .order(realtime_events::seq)
-            .limit(limit)
-            .select(OutboxEvent::as_select())
-            .into_boxed();
-        let of_app = |app| {
-            realtime_events::audience
-                .eq("app")
-                .and(realtime_events::app_id.eq(app))
-        };
-        query = match room {
-            Room::App {
-                app_id,
-                ai_calls: false,
-            } => query.filter(of_app(app_id)),
-            Room::App {
-                app_id,
-                ai_calls: true,
-            } => query.filter(
-                of_app(app_id).or(realtime_events::audience.eq("users").and(
-                    realtime_events::payload
-                        .retrieve_as_text("type")
-                        .eq_any(crate::AI_CALL_EVENT_TYPES),
-                )),
-            ),
-            Room::Users => query.filter(realtime_events::audience.eq("users")),
-        };
-        Ok(query.load(tx).await?)
-    })
-    .await
+    let mut query = realtime_events::table
+        .filter(realtime_events::org_id.eq(org.0))
+        .filter(realtime_events::seq.gt(after))
+        .order(realtime_events::seq)
+        .limit(limit)
+        .select(OutboxEvent::as_select())
+        .into_boxed();
+    let of_app = |app| {
+        realtime_events::audience
+            .eq("app")
+            .and(realtime_events::app_id.eq(app))
+    };
+    query = match room {
+        Room::App {
+            app_id,
+            ai_calls: false,
+        } => query.filter(of_app(app_id)),
+        Room::App {
+            app_id,
+            ai_calls: true,
+        } => query.filter(
+            of_app(app_id).or(realtime_events::audience.eq("users").and(
+                realtime_events::payload
+                    .retrieve_as_text("type")
+                    .eq_any(crate::AI_CALL_EVENT_TYPES),
+            )),
+        ),
+        Room::Users => query.filter(realtime_events::audience.eq("users")),
+    };
+    Ok(query.load(tx).await?)
 }
 
 #[derive(QueryableByName)]

@@ -60,7 +60,11 @@ pub async fn missed(db: &Db, member: &Member, since: i64) -> Result<Replay, Real
     };
     let (mut frames, mut after) = (Vec::new(), since);
     loop {
-        let page = outbox::of_room_after(db, org, room, after, PAGE).await?;
+        let page = db
+            .tenant(org, async |tx| {
+                outbox::of_room_after(tx, room, after, PAGE).await
+            })
+            .await?;
         let full = page.len() as i64 == PAGE;
         for event in &page {
             after = event.seq;

@@ -136,7 +136,10 @@ fn main() {
         let mut stats = Vec::new();
         for _ in 0..200 {
             let t = Instant::now();
-            let s = crm::call_logs::stats(&db, org, None, None).await.unwrap();
+            let s = db
+                .tenant(org, async |tx| crm::call_logs::stats(tx, None, None).await)
+                .await
+                .unwrap();
             stats.push(t.elapsed());
             assert_eq!(s.total_calls, 100_000);
         }

@@ -327,11 +327,11 @@ impl Scheduler {
         name: Option<&str>,
     ) -> Result<(Option<Uuid>, Option<String>, i32), SchedulingError> {
         if let Some(id) = id {
-            let s = crm::services::get_on(tx, id).await?;
+            let s = crm::services::get(tx, id).await?;
             return Ok((Some(s.id), Some(s.name), s.duration_minutes));
         }
         if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
-            let all = crm::services::list_on(tx).await?;
+            let all = crm::services::list(tx).await?;
             let wanted = name.to_lowercase();
             let found = all
                 .iter()

@@ -184,17 +184,16 @@ async fn fifty_concurrent_bookings_of_one_slot_book_exactly_once() {
     assert_eq!(overlapping_live_pairs(&w, w.b).await, 0);
 
     // The contact of the winner is booked; the losers' contacts were never created.
-    let (contacts, total) = crm::contacts::list(
-        &w.db,
-        w.a,
-        crm::contacts::ContactQuery::default(),
-        crm::Page {
-            limit: 100,
-            offset: 0,
-        },
-    )
-    .await
-    .unwrap();
+    let page = crm::Page {
+        limit: 100,
+        offset: 0,
+    };
+    let (contacts, total) =
+        w.db.tenant(w.a, async |tx| {
+            crm::contacts::list(tx, crm::contacts::ContactQuery::default(), page).await
+        })
+        .await
+        .unwrap();
     assert_eq!(total, 2);
     assert!(contacts.iter().all(|c| c.lead_status == "booked"));
 }

@@ -77,7 +77,7 @@ fn main() {
         };
         let mut key = String::new();
         for i in 0..50 {
-            let app = apps::create(&db, org_id, &format!("App {i}"), &by)
+            let app = db.tenant(org_id, async |tx| apps::create(tx, &format!("App {i}"), &by).await)
                 .await
                 .unwrap();
             key = api_keys::issue(&db, &pepper, org_id, app.id, &by)

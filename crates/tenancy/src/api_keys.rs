@@ -348,7 +348,9 @@ pub const ROTATION_RECOMMENDED_DAYS: i64 = 90;
 /// # Errors
 /// [`TenancyError::NotFound`]; [`TenancyError::Db`].
 pub async fn status(db: &Db, org_id: OrgId, app_id: Uuid) -> Result<KeyStatus, TenancyError> {
-    let app = apps::get(db, org_id, app_id).await?;
+    let app = db
+        .tenant(org_id, async |tx| apps::get(tx, app_id).await)
+        .await?;
     let has_key = app.api_key_hint.is_some();
     let action_needed = if !app.is_active {
         Some("app_inactive")
@@ -404,7 +406,8 @@ pub async fn audit_log(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<AuditEntry>, i64), TenancyError> {
-    apps::get(db, org_id, app_id).await?;
+    db.tenant(org_id, async |tx| apps::get(tx, app_id).await)
+        .await?;
     db.tenant(org_id, async move |tx| {
         let scoped = || {
             api_key_audit_log::table

@@ -3,7 +3,7 @@
 
 use crate::schema::apps;
 use chrono::{DateTime, Utc};
-use db::{Db, DbError, OrgId, TenantTx};
+use db::{DbError, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -40,59 +40,53 @@ pub struct App {
 ///
 /// # Errors
 /// [`TenancyError::Invalid`] for a bad name; [`TenancyError::Db`].
-pub async fn create(db: &Db, org: OrgId, name: &str, by: &ChangedBy) -> Result<App, TenancyError> {
+pub async fn create(tx: &mut TenantTx, name: &str, by: &ChangedBy) -> Result<App, TenancyError> {
+    let org = tx.org();
     let name = crate::validate_display_name("app name", name)?;
-    db.tenant(org, async move |tx| {
-        let app: App = diesel::insert_into(apps::table)
-            .values((
-                apps::id.eq(Uuid::new_v4()),
-                apps::org_id.eq(org.0),
-                apps::name.eq(name),
-            ))
-            .returning(App::as_returning())
-            .get_result(tx)
-            .await?;
-        let detail = serde_json::json!({"name": app.name});
-        by.record_on(tx, "app.created", Some(app.id.to_string()), detail)
-            .await?;
-        Ok(app)
-    })
-    .await
+    let app: App = diesel::insert_into(apps::table)
+        .values((
+            apps::id.eq(Uuid::new_v4()),
+            apps::org_id.eq(org.0),
+            apps::name.eq(name),
+        ))
+        .returning(App::as_returning())
+        .get_result(tx)
+        .await?;
+    let detail = serde_json::json!({"name": app.name});
+    by.record_on(tx, "app.created", Some(app.id.to_string()), detail)
+        .await?;
+    Ok(app)
 }
 
 /// The organization's apps, oldest first.
 ///
 /// # Errors
 /// [`TenancyError::Db`].
-pub async fn list(db: &Db, org: OrgId) -> Result<Vec<App>, TenancyError> {
-    db.tenant(org, async move |tx| {
-        apps::table
-            .filter(apps::org_id.eq(org.0))
-            .order((apps::created_at.asc(), apps::id.asc()))
-            .select(App::as_select())
-            .load(tx)
-            .await
-            .map_err(TenancyError::from)
-    })
-    .await
+pub async fn list(tx: &mut TenantTx) -> Result<Vec<App>, TenancyError> {
+    let org = tx.org();
+    apps::table
+        .filter(apps::org_id.eq(org.0))
+        .order((apps::created_at.asc(), apps::id.asc()))
+        .select(App::as_select())
+        .load(tx)
+        .await
+        .map_err(TenancyError::from)
 }
 
 /// One app of the organization.
 ///
 /// # Errors
 /// [`TenancyError::NotFound`] when it is not the organization's; [`TenancyError::Db`].
-pub async fn get(db: &Db, org: OrgId, app_id: Uuid) -> Result<App, TenancyError> {
-    db.tenant(org, async move |tx| {
-        apps::table
-            .filter(apps::id.eq(app_id))
-            .filter(apps::org_id.eq(org.0))
-            .select(App::as_select())
-            .first(tx)
-            .await
-            .optional()?
-            .ok_or(TenancyError::NotFound("app"))
-    })
-    .await
+pub async fn get(tx: &mut TenantTx, app_id: Uuid) -> Result<App, TenancyError> {
+    let org = tx.org();
+    apps::table
+        .filter(apps::id.eq(app_id))
+        .filter(apps::org_id.eq(org.0))
+        .select(App::as_select())
+        .first(tx)
+        .await
+        .optional()?
+        .ok_or(TenancyError::NotFound("app"))
 }
 
 /// Renames, activates or deactivates an app. A deactivated app's key stops working at once; the
@@ -101,36 +95,33 @@ pub async fn get(db: &Db, org: OrgId, app_id: Uuid) -> Result<App, TenancyError>
 /// # Errors
 /// [`TenancyError::NotFound`]; [`TenancyError::Db`].
 pub async fn update(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app_id: Uuid,
     name: Option<&str>,
     is_active: Option<bool>,
     by: &ChangedBy,
 ) -> Result<App, TenancyError> {
+    let org = tx.org();
     let name = name
         .map(|n| crate::validate_display_name("app name", n))
         .transpose()?;
-    db.tenant(org, async move |tx| {
-        let current = lock(tx, app_id).await?;
-        let app: App = diesel::update(
-            apps::table
-                .filter(apps::id.eq(app_id))
-                .filter(apps::org_id.eq(org.0)),
-        )
-        .set((
-            apps::name.eq(name.unwrap_or(current.name)),
-            apps::is_active.eq(is_active.unwrap_or(current.is_active)),
-        ))
-        .returning(App::as_returning())
-        .get_result(tx)
+    let current = lock(tx, app_id).await?;
+    let app: App = diesel::update(
+        apps::table
+            .filter(apps::id.eq(app_id))
+            .filter(apps::org_id.eq(org.0)),
+    )
+    .set((
+        apps::name.eq(name.unwrap_or(current.name)),
+        apps::is_active.eq(is_active.unwrap_or(current.is_active)),
+    ))
+    .returning(App::as_returning())
+    .get_result(tx)
+    .await?;
+    let detail = serde_json::json!({"name": app.name, "is_active": app.is_active});
+    by.record_on(tx, "app.updated", Some(app_id.to_string()), detail)
         .await?;
-        let detail = serde_json::json!({"name": app.name, "is_active": app.is_active});
-        by.record_on(tx, "app.updated", Some(app_id.to_string()), detail)
-            .await?;
-        Ok(app)
-    })
-    .await
+    Ok(app)
 }
 
 /// Reads an app of the organization and locks its row until the transaction ends (serialises

@@ -6,7 +6,7 @@
 
 use crate::schema::audit_events;
 use chrono::{DateTime, Utc};
-use db::{Db, DbError, OrgId, TenantTx};
+use db::{DbError, TenantTx};
 use diesel::{
     ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper, TextExpressionMethods,
 };
@@ -156,15 +156,11 @@ pub async fn record_on(
 /// # Errors
 /// [`TenancyError::Db`].
 pub async fn record(
-    db: &Db,
-    org_id: OrgId,
+    tx: &mut TenantTx,
     origin: RequestOrigin,
     record: AuditRecord,
 ) -> Result<(), TenancyError> {
-    db.tenant(org_id, async move |tx| {
-        Ok::<_, TenancyError>(record_on(tx, &origin, record).await?)
-    })
-    .await
+    Ok::<_, TenancyError>(record_on(tx, &origin, record).await?)
 }
 
 /// One entry of the audit trail.
@@ -222,46 +218,43 @@ fn like_literal(raw: &str) -> String {
 /// # Errors
 /// [`TenancyError::Db`].
 pub async fn list(
-    db: &Db,
-    org_id: OrgId,
+    tx: &mut TenantTx,
     filter: AuditFilter,
 ) -> Result<(Vec<AuditEvent>, i64), TenancyError> {
-    db.tenant(org_id, async move |tx| {
-        let scoped = || {
-            let mut q = audit_events::table
-                .filter(audit_events::org_id.eq(org_id.0))
-                .into_boxed();
-            if let Some(action) = &filter.action {
-                q = match action.strip_suffix('.') {
-                    Some(family) => {
-                        q.filter(audit_events::action.like(format!("{}.%", like_literal(family))))
-                    }
-                    None => q.filter(audit_events::action.eq(action.clone())),
-                };
-            }
-            if let Some(kind) = &filter.actor_type {
-                q = q.filter(audit_events::actor_type.eq(kind.clone()));
-            }
-            if let Some(id) = filter.actor_id {
-                q = q.filter(audit_events::actor_id.eq(id));
-            }
-            if let Some(since) = filter.since {
-                q = q.filter(audit_events::occurred_at.ge(since));
-            }
-            if let Some(until) = filter.until {
-                q = q.filter(audit_events::occurred_at.lt(until));
-            }
-            q
-        };
-        let entries = scoped()
-            .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
-            .limit(filter.limit.clamp(1, 200))
-            .offset(filter.offset.max(0))
-            .select(AuditEvent::as_select())
-            .load(tx)
-            .await?;
-        let total = scoped().count().get_result(tx).await?;
-        Ok((entries, total))
-    })
-    .await
+    let org_id = tx.org();
+    let scoped = || {
+        let mut q = audit_events::table
+            .filter(audit_events::org_id.eq(org_id.0))
+            .into_boxed();
+        if let Some(action) = &filter.action {
+            q = match action.strip_suffix('.') {
+                Some(family) => {
+                    q.filter(audit_events::action.like(format!("{}.%", like_literal(family))))
+                }
+                None => q.filter(audit_events::action.eq(action.clone())),
+            };
+        }
+        if let Some(kind) = &filter.actor_type {
+            q = q.filter(audit_events::actor_type.eq(kind.clone()));
+        }
+        if let Some(id) = filter.actor_id {
+            q = q.filter(audit_events::actor_id.eq(id));
+        }
+        if let Some(since) = filter.since {
+            q = q.filter(audit_events::occurred_at.ge(since));
+        }
+        if let Some(until) = filter.until {
+            q = q.filter(audit_events::occurred_at.lt(until));
+        }
+        q
+    };
+    let entries = scoped()
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(filter.limit.clamp(1, 200))
+        .offset(filter.offset.max(0))
+        .select(AuditEvent::as_select())
+        .load(tx)
+        .await?;
+    let total = scoped().count().get_result(tx).await?;
+    Ok((entries, total))
 }

@@ -34,7 +34,11 @@ pub struct DemoLogin {
 /// # Errors
 /// [`TenancyError`].
 pub async fn seed(db: &Db) -> Result<DemoLogin, TenancyError> {
-    let created = if organizations::get(db, DEMO_ORG_ID).await?.is_some() {
+    let created = if db
+        .tenant(DEMO_ORG_ID, async |tx| organizations::get(tx).await)
+        .await?
+        .is_some()
+    {
         false
     } else {
         let new = NewOrganization {

@@ -303,16 +303,14 @@ async fn insert(
 ///
 /// # Errors
 /// [`TenancyError::Db`].
-pub async fn list(db: &Db, org_id: OrgId) -> Result<Vec<OrgKey>, TenancyError> {
-    db.tenant(org_id, async move |tx| {
-        Ok(org_api_keys::table
-            .filter(org_api_keys::org_id.eq(org_id.0))
-            .order((org_api_keys::created_at.desc(), org_api_keys::id.desc()))
-            .select(OrgKey::as_select())
-            .load(tx)
-            .await?)
-    })
-    .await
+pub async fn list(tx: &mut TenantTx) -> Result<Vec<OrgKey>, TenancyError> {
+    let org_id = tx.org();
+    Ok(org_api_keys::table
+        .filter(org_api_keys::org_id.eq(org_id.0))
+        .order((org_api_keys::created_at.desc(), org_api_keys::id.desc()))
+        .select(OrgKey::as_select())
+        .load(tx)
+        .await?)
 }
 
 async fn lock_active(tx: &mut TenantTx, key_id: Uuid) -> Result<OrgKey, TenancyError> {
@@ -401,30 +399,25 @@ pub async fn rotate(
 /// [`TenancyError::NotFound`]; [`TenancyError::Invalid`] for a key already revoked or
 /// expired; [`TenancyError::Db`].
 pub async fn revoke(
-    db: &Db,
-    org_id: OrgId,
+    tx: &mut TenantTx,
     actor: Actor,
     origin: RequestOrigin,
     key_id: Uuid,
 ) -> Result<OrgKey, TenancyError> {
-    db.tenant(org_id, async move |tx| {
-        let old = lock_active(tx, key_id).await?;
-        let revoked: OrgKey =
-            diesel::update(org_api_keys::table.filter(org_api_keys::id.eq(old.id)))
-                .set(org_api_keys::revoked_at.eq(Some(Utc::now())))
-                .returning(OrgKey::as_returning())
-                .get_result(tx)
-                .await?;
-        let record = AuditRecord {
-            actor,
-            action: "api_key.revoked",
-            target: Some(old.id.to_string()),
-            detail: json!({"key_hint": old.key_hint}),
-        };
-        audit::record_on(tx, &origin, record).await?;
-        Ok(revoked)
-    })
-    .await
+    let old = lock_active(tx, key_id).await?;
+    let revoked: OrgKey = diesel::update(org_api_keys::table.filter(org_api_keys::id.eq(old.id)))
+        .set(org_api_keys::revoked_at.eq(Some(Utc::now())))
+        .returning(OrgKey::as_returning())
+        .get_result(tx)
+        .await?;
+    let record = AuditRecord {
+        actor,
+        action: "api_key.revoked",
+        target: Some(old.id.to_string()),
+        detail: json!({"key_hint": old.key_hint}),
+    };
+    audit::record_on(tx, &origin, record).await?;
+    Ok(revoked)
 }
 
 #[cfg(test)]

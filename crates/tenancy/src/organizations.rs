@@ -2,7 +2,7 @@
 
 use crate::schema::{organizations, users};
 use chrono::{DateTime, Utc};
-use db::{AsyncPgConnection, Db, OrgId};
+use db::{AsyncPgConnection, Db, OrgId, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -195,17 +195,15 @@ impl Validated {
 ///
 /// # Errors
 /// [`TenancyError::Db`].
-pub async fn get(db: &Db, org_id: OrgId) -> Result<Option<Organization>, TenancyError> {
-    db.tenant(org_id, async move |tx| {
-        organizations::table
-            .filter(organizations::id.eq(org_id.0))
-            .select(Organization::as_select())
-            .first(tx)
-            .await
-            .optional()
-            .map_err(TenancyError::from)
-    })
-    .await
+pub async fn get(tx: &mut TenantTx) -> Result<Option<Organization>, TenancyError> {
+    let org_id = tx.org();
+    organizations::table
+        .filter(organizations::id.eq(org_id.0))
+        .select(Organization::as_select())
+        .first(tx)
+        .await
+        .optional()
+        .map_err(TenancyError::from)
 }
 
 fn unique_as(e: diesel::result::Error, conflict: TenancyError) -> TenancyError {

@@ -26,7 +26,7 @@ async fn provisioning_creates_the_org_and_its_admin_together() {
     assert_eq!(admin.role, "admin");
     assert_eq!(admin.email, "ada@riverside.example");
     assert_eq!(
-        organizations::get(&db, admin.org())
+        db.tenant(admin.org(), async |tx| organizations::get(tx).await)
             .await
             .unwrap()
             .unwrap()

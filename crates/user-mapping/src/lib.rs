@@ -9,7 +9,7 @@ mod schema;
 
 use crate::schema::{dialpad_user_mappings as mappings, user_mapping_audit_log as audit};
 use chrono::{DateTime, Utc};
-use db::{Db, DbError, OrgId, TenantTx};
+use db::{DbError, TenantTx};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -180,18 +180,14 @@ async fn record(
 /// # Errors
 /// [`MappingError::Invalid`], [`MappingError::Db`].
 pub async fn upsert(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_id: i64,
     crm_user_id: &str,
     by: &ChangedBy,
 ) -> Result<Mapping, MappingError> {
     let crm = validate(dialpad_user_id, crm_user_id)?;
-    db.tenant(org, async move |tx| {
-        upsert_one(tx, app, dialpad_user_id, &crm, by).await
-    })
-    .await
+    upsert_one(tx, app, dialpad_user_id, &crm, by).await
 }
 
 /// Creates or updates many mappings in one transaction: all or none (seed 000
@@ -201,8 +197,7 @@ pub async fn upsert(
 /// # Errors
 /// [`MappingError::Invalid`] naming the first bad entry (nothing written), [`MappingError::Db`].
 pub async fn batch_upsert(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     entries: &[(i64, String)],
     by: &ChangedBy,
@@ -224,15 +219,10 @@ pub async fn batch_upsert(
         }
         valid.push((*dialpad_user_id, crm));
     }
-    let count = valid.len();
-    db.tenant(org, async move |tx| {
-        for (dialpad_user_id, crm) in &valid {
-            upsert_one(tx, app, *dialpad_user_id, crm, by).await?;
-        }
-        Ok::<_, MappingError>(())
-    })
-    .await?;
-    Ok(count)
+    for (dialpad_user_id, crm) in &valid {
+        upsert_one(tx, app, *dialpad_user_id, crm, by).await?;
+    }
+    Ok(valid.len())
 }
 
 /// A page of the app's mappings, oldest first, and the total.
@@ -240,26 +230,23 @@ pub async fn batch_upsert(
 /// # Errors
 /// [`MappingError::Db`].
 pub async fn list(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Mapping>, i64), MappingError> {
-    db.tenant(org, async move |tx| {
-        let scoped =
-            || mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
-        let page = scoped()
-            .order((mappings::created_at.asc(), mappings::id.asc()))
-            .limit(limit)
-            .offset(offset)
-            .select(Mapping::as_select())
-            .load(tx)
-            .await?;
-        let total = scoped().count().get_result(tx).await?;
-        Ok((page, total))
-    })
-    .await
+    let org = tx.org();
+    let scoped =
+        || mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
+    let page = scoped()
+        .order((mappings::created_at.asc(), mappings::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(Mapping::as_select())
+        .load(tx)
+        .await?;
+    let total = scoped().count().get_result(tx).await?;
+    Ok((page, total))
 }
 
 /// The mapping of a Dialpad user.
@@ -267,17 +254,13 @@ pub async fn list(
 /// # Errors
 /// [`MappingError::NotFound`], [`MappingError::Db`].
 pub async fn by_dialpad_user(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_id: i64,
 ) -> Result<Mapping, MappingError> {
-    db.tenant(org, async move |tx| {
-        find_by_dialpad_user(tx, app, dialpad_user_id)
-            .await?
-            .ok_or(MappingError::NotFound)
-    })
-    .await
+    find_by_dialpad_user(tx, app, dialpad_user_id)
+        .await?
+        .ok_or(MappingError::NotFound)
 }
 
 /// The mapping of a Dialpad user, on a connection already in `org`'s tenant transaction (for
@@ -329,24 +312,21 @@ pub async fn crm_users_on(
 /// # Errors
 /// [`MappingError::NotFound`], [`MappingError::Db`].
 pub async fn by_crm_user(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     crm_user_id: &str,
 ) -> Result<Mapping, MappingError> {
+    let org = tx.org();
     let crm = crm_user_id.to_owned();
-    db.tenant(org, async move |tx| {
-        mappings::table
-            .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
-            .filter(mappings::crm_user_id.eq(&crm))
-            .order(mappings::updated_at.desc())
-            .select(Mapping::as_select())
-            .first(tx)
-            .await
-            .optional()?
-            .ok_or(MappingError::NotFound)
-    })
-    .await
+    mappings::table
+        .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+        .filter(mappings::crm_user_id.eq(&crm))
+        .order(mappings::updated_at.desc())
+        .select(Mapping::as_select())
+        .first(tx)
+        .await
+        .optional()?
+        .ok_or(MappingError::NotFound)
 }
 
 /// Deletes a mapping by its id or by its Dialpad user.
@@ -354,39 +334,35 @@ pub async fn by_crm_user(
 /// # Errors
 /// [`MappingError::NotFound`], [`MappingError::Db`].
 pub async fn delete(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     key: MappingKey,
     by: &ChangedBy,
 ) -> Result<(), MappingError> {
-    db.tenant(org, async move |tx| {
-        let scoped =
-            mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
-        let deleted: Option<(i64, String)> = match key {
-            MappingKey::Id(id) => diesel::delete(scoped.filter(mappings::id.eq(id)))
+    let org = tx.org();
+    let scoped = mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
+    let deleted: Option<(i64, String)> = match key {
+        MappingKey::Id(id) => diesel::delete(scoped.filter(mappings::id.eq(id)))
+            .returning((mappings::dialpad_user_id, mappings::crm_user_id))
+            .get_result(tx)
+            .await
+            .optional()?,
+        MappingKey::DialpadUser(user) => {
+            diesel::delete(scoped.filter(mappings::dialpad_user_id.eq(user)))
                 .returning((mappings::dialpad_user_id, mappings::crm_user_id))
                 .get_result(tx)
                 .await
-                .optional()?,
-            MappingKey::DialpadUser(user) => {
-                diesel::delete(scoped.filter(mappings::dialpad_user_id.eq(user)))
-                    .returning((mappings::dialpad_user_id, mappings::crm_user_id))
-                    .get_result(tx)
-                    .await
-                    .optional()?
-            }
-        };
-        let (dialpad_user_id, crm) = deleted.ok_or(MappingError::NotFound)?;
-        let change = Change {
-            action: "user_mapping.deleted",
-            dialpad_user_id,
-            old: Some(crm),
-            new: None,
-        };
-        record(tx, app, change, by).await
-    })
-    .await
+                .optional()?
+        }
+    };
+    let (dialpad_user_id, crm) = deleted.ok_or(MappingError::NotFound)?;
+    let change = Change {
+        action: "user_mapping.deleted",
+        dialpad_user_id,
+        old: Some(crm),
+        new: None,
+    };
+    record(tx, app, change, by).await
 }
 
 /// How [`delete`] finds a mapping.

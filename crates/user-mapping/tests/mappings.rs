@@ -28,41 +28,62 @@ async fn mapping_remapping_batching_and_audit() {
         },
     };
 
-    let m = user_mapping::upsert(&db, org, app_id, 987_654, "user_abc123", by)
+    let m = db
+        .tenant(org, async |tx| {
+            user_mapping::upsert(tx, app_id, 987_654, "user_abc123", by).await
+        })
         .await
         .unwrap();
-    let same = user_mapping::upsert(&db, org, app_id, 987_654, "user_abc123", by)
+    let same = db
+        .tenant(org, async |tx| {
+            user_mapping::upsert(tx, app_id, 987_654, "user_abc123", by).await
+        })
         .await
         .unwrap();
-    let moved = user_mapping::upsert(&db, org, app_id, 987_654, "user_xyz", by)
+    let moved = db
+        .tenant(org, async |tx| {
+            user_mapping::upsert(tx, app_id, 987_654, "user_xyz", by).await
+        })
         .await
         .unwrap();
     assert_eq!((m.id, same.id, moved.id), (m.id, m.id, m.id));
     assert_eq!(
-        user_mapping::by_crm_user(&db, org, app_id, "user_xyz")
+        db.tenant(org, async |tx| user_mapping::by_crm_user(
+            tx, app_id, "user_xyz"
+        )
+        .await)
             .await
             .unwrap()
             .dialpad_user_id,
         987_654
     );
     assert!(matches!(
-        user_mapping::by_crm_user(&db, org, app_id, "user_abc123").await,
+        db.tenant(org, async |tx| user_mapping::by_crm_user(
+            tx,
+            app_id,
+            "user_abc123"
+        )
+        .await)
+            .await,
         Err(MappingError::NotFound)
     ));
 
     // A batch with one bad entry writes nothing.
     let bad = vec![(1, "a".to_owned()), (2, String::new())];
     assert!(
-        matches!(user_mapping::batch_upsert(&db, org, app_id, &bad, by).await, Err(MappingError::Invalid(m)) if m.starts_with("mappings[1]"))
+        matches!(db.tenant(org, async |tx| user_mapping::batch_upsert(tx, app_id, &bad, by).await).await, Err(MappingError::Invalid(m)) if m.starts_with("mappings[1]"))
     );
     let dup = vec![(1, "a".to_owned()), (1, "b".to_owned())];
     assert!(
-        user_mapping::batch_upsert(&db, org, app_id, &dup, by)
+        db.tenant(org, async |tx| user_mapping::batch_upsert(
+            tx, app_id, &dup, by
+        )
+        .await)
             .await
             .is_err()
     );
     assert_eq!(
-        user_mapping::list(&db, org, app_id, 100, 0)
+        db.tenant(org, async |tx| user_mapping::list(tx, app_id, 100, 0).await)
             .await
             .unwrap()
             .1,
@@ -70,13 +91,16 @@ async fn mapping_remapping_batching_and_audit() {
     );
     let good: Vec<(i64, String)> = (1..=3).map(|i| (i, format!("crm_{i}"))).collect();
     assert_eq!(
-        user_mapping::batch_upsert(&db, org, app_id, &good, by)
+        db.tenant(org, async |tx| user_mapping::batch_upsert(
+            tx, app_id, &good, by
+        )
+        .await)
             .await
             .unwrap(),
         3
     );
     assert_eq!(
-        user_mapping::list(&db, org, app_id, 2, 0)
+        db.tenant(org, async |tx| user_mapping::list(tx, app_id, 2, 0).await)
             .await
             .unwrap()
             .0
@@ -84,14 +108,25 @@ async fn mapping_remapping_batching_and_audit() {
         2
     );
 
-    user_mapping::delete(&db, org, app_id, MappingKey::DialpadUser(2), by)
-        .await
-        .unwrap();
-    user_mapping::delete(&db, org, app_id, MappingKey::Id(m.id), by)
-        .await
-        .unwrap();
+    db.tenant(org, async |tx| {
+        user_mapping::delete(tx, app_id, MappingKey::DialpadUser(2), by).await
+    })
+    .await
+    .unwrap();
+    db.tenant(org, async |tx| {
+        user_mapping::delete(tx, app_id, MappingKey::Id(m.id), by).await
+    })
+    .await
+    .unwrap();
     assert!(matches!(
-        user_mapping::delete(&db, org, app_id, MappingKey::Id(m.id), by).await,
+        db.tenant(org, async |tx| user_mapping::delete(
+            tx,
+            app_id,
+            MappingKey::Id(m.id),
+            by
+        )
+        .await)
+            .await,
         Err(MappingError::NotFound)
     ));
 

@@ -108,7 +108,7 @@ impl VoiceAgent {
     ) -> Result<Prepared, VoiceError> {
         self.db
             .tenant(org, async move |tx| {
-                let contact = crm::contacts::get_on(tx, request.contact_id).await?;
+                let contact = crm::contacts::get(tx, request.contact_id).await?;
                 let (assistant_id, phone_number_id) = outbound_line_on(tx).await?;
                 // Lock the contact: concurrent call-backs to one contact queue here.
                 crm::contacts::lock_on(tx, contact.id).await?;

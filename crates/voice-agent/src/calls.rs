@@ -404,7 +404,7 @@ impl VoiceAgent {
         let alerted = self
             .db
             .tenant(org, async move |tx| {
-                let services = crm::services::list_on(tx)
+                let services = crm::services::list(tx)
                     .await
                     .map_err(|e| Failure::Retry(e.to_string()))?;
                 let mut alerted = false;

@@ -7,7 +7,7 @@ mod schema;
 
 use crate::schema::voicemails;
 use chrono::{DateTime, Utc};
-use db::{Db, DbError, OrgId, TenantTx};
+use db::{DbError, TenantTx};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
@@ -115,21 +115,6 @@ RETURNING *";
 /// [`VoicemailError::Invalid`] (no recipient, neither call nor recording, negative duration),
 /// [`VoicemailError::Db`].
 pub async fn upsert(
-    db: &Db,
-    org: OrgId,
-    app: Uuid,
-    new: NewVoicemail,
-) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, async move |tx| upsert_on(tx, app, new).await)
-        .await
-}
-
-/// [`upsert`] on a connection already in `org`'s tenant transaction (for the event processor,
-/// which records the voicemail and marks its event done in one transaction).
-///
-/// # Errors
-/// As [`upsert`].
-pub async fn upsert_on(
     tx: &mut TenantTx,
     app: Uuid,
     new: NewVoicemail,
@@ -180,18 +165,16 @@ fn validate(new: &NewVoicemail) -> Result<(), VoicemailError> {
 ///
 /// # Errors
 /// [`VoicemailError::NotFound`], [`VoicemailError::Db`].
-pub async fn get(db: &Db, org: OrgId, app: Uuid, id: Uuid) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, async move |tx| {
-        voicemails::table
-            .filter(voicemails::id.eq(id))
-            .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
-            .select(Voicemail::as_select())
-            .first(tx)
-            .await
-            .optional()?
-            .ok_or(VoicemailError::NotFound)
-    })
-    .await
+pub async fn get(tx: &mut TenantTx, app: Uuid, id: Uuid) -> Result<Voicemail, VoicemailError> {
+    let org = tx.org();
+    voicemails::table
+        .filter(voicemails::id.eq(id))
+        .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
+        .select(Voicemail::as_select())
+        .first(tx)
+        .await
+        .optional()?
+        .ok_or(VoicemailError::NotFound)
 }
 
 /// A page of the app's voicemails, newest first, optionally for one recipient, and the total.
@@ -199,53 +182,46 @@ pub async fn get(db: &Db, org: OrgId, app: Uuid, id: Uuid) -> Result<Voicemail, 
 /// # Errors
 /// [`VoicemailError::Db`].
 pub async fn list(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_id: Option<i64>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Voicemail>, i64), VoicemailError> {
-    db.tenant(org, async move |tx| {
-        let scoped = || {
-            let mut q = voicemails::table
-                .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
-                .into_boxed();
-            if let Some(user) = dialpad_user_id {
-                q = q.filter(voicemails::dialpad_user_id.eq(user));
-            }
-            q
-        };
-        let page = scoped()
-            .order((voicemails::created_at.desc(), voicemails::id.desc()))
-            .limit(limit)
-            .offset(offset)
-            .select(Voicemail::as_select())
-            .load(tx)
-            .await?;
-        let total = scoped().count().get_result(tx).await?;
-        Ok((page, total))
-    })
-    .await
+    let org = tx.org();
+    let scoped = || {
+        let mut q = voicemails::table
+            .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
+            .into_boxed();
+        if let Some(user) = dialpad_user_id {
+            q = q.filter(voicemails::dialpad_user_id.eq(user));
+        }
+        q
+    };
+    let page = scoped()
+        .order((voicemails::created_at.desc(), voicemails::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select(Voicemail::as_select())
+        .load(tx)
+        .await?;
+    let total = scoped().count().get_result(tx).await?;
+    Ok((page, total))
 }
 
 /// Deletes a voicemail.
 ///
 /// # Errors
 /// [`VoicemailError::NotFound`], [`VoicemailError::Db`].
-pub async fn delete(db: &Db, org: OrgId, app: Uuid, id: Uuid) -> Result<(), VoicemailError> {
-    let deleted = db
-        .tenant(org, async move |tx| {
-            diesel::delete(
-                voicemails::table
-                    .filter(voicemails::id.eq(id))
-                    .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
-            )
-            .execute(tx)
-            .await
-            .map_err(VoicemailError::from)
-        })
-        .await?;
+pub async fn delete(tx: &mut TenantTx, app: Uuid, id: Uuid) -> Result<(), VoicemailError> {
+    let org = tx.org();
+    let deleted = diesel::delete(
+        voicemails::table
+            .filter(voicemails::id.eq(id))
+            .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
+    )
+    .execute(tx)
+    .await?;
     if deleted == 0 {
         return Err(VoicemailError::NotFound);
     }
@@ -259,24 +235,21 @@ pub async fn delete(db: &Db, org: OrgId, app: Uuid, id: Uuid) -> Result<(), Voic
 /// [`VoicemailError::NotFound`], [`VoicemailError::Db`] (for example when another voicemail of
 /// the app already has that call).
 pub async fn link_to_call(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     app: Uuid,
     id: Uuid,
     dialpad_call_id: i64,
 ) -> Result<Voicemail, VoicemailError> {
-    db.tenant(org, async move |tx| {
-        diesel::update(
-            voicemails::table
-                .filter(voicemails::id.eq(id))
-                .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
-        )
-        .set(voicemails::dialpad_call_id.eq(Some(dialpad_call_id)))
-        .returning(Voicemail::as_returning())
-        .get_result(tx)
-        .await
-        .optional()?
-        .ok_or(VoicemailError::NotFound)
-    })
+    let org = tx.org();
+    diesel::update(
+        voicemails::table
+            .filter(voicemails::id.eq(id))
+            .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
+    )
+    .set(voicemails::dialpad_call_id.eq(Some(dialpad_call_id)))
+    .returning(Voicemail::as_returning())
+    .get_result(tx)
     .await
+    .optional()?
+    .ok_or(VoicemailError::NotFound)
 }

@@ -28,59 +28,83 @@ async fn redeliveries_update_the_same_voicemail() {
     let db = test_db.db();
     let org = create_org(&db, "Clinic").await;
     let app = create_app(&db, org).await;
-    let first = voicemail::upsert(
-        &db,
-        org,
-        app,
-        vm(Some(123_456_789), "https://dialpad.com/v/a.mp3"),
-    )
-    .await
-    .unwrap();
+    let first = db
+        .tenant(org, async |tx| {
+            voicemail::upsert(
+                tx,
+                app,
+                vm(Some(123_456_789), "https://dialpad.com/v/a.mp3"),
+            )
+            .await
+        })
+        .await
+        .unwrap();
     let mut again = vm(Some(123_456_789), "https://dialpad.com/v/a.mp3");
     again.transcript = Some("Hi John, this is Mary".into());
     again.from_number = None; // a later event without the caller keeps the stored one
-    let second = voicemail::upsert(&db, org, app, again).await.unwrap();
+    let second = db
+        .tenant(org, async |tx| voicemail::upsert(tx, app, again).await)
+        .await
+        .unwrap();
     assert_eq!(first.id, second.id);
     assert_eq!(second.transcript.as_deref(), Some("Hi John, this is Mary"));
     assert_eq!(second.from_number.as_deref(), Some("+15551234567"));
 
     // Without a call: keyed by the recording.
-    let a = voicemail::upsert(&db, org, app, vm(None, "https://dialpad.com/v/b.mp3"))
+    let a = db
+        .tenant(org, async |tx| {
+            voicemail::upsert(tx, app, vm(None, "https://dialpad.com/v/b.mp3")).await
+        })
         .await
         .unwrap();
-    let b = voicemail::upsert(&db, org, app, vm(None, "https://dialpad.com/v/b.mp3"))
+    let b = db
+        .tenant(org, async |tx| {
+            voicemail::upsert(tx, app, vm(None, "https://dialpad.com/v/b.mp3")).await
+        })
         .await
         .unwrap();
     assert_eq!(a.id, b.id);
-    let linked = voicemail::link_to_call(&db, org, app, a.id, 555)
+    let linked = db
+        .tenant(org, async |tx| {
+            voicemail::link_to_call(tx, app, a.id, 555).await
+        })
         .await
         .unwrap();
     assert_eq!(linked.dialpad_call_id, Some(555));
 
-    let (page, total) = voicemail::list(&db, org, app, Some(987_654), 1, 0)
+    let (page, total) = db
+        .tenant(org, async |tx| {
+            voicemail::list(tx, app, Some(987_654), 1, 0).await
+        })
         .await
         .unwrap();
     assert_eq!((page.len(), total), (1, 2));
-    let (none, total) = voicemail::list(&db, org, app, Some(1), 50, 0)
+    let (none, total) = db
+        .tenant(org, async |tx| {
+            voicemail::list(tx, app, Some(1), 50, 0).await
+        })
         .await
         .unwrap();
     assert_eq!((none.len(), total), (0, 0));
-    voicemail::delete(&db, org, app, a.id).await.unwrap();
+    db.tenant(org, async |tx| voicemail::delete(tx, app, a.id).await)
+        .await
+        .unwrap();
     assert!(matches!(
-        voicemail::get(&db, org, app, a.id).await,
+        db.tenant(org, async |tx| voicemail::get(tx, app, a.id).await)
+            .await,
         Err(VoicemailError::NotFound)
     ));
     assert!(matches!(
-        voicemail::upsert(
-            &db,
-            org,
+        db.tenant(org, async |tx| voicemail::upsert(
+            tx,
             app,
             NewVoicemail {
                 dialpad_user_id: 1,
                 ..Default::default()
             }
         )
-        .await,
+        .await)
+            .await,
         Err(VoicemailError::Invalid(_))
     ));
 }

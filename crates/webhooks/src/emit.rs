@@ -3,7 +3,7 @@
 
 use crate::schema::{webhook_deliveries as wd, webhook_endpoints as we, webhook_messages as wm};
 use chrono::{DateTime, Utc};
-use db::{Db, DbError, OrgId, TenantTx};
+use db::{DbError, TenantTx};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use jobs::NewJob;
@@ -182,30 +182,26 @@ pub(crate) async fn enqueue(
 /// # Errors
 /// [`WebhookError::NotFound`]; [`WebhookError::Disabled`]; [`WebhookError::Db`].
 pub async fn send_test(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     by: ChangedBy,
     endpoint: Uuid,
 ) -> Result<String, WebhookError> {
-    db.tenant(org, async move |tx| {
-        if !find_on(tx, endpoint).await?.enabled {
-            return Err(WebhookError::Disabled);
-        }
-        let data = json!({"endpoint_id": endpoint, "message": "This is a test event."});
-        let id = format!("msg_{}", Uuid::new_v4().simple());
-        insert_message(tx, &id, catalog::TEST_EVENT, data).await?;
-        queue_delivery(tx, &id, endpoint, true).await?;
-        audited(
-            tx,
-            &by,
-            "webhook_endpoint.test_sent",
-            endpoint,
-            json!({"message_id": id}),
-        )
-        .await?;
-        Ok(id)
-    })
-    .await
+    if !find_on(tx, endpoint).await?.enabled {
+        return Err(WebhookError::Disabled);
+    }
+    let data = json!({"endpoint_id": endpoint, "message": "This is a test event."});
+    let id = format!("msg_{}", Uuid::new_v4().simple());
+    insert_message(tx, &id, catalog::TEST_EVENT, data).await?;
+    queue_delivery(tx, &id, endpoint, true).await?;
+    audited(
+        tx,
+        &by,
+        "webhook_endpoint.test_sent",
+        endpoint,
+        json!({"message_id": id}),
+    )
+    .await?;
+    Ok(id)
 }
 
 /// Sends message `message` to endpoint `endpoint` once more (one attempt, logged like the
@@ -215,31 +211,28 @@ pub async fn send_test(
 /// [`WebhookError::NotFound`] for an unknown message or endpoint; [`WebhookError::Disabled`];
 /// [`WebhookError::Db`].
 pub async fn resend(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     by: ChangedBy,
     message: String,
     endpoint: Uuid,
 ) -> Result<(), WebhookError> {
-    db.tenant(org, async move |tx| {
-        if !find_on(tx, endpoint).await?.enabled {
-            return Err(WebhookError::Disabled);
-        }
-        let known = wm::table
-            .find(&message)
-            .filter(wm::org_id.eq(org.0))
-            .select(wm::id)
-            .first::<String>(tx)
-            .await
-            .optional()?;
-        if known.is_none() {
-            return Err(WebhookError::NotFound("message"));
-        }
-        queue_delivery(tx, &message, endpoint, true).await?;
-        let detail = json!({"message_id": message});
-        audited(tx, &by, "webhook_endpoint.message_resent", endpoint, detail).await
-    })
-    .await
+    let org = tx.org();
+    if !find_on(tx, endpoint).await?.enabled {
+        return Err(WebhookError::Disabled);
+    }
+    let known = wm::table
+        .find(&message)
+        .filter(wm::org_id.eq(org.0))
+        .select(wm::id)
+        .first::<String>(tx)
+        .await
+        .optional()?;
+    if known.is_none() {
+        return Err(WebhookError::NotFound("message"));
+    }
+    queue_delivery(tx, &message, endpoint, true).await?;
+    let detail = json!({"message_id": message});
+    audited(tx, &by, "webhook_endpoint.message_resent", endpoint, detail).await
 }
 
 /// Queues every message of the organization created at or after `since` whose type endpoint
@@ -249,36 +242,33 @@ pub async fn resend(
 /// # Errors
 /// [`WebhookError::NotFound`]; [`WebhookError::Disabled`]; [`WebhookError::Db`].
 pub async fn replay(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     by: ChangedBy,
     endpoint: Uuid,
     since: DateTime<Utc>,
 ) -> Result<usize, WebhookError> {
-    db.tenant(org, async move |tx| {
-        let target = find_on(tx, endpoint).await?;
-        if !target.enabled {
-            return Err(WebhookError::Disabled);
-        }
-        let mut query = wm::table
-            .filter(wm::org_id.eq(org.0))
-            .filter(wm::created_at.ge(since))
-            .filter(wm::event_type.ne(catalog::TEST_EVENT))
-            .order((wm::created_at, wm::id))
-            .limit(REPLAY_MAX)
-            .select(wm::id)
-            .into_boxed();
-        if !target.event_types.is_empty() {
-            let types: Vec<String> = target.types().map(str::to_owned).collect();
-            query = query.filter(wm::event_type.eq_any(types));
-        }
-        let ids: Vec<String> = query.load(tx).await?;
-        for id in &ids {
-            queue_delivery(tx, id, endpoint, false).await?;
-        }
-        let detail = json!({"since": since, "queued": ids.len()});
-        audited(tx, &by, "webhook_endpoint.replayed", endpoint, detail).await?;
-        Ok(ids.len())
-    })
-    .await
+    let org = tx.org();
+    let target = find_on(tx, endpoint).await?;
+    if !target.enabled {
+        return Err(WebhookError::Disabled);
+    }
+    let mut query = wm::table
+        .filter(wm::org_id.eq(org.0))
+        .filter(wm::created_at.ge(since))
+        .filter(wm::event_type.ne(catalog::TEST_EVENT))
+        .order((wm::created_at, wm::id))
+        .limit(REPLAY_MAX)
+        .select(wm::id)
+        .into_boxed();
+    if !target.event_types.is_empty() {
+        let types: Vec<String> = target.types().map(str::to_owned).collect();
+        query = query.filter(wm::event_type.eq_any(types));
+    }
+    let ids: Vec<String> = query.load(tx).await?;
+    for id in &ids {
+        queue_delivery(tx, id, endpoint, false).await?;
+    }
+    let detail = json!({"since": since, "queued": ids.len()});
+    audited(tx, &by, "webhook_endpoint.replayed", endpoint, detail).await?;
+    Ok(ids.len())
 }

@@ -2,7 +2,7 @@
 
 use crate::schema::{webhook_attempts as wa, webhook_deliveries as wd, webhook_messages as wm};
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId};
+use db::{Db, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -84,45 +84,37 @@ pub struct MessageFilter {
 ///
 /// # Errors
 /// [`WebhookError::Db`].
-pub async fn messages(db: &Db, org: OrgId, f: MessageFilter) -> Result<Vec<Message>, WebhookError> {
-    db.tenant(org, async move |tx| {
-        let mut q = wm::table
-            .filter(wm::org_id.eq(org.0))
-            .order((wm::created_at.desc(), wm::id.desc()))
-            .limit(f.limit.clamp(1, 200))
-            .offset(f.offset.max(0))
-            .select(Message::as_select())
-            .into_boxed();
-        if let Some(t) = f.event_type {
-            q = q.filter(wm::event_type.eq(t));
-        }
-        if let Some(since) = f.since {
-            q = q.filter(wm::created_at.ge(since));
-        }
-        Ok(q.load(tx).await?)
-    })
-    .await
+pub async fn messages(tx: &mut TenantTx, f: MessageFilter) -> Result<Vec<Message>, WebhookError> {
+    let org = tx.org();
+    let mut q = wm::table
+        .filter(wm::org_id.eq(org.0))
+        .order((wm::created_at.desc(), wm::id.desc()))
+        .limit(f.limit.clamp(1, 200))
+        .offset(f.offset.max(0))
+        .select(Message::as_select())
+        .into_boxed();
+    if let Some(t) = f.event_type {
+        q = q.filter(wm::event_type.eq(t));
+    }
+    if let Some(since) = f.since {
+        q = q.filter(wm::created_at.ge(since));
+    }
+    Ok(q.load(tx).await?)
 }
 
 /// The deliveries of message `message` (one per endpoint it was addressed to).
 ///
 /// # Errors
 /// [`WebhookError::Db`].
-pub async fn deliveries(
-    db: &Db,
-    org: OrgId,
-    message: String,
-) -> Result<Vec<Delivery>, WebhookError> {
-    db.tenant(org, async move |tx| {
-        Ok(wd::table
-            .filter(wd::org_id.eq(org.0))
-            .filter(wd::message_id.eq(message))
-            .order(wd::endpoint_id)
-            .select(Delivery::as_select())
-            .load(tx)
-            .await?)
-    })
-    .await
+pub async fn deliveries(tx: &mut TenantTx, message: String) -> Result<Vec<Delivery>, WebhookError> {
+    let org = tx.org();
+    Ok(wd::table
+        .filter(wd::org_id.eq(org.0))
+        .filter(wd::message_id.eq(message))
+        .order(wd::endpoint_id)
+        .select(Delivery::as_select())
+        .load(tx)
+        .await?)
 }
 
 /// Attempts to endpoint `endpoint`, newest first, optionally of one message.
@@ -130,28 +122,25 @@ pub async fn deliveries(
 /// # Errors
 /// [`WebhookError::Db`].
 pub async fn attempts(
-    db: &Db,
-    org: OrgId,
+    tx: &mut TenantTx,
     endpoint: Uuid,
     message: Option<String>,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AttemptRecord>, WebhookError> {
-    db.tenant(org, async move |tx| {
-        let mut q = wa::table
-            .filter(wa::org_id.eq(org.0))
-            .filter(wa::endpoint_id.eq(endpoint))
-            .order((wa::created_at.desc(), wa::attempt.desc()))
-            .limit(limit.clamp(1, 200))
-            .offset(offset.max(0))
-            .select(AttemptRecord::as_select())
-            .into_boxed();
-        if let Some(m) = message {
-            q = q.filter(wa::message_id.eq(m));
-        }
-        Ok(q.load(tx).await?)
-    })
-    .await
+    let org = tx.org();
+    let mut q = wa::table
+        .filter(wa::org_id.eq(org.0))
+        .filter(wa::endpoint_id.eq(endpoint))
+        .order((wa::created_at.desc(), wa::attempt.desc()))
+        .limit(limit.clamp(1, 200))
+        .offset(offset.max(0))
+        .select(AttemptRecord::as_select())
+        .into_boxed();
+    if let Some(m) = message {
+        q = q.filter(wa::message_id.eq(m));
+    }
+    Ok(q.load(tx).await?)
 }
 
 /// Deletes messages older than 30 days with their deliveries and attempts (daily); returns
@@ -178,16 +167,14 @@ pub async fn prune(db: &Db) -> Result<i64, WebhookError> {
 ///
 /// # Errors
 /// [`WebhookError::NotFound`]; [`WebhookError::Db`].
-pub async fn message(db: &Db, org: OrgId, id: String) -> Result<Message, WebhookError> {
-    db.tenant(org, async move |tx| {
-        wm::table
-            .find(id)
-            .filter(wm::org_id.eq(org.0))
-            .select(Message::as_select())
-            .first(tx)
-            .await
-            .optional()?
-            .ok_or(WebhookError::NotFound("message"))
-    })
-    .await
+pub async fn message(tx: &mut TenantTx, id: String) -> Result<Message, WebhookError> {
+    let org = tx.org();
+    wm::table
+        .find(id)
+        .filter(wm::org_id.eq(org.0))
+        .select(Message::as_select())
+        .first(tx)
+        .await
+        .optional()?
+        .ok_or(WebhookError::NotFound("message"))
 }

@@ -90,10 +90,12 @@ where
 }
 
 async fn delivery(db: &Db, org: OrgId, message: &str) -> log::Delivery {
-    log::deliveries(db, org, message.to_owned())
-        .await
-        .unwrap()
-        .remove(0)
+    db.tenant(org, async |tx| {
+        log::deliveries(tx, message.to_owned()).await
+    })
+    .await
+    .unwrap()
+    .remove(0)
 }
 
 async fn create(
@@ -166,7 +168,10 @@ async fn a_receiver_failing_four_times_then_succeeding_gets_the_event_once_signe
         assert_eq!(body["type"], "contact.created");
         assert_eq!(body["data"]["name"], "Jane");
     }
-    let log = log::attempts(&db, org, endpoint.id, Some(id.clone()), 50, 0)
+    let log = db
+        .tenant(org, async |tx| {
+            log::attempts(tx, endpoint.id, Some(id.clone()), 50, 0).await
+        })
         .await
         .unwrap();
     let codes: Vec<Option<i32>> = log.iter().rev().map(|a| a.status_code).collect();
@@ -238,7 +243,10 @@ async fn the_schedule_ends_in_failed_and_a_long_failing_endpoint_is_disabled_and
             .contains("every attempt failed")
     );
     assert_eq!(delivery(&db, org, &id).await.status, "failed");
-    let events = realtime::outbox::of_room_after(&db, org, realtime::outbox::Room::Users, 0, 50)
+    let events = db
+        .tenant(org, async |tx| {
+            realtime::outbox::of_room_after(tx, realtime::outbox::Room::Users, 0, 50).await
+        })
         .await
         .unwrap();
     assert!(
@@ -247,17 +255,20 @@ async fn the_schedule_ends_in_failed_and_a_long_failing_endpoint_is_disabled_and
             .any(|e| e.payload["type"] == "webhook_endpoint.disabled"
                 && e.min_role.as_deref() == Some("admin"))
     );
-    let (audit, _) = tenancy::audit::list(
-        &db,
-        org,
-        tenancy::audit::AuditFilter {
-            action: Some("webhook_endpoint.disabled".into()),
-            limit: 10,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (audit, _) = db
+        .tenant(org, async |tx| {
+            tenancy::audit::list(
+                tx,
+                tenancy::audit::AuditFilter {
+                    action: Some("webhook_endpoint.disabled".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+        })
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].actor_type, "system");
     // A disabled endpoint gets nothing new.
@@ -337,17 +348,20 @@ async fn after_a_rotation_both_secrets_verify_for_the_overlap() {
             .verify(&request.body, &request.headers)
             .expect("both secrets verify during the overlap");
     }
-    let (audit, _) = tenancy::audit::list(
-        &db,
-        org,
-        tenancy::audit::AuditFilter {
-            action: Some("webhook_endpoint.".into()),
-            limit: 10,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (audit, _) = db
+        .tenant(org, async |tx| {
+            tenancy::audit::list(
+                tx,
+                tenancy::audit::AuditFilter {
+                    action: Some("webhook_endpoint.".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+        })
+        .await
+        .unwrap();
     let actions: Vec<&str> = audit.iter().rev().map(|a| a.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -451,7 +465,10 @@ async fn private_addresses_are_refused_at_creation_and_at_sending() {
     .await;
     runner.shutdown().await;
     assert!(receiver.received_requests().await.unwrap().is_empty());
-    let attempt = log::attempts(&db, org, endpoint.id, None, 10, 0)
+    let attempt = db
+        .tenant(org, async |tx| {
+            log::attempts(tx, endpoint.id, None, 10, 0).await
+        })
         .await
         .unwrap()
         .remove(0);
@@ -478,17 +495,25 @@ async fn test_events_resend_and_replay_send_again_with_the_same_id() {
     let second = emit_one(&db, org, "contact.updated", json!({"n": 2}))
         .await
         .unwrap();
-    let test = webhooks::emit::send_test(&db, org, admin(), endpoint.id)
+    let test = db
+        .tenant(org, async |tx| {
+            webhooks::emit::send_test(tx, admin(), endpoint.id).await
+        })
         .await
         .unwrap();
     let received = || async { receiver.received_requests().await.unwrap().len() };
     eventually("three messages", || async { received().await == 3 }).await;
 
-    webhooks::emit::resend(&db, org, admin(), first.clone(), endpoint.id)
-        .await
-        .unwrap();
+    db.tenant(org, async |tx| {
+        webhooks::emit::resend(tx, admin(), first.clone(), endpoint.id).await
+    })
+    .await
+    .unwrap();
     eventually("the resend", || async { received().await == 4 }).await;
-    let queued = webhooks::emit::replay(&db, org, admin(), endpoint.id, before)
+    let queued = db
+        .tenant(org, async |tx| {
+            webhooks::emit::replay(tx, admin(), endpoint.id, before).await
+        })
         .await
         .unwrap();
     assert_eq!(queued, 2, "the test event is not replayed");
@@ -505,14 +530,17 @@ async fn test_events_resend_and_replay_send_again_with_the_same_id() {
     assert_eq!(ids.iter().filter(|i| **i == first).count(), 3);
     assert_eq!(ids.iter().filter(|i| **i == second).count(), 2);
     assert_eq!(ids.iter().filter(|i| **i == test).count(), 1);
-    let missing = webhooks::emit::resend(
-        &db,
-        org,
-        admin(),
-        "msg_00000000000000000000000000000000".into(),
-        endpoint.id,
-    )
-    .await;
+    let missing = db
+        .tenant(org, async |tx| {
+            webhooks::emit::resend(
+                tx,
+                admin(),
+                "msg_00000000000000000000000000000000".into(),
+                endpoint.id,
+            )
+            .await
+        })
+        .await;
     assert!(matches!(missing, Err(WebhookError::NotFound("message"))));
 }
 
@@ -559,24 +587,35 @@ async fn one_organization_never_reaches_anothers_endpoints_or_messages() {
         Err(WebhookError::NotFound(_))
     ));
     assert!(
-        webhooks::emit::resend(&db, b, admin(), message_a.clone(), endpoint_a.id)
+        db.tenant(b, async |tx| webhooks::emit::resend(
+            tx,
+            admin(),
+            message_a.clone(),
+            endpoint_a.id
+        )
+        .await)
             .await
             .is_err()
     );
     assert!(
-        log::messages(
-            &db,
-            b,
+        db.tenant(b, async |tx| log::messages(
+            tx,
             log::MessageFilter {
                 limit: 50,
                 ..Default::default()
             }
         )
-        .await
-        .unwrap()
-        .is_empty()
+        .await)
+            .await
+            .unwrap()
+            .is_empty()
     );
-    assert!(log::deliveries(&db, b, message_a).await.unwrap().is_empty());
+    assert!(
+        db.tenant(b, async |tx| log::deliveries(tx, message_a).await)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         endpoints.get(a, endpoint_a.id).await.unwrap().url,
         "https://a.example.com/hook"

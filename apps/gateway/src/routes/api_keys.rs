@@ -137,7 +137,10 @@ async fn list_org_keys(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
 ) -> Result<HttpResponse, ApiError> {
-    let keys = org_keys::list(&state.db, admin.org_id).await?;
+    let keys = state
+        .db
+        .tenant(admin.org_id, async |tx| org_keys::list(tx).await)
+        .await?;
     Ok(reply::ok(ApiKeyListResponse {
         api_keys: keys.into_iter().map(Into::into).collect(),
     }))
@@ -219,14 +222,12 @@ async fn revoke_org_key(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let origin = request_origin(&req);
-    let key = org_keys::revoke(
-        &state.db,
-        admin.org_id,
-        admin.actor,
-        origin,
-        id.into_inner(),
-    )
-    .await?;
+    let key = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            org_keys::revoke(tx, admin.actor, origin, id.into_inner()).await
+        })
+        .await?;
     Ok(reply::ok(RevokedApiKeyResponse {
         api_key: key.into(),
     }))
@@ -327,7 +328,10 @@ async fn audit_log(
         limit,
         offset,
     };
-    let (events, total) = audit::list(&state.db, admin.org_id, filter).await?;
+    let (events, total) = state
+        .db
+        .tenant(admin.org_id, async |tx| audit::list(tx, filter).await)
+        .await?;
     Ok(reply::ok(OrgAuditLogResponse {
         events: events.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),

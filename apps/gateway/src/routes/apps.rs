@@ -91,7 +91,10 @@ async fn list_apps(
     state: web::Data<AppState>,
     RoleAtLeast(admin): AdminUser,
 ) -> Result<HttpResponse, ApiError> {
-    let apps = apps::list(&state.db, admin.org_id).await?;
+    let apps = state
+        .db
+        .tenant(admin.org_id, async |tx| apps::list(tx).await)
+        .await?;
     Ok(reply::ok(AppListResponse {
         apps: apps.into_iter().map(AppBody::from).collect(),
     }))
@@ -108,7 +111,12 @@ async fn create_app(
     body: Json<CreateAppRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let by = admin.changed_by(origin);
-    let app = apps::create(&state.db, admin.org_id, &body.name, &by).await?;
+    let app = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            apps::create(tx, &body.name, &by).await
+        })
+        .await?;
     Ok(reply::created(AppResponse { app: app.into() }))
 }
 
@@ -121,7 +129,12 @@ async fn get_app(
     RoleAtLeast(admin): AdminUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = apps::get(&state.db, admin.org_id, id.into_inner()).await?;
+    let app = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            apps::get(tx, id.into_inner()).await
+        })
+        .await?;
     Ok(reply::ok(AppResponse { app: app.into() }))
 }
 
@@ -136,15 +149,19 @@ async fn update_app(
     id: web::Path<Uuid>,
     body: Json<UpdateAppRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = apps::update(
-        &state.db,
-        admin.org_id,
-        id.into_inner(),
-        body.name.as_deref(),
-        body.is_active,
-        &admin.changed_by(origin),
-    )
-    .await?;
+    let app = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            apps::update(
+                tx,
+                id.into_inner(),
+                body.name.as_deref(),
+                body.is_active,
+                &admin.changed_by(origin),
+            )
+            .await
+        })
+        .await?;
     Ok(reply::ok(AppResponse { app: app.into() }))
 }
 
@@ -155,7 +172,10 @@ async fn current_app(
     state: web::Data<AppState>,
     AuthApp(app): AuthApp,
 ) -> Result<HttpResponse, ApiError> {
-    let app = apps::get(&state.db, app.org_id, app.app_id).await?;
+    let app = state
+        .db
+        .tenant(app.org_id, async |tx| apps::get(tx, app.app_id).await)
+        .await?;
     Ok(reply::ok(AppResponse { app: app.into() }))
 }
 

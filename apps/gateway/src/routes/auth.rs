@@ -198,7 +198,9 @@ async fn me(
     SignedInUser(user): SignedInUser,
 ) -> Result<HttpResponse, ApiError> {
     let me = users::get(&state.db, &user.into(), user.user_id).await?;
-    let org = organizations::get(&state.db, user.org_id)
+    let org = state
+        .db
+        .tenant(user.org_id, async |tx| organizations::get(tx).await)
         .await?
         .ok_or_else(|| ApiError::internal("the session's organization is missing"))?;
     Ok(reply::ok(MeResponse {

@@ -174,23 +174,27 @@ async fn list_calls(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let (limit, offset) = page(q.limit, q.offset, 20)?;
-    let (rows, total) = crm::call_logs::list(
-        &state.db,
-        user.org_id,
-        CallQuery {
-            status: q.status,
-            call_type: q.call_type,
-            booking_confirmed: q.booking_confirmed,
-            from: q.from,
-            to: q.to,
-            search: q.search,
-            outcome: q.outcome,
-            sentiment: q.sentiment,
-            contact_id: q.contact_id,
-        },
-        crm::Page { limit, offset },
-    )
-    .await?;
+    let (rows, total) = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::call_logs::list(
+                tx,
+                CallQuery {
+                    status: q.status,
+                    call_type: q.call_type,
+                    booking_confirmed: q.booking_confirmed,
+                    from: q.from,
+                    to: q.to,
+                    search: q.search,
+                    outcome: q.outcome,
+                    sentiment: q.sentiment,
+                    contact_id: q.contact_id,
+                },
+                crm::Page { limit, offset },
+            )
+            .await
+        })
+        .await?;
     Ok(reply::ok(CallList {
         calls: rows.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
@@ -253,7 +257,12 @@ async fn stats(
     AuthUser(user): AuthUser,
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = crm::call_logs::stats(&state.db, user.org_id, query.from, query.to).await?;
+    let s = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::call_logs::stats(tx, query.from, query.to).await
+        })
+        .await?;
     Ok(reply::ok(CallStatsResponse {
         total_calls: s.total_calls,
         inbound_calls: s.inbound_calls,
@@ -292,7 +301,12 @@ async fn get_call(
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let call = crm::call_logs::get(&state.db, user.org_id, id.into_inner()).await?;
+    let call = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::call_logs::get(tx, id.into_inner()).await
+        })
+        .await?;
     Ok(reply::ok(CallResponse { call: call.into() }))
 }
 

@@ -204,17 +204,21 @@ async fn list_contacts(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let (limit, offset) = page(q.limit, q.offset, 50)?;
-    let (rows, total) = crm::contacts::list(
-        &state.db,
-        user.org_id,
-        ContactQuery {
-            search: q.search,
-            lead_status: q.lead_status,
-            lead_temperature: q.lead_temperature,
-        },
-        crm::Page { limit, offset },
-    )
-    .await?;
+    let (rows, total) = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::contacts::list(
+                tx,
+                ContactQuery {
+                    search: q.search,
+                    lead_status: q.lead_status,
+                    lead_temperature: q.lead_temperature,
+                },
+                crm::Page { limit, offset },
+            )
+            .await
+        })
+        .await?;
     Ok(reply::ok(ContactList {
         contacts: rows.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
@@ -228,7 +232,10 @@ async fn contact_stats(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let s = crm::contacts::stats(&state.db, user.org_id).await?;
+    let s = state
+        .db
+        .tenant(user.org_id, async |tx| crm::contacts::stats(tx).await)
+        .await?;
     Ok(reply::ok(ContactStatsResponse {
         total_leads: s.total,
         hot_leads: s.hot,
@@ -251,22 +258,26 @@ async fn create_contact(
     body: Json<ContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let contact = crm::contacts::create(
-        &state.db,
-        user.org_id,
-        NewContact {
-            name: b.name,
-            phone: b.phone,
-            email: b.email,
-            lead_status: b.lead_status,
-            lead_temperature: b.lead_temperature,
-            lead_score: b.lead_score,
-            service_interests: b.service_interests,
-            notes: b.notes,
-            company: b.company,
-        },
-    )
-    .await?;
+    let contact = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::contacts::create(
+                tx,
+                NewContact {
+                    name: b.name,
+                    phone: b.phone,
+                    email: b.email,
+                    lead_status: b.lead_status,
+                    lead_temperature: b.lead_temperature,
+                    lead_score: b.lead_score,
+                    service_interests: b.service_interests,
+                    notes: b.notes,
+                    company: b.company,
+                },
+            )
+            .await
+        })
+        .await?;
     Ok(reply::created(ContactResponse {
         contact: contact.into(),
     }))
@@ -281,7 +292,12 @@ async fn get_contact(
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let contact = crm::contacts::get(&state.db, user.org_id, id.into_inner()).await?;
+    let contact = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::contacts::get(tx, id.into_inner()).await
+        })
+        .await?;
     Ok(reply::ok(ContactResponse {
         contact: contact.into(),
     }))
@@ -298,24 +314,28 @@ async fn update_contact(
     body: Json<ContactPatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let contact = crm::contacts::update(
-        &state.db,
-        user.org_id,
-        id.into_inner(),
-        ContactPatch {
-            name: b.name,
-            phone: b.phone,
-            email: b.email.map(Some),
-            lead_status: b.lead_status,
-            lead_temperature: b.lead_temperature,
-            lead_score: b.lead_score,
-            service_interests: b.service_interests,
-            notes: b.notes.map(Some),
-            company: b.company.map(Some),
-            last_contacted_at: None,
-        },
-    )
-    .await?;
+    let contact = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::contacts::update(
+                tx,
+                id.into_inner(),
+                ContactPatch {
+                    name: b.name,
+                    phone: b.phone,
+                    email: b.email.map(Some),
+                    lead_status: b.lead_status,
+                    lead_temperature: b.lead_temperature,
+                    lead_score: b.lead_score,
+                    service_interests: b.service_interests,
+                    notes: b.notes.map(Some),
+                    company: b.company.map(Some),
+                    last_contacted_at: None,
+                },
+            )
+            .await
+        })
+        .await?;
     Ok(reply::ok(ContactResponse {
         contact: contact.into(),
     }))
@@ -330,7 +350,12 @@ async fn delete_contact(
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    crm::contacts::delete(&state.db, user.org_id, id.into_inner()).await?;
+    state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::contacts::delete(tx, id.into_inner()).await
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -419,7 +444,10 @@ async fn list_services(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = crm::services::list(&state.db, user.org_id).await?;
+    let rows = state
+        .db
+        .tenant(user.org_id, async |tx| crm::services::list(tx).await)
+        .await?;
     Ok(reply::ok(ServiceList {
         services: rows.into_iter().map(Into::into).collect(),
     }))
@@ -438,21 +466,25 @@ async fn create_service(
     let Some(name) = b.name else {
         return Err(ApiError::validation("name is required"));
     };
-    let service = crm::services::create(
-        &state.db,
-        user.org_id,
-        NewService {
-            name,
-            price: Price {
-                minor: b.price_minor,
-                major: b.price,
-            },
-            currency: b.currency,
-            duration_minutes: b.duration_minutes,
-            keywords: b.keywords.unwrap_or_default(),
-        },
-    )
-    .await?;
+    let service = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::services::create(
+                tx,
+                NewService {
+                    name,
+                    price: Price {
+                        minor: b.price_minor,
+                        major: b.price,
+                    },
+                    currency: b.currency,
+                    duration_minutes: b.duration_minutes,
+                    keywords: b.keywords.unwrap_or_default(),
+                },
+            )
+            .await
+        })
+        .await?;
     Ok(reply::created(ServiceResponse {
         service: service.into(),
     }))
@@ -467,7 +499,12 @@ async fn get_service(
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let service = crm::services::get(&state.db, user.org_id, id.into_inner()).await?;
+    let service = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::services::get(tx, id.into_inner()).await
+        })
+        .await?;
     Ok(reply::ok(ServiceResponse {
         service: service.into(),
     }))
@@ -484,23 +521,27 @@ async fn update_service(
     body: Json<ServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let service = crm::services::update(
-        &state.db,
-        user.org_id,
-        id.into_inner(),
-        ServicePatch {
-            name: b.name,
-            price: Price {
-                minor: b.price_minor,
-                major: b.price,
-            },
-            currency: b.currency,
-            duration_minutes: b.duration_minutes,
-            keywords: b.keywords,
-            is_active: b.is_active,
-        },
-    )
-    .await?;
+    let service = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::services::update(
+                tx,
+                id.into_inner(),
+                ServicePatch {
+                    name: b.name,
+                    price: Price {
+                        minor: b.price_minor,
+                        major: b.price,
+                    },
+                    currency: b.currency,
+                    duration_minutes: b.duration_minutes,
+                    keywords: b.keywords,
+                    is_active: b.is_active,
+                },
+            )
+            .await
+        })
+        .await?;
     Ok(reply::ok(ServiceResponse {
         service: service.into(),
     }))
@@ -515,7 +556,12 @@ async fn delete_service(
     RoleAtLeast(user): ManagerUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    crm::services::delete(&state.db, user.org_id, id.into_inner()).await?;
+    state
+        .db
+        .tenant(user.org_id, async |tx| {
+            crm::services::delete(tx, id.into_inner()).await
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

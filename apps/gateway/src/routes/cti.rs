@@ -125,15 +125,12 @@ async fn list_voicemails(
     query: web::Query<VoicemailQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = page(query.limit, query.offset, 50)?;
-    let (items, total) = voicemail::list(
-        &state.db,
-        access.org_id,
-        access.app_id,
-        query.dialpad_user_id,
-        limit,
-        offset,
-    )
-    .await?;
+    let (items, total) = state
+        .db
+        .tenant(access.org_id, async |tx| {
+            voicemail::list(tx, access.app_id, query.dialpad_user_id, limit, offset).await
+        })
+        .await?;
     Ok(reply::ok(VoicemailListResponse {
         data: items.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
@@ -150,7 +147,12 @@ async fn get_voicemail(
     access: AppAccess,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let vm = voicemail::get(&state.db, access.org_id, access.app_id, path.1).await?;
+    let vm = state
+        .db
+        .tenant(access.org_id, async |tx| {
+            voicemail::get(tx, access.app_id, path.1).await
+        })
+        .await?;
     Ok(reply::ok(VoicemailResponse { data: vm.into() }))
 }
 
@@ -164,7 +166,12 @@ async fn delete_voicemail(
     access: AppAccess,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    voicemail::delete(&state.db, access.org_id, access.app_id, path.1).await?;
+    state
+        .db
+        .tenant(access.org_id, async |tx| {
+            voicemail::delete(tx, access.app_id, path.1).await
+        })
+        .await?;
     Ok(reply::ok(MessageBody {
         message: "Voicemail deleted".into(),
     }))
@@ -270,15 +277,19 @@ async fn map_user(
     Origin(origin): Origin,
     body: Json<MapRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let m = user_mapping::upsert(
-        &state.db,
-        access.org_id,
-        access.app_id,
-        body.dialpad_user_id,
-        &body.crm_user_id,
-        &access.changed_by(origin),
-    )
-    .await?;
+    let m = state
+        .db
+        .tenant(access.org_id, async |tx| {
+            user_mapping::upsert(
+                tx,
+                access.app_id,
+                body.dialpad_user_id,
+                &body.crm_user_id,
+                &access.changed_by(origin),
+            )
+            .await
+        })
+        .await?;
     Ok(reply::ok(MappingResponse {
         data: m.into(),
         message: Some("User mapping created/updated".into()),
@@ -301,14 +312,13 @@ async fn batch_map(
         .into_iter()
         .map(|m| (m.dialpad_user_id, m.crm_user_id))
         .collect();
-    let count = user_mapping::batch_upsert(
-        &state.db,
-        access.org_id,
-        access.app_id,
-        &entries,
-        &access.changed_by(origin),
-    )
-    .await?;
+    let count = state
+        .db
+        .tenant(access.org_id, async |tx| {
+            user_mapping::batch_upsert(tx, access.app_id, &entries, &access.changed_by(origin))
+                .await
+        })
+        .await?;
     Ok(reply::ok(BatchMapResponse {
         message: format!("Batch mapped {count} users"),
         count,
@@ -325,8 +335,12 @@ async fn list_mappings(
     query: web::Query<MappingQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = page(query.limit, query.offset, 100)?;
-    let (items, total) =
-        user_mapping::list(&state.db, access.org_id, access.app_id, limit, offset).await?;
+    let (items, total) = state
+        .db
+        .tenant(access.org_id, async |tx| {
+            user_mapping::list(tx, access.app_id, limit, offset).await
+        })
+        .await?;
     Ok(reply::ok(MappingListResponse {
         data: items.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),
@@ -343,7 +357,12 @@ async fn mapping_by_dialpad(
     access: AppAccess,
     path: web::Path<(Uuid, i64)>,
 ) -> Result<HttpResponse, ApiError> {
-    let m = user_mapping::by_dialpad_user(&state.db, access.org_id, access.app_id, path.1).await?;
+    let m = state
+        .db
+        .tenant(access.org_id, async |tx| {
+            user_mapping::by_dialpad_user(tx, access.app_id, path.1).await
+        })
+        .await?;
     Ok(reply::ok(MappingResponse {
         data: m.into(),
         message: None,
@@ -360,7 +379,12 @@ async fn mapping_by_crm(
     access: AppAccess,
     path: web::Path<(Uuid, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let m = user_mapping::by_crm_user(&state.db, access.org_id, access.app_id, &path.1).await?;
+    let m = state
+        .db
+        .tenant(access.org_id, async |tx| {
+            user_mapping::by_crm_user(tx, access.app_id, &path.1).await
+        })
+        .await?;
     Ok(reply::ok(MappingResponse {
         data: m.into(),
         message: None,
@@ -403,7 +427,12 @@ async fn delete_mapping_by(
     key: MappingKey,
     by: &ChangedBy,
 ) -> Result<HttpResponse, ApiError> {
-    user_mapping::delete(&state.db, access.org_id, access.app_id, key, by).await?;
+    state
+        .db
+        .tenant(access.org_id, async |tx| {
+            user_mapping::delete(tx, access.app_id, key, by).await
+        })
+        .await?;
     Ok(reply::ok(MessageBody {
         message: "User mapping deleted".into(),
     }))
@@ -508,15 +537,12 @@ async fn list_calls(
     query: web::Query<VoicemailQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = page(query.limit, query.offset, 50)?;
-    let (items, total) = event_log::calls::list(
-        &state.db,
-        access.org_id,
-        access.app_id,
-        query.dialpad_user_id,
-        limit,
-        offset,
-    )
-    .await?;
+    let (items, total) = state
+        .db
+        .tenant(access.org_id, async |tx| {
+            event_log::calls::list(tx, access.app_id, query.dialpad_user_id, limit, offset).await
+        })
+        .await?;
     Ok(reply::ok(CallListResponse {
         data: items.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),

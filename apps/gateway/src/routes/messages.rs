@@ -121,8 +121,12 @@ async fn list_messages(
         method: q.method,
         status: q.status,
     };
-    let (rows, total) =
-        messaging::audit::list(&state.db, user.org_id, filter, crm::Page { limit, offset }).await?;
+    let (rows, total) = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            messaging::audit::list(tx, filter, crm::Page { limit, offset }).await
+        })
+        .await?;
     Ok(reply::ok(MessageList {
         messages: rows.into_iter().map(Into::into).collect(),
         pagination: Pagination::new(limit, offset, total),

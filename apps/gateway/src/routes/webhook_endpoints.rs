@@ -570,7 +570,12 @@ async fn send_webhook_test_event(
 ) -> Result<HttpResponse, ApiError> {
     let by = admin.changed_by(origin);
     let org = admin.org_id;
-    let message = webhooks::emit::send_test(&state.db, org, by, id.into_inner()).await?;
+    let message = state
+        .db
+        .tenant(org, async |tx| {
+            webhooks::emit::send_test(tx, by, id.into_inner()).await
+        })
+        .await?;
     Ok(reply::accepted(WebhookQueuedResponse {
         message_id: Some(message),
         queued: 1,
@@ -593,7 +598,12 @@ async fn replay_webhook_endpoint(
 ) -> Result<HttpResponse, ApiError> {
     let by = admin.changed_by(origin);
     let (org, since) = (admin.org_id, body.into_inner().since);
-    let queued = webhooks::emit::replay(&state.db, org, by, id.into_inner(), since).await?;
+    let queued = state
+        .db
+        .tenant(org, async |tx| {
+            webhooks::emit::replay(tx, by, id.into_inner(), since).await
+        })
+        .await?;
     Ok(reply::accepted(WebhookQueuedResponse {
         message_id: None,
         queued,
@@ -615,7 +625,12 @@ async fn list_webhook_attempts(
     let (limit, offset) = page_of(query.limit, query.offset)?;
     let (org, endpoint) = (admin.org_id, id.into_inner());
     state.webhooks.get(org, endpoint).await?;
-    let attempts = log::attempts(&state.db, org, endpoint, query.message_id, limit, offset).await?;
+    let attempts = state
+        .db
+        .tenant(org, async |tx| {
+            log::attempts(tx, endpoint, query.message_id, limit, offset).await
+        })
+        .await?;
     Ok(reply::ok(WebhookAttemptListResponse {
         attempts: attempts.into_iter().map(Into::into).collect(),
     }))
@@ -638,7 +653,10 @@ async fn list_webhook_messages(
         limit,
         offset,
     };
-    let messages = log::messages(&state.db, admin.org_id, filter).await?;
+    let messages = state
+        .db
+        .tenant(admin.org_id, async |tx| log::messages(tx, filter).await)
+        .await?;
     Ok(reply::ok(WebhookMessageListResponse {
         messages: messages.into_iter().map(Into::into).collect(),
     }))
@@ -655,8 +673,14 @@ async fn get_webhook_message(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = (admin.org_id, id.into_inner());
-    let message = log::message(&state.db, org, id.clone()).await?;
-    let deliveries = log::deliveries(&state.db, org, id).await?;
+    let message = state
+        .db
+        .tenant(org, async |tx| log::message(tx, id.clone()).await)
+        .await?;
+    let deliveries = state
+        .db
+        .tenant(org, async |tx| log::deliveries(tx, id).await)
+        .await?;
     Ok(reply::ok(WebhookMessageResponse {
         message: message.into(),
         deliveries: deliveries.into_iter().map(Into::into).collect(),
@@ -678,7 +702,12 @@ async fn resend_webhook_message(
 ) -> Result<HttpResponse, ApiError> {
     let by = admin.changed_by(origin);
     let (org, message, endpoint) = (admin.org_id, id.into_inner(), body.into_inner().endpoint_id);
-    webhooks::emit::resend(&state.db, org, by, message.clone(), endpoint).await?;
+    state
+        .db
+        .tenant(org, async |tx| {
+            webhooks::emit::resend(tx, by, message.clone(), endpoint).await
+        })
+        .await?;
     Ok(reply::accepted(WebhookQueuedResponse {
         message_id: Some(message),
         queued: 1,

@@ -106,7 +106,12 @@ async fn secret_status(
     RoleAtLeast(admin): AdminUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let configured = event_log::secrets::is_configured(&state.db, admin.org_id, *path).await?;
+    let configured = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            event_log::secrets::is_configured(tx, *path).await
+        })
+        .await?;
     Ok(reply::ok(SecretStatus {
         app_id: *path,
         configured,
@@ -123,7 +128,12 @@ async fn remove_secret(
     RoleAtLeast(admin): AdminUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    event_log::secrets::remove(&state.db, admin.org_id, *path).await?;
+    state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            event_log::secrets::remove(tx, *path).await
+        })
+        .await?;
     Ok(reply::ok(SecretStatus {
         app_id: *path,
         configured: false,

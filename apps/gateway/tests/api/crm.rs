@@ -120,25 +120,29 @@ fn next_weekday_utc(hour: u32) -> DateTime<Utc> {
 }
 
 async fn call(w: &World, who: &Session, phone: &str, transcript: &str) -> Uuid {
-    crm::call_logs::record(
-        &w.gw.state.db,
-        org(who),
-        crm::call_logs::NewCallLog {
-            vapi_call_id: Some(Uuid::new_v4().to_string()),
-            phone_number: Some(phone.into()),
-            caller_name: Some("Jane Roe".into()),
-            transcript: Some(transcript.into()),
-            recording_url: Some("https://recordings.example/r/1.wav".into()),
-            duration_seconds: Some(120),
-            booking_confirmed: true,
-            financial_value_minor: 40_000,
-            started_at: Some(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .id
+    w.gw.state
+        .db
+        .tenant(org(who), async |tx| {
+            crm::call_logs::record(
+                tx,
+                crm::call_logs::NewCallLog {
+                    vapi_call_id: Some(Uuid::new_v4().to_string()),
+                    phone_number: Some(phone.into()),
+                    caller_name: Some("Jane Roe".into()),
+                    transcript: Some(transcript.into()),
+                    recording_url: Some("https://recordings.example/r/1.wav".into()),
+                    duration_seconds: Some(120),
+                    booking_confirmed: true,
+                    financial_value_minor: 40_000,
+                    started_at: Some(Utc::now()),
+                    ..Default::default()
+                },
+            )
+            .await
+        })
+        .await
+        .unwrap()
+        .id
 }
 
 async fn messages(
@@ -890,17 +894,21 @@ async fn the_dashboard_aggregates_and_lists_calls_per_org() {
     for i in 0..3 {
         call(&w, &w.a, &format!("+1555123000{i}"), "botox").await;
     }
-    crm::call_logs::record(
-        &w.gw.state.db,
-        org(&w.a),
-        crm::call_logs::NewCallLog {
-            phone_number: Some("+15551239999".into()),
-            duration_seconds: Some(60),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    w.gw.state
+        .db
+        .tenant(org(&w.a), async |tx| {
+            crm::call_logs::record(
+                tx,
+                crm::call_logs::NewCallLog {
+                    phone_number: Some("+15551239999".into()),
+                    duration_seconds: Some(60),
+                    ..Default::default()
+                },
+            )
+            .await
+        })
+        .await
+        .unwrap();
     let stats =
         w.gw.get("/api/calls-dashboard/stats", Some(&w.a_user.token))
             .await;
@@ -962,16 +970,18 @@ async fn the_call_list_filters_by_outcome_sentiment_and_contact_per_org() {
         let db = w.gw.state.db.clone();
         let org = org(&w.a);
         async move {
-            crm::call_logs::record(
-                &db,
-                org,
-                crm::call_logs::NewCallLog {
-                    phone_number: Some("+15551230100".into()),
-                    outcome: Some(outcome.into()),
-                    contact_id: contact,
-                    ..Default::default()
-                },
-            )
+            db.tenant(org, async |tx| {
+                crm::call_logs::record(
+                    tx,
+                    crm::call_logs::NewCallLog {
+                        phone_number: Some("+15551230100".into()),
+                        outcome: Some(outcome.into()),
+                        contact_id: contact,
+                        ..Default::default()
+                    },
+                )
+                .await
+            })
             .await
             .unwrap()
             .id
@@ -1152,17 +1162,22 @@ async fn google_busy_times_hide_slots_and_confirmed_bookings_reach_the_calendar(
 #[tokio::test(flavor = "multi_thread")]
 async fn one_automatic_sms_per_contact_per_hour_and_share_links_expire() {
     let w = world().await;
-    let contact = crm::contacts::create(
-        &w.gw.state.db,
-        org(&w.a),
-        crm::contacts::NewContact {
-            name: "Hot Lead".into(),
-            phone: "+15551230077".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let contact =
+        w.gw.state
+            .db
+            .tenant(org(&w.a), async |tx| {
+                crm::contacts::create(
+                    tx,
+                    crm::contacts::NewContact {
+                        name: "Hot Lead".into(),
+                        phone: "+15551230077".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+            })
+            .await
+            .unwrap();
     let subject = messaging::Subject {
         contact_id: Some(contact.id),
         ..Default::default()
@@ -1242,17 +1257,22 @@ async fn one_automatic_sms_per_contact_per_hour_and_share_links_expire() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_booking_names_an_anonymous_caller_but_never_renames_a_known_one() {
     let w = world().await;
-    let anonymous = crm::contacts::create(
-        &w.gw.state.db,
-        org(&w.a),
-        crm::contacts::NewContact {
-            name: crm::contacts::UNKNOWN_CALLER.into(),
-            phone: "+15551230099".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let anonymous =
+        w.gw.state
+            .db
+            .tenant(org(&w.a), async |tx| {
+                crm::contacts::create(
+                    tx,
+                    crm::contacts::NewContact {
+                        name: crm::contacts::UNKNOWN_CALLER.into(),
+                        phone: "+15551230099".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+            })
+            .await
+            .unwrap();
     let at = next_weekday_utc(10);
     for (name, email, offset) in [
         ("Jane Roe", Some("jane@example.com"), 0),
