@@ -77,10 +77,15 @@ fn main() {
         };
         let mut key = String::new();
         for i in 0..50 {
-            let app = db.tenant(org_id, async |tx| apps::create(tx, &format!("App {i}"), &by).await)
+            let name = format!("App {i}");
+            let app = db
+                .tenant(org_id, async |tx| apps::create(tx, &name, &by).await)
                 .await
                 .unwrap();
-            key = api_keys::issue(&db, &pepper, org_id, app.id, &by)
+            key = db
+                .tenant(org_id, async |tx| {
+                    api_keys::issue(tx, &pepper, app.id, &by).await
+                })
                 .await
                 .unwrap()
                 .key

@@ -203,96 +203,86 @@ pub struct IssuedKey {
     pub rotated_at: DateTime<Utc>,
 }
 
-/// Issues a key for an app of `org_id`, replacing (rotating) any current one: the old key stops
+/// Issues a key for one of the organization's apps, replacing (rotating) any current one: the old key stops
 /// working at once. Audited as `created` or `rotated` (and in the organization's trail as
 /// `app_key.created` or `app_key.rotated`).
 ///
 /// # Errors
-/// [`TenancyError::NotFound`] for an app not in `org_id`; [`TenancyError::Db`].
+/// [`TenancyError::NotFound`] for an app of another organization; [`TenancyError::Db`].
 pub async fn issue(
-    db: &Db,
+    tx: &mut TenantTx,
     pepper: &ApiKeyPepper,
-    org_id: OrgId,
     app_id: Uuid,
     by: &ChangedBy,
 ) -> Result<IssuedKey, TenancyError> {
+    let org_id = tx.org();
     let key = PlainApiKey::generate()?;
     let new_hash = pepper.hash(key.expose());
     let new_hint = hint(key.expose());
-    let (app, action, rotated_at) = db
-        .tenant(org_id, async move |tx| {
-            let current = apps::lock(tx, app_id).await?;
-            let action = if current.api_key_hint.is_some() {
-                "app_key.rotated"
-            } else {
-                "app_key.created"
-            };
-            let now = Utc::now();
-            let app: App = diesel::update(
-                apps_table::table
-                    .filter(apps_table::id.eq(app_id))
-                    .filter(apps_table::org_id.eq(org_id.0)),
-            )
-            .set((
-                apps_table::api_key_hash.eq(Some(new_hash)),
-                apps_table::api_key_hint.eq(Some(&new_hint)),
-                apps_table::api_key_rotated_at.eq(Some(now)),
-            ))
-            .returning(App::as_returning())
-            .get_result(tx)
-            .await?;
-            let hints = (current.api_key_hint, Some(new_hint));
-            audit(tx, app_id, action, hints, by).await?;
-            Ok::<_, TenancyError>((app, short_action(action), now))
-        })
-        .await?;
+    let current = apps::lock(tx, app_id).await?;
+    let action = if current.api_key_hint.is_some() {
+        "app_key.rotated"
+    } else {
+        "app_key.created"
+    };
+    let now = Utc::now();
+    let app: App = diesel::update(
+        apps_table::table
+            .filter(apps_table::id.eq(app_id))
+            .filter(apps_table::org_id.eq(org_id.0)),
+    )
+    .set((
+        apps_table::api_key_hash.eq(Some(new_hash)),
+        apps_table::api_key_hint.eq(Some(&new_hint)),
+        apps_table::api_key_rotated_at.eq(Some(now)),
+    ))
+    .returning(App::as_returning())
+    .get_result(tx)
+    .await?;
+    let hints = (current.api_key_hint, Some(new_hint));
+    audit(tx, app_id, action, hints, by).await?;
+    let action = short_action(action);
     tracing::info!(org_id = %org_id, app_id = %app_id, action, "API key issued");
     Ok(IssuedKey {
         key,
         app,
         action,
-        rotated_at,
+        rotated_at: now,
     })
 }
 
 /// Revokes an app's key: it stops working at once. Audited as `revoked` (`app_key.revoked`).
 ///
 /// # Errors
-/// [`TenancyError::NotFound`] for an app not in `org_id`; [`TenancyError::Invalid`] when the app
+/// [`TenancyError::NotFound`] for an app of another organization; [`TenancyError::Invalid`] when the app
 /// has no key; [`TenancyError::Db`].
 pub async fn revoke(
-    db: &Db,
-    org_id: OrgId,
+    tx: &mut TenantTx,
     app_id: Uuid,
     by: &ChangedBy,
 ) -> Result<(App, DateTime<Utc>), TenancyError> {
-    let result = db
-        .tenant(org_id, async move |tx| {
-            let current = apps::lock(tx, app_id).await?;
-            let Some(old_hint) = current.api_key_hint else {
-                return Err(TenancyError::Invalid(
-                    "this app has no active API key".into(),
-                ));
-            };
-            let app: App = diesel::update(
-                apps_table::table
-                    .filter(apps_table::id.eq(app_id))
-                    .filter(apps_table::org_id.eq(org_id.0)),
-            )
-            .set((
-                apps_table::api_key_hash.eq(None::<Vec<u8>>),
-                apps_table::api_key_hint.eq(None::<String>),
-            ))
-            .returning(App::as_returning())
-            .get_result(tx)
-            .await?;
-            let now = Utc::now();
-            audit(tx, app_id, "app_key.revoked", (Some(old_hint), None), by).await?;
-            Ok::<_, TenancyError>((app, now))
-        })
-        .await?;
+    let org_id = tx.org();
+    let current = apps::lock(tx, app_id).await?;
+    let Some(old_hint) = current.api_key_hint else {
+        return Err(TenancyError::Invalid(
+            "this app has no active API key".into(),
+        ));
+    };
+    let app: App = diesel::update(
+        apps_table::table
+            .filter(apps_table::id.eq(app_id))
+            .filter(apps_table::org_id.eq(org_id.0)),
+    )
+    .set((
+        apps_table::api_key_hash.eq(None::<Vec<u8>>),
+        apps_table::api_key_hint.eq(None::<String>),
+    ))
+    .returning(App::as_returning())
+    .get_result(tx)
+    .await?;
+    audit(tx, app_id, "app_key.revoked", (Some(old_hint), None), by).await?;
     tracing::info!(org_id = %org_id, app_id = %app_id, "API key revoked");
-    Ok(result)
+    Ok((app, Utc::now()))
 }
 
 /// Records an app key event (`app_key.<action>`) in the app's `api_key_audit_log` (as
@@ -343,14 +333,12 @@ pub struct KeyStatus {
 /// Days after which rotation is recommended (seed 000, "Production Deployment").
 pub const ROTATION_RECOMMENDED_DAYS: i64 = 90;
 
-/// The key status of an app of `org_id`.
+/// The key status of one of the organization's apps.
 ///
 /// # Errors
 /// [`TenancyError::NotFound`]; [`TenancyError::Db`].
-pub async fn status(db: &Db, org_id: OrgId, app_id: Uuid) -> Result<KeyStatus, TenancyError> {
-    let app = db
-        .tenant(org_id, async |tx| apps::get(tx, app_id).await)
-        .await?;
+pub async fn status(tx: &mut TenantTx, app_id: Uuid) -> Result<KeyStatus, TenancyError> {
+    let app = apps::get(tx, app_id).await?;
     let has_key = app.api_key_hint.is_some();
     let action_needed = if !app.is_active {
         Some("app_inactive")
@@ -398,36 +386,32 @@ pub struct AuditEntry {
 /// A page of the audit log, newest first, and the total count.
 ///
 /// # Errors
-/// [`TenancyError::NotFound`] for an app not in `org_id`; [`TenancyError::Db`].
+/// [`TenancyError::NotFound`] for an app of another organization; [`TenancyError::Db`].
 pub async fn audit_log(
-    db: &Db,
-    org_id: OrgId,
+    tx: &mut TenantTx,
     app_id: Uuid,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<AuditEntry>, i64), TenancyError> {
-    db.tenant(org_id, async |tx| apps::get(tx, app_id).await)
+    let org_id = tx.org();
+    apps::get(tx, app_id).await?;
+    let scoped = || {
+        api_key_audit_log::table
+            .filter(api_key_audit_log::org_id.eq(org_id.0))
+            .filter(api_key_audit_log::app_id.eq(app_id))
+    };
+    let entries = scoped()
+        .order((
+            api_key_audit_log::performed_at.desc(),
+            api_key_audit_log::id.desc(),
+        ))
+        .limit(limit)
+        .offset(offset)
+        .select(AuditEntry::as_select())
+        .load(tx)
         .await?;
-    db.tenant(org_id, async move |tx| {
-        let scoped = || {
-            api_key_audit_log::table
-                .filter(api_key_audit_log::org_id.eq(org_id.0))
-                .filter(api_key_audit_log::app_id.eq(app_id))
-        };
-        let entries = scoped()
-            .order((
-                api_key_audit_log::performed_at.desc(),
-                api_key_audit_log::id.desc(),
-            ))
-            .limit(limit)
-            .offset(offset)
-            .select(AuditEntry::as_select())
-            .load(tx)
-            .await?;
-        let total = scoped().count().get_result(tx).await?;
-        Ok((entries, total))
-    })
-    .await
+    let total = scoped().count().get_result(tx).await?;
+    Ok((entries, total))
 }
 
 #[cfg(test)]

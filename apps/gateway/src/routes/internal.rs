@@ -140,14 +140,14 @@ async fn issue_key(
     Origin(origin): Origin,
     app_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = api_keys::issue(
-        &state.db,
-        &state.auth.api_key_pepper,
-        admin.org_id,
-        app_id.into_inner(),
-        &admin.changed_by(origin),
-    )
-    .await?;
+    let by = admin.changed_by(origin);
+    let pepper = &state.auth.api_key_pepper;
+    let issued = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            api_keys::issue(tx, pepper, app_id.into_inner(), &by).await
+        })
+        .await?;
     let verb = if issued.action == "created" {
         "created"
     } else {
@@ -183,13 +183,12 @@ async fn revoke_key(
     Origin(origin): Origin,
     app_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (app, revoked_at) = api_keys::revoke(
-        &state.db,
-        admin.org_id,
-        app_id.into_inner(),
-        &admin.changed_by(origin),
-    )
-    .await?;
+    let (app, revoked_at) = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            api_keys::revoke(tx, app_id.into_inner(), &admin.changed_by(origin)).await
+        })
+        .await?;
     Ok(reply::ok(RevokedKeyResponse {
         message: "API key revoked. App cannot authenticate until new key is generated.".into(),
         app_id: app.id,
@@ -211,7 +210,12 @@ async fn key_status(
     RoleAtLeast(admin): AdminUser,
     app_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let status = api_keys::status(&state.db, admin.org_id, app_id.into_inner()).await?;
+    let status = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            api_keys::status(tx, app_id.into_inner()).await
+        })
+        .await?;
     Ok(reply::ok(KeyStatusResponse {
         app_id: status.app.id,
         app_name: status.app.name,
@@ -242,8 +246,12 @@ async fn key_audit(
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = page(query.limit, query.offset, 50)?;
     let app_id = app_id.into_inner();
-    let (entries, total) =
-        api_keys::audit_log(&state.db, admin.org_id, app_id, limit, offset).await?;
+    let (entries, total) = state
+        .db
+        .tenant(admin.org_id, async |tx| {
+            api_keys::audit_log(tx, app_id, limit, offset).await
+        })
+        .await?;
     Ok(reply::ok(AuditLogResponse {
         app_id,
         audit_log: entries.into_iter().map(Into::into).collect(),
