@@ -624,7 +624,11 @@ pub struct CallAnalysis<'a> {
     pub lead_score: i32,
 }
 
-/// Records a call's end-of-call analysis on its row (seed 001 §16 data flow).
+/// Records a call's end-of-call analysis on its row (seed 001 §16 data flow). A recording URL,
+/// a duration and a contact already on the row are kept when the analysis has none; a row once
+/// booked stays booked; the lead score is merged into `metadata`. One statement of diesel's
+/// query builder, so it is prepared once per connection (issue 22: no per-call raw SQL on the
+/// report path).
 ///
 /// # Errors
 /// [`CrmError::Db`].
@@ -633,39 +637,50 @@ pub async fn record_analysis_on(
     id: Uuid,
     a: &CallAnalysis<'_>,
 ) -> Result<(), CrmError> {
+    use call_logs as c;
+    use diesel::{IntoSql, PgJsonbExpressionMethods};
     let org = tx.org();
-    use diesel::sql_types::{Bool, Int4, Int8, Text};
-    diesel::sql_query(
-        "UPDATE call_logs SET outcome = $3, outcome_summary = $4, transcript = $5, \
-           recording_url = COALESCE($6, recording_url), recording_status = $7, \
-           duration_seconds = COALESCE($8, duration_seconds), total_cost = $9, \
-           sentiment = $10, sentiment_label = $10, sentiment_score = $11, \
-           sentiment_summary = $12, sentiment_urgency = $13, \
-           booking_confirmed = booking_confirmed OR $14, financial_value_minor = $15, \
-           contact_id = COALESCE(contact_id, $16), \
-           metadata = metadata || jsonb_build_object('lead_score', $17) \
-         WHERE org_id = $1 AND id = $2",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(org.0)
-    .bind::<diesel::sql_types::Uuid, _>(id)
-    .bind::<Text, _>(a.outcome)
-    .bind::<Nullable<Text>, _>(a.summary.clone())
-    .bind::<Nullable<Text>, _>(a.transcript.clone())
-    .bind::<Nullable<Text>, _>(a.recording_url.clone())
-    .bind::<Text, _>(a.recording_status)
-    .bind::<Nullable<Int4>, _>(a.duration_seconds)
-    .bind::<Double, _>(a.cost_usd)
-    .bind::<Nullable<Text>, _>(a.sentiment.clone())
-    .bind::<Nullable<Double>, _>(a.sentiment_score)
-    .bind::<Nullable<Text>, _>(a.sentiment_summary.clone())
-    .bind::<Nullable<Text>, _>(a.sentiment_urgency.clone())
-    .bind::<Bool, _>(a.booked)
-    .bind::<Int8, _>(a.value_minor)
-    .bind::<Nullable<diesel::sql_types::Uuid>, _>(a.contact_id)
-    .bind::<Int4, _>(a.lead_score)
-    .execute(tx)
-    .await?;
+    let lead_score = serde_json::json!({ "lead_score": a.lead_score });
+    diesel::update(c::table.filter(c::org_id.eq(org.0)).filter(c::id.eq(id)))
+        .set((
+            (
+                c::outcome.eq(a.outcome),
+                c::outcome_summary.eq(a.summary.as_deref()),
+                c::transcript.eq(a.transcript.as_deref()),
+                c::recording_url.eq(keep::coalesce(a.recording_url.as_deref(), c::recording_url)),
+                c::recording_status.eq(a.recording_status),
+                c::duration_seconds.eq(keep::coalesce(a.duration_seconds, c::duration_seconds)),
+                c::total_cost.eq(a.cost_usd),
+            ),
+            (
+                c::sentiment.eq(a.sentiment.as_deref()),
+                c::sentiment_label.eq(a.sentiment.as_deref()),
+                c::sentiment_score.eq(a.sentiment_score),
+                c::sentiment_summary.eq(a.sentiment_summary.as_deref()),
+                c::sentiment_urgency.eq(a.sentiment_urgency.as_deref()),
+            ),
+            (
+                c::booking_confirmed
+                    .eq(c::booking_confirmed.or(a.booked.into_sql::<diesel::sql_types::Bool>())),
+                c::financial_value_minor.eq(a.value_minor),
+                c::contact_id.eq(keep::coalesce(c::contact_id, a.contact_id)),
+                c::metadata.eq(c::metadata.concat(lead_score)),
+            ),
+        ))
+        .execute(tx)
+        .await?;
     Ok(())
+}
+
+/// SQL's `COALESCE` over two nullable values of one type, for "keep what the row has".
+mod keep {
+    diesel::define_sql_function! {
+        /// `COALESCE(first, second)`: `first` unless it is `NULL`.
+        fn coalesce<T: diesel::sql_types::SingleValue>(
+            first: diesel::sql_types::Nullable<T>,
+            second: diesel::sql_types::Nullable<T>,
+        ) -> diesel::sql_types::Nullable<T>;
+    }
 }
 
 // ── Call-backs: outbound rows we open before Vapi knows the call ─────────────────────────────

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::schema::jobs;
+use chrono::{DateTime, Utc};
 use db::{DbError, OrgId, SystemOp};
-use diesel::ExpressionMethods;
-use diesel::sql_types::{Double, Text};
+use diesel::pg::data_types::PgInterval;
+use diesel::sql_types::Timestamptz;
+use diesel::{ExpressionMethods, IntoSql};
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use tokio::sync::watch;
@@ -463,22 +465,20 @@ impl Runner {
             .waker
             .db()
             .tenant(org, async move |tx| {
-                diesel::sql_query(
-                    "UPDATE jobs
-                        SET status = CASE WHEN $1 THEN 'dead' ELSE 'pending' END,
-                            run_at = now() + make_interval(secs => $2),
-                            last_error = $3, locked_by = NULL, locked_until = NULL
-                      WHERE id = $4 AND org_id = $5 AND status = 'running' AND locked_by = $6",
-                )
-                .bind::<diesel::sql_types::Bool, _>(dead)
-                .bind::<Double, _>(delay.as_secs_f64())
-                .bind::<Text, _>(message)
-                .bind::<diesel::sql_types::Uuid, _>(id)
-                .bind::<diesel::sql_types::Uuid, _>(org.0)
-                .bind::<Text, _>(worker)
-                .execute(tx)
-                .await
-                .map_err(DbError::Query)
+                let retry_in = PgInterval::from_microseconds(
+                    i64::try_from(delay.as_micros()).unwrap_or(i64::MAX),
+                );
+                diesel::update(held(org.0, id, worker))
+                    .set((
+                        jobs::status.eq(if dead { "dead" } else { "pending" }),
+                        jobs::run_at.eq(diesel::dsl::now.into_sql::<Timestamptz>() + retry_in),
+                        jobs::last_error.eq(message),
+                        jobs::locked_by.eq(None::<String>),
+                        jobs::locked_until.eq(None::<DateTime<Utc>>),
+                    ))
+                    .execute(tx)
+                    .await
+                    .map_err(DbError::Query)
             })
             .await;
         if let Err(e) = recorded {
