@@ -217,7 +217,7 @@ async fn audit_key_write(req: &HttpRequest, key: KeyPrincipal, status: StatusCod
     if let Err(e) = state
         .db
         .tenant(key.org_id, async |tx| {
-            audit::record(tx, origin, record).await
+            audit::record(tx, &origin, record).await
         })
         .await
     {

@@ -400,7 +400,7 @@ async fn audit(
         ))
         .execute(tx)
         .await?;
-    by.record_on(tx, action, Some(provider.as_str().to_owned()), trail)
+    by.record(tx, action, Some(provider.as_str().to_owned()), trail)
         .await?;
     Ok(())
 }

@@ -365,7 +365,7 @@ pub struct CallSummary {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn recent_summaries_on(
+pub async fn recent_summaries(
     tx: &mut TenantTx,
     contact: Uuid,
     except_vapi_call: Option<&str>,
@@ -412,7 +412,7 @@ pub async fn recent_summaries_on(
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn mark_booked_on(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
+pub async fn mark_booked(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
     let org = tx.org();
     diesel::update(one(org.0, id))
         .set(call_logs::booking_confirmed.eq(true))
@@ -426,7 +426,7 @@ pub async fn mark_booked_on(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError>
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn log_transfer_on(
+pub async fn log_transfer(
     tx: &mut TenantTx,
     id: Uuid,
     to: &str,
@@ -470,7 +470,7 @@ pub struct VapiCallRow<'a> {
     pub metadata: serde_json::Value,
 }
 
-/// The row after [`upsert_vapi_on`].
+/// The row after [`upsert_vapi`].
 #[derive(Debug, Clone)]
 pub struct UpsertedCall {
     /// Our id.
@@ -496,28 +496,28 @@ pub struct UpsertedCall {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn upsert_vapi_on(
+pub async fn upsert_vapi(
     tx: &mut TenantTx,
     row: &VapiCallRow<'_>,
 ) -> Result<Option<UpsertedCall>, CrmError> {
-    upsert_vapi(tx, row, false).await
+    upsert_vapi_row(tx, row, false).await
 }
 
-/// [`upsert_vapi_on`] for an `end-of-call-report`, which also marks the row as having its
+/// [`upsert_vapi`] for an `end-of-call-report`, which also marks the row as having its
 /// report: `None` when the report was stored already (a redelivery: nothing is written and no
 /// row is locked) or the id belongs to another organization. Issue 22, "acknowledge in one
 /// commit".
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn store_report_on(
+pub async fn store_report(
     tx: &mut TenantTx,
     row: &VapiCallRow<'_>,
 ) -> Result<Option<UpsertedCall>, CrmError> {
-    upsert_vapi(tx, row, true).await
+    upsert_vapi_row(tx, row, true).await
 }
 
-/// The SQL function behind [`upsert_vapi_on`] (its 14 parameters are the function's).
+/// The SQL function behind [`upsert_vapi`] (its 14 parameters are the function's).
 #[allow(clippy::too_many_arguments)]
 mod sql {
     use diesel::sql_types::Nullable;
@@ -553,7 +553,7 @@ mod sql {
 }
 use sql::call_logs_upsert_vapi_fn;
 
-async fn upsert_vapi(
+async fn upsert_vapi_row(
     tx: &mut TenantTx,
     row: &VapiCallRow<'_>,
     report: bool,
@@ -632,7 +632,7 @@ pub struct CallAnalysis<'a> {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn record_analysis_on(
+pub async fn record_analysis(
     tx: &mut TenantTx,
     id: Uuid,
     a: &CallAnalysis<'_>,
@@ -703,7 +703,7 @@ pub struct CallBackRow {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn find_call_back_on(
+pub async fn find_call_back(
     tx: &mut TenantTx,
     idempotency_key: Option<&str>,
     contact: Uuid,
@@ -754,7 +754,7 @@ pub async fn find_call_back_on(
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn open_call_back_on(
+pub async fn open_call_back(
     tx: &mut TenantTx,
     contact: &crate::contacts::Contact,
     metadata: serde_json::Value,
@@ -787,7 +787,7 @@ pub async fn open_call_back_on(
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn claim_call_back_on(
+pub async fn claim_call_back(
     tx: &mut TenantTx,
     id: Uuid,
     at: DateTime<Utc>,
@@ -814,7 +814,7 @@ struct StatusRow {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn call_back_placed_on(
+pub async fn call_back_placed(
     tx: &mut TenantTx,
     id: Uuid,
     vapi_call_id: Option<&str>,
@@ -841,7 +841,7 @@ pub async fn call_back_placed_on(
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn call_back_failed_on(tx: &mut TenantTx, id: Uuid, error: &str) -> Result<(), CrmError> {
+pub async fn call_back_failed(tx: &mut TenantTx, id: Uuid, error: &str) -> Result<(), CrmError> {
     let org = tx.org();
     use diesel::sql_types::Jsonb;
     diesel::update(one(org.0, id).filter(call_logs::status.eq("pending")))

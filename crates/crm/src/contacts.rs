@@ -241,7 +241,7 @@ pub async fn create(tx: &mut TenantTx, new: NewContact) -> Result<Contact, CrmEr
         .get_result(tx)
         .await
         .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
-    emit_on(tx, "contact.created", &created).await?;
+    emit(tx, "contact.created", &created).await?;
     Ok(created)
 }
 
@@ -250,7 +250,7 @@ pub async fn create(tx: &mut TenantTx, new: NewContact) -> Result<Contact, CrmEr
 ///
 /// # Errors
 /// [`CrmError::Db`].
-async fn emit_on(
+async fn emit(
     tx: &mut TenantTx,
     event_type: &'static str,
     contact: &Contact,
@@ -308,7 +308,7 @@ pub const UNKNOWN_CALLER: &str = "Unknown Caller";
 ///
 /// # Errors
 /// [`CrmError::Invalid`] for an email that is not one, [`CrmError::Db`].
-pub async fn find_or_create_on(
+pub async fn find_or_create(
     tx: &mut TenantTx,
     name: &str,
     phone: &str,
@@ -332,7 +332,7 @@ pub async fn find_or_create_on(
         .await?
         .ok_or(CrmError::NotFound("contact"))?;
     if inserted == 1 {
-        emit_on(tx, "contact.created", &found).await?;
+        emit(tx, "contact.created", &found).await?;
     }
     let learns_name =
         found.name == UNKNOWN_CALLER && !name.trim().is_empty() && name != UNKNOWN_CALLER;
@@ -352,7 +352,7 @@ pub async fn find_or_create_on(
         .returning(Contact::as_returning())
         .get_result(tx)
         .await?;
-    emit_on(tx, "contact.updated", &learned).await?;
+    emit(tx, "contact.updated", &learned).await?;
     Ok(learned)
 }
 
@@ -361,7 +361,7 @@ pub async fn find_or_create_on(
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn mark_booked_on(
+pub async fn mark_booked(
     tx: &mut TenantTx,
     contact: &Contact,
     at: DateTime<Utc>,
@@ -380,7 +380,7 @@ pub async fn mark_booked_on(
         .await
         .optional()?;
     if let Some(booked) = booked.filter(|_| contact.lead_status != "booked") {
-        emit_on(tx, "contact.updated", &booked).await?;
+        emit(tx, "contact.updated", &booked).await?;
     }
     Ok(())
 }
@@ -489,7 +489,7 @@ pub async fn update(tx: &mut TenantTx, id: Uuid, patch: ContactPatch) -> Result<
         .get_result(tx)
         .await
         .map_err(|e| unique_as(e, "contacts_org_phone_key", CrmError::PhoneTaken))?;
-    emit_on(tx, "contact.updated", &updated).await?;
+    emit(tx, "contact.updated", &updated).await?;
     Ok(updated)
 }
 
@@ -540,7 +540,7 @@ diesel::define_sql_function! {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn touch_caller_on(
+pub async fn touch_caller(
     tx: &mut TenantTx,
     phone: &str,
     name: &str,
@@ -571,7 +571,7 @@ pub async fn touch_caller_on(
     .get_result(tx)
     .await?;
     if inserted == 1 {
-        emit_on(tx, "contact.created", &caller).await?;
+        emit(tx, "contact.created", &caller).await?;
     }
     Ok(caller)
 }
@@ -591,7 +591,7 @@ pub enum CallerKey {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn look_up_on(tx: &mut TenantTx, key: &CallerKey) -> Result<Vec<Contact>, CrmError> {
+pub async fn look_up(tx: &mut TenantTx, key: &CallerKey) -> Result<Vec<Contact>, CrmError> {
     let org = tx.org();
     let q = contacts::table
         .filter(contacts::org_id.eq(org.0))
@@ -613,7 +613,7 @@ pub async fn look_up_on(tx: &mut TenantTx, key: &CallerKey) -> Result<Vec<Contac
 ///
 /// # Errors
 /// [`CrmError::NotFound`], [`CrmError::Db`].
-pub async fn lock_on(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
+pub async fn lock(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
     let org = tx.org();
     one(org.0, id)
         .select(contacts::id)
@@ -629,7 +629,7 @@ pub async fn lock_on(tx: &mut TenantTx, id: Uuid) -> Result<(), CrmError> {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn mark_called_back_on(
+pub async fn mark_called_back(
     tx: &mut TenantTx,
     id: Uuid,
     at: DateTime<Utc>,
@@ -666,7 +666,7 @@ pub struct CallVerdict<'a> {
 ///
 /// # Errors
 /// [`CrmError::Db`].
-pub async fn record_call_on(
+pub async fn record_call(
     tx: &mut TenantTx,
     id: Uuid,
     verdict: CallVerdict<'_>,
@@ -690,7 +690,7 @@ pub async fn record_call_on(
         .await
         .optional()?;
     if let Some(contact) = recorded {
-        emit_on(tx, "contact.updated", &contact).await?;
+        emit(tx, "contact.updated", &contact).await?;
     }
     Ok(())
 }

@@ -103,7 +103,7 @@ pub async fn list(
     let mut users: Vec<i64> = calls.iter().filter_map(|c| c.dialpad_user_id).collect();
     users.sort_unstable();
     users.dedup();
-    let crm_users = user_mapping::crm_users_on(tx, app, &users).await?;
+    let crm_users = user_mapping::crm_users(tx, app, &users).await?;
     for call in &mut calls {
         call.crm_user_id = call
             .dialpad_user_id

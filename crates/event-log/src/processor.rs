@@ -67,8 +67,8 @@ pub async fn apply(db: &Db, job: Job) -> Result<Done, Failure> {
     let claimed = job.clone();
     let applied = db
         .tenant(org, async move |tx| {
-            apply_events_on(tx, &[event_id]).await?;
-            claimed.complete_on(tx).await.map_err(job_error)
+            apply_events(tx, &[event_id]).await?;
+            claimed.complete(tx).await.map_err(job_error)
         })
         .await;
     match applied {
@@ -95,8 +95,8 @@ pub async fn apply_batch(db: &Db, batch: Arc<Vec<Job>>) -> Result<(), Failure> {
     };
     let ids = batch.iter().map(event_id).collect::<Result<Vec<_>, _>>()?;
     db.tenant(org, async move |tx| {
-        apply_events_on(tx, &ids).await?;
-        jobs::complete_batch_on(tx, &batch).await.map_err(job_error)
+        apply_events(tx, &ids).await?;
+        jobs::complete_batch(tx, &batch).await.map_err(job_error)
     })
     .await
     .map_err(|e| match e {
@@ -115,7 +115,7 @@ fn event_id(job: &Job) -> Result<Uuid, Failure> {
 
 /// Applies the events `ids` that are still `pending`, in the order given, and marks them
 /// `done` (one read and one update for all of them; an event already closed is skipped).
-async fn apply_events_on(tx: &mut TenantTx, ids: &[Uuid]) -> Result<(), EventLogError> {
+async fn apply_events(tx: &mut TenantTx, ids: &[Uuid]) -> Result<(), EventLogError> {
     let org = tx.org();
     let mut open: HashMap<Uuid, (Uuid, serde_json::Value)> = webhook_events::table
         .filter(webhook_events::id.eq_any(ids))
@@ -155,7 +155,7 @@ async fn dead_letter(
     let org = job.org;
     db.tenant(org, async move |tx| {
         close_events(tx, &[event_id], "dead", Some(message)).await?;
-        job.complete_on(tx).await.map_err(job_error)
+        job.complete(tx).await.map_err(job_error)
     })
     .await
     .map_err(|e| match e {

@@ -104,7 +104,7 @@ pub async fn is_configured(tx: &mut TenantTx, app: Uuid) -> Result<bool, EventLo
 }
 
 async fn require_app(tx: &mut TenantTx, app: Uuid) -> Result<(), EventLogError> {
-    if tenancy::apps::exists_on(tx, app).await? {
+    if tenancy::apps::exists(tx, app).await? {
         Ok(())
     } else {
         Err(EventLogError::NotFound("app"))

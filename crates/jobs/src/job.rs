@@ -41,7 +41,7 @@ impl Job {
     /// # Errors
     /// [`JobError::LeaseLost`] when the lease expired and another worker claimed the job (the
     /// handler returns the error so that its transaction rolls back); [`JobError::Db`].
-    pub async fn complete_on(&self, tx: &mut TenantTx) -> Result<(), JobError> {
+    pub async fn complete(&self, tx: &mut TenantTx) -> Result<(), JobError> {
         debug_assert_eq!(
             tx.org(),
             self.org,
@@ -61,7 +61,7 @@ impl Job {
 /// # Errors
 /// [`JobError::LeaseLost`] when any job's lease moved to another worker (the handler returns
 /// the error so that its transaction rolls back); [`JobError::Db`].
-pub async fn complete_batch_on(tx: &mut TenantTx, batch: &[Job]) -> Result<(), JobError> {
+pub async fn complete_batch(tx: &mut TenantTx, batch: &[Job]) -> Result<(), JobError> {
     let Some(first) = batch.first() else {
         return Ok(());
     };
@@ -107,7 +107,7 @@ pub(crate) async fn delete_claimed(
 /// A handler's success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Done {
-    /// The handler deleted the job itself with [`Job::complete_on`] in its own transaction.
+    /// The handler deleted the job itself with [`Job::complete`] in its own transaction.
     Recorded,
     /// The runner deletes the job now.
     Finished,

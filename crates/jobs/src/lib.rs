@@ -10,10 +10,10 @@
 //!   lease), run each through the handler registered for its kind, and delete it when done. A
 //!   job whose worker died is claimed again when its lease expires: execution is at least once,
 //!   so a handler makes its effect idempotent, or records it together with
-//!   [`Job::complete_on`] in one transaction (exactly-once effect).
+//!   [`Job::complete`] in one transaction (exactly-once effect).
 //! - A kind registered with [`Runner::register_batched`] also has a batch handler: the jobs of
 //!   one claim that share its kind and organization run through it together, in enqueue order,
-//!   in one transaction that completes them all ([`complete_batch_on`]); when the batch fails,
+//!   in one transaction that completes them all ([`complete_batch`]); when the batch fails,
 //!   each of its jobs runs through the kind's single-job handler, which keeps the retry and
 //!   dead-letter policy per job.
 //! - Jobs with the same [`NewJob::order_key`] within a kind run one at a time in enqueue order.
@@ -35,7 +35,7 @@ mod waker;
 
 pub use enqueue::{NewJob, enqueue};
 pub use error::JobError;
-pub use job::{Done, Failure, Job, complete_batch_on};
+pub use job::{Done, Failure, Job, complete_batch};
 pub use policy::RetryPolicy;
 pub use runner::{Runner, RunnerConfig, RunnerHandle};
 pub use waker::Waker;

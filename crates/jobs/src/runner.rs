@@ -143,7 +143,7 @@ impl Runner {
 
     /// Runs jobs of `kind` like [`Runner::register`] and, when one claim holds several of the
     /// same organization, through `batch` together: `batch` gets them in enqueue order and
-    /// records their effects and their completion ([`crate::complete_batch_on`]) in one
+    /// records their effects and their completion ([`crate::complete_batch`]) in one
     /// transaction, all or nothing. When it fails, each job runs through `single` (whose
     /// failures are retried or dead-lettered per `policy`, job by job).
     #[must_use]

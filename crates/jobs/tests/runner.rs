@@ -2,7 +2,7 @@
 //! transaction, each job runs once across concurrent workers, a dead worker's job runs again
 //! after its lease while a live worker's long job keeps it, one key's jobs run in order (across
 //! a retry), the kind's retry policy and
-//! dead letter, exactly-once effect through `complete_on`, batches per organization (all or
+//! dead letter, exactly-once effect through `complete`, batches per organization (all or
 //! nothing, then one by one), the wake-up after commit and its
 //! coalescing, graceful shutdown, periodic tasks once per slot across instances, and tenant
 //! isolation of `jobs`.
@@ -378,7 +378,7 @@ async fn complete_on_commits_the_effect_with_the_completion_and_refuses_a_lost_l
                             .await
                             .map_err(DbError::Query)?;
                     }
-                    job.complete_on(tx).await
+                    job.complete(tx).await
                 })
                 .await?;
                 Ok(Done::Recorded)
@@ -442,7 +442,7 @@ fn batched_runner(db: &Db, seen: &Arc<Mutex<Seen>>) -> Runner {
             }
             db.tenant(job.org, async move |tx| {
                 jobs::enqueue(tx, NewJob::new("test.follow_up", json!({}))).await?;
-                job.complete_on(tx).await
+                job.complete(tx).await
             })
             .await?;
             Ok(Done::Recorded)
@@ -464,7 +464,7 @@ fn batched_runner(db: &Db, seen: &Arc<Mutex<Seen>>) -> Runner {
                         return Err(Failure::Retry("a bad job in the batch".into()));
                     }
                 }
-                jobs::complete_batch_on(tx, &batch).await?;
+                jobs::complete_batch(tx, &batch).await?;
                 Ok(())
             })
             .await

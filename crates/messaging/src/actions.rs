@@ -291,7 +291,7 @@ impl Messenger {
         self.db
             .tenant(org, async move |tx| {
                 let content = format!("Transcript of call {call_id} exported as .txt");
-                let id = Self::audit_on(
+                let id = Self::audit(
                     tx,
                     crate::AuditEntry {
                         method: "export",
@@ -403,7 +403,7 @@ impl Messenger {
         };
         self.db
             .tenant(org, async move |tx| {
-                scheduling::appointments::mark_confirmation_sent_on(tx, appointment_id)
+                scheduling::appointments::mark_confirmation_sent(tx, appointment_id)
                     .await
                     .map_err(MessagingError::from)
             })

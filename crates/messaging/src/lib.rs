@@ -156,7 +156,7 @@ impl Messenger {
 
     /// Writes the `pending` audit row and, as `message.<method>` on it, the organization's
     /// audit-trail entry (actor, address, request id), in the caller's transaction.
-    async fn audit_on(
+    async fn audit(
         tx: &mut TenantTx,
         entry: AuditEntry<'_>,
         subject: Subject,
@@ -199,8 +199,7 @@ impl Messenger {
             "contact_id": subject.contact_id, "call_id": subject.call_id,
             "appointment_id": subject.appointment_id,
         });
-        by.record_on(tx, action, Some(id.to_string()), detail)
-            .await?;
+        by.record(tx, action, Some(id.to_string()), detail).await?;
         Ok(id)
     }
 
@@ -273,9 +272,9 @@ impl Messenger {
             .db
             .tenant(org, async move |tx| {
                 if automatic && let Some(contact) = subject.contact_id {
-                    check_automatic_limit_on(tx, contact).await?;
+                    check_automatic_limit(tx, contact).await?;
                 }
-                Self::audit_on(
+                Self::audit(
                     tx,
                     AuditEntry {
                         method: "sms",
@@ -360,7 +359,7 @@ impl Messenger {
         let id = self
             .db
             .tenant(org, async move |tx| {
-                Self::audit_on(
+                Self::audit(
                     tx,
                     AuditEntry {
                         method,
@@ -424,7 +423,7 @@ impl Messenger {
 
 /// Under a per-contact advisory lock, in the caller's transaction: refuses a second automatic
 /// SMS to `contact` within an hour (seed 001 §15); failed ones do not count.
-async fn check_automatic_limit_on(tx: &mut TenantTx, contact: Uuid) -> Result<(), MessagingError> {
+async fn check_automatic_limit(tx: &mut TenantTx, contact: Uuid) -> Result<(), MessagingError> {
     let org = tx.org();
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
         .bind::<diesel::sql_types::Text, _>(contact.to_string())

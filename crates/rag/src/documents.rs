@@ -131,7 +131,7 @@ impl KnowledgeBase {
                     .optional()?;
                 match inserted {
                     Some(doc) => {
-                        crate::worker::queue_on(tx, doc.id).await?;
+                        crate::worker::queue(tx, doc.id).await?;
                         Ok(doc)
                     }
                     None => {
@@ -248,7 +248,7 @@ impl KnowledgeBase {
                 .await
                 .optional()?
                 .ok_or(RagError::NotFound)?;
-                crate::worker::queue_on(tx, id).await?;
+                crate::worker::queue(tx, id).await?;
                 Ok::<_, RagError>(doc)
             })
             .await?;

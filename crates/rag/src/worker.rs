@@ -45,7 +45,7 @@ pub const EMBED_SLICE: usize = 64;
 ///
 /// # Errors
 /// [`RagError::Db`].
-pub(crate) async fn queue_on(tx: &mut TenantTx, id: Uuid) -> Result<(), RagError> {
+pub(crate) async fn queue(tx: &mut TenantTx, id: Uuid) -> Result<(), RagError> {
     let job = jobs::NewJob::new(JOB_KIND, serde_json::json!({ "document_id": id }))
         .ordered_by(id.to_string());
     jobs::enqueue(tx, job).await?;
@@ -246,7 +246,7 @@ impl KnowledgeBase {
                     vectors: &vectors,
                     model: &model,
                 };
-                store_chunks_on(tx, (id, claimed_at), &indexed).await
+                store_chunks(tx, (id, claimed_at), &indexed).await
             })
             .await?;
         Ok(if stored {
@@ -268,7 +268,7 @@ struct Embedded<'a> {
 /// Replaces document `id`'s chunks and marks it `ready`, bumping the organization's index
 /// version, if the claim made at `claimed_at` still holds (a re-index or a delete ends it):
 /// whether it did.
-async fn store_chunks_on(
+async fn store_chunks(
     tx: &mut TenantTx,
     (id, claimed_at): (Uuid, DateTime<Utc>),
     embedded: &Embedded<'_>,

@@ -97,11 +97,7 @@ pub fn check_transition(from: &str, to: &str) -> Result<(), SchedulingError> {
 ///
 /// # Errors
 /// [`SchedulingError::NotFound`], [`SchedulingError::Db`].
-pub async fn get_on(
-    tx: &mut TenantTx,
-    id: Uuid,
-    lock: bool,
-) -> Result<Appointment, SchedulingError> {
+pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Appointment, SchedulingError> {
     let org = tx.org();
     let q = appointments::table
         .filter(appointments::org_id.eq(org.0))
@@ -132,7 +128,7 @@ pub struct AppointmentQuery {
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
-pub async fn list_on(
+pub async fn list(
     tx: &mut TenantTx,
     query: &AppointmentQuery,
     limit: i64,
@@ -172,7 +168,7 @@ pub async fn list_on(
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
-pub async fn mark_confirmation_sent_on(tx: &mut TenantTx, id: Uuid) -> Result<(), SchedulingError> {
+pub async fn mark_confirmation_sent(tx: &mut TenantTx, id: Uuid) -> Result<(), SchedulingError> {
     let org = tx.org();
     diesel::update(
         appointments::table
@@ -190,7 +186,7 @@ pub async fn mark_confirmation_sent_on(tx: &mut TenantTx, id: Uuid) -> Result<()
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
-pub async fn agent_booked_between_on(
+pub async fn agent_booked_between(
     tx: &mut TenantTx,
     contact: Uuid,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
@@ -225,7 +221,7 @@ pub struct CallerAppointment {
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
-pub async fn open_for_caller_on(
+pub async fn open_for_caller(
     tx: &mut TenantTx,
     said: &CallerAppointment,
 ) -> Result<Vec<Appointment>, SchedulingError> {
@@ -259,7 +255,7 @@ pub async fn open_for_caller_on(
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
-pub(crate) async fn emit_on(
+pub(crate) async fn emit(
     tx: &mut TenantTx,
     event_type: &'static str,
     a: &Appointment,

@@ -3,7 +3,7 @@
 //! as events.
 //!
 //! The outbox is a `calendar.sync` job of the platform's job runner, written in the
-//! appointment's own transaction ([`enqueue_on`]) and ordered per appointment. Its handler
+//! appointment's own transaction ([`enqueue`]) and ordered per appointment. Its handler
 //! ([`sync_job`]) works in the job's organization: `upsert` puts the event (`PUT events/{id}`, or
 //! `POST events` with that id when Google has none), `delete` removes it (a missing event counts
 //! as removed). The event id is the appointment id without dashes (base32hex-compatible), so a
@@ -178,7 +178,7 @@ pub fn event_id(appointment: Uuid) -> String {
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
-pub async fn enqueue_on(
+pub async fn enqueue(
     tx: &mut TenantTx,
     appointment: Uuid,
     action: &'static str,

@@ -251,7 +251,7 @@ impl Scheduler {
     /// [`SchedulingError::Db`].
     pub async fn settings(&self, org: OrgId) -> Result<Settings, SchedulingError> {
         self.db
-            .tenant(org, async move |tx| settings::get_on(tx).await)
+            .tenant(org, async move |tx| settings::get(tx).await)
             .await
     }
 
@@ -267,8 +267,8 @@ impl Scheduler {
         new.validate()?;
         self.db
             .tenant(org, async move |tx| {
-                settings::put_on(tx, &new).await?;
-                settings::get_on(tx).await
+                settings::put(tx, &new).await?;
+                settings::get(tx).await
             })
             .await
     }
@@ -387,7 +387,7 @@ impl Scheduler {
         let (settings, day, duration, own_busy) = self
             .db
             .tenant(org, async move |tx| {
-                let settings = settings::get_on(tx).await?;
+                let settings = settings::get(tx).await?;
                 let day = availability::resolve_date(&date, settings.time_zone, now)
                     .map_err(SchedulingError::Invalid)?;
                 let (_, _, duration) =
@@ -496,9 +496,7 @@ impl Scheduler {
             let (plan, step) = (plan.clone(), Arc::clone(&step));
             let result = self
                 .db
-                .tenant(org, async move |tx| {
-                    insert_booking_on(tx, &plan, &*step).await
-                })
+                .tenant(org, async move |tx| insert_booking(tx, &plan, &*step).await)
                 .await;
             match result {
                 Err(e) if is_contention(&e) && attempt < CONTENTION_RETRIES => {
@@ -542,7 +540,7 @@ impl Scheduler {
             let (id, name) = (request.service_id, request.service_name.clone());
             self.db
                 .tenant(org, async move |tx| {
-                    let settings = settings::get_on(tx).await?;
+                    let settings = settings::get(tx).await?;
                     let service = Self::service_for(tx, id, name.as_deref()).await?;
                     Ok::<_, SchedulingError>((settings, service))
                 })
@@ -624,8 +622,8 @@ impl Scheduler {
         let (settings, current) = self
             .db
             .tenant(org, async move |tx| {
-                let settings = settings::get_on(tx).await?;
-                let current = appointments::get_on(tx, id, false).await?;
+                let settings = settings::get(tx).await?;
+                let current = appointments::get(tx, id, false).await?;
                 Ok::<_, SchedulingError>((settings, current))
             })
             .await?;
@@ -650,7 +648,7 @@ impl Scheduler {
                 .db
                 .tenant(org, async move |tx| {
                     let times = (new_start, ends_at, blocked_until);
-                    move_on(tx, id, times, google).await
+                    move_appointment(tx, id, times, google).await
                 })
                 .await;
             match result {
@@ -697,7 +695,7 @@ impl Scheduler {
         let updated = self
             .db
             .tenant(org, async move |tx| {
-                let current = appointments::get_on(tx, id, true).await?;
+                let current = appointments::get(tx, id, true).await?;
                 let status = patch.status.clone().unwrap_or(current.status.clone());
                 appointments::check_transition(&current.status, &status)?;
                 let updated: Appointment = diesel::update(
@@ -718,16 +716,16 @@ impl Scheduler {
                 .await?;
                 if google && status != current.status {
                     match status.as_str() {
-                        "confirmed" => calendar::enqueue_on(tx, id, "upsert").await?,
+                        "confirmed" => calendar::enqueue(tx, id, "upsert").await?,
                         "cancelled" if current.status == "confirmed" => {
-                            calendar::enqueue_on(tx, id, "delete").await?;
+                            calendar::enqueue(tx, id, "delete").await?;
                         }
                         _ => {}
                     }
                 }
                 if status == "cancelled" && current.status != "cancelled" {
                     let event = "appointment.cancelled";
-                    appointments::emit_on(tx, event, &updated, None).await?;
+                    appointments::emit(tx, event, &updated, None).await?;
                 }
                 Ok(updated)
             })
@@ -760,9 +758,7 @@ impl Scheduler {
     /// [`SchedulingError::NotFound`], [`SchedulingError::Db`].
     pub async fn get(&self, org: OrgId, id: Uuid) -> Result<Appointment, SchedulingError> {
         self.db
-            .tenant(org, async move |tx| {
-                appointments::get_on(tx, id, false).await
-            })
+            .tenant(org, async move |tx| appointments::get(tx, id, false).await)
             .await
     }
 
@@ -787,7 +783,7 @@ impl Scheduler {
         }
         self.db
             .tenant(org, async move |tx| {
-                appointments::list_on(tx, &query, limit, offset).await
+                appointments::list(tx, &query, limit, offset).await
             })
             .await
     }
@@ -820,7 +816,7 @@ struct BookingPlan {
 /// The booking's transaction: under the organization's booking lock, links or creates the
 /// contact (status `booked`), inserts the appointment (the exclusion constraint refuses an
 /// overlap), queues its Google Calendar event, then runs `step`.
-async fn insert_booking_on(
+async fn insert_booking(
     tx: &mut TenantTx,
     plan: &BookingPlan,
     step: &BookingStep,
@@ -829,7 +825,7 @@ async fn insert_booking_on(
     lock_bookings(tx).await?;
     let request = &plan.request;
     let email = request.customer_email.as_deref();
-    let contact = crm::contacts::find_or_create_on(tx, &plan.name, &plan.phone, email).await?;
+    let contact = crm::contacts::find_or_create(tx, &plan.name, &plan.phone, email).await?;
     let appointment: Appointment = diesel::insert_into(appt::table)
         .values((
             appt::id.eq(Uuid::new_v4()),
@@ -850,19 +846,19 @@ async fn insert_booking_on(
         .returning(Appointment::as_returning())
         .get_result(tx)
         .await?;
-    crm::contacts::mark_booked_on(tx, &contact, plan.now).await?;
+    crm::contacts::mark_booked(tx, &contact, plan.now).await?;
     if plan.google && plan.status == "confirmed" {
-        calendar::enqueue_on(tx, appointment.id, "upsert").await?;
+        calendar::enqueue(tx, appointment.id, "upsert").await?;
     }
     step(tx, &appointment).await?;
-    appointments::emit_on(tx, "appointment.booked", &appointment, None).await?;
+    appointments::emit(tx, "appointment.booked", &appointment, None).await?;
     Ok(appointment)
 }
 
 /// Moves live appointment `id` to `times` (start, end, end of its buffer) under the booking
 /// lock, in the caller's transaction: queues the Google event's update when it is confirmed and
 /// `google` is connected, and emits `appointment.rescheduled` with the previous time.
-async fn move_on(
+async fn move_appointment(
     tx: &mut TenantTx,
     id: Uuid,
     times: (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
@@ -871,7 +867,7 @@ async fn move_on(
     let org = tx.org();
     let (new_start, ends_at, blocked_until) = times;
     lock_bookings(tx).await?;
-    let locked = appointments::get_on(tx, id, true).await?;
+    let locked = appointments::get(tx, id, true).await?;
     if !matches!(locked.status.as_str(), "pending" | "confirmed") {
         return Err(SchedulingError::InvalidTransition {
             from: locked.status,
@@ -893,9 +889,9 @@ async fn move_on(
     .get_result(tx)
     .await?;
     if google && updated.status == "confirmed" {
-        calendar::enqueue_on(tx, id, "upsert").await?;
+        calendar::enqueue(tx, id, "upsert").await?;
     }
     let previous = Some(locked.scheduled_time);
-    appointments::emit_on(tx, "appointment.rescheduled", &updated, previous).await?;
+    appointments::emit(tx, "appointment.rescheduled", &updated, previous).await?;
     Ok(updated)
 }

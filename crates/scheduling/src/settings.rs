@@ -135,7 +135,7 @@ type Row = (
 ///
 /// # Errors
 /// [`SchedulingError::Db`]; a stored row that no longer parses is a database error.
-pub async fn get_on(tx: &mut TenantTx) -> Result<Settings, SchedulingError> {
+pub async fn get(tx: &mut TenantTx) -> Result<Settings, SchedulingError> {
     let org = tx.org();
     let row: Option<Row> = scheduling_settings::table
         .filter(scheduling_settings::org_id.eq(org.0))
@@ -168,7 +168,7 @@ pub async fn get_on(tx: &mut TenantTx) -> Result<Settings, SchedulingError> {
 ///
 /// # Errors
 /// [`SchedulingError::Invalid`], [`SchedulingError::Db`].
-pub async fn put_on(tx: &mut TenantTx, settings: &Settings) -> Result<(), SchedulingError> {
+pub async fn put(tx: &mut TenantTx, settings: &Settings) -> Result<(), SchedulingError> {
     let org = tx.org();
     settings.validate()?;
     let hours = serde_json::to_value(&settings.business_hours)

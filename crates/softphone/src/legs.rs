@@ -155,7 +155,7 @@ impl LegUpdate {
 /// # Errors
 /// A database error.
 pub async fn directory(tx: &mut TenantTx) -> Result<Vec<Member>, SoftphoneError> {
-    Ok(tenancy::users::extension_directory_on(tx)
+    Ok(tenancy::users::extension_directory(tx)
         .await?
         .into_iter()
         .map(|(user_id, name, extension)| Member {
@@ -173,7 +173,7 @@ pub async fn directory(tx: &mut TenantTx) -> Result<Vec<Member>, SoftphoneError>
 /// A database error.
 pub async fn apply(tx: &mut TenantTx, update: &LegUpdate) -> Result<LegStatus, SoftphoneError> {
     let org = tx.org();
-    let user = tenancy::users::by_extension_on(tx, &update.extension).await?;
+    let user = tenancy::users::by_extension(tx, &update.extension).await?;
     diesel::insert_into(softphone_calls::table)
         .values((
             softphone_calls::org_id.eq(org.0),

@@ -128,7 +128,7 @@ impl Softphone {
         let extension: Option<String> = self
             .db
             .tenant(org, async move |tx| {
-                tenancy::users::active_extension_on(tx, user_id)
+                tenancy::users::active_extension(tx, user_id)
                     .await
                     .map_err(SoftphoneError::from)
             })

@@ -91,9 +91,7 @@ impl Telephony {
         let name = friendly_name.clone();
         let id = self
             .db
-            .tenant(org, async move |tx| {
-                reserve_on(tx, &p, name.as_deref()).await
-            })
+            .tenant(org, async move |tx| reserve(tx, &p, name.as_deref()).await)
             .await?;
 
         let (twilio, _) = self.twilio(org).await?;
@@ -430,7 +428,7 @@ impl Telephony {
 /// Under a per-number advisory lock: refuses a number already verified or asked for
 /// [`MAX_INITIATIONS_PER_HOUR`] times in the last hour, counts this request, and creates (or
 /// resets) the `pending` row the Twilio callback will name. Returns its id.
-async fn reserve_on(
+async fn reserve(
     tx: &mut TenantTx,
     phone: &str,
     name: Option<&str>,

@@ -309,7 +309,7 @@ async fn audit(
         ))
         .execute(tx)
         .await?;
-    by.record_on(tx, action, Some(app_id.to_string()), detail)
+    by.record(tx, action, Some(app_id.to_string()), detail)
         .await?;
     Ok(())
 }

@@ -53,7 +53,7 @@ pub async fn create(tx: &mut TenantTx, name: &str, by: &ChangedBy) -> Result<App
         .get_result(tx)
         .await?;
     let detail = serde_json::json!({"name": app.name});
-    by.record_on(tx, "app.created", Some(app.id.to_string()), detail)
+    by.record(tx, "app.created", Some(app.id.to_string()), detail)
         .await?;
     Ok(app)
 }
@@ -119,7 +119,7 @@ pub async fn update(
     .get_result(tx)
     .await?;
     let detail = serde_json::json!({"name": app.name, "is_active": app.is_active});
-    by.record_on(tx, "app.updated", Some(app_id.to_string()), detail)
+    by.record(tx, "app.updated", Some(app_id.to_string()), detail)
         .await?;
     Ok(app)
 }
@@ -143,7 +143,7 @@ pub(crate) async fn lock(tx: &mut TenantTx, app_id: Uuid) -> Result<App, Tenancy
 ///
 /// # Errors
 /// [`DbError::Query`].
-pub async fn exists_on(tx: &mut TenantTx, app_id: Uuid) -> Result<bool, DbError> {
+pub async fn exists(tx: &mut TenantTx, app_id: Uuid) -> Result<bool, DbError> {
     let org = tx.org();
     diesel::select(diesel::dsl::exists(
         apps::table

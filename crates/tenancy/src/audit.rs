@@ -1,7 +1,7 @@
 //! The organization's audit trail (`audit_events`, append-only): who did what, from where, in
 //! which request. Organization API key events, every write made with a key and user changes
 //! are recorded here by this crate; the owners of credentials, user mappings, messages and
-//! webhook endpoints record their changes through [`ChangedBy::record_on`] in the change's own
+//! webhook endpoints record their changes through [`ChangedBy::record`] in the change's own
 //! transaction. Admins (and keys with `audit:read`) read it through `GET /api/audit-log`.
 
 use crate::schema::audit_events;
@@ -85,20 +85,20 @@ impl ChangedBy {
     ///
     /// # Errors
     /// [`DbError::Query`].
-    pub async fn record_on(
+    pub async fn record(
         &self,
         tx: &mut TenantTx,
         action: &'static str,
         target: Option<String>,
         detail: serde_json::Value,
     ) -> Result<(), DbError> {
-        let record = AuditRecord {
+        let entry = AuditRecord {
             actor: self.actor,
             action,
             target,
             detail,
         };
-        record_on(tx, &self.origin, record).await
+        self::record(tx, &self.origin, entry).await
     }
 }
 
@@ -127,7 +127,7 @@ pub struct AuditRecord {
 ///
 /// # Errors
 /// [`DbError::Query`].
-pub async fn record_on(
+pub async fn record(
     tx: &mut TenantTx,
     origin: &RequestOrigin,
     record: AuditRecord,
@@ -148,19 +148,6 @@ pub async fn record_on(
         .execute(tx)
         .await?;
     Ok(())
-}
-
-/// Appends `record` in a transaction of its own (for what has no other writes, such as a
-/// write request made with a key, recorded once it was answered).
-///
-/// # Errors
-/// [`TenancyError::Db`].
-pub async fn record(
-    tx: &mut TenantTx,
-    origin: RequestOrigin,
-    record: AuditRecord,
-) -> Result<(), TenancyError> {
-    Ok::<_, TenancyError>(record_on(tx, &origin, record).await?)
 }
 
 /// One entry of the audit trail.

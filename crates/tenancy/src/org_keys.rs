@@ -258,7 +258,7 @@ pub async fn create(
                 target: Some(stored.id.to_string()),
                 detail,
             };
-            audit::record_on(tx, &origin, record).await?;
+            audit::record(tx, &origin, record).await?;
             Ok::<_, TenancyError>(stored)
         })
         .await?;
@@ -385,7 +385,7 @@ pub async fn rotate(
                 detail: json!({"new_key_id": stored.id, "old_key_hint": old.key_hint,
                     "new_key_hint": stored.key_hint, "old_key_valid_until": until}),
             };
-            audit::record_on(tx, &origin, record).await?;
+            audit::record(tx, &origin, record).await?;
             Ok::<_, TenancyError>(stored)
         })
         .await?;
@@ -416,7 +416,7 @@ pub async fn revoke(
         target: Some(old.id.to_string()),
         detail: json!({"key_hint": old.key_hint}),
     };
-    audit::record_on(tx, &origin, record).await?;
+    audit::record(tx, &origin, record).await?;
     Ok(revoked)
 }
 

@@ -482,7 +482,7 @@ async fn audit_user(
         target: Some(user_id.to_string()),
         detail,
     };
-    Ok(audit::record_on(tx, origin, record).await?)
+    Ok(audit::record(tx, origin, record).await?)
 }
 
 /// Who receives user changes in realtime: the organization's admins and managers (seed 002
@@ -555,7 +555,7 @@ pub async fn revoke_sessions(
 ///
 /// # Errors
 /// [`DbError::Query`].
-pub async fn active_extension_on(
+pub async fn active_extension(
     tx: &mut TenantTx,
     user_id: Uuid,
 ) -> Result<Option<Option<String>>, DbError> {
@@ -575,7 +575,7 @@ pub async fn active_extension_on(
 ///
 /// # Errors
 /// [`DbError::Query`].
-pub async fn extension_directory_on(
+pub async fn extension_directory(
     tx: &mut TenantTx,
 ) -> Result<Vec<(Uuid, String, String)>, DbError> {
     let org = tx.org();
@@ -598,7 +598,7 @@ pub async fn extension_directory_on(
 ///
 /// # Errors
 /// [`DbError::Query`].
-pub async fn by_extension_on(
+pub async fn by_extension(
     tx: &mut TenantTx,
     extension: &str,
 ) -> Result<Option<(Uuid, String)>, DbError> {

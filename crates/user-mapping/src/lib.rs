@@ -171,7 +171,7 @@ async fn record(
         .execute(tx)
         .await?;
     let target = Some(dialpad_user_id.to_string());
-    by.record_on(tx, action, target, detail).await?;
+    by.record(tx, action, target, detail).await?;
     Ok(())
 }
 
@@ -288,7 +288,7 @@ pub async fn find_by_dialpad_user(
 ///
 /// # Errors
 /// The database error.
-pub async fn crm_users_on(
+pub async fn crm_users(
     tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_ids: &[i64],

@@ -213,7 +213,7 @@ pub fn check_destination(destination: &str) -> Result<String, VoiceError> {
 ///
 /// # Errors
 /// [`VoiceError::Db`].
-pub async fn settings_on(tx: &mut TenantTx) -> Result<VoiceSettings, VoiceError> {
+pub async fn settings(tx: &mut TenantTx) -> Result<VoiceSettings, VoiceError> {
     let org = tx.org();
     let row: Option<(Option<String>, Value, Option<String>)> = voice_settings::table
         .filter(voice_settings::org_id.eq(org.0))
@@ -238,7 +238,7 @@ pub async fn settings_on(tx: &mut TenantTx) -> Result<VoiceSettings, VoiceError>
 ///
 /// # Errors
 /// [`VoiceError::Db`].
-pub async fn list_on(tx: &mut TenantTx) -> Result<Vec<Agent>, VoiceError> {
+pub async fn list(tx: &mut TenantTx) -> Result<Vec<Agent>, VoiceError> {
     let org = tx.org();
     Ok(voice_agents::table
         .filter(voice_agents::org_id.eq(org.0))
@@ -252,7 +252,7 @@ pub async fn list_on(tx: &mut TenantTx) -> Result<Vec<Agent>, VoiceError> {
 ///
 /// # Errors
 /// [`VoiceError::Db`].
-pub async fn assistant_on(
+pub async fn assistant(
     tx: &mut TenantTx,
     direction: Direction,
 ) -> Result<Option<Agent>, VoiceError> {
@@ -308,7 +308,7 @@ impl VoiceAgent {
     pub async fn agents(&self, org: OrgId) -> Result<(Vec<Agent>, VoiceSettings), VoiceError> {
         self.db
             .tenant(org, async move |tx| {
-                Ok((list_on(tx).await?, settings_on(tx).await?))
+                Ok((list(tx).await?, settings(tx).await?))
             })
             .await
     }
@@ -319,7 +319,7 @@ impl VoiceAgent {
     /// [`VoiceError::Db`].
     pub async fn voice_settings(&self, org: OrgId) -> Result<VoiceSettings, VoiceError> {
         self.db
-            .tenant(org, async move |tx| settings_on(tx).await)
+            .tenant(org, async move |tx| settings(tx).await)
             .await
     }
 
@@ -437,7 +437,7 @@ impl VoiceAgent {
                 let assistant_id = this
                     .upsert_assistant(&vapi, tx, existing, (&input, &prompt), &top)
                     .await?;
-                store_agent_on(tx, direction, &input, &assistant_id).await
+                store_agent(tx, direction, &input, &assistant_id).await
             })
             .await
     }
@@ -514,7 +514,7 @@ fn assistant_top(input: &AgentInput, server: &Value, metadata: &Value) -> Value 
 
 /// Upserts the organization's agent of `direction` with `assistant_id` and records the
 /// assistant → organization mapping, in the caller's transaction.
-async fn store_agent_on(
+async fn store_agent(
     tx: &mut TenantTx,
     direction: Direction,
     input: &AgentInput,

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use crate::agents::{Direction, assistant_on};
+use crate::agents::{Direction, assistant};
 use crate::identity::date_variables;
 use crate::{VoiceAgent, VoiceError, log_vapi};
 
@@ -109,10 +109,10 @@ impl VoiceAgent {
         self.db
             .tenant(org, async move |tx| {
                 let contact = crm::contacts::get(tx, request.contact_id).await?;
-                let (assistant_id, phone_number_id) = outbound_line_on(tx).await?;
+                let (assistant_id, phone_number_id) = outbound_line(tx).await?;
                 // Lock the contact: concurrent call-backs to one contact queue here.
-                crm::contacts::lock_on(tx, contact.id).await?;
-                let row = call_back_row_on(tx, &contact, &request).await?;
+                crm::contacts::lock(tx, contact.id).await?;
+                let row = call_back_row(tx, &contact, &request).await?;
                 let placing_since = row.metadata["placing_since"]
                     .as_str()
                     .and_then(|s| s.parse::<DateTime<Utc>>().ok());
@@ -121,7 +121,7 @@ impl VoiceAgent {
                 let claimed =
                     row.status == "pending" && (placing_since.is_none() || stale.is_some());
                 if claimed {
-                    crm::call_logs::claim_call_back_on(tx, row.id, request.now).await?;
+                    crm::call_logs::claim_call_back(tx, row.id, request.now).await?;
                 }
                 Ok::<_, VoiceError>(Prepared {
                     row: row.id,
@@ -201,7 +201,7 @@ impl VoiceAgent {
                 let error = e.to_string();
                 self.db
                     .tenant(org, async move |tx| {
-                        crm::call_logs::call_back_failed_on(tx, row, &error).await?;
+                        crm::call_logs::call_back_failed(tx, row, &error).await?;
                         Ok::<_, VoiceError>(())
                     })
                     .await?;
@@ -213,8 +213,8 @@ impl VoiceAgent {
         let status: String = self
             .db
             .tenant(org, async move |tx| {
-                let status = crm::call_logs::call_back_placed_on(tx, row, id.as_deref()).await?;
-                crm::contacts::mark_called_back_on(tx, contact_id, now).await?;
+                let status = crm::call_logs::call_back_placed(tx, row, id.as_deref()).await?;
+                crm::contacts::mark_called_back(tx, contact_id, now).await?;
                 Ok::<_, VoiceError>(status)
             })
             .await?;
@@ -238,9 +238,9 @@ struct CallBackRequest {
 }
 
 /// The organization's outbound assistant id and Vapi phone-number id.
-async fn outbound_line_on(tx: &mut TenantTx) -> Result<(String, String), VoiceError> {
+async fn outbound_line(tx: &mut TenantTx) -> Result<(String, String), VoiceError> {
     let org = tx.org();
-    let agent = assistant_on(tx, Direction::Outbound)
+    let agent = assistant(tx, Direction::Outbound)
         .await?
         .ok_or(VoiceError::NotReady {
             code: "outbound_agent_missing",
@@ -263,12 +263,12 @@ async fn outbound_line_on(tx: &mut TenantTx) -> Result<(String, String), VoiceEr
 
 /// The call-back row of this request: the one with the same idempotency key, or (without a
 /// key) a live call-back to the contact from the last 15 minutes, else a new `pending` row.
-async fn call_back_row_on(
+async fn call_back_row(
     tx: &mut TenantTx,
     contact: &crm::contacts::Contact,
     request: &CallBackRequest,
 ) -> Result<crm::call_logs::CallBackRow, VoiceError> {
-    let found = crm::call_logs::find_call_back_on(
+    let found = crm::call_logs::find_call_back(
         tx,
         request.idempotency_key.as_deref(),
         contact.id,
@@ -282,5 +282,5 @@ async fn call_back_row_on(
     if let Some(key) = &request.idempotency_key {
         metadata["idempotency_key"] = json!(key);
     }
-    Ok(crm::call_logs::open_call_back_on(tx, contact, metadata).await?)
+    Ok(crm::call_logs::open_call_back(tx, contact, metadata).await?)
 }

@@ -165,13 +165,13 @@ struct CallFacts<'a> {
     metadata: Value,
 }
 
-/// Inserts or advances the call's row through its owner ([`crm::call_logs::upsert_vapi_on`]).
+/// Inserts or advances the call's row through its owner ([`crm::call_logs::upsert_vapi`]).
 async fn upsert_call(
     tx: &mut TenantTx,
     vapi_call_id: &str,
     facts: &CallFacts<'_>,
 ) -> Result<crm::call_logs::UpsertedCall, VoiceError> {
-    crm::call_logs::upsert_vapi_on(tx, &vapi_row(vapi_call_id, facts))
+    crm::call_logs::upsert_vapi(tx, &vapi_row(vapi_call_id, facts))
         .await?
         .ok_or(VoiceError::NotFound("call"))
 }
@@ -215,7 +215,7 @@ async fn caller_contact(
         .filter(|n| !n.is_empty() && n.chars().count() <= 200)
         .unwrap_or(UNKNOWN_CALLER);
     Ok(Some(
-        crm::contacts::find_or_create_on(tx, name, &phone, None).await?,
+        crm::contacts::find_or_create(tx, name, &phone, None).await?,
     ))
 }
 
@@ -303,7 +303,7 @@ impl VoiceAgent {
                     publish_call(row.id, &vapi_call_id, &row.status, json!({})),
                 )
                 .await?;
-                emit_status_on(c, &row, &vapi_call_id, &call, ended_reason.as_deref()).await?;
+                emit_status(c, &row, &vapi_call_id, &call, ended_reason.as_deref()).await?;
                 Ok(Some((row.id, row.status)))
             })
             .await
@@ -348,7 +348,7 @@ impl VoiceAgent {
                     metadata: report_metadata(&stored.report, now),
                 };
                 let row =
-                    crm::call_logs::store_report_on(tx, &vapi_row(&vapi_call_id, &facts)).await?;
+                    crm::call_logs::store_report(tx, &vapi_row(&vapi_call_id, &facts)).await?;
                 if row.is_some() {
                     let job = jobs::NewJob::new(REPORT_JOB, payload)
                         .ordered_by(format!("vapi:{vapi_call_id}"));
@@ -409,12 +409,12 @@ impl VoiceAgent {
                     .map_err(|e| Failure::Retry(e.to_string()))?;
                 let mut alerted = false;
                 for (vapi_call_id, report) in &queued {
-                    let (_, alert) = record_report_on(tx, vapi_call_id, report, &services)
+                    let (_, alert) = record_report(tx, vapi_call_id, report, &services)
                         .await
                         .map_err(|e| Failure::Retry(e.to_string()))?;
                     alerted |= alert;
                 }
-                jobs::complete_batch_on(tx, &batch).await?;
+                jobs::complete_batch(tx, &batch).await?;
                 Ok::<_, Failure>(alerted)
             })
             .await?;
@@ -466,7 +466,7 @@ impl VoiceAgent {
 
     /// The row of a call in progress (created if no status update arrived yet), `None` when the
     /// message names no call.
-    async fn live_call_row_on(
+    async fn live_call_row(
         tx: &mut TenantTx,
         call: &CallInfo,
     ) -> Result<Option<uuid::Uuid>, VoiceError> {
@@ -484,36 +484,33 @@ impl VoiceAgent {
     }
 
     /// Marks the call as having booked (the booking tool succeeded during it).
-    pub(crate) async fn mark_booked_on(
-        tx: &mut TenantTx,
-        call: &CallInfo,
-    ) -> Result<(), VoiceError> {
-        let Some(row) = Self::live_call_row_on(tx, call).await? else {
+    pub(crate) async fn mark_booked(tx: &mut TenantTx, call: &CallInfo) -> Result<(), VoiceError> {
+        let Some(row) = Self::live_call_row(tx, call).await? else {
             return Ok(());
         };
-        Ok(crm::call_logs::mark_booked_on(tx, row).await?)
+        Ok(crm::call_logs::mark_booked(tx, row).await?)
     }
 
     /// Logs a transfer on the call (seed 001 §18.4.2: `transfer_to`, `transfer_time`,
     /// `transfer_reason`).
-    pub(crate) async fn log_transfer_on(
+    pub(crate) async fn record_transfer(
         tx: &mut TenantTx,
         call: &CallInfo,
         to: &str,
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<(), VoiceError> {
-        let Some(row) = Self::live_call_row_on(tx, call).await? else {
+        let Some(row) = Self::live_call_row(tx, call).await? else {
             return Ok(());
         };
-        Ok(crm::call_logs::log_transfer_on(tx, row, to, &redact(reason), at).await?)
+        Ok(crm::call_logs::log_transfer(tx, row, to, &redact(reason), at).await?)
     }
 }
 
 /// The report's whole post-call work in the caller's transaction (module docs): the call row,
 /// booking detection, value, lead score, the analysis, the contact's lead status, a hot-lead
 /// alert and the live view's event. Returns the row's id and whether an alert was queued.
-async fn record_report_on(
+async fn record_report(
     tx: &mut TenantTx,
     vapi_call_id: &str,
     queued: &QueuedReport,
@@ -535,7 +532,7 @@ async fn record_report_on(
     let contact_id = row.contact_id.or(contact.as_ref().map(|c| c.id));
     let booked = row.booking_confirmed
         || booked_by_tool(&report.messages)
-        || booked_during_on(tx, contact_id, row.started_at, report, now).await?;
+        || booked_during(tx, contact_id, row.started_at, report, now).await?;
     let value = crm::services::estimate_value(services, &spoken_text(report));
     let score = lead_score(
         report.sentiment_score,
@@ -550,10 +547,10 @@ async fn record_report_on(
         contact_id,
     };
     let analysis = call_analysis(report, status, &verdict);
-    crm::call_logs::record_analysis_on(tx, row.id, &analysis).await?;
+    crm::call_logs::record_analysis(tx, row.id, &analysis).await?;
     if let Some(contact) = contact_id {
         let at = report.ended_at.unwrap_or(now);
-        crm::contacts::record_call_on(
+        crm::contacts::record_call(
             tx,
             contact,
             crm::contacts::CallVerdict {
@@ -566,7 +563,7 @@ async fn record_report_on(
         .await?;
     }
     let who = known_name(call, contact.as_ref());
-    let alerted = hot_lead_alert_on(tx, call, who.clone(), row.id, &verdict).await?;
+    let alerted = hot_lead_alert(tx, call, who.clone(), row.id, &verdict).await?;
     let extra = json!({"booked": booked, "lead_score": score});
     realtime::outbox::publish(tx, publish_call(row.id, vapi_call_id, &row.status, extra)).await?;
     let analysed = Analysed {
@@ -575,14 +572,14 @@ async fn record_report_on(
         outcome: analysis.outcome,
         who,
     };
-    emit_analysed_on(tx, &analysed, report, &verdict, services).await?;
+    emit_analysed(tx, &analysed, report, &verdict, services).await?;
     Ok((row.id, alerted))
 }
 
 /// The `call.started` / `call.ended` webhook events of a status update (issue 23 §2): once per
 /// call each ([`webhooks::emit_once`] keyed by our call id), however often Vapi delivers or
 /// repeats the update.
-async fn emit_status_on(
+async fn emit_status(
     tx: &mut TenantTx,
     row: &crm::call_logs::UpsertedCall,
     vapi_call_id: &str,
@@ -615,7 +612,7 @@ struct Analysed<'a> {
 
 /// The `call.analyzed` webhook event of a report, and `lead.hot` when its caller scored as a
 /// hot lead (issue 23 §2). Text fields are redacted like the stored analysis.
-async fn emit_analysed_on(
+async fn emit_analysed(
     tx: &mut TenantTx,
     a: &Analysed<'_>,
     report: &EndOfCallReport,
@@ -694,7 +691,7 @@ fn spoken_text(report: &EndOfCallReport) -> String {
 
 /// Whether the agent booked an appointment for this caller during the call (from a minute
 /// before it started to two minutes after it ended).
-async fn booked_during_on(
+async fn booked_during(
     tx: &mut TenantTx,
     contact_id: Option<uuid::Uuid>,
     started_at: Option<DateTime<Utc>>,
@@ -709,7 +706,7 @@ async fn booked_during_on(
         .unwrap_or(now - chrono::Duration::hours(2))
         - chrono::Duration::minutes(1);
     let to = report.ended_at.unwrap_or(now) + chrono::Duration::minutes(2);
-    Ok(scheduling::appointments::agent_booked_between_on(tx, contact, (from, to)).await?)
+    Ok(scheduling::appointments::agent_booked_between(tx, contact, (from, to)).await?)
 }
 
 /// The analysis recorded on the call row (texts redacted).
@@ -750,7 +747,7 @@ fn call_analysis(
 
 /// Queues the hot-lead alert of a call scoring at least [`HOT_LEAD_SCORE`] when the clinic
 /// has an alert phone; whether one was queued.
-async fn hot_lead_alert_on(
+async fn hot_lead_alert(
     tx: &mut TenantTx,
     call: &CallInfo,
     who: Option<String>,
@@ -760,7 +757,7 @@ async fn hot_lead_alert_on(
     if verdict.score < HOT_LEAD_SCORE {
         return Ok(false);
     }
-    let settings = crate::agents::settings_on(tx).await?;
+    let settings = crate::agents::settings(tx).await?;
     if settings.hot_lead_alert_phone.is_none() {
         return Ok(false);
     }
@@ -771,7 +768,7 @@ async fn hot_lead_alert_on(
         verdict.score,
         if verdict.booked { ", booked" } else { "" }
     );
-    crate::worker::queue_alert_on(tx, row, verdict.contact_id, body).await
+    crate::worker::queue_alert(tx, row, verdict.contact_id, body).await
 }
 
 #[cfg(test)]

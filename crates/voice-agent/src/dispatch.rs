@@ -424,7 +424,7 @@ impl VoiceAgent {
         let call = call.clone();
         let mark: Arc<BookingStep> = Arc::new(move |c, _| {
             let call = call.clone();
-            Box::pin(async move { Self::mark_booked_on(c, &call).await.map_err(in_booking) })
+            Box::pin(async move { Self::mark_booked(c, &call).await.map_err(in_booking) })
         });
         match self.scheduler.book_with(org, request, now, mark).await {
             Ok(appt) => {
@@ -490,7 +490,7 @@ impl VoiceAgent {
         let found = self
             .db
             .tenant(org, async move |tx| {
-                scheduling::appointments::open_for_caller_on(tx, &said)
+                scheduling::appointments::open_for_caller(tx, &said)
                     .await
                     .map_err(VoiceError::from)
             })
@@ -631,7 +631,7 @@ impl VoiceAgent {
                     ("email", _) => crm::contacts::CallerKey::Email(key),
                     _ => crm::contacts::CallerKey::Name(key),
                 };
-                crm::contacts::look_up_on(tx, &key)
+                crm::contacts::look_up(tx, &key)
                     .await
                     .map_err(VoiceError::from)
             })
@@ -688,7 +688,7 @@ impl VoiceAgent {
         };
         self.db
             .tenant(org, async move |tx| {
-                Self::log_transfer_on(tx, &call, &to, &reason, at).await
+                Self::record_transfer(tx, &call, &to, &reason, at).await
             })
             .await
     }

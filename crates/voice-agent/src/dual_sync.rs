@@ -27,7 +27,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use vapi_client::{VapiClient, VapiError};
 
-use crate::agents::{Direction, assistant_on};
+use crate::agents::{Direction, assistant};
 use crate::{VoiceAgent, VoiceError, log_vapi};
 
 /// The dual-sync state of an organization, as shown in integrations status.
@@ -370,9 +370,7 @@ impl VoiceAgent {
     ) -> Result<bool, VoiceError> {
         let assistant = self
             .db
-            .tenant(org, async move |tx| {
-                assistant_on(tx, Direction::Inbound).await
-            })
+            .tenant(org, async move |tx| assistant(tx, Direction::Inbound).await)
             .await?;
         let Some(assistant) = assistant.and_then(|a| a.vapi_assistant_id) else {
             self.db

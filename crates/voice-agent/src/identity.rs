@@ -18,7 +18,7 @@ use db::TenantTx;
 use serde_json::{Value, json};
 use vapi_client::CallInfo;
 
-use crate::agents::{Direction, assistant_on};
+use crate::agents::{Direction, assistant};
 use crate::calls::UNKNOWN_CALLER;
 use crate::{VoiceAgent, VoiceError};
 
@@ -86,12 +86,12 @@ pub use crm::call_logs::CallSummary as EarlierCall;
 
 /// The contact's latest [`HISTORY_CALLS`] calls with a summary, newest first, leaving out
 /// `current_call` (Vapi's id of the call being answered).
-async fn caller_history_on(
+async fn caller_history(
     tx: &mut TenantTx,
     contact: uuid::Uuid,
     current_call: Option<&str>,
 ) -> Result<Vec<EarlierCall>, VoiceError> {
-    Ok(crm::call_logs::recent_summaries_on(tx, contact, current_call, HISTORY_CALLS).await?)
+    Ok(crm::call_logs::recent_summaries(tx, contact, current_call, HISTORY_CALLS).await?)
 }
 
 impl VoiceAgent {
@@ -139,9 +139,7 @@ impl VoiceAgent {
     /// reads them in its identity transaction). A failure is logged and gives none.
     pub(crate) async fn caller_history(&self, org: OrgId, contact: uuid::Uuid) -> Vec<EarlierCall> {
         self.db
-            .tenant(org, async move |tx| {
-                caller_history_on(tx, contact, None).await
-            })
+            .tenant(org, async move |tx| caller_history(tx, contact, None).await)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(org_id = %org, error = %e, "caller history unavailable");
@@ -170,13 +168,13 @@ impl VoiceAgent {
         let (agent, contact, history) = self
             .db
             .tenant(org, async move |tx| {
-                let agent = assistant_on(tx, Direction::Inbound).await?;
+                let agent = assistant(tx, Direction::Inbound).await?;
                 let contact = match (&agent, phone) {
                     (Some(_), Some(phone)) => {
                         let name = vapi_name.as_deref().unwrap_or(UNKNOWN_CALLER);
                         // A new caller is a warm lead with score 2; a known one keeps theirs.
                         let contact =
-                            crm::contacts::touch_caller_on(tx, &phone, name, NEW_CALLER_SCORE, now)
+                            crm::contacts::touch_caller(tx, &phone, name, NEW_CALLER_SCORE, now)
                                 .await?;
                         Some(contact)
                     }
@@ -184,7 +182,7 @@ impl VoiceAgent {
                 };
                 let history = match &contact {
                     Some(contact) => {
-                        caller_history_on(tx, contact.id, current_call.as_deref()).await?
+                        caller_history(tx, contact.id, current_call.as_deref()).await?
                     }
                     None => Vec::new(),
                 };

@@ -3,7 +3,7 @@
 //! - a `voice.report` job per acknowledged end-of-call report runs its post-call analysis
 //!   ([`crate::calls`]), in order per call;
 //! - a `voice.alert` job per hot-lead alert, queued in the report's transaction
-//!   ([`queue_alert_on`]), sends the alert to the clinic's alert phone;
+//!   ([`queue_alert`]), sends the alert to the clinic's alert phone;
 //! - the `voice.due-work` periodic task (every 2 s, once across instances) retries failed tool
 //!   links and advances unfinished Twilio dual-syncs. Both keep their state in their own rows
 //!   (`org_tools`, `vapi_twilio_sync`) with their own next attempt time, found across
@@ -60,7 +60,7 @@ struct Due {
 ///
 /// # Errors
 /// [`VoiceError::Db`].
-pub(crate) async fn queue_alert_on(
+pub(crate) async fn queue_alert(
     tx: &mut TenantTx,
     call_log: Uuid,
     contact: Option<Uuid>,
@@ -223,7 +223,7 @@ impl VoiceAgent {
                 let Some((call, contact, body)) = row else {
                     return Ok(None);
                 };
-                let settings = crate::agents::settings_on(tx).await?;
+                let settings = crate::agents::settings(tx).await?;
                 Ok::<_, VoiceError>(Some(Alert {
                     call,
                     contact,

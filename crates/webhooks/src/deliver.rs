@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::emit::{Task, enqueue};
-use crate::endpoints::{ChangedBy, Endpoints, audited, find_on};
+use crate::endpoints::{ChangedBy, Endpoints, audited, find};
 use crate::ssrf::GuardedResolver;
 use crate::{WebhookError, signature};
 
@@ -220,7 +220,7 @@ impl Deliverer {
             .db
             .tenant(job.org, async move |tx| {
                 enqueue(tx, &task, Some(at)).await?;
-                job.complete_on(tx).await.map_err(Failure::from)
+                job.complete(tx).await.map_err(Failure::from)
             })
             .await?;
         Ok(Done::Recorded)
@@ -235,7 +235,7 @@ impl Deliverer {
             .db
             .tenant(job.org, async move |tx| {
                 let org = job.org;
-                let endpoint = find_on(tx, task.endpoint_id).await.ok();
+                let endpoint = find(tx, task.endpoint_id).await.ok();
                 let status = delivery_status(tx, &task).await?;
                 let payload: Option<serde_json::Value> = wm::table
                     .find(&task.message_id)
@@ -247,20 +247,20 @@ impl Deliverer {
                     .map_err(db::DbError::Query)?;
                 let (Some(endpoint), Some(status), Some(payload)) = (endpoint, status, payload)
                 else {
-                    job.complete_on(tx).await?;
+                    job.complete(tx).await?;
                     return Ok(None);
                 };
                 if !endpoint.enabled {
                     set_delivery(tx, &task, "failed", None).await?;
-                    job.complete_on(tx).await?;
+                    job.complete(tx).await?;
                     return Ok(None);
                 }
                 if status == "succeeded" && !task.manual {
-                    job.complete_on(tx).await?;
+                    job.complete(tx).await?;
                     return Ok(None);
                 }
                 let secrets = endpoints
-                    .signing_secrets_on(tx, endpoint.id)
+                    .signing_secrets(tx, endpoint.id)
                     .await
                     .map_err(|e| Failure::Retry(e.to_string()))?;
                 Ok(Some(Prepared {
@@ -345,7 +345,7 @@ impl Deliverer {
                 }
                 endpoint_health(tx, task.endpoint_id, attempt.succeeded, disable_after).await?;
                 tracing::debug!(message = %task.message_id, attempt = number, status, "webhook attempt");
-                job.complete_on(tx).await.map_err(Failure::from)
+                job.complete(tx).await.map_err(Failure::from)
             })
             .await
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::endpoints::{ChangedBy, audited, find_on};
+use crate::endpoints::{ChangedBy, audited, find};
 use crate::{DELIVER_JOB, WebhookError, catalog};
 
 /// Messages a replay re-queues at most per call (the rest: call again from the last one's time).
@@ -186,7 +186,7 @@ pub async fn send_test(
     by: ChangedBy,
     endpoint: Uuid,
 ) -> Result<String, WebhookError> {
-    if !find_on(tx, endpoint).await?.enabled {
+    if !find(tx, endpoint).await?.enabled {
         return Err(WebhookError::Disabled);
     }
     let data = json!({"endpoint_id": endpoint, "message": "This is a test event."});
@@ -217,7 +217,7 @@ pub async fn resend(
     endpoint: Uuid,
 ) -> Result<(), WebhookError> {
     let org = tx.org();
-    if !find_on(tx, endpoint).await?.enabled {
+    if !find(tx, endpoint).await?.enabled {
         return Err(WebhookError::Disabled);
     }
     let known = wm::table
@@ -248,7 +248,7 @@ pub async fn replay(
     since: DateTime<Utc>,
 ) -> Result<usize, WebhookError> {
     let org = tx.org();
-    let target = find_on(tx, endpoint).await?;
+    let target = find(tx, endpoint).await?;
     if !target.enabled {
         return Err(WebhookError::Disabled);
     }

@@ -219,7 +219,7 @@ impl Endpoints {
     /// [`WebhookError::NotFound`]; [`WebhookError::Db`].
     pub async fn get(&self, org: OrgId, id: Uuid) -> Result<Endpoint, WebhookError> {
         self.db
-            .tenant(org, async move |tx| find_on(tx, id).await)
+            .tenant(org, async move |tx| find(tx, id).await)
             .await
     }
 
@@ -245,7 +245,7 @@ impl Endpoints {
         }
         self.db
             .tenant(org, async move |tx| {
-                let old = lock_on(tx, id).await?;
+                let old = lock(tx, id).await?;
                 let enabled = patch.enabled.unwrap_or(old.enabled);
                 let (reason, at, failing) = match (old.enabled, enabled) {
                     (true, false) => (
@@ -292,7 +292,7 @@ impl Endpoints {
     pub async fn delete(&self, org: OrgId, by: ChangedBy, id: Uuid) -> Result<(), WebhookError> {
         self.db
             .tenant(org, async move |tx| {
-                let old = lock_on(tx, id).await?;
+                let old = lock(tx, id).await?;
                 diesel::delete(we::table.find(id).filter(we::org_id.eq(org.0)))
                     .execute(tx)
                     .await?;
@@ -316,7 +316,7 @@ impl Endpoints {
         let sealed = self
             .db
             .tenant(org, async move |tx| {
-                let secrets = secrets_on(tx, id).await?;
+                let secrets = secrets(tx, id).await?;
                 audited(tx, &by, "webhook_endpoint.secret_read", id, json!({})).await?;
                 Ok::<_, WebhookError>(secrets.current)
             })
@@ -339,8 +339,8 @@ impl Endpoints {
         let sealed = self.keyring.seal(secret.as_bytes(), &aad(org, id))?;
         self.db
             .tenant(org, async move |tx| {
-                lock_on(tx, id).await?;
-                let old = secrets_on(tx, id).await?.current;
+                lock(tx, id).await?;
+                let old = secrets(tx, id).await?.current;
                 let until = Utc::now() + ROTATION_OVERLAP;
                 diesel::update(we::table.find(id))
                     .filter(we::org_id.eq(org.0))
@@ -367,13 +367,13 @@ impl Endpoints {
     ///
     /// # Errors
     /// [`WebhookError::NotFound`]; [`WebhookError::Secret`]; [`WebhookError::Db`].
-    pub(crate) async fn signing_secrets_on(
+    pub(crate) async fn signing_secrets(
         &self,
         tx: &mut TenantTx,
         id: Uuid,
     ) -> Result<Vec<Zeroizing<String>>, WebhookError> {
         let org = tx.org();
-        let secrets = secrets_on(tx, id).await?;
+        let secrets = secrets(tx, id).await?;
         let mut out = vec![self.open(org, id, &secrets.current)?];
         if let Some((previous, until)) = secrets.previous
             && until > Utc::now()
@@ -397,7 +397,7 @@ impl Endpoints {
 }
 
 /// The endpoint `id` of `org` on a connection in its tenant transaction.
-pub(crate) async fn find_on(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, WebhookError> {
+pub(crate) async fn find(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, WebhookError> {
     let org = tx.org();
     we::table
         .find(id)
@@ -409,8 +409,8 @@ pub(crate) async fn find_on(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, Web
         .ok_or(WebhookError::NotFound("endpoint"))
 }
 
-/// [`find_on`], locking the row until the transaction ends.
-async fn lock_on(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, WebhookError> {
+/// [`find`], locking the row until the transaction ends.
+async fn lock(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, WebhookError> {
     let org = tx.org();
     we::table
         .find(id)
@@ -453,7 +453,7 @@ pub(crate) fn sealed(
     })
 }
 
-async fn secrets_on(tx: &mut TenantTx, id: Uuid) -> Result<StoredSecrets, WebhookError> {
+async fn secrets(tx: &mut TenantTx, id: Uuid) -> Result<StoredSecrets, WebhookError> {
     let org = tx.org();
     let (key_id, nonce, ciphertext, p_key, p_nonce, p_ciphertext, p_until): SecretColumns =
         we::table
@@ -490,7 +490,6 @@ pub(crate) async fn audited(
     id: Uuid,
     detail: serde_json::Value,
 ) -> Result<(), WebhookError> {
-    by.record_on(tx, action, Some(id.to_string()), detail)
-        .await?;
+    by.record(tx, action, Some(id.to_string()), detail).await?;
     Ok(())
 }
