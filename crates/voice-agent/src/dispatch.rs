@@ -721,7 +721,9 @@ impl VoiceAgent {
         }
         let speech = format!("Transferring you to our {department} team now.");
         let vapi_destination = warm_destination(&destination, summary);
-        if let (Some(url), Some(vapi)) = (call.control_url.clone(), self.vapi.clone()) {
+        if let (Some(url), Some(vapi)) =
+            (call.control_url.clone(), self.account.vapi().ok().cloned())
+        {
             let message =
                 json!({"type": "transfer", "destination": vapi_destination, "content": speech});
             tokio::spawn(async move {

@@ -20,7 +20,9 @@
 use crate::schema::vapi_twilio_sync;
 use chrono::{DateTime, Utc};
 use credentials::TwilioCredentials;
-use db::OrgId;
+use std::sync::Arc;
+
+use db::{Db, OrgId};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use secrecy::ExposeSecret;
@@ -28,7 +30,7 @@ use serde_json::{Value, json};
 use vapi_client::{VapiClient, VapiError};
 
 use crate::agents::{Direction, assistant};
-use crate::{VoiceAgent, VoiceError, log_vapi};
+use crate::{VapiAccount, VoiceError, log_vapi};
 
 /// The dual-sync state of an organization, as shown in integrations status.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -63,12 +65,37 @@ fn credential_name(org: OrgId) -> String {
     format!("twilio-{}", org.0)
 }
 
-impl VoiceAgent {
+/// The Twilio dual-sync job: the state machine above over `vapi_twilio_sync`, run by a request
+/// (start, disconnect) or by [`crate::worker`] (retries).
+#[derive(Debug, Clone)]
+pub struct TwilioSync {
+    db: Db,
+    account: VapiAccount,
+    credentials: Arc<credentials::CredentialService>,
+}
+
+impl TwilioSync {
+    pub(crate) fn new(
+        db: Db,
+        account: VapiAccount,
+        credentials: Arc<credentials::CredentialService>,
+    ) -> Self {
+        Self {
+            db,
+            account,
+            credentials,
+        }
+    }
+
+    fn vapi(&self) -> Result<&VapiClient, VoiceError> {
+        self.account.vapi()
+    }
+
     /// The organization's dual-sync state, if it connected Twilio.
     ///
     /// # Errors
     /// [`VoiceError::Db`].
-    pub async fn twilio_sync_state(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
+    pub async fn state(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
         self.db
             .tenant(org, async move |tx| {
                 Ok(vapi_twilio_sync::table
@@ -88,7 +115,7 @@ impl VoiceAgent {
     /// # Errors
     /// [`VoiceError::Credential`] when Twilio is not connected; [`VoiceError::Db`]. Vapi failures
     /// are recorded in the state, not returned.
-    pub async fn start_twilio_sync(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
+    pub async fn start(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
         let phone = self
             .credentials
             .get::<TwilioCredentials>(org)
@@ -118,7 +145,7 @@ impl VoiceAgent {
                 Ok::<_, VoiceError>(())
             })
             .await?;
-        self.advance_twilio_sync(org).await
+        self.advance(org).await
     }
 
     /// Moves the dual-sync from state `from` to `to` with these Vapi ids. Returns false, changing
@@ -179,22 +206,22 @@ impl VoiceAgent {
     ///
     /// # Errors
     /// [`VoiceError::Db`]; Vapi failures are recorded in the state, not returned.
-    pub async fn advance_twilio_sync(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
+    pub async fn advance(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
         loop {
-            let Some(state) = self.twilio_sync_state(org).await? else {
+            let Some(state) = self.state(org).await? else {
                 return Ok(None);
             };
             let step = match state.state.as_str() {
                 "linked" => return Ok(Some(state)),
                 "disconnecting" => {
                     self.finish_disconnect(org, &state).await?;
-                    return self.twilio_sync_state(org).await;
+                    return self.state(org).await;
                 }
                 _ => self.twilio_step(org, &state).await,
             };
             match step {
                 Ok(true) => {}
-                Ok(false) => return self.twilio_sync_state(org).await,
+                Ok(false) => return self.state(org).await,
                 Err(e) => {
                     // Vapi's error text could echo the submitted secrets: only the status is kept.
                     let message = match &e {
@@ -209,7 +236,7 @@ impl VoiceAgent {
                         other => other.to_string(),
                     };
                     self.record_failure(org, message).await?;
-                    return self.twilio_sync_state(org).await;
+                    return self.state(org).await;
                 }
             }
         }
@@ -220,13 +247,10 @@ impl VoiceAgent {
     /// that two runners never create Vapi credentials or import the number twice.
     ///
     /// # Errors
-    /// As [`VoiceAgent::advance_twilio_sync`].
-    pub async fn resume_waiting_twilio_sync(
-        &self,
-        org: OrgId,
-    ) -> Result<Option<SyncState>, VoiceError> {
-        match self.twilio_sync_state(org).await? {
-            Some(state) if state.state == "number_imported" => self.advance_twilio_sync(org).await,
+    /// As [`VoiceAgent::advance`].
+    pub async fn resume_waiting(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
+        match self.state(org).await? {
+            Some(state) if state.state == "number_imported" => self.advance(org).await,
             other => Ok(other),
         }
     }
@@ -317,7 +341,7 @@ impl VoiceAgent {
             "number": twilio.phone_number,
             "twilioAccountSid": twilio.account_sid,
             "name": format!("Clinic {}", twilio.phone_number),
-            "server": self.server("/api/vapi/webhook")?,
+            "server": self.account.server("/api/vapi/webhook")?,
         });
         match (&twilio.api_key, &twilio.auth_token) {
             (Some(key), _) => {
@@ -405,11 +429,11 @@ impl VoiceAgent {
     ///
     /// # Errors
     /// [`VoiceError::Db`]; Vapi failures leave the row `disconnecting` for the worker.
-    pub async fn disconnect_twilio_sync(&self, org: OrgId) -> Result<bool, VoiceError> {
+    pub async fn disconnect(&self, org: OrgId) -> Result<bool, VoiceError> {
         // A step running meanwhile may move the state between the read and the write: read
         // again (a dual-sync has four states, so this ends).
         for _ in 0..8 {
-            let Some(state) = self.twilio_sync_state(org).await? else {
+            let Some(state) = self.state(org).await? else {
                 return Ok(false);
             };
             let ids = (
@@ -466,7 +490,7 @@ impl VoiceAgent {
     ///
     /// # Errors
     /// [`VoiceError::Db`].
-    pub async fn claim_twilio_sync(&self, org: OrgId) -> Result<bool, VoiceError> {
+    pub async fn claim(&self, org: OrgId) -> Result<bool, VoiceError> {
         self.db
             .tenant(org, async move |tx| {
                 let now = Utc::now();

@@ -171,13 +171,54 @@ pub struct Collaborators {
     pub jobs: jobs::Waker,
 }
 
+/// The platform's Vapi account as the jobs of this crate use it: the API client (`None`
+/// without `VAPI_PRIVATE_KEY`) and the `server` objects that point Vapi back at us.
+#[derive(Debug, Clone)]
+pub(crate) struct VapiAccount {
+    client: Option<VapiClient>,
+    config: VoiceConfig,
+}
+
+impl VapiAccount {
+    /// The client; [`VoiceError::NotConfigured`] without `VAPI_PRIVATE_KEY`.
+    pub(crate) fn vapi(&self) -> Result<&VapiClient, VoiceError> {
+        self.client
+            .as_ref()
+            .ok_or(VoiceError::NotConfigured("VAPI_PRIVATE_KEY is not set"))
+    }
+
+    pub(crate) fn base_url(&self) -> Result<&str, VoiceError> {
+        self.config
+            .public_base_url
+            .as_deref()
+            .ok_or(VoiceError::NotConfigured("PUBLIC_BASE_URL is not set"))
+    }
+
+    /// A Vapi `server` object for `path` on our origin, with the configured authentication.
+    pub(crate) fn server(&self, path: &str) -> Result<Value, VoiceError> {
+        let mut server = json!({
+            "url": format!("{}{path}", self.base_url()?),
+            "timeoutSeconds": self.config.server_timeout_secs,
+        });
+        match &self.config.server_auth {
+            ServerAuth::Header { name, value } => {
+                server["headers"] = json!({ name: value.expose_secret() });
+            }
+            ServerAuth::Credential(id) => server["credentialId"] = json!(id),
+            ServerAuth::None => {}
+        }
+        Ok(server)
+    }
+}
+
 /// The voice-agent service: one per process, shared behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct VoiceAgent {
     db: Db,
-    vapi: Option<VapiClient>,
+    account: VapiAccount,
     config: VoiceConfig,
-    credentials: Arc<credentials::CredentialService>,
+    /// The Twilio dual-sync ([`dual_sync`]).
+    twilio_sync: dual_sync::TwilioSync,
     scheduler: Arc<scheduling::Scheduler>,
     messenger: Arc<messaging::Messenger>,
     knowledge: Arc<rag::KnowledgeBase>,
@@ -209,11 +250,15 @@ impl VoiceAgent {
                 .map(|u| u.trim_end_matches('/').to_owned()),
             ..config
         };
+        let account = VapiAccount {
+            client: vapi,
+            config: config.clone(),
+        };
         Self {
+            twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
             db,
-            vapi,
+            account,
             config,
-            credentials,
             scheduler,
             messenger,
             knowledge,
@@ -264,36 +309,22 @@ impl VoiceAgent {
     /// Whether the platform's Vapi key is configured.
     #[must_use]
     pub fn has_vapi(&self) -> bool {
-        self.vapi.is_some()
+        self.account.client.is_some()
     }
 
     pub(crate) fn vapi(&self) -> Result<&VapiClient, VoiceError> {
-        self.vapi
-            .as_ref()
-            .ok_or(VoiceError::NotConfigured("VAPI_PRIVATE_KEY is not set"))
-    }
-
-    pub(crate) fn base_url(&self) -> Result<&str, VoiceError> {
-        self.config
-            .public_base_url
-            .as_deref()
-            .ok_or(VoiceError::NotConfigured("PUBLIC_BASE_URL is not set"))
+        self.account.vapi()
     }
 
     /// A Vapi `server` object for `path` on our origin, with the configured authentication.
     pub(crate) fn server(&self, path: &str) -> Result<Value, VoiceError> {
-        let mut server = json!({
-            "url": format!("{}{path}", self.base_url()?),
-            "timeoutSeconds": self.config.server_timeout_secs,
-        });
-        match &self.config.server_auth {
-            ServerAuth::Header { name, value } => {
-                server["headers"] = json!({ name: value.expose_secret() });
-            }
-            ServerAuth::Credential(id) => server["credentialId"] = json!(id),
-            ServerAuth::None => {}
-        }
-        Ok(server)
+        self.account.server(path)
+    }
+
+    /// The Twilio dual-sync of organizations' numbers.
+    #[must_use]
+    pub fn twilio_sync(&self) -> &dual_sync::TwilioSync {
+        &self.twilio_sync
     }
 
     /// A fingerprint of the configured server authentication (HMAC-SHA-256 of the secret under

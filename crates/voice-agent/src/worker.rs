@@ -142,9 +142,10 @@ impl VoiceAgent {
             let org = OrgId(item.org_id);
             let outcome = match item.kind.as_str() {
                 "tool_link" => self.sync_tools(org).await.map(|_| report.tool_links += 1),
-                "twilio_sync" => match self.claim_twilio_sync(org).await {
+                "twilio_sync" => match self.twilio_sync().claim(org).await {
                     Ok(true) => self
-                        .advance_twilio_sync(org)
+                        .twilio_sync()
+                        .advance(org)
                         .await
                         .map(|_| report.twilio_syncs += 1),
                     other => other.map(|_| ()),

@@ -135,7 +135,7 @@ async fn list_agents(
 ) -> Result<HttpResponse, ApiError> {
     let (agents, settings) = state.voice.agents(user.org_id).await?;
     let tools = state.voice.org_tools(user.org_id).await?;
-    let number = state.voice.twilio_sync_state(user.org_id).await?;
+    let number = state.voice.twilio_sync().state(user.org_id).await?;
     Ok(reply::ok(AgentsResponse {
         agents: agents.into_iter().map(AgentBody::from).collect(),
         settings: settings.into(),
@@ -228,7 +228,7 @@ async fn save_agent(
         }
         // A dual-sync waiting for the inbound assistant moves on.
         if direction == Direction::Inbound
-            && let Err(e) = voice.resume_waiting_twilio_sync(org).await
+            && let Err(e) = voice.twilio_sync().resume_waiting(org).await
         {
             tracing::warn!(org_id = %org, error = %e, "dual-sync resume failed");
         }

@@ -179,7 +179,7 @@ async fn connect_twilio(
         // Dual-sync (seed 001 §3.4) runs after the answer; its progress shows in the status.
         let (voice, org) = (state.voice.clone(), user.org_id);
         tokio::spawn(async move {
-            if let Err(e) = voice.start_twilio_sync(org).await {
+            if let Err(e) = voice.twilio_sync().start(org).await {
                 tracing::warn!(org_id = %org, error = %e, "Twilio dual-sync did not start");
             }
         });
@@ -252,7 +252,7 @@ async fn integrations_status(
     RoleAtLeast(user): ManagerUser,
 ) -> Result<HttpResponse, ApiError> {
     let mut statuses = state.integrations.status(user.org_id).await?;
-    if let Some(sync) = state.voice.twilio_sync_state(user.org_id).await?
+    if let Some(sync) = state.voice.twilio_sync().state(user.org_id).await?
         && let Some(twilio) = statuses
             .iter_mut()
             .find(|s| s.provider == credentials::Provider::Twilio)
@@ -361,7 +361,7 @@ async fn disconnect_integration(
         // Undo the dual-sync; a Vapi failure leaves it `disconnecting` for the voice.due-work task.
         let (voice, org) = (state.voice.clone(), user.org_id);
         tokio::spawn(async move {
-            if let Err(e) = voice.disconnect_twilio_sync(org).await {
+            if let Err(e) = voice.twilio_sync().disconnect(org).await {
                 tracing::warn!(org_id = %org, error = %e, "Twilio dual-sync undo failed");
             }
         });

@@ -1601,13 +1601,13 @@ async fn a_dual_sync_runs_once_while_the_agent_is_saved_again_and_its_number_kee
     );
     let (resaved, ..) = tokio::join!(
         resaved,
-        voice.resume_waiting_twilio_sync(org),
-        voice.resume_waiting_twilio_sync(org),
+        voice.twilio_sync().resume_waiting(org),
+        voice.twilio_sync().resume_waiting(org),
     );
     assert_eq!(resaved.status, 200, "{:?}", resaved.body);
     let mut linked = None;
     for _ in 0..200 {
-        let state = voice.twilio_sync_state(org).await.unwrap().unwrap();
+        let state = voice.twilio_sync().state(org).await.unwrap().unwrap();
         if state.state == "linked" {
             linked = Some(state);
             break;
@@ -1620,7 +1620,7 @@ async fn a_dual_sync_runs_once_while_the_agent_is_saved_again_and_its_number_kee
     assert_eq!(requests(&mock, "POST", "/credential").await.len(), 1);
     assert_eq!(requests(&mock, "POST", "/phone-number").await.len(), 1);
     let number_id = linked.vapi_phone_number_id.clone().unwrap();
-    let now = voice.twilio_sync_state(org).await.unwrap().unwrap();
+    let now = voice.twilio_sync().state(org).await.unwrap().unwrap();
     assert_eq!(
         now.vapi_phone_number_id.as_deref(),
         Some(number_id.as_str())
