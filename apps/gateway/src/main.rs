@@ -196,6 +196,7 @@ async fn sync_tools() -> Result<(), String> {
     let state = admin_state()?;
     let outcomes = state
         .voice
+        .tool_registry()
         .sync_all_tools()
         .await
         .map_err(|e| e.to_string())?;

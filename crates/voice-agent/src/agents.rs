@@ -4,7 +4,7 @@
 //! A save stores the configuration, then creates or updates the org's Vapi assistant under a row
 //! lock (two concurrent first saves cannot create two assistants), records
 //! `assistant_org_mapping`, and returns. Tool sync is the caller's to start in the background
-//! ([`crate::VoiceAgent::sync_tools`]).
+//! ([`crate::tool_sync::ToolRegistry::sync_tools`]).
 
 use crate::schema::{assistant_org_mapping, voice_agents, voice_settings};
 use chrono::{DateTime, Utc};
@@ -472,7 +472,7 @@ impl VoiceAgent {
             None => {
                 let mut model = Map::new();
                 merge_model(&mut model, input, prompt);
-                let tool_ids = self.registered_tool_ids_on(c).await?;
+                let tool_ids = self.tool_registry().registered_tool_ids_on(c).await?;
                 model.insert("toolIds".into(), json!(tool_ids));
                 let mut body = top.clone();
                 body["model"] = Value::Object(model);

@@ -209,6 +209,42 @@ impl VapiAccount {
         }
         Ok(server)
     }
+
+    /// A fingerprint of the configured server authentication (HMAC-SHA-256 of the secret under
+    /// a fixed label, 16 hex characters): part of a tool's version, so rotating the secret
+    /// re-registers the tools, without the secret itself ever being stored.
+    pub(crate) fn auth_fingerprint(&self) -> String {
+        match &self.config.server_auth {
+            ServerAuth::Header { name, value } => {
+                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"vapi-server-auth");
+                let tag =
+                    ring::hmac::sign(&key, format!("{name}:{}", value.expose_secret()).as_bytes());
+                hex::encode(&tag.as_ref()[..8])
+            }
+            ServerAuth::Credential(id) => format!("credential:{id}"),
+            ServerAuth::None => "none".into(),
+        }
+    }
+
+    /// Runs `f` up to 1 + `retry_delays.len()` times while it fails with a retryable Vapi
+    /// error, pausing 2 s, 4 s, 8 s in between (seed 001 §4). For creates, which the client
+    /// never retries itself (idempotent calls are retried by the client with the same pauses).
+    pub(crate) async fn with_retries<T, F, Fut>(&self, mut f: F) -> Result<T, VapiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, VapiError>>,
+    {
+        let mut delays = self.config.retry_delays.iter();
+        loop {
+            match f().await {
+                Err(e) if e.is_retryable() => match delays.next() {
+                    Some(delay) => tokio::time::sleep(*delay).await,
+                    None => return Err(e),
+                },
+                other => return other,
+            }
+        }
+    }
 }
 
 /// The voice-agent service: one per process, shared behind an `Arc`.
@@ -219,6 +255,8 @@ pub struct VoiceAgent {
     config: VoiceConfig,
     /// The Twilio dual-sync ([`dual_sync`]).
     twilio_sync: dual_sync::TwilioSync,
+    /// The global tool registry and per-organization links ([`tool_sync`]).
+    tools: tool_sync::ToolRegistry,
     scheduler: Arc<scheduling::Scheduler>,
     messenger: Arc<messaging::Messenger>,
     knowledge: Arc<rag::KnowledgeBase>,
@@ -256,6 +294,7 @@ impl VoiceAgent {
         };
         Self {
             twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
+            tools: tool_sync::ToolRegistry::new(db.clone(), account.clone()),
             db,
             account,
             config,
@@ -327,40 +366,10 @@ impl VoiceAgent {
         &self.twilio_sync
     }
 
-    /// A fingerprint of the configured server authentication (HMAC-SHA-256 of the secret under
-    /// a fixed label, 16 hex characters): part of a tool's version, so rotating the secret
-    /// re-registers the tools, without the secret itself ever being stored.
-    pub(crate) fn auth_fingerprint(&self) -> String {
-        match &self.config.server_auth {
-            ServerAuth::Header { name, value } => {
-                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"vapi-server-auth");
-                let tag =
-                    ring::hmac::sign(&key, format!("{name}:{}", value.expose_secret()).as_bytes());
-                hex::encode(&tag.as_ref()[..8])
-            }
-            ServerAuth::Credential(id) => format!("credential:{id}"),
-            ServerAuth::None => "none".into(),
-        }
-    }
-
-    /// Runs `f` up to 1 + `retry_delays.len()` times while it fails with a retryable Vapi
-    /// error, pausing 2 s, 4 s, 8 s in between (seed 001 §4). For creates, which the client
-    /// never retries itself (idempotent calls are retried by the client with the same pauses).
-    pub(crate) async fn with_retries<T, F, Fut>(&self, mut f: F) -> Result<T, VapiError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, VapiError>>,
-    {
-        let mut delays = self.config.retry_delays.iter();
-        loop {
-            match f().await {
-                Err(e) if e.is_retryable() => match delays.next() {
-                    Some(delay) => tokio::time::sleep(*delay).await,
-                    None => return Err(e),
-                },
-                other => return other,
-            }
-        }
+    /// The global Vapi tool registry and the organizations' links to it.
+    #[must_use]
+    pub fn tool_registry(&self) -> &tool_sync::ToolRegistry {
+        &self.tools
     }
 }
 

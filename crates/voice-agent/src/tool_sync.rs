@@ -15,12 +15,12 @@ use std::collections::HashMap;
 
 use crate::schema::{org_tools, vapi_tools, voice_agents};
 use chrono::Utc;
-use db::{OrgId, SystemOp};
+use db::{Db, OrgId, SystemOp};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::tools::{TOOL_NAMES, definition, definition_hash};
-use crate::{VoiceAgent, VoiceError, log_vapi};
+use crate::{VapiAccount, VoiceError, log_vapi};
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,7 +50,20 @@ struct Registered {
     hash: String,
 }
 
-impl VoiceAgent {
+/// The global Vapi tool registry (`vapi_tools`, one set of tools for every organization) and
+/// each organization's links to it (`org_tools`), kept in step with the tool definitions and
+/// the server authentication.
+#[derive(Debug, Clone)]
+pub struct ToolRegistry {
+    db: Db,
+    account: VapiAccount,
+}
+
+impl ToolRegistry {
+    pub(crate) fn new(db: Db, account: VapiAccount) -> Self {
+        Self { db, account }
+    }
+
     /// The registry's tool ids in [`TOOL_NAMES`] order (inside any transaction; the registry
     /// holds no tenant data).
     pub(crate) async fn registered_tool_ids_on(
@@ -73,12 +86,12 @@ impl VoiceAgent {
     async fn ensure_registered(
         &self,
     ) -> Result<(HashMap<String, Registered>, Vec<String>), VoiceError> {
-        let vapi = self.vapi()?.clone();
+        let vapi = self.account.vapi()?.clone();
         let mut wanted = Vec::new();
         for name in TOOL_NAMES {
-            let server = self.server(&format!("/api/vapi/tools/{name}"))?;
+            let server = self.account.server(&format!("/api/vapi/tools/{name}"))?;
             let def = definition(name, server).expect("every listed tool has a definition");
-            let hash = definition_hash(&def, &self.auth_fingerprint());
+            let hash = definition_hash(&def, &self.account.auth_fingerprint());
             wanted.push((name.to_owned(), def, hash));
         }
         let this = self.clone();
@@ -106,13 +119,14 @@ impl VoiceAgent {
                     if registry.get(&name).is_some_and(|r| r.hash == hash) {
                         continue;
                     }
-                    let created =
-                        this.with_retries(|| vapi.create_tool(&def))
-                            .await
-                            .map_err(|e| {
-                                log_vapi("tool registration", &e);
-                                VoiceError::from(e)
-                            })?;
+                    let created = this
+                        .account
+                        .with_retries(|| vapi.create_tool(&def))
+                        .await
+                        .map_err(|e| {
+                            log_vapi("tool registration", &e);
+                            VoiceError::from(e)
+                        })?;
                     let id = created["id"].as_str().map(str::to_owned).ok_or_else(|| {
                         VoiceError::Vapi(vapi_client::VapiError::Decode(
                             "the tool has no id".into(),
@@ -229,6 +243,7 @@ impl VoiceAgent {
         stale: &[String],
     ) -> Result<(), vapi_client::VapiError> {
         let vapi = self
+            .account
             .vapi()
             .map_err(|e| vapi_client::VapiError::Transport(e.to_string()))?;
         // The client retries this idempotent fetch-and-patch itself (2 s, 4 s, 8 s).
@@ -244,7 +259,7 @@ impl VoiceAgent {
         if assistants.is_empty() {
             return Ok(());
         }
-        let retry_after = chrono::Duration::from_std(self.config.link_retry_after)
+        let retry_after = chrono::Duration::from_std(self.account.config.link_retry_after)
             .unwrap_or(chrono::Duration::minutes(5));
         self.db
             .tenant(org, async move |tx| {

@@ -141,7 +141,11 @@ impl VoiceAgent {
         for item in due {
             let org = OrgId(item.org_id);
             let outcome = match item.kind.as_str() {
-                "tool_link" => self.sync_tools(org).await.map(|_| report.tool_links += 1),
+                "tool_link" => self
+                    .tool_registry()
+                    .sync_tools(org)
+                    .await
+                    .map(|_| report.tool_links += 1),
                 "twilio_sync" => match self.twilio_sync().claim(org).await {
                     Ok(true) => self
                         .twilio_sync()

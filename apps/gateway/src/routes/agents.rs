@@ -134,7 +134,7 @@ async fn list_agents(
     RoleAtLeast(user): ManagerUser,
 ) -> Result<HttpResponse, ApiError> {
     let (agents, settings) = state.voice.agents(user.org_id).await?;
-    let tools = state.voice.org_tools(user.org_id).await?;
+    let tools = state.voice.tool_registry().org_tools(user.org_id).await?;
     let number = state.voice.twilio_sync().state(user.org_id).await?;
     Ok(reply::ok(AgentsResponse {
         agents: agents.into_iter().map(AgentBody::from).collect(),
@@ -220,7 +220,7 @@ async fn save_agent(
     let voice = state.voice.clone();
     let org = user.org_id;
     tokio::spawn(async move {
-        match voice.sync_tools(org).await {
+        match voice.tool_registry().sync_tools(org).await {
             Ok(report) => tracing::info!(org_id = %org, ?report, "tool sync after agent save"),
             Err(e) => {
                 tracing::warn!(org_id = %org, error = %e, "tool sync after agent save failed")

@@ -329,7 +329,13 @@ async fn agent_save_fetch_merge_patches_and_tools_register_once_across_organizat
     assert_eq!(b_view.body["agents"][0]["vapi_assistant_id"], asst_b);
 
     // `sync-tools`: every organization with an assistant, nothing re-registered when unchanged.
-    let all = gw.state.voice.sync_all_tools().await.unwrap();
+    let all = gw
+        .state
+        .voice
+        .tool_registry()
+        .sync_all_tools()
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2);
     for (_, outcome) in &all {
         let report = outcome.as_ref().unwrap();
