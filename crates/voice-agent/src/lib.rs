@@ -260,11 +260,8 @@ pub struct VoiceAgent {
     scheduler: Arc<scheduling::Scheduler>,
     messenger: Arc<messaging::Messenger>,
     knowledge: Arc<rag::KnowledgeBase>,
-    /// The assistant last answered per Vapi phone-number id, for `assistant-request`s that
-    /// arrive while the database is unreachable ([`routing`]).
-    assistants: moka::future::Cache<String, String>,
-    /// Recent routing hits, reused for [`routing::ROUTE_TTL`] ([`routing`]).
-    routes: moka::future::Cache<routing::RouteKey, routing::Found>,
+    /// Which organization a Vapi request belongs to ([`routing`]).
+    router: routing::Router,
     /// Wakes the job workers after a commit that queued a job (a hot-lead alert).
     jobs: jobs::Waker,
 }
@@ -295,20 +292,13 @@ impl VoiceAgent {
         Self {
             twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
             tools: tool_sync::ToolRegistry::new(db.clone(), account.clone()),
+            router: routing::Router::new(db.clone(), config.metadata_key.clone()),
             db,
             account,
             config,
             scheduler,
             messenger,
             knowledge,
-            assistants: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(24 * 3600))
-                .build(),
-            routes: moka::future::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(routing::ROUTE_TTL)
-                .build(),
             jobs,
         }
     }
@@ -364,6 +354,12 @@ impl VoiceAgent {
     #[must_use]
     pub fn twilio_sync(&self) -> &dual_sync::TwilioSync {
         &self.twilio_sync
+    }
+
+    /// Which organization a Vapi request belongs to.
+    #[must_use]
+    pub fn router(&self) -> &routing::Router {
+        &self.router
     }
 
     /// The global Vapi tool registry and the organizations' links to it.

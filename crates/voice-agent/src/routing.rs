@@ -8,14 +8,16 @@
 //! argument from the model is never read. Each lookup is one `SECURITY DEFINER` function
 //! returning an organization id only.
 
-use db::{OrgId, SystemOp};
+use std::time::Duration;
+
+use db::{Db, OrgId, SystemOp};
 use diesel_async::RunQueryDsl;
 use vapi_client::CallInfo;
 
-use crate::{VoiceAgent, VoiceError};
+use crate::VoiceError;
 
 /// How long a routing lookup's hit is reused.
-pub const ROUTE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+pub const ROUTE_TTL: Duration = Duration::from_secs(1);
 
 /// The routing cache's key: the call's assistant and phone-number ids.
 pub(crate) type RouteKey = (Option<String>, Option<String>);
@@ -67,7 +69,35 @@ fn signed_metadata_org(key: Option<&ring::hmac::Key>, call: &CallInfo) -> Option
         .map(|()| org)
 }
 
-impl VoiceAgent {
+/// Routes Vapi requests to organizations: the lookups above behind this instance's caches.
+#[derive(Debug, Clone)]
+pub struct Router {
+    db: Db,
+    /// The key `org_sig` is verified with ([`crate::VoiceConfig::metadata_key`]).
+    metadata_key: Option<ring::hmac::Key>,
+    /// Recent routing hits, reused for [`ROUTE_TTL`].
+    routes: moka::future::Cache<RouteKey, Found>,
+    /// The assistant last answered per Vapi phone-number id, for `assistant-request`s that
+    /// arrive while the database is unreachable.
+    assistants: moka::future::Cache<String, String>,
+}
+
+impl Router {
+    pub(crate) fn new(db: Db, metadata_key: Option<ring::hmac::Key>) -> Self {
+        Self {
+            db,
+            metadata_key,
+            routes: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ROUTE_TTL)
+                .build(),
+            assistants: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
+        }
+    }
+
     /// The organization of a call, `None` when nothing we know names it.
     ///
     /// # Errors
@@ -78,7 +108,7 @@ impl VoiceAgent {
         if call.assistant_id.is_some() && found.by_assistant.is_none() {
             return Ok(found.by_number.map(OrgId));
         }
-        let by_metadata = || signed_metadata_org(self.config.metadata_key.as_ref(), call);
+        let by_metadata = || signed_metadata_org(self.metadata_key.as_ref(), call);
         Ok(found
             .by_assistant
             .or(found.by_number)

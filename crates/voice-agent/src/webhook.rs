@@ -41,7 +41,7 @@ impl VoiceAgent {
         message: ServerMessage,
         now: DateTime<Utc>,
     ) -> Result<Value, VoiceError> {
-        let routed = self.resolve_org(&message.call).await;
+        let routed = self.router.resolve_org(&message.call).await;
         let org = match (&message.kind, routed) {
             (MessageKind::AssistantRequest, routed) => {
                 return Ok(self.assistant_request(routed, &message.call, now).await);
@@ -114,7 +114,7 @@ impl VoiceAgent {
         calls: &[ToolCall],
         now: DateTime<Utc>,
     ) -> Value {
-        let (results, replies) = match self.resolve_org(call).await {
+        let (results, replies) = match self.router.resolve_org(call).await {
             Ok(None) => (all_failed(calls, NOT_LINKED), Vec::new()),
             Ok(Some(org)) => {
                 let replies = self.run_tools(org, call, calls, now).await;
@@ -174,13 +174,13 @@ impl VoiceAgent {
                 assistant_id,
                 overrides,
             }) => {
-                self.remember_assistant(call, &assistant_id).await;
+                self.router.remember_assistant(call, &assistant_id).await;
                 responses::assistant_request(&assistant_id, Some(overrides))
             }
             Ok(AssistantAnswer::Unavailable(spoken)) => responses::assistant_request_error(&spoken),
             Err(e) => {
                 tracing::error!(error = %e, "assistant-request failed; answering from the routing cache");
-                match self.remembered_assistant(call).await {
+                match self.router.remembered_assistant(call).await {
                     Some(assistant_id) => responses::assistant_request(&assistant_id, None),
                     None => responses::assistant_request_error(LINE_BUSY),
                 }
