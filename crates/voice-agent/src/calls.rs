@@ -22,15 +22,15 @@ use db::TenantTx;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use db::OrgId;
+use db::{Db, OrgId};
 use jobs::{Done, Failure, Job, RetryPolicy};
 use realtime::{Audience, RealtimeEvent};
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 use vapi_client::{CallInfo, EndOfCallReport};
 
+use crate::VoiceError;
 use crate::redaction::{redact, redact_report};
-use crate::{VoiceAgent, VoiceError};
 
 /// The job kind of a report's post-call analysis, queued when the report is acknowledged
 /// ([`VoiceAgent::store_report`]) and ordered per call (`vapi:<call id>`).
@@ -252,7 +252,20 @@ fn publish_call(
     }
 }
 
-impl VoiceAgent {
+/// Call records and post-call analysis: `status-update`s, reports acknowledged in one short
+/// transaction, the `voice.report` jobs that analyse them, and the live transcript.
+#[derive(Debug, Clone)]
+pub struct CallRecords {
+    db: Db,
+    /// Wakes the job workers after a commit that queued a job (a report, a hot-lead alert).
+    jobs: jobs::Waker,
+}
+
+impl CallRecords {
+    pub(crate) fn new(db: Db, jobs: jobs::Waker) -> Self {
+        Self { db, jobs }
+    }
+
     /// Records a `status-update`. Returns the row's id and its (possibly unchanged) status.
     ///
     /// # Errors
@@ -463,48 +476,48 @@ impl VoiceAgent {
             })
             .await
     }
+}
 
-    /// The row of a call in progress (created if no status update arrived yet), `None` when the
-    /// message names no call.
-    async fn live_call_row(
-        tx: &mut TenantTx,
-        call: &CallInfo,
-    ) -> Result<Option<uuid::Uuid>, VoiceError> {
-        let Some(id) = &call.id else { return Ok(None) };
-        let facts = CallFacts {
-            call,
-            status: "in-progress",
-            contact_id: None,
-            caller_name: call.customer_name.clone(),
-            started_at: call.started_at,
-            ended_at: None,
-            metadata: json!({}),
-        };
-        Ok(Some(upsert_call(tx, id, &facts).await?.id))
-    }
+/// The row of a call in progress (created if no status update arrived yet), `None` when the
+/// message names no call.
+async fn live_call_row(
+    tx: &mut TenantTx,
+    call: &CallInfo,
+) -> Result<Option<uuid::Uuid>, VoiceError> {
+    let Some(id) = &call.id else { return Ok(None) };
+    let facts = CallFacts {
+        call,
+        status: "in-progress",
+        contact_id: None,
+        caller_name: call.customer_name.clone(),
+        started_at: call.started_at,
+        ended_at: None,
+        metadata: json!({}),
+    };
+    Ok(Some(upsert_call(tx, id, &facts).await?.id))
+}
 
-    /// Marks the call as having booked (the booking tool succeeded during it).
-    pub(crate) async fn mark_booked(tx: &mut TenantTx, call: &CallInfo) -> Result<(), VoiceError> {
-        let Some(row) = Self::live_call_row(tx, call).await? else {
-            return Ok(());
-        };
-        Ok(crm::call_logs::mark_booked(tx, row).await?)
-    }
+/// Marks the call as having booked (the booking tool succeeded during it).
+pub(crate) async fn mark_booked(tx: &mut TenantTx, call: &CallInfo) -> Result<(), VoiceError> {
+    let Some(row) = live_call_row(tx, call).await? else {
+        return Ok(());
+    };
+    Ok(crm::call_logs::mark_booked(tx, row).await?)
+}
 
-    /// Logs a transfer on the call (seed 001 §18.4.2: `transfer_to`, `transfer_time`,
-    /// `transfer_reason`).
-    pub(crate) async fn record_transfer(
-        tx: &mut TenantTx,
-        call: &CallInfo,
-        to: &str,
-        reason: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), VoiceError> {
-        let Some(row) = Self::live_call_row(tx, call).await? else {
-            return Ok(());
-        };
-        Ok(crm::call_logs::log_transfer(tx, row, to, &redact(reason), at).await?)
-    }
+/// Logs a transfer on the call (seed 001 §18.4.2: `transfer_to`, `transfer_time`,
+/// `transfer_reason`).
+pub(crate) async fn record_transfer(
+    tx: &mut TenantTx,
+    call: &CallInfo,
+    to: &str,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<(), VoiceError> {
+    let Some(row) = live_call_row(tx, call).await? else {
+        return Ok(());
+    };
+    Ok(crm::call_logs::log_transfer(tx, row, to, &redact(reason), at).await?)
 }
 
 /// The report's whole post-call work in the caller's transaction (module docs): the call row,

@@ -424,7 +424,11 @@ impl VoiceAgent {
         let call = call.clone();
         let mark: Arc<BookingStep> = Arc::new(move |c, _| {
             let call = call.clone();
-            Box::pin(async move { Self::mark_booked(c, &call).await.map_err(in_booking) })
+            Box::pin(async move {
+                crate::calls::mark_booked(c, &call)
+                    .await
+                    .map_err(in_booking)
+            })
         });
         match self.scheduler.book_with(org, request, now, mark).await {
             Ok(appt) => {
@@ -688,7 +692,7 @@ impl VoiceAgent {
         };
         self.db
             .tenant(org, async move |tx| {
-                Self::record_transfer(tx, &call, &to, &reason, at).await
+                crate::calls::record_transfer(tx, &call, &to, &reason, at).await
             })
             .await
     }

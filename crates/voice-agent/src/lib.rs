@@ -262,8 +262,8 @@ pub struct VoiceAgent {
     knowledge: Arc<rag::KnowledgeBase>,
     /// Which organization a Vapi request belongs to ([`routing`]).
     router: routing::Router,
-    /// Wakes the job workers after a commit that queued a job (a hot-lead alert).
-    jobs: jobs::Waker,
+    /// Call records and post-call analysis ([`calls`]).
+    calls: calls::CallRecords,
 }
 
 impl VoiceAgent {
@@ -293,13 +293,13 @@ impl VoiceAgent {
             twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
             tools: tool_sync::ToolRegistry::new(db.clone(), account.clone()),
             router: routing::Router::new(db.clone(), config.metadata_key.clone()),
+            calls: calls::CallRecords::new(db.clone(), jobs),
             db,
             account,
             config,
             scheduler,
             messenger,
             knowledge,
-            jobs,
         }
     }
 
@@ -354,6 +354,12 @@ impl VoiceAgent {
     #[must_use]
     pub fn twilio_sync(&self) -> &dual_sync::TwilioSync {
         &self.twilio_sync
+    }
+
+    /// Call records and post-call analysis.
+    #[must_use]
+    pub fn calls(&self) -> &calls::CallRecords {
+        &self.calls
     }
 
     /// Which organization a Vapi request belongs to.

@@ -82,12 +82,13 @@ impl VoiceAgent {
                 status,
                 ended_reason,
             } => {
-                self.record_status(org, call, &status, ended_reason.as_deref())
+                self.calls
+                    .record_status(org, call, &status, ended_reason.as_deref())
                     .await?;
                 responses::acknowledged()
             }
             MessageKind::EndOfCallReport(report) => {
-                self.store_report(org, call, &report, now).await?;
+                self.calls.store_report(org, call, &report, now).await?;
                 responses::acknowledged()
             }
             MessageKind::Transcript {
@@ -96,7 +97,8 @@ impl VoiceAgent {
                 transcript,
             } => {
                 if transcript_type == "final" {
-                    self.publish_transcript(org, call, &role, &transcript)
+                    self.calls
+                        .publish_transcript(org, call, &role, &transcript)
                         .await?;
                 }
                 responses::acknowledged()

@@ -99,11 +99,11 @@ impl VoiceAgent {
                 crate::calls::REPORT_RETRY,
                 move |job| {
                     let this = Arc::clone(&reports);
-                    async move { this.analyse_report(job).await }
+                    async move { this.calls.analyse_report(job).await }
                 },
                 move |batch| {
                     let this = Arc::clone(&batched);
-                    async move { this.analyse_reports(batch).await }
+                    async move { this.calls.analyse_reports(batch).await }
                 },
             )
             .register(ALERT_JOB, ALERT_RETRY, move |job| {
