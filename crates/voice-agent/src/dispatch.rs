@@ -227,10 +227,11 @@ impl VoiceAgent {
         if tool.id.is_empty() || !effectful {
             return self.run_tool_now(org, call, tool, now).await;
         }
-        self.once_per_tool_call(org, &tool.id, &tool.name, async || {
-            self.run_tool_now(org, call, tool, now).await
-        })
-        .await
+        self.tool_calls
+            .once_per_tool_call(org, &tool.id, &tool.name, async || {
+                self.run_tool_now(org, call, tool, now).await
+            })
+            .await
     }
 
     async fn run_tool_now(

@@ -264,6 +264,8 @@ pub struct VoiceAgent {
     router: routing::Router,
     /// Call records and post-call analysis ([`calls`]).
     calls: calls::CallRecords,
+    /// Each tool call run once ([`tool_results`]).
+    tool_calls: tool_results::ToolCallLog,
 }
 
 impl VoiceAgent {
@@ -294,6 +296,7 @@ impl VoiceAgent {
             tools: tool_sync::ToolRegistry::new(db.clone(), account.clone()),
             router: routing::Router::new(db.clone(), config.metadata_key.clone()),
             calls: calls::CallRecords::new(db.clone(), jobs),
+            tool_calls: tool_results::ToolCallLog::new(db.clone()),
             db,
             account,
             config,

@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use crate::schema::vapi_tool_results as results;
 use chrono::{DateTime, Utc};
-use db::OrgId;
+use db::{Db, OrgId};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
+use crate::VoiceError;
 use crate::dispatch::{SYSTEM_TROUBLE, ToolReply};
-use crate::{VoiceAgent, VoiceError};
 
 /// Tools whose delivery twice would do something twice (or tell the caller something wrong).
 pub const EFFECTFUL_TOOLS: &[&str] = &[
@@ -69,7 +69,19 @@ fn from_json(stored: &Value) -> ToolReply {
     }
 }
 
-impl VoiceAgent {
+/// Runs each Vapi tool call once however often it is delivered (`vapi_tool_results`): the
+/// first delivery claims the call id and stores its reply; a repeat waits for it and answers
+/// the same.
+#[derive(Debug, Clone)]
+pub struct ToolCallLog {
+    db: Db,
+}
+
+impl ToolCallLog {
+    pub(crate) fn new(db: Db) -> Self {
+        Self { db }
+    }
+
     /// Runs `run` once for `(org, tool_call_id)`: the first delivery runs it, repeated ones get
     /// its reply. Failures of the bookkeeping itself answer [`SYSTEM_TROUBLE`] (Vapi retries).
     pub(crate) async fn once_per_tool_call<F>(
