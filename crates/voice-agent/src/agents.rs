@@ -209,6 +209,66 @@ pub fn check_destination(destination: &str) -> Result<String, VoiceError> {
     })
 }
 
+/// Saves the organization's voice settings.
+///
+/// # Errors
+/// [`VoiceError::Invalid`] for a bad destination, department or phone; [`VoiceError::Db`].
+pub async fn put_settings(
+    tx: &mut TenantTx,
+    settings: VoiceSettings,
+) -> Result<VoiceSettings, VoiceError> {
+    let org = tx.org();
+    let default = settings
+        .transfer_default
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+        .map(check_destination)
+        .transpose()?;
+    let mut departments = Map::new();
+    for (name, dest) in &settings.transfer_departments {
+        let key = name.trim().to_lowercase();
+        if key.is_empty() || key.len() > 40 {
+            return Err(VoiceError::Invalid(
+                "department names must be 1-40 characters".into(),
+            ));
+        }
+        let dest = dest.as_str().ok_or_else(|| {
+            VoiceError::Invalid(format!("department {key:?} needs a destination string"))
+        })?;
+        departments.insert(key, json!(check_destination(dest)?));
+    }
+    let phone = settings
+        .hot_lead_alert_phone
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| crm::normalize_phone(p, crm::DEFAULT_COUNTRY_CODE))
+        .transpose()?;
+    let stored = VoiceSettings {
+        transfer_default: default,
+        transfer_departments: departments,
+        hot_lead_alert_phone: phone,
+    };
+    diesel::insert_into(voice_settings::table)
+        .values((
+            voice_settings::org_id.eq(org.0),
+            voice_settings::transfer_default.eq(&stored.transfer_default),
+            voice_settings::transfer_departments
+                .eq(Value::Object(stored.transfer_departments.clone())),
+            voice_settings::hot_lead_alert_phone.eq(&stored.hot_lead_alert_phone),
+        ))
+        .on_conflict(voice_settings::org_id)
+        .do_update()
+        .set((
+            voice_settings::transfer_default.eq(&stored.transfer_default),
+            voice_settings::transfer_departments
+                .eq(Value::Object(stored.transfer_departments.clone())),
+            voice_settings::hot_lead_alert_phone.eq(&stored.hot_lead_alert_phone),
+        ))
+        .execute(tx)
+        .await?;
+    Ok(stored)
+}
+
 /// The organization's voice settings (defaults when never saved), inside its transaction.
 ///
 /// # Errors
@@ -301,94 +361,6 @@ pub fn server_backoff_plan() -> Value {
 }
 
 impl VoiceAgent {
-    /// The organization's agents and voice settings.
-    ///
-    /// # Errors
-    /// [`VoiceError::Db`].
-    pub async fn agents(&self, org: OrgId) -> Result<(Vec<Agent>, VoiceSettings), VoiceError> {
-        self.db
-            .tenant(org, async move |tx| {
-                Ok((list(tx).await?, settings(tx).await?))
-            })
-            .await
-    }
-
-    /// The organization's voice settings.
-    ///
-    /// # Errors
-    /// [`VoiceError::Db`].
-    pub async fn voice_settings(&self, org: OrgId) -> Result<VoiceSettings, VoiceError> {
-        self.db
-            .tenant(org, async move |tx| settings(tx).await)
-            .await
-    }
-
-    /// Saves the organization's voice settings.
-    ///
-    /// # Errors
-    /// [`VoiceError::Invalid`] for a bad destination, department or phone; [`VoiceError::Db`].
-    pub async fn put_settings(
-        &self,
-        org: OrgId,
-        settings: VoiceSettings,
-    ) -> Result<VoiceSettings, VoiceError> {
-        let default = settings
-            .transfer_default
-            .as_deref()
-            .filter(|d| !d.trim().is_empty())
-            .map(check_destination)
-            .transpose()?;
-        let mut departments = Map::new();
-        for (name, dest) in &settings.transfer_departments {
-            let key = name.trim().to_lowercase();
-            if key.is_empty() || key.len() > 40 {
-                return Err(VoiceError::Invalid(
-                    "department names must be 1-40 characters".into(),
-                ));
-            }
-            let dest = dest.as_str().ok_or_else(|| {
-                VoiceError::Invalid(format!("department {key:?} needs a destination string"))
-            })?;
-            departments.insert(key, json!(check_destination(dest)?));
-        }
-        let phone = settings
-            .hot_lead_alert_phone
-            .as_deref()
-            .filter(|p| !p.trim().is_empty())
-            .map(|p| crm::normalize_phone(p, crm::DEFAULT_COUNTRY_CODE))
-            .transpose()?;
-        let stored = VoiceSettings {
-            transfer_default: default,
-            transfer_departments: departments,
-            hot_lead_alert_phone: phone,
-        };
-        let row = stored.clone();
-        self.db
-            .tenant(org, async move |tx| {
-                diesel::insert_into(voice_settings::table)
-                    .values((
-                        voice_settings::org_id.eq(org.0),
-                        voice_settings::transfer_default.eq(&row.transfer_default),
-                        voice_settings::transfer_departments
-                            .eq(Value::Object(row.transfer_departments.clone())),
-                        voice_settings::hot_lead_alert_phone.eq(&row.hot_lead_alert_phone),
-                    ))
-                    .on_conflict(voice_settings::org_id)
-                    .do_update()
-                    .set((
-                        voice_settings::transfer_default.eq(&row.transfer_default),
-                        voice_settings::transfer_departments
-                            .eq(Value::Object(row.transfer_departments.clone())),
-                        voice_settings::hot_lead_alert_phone.eq(&row.hot_lead_alert_phone),
-                    ))
-                    .execute(tx)
-                    .await?;
-                Ok::<_, VoiceError>(())
-            })
-            .await?;
-        Ok(stored)
-    }
-
     /// Saves an agent and creates or updates its Vapi assistant idempotently: an existing
     /// assistant is fetched, merged and patched with the whole `model` (contracts/vapi.md §4.2);
     /// one that Vapi no longer knows (404) is created again. Our server URL, its authentication,

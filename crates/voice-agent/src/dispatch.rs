@@ -658,7 +658,10 @@ impl VoiceAgent {
         org: OrgId,
         department: Option<&str>,
     ) -> Result<Option<Destination>, VoiceError> {
-        let settings = self.voice_settings(org).await?;
+        let settings = self
+            .db
+            .tenant(org, async |tx| crate::agents::settings(tx).await)
+            .await?;
         let by_department = department.map(|d| d.trim().to_lowercase()).and_then(|d| {
             settings
                 .transfer_departments

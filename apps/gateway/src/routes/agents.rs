@@ -133,7 +133,13 @@ async fn list_agents(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
 ) -> Result<HttpResponse, ApiError> {
-    let (agents, settings) = state.voice.agents(user.org_id).await?;
+    let (agents, settings) = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            let agents = voice_agent::agents::list(tx).await?;
+            Ok::<_, voice_agent::VoiceError>((agents, voice_agent::agents::settings(tx).await?))
+        })
+        .await?;
     let tools = state.voice.tool_registry().org_tools(user.org_id).await?;
     let number = state.voice.twilio_sync().state(user.org_id).await?;
     Ok(reply::ok(AgentsResponse {
@@ -254,7 +260,12 @@ async fn get_voice_settings(
     state: web::Data<AppState>,
     RoleAtLeast(user): ManagerUser,
 ) -> Result<HttpResponse, ApiError> {
-    let settings = state.voice.voice_settings(user.org_id).await?;
+    let settings = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            voice_agent::agents::settings(tx).await
+        })
+        .await?;
     Ok(reply::ok(VoiceSettingsResponse {
         settings: settings.into(),
     }))
@@ -271,16 +282,16 @@ async fn put_voice_settings(
     body: Json<VoiceSettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let settings = VoiceSettings {
+        transfer_default: body.transfer_default,
+        transfer_departments: body.transfer_departments,
+        hot_lead_alert_phone: body.hot_lead_alert_phone,
+    };
     let settings = state
-        .voice
-        .put_settings(
-            user.org_id,
-            VoiceSettings {
-                transfer_default: body.transfer_default,
-                transfer_departments: body.transfer_departments,
-                hot_lead_alert_phone: body.hot_lead_alert_phone,
-            },
-        )
+        .db
+        .tenant(user.org_id, async |tx| {
+            voice_agent::agents::put_settings(tx, settings).await
+        })
         .await?;
     Ok(reply::ok(VoiceSettingsResponse {
         settings: settings.into(),
