@@ -174,25 +174,21 @@ async fn list_calls(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let (limit, offset) = page(q.limit, q.offset, 20)?;
+    let call_query = CallQuery {
+        status: q.status,
+        call_type: q.call_type,
+        booking_confirmed: q.booking_confirmed,
+        from: q.from,
+        to: q.to,
+        search: q.search,
+        outcome: q.outcome,
+        sentiment: q.sentiment,
+        contact_id: q.contact_id,
+    };
     let (rows, total) = state
         .db
         .tenant(user.org_id, async |tx| {
-            crm::call_logs::list(
-                tx,
-                CallQuery {
-                    status: q.status,
-                    call_type: q.call_type,
-                    booking_confirmed: q.booking_confirmed,
-                    from: q.from,
-                    to: q.to,
-                    search: q.search,
-                    outcome: q.outcome,
-                    sentiment: q.sentiment,
-                    contact_id: q.contact_id,
-                },
-                crm::Page { limit, offset },
-            )
-            .await
+            crm::call_logs::list(tx, call_query, crm::Page { limit, offset }).await
         })
         .await?;
     Ok(reply::ok(CallList {

@@ -204,19 +204,15 @@ async fn list_contacts(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let (limit, offset) = page(q.limit, q.offset, 50)?;
+    let contact_query = ContactQuery {
+        search: q.search,
+        lead_status: q.lead_status,
+        lead_temperature: q.lead_temperature,
+    };
     let (rows, total) = state
         .db
         .tenant(user.org_id, async |tx| {
-            crm::contacts::list(
-                tx,
-                ContactQuery {
-                    search: q.search,
-                    lead_status: q.lead_status,
-                    lead_temperature: q.lead_temperature,
-                },
-                crm::Page { limit, offset },
-            )
-            .await
+            crm::contacts::list(tx, contact_query, crm::Page { limit, offset }).await
         })
         .await?;
     Ok(reply::ok(ContactList {
@@ -258,24 +254,21 @@ async fn create_contact(
     body: Json<ContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    let new_contact = NewContact {
+        name: b.name,
+        phone: b.phone,
+        email: b.email,
+        lead_status: b.lead_status,
+        lead_temperature: b.lead_temperature,
+        lead_score: b.lead_score,
+        service_interests: b.service_interests,
+        notes: b.notes,
+        company: b.company,
+    };
     let contact = state
         .db
         .tenant(user.org_id, async |tx| {
-            crm::contacts::create(
-                tx,
-                NewContact {
-                    name: b.name,
-                    phone: b.phone,
-                    email: b.email,
-                    lead_status: b.lead_status,
-                    lead_temperature: b.lead_temperature,
-                    lead_score: b.lead_score,
-                    service_interests: b.service_interests,
-                    notes: b.notes,
-                    company: b.company,
-                },
-            )
-            .await
+            crm::contacts::create(tx, new_contact).await
         })
         .await?;
     Ok(reply::created(ContactResponse {
@@ -314,26 +307,22 @@ async fn update_contact(
     body: Json<ContactPatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    let contact_patch = ContactPatch {
+        name: b.name,
+        phone: b.phone,
+        email: b.email.map(Some),
+        lead_status: b.lead_status,
+        lead_temperature: b.lead_temperature,
+        lead_score: b.lead_score,
+        service_interests: b.service_interests,
+        notes: b.notes.map(Some),
+        company: b.company.map(Some),
+        last_contacted_at: None,
+    };
     let contact = state
         .db
         .tenant(user.org_id, async |tx| {
-            crm::contacts::update(
-                tx,
-                id.into_inner(),
-                ContactPatch {
-                    name: b.name,
-                    phone: b.phone,
-                    email: b.email.map(Some),
-                    lead_status: b.lead_status,
-                    lead_temperature: b.lead_temperature,
-                    lead_score: b.lead_score,
-                    service_interests: b.service_interests,
-                    notes: b.notes.map(Some),
-                    company: b.company.map(Some),
-                    last_contacted_at: None,
-                },
-            )
-            .await
+            crm::contacts::update(tx, id.into_inner(), contact_patch).await
         })
         .await?;
     Ok(reply::ok(ContactResponse {
@@ -466,23 +455,20 @@ async fn create_service(
     let Some(name) = b.name else {
         return Err(ApiError::validation("name is required"));
     };
+    let new_service = NewService {
+        name,
+        price: Price {
+            minor: b.price_minor,
+            major: b.price,
+        },
+        currency: b.currency,
+        duration_minutes: b.duration_minutes,
+        keywords: b.keywords.unwrap_or_default(),
+    };
     let service = state
         .db
         .tenant(user.org_id, async |tx| {
-            crm::services::create(
-                tx,
-                NewService {
-                    name,
-                    price: Price {
-                        minor: b.price_minor,
-                        major: b.price,
-                    },
-                    currency: b.currency,
-                    duration_minutes: b.duration_minutes,
-                    keywords: b.keywords.unwrap_or_default(),
-                },
-            )
-            .await
+            crm::services::create(tx, new_service).await
         })
         .await?;
     Ok(reply::created(ServiceResponse {
@@ -521,25 +507,21 @@ async fn update_service(
     body: Json<ServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    let service_patch = ServicePatch {
+        name: b.name,
+        price: Price {
+            minor: b.price_minor,
+            major: b.price,
+        },
+        currency: b.currency,
+        duration_minutes: b.duration_minutes,
+        keywords: b.keywords,
+        is_active: b.is_active,
+    };
     let service = state
         .db
         .tenant(user.org_id, async |tx| {
-            crm::services::update(
-                tx,
-                id.into_inner(),
-                ServicePatch {
-                    name: b.name,
-                    price: Price {
-                        minor: b.price_minor,
-                        major: b.price,
-                    },
-                    currency: b.currency,
-                    duration_minutes: b.duration_minutes,
-                    keywords: b.keywords,
-                    is_active: b.is_active,
-                },
-            )
-            .await
+            crm::services::update(tx, id.into_inner(), service_patch).await
         })
         .await?;
     Ok(reply::ok(ServiceResponse {
