@@ -42,9 +42,8 @@ impl NewJob {
     }
 }
 
-/// Writes `job` for organization `org` on `conn`, which must be inside that organization's
-/// tenant transaction (`Db::tenant`): the job commits or rolls back with the caller's change.
-/// Inside `Db::tenant`, the workers are woken after the commit ([`crate::CHANNEL`] is raised
+/// Writes `job` for the transaction's organization in the caller's tenant transaction `tx`: the
+/// job commits or rolls back with the caller's change. The workers are woken after the commit ([`crate::CHANNEL`] is raised
 /// with [`db::signal::raise_after_commit`]); a caller holding a [`crate::Waker`] may also call
 /// [`crate::Waker::wake`] after the commit. Returns the job's id.
 ///
@@ -64,8 +63,8 @@ pub async fn enqueue(tx: &mut TenantTx, job: NewJob) -> Result<Uuid, DbError> {
         .get_result(tx)
         .await
         .map_err(DbError::Query)?;
-    // Outside `Db`'s transactions (a test's own connection) nothing is raised: the workers'
-    // idle poll finds the job.
-    let _ = db::signal::raise_after_commit(crate::CHANNEL);
+    // A `TenantTx` exists only inside `Db::tenant`, which raises the channel after its commit.
+    let raised = db::signal::raise_after_commit(crate::CHANNEL);
+    debug_assert!(raised, "a TenantTx is always inside Db::tenant");
     Ok(id)
 }

@@ -67,11 +67,9 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// Writes `event` for organization `org` and asks for [`CHANNEL`] to be raised when the
-/// transaction commits. Run it on a connection inside the caller's tenant transaction
-/// ([`db::Db::tenant`] for `org`): the event is delivered if and only if that transaction
-/// commits. On a connection outside [`db::Db`]'s transactions (a test's own), a `NOTIFY` is
-/// queued in the transaction instead. Returns the event's seq.
+/// Writes `event` for the transaction's organization in the caller's tenant transaction `tx`
+/// and asks for [`CHANNEL`] to be raised when it commits: the event is delivered if and only if
+/// that transaction commits. Returns the event's seq.
 ///
 /// # Errors
 /// The database error; the caller's transaction then rolls back.
@@ -103,11 +101,9 @@ pub async fn publish(
         .returning(realtime_events::seq)
         .get_result(tx)
         .await?;
-    if !db::signal::raise_after_commit(CHANNEL) {
-        diesel::sql_query("SELECT pg_notify('realtime_events', '')")
-            .execute(tx)
-            .await?;
-    }
+    // A `TenantTx` exists only inside `Db::tenant`, which raises the channel after its commit.
+    let raised = db::signal::raise_after_commit(CHANNEL);
+    debug_assert!(raised, "a TenantTx is always inside Db::tenant");
     Ok(seq)
 }
 
@@ -126,8 +122,8 @@ pub enum Room {
     Users,
 }
 
-/// Up to `limit` events of organization `org` in `room` after `after`, in seq order; read in
-/// the organization's tenant transaction (row-level security applies). The outbox keeps a day.
+/// Up to `limit` events of the transaction's organization in `room` after `after`, in seq
+/// order (row-level security applies). The outbox keeps a day.
 ///
 /// # Errors
 /// [`RealtimeError::Db`].
