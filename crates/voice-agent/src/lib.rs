@@ -252,7 +252,6 @@ impl VapiAccount {
 pub struct VoiceAgent {
     db: Db,
     account: VapiAccount,
-    config: VoiceConfig,
     /// The Twilio dual-sync ([`dual_sync`]).
     twilio_sync: dual_sync::TwilioSync,
     /// The global tool registry and per-organization links ([`tool_sync`]).
@@ -287,19 +286,19 @@ impl VoiceAgent {
                 .map(|u| u.trim_end_matches('/').to_owned()),
             ..config
         };
+        let router = routing::Router::new(db.clone(), config.metadata_key.clone());
         let account = VapiAccount {
             client: vapi,
-            config: config.clone(),
+            config,
         };
         Self {
             twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
             tools: tool_sync::ToolRegistry::new(db.clone(), account.clone()),
-            router: routing::Router::new(db.clone(), config.metadata_key.clone()),
+            router,
             calls: calls::CallRecords::new(db.clone(), jobs),
             tool_calls: tool_results::ToolCallLog::new(db.clone()),
             db,
             account,
-            config,
             scheduler,
             messenger,
             knowledge,
@@ -311,7 +310,7 @@ impl VoiceAgent {
     #[must_use]
     pub fn org_metadata(&self, org: db::OrgId) -> Value {
         let mut metadata = json!({ "org_id": org.0 });
-        if let Some(key) = &self.config.metadata_key {
+        if let Some(key) = &self.account.config.metadata_key {
             metadata["org_sig"] = json!(routing::org_signature(key, org));
         }
         metadata
