@@ -310,12 +310,19 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// Role levels for [`RoleAtLeast`]: 0 user, 1 manager, 2 admin.
-const fn role_level(role: Role) -> u8 {
+/// The [`RoleAtLeast`] level of a manager.
+const MANAGER_LEVEL: u8 = 1;
+/// The [`RoleAtLeast`] level of an admin.
+const ADMIN_LEVEL: u8 = 2;
+
+/// Role levels for [`RoleAtLeast`]: 0 user, 1 manager, 2 admin. Not a `const fn` used in the
+/// type aliases below: in release builds rustc then finds a query cycle through the async
+/// closures of the extractors that name those aliases (E0391, Rust 1.95).
+fn role_level(role: Role) -> u8 {
     match role {
         Role::User => 0,
-        Role::Manager => 1,
-        Role::Admin => 2,
+        Role::Manager => MANAGER_LEVEL,
+        Role::Admin => ADMIN_LEVEL,
     }
 }
 
@@ -325,9 +332,9 @@ const fn role_level(role: Role) -> u8 {
 pub struct RoleAtLeast<const MIN: u8>(pub Caller);
 
 /// An authenticated manager or admin.
-pub type ManagerUser = RoleAtLeast<{ role_level(Role::Manager) }>;
+pub type ManagerUser = RoleAtLeast<MANAGER_LEVEL>;
 /// An authenticated admin.
-pub type AdminUser = RoleAtLeast<{ role_level(Role::Admin) }>;
+pub type AdminUser = RoleAtLeast<ADMIN_LEVEL>;
 
 impl<const MIN: u8> RoleAtLeast<MIN> {
     fn check(found: Result<AuthUser, ApiError>) -> Result<Self, ApiError> {
