@@ -1,5 +1,8 @@
-//! Typed configuration from the environment. Start-up stops with a [`ConfigError`] naming the
-//! variable that is missing or malformed. The variables are listed in the README.
+//! Typed configuration from the environment. The `config` crate deserializes the variables
+//! into one serde struct (numbers, booleans, addresses and fixed choices typed there); this
+//! module applies defaults, ranges and the rules between variables. Start-up stops with a
+//! [`ConfigError`] naming the variable that is missing or malformed. The variables are listed
+//! in the README.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,7 +15,7 @@ pub enum ConfigError {
     #[error("configuration: {var} is not set{why}")]
     Missing {
         /// The variable's name.
-        var: &'static str,
+        var: String,
         /// Why it is required, when that depends on another variable (starts with a separator).
         why: &'static str,
     },
@@ -20,14 +23,15 @@ pub enum ConfigError {
     #[error("configuration: {var} is invalid: {reason}")]
     Invalid {
         /// The variable's name.
-        var: &'static str,
+        var: String,
         /// What is expected.
         reason: String,
     },
 }
 
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Log line format (`LOG_FORMAT`: `json` or `text`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// One JSON object per line (production).
     Json,
@@ -58,9 +62,11 @@ pub struct Config {
     pub db_pool_shards: usize,
     /// `DB_STATEMENT_TIMEOUT_MS`: per-statement limit in milliseconds. Default 5000.
     pub db_statement_timeout: Duration,
-    /// `HTTP_JSON_LIMIT_BYTES`: largest JSON body accepted, in bytes. Default 262144 (256 KiB).
+    /// `HTTP_JSON_LIMIT_BYTES`: largest JSON body accepted, in bytes, up to 1 GiB. Default
+    /// 262144 (256 KiB).
     pub json_limit_bytes: usize,
-    /// `HTTP_BODY_LIMIT_BYTES`: largest non-JSON body accepted, in bytes. Default 10485760 (10 MiB).
+    /// `HTTP_BODY_LIMIT_BYTES`: largest non-JSON body accepted, in bytes, up to 1 GiB. Default
+    /// 10485760 (10 MiB).
     pub body_limit_bytes: usize,
     /// `HTTP_WORKERS`: worker threads. Default: one per CPU.
     pub http_workers: Option<usize>,
@@ -137,8 +143,8 @@ pub struct WebhookConfig {
     /// comma-separated with units `ms`, `s`, `m`, `h`; default `5s,5m,30m,2h,5h,10h,10h`.
     /// `WEBHOOK_TIMEOUT_SECS`: one attempt's timeout, 1–60, default 15.
     /// `WEBHOOK_DISABLE_AFTER_SECS`: an endpoint failing this long is disabled, default 432000
-    /// (5 days). `WEBHOOK_ENDPOINT_CONCURRENCY`: attempts in flight per endpoint and instance,
-    /// 1–64, default 4.
+    /// (5 days, at most 366). `WEBHOOK_ENDPOINT_CONCURRENCY`: attempts in flight per endpoint
+    /// and instance, 1–64, default 4.
     pub delivery: webhooks::DeliveryConfig,
     /// `WEBHOOK_ALLOWED_NETWORKS`: comma-separated CIDR networks endpoints may reach although
     /// they are loopback, private or link-local (for example `10.20.0.0/16` for an on-premises
@@ -260,137 +266,290 @@ impl std::fmt::Debug for VapiConfig {
 /// Vapi's public API.
 pub const VAPI_DEFAULT_BASE_URL: &str = "https://api.vapi.ai";
 
-struct Vars<F>(F);
+/// The environment as [`::config`] deserializes it: one field per variable, named as the
+/// variable in lower case; unset and blank variables are `None`. Numbers, booleans, addresses
+/// and the fixed choices are parsed here (a malformed one is named by [`from_config_error`]);
+/// ranges and the rules between variables are checked while building the [`Config`].
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Env {
+    bind_addr: Option<SocketAddr>,
+    database_url: Option<String>,
+    database_owner_url: Option<String>,
+    migrate_on_startup: Option<bool>,
+    db_pool_size: Option<usize>,
+    db_pool_shards: Option<usize>,
+    db_statement_timeout_ms: Option<u64>,
+    http_json_limit_bytes: Option<usize>,
+    http_body_limit_bytes: Option<usize>,
+    http_workers: Option<usize>,
+    http_request_head_timeout_ms: Option<u64>,
+    http_body_timeout_secs: Option<u64>,
+    http_max_requests_per_client: Option<usize>,
+    trusted_proxies: Option<String>,
+    shutdown_timeout_secs: Option<u64>,
+    log_format: Option<LogFormat>,
+    jwt_secret: Option<String>,
+    api_key_pepper: Option<String>,
+    credentials_keys: Option<String>,
+    credentials_active_key: Option<String>,
+    twilio_api_base_url: Option<String>,
+    resend_api_base_url: Option<String>,
+    elevenlabs_api_base_url: Option<String>,
+    google_calendar_api_base_url: Option<String>,
+    google_client_id: Option<String>,
+    google_client_secret: Option<String>,
+    google_redirect_uri: Option<String>,
+    google_oauth_auth_url: Option<String>,
+    google_oauth_token_url: Option<String>,
+    google_userinfo_url: Option<String>,
+    public_base_url: Option<String>,
+    ws_heartbeat_secs: Option<u64>,
+    ws_send_queue: Option<usize>,
+    job_workers: Option<usize>,
+    job_lease_secs: Option<u64>,
+    vapi_private_key: Option<String>,
+    vapi_api_base_url: Option<String>,
+    vapi_webhook_secret: Option<String>,
+    vapi_webhook_secret_previous: Option<String>,
+    vapi_webhook_credential_id: Option<String>,
+    vapi_webhook_auth: Option<VapiWebhookAuth>,
+    vapi_webhook_header: Option<String>,
+    vapi_webhook_signature_header: Option<String>,
+    vapi_webhook_timestamp_header: Option<String>,
+    vapi_webhook_payload_format: Option<String>,
+    vapi_webhook_signature_prefix: Option<String>,
+    vapi_webhook_algorithm: Option<vapi_client::auth::Algorithm>,
+    vapi_webhook_encoding: Option<vapi_client::auth::Encoding>,
+    embeddings_provider: Option<EmbeddingsProvider>,
+    embeddings_api_key: Option<String>,
+    openai_api_key: Option<String>,
+    embeddings_base_url: Option<String>,
+    embeddings_model: Option<String>,
+    embeddings_dimensions: Option<usize>,
+    embedding_model_dir: Option<std::path::PathBuf>,
+    kb_similarity_threshold: Option<f32>,
+    kb_ungrounded_threshold: Option<f32>,
+    console_dir: Option<std::path::PathBuf>,
+    console_media_sources: Option<String>,
+    webhook_retry_schedule: Option<String>,
+    webhook_timeout_secs: Option<u64>,
+    webhook_disable_after_secs: Option<u64>,
+    webhook_endpoint_concurrency: Option<usize>,
+    webhook_allowed_networks: Option<String>,
+    rate_limit_org_per_min: Option<u32>,
+    rate_limit_key_per_min: Option<u32>,
+    cors_allowed_origins: Option<String>,
+}
 
-impl<F: Fn(&str) -> Option<String>> Vars<F> {
-    fn get(&self, var: &'static str) -> Option<String> {
-        (self.0)(var).filter(|v| !v.trim().is_empty())
+/// `VAPI_WEBHOOK_AUTH`: how Vapi's requests carry the secret.
+#[derive(Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum VapiWebhookAuth {
+    Secret,
+    Bearer,
+    Hmac,
+}
+
+/// `EMBEDDINGS_PROVIDER`.
+#[derive(Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EmbeddingsProvider {
+    OpenAi,
+    Local,
+}
+
+/// `config`'s error as ours: the variable named in upper case, its value never repeated (the
+/// messages of `At` errors may quote it, so only the variable is kept).
+fn from_config_error(error: ::config::ConfigError) -> ConfigError {
+    use ::config::ConfigError as E;
+    let var = |key: Option<String>| key.unwrap_or_default().to_ascii_uppercase();
+    match error {
+        E::Type { key, expected, .. } => invalid(var(key), format!("expected {expected}")),
+        E::At { key, .. } => invalid(var(key), "malformed (see the README for its form)"),
+        _ => invalid("the environment".into(), "could not be read"),
     }
+}
 
-    fn required(&self, var: &'static str, why: &'static str) -> Result<String, ConfigError> {
-        self.get(var).ok_or(ConfigError::Missing { var, why })
+fn invalid(var: String, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
     }
+}
 
-    fn parsed<T: std::str::FromStr>(
-        &self,
-        var: &'static str,
-        default: T,
-        expected: &str,
-        valid: impl Fn(&T) -> bool,
-    ) -> Result<T, ConfigError> {
-        match self.get(var) {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse::<T>()
-                .ok()
-                .filter(|v| valid(v))
-                .ok_or_else(|| ConfigError::Invalid {
-                    var,
-                    reason: format!("expected {expected}"),
-                }),
+fn required(var: &str, value: Option<&String>) -> Result<String, ConfigError> {
+    value.cloned().ok_or_else(|| ConfigError::Missing {
+        var: var.into(),
+        why: "",
+    })
+}
+
+/// `value` (or `default` when unset) if it lies in `range`.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    var: &str,
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    let (start, end) = range.into_inner();
+    Err(invalid(var.into(), format!("expected {start} to {end}")))
+}
+
+/// [`within`] in whole seconds.
+fn seconds(
+    var: &str,
+    value: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    within(var, value, default, range).map(Duration::from_secs)
+}
+
+/// [`within`] in milliseconds, 100 ms to 10 minutes, default 5 s.
+fn millis(var: &str, value: Option<u64>) -> Result<Duration, ConfigError> {
+    within(var, value, 5_000, 100..=600_000).map(Duration::from_millis)
+}
+
+/// A signing key of at least 32 bytes.
+fn secret(var: &str, value: Option<&String>) -> Result<secrecy::SecretSlice<u8>, ConfigError> {
+    let value = required(var, value)?;
+    if value.len() < 32 {
+        return Err(invalid(
+            var.into(),
+            "expected at least 32 bytes of secret (for example `openssl rand -hex 32`)",
+        ));
+    }
+    Ok(value.into_bytes().into())
+}
+
+/// An `http://` or `https://` URL without its trailing slash; `default` when unset.
+fn http_url(var: &str, value: Option<&String>, default: String) -> Result<String, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok(url.trim_end_matches('/').to_owned())
         }
+        Some(_) => Err(invalid(var.into(), "expected an http:// or https:// URL")),
     }
+}
 
-    fn secret(&self, var: &'static str) -> Result<secrecy::SecretSlice<u8>, ConfigError> {
-        let value = self.required(var, "")?;
-        if value.len() < 32 {
-            return Err(ConfigError::Invalid {
-                var,
-                reason: "expected at least 32 bytes of secret (for example `openssl rand -hex 32`)"
-                    .into(),
-            });
-        }
-        Ok(value.into_bytes().into())
+fn postgres_url(var: &str, raw: String) -> Result<String, ConfigError> {
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        Ok(raw)
+    } else {
+        Err(invalid(
+            var.into(),
+            "expected a postgres:// or postgresql:// URL",
+        ))
     }
+}
 
-    fn http_url(&self, var: &'static str, default: String) -> Result<String, ConfigError> {
-        match self.get(var) {
-            None => Ok(default),
-            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-                Ok(url.trim_end_matches('/').to_owned())
-            }
-            Some(_) => Err(ConfigError::Invalid {
-                var,
-                reason: "expected an http:// or https:// URL".into(),
-            }),
-        }
-    }
-
-    /// Comma-separated `scheme://host[:port]` origins, without a path or trailing slash.
-    fn origins(&self, var: &'static str) -> Result<Vec<String>, ConfigError> {
-        let Some(raw) = self.get(var) else {
-            return Ok(Vec::new());
-        };
+/// A comma-separated list, each item trimmed and parsed; empty when unset.
+fn list<T: std::str::FromStr>(
+    var: &str,
+    raw: Option<&String>,
+    expected: &str,
+) -> Result<Vec<T>, ConfigError> {
+    raw.map_or(Ok(Vec::new()), |raw| {
         raw.split(',')
-            .map(|o| {
-                let o = o.trim().trim_end_matches('/');
-                let valid = url::Url::parse(o).is_ok_and(|u| {
-                    matches!(u.scheme(), "https" | "http") && u.path() == "/" && u.host().is_some()
+            .map(|item| item.trim().parse::<T>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| invalid(var.into(), expected))
+    })
+}
+
+/// Comma-separated `scheme://host[:port]` origins, without a path or trailing slash.
+fn origins(var: &str, raw: Option<&String>) -> Result<Vec<String>, ConfigError> {
+    let urls: Vec<url::Url> = list(var, raw, "expected origins such as https://crm.example.com")?;
+    urls.into_iter()
+        .map(|u| {
+            let valid =
+                matches!(u.scheme(), "https" | "http") && u.path() == "/" && u.host().is_some();
+            valid
+                .then(|| u.as_str().trim_end_matches('/').to_owned())
+                .ok_or_else(|| {
+                    invalid(
+                        var.into(),
+                        "expected origins such as https://crm.example.com",
+                    )
+                })
+        })
+        .collect()
+}
+
+impl Env {
+    /// `DATABASE_URL` and, while migrations run at start-up, `DATABASE_OWNER_URL`.
+    fn database_urls(
+        &self,
+    ) -> Result<(secrecy::SecretString, Option<secrecy::SecretString>), ConfigError> {
+        let url = required("DATABASE_URL", self.database_url.as_ref())?;
+        let runtime = postgres_url("DATABASE_URL", url)?.into();
+        let owner = match &self.database_owner_url {
+            Some(url) => Some(postgres_url("DATABASE_OWNER_URL", url.clone())?.into()),
+            None if self.migrate_on_startup.unwrap_or(true) => {
+                return Err(ConfigError::Missing {
+                    var: "DATABASE_OWNER_URL".into(),
+                    why: " (needed to run migrations while MIGRATE_ON_STARTUP is true)",
                 });
-                valid
-                    .then(|| o.to_owned())
-                    .ok_or_else(|| ConfigError::Invalid {
-                        var,
-                        reason: format!("{o:?} is not an origin such as https://crm.example.com"),
-                    })
-            })
-            .collect()
+            }
+            None => None,
+        };
+        Ok((runtime, owner))
     }
 
     fn webhooks(&self) -> Result<WebhookConfig, ConfigError> {
         let defaults = webhooks::DeliveryConfig::default();
-        let schedule = match self.get("WEBHOOK_RETRY_SCHEDULE") {
+        let schedule = match &self.webhook_retry_schedule {
             None => defaults.schedule,
-            Some(raw) => raw.parse().map_err(|e| ConfigError::Invalid {
-                var: "WEBHOOK_RETRY_SCHEDULE",
-                reason: format!("expected delays such as `5s,5m,2h` ({e})"),
+            Some(raw) => raw.parse().map_err(|e| {
+                invalid(
+                    "WEBHOOK_RETRY_SCHEDULE".into(),
+                    format!("expected delays such as `5s,5m,2h` ({e})"),
+                )
             })?,
         };
-        let secs = Duration::from_secs;
         let delivery = webhooks::DeliveryConfig {
             schedule,
-            timeout: secs(self.parsed(
+            timeout: seconds(
                 "WEBHOOK_TIMEOUT_SECS",
+                self.webhook_timeout_secs,
                 15,
-                "seconds from 1 to 60",
-                |v: &u64| (1..=60).contains(v),
-            )?),
-            disable_after: secs(self.parsed(
-                "WEBHOOK_DISABLE_AFTER_SECS",
-                defaults.disable_after.as_secs(),
-                "seconds",
-                |_| true,
-            )?),
-            endpoint_concurrency: self.parsed(
-                "WEBHOOK_ENDPOINT_CONCURRENCY",
-                defaults.endpoint_concurrency,
-                "a whole number from 1 to 64",
-                |v| (1..=64).contains(v),
+                1..=60,
             )?,
-        };
-        let allowed_networks = match self.get("WEBHOOK_ALLOWED_NETWORKS") {
-            None => Vec::new(),
-            Some(raw) => raw
-                .split(',')
-                .map(|n| n.trim().parse::<ipnet::IpNet>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| ConfigError::Invalid {
-                    var: "WEBHOOK_ALLOWED_NETWORKS",
-                    reason: "comma-separated CIDR networks such as 10.0.0.0/8".into(),
-                })?,
+            disable_after: seconds(
+                "WEBHOOK_DISABLE_AFTER_SECS",
+                self.webhook_disable_after_secs,
+                defaults.disable_after.as_secs(),
+                1..=366 * 24 * 3600,
+            )?,
+            endpoint_concurrency: within(
+                "WEBHOOK_ENDPOINT_CONCURRENCY",
+                self.webhook_endpoint_concurrency,
+                defaults.endpoint_concurrency,
+                1..=64,
+            )?,
         };
         Ok(WebhookConfig {
             delivery,
-            allowed_networks,
+            allowed_networks: list(
+                "WEBHOOK_ALLOWED_NETWORKS",
+                self.webhook_allowed_networks.as_ref(),
+                "comma-separated CIDR networks such as 10.0.0.0/8",
+            )?,
         })
     }
 
     fn google(&self) -> Result<Option<integrations::google::GoogleOAuthConfig>, ConfigError> {
-        let id = self.get("GOOGLE_CLIENT_ID");
-        let secret = self.get("GOOGLE_CLIENT_SECRET");
-        let redirect = self.get("GOOGLE_REDIRECT_URI");
-        let (id, secret, redirect) = match (id, secret, redirect) {
+        let (id, secret, redirect) = match (
+            &self.google_client_id,
+            &self.google_client_secret,
+            &self.google_redirect_uri,
+        ) {
             (None, None, None) => return Ok(None),
             (Some(id), Some(secret), Some(redirect)) => (id, secret, redirect),
             (id, secret, _) => {
@@ -402,53 +561,58 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                     "GOOGLE_REDIRECT_URI"
                 };
                 return Err(ConfigError::Missing {
-                    var,
+                    var: var.into(),
                     why: " (the Google OAuth client needs GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REDIRECT_URI together)",
                 });
             }
         };
         let mut config = integrations::google::GoogleOAuthConfig::with_google_endpoints(
-            id,
-            secrecy::SecretString::from(secret),
-            self.http_url("GOOGLE_REDIRECT_URI", redirect)?,
+            id.clone(),
+            secrecy::SecretString::from(secret.clone()),
+            http_url("GOOGLE_REDIRECT_URI", Some(redirect), String::new())?,
         );
-        config.auth_url = self.http_url("GOOGLE_OAUTH_AUTH_URL", config.auth_url)?;
-        config.token_url = self.http_url("GOOGLE_OAUTH_TOKEN_URL", config.token_url)?;
-        config.userinfo_url = self.http_url("GOOGLE_USERINFO_URL", config.userinfo_url)?;
+        let overridden =
+            |var, value: &Option<String>, default| http_url(var, value.as_ref(), default);
+        config.auth_url = overridden(
+            "GOOGLE_OAUTH_AUTH_URL",
+            &self.google_oauth_auth_url,
+            config.auth_url,
+        )?;
+        config.token_url = overridden(
+            "GOOGLE_OAUTH_TOKEN_URL",
+            &self.google_oauth_token_url,
+            config.token_url,
+        )?;
+        config.userinfo_url = overridden(
+            "GOOGLE_USERINFO_URL",
+            &self.google_userinfo_url,
+            config.userinfo_url,
+        )?;
         Ok(Some(config))
     }
 
     fn retrieval(&self) -> Result<RetrievalThresholds, ConfigError> {
-        let threshold = |var: &'static str| -> Result<Option<f32>, ConfigError> {
-            if self.get(var).is_none() {
-                return Ok(None);
-            }
-            self.parsed(var, 0.0_f32, "a number from 0 to 1", |v| {
-                (0.0..=1.0).contains(v)
-            })
-            .map(Some)
+        let threshold = |var, value: Option<f32>| {
+            value
+                .map(|v| within(var, Some(v), 0.0, 0.0..=1.0))
+                .transpose()
         };
         Ok(RetrievalThresholds {
-            similarity: threshold("KB_SIMILARITY_THRESHOLD")?,
-            ungrounded: threshold("KB_UNGROUNDED_THRESHOLD")?,
+            similarity: threshold("KB_SIMILARITY_THRESHOLD", self.kb_similarity_threshold)?,
+            ungrounded: threshold("KB_UNGROUNDED_THRESHOLD", self.kb_ungrounded_threshold)?,
         })
     }
 
     fn console(&self) -> Result<crate::console::ConsoleConfig, ConfigError> {
-        let dir = match self.get("CONSOLE_DIR") {
-            None => None,
-            Some(dir) => {
-                let dir = std::path::PathBuf::from(dir.trim());
-                if !dir.join("index.html").is_file() {
-                    return Err(ConfigError::Invalid {
-                        var: "CONSOLE_DIR",
-                        reason: "expected a built console (a directory with index.html)".into(),
-                    });
-                }
-                Some(dir)
-            }
-        };
-        let media_sources = match self.get("CONSOLE_MEDIA_SOURCES") {
+        if let Some(dir) = &self.console_dir
+            && !dir.join("index.html").is_file()
+        {
+            return Err(invalid(
+                "CONSOLE_DIR".into(),
+                "expected a built console (a directory with index.html)",
+            ));
+        }
+        let media_sources = match &self.console_media_sources {
             None => vec![crate::console::DEFAULT_MEDIA_SOURCE.to_owned()],
             Some(list) => list
                 .split(',')
@@ -457,67 +621,73 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                 .map(|origin| {
                     let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
                         && !origin.contains(|c: char| c.is_whitespace() || c == ';' || c == '\'');
-                    if valid {
-                        Ok(origin.trim_end_matches('/').to_owned())
-                    } else {
-                        Err(ConfigError::Invalid {
-                            var: "CONSOLE_MEDIA_SOURCES",
-                            reason: "expected comma-separated http:// or https:// origins".into(),
+                    valid
+                        .then(|| origin.trim_end_matches('/').to_owned())
+                        .ok_or_else(|| {
+                            invalid(
+                                "CONSOLE_MEDIA_SOURCES".into(),
+                                "expected comma-separated http:// or https:// origins",
+                            )
                         })
-                    }
                 })
                 .collect::<Result<_, _>>()?,
         };
-        Ok(crate::console::ConsoleConfig { dir, media_sources })
+        Ok(crate::console::ConsoleConfig {
+            dir: self.console_dir.clone(),
+            media_sources,
+        })
     }
 
     fn embeddings(&self) -> Result<EmbeddingsConfig, ConfigError> {
-        use rag::embed::openai::{DEFAULT_BASE_URL, DEFAULT_MODEL, OpenAiConfig};
+        use rag::embed::openai::{DEFAULT_BASE_URL, DEFAULT_DIMS, DEFAULT_MODEL, OpenAiConfig};
         let key = self
-            .get("EMBEDDINGS_API_KEY")
-            .or_else(|| self.get("OPENAI_API_KEY"));
-        let provider = self.get("EMBEDDINGS_PROVIDER");
-        match (provider.as_deref().map(str::trim), key) {
-            (Some("local"), _) | (None, None) => Ok(EmbeddingsConfig::Local {
-                model_dir: self.get("EMBEDDING_MODEL_DIR").map_or_else(
-                    rag::embed::local::default_model_dir,
-                    std::path::PathBuf::from,
-                ),
-            }),
-            (Some("openai") | None, Some(key)) => {
-                let mut config = OpenAiConfig::new(key.into());
-                config.base_url = self.http_url("EMBEDDINGS_BASE_URL", DEFAULT_BASE_URL.into())?;
-                config.model = self
-                    .get("EMBEDDINGS_MODEL")
-                    .unwrap_or_else(|| DEFAULT_MODEL.into());
-                if self.get("EMBEDDINGS_DIMENSIONS").is_some() {
-                    config.dims = self.parsed(
-                        "EMBEDDINGS_DIMENSIONS",
-                        rag::embed::openai::DEFAULT_DIMS,
-                        "a whole number from 1 to 8192",
-                        |v| (1..=8192).contains(v),
-                    )?;
-                    config.send_dimensions = true;
-                }
-                Ok(EmbeddingsConfig::OpenAi(config))
+            .embeddings_api_key
+            .as_ref()
+            .or(self.openai_api_key.as_ref());
+        let Some(key) = key.filter(|_| self.embeddings_provider != Some(EmbeddingsProvider::Local))
+        else {
+            if self.embeddings_provider == Some(EmbeddingsProvider::OpenAi) {
+                return Err(ConfigError::Missing {
+                    var: "EMBEDDINGS_API_KEY".into(),
+                    why: " (EMBEDDINGS_PROVIDER is openai)",
+                });
             }
-            (Some("openai"), None) => Err(ConfigError::Missing {
-                var: "EMBEDDINGS_API_KEY",
-                why: " (EMBEDDINGS_PROVIDER is openai)",
-            }),
-            (Some(_), _) => Err(ConfigError::Invalid {
-                var: "EMBEDDINGS_PROVIDER",
-                reason: "expected openai or local".into(),
-            }),
-        }
+            return Ok(EmbeddingsConfig::Local {
+                model_dir: self
+                    .embedding_model_dir
+                    .clone()
+                    .unwrap_or_else(rag::embed::local::default_model_dir),
+            });
+        };
+        let mut config = OpenAiConfig::new(key.clone().into());
+        config.base_url = http_url(
+            "EMBEDDINGS_BASE_URL",
+            self.embeddings_base_url.as_ref(),
+            DEFAULT_BASE_URL.into(),
+        )?;
+        config.model = self
+            .embeddings_model
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MODEL.into());
+        config.send_dimensions = self.embeddings_dimensions.is_some();
+        config.dims = within(
+            "EMBEDDINGS_DIMENSIONS",
+            self.embeddings_dimensions,
+            DEFAULT_DIMS,
+            1..=8192,
+        )?;
+        Ok(EmbeddingsConfig::OpenAi(config))
     }
 
     fn vapi(&self) -> Result<VapiConfig, ConfigError> {
         use secrecy::SecretString;
-        let base_url = self.http_url("VAPI_API_BASE_URL", VAPI_DEFAULT_BASE_URL.into())?;
-        let private_key = self.get("VAPI_PRIVATE_KEY").map(SecretString::from);
-        let credential = self.get("VAPI_WEBHOOK_CREDENTIAL_ID");
-        let Some(secret) = self.get("VAPI_WEBHOOK_SECRET") else {
+        let base_url = http_url(
+            "VAPI_API_BASE_URL",
+            self.vapi_api_base_url.as_ref(),
+            VAPI_DEFAULT_BASE_URL.into(),
+        )?;
+        let private_key = self.vapi_private_key.clone().map(SecretString::from);
+        let Some(secret) = self.vapi_webhook_secret.clone() else {
             return Ok(VapiConfig {
                 private_key,
                 base_url,
@@ -526,11 +696,11 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             });
         };
         let secrets: Vec<SecretString> = std::iter::once(secret.clone())
-            .chain(self.get("VAPI_WEBHOOK_SECRET_PREVIOUS"))
+            .chain(self.vapi_webhook_secret_previous.clone())
             .map(SecretString::from)
             .collect();
-        let (webhook, header) = self.vapi_scheme(secret, secrets, credential.is_some())?;
-        let server_auth = match (credential, header) {
+        let (webhook, header) = self.vapi_scheme(secret, secrets)?;
+        let server_auth = match (self.vapi_webhook_credential_id.clone(), header) {
             (Some(id), _) => voice_agent::ServerAuth::Credential(id),
             (None, Some((name, value))) => voice_agent::ServerAuth::Header {
                 name,
@@ -546,219 +716,94 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         })
     }
 
-    /// How Vapi's requests are checked (`VAPI_WEBHOOK_AUTH`: `secret` (default), `bearer` or
-    /// `hmac`; `VAPI_WEBHOOK_HEADER`), and the header our assistants are told to send (none for
-    /// HMAC, which Vapi signs through a credential).
+    /// How Vapi's requests are checked (`VAPI_WEBHOOK_AUTH`, `VAPI_WEBHOOK_HEADER`), and the
+    /// header our assistants are told to send (none for HMAC, which Vapi signs through a
+    /// credential).
     fn vapi_scheme(
         &self,
         secret: String,
         secrets: Vec<secrecy::SecretString>,
-        has_credential: bool,
     ) -> Result<(vapi_client::Scheme, Option<(String, String)>), ConfigError> {
-        let invalid = |var, reason: &str| ConfigError::Invalid {
-            var,
-            reason: reason.into(),
+        let header = |default: &str| {
+            self.vapi_webhook_header
+                .as_deref()
+                .unwrap_or(default)
+                .to_ascii_lowercase()
         };
-        let mode = self
-            .get("VAPI_WEBHOOK_AUTH")
-            .unwrap_or_else(|| "secret".into());
-        match mode.trim() {
-            "secret" => {
-                let header = self
-                    .get("VAPI_WEBHOOK_HEADER")
-                    .unwrap_or_else(|| "x-vapi-secret".into())
-                    .to_ascii_lowercase();
-                Ok((
-                    vapi_client::Scheme::Secret {
-                        header: header.clone(),
-                        secrets,
-                    },
-                    Some((header, secret)),
-                ))
+        match self.vapi_webhook_auth.unwrap_or(VapiWebhookAuth::Secret) {
+            VapiWebhookAuth::Secret => {
+                let header = header("x-vapi-secret");
+                let scheme = vapi_client::Scheme::Secret {
+                    header: header.clone(),
+                    secrets,
+                };
+                Ok((scheme, Some((header, secret))))
             }
-            "bearer" => {
-                let header = self
-                    .get("VAPI_WEBHOOK_HEADER")
-                    .unwrap_or_else(|| "authorization".into())
-                    .to_ascii_lowercase();
-                Ok((
-                    vapi_client::Scheme::Bearer {
-                        header: header.clone(),
-                        prefix: true,
-                        tokens: secrets,
-                    },
-                    Some((header, format!("Bearer {secret}"))),
-                ))
+            VapiWebhookAuth::Bearer => {
+                let header = header("authorization");
+                let scheme = vapi_client::Scheme::Bearer {
+                    header: header.clone(),
+                    prefix: true,
+                    tokens: secrets,
+                };
+                Ok((scheme, Some((header, format!("Bearer {secret}")))))
             }
-            "hmac" => {
-                if !has_credential {
-                    return Err(ConfigError::Missing {
-                        var: "VAPI_WEBHOOK_CREDENTIAL_ID",
-                        why: " (Vapi signs requests only through a credential: create an HMAC credential with this secret and name it here)",
-                    });
-                }
-                Ok((
-                    vapi_client::Scheme::Hmac(self.vapi_hmac_plan(secrets)?),
-                    None,
-                ))
+            VapiWebhookAuth::Hmac if self.vapi_webhook_credential_id.is_none() => {
+                Err(ConfigError::Missing {
+                    var: "VAPI_WEBHOOK_CREDENTIAL_ID".into(),
+                    why: " (Vapi signs requests only through a credential: create an HMAC credential with this secret and name it here)",
+                })
             }
-            _ => Err(invalid(
-                "VAPI_WEBHOOK_AUTH",
-                "expected secret, bearer or hmac",
+            VapiWebhookAuth::Hmac => Ok((
+                vapi_client::Scheme::Hmac(self.vapi_hmac_plan(secrets)),
+                None,
             )),
         }
     }
 
-    /// Vapi's HMAC signing plan (`VAPI_WEBHOOK_SIGNATURE_HEADER`, `…_TIMESTAMP_HEADER`,
-    /// `…_PAYLOAD_FORMAT`, `…_SIGNATURE_PREFIX`, `…_ALGORITHM`, `…_ENCODING`) over `secrets`
-    /// (current first).
-    fn vapi_hmac_plan(
-        &self,
-        secrets: Vec<secrecy::SecretString>,
-    ) -> Result<vapi_client::HmacPlan, ConfigError> {
-        use vapi_client::auth::{Algorithm, Encoding};
-        let invalid = |var, reason: &str| ConfigError::Invalid {
-            var,
-            reason: reason.into(),
-        };
+    /// Vapi's HMAC signing plan over `secrets` (current first); `VAPI_WEBHOOK_TIMESTAMP_HEADER`
+    /// `none` signs without a timestamp.
+    fn vapi_hmac_plan(&self, secrets: Vec<secrecy::SecretString>) -> vapi_client::HmacPlan {
         let mut plan = vapi_client::HmacPlan::with_defaults(secrets[0].clone());
         plan.secrets = secrets;
-        if let Some(h) = self.get("VAPI_WEBHOOK_SIGNATURE_HEADER") {
+        if let Some(h) = &self.vapi_webhook_signature_header {
             plan.signature_header = h.to_ascii_lowercase();
         }
-        match self.get("VAPI_WEBHOOK_TIMESTAMP_HEADER").as_deref() {
+        match self.vapi_webhook_timestamp_header.as_deref() {
             Some("none") => plan.timestamp_header = None,
             Some(h) => plan.timestamp_header = Some(h.to_ascii_lowercase()),
             None => {}
         }
-        if let Some(f) = self.get("VAPI_WEBHOOK_PAYLOAD_FORMAT") {
-            plan.payload_format = f;
+        if let Some(f) = &self.vapi_webhook_payload_format {
+            plan.payload_format.clone_from(f);
         }
-        plan.signature_prefix = self.get("VAPI_WEBHOOK_SIGNATURE_PREFIX");
-        plan.algorithm = match self.get("VAPI_WEBHOOK_ALGORITHM").as_deref() {
-            None | Some("sha256") => Algorithm::Sha256,
-            Some("sha512") => Algorithm::Sha512,
-            Some("sha1") => Algorithm::Sha1,
-            Some(_) => {
-                return Err(invalid(
-                    "VAPI_WEBHOOK_ALGORITHM",
-                    "expected sha256, sha512 or sha1",
-                ));
-            }
-        };
-        plan.encoding = match self.get("VAPI_WEBHOOK_ENCODING").as_deref() {
-            None | Some("hex") => Encoding::Hex,
-            Some("base64") => Encoding::Base64,
-            Some(_) => return Err(invalid("VAPI_WEBHOOK_ENCODING", "expected hex or base64")),
-        };
-        Ok(plan)
+        plan.signature_prefix
+            .clone_from(&self.vapi_webhook_signature_prefix);
+        plan.algorithm = self.vapi_webhook_algorithm.unwrap_or(plan.algorithm);
+        plan.encoding = self.vapi_webhook_encoding.unwrap_or(plan.encoding);
+        plan
     }
 
-    /// `var`, a whole number within `range`; `default` when unset.
-    fn whole<T>(
-        &self,
-        var: &'static str,
-        default: T,
-        range: std::ops::RangeInclusive<T>,
-    ) -> Result<T, ConfigError>
-    where
-        T: std::str::FromStr + PartialOrd + std::fmt::Display,
-    {
-        let expected = format!("a whole number from {} to {}", range.start(), range.end());
-        self.parsed(var, default, &expected, |v: &T| range.contains(v))
-    }
-
-    /// `var` in milliseconds within `range`, `default` when unset.
-    fn millis(
-        &self,
-        var: &'static str,
-        default: u64,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<Duration, ConfigError> {
-        let expected = format!("milliseconds from {} to {}", range.start(), range.end());
-        let ms = self.parsed(var, default, &expected, |v: &u64| range.contains(v))?;
-        Ok(Duration::from_millis(ms))
-    }
-
-    /// `var` in whole seconds within `range`, `default` when unset.
-    fn seconds(
-        &self,
-        var: &'static str,
-        default: u64,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<Duration, ConfigError> {
-        let expected = format!("seconds from {} to {}", range.start(), range.end());
-        Ok(Duration::from_secs(self.parsed(
-            var,
-            default,
-            &expected,
-            |v: &u64| range.contains(v),
-        )?))
-    }
-
-    /// `MIGRATE_ON_STARTUP`: `true` (default) or `false`.
-    fn migrate_on_startup(&self) -> Result<bool, ConfigError> {
-        match self.get("MIGRATE_ON_STARTUP").as_deref().map(str::trim) {
-            None | Some("true" | "1") => Ok(true),
-            Some("false" | "0") => Ok(false),
-            Some(_) => Err(ConfigError::Invalid {
-                var: "MIGRATE_ON_STARTUP",
-                reason: "expected true or false".into(),
-            }),
-        }
-    }
-
-    /// `DATABASE_OWNER_URL`, required when migrations run at start-up.
-    fn database_owner_url(
-        &self,
-        migrate_on_startup: bool,
-    ) -> Result<Option<secrecy::SecretString>, ConfigError> {
-        match self.get("DATABASE_OWNER_URL") {
-            Some(url) => Ok(Some(secrecy::SecretString::from(
-                self.postgres_url("DATABASE_OWNER_URL", url)?,
-            ))),
-            None if migrate_on_startup => Err(ConfigError::Missing {
-                var: "DATABASE_OWNER_URL",
-                why: " (needed to run migrations while MIGRATE_ON_STARTUP is true)",
-            }),
-            None => Ok(None),
-        }
-    }
-
-    /// `LOG_FORMAT`: `json` (default) or `text`.
-    fn log_format(&self) -> Result<LogFormat, ConfigError> {
-        match self.get("LOG_FORMAT").as_deref().map(str::trim) {
-            None | Some("json") => Ok(LogFormat::Json),
-            Some("text") => Ok(LogFormat::Text),
-            Some(_) => Err(ConfigError::Invalid {
-                var: "LOG_FORMAT",
-                reason: "expected json or text".into(),
-            }),
-        }
-    }
-
-    /// The edge's limits and trusted proxies (`HTTP_BODY_TIMEOUT_SECS`,
-    /// `HTTP_MAX_REQUESTS_PER_CLIENT`, `TRUSTED_PROXIES`).
+    /// The edge's limits and trusted proxies.
     fn edge(&self) -> Result<crate::edge::EdgeConfig, ConfigError> {
         Ok(crate::edge::EdgeConfig {
-            body_timeout: self.seconds("HTTP_BODY_TIMEOUT_SECS", 30, 1..=3600)?,
-            max_requests_per_client: self.parsed(
-                "HTTP_MAX_REQUESTS_PER_CLIENT",
-                256,
-                "a whole number from 1 to 100000",
-                |v: &usize| (1..=100_000).contains(v),
+            body_timeout: seconds(
+                "HTTP_BODY_TIMEOUT_SECS",
+                self.http_body_timeout_secs,
+                30,
+                1..=3600,
             )?,
-            trusted_proxies: match self.get("TRUSTED_PROXIES") {
-                None => Vec::new(),
-                Some(raw) => raw
-                    .split(',')
-                    .map(|a| a.trim().parse::<std::net::IpAddr>())
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| ConfigError::Invalid {
-                        var: "TRUSTED_PROXIES",
-                        reason: "comma-separated IP addresses".into(),
-                    })?,
-            },
+            max_requests_per_client: within(
+                "HTTP_MAX_REQUESTS_PER_CLIENT",
+                self.http_max_requests_per_client,
+                256,
+                1..=100_000,
+            )?,
+            trusted_proxies: list(
+                "TRUSTED_PROXIES",
+                self.trusted_proxies.as_ref(),
+                "comma-separated IP addresses",
+            )?,
         })
     }
 
@@ -766,139 +811,139 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     fn provider_endpoints(&self) -> Result<integrations::ProviderEndpoints, ConfigError> {
         let defaults = integrations::ProviderEndpoints::default();
         Ok(integrations::ProviderEndpoints {
-            twilio: self.http_url("TWILIO_API_BASE_URL", defaults.twilio)?,
-            resend: self.http_url("RESEND_API_BASE_URL", defaults.resend)?,
-            elevenlabs: self.http_url("ELEVENLABS_API_BASE_URL", defaults.elevenlabs)?,
-            google_calendar: self
-                .http_url("GOOGLE_CALENDAR_API_BASE_URL", defaults.google_calendar)?,
-        })
-    }
-
-    /// `RATE_LIMIT_ORG_PER_MIN` and `RATE_LIMIT_KEY_PER_MIN` (0: off).
-    fn rate_limits(&self) -> Result<crate::rate_limit::RateLimitConfig, ConfigError> {
-        let defaults = crate::rate_limit::RateLimitConfig::default();
-        let expected = "a whole number of requests per minute (0: off)";
-        Ok(crate::rate_limit::RateLimitConfig {
-            org_per_minute: self.parsed(
-                "RATE_LIMIT_ORG_PER_MIN",
-                defaults.org_per_minute,
-                expected,
-                |_| true,
+            twilio: http_url(
+                "TWILIO_API_BASE_URL",
+                self.twilio_api_base_url.as_ref(),
+                defaults.twilio,
             )?,
-            key_per_minute: self.parsed(
-                "RATE_LIMIT_KEY_PER_MIN",
-                defaults.key_per_minute,
-                expected,
-                |_| true,
+            resend: http_url(
+                "RESEND_API_BASE_URL",
+                self.resend_api_base_url.as_ref(),
+                defaults.resend,
+            )?,
+            elevenlabs: http_url(
+                "ELEVENLABS_API_BASE_URL",
+                self.elevenlabs_api_base_url.as_ref(),
+                defaults.elevenlabs,
+            )?,
+            google_calendar: http_url(
+                "GOOGLE_CALENDAR_API_BASE_URL",
+                self.google_calendar_api_base_url.as_ref(),
+                defaults.google_calendar,
             )?,
         })
-    }
-
-    fn postgres_url(&self, var: &'static str, raw: String) -> Result<String, ConfigError> {
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Ok(raw)
-        } else {
-            Err(ConfigError::Invalid {
-                var,
-                reason: "expected a postgres:// or postgresql:// URL".into(),
-            })
-        }
     }
 }
 
+/// The process environment as `(variable, value)` pairs; variables that are not UTF-8 are left
+/// out (they count as unset).
+pub fn environment() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment (variables that are not UTF-8 count as unset).
     ///
     /// # Errors
     /// The first [`ConfigError`] found.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::from_vars(environment())
     }
 
-    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    /// Reads configuration from `(variable, value)` pairs (the environment, or a list in
+    /// tests); blank values count as unset.
     ///
     /// # Errors
     /// The first [`ConfigError`] found.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let vars = Vars(lookup);
-        let database_url = secrecy::SecretString::from(
-            vars.postgres_url("DATABASE_URL", vars.required("DATABASE_URL", "")?)?,
-        );
-        let migrate_on_startup = vars.migrate_on_startup()?;
-        let database_owner_url = vars.database_owner_url(migrate_on_startup)?;
-        let log_format = vars.log_format()?;
-        let positive = |v: &usize| *v > 0;
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars = vars
+            .into_iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .collect();
+        let env: Env = ::config::Config::builder()
+            .add_source(::config::Environment::default().source(Some(vars)))
+            .build()
+            .and_then(::config::Config::try_deserialize)
+            .map_err(from_config_error)?;
+        Self::from_parsed(&env)
+    }
+
+    fn from_parsed(env: &Env) -> Result<Self, ConfigError> {
+        let (database_url, database_owner_url) = env.database_urls()?;
+        let runner = jobs::RunnerConfig::default();
+        let limits = crate::rate_limit::RateLimitConfig::default();
+        let mib = 1024 * 1024;
         Ok(Self {
-            bind_addr: vars.parsed(
-                "BIND_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], 8080)),
-                "host:port, for example 0.0.0.0:8080",
-                |_| true,
-            )?,
+            bind_addr: env.bind_addr.unwrap_or(([127, 0, 0, 1], 8080).into()),
             database_url,
             database_owner_url,
-            migrate_on_startup,
-            db_pool_size: vars.whole("DB_POOL_SIZE", 16, 1..=1000)?,
-            db_pool_shards: vars.parsed(
-                "DB_POOL_SHARDS",
-                0,
-                "a whole number from 0 (one per worker thread) to 64",
-                |v| *v <= 64,
-            )?,
-            db_statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5_000, 100..=600_000)?,
-            json_limit_bytes: vars.parsed(
+            migrate_on_startup: env.migrate_on_startup.unwrap_or(true),
+            db_pool_size: within("DB_POOL_SIZE", env.db_pool_size, 16, 1..=1000)?,
+            db_pool_shards: within("DB_POOL_SHARDS", env.db_pool_shards, 0, 0..=64)?,
+            db_statement_timeout: millis("DB_STATEMENT_TIMEOUT_MS", env.db_statement_timeout_ms)?,
+            json_limit_bytes: within(
                 "HTTP_JSON_LIMIT_BYTES",
-                256 * 1024,
-                "a positive number of bytes",
-                positive,
+                env.http_json_limit_bytes,
+                mib / 4,
+                1..=1024 * mib,
             )?,
-            body_limit_bytes: vars.parsed(
+            body_limit_bytes: within(
                 "HTTP_BODY_LIMIT_BYTES",
-                10 * 1024 * 1024,
-                "a positive number of bytes",
-                positive,
+                env.http_body_limit_bytes,
+                10 * mib,
+                1..=1024 * mib,
             )?,
-            http_workers: match vars.get("HTTP_WORKERS") {
-                None => None,
-                Some(_) => Some(vars.whole("HTTP_WORKERS", 1, 1..=256)?),
-            },
-            request_head_timeout: vars.millis(
+            http_workers: env
+                .http_workers
+                .map(|w| within("HTTP_WORKERS", Some(w), 1, 1..=256))
+                .transpose()?,
+            request_head_timeout: millis(
                 "HTTP_REQUEST_HEAD_TIMEOUT_MS",
-                5_000,
-                100..=600_000,
+                env.http_request_head_timeout_ms,
             )?,
-            edge: vars.edge()?,
-            shutdown_timeout: vars.seconds("SHUTDOWN_TIMEOUT_SECS", 30, 0..=600)?,
-            log_format,
-            jwt_secret: vars.secret("JWT_SECRET")?,
-            api_key_pepper: vars.secret("API_KEY_PEPPER")?,
-            credentials_keys: vars.required("CREDENTIALS_KEYS", "")?.into(),
-            credentials_active_key: vars.required("CREDENTIALS_ACTIVE_KEY", "")?,
-            provider_endpoints: vars.provider_endpoints()?,
-            google: vars.google()?,
-            public_base_url: match vars.get("PUBLIC_BASE_URL") {
-                None => None,
-                Some(url) => Some(vars.http_url("PUBLIC_BASE_URL", url)?),
-            },
-            ws_heartbeat: vars.seconds("WS_HEARTBEAT_SECS", 30, 1..=3600)?,
-            ws_send_queue: vars.whole("WS_SEND_QUEUE", 256, 1..=65_536)?,
-            job_workers: vars.whole(
-                "JOB_WORKERS",
-                jobs::RunnerConfig::default().workers,
-                0..=256,
+            edge: env.edge()?,
+            shutdown_timeout: seconds(
+                "SHUTDOWN_TIMEOUT_SECS",
+                env.shutdown_timeout_secs,
+                30,
+                0..=600,
             )?,
-            job_lease: vars.seconds(
+            log_format: env.log_format.unwrap_or(LogFormat::Json),
+            jwt_secret: secret("JWT_SECRET", env.jwt_secret.as_ref())?,
+            api_key_pepper: secret("API_KEY_PEPPER", env.api_key_pepper.as_ref())?,
+            credentials_keys: required("CREDENTIALS_KEYS", env.credentials_keys.as_ref())?.into(),
+            credentials_active_key: required(
+                "CREDENTIALS_ACTIVE_KEY",
+                env.credentials_active_key.as_ref(),
+            )?,
+            provider_endpoints: env.provider_endpoints()?,
+            google: env.google()?,
+            public_base_url: env
+                .public_base_url
+                .as_ref()
+                .map(|url| http_url("PUBLIC_BASE_URL", Some(url), String::new()))
+                .transpose()?,
+            ws_heartbeat: seconds("WS_HEARTBEAT_SECS", env.ws_heartbeat_secs, 30, 1..=3600)?,
+            ws_send_queue: within("WS_SEND_QUEUE", env.ws_send_queue, 256, 1..=65_536)?,
+            job_workers: within("JOB_WORKERS", env.job_workers, runner.workers, 0..=256)?,
+            job_lease: seconds(
                 "JOB_LEASE_SECS",
-                jobs::RunnerConfig::default().lease.as_secs(),
+                env.job_lease_secs,
+                runner.lease.as_secs(),
                 5..=3600,
             )?,
-            vapi: vars.vapi()?,
-            embeddings: vars.embeddings()?,
-            retrieval: vars.retrieval()?,
-            console: vars.console()?,
-            webhooks: vars.webhooks()?,
-            rate_limits: vars.rate_limits()?,
-            cors_origins: vars.origins("CORS_ALLOWED_ORIGINS")?,
+            vapi: env.vapi()?,
+            embeddings: env.embeddings()?,
+            retrieval: env.retrieval()?,
+            console: env.console()?,
+            webhooks: env.webhooks()?,
+            rate_limits: crate::rate_limit::RateLimitConfig {
+                org_per_minute: env.rate_limit_org_per_min.unwrap_or(limits.org_per_minute),
+                key_per_minute: env.rate_limit_key_per_min.unwrap_or(limits.key_per_minute),
+            },
+            cors_origins: origins("CORS_ALLOWED_ORIGINS", env.cors_allowed_origins.as_ref())?,
         })
     }
 }
@@ -906,14 +951,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned())
+        Config::from_vars(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
     }
 
     const RUNTIME: (&str, &str) = ("DATABASE_URL", "postgres://rt:secret@db/app");
@@ -987,6 +1031,11 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("HTTP_WORKERS", "-1"),
             ("TWILIO_API_BASE_URL", "ftp://twilio"),
+            ("HTTP_JSON_LIMIT_BYTES", "2000000000"),
+            ("VAPI_WEBHOOK_AUTH", "basic"),
+            ("EMBEDDINGS_PROVIDER", "cohere"),
+            ("CORS_ALLOWED_ORIGINS", "https://crm.example/path"),
+            ("TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
         ] {
             let err = load(&[RUNTIME, OWNER, JWT, PEPPER, KEYS, ACTIVE, (var, value)]).unwrap_err();
             let text = err.to_string();
@@ -1000,6 +1049,33 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL") && !err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn values_that_look_like_numbers_stay_text_where_text_is_expected() {
+        let digits = "12345678901234567890123456789012";
+        let c = load(&[
+            RUNTIME,
+            OWNER,
+            ("JWT_SECRET", digits),
+            PEPPER,
+            KEYS,
+            ("CREDENTIALS_ACTIVE_KEY", "1"),
+            ("VAPI_WEBHOOK_SECRET", digits),
+            ("VAPI_WEBHOOK_AUTH", "bearer"),
+            ("DB_POOL_SIZE", "  "),
+        ])
+        .expect("config");
+        assert_eq!(c.credentials_active_key, "1");
+        assert_eq!(c.db_pool_size, 16, "a blank variable counts as unset");
+        match c.vapi.server_auth {
+            Some(voice_agent::ServerAuth::Header { name, value }) => {
+                use secrecy::ExposeSecret as _;
+                assert_eq!(name, "authorization");
+                assert_eq!(value.expose_secret(), format!("Bearer {digits}"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -92,11 +92,10 @@ async fn serve() -> Result<(), String> {
 /// The configuration and pool of an admin command: the serving configuration from the
 /// environment, without migrating.
 fn admin_db() -> Result<(Config, db::Db), String> {
-    let config = Config::from_lookup(|k| match k {
-        "MIGRATE_ON_STARTUP" => Some("false".into()),
-        k => std::env::var(k).ok(),
-    })
-    .map_err(|e| e.to_string())?;
+    let vars = gateway::config::environment()
+        .filter(|(k, _)| k != "MIGRATE_ON_STARTUP")
+        .chain([("MIGRATE_ON_STARTUP".to_owned(), "false".to_owned())]);
+    let config = Config::from_vars(vars).map_err(|e| e.to_string())?;
     let db = server::pool(&config).map_err(|e| e.to_string())?;
     Ok((config, db))
 }
@@ -112,7 +111,10 @@ fn env_url(var: &'static str) -> Result<String, String> {
     std::env::var(var)
         .ok()
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ConfigError::Missing { var, why: "" }.to_string())
+        .ok_or_else(|| {
+            let var = var.to_owned();
+            ConfigError::Missing { var, why: "" }.to_string()
+        })
 }
 
 async fn migrate() -> Result<(), String> {

@@ -17,8 +17,10 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-/// HMAC algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// HMAC algorithm; configured by its lower-case name (`sha256`, `sha512`, `sha1`), as Vapi's
+/// `HMACAuthenticationPlan.algorithm` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// HMAC-SHA-256 (Vapi's default).
     Sha256,
@@ -28,8 +30,9 @@ pub enum Algorithm {
     Sha1,
 }
 
-/// Signature encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Signature encoding; configured by its lower-case name (`hex`, `base64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// Lower-case hex (Vapi's default).
     Hex,
