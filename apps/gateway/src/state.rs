@@ -48,6 +48,9 @@ pub struct AppState {
     pub console: Arc<crate::console::ConsoleConfig>,
     /// Wakes the job workers (of every instance) after a commit that enqueued jobs.
     pub jobs: jobs::Waker,
+    /// The Dialpad apps this instance resolved in the last second (organization, activity,
+    /// opened webhook secret); forgotten here when an admin changes one.
+    pub dialpad_apps: event_log::ingest::DialpadApps,
     /// The organizations' outbound webhook endpoints (URL policy and secrets).
     pub webhooks: webhooks::endpoints::Endpoints,
     /// How this instance delivers webhook messages.
@@ -138,6 +141,7 @@ impl AppState {
             keyring,
             hub: Arc::new(realtime::Hub::new(DEFAULT_WS_SEND_QUEUE)),
             jobs,
+            dialpad_apps: event_log::ingest::DialpadApps::default(),
             ws_heartbeat: std::time::Duration::from_secs(30),
             db,
             auth: Arc::new(auth),

@@ -1,5 +1,8 @@
 //! Storing a webhook delivery before it is acknowledged.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::schema::webhook_events;
 use credentials::Keyring;
 use db::{Db, OrgId, SystemOp};
@@ -47,10 +50,96 @@ mod lookup {
     }
 }
 
+/// How long a Dialpad app's look-up (organization, activity, opened webhook secret) is reused
+/// by an instance: a change made elsewhere applies everywhere within this (issue 22: routing
+/// look-ups served from a cache invalidated on every instance within a second).
+pub const APP_TTL: Duration = Duration::from_secs(1);
+
+/// A Dialpad app as its deliveries need it.
+#[derive(Clone)]
+struct AppRoute {
+    org: OrgId,
+    active: bool,
+    /// The opened webhook secret; `None`: deliveries are plain JSON.
+    secret: Option<Arc<zeroize::Zeroizing<Vec<u8>>>>,
+}
+
+/// The Dialpad apps this instance looked up in the last [`APP_TTL`] (at most 10,000), so that
+/// a delivery is acknowledged on one connection in one transaction. Unknown apps are not
+/// remembered. [`DialpadApps::forget`] drops an app at once on this instance after its secret
+/// or activity changed here.
+#[derive(Clone)]
+pub struct DialpadApps {
+    routes: moka::future::Cache<Uuid, AppRoute>,
+}
+
+impl Default for DialpadApps {
+    fn default() -> Self {
+        Self {
+            routes: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(APP_TTL)
+                .build(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DialpadApps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DialpadApps({} cached)", self.routes.entry_count())
+    }
+}
+
+impl DialpadApps {
+    /// Forgets `app` on this instance (its secret or activity changed); other instances follow
+    /// within [`APP_TTL`].
+    pub async fn forget(&self, app: Uuid) {
+        self.routes.invalidate(&app).await;
+    }
+
+    /// `app`'s organization, activity and opened secret: from the cache, else looked up
+    /// (`dialpad_webhook_app`, as the system: the app names no tenant yet) and remembered.
+    async fn route(
+        &self,
+        db: &Db,
+        keyring: &Keyring,
+        app: Uuid,
+    ) -> Result<AppRoute, EventLogError> {
+        if let Some(route) = self.routes.get(&app).await {
+            return Ok(route);
+        }
+        let found: Option<WebhookApp> = db
+            .system_read(SystemOp::DialpadWebhookLookup, async move |c| {
+                diesel::select(lookup::dialpad_webhook_app(app))
+                    .get_result(c)
+                    .await
+                    .optional()
+                    .map_err(EventLogError::from)
+            })
+            .await?;
+        let (org_id, active, key_id, nonce, ciphertext) =
+            found.ok_or(EventLogError::NotFound("app"))?;
+        let org = OrgId(org_id);
+        let secret = match (key_id, nonce, ciphertext) {
+            (Some(key_id), Some(nonce), Some(ciphertext)) => Some(Arc::new(secrets::open(
+                keyring, org, app, key_id, &nonce, ciphertext,
+            )?)),
+            _ => None,
+        };
+        let route = AppRoute {
+            org,
+            active,
+            secret,
+        };
+        self.routes.insert(app, route.clone()).await;
+        Ok(route)
+    }
+}
+
 /// Verifies a Dialpad delivery for `app` and stores it under its idempotency key together with
 /// the `dialpad.event` job that applies it, all before returning, then wakes the job workers:
 /// once this returns `Ok`, the event is durable and will be processed (once in effect) even if
-/// this process dies at once.
+/// this process dies at once. The app is resolved through `apps` (see [`DialpadApps`]).
 ///
 /// # Errors
 /// [`EventLogError::NotFound`] (unknown app), [`EventLogError::AppInactive`],
@@ -59,32 +148,20 @@ mod lookup {
 pub async fn dialpad(
     db: &Db,
     keyring: &Keyring,
+    apps: &DialpadApps,
     waker: &jobs::Waker,
     app: Uuid,
     body: &[u8],
 ) -> Result<Ingested, EventLogError> {
-    let found: Option<WebhookApp> = db
-        .system_read(SystemOp::DialpadWebhookLookup, async move |c| {
-            diesel::select(lookup::dialpad_webhook_app(app))
-                .get_result(c)
-                .await
-                .optional()
-                .map_err(EventLogError::from)
-        })
-        .await?;
-    let (org_id, is_active, key_id, nonce, ciphertext) =
-        found.ok_or(EventLogError::NotFound("app"))?;
-    let org = OrgId(org_id);
-    if !is_active {
+    let AppRoute {
+        org,
+        active,
+        secret,
+    } = apps.route(db, keyring, app).await?;
+    if !active {
         return Err(EventLogError::AppInactive);
     }
-    let secret = match (key_id, nonce, ciphertext) {
-        (Some(key_id), Some(nonce), Some(ciphertext)) => Some(secrets::open(
-            keyring, org, app, key_id, &nonce, ciphertext,
-        )?),
-        _ => None,
-    };
-    let value = dialpad::decode_body(body, secret.as_deref().map(Vec::as_slice))?;
+    let value = dialpad::decode_body(body, secret.as_deref().map(|s| s.as_slice()))?;
     let event = CallEvent::parse(&value)?;
     let key = event.idempotency_key(&value);
     let event_type = EventKind::of_state(&event.state).event_type();

@@ -97,6 +97,11 @@ fn waker(db: &Db) -> Waker {
     Waker::new(db.clone(), Duration::ZERO)
 }
 
+/// A fresh app cache: every delivery looks its app up.
+fn uncached() -> ingest::DialpadApps {
+    ingest::DialpadApps::default()
+}
+
 async fn drain(db: &Db) {
     let runner = runner(db, "test", 1, 32);
     while runner.run_once("test/0").await.unwrap() > 0 {}
@@ -131,12 +136,12 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
     let mut first_ids = Vec::new();
     for event in &events {
         let body = event.to_string();
-        let first = ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
+        let first = ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
             .await
             .unwrap();
         assert!(!first.duplicate);
         for _ in 0..2 {
-            let again = ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
+            let again = ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
                 .await
                 .unwrap();
             assert!(again.duplicate);
@@ -213,9 +218,16 @@ async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() 
         unanswered(53, "missed", 1_769_596_232_000),
     ];
     for event in &events {
-        let stored = ingest::dialpad(&db, &keys, &waker(&db), app, event.to_string().as_bytes())
-            .await
-            .unwrap();
+        let stored = ingest::dialpad(
+            &db,
+            &keys,
+            &uncached(),
+            &waker(&db),
+            app,
+            event.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
         assert_ne!(stored.event_type, "ignored", "{event}");
     }
     drain(&db).await;
@@ -289,9 +301,16 @@ async fn a_calls_events_are_claimed_in_arrival_order_one_worker_at_a_time() {
         unanswered(61, "hangup", 1_769_596_230_000),
         unanswered(62, "ringing", 1_769_596_201_000),
     ] {
-        ingest::dialpad(&db, &keys, &waker(&db), app, event.to_string().as_bytes())
-            .await
-            .unwrap();
+        ingest::dialpad(
+            &db,
+            &keys,
+            &uncached(),
+            &waker(&db),
+            app,
+            event.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
     }
     // Worker a takes call 61's ring; worker b may take call 62's, never 61's hangup, which
     // would otherwise be applied before the ring and hide it.
@@ -312,7 +331,7 @@ async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
     let app = create_app(&db, org).await;
     for (state, ts) in [("ringing", 1), ("connected", 2), ("hangup", 3)] {
         let body = call_event(7, state, 1_769_596_200_000 + ts).to_string();
-        ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
+        ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
             .await
             .unwrap();
     }
@@ -327,6 +346,7 @@ async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
     let ingested = ingest::dialpad(
         &db,
         &keys,
+        &uncached(),
         &waker(&db),
         app,
         voicemail.to_string().as_bytes(),
@@ -387,6 +407,7 @@ async fn signed_apps_accept_only_their_signature() {
     let ok = ingest::dialpad(
         &db,
         &keys,
+        &uncached(),
         &waker(&db),
         app,
         signed(&event, secret.as_bytes()).as_bytes(),
@@ -398,7 +419,7 @@ async fn signed_apps_accept_only_their_signature() {
         (event.to_string(), "plain"),
     ];
     for (body, what) in refusals {
-        let err = ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
+        let err = ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
             .await
             .unwrap_err();
         match (what, err) {
@@ -420,7 +441,7 @@ async fn signed_apps_accept_only_their_signature() {
     ));
     // Unknown apps and missing fields are refused, storing nothing.
     assert!(matches!(
-        ingest::dialpad(&db, &keys, &waker(&db), Uuid::new_v4(), b"{}").await,
+        ingest::dialpad(&db, &keys, &uncached(), &waker(&db), Uuid::new_v4(), b"{}").await,
         Err(EventLogError::NotFound("app"))
     ));
     assert!(
@@ -429,9 +450,61 @@ async fn signed_apps_accept_only_their_signature() {
             .unwrap()
     );
     assert!(matches!(
-        ingest::dialpad(&db, &keys, &waker(&db), app, br#"{"state":"ringing"}"#).await,
+        ingest::dialpad(
+            &db,
+            &keys,
+            &uncached(),
+            &waker(&db),
+            app,
+            br#"{"state":"ringing"}"#
+        )
+        .await,
         Err(EventLogError::Payload(PayloadError::Missing("call_id")))
     ));
+}
+
+/// The app look-up is reused for [`ingest::APP_TTL`]; `forget` applies a change at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apps_look_up_is_reused_for_a_second_and_forgotten_on_change() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let keys = keyring();
+    let apps = ingest::DialpadApps::default();
+    let org = create_org(&db, "Clinic").await;
+    let app = create_app(&db, org).await;
+    let deliver = async |call_id: i64| {
+        let body = call_event(call_id, "ringing", 1).to_string();
+        ingest::dialpad(&db, &keys, &apps, &waker(&db), app, body.as_bytes()).await
+    };
+    deliver(1).await.expect("plain JSON before any secret");
+
+    // Set behind the cache's back (as another instance would): plain JSON is still
+    // accepted from the cached look-up, for at most APP_TTL.
+    let secret = "whsec-dialpad-0123456789abcdef";
+    event_log::secrets::set(&db, &keys, org, app, secret)
+        .await
+        .unwrap();
+    deliver(2).await.expect("the cached look-up");
+
+    // Forgotten on this instance: the very next delivery must be signed.
+    apps.forget(app).await;
+    assert!(matches!(
+        deliver(3).await,
+        Err(EventLogError::Payload(PayloadError::SignatureRequired))
+    ));
+
+    // Removed behind its back again: after APP_TTL the change applies without `forget`.
+    db.tenant(org, async |tx| event_log::secrets::remove(tx, app).await)
+        .await
+        .unwrap();
+    tokio::time::sleep(ingest::APP_TTL + Duration::from_millis(200)).await;
+    deliver(4)
+        .await
+        .expect("plain JSON once the secret is gone");
+    assert_eq!(
+        count(&db, org, "SELECT count(*) AS n FROM webhook_events").await,
+        3
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -444,7 +517,7 @@ async fn a_processor_killed_mid_batch_loses_nothing_and_repeats_nothing() {
     const N: i64 = 300;
     for call in 0..N {
         let body = call_event(1_000 + call, "ringing", 1_769_596_200_000).to_string();
-        ingest::dialpad(&db, &keys, &waker(&db), app, body.as_bytes())
+        ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
             .await
             .unwrap();
     }
@@ -536,9 +609,16 @@ async fn unusable_events_are_dead_lettered_with_their_error_and_cost_their_batch
         call_event(11, "ringing", 1_769_596_200_000),
     ];
     for event in [&good[0], &body, &good[1]] {
-        ingest::dialpad(&db, &keys, &waker(&db), app, event.to_string().as_bytes())
-            .await
-            .unwrap();
+        ingest::dialpad(
+            &db,
+            &keys,
+            &uncached(),
+            &waker(&db),
+            app,
+            event.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
     }
     drain(&db).await;
     assert_eq!(

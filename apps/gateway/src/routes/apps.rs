@@ -162,6 +162,7 @@ async fn update_app(
             .await
         })
         .await?;
+    state.dialpad_apps.forget(app.id).await;
     Ok(reply::ok(AppResponse { app: app.into() }))
 }
 

@@ -52,8 +52,8 @@ async fn dialpad_webhook(
     path: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let ingested =
-        event_log::ingest::dialpad(&state.db, &state.keyring, &state.jobs, *path, &body).await?;
+    let (db, keyring, apps) = (&state.db, &state.keyring, &state.dialpad_apps);
+    let ingested = event_log::ingest::dialpad(db, keyring, apps, &state.jobs, *path, &body).await?;
     Ok(reply::ok(WebhookAck {
         event_id: ingested.event_id,
         duplicate: ingested.duplicate,
@@ -90,6 +90,7 @@ async fn set_secret(
     body: Json<SecretRequest>,
 ) -> Result<HttpResponse, ApiError> {
     event_log::secrets::set(&state.db, &state.keyring, admin.org_id, *path, &body.secret).await?;
+    state.dialpad_apps.forget(*path).await;
     Ok(reply::ok(SecretStatus {
         app_id: *path,
         configured: true,
@@ -134,6 +135,7 @@ async fn remove_secret(
             event_log::secrets::remove(tx, *path).await
         })
         .await?;
+    state.dialpad_apps.forget(*path).await;
     Ok(reply::ok(SecretStatus {
         app_id: *path,
         configured: false,

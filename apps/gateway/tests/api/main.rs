@@ -17,6 +17,7 @@ mod openapi_conformance;
 mod org_keys;
 mod process;
 mod realtime;
+mod round_trips;
 mod softphone;
 mod telephony;
 mod vapi;

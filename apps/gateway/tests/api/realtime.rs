@@ -395,6 +395,31 @@ async fn signed_webhooks_over_http() {
     assert_eq!(got, 404);
 }
 
+/// Issue 22, "round trips": with the app's look-up cached, a Dialpad delivery is acknowledged
+/// on one connection in at most 4 round trips (BEGIN with the tenant setting, the event, its
+/// job, COMMIT); a redelivery in at most 4 as well (the conflict, then the stored id).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dialpad_event_is_acknowledged_in_four_round_trips() {
+    use crate::round_trips::{reset_statements, round_trips_since_reset, statements_since_reset};
+    let gw = TestGateway::start_voice_without_jobs(
+        integrations::ProviderEndpoints::default(),
+        "http://127.0.0.1:9",
+    )
+    .await;
+    let a = tenant(&gw, "trips-dialpad").await;
+    // Warm: the app's look-up and the connection's prepared statements.
+    deliver(&gw, &a.app_id, &call_event(1, "ringing", 1, 5)).await;
+    let measure = async |event: &Value| {
+        reset_statements(&gw);
+        deliver(&gw, &a.app_id, event).await;
+        (round_trips_since_reset(&gw), statements_since_reset(&gw))
+    };
+    let first = measure(&call_event(2, "ringing", 1, 5)).await;
+    let again = measure(&call_event(2, "ringing", 1, 5)).await;
+    assert!(first.0 <= 4, "a new event took {first:?} round trips");
+    assert!(again.0 <= 4, "a redelivery took {again:?} round trips");
+}
+
 /// The next `n` frames' `call_id`/`event` pairs and `event_id`s, in arrival order.
 async fn next_events(ws: &mut gateway::test_support::ws::Ws, n: usize) -> Vec<(Value, i64)> {
     let mut events = Vec::new();

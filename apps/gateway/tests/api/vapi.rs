@@ -18,6 +18,8 @@ use gateway::test_support::{
     mock_twilio_account, mock_vapi,
 };
 use serde_json::{Value, json};
+
+use crate::round_trips::{reset_statements, round_trips_since_reset, statements_since_reset};
 use voice_agent::tools::TOOL_NAMES;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -1350,40 +1352,6 @@ async fn a_call_is_dated_when_it_started_never_in_the_future() {
         dated["by_call"],
         json!({"call-late-report": {"at_start": true, "not_ahead": true},
                "call-clock-ahead": {"at_start": false, "not_ahead": true}})
-    );
-}
-
-/// The request's own statements in this test's database since the last reset, counting
-/// `BEGIN` with the tenant setting sent in the same round trip as one (`pg_stat_statements`,
-/// top level). Excluded: this query itself, the fan-out's and listeners' reads, and the
-/// coalesced cross-instance wake-ups (`pg_notify('jobs')`, `NOTIFY`: at most one per 5-10 ms
-/// per instance, sent by a spawned task after the commit, not per request).
-fn round_trips_since_reset(gw: &TestGateway) -> i64 {
-    let out = gw.database.psql_superuser(
-        "SELECT coalesce(sum(calls) - sum(calls) FILTER (WHERE query ILIKE 'begin'), 0) \
-           FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-            AND query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE '%realtime_events_%' \
-            AND query NOT ILIKE 'LISTEN%' AND query <> 'SELECT $1' \
-            AND query NOT ILIKE '%pg_notify%' AND query NOT ILIKE 'NOTIFY%'",
-    );
-    out.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("not a count: {out}"))
-}
-
-/// The statements counted by [`round_trips_since_reset`], for a failure message.
-fn statements_since_reset(gw: &TestGateway) -> String {
-    gw.database.psql_superuser(
-        "SELECT calls || ' × ' || left(query, 120) FROM pg_stat_statements \
-          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-            AND query NOT ILIKE '%pg_stat_statements%'",
-    )
-}
-
-fn reset_statements(gw: &TestGateway) {
-    gw.database.psql_superuser(
-        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; \
-         SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)",
     );
 }
 

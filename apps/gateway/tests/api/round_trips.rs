@@ -1,0 +1,38 @@
+//! Counting a request's round trips to PostgreSQL (`pg_stat_statements`), for issue 22's
+//! per-request budgets.
+
+use gateway::test_support::TestGateway;
+
+/// The request's own statements in this test's database since the last reset, counting
+/// `BEGIN` with the tenant setting sent in the same round trip as one (`pg_stat_statements`,
+/// top level). Excluded: this query itself, the fan-out's and listeners' reads, and the
+/// coalesced cross-instance wake-ups (`pg_notify('jobs')`, `NOTIFY`: at most one per 5-10 ms
+/// per instance, sent by a spawned task after the commit, not per request).
+pub fn round_trips_since_reset(gw: &TestGateway) -> i64 {
+    let out = gw.database.psql_superuser(
+        "SELECT coalesce(sum(calls) - sum(calls) FILTER (WHERE query ILIKE 'begin'), 0) \
+           FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+            AND query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE '%realtime_events_%' \
+            AND query NOT ILIKE 'LISTEN%' AND query <> 'SELECT $1' \
+            AND query NOT ILIKE '%pg_notify%' AND query NOT ILIKE 'NOTIFY%'",
+    );
+    out.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {out}"))
+}
+
+/// The statements counted by [`round_trips_since_reset`], for a failure message.
+pub fn statements_since_reset(gw: &TestGateway) -> String {
+    gw.database.psql_superuser(
+        "SELECT calls || ' × ' || left(query, 120) FROM pg_stat_statements \
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+            AND query NOT ILIKE '%pg_stat_statements%'",
+    )
+}
+
+pub fn reset_statements(gw: &TestGateway) {
+    gw.database.psql_superuser(
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; \
+         SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)",
+    );
+}
