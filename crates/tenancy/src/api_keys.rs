@@ -242,7 +242,6 @@ pub async fn issue(
     let hints = (current.api_key_hint, Some(new_hint));
     audit(tx, app_id, action, hints, by).await?;
     let action = short_action(action);
-    tracing::info!(org_id = %org_id, app_id = %app_id, action, "API key issued");
     Ok(IssuedKey {
         key,
         app,
@@ -281,7 +280,6 @@ pub async fn revoke(
     .get_result(tx)
     .await?;
     audit(tx, app_id, "app_key.revoked", (Some(old_hint), None), by).await?;
-    tracing::info!(org_id = %org_id, app_id = %app_id, "API key revoked");
     Ok((app, Utc::now()))
 }
 

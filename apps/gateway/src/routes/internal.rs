@@ -148,6 +148,8 @@ async fn issue_key(
             api_keys::issue(tx, pepper, app_id.into_inner(), &by).await
         })
         .await?;
+    let (org_id, app_id, action) = (admin.org_id, issued.app.id, issued.action);
+    tracing::info!(%org_id, %app_id, action, "API key issued");
     let verb = if issued.action == "created" {
         "created"
     } else {
@@ -189,6 +191,7 @@ async fn revoke_key(
             api_keys::revoke(tx, app_id.into_inner(), &admin.changed_by(origin)).await
         })
         .await?;
+    tracing::info!(org_id = %admin.org_id, app_id = %app.id, "API key revoked");
     Ok(reply::ok(RevokedKeyResponse {
         message: "API key revoked. App cannot authenticate until new key is generated.".into(),
         app_id: app.id,
