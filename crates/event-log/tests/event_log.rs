@@ -97,9 +97,15 @@ fn waker(db: &Db) -> Waker {
     Waker::new(db.clone(), Duration::ZERO)
 }
 
-/// A fresh app cache: every delivery looks its app up.
-fn uncached() -> ingest::DialpadApps {
-    ingest::DialpadApps::default()
+/// [`ingest::dialpad`] with a fresh app cache: every delivery looks its app up.
+async fn ingest_uncached(
+    db: &Db,
+    keys: &Keyring,
+    app: Uuid,
+    body: &[u8],
+) -> Result<ingest::Ingested, EventLogError> {
+    let apps = ingest::DialpadApps::default();
+    ingest::dialpad(db, keys, &apps, &waker(db), app, body).await
 }
 
 async fn drain(db: &Db) {
@@ -136,12 +142,12 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
     let mut first_ids = Vec::new();
     for event in &events {
         let body = event.to_string();
-        let first = ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
+        let first = ingest_uncached(&db, &keys, app, body.as_bytes())
             .await
             .unwrap();
         assert!(!first.duplicate);
         for _ in 0..2 {
-            let again = ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
+            let again = ingest_uncached(&db, &keys, app, body.as_bytes())
                 .await
                 .unwrap();
             assert!(again.duplicate);
@@ -218,16 +224,9 @@ async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() 
         unanswered(53, "missed", 1_769_596_232_000),
     ];
     for event in &events {
-        let stored = ingest::dialpad(
-            &db,
-            &keys,
-            &uncached(),
-            &waker(&db),
-            app,
-            event.to_string().as_bytes(),
-        )
-        .await
-        .unwrap();
+        let stored = ingest_uncached(&db, &keys, app, event.to_string().as_bytes())
+            .await
+            .unwrap();
         assert_ne!(stored.event_type, "ignored", "{event}");
     }
     drain(&db).await;
@@ -301,16 +300,9 @@ async fn a_calls_events_are_claimed_in_arrival_order_one_worker_at_a_time() {
         unanswered(61, "hangup", 1_769_596_230_000),
         unanswered(62, "ringing", 1_769_596_201_000),
     ] {
-        ingest::dialpad(
-            &db,
-            &keys,
-            &uncached(),
-            &waker(&db),
-            app,
-            event.to_string().as_bytes(),
-        )
-        .await
-        .unwrap();
+        ingest_uncached(&db, &keys, app, event.to_string().as_bytes())
+            .await
+            .unwrap();
     }
     // Worker a takes call 61's ring; worker b may take call 62's, never 61's hangup, which
     // would otherwise be applied before the ring and hide it.
@@ -331,7 +323,7 @@ async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
     let app = create_app(&db, org).await;
     for (state, ts) in [("ringing", 1), ("connected", 2), ("hangup", 3)] {
         let body = call_event(7, state, 1_769_596_200_000 + ts).to_string();
-        ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
+        ingest_uncached(&db, &keys, app, body.as_bytes())
             .await
             .unwrap();
     }
@@ -343,16 +335,9 @@ async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
         "recording_details": [{"recording_type": "voicemail", "url": "https://dialpad.com/v/8.mp3", "duration": 45_000}],
         "transcription_text": "Hi, it's Mary about my appointment"
     });
-    let ingested = ingest::dialpad(
-        &db,
-        &keys,
-        &uncached(),
-        &waker(&db),
-        app,
-        voicemail.to_string().as_bytes(),
-    )
-    .await
-    .unwrap();
+    let ingested = ingest_uncached(&db, &keys, app, voicemail.to_string().as_bytes())
+        .await
+        .unwrap();
     assert_eq!(ingested.event_type, "voicemail.received");
     drain(&db).await;
 
@@ -404,11 +389,9 @@ async fn signed_apps_accept_only_their_signature() {
     );
     let event = call_event(1, "ringing", 1);
 
-    let ok = ingest::dialpad(
+    let ok = ingest_uncached(
         &db,
         &keys,
-        &uncached(),
-        &waker(&db),
         app,
         signed(&event, secret.as_bytes()).as_bytes(),
     )
@@ -419,7 +402,7 @@ async fn signed_apps_accept_only_their_signature() {
         (event.to_string(), "plain"),
     ];
     for (body, what) in refusals {
-        let err = ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
+        let err = ingest_uncached(&db, &keys, app, body.as_bytes())
             .await
             .unwrap_err();
         match (what, err) {
@@ -441,7 +424,7 @@ async fn signed_apps_accept_only_their_signature() {
     ));
     // Unknown apps and missing fields are refused, storing nothing.
     assert!(matches!(
-        ingest::dialpad(&db, &keys, &uncached(), &waker(&db), Uuid::new_v4(), b"{}").await,
+        ingest_uncached(&db, &keys, Uuid::new_v4(), b"{}").await,
         Err(EventLogError::NotFound("app"))
     ));
     assert!(
@@ -450,15 +433,7 @@ async fn signed_apps_accept_only_their_signature() {
             .unwrap()
     );
     assert!(matches!(
-        ingest::dialpad(
-            &db,
-            &keys,
-            &uncached(),
-            &waker(&db),
-            app,
-            br#"{"state":"ringing"}"#
-        )
-        .await,
+        ingest_uncached(&db, &keys, app, br#"{"state":"ringing"}"#).await,
         Err(EventLogError::Payload(PayloadError::Missing("call_id")))
     ));
 }
@@ -517,7 +492,7 @@ async fn a_processor_killed_mid_batch_loses_nothing_and_repeats_nothing() {
     const N: i64 = 300;
     for call in 0..N {
         let body = call_event(1_000 + call, "ringing", 1_769_596_200_000).to_string();
-        ingest::dialpad(&db, &keys, &uncached(), &waker(&db), app, body.as_bytes())
+        ingest_uncached(&db, &keys, app, body.as_bytes())
             .await
             .unwrap();
     }
@@ -609,16 +584,9 @@ async fn unusable_events_are_dead_lettered_with_their_error_and_cost_their_batch
         call_event(11, "ringing", 1_769_596_200_000),
     ];
     for event in [&good[0], &body, &good[1]] {
-        ingest::dialpad(
-            &db,
-            &keys,
-            &uncached(),
-            &waker(&db),
-            app,
-            event.to_string().as_bytes(),
-        )
-        .await
-        .unwrap();
+        ingest_uncached(&db, &keys, app, event.to_string().as_bytes())
+            .await
+            .unwrap();
     }
     drain(&db).await;
     assert_eq!(
