@@ -30,7 +30,6 @@ use std::sync::Arc;
 use crate::schema::{kb_chunks, kb_settings};
 use db::OrgId;
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use uuid::Uuid;
@@ -140,10 +139,56 @@ impl Retrieval {
 type StoredChunk = (Uuid, Uuid, String, String, Vec<u8>, Vec<u8>);
 
 /// A chunk holding every term of the rewritten question (full-text search).
-#[derive(diesel::QueryableByName)]
+#[derive(Queryable)]
 struct KeywordHit {
-    #[diesel(sql_type = SqlUuid)]
     id: Uuid,
+}
+
+mod full_text {
+    #![allow(missing_docs)]
+    use crate::schema::sql_types::Tsvector;
+    use diesel::sql_types::{Nullable, Text};
+
+    /// PostgreSQL's `tsquery`.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(name = "tsquery"))]
+    pub struct Tsquery;
+
+    diesel::define_sql_function! {
+        /// `kb_tsquery(text)` (migration 000028): `plainto_tsquery('english', text)`, inlined
+        /// by the planner.
+        fn kb_tsquery(text: Text) -> Tsquery;
+    }
+
+    diesel::define_sql_function! {
+        /// PostgreSQL's `ts_rank_cd(tsvector, tsquery)`: cover density ranking, a `real`.
+        fn ts_rank_cd(vector: Nullable<Tsvector>, query: Tsquery) -> Float;
+    }
+
+    diesel::infix_operator!(Matches, " @@ ", backend: diesel::pg::Pg);
+}
+
+/// Up to [`CANDIDATES`] chunks of `model` holding every term of `text` (English stemming), best
+/// ranked first: one prepared statement, cached per connection.
+async fn keyword_hits(
+    tx: &mut db::TenantTx,
+    org: OrgId,
+    text: &str,
+    model: &str,
+) -> QueryResult<Vec<KeywordHit>> {
+    use full_text::{Matches, kb_tsquery, ts_rank_cd};
+    kb_chunks::table
+        .filter(kb_chunks::org_id.eq(org.0))
+        .filter(kb_chunks::embedding_model.eq(model))
+        .filter(Matches::new(kb_chunks::tsv, kb_tsquery(text)))
+        .order((
+            ts_rank_cd(kb_chunks::tsv, kb_tsquery(text)).desc(),
+            kb_chunks::id,
+        ))
+        .select((kb_chunks::id,))
+        .limit(CANDIDATES as i64)
+        .load(tx)
+        .await
 }
 
 /// The organization's settings row (defaults when absent) and version.
@@ -220,17 +265,7 @@ impl KnowledgeBase {
             let text = spoken.text.clone();
             async move |tx| {
                 let (version, overrides) = read_state(tx, org).await?;
-                let hits: Vec<KeywordHit> = diesel::sql_query(
-                    "SELECT tx.id FROM kb_chunks tx, plainto_tsquery('english', $2) q \
-                          WHERE tx.org_id = $1 AND tx.embedding_model = $3 AND tx.tsv @@ q \
-                          ORDER BY ts_rank_cd(tx.tsv, q) DESC, tx.id LIMIT $4",
-                )
-                .bind::<SqlUuid, _>(org.0)
-                .bind::<Text, _>(&text)
-                .bind::<Text, _>(&model)
-                .bind::<Integer, _>(CANDIDATES as i32)
-                .load(tx)
-                .await?;
+                let hits = keyword_hits(tx, org, &text, &model).await?;
                 Ok::<_, RagError>((version, overrides, hits))
             }
         });

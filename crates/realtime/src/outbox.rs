@@ -4,7 +4,7 @@
 use crate::schema::realtime_events;
 use chrono::{DateTime, Utc};
 use db::{Db, SystemOp, TenantTx};
-use diesel::sql_types::{Array, BigInt, Integer};
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Record, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{
     ExpressionMethods, QueryDsl, Queryable, QueryableByName, Selectable, SelectableHelper,
 };
@@ -46,7 +46,7 @@ pub struct RealtimeEvent {
 }
 
 /// An event as stored and fanned out.
-#[derive(Debug, Clone, PartialEq, QueryableByName, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = realtime_events, check_for_backend(diesel::pg::Pg))]
 pub struct OutboxEvent {
     /// Position in the outbox (increasing in allocation order, not necessarily commit order).
@@ -168,10 +168,49 @@ pub async fn of_room_after(
     Ok(query.load(tx).await?)
 }
 
-#[derive(QueryableByName)]
-struct Head {
-    #[diesel(sql_type = BigInt)]
-    head: i64,
+/// The outbox row as the `SECURITY DEFINER` read functions return it: one record per row.
+type OutboxRecord = Record<(
+    BigInt,
+    SqlUuid,
+    Text,
+    Nullable<SqlUuid>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Jsonb,
+    Timestamptz,
+)>;
+
+type OutboxRow = (
+    i64,
+    Uuid,
+    String,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    serde_json::Value,
+    DateTime<Utc>,
+);
+
+mod functions {
+    #![allow(missing_docs)]
+    use super::OutboxRecord;
+    use diesel::sql_types::{Array, BigInt, Integer};
+
+    diesel::define_sql_function! {
+        /// `realtime_events_head()` (migration 000006): the newest seq, 0 when empty.
+        fn realtime_events_head() -> BigInt;
+    }
+
+    diesel::define_sql_function! {
+        /// `realtime_events_since(after, missing, limit)` (migration 000021): the rows with
+        /// the seqs in `missing` and up to `limit` after `after`, in seq order; in a select
+        /// list, one row per record.
+        fn realtime_events_since(
+            p_after: BigInt,
+            p_missing: Array<BigInt>,
+            p_limit: Integer,
+        ) -> OutboxRecord;
+    }
 }
 
 /// The newest seq in the outbox (0 when empty), where a starting fan-out begins.
@@ -180,16 +219,16 @@ struct Head {
 /// [`RealtimeError::Db`].
 pub async fn head(db: &Db) -> Result<i64, RealtimeError> {
     db.system_read(SystemOp::RealtimeFanOut, async move |c| {
-        let row: Head = diesel::sql_query("SELECT realtime_events_head() AS head")
+        Ok(diesel::select(functions::realtime_events_head())
             .get_result(c)
-            .await?;
-        Ok(row.head)
+            .await?)
     })
     .await
 }
 
 /// The outbox rows not delivered yet: those with the seqs in `missing`, and up to `limit` after
-/// `after`, in seq order (rows pruned meanwhile are absent).
+/// `after`, in seq order (rows pruned meanwhile are absent). One prepared statement, cached per
+/// connection (issue 22: no per-call raw SQL on hot paths).
 ///
 /// # Errors
 /// [`RealtimeError::Db`].
@@ -200,33 +239,29 @@ pub async fn since(
     limit: i32,
 ) -> Result<Vec<OutboxEvent>, RealtimeError> {
     db.system_read(SystemOp::RealtimeFanOut, async move |c| {
-        Ok(
-            diesel::sql_query("SELECT * FROM realtime_events_since($1, $2, $3)")
-                .bind::<BigInt, _>(after)
-                .bind::<Array<BigInt>, _>(missing)
-                .bind::<Integer, _>(limit)
+        let rows: Vec<OutboxRow> =
+            diesel::select(functions::realtime_events_since(after, missing, limit))
                 .load(c)
-                .await?,
-        )
+                .await?;
+        Ok(rows.into_iter().map(OutboxEvent::from).collect())
     })
     .await
 }
 
-/// Up to `limit` outbox rows after `seq`, in seq order.
-///
-/// # Errors
-/// [`RealtimeError::Db`].
-pub async fn after(db: &Db, seq: i64, limit: i32) -> Result<Vec<OutboxEvent>, RealtimeError> {
-    db.system_read(SystemOp::RealtimeFanOut, async move |c| {
-        Ok(
-            diesel::sql_query("SELECT * FROM realtime_events_after($1, $2)")
-                .bind::<BigInt, _>(seq)
-                .bind::<Integer, _>(limit)
-                .load(c)
-                .await?,
-        )
-    })
-    .await
+impl From<OutboxRow> for OutboxEvent {
+    fn from(row: OutboxRow) -> Self {
+        let (seq, org_id, audience, app_id, min_role, target_crm_user, payload, created_at) = row;
+        Self {
+            seq,
+            org_id,
+            audience,
+            app_id,
+            min_role,
+            target_crm_user,
+            payload,
+            created_at,
+        }
+    }
 }
 
 #[derive(QueryableByName)]
