@@ -9,17 +9,18 @@
 //! - a claim older than two minutes (a crashed attempt) is taken over only after asking Vapi
 //!   for calls of the assistant carrying our row id in their metadata, adopting one if found.
 
+use std::sync::Arc;
+
 use crate::schema::vapi_twilio_sync;
 use chrono::{DateTime, Utc};
-use db::OrgId;
-use db::TenantTx;
+use db::{Db, OrgId, TenantTx};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use crate::agents::{Direction, assistant};
-use crate::identity::date_variables;
-use crate::{VoiceAgent, VoiceError, log_vapi};
+use crate::identity::{CallerIdentity, date_variables};
+use crate::{VapiAccount, VoiceError, log_vapi};
 
 /// A call-back as answered to the dashboard (seed 001: `{ callId, vapiCallId, phone, status }`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,32 @@ struct Prepared {
     phone_number_id: String,
 }
 
-impl VoiceAgent {
+/// Outbound call-backs to contacts. Reached through `VoiceAgent::call_backs`.
+#[derive(Debug, Clone)]
+pub struct CallBacks {
+    db: Db,
+    account: VapiAccount,
+    /// The organization's time zone.
+    scheduler: Arc<scheduling::Scheduler>,
+    /// The caller's earlier calls and the knowledge-base context the call starts with.
+    identity: CallerIdentity,
+}
+
+impl CallBacks {
+    pub(crate) fn new(
+        db: Db,
+        account: VapiAccount,
+        scheduler: Arc<scheduling::Scheduler>,
+        identity: CallerIdentity,
+    ) -> Self {
+        Self {
+            db,
+            account,
+            scheduler,
+            identity,
+        }
+    }
+
     /// Calls a contact back with the organization's outbound assistant and number: claims the
     /// call-back row in one transaction, places the call at Vapi outside any transaction, and
     /// records the outcome (the row and the contact together) in a second one.
@@ -66,7 +92,7 @@ impl VoiceAgent {
         requested_by: uuid::Uuid,
         now: DateTime<Utc>,
     ) -> Result<CallBack, VoiceError> {
-        let vapi = self.vapi()?.clone();
+        let vapi = self.account.vapi()?.clone();
         let tz = self.scheduler.settings(org).await?.time_zone;
         if let Some(key) = &idempotency_key
             && (key.is_empty() || key.len() > 200)
@@ -163,12 +189,13 @@ impl VoiceAgent {
         }
         let mut variables = date_variables(tz, now);
         variables["customerName"] = json!(prepared.name);
-        let history = self.caller_history(org, contact_id).await;
-        self.call_context(org, &history)
+        let history = self.identity.caller_history(org, contact_id).await;
+        self.identity
+            .call_context(org, &history)
             .await
             .add_to(&mut variables);
         let metadata = crate::with_fields(
-            self.org_metadata(org),
+            self.account.org_metadata(org),
             &[
                 ("call_log_id", json!(prepared.row)),
                 ("contact_id", json!(contact_id)),

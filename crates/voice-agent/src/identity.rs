@@ -12,15 +12,16 @@
 //! from the same number"; SPEC §7): summaries of the caller's earlier calls with this
 //! organization and knowledge-base context, as `callerHistory` and `knowledgeBaseContext`.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use db::OrgId;
-use db::TenantTx;
+use db::{Db, OrgId, TenantTx};
 use serde_json::{Value, json};
 use vapi_client::CallInfo;
 
 use crate::agents::{Direction, assistant};
 use crate::calls::UNKNOWN_CALLER;
-use crate::{VoiceAgent, VoiceError};
+use crate::{VapiAccount, VoiceError};
 
 /// The lead score of a caller seen for the first time (seed 001 §18.4.1).
 pub const NEW_CALLER_SCORE: i32 = 2;
@@ -94,7 +95,42 @@ async fn caller_history(
     Ok(crm::call_logs::recent_summaries(tx, contact, current_call, HISTORY_CALLS).await?)
 }
 
-impl VoiceAgent {
+/// Who is calling and what the call starts with: the `assistant-request` answer and the
+/// context of call-backs. Reached through `VoiceAgent::identity`.
+#[derive(Debug, Clone)]
+pub struct CallerIdentity {
+    db: Db,
+    /// For the metadata naming the organization (`org_sig`).
+    account: VapiAccount,
+    /// The organization's time zone.
+    scheduler: Arc<scheduling::Scheduler>,
+    knowledge: Arc<rag::KnowledgeBase>,
+}
+
+impl CallerIdentity {
+    pub(crate) fn new(
+        db: Db,
+        account: VapiAccount,
+        scheduler: Arc<scheduling::Scheduler>,
+        knowledge: Arc<rag::KnowledgeBase>,
+    ) -> Self {
+        Self {
+            db,
+            account,
+            scheduler,
+            knowledge,
+        }
+    }
+
+    /// The same, reading `knowledge`.
+    #[must_use]
+    pub(crate) fn with_knowledge(&self, knowledge: Arc<rag::KnowledgeBase>) -> Self {
+        Self {
+            knowledge,
+            ..self.clone()
+        }
+    }
+
     /// The context a call starts with, given the caller's `history`. The knowledge base is
     /// asked about the caller's last call (their likely intent), else [`OVERVIEW_QUERY`]. Never
     /// fails: a call must not be refused because the knowledge base is down (failures are
@@ -204,7 +240,7 @@ impl VoiceAgent {
         context.add_to(&mut variables);
         let mut overrides = json!({
             "variableValues": variables,
-            "metadata": crate::with_fields(self.org_metadata(org), &[
+            "metadata": crate::with_fields(self.account.org_metadata(org), &[
                 ("contact_id", json!(contact.as_ref().map(|c| c.id))),
                 ("caller_known", json!(known.is_some())),
             ]),

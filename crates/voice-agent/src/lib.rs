@@ -194,6 +194,16 @@ impl VapiAccount {
             .ok_or(VoiceError::NotConfigured("PUBLIC_BASE_URL is not set"))
     }
 
+    /// The metadata that names `org` on a call or assistant: `org_id` and its `org_sig`
+    /// (hex HMAC-SHA-256 under [`VoiceConfig::metadata_key`]), which [`routing`] verifies.
+    pub(crate) fn org_metadata(&self, org: db::OrgId) -> Value {
+        let mut metadata = json!({ "org_id": org.0 });
+        if let Some(key) = &self.config.metadata_key {
+            metadata["org_sig"] = json!(routing::org_signature(key, org));
+        }
+        metadata
+    }
+
     /// A Vapi `server` object for `path` on our origin, with the configured authentication.
     pub(crate) fn server(&self, path: &str) -> Result<Value, VoiceError> {
         let mut server = json!({
@@ -265,6 +275,10 @@ pub struct VoiceAgent {
     calls: calls::CallRecords,
     /// Each tool call run once ([`tool_results`]).
     tool_calls: tool_results::ToolCallLog,
+    /// Who is calling and what the call starts with ([`identity`]).
+    identity: identity::CallerIdentity,
+    /// Outbound call-backs ([`callback`]).
+    call_backs: callback::CallBacks,
 }
 
 impl VoiceAgent {
@@ -291,7 +305,20 @@ impl VoiceAgent {
             client: vapi,
             config,
         };
+        let identity = identity::CallerIdentity::new(
+            db.clone(),
+            account.clone(),
+            scheduler.clone(),
+            knowledge.clone(),
+        );
         Self {
+            call_backs: callback::CallBacks::new(
+                db.clone(),
+                account.clone(),
+                scheduler.clone(),
+                identity.clone(),
+            ),
+            identity,
             twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
             tools: tool_sync::ToolRegistry::new(db.clone(), account.clone()),
             router,
@@ -309,17 +336,21 @@ impl VoiceAgent {
     /// (hex HMAC-SHA-256 under [`VoiceConfig::metadata_key`]), which [`routing`] verifies.
     #[must_use]
     pub fn org_metadata(&self, org: db::OrgId) -> Value {
-        let mut metadata = json!({ "org_id": org.0 });
-        if let Some(key) = &self.account.config.metadata_key {
-            metadata["org_sig"] = json!(routing::org_signature(key, org));
-        }
-        metadata
+        self.account.org_metadata(org)
     }
 
     /// The same agent reading `knowledge`.
     #[must_use]
     pub fn with_knowledge(&self, knowledge: Arc<rag::KnowledgeBase>) -> Self {
+        let identity = self.identity.with_knowledge(knowledge.clone());
         Self {
+            call_backs: callback::CallBacks::new(
+                self.db.clone(),
+                self.account.clone(),
+                self.scheduler.clone(),
+                identity.clone(),
+            ),
+            identity,
             knowledge,
             ..self.clone()
         }
@@ -368,6 +399,18 @@ impl VoiceAgent {
     #[must_use]
     pub fn router(&self) -> &routing::Router {
         &self.router
+    }
+
+    /// Who is calling and what the call starts with (`assistant-request`).
+    #[must_use]
+    pub fn identity(&self) -> &identity::CallerIdentity {
+        &self.identity
+    }
+
+    /// Outbound call-backs to contacts.
+    #[must_use]
+    pub fn call_backs(&self) -> &callback::CallBacks {
+        &self.call_backs
     }
 
     /// The global Vapi tool registry and the organizations' links to it.

@@ -168,7 +168,7 @@ impl VoiceAgent {
                 tracing::warn!(phone_number_id = ?call.phone_number_id, "assistant-request for an unknown number");
                 return responses::assistant_request_error("Sorry, this number is not in service.");
             }
-            Ok(Some(org)) => self.assistant_for_call(org, call, now).await,
+            Ok(Some(org)) => self.identity.assistant_for_call(org, call, now).await,
             Err(e) => Err(e),
         };
         match answer {

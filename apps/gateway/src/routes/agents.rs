@@ -336,6 +336,7 @@ async fn call_back(
         .map(|v| v.trim().to_owned());
     let placed = state
         .voice
+        .call_backs()
         .call_back(
             user.org_id,
             id.into_inner(),
