@@ -6,10 +6,11 @@
 //! `assistant_org_mapping`, and returns. Tool sync is the caller's to start in the background
 //! ([`crate::tool_sync::ToolRegistry::sync_tools`]).
 
+use std::sync::Arc;
+
 use crate::schema::{assistant_org_mapping, voice_agents, voice_settings};
 use chrono::{DateTime, Utc};
-use db::OrgId;
-use db::TenantTx;
+use db::{Db, OrgId, TenantTx};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value, json};
@@ -17,7 +18,8 @@ use serde_json::{Map, Value, json};
 use crate::prompt::{PromptInput, system_prompt};
 use vapi_client::VapiClient;
 
-use crate::{VoiceAgent, VoiceError, log_vapi};
+use crate::tool_sync::ToolRegistry;
+use crate::{VapiAccount, VoiceError, log_vapi};
 
 /// The messages Vapi sends our webhook from our assistants (contracts/vapi.md §1: `transcript`
 /// is not in Vapi's default set, so it is listed).
@@ -360,7 +362,33 @@ pub fn server_backoff_plan() -> Value {
     })
 }
 
-impl VoiceAgent {
+/// Saving the organization's agents as Vapi assistants. Reached through
+/// `VoiceAgent::assistants`.
+#[derive(Debug, Clone)]
+pub struct Assistants {
+    db: Db,
+    account: VapiAccount,
+    /// The organization's time zone, written into the prompt.
+    scheduler: Arc<scheduling::Scheduler>,
+    /// The tools a new assistant is created with.
+    tools: ToolRegistry,
+}
+
+impl Assistants {
+    pub(crate) fn new(
+        db: Db,
+        account: VapiAccount,
+        scheduler: Arc<scheduling::Scheduler>,
+        tools: ToolRegistry,
+    ) -> Self {
+        Self {
+            db,
+            account,
+            scheduler,
+            tools,
+        }
+    }
+
     /// Saves an agent and creates or updates its Vapi assistant idempotently: an existing
     /// assistant is fetched, merged and patched with the whole `model` (contracts/vapi.md §4.2);
     /// one that Vapi no longer knows (404) is created again. Our server URL, its authentication,
@@ -377,11 +405,11 @@ impl VoiceAgent {
         input: AgentInput,
         now: DateTime<Utc>,
     ) -> Result<Agent, VoiceError> {
-        let vapi = self.vapi()?.clone();
-        let mut server = self.server("/api/vapi/webhook")?;
+        let vapi = self.account.vapi()?.clone();
+        let mut server = self.account.server("/api/vapi/webhook")?;
         server["backoffPlan"] = server_backoff_plan();
         let metadata = crate::with_fields(
-            self.org_metadata(org),
+            self.account.org_metadata(org),
             &[("direction", json!(direction.as_str()))],
         );
         let time_zone = self.scheduler.settings(org).await?.time_zone;
@@ -444,7 +472,7 @@ impl VoiceAgent {
             None => {
                 let mut model = Map::new();
                 merge_model(&mut model, input, prompt);
-                let tool_ids = self.tool_registry().registered_tool_ids_on(c).await?;
+                let tool_ids = self.tools.registered_tool_ids_on(c).await?;
                 model.insert("toolIds".into(), json!(tool_ids));
                 let mut body = top.clone();
                 body["model"] = Value::Object(model);

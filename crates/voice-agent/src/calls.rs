@@ -33,7 +33,7 @@ use crate::VoiceError;
 use crate::redaction::{redact, redact_report};
 
 /// The job kind of a report's post-call analysis, queued when the report is acknowledged
-/// ([`VoiceAgent::store_report`]) and ordered per call (`vapi:<call id>`).
+/// ([`CallRecords::store_report`]) and ordered per call (`vapi:<call id>`).
 pub const REPORT_JOB: &str = "voice.report";
 
 /// The analysis job's retry policy: 10 attempts, 1 s doubling up to 5 minutes, then the job is
@@ -324,7 +324,7 @@ impl CallRecords {
 
     /// Acknowledges an `end-of-call-report` in one short transaction (issue 22): the call row by
     /// Vapi's id, marked as having its report, and a [`REPORT_JOB`] carrying the report
-    /// **redacted**, ordered per call, for the post-call analysis ([`VoiceAgent::analyse_report`]).
+    /// **redacted**, ordered per call, for the post-call analysis ([`CallRecords::analyse_report`]).
     /// A report stored already (a redelivery) changes nothing. Returns the row's id, `None` for a
     /// redelivery or a call id of another organization.
     ///
@@ -392,7 +392,7 @@ impl CallRecords {
     /// post-call work runs in enqueue order, and the jobs are completed together, so the
     /// batch's effects happen exactly once and all together. Any failure (one bad payload
     /// included) rolls the whole batch back, and the runner then runs each job through
-    /// [`VoiceAgent::analyse_report`].
+    /// [`CallRecords::analyse_report`].
     ///
     /// # Errors
     /// [`Failure::Permanent`] for a payload that is not a queued report with a call id;

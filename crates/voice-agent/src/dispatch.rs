@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
-use db::OrgId;
+use db::{Db, OrgId};
 use scheduling::{BookingRequest, BookingStep, SchedulingError, availability};
 use serde_json::{Map, Value, json};
 use vapi_client::{CallInfo, Destination, ToolCall};
 
-use crate::{VoiceAgent, VoiceError};
+use crate::tool_results::ToolCallLog;
+use crate::{VapiAccount, VoiceError};
 
 /// Said when something on our side failed (details are logged).
 pub const SYSTEM_TROUBLE: &str = "Sorry, I couldn't reach our booking system just now. Would you like me to transfer you or have someone call you back?";
@@ -197,7 +198,35 @@ fn refused(e: &SchedulingError, tz: Tz) -> ToolReply {
     spoken(e, tz).map_or_else(|| trouble(e), ToolReply::err)
 }
 
-impl VoiceAgent {
+/// The tool dispatcher: runs the assistant's tool calls for an organization. Reached through
+/// `VoiceAgent::dispatcher`.
+#[derive(Debug, Clone)]
+pub struct ToolDispatcher {
+    db: Db,
+    /// Live Call Control for transfers.
+    account: VapiAccount,
+    scheduler: Arc<scheduling::Scheduler>,
+    knowledge: Arc<rag::KnowledgeBase>,
+    /// Each tool call with an effect run once.
+    tool_calls: ToolCallLog,
+}
+
+impl ToolDispatcher {
+    pub(crate) fn new(
+        db: Db,
+        account: VapiAccount,
+        scheduler: Arc<scheduling::Scheduler>,
+        knowledge: Arc<rag::KnowledgeBase>,
+    ) -> Self {
+        Self {
+            tool_calls: ToolCallLog::new(db.clone()),
+            db,
+            account,
+            scheduler,
+            knowledge,
+        }
+    }
+
     /// Runs the calls of one message in order (one reply each).
     pub async fn run_tools(
         &self,

@@ -247,7 +247,7 @@ impl TwilioSync {
     /// that two runners never create Vapi credentials or import the number twice.
     ///
     /// # Errors
-    /// As [`VoiceAgent::advance`].
+    /// As [`TwilioSync::advance`].
     pub async fn resume_waiting(&self, org: OrgId) -> Result<Option<SyncState>, VoiceError> {
         match self.state(org).await? {
             Some(state) if state.state == "number_imported" => self.advance(org).await,
@@ -485,7 +485,7 @@ impl TwilioSync {
         }
     }
 
-    /// Claims a due dual-sync for this instance for [`LEASE`]; `false` when another worker or
+    /// Claims a due dual-sync for this instance for `LEASE` (2 minutes); `false` when another worker or
     /// a request is on it, or it is not due.
     ///
     /// # Errors

@@ -122,15 +122,6 @@ impl CallerIdentity {
         }
     }
 
-    /// The same, reading `knowledge`.
-    #[must_use]
-    pub(crate) fn with_knowledge(&self, knowledge: Arc<rag::KnowledgeBase>) -> Self {
-        Self {
-            knowledge,
-            ..self.clone()
-        }
-    }
-
     /// The context a call starts with, given the caller's `history`. The knowledge base is
     /// asked about the caller's last call (their likely intent), else [`OVERVIEW_QUERY`]. Never
     /// fails: a call must not be refused because the knowledge base is down (failures are

@@ -257,28 +257,65 @@ impl VapiAccount {
     }
 }
 
-/// The voice-agent service: one per process, shared behind an `Arc`.
+/// The voice-agent service: one per process, shared behind an `Arc`. Each job is its own type
+/// (decision 46), reached through an accessor.
 #[derive(Debug, Clone)]
 pub struct VoiceAgent {
     db: Db,
     account: VapiAccount,
+    scheduler: Arc<scheduling::Scheduler>,
+    messenger: Arc<messaging::Messenger>,
+    knowledge: Arc<rag::KnowledgeBase>,
     /// The Twilio dual-sync ([`dual_sync`]).
     twilio_sync: dual_sync::TwilioSync,
     /// The global tool registry and per-organization links ([`tool_sync`]).
     tools: tool_sync::ToolRegistry,
-    scheduler: Arc<scheduling::Scheduler>,
-    messenger: Arc<messaging::Messenger>,
-    knowledge: Arc<rag::KnowledgeBase>,
     /// Which organization a Vapi request belongs to ([`routing`]).
     router: routing::Router,
     /// Call records and post-call analysis ([`calls`]).
     calls: calls::CallRecords,
-    /// Each tool call run once ([`tool_results`]).
-    tool_calls: tool_results::ToolCallLog,
+    /// The agents saved as Vapi assistants ([`agents`]).
+    assistants: agents::Assistants,
+    /// The jobs that read the knowledge base.
+    readers: Readers,
+}
+
+/// The jobs that read the knowledge base (rebuilt by [`VoiceAgent::with_knowledge`]).
+#[derive(Debug, Clone)]
+struct Readers {
+    /// The tool calls ([`dispatch`]).
+    dispatcher: dispatch::ToolDispatcher,
     /// Who is calling and what the call starts with ([`identity`]).
     identity: identity::CallerIdentity,
     /// Outbound call-backs ([`callback`]).
     call_backs: callback::CallBacks,
+}
+
+impl Readers {
+    fn new(
+        db: &Db,
+        account: &VapiAccount,
+        scheduler: &Arc<scheduling::Scheduler>,
+        knowledge: &Arc<rag::KnowledgeBase>,
+    ) -> Self {
+        let (db, account, scheduler) = (db.clone(), account.clone(), scheduler.clone());
+        let identity = identity::CallerIdentity::new(
+            db.clone(),
+            account.clone(),
+            scheduler.clone(),
+            knowledge.clone(),
+        );
+        Self {
+            dispatcher: dispatch::ToolDispatcher::new(
+                db.clone(),
+                account.clone(),
+                scheduler.clone(),
+                knowledge.clone(),
+            ),
+            call_backs: callback::CallBacks::new(db, account, scheduler, identity.clone()),
+            identity,
+        }
+    }
 }
 
 impl VoiceAgent {
@@ -305,25 +342,19 @@ impl VoiceAgent {
             client: vapi,
             config,
         };
-        let identity = identity::CallerIdentity::new(
-            db.clone(),
-            account.clone(),
-            scheduler.clone(),
-            knowledge.clone(),
-        );
+        let tools = tool_sync::ToolRegistry::new(db.clone(), account.clone());
         Self {
-            call_backs: callback::CallBacks::new(
+            readers: Readers::new(&db, &account, &scheduler, &knowledge),
+            assistants: agents::Assistants::new(
                 db.clone(),
                 account.clone(),
                 scheduler.clone(),
-                identity.clone(),
+                tools.clone(),
             ),
-            identity,
+            tools,
             twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
-            tools: tool_sync::ToolRegistry::new(db.clone(), account.clone()),
             router,
             calls: calls::CallRecords::new(db.clone(), jobs),
-            tool_calls: tool_results::ToolCallLog::new(db.clone()),
             db,
             account,
             scheduler,
@@ -342,15 +373,8 @@ impl VoiceAgent {
     /// The same agent reading `knowledge`.
     #[must_use]
     pub fn with_knowledge(&self, knowledge: Arc<rag::KnowledgeBase>) -> Self {
-        let identity = self.identity.with_knowledge(knowledge.clone());
         Self {
-            call_backs: callback::CallBacks::new(
-                self.db.clone(),
-                self.account.clone(),
-                self.scheduler.clone(),
-                identity.clone(),
-            ),
-            identity,
+            readers: Readers::new(&self.db, &self.account, &self.scheduler, &knowledge),
             knowledge,
             ..self.clone()
         }
@@ -374,15 +398,6 @@ impl VoiceAgent {
         self.account.client.is_some()
     }
 
-    pub(crate) fn vapi(&self) -> Result<&VapiClient, VoiceError> {
-        self.account.vapi()
-    }
-
-    /// A Vapi `server` object for `path` on our origin, with the configured authentication.
-    pub(crate) fn server(&self, path: &str) -> Result<Value, VoiceError> {
-        self.account.server(path)
-    }
-
     /// The Twilio dual-sync of organizations' numbers.
     #[must_use]
     pub fn twilio_sync(&self) -> &dual_sync::TwilioSync {
@@ -404,13 +419,25 @@ impl VoiceAgent {
     /// Who is calling and what the call starts with (`assistant-request`).
     #[must_use]
     pub fn identity(&self) -> &identity::CallerIdentity {
-        &self.identity
+        &self.readers.identity
+    }
+
+    /// The tool dispatcher (`tool-calls` and `POST /api/vapi/tools/<name>`).
+    #[must_use]
+    pub fn dispatcher(&self) -> &dispatch::ToolDispatcher {
+        &self.readers.dispatcher
+    }
+
+    /// Saving the organization's agents as Vapi assistants.
+    #[must_use]
+    pub fn assistants(&self) -> &agents::Assistants {
+        &self.assistants
     }
 
     /// Outbound call-backs to contacts.
     #[must_use]
     pub fn call_backs(&self) -> &callback::CallBacks {
-        &self.call_backs
+        &self.readers.call_backs
     }
 
     /// The global Vapi tool registry and the organizations' links to it.

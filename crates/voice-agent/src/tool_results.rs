@@ -5,7 +5,7 @@
 //! The first delivery claims the id in `vapi_tool_results` (insert-or-nothing on the primary
 //! key `(org_id, tool_call_id)`), runs the tool and stores its reply; a repeated delivery, on
 //! either URL and even while the first still runs, waits for that reply and answers it again.
-//! A reply that says our side failed ([`SYSTEM_TROUBLE`](crate::dispatch::SYSTEM_TROUBLE)) is
+//! A reply that says our side failed ([`crate::dispatch::SYSTEM_TROUBLE`]) is
 //! not kept, so Vapi's retry runs the tool again. A claim left without a reply for
 //! [`STALE_CLAIM`] (its instance died) is taken over.
 

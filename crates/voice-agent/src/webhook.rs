@@ -65,16 +65,16 @@ impl VoiceAgent {
         let call = &message.call;
         Ok(match message.kind {
             MessageKind::ToolCalls(calls) => {
-                let replies = self.run_tools(org, call, &calls, now).await;
+                let replies = self.dispatcher().run_tools(org, call, &calls, now).await;
                 responses::tool_calls(&results(&calls, &replies))
             }
             MessageKind::FunctionCall(tool) => {
-                let reply = self.run_tool(org, call, &tool, now).await;
+                let reply = self.dispatcher().run_tool(org, call, &tool, now).await;
                 responses::function_call(&reply.text().unwrap_or_else(|e| e))
             }
-            MessageKind::KnowledgeBaseRequest { query } => {
-                responses::knowledge_base_documents(&self.knowledge_documents(org, &query).await)
-            }
+            MessageKind::KnowledgeBaseRequest { query } => responses::knowledge_base_documents(
+                &self.dispatcher().knowledge_documents(org, &query).await,
+            ),
             MessageKind::TransferDestinationRequest => {
                 self.transfer_requested(org, call, now).await?
             }
@@ -119,7 +119,7 @@ impl VoiceAgent {
         let (results, replies) = match self.router.resolve_org(call).await {
             Ok(None) => (all_failed(calls, NOT_LINKED), Vec::new()),
             Ok(Some(org)) => {
-                let replies = self.run_tools(org, call, calls, now).await;
+                let replies = self.dispatcher().run_tools(org, call, calls, now).await;
                 (results(calls, &replies), replies)
             }
             Err(e) => {
@@ -148,10 +148,11 @@ impl VoiceAgent {
         call: &CallInfo,
         now: DateTime<Utc>,
     ) -> Result<Value, VoiceError> {
-        let Some(destination) = self.transfer_destination(org, None).await? else {
+        let Some(destination) = self.dispatcher().transfer_destination(org, None).await? else {
             return Ok(json!({"error": "No transfer destination is configured."}));
         };
-        self.log_transfer(org, call, &destination, "transfer requested", now)
+        self.dispatcher()
+            .log_transfer(org, call, &destination, "transfer requested", now)
             .await?;
         Ok(responses::transfer_destination(
             &destination,
@@ -168,7 +169,7 @@ impl VoiceAgent {
                 tracing::warn!(phone_number_id = ?call.phone_number_id, "assistant-request for an unknown number");
                 return responses::assistant_request_error("Sorry, this number is not in service.");
             }
-            Ok(Some(org)) => self.identity.assistant_for_call(org, call, now).await,
+            Ok(Some(org)) => self.identity().assistant_for_call(org, call, now).await,
             Err(e) => Err(e),
         };
         match answer {

@@ -3,7 +3,7 @@
 //! - a `voice.report` job per acknowledged end-of-call report runs its post-call analysis
 //!   ([`crate::calls`]), in order per call;
 //! - a `voice.alert` job per hot-lead alert, queued in the report's transaction
-//!   ([`queue_alert`]), sends the alert to the clinic's alert phone;
+//!   (`queue_alert`), sends the alert to the clinic's alert phone;
 //! - the `voice.due-work` periodic task (every 2 s, once across instances) retries failed tool
 //!   links and advances unfinished Twilio dual-syncs. Both keep their state in their own rows
 //!   (`org_tools`, `vapi_twilio_sync`) with their own next attempt time, found across

@@ -220,6 +220,7 @@ async fn save_agent(
     };
     let agent = state
         .voice
+        .assistants()
         .save_agent(user.org_id, direction, input, chrono::Utc::now())
         .await?;
     // Fire and forget (seed 001 §11 "Mistake 3"): failures are recorded and retried.
