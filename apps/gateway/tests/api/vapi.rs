@@ -1403,9 +1403,18 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         (round_trips_since_reset(&gw), statements_since_reset(&gw))
     };
-    let first = measure(&report("call-trips-1")).await;
-    let again = measure(&report("call-trips-1")).await;
-    let looked_up = measure(&lookup).await;
+    // The fewest of three counts (as for Dialpad deliveries, tests/api/realtime.rs): on a
+    // loaded machine one request may also pay for the 1 s routing cache expiring while the
+    // statistics are reset, or for the pool opening a connection.
+    let (mut first, mut again, mut looked_up) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 1..=3 {
+        let call = format!("call-trips-{n}");
+        first.push(measure(&report(&call)).await);
+        again.push(measure(&report(&call)).await);
+        looked_up.push(measure(&lookup).await);
+    }
+    let fewest = |m: Vec<(i64, String)>| m.into_iter().min_by_key(|m| m.0).unwrap();
+    let (first, again, looked_up) = (fewest(first), fewest(again), fewest(looked_up));
     assert!(first.0 <= 4, "a new report took {first:?} round trips");
     assert!(
         again.0 <= 3,
