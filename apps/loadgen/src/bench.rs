@@ -594,7 +594,12 @@ async fn delivery(
                     if let Ok(mut s) = sent.lock() {
                         s.insert(id, Instant::now());
                     }
-                    t.ring(id).await
+                    let acknowledged = t.ring(id).await;
+                    // Not acknowledged: an error of the sending, not also a lost event.
+                    if !acknowledged && let Ok(mut s) = sent.lock() {
+                        s.remove(&id);
+                    }
+                    acknowledged
                 }
             })
         };
@@ -622,6 +627,7 @@ async fn delivery(
             saturate(target, workers, u64::from(secs), &send).await
         };
         let (latencies, last) = receiver.await?;
+        // Acknowledged but never on the socket.
         let lost = sent.lock().map(|s| s.len()).unwrap_or(0);
         let delivered = Run {
             latencies,
