@@ -205,6 +205,51 @@ async fn a_dead_workers_job_runs_again_after_its_lease() {
     assert!(row(&db, org, ids[0]).await.is_none());
 }
 
+/// A claim's transaction commits without waiting for its WAL flush (migration 000029: a lost
+/// claim only leaves its jobs claimable again), and only the claim's: the setting ends with the
+/// claim's transaction, so the job's effects and its completion commit as the server is
+/// configured (synchronously in production; the test cluster is not durable at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_commits_without_waiting_for_its_flush_and_nothing_else_does() {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        setting: String,
+    }
+    let tdb = TestDatabase::new().await;
+    let db = tdb.db();
+    let org = create_org(&db, "Clinic").await;
+    enqueue_all(&db, org, vec![NewJob::new("test.flush", json!({}))]).await;
+    let setting = "SELECT current_setting('synchronous_commit') AS setting";
+    let in_claim = db
+        .system(SystemOp::JobClaim, async move |c| {
+            diesel::sql_query("SET LOCAL synchronous_commit = on")
+                .execute(c)
+                .await?;
+            diesel::sql_query("SELECT * FROM jobs_claim('w/0', ARRAY['test.flush'], 10, 30)")
+                .execute(c)
+                .await?;
+            let row: Setting = diesel::sql_query(setting).get_result(c).await?;
+            Ok::<_, DbError>(row.setting)
+        })
+        .await
+        .unwrap();
+    assert_eq!(in_claim, "off");
+    let (afterwards, configured) = db
+        .tenant(org, async move |tx| {
+            let now: Setting = diesel::sql_query(setting).get_result(tx).await?;
+            let configured: Setting = diesel::sql_query(
+                "SELECT reset_val AS setting FROM pg_settings WHERE name = 'synchronous_commit'",
+            )
+            .get_result(tx)
+            .await?;
+            Ok::<_, DbError>((now.setting, configured.setting))
+        })
+        .await
+        .unwrap();
+    assert_eq!(afterwards, configured);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_running_longer_than_its_lease_keeps_it_while_its_worker_lives() {
     let tdb = TestDatabase::new().await;
