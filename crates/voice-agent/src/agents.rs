@@ -6,11 +6,9 @@
 //! `assistant_org_mapping`, and returns. Tool sync is the caller's to start in the background
 //! ([`crate::tool_sync::ToolRegistry::sync_tools`]).
 
-use std::sync::Arc;
-
 use crate::schema::{assistant_org_mapping, voice_agents, voice_settings};
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId, TenantTx};
+use db::{OrgId, TenantTx};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value, json};
@@ -19,7 +17,7 @@ use crate::prompt::{PromptInput, system_prompt};
 use vapi_client::VapiClient;
 
 use crate::tool_sync::ToolRegistry;
-use crate::{VapiAccount, VoiceError, log_vapi};
+use crate::{Base, VoiceError, log_vapi};
 
 /// The messages Vapi sends our webhook from our assistants (contracts/vapi.md §1: `transcript`
 /// is not in Vapi's default set, so it is listed).
@@ -366,27 +364,15 @@ pub fn server_backoff_plan() -> Value {
 /// `VoiceAgent::assistants`.
 #[derive(Debug, Clone)]
 pub struct Assistants {
-    db: Db,
-    account: VapiAccount,
-    /// The organization's time zone, written into the prompt.
-    scheduler: Arc<scheduling::Scheduler>,
+    /// The database, the Vapi account, the organization's time zone (written into the prompt).
+    base: Base,
     /// The tools a new assistant is created with.
     tools: ToolRegistry,
 }
 
 impl Assistants {
-    pub(crate) fn new(
-        db: Db,
-        account: VapiAccount,
-        scheduler: Arc<scheduling::Scheduler>,
-        tools: ToolRegistry,
-    ) -> Self {
-        Self {
-            db,
-            account,
-            scheduler,
-            tools,
-        }
+    pub(crate) fn new(base: Base, tools: ToolRegistry) -> Self {
+        Self { base, tools }
     }
 
     /// Saves an agent and creates or updates its Vapi assistant idempotently: an existing
@@ -405,16 +391,17 @@ impl Assistants {
         input: AgentInput,
         now: DateTime<Utc>,
     ) -> Result<Agent, VoiceError> {
-        let vapi = self.account.vapi()?.clone();
-        let mut server = self.account.server("/api/vapi/webhook")?;
+        let vapi = self.base.account.vapi()?.clone();
+        let mut server = self.base.account.server("/api/vapi/webhook")?;
         server["backoffPlan"] = server_backoff_plan();
         let metadata = crate::with_fields(
-            self.account.org_metadata(org),
+            self.base.account.org_metadata(org),
             &[("direction", json!(direction.as_str()))],
         );
-        let time_zone = self.scheduler.settings(org).await?.time_zone;
+        let time_zone = self.base.time_zone(org).await?;
         let this = self.clone();
-        self.db
+        self.base
+            .db
             .tenant(org, async move |tx| {
                 // Lock (or create) the row: concurrent saves of one agent queue here.
                 let current: Option<Agent> = voice_agents::table

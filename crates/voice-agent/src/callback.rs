@@ -9,18 +9,16 @@
 //! - a claim older than two minutes (a crashed attempt) is taken over only after asking Vapi
 //!   for calls of the assistant carrying our row id in their metadata, adopting one if found.
 
-use std::sync::Arc;
-
 use crate::schema::vapi_twilio_sync;
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId, TenantTx};
+use db::{OrgId, TenantTx};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use crate::agents::{Direction, assistant};
 use crate::identity::{CallerIdentity, date_variables};
-use crate::{VapiAccount, VoiceError, log_vapi};
+use crate::{Base, VoiceError, log_vapi};
 
 /// A call-back as answered to the dashboard (seed 001: `{ callId, vapiCallId, phone, status }`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,27 +51,15 @@ struct Prepared {
 /// Outbound call-backs to contacts. Reached through `VoiceAgent::call_backs`.
 #[derive(Debug, Clone)]
 pub struct CallBacks {
-    db: Db,
-    account: VapiAccount,
-    /// The organization's time zone.
-    scheduler: Arc<scheduling::Scheduler>,
+    /// The database, the Vapi account placing the call, the organization's time zone.
+    base: Base,
     /// The caller's earlier calls and the knowledge-base context the call starts with.
     identity: CallerIdentity,
 }
 
 impl CallBacks {
-    pub(crate) fn new(
-        db: Db,
-        account: VapiAccount,
-        scheduler: Arc<scheduling::Scheduler>,
-        identity: CallerIdentity,
-    ) -> Self {
-        Self {
-            db,
-            account,
-            scheduler,
-            identity,
-        }
+    pub(crate) fn new(base: Base, identity: CallerIdentity) -> Self {
+        Self { base, identity }
     }
 
     /// Calls a contact back with the organization's outbound assistant and number: claims the
@@ -92,8 +78,8 @@ impl CallBacks {
         requested_by: uuid::Uuid,
         now: DateTime<Utc>,
     ) -> Result<CallBack, VoiceError> {
-        let vapi = self.account.vapi()?.clone();
-        let tz = self.scheduler.settings(org).await?.time_zone;
+        let vapi = self.base.account.vapi()?.clone();
+        let tz = self.base.time_zone(org).await?;
         if let Some(key) = &idempotency_key
             && (key.is_empty() || key.len() > 200)
         {
@@ -132,7 +118,8 @@ impl CallBacks {
         org: OrgId,
         request: CallBackRequest,
     ) -> Result<Prepared, VoiceError> {
-        self.db
+        self.base
+            .db
             .tenant(org, async move |tx| {
                 let contact = crm::contacts::get(tx, request.contact_id).await?;
                 let (assistant_id, phone_number_id) = outbound_line(tx).await?;
@@ -195,7 +182,7 @@ impl CallBacks {
             .await
             .add_to(&mut variables);
         let metadata = crate::with_fields(
-            self.account.org_metadata(org),
+            self.base.account.org_metadata(org),
             &[
                 ("call_log_id", json!(prepared.row)),
                 ("contact_id", json!(contact_id)),
@@ -226,7 +213,8 @@ impl CallBacks {
             Err(e) => {
                 log_vapi("call-back", &e);
                 let error = e.to_string();
-                self.db
+                self.base
+                    .db
                     .tenant(org, async move |tx| {
                         crm::call_logs::call_back_failed(tx, row, &error).await?;
                         Ok::<_, VoiceError>(())
@@ -238,6 +226,7 @@ impl CallBacks {
         let vapi_call_id = call["id"].as_str().map(str::to_owned);
         let id = vapi_call_id.clone();
         let status: String = self
+            .base
             .db
             .tenant(org, async move |tx| {
                 let status = crm::call_logs::call_back_placed(tx, row, id.as_deref()).await?;

@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
-use db::{Db, OrgId};
+use db::OrgId;
 use scheduling::{BookingRequest, BookingStep, SchedulingError, availability};
 use serde_json::{Map, Value, json};
 use vapi_client::{CallInfo, Destination, ToolCall};
 
 use crate::tool_results::ToolCallLog;
-use crate::{VapiAccount, VoiceError};
+use crate::{Base, VoiceError};
 
 /// Said when something on our side failed (details are logged).
 pub const SYSTEM_TROUBLE: &str = "Sorry, I couldn't reach our booking system just now. Would you like me to transfer you or have someone call you back?";
@@ -202,27 +202,18 @@ fn refused(e: &SchedulingError, tz: Tz) -> ToolReply {
 /// `VoiceAgent::dispatcher`.
 #[derive(Debug, Clone)]
 pub struct ToolDispatcher {
-    db: Db,
-    /// Live Call Control for transfers.
-    account: VapiAccount,
-    scheduler: Arc<scheduling::Scheduler>,
+    /// The database, Live Call Control for transfers, the organization's time zone.
+    base: Base,
     knowledge: Arc<rag::KnowledgeBase>,
     /// Each tool call with an effect run once.
     tool_calls: ToolCallLog,
 }
 
 impl ToolDispatcher {
-    pub(crate) fn new(
-        db: Db,
-        account: VapiAccount,
-        scheduler: Arc<scheduling::Scheduler>,
-        knowledge: Arc<rag::KnowledgeBase>,
-    ) -> Self {
+    pub(crate) fn new(base: Base, knowledge: Arc<rag::KnowledgeBase>) -> Self {
         Self {
-            tool_calls: ToolCallLog::new(db.clone()),
-            db,
-            account,
-            scheduler,
+            tool_calls: ToolCallLog::new(base.db.clone()),
+            base,
             knowledge,
         }
     }
@@ -285,8 +276,8 @@ impl ToolDispatcher {
             "getKnowledgeBase" => self.knowledge_base(org, args).await,
             // Only these read local dates and times from the caller before calling the scheduler.
             name @ ("bookClinicAppointment" | "rescheduleAppointment" | "cancelAppointment") => {
-                let tz = match self.scheduler.settings(org).await {
-                    Ok(s) => s.time_zone,
+                let tz = match self.base.time_zone(org).await {
+                    Ok(tz) => tz,
                     Err(e) => return trouble(&e),
                 };
                 match name {
@@ -359,6 +350,7 @@ impl ToolDispatcher {
         };
         let service = arg(args, &["serviceType", "service"]).map(str::to_owned);
         match self
+            .base
             .scheduler
             .availability(org, date, None, service, now)
             .await
@@ -460,7 +452,7 @@ impl ToolDispatcher {
                     .map_err(in_booking)
             })
         });
-        match self.scheduler.book_with(org, request, now, mark).await {
+        match self.base.scheduler.book_with(org, request, now, mark).await {
             Ok(appt) => {
                 let at = local(appt.scheduled_time, tz);
                 let speech = format!(
@@ -522,6 +514,7 @@ impl ToolDispatcher {
         };
         let said = scheduling::appointments::CallerAppointment { phone, id, day, at };
         let found = self
+            .base
             .db
             .tenant(org, async move |tx| {
                 scheduling::appointments::open_for_caller(tx, &said)
@@ -571,6 +564,7 @@ impl ToolDispatcher {
             Err(reply) => return reply,
         };
         match self
+            .base
             .scheduler
             .reschedule(org, appt.id, new_start, now)
             .await
@@ -618,7 +612,7 @@ impl ToolDispatcher {
             Ok(a) => a,
             Err(reply) => return reply,
         };
-        match self.scheduler.cancel(org, appt.id).await {
+        match self.base.scheduler.cancel(org, appt.id).await {
             Ok(cancelled) => {
                 let at = local(cancelled.scheduled_time, tz);
                 let speech = format!(
@@ -658,6 +652,7 @@ impl ToolDispatcher {
             return ToolReply::err("I can look people up by phone, email or name.");
         }
         let found = self
+            .base
             .db
             .tenant(org, async move |tx| {
                 let key = match (kind.as_str(), phone) {
@@ -688,6 +683,7 @@ impl ToolDispatcher {
         department: Option<&str>,
     ) -> Result<Option<Destination>, VoiceError> {
         let settings = self
+            .base
             .db
             .tenant(org, async |tx| crate::agents::settings(tx).await)
             .await?;
@@ -723,7 +719,8 @@ impl ToolDispatcher {
         let to = match to {
             Destination::Number(n) | Destination::Sip(n) => n.clone(),
         };
-        self.db
+        self.base
+            .db
             .tenant(org, async move |tx| {
                 crate::calls::record_transfer(tx, &call, &to, &reason, at).await
             })
@@ -758,9 +755,10 @@ impl ToolDispatcher {
         }
         let speech = format!("Transferring you to our {department} team now.");
         let vapi_destination = warm_destination(&destination, summary);
-        if let (Some(url), Some(vapi)) =
-            (call.control_url.clone(), self.account.vapi().ok().cloned())
-        {
+        if let (Some(url), Some(vapi)) = (
+            call.control_url.clone(),
+            self.base.account.vapi().ok().cloned(),
+        ) {
             let message =
                 json!({"type": "transfer", "destination": vapi_destination, "content": speech});
             tokio::spawn(async move {

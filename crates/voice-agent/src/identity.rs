@@ -15,13 +15,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use db::{Db, OrgId, TenantTx};
+use db::{OrgId, TenantTx};
 use serde_json::{Value, json};
 use vapi_client::CallInfo;
 
 use crate::agents::{Direction, assistant};
 use crate::calls::UNKNOWN_CALLER;
-use crate::{VapiAccount, VoiceError};
+use crate::{Base, VoiceError};
 
 /// The lead score of a caller seen for the first time (seed 001 §18.4.1).
 pub const NEW_CALLER_SCORE: i32 = 2;
@@ -99,27 +99,14 @@ async fn caller_history(
 /// context of call-backs. Reached through `VoiceAgent::identity`.
 #[derive(Debug, Clone)]
 pub struct CallerIdentity {
-    db: Db,
-    /// For the metadata naming the organization (`org_sig`).
-    account: VapiAccount,
-    /// The organization's time zone.
-    scheduler: Arc<scheduling::Scheduler>,
+    /// The database, the metadata naming the organization, its time zone.
+    base: Base,
     knowledge: Arc<rag::KnowledgeBase>,
 }
 
 impl CallerIdentity {
-    pub(crate) fn new(
-        db: Db,
-        account: VapiAccount,
-        scheduler: Arc<scheduling::Scheduler>,
-        knowledge: Arc<rag::KnowledgeBase>,
-    ) -> Self {
-        Self {
-            db,
-            account,
-            scheduler,
-            knowledge,
-        }
+    pub(crate) fn new(base: Base, knowledge: Arc<rag::KnowledgeBase>) -> Self {
+        Self { base, knowledge }
     }
 
     /// The context a call starts with, given the caller's `history`. The knowledge base is
@@ -165,7 +152,8 @@ impl CallerIdentity {
     /// The contact's earlier calls in a transaction of their own (call-backs; `assistant-request`
     /// reads them in its identity transaction). A failure is logged and gives none.
     pub(crate) async fn caller_history(&self, org: OrgId, contact: uuid::Uuid) -> Vec<EarlierCall> {
-        self.db
+        self.base
+            .db
             .tenant(org, async move |tx| caller_history(tx, contact, None).await)
             .await
             .unwrap_or_else(|e| {
@@ -185,7 +173,7 @@ impl CallerIdentity {
         call: &CallInfo,
         now: DateTime<Utc>,
     ) -> Result<AssistantAnswer, VoiceError> {
-        let tz = self.scheduler.settings(org).await?.time_zone;
+        let tz = self.base.time_zone(org).await?;
         let phone = call
             .customer_number
             .as_deref()
@@ -193,6 +181,7 @@ impl CallerIdentity {
         let vapi_name = call.customer_name.clone().filter(|n| !n.trim().is_empty());
         let current_call = call.id.clone();
         let (agent, contact, history) = self
+            .base
             .db
             .tenant(org, async move |tx| {
                 let agent = assistant(tx, Direction::Inbound).await?;
@@ -231,7 +220,7 @@ impl CallerIdentity {
         context.add_to(&mut variables);
         let mut overrides = json!({
             "variableValues": variables,
-            "metadata": crate::with_fields(self.account.org_metadata(org), &[
+            "metadata": crate::with_fields(self.base.account.org_metadata(org), &[
                 ("contact_id", json!(contact.as_ref().map(|c| c.id))),
                 ("caller_known", json!(known.is_some())),
             ]),

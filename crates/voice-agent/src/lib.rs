@@ -257,6 +257,25 @@ impl VapiAccount {
     }
 }
 
+/// What every job of the voice agent works with: the database, the platform's Vapi account and
+/// the scheduler (the organization's settings and bookings).
+#[derive(Debug, Clone)]
+pub(crate) struct Base {
+    pub(crate) db: Db,
+    pub(crate) account: VapiAccount,
+    pub(crate) scheduler: Arc<scheduling::Scheduler>,
+}
+
+impl Base {
+    /// The organization's time zone (its scheduling settings).
+    pub(crate) async fn time_zone(
+        &self,
+        org: db::OrgId,
+    ) -> Result<chrono_tz::Tz, scheduling::SchedulingError> {
+        Ok(self.scheduler.settings(org).await?.time_zone)
+    }
+}
+
 /// The voice-agent service: one per process, shared behind an `Arc`. Each job is its own type
 /// (decision 46), reached through an accessor.
 #[derive(Debug, Clone)]
@@ -292,27 +311,11 @@ struct Readers {
 }
 
 impl Readers {
-    fn new(
-        db: &Db,
-        account: &VapiAccount,
-        scheduler: &Arc<scheduling::Scheduler>,
-        knowledge: &Arc<rag::KnowledgeBase>,
-    ) -> Self {
-        let (db, account, scheduler) = (db.clone(), account.clone(), scheduler.clone());
-        let identity = identity::CallerIdentity::new(
-            db.clone(),
-            account.clone(),
-            scheduler.clone(),
-            knowledge.clone(),
-        );
+    fn new(base: &Base, knowledge: &Arc<rag::KnowledgeBase>) -> Self {
+        let identity = identity::CallerIdentity::new(base.clone(), knowledge.clone());
         Self {
-            dispatcher: dispatch::ToolDispatcher::new(
-                db.clone(),
-                account.clone(),
-                scheduler.clone(),
-                knowledge.clone(),
-            ),
-            call_backs: callback::CallBacks::new(db, account, scheduler, identity.clone()),
+            dispatcher: dispatch::ToolDispatcher::new(base.clone(), knowledge.clone()),
+            call_backs: callback::CallBacks::new(base.clone(), identity.clone()),
             identity,
         }
     }
@@ -343,14 +346,14 @@ impl VoiceAgent {
             config,
         };
         let tools = tool_sync::ToolRegistry::new(db.clone(), account.clone());
+        let base = Base {
+            db: db.clone(),
+            account: account.clone(),
+            scheduler: scheduler.clone(),
+        };
         Self {
-            readers: Readers::new(&db, &account, &scheduler, &knowledge),
-            assistants: agents::Assistants::new(
-                db.clone(),
-                account.clone(),
-                scheduler.clone(),
-                tools.clone(),
-            ),
+            readers: Readers::new(&base, &knowledge),
+            assistants: agents::Assistants::new(base, tools.clone()),
             tools,
             twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
             router,
@@ -374,7 +377,14 @@ impl VoiceAgent {
     #[must_use]
     pub fn with_knowledge(&self, knowledge: Arc<rag::KnowledgeBase>) -> Self {
         Self {
-            readers: Readers::new(&self.db, &self.account, &self.scheduler, &knowledge),
+            readers: Readers::new(
+                &Base {
+                    db: self.db.clone(),
+                    account: self.account.clone(),
+                    scheduler: self.scheduler.clone(),
+                },
+                &knowledge,
+            ),
             knowledge,
             ..self.clone()
         }
