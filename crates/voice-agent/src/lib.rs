@@ -280,9 +280,8 @@ impl Base {
 /// (decision 46), reached through an accessor.
 #[derive(Debug, Clone)]
 pub struct VoiceAgent {
-    db: Db,
-    account: VapiAccount,
-    scheduler: Arc<scheduling::Scheduler>,
+    /// The database, the Vapi account and the scheduler, shared with the job types.
+    base: Base,
     messenger: Arc<messaging::Messenger>,
     knowledge: Arc<rag::KnowledgeBase>,
     /// The Twilio dual-sync ([`dual_sync`]).
@@ -346,21 +345,21 @@ impl VoiceAgent {
             config,
         };
         let tools = tool_sync::ToolRegistry::new(db.clone(), account.clone());
+        let twilio_sync = dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials);
+        let calls = calls::CallRecords::new(db.clone(), jobs);
         let base = Base {
-            db: db.clone(),
-            account: account.clone(),
-            scheduler: scheduler.clone(),
-        };
-        Self {
-            readers: Readers::new(&base, &knowledge),
-            assistants: agents::Assistants::new(base, tools.clone()),
-            tools,
-            twilio_sync: dual_sync::TwilioSync::new(db.clone(), account.clone(), credentials),
-            router,
-            calls: calls::CallRecords::new(db.clone(), jobs),
             db,
             account,
             scheduler,
+        };
+        Self {
+            readers: Readers::new(&base, &knowledge),
+            assistants: agents::Assistants::new(base.clone(), tools.clone()),
+            tools,
+            twilio_sync,
+            router,
+            calls,
+            base,
             messenger,
             knowledge,
         }
@@ -370,21 +369,14 @@ impl VoiceAgent {
     /// (hex HMAC-SHA-256 under [`VoiceConfig::metadata_key`]), which [`routing`] verifies.
     #[must_use]
     pub fn org_metadata(&self, org: db::OrgId) -> Value {
-        self.account.org_metadata(org)
+        self.base.account.org_metadata(org)
     }
 
     /// The same agent reading `knowledge`.
     #[must_use]
     pub fn with_knowledge(&self, knowledge: Arc<rag::KnowledgeBase>) -> Self {
         Self {
-            readers: Readers::new(
-                &Base {
-                    db: self.db.clone(),
-                    account: self.account.clone(),
-                    scheduler: self.scheduler.clone(),
-                },
-                &knowledge,
-            ),
+            readers: Readers::new(&self.base, &knowledge),
             knowledge,
             ..self.clone()
         }
@@ -399,13 +391,13 @@ impl VoiceAgent {
     /// The database pool.
     #[must_use]
     pub fn db(&self) -> &Db {
-        &self.db
+        &self.base.db
     }
 
     /// Whether the platform's Vapi key is configured.
     #[must_use]
     pub fn has_vapi(&self) -> bool {
-        self.account.client.is_some()
+        self.base.account.client.is_some()
     }
 
     /// The Twilio dual-sync of organizations' numbers.

@@ -128,6 +128,7 @@ impl VoiceAgent {
     /// on them.
     pub async fn work_once(&self, limit: i32) -> Result<WorkReport, VoiceError> {
         let due: Vec<Due> = self
+            .base
             .db
             .system(SystemOp::VoiceWork, async move |c| {
                 diesel::sql_query("SELECT org_id, kind FROM voice_due_orgs($1)")
@@ -211,7 +212,8 @@ impl VoiceAgent {
     }
 
     async fn pending_alert(&self, org: OrgId, id: Uuid) -> Result<Option<Alert>, Failure> {
-        self.db
+        self.base
+            .db
             .tenant(org, async move |tx| {
                 let row: Option<(Uuid, Option<Uuid>, String)> = voice_alerts::table
                     .filter(voice_alerts::org_id.eq(org.0))
@@ -248,7 +250,7 @@ impl VoiceAgent {
         status: &'static str,
         error: Option<String>,
     ) -> Result<(), Failure> {
-        self.db
+        self.base.db
             .tenant(org, async move |tx| {
                 diesel::update(
                     voice_alerts::table

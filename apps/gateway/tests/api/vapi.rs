@@ -19,7 +19,9 @@ use gateway::test_support::{
 };
 use serde_json::{Value, json};
 
-use crate::round_trips::{reset_statements, round_trips_since_reset, statements_since_reset};
+use crate::round_trips::{
+    fewest, reset_statements, round_trips_since_reset, statements_since_reset,
+};
 use voice_agent::tools::TOOL_NAMES;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -1403,9 +1405,7 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         (round_trips_since_reset(&gw), statements_since_reset(&gw))
     };
-    // The fewest of three counts (as for Dialpad deliveries, tests/api/realtime.rs): on a
-    // loaded machine one request may also pay for the 1 s routing cache expiring while the
-    // statistics are reset, or for the pool opening a connection.
+    // The fewest of three counts (`round_trips::fewest`).
     let (mut first, mut again, mut looked_up) = (Vec::new(), Vec::new(), Vec::new());
     for n in 1..=3 {
         let call = format!("call-trips-{n}");
@@ -1413,7 +1413,6 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
         again.push(measure(&report(&call)).await);
         looked_up.push(measure(&lookup).await);
     }
-    let fewest = |m: Vec<(i64, String)>| m.into_iter().min_by_key(|m| m.0).unwrap();
     let (first, again, looked_up) = (fewest(first), fewest(again), fewest(looked_up));
     assert!(first.0 <= 4, "a new report took {first:?} round trips");
     assert!(
