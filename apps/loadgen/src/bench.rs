@@ -257,10 +257,12 @@ fn status_and_report_scenario() -> Scenario {
             let message = if i % 2 == 0 {
                 wire::status_update(&call, "in-progress", None)
             } else {
+                // Each summary its own text, as a model writes them: the caller's next
+                // `assistant-request` embeds it afresh (no query vector cached).
                 wire::end_of_call_report(
                     &call,
                     "User: I'd like Botox.\nAI: Of course.",
-                    "Asked about Botox.",
+                    &format!("Asked about Botox before appointment {i}."),
                     120,
                     "customer-ended-call",
                 )

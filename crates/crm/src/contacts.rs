@@ -548,7 +548,9 @@ pub async fn touch_caller(
     at: DateTime<Utc>,
 ) -> Result<Contact, CrmError> {
     let org = tx.org();
-    let inserted = diesel::insert_into(contacts::table)
+    // One statement: the insert, or on a known number the mark; `xmax = 0` only on a row this
+    // statement inserted (an updated row carries the updating transaction's id).
+    let (caller, inserted): (Contact, bool) = diesel::insert_into(contacts::table)
         .values((
             contacts::id.eq(Uuid::new_v4()),
             contacts::org_id.eq(org.0),
@@ -556,21 +558,18 @@ pub async fn touch_caller(
             contacts::phone.eq(phone),
             contacts::lead_temperature.eq("warm"),
             contacts::lead_score.eq(new_score),
+            contacts::last_contacted_at.eq(at),
         ))
         .on_conflict((contacts::org_id, contacts::phone))
-        .do_nothing()
-        .execute(tx)
+        .do_update()
+        .set(contacts::last_contacted_at.eq(at))
+        .returning((
+            Contact::as_returning(),
+            diesel::dsl::sql::<diesel::sql_types::Bool>("xmax = 0"),
+        ))
+        .get_result(tx)
         .await?;
-    let caller: Contact = diesel::update(
-        contacts::table
-            .filter(contacts::org_id.eq(org.0))
-            .filter(contacts::phone.eq(phone)),
-    )
-    .set(contacts::last_contacted_at.eq(at))
-    .returning(Contact::as_returning())
-    .get_result(tx)
-    .await?;
-    if inserted == 1 {
+    if inserted {
         emit(tx, "contact.created", &caller).await?;
     }
     Ok(caller)

@@ -87,6 +87,8 @@ pub struct KnowledgeBase {
     embedder: Arc<dyn Embedder>,
     config: RetrievalConfig,
     index: index::IndexCache,
+    /// Query vectors by text ([`embed::cache`]).
+    queries: embed::cache::QueryVectors,
     /// Wakes the job workers after a commit that queued an indexing job.
     jobs: jobs::Waker,
 }
@@ -115,8 +117,18 @@ impl KnowledgeBase {
             embedder,
             config,
             index: index::IndexCache::new(index::DEFAULT_CACHE_BYTES),
+            queries: embed::cache::QueryVectors::new(embed::cache::DEFAULT_QUERY_VECTORS),
             jobs,
         }
+    }
+
+    /// The same knowledge base remembering at most `entries` query vectors
+    /// (default [`embed::cache::DEFAULT_QUERY_VECTORS`]; 0 embeds every query, as the latency
+    /// benchmark does to measure the embedding).
+    #[must_use]
+    pub fn with_query_cache(mut self, entries: u64) -> Self {
+        self.queries = embed::cache::QueryVectors::new(entries);
+        self
     }
 
     /// The model new chunks are embedded with and queries are compared against.

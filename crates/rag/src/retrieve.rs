@@ -269,10 +269,11 @@ impl KnowledgeBase {
                 Ok::<_, RagError>((version, overrides, hits))
             }
         });
-        let texts = [spoken.embedding_text()];
+        let text = spoken.embedding_text();
+        let embed = |text| self.queries.vector(&*self.embedder, text);
         let (searched, early) = if self.index.had_chunks(org.0).await == Some(true) {
-            let (searched, vectors) = tokio::join!(search, self.embedder.embed(&texts));
-            (searched, Some(vectors))
+            let (searched, vector) = tokio::join!(search, embed(text.clone()));
+            (searched, Some(vector))
         } else {
             (search.await, None)
         };
@@ -281,11 +282,10 @@ impl KnowledgeBase {
         if index.chunks.is_empty() {
             return Ok(Retrieval::nothing());
         }
-        let vectors = match early {
-            Some(vectors) => vectors?,
-            None => self.embedder.embed(&texts).await?,
+        let query_vector = match early {
+            Some(vector) => vector?,
+            None => embed(text).await?,
         };
-        let query_vector = vectors.into_iter().next().unwrap_or_default();
         Ok(rank(
             &index,
             &Query {

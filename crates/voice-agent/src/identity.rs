@@ -173,17 +173,17 @@ impl CallerIdentity {
         call: &CallInfo,
         now: DateTime<Utc>,
     ) -> Result<AssistantAnswer, VoiceError> {
-        let tz = self.base.time_zone(org).await?;
         let phone = call
             .customer_number
             .as_deref()
             .and_then(|n| crm::normalize_phone(n, crm::DEFAULT_COUNTRY_CODE).ok());
         let vapi_name = call.customer_name.clone().filter(|n| !n.trim().is_empty());
         let current_call = call.id.clone();
-        let (agent, contact, history) = self
+        let (tz, agent, contact, history) = self
             .base
             .db
             .tenant(org, async move |tx| {
+                let tz = scheduling::settings::get(tx).await?.time_zone;
                 let agent = assistant(tx, Direction::Inbound).await?;
                 let contact = match (&agent, phone) {
                     (Some(_), Some(phone)) => {
@@ -202,7 +202,7 @@ impl CallerIdentity {
                     }
                     None => Vec::new(),
                 };
-                Ok::<_, VoiceError>((agent, contact, history))
+                Ok::<_, VoiceError>((tz, agent, contact, history))
             })
             .await?;
         let Some(agent) = agent else {

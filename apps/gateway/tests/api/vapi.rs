@@ -1435,6 +1435,40 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
     );
 }
 
+/// An `assistant-request` for a known caller: one transaction for the identity (settings,
+/// assistant, the caller's contact touched, their earlier calls) and one for the knowledge
+/// base's search (its state and the full-text hits); routing is cached.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_assistant_request_is_answered_in_ten_round_trips() {
+    let mock = vapi_and_twilio().await;
+    let gw = TestGateway::start_voice_without_jobs(mock_endpoints(&mock), &mock.uri()).await;
+    let (a, asst) = org_with_agent(&gw, "ar-trips").await;
+    wait_linked(&gw, &a).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let request = |n: u32| {
+        json!({"message": {"type": "assistant-request",
+            "call": {"id": format!("call-ar-trips-{n}"), "type": "inboundPhoneCall",
+                     "assistantId": asst, "customer": {"number": CALLER}},
+            "customer": {"number": CALLER}}})
+    };
+    let measure = async |n: u32| {
+        reset_statements(&gw);
+        let reply = vapi_post(&gw, "/api/vapi/webhook", &request(n)).await;
+        assert_eq!(reply.body["assistantId"], asst.as_str(), "{:?}", reply.body);
+        (round_trips_since_reset(&gw), statements_since_reset(&gw))
+    };
+    measure(0).await;
+    let mut answered = Vec::new();
+    for n in 1..=3 {
+        answered.push(measure(n).await);
+    }
+    let answered = fewest(answered);
+    assert!(
+        answered.0 <= 10,
+        "an assistant-request took {answered:?} round trips"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn apps_that_subscribe_get_their_organizations_ai_call_events_live_and_replayed() {
     use gateway::test_support::ws::{assert_quiet, connect, next_json};

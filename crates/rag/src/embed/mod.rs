@@ -6,6 +6,7 @@
 //! - [`local::LocalEmbedder`]: all-MiniLM-L6-v2 (384 dimensions) run in-process with candle,
 //!   from weights installed by `cargo xtask models`; needs no network.
 
+pub mod cache;
 pub mod local;
 pub mod openai;
 
@@ -22,7 +23,7 @@ pub struct EmbeddingModel {
 }
 
 /// Why embedding failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EmbedError {
     /// The local model's files are not installed.
     #[error("the local embedding model is not installed at {0} (run `cargo xtask models`)")]
