@@ -139,56 +139,34 @@ impl Retrieval {
 type StoredChunk = (Uuid, Uuid, String, String, Vec<u8>, Vec<u8>);
 
 /// A chunk holding every term of the rewritten question (full-text search).
-#[derive(Queryable)]
 struct KeywordHit {
     id: Uuid,
 }
 
-mod full_text {
-    #![allow(missing_docs)]
-    use crate::schema::sql_types::Tsvector;
-    use diesel::sql_types::{Nullable, Text};
-
-    /// PostgreSQL's `tsquery`.
-    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
-    #[diesel(postgres_type(name = "tsquery"))]
-    pub struct Tsquery;
-
-    diesel::define_sql_function! {
-        /// `kb_tsquery(text)` (migration 000028): `plainto_tsquery('english', text)`, inlined
-        /// by the planner.
-        fn kb_tsquery(text: Text) -> Tsquery;
-    }
-
-    diesel::define_sql_function! {
-        /// PostgreSQL's `ts_rank_cd(tsvector, tsquery)`: cover density ranking, a `real`.
-        fn ts_rank_cd(vector: Nullable<Tsvector>, query: Tsquery) -> Float;
-    }
-
-    diesel::infix_operator!(Matches, " @@ ", backend: diesel::pg::Pg);
+diesel::define_sql_function! {
+    /// `kb_keyword_hits(org, model, text, limit)` (migration 000030): the ids of up to `limit`
+    /// chunks of `model` holding every term of `text` (English stemming), best ranked first
+    /// (`ts_rank_cd`); in a select list, one row per id.
+    fn kb_keyword_hits(
+        p_org: diesel::sql_types::Uuid,
+        p_model: diesel::sql_types::Text,
+        p_text: diesel::sql_types::Text,
+        p_limit: diesel::sql_types::Integer,
+    ) -> diesel::sql_types::Uuid;
 }
 
-/// Up to [`CANDIDATES`] chunks of `model` holding every term of `text` (English stemming), best
-/// ranked first: one prepared statement, cached per connection.
+/// Up to [`CANDIDATES`] chunks of `model` holding every term of `text`, best ranked first: one
+/// prepared statement, cached per connection, whose tsquery is parsed once per call.
 async fn keyword_hits(
     tx: &mut db::TenantTx,
     org: OrgId,
     text: &str,
     model: &str,
 ) -> QueryResult<Vec<KeywordHit>> {
-    use full_text::{Matches, kb_tsquery, ts_rank_cd};
-    kb_chunks::table
-        .filter(kb_chunks::org_id.eq(org.0))
-        .filter(kb_chunks::embedding_model.eq(model))
-        .filter(Matches::new(kb_chunks::tsv, kb_tsquery(text)))
-        .order((
-            ts_rank_cd(kb_chunks::tsv, kb_tsquery(text)).desc(),
-            kb_chunks::id,
-        ))
-        .select((kb_chunks::id,))
-        .limit(CANDIDATES as i64)
+    let ids: Vec<Uuid> = diesel::select(kb_keyword_hits(org.0, model, text, CANDIDATES as i32))
         .load(tx)
-        .await
+        .await?;
+    Ok(ids.into_iter().map(|id| KeywordHit { id }).collect())
 }
 
 /// The organization's settings row (defaults when absent) and version.
