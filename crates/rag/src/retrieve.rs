@@ -248,7 +248,7 @@ impl KnowledgeBase {
             }
         });
         let text = spoken.embedding_text();
-        let embed = |text| self.queries.vector(&*self.embedder, text);
+        let embed = |text| self.queries.vector(org, &*self.embedder, text);
         let (searched, early) = if self.index.had_chunks(org.0).await == Some(true) {
             let (searched, vector) = tokio::join!(search, embed(text.clone()));
             (searched, Some(vector))
