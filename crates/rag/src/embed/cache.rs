@@ -21,12 +21,15 @@ use super::{EmbedError, Embedder};
 /// 6 MiB with the local model's 384).
 pub const DEFAULT_QUERY_VECTORS: u64 = 4_096;
 
+/// The organization and the embedding text.
+type Key = (Uuid, String);
+
 /// A bounded map from organization and embedding text to the vector (see the module
 /// documentation).
 #[derive(Clone)]
 pub(crate) struct QueryVectors {
     /// `None` when built with capacity 0: every query is embedded.
-    cache: Option<moka::future::Cache<(Uuid, String), Arc<Vec<f32>>>>,
+    cache: Option<moka::future::Cache<Key, Arc<Vec<f32>>>>,
 }
 
 impl QueryVectors {
