@@ -1357,19 +1357,26 @@ async fn a_call_is_dated_when_it_started_never_in_the_future() {
     );
 }
 
+/// A gateway whose job workers do not run and an organization (`slug`) with a saved agent
+/// (the session and the Vapi assistant id), once the save's background work (tool sync, then a
+/// look at the dual-sync state) is over: what a round-trip count needs before it starts. Keep
+/// the mock server alive for the test.
+async fn quiet_gateway_with_agent(slug: &str) -> (MockServer, TestGateway, Session, String) {
+    let mock = vapi_and_twilio().await;
+    let gw = TestGateway::start_voice_without_jobs(mock_endpoints(&mock), &mock.uri()).await;
+    let (session, asst) = org_with_agent(&gw, slug).await;
+    wait_linked(&gw, &session).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (mock, gw, session, asst)
+}
+
 /// Issue 22, "round trips": an end-of-call report is acknowledged in at most 4 round trips
 /// (BEGIN with the tenant setting, the call row, the job, COMMIT), a redelivery in 3, and a
 /// `lookupCaller` answered in at most 3; the routing lookup is served from the cache and no
 /// pool checkout sends a validation query.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
-    let mock = vapi_and_twilio().await;
-    let gw = TestGateway::start_voice_without_jobs(mock_endpoints(&mock), &mock.uri()).await;
-    let (a, asst) = org_with_agent(&gw, "trips").await;
-    // The agent save's background work (tool sync, then a look at the dual-sync state) must be
-    // over before statements are counted: it is not part of any request measured here.
-    wait_linked(&gw, &a).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_mock, gw, a, asst) = quiet_gateway_with_agent("trips").await;
     let created = gw
         .post(
             "/api/contacts",
@@ -1440,11 +1447,7 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
 /// base's search (its state and the full-text hits); routing is cached.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_assistant_request_is_answered_in_ten_round_trips() {
-    let mock = vapi_and_twilio().await;
-    let gw = TestGateway::start_voice_without_jobs(mock_endpoints(&mock), &mock.uri()).await;
-    let (a, asst) = org_with_agent(&gw, "ar-trips").await;
-    wait_linked(&gw, &a).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_mock, gw, _, asst) = quiet_gateway_with_agent("ar-trips").await;
     let request = |n: u32| {
         json!({"message": {"type": "assistant-request",
             "call": {"id": format!("call-ar-trips-{n}"), "type": "inboundPhoneCall",
