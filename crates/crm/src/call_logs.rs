@@ -16,6 +16,8 @@ use diesel::{
     Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{CrmError, Page};
@@ -29,12 +31,14 @@ fn one(org: Uuid, id: Uuid) -> _ {
 }
 
 /// A call as stored (seed 001 column names).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = call_logs, check_for_backend(diesel::pg::Pg))]
+#[schema(as = CallRecord)]
 pub struct CallLog {
     /// Id.
     pub id: Uuid,
     /// The organization.
+    #[serde(skip)]
     pub org_id: Uuid,
     /// Vapi's call id (unique).
     pub vapi_call_id: Option<String>,
@@ -79,6 +83,8 @@ pub struct CallLog {
     /// Where the call was transferred.
     pub transfer_to: Option<String>,
     /// When (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub transfer_time: Option<DateTime<Utc>>,
     /// Why.
     pub transfer_reason: Option<String>,
@@ -87,14 +93,22 @@ pub struct CallLog {
     /// Estimated value, minor units (cents).
     pub financial_value_minor: i64,
     /// Start (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub started_at: Option<DateTime<Utc>>,
     /// End (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub ended_at: Option<DateTime<Utc>>,
     /// Anything else Vapi sent that is kept.
+    #[serde(skip)]
     pub metadata: serde_json::Value,
     /// Created (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
+    #[serde(skip)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -23,6 +23,7 @@ pub mod signal;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod text;
+pub mod timestamp;
 
 pub use config::DbConfig;
 pub use diesel_async::AsyncPgConnection;

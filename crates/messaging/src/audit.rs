@@ -8,15 +8,19 @@ use db::{OrgId, TenantTx};
 use diesel::dsl::count_star;
 use diesel::{ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper};
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::MessagingError;
 
-/// One audit row.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+/// One audit row, answered as stored (`GET /api/messages`; the OpenAPI document names it
+/// `AuditedMessage`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
+#[schema(as = AuditedMessage)]
 pub struct MessageRecord {
-    /// Id.
+    /// Id (`messageId` of the action that sent it).
     pub id: Uuid,
     /// The contact it concerns.
     pub contact_id: Option<Uuid>,
@@ -26,7 +30,7 @@ pub struct MessageRecord {
     pub appointment_id: Option<Uuid>,
     /// `outbound` (every message the platform sends today).
     pub direction: String,
-    /// `sms`, `email`, `share` or `export`.
+    /// `sms`, `email`, `share` (recording link by email) or `export` (transcript download).
     pub method: String,
     /// E.164 phone, email address, or the user who exported.
     pub recipient: String,
@@ -45,9 +49,13 @@ pub struct MessageRecord {
     pub automatic: bool,
     /// The user who asked for it.
     pub created_by: Option<Uuid>,
-    /// When the provider accepted it (UTC).
+    /// When the provider accepted it, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub sent_at: Option<DateTime<Utc>>,
-    /// When the attempt began (UTC).
+    /// When the attempt began, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::extract::{DocumentFormat, ExtractError, extract};
@@ -16,8 +17,9 @@ use crate::retrieve::{bump_version, read_state};
 use crate::{KnowledgeBase, RagError, RetrievalConfig, RetrievalOverrides};
 
 /// A document without its text.
-#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, ToSchema)]
 #[diesel(table_name = kb_documents)]
+#[schema(as = DocumentBody)]
 pub struct Document {
     /// Id.
     pub id: Uuid,
@@ -39,11 +41,16 @@ pub struct Document {
     pub chunk_count: i32,
     /// The model the chunks were embedded with.
     pub embedding_model: Option<String>,
-    /// When indexing last finished.
+    /// When indexing last finished, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub indexed_at: Option<DateTime<Utc>>,
-    /// Upload time.
+    /// Upload time, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(skip)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -62,9 +62,4 @@ pub fn role_rank(role: &str) -> u8 {
     }
 }
 
-/// Timestamps as the seeds' clients receive them: RFC 3339 in UTC with milliseconds,
-/// `2026-01-28T10:30:00.000Z` (JavaScript's `toISOString`).
-#[must_use]
-pub fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use db::timestamp::iso;

@@ -19,6 +19,7 @@ use diesel::{
 use diesel_async::RunQueryDsl;
 use ring::hmac;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::TenancyError;
@@ -360,8 +361,9 @@ pub async fn status(tx: &mut TenantTx, app_id: Uuid) -> Result<KeyStatus, Tenanc
 }
 
 /// One audit entry (seed 000 `audit_log[]`).
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, ToSchema)]
 #[diesel(table_name = api_key_audit_log, check_for_backend(diesel::pg::Pg))]
+#[schema(as = AuditEntryBody)]
 pub struct AuditEntry {
     /// Entry id.
     pub id: Uuid,
@@ -375,9 +377,13 @@ pub struct AuditEntry {
     pub new_key_hint: Option<String>,
     /// The user who acted.
     pub performed_by: Option<Uuid>,
-    /// When (UTC).
+    /// When, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub performed_at: DateTime<Utc>,
-    /// When recorded (UTC).
+    /// When recorded, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 

@@ -12,6 +12,7 @@ use diesel::{
 };
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::TenancyError;
@@ -151,12 +152,15 @@ pub async fn record(
 }
 
 /// One entry of the audit trail.
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, ToSchema)]
 #[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg))]
+#[schema(as = AuditEventView)]
 pub struct AuditEvent {
     /// Entry id.
     pub id: Uuid,
-    /// When (UTC).
+    /// When, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub occurred_at: DateTime<Utc>,
     /// `user`, `api_key`, `app` or `system`.
     pub actor_type: String,
@@ -170,7 +174,8 @@ pub struct AuditEvent {
     pub address: Option<String>,
     /// The request id.
     pub request_id: Option<String>,
-    /// Details.
+    /// Details (never a secret).
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use db::{OrgId, TenantTx};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use crate::prompt::{PromptInput, system_prompt};
 use vapi_client::VapiClient;
@@ -64,10 +66,12 @@ impl Direction {
 }
 
 /// An agent's configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = voice_agents, check_for_backend(diesel::pg::Pg))]
+#[schema(as = AgentBody)]
 pub struct Agent {
     /// The organization.
+    #[serde(skip)]
     pub org_id: uuid::Uuid,
     /// `inbound` or `outbound`.
     pub direction: String,
@@ -88,8 +92,11 @@ pub struct Agent {
     /// The Vapi assistant, once created.
     pub vapi_assistant_id: Option<String>,
     /// Created (UTC).
+    #[serde(skip)]
     pub created_at: DateTime<Utc>,
-    /// Last saved (UTC).
+    /// Last saved, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -14,6 +14,8 @@ use diesel::{
     QueryableByName, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Errors of the voicemail operations.
@@ -37,8 +39,11 @@ impl From<diesel::result::Error> for VoicemailError {
 }
 
 /// A voicemail (seed 000 response shape).
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable, Serialize, ToSchema,
+)]
 #[diesel(table_name = voicemails, check_for_backend(diesel::pg::Pg))]
+#[schema(as = VoicemailBody)]
 pub struct Voicemail {
     /// Id.
     pub id: Uuid,
@@ -58,9 +63,13 @@ pub struct Voicemail {
     pub transcript: Option<String>,
     /// Length in seconds.
     pub duration_seconds: Option<i32>,
-    /// Created (UTC).
+    /// Created, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
-    /// Last changed (UTC).
+    /// Last changed, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

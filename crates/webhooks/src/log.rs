@@ -7,6 +7,8 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::WebhookError;
@@ -42,14 +44,16 @@ pub struct Delivery {
 }
 
 /// One attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = wa, check_for_backend(diesel::pg::Pg))]
+#[schema(as = WebhookAttemptView)]
 pub struct AttemptRecord {
     /// Attempt id.
     pub id: Uuid,
     /// The message.
     pub message_id: String,
     /// The endpoint.
+    #[serde(skip)]
     pub endpoint_id: Uuid,
     /// Its number within the delivery, from 1.
     pub attempt: i32,
@@ -63,7 +67,9 @@ pub struct AttemptRecord {
     pub response_body: String,
     /// The transport failure (timeout, refused connection, refused address), if any.
     pub error: Option<String>,
-    /// When it was made (UTC).
+    /// When it was made, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 

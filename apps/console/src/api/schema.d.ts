@@ -2326,27 +2326,27 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
-        /** @description An agent. */
+        /** @description An agent's configuration. */
         AgentBody: {
             /** @description `inbound` or `outbound`. */
             direction: string;
-            /** @description First message. */
+            /** @description What the agent says first. */
             first_message: string;
-            /** @description Model. */
+            /** @description Model (e.g. `gpt-4o`). */
             model: string;
-            /** @description Model provider. */
+            /** @description Model provider (e.g. `openai`). */
             model_provider: string;
-            /** @description Assistant name. */
+            /** @description Assistant name (1-40 characters, Vapi's limit). */
             name: string;
-            /** @description The organization's instructions. */
+            /** @description The organization's own instructions (wrapped by [`crate::prompt`]). */
             system_prompt: string;
             /** @description Last saved, RFC 3339 UTC. */
             updated_at: string;
-            /** @description The Vapi assistant. */
+            /** @description The Vapi assistant, once created. */
             vapi_assistant_id?: string | null;
-            /** @description Voice id. */
+            /** @description Voice id at that provider. */
             voice_id: string;
-            /** @description Voice provider. */
+            /** @description Voice provider (e.g. `vapi`, `11labs`). */
             voice_provider: string;
         };
         /** @description `PUT /api/agents/{direction}` body. */
@@ -2536,7 +2536,7 @@ export interface components {
             /** @description The appointment. */
             appointment: components["schemas"]["AppointmentBody"];
         };
-        /** @description One seed-000 audit entry. */
+        /** @description One audit entry (seed 000 `audit_log[]`). */
         AuditEntryBody: {
             /** @description `created`, `rotated` or `revoked`. */
             action: string;
@@ -2545,7 +2545,7 @@ export interface components {
              * @description The app.
              */
             app_id: string;
-            /** @description When recorded, RFC 3339 UTC with milliseconds. */
+            /** @description When recorded, RFC 3339 UTC. */
             created_at: string;
             /**
              * Format: uuid
@@ -2556,17 +2556,17 @@ export interface components {
             new_key_hint?: string | null;
             /** @description Hint of the key replaced or revoked. */
             old_key_hint?: string | null;
-            /** @description When, RFC 3339 UTC with milliseconds. */
+            /** @description When, RFC 3339 UTC. */
             performed_at: string;
             /**
              * Format: uuid
-             * @description The admin who acted.
+             * @description The user who acted.
              */
             performed_by?: string | null;
         };
-        /** @description One audit entry. */
+        /** @description One entry of the audit trail. */
         AuditEventView: {
-            /** @description What happened, for example `api_key.rotated` or `api_key.write`. */
+            /** @description What happened, for example `api_key.created`. */
             action: string;
             /**
              * Format: uuid
@@ -2586,7 +2586,7 @@ export interface components {
             id: string;
             /** @description When, RFC 3339 UTC. */
             occurred_at: string;
-            /** @description The request id (the `x-request-id` response header). */
+            /** @description The request id. */
             request_id?: string | null;
             /** @description What it happened to. */
             target?: string | null;
@@ -2616,14 +2616,17 @@ export interface components {
              */
             total: number;
         };
-        /** @description One audited message. */
+        /**
+         * @description One audit row, answered as stored (`GET /api/messages`; the OpenAPI document names it
+         *     `AuditedMessage`).
+         */
         AuditedMessage: {
             /**
              * Format: uuid
              * @description The appointment it concerns.
              */
             appointment_id?: string | null;
-            /** @description Sent by the system rather than a user. */
+            /** @description Sent by the system (reminders, post-call SMS) rather than a user. */
             automatic: boolean;
             /**
              * Format: uuid
@@ -2635,20 +2638,20 @@ export interface components {
              * @description The contact it concerns.
              */
             contact_id?: string | null;
-            /** @description What was sent (a share's row never holds the live link). */
+            /** @description What was sent (a share's audit never holds the live link). */
             content: string;
-            /** @description RFC 3339 UTC, when the attempt began. */
+            /** @description When the attempt began, RFC 3339 UTC. */
             created_at: string;
             /**
              * Format: uuid
              * @description The user who asked for it.
              */
             created_by?: string | null;
-            /** @description `outbound`. */
+            /** @description `outbound` (every message the platform sends today). */
             direction: string;
             /**
-             * @description Why it failed: Twilio's numeric code, `http_<status>`, `unreachable`, `not_connected`,
-             *     `credential_error` or `no_sender`.
+             * @description Why it failed: Twilio's numeric error code (`21211`), `http_<status>`, `unreachable`,
+             *     `not_connected`, `credential_error` or `no_sender`; never the provider's text.
              */
             error_code?: string | null;
             /** @description The provider's id (`SM…` for Twilio). */
@@ -2660,13 +2663,13 @@ export interface components {
             id: string;
             /** @description `sms`, `email`, `share` (recording link by email) or `export` (transcript download). */
             method: string;
-            /** @description E.164 phone, email address, or the exporting user. */
+            /** @description E.164 phone, email address, or the user who exported. */
             recipient: string;
-            /** @description RFC 3339 UTC, when the provider accepted it. */
+            /** @description When the provider accepted it, RFC 3339 UTC. */
             sent_at?: string | null;
-            /** @description `twilio`, `resend`, or none. */
+            /** @description `twilio`, `resend`, or none for exports. */
             service_provider?: string | null;
-            /** @description `pending`, `sent` or `failed`. */
+            /** @description `pending` (the provider was being called), `sent` or `failed`. */
             status: string;
         };
         /** @description One day's free slots. */
@@ -2736,89 +2739,16 @@ export interface components {
             /** @description Vapi's call. */
             vapiCallId?: string | null;
         };
-        /** @description A call as the dashboard shows it (seed 001 column names). */
-        CallBody: {
-            /** @description Booked? */
-            booking_confirmed: boolean;
-            /** @description Call sid. */
-            call_sid: string;
-            /** @description `inbound` or `outbound`. */
-            call_type: string;
-            /** @description Caller's name. */
-            caller_name?: string | null;
-            /**
-             * Format: uuid
-             * @description The lead.
-             */
-            contact_id?: string | null;
-            /** @description RFC 3339 UTC. */
-            created_at: string;
-            /**
-             * Format: int32
-             * @description Seconds.
-             */
-            duration_seconds?: number | null;
-            /** @description RFC 3339 UTC. */
-            ended_at?: string | null;
+        /**
+         * @description A call as the dashboard shows it: the stored call (seed 001 column names) and its value in
+         *     major units.
+         */
+        CallBody: components["schemas"]["CallRecord"] & {
             /**
              * Format: double
              * @description Estimated value, major units (dollars).
              */
             financial_value: number;
-            /**
-             * Format: int64
-             * @description Estimated value, minor units (cents).
-             */
-            financial_value_minor: number;
-            /** @description Caller's number (same data). */
-            from_number?: string | null;
-            /**
-             * Format: uuid
-             * @description Id (`callId` of the actions).
-             */
-            id: string;
-            /** @description Outcome. */
-            outcome?: string | null;
-            /** @description Outcome summary. */
-            outcome_summary?: string | null;
-            /** @description Caller's number. */
-            phone_number?: string | null;
-            /** @description Recording status. */
-            recording_status?: string | null;
-            /** @description Recording URL. */
-            recording_url?: string | null;
-            /** @description Sentiment. */
-            sentiment?: string | null;
-            /** @description Sentiment label. */
-            sentiment_label?: string | null;
-            /**
-             * Format: double
-             * @description Sentiment score 0–1.
-             */
-            sentiment_score?: number | null;
-            /** @description Sentiment summary. */
-            sentiment_summary?: string | null;
-            /** @description Urgency. */
-            sentiment_urgency?: string | null;
-            /** @description RFC 3339 UTC. */
-            started_at?: string | null;
-            /** @description Status. */
-            status: string;
-            /**
-             * Format: double
-             * @description Vapi's cost, US dollars.
-             */
-            total_cost?: number | null;
-            /** @description Transcript. */
-            transcript?: string | null;
-            /** @description Transfer reason. */
-            transfer_reason?: string | null;
-            /** @description Transfer time, RFC 3339 UTC. */
-            transfer_time?: string | null;
-            /** @description Transfer destination. */
-            transfer_to?: string | null;
-            /** @description Vapi's call id. */
-            vapi_call_id?: string | null;
         };
         /** @description `{ "success": true, "calls": [...], "pagination": … }` */
         CallList: {
@@ -2833,6 +2763,85 @@ export interface components {
             data: components["schemas"]["DialpadCallBody"][];
             /** @description Paging. */
             pagination: components["schemas"]["Pagination"];
+        };
+        /** @description A call as stored (seed 001 column names). */
+        CallRecord: {
+            /** @description Whether the call booked an appointment. */
+            booking_confirmed: boolean;
+            /** @description Telephony call sid (`vapi-<id>` for Vapi calls). */
+            call_sid: string;
+            /** @description `inbound` or `outbound`. */
+            call_type: string;
+            /** @description Caller's name. */
+            caller_name?: string | null;
+            /**
+             * Format: uuid
+             * @description The lead.
+             */
+            contact_id?: string | null;
+            /** @description Created (UTC). */
+            created_at: string;
+            /**
+             * Format: int32
+             * @description Length in seconds.
+             */
+            duration_seconds?: number | null;
+            /** @description End (UTC). */
+            ended_at?: string | null;
+            /**
+             * Format: int64
+             * @description Estimated value, minor units (cents).
+             */
+            financial_value_minor: number;
+            /** @description The same number (seed: both are populated). */
+            from_number?: string | null;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description Outcome label. */
+            outcome?: string | null;
+            /** @description Outcome in a sentence. */
+            outcome_summary?: string | null;
+            /** @description Caller's number (Vapi `call.customer.number`). */
+            phone_number?: string | null;
+            /** @description `pending`, `processing`, `completed` or `failed`. */
+            recording_status?: string | null;
+            /** @description Recording URL. */
+            recording_url?: string | null;
+            /** @description Sentiment. */
+            sentiment?: string | null;
+            /** @description Sentiment label. */
+            sentiment_label?: string | null;
+            /**
+             * Format: double
+             * @description Sentiment score, 0–1.
+             */
+            sentiment_score?: number | null;
+            /** @description Sentiment summary. */
+            sentiment_summary?: string | null;
+            /** @description Urgency. */
+            sentiment_urgency?: string | null;
+            /** @description Start (UTC). */
+            started_at?: string | null;
+            /** @description `queued`, `ringing`, `in-progress`, `completed` or `failed`. */
+            status: string;
+            /**
+             * Format: double
+             * @description Vapi's cost in US dollars.
+             */
+            total_cost?: number | null;
+            /** @description Transcript (redacted before storage). */
+            transcript?: string | null;
+            /** @description Why. */
+            transfer_reason?: string | null;
+            /** @description When (UTC). */
+            transfer_time?: string | null;
+            /** @description Where the call was transferred. */
+            transfer_to?: string | null;
+            /** @description Vapi's call id (unique). */
+            vapi_call_id?: string | null;
         };
         /** @description `{ "success": true, "call": … }` */
         CallResponse: {
@@ -3259,20 +3268,20 @@ export interface components {
             /** @description The provider. */
             provider: string;
         };
-        /** @description A document (without its text). */
+        /** @description A document without its text. */
         DocumentBody: {
             /**
              * Format: int32
              * @description Chunks indexed.
              */
             chunk_count: number;
-            /** @description Uploaded, RFC 3339 UTC. */
+            /** @description Upload time, RFC 3339 UTC. */
             created_at: string;
-            /** @description Model of the chunks' embeddings, e.g. `local:all-MiniLM-L6-v2`. */
+            /** @description The model the chunks were embedded with. */
             embedding_model?: string | null;
-            /** @description Why indexing failed or is being retried. */
+            /** @description Why indexing failed (a sentence for the user). */
             error?: string | null;
-            /** @description Uploaded file name. */
+            /** @description The uploaded file's name. */
             filename: string;
             /** @description `pdf`, `text` or `markdown`. */
             format: string;
@@ -3281,7 +3290,7 @@ export interface components {
              * @description Id.
              */
             id: string;
-            /** @description Last indexed, RFC 3339 UTC. */
+            /** @description When indexing last finished, RFC 3339 UTC. */
             indexed_at?: string | null;
             /**
              * Format: int32
@@ -3290,12 +3299,12 @@ export interface components {
             page_count?: number | null;
             /**
              * Format: int32
-             * @description Upload size, bytes.
+             * @description Upload size in bytes.
              */
             size_bytes: number;
             /** @description `pending`, `processing`, `ready` or `failed`. */
             status: string;
-            /** @description Title. */
+            /** @description Title (the file name without its extension unless given). */
             title: string;
         };
         /** @description `{ success, document, chunks }` */
@@ -4926,23 +4935,23 @@ export interface components {
             /** @description The settings. */
             settings: components["schemas"]["VoiceSettingsBody"];
         };
-        /** @description A voicemail (seed 000 shape). */
+        /** @description A voicemail (seed 000 response shape). */
         VoicemailBody: {
             /**
              * Format: uuid
              * @description The app.
              */
             app_id: string;
-            /** @description Created, RFC 3339 UTC with milliseconds. */
+            /** @description Created, RFC 3339 UTC. */
             created_at: string;
             /**
              * Format: int64
-             * @description The Dialpad call, if any.
+             * @description The Dialpad call it belongs to, if any.
              */
             dialpad_call_id?: number | null;
             /**
              * Format: int64
-             * @description The recipient.
+             * @description The Dialpad user who received it.
              */
             dialpad_user_id: number;
             /**
@@ -4961,9 +4970,9 @@ export interface components {
             recording_url?: string | null;
             /** @description Number called. */
             to_number?: string | null;
-            /** @description Transcript. */
+            /** @description Transcript, if any. */
             transcript?: string | null;
-            /** @description Last changed, RFC 3339 UTC with milliseconds. */
+            /** @description Last changed, RFC 3339 UTC. */
             updated_at: string;
         };
         /** @description `{ "success": true, "data": [...], "pagination": … }` */
@@ -4998,16 +5007,16 @@ export interface components {
             /** @description Newest first. */
             attempts: components["schemas"]["WebhookAttemptView"][];
         };
-        /** @description One attempt of the delivery log. */
+        /** @description One attempt. */
         WebhookAttemptView: {
             /**
              * Format: int32
-             * @description Number within its delivery, from 1.
+             * @description Its number within the delivery, from 1.
              */
             attempt: number;
-            /** @description When, RFC 3339 UTC. */
+            /** @description When it was made, RFC 3339 UTC. */
             created_at: string;
-            /** @description The transport failure, if any. */
+            /** @description The transport failure (timeout, refused connection, refused address), if any. */
             error?: string | null;
             /**
              * Format: uuid
@@ -5016,7 +5025,7 @@ export interface components {
             id: string;
             /**
              * Format: int32
-             * @description Milliseconds to the answer or the failure.
+             * @description Time to the answer's headers or the failure, milliseconds.
              */
             latency_ms: number;
             /** @description The message. */
@@ -5025,7 +5034,7 @@ export interface components {
             response_body: string;
             /**
              * Format: int32
-             * @description The HTTP status answered.
+             * @description The HTTP status, when an answer came.
              */
             status_code?: number | null;
             /** @description Whether the endpoint answered 2xx. */

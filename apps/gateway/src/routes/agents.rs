@@ -18,50 +18,7 @@ use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::reply::{self, Success};
-use crate::routes::iso;
 use crate::state::AppState;
-
-/// An agent.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AgentBody {
-    /// `inbound` or `outbound`.
-    pub direction: String,
-    /// Assistant name.
-    pub name: String,
-    /// The organization's instructions.
-    pub system_prompt: String,
-    /// First message.
-    pub first_message: String,
-    /// Voice provider.
-    pub voice_provider: String,
-    /// Voice id.
-    pub voice_id: String,
-    /// Model provider.
-    pub model_provider: String,
-    /// Model.
-    pub model: String,
-    /// The Vapi assistant.
-    pub vapi_assistant_id: Option<String>,
-    /// Last saved, RFC 3339 UTC.
-    pub updated_at: String,
-}
-
-impl From<Agent> for AgentBody {
-    fn from(a: Agent) -> Self {
-        Self {
-            direction: a.direction,
-            name: a.name,
-            system_prompt: a.system_prompt,
-            first_message: a.first_message,
-            voice_provider: a.voice_provider,
-            voice_id: a.voice_id,
-            model_provider: a.model_provider,
-            model: a.model,
-            vapi_assistant_id: a.vapi_assistant_id,
-            updated_at: iso(a.updated_at),
-        }
-    }
-}
 
 /// Voice settings.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -116,7 +73,7 @@ pub struct PhoneNumberBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentsResponse {
     /// Saved agents (absent directions were never saved).
-    pub agents: Vec<AgentBody>,
+    pub agents: Vec<Agent>,
     /// Voice settings.
     pub settings: VoiceSettingsBody,
     /// Tools.
@@ -143,7 +100,7 @@ async fn list_agents(
     let tools = state.voice.tool_registry().org_tools(user.org_id).await?;
     let number = state.voice.twilio_sync().state(user.org_id).await?;
     Ok(reply::ok(AgentsResponse {
-        agents: agents.into_iter().map(AgentBody::from).collect(),
+        agents: agents.into_iter().collect(),
         settings: settings.into(),
         tools: tools
             .into_iter()
@@ -188,7 +145,7 @@ pub struct AgentRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentResponse {
     /// The saved agent.
-    pub agent: AgentBody,
+    pub agent: Agent,
     /// `Agent saved. Tools syncing...`
     pub message: String,
 }
@@ -241,7 +198,7 @@ async fn save_agent(
         }
     });
     Ok(reply::ok(AgentResponse {
-        agent: agent.into(),
+        agent,
         message: "Agent saved. Tools syncing...".into(),
     }))
 }

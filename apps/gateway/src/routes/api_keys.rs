@@ -253,51 +253,11 @@ pub struct AuditLogQuery {
     pub offset: Option<i64>,
 }
 
-/// One audit entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEventView {
-    /// Entry id.
-    pub id: Uuid,
-    /// When, RFC 3339 UTC.
-    pub occurred_at: String,
-    /// `user`, `api_key`, `app` or `system`.
-    pub actor_type: String,
-    /// The user's, key's or app's id.
-    pub actor_id: Option<Uuid>,
-    /// What happened, for example `api_key.rotated` or `api_key.write`.
-    pub action: String,
-    /// What it happened to.
-    pub target: Option<String>,
-    /// The client's address.
-    pub address: Option<String>,
-    /// The request id (the `x-request-id` response header).
-    pub request_id: Option<String>,
-    /// Details (never a secret).
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-}
-
-impl From<AuditEvent> for AuditEventView {
-    fn from(e: AuditEvent) -> Self {
-        Self {
-            id: e.id,
-            occurred_at: iso(e.occurred_at),
-            actor_type: e.actor_type,
-            actor_id: e.actor_id,
-            action: e.action,
-            target: e.target,
-            address: e.address,
-            request_id: e.request_id,
-            detail: e.detail,
-        }
-    }
-}
-
 /// `GET /api/audit-log` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrgAuditLogResponse {
     /// Entries, newest first.
-    pub events: Vec<AuditEventView>,
+    pub events: Vec<AuditEvent>,
     /// Paging.
     pub pagination: Pagination,
 }
@@ -333,7 +293,7 @@ async fn audit_log(
         .tenant(admin.org_id, async |tx| audit::list(tx, filter).await)
         .await?;
     Ok(reply::ok(OrgAuditLogResponse {
-        events: events.into_iter().map(Into::into).collect(),
+        events: events.into_iter().collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
 }

@@ -17,104 +17,22 @@ use crate::routes::crm::major_units;
 use crate::routes::{Pagination, iso, page};
 use crate::state::AppState;
 
-/// A call as the dashboard shows it (seed 001 column names).
+/// A call as the dashboard shows it: the stored call (seed 001 column names) and its value in
+/// major units.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallBody {
-    /// Id (`callId` of the actions).
-    pub id: Uuid,
-    /// Vapi's call id.
-    pub vapi_call_id: Option<String>,
-    /// Call sid.
-    pub call_sid: String,
-    /// The lead.
-    pub contact_id: Option<Uuid>,
-    /// Caller's number.
-    pub phone_number: Option<String>,
-    /// Caller's number (same data).
-    pub from_number: Option<String>,
-    /// Caller's name.
-    pub caller_name: Option<String>,
-    /// `inbound` or `outbound`.
-    pub call_type: String,
-    /// Status.
-    pub status: String,
-    /// Outcome.
-    pub outcome: Option<String>,
-    /// Outcome summary.
-    pub outcome_summary: Option<String>,
-    /// Transcript.
-    pub transcript: Option<String>,
-    /// Recording URL.
-    pub recording_url: Option<String>,
-    /// Recording status.
-    pub recording_status: Option<String>,
-    /// Seconds.
-    pub duration_seconds: Option<i32>,
-    /// Vapi's cost, US dollars.
-    pub total_cost: Option<f64>,
-    /// Sentiment.
-    pub sentiment: Option<String>,
-    /// Sentiment label.
-    pub sentiment_label: Option<String>,
-    /// Sentiment score 0–1.
-    pub sentiment_score: Option<f64>,
-    /// Sentiment summary.
-    pub sentiment_summary: Option<String>,
-    /// Urgency.
-    pub sentiment_urgency: Option<String>,
-    /// Transfer destination.
-    pub transfer_to: Option<String>,
-    /// Transfer time, RFC 3339 UTC.
-    pub transfer_time: Option<String>,
-    /// Transfer reason.
-    pub transfer_reason: Option<String>,
-    /// Booked?
-    pub booking_confirmed: bool,
+    /// The call as stored.
+    #[serde(flatten)]
+    pub call: CallLog,
     /// Estimated value, major units (dollars).
     pub financial_value: f64,
-    /// Estimated value, minor units (cents).
-    pub financial_value_minor: i64,
-    /// RFC 3339 UTC.
-    pub started_at: Option<String>,
-    /// RFC 3339 UTC.
-    pub ended_at: Option<String>,
-    /// RFC 3339 UTC.
-    pub created_at: String,
 }
 
 impl From<CallLog> for CallBody {
-    fn from(c: CallLog) -> Self {
+    fn from(call: CallLog) -> Self {
         Self {
-            id: c.id,
-            vapi_call_id: c.vapi_call_id,
-            call_sid: c.call_sid,
-            contact_id: c.contact_id,
-            phone_number: c.phone_number,
-            from_number: c.from_number,
-            caller_name: c.caller_name,
-            call_type: c.call_type,
-            status: c.status,
-            outcome: c.outcome,
-            outcome_summary: c.outcome_summary,
-            transcript: c.transcript,
-            recording_url: c.recording_url,
-            recording_status: c.recording_status,
-            duration_seconds: c.duration_seconds,
-            total_cost: c.total_cost,
-            sentiment: c.sentiment,
-            sentiment_label: c.sentiment_label,
-            sentiment_score: c.sentiment_score,
-            sentiment_summary: c.sentiment_summary,
-            sentiment_urgency: c.sentiment_urgency,
-            transfer_to: c.transfer_to,
-            transfer_time: c.transfer_time.map(iso),
-            transfer_reason: c.transfer_reason,
-            booking_confirmed: c.booking_confirmed,
-            financial_value: major_units(c.financial_value_minor),
-            financial_value_minor: c.financial_value_minor,
-            started_at: c.started_at.map(iso),
-            ended_at: c.ended_at.map(iso),
-            created_at: iso(c.created_at),
+            financial_value: major_units(call.financial_value_minor),
+            call,
         }
     }
 }

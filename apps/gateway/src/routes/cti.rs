@@ -35,56 +35,11 @@ fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 // ------------------------------------------------------------------------------------------
 // Voicemails
 
-/// A voicemail (seed 000 shape).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VoicemailBody {
-    /// Id.
-    pub id: Uuid,
-    /// The app.
-    pub app_id: Uuid,
-    /// The Dialpad call, if any.
-    pub dialpad_call_id: Option<i64>,
-    /// The recipient.
-    pub dialpad_user_id: i64,
-    /// Caller.
-    pub from_number: Option<String>,
-    /// Number called.
-    pub to_number: Option<String>,
-    /// Audio URL.
-    pub recording_url: Option<String>,
-    /// Transcript.
-    pub transcript: Option<String>,
-    /// Length in seconds.
-    pub duration_seconds: Option<i32>,
-    /// Created, RFC 3339 UTC with milliseconds.
-    pub created_at: String,
-    /// Last changed, RFC 3339 UTC with milliseconds.
-    pub updated_at: String,
-}
-
-impl From<Voicemail> for VoicemailBody {
-    fn from(v: Voicemail) -> Self {
-        Self {
-            id: v.id,
-            app_id: v.app_id,
-            dialpad_call_id: v.dialpad_call_id,
-            dialpad_user_id: v.dialpad_user_id,
-            from_number: v.from_number,
-            to_number: v.to_number,
-            recording_url: v.recording_url,
-            transcript: v.transcript,
-            duration_seconds: v.duration_seconds,
-            created_at: iso(v.created_at),
-            updated_at: iso(v.updated_at),
-        }
-    }
-}
-
 /// `{ "success": true, "data": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VoicemailListResponse {
     /// Newest first.
-    pub data: Vec<VoicemailBody>,
+    pub data: Vec<Voicemail>,
     /// Paging.
     pub pagination: Pagination,
 }
@@ -93,7 +48,7 @@ pub struct VoicemailListResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VoicemailResponse {
     /// The voicemail.
-    pub data: VoicemailBody,
+    pub data: Voicemail,
 }
 
 /// `{ "success": true, "message" }`
@@ -132,7 +87,7 @@ async fn list_voicemails(
         })
         .await?;
     Ok(reply::ok(VoicemailListResponse {
-        data: items.into_iter().map(Into::into).collect(),
+        data: items.into_iter().collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
 }
@@ -153,7 +108,7 @@ async fn get_voicemail(
             voicemail::get(tx, access.app_id, path.1).await
         })
         .await?;
-    Ok(reply::ok(VoicemailResponse { data: vm.into() }))
+    Ok(reply::ok(VoicemailResponse { data: vm }))
 }
 
 /// Deletes a voicemail of the app.

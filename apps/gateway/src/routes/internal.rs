@@ -62,49 +62,13 @@ pub struct KeyStatusResponse {
     pub action_needed: Option<String>,
 }
 
-/// One seed-000 audit entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEntryBody {
-    /// Entry id.
-    pub id: Uuid,
-    /// The app.
-    pub app_id: Uuid,
-    /// `created`, `rotated` or `revoked`.
-    pub action: String,
-    /// Hint of the key replaced or revoked.
-    pub old_key_hint: Option<String>,
-    /// Hint of the key issued.
-    pub new_key_hint: Option<String>,
-    /// The admin who acted.
-    pub performed_by: Option<Uuid>,
-    /// When, RFC 3339 UTC with milliseconds.
-    pub performed_at: String,
-    /// When recorded, RFC 3339 UTC with milliseconds.
-    pub created_at: String,
-}
-
-impl From<AuditEntry> for AuditEntryBody {
-    fn from(e: AuditEntry) -> Self {
-        Self {
-            id: e.id,
-            app_id: e.app_id,
-            action: e.action,
-            old_key_hint: e.old_key_hint,
-            new_key_hint: e.new_key_hint,
-            performed_by: e.performed_by,
-            performed_at: iso(e.performed_at),
-            created_at: iso(e.created_at),
-        }
-    }
-}
-
 /// Seed 000 `GET …/api-key/audit` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditLogResponse {
     /// The app.
     pub app_id: Uuid,
     /// Entries, newest first.
-    pub audit_log: Vec<AuditEntryBody>,
+    pub audit_log: Vec<AuditEntry>,
     /// Entries in all.
     pub total: i64,
     /// Page size used.
@@ -257,7 +221,7 @@ async fn key_audit(
         .await?;
     Ok(reply::ok(AuditLogResponse {
         app_id,
-        audit_log: entries.into_iter().map(Into::into).collect(),
+        audit_log: entries.into_iter().collect(),
         total,
         limit,
         offset,

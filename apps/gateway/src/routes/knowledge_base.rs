@@ -22,56 +22,7 @@ use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::reply::{self, Success};
-use crate::routes::iso;
 use crate::state::AppState;
-
-/// A document (without its text).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DocumentBody {
-    /// Id.
-    pub id: Uuid,
-    /// Title.
-    pub title: String,
-    /// Uploaded file name.
-    pub filename: String,
-    /// `pdf`, `text` or `markdown`.
-    pub format: String,
-    /// Upload size, bytes.
-    pub size_bytes: i32,
-    /// Pages (PDF only).
-    pub page_count: Option<i32>,
-    /// `pending`, `processing`, `ready` or `failed`.
-    pub status: String,
-    /// Why indexing failed or is being retried.
-    pub error: Option<String>,
-    /// Chunks indexed.
-    pub chunk_count: i32,
-    /// Model of the chunks' embeddings, e.g. `local:all-MiniLM-L6-v2`.
-    pub embedding_model: Option<String>,
-    /// Last indexed, RFC 3339 UTC.
-    pub indexed_at: Option<String>,
-    /// Uploaded, RFC 3339 UTC.
-    pub created_at: String,
-}
-
-impl From<Document> for DocumentBody {
-    fn from(d: Document) -> Self {
-        Self {
-            id: d.id,
-            title: d.title,
-            filename: d.filename,
-            format: d.format,
-            size_bytes: d.size_bytes,
-            page_count: d.page_count,
-            status: d.status,
-            error: d.error,
-            chunk_count: d.chunk_count,
-            embedding_model: d.embedding_model,
-            indexed_at: d.indexed_at.map(iso),
-            created_at: iso(d.created_at),
-        }
-    }
-}
 
 /// A chunk of a document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -205,7 +156,7 @@ pub async fn read_upload(mut multipart: Multipart) -> Result<Upload, ApiError> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentResponse {
     /// The document.
-    pub document: DocumentBody,
+    pub document: Document,
 }
 
 /// Adds a document; it is indexed in the background (poll its `status`).
@@ -229,16 +180,14 @@ async fn upload(
         ..read_upload(multipart).await?
     };
     let document = state.knowledge.upload(user.org_id, upload).await?;
-    Ok(reply::accepted(DocumentResponse {
-        document: document.into(),
-    }))
+    Ok(reply::accepted(DocumentResponse { document }))
 }
 
 /// `{ success, documents }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentsResponse {
     /// Newest first.
-    pub documents: Vec<DocumentBody>,
+    pub documents: Vec<Document>,
 }
 
 /// The organization's documents with their indexing status.
@@ -248,7 +197,7 @@ pub struct DocumentsResponse {
 async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let documents = state.knowledge.documents(user.0.org_id).await?;
     Ok(reply::ok(DocumentsResponse {
-        documents: documents.into_iter().map(Into::into).collect(),
+        documents: documents.into_iter().collect(),
     }))
 }
 
@@ -256,7 +205,7 @@ async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentDetailResponse {
     /// The document.
-    pub document: DocumentBody,
+    pub document: Document,
     /// Its chunks in order.
     pub chunks: Vec<ChunkBody>,
 }
@@ -273,7 +222,7 @@ async fn get_document(
 ) -> Result<HttpResponse, ApiError> {
     let (document, chunks) = state.knowledge.document(user.0.org_id, *id).await?;
     Ok(reply::ok(DocumentDetailResponse {
-        document: document.into(),
+        document,
         chunks: chunks.into_iter().map(Into::into).collect(),
     }))
 }
@@ -309,9 +258,7 @@ async fn reindex(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let document = state.knowledge.reindex(user.org_id, *id).await?;
-    Ok(reply::accepted(DocumentResponse {
-        document: document.into(),
-    }))
+    Ok(reply::accepted(DocumentResponse { document }))
 }
 
 /// `POST /api/knowledge-base/search` body.

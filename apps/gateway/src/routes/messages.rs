@@ -11,75 +11,14 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::reply::{self, Success};
-use crate::routes::{Pagination, iso, page};
+use crate::routes::{Pagination, page};
 use crate::state::AppState;
-
-/// One audited message.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditedMessage {
-    /// Id (`messageId` of the action that sent it).
-    pub id: Uuid,
-    /// The contact it concerns.
-    pub contact_id: Option<Uuid>,
-    /// The call it concerns.
-    pub call_id: Option<Uuid>,
-    /// The appointment it concerns.
-    pub appointment_id: Option<Uuid>,
-    /// `outbound`.
-    pub direction: String,
-    /// `sms`, `email`, `share` (recording link by email) or `export` (transcript download).
-    pub method: String,
-    /// E.164 phone, email address, or the exporting user.
-    pub recipient: String,
-    /// What was sent (a share's row never holds the live link).
-    pub content: String,
-    /// `pending`, `sent` or `failed`.
-    pub status: String,
-    /// `twilio`, `resend`, or none.
-    pub service_provider: Option<String>,
-    /// The provider's id (`SM…` for Twilio).
-    pub external_message_id: Option<String>,
-    /// Why it failed: Twilio's numeric code, `http_<status>`, `unreachable`, `not_connected`,
-    /// `credential_error` or `no_sender`.
-    pub error_code: Option<String>,
-    /// Sent by the system rather than a user.
-    pub automatic: bool,
-    /// The user who asked for it.
-    pub created_by: Option<Uuid>,
-    /// RFC 3339 UTC, when the provider accepted it.
-    pub sent_at: Option<String>,
-    /// RFC 3339 UTC, when the attempt began.
-    pub created_at: String,
-}
-
-impl From<MessageRecord> for AuditedMessage {
-    fn from(m: MessageRecord) -> Self {
-        Self {
-            id: m.id,
-            contact_id: m.contact_id,
-            call_id: m.call_id,
-            appointment_id: m.appointment_id,
-            direction: m.direction,
-            method: m.method,
-            recipient: m.recipient,
-            content: m.content,
-            status: m.status,
-            service_provider: m.service_provider,
-            external_message_id: m.external_message_id,
-            error_code: m.error_code,
-            automatic: m.automatic,
-            created_by: m.created_by,
-            sent_at: m.sent_at.map(iso),
-            created_at: iso(m.created_at),
-        }
-    }
-}
 
 /// `{ "success": true, "messages": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageList {
     /// Newest first.
-    pub messages: Vec<AuditedMessage>,
+    pub messages: Vec<MessageRecord>,
     /// Page.
     pub pagination: Pagination,
 }
@@ -128,7 +67,7 @@ async fn list_messages(
         })
         .await?;
     Ok(reply::ok(MessageList {
-        messages: rows.into_iter().map(Into::into).collect(),
+        messages: rows,
         pagination: Pagination::new(limit, offset, total),
     }))
 }

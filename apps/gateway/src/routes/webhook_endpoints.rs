@@ -246,50 +246,11 @@ pub struct WebhookMessageResponse {
     pub deliveries: Vec<WebhookDeliveryView>,
 }
 
-/// One attempt of the delivery log.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookAttemptView {
-    /// Attempt id.
-    pub id: Uuid,
-    /// The message.
-    pub message_id: String,
-    /// Number within its delivery, from 1.
-    pub attempt: i32,
-    /// Whether the endpoint answered 2xx.
-    pub succeeded: bool,
-    /// The HTTP status answered.
-    pub status_code: Option<i32>,
-    /// Milliseconds to the answer or the failure.
-    pub latency_ms: i32,
-    /// The first 2 KiB of the answer's body.
-    pub response_body: String,
-    /// The transport failure, if any.
-    pub error: Option<String>,
-    /// When, RFC 3339 UTC.
-    pub created_at: String,
-}
-
-impl From<AttemptRecord> for WebhookAttemptView {
-    fn from(a: AttemptRecord) -> Self {
-        Self {
-            id: a.id,
-            message_id: a.message_id,
-            attempt: a.attempt,
-            succeeded: a.succeeded,
-            status_code: a.status_code,
-            latency_ms: a.latency_ms,
-            response_body: a.response_body,
-            error: a.error,
-            created_at: iso(a.created_at),
-        }
-    }
-}
-
 /// The delivery log of an endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookAttemptListResponse {
     /// Newest first.
-    pub attempts: Vec<WebhookAttemptView>,
+    pub attempts: Vec<AttemptRecord>,
 }
 
 /// Paging and filter of the delivery log.
@@ -632,7 +593,7 @@ async fn list_webhook_attempts(
         })
         .await?;
     Ok(reply::ok(WebhookAttemptListResponse {
-        attempts: attempts.into_iter().map(Into::into).collect(),
+        attempts: attempts.into_iter().collect(),
     }))
 }
 
