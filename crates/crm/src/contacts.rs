@@ -10,6 +10,8 @@ use diesel::{
     PgTextExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{CrmError, DEFAULT_COUNTRY_CODE, Page, normalize_phone, unique_as};
@@ -28,12 +30,14 @@ pub const LEAD_STATUSES: [&str; 4] = ["new", "contacted", "booked", "lost"];
 pub const TEMPERATURES: [&str; 3] = ["hot", "warm", "cold"];
 
 /// A contact as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
+#[schema(as = ContactRecord)]
 pub struct Contact {
     /// Id.
     pub id: Uuid,
     /// The organization.
+    #[serde(skip)]
     pub org_id: Uuid,
     /// Display name (`contact_name` in responses).
     pub name: String,
@@ -49,16 +53,23 @@ pub struct Contact {
     pub lead_score: i32,
     /// Services asked about (`services_interested` in responses).
     #[diesel(deserialize_as = crate::TextList)]
+    #[serde(rename = "services_interested")]
     pub service_interests: Vec<String>,
     /// Free notes.
     pub notes: Option<String>,
     /// Company the contact works for (seed 002), 1–200 characters.
     pub company: Option<String>,
-    /// Last call or message (UTC).
+    /// Last call or message, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub last_contacted_at: Option<DateTime<Utc>>,
-    /// Created (UTC).
+    /// Created, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
-    /// Last changed (UTC).
+    /// Last changed, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -10,6 +10,8 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::money::{self, Price};
@@ -24,12 +26,14 @@ fn one(org: Uuid, id: Uuid) -> _ {
 }
 
 /// A service as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = services, check_for_backend(diesel::pg::Pg))]
+#[schema(as = ServiceRecord)]
 pub struct Service {
     /// Id.
     pub id: Uuid,
     /// The organization.
+    #[serde(skip)]
     pub org_id: Uuid,
     /// Name, unique per organization (case-insensitive).
     pub name: String,
@@ -45,8 +49,10 @@ pub struct Service {
     /// Inactive services are not offered nor matched.
     pub is_active: bool,
     /// Created (UTC).
+    #[serde(skip)]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
+    #[serde(skip)]
     pub updated_at: DateTime<Utc>,
 }
 

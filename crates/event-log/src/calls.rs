@@ -6,12 +6,15 @@ use db::TenantTx;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::EventLogError;
 
 /// A call with its CRM user.
-#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName, Serialize, ToSchema)]
+#[schema(as = DialpadCallBody)]
 pub struct CallWithUser {
     /// Our id.
     #[diesel(sql_type = SqlUuid)]
@@ -42,12 +45,18 @@ pub struct CallWithUser {
     pub status: String,
     /// First rang (UTC).
     #[diesel(sql_type = Nullable<Timestamptz>)]
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub rang_at: Option<DateTime<Utc>>,
     /// Answered (UTC).
     #[diesel(sql_type = Nullable<Timestamptz>)]
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub started_at: Option<DateTime<Utc>>,
     /// Ended (UTC).
     #[diesel(sql_type = Nullable<Timestamptz>)]
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub ended_at: Option<DateTime<Utc>>,
     /// Talk time in seconds.
     #[diesel(sql_type = Nullable<Integer>)]
@@ -60,6 +69,8 @@ pub struct CallWithUser {
     pub outcome: Option<String>,
     /// First seen (UTC).
     #[diesel(sql_type = Timestamptz)]
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 

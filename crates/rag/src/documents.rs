@@ -55,8 +55,9 @@ pub struct Document {
 }
 
 /// One chunk of a document, as shown to its owners.
-#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, ToSchema)]
 #[diesel(table_name = kb_chunks)]
+#[schema(as = ChunkBody)]
 pub struct ChunkView {
     /// Id.
     pub id: Uuid,

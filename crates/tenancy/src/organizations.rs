@@ -7,6 +7,8 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::sessions::{self, ClientInfo, JwtKeys, SignedIn};
@@ -14,8 +16,9 @@ use crate::users::{Role, UserRow, normalize_email};
 use crate::{TenancyError, password};
 
 /// An organization row.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = organizations, check_for_backend(diesel::pg::Pg))]
+#[schema(as = OrganizationBody)]
 pub struct Organization {
     /// The org id (tenant key).
     pub id: Uuid,
@@ -26,8 +29,11 @@ pub struct Organization {
     /// IANA time zone name used for appointments (for example `Europe/London`).
     pub time_zone: String,
     /// Creation time (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).
+    #[serde(skip)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -8,6 +8,7 @@ use diesel::{
 };
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Actor, AuditRecord, RequestOrigin};
@@ -56,8 +57,9 @@ impl std::str::FromStr for Role {
 }
 
 /// A user row. `password_hash` is deliberately absent: it is read only where a password is checked.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+#[schema(as = UserBody)]
 pub struct UserRow {
     /// User id.
     pub id: Uuid,
@@ -69,15 +71,23 @@ pub struct UserRow {
     pub name: String,
     /// `admin`, `manager` or `user` (see [`Role`]).
     pub role: String,
-    /// Deactivated users cannot sign in and their sessions end.
+    /// Whether the user may sign in (answered as `active`); deactivated users cannot sign in
+    /// and their sessions end.
+    #[serde(rename = "active")]
     pub is_active: bool,
     /// Phone extension (2–8 digits, unique in the organization); the softphone identity.
     pub extension: Option<String>,
     /// Last successful sign-in (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub last_login_at: Option<DateTime<Utc>>,
     /// Creation time (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

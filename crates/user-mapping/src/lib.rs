@@ -15,10 +15,12 @@ use diesel::{
     SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
 use tenancy::audit::short_action;
 /// Who changes a mapping (the app with its key, an admin, or an organization API key) and from
 /// where; recorded in both audit logs.
 pub use tenancy::audit::{Actor, ChangedBy};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Largest batch accepted by [`batch_upsert`].
@@ -45,8 +47,9 @@ impl From<diesel::result::Error> for MappingError {
 }
 
 /// A mapping (seed 000 response shape).
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = mappings, check_for_backend(diesel::pg::Pg))]
+#[schema(as = MappingBody)]
 pub struct Mapping {
     /// Id.
     pub id: Uuid,
@@ -57,8 +60,12 @@ pub struct Mapping {
     /// The CRM's user id (1–200 characters).
     pub crm_user_id: String,
     /// Created (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

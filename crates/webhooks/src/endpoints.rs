@@ -12,7 +12,9 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -24,12 +26,14 @@ use crate::{WebhookError, catalog, signature};
 pub const ROTATION_OVERLAP: Duration = Duration::hours(24);
 
 /// An endpoint as stored (its secrets stay sealed and are never part of it).
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = we, check_for_backend(diesel::pg::Pg))]
+#[schema(as = WebhookEndpointView)]
 pub struct Endpoint {
     /// Endpoint id.
     pub id: Uuid,
     /// Its organization.
+    #[serde(skip)]
     pub org_id: Uuid,
     /// Where messages are posted.
     pub url: String,
@@ -37,20 +41,35 @@ pub struct Endpoint {
     pub description: String,
     /// Event types delivered; empty: every type. (Elements are never null: PostgreSQL arrays
     /// may hold nulls, so diesel reads them as options.)
+    #[schema(value_type = Vec<String>)]
     pub event_types: Vec<Option<String>>,
     /// Whether messages are delivered to it.
     pub enabled: bool,
     /// Why it was disabled (by a user, or after failing for 5 days).
     pub disabled_reason: Option<String>,
-    /// When it was disabled.
+    /// When it was disabled, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub disabled_at: Option<DateTime<Utc>>,
-    /// The first failed attempt since the last success.
+    /// The first failed attempt since the last success, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub failing_since: Option<DateTime<Utc>>,
-    /// Until when the previous secret still signs (after a rotation).
+    /// Until when the previous secret still signs beside the current one (after a rotation),
+    /// RFC 3339 UTC; answered as `previous_secret_valid_until`.
+    #[serde(
+        rename = "previous_secret_valid_until",
+        serialize_with = "db::timestamp::serialize_opt"
+    )]
+    #[schema(value_type = Option<String>)]
     pub previous_until: Option<DateTime<Utc>>,
-    /// When created.
+    /// When created, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
-    /// When last changed.
+    /// When last changed, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

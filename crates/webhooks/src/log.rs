@@ -14,8 +14,9 @@ use uuid::Uuid;
 use crate::WebhookError;
 
 /// A message as stored.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = wm, check_for_backend(diesel::pg::Pg))]
+#[schema(as = WebhookMessageView)]
 pub struct Message {
     /// `msg_` + 32 hex: the `webhook-id` header.
     pub id: String,
@@ -24,14 +25,18 @@ pub struct Message {
     /// The body sent: `{"type", "timestamp", "data"}`.
     pub payload: serde_json::Value,
     /// When it was written (UTC).
+    #[serde(serialize_with = "db::timestamp::serialize")]
+    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 
 /// A message's delivery to one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = wd, check_for_backend(diesel::pg::Pg))]
+#[schema(as = WebhookDeliveryView)]
 pub struct Delivery {
     /// The message.
+    #[serde(skip)]
     pub message_id: String,
     /// The endpoint.
     pub endpoint_id: Uuid,
@@ -40,6 +45,8 @@ pub struct Delivery {
     /// Attempts made.
     pub attempts: i32,
     /// When the next attempt is due, while pending.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 

@@ -2888,11 +2888,11 @@ export interface components {
              */
             total_calls: number;
         };
-        /** @description A chunk of a document. */
+        /** @description One chunk of a document, as shown to its owners. */
         ChunkBody: {
             /** @description Text. */
             content: string;
-            /** @description Section path, e.g. `Prices > Injectables`. */
+            /** @description Section path. */
             heading: string;
             /**
              * Format: uuid
@@ -2901,7 +2901,7 @@ export interface components {
             id: string;
             /**
              * Format: int32
-             * @description Position in the document, from 0.
+             * @description Position in the document.
              */
             ordinal: number;
         };
@@ -2997,44 +2997,15 @@ export interface components {
              */
             url: string;
         };
-        /** @description A contact as the API shows it. */
-        ContactBody: {
-            /** @description Company (seed 002). */
-            company?: string | null;
-            /** @description Name (seed field). */
+        /**
+         * @description A contact as the API shows it: the stored contact and the seed's names for its name and
+         *     phone (`contact_name`, `phone_number`; `name` and `phone` stay for older clients).
+         */
+        ContactBody: components["schemas"]["ContactRecord"] & {
+            /** @description Name (seed field; `name` holds the same value). */
             contact_name: string;
-            /** @description RFC 3339 UTC. */
-            created_at: string;
-            /** @description Email. */
-            email?: string | null;
-            /**
-             * Format: uuid
-             * @description Id.
-             */
-            id: string;
-            /** @description RFC 3339 UTC. */
-            last_contacted_at?: string | null;
-            /**
-             * Format: int32
-             * @description 0–100.
-             */
-            lead_score: number;
-            /** @description `new`, `contacted`, `booked` or `lost`. */
-            lead_status: string;
-            /** @description `hot`, `warm` or `cold`. */
-            lead_temperature: string;
-            /** @description Name (old field, same value). */
-            name: string;
-            /** @description Notes. */
-            notes?: string | null;
-            /** @description E.164 (old field, same value). */
-            phone: string;
-            /** @description E.164 (seed field). */
+            /** @description E.164 (seed field; `phone` holds the same value). */
             phone_number: string;
-            /** @description Services asked about. */
-            services_interested: string[];
-            /** @description RFC 3339 UTC. */
-            updated_at: string;
         };
         /** @description `{ "success": true, "contacts": [...], "pagination": … }` */
         ContactList: {
@@ -3066,6 +3037,41 @@ export interface components {
             phone?: string | null;
             /** @description Services asked about. */
             service_interests?: string[] | null;
+        };
+        /** @description A contact as stored. */
+        ContactRecord: {
+            /** @description Company the contact works for (seed 002), 1–200 characters. */
+            company?: string | null;
+            /** @description Created, RFC 3339 UTC. */
+            created_at: string;
+            /** @description Email, if known. */
+            email?: string | null;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description Last call or message, RFC 3339 UTC. */
+            last_contacted_at?: string | null;
+            /**
+             * Format: int32
+             * @description 0–100.
+             */
+            lead_score: number;
+            /** @description `new`, `contacted`, `booked` or `lost`. */
+            lead_status: string;
+            /** @description `hot`, `warm` or `cold`. */
+            lead_temperature: string;
+            /** @description Display name (`contact_name` in responses). */
+            name: string;
+            /** @description Free notes. */
+            notes?: string | null;
+            /** @description E.164 (`phone_number` in responses). */
+            phone: string;
+            /** @description Services asked about (`services_interested` in responses). */
+            services_interested: string[];
+            /** @description Last changed, RFC 3339 UTC. */
+            updated_at: string;
         };
         /** @description Body of `POST /api/contacts`. Accepts the seed's and the old field names. */
         ContactRequest: {
@@ -3211,16 +3217,16 @@ export interface components {
         };
         /** @description `{ success }` */
         DeletedResponse: Record<string, never>;
-        /** @description A Dialpad call with its CRM user (seed 000 "Call Attribution"). */
+        /** @description A call with its CRM user. */
         DialpadCallBody: {
             /**
              * Format: uuid
              * @description The app.
              */
             app_id: string;
-            /** @description First seen. */
+            /** @description First seen (UTC). */
             created_at: string;
-            /** @description The CRM user mapped to that Dialpad user. */
+            /** @description The mapped CRM user, if the Dialpad user is mapped. */
             crm_user_id?: string | null;
             /**
              * Format: int64
@@ -3229,7 +3235,7 @@ export interface components {
             dialpad_call_id: number;
             /**
              * Format: int64
-             * @description The Dialpad user on our side.
+             * @description The Dialpad user on our side, if known.
              */
             dialpad_user_id?: number | null;
             /** @description `inbound` / `outbound`. */
@@ -3239,7 +3245,7 @@ export interface components {
              * @description Talk time in seconds.
              */
             duration_seconds?: number | null;
-            /** @description Ended. */
+            /** @description Ended (UTC). */
             ended_at?: string | null;
             /** @description Caller. */
             from_number?: string | null;
@@ -3248,15 +3254,15 @@ export interface components {
              * @description Our id.
              */
             id: string;
-            /** @description Once ended: `completed` (it was answered) or `missed` (it ended unanswered). */
+            /** @description Once ended: `completed` (it was answered) or `missed`. */
             outcome?: string | null;
-            /** @description First rang, RFC 3339 UTC with milliseconds. */
+            /** @description First rang (UTC). */
             rang_at?: string | null;
-            /** @description Recording URL. */
+            /** @description Recording URL, if any. */
             recording_url?: string | null;
-            /** @description Answered. */
+            /** @description Answered (UTC). */
             started_at?: string | null;
-            /** @description `ringing`, `active` or `ended` (never moves backwards). */
+            /** @description `ringing`, `active` or `ended`. */
             status: string;
             /** @description Called. */
             to_number?: string | null;
@@ -3519,20 +3525,20 @@ export interface components {
              */
             dialpad_user_id: number;
         };
-        /** @description A mapping (seed 000 shape). */
+        /** @description A mapping (seed 000 response shape). */
         MappingBody: {
             /**
              * Format: uuid
              * @description The app.
              */
             app_id: string;
-            /** @description Created, RFC 3339 UTC with milliseconds. */
+            /** @description Created (UTC). */
             created_at: string;
-            /** @description CRM user id. */
+            /** @description The CRM's user id (1–200 characters). */
             crm_user_id: string;
             /**
              * Format: int64
-             * @description Dialpad user id.
+             * @description Dialpad's user id (a large integer).
              */
             dialpad_user_id: number;
             /**
@@ -3540,7 +3546,7 @@ export interface components {
              * @description Id.
              */
             id: string;
-            /** @description Last changed, RFC 3339 UTC with milliseconds. */
+            /** @description Last changed (UTC). */
             updated_at: string;
         };
         /** @description `{ "success": true, "data": [...], "pagination": … }` */
@@ -3611,20 +3617,20 @@ export interface components {
             /** @description Paging. */
             pagination: components["schemas"]["Pagination"];
         };
-        /** @description An organization as the API shows it. */
+        /** @description An organization row. */
         OrganizationBody: {
-            /** @description Creation time, RFC 3339 UTC with milliseconds. */
+            /** @description Creation time (UTC). */
             created_at: string;
             /**
              * Format: uuid
-             * @description Org id (the tenant).
+             * @description The org id (tenant key).
              */
             id: string;
-            /** @description Display name. */
+            /** @description Display name, 1–200 characters. */
             name: string;
-            /** @description URL-safe handle. */
+            /** @description URL-safe unique handle: `^[a-z0-9][a-z0-9-]{1,62}$`. */
             slug: string;
-            /** @description IANA time zone. */
+            /** @description IANA time zone name used for appointments (for example `Europe/London`). */
             time_zone: string;
         };
         /** @description The seed's pagination block. */
@@ -3829,13 +3835,26 @@ export interface components {
             /** @description Whether a secret is configured (deliveries must then be signed JWTs). */
             configured: boolean;
         };
-        /** @description A service as the API shows it. */
-        ServiceBody: {
-            /** @description ISO 4217. */
+        /** @description A service as the API shows it: the stored service and its price in major units. */
+        ServiceBody: components["schemas"]["ServiceRecord"] & {
+            /**
+             * Format: double
+             * @description Price in major units of `currency` (dollars for USD, yen for JPY), for display.
+             */
+            price: number;
+        };
+        /** @description `{ "success": true, "services": [...] }` */
+        ServiceList: {
+            /** @description By name. */
+            services: components["schemas"]["ServiceBody"][];
+        };
+        /** @description A service as stored. */
+        ServiceRecord: {
+            /** @description ISO 4217 code. */
             currency: string;
             /**
              * Format: int32
-             * @description Visit length, minutes.
+             * @description Length of a visit, minutes (5–480).
              */
             duration_minutes: number;
             /**
@@ -3843,27 +3862,17 @@ export interface components {
              * @description Id.
              */
             id: string;
-            /** @description Offered. */
+            /** @description Inactive services are not offered nor matched. */
             is_active: boolean;
-            /** @description Transcript keywords. */
+            /** @description Lower-case words or phrases that mean this service in a transcript. */
             keywords: string[];
-            /** @description Name. */
+            /** @description Name, unique per organization (case-insensitive). */
             name: string;
             /**
-             * Format: double
-             * @description Price in major units of `currency` (dollars for USD, yen for JPY), for display.
-             */
-            price: number;
-            /**
              * Format: int64
-             * @description Price in minor units (cents for USD).
+             * @description Price in minor units of `currency` (cents for USD).
              */
             price_minor: number;
-        };
-        /** @description `{ "success": true, "services": [...] }` */
-        ServiceList: {
-            /** @description By name. */
-            services: components["schemas"]["ServiceBody"][];
         };
         /** @description Body of `POST /api/services` and `PATCH /api/services/{id}` (all optional on PATCH). */
         ServiceRequest: {
@@ -4882,22 +4891,25 @@ export interface components {
             /** @description Title (default: the file name without its extension), at most 4 KiB. */
             title?: string | null;
         };
-        /** @description A user as the API shows it (seed 002 fields; never the password hash). */
+        /** @description A user row. `password_hash` is deliberately absent: it is read only where a password is checked. */
         UserBody: {
-            /** @description Whether the user may sign in. */
+            /**
+             * @description Whether the user may sign in (answered as `active`); deactivated users cannot sign in
+             *     and their sessions end.
+             */
             active: boolean;
-            /** @description Creation time, RFC 3339 UTC with milliseconds. */
+            /** @description Creation time (UTC). */
             created_at: string;
-            /** @description Email, lower case. */
+            /** @description Lower-case email address; signs in to exactly one organization. */
             email: string;
-            /** @description Phone extension (2–8 digits). */
+            /** @description Phone extension (2–8 digits, unique in the organization); the softphone identity. */
             extension?: string | null;
             /**
              * Format: uuid
              * @description User id.
              */
             id: string;
-            /** @description Last sign-in, RFC 3339 UTC with milliseconds. */
+            /** @description Last successful sign-in (UTC). */
             last_login_at?: string | null;
             /** @description Display name. */
             name: string;
@@ -4906,9 +4918,9 @@ export interface components {
              * @description The user's organization.
              */
             org_id: string;
-            /** @description `admin`, `manager` or `user`. */
+            /** @description `admin`, `manager` or `user` (see [`Role`]). */
             role: string;
-            /** @description Last change, RFC 3339 UTC with milliseconds. */
+            /** @description Last change (UTC). */
             updated_at: string;
         };
         /** @description `{ "success": true, "users": [...] }` */
@@ -5052,7 +5064,7 @@ export interface components {
              * @description The endpoint.
              */
             endpoint_id: string;
-            /** @description When the next attempt is due, RFC 3339 UTC. */
+            /** @description When the next attempt is due, while pending. */
             next_attempt_at?: string | null;
             /** @description `pending`, `succeeded` or `failed`. */
             status: string;
@@ -5067,19 +5079,22 @@ export interface components {
             /** @description The endpoint. */
             endpoint: components["schemas"]["WebhookEndpointView"];
         };
-        /** @description An endpoint as shown (never its secret). */
+        /** @description An endpoint as stored (its secrets stay sealed and are never part of it). */
         WebhookEndpointView: {
             /** @description When created, RFC 3339 UTC. */
             created_at: string;
-            /** @description Free text. */
+            /** @description Free text for the organization, up to 500 characters. */
             description: string;
             /** @description When it was disabled, RFC 3339 UTC. */
             disabled_at?: string | null;
-            /** @description Why it is disabled: by a user, or after failing for 5 days. */
+            /** @description Why it was disabled (by a user, or after failing for 5 days). */
             disabled_reason?: string | null;
             /** @description Whether messages are delivered to it. */
             enabled: boolean;
-            /** @description Event types delivered; empty: every type. */
+            /**
+             * @description Event types delivered; empty: every type. (Elements are never null: PostgreSQL arrays
+             *     may hold nulls, so diesel reads them as options.)
+             */
             event_types: string[];
             /** @description The first failed attempt since the last success, RFC 3339 UTC. */
             failing_since?: string | null;
@@ -5088,7 +5103,10 @@ export interface components {
              * @description Endpoint id.
              */
             id: string;
-            /** @description Until when the previous secret still signs beside the current one (after a rotation). */
+            /**
+             * @description Until when the previous secret still signs beside the current one (after a rotation),
+             *     RFC 3339 UTC; answered as `previous_secret_valid_until`.
+             */
             previous_secret_valid_until?: string | null;
             /** @description When last changed, RFC 3339 UTC. */
             updated_at: string;
@@ -5133,9 +5151,9 @@ export interface components {
             /** @description The message. */
             message: components["schemas"]["WebhookMessageView"];
         };
-        /** @description A message as sent. */
+        /** @description A message as stored. */
         WebhookMessageView: {
-            /** @description When written, RFC 3339 UTC. */
+            /** @description When it was written (UTC). */
             created_at: string;
             /** @description Its event type. */
             event_type: string;

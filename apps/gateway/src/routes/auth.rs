@@ -7,42 +7,13 @@ use tenancy::organizations::{self, NewOrganization, Organization};
 use tenancy::sessions::{self, SignedIn};
 use tenancy::users;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::{SignedInUser, client_info};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::reply::{self, Success};
 use crate::routes::iso;
-use crate::routes::users::UserBody;
 use crate::state::AppState;
-
-/// An organization as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrganizationBody {
-    /// Org id (the tenant).
-    pub id: Uuid,
-    /// Display name.
-    pub name: String,
-    /// URL-safe handle.
-    pub slug: String,
-    /// IANA time zone.
-    pub time_zone: String,
-    /// Creation time, RFC 3339 UTC with milliseconds.
-    pub created_at: String,
-}
-
-impl From<Organization> for OrganizationBody {
-    fn from(o: Organization) -> Self {
-        Self {
-            id: o.id,
-            name: o.name,
-            slug: o.slug,
-            time_zone: o.time_zone,
-            created_at: iso(o.created_at),
-        }
-    }
-}
 
 /// Body of `POST /api/auth/signup`.
 #[derive(Deserialize, ToSchema)]
@@ -81,18 +52,18 @@ pub struct SessionResponse {
     /// When the token expires, RFC 3339 UTC with milliseconds.
     pub expires_at: String,
     /// The signed-in user.
-    pub user: UserBody,
+    pub user: users::UserRow,
     /// The organization (sign-up only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrganizationBody>,
+    pub organization: Option<Organization>,
 }
 
 fn session_response(signed_in: SignedIn, organization: Option<Organization>) -> SessionResponse {
     SessionResponse {
         token: signed_in.token,
         expires_at: iso(signed_in.expires_at),
-        user: signed_in.user.into(),
-        organization: organization.map(Into::into),
+        user: signed_in.user,
+        organization,
     }
 }
 
@@ -100,9 +71,9 @@ fn session_response(signed_in: SignedIn, organization: Option<Organization>) -> 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeResponse {
     /// The signed-in user.
-    pub user: UserBody,
+    pub user: users::UserRow,
     /// Their organization.
-    pub organization: OrganizationBody,
+    pub organization: Organization,
 }
 
 /// `{ "success": true, "message" }`
@@ -204,8 +175,8 @@ async fn me(
         .await?
         .ok_or_else(|| ApiError::internal("the session's organization is missing"))?;
     Ok(reply::ok(MeResponse {
-        user: me.into(),
-        organization: org.into(),
+        user: me,
+        organization: org,
     }))
 }
 

@@ -15,62 +15,28 @@ use crate::auth::{AuthUser, ManagerUser, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::reply::{self, Success};
-use crate::routes::{Pagination, iso, page};
+use crate::routes::{Pagination, page};
 use crate::state::AppState;
 
-/// A contact as the API shows it.
+/// A contact as the API shows it: the stored contact and the seed's names for its name and
+/// phone (`contact_name`, `phone_number`; `name` and `phone` stay for older clients).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactBody {
-    /// Id.
-    pub id: Uuid,
-    /// Name (seed field).
+    /// The contact as stored.
+    #[serde(flatten)]
+    pub contact: Contact,
+    /// Name (seed field; `name` holds the same value).
     pub contact_name: String,
-    /// Name (old field, same value).
-    pub name: String,
-    /// E.164 (seed field).
+    /// E.164 (seed field; `phone` holds the same value).
     pub phone_number: String,
-    /// E.164 (old field, same value).
-    pub phone: String,
-    /// Email.
-    pub email: Option<String>,
-    /// `new`, `contacted`, `booked` or `lost`.
-    pub lead_status: String,
-    /// `hot`, `warm` or `cold`.
-    pub lead_temperature: String,
-    /// 0–100.
-    pub lead_score: i32,
-    /// Services asked about.
-    pub services_interested: Vec<String>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// Company (seed 002).
-    pub company: Option<String>,
-    /// RFC 3339 UTC.
-    pub last_contacted_at: Option<String>,
-    /// RFC 3339 UTC.
-    pub created_at: String,
-    /// RFC 3339 UTC.
-    pub updated_at: String,
 }
 
 impl From<Contact> for ContactBody {
-    fn from(c: Contact) -> Self {
+    fn from(contact: Contact) -> Self {
         Self {
-            id: c.id,
-            contact_name: c.name.clone(),
-            name: c.name,
-            phone_number: c.phone.clone(),
-            phone: c.phone,
-            email: c.email,
-            lead_status: c.lead_status,
-            lead_temperature: c.lead_temperature,
-            lead_score: c.lead_score,
-            services_interested: c.service_interests,
-            notes: c.notes,
-            company: c.company,
-            last_contacted_at: c.last_contacted_at.map(iso),
-            created_at: iso(c.created_at),
-            updated_at: iso(c.updated_at),
+            contact_name: contact.name.clone(),
+            phone_number: contact.phone.clone(),
+            contact,
         }
     }
 }
@@ -348,25 +314,14 @@ async fn delete_contact(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A service as the API shows it.
+/// A service as the API shows it: the stored service and its price in major units.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceBody {
-    /// Id.
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// Price in minor units (cents for USD).
-    pub price_minor: i64,
+    /// The service as stored.
+    #[serde(flatten)]
+    pub service: Service,
     /// Price in major units of `currency` (dollars for USD, yen for JPY), for display.
     pub price: f64,
-    /// ISO 4217.
-    pub currency: String,
-    /// Visit length, minutes.
-    pub duration_minutes: i32,
-    /// Transcript keywords.
-    pub keywords: Vec<String>,
-    /// Offered.
-    pub is_active: bool,
 }
 
 /// Major units of an amount in minor units (two decimals, as for USD).
@@ -376,16 +331,10 @@ pub(crate) fn major_units(minor: i64) -> f64 {
 }
 
 impl From<Service> for ServiceBody {
-    fn from(s: Service) -> Self {
+    fn from(service: Service) -> Self {
         Self {
-            id: s.id,
-            name: s.name,
-            price_minor: s.price_minor,
-            price: crm::money::to_major(s.price_minor, &s.currency),
-            currency: s.currency,
-            duration_minutes: s.duration_minutes,
-            keywords: s.keywords,
-            is_active: s.is_active,
+            price: crm::money::to_major(service.price_minor, &service.currency),
+            service,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::auth::{AppAccess, Origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::reply::{self, Success};
-use crate::routes::{Pagination, iso, page};
+use crate::routes::{Pagination, page};
 use crate::state::AppState;
 
 /// Dialpad ids arrive as JSON numbers or numeric strings.
@@ -135,41 +135,11 @@ async fn delete_voicemail(
 // ------------------------------------------------------------------------------------------
 // User mappings
 
-/// A mapping (seed 000 shape).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MappingBody {
-    /// Id.
-    pub id: Uuid,
-    /// The app.
-    pub app_id: Uuid,
-    /// Dialpad user id.
-    pub dialpad_user_id: i64,
-    /// CRM user id.
-    pub crm_user_id: String,
-    /// Created, RFC 3339 UTC with milliseconds.
-    pub created_at: String,
-    /// Last changed, RFC 3339 UTC with milliseconds.
-    pub updated_at: String,
-}
-
-impl From<Mapping> for MappingBody {
-    fn from(m: Mapping) -> Self {
-        Self {
-            id: m.id,
-            app_id: m.app_id,
-            dialpad_user_id: m.dialpad_user_id,
-            crm_user_id: m.crm_user_id,
-            created_at: iso(m.created_at),
-            updated_at: iso(m.updated_at),
-        }
-    }
-}
-
 /// `{ "success": true, "data": …, "message"? }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MappingResponse {
     /// The mapping.
-    pub data: MappingBody,
+    pub data: Mapping,
     /// What happened (on writes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -179,7 +149,7 @@ pub struct MappingResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MappingListResponse {
     /// Oldest first.
-    pub data: Vec<MappingBody>,
+    pub data: Vec<Mapping>,
     /// Paging.
     pub pagination: Pagination,
 }
@@ -246,7 +216,7 @@ async fn map_user(
         })
         .await?;
     Ok(reply::ok(MappingResponse {
-        data: m.into(),
+        data: m,
         message: Some("User mapping created/updated".into()),
     }))
 }
@@ -297,7 +267,7 @@ async fn list_mappings(
         })
         .await?;
     Ok(reply::ok(MappingListResponse {
-        data: items.into_iter().map(Into::into).collect(),
+        data: items.into_iter().collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
 }
@@ -319,7 +289,7 @@ async fn mapping_by_dialpad(
         })
         .await?;
     Ok(reply::ok(MappingResponse {
-        data: m.into(),
+        data: m,
         message: None,
     }))
 }
@@ -341,7 +311,7 @@ async fn mapping_by_crm(
         })
         .await?;
     Ok(reply::ok(MappingResponse {
-        data: m.into(),
+        data: m,
         message: None,
     }))
 }
@@ -412,71 +382,11 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 // ------------------------------------------------------------------------------------------
 // Calls and connections
 
-/// A Dialpad call with its CRM user (seed 000 "Call Attribution").
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DialpadCallBody {
-    /// Our id.
-    pub id: Uuid,
-    /// The app.
-    pub app_id: Uuid,
-    /// Dialpad's call id.
-    pub dialpad_call_id: i64,
-    /// The Dialpad user on our side.
-    pub dialpad_user_id: Option<i64>,
-    /// The CRM user mapped to that Dialpad user.
-    pub crm_user_id: Option<String>,
-    /// `inbound` / `outbound`.
-    pub direction: Option<String>,
-    /// Caller.
-    pub from_number: Option<String>,
-    /// Called.
-    pub to_number: Option<String>,
-    /// `ringing`, `active` or `ended` (never moves backwards).
-    pub status: String,
-    /// First rang, RFC 3339 UTC with milliseconds.
-    pub rang_at: Option<String>,
-    /// Answered.
-    pub started_at: Option<String>,
-    /// Ended.
-    pub ended_at: Option<String>,
-    /// Talk time in seconds.
-    pub duration_seconds: Option<i32>,
-    /// Recording URL.
-    pub recording_url: Option<String>,
-    /// Once ended: `completed` (it was answered) or `missed` (it ended unanswered).
-    pub outcome: Option<String>,
-    /// First seen.
-    pub created_at: String,
-}
-
-impl From<event_log::calls::CallWithUser> for DialpadCallBody {
-    fn from(c: event_log::calls::CallWithUser) -> Self {
-        Self {
-            id: c.id,
-            app_id: c.app_id,
-            dialpad_call_id: c.dialpad_call_id,
-            dialpad_user_id: c.dialpad_user_id,
-            crm_user_id: c.crm_user_id,
-            direction: c.direction,
-            from_number: c.from_number,
-            to_number: c.to_number,
-            status: c.status,
-            rang_at: c.rang_at.map(iso),
-            started_at: c.started_at.map(iso),
-            ended_at: c.ended_at.map(iso),
-            duration_seconds: c.duration_seconds,
-            recording_url: c.recording_url,
-            outcome: c.outcome,
-            created_at: iso(c.created_at),
-        }
-    }
-}
-
 /// `{ "success": true, "data": [...], "pagination": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallListResponse {
     /// Newest first.
-    pub data: Vec<DialpadCallBody>,
+    pub data: Vec<event_log::calls::CallWithUser>,
     /// Paging.
     pub pagination: Pagination,
 }
@@ -499,7 +409,7 @@ async fn list_calls(
         })
         .await?;
     Ok(reply::ok(CallListResponse {
-        data: items.into_iter().map(Into::into).collect(),
+        data: items.into_iter().collect(),
         pagination: Pagination::new(limit, offset, total),
     }))
 }

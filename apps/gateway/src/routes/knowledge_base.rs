@@ -24,30 +24,6 @@ use crate::input::Json;
 use crate::reply::{self, Success};
 use crate::state::AppState;
 
-/// A chunk of a document.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChunkBody {
-    /// Id.
-    pub id: Uuid,
-    /// Position in the document, from 0.
-    pub ordinal: i32,
-    /// Section path, e.g. `Prices > Injectables`.
-    pub heading: String,
-    /// Text.
-    pub content: String,
-}
-
-impl From<ChunkView> for ChunkBody {
-    fn from(c: ChunkView) -> Self {
-        Self {
-            id: c.id,
-            ordinal: c.ordinal,
-            heading: c.heading,
-            content: c.content,
-        }
-    }
-}
-
 /// The upload form (`multipart/form-data`), as read by [`read_upload`].
 #[derive(Debug, ToSchema)]
 pub struct UploadForm {
@@ -207,7 +183,7 @@ pub struct DocumentDetailResponse {
     /// The document.
     pub document: Document,
     /// Its chunks in order.
-    pub chunks: Vec<ChunkBody>,
+    pub chunks: Vec<ChunkView>,
 }
 
 /// One document and its chunks.
@@ -223,7 +199,7 @@ async fn get_document(
     let (document, chunks) = state.knowledge.document(user.0.org_id, *id).await?;
     Ok(reply::ok(DocumentDetailResponse {
         document,
-        chunks: chunks.into_iter().map(Into::into).collect(),
+        chunks: chunks.into_iter().collect(),
     }))
 }
 

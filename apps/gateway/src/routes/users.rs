@@ -11,63 +11,20 @@ use crate::auth::{AuthUser, ManagerUser, RoleAtLeast, request_origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::reply::{self, Success};
-use crate::routes::iso;
 use crate::state::AppState;
-
-/// A user as the API shows it (seed 002 fields; never the password hash).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserBody {
-    /// User id.
-    pub id: Uuid,
-    /// The user's organization.
-    pub org_id: Uuid,
-    /// Display name.
-    pub name: String,
-    /// Email, lower case.
-    pub email: String,
-    /// Phone extension (2–8 digits).
-    pub extension: Option<String>,
-    /// `admin`, `manager` or `user`.
-    pub role: String,
-    /// Whether the user may sign in.
-    pub active: bool,
-    /// Last sign-in, RFC 3339 UTC with milliseconds.
-    pub last_login_at: Option<String>,
-    /// Creation time, RFC 3339 UTC with milliseconds.
-    pub created_at: String,
-    /// Last change, RFC 3339 UTC with milliseconds.
-    pub updated_at: String,
-}
-
-impl From<UserRow> for UserBody {
-    fn from(u: UserRow) -> Self {
-        Self {
-            id: u.id,
-            org_id: u.org_id,
-            name: u.name,
-            email: u.email,
-            extension: u.extension,
-            role: u.role,
-            active: u.is_active,
-            last_login_at: u.last_login_at.map(iso),
-            created_at: iso(u.created_at),
-            updated_at: iso(u.updated_at),
-        }
-    }
-}
 
 /// `{ "success": true, "user": … }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     /// The user.
-    pub user: UserBody,
+    pub user: UserRow,
 }
 
 /// `{ "success": true, "users": [...] }`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserListResponse {
     /// Users visible to the caller.
-    pub users: Vec<UserBody>,
+    pub users: Vec<UserRow>,
 }
 
 /// Body of `POST /api/users`.
@@ -145,7 +102,7 @@ async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     let users = users::list(&state.db, &actor).await?;
     Ok(reply::ok(UserListResponse {
-        users: users.into_iter().map(UserBody::from).collect(),
+        users: users.into_iter().collect(),
     }))
 }
 
@@ -182,7 +139,7 @@ async fn create_user(
         },
     )
     .await?;
-    Ok(reply::created(UserResponse { user: user.into() }))
+    Ok(reply::created(UserResponse { user }))
 }
 
 /// One user (users may read only themselves; another organization's user is a 404).
@@ -203,7 +160,7 @@ async fn get_user(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let user = users::get(&state.db, &actor, id.into_inner()).await?;
-    Ok(reply::ok(UserResponse { user: user.into() }))
+    Ok(reply::ok(UserResponse { user }))
 }
 
 /// Updates a user under the role matrix.
@@ -245,7 +202,7 @@ async fn update_user(
         patch,
     )
     .await?;
-    Ok(reply::ok(UserResponse { user: user.into() }))
+    Ok(reply::ok(UserResponse { user }))
 }
 
 /// Deletes a user (admin: anyone else; manager: users with role `user`).

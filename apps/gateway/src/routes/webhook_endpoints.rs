@@ -14,7 +14,7 @@ use crate::auth::{AdminUser, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::reply::{self, Success};
-use crate::routes::{iso, page};
+use crate::routes::page;
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -34,63 +34,18 @@ pub(crate) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfi
         .service(resend_webhook_message);
 }
 
-/// An endpoint as shown (never its secret).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookEndpointView {
-    /// Endpoint id.
-    pub id: Uuid,
-    /// Where messages are posted.
-    pub url: String,
-    /// Free text.
-    pub description: String,
-    /// Event types delivered; empty: every type.
-    pub event_types: Vec<String>,
-    /// Whether messages are delivered to it.
-    pub enabled: bool,
-    /// Why it is disabled: by a user, or after failing for 5 days.
-    pub disabled_reason: Option<String>,
-    /// When it was disabled, RFC 3339 UTC.
-    pub disabled_at: Option<String>,
-    /// The first failed attempt since the last success, RFC 3339 UTC.
-    pub failing_since: Option<String>,
-    /// Until when the previous secret still signs beside the current one (after a rotation).
-    pub previous_secret_valid_until: Option<String>,
-    /// When created, RFC 3339 UTC.
-    pub created_at: String,
-    /// When last changed, RFC 3339 UTC.
-    pub updated_at: String,
-}
-
-impl From<Endpoint> for WebhookEndpointView {
-    fn from(e: Endpoint) -> Self {
-        Self {
-            event_types: e.types().map(str::to_owned).collect(),
-            id: e.id,
-            url: e.url,
-            description: e.description,
-            enabled: e.enabled,
-            disabled_reason: e.disabled_reason,
-            disabled_at: e.disabled_at.map(iso),
-            failing_since: e.failing_since.map(iso),
-            previous_secret_valid_until: e.previous_until.map(iso),
-            created_at: iso(e.created_at),
-            updated_at: iso(e.updated_at),
-        }
-    }
-}
-
 /// One endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookEndpointResponse {
     /// The endpoint.
-    pub endpoint: WebhookEndpointView,
+    pub endpoint: Endpoint,
 }
 
 /// An endpoint just created, with its signing secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedWebhookEndpointResponse {
     /// The endpoint.
-    pub endpoint: WebhookEndpointView,
+    pub endpoint: Endpoint,
     /// The signing secret, `whsec_` + base64 (also readable later by admins).
     pub secret: String,
 }
@@ -99,7 +54,7 @@ pub struct CreatedWebhookEndpointResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookEndpointListResponse {
     /// Oldest first.
-    pub endpoints: Vec<WebhookEndpointView>,
+    pub endpoints: Vec<Endpoint>,
 }
 
 /// A signing secret.
@@ -182,68 +137,20 @@ pub struct WebhookEventTypeListResponse {
     pub event_types: Vec<WebhookEventTypeView>,
 }
 
-/// A message as sent.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookMessageView {
-    /// `msg_` + 32 hex: the `webhook-id` header.
-    pub id: String,
-    /// Its event type.
-    pub event_type: String,
-    /// The body sent: `{"type", "timestamp", "data"}`.
-    pub payload: serde_json::Value,
-    /// When written, RFC 3339 UTC.
-    pub created_at: String,
-}
-
-impl From<Message> for WebhookMessageView {
-    fn from(m: Message) -> Self {
-        Self {
-            id: m.id,
-            event_type: m.event_type,
-            payload: m.payload,
-            created_at: iso(m.created_at),
-        }
-    }
-}
-
-/// A message's delivery to one endpoint.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookDeliveryView {
-    /// The endpoint.
-    pub endpoint_id: Uuid,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: String,
-    /// Attempts made.
-    pub attempts: i32,
-    /// When the next attempt is due, RFC 3339 UTC.
-    pub next_attempt_at: Option<String>,
-}
-
-impl From<Delivery> for WebhookDeliveryView {
-    fn from(d: Delivery) -> Self {
-        Self {
-            endpoint_id: d.endpoint_id,
-            status: d.status,
-            attempts: d.attempts,
-            next_attempt_at: d.next_attempt_at.map(iso),
-        }
-    }
-}
-
 /// Messages, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookMessageListResponse {
     /// This page.
-    pub messages: Vec<WebhookMessageView>,
+    pub messages: Vec<Message>,
 }
 
 /// One message and its deliveries.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookMessageResponse {
     /// The message.
-    pub message: WebhookMessageView,
+    pub message: Message,
     /// One per endpoint it was addressed to.
-    pub deliveries: Vec<WebhookDeliveryView>,
+    pub deliveries: Vec<Delivery>,
 }
 
 /// The delivery log of an endpoint.
@@ -383,7 +290,7 @@ async fn list_webhook_endpoints(
 ) -> Result<HttpResponse, ApiError> {
     let endpoints = state.webhooks.list(admin.org_id).await?;
     Ok(reply::ok(WebhookEndpointListResponse {
-        endpoints: endpoints.into_iter().map(Into::into).collect(),
+        endpoints: endpoints.into_iter().collect(),
     }))
 }
 
@@ -407,7 +314,7 @@ async fn create_webhook_endpoint(
     let by = admin.changed_by(origin);
     let (endpoint, secret) = state.webhooks.create(admin.org_id, by, new).await?;
     Ok(reply::created(CreatedWebhookEndpointResponse {
-        endpoint: endpoint.into(),
+        endpoint,
         secret: secret.to_string(),
     }))
 }
@@ -423,9 +330,7 @@ async fn get_webhook_endpoint(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = state.webhooks.get(admin.org_id, id.into_inner()).await?;
-    Ok(reply::ok(WebhookEndpointResponse {
-        endpoint: endpoint.into(),
-    }))
+    Ok(reply::ok(WebhookEndpointResponse { endpoint }))
 }
 
 /// Changes an endpoint's URL, description, filter, or enables / disables it.
@@ -453,9 +358,7 @@ async fn update_webhook_endpoint(
         .webhooks
         .update(admin.org_id, by, id.into_inner(), patch)
         .await?;
-    Ok(reply::ok(WebhookEndpointResponse {
-        endpoint: endpoint.into(),
-    }))
+    Ok(reply::ok(WebhookEndpointResponse { endpoint }))
 }
 
 /// Deletes an endpoint with its deliveries and their log.
@@ -619,7 +522,7 @@ async fn list_webhook_messages(
         .tenant(admin.org_id, async |tx| log::messages(tx, filter).await)
         .await?;
     Ok(reply::ok(WebhookMessageListResponse {
-        messages: messages.into_iter().map(Into::into).collect(),
+        messages: messages.into_iter().collect(),
     }))
 }
 
@@ -643,8 +546,8 @@ async fn get_webhook_message(
         .tenant(org, async |tx| log::deliveries(tx, id).await)
         .await?;
     Ok(reply::ok(WebhookMessageResponse {
-        message: message.into(),
-        deliveries: deliveries.into_iter().map(Into::into).collect(),
+        message,
+        deliveries: deliveries.into_iter().collect(),
     }))
 }
 
