@@ -84,7 +84,6 @@ pub struct CallLog {
     pub transfer_to: Option<String>,
     /// When (UTC).
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub transfer_time: Option<DateTime<Utc>>,
     /// Why.
     pub transfer_reason: Option<String>,
@@ -94,18 +93,15 @@ pub struct CallLog {
     pub financial_value_minor: i64,
     /// Start (UTC).
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub started_at: Option<DateTime<Utc>>,
     /// End (UTC).
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub ended_at: Option<DateTime<Utc>>,
     /// Anything else Vapi sent that is kept.
     #[serde(skip)]
     pub metadata: serde_json::Value,
     /// Created (UTC).
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
     #[serde(skip)]

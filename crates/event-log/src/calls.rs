@@ -46,17 +46,14 @@ pub struct CallWithUser {
     /// First rang (UTC).
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub rang_at: Option<DateTime<Utc>>,
     /// Answered (UTC).
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub started_at: Option<DateTime<Utc>>,
     /// Ended (UTC).
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub ended_at: Option<DateTime<Utc>>,
     /// Talk time in seconds.
     #[diesel(sql_type = Nullable<Integer>)]
@@ -70,7 +67,6 @@ pub struct CallWithUser {
     /// First seen (UTC).
     #[diesel(sql_type = Timestamptz)]
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 

@@ -51,11 +51,9 @@ pub struct MessageRecord {
     pub created_by: Option<Uuid>,
     /// When the provider accepted it, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub sent_at: Option<DateTime<Utc>>,
     /// When the attempt began, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 

@@ -43,11 +43,9 @@ pub struct Document {
     pub embedding_model: Option<String>,
     /// When indexing last finished, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub indexed_at: Option<DateTime<Utc>>,
     /// Upload time, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last change.
     #[serde(skip)]

@@ -379,11 +379,9 @@ pub struct AuditEntry {
     pub performed_by: Option<Uuid>,
     /// When, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub performed_at: DateTime<Utc>,
     /// When recorded, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 

@@ -160,7 +160,6 @@ pub struct AuditEvent {
     pub id: Uuid,
     /// When, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub occurred_at: DateTime<Utc>,
     /// `user`, `api_key`, `app` or `system`.
     pub actor_type: String,

@@ -30,7 +30,6 @@ pub struct Organization {
     pub time_zone: String,
     /// Creation time (UTC).
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).
     #[serde(skip)]

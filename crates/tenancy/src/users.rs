@@ -79,15 +79,12 @@ pub struct UserRow {
     pub extension: Option<String>,
     /// Last successful sign-in (UTC).
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub last_login_at: Option<DateTime<Utc>>,
     /// Creation time (UTC).
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -61,11 +61,9 @@ pub struct Mapping {
     pub crm_user_id: String,
     /// Created (UTC).
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -96,7 +96,6 @@ pub struct Agent {
     pub created_at: DateTime<Utc>,
     /// Last saved, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

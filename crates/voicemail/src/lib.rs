@@ -65,11 +65,9 @@ pub struct Voicemail {
     pub duration_seconds: Option<i32>,
     /// Created, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// Last changed, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

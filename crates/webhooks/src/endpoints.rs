@@ -49,11 +49,9 @@ pub struct Endpoint {
     pub disabled_reason: Option<String>,
     /// When it was disabled, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub disabled_at: Option<DateTime<Utc>>,
     /// The first failed attempt since the last success, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub failing_since: Option<DateTime<Utc>>,
     /// Until when the previous secret still signs beside the current one (after a rotation),
     /// RFC 3339 UTC; answered as `previous_secret_valid_until`.
@@ -61,15 +59,12 @@ pub struct Endpoint {
         rename = "previous_secret_valid_until",
         serialize_with = "db::timestamp::serialize_opt"
     )]
-    #[schema(value_type = Option<String>)]
     pub previous_until: Option<DateTime<Utc>>,
     /// When created, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
     /// When last changed, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -26,7 +26,6 @@ pub struct Message {
     pub payload: serde_json::Value,
     /// When it was written (UTC).
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 
@@ -46,7 +45,6 @@ pub struct Delivery {
     pub attempts: i32,
     /// When the next attempt is due, while pending.
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
-    #[schema(value_type = Option<String>)]
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
@@ -76,7 +74,6 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// When it was made, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
-    #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
 

@@ -2340,7 +2340,10 @@ export interface components {
             name: string;
             /** @description The organization's own instructions (wrapped by [`crate::prompt`]). */
             system_prompt: string;
-            /** @description Last saved, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description Last saved, RFC 3339 UTC.
+             */
             updated_at: string;
             /** @description The Vapi assistant, once created. */
             vapi_assistant_id?: string | null;
@@ -2545,7 +2548,10 @@ export interface components {
              * @description The app.
              */
             app_id: string;
-            /** @description When recorded, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When recorded, RFC 3339 UTC.
+             */
             created_at: string;
             /**
              * Format: uuid
@@ -2556,7 +2562,10 @@ export interface components {
             new_key_hint?: string | null;
             /** @description Hint of the key replaced or revoked. */
             old_key_hint?: string | null;
-            /** @description When, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When, RFC 3339 UTC.
+             */
             performed_at: string;
             /**
              * Format: uuid
@@ -2584,7 +2593,10 @@ export interface components {
              * @description Entry id.
              */
             id: string;
-            /** @description When, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When, RFC 3339 UTC.
+             */
             occurred_at: string;
             /** @description The request id. */
             request_id?: string | null;
@@ -2640,7 +2652,10 @@ export interface components {
             contact_id?: string | null;
             /** @description What was sent (a share's audit never holds the live link). */
             content: string;
-            /** @description When the attempt began, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When the attempt began, RFC 3339 UTC.
+             */
             created_at: string;
             /**
              * Format: uuid
@@ -2665,7 +2680,10 @@ export interface components {
             method: string;
             /** @description E.164 phone, email address, or the user who exported. */
             recipient: string;
-            /** @description When the provider accepted it, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When the provider accepted it, RFC 3339 UTC.
+             */
             sent_at?: string | null;
             /** @description `twilio`, `resend`, or none for exports. */
             service_provider?: string | null;
@@ -2779,14 +2797,20 @@ export interface components {
              * @description The lead.
              */
             contact_id?: string | null;
-            /** @description Created (UTC). */
+            /**
+             * Format: date-time
+             * @description Created (UTC).
+             */
             created_at: string;
             /**
              * Format: int32
              * @description Length in seconds.
              */
             duration_seconds?: number | null;
-            /** @description End (UTC). */
+            /**
+             * Format: date-time
+             * @description End (UTC).
+             */
             ended_at?: string | null;
             /**
              * Format: int64
@@ -2823,7 +2847,10 @@ export interface components {
             sentiment_summary?: string | null;
             /** @description Urgency. */
             sentiment_urgency?: string | null;
-            /** @description Start (UTC). */
+            /**
+             * Format: date-time
+             * @description Start (UTC).
+             */
             started_at?: string | null;
             /** @description `queued`, `ringing`, `in-progress`, `completed` or `failed`. */
             status: string;
@@ -2836,7 +2863,10 @@ export interface components {
             transcript?: string | null;
             /** @description Why. */
             transfer_reason?: string | null;
-            /** @description When (UTC). */
+            /**
+             * Format: date-time
+             * @description When (UTC).
+             */
             transfer_time?: string | null;
             /** @description Where the call was transferred. */
             transfer_to?: string | null;
@@ -3042,7 +3072,10 @@ export interface components {
         ContactRecord: {
             /** @description Company the contact works for (seed 002), 1–200 characters. */
             company?: string | null;
-            /** @description Created, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description Created, RFC 3339 UTC.
+             */
             created_at: string;
             /** @description Email, if known. */
             email?: string | null;
@@ -3051,7 +3084,10 @@ export interface components {
              * @description Id.
              */
             id: string;
-            /** @description Last call or message, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description Last call or message, RFC 3339 UTC.
+             */
             last_contacted_at?: string | null;
             /**
              * Format: int32
@@ -3070,7 +3106,10 @@ export interface components {
             phone: string;
             /** @description Services asked about (`services_interested` in responses). */
             services_interested: string[];
-            /** @description Last changed, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description Last changed, RFC 3339 UTC.
+             */
             updated_at: string;
         };
         /** @description Body of `POST /api/contacts`. Accepts the seed's and the old field names. */
@@ -3224,7 +3263,10 @@ export interface components {
              * @description The app.
              */
             app_id: string;
-            /** @description First seen (UTC). */
+            /**
+             * Format: date-time
+             * @description First seen (UTC).
+             */
             created_at: string;
             /** @description The mapped CRM user, if the Dialpad user is mapped. */
             crm_user_id?: string | null;
@@ -3245,7 +3287,10 @@ export interface components {
              * @description Talk time in seconds.
              */
             duration_seconds?: number | null;
-            /** @description Ended (UTC). */
+            /**
+             * Format: date-time
+             * @description Ended (UTC).
+             */
             ended_at?: string | null;
             /** @description Caller. */
             from_number?: string | null;
@@ -3256,11 +3301,17 @@ export interface components {
             id: string;
             /** @description Once ended: `completed` (it was answered) or `missed`. */
             outcome?: string | null;
-            /** @description First rang (UTC). */
+            /**
+             * Format: date-time
+             * @description First rang (UTC).
+             */
             rang_at?: string | null;
             /** @description Recording URL, if any. */
             recording_url?: string | null;
-            /** @description Answered (UTC). */
+            /**
+             * Format: date-time
+             * @description Answered (UTC).
+             */
             started_at?: string | null;
             /** @description `ringing`, `active` or `ended`. */
             status: string;
@@ -3281,7 +3332,10 @@ export interface components {
              * @description Chunks indexed.
              */
             chunk_count: number;
-            /** @description Upload time, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description Upload time, RFC 3339 UTC.
+             */
             created_at: string;
             /** @description The model the chunks were embedded with. */
             embedding_model?: string | null;
@@ -3296,7 +3350,10 @@ export interface components {
              * @description Id.
              */
             id: string;
-            /** @description When indexing last finished, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When indexing last finished, RFC 3339 UTC.
+             */
             indexed_at?: string | null;
             /**
              * Format: int32
@@ -3532,7 +3589,10 @@ export interface components {
              * @description The app.
              */
             app_id: string;
-            /** @description Created (UTC). */
+            /**
+             * Format: date-time
+             * @description Created (UTC).
+             */
             created_at: string;
             /** @description The CRM's user id (1–200 characters). */
             crm_user_id: string;
@@ -3546,7 +3606,10 @@ export interface components {
              * @description Id.
              */
             id: string;
-            /** @description Last changed (UTC). */
+            /**
+             * Format: date-time
+             * @description Last changed (UTC).
+             */
             updated_at: string;
         };
         /** @description `{ "success": true, "data": [...], "pagination": … }` */
@@ -3619,7 +3682,10 @@ export interface components {
         };
         /** @description An organization row. */
         OrganizationBody: {
-            /** @description Creation time (UTC). */
+            /**
+             * Format: date-time
+             * @description Creation time (UTC).
+             */
             created_at: string;
             /**
              * Format: uuid
@@ -4898,7 +4964,10 @@ export interface components {
              *     and their sessions end.
              */
             active: boolean;
-            /** @description Creation time (UTC). */
+            /**
+             * Format: date-time
+             * @description Creation time (UTC).
+             */
             created_at: string;
             /** @description Lower-case email address; signs in to exactly one organization. */
             email: string;
@@ -4909,7 +4978,10 @@ export interface components {
              * @description User id.
              */
             id: string;
-            /** @description Last successful sign-in (UTC). */
+            /**
+             * Format: date-time
+             * @description Last successful sign-in (UTC).
+             */
             last_login_at?: string | null;
             /** @description Display name. */
             name: string;
@@ -4920,7 +4992,10 @@ export interface components {
             org_id: string;
             /** @description `admin`, `manager` or `user` (see [`Role`]). */
             role: string;
-            /** @description Last change (UTC). */
+            /**
+             * Format: date-time
+             * @description Last change (UTC).
+             */
             updated_at: string;
         };
         /** @description `{ "success": true, "users": [...] }` */
@@ -4954,7 +5029,10 @@ export interface components {
              * @description The app.
              */
             app_id: string;
-            /** @description Created, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description Created, RFC 3339 UTC.
+             */
             created_at: string;
             /**
              * Format: int64
@@ -4984,7 +5062,10 @@ export interface components {
             to_number?: string | null;
             /** @description Transcript, if any. */
             transcript?: string | null;
-            /** @description Last changed, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description Last changed, RFC 3339 UTC.
+             */
             updated_at: string;
         };
         /** @description `{ "success": true, "data": [...], "pagination": … }` */
@@ -5026,7 +5107,10 @@ export interface components {
              * @description Its number within the delivery, from 1.
              */
             attempt: number;
-            /** @description When it was made, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When it was made, RFC 3339 UTC.
+             */
             created_at: string;
             /** @description The transport failure (timeout, refused connection, refused address), if any. */
             error?: string | null;
@@ -5064,7 +5148,10 @@ export interface components {
              * @description The endpoint.
              */
             endpoint_id: string;
-            /** @description When the next attempt is due, while pending. */
+            /**
+             * Format: date-time
+             * @description When the next attempt is due, while pending.
+             */
             next_attempt_at?: string | null;
             /** @description `pending`, `succeeded` or `failed`. */
             status: string;
@@ -5081,11 +5168,17 @@ export interface components {
         };
         /** @description An endpoint as stored (its secrets stay sealed and are never part of it). */
         WebhookEndpointView: {
-            /** @description When created, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When created, RFC 3339 UTC.
+             */
             created_at: string;
             /** @description Free text for the organization, up to 500 characters. */
             description: string;
-            /** @description When it was disabled, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When it was disabled, RFC 3339 UTC.
+             */
             disabled_at?: string | null;
             /** @description Why it was disabled (by a user, or after failing for 5 days). */
             disabled_reason?: string | null;
@@ -5096,7 +5189,10 @@ export interface components {
              *     may hold nulls, so diesel reads them as options.)
              */
             event_types: string[];
-            /** @description The first failed attempt since the last success, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description The first failed attempt since the last success, RFC 3339 UTC.
+             */
             failing_since?: string | null;
             /**
              * Format: uuid
@@ -5104,11 +5200,15 @@ export interface components {
              */
             id: string;
             /**
+             * Format: date-time
              * @description Until when the previous secret still signs beside the current one (after a rotation),
              *     RFC 3339 UTC; answered as `previous_secret_valid_until`.
              */
             previous_secret_valid_until?: string | null;
-            /** @description When last changed, RFC 3339 UTC. */
+            /**
+             * Format: date-time
+             * @description When last changed, RFC 3339 UTC.
+             */
             updated_at: string;
             /** @description Where messages are posted. */
             url: string;
@@ -5153,7 +5253,10 @@ export interface components {
         };
         /** @description A message as stored. */
         WebhookMessageView: {
-            /** @description When it was written (UTC). */
+            /**
+             * Format: date-time
+             * @description When it was written (UTC).
+             */
             created_at: string;
             /** @description Its event type. */
             event_type: string;
