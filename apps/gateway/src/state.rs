@@ -100,7 +100,6 @@ impl AppState {
             db.clone(),
             credentials.clone(),
             integrations.clone(),
-            scheduler.clone(),
         ));
         let knowledge = local_knowledge_base(db.clone(), jobs.clone());
         let voice = Arc::new(voice_agent::VoiceAgent::new(

@@ -341,14 +341,19 @@ impl Messenger {
         method: &str,
         by: &ChangedBy,
     ) -> Result<String, MessagingError> {
-        let appointment = self.scheduler.get(org, appointment_id).await?;
+        let (appointment, settings) = self
+            .db
+            .tenant(org, async |tx| {
+                let appointment = scheduling::appointments::get(tx, appointment_id, false).await?;
+                Ok::<_, MessagingError>((appointment, scheduling::settings::get(tx).await?))
+            })
+            .await?;
         if !matches!(appointment.status.as_str(), "pending" | "confirmed") {
             return Err(MessagingError::Invalid(format!(
                 "a {} appointment gets no reminder",
                 appointment.status
             )));
         }
-        let settings = self.scheduler.settings(org).await?;
         let local = appointment
             .scheduled_time
             .with_timezone(&settings.time_zone);

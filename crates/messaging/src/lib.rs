@@ -132,7 +132,6 @@ pub struct Messenger {
     db: Db,
     credentials: Arc<CredentialService>,
     integrations: Arc<integrations::Integrations>,
-    scheduler: Arc<scheduling::Scheduler>,
 }
 
 impl Messenger {
@@ -144,13 +143,11 @@ impl Messenger {
         db: Db,
         credentials: Arc<CredentialService>,
         integrations: Arc<integrations::Integrations>,
-        scheduler: Arc<scheduling::Scheduler>,
     ) -> Self {
         Self {
             db,
             credentials,
             integrations,
-            scheduler,
         }
     }
 

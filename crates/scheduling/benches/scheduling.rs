@@ -74,25 +74,24 @@ fn main() {
             integrations,
             jobs::Waker::new(db.clone(), std::time::Duration::ZERO),
         );
-        scheduler
-            .put_settings(
-                org,
-                Settings {
-                    time_zone: "America/New_York".parse().unwrap(),
-                    business_hours: (1..=7)
-                        .map(|weekday| BusinessHours {
-                            weekday,
-                            opens: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
-                            closes: NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
-                        })
-                        .collect(),
-                    buffer_minutes: 15,
-                    slot_step_minutes: 15,
-                    ..Settings::default()
-                },
-            )
-            .await
-            .unwrap();
+        let settings = Settings {
+            time_zone: "America/New_York".parse().unwrap(),
+            business_hours: (1..=7)
+                .map(|weekday| BusinessHours {
+                    weekday,
+                    opens: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+                    closes: NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
+                })
+                .collect(),
+            buffer_minutes: 15,
+            slot_step_minutes: 15,
+            ..Settings::default()
+        };
+        db.tenant(org, async |tx| {
+            scheduling::settings::replace(tx, &settings).await
+        })
+        .await
+        .unwrap();
         let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         let day0: DateTime<Utc> = "2026-02-02T13:00:00Z".parse().unwrap(); // 08:00 EST
 

@@ -127,13 +127,21 @@ pub struct AppointmentQuery {
 /// A page of appointments by start time, and the total matching.
 ///
 /// # Errors
-/// [`SchedulingError::Db`].
+/// [`SchedulingError::Invalid`] for a status not in [`STATUSES`], [`SchedulingError::Db`].
 pub async fn list(
     tx: &mut TenantTx,
     query: &AppointmentQuery,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Appointment>, i64), SchedulingError> {
+    if let Some(s) = &query.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        let known = STATUSES.join(", ");
+        return Err(SchedulingError::Invalid(format!(
+            "status must be one of {known}"
+        )));
+    }
     let org = tx.org();
     let filtered = || {
         let mut q = appointments::table

@@ -245,34 +245,6 @@ impl Scheduler {
         })
     }
 
-    /// The organization's settings.
-    ///
-    /// # Errors
-    /// [`SchedulingError::Db`].
-    pub async fn settings(&self, org: OrgId) -> Result<Settings, SchedulingError> {
-        self.db
-            .tenant(org, async move |tx| settings::get(tx).await)
-            .await
-    }
-
-    /// Replaces the organization's settings.
-    ///
-    /// # Errors
-    /// [`SchedulingError::Invalid`], [`SchedulingError::Db`].
-    pub async fn put_settings(
-        &self,
-        org: OrgId,
-        new: Settings,
-    ) -> Result<Settings, SchedulingError> {
-        new.validate()?;
-        self.db
-            .tenant(org, async move |tx| {
-                settings::put(tx, &new).await?;
-                settings::get(tx).await
-            })
-            .await
-    }
-
     /// Whether the organization connected Google Calendar (one vault read per operation).
     async fn google_connected(&self, org: OrgId) -> Result<bool, SchedulingError> {
         Ok(self
@@ -750,42 +722,6 @@ impl Scheduler {
             },
         )
         .await
-    }
-
-    /// One appointment.
-    ///
-    /// # Errors
-    /// [`SchedulingError::NotFound`], [`SchedulingError::Db`].
-    pub async fn get(&self, org: OrgId, id: Uuid) -> Result<Appointment, SchedulingError> {
-        self.db
-            .tenant(org, async move |tx| appointments::get(tx, id, false).await)
-            .await
-    }
-
-    /// A page of appointments and the total matching.
-    ///
-    /// # Errors
-    /// [`SchedulingError::Invalid`] for an unknown status, [`SchedulingError::Db`].
-    pub async fn list(
-        &self,
-        org: OrgId,
-        query: AppointmentQuery,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<Appointment>, i64), SchedulingError> {
-        if let Some(s) = &query.status
-            && !appointments::STATUSES.contains(&s.as_str())
-        {
-            return Err(SchedulingError::Invalid(format!(
-                "status must be one of {}",
-                appointments::STATUSES.join(", ")
-            )));
-        }
-        self.db
-            .tenant(org, async move |tx| {
-                appointments::list(tx, &query, limit, offset).await
-            })
-            .await
     }
 }
 

@@ -164,6 +164,16 @@ pub async fn get(tx: &mut TenantTx) -> Result<Settings, SchedulingError> {
     })
 }
 
+/// Replaces the organization's settings and reads them back as stored (closures sorted and
+/// without repeats).
+///
+/// # Errors
+/// As [`put`] and [`get`].
+pub async fn replace(tx: &mut TenantTx, settings: &Settings) -> Result<Settings, SchedulingError> {
+    put(tx, settings).await?;
+    get(tx).await
+}
+
 /// Stores the organization's settings.
 ///
 /// # Errors

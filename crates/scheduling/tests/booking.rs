@@ -11,7 +11,9 @@ use credentials::{CredentialService, Keyring};
 use db::OrgId;
 use db::test_support::{TestDatabase, create_org};
 use integrations::{Integrations, ProviderEndpoints};
-use scheduling::{BookingRequest, BusinessHours, Scheduler, SchedulingError, Settings};
+use scheduling::{
+    BookingRequest, BusinessHours, Scheduler, SchedulingError, Settings, appointments, settings,
+};
 use zeroize::Zeroizing;
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -55,25 +57,20 @@ async fn world(tz: &str, buffer: i32) -> World {
         integrations,
         jobs::Waker::new(db.clone(), std::time::Duration::ZERO),
     ));
+    let settings = Settings {
+        time_zone: tz.parse().unwrap(),
+        business_hours: (1..=5)
+            .map(|weekday| BusinessHours {
+                weekday,
+                opens: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+                closes: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
+            })
+            .collect(),
+        buffer_minutes: buffer,
+        ..Settings::default()
+    };
     for org in [a, b] {
-        scheduler
-            .put_settings(
-                org,
-                Settings {
-                    time_zone: tz.parse().unwrap(),
-                    business_hours: (1..=5)
-                        .map(|weekday| BusinessHours {
-                            weekday,
-                            opens: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-                            closes: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
-                        })
-                        .collect(),
-                    buffer_minutes: buffer,
-                    ..Settings::default()
-                },
-            )
-            .await
-            .unwrap();
+        replace_settings(&db, org, &settings).await;
     }
     World {
         _db: test_db,
@@ -82,6 +79,13 @@ async fn world(tz: &str, buffer: i32) -> World {
         a,
         b,
     }
+}
+
+/// Stores `settings` as `org`'s, in its tenant transaction.
+async fn replace_settings(db: &db::Db, org: OrgId, new: &Settings) {
+    db.tenant(org, async |tx| settings::replace(tx, new).await)
+        .await
+        .unwrap();
 }
 
 fn request(i: usize, at: DateTime<Utc>) -> BookingRequest {
@@ -277,7 +281,9 @@ async fn availability_in_the_clinics_zone_across_dst_with_its_own_bookings() {
     assert_eq!(moved.scheduled_time, utc("2026-03-09T14:30:00Z"));
     // Cross-tenant: org B cannot see or touch org A's appointment.
     assert!(matches!(
-        w.scheduler.get(w.b, booked.id).await,
+        w.db.tenant(w.b, async |tx| appointments::get(tx, booked.id, false)
+            .await)
+            .await,
         Err(SchedulingError::NotFound(_))
     ));
     assert!(matches!(
@@ -289,9 +295,12 @@ async fn availability_in_the_clinics_zone_across_dst_with_its_own_bookings() {
 #[tokio::test(flavor = "multi_thread")]
 async fn approval_mode_books_drafts_that_still_hold_the_time() {
     let w = world("Europe/London", 0).await;
-    let mut settings = w.scheduler.settings(w.a).await.unwrap();
+    let mut settings =
+        w.db.tenant(w.a, async |tx| settings::get(tx).await)
+            .await
+            .unwrap();
     settings.require_approval = true;
-    w.scheduler.put_settings(w.a, settings).await.unwrap();
+    replace_settings(&w.db, w.a, &settings).await;
     let now = utc("2026-07-01T00:00:00Z");
     let at = utc("2026-07-06T09:00:00Z"); // Monday 10:00 BST
     let draft = w.scheduler.book(w.a, request(1, at), now).await.unwrap();

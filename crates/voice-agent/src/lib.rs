@@ -272,7 +272,11 @@ impl Base {
         &self,
         org: db::OrgId,
     ) -> Result<chrono_tz::Tz, scheduling::SchedulingError> {
-        Ok(self.scheduler.settings(org).await?.time_zone)
+        let settings = self
+            .db
+            .tenant(org, async |tx| scheduling::settings::get(tx).await)
+            .await?;
+        Ok(settings.time_zone)
     }
 }
 

@@ -127,7 +127,10 @@ async fn get_settings(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let settings = state.scheduler.settings(user.org_id).await?;
+    let settings = state
+        .db
+        .tenant(user.org_id, async |tx| scheduling::settings::get(tx).await)
+        .await?;
     Ok(reply::ok(SchedulingSettingsResponse {
         settings: settings.into(),
     }))
@@ -143,7 +146,12 @@ async fn put_settings(
     body: Json<SchedulingSettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = Settings::try_from(body.into_inner())?;
-    let stored = state.scheduler.put_settings(user.org_id, settings).await?;
+    let stored = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            scheduling::settings::replace(tx, &settings).await
+        })
+        .await?;
     Ok(reply::ok(SchedulingSettingsResponse {
         settings: stored.into(),
     }))
@@ -339,19 +347,17 @@ async fn list_appointments(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let (limit, offset) = page(q.limit, q.offset, 50)?;
+    let query = AppointmentQuery {
+        from: q.from,
+        to: q.to,
+        status: q.status,
+        contact_id: q.contact_id,
+    };
     let (rows, total) = state
-        .scheduler
-        .list(
-            user.org_id,
-            AppointmentQuery {
-                from: q.from,
-                to: q.to,
-                status: q.status,
-                contact_id: q.contact_id,
-            },
-            limit,
-            offset,
-        )
+        .db
+        .tenant(user.org_id, async |tx| {
+            scheduling::appointments::list(tx, &query, limit, offset).await
+        })
         .await?;
     Ok(reply::ok(AppointmentList {
         appointments: rows.into_iter().map(Into::into).collect(),
@@ -401,7 +407,12 @@ async fn get_appointment(
     AuthUser(user): AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let appointment = state.scheduler.get(user.org_id, id.into_inner()).await?;
+    let appointment = state
+        .db
+        .tenant(user.org_id, async |tx| {
+            scheduling::appointments::get(tx, id.into_inner(), false).await
+        })
+        .await?;
     Ok(reply::ok(AppointmentResponse {
         appointment: appointment.into(),
     }))

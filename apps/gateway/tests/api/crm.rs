@@ -1131,7 +1131,14 @@ async fn google_busy_times_hide_slots_and_confirmed_bookings_reach_the_calendar(
     // later) creates the event.
     let mut done = false;
     for _ in 0..40 {
-        let appointment = w.gw.state.scheduler.get(org(&w.a), id).await.unwrap();
+        let appointment =
+            w.gw.state
+                .db
+                .tenant(org(&w.a), async |tx| {
+                    scheduling::appointments::get(tx, id, false).await
+                })
+                .await
+                .unwrap();
         if let Some(event) = appointment.google_event_id {
             assert_eq!(event, id.simple().to_string());
             done = true;
