@@ -209,6 +209,28 @@ pub struct ToolDispatcher {
     tool_calls: ToolCallLog,
 }
 
+/// The arguments a rescheduling or cancelling tool call may name the caller's current
+/// appointment by, the first present winning: our tool definitions ([`crate::tools`]) ask for
+/// `currentDate`/`currentTime` in `rescheduleAppointment` and `appointmentDate`/`appointmentTime`
+/// in `cancelAppointment`; the other pair and a plain `date`/`time` are accepted too.
+#[derive(Debug, Clone, Copy)]
+struct AppointmentNames {
+    dates: &'static [&'static str],
+    times: &'static [&'static str],
+}
+
+/// The names a reschedule's current appointment comes by.
+const RESCHEDULED: AppointmentNames = AppointmentNames {
+    dates: &["currentDate", "appointmentDate", "date"],
+    times: &["currentTime", "appointmentTime", "time"],
+};
+
+/// The names a cancellation's appointment comes by.
+const CANCELLED: AppointmentNames = AppointmentNames {
+    dates: &["appointmentDate", "currentDate", "date"],
+    times: &["appointmentTime", "currentTime", "time"],
+};
+
 impl ToolDispatcher {
     pub(crate) fn new(base: Base, knowledge: Arc<rag::KnowledgeBase>) -> Self {
         Self {
@@ -487,7 +509,7 @@ impl ToolDispatcher {
         org: OrgId,
         call: &CallInfo,
         args: &Map<String, Value>,
-        (dates, times): (&[&str], &[&str]),
+        names: AppointmentNames,
         tz: Tz,
         now: DateTime<Utc>,
     ) -> Result<scheduling::appointments::Appointment, ToolReply> {
@@ -500,13 +522,13 @@ impl ToolDispatcher {
         let (day, at) = match id {
             Some(_) => (None, None),
             None => {
-                let date = arg(args, dates).ok_or_else(|| {
+                let date = arg(args, names.dates).ok_or_else(|| {
                     ToolReply::err("What date is the appointment you'd like to change?")
                 })?;
                 let date = availability::resolve_date(date, tz, now).map_err(|_| {
                     ToolReply::err("I need the appointment's date as year, month and day.")
                 })?;
-                let at = arg(args, times)
+                let at = arg(args, names.times)
                     .and_then(parse_time)
                     .and_then(|t| availability::local_to_utc(tz, date.and_time(t)));
                 (Some(availability::day_bounds(tz, date)), at)
@@ -547,17 +569,7 @@ impl ToolDispatcher {
             Err(spoken) => return ToolReply::err(spoken),
         };
         let appt = match self
-            .find_appointment(
-                org,
-                call,
-                args,
-                (
-                    &["currentDate", "appointmentDate", "date"],
-                    &["currentTime", "appointmentTime", "time"],
-                ),
-                tz,
-                now,
-            )
+            .find_appointment(org, call, args, RESCHEDULED, tz, now)
             .await
         {
             Ok(a) => a,
@@ -596,17 +608,7 @@ impl ToolDispatcher {
         now: DateTime<Utc>,
     ) -> ToolReply {
         let appt = match self
-            .find_appointment(
-                org,
-                call,
-                args,
-                (
-                    &["appointmentDate", "currentDate", "date"],
-                    &["appointmentTime", "currentTime", "time"],
-                ),
-                tz,
-                now,
-            )
+            .find_appointment(org, call, args, CANCELLED, tz, now)
             .await
         {
             Ok(a) => a,
