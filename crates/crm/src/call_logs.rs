@@ -82,7 +82,7 @@ pub struct CallLog {
     pub sentiment_urgency: Option<String>,
     /// Where the call was transferred.
     pub transfer_to: Option<String>,
-    /// When (UTC).
+    /// When, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub transfer_time: Option<DateTime<Utc>>,
     /// Why.
@@ -91,16 +91,16 @@ pub struct CallLog {
     pub booking_confirmed: bool,
     /// Estimated value, minor units (cents).
     pub financial_value_minor: i64,
-    /// Start (UTC).
+    /// Start, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub started_at: Option<DateTime<Utc>>,
-    /// End (UTC).
+    /// End, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Anything else Vapi sent that is kept.
     #[serde(skip)]
     pub metadata: serde_json::Value,
-    /// Created (UTC).
+    /// Created, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).

@@ -43,15 +43,15 @@ pub struct CallWithUser {
     /// `ringing`, `active` or `ended`.
     #[diesel(sql_type = Text)]
     pub status: String,
-    /// First rang (UTC).
+    /// First rang, RFC 3339 UTC.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub rang_at: Option<DateTime<Utc>>,
-    /// Answered (UTC).
+    /// Answered, RFC 3339 UTC.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub started_at: Option<DateTime<Utc>>,
-    /// Ended (UTC).
+    /// Ended, RFC 3339 UTC.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub ended_at: Option<DateTime<Utc>>,
@@ -64,7 +64,7 @@ pub struct CallWithUser {
     /// Once ended: `completed` (it was answered) or `missed`.
     #[diesel(sql_type = Nullable<Text>)]
     pub outcome: Option<String>,
-    /// First seen (UTC).
+    /// First seen, RFC 3339 UTC.
     #[diesel(sql_type = Timestamptz)]
     #[serde(serialize_with = "db::timestamp::serialize")]
     pub created_at: DateTime<Utc>,

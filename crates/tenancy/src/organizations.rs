@@ -28,7 +28,7 @@ pub struct Organization {
     pub slug: String,
     /// IANA time zone name used for appointments (for example `Europe/London`).
     pub time_zone: String,
-    /// Creation time (UTC).
+    /// Creation time, RFC 3339 UTC.
     #[serde(serialize_with = "db::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).

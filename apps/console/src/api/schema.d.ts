@@ -2799,7 +2799,7 @@ export interface components {
             contact_id?: string | null;
             /**
              * Format: date-time
-             * @description Created (UTC).
+             * @description Created, RFC 3339 UTC.
              */
             created_at: string;
             /**
@@ -2809,7 +2809,7 @@ export interface components {
             duration_seconds?: number | null;
             /**
              * Format: date-time
-             * @description End (UTC).
+             * @description End, RFC 3339 UTC.
              */
             ended_at?: string | null;
             /**
@@ -2849,7 +2849,7 @@ export interface components {
             sentiment_urgency?: string | null;
             /**
              * Format: date-time
-             * @description Start (UTC).
+             * @description Start, RFC 3339 UTC.
              */
             started_at?: string | null;
             /** @description `queued`, `ringing`, `in-progress`, `completed` or `failed`. */
@@ -2865,7 +2865,7 @@ export interface components {
             transfer_reason?: string | null;
             /**
              * Format: date-time
-             * @description When (UTC).
+             * @description When, RFC 3339 UTC.
              */
             transfer_time?: string | null;
             /** @description Where the call was transferred. */
@@ -3265,7 +3265,7 @@ export interface components {
             app_id: string;
             /**
              * Format: date-time
-             * @description First seen (UTC).
+             * @description First seen, RFC 3339 UTC.
              */
             created_at: string;
             /** @description The mapped CRM user, if the Dialpad user is mapped. */
@@ -3289,7 +3289,7 @@ export interface components {
             duration_seconds?: number | null;
             /**
              * Format: date-time
-             * @description Ended (UTC).
+             * @description Ended, RFC 3339 UTC.
              */
             ended_at?: string | null;
             /** @description Caller. */
@@ -3303,14 +3303,14 @@ export interface components {
             outcome?: string | null;
             /**
              * Format: date-time
-             * @description First rang (UTC).
+             * @description First rang, RFC 3339 UTC.
              */
             rang_at?: string | null;
             /** @description Recording URL, if any. */
             recording_url?: string | null;
             /**
              * Format: date-time
-             * @description Answered (UTC).
+             * @description Answered, RFC 3339 UTC.
              */
             started_at?: string | null;
             /** @description `ringing`, `active` or `ended`. */
@@ -3684,7 +3684,7 @@ export interface components {
         OrganizationBody: {
             /**
              * Format: date-time
-             * @description Creation time (UTC).
+             * @description Creation time, RFC 3339 UTC.
              */
             created_at: string;
             /**
