@@ -10,6 +10,8 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::SchedulingError;
@@ -18,32 +20,42 @@ use crate::SchedulingError;
 pub const STATUSES: [&str; 4] = ["pending", "confirmed", "cancelled", "completed"];
 
 /// An appointment.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = appointments, check_for_backend(diesel::pg::Pg))]
+#[schema(as = AppointmentRecord)]
 pub struct Appointment {
     /// Id.
     pub id: Uuid,
     /// The organization.
+    #[serde(skip)]
     pub org_id: Uuid,
     /// The lead.
     pub contact_id: Option<Uuid>,
     /// The service.
     pub service_id: Option<Uuid>,
     /// The service's name when booked.
+    #[serde(rename = "service_type")]
     pub service_name: Option<String>,
     /// Who comes.
+    #[serde(rename = "contact_name")]
     pub customer_name: String,
     /// Their phone, E.164.
+    #[serde(rename = "contact_phone")]
     pub customer_phone: Option<String>,
     /// Their email.
+    #[serde(rename = "contact_email")]
     pub customer_email: Option<String>,
     /// Notes.
     pub notes: Option<String>,
-    /// Start (UTC; `scheduled_time`, formerly `scheduled_at`).
+    /// Start, RFC 3339 UTC (`scheduled_time`; the API also answers it as `scheduled_at`, its
+    /// former name).
+    #[serde(serialize_with = "db::timestamp::serialize")]
     pub scheduled_time: DateTime<Utc>,
-    /// End of the visit (UTC).
+    /// End of the visit, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
     pub ends_at: DateTime<Utc>,
     /// End of the visit plus the buffer (UTC).
+    #[serde(skip)]
     pub blocked_until: DateTime<Utc>,
     /// `pending`, `confirmed`, `cancelled` or `completed`.
     pub status: String,
@@ -52,10 +64,13 @@ pub struct Appointment {
     /// `dashboard` or `voice_agent`.
     pub source: String,
     /// The Google event mirroring it, once synced.
+    #[serde(skip)]
     pub google_event_id: Option<String>,
-    /// Created (UTC).
+    /// Created, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
-    /// Last changed (UTC).
+    /// Last changed, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -9,14 +9,16 @@ use diesel::{
 };
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::TenancyError;
 use crate::audit::ChangedBy;
 
 /// An app row, without its key hash.
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, ToSchema)]
 #[diesel(table_name = apps, check_for_backend(diesel::pg::Pg))]
+#[schema(as = AppRecord)]
 pub struct App {
     /// App id.
     pub id: Uuid,
@@ -27,12 +29,19 @@ pub struct App {
     /// An inactive app cannot authenticate, whatever its key.
     pub is_active: bool,
     /// `first 8...last 4` of the current key; `None` without a key.
+    #[serde(rename = "key_hint")]
     pub api_key_hint: Option<String>,
-    /// When the current key was issued (UTC).
+    /// When the current key was issued, RFC 3339 UTC.
+    #[serde(
+        rename = "last_rotated",
+        serialize_with = "db::timestamp::serialize_opt"
+    )]
     pub api_key_rotated_at: Option<DateTime<Utc>>,
-    /// Creation time (UTC).
+    /// Creation time, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).
+    #[serde(skip)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -2427,24 +2427,41 @@ export interface components {
             /** @description `active`, `expired` or `revoked`. */
             status: string;
         };
-        /** @description An app as the API shows it (never its key or key hash). */
-        AppBody: {
-            /** @description Creation time, RFC 3339 UTC with milliseconds. */
-            created_at: string;
+        /**
+         * @description An app as the API shows it (never its key or key hash): the stored app and whether it has a
+         *     key.
+         */
+        AppBody: components["schemas"]["AppRecord"] & {
             /** @description Whether a key is set. */
             has_api_key: boolean;
+        };
+        /** @description `{ "success": true, "apps": [...] }` */
+        AppListResponse: {
+            /** @description The organization's apps. */
+            apps: components["schemas"]["AppBody"][];
+        };
+        /** @description An app row, without its key hash. */
+        AppRecord: {
+            /**
+             * Format: date-time
+             * @description Creation time, RFC 3339 UTC.
+             */
+            created_at: string;
             /**
              * Format: uuid
              * @description App id.
              */
             id: string;
-            /** @description An inactive app cannot authenticate. */
+            /** @description An inactive app cannot authenticate, whatever its key. */
             is_active: boolean;
-            /** @description `first 8...last 4` of the current key. */
+            /** @description `first 8...last 4` of the current key; `None` without a key. */
             key_hint?: string | null;
-            /** @description When the current key was issued, RFC 3339 UTC with milliseconds. */
+            /**
+             * Format: date-time
+             * @description When the current key was issued, RFC 3339 UTC.
+             */
             last_rotated?: string | null;
-            /** @description Display name. */
+            /** @description Display name (seed 000 `app_name`), 1–200 characters. */
             name: string;
             /**
              * Format: uuid
@@ -2452,64 +2469,23 @@ export interface components {
              */
             org_id: string;
         };
-        /** @description `{ "success": true, "apps": [...] }` */
-        AppListResponse: {
-            /** @description The organization's apps. */
-            apps: components["schemas"]["AppBody"][];
-        };
         /** @description `{ "success": true, "app": … }` */
         AppResponse: {
             /** @description The app. */
             app: components["schemas"]["AppBody"];
         };
-        /** @description An appointment as the API shows it. */
-        AppointmentBody: {
-            /** @description Whether a confirmation or reminder went out. */
-            confirmation_sent: boolean;
-            /** @description Customer email. */
-            contact_email?: string | null;
-            /**
-             * Format: uuid
-             * @description The lead.
-             */
-            contact_id?: string | null;
-            /** @description Customer name (flattened contact). */
-            contact_name: string;
-            /** @description Customer phone, E.164 (flattened contact). */
-            contact_phone?: string | null;
-            /** @description RFC 3339 UTC. */
-            created_at: string;
+        /**
+         * @description An appointment as the API shows it: the stored appointment (seed field names), its start
+         *     again under the former name `scheduled_at`, and its length.
+         */
+        AppointmentBody: components["schemas"]["AppointmentRecord"] & {
             /**
              * Format: int64
              * @description Minutes.
              */
             duration_minutes: number;
-            /** @description End of the visit, RFC 3339 UTC. */
-            ends_at: string;
-            /**
-             * Format: uuid
-             * @description Id.
-             */
-            id: string;
-            /** @description Notes. */
-            notes?: string | null;
-            /** @description Start (old field, same value). */
+            /** @description Start (the former name of `scheduled_time`, same value), RFC 3339 UTC. */
             scheduled_at: string;
-            /** @description Start, RFC 3339 UTC (seed field). */
-            scheduled_time: string;
-            /**
-             * Format: uuid
-             * @description The service.
-             */
-            service_id?: string | null;
-            /** @description Its name. */
-            service_type?: string | null;
-            /** @description `dashboard` or `voice_agent`. */
-            source: string;
-            /** @description `pending`, `confirmed`, `cancelled` or `completed`. */
-            status: string;
-            /** @description RFC 3339 UTC. */
-            updated_at: string;
         };
         /** @description `{ "success": true, "appointments": [...], "pagination": … }` */
         AppointmentList: {
@@ -2533,6 +2509,61 @@ export interface components {
             scheduled_time?: string | null;
             /** @description New status (`pending → confirmed | cancelled`, `confirmed → completed | cancelled`). */
             status?: string | null;
+        };
+        /** @description An appointment. */
+        AppointmentRecord: {
+            /** @description Whether a reminder or confirmation went out. */
+            confirmation_sent: boolean;
+            /** @description Their email. */
+            contact_email?: string | null;
+            /**
+             * Format: uuid
+             * @description The lead.
+             */
+            contact_id?: string | null;
+            /** @description Who comes. */
+            contact_name: string;
+            /** @description Their phone, E.164. */
+            contact_phone?: string | null;
+            /**
+             * Format: date-time
+             * @description Created, RFC 3339 UTC.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description End of the visit, RFC 3339 UTC.
+             */
+            ends_at: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description Notes. */
+            notes?: string | null;
+            /**
+             * Format: date-time
+             * @description Start, RFC 3339 UTC (`scheduled_time`; the API also answers it as `scheduled_at`, its
+             *     former name).
+             */
+            scheduled_time: string;
+            /**
+             * Format: uuid
+             * @description The service.
+             */
+            service_id?: string | null;
+            /** @description The service's name when booked. */
+            service_type?: string | null;
+            /** @description `dashboard` or `voice_agent`. */
+            source: string;
+            /** @description `pending`, `confirmed`, `cancelled` or `completed`. */
+            status: string;
+            /**
+             * Format: date-time
+             * @description Last changed, RFC 3339 UTC.
+             */
+            updated_at: string;
         };
         /** @description `{ "success": true, "appointment": … }` */
         AppointmentResponse: {

@@ -11,41 +11,24 @@ use crate::auth::{AdminUser, AuthApp, Origin, RoleAtLeast};
 use crate::error::{ApiError, ErrorBody};
 use crate::input::Json;
 use crate::reply::{self, Success};
-use crate::routes::iso;
 use crate::state::AppState;
 
-/// An app as the API shows it (never its key or key hash).
+/// An app as the API shows it (never its key or key hash): the stored app and whether it has a
+/// key.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppBody {
-    /// App id.
-    pub id: Uuid,
-    /// The app's organization.
-    pub org_id: Uuid,
-    /// Display name.
-    pub name: String,
-    /// An inactive app cannot authenticate.
-    pub is_active: bool,
+    /// The app as stored.
+    #[serde(flatten)]
+    pub app: App,
     /// Whether a key is set.
     pub has_api_key: bool,
-    /// `first 8...last 4` of the current key.
-    pub key_hint: Option<String>,
-    /// When the current key was issued, RFC 3339 UTC with milliseconds.
-    pub last_rotated: Option<String>,
-    /// Creation time, RFC 3339 UTC with milliseconds.
-    pub created_at: String,
 }
 
 impl From<App> for AppBody {
-    fn from(a: App) -> Self {
+    fn from(app: App) -> Self {
         Self {
-            id: a.id,
-            org_id: a.org_id,
-            name: a.name,
-            is_active: a.is_active,
-            has_api_key: a.api_key_hint.is_some(),
-            key_hint: a.api_key_hint,
-            last_rotated: a.api_key_rotated_at.map(iso),
-            created_at: iso(a.created_at),
+            has_api_key: app.api_key_hint.is_some(),
+            app,
         }
     }
 }

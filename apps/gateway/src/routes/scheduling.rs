@@ -213,65 +213,25 @@ async fn availability(
     }))
 }
 
-/// An appointment as the API shows it.
+/// An appointment as the API shows it: the stored appointment (seed field names), its start
+/// again under the former name `scheduled_at`, and its length.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppointmentBody {
-    /// Id.
-    pub id: Uuid,
-    /// Start, RFC 3339 UTC (seed field).
-    pub scheduled_time: String,
-    /// Start (old field, same value).
+    /// The appointment as stored.
+    #[serde(flatten)]
+    pub appointment: Appointment,
+    /// Start (the former name of `scheduled_time`, same value), RFC 3339 UTC.
     pub scheduled_at: String,
-    /// End of the visit, RFC 3339 UTC.
-    pub ends_at: String,
     /// Minutes.
     pub duration_minutes: i64,
-    /// `pending`, `confirmed`, `cancelled` or `completed`.
-    pub status: String,
-    /// The lead.
-    pub contact_id: Option<Uuid>,
-    /// Customer name (flattened contact).
-    pub contact_name: String,
-    /// Customer phone, E.164 (flattened contact).
-    pub contact_phone: Option<String>,
-    /// Customer email.
-    pub contact_email: Option<String>,
-    /// The service.
-    pub service_id: Option<Uuid>,
-    /// Its name.
-    pub service_type: Option<String>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// Whether a confirmation or reminder went out.
-    pub confirmation_sent: bool,
-    /// `dashboard` or `voice_agent`.
-    pub source: String,
-    /// RFC 3339 UTC.
-    pub created_at: String,
-    /// RFC 3339 UTC.
-    pub updated_at: String,
 }
 
 impl From<Appointment> for AppointmentBody {
-    fn from(a: Appointment) -> Self {
+    fn from(appointment: Appointment) -> Self {
         Self {
-            id: a.id,
-            scheduled_time: iso(a.scheduled_time),
-            scheduled_at: iso(a.scheduled_time),
-            ends_at: iso(a.ends_at),
-            duration_minutes: a.duration_minutes(),
-            status: a.status,
-            contact_id: a.contact_id,
-            contact_name: a.customer_name,
-            contact_phone: a.customer_phone,
-            contact_email: a.customer_email,
-            service_id: a.service_id,
-            service_type: a.service_name,
-            notes: a.notes,
-            confirmation_sent: a.confirmation_sent,
-            source: a.source,
-            created_at: iso(a.created_at),
-            updated_at: iso(a.updated_at),
+            scheduled_at: iso(appointment.scheduled_time),
+            duration_minutes: appointment.duration_minutes(),
+            appointment,
         }
     }
 }
