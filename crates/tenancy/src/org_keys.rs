@@ -17,7 +17,9 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::TenancyError;
@@ -129,28 +131,35 @@ async fn touch(db: &Db, key: KeyPrincipal, address: Option<IpAddr>) -> Result<()
 }
 
 /// A key as the API shows it: never the key, only its hint.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = org_api_keys, check_for_backend(diesel::pg::Pg))]
+#[schema(as = OrgKeyRecord)]
 pub struct OrgKey {
     /// Key id.
     pub id: Uuid,
     /// Name given at creation.
     pub name: String,
-    /// Scope strings (`<area>:read|write`).
+    /// Scope strings (`<area>:read|write`; never a null element, though diesel reads the
+    /// PostgreSQL array as options).
+    #[schema(value_type = Vec<String>)]
     pub scopes: Vec<Option<String>>,
     /// `first 8...last 4` of the key.
     pub key_hint: String,
-    /// When it stops working (UTC), if ever.
+    /// When it stops working, RFC 3339 UTC; none when it does not expire.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub expires_at: Option<DateTime<Utc>>,
-    /// When it was revoked (UTC).
+    /// When it was revoked, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub revoked_at: Option<DateTime<Utc>>,
     /// The key this one replaced by rotation.
     pub rotated_from: Option<Uuid>,
     /// The user or key that created it.
     pub created_by: Option<Uuid>,
-    /// When created (UTC).
+    /// When created, RFC 3339 UTC.
+    #[serde(serialize_with = "db::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
-    /// Last use (UTC, to the minute).
+    /// Last use, RFC 3339 UTC, recorded at most once a minute.
+    #[serde(serialize_with = "db::timestamp::serialize_opt")]
     pub last_used_at: Option<DateTime<Utc>>,
     /// The client address of the last use.
     pub last_used_address: Option<String>,

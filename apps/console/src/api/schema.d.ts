@@ -2391,39 +2391,8 @@ export interface components {
             /** @description Every key of the organization, newest first. */
             api_keys: components["schemas"]["ApiKeyView"][];
         };
-        /** @description A key as listed: never the key itself. */
-        ApiKeyView: {
-            /** @description When created, RFC 3339 UTC. */
-            created_at: string;
-            /**
-             * Format: uuid
-             * @description The user or key that created it.
-             */
-            created_by?: string | null;
-            /** @description When it stops working, RFC 3339 UTC; none when it does not expire. */
-            expires_at?: string | null;
-            /**
-             * Format: uuid
-             * @description Key id.
-             */
-            id: string;
-            /** @description `first 8...last 4` of the key, for example `sk_1a2b3...9f0e`. */
-            key_hint: string;
-            /** @description The client address of the last use. */
-            last_used_address?: string | null;
-            /** @description Last use, RFC 3339 UTC, recorded at most once a minute. */
-            last_used_at?: string | null;
-            /** @description Name given at creation. */
-            name: string;
-            /** @description When it was revoked, RFC 3339 UTC. */
-            revoked_at?: string | null;
-            /**
-             * Format: uuid
-             * @description The key this one replaced by rotation.
-             */
-            rotated_from?: string | null;
-            /** @description Scopes, `<area>:read` or `<area>:write`. */
-            scopes: string[];
+        /** @description A key as listed (never the key itself): the stored key and its status now. */
+        ApiKeyView: components["schemas"]["OrgKeyRecord"] & {
             /** @description `active`, `expired` or `revoked`. */
             status: string;
         };
@@ -3710,6 +3679,55 @@ export interface components {
             events: components["schemas"]["AuditEventView"][];
             /** @description Paging. */
             pagination: components["schemas"]["Pagination"];
+        };
+        /** @description A key as the API shows it: never the key, only its hint. */
+        OrgKeyRecord: {
+            /**
+             * Format: date-time
+             * @description When created, RFC 3339 UTC.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The user or key that created it.
+             */
+            created_by?: string | null;
+            /**
+             * Format: date-time
+             * @description When it stops working, RFC 3339 UTC; none when it does not expire.
+             */
+            expires_at?: string | null;
+            /**
+             * Format: uuid
+             * @description Key id.
+             */
+            id: string;
+            /** @description `first 8...last 4` of the key. */
+            key_hint: string;
+            /** @description The client address of the last use. */
+            last_used_address?: string | null;
+            /**
+             * Format: date-time
+             * @description Last use, RFC 3339 UTC, recorded at most once a minute.
+             */
+            last_used_at?: string | null;
+            /** @description Name given at creation. */
+            name: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked, RFC 3339 UTC.
+             */
+            revoked_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The key this one replaced by rotation.
+             */
+            rotated_from?: string | null;
+            /**
+             * @description Scope strings (`<area>:read|write`; never a null element, though diesel reads the
+             *     PostgreSQL array as options).
+             */
+            scopes: string[];
         };
         /** @description An organization row. */
         OrganizationBody: {

@@ -15,53 +15,24 @@ use uuid::Uuid;
 use crate::auth::{AdminUser, RoleAtLeast, authenticated_key, request_origin};
 use crate::error::{ApiError, ErrorBody};
 use crate::reply::{self, Success};
-use crate::routes::{Pagination, iso};
+use crate::routes::Pagination;
 use crate::state::AppState;
 
-/// A key as listed: never the key itself.
+/// A key as listed (never the key itself): the stored key and its status now.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyView {
-    /// Key id.
-    pub id: Uuid,
-    /// Name given at creation.
-    pub name: String,
-    /// Scopes, `<area>:read` or `<area>:write`.
-    pub scopes: Vec<String>,
-    /// `first 8...last 4` of the key, for example `sk_1a2b3...9f0e`.
-    pub key_hint: String,
+    /// The key as stored.
+    #[serde(flatten)]
+    pub key: OrgKey,
     /// `active`, `expired` or `revoked`.
     pub status: String,
-    /// When it stops working, RFC 3339 UTC; none when it does not expire.
-    pub expires_at: Option<String>,
-    /// When it was revoked, RFC 3339 UTC.
-    pub revoked_at: Option<String>,
-    /// The key this one replaced by rotation.
-    pub rotated_from: Option<Uuid>,
-    /// The user or key that created it.
-    pub created_by: Option<Uuid>,
-    /// When created, RFC 3339 UTC.
-    pub created_at: String,
-    /// Last use, RFC 3339 UTC, recorded at most once a minute.
-    pub last_used_at: Option<String>,
-    /// The client address of the last use.
-    pub last_used_address: Option<String>,
 }
 
 impl From<OrgKey> for ApiKeyView {
-    fn from(k: OrgKey) -> Self {
+    fn from(key: OrgKey) -> Self {
         Self {
-            status: k.status(Utc::now()).into(),
-            id: k.id,
-            name: k.name,
-            scopes: k.scopes.into_iter().flatten().collect(),
-            key_hint: k.key_hint,
-            expires_at: k.expires_at.map(iso),
-            revoked_at: k.revoked_at.map(iso),
-            rotated_from: k.rotated_from,
-            created_by: k.created_by,
-            created_at: iso(k.created_at),
-            last_used_at: k.last_used_at.map(iso),
-            last_used_address: k.last_used_address,
+            status: key.status(Utc::now()).into(),
+            key,
         }
     }
 }
