@@ -24,7 +24,6 @@ pub fn serialize<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::O
 ///
 /// # Errors
 /// Whatever the serializer returns.
-#[allow(clippy::ref_option)] // serde's `serialize_with` passes `&Option<T>`
 pub fn serialize_opt<S: Serializer>(
     t: &Option<DateTime<Utc>>,
     serializer: S,

@@ -11,8 +11,9 @@
 
 use chrono::{DateTime, Utc};
 use db::TenantTx;
+use db::timestamp::iso;
 use diesel_async::RunQueryDsl;
-use realtime::{Audience, RealtimeEvent, iso};
+use realtime::{Audience, RealtimeEvent};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

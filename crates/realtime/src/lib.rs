@@ -61,5 +61,3 @@ pub fn role_rank(role: &str) -> u8 {
         _ => 0,
     }
 }
-
-pub use db::timestamp::iso;

@@ -208,7 +208,7 @@ pub async fn apply(tx: &mut TenantTx, update: &LegUpdate) -> Result<LegStatus, S
         "user_name": user.as_ref().map(|u| u.1.as_str()),
         "extension": update.extension,
         "from_number": update.from_number,
-        "timestamp": realtime::iso(update.at),
+        "timestamp": db::timestamp::iso(update.at),
     });
     match update.status {
         LegStatus::Ringing => {}

@@ -462,7 +462,7 @@ pub async fn delete(
                     "type": "user_deleted",
                     "user_id": id,
                     "by": actor.actor_id(),
-                    "timestamp": realtime::iso(Utc::now()),
+                    "timestamp": db::timestamp::iso(Utc::now()),
                 }),
             },
         )
@@ -523,7 +523,7 @@ async fn publish_change(
                     "is_active": user.is_active,
                 },
                 "by": by,
-                "timestamp": realtime::iso(Utc::now()),
+                "timestamp": db::timestamp::iso(Utc::now()),
             }),
         },
     )

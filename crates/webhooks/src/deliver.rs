@@ -477,7 +477,7 @@ async fn disable(
     since: chrono::DateTime<Utc>,
 ) -> Result<(), Failure> {
     let org = tx.org();
-    let reason = format!("every attempt failed since {}", realtime::iso(since));
+    let reason = format!("every attempt failed since {}", db::timestamp::iso(since));
     let url: Option<String> = diesel::update(we::table.find(endpoint))
         .filter(we::org_id.eq(org.0))
         .filter(we::enabled.eq(true))
@@ -500,7 +500,7 @@ async fn disable(
         "endpoint_id": endpoint,
         "url": url,
         "reason": reason,
-        "timestamp": realtime::iso(Utc::now()),
+        "timestamp": db::timestamp::iso(Utc::now()),
     });
     let event = RealtimeEvent {
         audience: Audience::Users { min_role: "admin" },

@@ -113,7 +113,7 @@ async fn insert_message(
     let org = tx.org();
     let payload = json!({
         "type": event_type,
-        "timestamp": realtime::iso(Utc::now()),
+        "timestamp": db::timestamp::iso(Utc::now()),
         "data": data,
     });
     let inserted = diesel::insert_into(wm::table)

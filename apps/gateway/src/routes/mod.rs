@@ -22,7 +22,7 @@ pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod ws;
 
-pub use realtime::iso;
+pub use db::timestamp::iso;
 use serde::Serialize;
 use utoipa::ToSchema;
 
