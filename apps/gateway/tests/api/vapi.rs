@@ -122,6 +122,18 @@ async fn wait_linked(gw: &TestGateway, s: &Session) -> Value {
     panic!("tools never linked");
 }
 
+/// Waits (up to 5 s) until the job runner has analysed every acknowledged report: the analysis
+/// runs after the acknowledgement (issue 22).
+async fn reports_analysed(gw: &TestGateway) {
+    let queued = "SELECT count(*) AS n FROM jobs WHERE kind = 'voice.report'";
+    for _ in 0..100 {
+        if count(gw, queued).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn count(gw: &TestGateway, sql: &str) -> i64 {
     use diesel::QueryableByName;
     use diesel_async::RunQueryDsl;
@@ -509,19 +521,7 @@ async fn end_of_call_reports_twice_and_out_of_order_give_one_correct_row() {
         let reply = vapi_post(&gw, "/api/vapi/webhook", message).await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
     }
-    // The analysis runs on the job runner after the acknowledgement (issue 22).
-    for _ in 0..100 {
-        if count(
-            &gw,
-            "SELECT count(*) AS n FROM jobs WHERE kind = 'voice.report'",
-        )
-        .await
-            == 0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    reports_analysed(&gw).await;
     assert_eq!(count(&gw, "SELECT count(*) AS n FROM call_logs").await, 1);
     let stored = row(&gw, "SELECT vapi_call_id, call_sid, phone_number, from_number, caller_name, call_type, status, outcome,
         outcome_summary, transcript, recording_url, recording_status, duration_seconds, total_cost, sentiment, sentiment_label,
@@ -1284,6 +1284,7 @@ async fn an_end_of_call_report_with_nul_is_recorded_like_any_other() {
         "call": call(&asst, "call-nul")}});
     let reply = vapi_post(&gw, "/api/vapi/webhook", &report).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reports_analysed(&gw).await;
     let stored = row(
         &gw,
         "SELECT transcript, outcome_summary FROM call_logs WHERE vapi_call_id = 'call-nul'",
