@@ -64,14 +64,7 @@ fn unique_as(e: diesel::result::Error, constraint: &str, error: CrmError) -> Crm
     }
 }
 
-/// `limit` and `offset` of a page, checked by the caller (1–500, ≥ 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    /// Rows per page.
-    pub limit: i64,
-    /// Rows skipped.
-    pub offset: i64,
-}
+pub use db::Page;
 
 /// Normalises a typed phone number to E.164 (default country `default_country_code`, digits).
 ///

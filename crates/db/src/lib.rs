@@ -16,6 +16,7 @@ mod config;
 mod error;
 mod listener;
 pub mod migrations;
+mod page;
 mod pool;
 pub mod rls;
 mod scope;
@@ -29,6 +30,7 @@ pub use config::DbConfig;
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use listener::{Listener, Notification};
+pub use page::Page;
 pub use pool::Db;
 pub use scope::{ConnFn, OrgId, SystemOp, TenantTx, TxFn};
 

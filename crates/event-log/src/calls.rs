@@ -2,7 +2,7 @@
 //! on the user mapping).
 
 use chrono::{DateTime, Utc};
-use db::TenantTx;
+use db::{Page, TenantTx};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
@@ -78,8 +78,7 @@ pub async fn list(
     tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_id: Option<i64>,
-    limit: i64,
-    offset: i64,
+    page: Page,
 ) -> Result<(Vec<CallWithUser>, i64), EventLogError> {
     #[derive(QueryableByName)]
     struct Count {
@@ -102,8 +101,8 @@ pub async fn list(
     .bind::<SqlUuid, _>(app)
     .bind::<SqlUuid, _>(org.0)
     .bind::<Nullable<BigInt>, _>(dialpad_user_id)
-    .bind::<BigInt, _>(limit)
-    .bind::<BigInt, _>(offset)
+    .bind::<BigInt, _>(page.limit)
+    .bind::<BigInt, _>(page.offset)
     .load(tx)
     .await?;
     // The CRM user of each call's Dialpad user, from its owner (user-mapping).

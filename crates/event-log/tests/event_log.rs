@@ -20,6 +20,12 @@ use jobs::{Runner, RunnerConfig, Waker};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// The first ten rows of a list.
+const FIRST_TEN: db::Page = db::Page {
+    limit: 10,
+    offset: 0,
+};
+
 fn keyring() -> Keyring {
     Keyring::from_config("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "k1").unwrap()
 }
@@ -172,7 +178,7 @@ async fn duplicates_and_out_of_order_events_make_one_monotonic_call() {
     );
     let (calls, total) = db
         .tenant(org, async |tx| {
-            event_log::calls::list(tx, app, None, 10, 0).await
+            event_log::calls::list(tx, app, None, FIRST_TEN).await
         })
         .await
         .unwrap();
@@ -232,7 +238,7 @@ async fn a_missed_call_ends_once_with_outcome_missed_with_or_without_a_hangup() 
     drain(&db).await;
     let (calls, total) = db
         .tenant(org, async |tx| {
-            event_log::calls::list(tx, app, None, 10, 0).await
+            event_log::calls::list(tx, app, None, FIRST_TEN).await
         })
         .await
         .unwrap();
@@ -360,7 +366,7 @@ async fn in_order_events_broadcast_each_step_and_voicemails_are_recorded() {
     );
     let (voicemails, _) = db
         .tenant(org, async |tx| {
-            voicemail::list(tx, app, Some(987_654), 10, 0).await
+            voicemail::list(tx, app, Some(987_654), FIRST_TEN).await
         })
         .await
         .unwrap();

@@ -116,7 +116,7 @@ fn check_one_of(value: Option<&str>, allowed: &[&str], what: &str) -> Result<(),
 pub async fn list(
     tx: &mut TenantTx,
     query: MessageQuery,
-    page: crm::Page,
+    page: db::Page,
 ) -> Result<(Vec<MessageRecord>, i64), MessagingError> {
     let org = tx.org();
     check_one_of(query.method.as_deref(), &METHODS, "method")?;

@@ -5,7 +5,7 @@
 
 use crate::schema::appointments;
 use chrono::{DateTime, Utc};
-use db::TenantTx;
+use db::{Page, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -146,8 +146,7 @@ pub struct AppointmentQuery {
 pub async fn list(
     tx: &mut TenantTx,
     query: &AppointmentQuery,
-    limit: i64,
-    offset: i64,
+    page: Page,
 ) -> Result<(Vec<Appointment>, i64), SchedulingError> {
     if let Some(s) = &query.status
         && !STATUSES.contains(&s.as_str())
@@ -179,8 +178,8 @@ pub async fn list(
     let total: i64 = filtered().count().get_result(tx).await?;
     let rows = filtered()
         .order((appointments::scheduled_time.asc(), appointments::id.asc()))
-        .limit(limit)
-        .offset(offset)
+        .limit(page.limit)
+        .offset(page.offset)
         .select(Appointment::as_select())
         .load(tx)
         .await?;

@@ -188,7 +188,7 @@ async fn fifty_concurrent_bookings_of_one_slot_book_exactly_once() {
     assert_eq!(overlapping_live_pairs(&w, w.b).await, 0);
 
     // The contact of the winner is booked; the losers' contacts were never created.
-    let page = crm::Page {
+    let page = db::Page {
         limit: 100,
         offset: 0,
     };

@@ -12,7 +12,7 @@
 use crate::schema::api_key_audit_log;
 use crate::schema::apps as apps_table;
 use chrono::{DateTime, Utc};
-use db::{Db, DbError, OrgId, SystemOp, TenantTx};
+use db::{Db, DbError, OrgId, Page, SystemOp, TenantTx};
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
@@ -392,8 +392,7 @@ pub struct AuditEntry {
 pub async fn audit_log(
     tx: &mut TenantTx,
     app_id: Uuid,
-    limit: i64,
-    offset: i64,
+    page: Page,
 ) -> Result<(Vec<AuditEntry>, i64), TenancyError> {
     let org_id = tx.org();
     apps::get(tx, app_id).await?;
@@ -407,8 +406,8 @@ pub async fn audit_log(
             api_key_audit_log::performed_at.desc(),
             api_key_audit_log::id.desc(),
         ))
-        .limit(limit)
-        .offset(offset)
+        .limit(page.limit)
+        .offset(page.offset)
         .select(AuditEntry::as_select())
         .load(tx)
         .await?;

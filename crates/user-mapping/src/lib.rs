@@ -9,7 +9,7 @@ mod schema;
 
 use crate::schema::{dialpad_user_mappings as mappings, user_mapping_audit_log as audit};
 use chrono::{DateTime, Utc};
-use db::{DbError, TenantTx};
+use db::{DbError, Page, TenantTx};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -67,7 +67,7 @@ pub struct Mapping {
     pub updated_at: DateTime<Utc>,
 }
 
-fn validate(dialpad_user_id: i64, crm_user_id: &str) -> Result<String, MappingError> {
+fn validate(dialpad_user_id: i64, crm_user_id: &str) -> Result<Entry, MappingError> {
     if dialpad_user_id <= 0 {
         return Err(MappingError::Invalid(
             "dialpad_user_id must be a positive integer".into(),
@@ -79,17 +79,27 @@ fn validate(dialpad_user_id: i64, crm_user_id: &str) -> Result<String, MappingEr
             "crm_user_id must be 1-200 characters".into(),
         ));
     }
-    Ok(crm.to_owned())
+    Ok(Entry {
+        dialpad_user_id,
+        crm_user_id: crm.to_owned(),
+    })
+}
+
+/// A validated mapping to write: a positive Dialpad user id and a trimmed CRM user id of
+/// 1–200 characters.
+struct Entry {
+    dialpad_user_id: i64,
+    crm_user_id: String,
 }
 
 async fn upsert_one(
     tx: &mut TenantTx,
     app: Uuid,
-    dialpad_user_id: i64,
-    crm_user_id: &str,
+    entry: &Entry,
     by: &ChangedBy,
 ) -> Result<Mapping, MappingError> {
     let org = tx.org();
+    let (dialpad_user_id, crm_user_id) = (entry.dialpad_user_id, entry.crm_user_id.as_str());
     let previous: Option<String> = mappings::table
         .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
         .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
@@ -191,8 +201,8 @@ pub async fn upsert(
     crm_user_id: &str,
     by: &ChangedBy,
 ) -> Result<Mapping, MappingError> {
-    let crm = validate(dialpad_user_id, crm_user_id)?;
-    upsert_one(tx, app, dialpad_user_id, &crm, by).await
+    let entry = validate(dialpad_user_id, crm_user_id)?;
+    upsert_one(tx, app, &entry, by).await
 }
 
 /// Creates or updates many mappings in one transaction: all or none (seed 000
@@ -215,17 +225,17 @@ pub async fn batch_upsert(
     let mut seen = std::collections::HashSet::new();
     let mut valid = Vec::with_capacity(entries.len());
     for (i, (dialpad_user_id, crm_user_id)) in entries.iter().enumerate() {
-        let crm = validate(*dialpad_user_id, crm_user_id)
+        let entry = validate(*dialpad_user_id, crm_user_id)
             .map_err(|e| MappingError::Invalid(format!("mappings[{i}]: {e}")))?;
         if !seen.insert(*dialpad_user_id) {
             return Err(MappingError::Invalid(format!(
                 "mappings[{i}]: dialpad_user_id {dialpad_user_id} appears more than once"
             )));
         }
-        valid.push((*dialpad_user_id, crm));
+        valid.push(entry);
     }
-    for (dialpad_user_id, crm) in &valid {
-        upsert_one(tx, app, *dialpad_user_id, crm, by).await?;
+    for entry in &valid {
+        upsert_one(tx, app, entry, by).await?;
     }
     Ok(valid.len())
 }
@@ -237,16 +247,15 @@ pub async fn batch_upsert(
 pub async fn list(
     tx: &mut TenantTx,
     app: Uuid,
-    limit: i64,
-    offset: i64,
+    page: Page,
 ) -> Result<(Vec<Mapping>, i64), MappingError> {
     let org = tx.org();
     let scoped =
         || mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
     let page = scoped()
         .order((mappings::created_at.asc(), mappings::id.asc()))
-        .limit(limit)
-        .offset(offset)
+        .limit(page.limit)
+        .offset(page.offset)
         .select(Mapping::as_select())
         .load(tx)
         .await?;

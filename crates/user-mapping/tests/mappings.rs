@@ -83,7 +83,15 @@ async fn mapping_remapping_batching_and_audit() {
             .is_err()
     );
     assert_eq!(
-        db.tenant(org, async |tx| user_mapping::list(tx, app_id, 100, 0).await)
+        db.tenant(org, async |tx| user_mapping::list(
+            tx,
+            app_id,
+            db::Page {
+                limit: 100,
+                offset: 0
+            }
+        )
+        .await)
             .await
             .unwrap()
             .1,
@@ -100,7 +108,15 @@ async fn mapping_remapping_batching_and_audit() {
         3
     );
     assert_eq!(
-        db.tenant(org, async |tx| user_mapping::list(tx, app_id, 2, 0).await)
+        db.tenant(org, async |tx| user_mapping::list(
+            tx,
+            app_id,
+            db::Page {
+                limit: 2,
+                offset: 0
+            }
+        )
+        .await)
             .await
             .unwrap()
             .0

@@ -7,7 +7,7 @@ mod schema;
 
 use crate::schema::voicemails;
 use chrono::{DateTime, Utc};
-use db::{DbError, TenantTx};
+use db::{DbError, Page, TenantTx};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
@@ -192,8 +192,7 @@ pub async fn list(
     tx: &mut TenantTx,
     app: Uuid,
     dialpad_user_id: Option<i64>,
-    limit: i64,
-    offset: i64,
+    page: Page,
 ) -> Result<(Vec<Voicemail>, i64), VoicemailError> {
     let org = tx.org();
     let scoped = || {
@@ -207,8 +206,8 @@ pub async fn list(
     };
     let page = scoped()
         .order((voicemails::created_at.desc(), voicemails::id.desc()))
-        .limit(limit)
-        .offset(offset)
+        .limit(page.limit)
+        .offset(page.offset)
         .select(Voicemail::as_select())
         .load(tx)
         .await?;

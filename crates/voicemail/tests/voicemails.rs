@@ -22,6 +22,22 @@ fn vm(call: Option<i64>, recording: &str) -> NewVoicemail {
     }
 }
 
+/// The first `limit` voicemails of Dialpad user `user` in `app`, and how many there are.
+async fn first_page(
+    db: &db::Db,
+    org: OrgId,
+    app: Uuid,
+    user: i64,
+    limit: i64,
+) -> (Vec<voicemail::Voicemail>, i64) {
+    let page = db::Page { limit, offset: 0 };
+    db.tenant(org, async |tx| {
+        voicemail::list(tx, app, Some(user), page).await
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn redeliveries_update_the_same_voicemail() {
     let test_db = TestDatabase::new().await;
@@ -72,19 +88,9 @@ async fn redeliveries_update_the_same_voicemail() {
         .unwrap();
     assert_eq!(linked.dialpad_call_id, Some(555));
 
-    let (page, total) = db
-        .tenant(org, async |tx| {
-            voicemail::list(tx, app, Some(987_654), 1, 0).await
-        })
-        .await
-        .unwrap();
+    let (page, total) = first_page(&db, org, app, 987_654, 1).await;
     assert_eq!((page.len(), total), (1, 2));
-    let (none, total) = db
-        .tenant(org, async |tx| {
-            voicemail::list(tx, app, Some(1), 50, 0).await
-        })
-        .await
-        .unwrap();
+    let (none, total) = first_page(&db, org, app, 1, 50).await;
     assert_eq!((none.len(), total), (0, 0));
     db.tenant(org, async |tx| voicemail::delete(tx, app, a.id).await)
         .await

@@ -178,7 +178,7 @@ async fn list_contacts(
     let (rows, total) = state
         .db
         .tenant(user.org_id, async |tx| {
-            crm::contacts::list(tx, contact_query, crm::Page { limit, offset }).await
+            crm::contacts::list(tx, contact_query, db::Page { limit, offset }).await
         })
         .await?;
     Ok(reply::ok(ContactList {

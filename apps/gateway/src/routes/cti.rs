@@ -4,6 +4,7 @@
 //! organization or by the app itself with its API key ([`AppAccess`]).
 
 use actix_web::{HttpResponse, delete, get, post, web};
+use db::Page;
 use serde::{Deserialize, Deserializer, Serialize};
 use tenancy::audit::ChangedBy;
 use user_mapping::{Mapping, MappingKey};
@@ -83,7 +84,13 @@ async fn list_voicemails(
     let (items, total) = state
         .db
         .tenant(access.org_id, async |tx| {
-            voicemail::list(tx, access.app_id, query.dialpad_user_id, limit, offset).await
+            voicemail::list(
+                tx,
+                access.app_id,
+                query.dialpad_user_id,
+                Page { limit, offset },
+            )
+            .await
         })
         .await?;
     Ok(reply::ok(VoicemailListResponse {
@@ -263,7 +270,7 @@ async fn list_mappings(
     let (items, total) = state
         .db
         .tenant(access.org_id, async |tx| {
-            user_mapping::list(tx, access.app_id, limit, offset).await
+            user_mapping::list(tx, access.app_id, Page { limit, offset }).await
         })
         .await?;
     Ok(reply::ok(MappingListResponse {
@@ -405,7 +412,13 @@ async fn list_calls(
     let (items, total) = state
         .db
         .tenant(access.org_id, async |tx| {
-            event_log::calls::list(tx, access.app_id, query.dialpad_user_id, limit, offset).await
+            event_log::calls::list(
+                tx,
+                access.app_id,
+                query.dialpad_user_id,
+                Page { limit, offset },
+            )
+            .await
         })
         .await?;
     Ok(reply::ok(CallListResponse {

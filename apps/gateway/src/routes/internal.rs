@@ -216,7 +216,7 @@ async fn key_audit(
     let (entries, total) = state
         .db
         .tenant(admin.org_id, async |tx| {
-            api_keys::audit_log(tx, app_id, limit, offset).await
+            api_keys::audit_log(tx, app_id, db::Page { limit, offset }).await
         })
         .await?;
     Ok(reply::ok(AuditLogResponse {

@@ -63,7 +63,7 @@ async fn list_messages(
     let (rows, total) = state
         .db
         .tenant(user.org_id, async |tx| {
-            messaging::audit::list(tx, filter, crm::Page { limit, offset }).await
+            messaging::audit::list(tx, filter, db::Page { limit, offset }).await
         })
         .await?;
     Ok(reply::ok(MessageList {

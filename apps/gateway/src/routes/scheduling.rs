@@ -316,7 +316,7 @@ async fn list_appointments(
     let (rows, total) = state
         .db
         .tenant(user.org_id, async |tx| {
-            scheduling::appointments::list(tx, &query, limit, offset).await
+            scheduling::appointments::list(tx, &query, db::Page { limit, offset }).await
         })
         .await?;
     Ok(reply::ok(AppointmentList {
