@@ -183,8 +183,9 @@ pub async fn record(tx: &mut TenantTx, new: NewCallLog) -> Result<CallLog, CrmEr
         .await?)
 }
 
-/// Filters of the dashboard list.
-#[derive(Debug, Clone, Default)]
+/// Filters of the dashboard list; also the list endpoint's query parameters
+/// (`GET /api/calls-dashboard?status=…&from=…`).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 pub struct CallQuery {
     /// Only this status.
     pub status: Option<String>,
@@ -192,17 +193,18 @@ pub struct CallQuery {
     pub call_type: Option<String>,
     /// Only booked (or only not booked) calls.
     pub booking_confirmed: Option<bool>,
-    /// Created at or after (UTC).
+    /// Created at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
-    /// Created before (UTC).
+    /// Created before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Case-insensitive substring of the caller's name or number.
     pub search: Option<String>,
-    /// Only this outcome (as recorded from the end-of-call report, for example `booked`).
+    /// Only this outcome, as the end-of-call report recorded it (for example `booked`,
+    /// `transferred`, `completed`).
     pub outcome: Option<String>,
-    /// Only this sentiment (`positive`, `neutral`, `negative`; case-insensitive).
+    /// Only this sentiment: `positive`, `neutral` or `negative` (case-insensitive).
     pub sentiment: Option<String>,
-    /// Only calls linked to this contact.
+    /// Only the calls of this contact.
     pub contact_id: Option<uuid::Uuid>,
 }
 

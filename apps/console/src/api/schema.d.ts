@@ -6318,17 +6318,17 @@ export interface operations {
     list_calls: {
         parameters: {
             query?: {
-                /** @description Status. */
+                /** @description Only this status. */
                 status?: string | null;
-                /** @description `inbound` or `outbound`. */
+                /** @description Only `inbound` or `outbound`. */
                 call_type?: string | null;
-                /** @description Booked only (or not). */
+                /** @description Only booked (or only not booked) calls. */
                 booking_confirmed?: boolean | null;
                 /** @description Created at or after (RFC 3339). */
                 from?: string | null;
                 /** @description Created before (RFC 3339). */
                 to?: string | null;
-                /** @description Substring of caller name or number. */
+                /** @description Case-insensitive substring of the caller's name or number. */
                 search?: string | null;
                 /**
                  * @description Only this outcome, as the end-of-call report recorded it (for example `booked`,

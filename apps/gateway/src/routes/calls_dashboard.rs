@@ -53,28 +53,9 @@ pub struct CallResponse {
     pub call: CallBody,
 }
 
-/// Query of the call list.
+/// Page of the call list.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct CallListQuery {
-    /// Status.
-    pub status: Option<String>,
-    /// `inbound` or `outbound`.
-    pub call_type: Option<String>,
-    /// Booked only (or not).
-    pub booking_confirmed: Option<bool>,
-    /// Created at or after (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Created before (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
-    /// Substring of caller name or number.
-    pub search: Option<String>,
-    /// Only this outcome, as the end-of-call report recorded it (for example `booked`,
-    /// `transferred`, `completed`).
-    pub outcome: Option<String>,
-    /// Only this sentiment: `positive`, `neutral` or `negative` (case-insensitive).
-    pub sentiment: Option<String>,
-    /// Only the calls of this contact.
-    pub contact_id: Option<Uuid>,
+pub struct CallListPage {
     /// 1–500, default 20.
     pub limit: Option<i64>,
     /// Default 0.
@@ -82,31 +63,21 @@ pub struct CallListQuery {
 }
 
 /// Lists calls.
-#[utoipa::path(tag = "calls-dashboard", security(("bearer" = [])), params(CallListQuery),
+#[utoipa::path(tag = "calls-dashboard", security(("bearer" = [])), params(CallQuery, CallListPage),
     responses((status = 200, body = Success<CallList>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/api/calls-dashboard")]
 async fn list_calls(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    query: web::Query<CallListQuery>,
+    filters: web::Query<CallQuery>,
+    paging: web::Query<CallListPage>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let (limit, offset) = page(q.limit, q.offset, 20)?;
-    let call_query = CallQuery {
-        status: q.status,
-        call_type: q.call_type,
-        booking_confirmed: q.booking_confirmed,
-        from: q.from,
-        to: q.to,
-        search: q.search,
-        outcome: q.outcome,
-        sentiment: q.sentiment,
-        contact_id: q.contact_id,
-    };
+    let (limit, offset) = page(paging.limit, paging.offset, 20)?;
+    let call_query = filters.into_inner();
     let (rows, total) = state
         .db
         .tenant(user.org_id, async |tx| {
-            crm::call_logs::list(tx, call_query, crm::Page { limit, offset }).await
+            crm::call_logs::list(tx, call_query, db::Page { limit, offset }).await
         })
         .await?;
     Ok(reply::ok(CallList {
