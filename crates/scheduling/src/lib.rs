@@ -16,6 +16,7 @@ pub mod calendar;
 mod schema;
 pub mod settings;
 
+use backon::{ExponentialBuilder, Retryable};
 use std::sync::Arc;
 
 use crate::schema::appointments as appt;
@@ -96,17 +97,15 @@ impl From<diesel::result::Error> for SchedulingError {
 
 /// Retries of a booking transaction that lost a deadlock or serialization race. Booking writes
 /// of one organization are serialized ([`lock_bookings`]), so this is a safety net for races
-/// the lock does not cover (a contact created by another path at the same moment); 10 retries
-/// with the pauses below (at most about 1.5 s in all) reach the definitive answer instead of a
-/// 500.
-const CONTENTION_RETRIES: u32 = 10;
-
-/// A short, jittered pause before retrying a transaction that lost a race (2–4 ms, doubling up
-/// to 128–256 ms).
-async fn contention_pause(attempt: u32) {
-    let base = 2u64 << attempt.min(6);
-    let jitter = u64::try_from(Uuid::new_v4().as_u128() % u128::from(base)).unwrap_or(0);
-    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+/// the lock does not cover (a contact created by another path at the same moment): up to 10
+/// retries after jittered pauses of 2 ms doubling to 256 ms (about 1.5 s in all at most) reach
+/// the definitive answer instead of a 500.
+fn contention_retries() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(2))
+        .with_max_delay(std::time::Duration::from_millis(256))
+        .with_max_times(10)
+        .with_jitter()
 }
 
 /// Whether the transaction lost a race PostgreSQL resolves by aborting one side: a deadlock
@@ -463,21 +462,15 @@ impl Scheduler {
         step: Arc<BookingStep>,
     ) -> Result<Appointment, SchedulingError> {
         let plan = self.plan_booking(org, request, now).await?;
-        let mut attempt = 0;
-        let booked = loop {
+        let booked = (|| {
             let (plan, step) = (plan.clone(), Arc::clone(&step));
-            let result = self
-                .db
+            self.db
                 .tenant(org, async move |tx| insert_booking(tx, &plan, &*step).await)
-                .await;
-            match result {
-                Err(e) if is_contention(&e) && attempt < CONTENTION_RETRIES => {
-                    attempt += 1;
-                    contention_pause(attempt).await;
-                }
-                other => break other,
-            }
-        };
+        })
+        .retry(contention_retries())
+        .sleep(tokio::time::sleep)
+        .when(is_contention)
+        .await;
         if plan.google && booked.is_ok() {
             self.jobs.wake();
         }
@@ -614,23 +607,16 @@ impl Scheduler {
         let ends_at = new_start + Duration::minutes(i64::from(duration));
         let blocked_until = ends_at + Duration::minutes(i64::from(settings.buffer_minutes));
         let google = self.google_connected(org).await?;
-        let mut attempt = 0;
-        let moved = loop {
-            let result = self
-                .db
-                .tenant(org, async move |tx| {
-                    let times = (new_start, ends_at, blocked_until);
-                    move_appointment(tx, id, times, google).await
-                })
-                .await;
-            match result {
-                Err(e) if is_contention(&e) && attempt < CONTENTION_RETRIES => {
-                    attempt += 1;
-                    contention_pause(attempt).await;
-                }
-                other => break other,
-            }
-        };
+        let moved = (|| {
+            self.db.tenant(org, async move |tx| {
+                let times = (new_start, ends_at, blocked_until);
+                move_appointment(tx, id, times, google).await
+            })
+        })
+        .retry(contention_retries())
+        .sleep(tokio::time::sleep)
+        .when(is_contention)
+        .await;
         if google && moved.is_ok() {
             self.jobs.wake();
         }

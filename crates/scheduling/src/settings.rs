@@ -186,8 +186,7 @@ pub async fn put(tx: &mut TenantTx, settings: &Settings) -> Result<(), Schedulin
     let mut closures = settings.closures.clone();
     closures.sort();
     closures.dedup();
-    let values = (
-        scheduling_settings::org_id.eq(org.0),
+    let columns = (
         scheduling_settings::time_zone.eq(settings.time_zone.name()),
         scheduling_settings::business_hours.eq(&hours),
         scheduling_settings::closures.eq(&closures),
@@ -196,17 +195,10 @@ pub async fn put(tx: &mut TenantTx, settings: &Settings) -> Result<(), Schedulin
         scheduling_settings::require_approval.eq(settings.require_approval),
     );
     diesel::insert_into(scheduling_settings::table)
-        .values(values)
+        .values((scheduling_settings::org_id.eq(org.0), columns))
         .on_conflict(scheduling_settings::org_id)
         .do_update()
-        .set((
-            scheduling_settings::time_zone.eq(settings.time_zone.name()),
-            scheduling_settings::business_hours.eq(&hours),
-            scheduling_settings::closures.eq(&closures),
-            scheduling_settings::buffer_minutes.eq(settings.buffer_minutes),
-            scheduling_settings::slot_step_minutes.eq(settings.slot_step_minutes),
-            scheduling_settings::require_approval.eq(settings.require_approval),
-        ))
+        .set(columns)
         .execute(tx)
         .await?;
     Ok(())

@@ -63,6 +63,18 @@ type Row = (
     chrono::DateTime<Utc>,
 );
 
+/// The stored key of `req`: one API key's idempotency key in its organization.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn held_key<'a>(org: OrgId, req: &'a IdempotentRequest) -> _ {
+    let org_id: Uuid = org.0;
+    let api_key_id: Uuid = req.api_key_id;
+    let key: &'a str = &req.key;
+    keys::table
+        .filter(keys::org_id.eq(org_id))
+        .filter(keys::api_key_id.eq(api_key_id))
+        .filter(keys::idempotency_key.eq(key))
+}
+
 /// Claims `req`'s key: records it as running if new, else says how to answer.
 ///
 /// # Errors
@@ -70,10 +82,7 @@ type Row = (
 pub async fn claim(db: &Db, req: IdempotentRequest) -> Result<Claim, TenancyError> {
     let org = req.org_id;
     db.tenant(org, async move |tx| {
-        let mine = keys::table
-            .filter(keys::org_id.eq(org.0))
-            .filter(keys::api_key_id.eq(req.api_key_id))
-            .filter(keys::idempotency_key.eq(&req.key));
+        let mine = held_key(org, &req);
         let found: Option<Row> = mine
             .select((
                 keys::request_hash,
@@ -128,10 +137,7 @@ pub async fn finish(
 ) -> Result<(), TenancyError> {
     let org = req.org_id;
     db.tenant(org, async move |tx| {
-        let mine = keys::table
-            .filter(keys::org_id.eq(org.0))
-            .filter(keys::api_key_id.eq(req.api_key_id))
-            .filter(keys::idempotency_key.eq(&req.key));
+        let mine = held_key(org, &req);
         match answer {
             Some(a) => {
                 diesel::update(mine)

@@ -7,6 +7,7 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -206,27 +207,20 @@ pub async fn get(db: &Db, actor: &Caller, id: Uuid) -> Result<UserRow, TenancyEr
     .await
 }
 
-/// A user to create. The password is plain text here and only ever stored as an argon2id hash.
+/// A user to create. The password is plain text here (redacted from `Debug`) and only ever
+/// stored as an argon2id hash.
+#[derive(Debug)]
 pub struct NewUser {
     /// Display name.
     pub name: String,
     /// Email (unique across the platform).
     pub email: String,
     /// Initial password.
-    pub password: String,
+    pub password: SecretString,
     /// Role.
     pub role: Role,
     /// Extension, if any.
     pub extension: Option<String>,
-}
-
-impl std::fmt::Debug for NewUser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewUser")
-            .field("email", &self.email)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
 }
 
 fn map_unique(e: diesel::result::Error) -> TenancyError {
@@ -271,8 +265,9 @@ pub async fn create(
         .as_deref()
         .map(validate_extension)
         .transpose()?;
-    password::check_strength(&new.password, &[&email, &name])?;
-    let hash = password::hash_off_thread(&new.password).await?;
+    let plain = new.password.expose_secret();
+    password::check_strength(plain, &[&email, &name])?;
+    let hash = password::hash_off_thread(plain).await?;
     let (org, actor) = (actor.org_id, *actor);
     db.tenant(org, async move |tx| {
         let created: UserRow = diesel::insert_into(users::table)
@@ -297,8 +292,9 @@ pub async fn create(
     .await
 }
 
-/// Changes to a user; `None` leaves a field as it is. `extension: Some(None)` clears it.
-#[derive(Default)]
+/// Changes to a user; `None` leaves a field as it is. `extension: Some(None)` clears it. The
+/// password is redacted from `Debug`.
+#[derive(Debug, Default)]
 pub struct UserPatch {
     /// New display name.
     pub name: Option<String>,
@@ -311,17 +307,7 @@ pub struct UserPatch {
     /// Activate or deactivate.
     pub active: Option<bool>,
     /// New password.
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for UserPatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserPatch")
-            .field("role", &self.role)
-            .field("active", &self.active)
-            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
-            .finish_non_exhaustive()
-    }
+    pub password: Option<SecretString>,
 }
 
 /// Whether `actor` may set user `id` (now `target_role`) to `role` and `active`: others only
@@ -390,8 +376,8 @@ pub async fn update(
             Some(p) => {
                 let context_email = email.as_deref().unwrap_or(&target.email);
                 let context_name = name.as_deref().unwrap_or(&target.name);
-                password::check_strength(p, &[context_email, context_name])?;
-                Some(password::hash_off_thread(p).await?)
+                password::check_strength(p.expose_secret(), &[context_email, context_name])?;
+                Some(password::hash_off_thread(p.expose_secret()).await?)
             }
             None => None,
         };
@@ -453,20 +439,8 @@ pub async fn delete(
         )
         .execute(tx)
         .await?;
-        realtime::outbox::publish(
-            tx,
-            realtime::RealtimeEvent {
-                audience: USER_EVENTS_AUDIENCE,
-                target_crm_user: None,
-                payload: serde_json::json!({
-                    "type": "user_deleted",
-                    "user_id": id,
-                    "by": actor.actor_id(),
-                    "timestamp": db::timestamp::iso(Utc::now()),
-                }),
-            },
-        )
-        .await?;
+        let deleted = json!({"type": "user_deleted", "user_id": id, "by": actor.actor_id()});
+        publish(tx, deleted).await?;
         let detail = json!({"email": target.email, "role": target.role});
         audit_user(tx, &origin, actor.actor, "user.deleted", id, detail).await?;
         Ok(())
@@ -507,27 +481,27 @@ async fn publish_change(
     user: &UserRow,
     by: Uuid,
 ) -> Result<(), TenancyError> {
-    realtime::outbox::publish(
-        tx,
-        realtime::RealtimeEvent {
-            audience: USER_EVENTS_AUDIENCE,
-            target_crm_user: None,
-            payload: serde_json::json!({
-                "type": kind,
-                "user": {
-                    "id": user.id,
-                    "name": user.name,
-                    "email": user.email,
-                    "role": user.role,
-                    "extension": user.extension,
-                    "is_active": user.is_active,
-                },
-                "by": by,
-                "timestamp": db::timestamp::iso(Utc::now()),
-            }),
-        },
-    )
-    .await?;
+    let fields = json!({
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "role": user.role,
+        "extension": user.extension,
+        "is_active": user.is_active,
+    });
+    publish(tx, json!({"type": kind, "user": fields, "by": by})).await
+}
+
+/// Publishes a user event to [`USER_EVENTS_AUDIENCE`] in the change's own transaction, with
+/// `timestamp` (RFC 3339 UTC, milliseconds) added to `payload` (a JSON object).
+async fn publish(tx: &mut TenantTx, mut payload: serde_json::Value) -> Result<(), TenancyError> {
+    payload["timestamp"] = json!(db::timestamp::iso(Utc::now()));
+    let event = realtime::RealtimeEvent {
+        audience: USER_EVENTS_AUDIENCE,
+        target_crm_user: None,
+        payload,
+    };
+    realtime::outbox::publish(tx, event).await?;
     Ok(())
 }
 

@@ -257,14 +257,9 @@ impl TwilioSync {
 
     /// One transition; `Ok(false)` when waiting for something (the inbound assistant).
     async fn twilio_step(&self, org: OrgId, state: &SyncState) -> Result<bool, VoiceError> {
-        let vapi = self.vapi()?.clone();
-        let twilio = self.credentials.get::<TwilioCredentials>(org).await?;
         match state.state.as_str() {
-            "pending" => {
-                self.create_vapi_credential(org, state, &vapi, &twilio)
-                    .await
-            }
-            "credential_created" => self.import_number(org, state, &vapi, &twilio).await,
+            "pending" => self.create_vapi_credential(org, state).await,
+            "credential_created" => self.import_number(org, state).await,
             "number_imported" => self.link_inbound_assistant(org, state).await,
             _ => Ok(false),
         }
@@ -276,9 +271,9 @@ impl TwilioSync {
         &self,
         org: OrgId,
         state: &SyncState,
-        vapi: &VapiClient,
-        twilio: &TwilioCredentials,
     ) -> Result<bool, VoiceError> {
+        let vapi = self.vapi()?;
+        let twilio = self.credentials.get::<TwilioCredentials>(org).await?;
         // New credentials replace the old Vapi credential.
         if let Some(old) = &state.vapi_credential_id
             && let Err(e) = vapi.delete_credential(old).await
@@ -329,13 +324,9 @@ impl TwilioSync {
 
     /// `credential_created` → `number_imported`: the clinic's number imported into Vapi (or
     /// updated when Vapi knows it), pointing at our server.
-    async fn import_number(
-        &self,
-        org: OrgId,
-        state: &SyncState,
-        vapi: &VapiClient,
-        twilio: &TwilioCredentials,
-    ) -> Result<bool, VoiceError> {
+    async fn import_number(&self, org: OrgId, state: &SyncState) -> Result<bool, VoiceError> {
+        let vapi = self.vapi()?;
+        let twilio = self.credentials.get::<TwilioCredentials>(org).await?;
         let mut number = json!({
             "provider": "twilio",
             "number": twilio.phone_number,

@@ -437,26 +437,51 @@ async fn lock(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, WebhookError> {
         .ok_or(WebhookError::NotFound("endpoint"))
 }
 
-struct StoredSecrets {
-    current: Sealed,
-    previous: Option<(Sealed, DateTime<Utc>)>,
+pub(crate) struct StoredSecrets {
+    pub(crate) current: Sealed,
+    pub(crate) previous: Option<(Sealed, DateTime<Utc>)>,
 }
 
-type SecretColumns = (
-    String,
-    Vec<u8>,
-    Vec<u8>,
-    Option<String>,
-    Option<Vec<u8>>,
-    Option<Vec<u8>>,
-    Option<DateTime<Utc>>,
-);
+/// An endpoint's signing secrets as stored, each sealed as key id, nonce and ciphertext: the
+/// current one and, during a rotation's overlap, the previous one with the time it stops
+/// signing.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = we, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct SealedColumns {
+    secret_key_id: String,
+    secret_nonce: Vec<u8>,
+    secret_ciphertext: Vec<u8>,
+    previous_key_id: Option<String>,
+    previous_nonce: Option<Vec<u8>>,
+    previous_ciphertext: Option<Vec<u8>>,
+    previous_until: Option<DateTime<Utc>>,
+}
 
-pub(crate) fn sealed(
-    key_id: String,
-    nonce: &[u8],
-    ciphertext: Vec<u8>,
-) -> Result<Sealed, WebhookError> {
+impl SealedColumns {
+    /// The secrets as [`Sealed`] values; a previous secret counts only with all its columns.
+    ///
+    /// # Errors
+    /// [`WebhookError::Invalid`] when a stored nonce has the wrong length.
+    pub(crate) fn into_secrets(self) -> Result<StoredSecrets, WebhookError> {
+        let previous = match (
+            self.previous_key_id,
+            self.previous_nonce,
+            self.previous_ciphertext,
+            self.previous_until,
+        ) {
+            (Some(k), Some(n), Some(ct), Some(until)) => Some((sealed(k, &n, ct)?, until)),
+            _ => None,
+        };
+        let current = sealed(
+            self.secret_key_id,
+            &self.secret_nonce,
+            self.secret_ciphertext,
+        )?;
+        Ok(StoredSecrets { current, previous })
+    }
+}
+
+fn sealed(key_id: String, nonce: &[u8], ciphertext: Vec<u8>) -> Result<Sealed, WebhookError> {
     let nonce = nonce
         .try_into()
         .map_err(|_| WebhookError::Invalid("stored nonce has the wrong length".into()))?;
@@ -469,31 +494,15 @@ pub(crate) fn sealed(
 
 async fn secrets(tx: &mut TenantTx, id: Uuid) -> Result<StoredSecrets, WebhookError> {
     let org = tx.org();
-    let (key_id, nonce, ciphertext, p_key, p_nonce, p_ciphertext, p_until): SecretColumns =
-        we::table
-            .find(id)
-            .filter(we::org_id.eq(org.0))
-            .select((
-                we::secret_key_id,
-                we::secret_nonce,
-                we::secret_ciphertext,
-                we::previous_key_id,
-                we::previous_nonce,
-                we::previous_ciphertext,
-                we::previous_until,
-            ))
-            .first(tx)
-            .await
-            .optional()?
-            .ok_or(WebhookError::NotFound("endpoint"))?;
-    let previous = match (p_key, p_nonce, p_ciphertext, p_until) {
-        (Some(k), Some(n), Some(ct), Some(until)) => Some((sealed(k, &n, ct)?, until)),
-        _ => None,
-    };
-    Ok(StoredSecrets {
-        current: sealed(key_id, &nonce, ciphertext)?,
-        previous,
-    })
+    we::table
+        .find(id)
+        .filter(we::org_id.eq(org.0))
+        .select(SealedColumns::as_select())
+        .first(tx)
+        .await
+        .optional()?
+        .ok_or(WebhookError::NotFound("endpoint"))?
+        .into_secrets()
 }
 
 /// Appends an audit entry about endpoint `id` in the caller's transaction.

@@ -6,25 +6,12 @@ use crate::schema::webhook_endpoints as we;
 use credentials::Keyring;
 use credentials::cipher::Sealed;
 use db::{AsyncPgConnection, OrgId};
-use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
+use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::WebhookError;
-use crate::endpoints::{aad, sealed};
-
-/// A row's sealed secrets: id, org, then key id, nonce and ciphertext of the current secret and
-/// (during a rotation overlap) of the previous one.
-type Row = (
-    Uuid,
-    Uuid,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-    Option<String>,
-    Option<Vec<u8>>,
-    Option<Vec<u8>>,
-);
+use crate::endpoints::{SealedColumns, aad};
 
 /// Re-seals, as the owner role (outside row-level security), every endpoint secret (current and
 /// previous) not sealed under the active key. Returns how many endpoints were re-sealed; an
@@ -38,31 +25,24 @@ pub async fn reseal_all(
     keyring: &Keyring,
 ) -> Result<u64, WebhookError> {
     let active = keyring.active_key_id().to_owned();
-    let rows: Vec<Row> = we::table
+    let rows: Vec<(Uuid, Uuid, SealedColumns)> = we::table
         .filter(
             we::secret_key_id
                 .ne(&active)
                 .or(we::previous_key_id.ne(&active)),
         )
-        .select((
-            we::id,
-            we::org_id,
-            we::secret_key_id,
-            we::secret_nonce,
-            we::secret_ciphertext,
-            we::previous_key_id,
-            we::previous_nonce,
-            we::previous_ciphertext,
-        ))
+        .select((we::id, we::org_id, SealedColumns::as_select()))
         .load(conn)
         .await?;
     let mut resealed = 0;
-    for (id, org, key_id, nonce, ciphertext, p_key, p_nonce, p_ciphertext) in rows {
+    for (id, org, columns) in rows {
         let org = OrgId(org);
-        let current = reseal(keyring, org, id, sealed(key_id, &nonce, ciphertext)?)?;
-        let previous = match (p_key, p_nonce, p_ciphertext) {
-            (Some(k), Some(n), Some(ct)) => Some(reseal(keyring, org, id, sealed(k, &n, ct)?)?),
-            _ => None,
+        let stored = columns.into_secrets()?;
+        let nonce = stored.current.nonce.to_vec();
+        let current = reseal(keyring, org, id, stored.current)?;
+        let previous = match stored.previous {
+            Some((p, _)) => Some(reseal(keyring, org, id, p)?),
+            None => None,
         };
         resealed += diesel::update(
             we::table

@@ -2,6 +2,7 @@
 //! `tenancy::users::may_manage`).
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tenancy::users::{self, NewUser, Role, UserPatch, UserRow};
 use utoipa::ToSchema;
@@ -36,7 +37,8 @@ pub struct CreateUserRequest {
     /// Email.
     pub email: String,
     /// Initial password (8–128 characters, not common, not containing the email or name).
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
     /// `admin`, `manager` or `user` (managers may only create `user`). Default `user`.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -69,7 +71,8 @@ pub struct UpdateUserRequest {
     pub active: Option<bool>,
     /// New password; ends the user's other sessions.
     #[serde(default)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
