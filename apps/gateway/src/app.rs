@@ -221,6 +221,41 @@ pub fn duplicate_operation_ids() -> Vec<String> {
         .collect()
 }
 
+/// Descriptions in the OpenAPI document that carry a rustdoc link (`` [`Type`] ``): doc comments
+/// become descriptions, and a link that means something in rustdoc is noise to an integrator.
+/// Returned as their JSON pointers.
+#[must_use]
+pub fn rustdoc_links_in_descriptions() -> Vec<String> {
+    fn walk(value: &serde_json::Value, at: &str, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map {
+                    let here = format!("{at}/{key}");
+                    match child.as_str() {
+                        Some(text) if key == "description" && text.contains("[`") => {
+                            found.push(here);
+                        }
+                        _ => walk(child, &here, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(child, &format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &serde_json::to_value(openapi()).unwrap_or_default(),
+        "",
+        &mut found,
+    );
+    found
+}
+
 /// Builds the application around `state`.
 pub fn build(
     state: AppState,
@@ -395,5 +430,10 @@ mod tests {
     #[test]
     fn operation_ids_are_unique() {
         assert_eq!(super::duplicate_operation_ids(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn descriptions_carry_no_rustdoc_links() {
+        assert_eq!(super::rustdoc_links_in_descriptions(), Vec::<String>::new());
     }
 }

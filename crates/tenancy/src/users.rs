@@ -70,7 +70,7 @@ pub struct UserRow {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// `admin`, `manager` or `user` (see [`Role`]).
+    /// `admin`, `manager` or `user`.
     pub role: String,
     /// Whether the user may sign in (answered as `active`); deactivated users cannot sign in
     /// and their sessions end.

@@ -77,7 +77,8 @@ pub struct Agent {
     pub direction: String,
     /// Assistant name (1-40 characters, Vapi's limit).
     pub name: String,
-    /// The organization's own instructions (wrapped by [`crate::prompt`]).
+    /// The organization's own instructions, as saved; what Vapi receives wraps them with the
+    /// platform's rules and today's date (`crate::prompt`).
     pub system_prompt: String,
     /// What the agent says first.
     pub first_message: String,

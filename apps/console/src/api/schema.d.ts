@@ -2338,7 +2338,10 @@ export interface components {
             model_provider: string;
             /** @description Assistant name (1-40 characters, Vapi's limit). */
             name: string;
-            /** @description The organization's own instructions (wrapped by [`crate::prompt`]). */
+            /**
+             * @description The organization's own instructions, as saved; what Vapi receives wraps them with the
+             *     platform's rules and today's date (`crate::prompt`).
+             */
             system_prompt: string;
             /**
              * Format: date-time
@@ -4996,7 +4999,7 @@ export interface components {
             /** @description A new URL. */
             url?: string | null;
         };
-        /** @description The upload form (`multipart/form-data`), as read by [`read_upload`]. */
+        /** @description The upload form (`multipart/form-data`): a `file` part and an optional `title` part. */
         UploadForm: {
             /**
              * Format: binary
@@ -5039,7 +5042,7 @@ export interface components {
              * @description The user's organization.
              */
             org_id: string;
-            /** @description `admin`, `manager` or `user` (see [`Role`]). */
+            /** @description `admin`, `manager` or `user`. */
             role: string;
             /**
              * Format: date-time

@@ -24,7 +24,7 @@ use crate::input::Json;
 use crate::reply::{self, Success};
 use crate::state::AppState;
 
-/// The upload form (`multipart/form-data`), as read by [`read_upload`].
+/// The upload form (`multipart/form-data`): a `file` part and an optional `title` part.
 #[derive(Debug, ToSchema)]
 pub struct UploadForm {
     /// The file: PDF, plain text (`.txt`) or Markdown (`.md`), at most 10 MiB.
