@@ -52,7 +52,7 @@ pub struct Contact {
     /// 0–100.
     pub lead_score: i32,
     /// Services asked about (`services_interested` in responses).
-    #[diesel(deserialize_as = crate::TextList)]
+    #[diesel(deserialize_as = db::arrays::TextList)]
     #[serde(rename = "services_interested")]
     pub service_interests: Vec<String>,
     /// Free notes.

@@ -76,32 +76,6 @@ pub fn normalize_phone(raw: &str, default_country_code: &str) -> Result<String, 
         .map_err(|e| CrmError::Invalid(format!("phone number: {e}")))
 }
 
-/// Reads a PostgreSQL `text[]` (elements nullable to diesel) as a list of strings, dropping
-/// NULL elements (the columns never hold any).
-#[derive(Debug, diesel::deserialize::FromSqlRow)]
-pub struct TextList(Vec<Option<String>>);
-
-impl
-    diesel::deserialize::FromSql<
-        diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>,
-        diesel::pg::Pg,
-    > for TextList
-{
-    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-        <Vec<Option<String>> as diesel::deserialize::FromSql<
-            diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>,
-            diesel::pg::Pg,
-        >>::from_sql(bytes)
-        .map(Self)
-    }
-}
-
-impl From<TextList> for Vec<String> {
-    fn from(list: TextList) -> Self {
-        list.0.into_iter().flatten().collect()
-    }
-}
-
 /// An `ILIKE` pattern matching `search` anywhere, with `%`, `_` and `\\` in it taken literally.
 #[must_use]
 pub fn contains_pattern(search: &str) -> String {

@@ -44,7 +44,7 @@ pub struct Service {
     /// Length of a visit, minutes (5–480).
     pub duration_minutes: i32,
     /// Lower-case words or phrases that mean this service in a transcript.
-    #[diesel(deserialize_as = crate::TextList)]
+    #[diesel(deserialize_as = db::arrays::TextList)]
     pub keywords: Vec<String>,
     /// Inactive services are not offered nor matched.
     pub is_active: bool,

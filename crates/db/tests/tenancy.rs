@@ -291,6 +291,67 @@ async fn serving_as_a_role_that_bypasses_rls_is_refused() {
     rls::check_serving_role(&test_db.db()).await.unwrap();
 }
 
+/// `text[]` columns of the public schema without a `CHECK (array_position(column, NULL) IS
+/// NULL)`, as `table.column` (`db::arrays::TextList` relies on it).
+async fn text_arrays_allowing_null(owner: &mut AsyncPgConnection) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT c.table_name || '.' || c.column_name AS name
+           FROM information_schema.columns c
+          WHERE c.table_schema = 'public' AND c.udt_name = '_text'
+            AND NOT EXISTS (
+                SELECT 1 FROM pg_constraint k
+                 WHERE k.conrelid = format('public.%I', c.table_name)::regclass
+                   AND k.contype = 'c'
+                   AND pg_get_constraintdef(k.oid)
+                       LIKE '%array_position(' || c.column_name || ', NULL%')
+          ORDER BY 1",
+    )
+    .load(owner)
+    .await
+    .unwrap();
+    columns.into_iter().map(|c| c.name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_text_array_column_refuses_null_elements() {
+    let test_db = TestDatabase::new().await;
+    let mut owner = test_db.owner_conn().await;
+    assert_eq!(
+        text_arrays_allowing_null(&mut owner).await,
+        Vec::<String>::new()
+    );
+    // The check sees a column without the constraint.
+    owner
+        .batch_execute("CREATE TABLE probe_lists (items text[])")
+        .await
+        .unwrap();
+    assert_eq!(
+        text_arrays_allowing_null(&mut owner).await,
+        ["probe_lists.items"]
+    );
+    // And the constraint's expression refuses a list holding NULL, and only that.
+    #[derive(QueryableByName)]
+    struct Verdicts {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        with_null: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        without: bool,
+    }
+    let v: Verdicts = diesel::sql_query(
+        "SELECT array_position(ARRAY['a', NULL]::text[], NULL) IS NULL AS with_null,
+                array_position(ARRAY['a', 'b']::text[], NULL) IS NULL AS without",
+    )
+    .get_result(&mut owner)
+    .await
+    .unwrap();
+    assert!(!v.with_null && v.without);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn migrations_are_current_in_a_test_database() {
     let test_db = TestDatabase::new().await;

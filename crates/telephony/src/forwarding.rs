@@ -31,36 +31,20 @@ pub struct ForwardingConfig {
     pub twilio_forwarding_number: String,
     /// Ring time set, in seconds (GSM safety net only).
     pub ring_time_seconds: Option<i32>,
-    /// Codes to dial, in order (see [`ForwardingConfig::activation_codes`]).
-    pub generated_activation_codes: Vec<Option<String>>,
+    /// Codes to dial, in order.
+    #[diesel(deserialize_as = db::arrays::TextList)]
+    pub generated_activation_codes: Vec<String>,
     /// The code that removes forwarding from the phone.
     pub generated_deactivation_code: String,
-    /// Codes that show each leg's state (see [`ForwardingConfig::checks`]).
-    pub check_codes: Vec<Option<String>>,
+    /// Codes that show each leg's state (GSM interrogation codes).
+    #[diesel(deserialize_as = db::arrays::TextList)]
+    pub check_codes: Vec<String>,
     /// `pending_setup`, `active` or `disabled`.
     pub status: String,
     /// Whether the person confirmed dialling the codes.
     pub user_confirmed_setup: bool,
     /// When they confirmed (UTC).
     pub confirmed_at: Option<DateTime<Utc>>,
-}
-
-impl ForwardingConfig {
-    /// The codes to dial, in order.
-    #[must_use]
-    pub fn activation_codes(&self) -> Vec<String> {
-        self.generated_activation_codes
-            .iter()
-            .flatten()
-            .cloned()
-            .collect()
-    }
-
-    /// The interrogation codes.
-    #[must_use]
-    pub fn checks(&self) -> Vec<String> {
-        self.check_codes.iter().flatten().cloned().collect()
-    }
 }
 
 /// A configuration request.

@@ -139,10 +139,9 @@ pub struct OrgKey {
     pub id: Uuid,
     /// Name given at creation.
     pub name: String,
-    /// Scope strings (`<area>:read|write`; never a null element, though diesel reads the
-    /// PostgreSQL array as options).
-    #[schema(value_type = Vec<String>)]
-    pub scopes: Vec<Option<String>>,
+    /// Scope strings (`<area>:read|write`).
+    #[diesel(deserialize_as = db::arrays::TextList)]
+    pub scopes: Vec<String>,
     /// `first 8...last 4` of the key.
     pub key_hint: String,
     /// When it stops working, RFC 3339 UTC; none when it does not expire.
@@ -370,7 +369,7 @@ pub async fn rotate(
     let stored = db
         .tenant(org_id, async move |tx| {
             let old = lock_active(tx, key_id).await?;
-            let scopes = Scopes::parse(&old.scopes.iter().flatten().collect::<Vec<_>>())?;
+            let scopes = Scopes::parse(&old.scopes)?;
             by.check_reach(scopes)?;
             let until = old.expires_at.map_or(until, |t| t.min(until));
             diesel::update(org_api_keys::table.filter(org_api_keys::id.eq(old.id)))

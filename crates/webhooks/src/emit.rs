@@ -3,6 +3,7 @@
 
 use crate::schema::{webhook_deliveries as wd, webhook_endpoints as we, webhook_messages as wm};
 use chrono::{DateTime, Utc};
+use db::arrays::TextList;
 use db::{DbError, TenantTx};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
@@ -79,7 +80,7 @@ async fn emit_as(
         catalog::is_known(event_type),
         "{event_type} is not in the catalog"
     );
-    let endpoints: Vec<(Uuid, Vec<Option<String>>)> = we::table
+    let endpoints: Vec<(Uuid, TextList)> = we::table
         .filter(we::org_id.eq(org.0))
         .filter(we::enabled.eq(true))
         .select((we::id, we::event_types))
@@ -88,7 +89,8 @@ async fn emit_as(
         .map_err(DbError::Query)?;
     let subscribed: Vec<Uuid> = endpoints
         .into_iter()
-        .filter(|(_, types)| types.is_empty() || types.iter().flatten().any(|t| t == event_type))
+        .map(|(id, types)| (id, Vec::<String>::from(types)))
+        .filter(|(_, types)| types.is_empty() || types.iter().any(|t| t == event_type))
         .map(|(id, _)| id)
         .collect();
     if subscribed.is_empty() {

@@ -39,10 +39,9 @@ pub struct Endpoint {
     pub url: String,
     /// Free text for the organization, up to 500 characters.
     pub description: String,
-    /// Event types delivered; empty: every type. (Elements are never null: PostgreSQL arrays
-    /// may hold nulls, so diesel reads them as options.)
-    #[schema(value_type = Vec<String>)]
-    pub event_types: Vec<Option<String>>,
+    /// Event types delivered; empty: every type.
+    #[diesel(deserialize_as = db::arrays::TextList)]
+    pub event_types: Vec<String>,
     /// Whether messages are delivered to it.
     pub enabled: bool,
     /// Why it was disabled (by a user, or after failing for 5 days).
@@ -77,7 +76,7 @@ impl Endpoint {
 
     /// The event types it subscribes to (empty: every type).
     pub fn types(&self) -> impl Iterator<Item = &str> {
-        self.event_types.iter().flatten().map(String::as_str)
+        self.event_types.iter().map(String::as_str)
     }
 }
 

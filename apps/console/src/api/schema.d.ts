@@ -3726,10 +3726,7 @@ export interface components {
              * @description The key this one replaced by rotation.
              */
             rotated_from?: string | null;
-            /**
-             * @description Scope strings (`<area>:read|write`; never a null element, though diesel reads the
-             *     PostgreSQL array as options).
-             */
+            /** @description Scope strings (`<area>:read|write`). */
             scopes: string[];
         };
         /** @description An organization row. */
@@ -5236,10 +5233,7 @@ export interface components {
             disabled_reason?: string | null;
             /** @description Whether messages are delivered to it. */
             enabled: boolean;
-            /**
-             * @description Event types delivered; empty: every type. (Elements are never null: PostgreSQL arrays
-             *     may hold nulls, so diesel reads them as options.)
-             */
+            /** @description Event types delivered; empty: every type. */
             event_types: string[];
             /**
              * Format: date-time

@@ -124,7 +124,7 @@ pub struct ConfigBody {
 
 impl From<ForwardingConfig> for ConfigBody {
     fn from(c: ForwardingConfig) -> Self {
-        let codes = c.activation_codes();
+        let codes = c.generated_activation_codes;
         Self {
             id: c.id,
             verified_caller_id: c.verified_caller_id,
@@ -136,7 +136,7 @@ impl From<ForwardingConfig> for ConfigBody {
             generated_activation_code: codes.join(" then "),
             generated_activation_codes: codes,
             generated_deactivation_code: c.generated_deactivation_code.clone(),
-            check_codes: c.checks(),
+            check_codes: c.check_codes,
             status: c.status,
             user_confirmed_setup: c.user_confirmed_setup,
             instructions: None,

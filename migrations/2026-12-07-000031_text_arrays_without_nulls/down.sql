@@ -1,0 +1,6 @@
+ALTER TABLE webhook_endpoints DROP CONSTRAINT webhook_endpoints_event_types_no_null;
+ALTER TABLE org_api_keys DROP CONSTRAINT org_api_keys_scopes_no_null;
+ALTER TABLE hybrid_forwarding_configs DROP CONSTRAINT hybrid_forwarding_configs_check_codes_no_null;
+ALTER TABLE hybrid_forwarding_configs DROP CONSTRAINT hybrid_forwarding_configs_activation_codes_no_null;
+ALTER TABLE services DROP CONSTRAINT services_keywords_no_null;
+ALTER TABLE contacts DROP CONSTRAINT contacts_service_interests_no_null;
