@@ -9,6 +9,8 @@
 //! `hangup`; whichever comes first publishes the one `call.ended`, with the call's `outcome`
 //! (`completed` when it was ever answered, else `missed`; a column derived from the row).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use db::TenantTx;
 use db::timestamp::iso;
@@ -61,23 +63,60 @@ mod sql {
     }
 }
 
+/// What the events applied in one transaction share, read once for all of them: the
+/// organization's webhook subscriptions and the CRM users of the Dialpad users the events name
+/// (one read per app), instead of two reads per event.
+pub(crate) struct Shared {
+    subscriptions: webhooks::Subscriptions,
+    crm_users: HashMap<(Uuid, i64), String>,
+}
+
+impl Shared {
+    /// Reads what `events` (app, payload) need; a payload that does not parse needs nothing
+    /// (its event fails alone in [`apply`]).
+    pub(crate) async fn load(
+        tx: &mut TenantTx,
+        events: &[(Uuid, &Value)],
+    ) -> Result<Self, EventLogError> {
+        let mut users: HashMap<Uuid, Vec<i64>> = HashMap::new();
+        for (app, payload) in events {
+            if let Some(user) = CallEvent::parse(payload)
+                .ok()
+                .and_then(|e| e.dialpad_user_id())
+            {
+                users.entry(*app).or_default().push(user);
+            }
+        }
+        let mut crm_users = HashMap::new();
+        for (app, ids) in users {
+            let found = user_mapping::crm_users(tx, app, &ids).await?;
+            crm_users.extend(found.into_iter().map(|(user, crm)| ((app, user), crm)));
+        }
+        let subscriptions = webhooks::Subscriptions::load(tx).await?;
+        Ok(Self {
+            subscriptions,
+            crm_users,
+        })
+    }
+}
+
 /// Applies one stored event. Returns our event type (`call.ring`, …, `ignored`).
 pub(crate) async fn apply(
     tx: &mut TenantTx,
+    shared: &Shared,
     app: Uuid,
     payload: &Value,
 ) -> Result<&'static str, EventLogError> {
     let event = CallEvent::parse(payload)?;
     let kind = EventKind::of_state(&event.state);
+    let at = (shared, app, &event);
     match kind {
-        EventKind::Ring => call_update(tx, app, &event, "ringing", kind).await?,
-        EventKind::Started => call_update(tx, app, &event, "active", kind).await?,
-        EventKind::Ended | EventKind::Missed => {
-            call_update(tx, app, &event, "ended", kind).await?;
-        }
+        EventKind::Ring => call_update(tx, at, "ringing", kind).await?,
+        EventKind::Started => call_update(tx, at, "active", kind).await?,
+        EventKind::Ended | EventKind::Missed => call_update(tx, at, "ended", kind).await?,
         // Dialpad reports a recording once the call is over.
-        EventKind::RecordingCompleted => call_update(tx, app, &event, "ended", kind).await?,
-        EventKind::Voicemail => voicemail_received(tx, app, &event).await?,
+        EventKind::RecordingCompleted => call_update(tx, at, "ended", kind).await?,
+        EventKind::Voicemail => voicemail_received(tx, at).await?,
         EventKind::Other => {}
     }
     Ok(kind.event_type())
@@ -94,13 +133,16 @@ fn duration_seconds(event: &CallEvent) -> Option<i32> {
     i32::try_from((ms / 1000.0).round() as i64).ok()
 }
 
+/// An event being applied: what its transaction shares, its app and the event.
+type At<'a> = (&'a Shared, Uuid, &'a CallEvent);
+
 async fn call_update(
     tx: &mut TenantTx,
-    app: Uuid,
-    event: &CallEvent,
+    at: At<'_>,
     status: &'static str,
     kind: EventKind,
 ) -> Result<(), EventLogError> {
+    let (_, app, event) = at;
     let org = tx.org();
     let (from, to) = event.from_to();
     let duration = kind.ends_call().then(|| duration_seconds(event)).flatten();
@@ -149,9 +191,9 @@ async fn call_update(
         payload["outcome"] = json!(outcome);
     }
     if let Some(event_type) = webhook_type(kind) {
-        emit(tx, app, event_type, &payload).await?;
+        emit(tx, at, event_type, &payload).await?;
     }
-    publish(tx, app, event, payload).await
+    publish(tx, at, payload).await
 }
 
 /// The outbound webhook type of a call state (issue 23 §2, `dialpad.call.*`).
@@ -168,7 +210,7 @@ fn webhook_type(kind: EventKind) -> Option<&'static str> {
 /// without the realtime-only `event` and `target_crm_user` fields.
 async fn emit(
     tx: &mut TenantTx,
-    app: Uuid,
+    (shared, app, _): At<'_>,
     event_type: &'static str,
     payload: &Value,
 ) -> Result<(), EventLogError> {
@@ -177,15 +219,12 @@ async fn emit(
         fields.remove("event");
         fields.insert("app_id".into(), json!(app));
     }
-    webhooks::emit(tx, event_type, data).await?;
+    webhooks::emit_to(tx, &shared.subscriptions, event_type, data).await?;
     Ok(())
 }
 
-async fn voicemail_received(
-    tx: &mut TenantTx,
-    app: Uuid,
-    event: &CallEvent,
-) -> Result<(), EventLogError> {
+async fn voicemail_received(tx: &mut TenantTx, at: At<'_>) -> Result<(), EventLogError> {
+    let (_, app, event) = at;
     let (from, to) = event.from_to();
     let duration = event
         .voicemail_duration_ms
@@ -213,22 +252,18 @@ async fn voicemail_received(
         "duration_seconds": voicemail.duration_seconds,
         "timestamp": iso(event.happened_at()),
     });
-    emit(tx, app, "voicemail.received", &payload).await?;
-    publish(tx, app, event, payload).await
+    emit(tx, at, "voicemail.received", &payload).await?;
+    publish(tx, at, payload).await
 }
 
 async fn publish(
     tx: &mut TenantTx,
-    app: Uuid,
-    event: &CallEvent,
+    (shared, app, event): At<'_>,
     payload: Value,
 ) -> Result<(), EventLogError> {
-    let target_crm_user = match event.dialpad_user_id() {
-        Some(user) => user_mapping::find_by_dialpad_user(tx, app, user)
-            .await?
-            .map(|m| m.crm_user_id),
-        None => None,
-    };
+    let target_crm_user = event
+        .dialpad_user_id()
+        .and_then(|user| shared.crm_users.get(&(app, user)).cloned());
     realtime::outbox::publish(
         tx,
         RealtimeEvent {

@@ -129,10 +129,12 @@ async fn apply_events(tx: &mut TenantTx, ids: &[Uuid]) -> Result<(), EventLogErr
         .await?
         .into_iter()
         .collect();
+    let events: Vec<(Uuid, &serde_json::Value)> = open.values().map(|(a, p)| (*a, p)).collect();
+    let shared = handlers::Shared::load(tx, &events).await?;
     let mut done = Vec::with_capacity(open.len());
     for id in ids {
         if let Some((app, payload)) = open.remove(id) {
-            handlers::apply(tx, app, &payload).await?;
+            handlers::apply(tx, &shared, app, &payload).await?;
             done.push(*id);
         }
     }

@@ -69,30 +69,80 @@ pub async fn emit_once(
     emit_as(tx, event_type, data, id).await
 }
 
+/// The organization's enabled endpoints and the event types each subscribes to (none listed:
+/// every type), read once so that several events written in one transaction (a batch of
+/// Dialpad events) share the read.
+#[derive(Debug, Clone, Default)]
+pub struct Subscriptions(Vec<(Uuid, Vec<String>)>);
+
+impl Subscriptions {
+    /// Reads the subscriptions of the transaction's organization (one indexed read).
+    ///
+    /// # Errors
+    /// [`DbError::Query`].
+    pub async fn load(tx: &mut TenantTx) -> Result<Self, DbError> {
+        let org = tx.org();
+        let endpoints: Vec<(Uuid, TextList)> = we::table
+            .filter(we::org_id.eq(org.0))
+            .filter(we::enabled.eq(true))
+            .select((we::id, we::event_types))
+            .load(tx)
+            .await
+            .map_err(DbError::Query)?;
+        let endpoints = endpoints.into_iter().map(|(id, t)| (id, t.into()));
+        Ok(Self(endpoints.collect()))
+    }
+
+    /// The endpoints subscribed to `event_type`.
+    fn of(&self, event_type: &str) -> Vec<Uuid> {
+        let wants = |types: &Vec<String>| types.is_empty() || types.iter().any(|t| t == event_type);
+        self.0
+            .iter()
+            .filter(|(_, types)| wants(types))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+/// [`emit`] with the organization's subscriptions already read in this transaction
+/// ([`Subscriptions::load`]).
+///
+/// # Errors
+/// [`DbError::Query`]; the caller's transaction then rolls back.
+pub async fn emit_to(
+    tx: &mut TenantTx,
+    subscriptions: &Subscriptions,
+    event_type: &'static str,
+    data: Value,
+) -> Result<Option<String>, DbError> {
+    let id = format!("msg_{}", Uuid::new_v4().simple());
+    write(tx, subscriptions, event_type, data, id).await
+}
+
 async fn emit_as(
     tx: &mut TenantTx,
     event_type: &'static str,
     data: Value,
     id: String,
 ) -> Result<Option<String>, DbError> {
-    let org = tx.org();
+    let subscriptions = Subscriptions::load(tx).await?;
+    write(tx, &subscriptions, event_type, data, id).await
+}
+
+/// Writes message `id` and a delivery per endpoint of `subscriptions` subscribed to
+/// `event_type`; nothing when none is.
+async fn write(
+    tx: &mut TenantTx,
+    subscriptions: &Subscriptions,
+    event_type: &'static str,
+    data: Value,
+    id: String,
+) -> Result<Option<String>, DbError> {
     debug_assert!(
         catalog::is_known(event_type),
         "{event_type} is not in the catalog"
     );
-    let endpoints: Vec<(Uuid, TextList)> = we::table
-        .filter(we::org_id.eq(org.0))
-        .filter(we::enabled.eq(true))
-        .select((we::id, we::event_types))
-        .load(tx)
-        .await
-        .map_err(DbError::Query)?;
-    let subscribed: Vec<Uuid> = endpoints
-        .into_iter()
-        .map(|(id, types)| (id, Vec::<String>::from(types)))
-        .filter(|(_, types)| types.is_empty() || types.iter().any(|t| t == event_type))
-        .map(|(id, _)| id)
-        .collect();
+    let subscribed = subscriptions.of(event_type);
     if subscribed.is_empty() {
         return Ok(None);
     }
