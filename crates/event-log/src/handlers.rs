@@ -72,19 +72,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Reads what `events` (app, payload) need; a payload that does not parse needs nothing
-    /// (its event fails alone in [`apply`]).
-    pub(crate) async fn load(
+    /// Reads what `events` (app, parsed event) need.
+    pub(crate) async fn load<'e>(
         tx: &mut TenantTx,
-        events: &[(Uuid, &Value)],
+        events: impl Iterator<Item = (Uuid, &'e CallEvent)>,
     ) -> Result<Self, EventLogError> {
         let mut users: HashMap<Uuid, Vec<i64>> = HashMap::new();
-        for (app, payload) in events {
-            if let Some(user) = CallEvent::parse(payload)
-                .ok()
-                .and_then(|e| e.dialpad_user_id())
-            {
-                users.entry(*app).or_default().push(user);
+        for (app, event) in events {
+            if let Some(user) = event.dialpad_user_id() {
+                users.entry(app).or_default().push(user);
             }
         }
         let mut crm_users = HashMap::new();
@@ -100,16 +96,15 @@ impl Shared {
     }
 }
 
-/// Applies one stored event. Returns our event type (`call.ring`, …, `ignored`).
+/// Applies one stored event, parsed. Returns our event type (`call.ring`, …, `ignored`).
 pub(crate) async fn apply(
     tx: &mut TenantTx,
     shared: &Shared,
     app: Uuid,
-    payload: &Value,
+    event: &CallEvent,
 ) -> Result<&'static str, EventLogError> {
-    let event = CallEvent::parse(payload)?;
     let kind = EventKind::of_state(&event.state);
-    let at = (shared, app, &event);
+    let at = (shared, app, event);
     match kind {
         EventKind::Ring => call_update(tx, at, "ringing", kind).await?,
         EventKind::Started => call_update(tx, at, "active", kind).await?,

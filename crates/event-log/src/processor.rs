@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl;
 use jobs::{Done, Failure, Job, RetryPolicy, Runner};
 use uuid::Uuid;
 
+use crate::dialpad::{CallEvent, PayloadError};
 use crate::{EventLogError, handlers};
 
 /// The job kind that applies one stored Dialpad event; its order key is
@@ -129,14 +130,22 @@ async fn apply_events(tx: &mut TenantTx, ids: &[Uuid]) -> Result<(), EventLogErr
         .await?
         .into_iter()
         .collect();
-    let events: Vec<(Uuid, &serde_json::Value)> = open.values().map(|(a, p)| (*a, p)).collect();
-    let shared = handlers::Shared::load(tx, &events).await?;
-    let mut done = Vec::with_capacity(open.len());
-    for id in ids {
-        if let Some((app, payload)) = open.remove(id) {
-            handlers::apply(tx, &shared, app, &payload).await?;
-            done.push(*id);
-        }
+    // In the order given; each payload parsed once (an unusable one fails its event below).
+    let events: Vec<(Uuid, Uuid, Result<CallEvent, PayloadError>)> = ids
+        .iter()
+        .filter_map(|id| {
+            open.remove(id)
+                .map(|(app, p)| (*id, app, CallEvent::parse(&p)))
+        })
+        .collect();
+    let parsed = events
+        .iter()
+        .filter_map(|(_, app, event)| event.as_ref().ok().map(|e| (*app, e)));
+    let shared = handlers::Shared::load(tx, parsed).await?;
+    let mut done = Vec::with_capacity(events.len());
+    for (id, app, event) in events {
+        handlers::apply(tx, &shared, app, &event?).await?;
+        done.push(id);
     }
     if !done.is_empty() {
         close_events(tx, &done, "done", None).await?;

@@ -98,8 +98,8 @@ impl From<diesel::result::Error> for SchedulingError {
 /// Retries of a booking transaction that lost a deadlock or serialization race. Booking writes
 /// of one organization are serialized ([`lock_bookings`]), so this is a safety net for races
 /// the lock does not cover (a contact created by another path at the same moment): up to 10
-/// retries after jittered pauses of 2 ms doubling to 256 ms (about 1.5 s in all at most) reach
-/// the definitive answer instead of a 500.
+/// retries after pauses of 2 ms doubling to 256 ms, each plus up to as much again of random
+/// jitter (at most about 2 s in all), reach the definitive answer instead of a 500.
 fn contention_retries() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(std::time::Duration::from_millis(2))

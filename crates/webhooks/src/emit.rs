@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::endpoints::{ChangedBy, audited, find};
+use crate::endpoints::{ChangedBy, audited, find, subscribes};
 use crate::{DELIVER_JOB, WebhookError, catalog};
 
 /// Messages a replay re-queues at most per call (the rest: call again from the last one's time).
@@ -72,7 +72,7 @@ pub async fn emit_once(
 /// The organization's enabled endpoints and the event types each subscribes to (none listed:
 /// every type), read once so that several events written in one transaction (a batch of
 /// Dialpad events) share the read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Subscriptions(Vec<(Uuid, Vec<String>)>);
 
 impl Subscriptions {
@@ -95,10 +95,9 @@ impl Subscriptions {
 
     /// The endpoints subscribed to `event_type`.
     fn of(&self, event_type: &str) -> Vec<Uuid> {
-        let wants = |types: &Vec<String>| types.is_empty() || types.iter().any(|t| t == event_type);
         self.0
             .iter()
-            .filter(|(_, types)| wants(types))
+            .filter(|(_, types)| subscribes(types, event_type))
             .map(|(id, _)| *id)
             .collect()
     }
@@ -313,8 +312,7 @@ pub async fn replay(
         .select(wm::id)
         .into_boxed();
     if !target.event_types.is_empty() {
-        let types: Vec<String> = target.types().map(str::to_owned).collect();
-        query = query.filter(wm::event_type.eq_any(types));
+        query = query.filter(wm::event_type.eq_any(target.event_types.clone()));
     }
     let ids: Vec<String> = query.load(tx).await?;
     for id in &ids {

@@ -67,16 +67,16 @@ pub struct Endpoint {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Whether an endpoint subscribed to `types` (none listed: every type) receives `event_type`.
+pub(crate) fn subscribes(types: &[String], event_type: &str) -> bool {
+    types.is_empty() || types.iter().any(|t| t == event_type)
+}
+
 impl Endpoint {
     /// Whether this endpoint receives messages of `event_type`.
     #[must_use]
     pub fn subscribes_to(&self, event_type: &str) -> bool {
-        self.event_types.is_empty() || self.types().any(|t| t == event_type)
-    }
-
-    /// The event types it subscribes to (empty: every type).
-    pub fn types(&self) -> impl Iterator<Item = &str> {
-        self.event_types.iter().map(String::as_str)
+        subscribes(&self.event_types, event_type)
     }
 }
 
@@ -281,7 +281,7 @@ impl Endpoints {
                         we::event_types.eq(patch
                             .event_types
                             .clone()
-                            .unwrap_or_else(|| old.types().map(str::to_owned).collect())),
+                            .unwrap_or_else(|| old.event_types.clone())),
                         we::enabled.eq(enabled),
                         we::disabled_reason.eq(reason),
                         we::disabled_at.eq(at),
