@@ -460,8 +460,8 @@ pub async fn log_transfer(
 /// A Vapi call as a message describes it, ready to insert or advance its row.
 #[derive(Debug, Clone)]
 pub struct VapiCallRow<'a> {
-    /// Vapi's call id (unique).
-    pub vapi_call_id: &'a str,
+    /// Vapi's call id (unique); owned when the row outlives the message it came from.
+    pub vapi_call_id: std::borrow::Cow<'a, str>,
     /// A call-back row we created before Vapi knew the call, to link to it first.
     pub ours: Option<Uuid>,
     /// The customer's number (E.164 when it is one).
@@ -529,6 +529,26 @@ pub async fn store_report(
     upsert_vapi_row(tx, row, true).await
 }
 
+/// [`store_report`] for several reports of the transaction's organization: one prepared
+/// statement per report, all sent before the first answer is awaited (diesel-async pipelining),
+/// executed by PostgreSQL in the iterator's order, so a second copy of a report in the same slice is seen
+/// as the redelivery it is. Returns one entry per row, in order, as [`store_report`] would.
+///
+/// # Errors
+/// [`CrmError::Db`]: the first failure (the transaction is then aborted anyway).
+pub async fn store_reports<'r, 'a: 'r>(
+    tx: &mut TenantTx,
+    rows: impl IntoIterator<Item = &'r VapiCallRow<'a>>,
+) -> Result<Vec<Option<UpsertedCall>>, CrmError> {
+    let org = tx.org();
+    let conn: &diesel_async::AsyncPgConnection = tx;
+    let upserts: Vec<_> = rows
+        .into_iter()
+        .map(|row| run_upsert(conn, org, row, true))
+        .collect();
+    futures_util::future::try_join_all(upserts).await
+}
+
 /// The SQL function behind [`upsert_vapi`] (its 14 parameters are the function's).
 #[allow(clippy::too_many_arguments)]
 mod sql {
@@ -565,40 +585,57 @@ mod sql {
 }
 use sql::call_logs_upsert_vapi_fn;
 
-async fn upsert_vapi_row(
-    tx: &mut TenantTx,
-    row: &VapiCallRow<'_>,
-    report: bool,
-) -> Result<Option<UpsertedCall>, CrmError> {
-    let org = tx.org();
-    let upserted = diesel::select(call_logs_upsert_vapi_fn(
-        Uuid::new_v4(),
-        org.0,
-        row.vapi_call_id,
-        row.ours,
-        row.contact_id,
-        row.phone.clone(),
-        row.caller_name.clone(),
-        crate::contacts::UNKNOWN_CALLER,
-        row.call_type,
-        row.status,
-        row.started_at,
-        row.ended_at,
-        row.metadata.clone(),
-        report,
-    ))
-    .get_result::<(Uuid, String, Option<Uuid>, bool, Option<DateTime<Utc>>)>(tx)
-    .await
-    .optional()?;
-    Ok(upserted.map(
-        |(id, status, contact_id, booking_confirmed, started_at)| UpsertedCall {
+/// `call_logs_upsert_vapi`'s record: id, status, contact, booked, started.
+type UpsertedRow = (Uuid, String, Option<Uuid>, bool, Option<DateTime<Utc>>);
+
+impl From<UpsertedRow> for UpsertedCall {
+    fn from((id, status, contact_id, booking_confirmed, started_at): UpsertedRow) -> Self {
+        Self {
             id,
             status,
             contact_id,
             booking_confirmed,
             started_at,
-        },
+        }
+    }
+}
+
+/// Runs `call_logs_upsert_vapi(…)` for `row` of `org` (`report`: it is the call's report) on
+/// `conn` by shared reference, so that several can be pipelined on one connection.
+async fn run_upsert(
+    mut conn: &diesel_async::AsyncPgConnection,
+    org: OrgId,
+    row: &VapiCallRow<'_>,
+    report: bool,
+) -> Result<Option<UpsertedCall>, CrmError> {
+    let upserted = diesel::select(call_logs_upsert_vapi_fn(
+        Uuid::new_v4(),
+        org.0,
+        &*row.vapi_call_id,
+        row.ours,
+        row.contact_id,
+        row.phone.as_deref(),
+        row.caller_name.as_deref(),
+        crate::contacts::UNKNOWN_CALLER,
+        row.call_type,
+        row.status,
+        row.started_at,
+        row.ended_at,
+        &row.metadata,
+        report,
     ))
+    .get_result::<UpsertedRow>(&mut conn)
+    .await
+    .optional()?;
+    Ok(upserted.map(UpsertedCall::from))
+}
+
+async fn upsert_vapi_row(
+    tx: &mut TenantTx,
+    row: &VapiCallRow<'_>,
+    report: bool,
+) -> Result<Option<UpsertedCall>, CrmError> {
+    run_upsert(tx, tx.org(), row, report).await
 }
 
 /// What an `end-of-call-report` says about a call, redacted by the caller.

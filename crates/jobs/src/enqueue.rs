@@ -50,21 +50,46 @@ impl NewJob {
 /// # Errors
 /// [`DbError::Query`] when the insert fails (row-level security refuses another organization).
 pub async fn enqueue(tx: &mut TenantTx, job: NewJob) -> Result<Uuid, DbError> {
+    let mut ids = enqueue_all(tx, [&job]).await?;
+    Ok(ids.remove(0))
+}
+
+/// [`enqueue`] for several jobs at once: one prepared insert per job, all sent before the first
+/// answer is awaited (diesel-async pipelining), so `n` jobs cost one round trip's wait instead
+/// of `n`. They are inserted in the iterator's order (their enqueue order). Returns their ids
+/// in that order; nothing is written when there are none.
+///
+/// # Errors
+/// As [`enqueue`]; the first failure is returned (the transaction is then aborted anyway).
+pub async fn enqueue_all<'j>(
+    tx: &mut TenantTx,
+    jobs: impl IntoIterator<Item = &'j NewJob>,
+) -> Result<Vec<Uuid>, DbError> {
     let org = tx.org();
-    let id = diesel::insert_into(jobs::table)
-        .values((
-            jobs::org_id.eq(org.0),
-            jobs::kind.eq(job.kind),
-            jobs::order_key.eq(job.order_key),
-            jobs::payload.eq(job.payload),
-            jobs::run_at.eq(job.run_at.unwrap_or_else(Utc::now)),
-        ))
-        .returning(jobs::id)
-        .get_result(tx)
+    let conn: &diesel_async::AsyncPgConnection = tx;
+    let inserts: Vec<_> = jobs
+        .into_iter()
+        .map(|job| {
+            diesel::insert_into(jobs::table)
+                .values((
+                    jobs::org_id.eq(org.0),
+                    jobs::kind.eq(job.kind),
+                    jobs::order_key.eq(job.order_key.as_deref()),
+                    jobs::payload.eq(&job.payload),
+                    jobs::run_at.eq(job.run_at.unwrap_or_else(Utc::now)),
+                ))
+                .returning(jobs::id)
+                .get_result::<Uuid>(&mut &*conn)
+        })
+        .collect();
+    if inserts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = futures_util::future::try_join_all(inserts)
         .await
         .map_err(DbError::Query)?;
     // A `TenantTx` exists only inside `Db::tenant`, which raises the channel after its commit.
     let raised = db::signal::raise_after_commit(crate::CHANNEL);
     debug_assert!(raised, "a TenantTx is always inside Db::tenant");
-    Ok(id)
+    Ok(ids)
 }

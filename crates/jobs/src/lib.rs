@@ -33,7 +33,7 @@ mod schedule;
 mod schema;
 mod waker;
 
-pub use enqueue::{NewJob, enqueue};
+pub use enqueue::{NewJob, enqueue, enqueue_all};
 pub use error::JobError;
 pub use job::{Done, Failure, Job, complete_batch};
 pub use policy::RetryPolicy;

@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 use vapi_client::{CallInfo, EndOfCallReport};
 
 use crate::VoiceError;
+use crate::group_commit::{ReportCommits, ReportToStore};
 use crate::redaction::{redact, redact_report};
 
 /// The job kind of a report's post-call analysis, queued when the report is acknowledged
@@ -178,18 +179,10 @@ async fn upsert_call(
 
 /// The call row's owner's view of `facts`.
 fn vapi_row<'a>(vapi_call_id: &'a str, facts: &CallFacts<'a>) -> crm::call_logs::VapiCallRow<'a> {
-    let ours = facts
-        .call
-        .metadata
-        .get("call_log_id")
-        .and_then(Value::as_str)
-        .and_then(|s| uuid::Uuid::parse_str(s).ok());
-    let phone =
-        e164(facts.call.customer_number.as_deref()).or_else(|| facts.call.customer_number.clone());
     crm::call_logs::VapiCallRow {
-        vapi_call_id,
-        ours,
-        phone,
+        vapi_call_id: vapi_call_id.into(),
+        ours: our_row(facts.call),
+        phone: caller_phone(facts.call),
         caller_name: facts.caller_name.clone(),
         call_type: call_type(facts.call.call_type.as_deref()),
         status: facts.status,
@@ -198,6 +191,19 @@ fn vapi_row<'a>(vapi_call_id: &'a str, facts: &CallFacts<'a>) -> crm::call_logs:
         ended_at: facts.ended_at,
         metadata: facts.metadata.clone(),
     }
+}
+
+/// The call-back row we created before Vapi knew the call (`metadata.call_log_id`), if any.
+fn our_row(call: &CallInfo) -> Option<uuid::Uuid> {
+    call.metadata
+        .get("call_log_id")
+        .and_then(Value::as_str)
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+}
+
+/// The customer's number, in E.164 when it is one.
+fn caller_phone(call: &CallInfo) -> Option<String> {
+    e164(call.customer_number.as_deref()).or_else(|| call.customer_number.clone())
 }
 
 /// The caller's contact (created as a warm lead when new), when the caller's number is E.164.
@@ -259,11 +265,14 @@ pub struct CallRecords {
     db: Db,
     /// Wakes the job workers after a commit that queued a job (a report, a hot-lead alert).
     jobs: jobs::Waker,
+    /// Stores acknowledged reports in groups (crate::group_commit).
+    reports: ReportCommits,
 }
 
 impl CallRecords {
     pub(crate) fn new(db: Db, jobs: jobs::Waker) -> Self {
-        Self { db, jobs }
+        let reports = ReportCommits::new(db.clone(), jobs.clone());
+        Self { db, jobs, reports }
     }
 
     /// Records a `status-update`. Returns the row's id and its (possibly unchanged) status.
@@ -325,8 +334,10 @@ impl CallRecords {
     /// Acknowledges an `end-of-call-report` in one short transaction (issue 22): the call row by
     /// Vapi's id, marked as having its report, and a [`REPORT_JOB`] carrying the report
     /// **redacted**, ordered per call, for the post-call analysis ([`CallRecords::analyse_report`]).
-    /// A report stored already (a redelivery) changes nothing. Returns the row's id, `None` for a
-    /// redelivery or a call id of another organization.
+    /// Reports arriving together share that transaction (group commit, crate::group_commit);
+    /// this returns after the commit that stored the report. A report stored already (a
+    /// redelivery) changes nothing. Returns the row's id, `None` for a redelivery or a call id
+    /// of another organization.
     ///
     /// # Errors
     /// [`VoiceError::Invalid`] without a call id; [`VoiceError::Db`].
@@ -346,34 +357,22 @@ impl CallRecords {
             report: redact_report(report),
             received_at: now,
         };
+        let row = crm::call_logs::VapiCallRow {
+            vapi_call_id: vapi_call_id.clone().into(),
+            ours: our_row(call),
+            phone: caller_phone(call),
+            caller_name: call.customer_name.clone(),
+            call_type: call_type(call.call_type.as_deref()),
+            status: terminal_status(stored.report.ended_reason.as_deref()),
+            contact_id: None,
+            started_at: stored.report.started_at,
+            ended_at: stored.report.ended_at.or(Some(now)),
+            metadata: report_metadata(&stored.report, now),
+        };
         let payload = serde_json::to_value(&stored)
             .map_err(|e| VoiceError::Invalid(format!("report not storable: {e}")))?;
-        let id = self
-            .db
-            .tenant(org, async move |tx| {
-                let facts = CallFacts {
-                    call: &stored.call,
-                    status: terminal_status(stored.report.ended_reason.as_deref()),
-                    contact_id: None,
-                    caller_name: stored.call.customer_name.clone(),
-                    started_at: stored.report.started_at,
-                    ended_at: stored.report.ended_at.or(Some(now)),
-                    metadata: report_metadata(&stored.report, now),
-                };
-                let row =
-                    crm::call_logs::store_report(tx, &vapi_row(&vapi_call_id, &facts)).await?;
-                if row.is_some() {
-                    let job = jobs::NewJob::new(REPORT_JOB, payload)
-                        .ordered_by(format!("vapi:{vapi_call_id}"));
-                    jobs::enqueue(tx, job).await?;
-                }
-                Ok::<_, VoiceError>(row.map(|r| r.id))
-            })
-            .await?;
-        if id.is_some() {
-            self.jobs.wake();
-        }
-        Ok(id)
+        let job = jobs::NewJob::new(REPORT_JOB, payload).ordered_by(format!("vapi:{vapi_call_id}"));
+        self.reports.store(ReportToStore { org, row, job }).await
     }
 
     /// Runs one [`REPORT_JOB`]: the report's whole post-call work (module docs) and the job's

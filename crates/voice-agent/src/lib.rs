@@ -25,6 +25,7 @@ pub mod callback;
 pub mod calls;
 pub mod dispatch;
 pub mod dual_sync;
+mod group_commit;
 pub mod identity;
 pub mod prompt;
 pub mod redaction;
