@@ -109,8 +109,9 @@ impl ReportCommits {
 }
 
 /// A committer's place in [`Queue::committers`]. Given back under the lock that saw the queue
-/// empty ([`CommitterSlot::release_if_idle`]); if the task ends otherwise (a panic), the drop
-/// gives it back and starts a new committer for what is still queued.
+/// empty ([`CommitterSlot::next_batch_or_release`]); if the task ends otherwise (a panic, or
+/// its runtime shutting down), the drop gives it back and, while a runtime is still there,
+/// starts a new committer for what is still queued.
 struct CommitterSlot {
     shared: Arc<Shared>,
     released: bool,
@@ -142,8 +143,14 @@ impl Drop for CommitterSlot {
             queue.committers += usize::from(restart);
             restart
         };
-        if restart {
-            tokio::spawn(Arc::clone(&self.shared).commit_queued());
+        if !restart {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(Arc::clone(&self.shared).commit_queued())),
+            // No runtime left to run one (and none to run the waiting requests either): give
+            // the place back; nothing queued was acknowledged.
+            Err(_) => self.shared.lock().committers -= 1,
         }
     }
 }
