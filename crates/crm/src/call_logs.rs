@@ -512,27 +512,16 @@ pub async fn upsert_vapi(
     tx: &mut TenantTx,
     row: &VapiCallRow<'_>,
 ) -> Result<Option<UpsertedCall>, CrmError> {
-    upsert_vapi_row(tx, row, false).await
+    run_upsert(tx, tx.org(), row, false).await
 }
 
-/// [`upsert_vapi`] for an `end-of-call-report`, which also marks the row as having its
-/// report: `None` when the report was stored already (a redelivery: nothing is written and no
-/// row is locked) or the id belongs to another organization. Issue 22, "acknowledge in one
-/// commit".
-///
-/// # Errors
-/// [`CrmError::Db`].
-pub async fn store_report(
-    tx: &mut TenantTx,
-    row: &VapiCallRow<'_>,
-) -> Result<Option<UpsertedCall>, CrmError> {
-    upsert_vapi_row(tx, row, true).await
-}
-
-/// [`store_report`] for several reports of the transaction's organization: one prepared
-/// statement per report, all sent before the first answer is awaited (diesel-async pipelining),
-/// executed by PostgreSQL in the iterator's order, so a second copy of a report in the same slice is seen
-/// as the redelivery it is. Returns one entry per row, in order, as [`store_report`] would.
+/// [`upsert_vapi`] for `end-of-call-report`s of the transaction's organization, each also
+/// marking its row as having its report (issue 22, "acknowledge in one commit"): `None` for a
+/// report stored already (a redelivery: nothing is written and no row is locked) or a call id of
+/// another organization. One prepared statement per report, all sent before the first answer is
+/// awaited (diesel-async pipelining) and executed by PostgreSQL in the iterator's order, so a
+/// second copy of a report among `rows` is seen as the redelivery it is. Returns one entry per
+/// row, in order.
 ///
 /// # Errors
 /// [`CrmError::Db`]: the first failure (the transaction is then aborted anyway).
@@ -628,14 +617,6 @@ async fn run_upsert(
     .await
     .optional()?;
     Ok(upserted.map(UpsertedCall::from))
-}
-
-async fn upsert_vapi_row(
-    tx: &mut TenantTx,
-    row: &VapiCallRow<'_>,
-    report: bool,
-) -> Result<Option<UpsertedCall>, CrmError> {
-    run_upsert(tx, tx.org(), row, report).await
 }
 
 /// What an `end-of-call-report` says about a call, redacted by the caller.
