@@ -538,6 +538,36 @@ pub async fn store_reports<'r, 'a: 'r>(
     futures_util::future::try_join_all(upserts).await
 }
 
+/// A Vapi call's row of the transaction's organization by Vapi's id, as [`upsert_vapi`]
+/// returns it, without writing anything: the post-call analysis of a report whose row
+/// [`store_reports`] wrote reads it so (issue 22: one row version fewer per report). `None`
+/// when there is no such row. One prepared statement, through the unique index on
+/// `vapi_call_id`.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn find_vapi(
+    tx: &mut TenantTx,
+    vapi_call_id: &str,
+) -> Result<Option<UpsertedCall>, CrmError> {
+    use call_logs as c;
+    let org = tx.org();
+    let row: Option<UpsertedRow> = c::table
+        .filter(c::org_id.eq(org.0))
+        .filter(c::vapi_call_id.eq(vapi_call_id))
+        .select((
+            c::id,
+            c::status,
+            c::contact_id,
+            c::booking_confirmed,
+            c::started_at,
+        ))
+        .first(tx)
+        .await
+        .optional()?;
+    Ok(row.map(UpsertedCall::from))
+}
+
 /// The SQL function behind [`upsert_vapi`] (its 14 parameters are the function's).
 #[allow(clippy::too_many_arguments)]
 mod sql {
@@ -650,13 +680,16 @@ pub struct CallAnalysis<'a> {
     pub value_minor: i64,
     /// The caller's contact, when the row has none yet.
     pub contact_id: Option<Uuid>,
+    /// The caller's name, when known (it replaces the row's).
+    pub caller_name: Option<String>,
     /// The lead score it gave, kept in the row's metadata.
     pub lead_score: i32,
 }
 
 /// Records a call's end-of-call analysis on its row (seed 001 §16 data flow). A recording URL,
-/// a duration and a contact already on the row are kept when the analysis has none; a row once
-/// booked stays booked; the lead score is merged into `metadata`. One statement of diesel's
+/// a duration and a contact already on the row are kept when the analysis has none, the
+/// caller's name when it knows none; a row once booked stays booked; the lead score is merged
+/// into `metadata`. One statement of diesel's
 /// query builder, so it is prepared once per connection (issue 22: no per-call raw SQL on the
 /// report path).
 ///
@@ -694,6 +727,7 @@ pub async fn record_analysis(
                     .eq(c::booking_confirmed.or(a.booked.into_sql::<diesel::sql_types::Bool>())),
                 c::financial_value_minor.eq(a.value_minor),
                 c::contact_id.eq(keep::coalesce(c::contact_id, a.contact_id)),
+                c::caller_name.eq(keep::coalesce(a.caller_name.as_deref(), c::caller_name)),
                 c::metadata.eq(c::metadata.concat(lead_score)),
             ),
         ))

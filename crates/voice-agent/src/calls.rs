@@ -391,7 +391,8 @@ impl CallRecords {
     /// post-call work runs in enqueue order, and the jobs are completed together, so the
     /// batch's effects happen exactly once and all together. Any failure (one bad payload
     /// included) rolls the whole batch back, and the runner then runs each job through
-    /// [`CallRecords::analyse_report`].
+    /// [`CallRecords::analyse_report`]. While this instance's report committers are backed up,
+    /// it first waits until no other analysis runs (crate::priority, decision 51).
     ///
     /// # Errors
     /// [`Failure::Permanent`] for a payload that is not a queued report with a call id;
@@ -400,6 +401,7 @@ impl CallRecords {
         let Some(org) = batch.first().map(|j| j.org) else {
             return Ok(());
         };
+        let _turn = self.reports.analysis_turn().await;
         let queued = batch
             .iter()
             .map(|job| {
@@ -531,16 +533,24 @@ async fn record_report(
     let (call, report, now) = (&queued.call, &queued.report, queued.received_at);
     let contact = caller_contact(tx, call).await?;
     let status = terminal_status(report.ended_reason.as_deref());
-    let facts = CallFacts {
-        call,
-        status,
-        contact_id: contact.as_ref().map(|c| c.id),
-        caller_name: known_name(call, contact.as_ref()),
-        started_at: report.started_at,
-        ended_at: report.ended_at.or(Some(now)),
-        metadata: report_metadata(report, now),
+    let row = match crm::call_logs::find_vapi(tx, vapi_call_id).await? {
+        // Written with the report's facts when it was acknowledged; the contact and the name
+        // are set with the analysis below.
+        Some(row) => row,
+        // Removed since it was acknowledged: written again from the report.
+        None => {
+            let facts = CallFacts {
+                call,
+                status,
+                contact_id: contact.as_ref().map(|c| c.id),
+                caller_name: known_name(call, contact.as_ref()),
+                started_at: report.started_at,
+                ended_at: report.ended_at.or(Some(now)),
+                metadata: report_metadata(report, now),
+            };
+            upsert_call(tx, vapi_call_id, &facts).await?
+        }
     };
-    let row = upsert_call(tx, vapi_call_id, &facts).await?;
     let contact_id = row.contact_id.or(contact.as_ref().map(|c| c.id));
     let booked = row.booking_confirmed
         || booked_by_tool(&report.messages)
@@ -558,7 +568,7 @@ async fn record_report(
         score,
         contact_id,
     };
-    let analysis = call_analysis(report, status, &verdict);
+    let analysis = call_analysis(report, status, &verdict, known_name(call, contact.as_ref()));
     crm::call_logs::record_analysis(tx, row.id, &analysis).await?;
     if let Some(contact) = contact_id {
         let at = report.ended_at.unwrap_or(now);
@@ -726,6 +736,7 @@ fn call_analysis(
     report: &EndOfCallReport,
     status: &'static str,
     verdict: &Verdict,
+    caller_name: Option<String>,
 ) -> crm::call_logs::CallAnalysis<'static> {
     #[allow(clippy::cast_possible_truncation)]
     let duration = report
@@ -753,6 +764,7 @@ fn call_analysis(
         booked: verdict.booked,
         value_minor: verdict.value,
         contact_id: verdict.contact_id,
+        caller_name,
         lead_score: verdict.score,
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::VoiceError;
+use crate::priority::{AnalysisTurn, AnalysisTurns};
 
 /// At most this many batches are committed at once by one instance.
 pub const MAX_COMMITTERS: usize = 4;
@@ -66,6 +67,7 @@ struct Shared {
     db: Db,
     jobs: jobs::Waker,
     queue: Mutex<Queue>,
+    analyses: AnalysisTurns,
 }
 
 impl std::fmt::Debug for ReportCommits {
@@ -77,9 +79,22 @@ impl std::fmt::Debug for ReportCommits {
 impl ReportCommits {
     pub(crate) fn new(db: Db, jobs: jobs::Waker) -> Self {
         let queue = Mutex::new(Queue::default());
+        let analyses = AnalysisTurns::default();
         Self {
-            shared: Arc::new(Shared { db, jobs, queue }),
+            shared: Arc::new(Shared {
+                db,
+                jobs,
+                queue,
+                analyses,
+            }),
         }
+    }
+
+    /// Waits for an analysis's turn: at once while the committers keep up, else when no other
+    /// analysis runs on this instance (crate::priority, decision 51).
+    pub(crate) async fn analysis_turn(&self) -> AnalysisTurn {
+        let shared = &self.shared;
+        shared.analyses.turn(|| shared.backed_up()).await
     }
 
     /// Stores `report` with whatever else is queued and answers after the commit: the call
@@ -160,6 +175,12 @@ impl Shared {
         self.queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether reports are waiting for a committer while every committer is busy.
+    fn backed_up(&self) -> bool {
+        let queue = self.lock();
+        queue.committers >= MAX_COMMITTERS && !queue.waiting.is_empty()
     }
 
     /// A committer: commits batches until the queue is empty, then ends.

@@ -27,6 +27,7 @@ pub mod dispatch;
 pub mod dual_sync;
 mod group_commit;
 pub mod identity;
+mod priority;
 pub mod prompt;
 pub mod redaction;
 pub mod routing;

@@ -1443,6 +1443,59 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
     );
 }
 
+/// Issue 22: the analysis reads the call row its acknowledgement wrote instead of writing it a
+/// second time, and sets the caller's contact and name with the analysis; a row removed in
+/// between is written again from the queued report, with its analysis.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_analysis_completes_the_acknowledged_row_or_writes_a_removed_one_again() {
+    let (_mock, gw, a, asst) = quiet_gateway_with_agent("analysed-row").await;
+    let created = gw
+        .post(
+            "/api/contacts",
+            Some(&a.token),
+            &json!({"name": "Jane Doe", "phone": CALLER}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let report = |id: &str| {
+        json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+            "call": {"id": id, "assistantId": asst, "customer": {"number": CALLER}},
+            "artifact": {"transcript": "User: hello"}, "analysis": {"summary": "Said hello."}}})
+    };
+    for id in ["call-kept", "call-removed"] {
+        let reply = vapi_post(&gw, "/api/vapi/webhook", &report(id)).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    gw.database
+        .psql_superuser("DELETE FROM call_logs WHERE vapi_call_id = 'call-removed'");
+    let runner = gw.state.voice.register_jobs(jobs::Runner::new(
+        gw.state.jobs.clone(),
+        gateway::test_support::test_runner_config(),
+        "analysed-row",
+    ));
+    assert_eq!(runner.run_once("analysed-row/0").await.unwrap(), 2);
+
+    for id in ["call-kept", "call-removed"] {
+        let analysed = row(
+            &gw,
+            &format!(
+                "SELECT c.outcome, c.outcome_summary, c.caller_name, c.status, \
+                        k.name AS contact_name, c.metadata ? 'report_received_at' AS reported \
+                   FROM call_logs c JOIN contacts k ON k.id = c.contact_id \
+                  WHERE c.vapi_call_id = '{id}'"
+            ),
+        )
+        .await;
+        assert_eq!(
+            analysed,
+            json!({"outcome": "completed", "outcome_summary": "Said hello.",
+                   "caller_name": "Jane Doe", "status": "completed",
+                   "contact_name": "Jane Doe", "reported": true}),
+            "{id}"
+        );
+    }
+}
+
 /// An `assistant-request` for a known caller: one transaction for the identity (settings,
 /// assistant, the caller's contact touched, their earlier calls) and one for the knowledge
 /// base's search (its state and the full-text hits); routing is cached.
