@@ -482,7 +482,7 @@ pub struct VapiCallRow<'a> {
     pub metadata: serde_json::Value,
 }
 
-/// The row after [`upsert_vapi`].
+/// A Vapi call's row as [`upsert_vapi`] leaves it (or [`find_vapi`] reads it).
 #[derive(Debug, Clone)]
 pub struct UpsertedCall {
     /// Our id.
@@ -689,9 +689,8 @@ pub struct CallAnalysis<'a> {
 /// Records a call's end-of-call analysis on its row (seed 001 §16 data flow). A recording URL,
 /// a duration and a contact already on the row are kept when the analysis has none, the
 /// caller's name when it knows none; a row once booked stays booked; the lead score is merged
-/// into `metadata`. One statement of diesel's
-/// query builder, so it is prepared once per connection (issue 22: no per-call raw SQL on the
-/// report path).
+/// into `metadata`. One statement of diesel's query builder, so it is prepared once per
+/// connection (issue 22: no per-call raw SQL on the report path).
 ///
 /// # Errors
 /// [`CrmError::Db`].

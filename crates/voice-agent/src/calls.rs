@@ -391,7 +391,7 @@ impl CallRecords {
     /// post-call work runs in enqueue order, and the jobs are completed together, so the
     /// batch's effects happen exactly once and all together. Any failure (one bad payload
     /// included) rolls the whole batch back, and the runner then runs each job through
-    /// [`CallRecords::analyse_report`]. While this instance's report committers are backed up,
+    /// [`CallRecords::analyse_report`]. While this instance's acknowledgements are backed up,
     /// it first waits until no other analysis runs (crate::priority, decision 51).
     ///
     /// # Errors

@@ -16,6 +16,7 @@
 //! while it waits does not withdraw its report: it is stored, and Vapi's retry then finds it.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 #[cfg(test)]
 use std::time::Duration;
@@ -32,6 +33,10 @@ use crate::priority::{AnalysisTurn, AnalysisTurns};
 pub const MAX_COMMITTERS: usize = 4;
 /// At most this many reports go into one batch.
 pub const MAX_BATCH: usize = 64;
+/// From this many reports waiting for their commit on one instance (queued or being
+/// committed), its acknowledgements count as backed up and the analysis yields to them
+/// (crate::priority): twice [`MAX_COMMITTERS`].
+pub const BACKED_UP: usize = 2 * MAX_COMMITTERS;
 
 /// One report to store: its organization, its call row and the job that will analyse it.
 #[derive(Debug)]
@@ -67,6 +72,8 @@ struct Shared {
     db: Db,
     jobs: jobs::Waker,
     queue: Mutex<Queue>,
+    /// Reports waiting for their commit ([`ReportCommits::store`] calls under way).
+    in_flight: AtomicUsize,
     analyses: AnalysisTurns,
 }
 
@@ -85,16 +92,19 @@ impl ReportCommits {
                 db,
                 jobs,
                 queue,
+                in_flight: AtomicUsize::new(0),
                 analyses,
             }),
         }
     }
 
-    /// Waits for an analysis's turn: at once while the committers keep up, else when no other
-    /// analysis runs on this instance (crate::priority, decision 51).
+    /// Waits for an analysis's turn: at once while fewer than [`BACKED_UP`] reports wait for
+    /// their commit, else when no other analysis runs on this instance (crate::priority,
+    /// decision 51).
     pub(crate) async fn analysis_turn(&self) -> AnalysisTurn {
-        let shared = &self.shared;
-        shared.analyses.turn(|| shared.backed_up()).await
+        let in_flight = &self.shared.in_flight;
+        let backed_up = || in_flight.load(Ordering::Relaxed) >= BACKED_UP;
+        self.shared.analyses.turn(backed_up).await
     }
 
     /// Stores `report` with whatever else is queued and answers after the commit: the call
@@ -104,6 +114,7 @@ impl ReportCommits {
     /// # Errors
     /// [`VoiceError::Db`] when the report could not be stored (it was not acknowledged).
     pub(crate) async fn store(&self, report: ReportToStore) -> Result<Option<Uuid>, VoiceError> {
+        let _in_flight = InFlight::count(&self.shared);
         let (reply, outcome) = oneshot::channel();
         let start_committer = {
             let mut queue = self.shared.lock();
@@ -120,6 +131,22 @@ impl ReportCommits {
                 "the report's committer stopped before answering".into(),
             )))
         })
+    }
+}
+
+/// One report counted in [`Shared::in_flight`] until dropped (also when its request goes away).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn count(shared: &'a Shared) -> Self {
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(&shared.in_flight)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -175,12 +202,6 @@ impl Shared {
         self.queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Whether reports are waiting for a committer while every committer is busy.
-    fn backed_up(&self) -> bool {
-        let queue = self.lock();
-        queue.committers >= MAX_COMMITTERS && !queue.waiting.is_empty()
     }
 
     /// A committer: commits batches until the queue is empty, then ends.

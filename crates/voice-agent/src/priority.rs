@@ -3,9 +3,9 @@
 //! An `end-of-call-report` is acknowledged first (crate::group_commit) and analysed after, on
 //! the job runner. Both use the same CPU and the same database, and only the first has a caller
 //! waiting: Vapi times a webhook out and sends it again, while the analysis may wait. So while
-//! this instance's acknowledgements are backed up (every committer busy and reports queued
-//! behind them) only one analysis runs at a time; the others wait for their turn, and all run
-//! again as soon as the committers catch up. One always runs, so the analysis never starves;
+//! this instance's acknowledgements are backed up (crate::group_commit::BACKED_UP reports or
+//! more waiting for their commit) only one analysis runs at a time; the others wait for their
+//! turn, and all run again as soon as the acknowledgements catch up. One always runs, so the analysis never starves;
 //! the backlog a burst leaves is drained when it ends.
 //!
 //! The measure is per instance: another instance's burst does not slow this one's analysis.
