@@ -1371,26 +1371,35 @@ async fn quiet_gateway_with_agent(slug: &str) -> (MockServer, TestGateway, Sessi
     (mock, gw, session, asst)
 }
 
+/// [`quiet_gateway_with_agent`] whose organization knows the caller ([`CALLER`], Jane Doe).
+async fn quiet_gateway_knowing_the_caller(slug: &str) -> (MockServer, TestGateway, String) {
+    let (mock, gw, session, asst) = quiet_gateway_with_agent(slug).await;
+    let created = gw
+        .post(
+            "/api/contacts",
+            Some(&session.token),
+            &json!({"name": "Jane Doe", "phone": CALLER}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    (mock, gw, asst)
+}
+
+/// A short `end-of-call-report` of call `id` from [`CALLER`] to assistant `asst`.
+fn hello_report(asst: &str, id: &str) -> Value {
+    json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "call": {"id": id, "assistantId": asst, "customer": {"number": CALLER}},
+        "artifact": {"transcript": "User: hello"}, "analysis": {"summary": "Said hello."}}})
+}
+
 /// Issue 22, "round trips": an end-of-call report is acknowledged in at most 4 round trips
 /// (BEGIN with the tenant setting, the call row, the job, COMMIT), a redelivery in 3, and a
 /// `lookupCaller` answered in at most 3; the routing lookup is served from the cache and no
 /// pool checkout sends a validation query.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
-    let (_mock, gw, a, asst) = quiet_gateway_with_agent("trips").await;
-    let created = gw
-        .post(
-            "/api/contacts",
-            Some(&a.token),
-            &json!({"name": "Jane Doe", "phone": CALLER}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    let report = |id: &str| {
-        json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
-            "call": {"id": id, "assistantId": asst, "customer": {"number": CALLER}},
-            "artifact": {"transcript": "User: hello"}, "analysis": {"summary": "Said hello."}}})
-    };
+    let (_mock, gw, asst) = quiet_gateway_knowing_the_caller("trips").await;
+    let report = |id: &str| hello_report(&asst, id);
     let lookup = json!({"message": {"type": "tool-calls",
         "call": {"id": "call-trips", "assistantId": asst, "customer": {"number": CALLER}},
         "toolCallList": [{"id": "tc-trips", "function": {"name": "lookupCaller",
@@ -1448,22 +1457,9 @@ async fn a_report_is_acknowledged_in_four_round_trips_and_a_lookup_in_three() {
 /// between is written again from the queued report, with its analysis.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_analysis_completes_the_acknowledged_row_or_writes_a_removed_one_again() {
-    let (_mock, gw, a, asst) = quiet_gateway_with_agent("analysed-row").await;
-    let created = gw
-        .post(
-            "/api/contacts",
-            Some(&a.token),
-            &json!({"name": "Jane Doe", "phone": CALLER}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    let report = |id: &str| {
-        json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
-            "call": {"id": id, "assistantId": asst, "customer": {"number": CALLER}},
-            "artifact": {"transcript": "User: hello"}, "analysis": {"summary": "Said hello."}}})
-    };
+    let (_mock, gw, asst) = quiet_gateway_knowing_the_caller("analysed-row").await;
     for id in ["call-kept", "call-removed"] {
-        let reply = vapi_post(&gw, "/api/vapi/webhook", &report(id)).await;
+        let reply = vapi_post(&gw, "/api/vapi/webhook", &hello_report(&asst, id)).await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
     }
     gw.database
