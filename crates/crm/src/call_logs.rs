@@ -12,8 +12,8 @@ use db::{OrgId, TenantTx};
 use diesel::dsl::{count_star, sql};
 use diesel::sql_types::{BigInt, Double, Nullable};
 use diesel::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgTextExpressionMethods, QueryDsl,
-    Queryable, Selectable, SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgExpressionMethods,
+    PgTextExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -22,12 +22,14 @@ use uuid::Uuid;
 
 use crate::{CrmError, Page};
 
-/// The organization's row `id` of `call_logs`, as a query to read, update or delete.
+/// The organization's row `id` of `call_logs`, as a query to read, update or delete. The
+/// organization is checked with `IS NOT DISTINCT FROM`, which no index can serve, so that a
+/// prepared statement's cached plan always finds the row through its primary key (decision 52).
 #[diesel::dsl::auto_type(no_type_alias)]
 fn one(org: Uuid, id: Uuid) -> _ {
     call_logs::table
-        .filter(call_logs::org_id.eq(org))
         .filter(call_logs::id.eq(id))
+        .filter(call_logs::org_id.is_not_distinct_from(org))
 }
 
 /// A call as stored (seed 001 column names).
@@ -542,7 +544,7 @@ pub async fn store_reports<'r, 'a: 'r>(
 /// returns it, without writing anything: the post-call analysis of a report whose row
 /// [`store_reports`] wrote reads it so (issue 22: one row version fewer per report). `None`
 /// when there is no such row. One prepared statement, through the unique index on
-/// `vapi_call_id`.
+/// `vapi_call_id` (the organization is checked as in `one`, decision 52).
 ///
 /// # Errors
 /// [`CrmError::Db`].
@@ -553,8 +555,8 @@ pub async fn find_vapi(
     use call_logs as c;
     let org = tx.org();
     let row: Option<UpsertedRow> = c::table
-        .filter(c::org_id.eq(org.0))
         .filter(c::vapi_call_id.eq(vapi_call_id))
+        .filter(c::org_id.is_not_distinct_from(org.0))
         .select((
             c::id,
             c::status,
@@ -703,7 +705,7 @@ pub async fn record_analysis(
     use diesel::{IntoSql, PgJsonbExpressionMethods};
     let org = tx.org();
     let lead_score = serde_json::json!({ "lead_score": a.lead_score });
-    diesel::update(c::table.filter(c::org_id.eq(org.0)).filter(c::id.eq(id)))
+    diesel::update(one(org.0, id))
         .set((
             (
                 c::outcome.eq(a.outcome),

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use db::{OrgId, TenantTx};
 use diesel::dsl::count_star;
 use diesel::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgSortExpressionMethods,
-    PgTextExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgExpressionMethods,
+    PgSortExpressionMethods, PgTextExpressionMethods, QueryDsl, Queryable, Selectable,
+    SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -16,12 +17,13 @@ use uuid::Uuid;
 
 use crate::{CrmError, DEFAULT_COUNTRY_CODE, Page, normalize_phone, unique_as};
 
-/// The organization's row `id` of `contacts`, as a query to read, update or delete.
+/// The organization's row `id` of `contacts`, as a query to read, update or delete (the
+/// organization checked so that no index serves it: the primary key finds the row, decision 52).
 #[diesel::dsl::auto_type(no_type_alias)]
 fn one(org: Uuid, id: Uuid) -> _ {
     contacts::table
-        .filter(contacts::org_id.eq(org))
         .filter(contacts::id.eq(id))
+        .filter(contacts::org_id.is_not_distinct_from(org))
 }
 
 /// Pipeline statuses, in order: `new → contacted → booked | lost`.
