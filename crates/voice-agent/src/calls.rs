@@ -532,6 +532,7 @@ async fn record_report(
 ) -> Result<(uuid::Uuid, bool), VoiceError> {
     let (call, report, now) = (&queued.call, &queued.report, queued.received_at);
     let contact = caller_contact(tx, call).await?;
+    let who = known_name(call, contact.as_ref());
     let status = terminal_status(report.ended_reason.as_deref());
     let row = match crm::call_logs::find_vapi(tx, vapi_call_id).await? {
         // Written with the report's facts when it was acknowledged; the contact and the name
@@ -543,7 +544,7 @@ async fn record_report(
                 call,
                 status,
                 contact_id: contact.as_ref().map(|c| c.id),
-                caller_name: known_name(call, contact.as_ref()),
+                caller_name: who.clone(),
                 started_at: report.started_at,
                 ended_at: report.ended_at.or(Some(now)),
                 metadata: report_metadata(report, now),
@@ -568,7 +569,7 @@ async fn record_report(
         score,
         contact_id,
     };
-    let analysis = call_analysis(report, status, &verdict, known_name(call, contact.as_ref()));
+    let analysis = call_analysis(report, status, &verdict, who.clone());
     crm::call_logs::record_analysis(tx, row.id, &analysis).await?;
     if let Some(contact) = contact_id {
         let at = report.ended_at.unwrap_or(now);
@@ -584,7 +585,6 @@ async fn record_report(
         )
         .await?;
     }
-    let who = known_name(call, contact.as_ref());
     let alerted = hot_lead_alert(tx, call, who.clone(), row.id, &verdict).await?;
     let extra = json!({"booked": booked, "lead_score": score});
     realtime::outbox::publish(tx, publish_call(row.id, vapi_call_id, &row.status, extra)).await?;
