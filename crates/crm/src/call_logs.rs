@@ -12,8 +12,8 @@ use db::{OrgId, TenantTx};
 use diesel::dsl::{count_star, sql};
 use diesel::sql_types::{BigInt, Double, Nullable};
 use diesel::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgExpressionMethods,
-    PgTextExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgTextExpressionMethods, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -29,7 +29,7 @@ use crate::{CrmError, Page};
 fn one(org: Uuid, id: Uuid) -> _ {
     call_logs::table
         .filter(call_logs::id.eq(id))
-        .filter(call_logs::org_id.is_not_distinct_from(org))
+        .filter(db::same_tenant(call_logs::org_id, org))
 }
 
 /// A call as stored (seed 001 column names).
@@ -556,7 +556,7 @@ pub async fn find_vapi(
     let org = tx.org();
     let row: Option<UpsertedRow> = c::table
         .filter(c::vapi_call_id.eq(vapi_call_id))
-        .filter(c::org_id.is_not_distinct_from(org.0))
+        .filter(db::same_tenant(c::org_id, org.0))
         .select((
             c::id,
             c::status,

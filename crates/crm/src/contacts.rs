@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use db::{OrgId, TenantTx};
 use diesel::dsl::count_star;
 use diesel::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgExpressionMethods,
-    PgSortExpressionMethods, PgTextExpressionMethods, QueryDsl, Queryable, Selectable,
-    SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgSortExpressionMethods,
+    PgTextExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -23,7 +22,7 @@ use crate::{CrmError, DEFAULT_COUNTRY_CODE, Page, normalize_phone, unique_as};
 fn one(org: Uuid, id: Uuid) -> _ {
     contacts::table
         .filter(contacts::id.eq(id))
-        .filter(contacts::org_id.is_not_distinct_from(org))
+        .filter(db::same_tenant(contacts::org_id, org))
 }
 
 /// Pipeline statuses, in order: `new → contacted → booked | lost`.

@@ -7,8 +7,7 @@ use crate::schema::services;
 use chrono::{DateTime, Utc};
 use db::TenantTx;
 use diesel::{
-    ExpressionMethods, OptionalExtension, PgExpressionMethods, QueryDsl, Queryable, Selectable,
-    SelectableHelper,
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -24,7 +23,7 @@ use crate::{CrmError, unique_as};
 fn one(org: Uuid, id: Uuid) -> _ {
     services::table
         .filter(services::id.eq(id))
-        .filter(services::org_id.is_not_distinct_from(org))
+        .filter(db::same_tenant(services::org_id, org))
 }
 
 /// A service as stored.

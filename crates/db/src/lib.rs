@@ -45,3 +45,27 @@ pub const OWNER_ROLE: &str = "platform_owner";
 /// A boxed future borrowing a connection, for functions stored as values (test probes, a booking
 /// step); [`Db::tenant`] and [`Db::system`] take plain async closures (`async move |c| { … }`).
 pub type ConnFuture<'c, T> = futures_util::future::BoxFuture<'c, T>;
+
+/// The tenant check of a statement that finds its rows by a key without `org_id` (a primary
+/// key, a provider id, a parent id): `<org_column> IS NOT DISTINCT FROM <org>`.
+///
+/// For a `NOT NULL` column that is the same check as `=`, and it stays in the statement's text
+/// as the tenancy rules ask, but PostgreSQL 15 cannot use it as an index condition. So a
+/// prepared statement's cached generic plan can only reach the rows through the key's own index,
+/// never through an `org_id`-led listing index chosen while the table was young (decision 52).
+/// Statements whose key or index starts with `org_id` (listings, per-organization settings,
+/// `(org_id, …)` unique keys) keep `org_id.eq(org)`, which that index needs.
+pub fn same_tenant<C>(
+    org_column: C,
+    org: uuid::Uuid,
+) -> diesel::dsl::IsNotDistinctFrom<C, uuid::Uuid>
+where
+    C: diesel::PgExpressionMethods + diesel::Expression<SqlType = diesel::sql_types::Uuid>,
+{
+    org_column.is_not_distinct_from(org)
+}
+
+/// The type of [`same_tenant()`]'s expression, under the function's name as
+/// `#[diesel::dsl::auto_type]` looks it up (`O` is the organization's type, `Uuid`).
+#[allow(non_camel_case_types)]
+pub type same_tenant<C, O> = diesel::dsl::IsNotDistinctFrom<C, O>;

@@ -190,7 +190,7 @@ pub async fn dialpad(
             }
             let existing: Uuid = webhook_events::table
                 .filter(webhook_events::app_id.eq(app))
-                .filter(webhook_events::org_id.eq(org.0))
+                .filter(db::same_tenant(webhook_events::org_id, org.0))
                 .filter(webhook_events::source.eq("dialpad"))
                 .filter(webhook_events::idempotency_key.eq(&key))
                 .select(webhook_events::id)

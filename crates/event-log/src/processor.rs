@@ -120,7 +120,7 @@ async fn apply_events(tx: &mut TenantTx, ids: &[Uuid]) -> Result<(), EventLogErr
     let org = tx.org();
     let mut open: HashMap<Uuid, (Uuid, serde_json::Value)> = webhook_events::table
         .filter(webhook_events::id.eq_any(ids))
-        .filter(webhook_events::org_id.eq(org.0))
+        .filter(db::same_tenant(webhook_events::org_id, org.0))
         .filter(webhook_events::status.eq("pending"))
         .select((
             webhook_events::id,
@@ -194,7 +194,7 @@ async fn close_events(
     diesel::update(
         webhook_events::table
             .filter(webhook_events::id.eq_any(ids))
-            .filter(webhook_events::org_id.eq(org.0)),
+            .filter(db::same_tenant(webhook_events::org_id, org.0)),
     )
     .set((
         webhook_events::status.eq(status),

@@ -79,7 +79,7 @@ pub async fn remove(tx: &mut TenantTx, app: Uuid) -> Result<bool, EventLogError>
     let n = diesel::delete(
         secrets::table
             .filter(secrets::app_id.eq(app))
-            .filter(secrets::org_id.eq(org.0)),
+            .filter(db::same_tenant(secrets::org_id, org.0)),
     )
     .execute(tx)
     .await?;
@@ -95,7 +95,7 @@ pub async fn is_configured(tx: &mut TenantTx, app: Uuid) -> Result<bool, EventLo
     require_app(tx, app).await?;
     let found: Option<Uuid> = secrets::table
         .filter(secrets::app_id.eq(app))
-        .filter(secrets::org_id.eq(org.0))
+        .filter(db::same_tenant(secrets::org_id, org.0))
         .select(secrets::app_id)
         .first(tx)
         .await

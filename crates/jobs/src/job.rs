@@ -69,7 +69,7 @@ pub async fn complete_batch(tx: &mut TenantTx, batch: &[Job]) -> Result<(), JobE
     let deleted = diesel::delete(
         jobs::table
             .filter(jobs::id.eq_any(ids))
-            .filter(jobs::org_id.eq(tx.org().0))
+            .filter(db::same_tenant(jobs::org_id, tx.org().0))
             .filter(jobs::status.eq("running"))
             .filter(jobs::locked_by.eq(first.worker.to_string())),
     )
@@ -87,7 +87,7 @@ pub async fn complete_batch(tx: &mut TenantTx, batch: &[Job]) -> Result<(), JobE
 pub(crate) fn held(org: Uuid, id: Uuid, worker: String) -> _ {
     jobs::table
         .filter(jobs::id.eq(id))
-        .filter(jobs::org_id.eq(org))
+        .filter(db::same_tenant(jobs::org_id, org))
         .filter(jobs::status.eq("running"))
         .filter(jobs::locked_by.eq(worker))
 }

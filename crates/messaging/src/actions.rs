@@ -182,7 +182,7 @@ impl Messenger {
                 .tenant(org, async move |tx| {
                     diesel::delete(
                         share_links::table
-                            .filter(share_links::org_id.eq(org.0))
+                            .filter(db::same_tenant(share_links::org_id, org.0))
                             .filter(share_links::id.eq(link_id)),
                     )
                     .execute(tx)
@@ -225,7 +225,7 @@ impl Messenger {
             .db
             .tenant(org, async move |tx| {
                 let (call_id, expires_at): (Uuid, DateTime<Utc>) = share_links::table
-                    .filter(share_links::org_id.eq(org.0))
+                    .filter(db::same_tenant(share_links::org_id, org.0))
                     .filter(share_links::id.eq(id))
                     .select((share_links::call_id, share_links::expires_at))
                     .first(tx)
@@ -235,7 +235,7 @@ impl Messenger {
                 }
                 let uses: i32 = diesel::update(
                     share_links::table
-                        .filter(share_links::org_id.eq(org.0))
+                        .filter(db::same_tenant(share_links::org_id, org.0))
                         .filter(share_links::id.eq(id)),
                 )
                 .set((
@@ -310,7 +310,7 @@ impl Messenger {
                 .await?;
                 diesel::update(
                     crate::schema::messages::table
-                        .filter(crate::schema::messages::org_id.eq(org.0))
+                        .filter(db::same_tenant(crate::schema::messages::org_id, org.0))
                         .filter(crate::schema::messages::id.eq(id)),
                 )
                 .set((

@@ -210,7 +210,7 @@ impl Messenger {
         self.db
             .tenant(org, async move |tx| {
                 let target = messages::table
-                    .filter(messages::org_id.eq(org.0))
+                    .filter(db::same_tenant(messages::org_id, org.0))
                     .filter(messages::id.eq(id));
                 match outcome {
                     Ok(external) => {

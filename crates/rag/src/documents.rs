@@ -186,7 +186,7 @@ impl KnowledgeBase {
         self.db
             .tenant(org, async move |tx| {
                 let doc = kb_documents::table
-                    .filter(kb_documents::org_id.eq(org.0))
+                    .filter(db::same_tenant(kb_documents::org_id, org.0))
                     .filter(kb_documents::id.eq(id))
                     .select(Document::as_select())
                     .get_result(tx)
@@ -194,7 +194,7 @@ impl KnowledgeBase {
                     .optional()?
                     .ok_or(RagError::NotFound)?;
                 let chunks = kb_chunks::table
-                    .filter(kb_chunks::org_id.eq(org.0))
+                    .filter(db::same_tenant(kb_chunks::org_id, org.0))
                     .filter(kb_chunks::document_id.eq(id))
                     .order(kb_chunks::ordinal)
                     .select(ChunkView::as_select())
@@ -214,7 +214,7 @@ impl KnowledgeBase {
             .tenant(org, async move |tx| {
                 let n = diesel::delete(
                     kb_documents::table
-                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(db::same_tenant(kb_documents::org_id, org.0))
                         .filter(kb_documents::id.eq(id)),
                 )
                 .execute(tx)
@@ -239,7 +239,7 @@ impl KnowledgeBase {
             .tenant(org, async move |tx| {
                 let doc = diesel::update(
                     kb_documents::table
-                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(db::same_tenant(kb_documents::org_id, org.0))
                         .filter(kb_documents::id.eq(id)),
                 )
                 .set((

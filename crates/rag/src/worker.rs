@@ -57,7 +57,7 @@ pub(crate) async fn queue(tx: &mut TenantTx, id: Uuid) -> Result<(), RagError> {
 #[diesel::dsl::auto_type(no_type_alias)]
 fn claimed_row(org: Uuid, id: Uuid, claimed_at: DateTime<Utc>) -> _ {
     kb_documents::table
-        .filter(kb_documents::org_id.eq(org))
+        .filter(db::same_tenant(kb_documents::org_id, org))
         .filter(kb_documents::id.eq(id))
         .filter(kb_documents::status.eq("processing"))
         .filter(kb_documents::claimed_at.eq(claimed_at))
@@ -284,7 +284,7 @@ async fn store_chunks(
     }
     diesel::delete(
         kb_chunks::table
-            .filter(kb_chunks::org_id.eq(org.0))
+            .filter(db::same_tenant(kb_chunks::org_id, org.0))
             .filter(kb_chunks::document_id.eq(id)),
     )
     .execute(tx)
@@ -391,7 +391,7 @@ impl KnowledgeBase {
         self.db
             .tenant(org, async move |tx| {
                 let row: Option<(String, String)> = kb_documents::table
-                    .filter(kb_documents::org_id.eq(org.0))
+                    .filter(db::same_tenant(kb_documents::org_id, org.0))
                     .filter(kb_documents::id.eq(id))
                     .filter(kb_documents::status.eq_any(["pending", "processing"]))
                     .select((kb_documents::body, kb_documents::format))
@@ -456,7 +456,7 @@ impl KnowledgeBase {
             .tenant(org, async move |tx| {
                 diesel::update(
                     kb_documents::table
-                        .filter(kb_documents::org_id.eq(org.0))
+                        .filter(db::same_tenant(kb_documents::org_id, org.0))
                         .filter(kb_documents::id.eq(id))
                         .filter(kb_documents::claimed_at.eq(claimed_at)),
                 )

@@ -115,7 +115,7 @@ pub fn check_transition(from: &str, to: &str) -> Result<(), SchedulingError> {
 pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Appointment, SchedulingError> {
     let org = tx.org();
     let q = appointments::table
-        .filter(appointments::org_id.eq(org.0))
+        .filter(db::same_tenant(appointments::org_id, org.0))
         .filter(appointments::id.eq(id))
         .select(Appointment::as_select());
     let found = if lock {
@@ -194,7 +194,7 @@ pub async fn mark_confirmation_sent(tx: &mut TenantTx, id: Uuid) -> Result<(), S
     let org = tx.org();
     diesel::update(
         appointments::table
-            .filter(appointments::org_id.eq(org.0))
+            .filter(db::same_tenant(appointments::org_id, org.0))
             .filter(appointments::id.eq(id)),
     )
     .set(appointments::confirmation_sent.eq(true))

@@ -288,7 +288,7 @@ async fn appointment_event(
 ) -> Result<Option<EventRow>, Failure> {
     db.tenant(org, async move |tx| {
         appointments::table
-            .filter(appointments::org_id.eq(org.0))
+            .filter(db::same_tenant(appointments::org_id, org.0))
             .filter(appointments::id.eq(appointment))
             .select((
                 appointments::service_name,
@@ -311,7 +311,7 @@ async fn record_event_id(db: &Db, org: OrgId, appointment: Uuid) -> Result<(), F
     db.tenant(org, async move |tx| {
         diesel::update(
             appointments::table
-                .filter(appointments::org_id.eq(org.0))
+                .filter(db::same_tenant(appointments::org_id, org.0))
                 .filter(appointments::id.eq(appointment)),
         )
         .set(appointments::google_event_id.eq(event_id(appointment)))

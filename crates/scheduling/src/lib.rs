@@ -658,7 +658,7 @@ impl Scheduler {
                 appointments::check_transition(&current.status, &status)?;
                 let updated: Appointment = diesel::update(
                     appt::table
-                        .filter(appt::org_id.eq(org.0))
+                        .filter(db::same_tenant(appt::org_id, org.0))
                         .filter(appt::id.eq(id)),
                 )
                 .set((
@@ -798,7 +798,7 @@ async fn move_appointment(
     }
     let updated: Appointment = diesel::update(
         appt::table
-            .filter(appt::org_id.eq(org.0))
+            .filter(db::same_tenant(appt::org_id, org.0))
             .filter(appt::id.eq(id)),
     )
     .set((

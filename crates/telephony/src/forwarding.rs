@@ -166,7 +166,11 @@ impl Telephony {
             .tenant(org, async move |tx| {
                 let confirmed = status == "active";
                 diesel::update(
-                    configs::table.filter(configs::id.eq(id).and(configs::org_id.eq(org.0))),
+                    configs::table.filter(
+                        configs::id
+                            .eq(id)
+                            .and(db::same_tenant(configs::org_id, org.0)),
+                    ),
                 )
                 .set((
                     configs::status.eq(status),

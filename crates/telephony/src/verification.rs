@@ -186,7 +186,11 @@ impl Telephony {
         self.db
             .tenant(org, async move |tx| {
                 diesel::update(
-                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                    numbers::table.filter(
+                        numbers::id
+                            .eq(id)
+                            .and(db::same_tenant(numbers::org_id, org.0)),
+                    ),
                 )
                 .set((
                     numbers::twilio_call_sid.eq(&call_sid),
@@ -206,7 +210,11 @@ impl Telephony {
         self.db
             .tenant(org, async move |tx| {
                 numbers::table
-                    .filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0)))
+                    .filter(
+                        numbers::id
+                            .eq(id)
+                            .and(db::same_tenant(numbers::org_id, org.0)),
+                    )
                     .select((
                         numbers::phone_number,
                         numbers::status,
@@ -227,7 +235,11 @@ impl Telephony {
         self.db
             .tenant(org, async move |tx| {
                 diesel::update(
-                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                    numbers::table.filter(
+                        numbers::id
+                            .eq(id)
+                            .and(db::same_tenant(numbers::org_id, org.0)),
+                    ),
                 )
                 .set((
                     numbers::status.eq("verified"),
@@ -247,7 +259,11 @@ impl Telephony {
         self.db
             .tenant(org, async move |tx| {
                 diesel::update(
-                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                    numbers::table.filter(
+                        numbers::id
+                            .eq(id)
+                            .and(db::same_tenant(numbers::org_id, org.0)),
+                    ),
                 )
                 .set(numbers::verification_attempts.eq(numbers::verification_attempts + 1))
                 .returning(numbers::verification_attempts)
@@ -267,7 +283,11 @@ impl Telephony {
         self.db
             .tenant(org, async move |tx| {
                 diesel::update(
-                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                    numbers::table.filter(
+                        numbers::id
+                            .eq(id)
+                            .and(db::same_tenant(numbers::org_id, org.0)),
+                    ),
                 )
                 .set((
                     numbers::status.eq(status),
@@ -330,7 +350,7 @@ impl Telephony {
                             numbers::table.filter(
                                 numbers::id
                                     .eq(verification_id)
-                                    .and(numbers::org_id.eq(org.0)),
+                                    .and(db::same_tenant(numbers::org_id, org.0)),
                             ),
                         )
                         .set((
@@ -360,7 +380,11 @@ impl Telephony {
         self.db
             .tenant(org, async move |tx| {
                 numbers::table
-                    .filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0)))
+                    .filter(
+                        numbers::id
+                            .eq(id)
+                            .and(db::same_tenant(numbers::org_id, org.0)),
+                    )
                     .select(VerifiedNumber::as_select())
                     .first(tx)
                     .await
@@ -411,7 +435,11 @@ impl Telephony {
             .db
             .tenant(org, async move |tx| {
                 diesel::delete(
-                    numbers::table.filter(numbers::id.eq(id).and(numbers::org_id.eq(org.0))),
+                    numbers::table.filter(
+                        numbers::id
+                            .eq(id)
+                            .and(db::same_tenant(numbers::org_id, org.0)),
+                    ),
                 )
                 .execute(tx)
                 .await

@@ -230,7 +230,7 @@ pub async fn issue(
     let app: App = diesel::update(
         apps_table::table
             .filter(apps_table::id.eq(app_id))
-            .filter(apps_table::org_id.eq(org_id.0)),
+            .filter(db::same_tenant(apps_table::org_id, org_id.0)),
     )
     .set((
         apps_table::api_key_hash.eq(Some(new_hash)),
@@ -271,7 +271,7 @@ pub async fn revoke(
     let app: App = diesel::update(
         apps_table::table
             .filter(apps_table::id.eq(app_id))
-            .filter(apps_table::org_id.eq(org_id.0)),
+            .filter(db::same_tenant(apps_table::org_id, org_id.0)),
     )
     .set((
         apps_table::api_key_hash.eq(None::<Vec<u8>>),

@@ -90,7 +90,7 @@ pub async fn get(tx: &mut TenantTx, app_id: Uuid) -> Result<App, TenancyError> {
     let org = tx.org();
     apps::table
         .filter(apps::id.eq(app_id))
-        .filter(apps::org_id.eq(org.0))
+        .filter(db::same_tenant(apps::org_id, org.0))
         .select(App::as_select())
         .first(tx)
         .await
@@ -118,7 +118,7 @@ pub async fn update(
     let app: App = diesel::update(
         apps::table
             .filter(apps::id.eq(app_id))
-            .filter(apps::org_id.eq(org.0)),
+            .filter(db::same_tenant(apps::org_id, org.0)),
     )
     .set((
         apps::name.eq(name.unwrap_or(current.name)),
@@ -139,7 +139,7 @@ pub(crate) async fn lock(tx: &mut TenantTx, app_id: Uuid) -> Result<App, Tenancy
     let org = tx.org();
     apps::table
         .filter(apps::id.eq(app_id))
-        .filter(apps::org_id.eq(org.0))
+        .filter(db::same_tenant(apps::org_id, org.0))
         .select(App::as_select())
         .for_update()
         .first(tx)
@@ -157,7 +157,7 @@ pub async fn exists(tx: &mut TenantTx, app_id: Uuid) -> Result<bool, DbError> {
     diesel::select(diesel::dsl::exists(
         apps::table
             .filter(apps::id.eq(app_id))
-            .filter(apps::org_id.eq(org.0)),
+            .filter(db::same_tenant(apps::org_id, org.0)),
     ))
     .get_result(tx)
     .await

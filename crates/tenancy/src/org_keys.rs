@@ -117,7 +117,7 @@ async fn touch(db: &Db, key: KeyPrincipal, address: Option<IpAddr>) -> Result<()
         diesel::update(
             org_api_keys::table
                 .filter(org_api_keys::id.eq(key.key_id))
-                .filter(org_api_keys::org_id.eq(key.org_id.0)),
+                .filter(db::same_tenant(org_api_keys::org_id, key.org_id.0)),
         )
         .set((
             org_api_keys::last_used_at.eq(Some(Utc::now())),
@@ -325,7 +325,7 @@ async fn lock_active(tx: &mut TenantTx, key_id: Uuid) -> Result<OrgKey, TenancyE
     let org_id = tx.org();
     let key: OrgKey = org_api_keys::table
         .filter(org_api_keys::id.eq(key_id))
-        .filter(org_api_keys::org_id.eq(org_id.0))
+        .filter(db::same_tenant(org_api_keys::org_id, org_id.0))
         .select(OrgKey::as_select())
         .for_update()
         .first(tx)

@@ -202,7 +202,7 @@ pub async fn login(
             let user: UserRow = diesel::update(
                 users::table
                     .filter(users::id.eq(candidate.user_id))
-                    .filter(users::org_id.eq(org.0)),
+                    .filter(db::same_tenant(users::org_id, org.0)),
             )
             .set(users::last_login_at.eq(Some(Utc::now())))
             .returning(UserRow::as_returning())
@@ -332,7 +332,7 @@ pub async fn authenticate(
             diesel::update(
                 user_sessions::table
                     .filter(user_sessions::id.eq(sid))
-                    .filter(user_sessions::org_id.eq(org.0)),
+                    .filter(db::same_tenant(user_sessions::org_id, org.0)),
             )
             .set(user_sessions::last_seen_at.eq(Utc::now()))
             .execute(tx)
@@ -359,7 +359,7 @@ pub async fn logout(db: &Db, principal: &UserPrincipal) -> Result<(), TenancyErr
         diesel::update(
             user_sessions::table
                 .filter(user_sessions::id.eq(sid))
-                .filter(user_sessions::org_id.eq(org.0))
+                .filter(db::same_tenant(user_sessions::org_id, org.0))
                 .filter(user_sessions::revoked_at.is_null()),
         )
         .set(user_sessions::revoked_at.eq(Some(Utc::now())))

@@ -181,7 +181,7 @@ async fn find(tx: &mut TenantTx, id: Uuid) -> Result<UserRow, TenancyError> {
     let org = tx.org();
     users::table
         .filter(users::id.eq(id))
-        .filter(users::org_id.eq(org.0))
+        .filter(db::same_tenant(users::org_id, org.0))
         .select(UserRow::as_select())
         .first(tx)
         .await
@@ -383,7 +383,7 @@ pub async fn update(
         };
         let row = users::table
             .filter(users::id.eq(id))
-            .filter(users::org_id.eq(actor.org_id.0));
+            .filter(db::same_tenant(users::org_id, actor.org_id.0));
         let updated: UserRow = diesel::update(row)
             .set((
                 users::name.eq(name.unwrap_or(target.name)),
@@ -435,7 +435,7 @@ pub async fn delete(
         diesel::delete(
             users::table
                 .filter(users::id.eq(id))
-                .filter(users::org_id.eq(actor.org_id.0)),
+                .filter(db::same_tenant(users::org_id, actor.org_id.0)),
         )
         .execute(tx)
         .await?;
@@ -542,7 +542,7 @@ pub async fn active_extension(
 ) -> Result<Option<Option<String>>, DbError> {
     let org = tx.org();
     users::table
-        .filter(users::org_id.eq(org.0))
+        .filter(db::same_tenant(users::org_id, org.0))
         .filter(users::id.eq(user_id))
         .filter(users::is_active.eq(true))
         .select(users::extension)

@@ -101,7 +101,11 @@ async fn upsert_one(
     let org = tx.org();
     let (dialpad_user_id, crm_user_id) = (entry.dialpad_user_id, entry.crm_user_id.as_str());
     let previous: Option<String> = mappings::table
-        .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+        .filter(
+            mappings::app_id
+                .eq(app)
+                .and(db::same_tenant(mappings::org_id, org.0)),
+        )
         .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
         .select(mappings::crm_user_id)
         .for_update()
@@ -289,7 +293,11 @@ pub async fn find_by_dialpad_user(
 ) -> Result<Option<Mapping>, diesel::result::Error> {
     let org = tx.org();
     mappings::table
-        .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+        .filter(
+            mappings::app_id
+                .eq(app)
+                .and(db::same_tenant(mappings::org_id, org.0)),
+        )
         .filter(mappings::dialpad_user_id.eq(dialpad_user_id))
         .select(Mapping::as_select())
         .first(tx)
@@ -312,7 +320,11 @@ pub async fn crm_users(
         return Ok(std::collections::HashMap::new());
     }
     let rows: Vec<(i64, String)> = mappings::table
-        .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+        .filter(
+            mappings::app_id
+                .eq(app)
+                .and(db::same_tenant(mappings::org_id, org.0)),
+        )
         .filter(mappings::dialpad_user_id.eq_any(dialpad_user_ids))
         .select((mappings::dialpad_user_id, mappings::crm_user_id))
         .load(tx)
@@ -333,7 +345,11 @@ pub async fn by_crm_user(
     let org = tx.org();
     let crm = crm_user_id.to_owned();
     mappings::table
-        .filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)))
+        .filter(
+            mappings::app_id
+                .eq(app)
+                .and(db::same_tenant(mappings::org_id, org.0)),
+        )
         .filter(mappings::crm_user_id.eq(&crm))
         .order(mappings::updated_at.desc())
         .select(Mapping::as_select())
@@ -354,7 +370,11 @@ pub async fn delete(
     by: &ChangedBy,
 ) -> Result<(), MappingError> {
     let org = tx.org();
-    let scoped = mappings::table.filter(mappings::app_id.eq(app).and(mappings::org_id.eq(org.0)));
+    let scoped = mappings::table.filter(
+        mappings::app_id
+            .eq(app)
+            .and(db::same_tenant(mappings::org_id, org.0)),
+    );
     let deleted: Option<(i64, String)> = match key {
         MappingKey::Id(id) => diesel::delete(scoped.filter(mappings::id.eq(id)))
             .returning((mappings::dialpad_user_id, mappings::crm_user_id))

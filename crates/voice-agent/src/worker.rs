@@ -216,7 +216,7 @@ impl VoiceAgent {
             .db
             .tenant(org, async move |tx| {
                 let row: Option<(Uuid, Option<Uuid>, String)> = voice_alerts::table
-                    .filter(voice_alerts::org_id.eq(org.0))
+                    .filter(db::same_tenant(voice_alerts::org_id, org.0))
                     .filter(voice_alerts::id.eq(id))
                     .filter(voice_alerts::status.eq("pending"))
                     .select((
@@ -254,7 +254,7 @@ impl VoiceAgent {
             .tenant(org, async move |tx| {
                 diesel::update(
                     voice_alerts::table
-                        .filter(voice_alerts::org_id.eq(org.0))
+                        .filter(db::same_tenant(voice_alerts::org_id, org.0))
                         .filter(voice_alerts::id.eq(id)),
                 )
                 .set((

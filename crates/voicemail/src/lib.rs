@@ -176,7 +176,11 @@ pub async fn get(tx: &mut TenantTx, app: Uuid, id: Uuid) -> Result<Voicemail, Vo
     let org = tx.org();
     voicemails::table
         .filter(voicemails::id.eq(id))
-        .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0)))
+        .filter(
+            voicemails::app_id
+                .eq(app)
+                .and(db::same_tenant(voicemails::org_id, org.0)),
+        )
         .select(Voicemail::as_select())
         .first(tx)
         .await
@@ -222,9 +226,11 @@ pub async fn list(
 pub async fn delete(tx: &mut TenantTx, app: Uuid, id: Uuid) -> Result<(), VoicemailError> {
     let org = tx.org();
     let deleted = diesel::delete(
-        voicemails::table
-            .filter(voicemails::id.eq(id))
-            .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
+        voicemails::table.filter(voicemails::id.eq(id)).filter(
+            voicemails::app_id
+                .eq(app)
+                .and(db::same_tenant(voicemails::org_id, org.0)),
+        ),
     )
     .execute(tx)
     .await?;
@@ -248,9 +254,11 @@ pub async fn link_to_call(
 ) -> Result<Voicemail, VoicemailError> {
     let org = tx.org();
     diesel::update(
-        voicemails::table
-            .filter(voicemails::id.eq(id))
-            .filter(voicemails::app_id.eq(app).and(voicemails::org_id.eq(org.0))),
+        voicemails::table.filter(voicemails::id.eq(id)).filter(
+            voicemails::app_id
+                .eq(app)
+                .and(db::same_tenant(voicemails::org_id, org.0)),
+        ),
     )
     .set(voicemails::dialpad_call_id.eq(Some(dialpad_call_id)))
     .returning(Voicemail::as_returning())

@@ -239,7 +239,7 @@ impl Deliverer {
                 let status = delivery_status(tx, &task).await?;
                 let payload: Option<serde_json::Value> = wm::table
                     .find(&task.message_id)
-                    .filter(wm::org_id.eq(org.0))
+                    .filter(db::same_tenant(wm::org_id, org.0))
                     .select(wm::payload)
                     .first(tx)
                     .await
@@ -355,7 +355,7 @@ async fn delivery_status(tx: &mut TenantTx, task: &Task) -> Result<Option<String
     let org = tx.org();
     Ok(wd::table
         .find((&task.message_id, task.endpoint_id))
-        .filter(wd::org_id.eq(org.0))
+        .filter(db::same_tenant(wd::org_id, org.0))
         .select(wd::status)
         .first(tx)
         .await
@@ -371,7 +371,7 @@ async fn set_delivery(
 ) -> Result<(), Failure> {
     let org = tx.org();
     diesel::update(wd::table.find((&task.message_id, task.endpoint_id)))
-        .filter(wd::org_id.eq(org.0))
+        .filter(db::same_tenant(wd::org_id, org.0))
         .set((wd::status.eq(status), wd::next_attempt_at.eq(next_at)))
         .execute(tx)
         .await
@@ -406,7 +406,7 @@ async fn log_attempt(
         .sql(" END");
     let (number, status): (i32, String) =
         diesel::update(wd::table.find((&task.message_id, task.endpoint_id)))
-            .filter(wd::org_id.eq(org.0))
+            .filter(db::same_tenant(wd::org_id, org.0))
             .set((
                 wd::attempts.eq(wd::attempts + 1),
                 wd::status.eq(status),
@@ -445,7 +445,9 @@ async fn endpoint_health(
     disable_after: chrono::Duration,
 ) -> Result<(), Failure> {
     let org = tx.org();
-    let row = we::table.find(endpoint).filter(we::org_id.eq(org.0));
+    let row = we::table
+        .find(endpoint)
+        .filter(db::same_tenant(we::org_id, org.0));
     if succeeded {
         diesel::update(row.filter(we::failing_since.is_not_null()))
             .set(we::failing_since.eq(None::<chrono::DateTime<Utc>>))
@@ -479,7 +481,7 @@ async fn disable(
     let org = tx.org();
     let reason = format!("every attempt failed since {}", db::timestamp::iso(since));
     let url: Option<String> = diesel::update(we::table.find(endpoint))
-        .filter(we::org_id.eq(org.0))
+        .filter(db::same_tenant(we::org_id, org.0))
         .filter(we::enabled.eq(true))
         .set((
             we::enabled.eq(false),

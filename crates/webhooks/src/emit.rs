@@ -273,7 +273,7 @@ pub async fn resend(
     }
     let known = wm::table
         .find(&message)
-        .filter(wm::org_id.eq(org.0))
+        .filter(db::same_tenant(wm::org_id, org.0))
         .select(wm::id)
         .first::<String>(tx)
         .await

@@ -274,7 +274,7 @@ impl Endpoints {
                     ),
                 };
                 let row: Endpoint = diesel::update(we::table.find(id))
-                    .filter(we::org_id.eq(org.0))
+                    .filter(db::same_tenant(we::org_id, org.0))
                     .set((
                         we::url.eq(patch.url.as_ref().unwrap_or(&old.url)),
                         we::description.eq(patch.description.as_ref().unwrap_or(&old.description)),
@@ -306,9 +306,13 @@ impl Endpoints {
         self.db
             .tenant(org, async move |tx| {
                 let old = lock(tx, id).await?;
-                diesel::delete(we::table.find(id).filter(we::org_id.eq(org.0)))
-                    .execute(tx)
-                    .await?;
+                diesel::delete(
+                    we::table
+                        .find(id)
+                        .filter(db::same_tenant(we::org_id, org.0)),
+                )
+                .execute(tx)
+                .await?;
                 let detail = json!({"url": old.url});
                 audited(tx, &by, "webhook_endpoint.deleted", id, detail).await
             })
@@ -356,7 +360,7 @@ impl Endpoints {
                 let old = secrets(tx, id).await?.current;
                 let until = Utc::now() + ROTATION_OVERLAP;
                 diesel::update(we::table.find(id))
-                    .filter(we::org_id.eq(org.0))
+                    .filter(db::same_tenant(we::org_id, org.0))
                     .set((
                         we::secret_key_id.eq(&sealed.key_id),
                         we::secret_nonce.eq(sealed.nonce.to_vec()),
@@ -414,7 +418,7 @@ pub(crate) async fn find(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, Webhoo
     let org = tx.org();
     we::table
         .find(id)
-        .filter(we::org_id.eq(org.0))
+        .filter(db::same_tenant(we::org_id, org.0))
         .select(Endpoint::as_select())
         .first(tx)
         .await
@@ -427,7 +431,7 @@ async fn lock(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, WebhookError> {
     let org = tx.org();
     we::table
         .find(id)
-        .filter(we::org_id.eq(org.0))
+        .filter(db::same_tenant(we::org_id, org.0))
         .select(Endpoint::as_select())
         .for_update()
         .first(tx)
@@ -495,7 +499,7 @@ async fn secrets(tx: &mut TenantTx, id: Uuid) -> Result<StoredSecrets, WebhookEr
     let org = tx.org();
     we::table
         .find(id)
-        .filter(we::org_id.eq(org.0))
+        .filter(db::same_tenant(we::org_id, org.0))
         .select(SealedColumns::as_select())
         .first(tx)
         .await

@@ -119,7 +119,7 @@ pub async fn messages(tx: &mut TenantTx, f: MessageFilter) -> Result<Vec<Message
 pub async fn deliveries(tx: &mut TenantTx, message: String) -> Result<Vec<Delivery>, WebhookError> {
     let org = tx.org();
     Ok(wd::table
-        .filter(wd::org_id.eq(org.0))
+        .filter(db::same_tenant(wd::org_id, org.0))
         .filter(wd::message_id.eq(message))
         .order(wd::endpoint_id)
         .select(Delivery::as_select())
@@ -140,7 +140,7 @@ pub async fn attempts(
 ) -> Result<Vec<AttemptRecord>, WebhookError> {
     let org = tx.org();
     let mut q = wa::table
-        .filter(wa::org_id.eq(org.0))
+        .filter(db::same_tenant(wa::org_id, org.0))
         .filter(wa::endpoint_id.eq(endpoint))
         .order((wa::created_at.desc(), wa::attempt.desc()))
         .limit(limit.clamp(1, 200))
@@ -181,7 +181,7 @@ pub async fn message(tx: &mut TenantTx, id: String) -> Result<Message, WebhookEr
     let org = tx.org();
     wm::table
         .find(id)
-        .filter(wm::org_id.eq(org.0))
+        .filter(db::same_tenant(wm::org_id, org.0))
         .select(Message::as_select())
         .first(tx)
         .await
