@@ -8,11 +8,15 @@ use diesel::pg::Pg;
 use diesel::{ExpressionMethods, QueryDsl};
 use uuid::Uuid;
 
-// Just the two columns these statements touch, of tables that have `org_id`-led indexes.
-diesel::table! { call_logs (id) { id -> Uuid, org_id -> Uuid, vapi_call_id -> Nullable<Text>, } }
-diesel::table! { contacts (id) { id -> Uuid, org_id -> Uuid, } }
-diesel::table! { users (id) { id -> Uuid, org_id -> Uuid, } }
-diesel::table! { kb_documents (id) { id -> Uuid, org_id -> Uuid, } }
+/// Just the columns these statements touch, of tables that have `org_id`-led indexes.
+#[allow(missing_docs)]
+mod schema {
+    diesel::table! { call_logs (id) { id -> Uuid, org_id -> Uuid, vapi_call_id -> Nullable<Text>, } }
+    diesel::table! { contacts (id) { id -> Uuid, org_id -> Uuid, } }
+    diesel::table! { users (id) { id -> Uuid, org_id -> Uuid, } }
+    diesel::table! { kb_documents (id) { id -> Uuid, org_id -> Uuid, } }
+}
+use schema::{call_logs, contacts, kb_documents, users};
 
 /// The statement's text as diesel sends it (placeholders `$1`, `$2`).
 fn statement<Q: diesel::query_builder::QueryFragment<Pg>>(query: &Q) -> String {
