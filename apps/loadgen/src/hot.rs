@@ -8,18 +8,20 @@
 //! - the `lookupCaller` tool over 2,000 contacts.
 //!
 //! Beside throughput and latency each row carries what one request cost, from PostgreSQL's
-//! statistics (`pg_stat_statements`, `pg_stat_database`, `pg_stat_wal`; they need the
-//! superuser URL of the gateway's database in `BENCH_STATS_URL`) and the server process
-//! (`/proc`): statements (round trips), commits, WAL flushes and bytes, CPU ms and context
-//! switches, and the statements run most often per request. Before each scenario the gateway's
-//! job queue is drained, so that one scenario's post-call work does not run during the next
-//! (the peer's included). The counters are read 11 s after a scenario ends, once PostgreSQL's
+//! statistics (`pg_stat_statements`, `pg_stat_database`, `pg_stat_wal`; they need the superuser URL
+//! of the gateway's database in `BENCH_STATS_URL`) and the server process (`/proc`): statements
+//! (round trips), commits, WAL flushes and bytes, CPU ms and context switches, and the statements
+//! run most often per request. Before each scenario the gateway's job queue is drained, so that one
+//! scenario's post-call work does not run during the next (the peer's included), then the cluster
+//! is checkpointed and running autovacuum workers are waited for, and each row says whether
+//! autovacuum or a checkpoint still met its run: the other server's writes must not slow the one
+//! measured after it. The counters are read 11 s after a scenario ends, once PostgreSQL's
 //! per-connection statistics are flushed (at most every 10 s when idle), so background work a
-//! request caused (post-call processing) is counted with it. On the gateway, the post-call
-//! backlog a report scenario left when its senders stopped is timed as the job runner drains
-//! it with the machine to itself: the sustained post-call processing rate. Then, on the gateway, the effect lag at a fixed 300 reports/s: the time from
-//! a report's acknowledgement to its call being analysed (`GET /api/calls/{id}` shows the
-//! outcome).
+//! request caused (post-call processing) is counted with it. On the gateway, the post-call backlog
+//! a report scenario left when its senders stopped is timed as the job runner drains it with the
+//! machine to itself: the sustained post-call processing rate. Then, on the gateway, the effect lag
+//! at a fixed 300 reports/s: the time from a report's acknowledgement to its call being analysed
+//! (`GET /api/calls/{id}` shows the outcome).
 //!
 //! Peer environment (all or none): `PEER_URL`, `PEER_SECRET`, `PEER_DATABASE_URL` (the peer's
 //! database, seeded here with the clinic's assistant and the same 2,000 contacts), `PEER_PID`.
@@ -205,6 +207,74 @@ impl DbProbe {
         Ok(None)
     }
 
+    /// Puts the cluster in the same state before every measured run, whichever server and
+    /// scenario came before: a `CHECKPOINT` (so that neither run meets one that the other's
+    /// writes made due, and both pay the full-page writes that follow one), then a wait of up to
+    /// 60 s for running autovacuum workers (started by the previous run's writes) to finish.
+    async fn quiesce(&self) -> anyhow::Result<()> {
+        self.client.batch_execute("CHECKPOINT").await?;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) && self.autovacuum_workers().await? > 0 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(())
+    }
+
+    /// Autovacuum workers running in the cluster now.
+    async fn autovacuum_workers(&self) -> anyhow::Result<i64> {
+        Ok(self
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'",
+                &[],
+            )
+            .await?
+            .get(0))
+    }
+
+    /// Checkpoints the cluster has started since its statistics were reset.
+    async fn checkpoints(&self) -> anyhow::Result<i64> {
+        Ok(self
+            .client
+            .query_one(
+                "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+                &[],
+            )
+            .await?
+            .get(0))
+    }
+
+    /// The cluster's own background work while `run` goes on: the share of 100 ms samples that
+    /// saw an autovacuum worker, and the checkpoints started. A run that met either is not
+    /// comparable with one that did not.
+    async fn background_during<T>(
+        &self,
+        run: impl Future<Output = T>,
+    ) -> anyhow::Result<(T, Value)> {
+        let checkpoints = self.checkpoints().await?;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let sample = async {
+            let (mut samples, mut busy) = (0_u32, 0_u32);
+            while !done.load(Ordering::Relaxed) {
+                samples += 1;
+                busy += u32::from(self.autovacuum_workers().await? > 0);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            anyhow::Ok((samples, busy))
+        };
+        let run = async {
+            let out = run.await;
+            done.store(true, Ordering::Relaxed);
+            out
+        };
+        let (out, sampled) = tokio::join!(run, sample);
+        let (samples, busy) = sampled?;
+        let share = (f64::from(busy) / f64::from(samples.max(1)) * 100.0).round() / 100.0;
+        let background = json!({"autovacuum_share": share,
+                                "checkpoints": self.checkpoints().await? - checkpoints});
+        Ok((out, background))
+    }
+
     /// Empties `pg_stat_statements`, so that [`DbProbe::statements`] covers what follows.
     async fn reset_statements(&self) -> anyhow::Result<()> {
         self.client
@@ -312,12 +382,20 @@ async fn measure(
         Some((p, database)) => {
             p.drain_jobs().await?;
             tokio::time::sleep(STATS_SETTLE).await;
+            p.quiesce().await?;
             p.reset_statements().await?;
             Some(p.read(database, server.pid).await?)
         }
         None => None,
     };
-    let run = bench::saturate(server, SENDERS, SECONDS, send).await;
+    let saturate = bench::saturate(server, SENDERS, SECONDS, send);
+    let (run, background) = match probe {
+        Some((p, _)) => {
+            let (run, background) = p.background_during(saturate).await?;
+            (run, Some(background))
+        }
+        None => (saturate.await, None),
+    };
     let mut drain = None;
     let after = match probe {
         Some((p, database)) => {
@@ -361,6 +439,10 @@ async fn measure(
     println!("{:<42} per request: {cost}", "");
     row["server"] = json!(server.name);
     row["per_request"] = cost;
+    if let Some(background) = background {
+        println!("{:<42} cluster background during the run: {background}", "");
+        row["cluster_background"] = background;
+    }
     if let Some((backlog, per_s)) = drain {
         // Analysed while the senders ran: acknowledged minus what was still queued.
         let during = ((n - backlog as f64) / run.elapsed.as_secs_f64()).round();
