@@ -275,6 +275,17 @@ impl DbProbe {
         Ok((out, background))
     }
 
+    /// Readies the cluster for a measured run of the server `pid` on `database` (the gateway's
+    /// jobs drained, statistics settled, [`DbProbe::quiesce`], statements reset) and returns
+    /// the counters the run's costs are read from.
+    async fn settle_before_run(&self, database: &str, pid: u32) -> anyhow::Result<Counters> {
+        self.drain_jobs().await?;
+        tokio::time::sleep(STATS_SETTLE).await;
+        self.quiesce().await?;
+        self.reset_statements().await?;
+        self.read(database, pid).await
+    }
+
     /// Empties `pg_stat_statements`, so that [`DbProbe::statements`] covers what follows.
     async fn reset_statements(&self) -> anyhow::Result<()> {
         self.client
@@ -379,13 +390,7 @@ async fn measure(
         send(server.clone(), i).await;
     }
     let before = match probe {
-        Some((p, database)) => {
-            p.drain_jobs().await?;
-            tokio::time::sleep(STATS_SETTLE).await;
-            p.quiesce().await?;
-            p.reset_statements().await?;
-            Some(p.read(database, server.pid).await?)
-        }
+        Some((p, database)) => Some(p.settle_before_run(database, server.pid).await?),
         None => None,
     };
     let saturate = bench::saturate(server, SENDERS, SECONDS, send);
