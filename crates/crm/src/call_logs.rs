@@ -22,9 +22,8 @@ use uuid::Uuid;
 
 use crate::{CrmError, Page};
 
-/// The organization's row `id` of `call_logs`, as a query to read, update or delete. The
-/// organization is checked with `IS NOT DISTINCT FROM`, which no index can serve, so that a
-/// prepared statement's cached plan always finds the row through its primary key (decision 52).
+/// The organization's row `id` of `call_logs`, as a query to read, update or delete (the tenant
+/// checked by [`db::same_tenant`], so the primary key finds the row: decision 52).
 #[diesel::dsl::auto_type(no_type_alias)]
 fn one(org: Uuid, id: Uuid) -> _ {
     call_logs::table
@@ -544,7 +543,7 @@ pub async fn store_reports<'r, 'a: 'r>(
 /// returns it, without writing anything: the post-call analysis of a report whose row
 /// [`store_reports`] wrote reads it so (issue 22: one row version fewer per report). `None`
 /// when there is no such row. One prepared statement, through the unique index on
-/// `vapi_call_id` (the organization is checked as in `one`, decision 52).
+/// `vapi_call_id` (the tenant checked by [`db::same_tenant`], decision 52).
 ///
 /// # Errors
 /// [`CrmError::Db`].

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use crate::money::{self, Price};
 use crate::{CrmError, unique_as};
 
-/// The organization's row `id` of `services`, as a query to read, update or delete (the
-/// organization checked so that no index serves it: the primary key finds the row, decision 52).
+/// The organization's row `id` of `services`, as a query to read, update or delete (the tenant
+/// checked by [`db::same_tenant`], so the primary key finds the row: decision 52).
 #[diesel::dsl::auto_type(no_type_alias)]
 fn one(org: Uuid, id: Uuid) -> _ {
     services::table

@@ -39,21 +39,29 @@ fn generic_plan(test: &TestDatabase, sql: &str, types: &[&str]) -> String {
     ))
 }
 
+/// A read of `$table`'s row by primary key with the tenant check of decision 52, as a case:
+/// its text, its parameter types, and the index it must use (`<table>_pkey`).
+macro_rules! read_by_id {
+    ($table:ident, $id:expr, $org:expr) => {
+        (
+            statement(
+                &$table::table
+                    .filter($table::id.eq($id))
+                    .filter(db::same_tenant($table::org_id, $org))
+                    .select($table::id),
+            ),
+            &["uuid", "uuid"][..],
+            concat!(stringify!($table), "_pkey"),
+        )
+    };
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_key_statements_keep_to_the_key_index_under_a_generic_plan() {
     let test = TestDatabase::new().await;
     let (id, org) = (Uuid::new_v4(), Uuid::new_v4());
     let cases = [
-        (
-            statement(
-                &call_logs::table
-                    .filter(call_logs::id.eq(id))
-                    .filter(db::same_tenant(call_logs::org_id, org))
-                    .select(call_logs::id),
-            ),
-            &["uuid", "uuid"][..],
-            "call_logs_pkey",
-        ),
+        read_by_id!(call_logs, id, org),
         (
             statement(
                 &call_logs::table
@@ -76,26 +84,8 @@ async fn by_key_statements_keep_to_the_key_index_under_a_generic_plan() {
             &["uuid", "uuid", "uuid"][..],
             "contacts_pkey",
         ),
-        (
-            statement(
-                &users::table
-                    .filter(users::id.eq(id))
-                    .filter(db::same_tenant(users::org_id, org))
-                    .select(users::id),
-            ),
-            &["uuid", "uuid"][..],
-            "users_pkey",
-        ),
-        (
-            statement(
-                &kb_documents::table
-                    .filter(kb_documents::id.eq(id))
-                    .filter(db::same_tenant(kb_documents::org_id, org))
-                    .select(kb_documents::id),
-            ),
-            &["uuid", "uuid"][..],
-            "kb_documents_pkey",
-        ),
+        read_by_id!(users, id, org),
+        read_by_id!(kb_documents, id, org),
     ];
     for (sql, types, index) in cases {
         let plan = generic_plan(&test, &sql, types);
