@@ -569,6 +569,38 @@ pub async fn find_vapi(
     Ok(row.map(UpsertedCall::from))
 }
 
+/// [`find_vapi`] for several calls in one statement (a batch of post-call analyses): the rows
+/// found, by Vapi's call id.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn find_vapi_many(
+    tx: &mut TenantTx,
+    vapi_call_ids: &[&str],
+) -> Result<std::collections::HashMap<String, UpsertedCall>, CrmError> {
+    use call_logs as c;
+    let org = tx.org();
+    let rows: Vec<(Option<String>, UpsertedRow)> = c::table
+        .filter(c::vapi_call_id.eq_any(vapi_call_ids))
+        .filter(db::same_tenant(c::org_id, org.0))
+        .select((
+            c::vapi_call_id,
+            (
+                c::id,
+                c::status,
+                c::contact_id,
+                c::booking_confirmed,
+                c::started_at,
+            ),
+        ))
+        .load(tx)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, row)| Some((id?, UpsertedCall::from(row))))
+        .collect())
+}
+
 /// The SQL function behind [`upsert_vapi`] (its 14 parameters are the function's).
 #[allow(clippy::too_many_arguments)]
 mod sql {
@@ -700,9 +732,38 @@ pub async fn record_analysis(
     id: Uuid,
     a: &CallAnalysis<'_>,
 ) -> Result<(), CrmError> {
+    record_analyses(tx, &[(id, a)]).await
+}
+
+/// [`record_analysis`] for several calls (a batch of post-call analyses): the updates are sent
+/// together (diesel-async pipelining) and executed in order.
+///
+/// # Errors
+/// [`CrmError::Db`]: the first failure (the transaction is then aborted anyway).
+pub async fn record_analyses(
+    tx: &mut TenantTx,
+    analyses: &[(Uuid, &CallAnalysis<'_>)],
+) -> Result<(), CrmError> {
+    let org = tx.org();
+    let conn: &diesel_async::AsyncPgConnection = tx;
+    let updates: Vec<_> = analyses
+        .iter()
+        .map(|(id, a)| record_analysis_on(conn, org, *id, a))
+        .collect();
+    futures_util::future::try_join_all(updates).await?;
+    Ok(())
+}
+
+/// The update of [`record_analysis`] on `conn` by shared reference, so that several can be
+/// pipelined on one connection.
+async fn record_analysis_on(
+    mut conn: &diesel_async::AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    a: &CallAnalysis<'_>,
+) -> Result<(), CrmError> {
     use call_logs as c;
     use diesel::{IntoSql, PgJsonbExpressionMethods};
-    let org = tx.org();
     let lead_score = serde_json::json!({ "lead_score": a.lead_score });
     diesel::update(one(org.0, id))
         .set((
@@ -731,7 +792,7 @@ pub async fn record_analysis(
                 c::metadata.eq(c::metadata.concat(lead_score)),
             ),
         ))
-        .execute(tx)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

@@ -264,6 +264,19 @@ async fn emit(
     event_type: &'static str,
     contact: &Contact,
 ) -> Result<(), CrmError> {
+    emit_with(tx, &mut webhooks::Emitter::default(), event_type, contact).await
+}
+
+/// [`emit`] through `events`, which reads the organization's subscriptions once for many events.
+///
+/// # Errors
+/// [`CrmError::Db`].
+async fn emit_with(
+    tx: &mut TenantTx,
+    events: &mut webhooks::Emitter,
+    event_type: &'static str,
+    contact: &Contact,
+) -> Result<(), CrmError> {
     let data = serde_json::json!({
         "contact_id": contact.id,
         "name": contact.name,
@@ -274,7 +287,7 @@ async fn emit(
         "temperature": contact.lead_temperature,
         "lead_score": contact.lead_score,
     });
-    webhooks::emit(tx, event_type, data).await?;
+    events.emit(tx, event_type, data).await?;
     Ok(())
 }
 
@@ -323,46 +336,136 @@ pub async fn find_or_create(
     phone: &str,
     email: Option<&str>,
 ) -> Result<Contact, CrmError> {
-    let org = tx.org();
     let email = clean_email(email.map(str::to_owned))?;
-    let inserted = diesel::insert_into(contacts::table)
-        .values((
-            contacts::id.eq(Uuid::new_v4()),
-            contacts::org_id.eq(org.0),
-            contacts::name.eq(name),
-            contacts::phone.eq(phone),
-            contacts::email.eq(&email),
-        ))
+    let caller = Caller {
+        name,
+        phone,
+        email: email.as_deref(),
+    };
+    let mut events = webhooks::Emitter::default();
+    let mut found = find_or_create_many(tx, &mut events, &[caller]).await?;
+    found.pop().ok_or(CrmError::NotFound("contact"))
+}
+
+/// A caller to find or create as a contact ([`find_or_create_many`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// The name they gave, or [`UNKNOWN_CALLER`].
+    pub name: &'a str,
+    /// Their phone, E.164.
+    pub phone: &'a str,
+    /// Their email, already checked, if they gave one.
+    pub email: Option<&'a str>,
+}
+
+/// [`find_or_create`] for several callers in order (a batch of post-call analyses; one phone may
+/// come several times): the missing contacts are created in one statement and all are read in
+/// one, then each caller in turn may teach its contact a name or an email. Returns each
+/// caller's contact as it stands after that caller, in order. `contact.created` and
+/// `contact.updated` events are written through `events`.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn find_or_create_many(
+    tx: &mut TenantTx,
+    events: &mut webhooks::Emitter,
+    callers: &[Caller<'_>],
+) -> Result<Vec<Contact>, CrmError> {
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<&Caller<'_>> = callers.iter().filter(|c| seen.insert(c.phone)).collect();
+    let created = insert_missing(tx, &firsts).await?;
+    let mut by_phone = by_phones(tx, firsts.iter().map(|c| c.phone)).await?;
+    for caller in &firsts {
+        let contact = by_phone
+            .get(caller.phone)
+            .ok_or(CrmError::NotFound("contact"))?;
+        if created.contains(&contact.id) {
+            emit_with(tx, events, "contact.created", contact).await?;
+        }
+    }
+    let mut out = Vec::with_capacity(callers.len());
+    for caller in callers {
+        let found = by_phone
+            .get_mut(caller.phone)
+            .ok_or(CrmError::NotFound("contact"))?;
+        if let Some(learned) = learn(tx, events, found, caller).await? {
+            *found = learned;
+        }
+        out.push(found.clone());
+    }
+    Ok(out)
+}
+
+/// Inserts a contact for each of `callers` whose phone has none (one statement); the ids of
+/// those created.
+async fn insert_missing(
+    tx: &mut TenantTx,
+    callers: &[&Caller<'_>],
+) -> Result<std::collections::HashSet<Uuid>, CrmError> {
+    let org = tx.org();
+    let rows: Vec<_> = callers
+        .iter()
+        .map(|c| {
+            (
+                contacts::id.eq(Uuid::new_v4()),
+                contacts::org_id.eq(org.0),
+                contacts::name.eq(c.name),
+                contacts::phone.eq(c.phone),
+                contacts::email.eq(c.email),
+            )
+        })
+        .collect();
+    let created: Vec<Uuid> = diesel::insert_into(contacts::table)
+        .values(rows)
         .on_conflict((contacts::org_id, contacts::phone))
         .do_nothing()
-        .execute(tx)
+        .returning(contacts::id)
+        .get_results(tx)
         .await?;
-    let found = find_by_phone(tx, phone)
-        .await?
-        .ok_or(CrmError::NotFound("contact"))?;
-    if inserted == 1 {
-        emit(tx, "contact.created", &found).await?;
-    }
-    let learns_name =
-        found.name == UNKNOWN_CALLER && !name.trim().is_empty() && name != UNKNOWN_CALLER;
-    let learns_email = found.email.is_none() && email.is_some();
+    Ok(created.into_iter().collect())
+}
+
+/// The contacts with these phones, by phone (one statement).
+async fn by_phones<'p>(
+    tx: &mut TenantTx,
+    phones: impl Iterator<Item = &'p str>,
+) -> Result<std::collections::HashMap<String, Contact>, CrmError> {
+    let org = tx.org();
+    let phones: Vec<&str> = phones.collect();
+    let found: Vec<Contact> = contacts::table
+        .filter(contacts::org_id.eq(org.0))
+        .filter(contacts::phone.eq_any(phones))
+        .select(Contact::as_select())
+        .load(tx)
+        .await?;
+    Ok(found.into_iter().map(|c| (c.phone.clone(), c)).collect())
+}
+
+/// What `caller` teaches `found`: a name for a contact still named [`UNKNOWN_CALLER`], an
+/// email for one without; the updated contact (and its `contact.updated` event), `None` when
+/// nothing is learned.
+async fn learn(
+    tx: &mut TenantTx,
+    events: &mut webhooks::Emitter,
+    found: &Contact,
+    caller: &Caller<'_>,
+) -> Result<Option<Contact>, CrmError> {
+    let name = caller.name.trim();
+    let learns_name = found.name == UNKNOWN_CALLER && !name.is_empty() && name != UNKNOWN_CALLER;
+    let learns_email = found.email.is_none() && caller.email.is_some();
     if !learns_name && !learns_email {
-        return Ok(found);
+        return Ok(None);
     }
-    let learned: Contact = diesel::update(one(org.0, found.id))
+    let learned: Contact = diesel::update(one(tx.org().0, found.id))
         .set((
-            contacts::name.eq(if learns_name {
-                name.trim()
-            } else {
-                &found.name
-            }),
-            contacts::email.eq(found.email.clone().or(email)),
+            contacts::name.eq(if learns_name { name } else { &found.name }),
+            contacts::email.eq(found.email.as_deref().or(caller.email)),
         ))
         .returning(Contact::as_returning())
         .get_result(tx)
         .await?;
-    emit(tx, "contact.updated", &learned).await?;
-    Ok(learned)
+    emit_with(tx, events, "contact.updated", &learned).await?;
+    Ok(Some(learned))
 }
 
 /// Marks a lead `booked` (when the pipeline allows it from its current stage) and contacted at
@@ -679,8 +782,43 @@ pub async fn record_call(
     id: Uuid,
     verdict: CallVerdict<'_>,
 ) -> Result<(), CrmError> {
+    record_calls(tx, &mut webhooks::Emitter::default(), &[(id, verdict)]).await
+}
+
+/// [`record_call`] for several calls in order (a batch of post-call analyses; one contact may
+/// come several times, each call applied after the one before): the updates are sent together
+/// (diesel-async pipelining, executed in order), then each recorded contact's
+/// `contact.updated` event is written through `events`.
+///
+/// # Errors
+/// [`CrmError::Db`].
+pub async fn record_calls(
+    tx: &mut TenantTx,
+    events: &mut webhooks::Emitter,
+    calls: &[(Uuid, CallVerdict<'_>)],
+) -> Result<(), CrmError> {
     let org = tx.org();
-    let recorded: Option<Contact> = diesel::update(one(org.0, id))
+    let conn: &diesel_async::AsyncPgConnection = tx;
+    let updates: Vec<_> = calls
+        .iter()
+        .map(|(id, verdict)| record_call_on(conn, org, *id, verdict))
+        .collect();
+    let recorded = futures_util::future::try_join_all(updates).await?;
+    for contact in recorded.iter().flatten() {
+        emit_with(tx, events, "contact.updated", contact).await?;
+    }
+    Ok(())
+}
+
+/// The update of [`record_call`] on `conn` by shared reference, so that several can be
+/// pipelined on one connection; the contact as recorded, `None` when there is no such contact.
+async fn record_call_on(
+    mut conn: &diesel_async::AsyncPgConnection,
+    org: OrgId,
+    id: Uuid,
+    verdict: &CallVerdict<'_>,
+) -> Result<Option<Contact>, CrmError> {
+    Ok(diesel::update(one(org.0, id))
         .set((
             contacts::lead_status.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
                 if verdict.booked {
@@ -694,13 +832,9 @@ pub async fn record_call(
             contacts::last_contacted_at.eq(verdict.at),
         ))
         .returning(Contact::as_returning())
-        .get_result(tx)
+        .get_result(&mut conn)
         .await
-        .optional()?;
-    if let Some(contact) = recorded {
-        emit(tx, "contact.updated", &contact).await?;
-    }
-    Ok(())
+        .optional()?)
 }
 
 #[cfg(test)]

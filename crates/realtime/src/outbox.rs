@@ -77,34 +77,82 @@ pub async fn publish(
     tx: &mut TenantTx,
     event: RealtimeEvent,
 ) -> Result<i64, diesel::result::Error> {
-    let org = tx.org();
-    let mut payload = event.payload;
-    if let (Some(target), Some(object)) = (&event.target_crm_user, payload.as_object_mut()) {
-        object.insert(
-            "target_crm_user".into(),
-            serde_json::Value::String(target.clone()),
-        );
-    }
-    let (audience, app_id, min_role) = match event.audience {
-        Audience::App(app) => ("app", Some(app), None),
-        Audience::Users { min_role } => ("users", None, Some(min_role)),
-    };
     let seq = diesel::insert_into(realtime_events::table)
-        .values((
-            realtime_events::org_id.eq(org.0),
-            realtime_events::audience.eq(audience),
-            realtime_events::app_id.eq(app_id),
-            realtime_events::min_role.eq(min_role),
-            realtime_events::target_crm_user.eq(event.target_crm_user),
-            realtime_events::payload.eq(payload),
-        ))
+        .values(NewOutboxRow::new(tx.org(), event))
         .returning(realtime_events::seq)
         .get_result(tx)
         .await?;
+    raise_after_commit();
+    Ok(seq)
+}
+
+/// [`publish`] for several events in one statement (a batch of post-call analyses), in the
+/// order given (their seqs increase in that order). Nothing is written for none.
+///
+/// # Errors
+/// The database error; the caller's transaction then rolls back.
+pub async fn publish_all(
+    tx: &mut TenantTx,
+    events: Vec<RealtimeEvent>,
+) -> Result<(), diesel::result::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let org = tx.org();
+    let rows: Vec<NewOutboxRow> = events
+        .into_iter()
+        .map(|e| NewOutboxRow::new(org, e))
+        .collect();
+    diesel::insert_into(realtime_events::table)
+        .values(rows)
+        .execute(tx)
+        .await?;
+    raise_after_commit();
+    Ok(())
+}
+
+/// A `realtime_events` row to insert.
+#[derive(diesel::Insertable)]
+#[diesel(table_name = realtime_events)]
+struct NewOutboxRow {
+    org_id: Uuid,
+    audience: &'static str,
+    app_id: Option<Uuid>,
+    min_role: Option<&'static str>,
+    target_crm_user: Option<String>,
+    payload: serde_json::Value,
+}
+
+impl NewOutboxRow {
+    /// `event` of organization `org`, its target CRM user copied into the payload.
+    fn new(org: db::OrgId, event: RealtimeEvent) -> Self {
+        let mut payload = event.payload;
+        if let (Some(target), Some(object)) = (&event.target_crm_user, payload.as_object_mut()) {
+            object.insert(
+                "target_crm_user".into(),
+                serde_json::Value::String(target.clone()),
+            );
+        }
+        let (audience, app_id, min_role) = match event.audience {
+            Audience::App(app) => ("app", Some(app), None),
+            Audience::Users { min_role } => ("users", None, Some(min_role)),
+        };
+        Self {
+            org_id: org.0,
+            audience,
+            app_id,
+            min_role,
+            target_crm_user: event.target_crm_user,
+            payload,
+        }
+    }
+}
+
+/// Asks for [`CHANNEL`] after the enclosing tenant transaction commits.
+fn raise_after_commit() {
     // A `TenantTx` exists only inside `Db::tenant`, which raises the channel after its commit.
     let raised = db::signal::raise_after_commit(CHANNEL);
     debug_assert!(raised, "a TenantTx is always inside Db::tenant");
-    Ok(seq)
 }
 
 /// Which room's events [`of_room_after`] reads.

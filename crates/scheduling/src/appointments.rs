@@ -225,6 +225,35 @@ pub async fn agent_booked_between(
     .await?)
 }
 
+/// When the voice agent booked appointments for any of `contacts` between `from` and `to`
+/// (UTC, inclusive), as `(contact, created_at)` pairs in one statement: [`agent_booked_between`]
+/// for a batch of post-call analyses, each of which then looks for its own contact and window.
+///
+/// # Errors
+/// [`SchedulingError::Db`].
+pub async fn agent_bookings_between(
+    tx: &mut TenantTx,
+    contacts: &[Uuid],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<(Uuid, DateTime<Utc>)>, SchedulingError> {
+    if contacts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let org = tx.org();
+    let found: Vec<(Option<Uuid>, DateTime<Utc>)> = appointments::table
+        .filter(appointments::org_id.eq(org.0))
+        .filter(appointments::contact_id.eq_any(contacts))
+        .filter(appointments::source.eq("voice_agent"))
+        .filter(appointments::created_at.between(from, to))
+        .select((appointments::contact_id, appointments::created_at))
+        .load(tx)
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(contact, at)| Some((contact?, at)))
+        .collect())
+}
+
 /// What a caller said about an appointment they want to change: their E.164 phone, and the
 /// appointment's id, day (`[from, to)` UTC) or start when they gave one.
 #[derive(Debug, Clone)]

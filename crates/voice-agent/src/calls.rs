@@ -29,6 +29,8 @@ use serde::Deserialize as _;
 use serde_json::{Value, json};
 use vapi_client::{CallInfo, EndOfCallReport};
 
+mod analysis;
+
 use crate::VoiceError;
 use crate::group_commit::{ReportCommits, ReportToStore};
 use crate::redaction::{redact, redact_report};
@@ -211,18 +213,24 @@ async fn caller_contact(
     tx: &mut TenantTx,
     call: &CallInfo,
 ) -> Result<Option<crm::contacts::Contact>, VoiceError> {
-    let Some(phone) = e164(call.customer_number.as_deref()) else {
+    let Some((phone, name)) = caller_of(call) else {
         return Ok(None);
     };
+    Ok(Some(
+        crm::contacts::find_or_create(tx, name, &phone, None).await?,
+    ))
+}
+
+/// The caller's E.164 number and the name to give a new contact, when the number is E.164.
+fn caller_of(call: &CallInfo) -> Option<(String, &str)> {
+    let phone = e164(call.customer_number.as_deref())?;
     let name = call
         .customer_name
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty() && n.chars().count() <= 200)
         .unwrap_or(UNKNOWN_CALLER);
-    Ok(Some(
-        crm::contacts::find_or_create(tx, name, &phone, None).await?,
-    ))
+    Some((phone, name))
 }
 
 fn known_name(call: &CallInfo, contact: Option<&crm::contacts::Contact>) -> Option<String> {
@@ -421,13 +429,9 @@ impl CallRecords {
                 let services = crm::services::list(tx)
                     .await
                     .map_err(|e| Failure::Retry(e.to_string()))?;
-                let mut alerted = false;
-                for (vapi_call_id, report) in &queued {
-                    let (_, alert) = record_report(tx, vapi_call_id, report, &services)
-                        .await
-                        .map_err(|e| Failure::Retry(e.to_string()))?;
-                    alerted |= alert;
-                }
+                let alerted = analysis::record_reports(tx, &queued, &services)
+                    .await
+                    .map_err(|e| Failure::Retry(e.to_string()))?;
                 jobs::complete_batch(tx, &batch).await?;
                 Ok::<_, Failure>(alerted)
             })
@@ -521,83 +525,6 @@ pub(crate) async fn record_transfer(
     Ok(crm::call_logs::log_transfer(tx, row, to, &redact(reason), at).await?)
 }
 
-/// The report's whole post-call work in the caller's transaction (module docs): the call row,
-/// booking detection, value, lead score, the analysis, the contact's lead status, a hot-lead
-/// alert and the live view's event. Returns the row's id and whether an alert was queued.
-async fn record_report(
-    tx: &mut TenantTx,
-    vapi_call_id: &str,
-    queued: &QueuedReport,
-    services: &[crm::services::Service],
-) -> Result<(uuid::Uuid, bool), VoiceError> {
-    let (call, report, now) = (&queued.call, &queued.report, queued.received_at);
-    let contact = caller_contact(tx, call).await?;
-    let who = known_name(call, contact.as_ref());
-    let status = terminal_status(report.ended_reason.as_deref());
-    let row = match crm::call_logs::find_vapi(tx, vapi_call_id).await? {
-        // Written with the report's facts when it was acknowledged; the contact and the name
-        // are set with the analysis below.
-        Some(row) => row,
-        // Removed since it was acknowledged: written again from the report.
-        None => {
-            let facts = CallFacts {
-                call,
-                status,
-                contact_id: contact.as_ref().map(|c| c.id),
-                caller_name: who.clone(),
-                started_at: report.started_at,
-                ended_at: report.ended_at.or(Some(now)),
-                metadata: report_metadata(report, now),
-            };
-            upsert_call(tx, vapi_call_id, &facts).await?
-        }
-    };
-    let contact_id = row.contact_id.or(contact.as_ref().map(|c| c.id));
-    let booked = row.booking_confirmed
-        || booked_by_tool(&report.messages)
-        || booked_during(tx, contact_id, row.started_at, report, now).await?;
-    let value = crm::services::estimate_value(services, &spoken_text(report));
-    let score = lead_score(
-        report.sentiment_score,
-        booked,
-        value,
-        report.sentiment_urgency.as_deref(),
-    );
-    let verdict = Verdict {
-        booked,
-        value,
-        score,
-        contact_id,
-    };
-    let analysis = call_analysis(report, status, &verdict, who.clone());
-    crm::call_logs::record_analysis(tx, row.id, &analysis).await?;
-    if let Some(contact) = contact_id {
-        let at = report.ended_at.unwrap_or(now);
-        crm::contacts::record_call(
-            tx,
-            contact,
-            crm::contacts::CallVerdict {
-                booked,
-                score,
-                temperature: temperature(score),
-                at,
-            },
-        )
-        .await?;
-    }
-    let alerted = hot_lead_alert(tx, call, who.clone(), row.id, &verdict).await?;
-    let extra = json!({"booked": booked, "lead_score": score});
-    realtime::outbox::publish(tx, publish_call(row.id, vapi_call_id, &row.status, extra)).await?;
-    let analysed = Analysed {
-        row: row.id,
-        vapi_call_id,
-        outcome: analysis.outcome,
-        who,
-    };
-    emit_analysed(tx, &analysed, report, &verdict, services).await?;
-    Ok((row.id, alerted))
-}
-
 /// The `call.started` / `call.ended` webhook events of a status update (issue 23 §2): once per
 /// call each ([`webhooks::emit_once`] keyed by our call id), however often Vapi delivers or
 /// repeats the update.
@@ -624,68 +551,6 @@ async fn emit_status(
     Ok(())
 }
 
-/// What the analysis of one report found, for its webhook events.
-struct Analysed<'a> {
-    row: uuid::Uuid,
-    vapi_call_id: &'a str,
-    outcome: &'a str,
-    who: Option<String>,
-}
-
-/// The `call.analyzed` webhook event of a report, and `lead.hot` when its caller scored as a
-/// hot lead (issue 23 §2). Text fields are redacted like the stored analysis.
-async fn emit_analysed(
-    tx: &mut TenantTx,
-    a: &Analysed<'_>,
-    report: &EndOfCallReport,
-    verdict: &Verdict,
-    services: &[crm::services::Service],
-) -> Result<(), VoiceError> {
-    let booked_service = verdict
-        .booked
-        .then(|| {
-            crm::services::match_transcript(services, &spoken_text(report))
-                .into_iter()
-                .max_by_key(|s| s.price_minor)
-                .map(|s| s.name.clone())
-        })
-        .flatten();
-    let data = json!({
-        "call_id": a.row,
-        "vapi_call_id": a.vapi_call_id,
-        "summary": report.summary.as_deref().map(redact),
-        "outcome": a.outcome,
-        "sentiment": report.sentiment,
-        "sentiment_score": report.sentiment_score,
-        "cost_usd": report.cost.unwrap_or(0.0).max(0.0),
-        "booked": verdict.booked,
-        "booked_service": booked_service,
-        "value_minor": verdict.value,
-        "lead_score": verdict.score,
-        "contact_id": verdict.contact_id,
-    });
-    webhooks::emit(tx, "call.analyzed", data).await?;
-    if verdict.score >= HOT_LEAD_SCORE {
-        let data = json!({
-            "call_id": a.row,
-            "contact_id": verdict.contact_id,
-            "lead_score": verdict.score,
-            "caller": a.who,
-        });
-        webhooks::emit(tx, "lead.hot", data).await?;
-    }
-    Ok(())
-}
-
-/// What the post-call analysis concluded about a call.
-struct Verdict {
-    booked: bool,
-    /// The matched service's value, minor units.
-    value: i64,
-    score: i32,
-    contact_id: Option<uuid::Uuid>,
-}
-
 /// The report's facts kept in the row's metadata.
 fn report_metadata(report: &EndOfCallReport, now: DateTime<Utc>) -> Value {
     json!({
@@ -700,99 +565,6 @@ fn report_metadata(report: &EndOfCallReport, now: DateTime<Utc>) -> Value {
         },
         "report_received_at": now,
     })
-}
-
-/// What was said: the transcript and the summary, for matching services.
-fn spoken_text(report: &EndOfCallReport) -> String {
-    format!(
-        "{} {}",
-        report.transcript.as_deref().unwrap_or_default(),
-        report.summary.as_deref().unwrap_or_default()
-    )
-}
-
-/// Whether the agent booked an appointment for this caller during the call (from a minute
-/// before it started to two minutes after it ended).
-async fn booked_during(
-    tx: &mut TenantTx,
-    contact_id: Option<uuid::Uuid>,
-    started_at: Option<DateTime<Utc>>,
-    report: &EndOfCallReport,
-    now: DateTime<Utc>,
-) -> Result<bool, VoiceError> {
-    let Some(contact) = contact_id else {
-        return Ok(false);
-    };
-    let from = started_at
-        .or(report.started_at)
-        .unwrap_or(now - chrono::Duration::hours(2))
-        - chrono::Duration::minutes(1);
-    let to = report.ended_at.unwrap_or(now) + chrono::Duration::minutes(2);
-    Ok(scheduling::appointments::agent_booked_between(tx, contact, (from, to)).await?)
-}
-
-/// The analysis recorded on the call row (texts redacted).
-fn call_analysis(
-    report: &EndOfCallReport,
-    status: &'static str,
-    verdict: &Verdict,
-    caller_name: Option<String>,
-) -> crm::call_logs::CallAnalysis<'static> {
-    #[allow(clippy::cast_possible_truncation)]
-    let duration = report
-        .duration_seconds
-        .map(|d| d.round().clamp(0.0, f64::from(i32::MAX)) as i32);
-    let recording_status = if report.recording_url.is_some() {
-        "completed"
-    } else if status == "failed" {
-        "failed"
-    } else {
-        "processing"
-    };
-    crm::call_logs::CallAnalysis {
-        outcome: if verdict.booked { "booked" } else { status },
-        summary: report.summary.as_deref().map(redact),
-        transcript: report.transcript.as_deref().map(redact),
-        recording_url: report.recording_url.clone(),
-        recording_status,
-        duration_seconds: duration,
-        cost_usd: report.cost.unwrap_or(0.0).max(0.0),
-        sentiment: report.sentiment.clone(),
-        sentiment_score: report.sentiment_score,
-        sentiment_summary: report.sentiment_summary.as_deref().map(redact),
-        sentiment_urgency: report.sentiment_urgency.clone(),
-        booked: verdict.booked,
-        value_minor: verdict.value,
-        contact_id: verdict.contact_id,
-        caller_name,
-        lead_score: verdict.score,
-    }
-}
-
-/// Queues the hot-lead alert of a call scoring at least [`HOT_LEAD_SCORE`] when the clinic
-/// has an alert phone; whether one was queued.
-async fn hot_lead_alert(
-    tx: &mut TenantTx,
-    call: &CallInfo,
-    who: Option<String>,
-    row: uuid::Uuid,
-    verdict: &Verdict,
-) -> Result<bool, VoiceError> {
-    if verdict.score < HOT_LEAD_SCORE {
-        return Ok(false);
-    }
-    let settings = crate::agents::settings(tx).await?;
-    if settings.hot_lead_alert_phone.is_none() {
-        return Ok(false);
-    }
-    let who = who.unwrap_or_else(|| UNKNOWN_CALLER.into());
-    let number = call.customer_number.clone().unwrap_or_default();
-    let body = format!(
-        "Hot lead (score {}): {who} {number}{}. Call them back soon.",
-        verdict.score,
-        if verdict.booked { ", booked" } else { "" }
-    );
-    crate::worker::queue_alert(tx, row, verdict.contact_id, body).await
 }
 
 #[cfg(test)]

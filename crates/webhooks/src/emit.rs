@@ -103,6 +103,37 @@ impl Subscriptions {
     }
 }
 
+/// Writes events of one transaction's organization, reading its subscriptions at the first
+/// event and reusing them for the rest ([`emit`] reads them at every event): for work that
+/// emits many events in one transaction (a batch of post-call analyses). An endpoint changed by
+/// another transaction after that first read is seen by the next transaction, as with
+/// [`Subscriptions::load`].
+#[derive(Debug, Default)]
+pub struct Emitter {
+    subscriptions: Option<Subscriptions>,
+}
+
+impl Emitter {
+    /// [`emit`] through the subscriptions read at this emitter's first event.
+    ///
+    /// # Errors
+    /// [`DbError::Query`]; the caller's transaction then rolls back.
+    pub async fn emit(
+        &mut self,
+        tx: &mut TenantTx,
+        event_type: &'static str,
+        data: Value,
+    ) -> Result<Option<String>, DbError> {
+        let subscriptions = match self.subscriptions.take() {
+            Some(read) => read,
+            None => Subscriptions::load(tx).await?,
+        };
+        let written = emit_to(tx, &subscriptions, event_type, data).await;
+        self.subscriptions = Some(subscriptions);
+        written
+    }
+}
+
 /// [`emit`] with the organization's subscriptions already read in this transaction
 /// ([`Subscriptions::load`]).
 ///

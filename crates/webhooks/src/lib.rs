@@ -32,7 +32,7 @@ pub mod signature;
 pub mod ssrf;
 
 pub use deliver::{DELIVER_JOB, Deliverer, DeliveryConfig, RetrySchedule};
-pub use emit::{Subscriptions, emit, emit_once, emit_to};
+pub use emit::{Emitter, Subscriptions, emit, emit_once, emit_to};
 
 /// Errors of the webhooks crate.
 #[derive(Debug, thiserror::Error)]

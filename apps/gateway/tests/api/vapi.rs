@@ -1492,6 +1492,121 @@ async fn the_analysis_completes_the_acknowledged_row_or_writes_a_removed_one_aga
     }
 }
 
+/// Issue 22, batched post-call processing: reports analysed in one batch read and create the
+/// callers' contacts together, yet each report acts as if analysed alone and in order: a caller
+/// calling twice is created once, learns the name given on the second call and stays `booked`
+/// after a later call that booked nothing; every report gets its analysis, its live event and
+/// its `call.analyzed` event; nothing reaches the other organization.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_reports_is_analysed_as_each_report_alone_in_order() {
+    let (_mock, gw, session, asst) = quiet_gateway_with_agent("batch-a").await;
+    let (_other, _) = org_with_agent(&gw, "batch-b").await;
+    let hooks = json!({"url": "https://hooks.example.com/in",
+        "event_types": ["contact.created", "contact.updated", "call.analyzed"]});
+    let r = gw
+        .post("/api/webhooks/endpoints", Some(&session.token), &hooks)
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let report = |id: &str, number: &str, name: Option<&str>, booked: bool| {
+        let mut customer = json!({"number": number});
+        if let Some(name) = name {
+            customer["name"] = json!(name);
+        }
+        let messages = if booked {
+            json!([{"role": "tool_call_result", "name": "bookClinicAppointment",
+                    "result": "{\"success\":true}"}])
+        } else {
+            json!([])
+        };
+        json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+            "call": {"id": id, "assistantId": asst, "customer": customer},
+            "artifact": {"transcript": "User: hello", "messages": messages},
+            "analysis": {"summary": "Said hello."}}})
+    };
+    for body in [
+        report("call-batch-1", "+14155550201", None, true),
+        report("call-batch-2", "+14155550201", Some("Sam Lee"), false),
+        report("call-batch-3", "+14155550202", Some("Ana Ruiz"), false),
+    ] {
+        let reply = vapi_post(&gw, "/api/vapi/webhook", &body).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let runner = gw.state.voice.register_jobs(jobs::Runner::new(
+        gw.state.jobs.clone(),
+        gateway::test_support::test_runner_config(),
+        "batch-a",
+    ));
+    assert_eq!(runner.run_once("batch-a/0").await.unwrap(), 3);
+
+    let contacts = row(
+        &gw,
+        "SELECT jsonb_agg(jsonb_build_array(phone, name, lead_status) ORDER BY phone) AS all \
+           FROM contacts WHERE phone IN ('+14155550201', '+14155550202')",
+    )
+    .await;
+    assert_eq!(
+        contacts["all"],
+        json!([
+            ["+14155550201", "Sam Lee", "booked"],
+            ["+14155550202", "Ana Ruiz", "lost"]
+        ])
+    );
+    let calls = row(
+        &gw,
+        "SELECT jsonb_agg(jsonb_build_array(c.vapi_call_id, c.outcome, k.phone) \
+                          ORDER BY c.vapi_call_id) AS all \
+           FROM call_logs c JOIN contacts k ON k.id = c.contact_id \
+          WHERE c.vapi_call_id LIKE 'call-batch-%'",
+    )
+    .await;
+    assert_eq!(
+        calls["all"],
+        json!([
+            ["call-batch-1", "booked", "+14155550201"],
+            ["call-batch-2", "completed", "+14155550201"],
+            ["call-batch-3", "completed", "+14155550202"]
+        ])
+    );
+    let events = row(
+        &gw,
+        "SELECT jsonb_object_agg(event_type, n) AS all FROM \
+           (SELECT event_type, count(*) AS n FROM webhook_messages GROUP BY event_type) t",
+    )
+    .await;
+    // Created: two callers; updated: one name learned and three calls recorded.
+    assert_eq!(
+        events["all"],
+        json!({"contact.created": 2, "contact.updated": 4, "call.analyzed": 3})
+    );
+    let live = count(
+        &gw,
+        "SELECT count(*) AS n FROM realtime_events \
+          WHERE payload->>'vapi_call_id' LIKE 'call-batch-%' AND payload ? 'lead_score'",
+    )
+    .await;
+    assert_eq!(live, 3);
+    let left = count(
+        &gw,
+        "SELECT count(*) AS n FROM jobs WHERE kind = 'voice.report'",
+    )
+    .await;
+    assert_eq!(left, 0);
+    let tenants = count(
+        &gw,
+        "SELECT count(DISTINCT org_id) AS n FROM ( \
+           SELECT org_id FROM contacts WHERE phone IN ('+14155550201', '+14155550202') \
+           UNION ALL SELECT org_id FROM call_logs WHERE vapi_call_id LIKE 'call-batch-%' \
+           UNION ALL SELECT org_id FROM webhook_messages \
+           UNION ALL SELECT org_id FROM realtime_events \
+                      WHERE payload->>'vapi_call_id' LIKE 'call-batch-%') t",
+    )
+    .await;
+    assert_eq!(
+        tenants, 1,
+        "everything the batch wrote is the first organization's"
+    );
+}
+
 /// An `assistant-request` for a known caller: one transaction for the identity (settings,
 /// assistant, the caller's contact touched, their earlier calls) and one for the knowledge
 /// base's search (its state and the full-text hits); routing is cached.
