@@ -310,12 +310,20 @@ pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Contact, CrmError> {
 /// # Errors
 /// [`CrmError::Db`].
 pub async fn find_by_phone(tx: &mut TenantTx, phone: &str) -> Result<Option<Contact>, CrmError> {
-    let org = tx.org();
+    find_by_phone_on(tx, tx.org(), phone).await
+}
+
+/// [`find_by_phone`] on `conn` by shared reference, so that several can be pipelined.
+async fn find_by_phone_on(
+    mut conn: &diesel_async::AsyncPgConnection,
+    org: OrgId,
+    phone: &str,
+) -> Result<Option<Contact>, CrmError> {
     Ok(contacts::table
         .filter(contacts::org_id.eq(org.0))
         .filter(contacts::phone.eq(phone))
         .select(Contact::as_select())
-        .first(tx)
+        .first(&mut conn)
         .await
         .optional()?)
 }
@@ -425,20 +433,23 @@ async fn insert_missing(
     Ok(created.into_iter().collect())
 }
 
-/// The contacts with these phones, by phone (one statement).
+/// The contacts with these phones, by phone: one [`find_by_phone`] statement per phone, all
+/// sent together (diesel-async pipelining), so each keeps its plan through the unique
+/// `(org_id, phone)` index (a `phone = ANY($1)` statement can be planned as a scan while the
+/// table is young and keep that plan as it grows).
 async fn by_phones<'p>(
     tx: &mut TenantTx,
     phones: impl Iterator<Item = &'p str>,
 ) -> Result<std::collections::HashMap<String, Contact>, CrmError> {
     let org = tx.org();
-    let phones: Vec<&str> = phones.collect();
-    let found: Vec<Contact> = contacts::table
-        .filter(contacts::org_id.eq(org.0))
-        .filter(contacts::phone.eq_any(phones))
-        .select(Contact::as_select())
-        .load(tx)
-        .await?;
-    Ok(found.into_iter().map(|c| (c.phone.clone(), c)).collect())
+    let conn: &diesel_async::AsyncPgConnection = tx;
+    let reads: Vec<_> = phones.map(|p| find_by_phone_on(conn, org, p)).collect();
+    let found = futures_util::future::try_join_all(reads).await?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .map(|c| (c.phone.clone(), c))
+        .collect())
 }
 
 /// What `caller` teaches `found`: a name for a contact still named [`UNKNOWN_CALLER`], an
