@@ -112,6 +112,10 @@ pub struct Config {
     /// queue). Default four per CPU core (at least 4); 0 turns background work off on this
     /// instance (it then only serves requests and WebSockets).
     pub job_workers: usize,
+    /// `JOB_BATCH`: jobs a worker claims at once, 1–1000; jobs of a batched kind and one
+    /// organization among them run in one transaction (post-call analyses, Dialpad events).
+    /// Default 16.
+    pub job_batch: i32,
     /// `JOB_LEASE_SECS`: how long a claimed job is held by its worker before another instance
     /// may take it (a crashed instance's jobs run again after this), 5–3600. Default 60.
     pub job_lease: Duration,
@@ -307,6 +311,7 @@ struct Env {
     ws_heartbeat_secs: Option<u64>,
     ws_send_queue: Option<usize>,
     job_workers: Option<usize>,
+    job_batch: Option<i32>,
     job_lease_secs: Option<u64>,
     vapi_private_key: Option<String>,
     vapi_api_base_url: Option<String>,
@@ -928,6 +933,7 @@ impl Config {
             ws_heartbeat: seconds("WS_HEARTBEAT_SECS", env.ws_heartbeat_secs, 30, 1..=3600)?,
             ws_send_queue: within("WS_SEND_QUEUE", env.ws_send_queue, 256, 1..=65_536)?,
             job_workers: within("JOB_WORKERS", env.job_workers, runner.workers, 0..=256)?,
+            job_batch: within("JOB_BATCH", env.job_batch, runner.batch, 1..=1000)?,
             job_lease: seconds(
                 "JOB_LEASE_SECS",
                 env.job_lease_secs,

@@ -121,6 +121,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         &state,
         jobs::RunnerConfig {
             workers: config.job_workers,
+            batch: config.job_batch,
             lease: config.job_lease,
             ..jobs::RunnerConfig::default()
         },
