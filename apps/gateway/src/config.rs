@@ -112,10 +112,12 @@ pub struct Config {
     /// queue). Default four per CPU core (at least 4); 0 turns background work off on this
     /// instance (it then only serves requests and WebSockets).
     pub job_workers: usize,
-    /// `JOB_BATCH`: jobs a worker claims at once, 1–1000; jobs of a batched kind and one
-    /// organization among them run in one transaction (post-call analyses, Dialpad events).
+    /// `JOB_CLAIM`: jobs of kinds that run one by one a worker claims at once, 1–1000.
     /// Default 16.
-    pub job_batch: i32,
+    pub job_claim: i32,
+    /// `JOB_CLAIM_BATCHED`: jobs of batched kinds (post-call analyses, Dialpad events) a worker
+    /// claims at once, 1–1000; those of one organization run in one transaction. Default 64.
+    pub job_claim_batched: i32,
     /// `JOB_LEASE_SECS`: how long a claimed job is held by its worker before another instance
     /// may take it (a crashed instance's jobs run again after this), 5–3600. Default 60.
     pub job_lease: Duration,
@@ -311,7 +313,8 @@ struct Env {
     ws_heartbeat_secs: Option<u64>,
     ws_send_queue: Option<usize>,
     job_workers: Option<usize>,
-    job_batch: Option<i32>,
+    job_claim: Option<i32>,
+    job_claim_batched: Option<i32>,
     job_lease_secs: Option<u64>,
     vapi_private_key: Option<String>,
     vapi_api_base_url: Option<String>,
@@ -813,6 +816,19 @@ impl Env {
     }
 
     /// Base URLs of the providers' APIs (`*_API_BASE_URL`; tests point them at fakes).
+    /// `JOB_CLAIM` and `JOB_CLAIM_BATCHED`, each 1–1000, defaults from `runner`.
+    fn job_claims(&self, runner: &jobs::RunnerConfig) -> Result<(i32, i32), ConfigError> {
+        Ok((
+            within("JOB_CLAIM", self.job_claim, runner.batch, 1..=1000)?,
+            within(
+                "JOB_CLAIM_BATCHED",
+                self.job_claim_batched,
+                runner.batched,
+                1..=1000,
+            )?,
+        ))
+    }
+
     fn provider_endpoints(&self) -> Result<integrations::ProviderEndpoints, ConfigError> {
         let defaults = integrations::ProviderEndpoints::default();
         Ok(integrations::ProviderEndpoints {
@@ -878,6 +894,7 @@ impl Config {
     fn from_parsed(env: &Env) -> Result<Self, ConfigError> {
         let (database_url, database_owner_url) = env.database_urls()?;
         let runner = jobs::RunnerConfig::default();
+        let (job_claim, job_claim_batched) = env.job_claims(&runner)?;
         let limits = crate::rate_limit::RateLimitConfig::default();
         let mib = 1024 * 1024;
         Ok(Self {
@@ -933,7 +950,8 @@ impl Config {
             ws_heartbeat: seconds("WS_HEARTBEAT_SECS", env.ws_heartbeat_secs, 30, 1..=3600)?,
             ws_send_queue: within("WS_SEND_QUEUE", env.ws_send_queue, 256, 1..=65_536)?,
             job_workers: within("JOB_WORKERS", env.job_workers, runner.workers, 0..=256)?,
-            job_batch: within("JOB_BATCH", env.job_batch, runner.batch, 1..=1000)?,
+            job_claim,
+            job_claim_batched,
             job_lease: seconds(
                 "JOB_LEASE_SECS",
                 env.job_lease_secs,

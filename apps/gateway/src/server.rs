@@ -121,7 +121,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         &state,
         jobs::RunnerConfig {
             workers: config.job_workers,
-            batch: config.job_batch,
+            batch: config.job_claim,
+            batched: config.job_claim_batched,
             lease: config.job_lease,
             ..jobs::RunnerConfig::default()
         },

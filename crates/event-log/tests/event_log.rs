@@ -92,6 +92,7 @@ fn runner(db: &Db, name: &str, workers: usize, batch: i32) -> Runner {
     let config = RunnerConfig {
         workers,
         batch,
+        batched: batch,
         lease: Duration::from_secs(1),
         idle_poll: Duration::from_millis(100),
         ..RunnerConfig::default()

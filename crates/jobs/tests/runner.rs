@@ -32,6 +32,7 @@ fn config(workers: usize) -> RunnerConfig {
     RunnerConfig {
         workers,
         batch: 8,
+        batched: 8,
         lease: Duration::from_secs(30),
         idle_poll: Duration::from_millis(50),
         schedule_poll: Duration::from_millis(50),
@@ -475,6 +476,11 @@ struct Seen {
 /// A batched kind whose effect is one follow-up job per job; a job with `"bad": true` fails its
 /// batch (which then rolls back) and, alone, fails for good.
 fn batched_runner(db: &Db, seen: &Arc<Mutex<Seen>>) -> Runner {
+    batched_runner_with(db, seen, config(1))
+}
+
+/// [`batched_runner`] with `config`.
+fn batched_runner_with(db: &Db, seen: &Arc<Mutex<Seen>>, config: RunnerConfig) -> Runner {
     let (single_db, batch_db) = (db.clone(), db.clone());
     let (single_seen, batch_seen) = (Arc::clone(seen), Arc::clone(seen));
     let single = move |job: Job| {
@@ -517,7 +523,7 @@ fn batched_runner(db: &Db, seen: &Arc<Mutex<Seen>>) -> Runner {
             .await
         }
     };
-    Runner::new(Waker::new(db.clone(), Duration::ZERO), config(1), "t").register_batched(
+    Runner::new(Waker::new(db.clone(), Duration::ZERO), config, "t").register_batched(
         "test.batched",
         quick(3),
         single,
@@ -743,4 +749,33 @@ async fn jobs_are_isolated_per_organization() {
         insert: &insert_job,
     };
     assert_tenant_isolation(&tdb.db(), &probe).await;
+}
+
+/// Issue 22: the jobs of batched kinds are claimed apart from the others and more at a time
+/// (`batched`), the others `batch` at a time, in one pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_kinds_are_claimed_apart_and_more_at_a_time() {
+    let tdb = TestDatabase::new().await;
+    let db = tdb.db();
+    let a = create_org(&db, "A").await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let sizes = RunnerConfig {
+        batch: 2,
+        batched: 5,
+        ..config(1)
+    };
+    let runner =
+        batched_runner_with(&db, &seen, sizes)
+            .register("test.plain", quick(1), |_job| async { Ok(Done::Finished) });
+    let batched = (1..=7).map(|n| NewJob::new("test.batched", json!({ "n": n })));
+    let plain = (1..=4).map(|_| NewJob::new("test.plain", json!({})));
+    enqueue_all(&db, a, plain.chain(batched).collect()).await;
+    assert_eq!(runner.run_once("w").await.unwrap(), 2 + 5);
+    assert_eq!(
+        seen.lock().unwrap().batches,
+        vec![(a, vec![1, 2, 3, 4, 5])],
+        "the batched kind's first five, in one batch"
+    );
+    assert_eq!(runner.run_once("w").await.unwrap(), 2 + 2);
+    assert_eq!(runner.run_once("w").await.unwrap(), 0);
 }

@@ -54,6 +54,7 @@ fn start(db: &Db, endpoints: &Endpoints, config: DeliveryConfig) -> RunnerHandle
         RunnerConfig {
             workers: 2,
             batch: 8,
+            batched: 8,
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_millis(50),
             schedule_poll: Duration::from_secs(60),
