@@ -4,7 +4,7 @@
 use crate::schema::{webhook_deliveries as wd, webhook_endpoints as we, webhook_messages as wm};
 use chrono::{DateTime, Utc};
 use db::arrays::TextList;
-use db::{DbError, TenantTx};
+use db::{DbError, OrgId, TenantTx};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use jobs::NewJob;
@@ -107,14 +107,15 @@ impl Subscriptions {
 /// event and reusing them for the rest ([`emit`] reads them at every event): for work that
 /// emits many events in one transaction (a batch of post-call analyses). An endpoint changed by
 /// another transaction after that first read is seen by the next transaction, as with
-/// [`Subscriptions::load`].
+/// [`Subscriptions::load`]. Subscriptions are kept with their organization and read again for a
+/// transaction of another one, so an emitter cannot carry one tenant's endpoints to another.
 #[derive(Debug, Default)]
 pub struct Emitter {
-    subscriptions: Option<Subscriptions>,
+    subscriptions: Option<(OrgId, Subscriptions)>,
 }
 
 impl Emitter {
-    /// [`emit`] through the subscriptions read at this emitter's first event.
+    /// [`emit`] through the subscriptions this emitter read for the transaction's organization.
     ///
     /// # Errors
     /// [`DbError::Query`]; the caller's transaction then rolls back.
@@ -124,12 +125,13 @@ impl Emitter {
         event_type: &'static str,
         data: Value,
     ) -> Result<Option<String>, DbError> {
+        let org = tx.org();
         let subscriptions = match self.subscriptions.take() {
-            Some(read) => read,
-            None => Subscriptions::load(tx).await?,
+            Some((of, read)) if of == org => read,
+            _ => Subscriptions::load(tx).await?,
         };
         let written = emit_to(tx, &subscriptions, event_type, data).await;
-        self.subscriptions = Some(subscriptions);
+        self.subscriptions = Some((org, subscriptions));
         written
     }
 }

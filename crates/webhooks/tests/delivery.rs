@@ -623,6 +623,41 @@ async fn one_organization_never_reaches_anothers_endpoints_or_messages() {
     );
 }
 
+/// An `Emitter` reads the subscriptions once per organization: reused within A's transaction,
+/// read again for B's, so A's endpoints never receive B's events.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_emitter_keeps_each_organizations_subscriptions_to_itself() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.db();
+    let (a, b) = (
+        create_org(&db, "Clinic A").await,
+        create_org(&db, "Clinic B").await,
+    );
+    let endpoints = Endpoints::new(db.clone(), keyring(), loopback());
+    create(&endpoints, a, "https://a.example.com/hook".into(), &[]).await;
+    let mut events = webhooks::Emitter::default();
+    let (in_a, events) = db
+        .tenant(a, async move |tx| {
+            let first = events.emit(tx, "call.started", json!({})).await?;
+            let second = events.emit(tx, "call.ended", json!({})).await?;
+            Ok::<_, DbError>(((first, second), events))
+        })
+        .await
+        .unwrap();
+    assert!(in_a.0.is_some() && in_a.1.is_some(), "{in_a:?}");
+    let mut events = events;
+    let in_b = db
+        .tenant(b, async move |tx| {
+            events.emit(tx, "call.started", json!({})).await
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        in_b, None,
+        "B has no endpoint, whatever the emitter read for A"
+    );
+}
+
 fn insert_endpoint(c: &mut AsyncPgConnection, org: OrgId) -> ConnFuture<'_, Result<Uuid, DbError>> {
     Box::pin(async move {
         let id = Uuid::new_v4();
