@@ -483,7 +483,7 @@ pub struct VapiCallRow<'a> {
     pub metadata: serde_json::Value,
 }
 
-/// A Vapi call's row as [`upsert_vapi`] leaves it (or [`find_vapi`] reads it).
+/// A Vapi call's row as [`upsert_vapi`] leaves it (or [`find_vapi_many`] reads it).
 #[derive(Debug, Clone)]
 pub struct UpsertedCall {
     /// Our id.
@@ -539,22 +539,10 @@ pub async fn store_reports<'r, 'a: 'r>(
     futures_util::future::try_join_all(upserts).await
 }
 
-/// A Vapi call's row of the transaction's organization by Vapi's id, as [`upsert_vapi`]
-/// returns it, without writing anything: the post-call analysis of a report whose row
-/// [`store_reports`] wrote reads it so (issue 22: one row version fewer per report). `None`
-/// when there is no such row. One prepared statement, through the unique index on
-/// `vapi_call_id` (the tenant checked by [`db::same_tenant`], decision 52).
-///
-/// # Errors
-/// [`CrmError::Db`].
-pub async fn find_vapi(
-    tx: &mut TenantTx,
-    vapi_call_id: &str,
-) -> Result<Option<UpsertedCall>, CrmError> {
-    find_vapi_on(tx, tx.org(), vapi_call_id).await
-}
-
-/// [`find_vapi`] on `conn` by shared reference, so that several can be pipelined.
+/// A Vapi call's row of organization `org` by Vapi's id, as [`upsert_vapi`] returns it,
+/// without writing anything, on `conn` by shared reference so that several can be pipelined
+/// ([`find_vapi_many`]). `None` when there is no such row. One prepared statement, through the
+/// unique index on `vapi_call_id` (the tenant checked by [`db::same_tenant`], decision 52).
 async fn find_vapi_on(
     mut conn: &diesel_async::AsyncPgConnection,
     org: OrgId,
@@ -577,11 +565,13 @@ async fn find_vapi_on(
     Ok(row.map(UpsertedCall::from))
 }
 
-/// [`find_vapi`] for several calls (a batch of post-call analyses): the rows found, by Vapi's
-/// call id. One statement per call, all sent together (diesel-async pipelining), so that each
-/// keeps [`find_vapi`]'s plan through the unique index: one `vapi_call_id = ANY($1)` statement
-/// was planned as a sequential scan while the table was young and kept that plan as it grew (7
-/// ms a batch in the hot-path benchmark).
+/// The Vapi calls' rows of the transaction's organization by Vapi's call id, without writing
+/// anything: the post-call analysis of a batch of reports whose rows [`store_reports`] wrote
+/// reads them so (issue 22: one row version fewer per report). Calls without a row are absent.
+/// One by-key statement per call, all sent together (diesel-async pipelining), so each keeps
+/// its plan through the unique index: one `vapi_call_id = ANY($1)` statement was planned as a
+/// sequential scan while the table was young and kept that plan as it grew (7 ms a batch in
+/// the hot-path benchmark, decision 53).
 ///
 /// # Errors
 /// [`CrmError::Db`].
@@ -721,24 +711,12 @@ pub struct CallAnalysis<'a> {
     pub lead_score: i32,
 }
 
-/// Records a call's end-of-call analysis on its row (seed 001 §16 data flow). A recording URL,
-/// a duration and a contact already on the row are kept when the analysis has none, the
-/// caller's name when it knows none; a row once booked stays booked; the lead score is merged
-/// into `metadata`. One statement of diesel's query builder, so it is prepared once per
-/// connection (issue 22: no per-call raw SQL on the report path).
-///
-/// # Errors
-/// [`CrmError::Db`].
-pub async fn record_analysis(
-    tx: &mut TenantTx,
-    id: Uuid,
-    a: &CallAnalysis<'_>,
-) -> Result<(), CrmError> {
-    record_analyses(tx, &[(id, a)]).await
-}
-
-/// [`record_analysis`] for several calls (a batch of post-call analyses): the updates are sent
-/// together (diesel-async pipelining) and executed in order.
+/// Records calls' end-of-call analyses on their rows (seed 001 §16 data flow), in order (a
+/// batch of post-call analyses). A recording URL, a duration and a contact already on a row
+/// are kept when the analysis has none, the caller's name when it knows none; a row once
+/// booked stays booked; the lead score is merged into `metadata`. One statement of diesel's
+/// query builder per call, prepared once per connection (issue 22: no per-call raw SQL on the
+/// report path), all sent together (diesel-async pipelining).
 ///
 /// # Errors
 /// [`CrmError::Db`]: the first failure (the transaction is then aborted anyway).
@@ -756,8 +734,8 @@ pub async fn record_analyses(
     Ok(())
 }
 
-/// The update of [`record_analysis`] on `conn` by shared reference, so that several can be
-/// pipelined on one connection.
+/// The update of [`record_analyses`] for one call, on `conn` by shared reference, so that
+/// several can be pipelined on one connection.
 async fn record_analysis_on(
     mut conn: &diesel_async::AsyncPgConnection,
     org: OrgId,

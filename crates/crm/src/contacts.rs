@@ -305,15 +305,8 @@ pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Contact, CrmError> {
         .ok_or(CrmError::NotFound("contact"))
 }
 
-/// The contact with this E.164 phone, if any, inside the caller's tenant transaction.
-///
-/// # Errors
-/// [`CrmError::Db`].
-pub async fn find_by_phone(tx: &mut TenantTx, phone: &str) -> Result<Option<Contact>, CrmError> {
-    find_by_phone_on(tx, tx.org(), phone).await
-}
-
-/// [`find_by_phone`] on `conn` by shared reference, so that several can be pipelined.
+/// The contact of organization `org` with this E.164 phone, if any, on `conn` by shared
+/// reference so that several can be pipelined ([`by_phones`]).
 async fn find_by_phone_on(
     mut conn: &diesel_async::AsyncPgConnection,
     org: OrgId,
@@ -433,7 +426,7 @@ async fn insert_missing(
     Ok(created.into_iter().collect())
 }
 
-/// The contacts with these phones, by phone: one [`find_by_phone`] statement per phone, all
+/// The contacts with these phones, by phone: one [`find_by_phone_on`] statement per phone, all
 /// sent together (diesel-async pipelining), so each keeps its plan through the unique
 /// `(org_id, phone)` index (a `phone = ANY($1)` statement can be planned as a scan while the
 /// table is young and keep that plan as it grows).
@@ -783,23 +776,11 @@ pub struct CallVerdict<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Records a finished call on its lead: `booked` when it booked, else `lost` unless already
-/// booked; the score, temperature and last contact.
-///
-/// # Errors
-/// [`CrmError::Db`].
-pub async fn record_call(
-    tx: &mut TenantTx,
-    id: Uuid,
-    verdict: CallVerdict<'_>,
-) -> Result<(), CrmError> {
-    record_calls(tx, &mut webhooks::Emitter::default(), &[(id, verdict)]).await
-}
-
-/// [`record_call`] for several calls in order (a batch of post-call analyses; one contact may
-/// come several times, each call applied after the one before): the updates are sent together
-/// (diesel-async pipelining, executed in order), then each recorded contact's
-/// `contact.updated` event is written through `events`.
+/// Records finished calls on their leads in order (a batch of post-call analyses; one contact
+/// may come several times, each call applied after the one before): `booked` when the call
+/// booked, else `lost` unless already booked; the score, temperature and last contact. The
+/// updates are sent together (diesel-async pipelining, executed in order), then each recorded
+/// contact's `contact.updated` event is written through `events`.
 ///
 /// # Errors
 /// [`CrmError::Db`].
@@ -821,8 +802,9 @@ pub async fn record_calls(
     Ok(())
 }
 
-/// The update of [`record_call`] on `conn` by shared reference, so that several can be
-/// pipelined on one connection; the contact as recorded, `None` when there is no such contact.
+/// The update of [`record_calls`] for one call, on `conn` by shared reference, so that several
+/// can be pipelined on one connection; the contact as recorded, `None` when there is no such
+/// contact.
 async fn record_call_on(
     mut conn: &diesel_async::AsyncPgConnection,
     org: OrgId,

@@ -203,31 +203,10 @@ pub async fn mark_confirmation_sent(tx: &mut TenantTx, id: Uuid) -> Result<(), S
     Ok(())
 }
 
-/// Whether the voice agent booked an appointment for `contact` created between `from` and `to`
-/// (UTC, inclusive): how a call's report learns it ended in a booking.
-///
-/// # Errors
-/// [`SchedulingError::Db`].
-pub async fn agent_booked_between(
-    tx: &mut TenantTx,
-    contact: Uuid,
-    (from, to): (DateTime<Utc>, DateTime<Utc>),
-) -> Result<bool, SchedulingError> {
-    let org = tx.org();
-    Ok(diesel::select(diesel::dsl::exists(
-        appointments::table
-            .filter(appointments::org_id.eq(org.0))
-            .filter(appointments::contact_id.eq(contact))
-            .filter(appointments::source.eq("voice_agent"))
-            .filter(appointments::created_at.between(from, to)),
-    ))
-    .get_result(tx)
-    .await?)
-}
-
 /// When the voice agent booked appointments for any of `contacts` between `from` and `to`
-/// (UTC, inclusive), as `(contact, created_at)` pairs in one statement: [`agent_booked_between`]
-/// for a batch of post-call analyses, each of which then looks for its own contact and window.
+/// (UTC, inclusive), as `(contact, created_at)` pairs in one statement: how the reports of a
+/// batch of post-call analyses learn their calls ended in a booking (each looks for its own
+/// contact and window).
 ///
 /// # Errors
 /// [`SchedulingError::Db`].
