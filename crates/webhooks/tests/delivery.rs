@@ -545,9 +545,10 @@ async fn test_events_resend_and_replay_send_again_with_the_same_id() {
     assert!(matches!(missing, Err(WebhookError::NotFound("message"))));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn one_organization_never_reaches_anothers_endpoints_or_messages() {
-    let test_db = TestDatabase::new().await;
+/// Two clinics on `test_db`: A with an endpoint subscribed to every event type, B with none.
+async fn clinic_a_subscribed_and_clinic_b(
+    test_db: &TestDatabase,
+) -> (Db, OrgId, OrgId, Endpoints, Endpoint) {
     let db = test_db.db();
     let (a, b) = (
         create_org(&db, "Clinic A").await,
@@ -555,6 +556,13 @@ async fn one_organization_never_reaches_anothers_endpoints_or_messages() {
     );
     let endpoints = Endpoints::new(db.clone(), keyring(), loopback());
     let (endpoint_a, _) = create(&endpoints, a, "https://a.example.com/hook".into(), &[]).await;
+    (db, a, b, endpoints, endpoint_a)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_organization_never_reaches_anothers_endpoints_or_messages() {
+    let test_db = TestDatabase::new().await;
+    let (db, a, b, endpoints, endpoint_a) = clinic_a_subscribed_and_clinic_b(&test_db).await;
     assert_eq!(
         emit_one(&db, b, "call.started", json!({})).await,
         None,
@@ -628,13 +636,7 @@ async fn one_organization_never_reaches_anothers_endpoints_or_messages() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_emitter_keeps_each_organizations_subscriptions_to_itself() {
     let test_db = TestDatabase::new().await;
-    let db = test_db.db();
-    let (a, b) = (
-        create_org(&db, "Clinic A").await,
-        create_org(&db, "Clinic B").await,
-    );
-    let endpoints = Endpoints::new(db.clone(), keyring(), loopback());
-    create(&endpoints, a, "https://a.example.com/hook".into(), &[]).await;
+    let (db, a, b, ..) = clinic_a_subscribed_and_clinic_b(&test_db).await;
     let mut events = webhooks::Emitter::default();
     let (in_a, events) = db
         .tenant(a, async move |tx| {

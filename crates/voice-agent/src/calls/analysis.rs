@@ -41,6 +41,8 @@ struct Analysis<'q> {
     report: &'q QueuedReport,
     row: crm::call_logs::UpsertedCall,
     who: Option<String>,
+    /// The transcript and the summary, for matching services ([`spoken_text`]).
+    spoken: String,
     verdict: Verdict,
     recorded: crm::call_logs::CallAnalysis<'static>,
 }
@@ -132,7 +134,15 @@ async fn analyse_all<'q>(
                 .iter()
                 .any(|(of, at)| *of == c && window.0 <= *at && *at <= window.1)
         });
-        let verdict = verdict(&report.report, &row, contact_id, booked_during, services);
+        let spoken = spoken_text(&report.report);
+        let verdict = verdict(
+            &report.report,
+            &row,
+            contact_id,
+            booked_during,
+            &spoken,
+            services,
+        );
         let status = terminal_status(report.report.ended_reason.as_deref());
         let recorded = call_analysis(&report.report, status, &verdict, who.clone());
         out.push(Analysis {
@@ -140,6 +150,7 @@ async fn analyse_all<'q>(
             report,
             row,
             who,
+            spoken,
             verdict,
             recorded,
         });
@@ -219,10 +230,11 @@ fn verdict(
     row: &crm::call_logs::UpsertedCall,
     contact_id: Option<Uuid>,
     booked_during: bool,
+    spoken: &str,
     services: &[crm::services::Service],
 ) -> Verdict {
     let booked = row.booking_confirmed || booked_by_tool(&report.messages) || booked_during;
-    let value = crm::services::estimate_value(services, &spoken_text(report));
+    let value = crm::services::estimate_value(services, spoken);
     let score = lead_score(
         report.sentiment_score,
         booked,
@@ -339,7 +351,7 @@ async fn emit_analysed(
     let booked_service = verdict
         .booked
         .then(|| {
-            crm::services::match_transcript(services, &spoken_text(report))
+            crm::services::match_transcript(services, &a.spoken)
                 .into_iter()
                 .max_by_key(|s| s.price_minor)
                 .map(|s| s.name.clone())
